@@ -26,8 +26,8 @@ export interface RawConfig {
     mailVolumeSizeGb?: unknown;
     /** `mailstack:messageSizeLimitMb` */
     messageSizeLimitMb?: unknown;
-    /** Addresses that have a password in `mailstack:passwords` (the secret values stay out of here). */
-    passwordAddresses?: readonly string[];
+    /** `mailstack:passwords` (secret): checked here, never kept in the spec. */
+    passwords?: unknown;
     /** Whether `mailstack:relayPassword` is set. */
     hasRelayPassword?: boolean;
 }
@@ -225,7 +225,7 @@ function keyPath(path: readonly PropertyKey[]): string {
  * every problem with its key path (`mailstack:domains[1].aliases.admin[0]: ...`).
  */
 export function buildSpec(raw: RawConfig): MailSpec {
-    const { passwordAddresses = [], hasRelayPassword = false, ...input } = raw;
+    const { passwords, hasRelayPassword = false, ...input } = raw;
     const parsed = configInput.safeParse(input);
     if (!parsed.success) {
         throw new ConfigError(parsed.error.issues.map((i) => `${keyPath(i.path)}: ${i.message}`));
@@ -354,11 +354,19 @@ export function buildSpec(raw: RawConfig): MailSpec {
         }
     });
 
-    passwordAddresses.forEach((address) => {
-        if (!mailboxes.has(address.toLowerCase())) {
-            at(`passwords.${address}`, `${address} is not a configured mailbox (only mailboxes log in)`);
-        }
-    });
+    if (passwords !== undefined && (typeof passwords !== "object" || passwords === null || Array.isArray(passwords))) {
+        at("passwords", 'must be a map of "address": "password"');
+    } else if (passwords) {
+        Object.entries(passwords).forEach(([address, password]) => {
+            const path = `passwords.${address}`;
+            if (!mailboxes.has(address.toLowerCase())) at(path, `${address} is not a configured mailbox (only mailboxes log in)`);
+            // Never echo the value: this is a secret.
+            else if (typeof password !== "string") at(path, "must be a string");
+            else if (password.length < 12) at(path, "is too short: use at least 12 characters");
+            else if (Buffer.byteLength(password, "utf8") > 72) at(path, "is too long: bcrypt uses at most 72 bytes");
+            else if (/[\x00-\x1f]/.test(password)) at(path, "must not contain control characters");
+        });
+    }
 
     if (problems.length > 0) throw new ConfigError(problems);
 

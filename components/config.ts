@@ -1,0 +1,64 @@
+// Reads the `mailstack:*` stack config into plain values for buildSpec. Secrets are read
+// raw (to validate their keys before anything is declared) and wrapped as secrets at once.
+
+import * as pulumi from "@pulumi/pulumi";
+
+import { buildSpec, ConfigError, type MailSpec } from "./spec";
+
+export interface StackConfig {
+    readonly spec: MailSpec;
+    /** `mailstack:passwords`, address -> password (secret). */
+    readonly passwords: pulumi.Output<Record<string, string>>;
+    readonly configuredPasswordAddresses: readonly string[];
+    /** `mailstack:relayPassword` (secret). */
+    readonly relayPassword?: pulumi.Output<string>;
+}
+
+/** A config value as JSON when it parses, else as the plain string Pulumi stores. */
+function readRaw(key: string): unknown {
+    // runtime.getConfig returns secrets decrypted without logging a warning; nothing read
+    // here is printed, and the secret ones are wrapped in pulumi.secret below.
+    const text = pulumi.runtime.getConfig(`mailstack:${key}`);
+    if (text === undefined) return undefined;
+    try {
+        return JSON.parse(text);
+    } catch {
+        return text;
+    }
+}
+
+/** Read and validate the whole stack config; throws a ConfigError naming every bad key. */
+export function readStackConfig(): StackConfig {
+    const passwords = readRaw("passwords");
+    const relayPassword = readRaw("relayPassword");
+    const problems: string[] = [];
+    if (relayPassword !== undefined && typeof relayPassword !== "string") problems.push("mailstack:relayPassword: must be a string");
+    let spec: MailSpec | undefined;
+    try {
+        spec = buildSpec({
+            hostname: readRaw("hostname"),
+            acmeEmail: readRaw("acmeEmail"),
+            acmeServer: readRaw("acmeServer"),
+            server: readRaw("server"),
+            sshAllowedCidrs: readRaw("sshAllowedCidrs"),
+            domains: readRaw("domains"),
+            relay: readRaw("relay"),
+            mailVolumeSizeGb: readRaw("mailVolumeSizeGb"),
+            messageSizeLimitMb: readRaw("messageSizeLimitMb"),
+            passwords,
+            hasRelayPassword: relayPassword !== undefined,
+        });
+    } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        problems.push(...e.problems);
+    }
+    // RunError: Pulumi prints the message alone, without a stack trace.
+    if (problems.length > 0 || !spec) throw new pulumi.RunError(new ConfigError(problems).message);
+    const map = (passwords ?? {}) as Record<string, string>;
+    return {
+        spec,
+        passwords: pulumi.secret(map),
+        configuredPasswordAddresses: Object.keys(map),
+        ...(typeof relayPassword === "string" ? { relayPassword: pulumi.secret(relayPassword) } : {}),
+    };
+}

@@ -1,0 +1,124 @@
+// Every DNS record a mail domain needs, from one function of the spec (as mox does), so that
+// what the DNS component publishes, what the tests check and what the lab's DKIM verifier
+// is given as DNS answer cannot drift apart.
+
+import type { DomainSpec, MailSpec } from "./spec";
+
+/** One DNS record, with full names (never `@`), as Cloudflare stores it. */
+export interface MailDnsRecord {
+    /** Fully qualified name, no trailing dot. */
+    readonly name: string;
+    readonly type: "MX" | "A" | "AAAA" | "TXT" | "SRV";
+    /** Record content; TXT content is already split into quoted strings. Absent for SRV. */
+    readonly content?: string;
+    readonly ttl: number;
+    /** MX preference. */
+    readonly priority?: number;
+    /** SRV fields (RFC 6186 client autoconfiguration). */
+    readonly srv?: { readonly priority: number; readonly weight: number; readonly port: number; readonly target: string };
+    /** What the record is for, shown in `pulumi preview` as the record's comment. */
+    readonly purpose: string;
+}
+
+/** Values only known at deploy time. */
+export interface DnsFacts {
+    readonly ipv4: string;
+    readonly ipv6: string;
+    /** PEM (SPKI, "PUBLIC KEY") of the domain's DKIM key. */
+    readonly dkimPublicKeyPem: string;
+}
+
+/** One hour: short enough to fix a mistake the same day, long enough to be cached. */
+export const MAIL_DNS_TTL = 3600;
+
+/**
+ * A TXT value as RFC 1035 character-strings: quoted, at most 255 bytes each, separated by a
+ * space. Cloudflare returns TXT content in exactly this form, so anything else would show up
+ * as drift in every `pulumi preview`.
+ */
+export function txtContent(value: string): string {
+    if (/["\\]/.test(value)) throw new Error(`TXT value must not contain quotes or backslashes: ${value}`);
+    const chunks: string[] = [];
+    for (let i = 0; i < value.length; i += 255) chunks.push(value.slice(i, i + 255));
+    return chunks.map((c) => `"${c}"`).join(" ");
+}
+
+/** The inverse of txtContent: what a resolver hands to a DKIM/SPF verifier. */
+export function txtValue(content: string): string {
+    return [...content.matchAll(/"([^"]*)"/g)].map((m) => m[1]).join("");
+}
+
+/** `v=DKIM1; k=rsa; p=<base64 SPKI>` for a PEM public key. */
+export function dkimRecordValue(publicKeyPem: string): string {
+    const body = publicKeyPem
+        .replace(/-----BEGIN PUBLIC KEY-----/, "")
+        .replace(/-----END PUBLIC KEY-----/, "")
+        .replace(/\s+/g, "");
+    if (!/^[A-Za-z0-9+/]+=*$/.test(body) || body.length < 300) {
+        throw new Error("DKIM public key must be a PEM \"PUBLIC KEY\" of an RSA 2048 key");
+    }
+    return `v=DKIM1; k=rsa; p=${body}`;
+}
+
+export function spfValue(domain: DomainSpec): string {
+    // mx: the only host that sends our mail is the MX itself. -all: everything else is forged.
+    return ["v=spf1", "mx", ...domain.spfExtra, "-all"].join(" ");
+}
+
+export function dmarcValue(domain: DomainSpec): string {
+    // adkim/aspf relaxed: subdomains of the domain may align (the defaults, stated for review).
+    return `v=DMARC1; p=${domain.dmarc.policy}; rua=mailto:${domain.dmarc.rua}; adkim=r; aspf=r`;
+}
+
+/**
+ * The records of one mail domain. The domain holding the hostname also gets the hostname's
+ * A/AAAA records; every domain points its MX at that one host.
+ */
+export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFacts): MailDnsRecord[] {
+    const ttl = MAIL_DNS_TTL;
+    const d = domain.name;
+    const records: MailDnsRecord[] = [];
+    if (spec.hostnameDomain === d) {
+        records.push(
+            { name: spec.hostname, type: "A", content: facts.ipv4, ttl, purpose: "mail host IPv4 (matches its PTR)" },
+            { name: spec.hostname, type: "AAAA", content: facts.ipv6, ttl, purpose: "mail host IPv6 (matches its PTR)" },
+        );
+    }
+    records.push(
+        { name: d, type: "MX", content: spec.hostname, priority: 10, ttl, purpose: `mail for ${d} goes to ${spec.hostname}` },
+        { name: d, type: "TXT", content: txtContent(spfValue(domain)), ttl, purpose: "SPF: only the MX sends for this domain" },
+        {
+            name: `${domain.dkimSelector}._domainkey.${d}`,
+            type: "TXT",
+            content: txtContent(dkimRecordValue(facts.dkimPublicKeyPem)),
+            ttl,
+            purpose: "DKIM public key of the key OpenDKIM signs with",
+        },
+        { name: `_dmarc.${d}`, type: "TXT", content: txtContent(dmarcValue(domain)), ttl, purpose: "DMARC policy and reports" },
+        // RFC 8460: receivers that fail TLS to us report it here.
+        { name: `_smtp._tls.${d}`, type: "TXT", content: txtContent(`v=TLSRPTv1; rua=mailto:${domain.dmarc.rua}`), ttl, purpose: "SMTP TLS reporting" },
+    );
+    // RFC 6186/8314: mail clients find the server from the address alone. Target "." says a
+    // service is not offered (plain IMAP and POP3 are not).
+    const srv = (service: string, port: number, target: string, purpose: string): MailDnsRecord => ({
+        name: `${service}._tcp.${d}`,
+        type: "SRV",
+        ttl,
+        srv: { priority: target === "." ? 0 : 10, weight: target === "." ? 0 : 1, port, target },
+        purpose,
+    });
+    records.push(
+        srv("_submissions", 465, spec.hostname, "mail submission with implicit TLS"),
+        srv("_submission", 587, spec.hostname, "mail submission with STARTTLS"),
+        srv("_imaps", 993, spec.hostname, "IMAP with TLS"),
+        srv("_pop3s", 995, spec.hostname, "POP3 with TLS"),
+        srv("_imap", 0, ".", "plain IMAP is not offered"),
+        srv("_pop3", 0, ".", "plain POP3 is not offered"),
+    );
+    return records;
+}
+
+/** A stable, unique resource-name suffix for a record. */
+export function recordKey(record: MailDnsRecord): string {
+    return `${record.type.toLowerCase()}-${record.name}`;
+}

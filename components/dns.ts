@@ -1,0 +1,73 @@
+// The DNS records of one mail domain on Cloudflare, from mailDnsRecords(): MX, the host's
+// A/AAAA (in the zone that holds it), SPF, DKIM, DMARC, TLS-RPT and client SRV records.
+
+import * as cloudflare from "@pulumi/cloudflare";
+import * as pulumi from "@pulumi/pulumi";
+
+import { mailDnsRecords, recordKey, type DnsFacts, type MailDnsRecord } from "./dns-records";
+import type { DomainSpec, MailSpec } from "./spec";
+
+export interface MailDnsArgs {
+    /** The validated configuration. */
+    readonly spec: MailSpec;
+    /** The domain whose records this component manages. */
+    readonly domain: DomainSpec;
+    /** The server's public IPv4 address. */
+    readonly ipv4: pulumi.Input<string>;
+    /** The server's public IPv6 address. */
+    readonly ipv6: pulumi.Input<string>;
+    /** PEM public key of the domain's DKIM key. */
+    readonly dkimPublicKeyPem: pulumi.Input<string>;
+}
+
+// Which records exist depends on the spec alone; only their contents wait for deploy-time
+// values. These stand-ins let us list the records (and name the resources) up front.
+const SHAPE_FACTS: DnsFacts = {
+    ipv4: "192.0.2.1",
+    ipv6: "2001:db8::1",
+    dkimPublicKeyPem: `-----BEGIN PUBLIC KEY-----\n${"A".repeat(392)}\n-----END PUBLIC KEY-----`,
+};
+
+export class MailDns extends pulumi.ComponentResource {
+    /** The records as published, for the `dnsRecords` stack output. */
+    public readonly records: pulumi.Output<MailDnsRecord[]>;
+    public readonly zoneId: pulumi.Output<string>;
+
+    constructor(name: string, args: MailDnsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mailstack:dns:MailDns", name, {}, opts);
+        const { spec, domain } = args;
+
+        this.zoneId = domain.zoneId
+            ? pulumi.output(domain.zoneId)
+            : cloudflare.getZoneOutput({ filter: { name: domain.name } }, { parent: this }).apply((z) => z.id);
+
+        this.records = pulumi
+            .all([args.ipv4, args.ipv6, args.dkimPublicKeyPem])
+            .apply(([ipv4, ipv6, dkimPublicKeyPem]) => mailDnsRecords(spec, domain, { ipv4, ipv6, dkimPublicKeyPem }));
+
+        for (const shape of mailDnsRecords(spec, domain, SHAPE_FACTS)) {
+            const key = recordKey(shape);
+            const record = this.records.apply((all) => {
+                const found = all.find((r) => recordKey(r) === key);
+                if (!found) throw new Error(`DNS record ${key} disappeared between planning and rendering`);
+                return found;
+            });
+            new cloudflare.DnsRecord(
+                `${name}-${key}`,
+                {
+                    zoneId: this.zoneId,
+                    name: shape.name,
+                    type: shape.type,
+                    ttl: shape.ttl,
+                    // Mail records must never go through Cloudflare's proxy: it carries HTTP only.
+                    proxied: false,
+                    comment: `mailstack: ${shape.purpose}`,
+                    ...(shape.priority !== undefined ? { priority: shape.priority } : {}),
+                    ...(shape.srv ? { data: { ...shape.srv } } : { content: record.apply((r) => r.content!) }),
+                },
+                { parent: this, deleteBeforeReplace: true },
+            );
+        }
+        this.registerOutputs({ records: this.records, zoneId: this.zoneId });
+    }
+}

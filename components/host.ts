@@ -1,0 +1,201 @@
+// The server at Hetzner: deploy key, stable addresses with reverse DNS, firewall, the mail
+// volume and the VM itself.
+
+import * as hcloud from "@pulumi/hcloud";
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+
+import type { MailSpec } from "./spec";
+
+/** One firewall rule as Hetzner takes it. */
+export interface FirewallRuleSpec {
+    readonly direction: "in" | "out";
+    readonly protocol: "tcp" | "udp" | "icmp";
+    readonly port?: string;
+    readonly sourceIps?: readonly string[];
+    readonly destinationIps?: readonly string[];
+    readonly description: string;
+}
+
+const ANYWHERE = ["0.0.0.0/0", "::/0"];
+
+/**
+ * The firewall, as plain data so that tests and reviewers read one list. Ingress: the mail
+ * ports, 80/443 for ACME (and later MTA-STS/autoconfig), SSH only from the deployers, ICMP
+ * (path MTU discovery breaks without it). No 110/143: clients use 993/995.
+ *
+ * Egress: Hetzner drops all outbound traffic not allowed once any outbound rule exists, so
+ * everything the host needs is listed: SMTP to other MX hosts, DNS, HTTP(S) for packages and
+ * ACME, NTP, submission ports for an optional relay, ICMP.
+ */
+export function firewallRules(spec: MailSpec): FirewallRuleSpec[] {
+    const inbound = (port: string, description: string): FirewallRuleSpec => ({
+        direction: "in",
+        protocol: "tcp",
+        port,
+        sourceIps: ANYWHERE,
+        description,
+    });
+    const outbound = (protocol: "tcp" | "udp", port: string, description: string): FirewallRuleSpec => ({
+        direction: "out",
+        protocol,
+        port,
+        destinationIps: ANYWHERE,
+        description,
+    });
+    return [
+        inbound("25", "SMTP: mail from other servers"),
+        inbound("465", "submissions: clients sending with implicit TLS"),
+        inbound("587", "submission: clients sending with STARTTLS"),
+        inbound("993", "IMAPS"),
+        inbound("995", "POP3S"),
+        inbound("80", "HTTP: ACME HTTP-01 challenges"),
+        inbound("443", "HTTPS: MTA-STS and autoconfig"),
+        { direction: "in", protocol: "tcp", port: "22", sourceIps: [...spec.sshAllowedCidrs], description: "SSH from the deployers only" },
+        { direction: "in", protocol: "icmp", sourceIps: ANYWHERE, description: "ICMP: ping and path MTU discovery" },
+        outbound("tcp", "25", "SMTP to other mail servers"),
+        outbound("tcp", "465", "relay with implicit TLS"),
+        outbound("tcp", "587", "relay with STARTTLS"),
+        outbound("tcp", "53", "DNS over TCP"),
+        outbound("udp", "53", "DNS"),
+        outbound("tcp", "80", "HTTP: Debian packages"),
+        outbound("tcp", "443", "HTTPS: ACME and packages"),
+        outbound("udp", "123", "NTP"),
+        { direction: "out", protocol: "icmp", destinationIps: ANYWHERE, description: "ICMP" },
+    ];
+}
+
+export interface MailHostArgs {
+    /** The validated configuration. */
+    readonly spec: MailSpec;
+    /** Renders the first-boot user-data once the mail volume's device path is known. */
+    readonly userData: (mailVolumeDevice: string) => string;
+}
+
+export class MailHost extends pulumi.ComponentResource {
+    /** Stable public IPv4 address (survives a server replacement). */
+    public readonly ipv4: pulumi.Output<string>;
+    /** Stable public IPv6 address of the server (`<prefix>::1`). */
+    public readonly ipv6: pulumi.Output<string>;
+    public readonly serverId: pulumi.Output<string>;
+    /** OpenSSH private key the provisioning commands log in with (secret). */
+    public readonly deployPrivateKey: pulumi.Output<string>;
+    public readonly deployPublicKey: pulumi.Output<string>;
+    /** Device path of the mail volume, e.g. /dev/disk/by-id/scsi-0HC_Volume_123. */
+    public readonly mailVolumeDevice: pulumi.Output<string>;
+
+    constructor(name: string, args: MailHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mailstack:host:MailHost", name, {}, opts);
+        const { spec } = args;
+        const parent = { parent: this };
+        const labels = { "managed-by": "mailstack" };
+        // Hetzner names: lower-case letters, digits, dashes.
+        const baseName = spec.hostname.replace(/\./g, "-");
+
+        const deployKey = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: "ED25519" }, parent);
+        const sshKey = new hcloud.SshKey(`${name}-deploy-key`, { name: `${baseName}-deploy`, publicKey: deployKey.publicKeyOpenssh, labels }, parent);
+
+        // Primary IPs outlive the server (autoDelete: false): the addresses, their reputation
+        // with other mail servers and their PTR records stay when the VM is replaced.
+        const primaryIp = (version: "ipv4" | "ipv6") =>
+            new hcloud.PrimaryIp(
+                `${name}-${version}`,
+                {
+                    name: `${baseName}-${version}`,
+                    type: version,
+                    location: spec.server.location,
+                    assigneeType: "server",
+                    autoDelete: false,
+                    deleteProtection: true,
+                    labels,
+                },
+                { ...parent, protect: true },
+            );
+        const ip4 = primaryIp("ipv4");
+        const ip6 = primaryIp("ipv6");
+
+        const firewall = new hcloud.Firewall(
+            `${name}-firewall`,
+            {
+                name: `${baseName}-mail`,
+                labels,
+                rules: firewallRules(spec).map((r) => ({
+                    direction: r.direction,
+                    protocol: r.protocol,
+                    ...(r.port ? { port: r.port } : {}),
+                    ...(r.sourceIps ? { sourceIps: [...r.sourceIps] } : {}),
+                    ...(r.destinationIps ? { destinationIps: [...r.destinationIps] } : {}),
+                    description: r.description,
+                })),
+            },
+            parent,
+        );
+
+        // The mail store lives on its own volume: a rebuilt server finds years of mail intact.
+        // Hetzner formats it once, at creation; the server only ever mounts it.
+        const volume = new hcloud.Volume(
+            `${name}-mail-volume`,
+            {
+                name: `${baseName}-mail`,
+                size: spec.mailVolumeSizeGb,
+                location: spec.server.location,
+                format: "ext4",
+                deleteProtection: true,
+                labels,
+            },
+            { ...parent, protect: true },
+        );
+
+        const server = new hcloud.Server(
+            `${name}-server`,
+            {
+                name: spec.hostname,
+                serverType: spec.server.type,
+                image: spec.server.image,
+                location: spec.server.location,
+                sshKeys: [sshKey.id],
+                firewallIds: [firewall.id.apply((id) => Number(id))],
+                publicNets: [
+                    { ipv4Enabled: true, ipv4: ip4.id.apply((id) => Number(id)), ipv6Enabled: true, ipv6: ip6.id.apply((id) => Number(id)) },
+                ],
+                userData: volume.linuxDevice.apply((device) => args.userData(device)),
+                deleteProtection: true,
+                rebuildProtection: true,
+                labels,
+            },
+            {
+                ...parent,
+                // After the first boot, configuration changes go through the provisioning
+                // commands: a new user-data must never replace a server that holds mail.
+                ignoreChanges: ["userData", "image", "sshKeys"],
+            },
+        );
+
+        new hcloud.VolumeAttachment(
+            `${name}-mail-volume-attachment`,
+            { serverId: server.id.apply((id) => Number(id)), volumeId: volume.id.apply((id) => Number(id)), automount: false },
+            parent,
+        );
+
+        this.ipv4 = ip4.ipAddress;
+        // Hetzner assigns a /64; the server answers on ::1 of it.
+        this.ipv6 = ip6.ipAddress.apply((a) => (a.includes("/") ? `${a.split("/")[0].replace(/::$/, "")}::1` : a));
+
+        // Reverse DNS: receivers check that the connecting IP's PTR names a host whose A/AAAA
+        // points back (FCrDNS); without it much mail is refused or lands in spam.
+        new hcloud.Rdns(`${name}-ptr-ipv4`, { primaryIpId: ip4.id.apply((id) => Number(id)), ipAddress: this.ipv4, dnsPtr: spec.hostname }, parent);
+        new hcloud.Rdns(`${name}-ptr-ipv6`, { primaryIpId: ip6.id.apply((id) => Number(id)), ipAddress: this.ipv6, dnsPtr: spec.hostname }, parent);
+
+        this.serverId = server.id;
+        this.deployPrivateKey = pulumi.secret(deployKey.privateKeyOpenssh);
+        this.deployPublicKey = deployKey.publicKeyOpenssh;
+        this.mailVolumeDevice = volume.linuxDevice;
+        this.registerOutputs({
+            ipv4: this.ipv4,
+            ipv6: this.ipv6,
+            serverId: this.serverId,
+            deployPublicKey: this.deployPublicKey,
+            mailVolumeDevice: this.mailVolumeDevice,
+        });
+    }
+}

@@ -1,0 +1,149 @@
+// The whole mail server: host, DKIM keys, DNS for every domain, passwords and provisioning.
+
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+
+import { renderUserData } from "../cloud-init";
+import { DkimKeys } from "./dkim";
+import type { MailDnsRecord } from "./dns-records";
+import { MailDns } from "./dns";
+import { MailHost } from "./host";
+import { BCRYPT_SALT_LENGTH, hashPassword } from "./passwords";
+import { MailProvisioning } from "./provisioning";
+import { allMailboxes, type MailSpec } from "./spec";
+
+export interface MailStackArgs {
+    /** The validated configuration (see buildSpec). */
+    readonly spec: MailSpec;
+    /** Configured passwords, address -> password (secret); other mailboxes get generated ones. */
+    readonly passwords: pulumi.Input<Record<string, string>>;
+    /** Addresses that have a configured password (known before deployment, to plan resources). */
+    readonly configuredPasswordAddresses: readonly string[];
+    /** SASL password of the relay, when `spec.relay` is set (secret). */
+    readonly relayPassword?: pulumi.Input<string>;
+}
+
+/** How a mail client connects; the same for every mailbox but the username. */
+export interface ClientSettings {
+    readonly username: string;
+    readonly imap: { readonly host: string; readonly port: 993; readonly security: "SSL/TLS" };
+    readonly pop3: { readonly host: string; readonly port: 995; readonly security: "SSL/TLS" };
+    readonly smtp: readonly [
+        { readonly host: string; readonly port: 587; readonly security: "STARTTLS" },
+        { readonly host: string; readonly port: 465; readonly security: "SSL/TLS" },
+    ];
+}
+
+export function clientSettings(spec: MailSpec): ClientSettings {
+    const host = spec.hostname;
+    return {
+        username: "the full email address, e.g. " + (allMailboxes(spec)[0] ?? `user@${spec.domains[0].name}`),
+        imap: { host, port: 993, security: "SSL/TLS" },
+        pop3: { host, port: 995, security: "SSL/TLS" },
+        smtp: [
+            { host, port: 587, security: "STARTTLS" },
+            { host, port: 465, security: "SSL/TLS" },
+        ],
+    };
+}
+
+export class MailStack extends pulumi.ComponentResource {
+    public readonly ipv4: pulumi.Output<string>;
+    public readonly ipv6: pulumi.Output<string>;
+    public readonly hostname: string;
+    /** Every DNS record, readable: `name TYPE content`. */
+    public readonly dnsRecords: pulumi.Output<string[]>;
+    /** Generated passwords of mailboxes without a configured one (secret). */
+    public readonly mailboxPasswords: pulumi.Output<Record<string, string>>;
+    public readonly deployPrivateKey: pulumi.Output<string>;
+    public readonly clientSettings: ClientSettings;
+    public readonly provisioning: MailProvisioning;
+
+    constructor(name: string, args: MailStackArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mailstack:stack:MailStack", name, {}, opts);
+        const { spec } = args;
+        const parent = { parent: this };
+
+        const host = new MailHost(name, { spec, userData: (mailVolumeDevice) => renderUserData(spec, { mailVolumeDevice }) }, parent);
+        const dkim = new DkimKeys(`${name}-dkim`, { spec }, parent);
+
+        const dns = spec.domains.map(
+            (domain) =>
+                new MailDns(
+                    `${name}-dns-${domain.name}`,
+                    { spec, domain, ipv4: host.ipv4, ipv6: host.ipv6, dkimPublicKeyPem: dkim.publicKeysPem[domain.name] },
+                    parent,
+                ),
+        );
+
+        // Passwords: configured ones, or generated and kept in the (encrypted) stack state.
+        const configured = new Set(args.configuredPasswordAddresses.map((a) => a.toLowerCase()));
+        const generated: Record<string, pulumi.Output<string>> = {};
+        const hashes: Record<string, pulumi.Output<string>> = {};
+        const configuredPasswords = pulumi.output(args.passwords);
+        for (const address of allMailboxes(spec)) {
+            // A stable salt per mailbox: the same password hashes the same way on every run.
+            const salt = new random.RandomString(
+                `${name}-salt-${address}`,
+                { length: BCRYPT_SALT_LENGTH, special: true, overrideSpecial: "./", upper: true, lower: true, numeric: true },
+                parent,
+            );
+            let password: pulumi.Output<string>;
+            if (configured.has(address)) {
+                password = configuredPasswords.apply((all) => {
+                    const entry = Object.entries(all).find(([a]) => a.toLowerCase() === address);
+                    if (!entry) throw new Error(`mailstack:passwords has no entry for ${address}`);
+                    return entry[1];
+                });
+            } else {
+                password = new random.RandomPassword(
+                    `${name}-password-${address}`,
+                    // No symbols: some clients and phones make them hard to type; 24 characters
+                    // of letters and digits are still about 140 bits.
+                    { length: 24, special: false },
+                    parent,
+                ).result;
+                generated[address] = password;
+            }
+            hashes[address] = pulumi.secret(pulumi.all([password, salt.result]).apply(([p, s]) => hashPassword(p, s)));
+        }
+
+        const hostnameDns = dns[spec.domains.findIndex((d) => d.name === spec.hostnameDomain)];
+        this.provisioning = new MailProvisioning(
+            `${name}-provision`,
+            {
+                spec,
+                serverId: host.serverId,
+                host: host.ipv4,
+                privateKey: host.deployPrivateKey,
+                passwordHashes: pulumi.all(hashes),
+                dkimPrivateKeysPem: dkim.privateKeysPem,
+                ...(args.relayPassword !== undefined ? { relayPassword: args.relayPassword } : {}),
+                certificateDependsOn: [hostnameDns],
+            },
+            parent,
+        );
+
+        this.ipv4 = host.ipv4;
+        this.ipv6 = host.ipv6;
+        this.hostname = spec.hostname;
+        this.dnsRecords = pulumi.all(dns.map((d) => d.records)).apply((lists) => lists.flat().map(describeRecord));
+        this.mailboxPasswords = pulumi.secret(pulumi.all(generated));
+        this.deployPrivateKey = host.deployPrivateKey;
+        this.clientSettings = clientSettings(spec);
+        this.registerOutputs({
+            ipv4: this.ipv4,
+            ipv6: this.ipv6,
+            hostname: this.hostname,
+            dnsRecords: this.dnsRecords,
+            mailboxPasswords: this.mailboxPasswords,
+            clientSettings: this.clientSettings,
+        });
+    }
+}
+
+/** `name TYPE [priority] content`, as a zone file would show it. */
+export function describeRecord(r: MailDnsRecord): string {
+    if (r.srv) return `${r.name} SRV ${r.srv.priority} ${r.srv.weight} ${r.srv.port} ${r.srv.target}`;
+    return `${r.name} ${r.type}${r.priority !== undefined ? ` ${r.priority}` : ""} ${r.content}`;
+}

@@ -1,0 +1,168 @@
+import { buildSpec, ConfigError, isCidr, type RawConfig } from "../components/spec";
+import { oneDomain, twoDomains } from "./helpers/fixtures";
+
+/** The problems buildSpec reports for a config, or [] when it is valid. */
+function problems(raw: RawConfig): string[] {
+    try {
+        buildSpec(raw);
+        return [];
+    } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        return [...e.problems];
+    }
+}
+
+function withDomain(patch: Record<string, unknown>, index = 0): RawConfig {
+    const raw = twoDomains();
+    const domains = (raw.domains as Record<string, unknown>[]).map((d) => ({ ...d }));
+    domains[index] = { ...domains[index], ...patch };
+    return { ...raw, domains };
+}
+
+describe("a valid config", () => {
+    test("builds a spec with defaults and full, lower-case addresses", () => {
+        const spec = buildSpec(oneDomain());
+        expect(spec.server).toEqual({ type: "cx23", location: "nbg1", image: "debian-13" });
+        expect(spec.hostnameDomain).toBe("nathabee.de");
+        expect(spec.acmeServer).toBe("https://acme-v02.api.letsencrypt.org/directory");
+        expect(spec.domains[0].mailboxes).toEqual(["evaluation@nathabee.de", "freebus@nathabee.de"]);
+        expect(spec.domains[0].aliases).toContainEqual({ address: "admin@nathabee.de", targets: ["someone@example.net"] });
+        expect(spec.domains[0].dmarc).toEqual({ policy: "quarantine", rua: "postmaster@nathabee.de" });
+        expect(spec.domains[0].dkimSelector).toBe("mail");
+        expect(spec.messageSizeLimitBytes).toBe(50 * 1024 * 1024);
+    });
+
+    test("accepts an alias chain that ends in a mailbox and a cross-domain alias", () => {
+        expect(problems(twoDomains())).toEqual([]);
+    });
+});
+
+describe("bad input names the key path and what is wrong", () => {
+    test("missing hostname", () => {
+        const raw = oneDomain();
+        delete raw.hostname;
+        expect(problems(raw)).toEqual([expect.stringMatching(/^mailstack:hostname: is required/)]);
+    });
+
+    test("invalid hostname", () => {
+        expect(problems({ ...oneDomain(), hostname: "mail_host.nathabee.de" })).toEqual([
+            'mailstack:hostname: "mail_host.nathabee.de" is not a valid host name',
+        ]);
+    });
+
+    test("hostname outside every configured domain", () => {
+        expect(problems({ ...oneDomain(), hostname: "mail.elsewhere.org" })).toEqual([
+            expect.stringMatching(/^mailstack:hostname: "mail\.elsewhere\.org" is not inside any configured domain/),
+        ]);
+    });
+
+    test("invalid domain name", () => {
+        expect(problems(withDomain({ name: "example..org" }, 1))).toContain('mailstack:domains[1].name: "example..org" is not a valid domain name');
+    });
+
+    test("duplicate domain", () => {
+        expect(problems(withDomain({ name: "NathaBee.de" }, 1))).toContain(
+            'mailstack:domains[1].name: "nathabee.de" is already configured at mailstack:domains[0]',
+        );
+    });
+
+    test("duplicate mailbox", () => {
+        expect(problems(withDomain({ mailboxes: ["evaluation", "freebus", "Evaluation"] }))).toContain(
+            "mailstack:domains[0].mailboxes[2]: evaluation@nathabee.de is already defined at mailstack:domains[0].mailboxes[0]",
+        );
+    });
+
+    test("alias that is also a mailbox", () => {
+        expect(problems(withDomain({ aliases: { freebus: ["evaluation@nathabee.de"], postmaster: ["evaluation@nathabee.de"] } }))).toContain(
+            "mailstack:domains[0].aliases.freebus: freebus@nathabee.de is already defined at mailstack:domains[0].mailboxes[1]",
+        );
+    });
+
+    test("alias to a local address that does not exist", () => {
+        expect(problems(withDomain({ aliases: { postmaster: ["evaluation@nathabee.de"], sales: ["nobody@example.org"] } }))).toContain(
+            "mailstack:domains[0].aliases.sales[0]: nobody@example.org is not a mailbox or alias of this server",
+        );
+    });
+
+    test("alias loop", () => {
+        const found = problems(
+            withDomain({ aliases: { postmaster: ["evaluation@nathabee.de"], a: ["b@nathabee.de"], b: ["a@nathabee.de"] } }),
+        );
+        expect(found).toEqual(["mailstack:domains[0].aliases.a: alias loop: a@nathabee.de -> b@nathabee.de -> a@nathabee.de"]);
+    });
+
+    test("postmaster missing", () => {
+        expect(problems(withDomain({ aliases: {} }, 1))).toContain(
+            'mailstack:domains[1].aliases: postmaster@example.org must exist (RFC 5321): add a mailbox "postmaster" or an alias postmaster: [someone@...]',
+        );
+    });
+
+    test("postmaster that reaches no one", () => {
+        const found = problems(withDomain({ mailboxes: [], aliases: { postmaster: ["list@example.org"], list: ["postmaster@example.org"] } }, 1));
+        expect(found).toContain("mailstack:domains[1].aliases.postmaster: postmaster@example.org does not reach any mailbox or outside address");
+    });
+
+    test("invalid CIDR", () => {
+        expect(problems({ ...oneDomain(), sshAllowedCidrs: ["203.0.113.7/32", "203.0.113.300/32", "2001:db8::/129"] })).toEqual([
+            'mailstack:sshAllowedCidrs[1]: "203.0.113.300/32" is not a CIDR such as 203.0.113.7/32 or 2001:db8::/48',
+            'mailstack:sshAllowedCidrs[2]: "2001:db8::/129" is not a CIDR such as 203.0.113.7/32 or 2001:db8::/48',
+        ]);
+    });
+
+    test("invalid email in acmeEmail", () => {
+        expect(problems({ ...oneDomain(), acmeEmail: "postmaster" })).toEqual(['mailstack:acmeEmail: "postmaster" is not a valid email address']);
+    });
+
+    test("invalid email in an alias target", () => {
+        expect(problems(withDomain({ aliases: { postmaster: ["evaluation@nathabee.de"], admin: ["someone@@example.net"] } }))).toContain(
+            'mailstack:domains[0].aliases.admin[0]: "someone@@example.net" is not a valid email address',
+        );
+    });
+
+    test("password for an unknown address", () => {
+        expect(problems({ ...oneDomain(), passwords: { "ghost@nathabee.de": "a-long-enough-password" } })).toEqual([
+            "mailstack:passwords.ghost@nathabee.de: ghost@nathabee.de is not a configured mailbox (only mailboxes log in)",
+        ]);
+    });
+
+    test("password too short, without echoing it", () => {
+        const found = problems({ ...oneDomain(), passwords: { "evaluation@nathabee.de": "hunter2" } });
+        expect(found).toEqual(["mailstack:passwords.evaluation@nathabee.de: is too short: use at least 12 characters"]);
+        expect(found.join()).not.toContain("hunter2");
+    });
+
+    test("unsupported image", () => {
+        expect(problems({ ...oneDomain(), server: { image: "ubuntu-24.04" } })).toEqual([
+            'mailstack:server.image: "ubuntu-24.04" is not supported: the server configuration targets exactly debian-13',
+        ]);
+    });
+
+    test("relay without its password", () => {
+        expect(problems({ ...oneDomain(), relay: { host: "smtp.relay.example", username: "me" } })).toEqual([
+            "mailstack:relayPassword: is required when mailstack:relay is set (set it with --secret)",
+        ]);
+    });
+
+    test("wrong types and unknown keys come with their paths", () => {
+        const found = problems(withDomain({ mailboxes: "evaluation", dmarc: { policy: "drop" }, colour: "blue" }));
+        expect(found).toEqual(
+            expect.arrayContaining([
+                expect.stringMatching(/^mailstack:domains\[0\]\.mailboxes: /),
+                expect.stringMatching(/^mailstack:domains\[0\]\.dmarc\.policy: /),
+                expect.stringMatching(/^mailstack:domains\[0\]: .*colour/),
+            ]),
+        );
+    });
+
+    test("every problem is reported at once", () => {
+        const raw = { ...withDomain({ name: "bad_domain" }, 1), acmeEmail: "nope", sshAllowedCidrs: ["x"] };
+        expect(problems(raw).length).toBeGreaterThanOrEqual(3);
+    });
+});
+
+describe("isCidr", () => {
+    test.each(["203.0.113.7/32", "0.0.0.0/0", "2001:db8::/32", "::/0", "::ffff:192.0.2.1/128"])("accepts %s", (c) => expect(isCidr(c)).toBe(true));
+    test.each(["203.0.113.7", "10.0.0.0/33", "2001:db8:::/32", "01.2.3.4/8", "1:2:3:4:5:6:7:8:9/64", "abc/8"])("refuses %s", (c) =>
+        expect(isCidr(c)).toBe(false),
+    );
+});
