@@ -60,7 +60,8 @@ function lenPrefixed(b: Buffer): Buffer {
     return Buffer.concat([len, b]);
 }
 
-pulumi.runtime.setMocks(
+/** Resolves once the mocks are installed; await it before declaring resources. */
+export const mocksReady = pulumi.runtime.setMocks(
     {
         newResource(args: pulumi.runtime.MockResourceArgs) {
             counter += 1;

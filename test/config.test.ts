@@ -1,0 +1,39 @@
+// Reading `mailstack:*` from the stack config, as Pulumi hands it to the program.
+import * as pulumi from "@pulumi/pulumi";
+
+import { readStackConfig } from "../components/config";
+
+function setConfig(values: Record<string, unknown>) {
+    const flat: Record<string, string> = {};
+    for (const [k, v] of Object.entries(values)) flat[`mailstack:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+    pulumi.runtime.setAllConfig(flat, ["mailstack:passwords", "mailstack:relayPassword"]);
+}
+
+const base = {
+    hostname: "mail.nathabee.de",
+    acmeEmail: "postmaster@nathabee.de",
+    sshAllowedCidrs: ["203.0.113.7/32"],
+    domains: [{ name: "nathabee.de", mailboxes: ["evaluation"], aliases: { postmaster: ["evaluation@nathabee.de"] } }],
+};
+
+test("reads the stack config, keeping passwords secret", async () => {
+    setConfig({ ...base, passwords: { "evaluation@nathabee.de": "a-very-long-password" } });
+    const config = readStackConfig();
+    expect(config.spec.hostname).toBe("mail.nathabee.de");
+    expect(config.configuredPasswordAddresses).toEqual(["evaluation@nathabee.de"]);
+    expect(await config.passwords.isSecret).toBe(true);
+});
+
+test("a bad config stops the program with every key path, before anything is declared", () => {
+    setConfig({ ...base, sshAllowedCidrs: ["everyone"], relayPassword: "x" });
+    let error: unknown;
+    try {
+        readStackConfig();
+    } catch (e) {
+        error = e;
+    }
+    expect(pulumi.RunError.isInstance(error)).toBe(true);
+    const message = (error as Error).message;
+    expect(message).toContain('mailstack:sshAllowedCidrs[0]: "everyone" is not a CIDR');
+    expect(message).toContain("mailstack:relayPassword: is set but mailstack:relay is not");
+});

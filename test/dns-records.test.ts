@@ -1,0 +1,73 @@
+import { generateKeyPairSync } from "node:crypto";
+
+import { dkimRecordValue, mailDnsRecords, txtContent, txtValue } from "../components/dns-records";
+import { buildSpec } from "../components/spec";
+import { twoDomains } from "./helpers/fixtures";
+
+const publicKeyPem = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "pem" }).toString();
+const facts = { ipv4: "192.0.2.25", ipv6: "2001:db8::25", dkimPublicKeyPem: publicKeyPem };
+
+describe("mail DNS records", () => {
+    const spec = buildSpec(twoDomains());
+    const [primary, second] = spec.domains;
+
+    test("the hostname's domain gets MX, A, AAAA, SPF, DKIM, DMARC and TLS-RPT", () => {
+        const byName = (name: string, type: string) => mailDnsRecords(spec, primary, facts).filter((r) => r.name === name && r.type === type);
+        expect(byName("mail.nathabee.de", "A")).toEqual([expect.objectContaining({ content: "192.0.2.25" })]);
+        expect(byName("mail.nathabee.de", "AAAA")).toEqual([expect.objectContaining({ content: "2001:db8::25" })]);
+        expect(byName("nathabee.de", "MX")).toEqual([expect.objectContaining({ content: "mail.nathabee.de", priority: 10 })]);
+        expect(byName("nathabee.de", "TXT")).toEqual([expect.objectContaining({ content: '"v=spf1 mx -all"' })]);
+        expect(byName("_dmarc.nathabee.de", "TXT")).toEqual([
+            expect.objectContaining({ content: '"v=DMARC1; p=quarantine; rua=mailto:postmaster@nathabee.de; adkim=r; aspf=r"' }),
+        ]);
+        expect(byName("_smtp._tls.nathabee.de", "TXT")).toHaveLength(1);
+        expect(byName("mail._domainkey.nathabee.de", "TXT")).toHaveLength(1);
+    });
+
+    test("another domain points its MX at the same host and has no A/AAAA of its own", () => {
+        const records = mailDnsRecords(spec, second, facts);
+        expect(records.filter((r) => r.type === "A" || r.type === "AAAA")).toEqual([]);
+        expect(records.find((r) => r.type === "MX")).toMatchObject({ name: "example.org", content: "mail.nathabee.de" });
+        expect(records.every((r) => r.name === "example.org" || r.name.endsWith(".example.org"))).toBe(true);
+    });
+
+    test("DKIM TXT carries the public key, split into quoted strings of at most 255 characters", () => {
+        const dkim = mailDnsRecords(spec, primary, facts).find((r) => r.name === "mail._domainkey.nathabee.de")!;
+        const strings = [...dkim.content!.matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+        expect(strings.length).toBeGreaterThan(1);
+        expect(strings.every((s) => s.length <= 255)).toBe(true);
+        expect(dkim.content).toBe(strings.map((s) => `"${s}"`).join(" "));
+        const body = publicKeyPem.split("\n").filter((l) => l && !l.startsWith("-----")).join("");
+        expect(txtValue(dkim.content!)).toBe(`v=DKIM1; k=rsa; p=${body}`);
+    });
+
+    test("SPF takes extra mechanisms before -all", () => {
+        const raw = twoDomains();
+        (raw.domains as any[])[0].spf = { extra: ["include:_spf.example.net"] };
+        const records = mailDnsRecords(buildSpec(raw), buildSpec(raw).domains[0], facts);
+        expect(records.find((r) => r.name === "nathabee.de" && r.type === "TXT")!.content).toBe('"v=spf1 mx include:_spf.example.net -all"');
+    });
+
+    test("client SRV records announce 465/587/993/995 and say plain IMAP/POP3 are not offered", () => {
+        const srv = mailDnsRecords(spec, primary, facts).filter((r) => r.type === "SRV");
+        expect(srv.map((r) => [r.name, r.srv!.port, r.srv!.target])).toEqual([
+            ["_submissions._tcp.nathabee.de", 465, "mail.nathabee.de"],
+            ["_submission._tcp.nathabee.de", 587, "mail.nathabee.de"],
+            ["_imaps._tcp.nathabee.de", 993, "mail.nathabee.de"],
+            ["_pop3s._tcp.nathabee.de", 995, "mail.nathabee.de"],
+            ["_imap._tcp.nathabee.de", 0, "."],
+            ["_pop3._tcp.nathabee.de", 0, "."],
+        ]);
+    });
+
+    test("txtContent refuses quotes and round-trips long values", () => {
+        expect(() => txtContent('a"b')).toThrow(/quotes/);
+        const long = "x".repeat(600);
+        expect(txtContent(long).split(" ")).toHaveLength(3);
+        expect(txtValue(txtContent(long))).toBe(long);
+    });
+
+    test("dkimRecordValue refuses something that is not an RSA public key", () => {
+        expect(() => dkimRecordValue("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----")).toThrow(/RSA 2048/);
+    });
+});
