@@ -8,7 +8,30 @@ import * as pulumi from "@pulumi/pulumi";
 export interface RecordedResource {
     readonly type: string;
     readonly name: string;
+    /** Inputs with secrets unwrapped, for asserting on values. */
     readonly inputs: Record<string, any>;
+    /** Top-level input keys whose value was marked secret. */
+    readonly secretInputs: readonly string[];
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+function isSecretValue(v: any): boolean {
+    return v !== null && typeof v === "object" && v[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
+}
+
+function unwrap(v: any): any {
+    if (isSecretValue(v)) return unwrap(v.value);
+    if (Array.isArray(v)) return v.map(unwrap);
+    if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
+    return v;
+}
+
+/** A stable number for a resource name without its stack prefix, so two test stacks compare. */
+function stableId(name: string): number {
+    let h = 0;
+    for (const c of name.slice(name.indexOf("-") + 1)) h = (h * 31 + c.charCodeAt(0)) % 900000;
+    return 100000 + h;
 }
 
 export const created: RecordedResource[] = [];
@@ -42,7 +65,7 @@ function fakeOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, any>
         case "hcloud:index/primaryIp:PrimaryIp":
             return { ...i, ipAddress: i.type === "ipv4" ? "192.0.2.25" : "2001:db8:25::/64" };
         case "hcloud:index/volume:Volume":
-            return { ...i, linuxDevice: `/dev/disk/by-id/scsi-0HC_Volume_${4200 + counter}` };
+            return { ...i, linuxDevice: `/dev/disk/by-id/scsi-0HC_Volume_${args.id}` };
         case "random:index/randomPassword:RandomPassword":
             return { ...i, result: `generated-password-${args.name.length}-${"x".repeat(12)}` };
         case "random:index/randomString:RandomString":
@@ -65,9 +88,11 @@ export const mocksReady = pulumi.runtime.setMocks(
     {
         newResource(args: pulumi.runtime.MockResourceArgs) {
             counter += 1;
-            created.push({ type: args.type, name: args.name, inputs: args.inputs });
-            const id = args.type.startsWith("hcloud:") ? String(1000 + counter) : `${args.name}-id`;
-            return { id, state: fakeOutputs(args) };
+            const inputs = unwrap(args.inputs);
+            const secretInputs = Object.keys(args.inputs).filter((k) => isSecretValue(args.inputs[k]));
+            created.push({ type: args.type, name: args.name, inputs, secretInputs });
+            const id = args.type.startsWith("hcloud:") ? String(stableId(args.name)) : `${args.name}-id`;
+            return { id, state: fakeOutputs({ ...args, inputs, id }) };
         },
         call(args: pulumi.runtime.MockCallArgs) {
             invokes.push({ token: args.token, args: args.inputs });
