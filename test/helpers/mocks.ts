@@ -37,7 +37,6 @@ function stableId(name: string): number {
 export const created: RecordedResource[] = [];
 export const invokes: { token: string; args: any }[] = [];
 
-let counter = 0;
 
 function fakeOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
     const i = args.inputs;
@@ -87,7 +86,6 @@ function lenPrefixed(b: Buffer): Buffer {
 export const mocksReady = pulumi.runtime.setMocks(
     {
         newResource(args: pulumi.runtime.MockResourceArgs) {
-            counter += 1;
             const inputs = unwrap(args.inputs);
             const secretInputs = Object.keys(args.inputs).filter((k) => isSecretValue(args.inputs[k]));
             created.push({ type: args.type, name: args.name, inputs, secretInputs });
