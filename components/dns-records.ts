@@ -82,6 +82,9 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
         records.push(
             { name: spec.hostname, type: "A", content: facts.ipv4, ttl, purpose: "mail host IPv4 (matches its PTR)" },
             { name: spec.hostname, type: "AAAA", content: facts.ipv6, ttl, purpose: "mail host IPv6 (matches its PTR)" },
+            // The host's own SPF: its EHLO name is checked by receivers, and forwarded mail
+            // leaves with an SRS sender @hostname (postsrsd), which must pass SPF as well.
+            { name: spec.hostname, type: "TXT", content: txtContent("v=spf1 a -all"), ttl, purpose: "SPF for the host name (EHLO, SRS senders)" },
         );
     }
     records.push(

@@ -15,6 +15,7 @@ describe("mail DNS records", () => {
         const byName = (name: string, type: string) => mailDnsRecords(spec, primary, facts).filter((r) => r.name === name && r.type === type);
         expect(byName("mail.nathabee.de", "A")).toEqual([expect.objectContaining({ content: "192.0.2.25" })]);
         expect(byName("mail.nathabee.de", "AAAA")).toEqual([expect.objectContaining({ content: "2001:db8::25" })]);
+        expect(byName("mail.nathabee.de", "TXT")).toEqual([expect.objectContaining({ content: '"v=spf1 a -all"' })]);
         expect(byName("nathabee.de", "MX")).toEqual([expect.objectContaining({ content: "mail.nathabee.de", priority: 10 })]);
         expect(byName("nathabee.de", "TXT")).toEqual([expect.objectContaining({ content: '"v=spf1 mx -all"' })]);
         expect(byName("_dmarc.nathabee.de", "TXT")).toEqual([

@@ -1,0 +1,79 @@
+// The static host configuration: the same for any list of domains and mailboxes, so it can
+// go into the user-data (first boot) and, unchanged, into the `host-config` bundle.
+
+import type { MailSpec } from "../components/spec";
+import { renderTemplate, shellQuote } from "./template";
+import type { HostFile, ServiceAction } from "./types";
+
+function file(path: string, content: string, reload: ServiceAction[], mode = "0644", owner = "root", group = "root"): HostFile {
+    return { path, mode, owner, group, content, reload };
+}
+
+/** The relay block of main.cf: every outbound message goes through the relay, over TLS, with SASL. */
+function relayConfig(spec: MailSpec): string {
+    if (!spec.relay) return "";
+    const { host, port } = spec.relay;
+    return [
+        "",
+        "# --- Relay host (outbound port 25 is blocked on new Hetzner accounts) --------------",
+        `relayhost = [${host}]:${port}`,
+        "smtp_sasl_auth_enable = yes",
+        "# root:root 0600, from mail-data: the only place the relay password is stored.",
+        "smtp_sasl_password_maps = texthash:/etc/postfix/mailstack/relay-password",
+        "smtp_sasl_security_options = noanonymous",
+        "smtp_sasl_tls_security_options = noanonymous",
+        ...(port === 465 ? ["# Port 465 speaks TLS from the first byte (RFC 8314).", "smtp_tls_wrappermode = yes"] : []),
+        "",
+    ].join("\n");
+}
+
+/** Opportunistic TLS to MX hosts; required (and verified, for a host name) to a relay. */
+function outboundTlsLevel(spec: MailSpec): string {
+    if (!spec.relay) return "may";
+    return /^[0-9.]+$/.test(spec.relay.host) ? "encrypt" : "secure";
+}
+
+/** Every static config file of the host, in the order they are written. */
+export function renderHostFiles(spec: MailSpec): HostFile[] {
+    const hostname = spec.hostname;
+    return [
+        file(
+            "/etc/postfix/main.cf",
+            renderTemplate("postfix/main.cf", {
+                hostname,
+                messageSizeLimitBytes: spec.messageSizeLimitBytes,
+                outboundTlsLevel: outboundTlsLevel(spec),
+                relayConfig: relayConfig(spec),
+            }),
+            ["reload:postfix"],
+        ),
+        file("/etc/postfix/master.cf", renderTemplate("postfix/master.cf"), ["reload:postfix"]),
+        file("/etc/dovecot/dovecot.conf", renderTemplate("dovecot/dovecot.conf"), ["reload:dovecot"]),
+        file("/etc/opendkim.conf", renderTemplate("opendkim/opendkim.conf"), ["restart:opendkim"]),
+        file("/etc/opendkim/trusted.hosts", renderTemplate("opendkim/trusted.hosts"), ["restart:opendkim"]),
+        file("/etc/nginx/sites-available/default", renderTemplate("nginx/default", { hostname }), ["reload:nginx"]),
+        file("/etc/fail2ban/jail.local", renderTemplate("fail2ban/jail.local"), ["reload:fail2ban"]),
+        file("/etc/ssh/sshd_config.d/00-mailstack.conf", renderTemplate("ssh/00-mailstack.conf"), ["restart:ssh"]),
+        file("/etc/apt/apt.conf.d/52mailstack-unattended-upgrades", renderTemplate("apt/52mailstack-unattended-upgrades"), []),
+        file(
+            "/etc/mailstack/acme.env",
+            renderTemplate("mailstack/acme.env", {
+                hostname: shellQuote(hostname),
+                acmeServer: shellQuote(spec.acmeServer),
+                acmeEmail: shellQuote(spec.acmeEmail),
+            }),
+            [],
+        ),
+        file("/etc/letsencrypt/renewal-hooks/deploy/50-mailstack", renderTemplate("certbot/deploy-hook.sh"), [], "0755"),
+        file(
+            "/etc/systemd/system/dovecot.service.d/mailstack.conf",
+            renderTemplate("systemd/dovecot-requires-mail-volume.conf"),
+            ["daemon-reload"],
+        ),
+        file(
+            "/etc/systemd/system/postfix.service.d/mailstack.conf",
+            renderTemplate("systemd/postfix-requires-mail-volume.conf"),
+            ["daemon-reload"],
+        ),
+    ];
+}

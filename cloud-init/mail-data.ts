@@ -1,0 +1,163 @@
+// Everything that depends on the domains and mailboxes, and the secrets derived from them:
+// Postfix lookup tables, Dovecot's passwd-file, postsrsd's exclusions, relay credentials.
+
+import type { MailSpec } from "../components/spec";
+import { renderTemplate } from "./template";
+import type { HostFile } from "./types";
+
+export interface MailDataSecrets {
+    /** Dovecot password hash per mailbox address, e.g. `{BLF-CRYPT}$2b$12$...`. */
+    readonly passwordHashes: Readonly<Record<string, string>>;
+    /** The relay's SASL password; required when spec.relay is set. */
+    readonly relayPassword?: string;
+}
+
+const VMAIL_UID = 5000;
+const VMAIL_GID = 5000;
+
+/** Where a mailbox lives on the mail volume (the same path Dovecot's mail_home computes). */
+export function mailboxHome(address: string): string {
+    const at = address.lastIndexOf("@");
+    return `/srv/mail/vhosts/${address.slice(at + 1)}/${address.slice(0, at)}`;
+}
+
+function header(path: string, why: string): string {
+    return `# ${path} - rendered by mailstack from the stack config (mail-data). ${why}\n`;
+}
+
+function lines(rows: readonly string[]): string {
+    return rows.map((r) => `${r}\n`).join("");
+}
+
+/** A table row "key value" must not contain anything that would split or comment it. */
+function checkToken(value: string, what: string): string {
+    if (value === "" || /[\s#:,]/.test(value)) throw new Error(`mail-data: ${what} "${value}" cannot be written to a lookup table`);
+    return value;
+}
+
+/**
+ * Which logins own which envelope senders: a mailbox owns its own address and every alias
+ * that reaches it, directly or through other aliases. An alias that only forwards outside
+ * has no owner, so nobody can send as it.
+ */
+export function senderLogins(spec: MailSpec): Map<string, string[]> {
+    const mailboxes = new Set(spec.domains.flatMap((d) => d.mailboxes));
+    const aliases = new Map(spec.domains.flatMap((d) => d.aliases.map((a) => [a.address, a.targets] as const)));
+    const reach = (address: string, seen: Set<string>): string[] => {
+        if (mailboxes.has(address)) return [address];
+        const targets = aliases.get(address);
+        if (!targets || seen.has(address)) return [];
+        seen.add(address);
+        return targets.flatMap((t) => reach(t, seen));
+    };
+    const owners = new Map<string, string[]>();
+    for (const m of mailboxes) owners.set(m, [m]);
+    for (const address of aliases.keys()) {
+        const logins = [...new Set(reach(address, new Set()))].sort();
+        if (logins.length > 0) owners.set(address, logins);
+    }
+    return owners;
+}
+
+/** Host-level addresses (root@, postmaster@, abuse@ the host name) go to the first domain's postmaster. */
+const HOST_ADDRESSES = ["root", "postmaster", "abuse", "hostmaster", "webmaster", "mailer-daemon"];
+
+export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFile[] {
+    const domains = spec.domains.map((d) => d.name);
+    const mailboxes = spec.domains.flatMap((d) => d.mailboxes);
+
+    const missing = mailboxes.filter((m) => !secrets.passwordHashes[m]);
+    if (missing.length > 0) throw new Error(`mail-data: no password hash for ${missing.join(", ")}`);
+    const extra = Object.keys(secrets.passwordHashes).filter((a) => !mailboxes.includes(a));
+    if (extra.length > 0) throw new Error(`mail-data: password hash for unknown mailbox ${extra.join(", ")}`);
+    if (spec.relay && secrets.relayPassword === undefined) throw new Error("mail-data: spec.relay is set but no relayPassword was given");
+
+    const virtualDomains = domains.map((d) => `${checkToken(d, "domain")} OK`);
+    const virtualMailboxes = mailboxes.map((m) => {
+        const at = m.lastIndexOf("@");
+        return `${checkToken(m, "mailbox")} ${m.slice(at + 1)}/${m.slice(0, at)}/Maildir/`;
+    });
+
+    // Aliases from the config, then addresses every domain must have (RFC 2142 abuse@) when
+    // the config does not define them, then the host's own addresses.
+    const aliasRows: string[] = [];
+    for (const d of spec.domains) {
+        const defined = new Set([...d.mailboxes, ...d.aliases.map((a) => a.address)]);
+        for (const a of d.aliases) aliasRows.push(`${checkToken(a.address, "alias")} ${a.targets.map((t) => checkToken(t, "alias target")).join(",")}`);
+        if (!defined.has(`abuse@${d.name}`)) aliasRows.push(`abuse@${d.name} postmaster@${d.name}`);
+    }
+    const firstPostmaster = `postmaster@${domains[0]}`;
+    for (const local of HOST_ADDRESSES) aliasRows.push(`${local}@${spec.hostname} ${firstPostmaster}`);
+
+    const logins = [...senderLogins(spec)].map(([address, owners]) => `${address} ${owners.join(",")}`);
+
+    const users = mailboxes.map((m) => {
+        const hash = secrets.passwordHashes[m];
+        if (/[:\n]/.test(hash) || !/^\{[A-Z0-9-]+\}/.test(hash)) throw new Error(`mail-data: the password hash for ${m} is not a {SCHEME}hash value`);
+        return `${m}:${hash}:${VMAIL_UID}:${VMAIL_GID}::${mailboxHome(m)}::`;
+    });
+
+    const files: HostFile[] = [
+        {
+            path: "/etc/postfix/mailstack/virtual-domains",
+            mode: "0644",
+            owner: "root",
+            group: "root",
+            content: header("virtual-domains", "Domains we receive mail for.") + lines(virtualDomains),
+            reload: ["reload:postfix"],
+        },
+        {
+            path: "/etc/postfix/mailstack/virtual-mailboxes",
+            mode: "0644",
+            owner: "root",
+            group: "root",
+            content: header("virtual-mailboxes", "Addresses delivered to a Dovecot mailbox.") + lines(virtualMailboxes),
+            reload: ["reload:postfix"],
+        },
+        {
+            path: "/etc/postfix/mailstack/virtual-aliases",
+            mode: "0644",
+            owner: "root",
+            group: "root",
+            content: header("virtual-aliases", "Alias -> targets; host addresses reach the first domain's postmaster.") + lines(aliasRows),
+            reload: ["reload:postfix"],
+        },
+        {
+            path: "/etc/postfix/mailstack/sender-logins",
+            mode: "0644",
+            owner: "root",
+            group: "root",
+            content: header("sender-logins", "Envelope sender -> the logins allowed to use it.") + lines(logins),
+            reload: ["reload:postfix"],
+        },
+        {
+            path: "/etc/dovecot/users",
+            mode: "0640",
+            owner: "root",
+            group: "dovecot",
+            content: lines(users),
+            reload: ["reload:dovecot"],
+        },
+        {
+            path: "/etc/default/postsrsd",
+            mode: "0644",
+            owner: "root",
+            group: "root",
+            content: renderTemplate("postsrsd/postsrsd", { hostname: spec.hostname, excludeDomains: domains.join(",") }),
+            reload: ["restart:postsrsd"],
+        },
+    ];
+    if (spec.relay) {
+        const password = secrets.relayPassword ?? "";
+        if (/[\n\r]/.test(password) || /[\s]/.test(spec.relay.username)) throw new Error("mail-data: relay credentials must be one line without spaces in the user name");
+        files.push({
+            path: "/etc/postfix/mailstack/relay-password",
+            mode: "0600",
+            owner: "root",
+            group: "root",
+            content: `[${spec.relay.host}]:${spec.relay.port} ${spec.relay.username}:${password}\n`,
+            reload: ["reload:postfix"],
+        });
+    }
+    return files;
+}

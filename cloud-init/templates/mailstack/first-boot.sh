@@ -1,0 +1,64 @@
+#!/bin/sh
+# /usr/local/sbin/mailstack-first-boot - written by the mailstack user-data and run once by
+# cloud-init (runcmd), after the packages are installed and every config file is in place.
+# It does what a file cannot: users, the mount, directories, a temporary certificate and
+# starting the services. Nothing here depends on the domains or holds a secret.
+set -eu
+
+# shellcheck source=/dev/null
+. /etc/mailstack/acme.env
+
+# The one system user that owns every mailbox (Dovecot mail_uid/mail_gid, the passwd-file).
+getent group vmail >/dev/null || groupadd --system --gid 5000 vmail
+getent passwd vmail >/dev/null ||
+    useradd --system --uid 5000 --gid 5000 --home-dir /srv/mail --no-create-home \
+        --shell /usr/sbin/nologin vmail
+
+# The mail volume. If it is missing this fails, and cloud-init reports the error.
+systemctl daemon-reload
+systemctl enable srv-mail.mount
+systemctl start srv-mail.mount
+mountpoint -q /srv/mail
+install -d -o vmail -g vmail -m 0750 /srv/mail/vhosts
+
+# A self-signed certificate so Postfix, Dovecot and nginx start before ACME has run;
+# certbot's deploy hook replaces both files with the real certificate.
+install -d -m 0755 /etc/mailstack/tls
+if [ ! -s /etc/mailstack/tls/privkey.pem ] || [ ! -s /etc/mailstack/tls/fullchain.pem ]; then
+    umask 077
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+        -subj "/CN=$MAIL_HOSTNAME" -addext "subjectAltName=DNS:$MAIL_HOSTNAME" \
+        -keyout /etc/mailstack/tls/.privkey.pem.new -out /etc/mailstack/tls/.fullchain.pem.new 2>/dev/null
+    chmod 0644 /etc/mailstack/tls/.fullchain.pem.new
+    mv -f /etc/mailstack/tls/.privkey.pem.new /etc/mailstack/tls/privkey.pem
+    mv -f /etc/mailstack/tls/.fullchain.pem.new /etc/mailstack/tls/fullchain.pem
+    umask 022
+fi
+
+# Empty tables until the mail-data and dkim steps deliver the real ones (never overwritten
+# here), so every daemon starts with its configuration complete.
+install -d -m 0755 /etc/postfix/mailstack
+for table in virtual-domains virtual-mailboxes virtual-aliases sender-logins; do
+    [ -e "/etc/postfix/mailstack/$table" ] || install -m 0644 /dev/null "/etc/postfix/mailstack/$table"
+done
+[ -e /etc/dovecot/users ] || install -m 0640 -o root -g dovecot /dev/null /etc/dovecot/users
+install -d -m 0700 -o opendkim -g opendkim /etc/opendkim/keys
+for table in key.table signing.table; do
+    [ -e "/etc/opendkim/$table" ] || install -m 0644 /dev/null "/etc/opendkim/$table"
+done
+
+# The ACME webroot nginx serves on port 80.
+install -d -m 0755 /var/www/acme
+
+# Debian's dovecot.socket would listen on 143 whatever dovecot.conf says.
+systemctl mask dovecot.socket
+
+# Start everything with the configuration written by the user-data, dependencies first.
+systemctl daemon-reload
+for unit in postsrsd opendkim dovecot postfix nginx fail2ban; do
+    systemctl enable "$unit"
+    systemctl restart "$unit"
+done
+systemctl try-reload-or-restart ssh
+systemctl enable --now certbot.timer
+echo "mailstack-first-boot: done"

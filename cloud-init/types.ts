@@ -1,0 +1,36 @@
+// The shapes every renderer returns: files for the server and what to do when they change.
+
+/** What the server must do after a file changed; applied once each, in a fixed order, by scripts/apply-bundle.sh. */
+export type ServiceAction =
+    | "reload:postfix"
+    | "reload:dovecot"
+    | "restart:opendkim"
+    | "restart:postsrsd"
+    | "reload:nginx"
+    | "reload:fail2ban"
+    | "restart:ssh"
+    | "daemon-reload";
+
+export const SERVICE_ACTIONS: readonly ServiceAction[] = [
+    "daemon-reload",
+    "restart:postsrsd",
+    "restart:opendkim",
+    "reload:dovecot",
+    "reload:postfix",
+    "reload:nginx",
+    "reload:fail2ban",
+    "restart:ssh",
+];
+
+/** One file on the server: where it goes, who owns it, what it holds, what to reload when it changes. */
+export interface HostFile {
+    /** Absolute path on the server. */
+    readonly path: string;
+    /** Octal mode, four digits, e.g. "0644". */
+    readonly mode: string;
+    readonly owner: string;
+    readonly group: string;
+    readonly content: string;
+    /** Actions to run when this file changed. */
+    readonly reload: readonly ServiceAction[];
+}

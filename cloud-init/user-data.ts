@@ -1,0 +1,72 @@
+// The first-boot user-data: packages, the mail volume, every static config file and a
+// script that starts the services. It holds no secret (Hetzner serves it to any process on
+// the box) and nothing that depends on the domains, so adding a domain never replaces the
+// server. Hetzner accepts at most 32 KiB.
+
+import { gzipSync } from "zlib";
+import { stringify } from "yaml";
+import type { MailSpec } from "../components/spec";
+import { renderHostFiles } from "./host-files";
+import { MAIL_PACKAGES } from "./packages";
+import { renderTemplate } from "./template";
+
+export interface UserDataOptions {
+    /** Stable device path of the mail volume, e.g. `/dev/disk/by-id/scsi-0HC_Volume_123`. */
+    readonly mailVolumeDevice: string;
+}
+
+export const USER_DATA_LIMIT_BYTES = 32 * 1024;
+
+export function renderUserData(spec: MailSpec, options: UserDataOptions): string {
+    const device = options.mailVolumeDevice;
+    if (!/^\/dev\/[A-Za-z0-9/_.:-]+$/.test(device) || device.includes("..")) {
+        throw new Error(`user-data: "${device}" is not a device path under /dev`);
+    }
+    const hostFiles = renderHostFiles(spec).map((f) => ({
+        path: f.path,
+        owner: `${f.owner}:${f.group}`,
+        permissions: f.mode,
+        // Compressed to stay well under 32 KiB; the readable source is cloud-init/templates/,
+        // and the host-config bundle installs the very same text.
+        encoding: "gz+b64",
+        content: gzipSync(Buffer.from(f.content, "utf8"), { level: 9 }).toString("base64"),
+        // After the packages: their owners, directories and default files exist by then, and
+        // our version replaces the package's default instead of racing with dpkg.
+        defer: true,
+    }));
+    const config = {
+        // C.UTF-8 is built into glibc: nothing to generate on the minimal image.
+        locale: "C.UTF-8",
+        hostname: spec.hostname.split(".")[0],
+        fqdn: spec.hostname,
+        // Keys only (the sshd drop-in says the same); root logs in with the Hetzner SSH key.
+        ssh_pwauth: false,
+        disable_root: false,
+        package_update: true,
+        // Security updates arrive through unattended-upgrades; a full upgrade here would make
+        // the first boot as slow as the image is old.
+        package_upgrade: false,
+        packages: [...MAIL_PACKAGES],
+        write_files: [
+            {
+                path: "/etc/systemd/system/srv-mail.mount",
+                owner: "root:root",
+                permissions: "0644",
+                content: renderTemplate("systemd/srv-mail.mount", { mailVolumeDevice: device }),
+            },
+            ...hostFiles,
+            {
+                path: "/usr/local/sbin/mailstack-first-boot",
+                owner: "root:root",
+                permissions: "0755",
+                content: renderTemplate("mailstack/first-boot.sh"),
+                defer: true,
+            },
+        ],
+        runcmd: [["/usr/local/sbin/mailstack-first-boot"]],
+    };
+    const text = `#cloud-config\n${stringify(config, { lineWidth: 0, blockQuote: "literal" })}`;
+    const size = Buffer.byteLength(text, "utf8");
+    if (size > USER_DATA_LIMIT_BYTES) throw new Error(`user-data is ${size} bytes; Hetzner accepts at most ${USER_DATA_LIMIT_BYTES}`);
+    return text;
+}

@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { test } from "node:test";
+import { mailPackages } from "../spec";
+import { context, MAIL_VOLUME_DEVICE, NET, ssh } from "./context";
+
+void test("The image boots and cloud-init finishes without error", () => {
+    const ctx = context();
+    assert.ok([0, 2].includes(ctx.cloudInit.status), `cloud-init status exit ${ctx.cloudInit.status}:\n${ctx.cloudInit.long}`);
+    const r = ssh("cloud-init status --long", { allowFail: true });
+    assert.match(r.stdout, /status: done/);
+});
+
+void test("Root logs in over SSH from outside with the deploy key, and passwords are refused", () => {
+    assert.equal(ssh("id -u").stdout.trim(), "0");
+    const cfg = ssh("sshd -T").stdout;
+    assert.match(cfg, /^passwordauthentication no$/m);
+    assert.match(cfg, /^permitrootlogin (prohibit-password|without-password)$/m);
+});
+
+void test("The lab network has no way out: only lab namespaces and documentation addresses", () => {
+    // This process runs in msl-out: its only interfaces are lo and the veth to the server.
+    const links = execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).trim().split("\n").map((l) => l.split(":")[1].trim().split("@")[0]);
+    assert.deepEqual(links.sort(), ["lo", NET.outsideIf].sort());
+    const routes = ssh("ip -o route show; ip -o -6 route show").stdout;
+    assert.match(routes, new RegExp(`default via ${NET.client4.replace(/\./g, "\\.")}`));
+    assert.match(ssh("ip -o link show").stdout.trim().split("\n").map((l) => l.split(":")[1].trim().split("@")[0]).sort().join(","), /^eth0,lo$/);
+});
+
+void test("The mail packages are installed from the image's local repository", () => {
+    const pkgs = mailPackages();
+    const r = ssh(`dpkg-query -W -f '\${Package} \${db:Status-Abbrev}\\n' ${pkgs.join(" ")}`, { allowFail: true });
+    const installed = new Set(r.stdout.split("\n").filter((l) => /\bii\b/.test(l)).map((l) => l.split(" ")[0]));
+    assert.deepEqual(pkgs.filter((p) => !installed.has(p)), []);
+    assert.match(ssh("cat /etc/apt/sources.list; ls /etc/apt/sources.list.d").stdout, /file:\/var\/lib\/mailstack-lab\/apt/);
+});
+
+void test("The mail volume is mounted at /srv/mail from its device path", () => {
+    const r = ssh("findmnt -n -o SOURCE,FSTYPE /srv/mail", { allowFail: true });
+    assert.equal(r.status, 0, "/srv/mail is not a mount point");
+    assert.match(r.stdout, /ext4/);
+    assert.equal(ssh(`test -b ${MAIL_VOLUME_DEVICE} && echo yes`).stdout.trim(), "yes");
+});
+
+void test("Postfix, Dovecot, OpenDKIM, nginx and fail2ban are active", () => {
+    const units = ["postfix", "dovecot", "opendkim", "nginx", "fail2ban"];
+    const r = ssh(`for u in ${units.join(" ")}; do printf '%s %s\\n' $u $(systemctl is-active $u); done`, { allowFail: true });
+    const inactive = r.stdout.trim().split("\n").filter((l) => !l.endsWith(" active"));
+    assert.deepEqual(inactive, []);
+});
+
+void test("The provisioning scripts succeed over SSH with the deploy key", (t) => {
+    const { provisioning } = context();
+    if (!provisioning.ran) return t.skip(provisioning.detail);
+    assert.ok(provisioning.ok, provisioning.detail);
+});

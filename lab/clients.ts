@@ -1,0 +1,293 @@
+// Mail clients for the checks, talking to the lab server from msl-out (the checks' process
+// runs there). Only the lab server's documentation addresses are ever contacted.
+//
+//   smtpDialog(port, commands, opts)    raw SMTP conversation: every reply, for protocol checks
+//   sendMail(opts)                      nodemailer: submission (587 STARTTLS, 465 TLS) or port 25
+//   imapFetch(user, password, opts)     imapflow over 993: messages of INBOX
+//   pop3Retrieve(user, password, opts)  POP3S on 995: STAT + RETR
+//   sinkMessages()                      what reached the lab's sink (lab/sink.ts)
+
+import * as net from "node:net";
+import * as path from "node:path";
+import * as tls from "node:tls";
+import { ImapFlow } from "imapflow";
+import nodemailer from "nodemailer";
+import { NET, STATE_DIR } from "./infra";
+import { sinkMessages as readSink } from "./sink";
+
+export const SERVER = NET.server4;
+export const SINK_DIR = path.join(STATE_DIR, "sink");
+
+/** The lab server presents a self-signed certificate until ACME: never verify, always lab-only. */
+const LAB_TLS = { rejectUnauthorized: false, servername: "mail.example.org" } as const;
+
+export interface SmtpReply {
+    code: number;
+    lines: string[];
+}
+
+export interface DialogOptions {
+    host?: string;
+    /** Source address in msl-out: 192.0.2.7 (default), 198.51.100.7, 2001:db8::7. */
+    localAddress?: string;
+    /** 465: TLS from the first byte. */
+    implicitTls?: boolean;
+    /** Send STARTTLS after EHLO and continue the commands inside TLS. */
+    starttls?: boolean;
+    /** TLS versions for protocol checks, e.g. { maxVersion: "TLSv1.1" }. */
+    tlsOptions?: tls.ConnectionOptions;
+    timeoutMs?: number;
+}
+
+class ReplyReader {
+    private buf = "";
+    private waiters: ((r: SmtpReply) => void)[] = [];
+    private ready: SmtpReply[] = [];
+    private current: string[] = [];
+    feed(data: string): void {
+        this.buf += data;
+        let i: number;
+        while ((i = this.buf.indexOf("\r\n")) >= 0) {
+            const line = this.buf.slice(0, i);
+            this.buf = this.buf.slice(i + 2);
+            this.current.push(line);
+            if (/^\d{3} /.test(line) || /^\d{3}$/.test(line)) {
+                const reply = { code: Number(line.slice(0, 3)), lines: this.current.map((l) => l.slice(4)) };
+                this.current = [];
+                const w = this.waiters.shift();
+                if (w) w(reply);
+                else this.ready.push(reply);
+            }
+        }
+    }
+    next(timeoutMs: number): Promise<SmtpReply> {
+        const r = this.ready.shift();
+        if (r) return Promise.resolve(r);
+        return new Promise((resolve, reject) => {
+            const t = setTimeout(() => reject(new Error("SMTP reply timeout")), timeoutMs);
+            this.waiters.push((reply) => {
+                clearTimeout(t);
+                resolve(reply);
+            });
+        });
+    }
+}
+
+/**
+ * A raw SMTP conversation: greeting, then each command (a string; `DATA` content is sent
+ * as given, end it with "\r\n."). Returns the greeting and every reply, in order. Stops at the
+ * first reply >= 400 unless `keepGoing`. The connection always ends with QUIT.
+ */
+export async function smtpDialog(
+    port: number,
+    commands: string[],
+    opts: DialogOptions & { keepGoing?: boolean } = {},
+): Promise<{ greeting: SmtpReply; replies: SmtpReply[]; tlsProtocol?: string }> {
+    const host = opts.host ?? SERVER;
+    const timeoutMs = opts.timeoutMs ?? 15_000;
+    let sock: net.Socket | tls.TLSSocket = await new Promise((resolve, reject) => {
+        const tlsOpts = { host, port, localAddress: opts.localAddress, ...LAB_TLS, ...opts.tlsOptions } as tls.ConnectionOptions;
+        const s: net.Socket = opts.implicitTls
+            ? tls.connect(tlsOpts, () => resolve(s))
+            : net.connect({ host, port, localAddress: opts.localAddress }, () => resolve(s));
+        s.once("error", reject);
+        s.setTimeout(timeoutMs, () => s.destroy(new Error("SMTP connection timeout")));
+    });
+    let reader = new ReplyReader();
+    sock.setEncoding("utf8");
+    sock.on("data", (d: string) => reader.feed(d));
+    const send = async (line: string) => {
+        sock.write(`${line}\r\n`);
+        return reader.next(timeoutMs);
+    };
+    try {
+        const greeting = await reader.next(timeoutMs);
+        const replies: SmtpReply[] = [];
+        let tlsProtocol = opts.implicitTls ? ((sock as tls.TLSSocket).getProtocol() ?? undefined) : undefined;
+        if (opts.starttls) {
+            replies.push(await send("EHLO client.sink.test"));
+            const r = await send("STARTTLS");
+            replies.push(r);
+            if (r.code !== 220) return { greeting, replies };
+            sock.removeAllListeners("data");
+            const plain = sock;
+            sock = await new Promise<tls.TLSSocket>((resolve, reject) => {
+                const t = tls.connect({ socket: plain, ...LAB_TLS, ...opts.tlsOptions }, () => resolve(t));
+                t.once("error", reject);
+            });
+            tlsProtocol = (sock as tls.TLSSocket).getProtocol() ?? undefined;
+            reader = new ReplyReader();
+            sock.setEncoding("utf8");
+            sock.on("data", (d: string) => reader.feed(d));
+        }
+        for (const c of commands) {
+            const r = await send(c);
+            replies.push(r);
+            if (r.code >= 400 && !opts.keepGoing) break;
+        }
+        return { greeting, replies, tlsProtocol };
+    } finally {
+        try {
+            sock.write("QUIT\r\n");
+        } catch {
+            /* closed */
+        }
+        sock.end();
+        setTimeout(() => sock.destroy(), 1000).unref();
+    }
+}
+
+export interface SendOptions {
+    port: 25 | 465 | 587;
+    from: string;
+    to: string[];
+    subject?: string;
+    text?: string;
+    /** A complete RFC 5322 message instead of subject/text. */
+    raw?: string;
+    auth?: { user: string; pass: string };
+    localAddress?: string;
+    headers?: Record<string, string>;
+}
+
+/** Send one message with nodemailer; resolves with the server's final reply, rejects on any refusal. */
+export async function sendMail(o: SendOptions): Promise<{ response: string; messageId: string }> {
+    const transport = nodemailer.createTransport({
+        host: SERVER,
+        port: o.port,
+        secure: o.port === 465,
+        requireTLS: o.port === 587,
+        ignoreTLS: false,
+        name: "client.sink.test",
+        localAddress: o.localAddress,
+        auth: o.auth,
+        tls: LAB_TLS,
+        connectionTimeout: 15_000,
+        greetingTimeout: 15_000,
+        socketTimeout: 30_000,
+    });
+    try {
+        const info = await transport.sendMail({
+            envelope: { from: o.from, to: o.to },
+            ...(o.raw !== undefined
+                ? { raw: o.raw }
+                : { from: o.from, to: o.to, subject: o.subject ?? "mailstack lab", text: o.text ?? "Hello from the mailstack lab.\n", headers: o.headers }),
+        });
+        return { response: info.response, messageId: info.messageId };
+    } finally {
+        transport.close();
+    }
+}
+
+export interface FetchedMessage {
+    uid: number;
+    subject?: string;
+    messageId?: string;
+    source: string;
+}
+
+/** Log in over IMAPS (993) with imapflow and fetch INBOX messages (optionally matching a subject). */
+export async function imapFetch(user: string, pass: string, o: { subject?: string; port?: number } = {}): Promise<FetchedMessage[]> {
+    const client = new ImapFlow({ host: SERVER, port: o.port ?? 993, secure: true, auth: { user, pass }, tls: LAB_TLS, logger: false });
+    await client.connect();
+    try {
+        const lock = await client.getMailboxLock("INBOX");
+        try {
+            const out: FetchedMessage[] = [];
+            const query = o.subject ? { subject: o.subject } : { all: true };
+            const uids = await client.search(query, { uid: true });
+            if (!uids || uids.length === 0) return out;
+            for await (const m of client.fetch(uids, { uid: true, envelope: true, source: true }, { uid: true })) {
+                out.push({ uid: m.uid, subject: m.envelope?.subject, messageId: m.envelope?.messageId, source: m.source?.toString("utf8") ?? "" });
+            }
+            return out;
+        } finally {
+            lock.release();
+        }
+    } finally {
+        await client.logout().catch(() => undefined);
+    }
+}
+
+/** A raw POP3 session; returns every reply line block. Implicit TLS on 995 unless `plain`. */
+export async function pop3Session(commands: string[], o: { port?: number; plain?: boolean; tlsOptions?: tls.ConnectionOptions } = {}): Promise<string[]> {
+    const port = o.port ?? 995;
+    const sock: net.Socket = await new Promise((resolve, reject) => {
+        const s = o.plain ? net.connect({ host: SERVER, port }, () => resolve(s)) : tls.connect({ host: SERVER, port, ...LAB_TLS, ...o.tlsOptions }, () => resolve(s));
+        s.once("error", reject);
+        s.setTimeout(15_000, () => s.destroy(new Error("POP3 timeout")));
+    });
+    sock.setEncoding("utf8");
+    let buf = "";
+    const waiters: (() => void)[] = [];
+    sock.on("data", (d: string) => {
+        buf += d;
+        waiters.splice(0).forEach((w) => w());
+    });
+    // Multi-line answers (RETR, LIST without argument, CAPA, UIDL, TOP) end with "\r\n.\r\n".
+    const readReply = async (multi: boolean): Promise<string> => {
+        for (;;) {
+            const end = buf.indexOf("\r\n");
+            if (end >= 0) {
+                const first = buf.slice(0, end);
+                if (!multi || first.startsWith("-ERR")) {
+                    buf = buf.slice(end + 2);
+                    return first;
+                }
+                const term = buf.indexOf("\r\n.\r\n");
+                if (term >= 0) {
+                    const reply = buf.slice(0, term);
+                    buf = buf.slice(term + 5);
+                    return reply;
+                }
+            }
+            await new Promise<void>((resolve, reject) => {
+                waiters.push(resolve);
+                sock.once("close", () => reject(new Error("POP3 connection closed")));
+            });
+        }
+    };
+    const out = [await readReply(false)];
+    try {
+        for (const c of commands) {
+            sock.write(`${c}\r\n`);
+            out.push(await readReply(/^(RETR|TOP|CAPA|UIDL$|LIST$)/i.test(c)));
+        }
+        return out;
+    } finally {
+        sock.write("QUIT\r\n");
+        sock.end();
+        setTimeout(() => sock.destroy(), 1000).unref();
+    }
+}
+
+/** POP3S: log in, STAT, RETR the last message; returns the message text (or throws the -ERR). */
+export async function pop3Retrieve(user: string, pass: string): Promise<{ count: number; last?: string }> {
+    const [, u, p, stat] = await pop3Session([`USER ${user}`, `PASS ${pass}`, "STAT"]);
+    if (!u.startsWith("+OK") || !p.startsWith("+OK")) throw new Error(`POP3 login refused: ${p}`);
+    const count = Number(stat.split(" ")[1] ?? 0);
+    if (count === 0) return { count };
+    const r = await pop3Session([`USER ${user}`, `PASS ${pass}`, `RETR ${count}`]);
+    return { count, last: r[3].replace(/^\+OK[^\r\n]*\r\n/, "").replace(/^\.\./gm, ".") };
+}
+
+/** What reached the lab's sink (the relay at 198.51.100.7:587). */
+export function sinkMessages() {
+    return readSink(SINK_DIR);
+}
+
+/** Wait until `predicate` holds (mail delivery is asynchronous); returns its last truthy value. */
+export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 300): Promise<NonNullable<T>> {
+    const start = Date.now();
+    let last: unknown;
+    for (;;) {
+        try {
+            const v = await fn();
+            if (v) return v as NonNullable<T>;
+        } catch (err) {
+            last = err;
+        }
+        if (Date.now() - start > timeoutMs) throw new Error(`not within ${timeoutMs / 1000} s${last ? `: ${(last as Error).message}` : ""}`);
+        await new Promise((r) => setTimeout(r, everyMs));
+    }
+}

@@ -1,0 +1,197 @@
+// The lab's DNS: a tiny authoritative server in msl-out (the container's only resolver)
+// answering with exactly the records the stack's DNS component publishes
+// (components/dns-records.ts `mailDnsRecords`), plus the PTR of the server's addresses.
+// Everything else is NXDOMAIN at once, so nothing in the container waits for a timeout and
+// no name can resolve to anything outside the lab.
+//
+//   node --import tsx lab/dns.ts RECORDS.json    (run by the lab inside msl-out)
+
+import * as dgram from "node:dgram";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import { mailDnsRecords, MailDnsRecord } from "../components/dns-records";
+import type { MailSpec } from "../components/spec";
+import { NET } from "./infra";
+
+export interface LabDnsRecord {
+    name: string;
+    type: "A" | "AAAA" | "MX" | "TXT" | "SRV" | "PTR";
+    /** A/AAAA address, MX/PTR target, TXT content ("quoted" strings). */
+    content?: string;
+    priority?: number;
+    srv?: { priority: number; weight: number; port: number; target: string };
+}
+
+const TYPES: Record<LabDnsRecord["type"], number> = { A: 1, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33 };
+
+/** Reverse names: 25.2.0.192.in-addr.arpa and the nibble form for IPv6. */
+export function reverseName(ip: string): string {
+    if (net.isIPv4(ip)) return `${ip.split(".").reverse().join(".")}.in-addr.arpa`;
+    const halves = ip.split("::");
+    const head = halves[0] ? halves[0].split(":") : [];
+    const tail = halves.length > 1 && halves[1] ? halves[1].split(":") : [];
+    const groups = [...head, ...Array(8 - head.length - tail.length).fill("0"), ...tail];
+    const nibbles = groups.map((g) => g.padStart(4, "0")).join("");
+    return `${[...nibbles].reverse().join(".")}.ip6.arpa`;
+}
+
+/**
+ * The "outside world" of the lab: the sink.test domain of outside senders and forward
+ * targets, whose MX and relay are the sink in msl-out, and forward-confirmed names for the
+ * outside clients' addresses. Documentation addresses and a reserved TLD only.
+ */
+export function outsideRecords(): LabDnsRecord[] {
+    return [
+        { name: "sink.test", type: "MX", content: "relay.sink.test", priority: 10 },
+        { name: "sink.test", type: "TXT", content: '"v=spf1 ip4:198.51.100.0/24 ip4:192.0.2.7 ip6:2001:db8::7 -all"' },
+        { name: "relay.sink.test", type: "A", content: NET.outside4 },
+        { name: reverseName(NET.outside4), type: "PTR", content: "relay.sink.test" },
+        { name: "client.sink.test", type: "A", content: NET.client4 },
+        { name: "client.sink.test", type: "AAAA", content: NET.client6 },
+        { name: reverseName(NET.client4), type: "PTR", content: "client.sink.test" },
+        { name: reverseName(NET.client6), type: "PTR", content: "client.sink.test" },
+    ];
+}
+
+/** The lab's zone: the stack's own records for every domain, and PTRs for the server. */
+export function labDnsRecords(spec: MailSpec, facts: { ipv4: string; ipv6: string; dkimPublicKeysPem: Record<string, string> }): LabDnsRecord[] {
+    const records: LabDnsRecord[] = spec.domains.flatMap((d) =>
+        mailDnsRecords(spec, d, { ipv4: facts.ipv4, ipv6: facts.ipv6, dkimPublicKeyPem: facts.dkimPublicKeysPem[d.name] }).map(
+            (r: MailDnsRecord): LabDnsRecord => ({ name: r.name, type: r.type, content: r.content, priority: r.priority, srv: r.srv }),
+        ),
+    );
+    records.push({ name: reverseName(facts.ipv4), type: "PTR", content: spec.hostname });
+    records.push({ name: reverseName(facts.ipv6), type: "PTR", content: spec.hostname });
+    records.push(...outsideRecords());
+    return records;
+}
+
+function encodeName(name: string): Buffer {
+    const parts = name.replace(/\.$/, "").split(".").filter(Boolean);
+    return Buffer.concat([...parts.map((p) => Buffer.concat([Buffer.from([p.length]), Buffer.from(p, "ascii")])), Buffer.from([0])]);
+}
+
+function rdata(r: LabDnsRecord): Buffer {
+    switch (r.type) {
+        case "A":
+            return Buffer.from(r.content!.split(".").map(Number));
+        case "AAAA": {
+            const rev = reverseName(r.content!).replace(/\.ip6\.arpa$/, "").split(".").reverse().join("");
+            return Buffer.from(rev, "hex");
+        }
+        case "MX": {
+            const pref = Buffer.alloc(2);
+            pref.writeUInt16BE(r.priority ?? 10);
+            return Buffer.concat([pref, encodeName(r.content!)]);
+        }
+        case "PTR":
+            return encodeName(r.content!);
+        case "TXT": {
+            const strings = [...r.content!.matchAll(/"([^"]*)"/g)].map((m) => Buffer.from(m[1], "utf8"));
+            return Buffer.concat(strings.map((s) => Buffer.concat([Buffer.from([s.length]), s])));
+        }
+        case "SRV": {
+            const head = Buffer.alloc(6);
+            head.writeUInt16BE(r.srv!.priority, 0);
+            head.writeUInt16BE(r.srv!.weight, 2);
+            head.writeUInt16BE(r.srv!.port, 4);
+            return Buffer.concat([head, encodeName(r.srv!.target === "." ? "" : r.srv!.target)]);
+        }
+    }
+}
+
+/** Answer one DNS query message; undefined for garbage. */
+export function answer(records: LabDnsRecord[], query: Buffer, maxSize: number): Buffer | undefined {
+    if (query.length < 12 || query.readUInt16BE(4) !== 1) return undefined;
+    let off = 12;
+    const labels: string[] = [];
+    while (off < query.length && query[off] !== 0) {
+        const len = query[off];
+        if (len > 63) return undefined;
+        labels.push(query.subarray(off + 1, off + 1 + len).toString("ascii"));
+        off += len + 1;
+    }
+    off += 1;
+    if (off + 4 > query.length) return undefined;
+    const qtype = query.readUInt16BE(off);
+    const question = query.subarray(12, off + 4);
+    const name = labels.join(".").toLowerCase();
+    const byName = records.filter((r) => r.name.toLowerCase() === name);
+    const matches = byName.filter((r) => TYPES[r.type] === qtype || qtype === 255);
+    const header = Buffer.alloc(12);
+    header.writeUInt16BE(query.readUInt16BE(0), 0);
+    // QR, opcode 0, AA, RD copied; RA 0; rcode NXDOMAIN when the name has no record at all.
+    header.writeUInt16BE(0x8400 | (query.readUInt16BE(2) & 0x0100) | (byName.length === 0 ? 3 : 0), 2);
+    header.writeUInt16BE(1, 4);
+    const answers = matches.map((r) => {
+        const data = rdata(r);
+        const fixed = Buffer.alloc(12);
+        fixed.writeUInt16BE(0xc00c, 0); // pointer to the question's name
+        fixed.writeUInt16BE(TYPES[r.type], 2);
+        fixed.writeUInt16BE(1, 4);
+        fixed.writeUInt32BE(300, 6);
+        fixed.writeUInt16BE(data.length, 10);
+        return Buffer.concat([fixed, data]);
+    });
+    header.writeUInt16BE(answers.length, 6);
+    let msg = Buffer.concat([header, question, ...answers]);
+    if (msg.length > maxSize) {
+        header.writeUInt16BE(header.readUInt16BE(2) | 0x0200, 2); // TC: ask again over TCP
+        header.writeUInt16BE(0, 6);
+        msg = Buffer.concat([header, question]);
+    }
+    return msg;
+}
+
+/** Serve the records on UDP and TCP port 53 of each address; resolves when listening. */
+export async function serveDns(records: LabDnsRecord[], addresses: string[], port = 53): Promise<() => void> {
+    const closers: (() => void)[] = [];
+    for (const address of addresses) {
+        const udp = dgram.createSocket(net.isIPv6(address) ? "udp6" : "udp4");
+        udp.on("message", (msg, rinfo) => {
+            const reply = answer(records, msg, 512);
+            if (reply) udp.send(reply, rinfo.port, rinfo.address);
+        });
+        await new Promise<void>((resolve, reject) => {
+            udp.once("error", reject);
+            udp.bind(port, address, () => resolve());
+        });
+        const tcp = net.createServer((sock) => {
+            let buf = Buffer.alloc(0);
+            sock.on("data", (chunk) => {
+                buf = Buffer.concat([buf, chunk]);
+                while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+                    const q = buf.subarray(2, 2 + buf.readUInt16BE(0));
+                    buf = buf.subarray(2 + q.length);
+                    const reply = answer(records, q, 65535);
+                    if (!reply) {
+                        sock.destroy();
+                        return;
+                    }
+                    const len = Buffer.alloc(2);
+                    len.writeUInt16BE(reply.length);
+                    sock.write(Buffer.concat([len, reply]));
+                }
+            });
+            sock.on("error", () => sock.destroy());
+        });
+        await new Promise<void>((resolve, reject) => {
+            tcp.once("error", reject);
+            tcp.listen(port, address, () => resolve());
+        });
+        closers.push(() => udp.close(), () => tcp.close());
+    }
+    return () => closers.forEach((c) => c());
+}
+
+if (require.main === module) {
+    const [recordsFile, ...addresses] = process.argv.slice(2);
+    const records = JSON.parse(fs.readFileSync(recordsFile, "utf8")) as LabDnsRecord[];
+    serveDns(records, addresses).then(
+        () => console.log(`lab-dns: ready on ${addresses.join(", ")} with ${records.length} records`),
+        (err) => {
+            console.error(`lab-dns: ${err}`);
+            process.exit(1);
+        },
+    );
+}

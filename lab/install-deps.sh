@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install the host tools the lab needs (Debian/Ubuntu host, as root). Idempotent: installs
+# only what is missing. The lab itself (lab/run.ts) needs Node >= 22 and `npm ci` done.
+set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "install-deps: run as root" >&2; exit 1; }
+
+# command -> package
+declare -A need=(
+    [debootstrap]=debootstrap
+    [systemd-nspawn]=systemd-container
+    [ip]=iproute2
+    [nsenter]=util-linux
+    [unshare]=util-linux
+    [losetup]=mount
+    [mkfs.ext4]=e2fsprogs
+    [ssh]=openssh-client
+    [ssh-keygen]=openssh-client
+    [setsid]=util-linux
+    [tar]=tar
+    [sha256sum]=coreutils
+    [swaks]=swaks
+)
+missing=()
+for cmd in "${!need[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+[ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "install-deps: everything present"
+    exit 0
+fi
+mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
+echo "install-deps: installing ${pkgs[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${pkgs[@]}"

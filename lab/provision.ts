@@ -1,0 +1,91 @@
+// Provisioning in the lab: the very same scripts and bundles the stack's
+// command.remote.Command steps send (components/provisioning.ts), over SSH with the deploy
+// key, in the same order: first-boot, host-config, dkim, mail-data.
+
+import { generateKeyPairSync, createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { MailSpec } from "../components/spec";
+import { REPO_DIR, sshAsync, STATE_DIR } from "./infra";
+import { LAB_PASSWORDS, LAB_RELAY } from "./spec";
+
+export interface ProvisionResult {
+    ran: boolean;
+    ok: boolean;
+    detail: string;
+    steps?: { step: string; status: number; ms: number; output: string }[];
+}
+
+const SCRIPTS = ["wait-first-boot.sh", "apply-bundle.sh"];
+
+/** A fixed lab salt per address (22 chars of bcrypt's alphabet), like the stack's stable salt. */
+function labSalt(address: string): string {
+    const alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    return [...createHash("sha256").update(`mailstack-lab:${address}`).digest()].slice(0, 22).map((b) => alphabet[b % 64]).join("");
+}
+
+/** The lab's DKIM private keys (one per domain), kept in the state dir for the checks. */
+export function labDkimKeys(spec: MailSpec): Record<string, string> {
+    const dir = path.join(STATE_DIR, "dkim");
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const keys: Record<string, string> = {};
+    for (const d of spec.domains) {
+        const file = path.join(dir, `${d.name}.pem`);
+        if (!fs.existsSync(file)) {
+            const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs1", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+            fs.writeFileSync(file, privateKey, { mode: 0o600 });
+        }
+        keys[d.name] = fs.readFileSync(file, "utf8");
+    }
+    return keys;
+}
+
+/** The bundles of the three steps, from the project's renderers. */
+export function labBundles(spec: MailSpec): { hostConfig: string; dkim: string; mailData: string } {
+    // Paths, not literal specifiers: this file must type-check while the modules are written.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const ci = require(path.join(REPO_DIR, "cloud-init", "index.ts"));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { hashPassword } = require(path.join(REPO_DIR, "components", "passwords.ts"));
+    const passwordHashes = Object.fromEntries(Object.entries(LAB_PASSWORDS).map(([a, p]) => [a, hashPassword(p, labSalt(a))]));
+    return {
+        hostConfig: ci.renderBundle(ci.renderHostFiles(spec)),
+        dkim: ci.renderBundle(ci.renderDkimFiles(spec, { privateKeysPem: labDkimKeys(spec) })),
+        mailData: ci.renderBundle(ci.renderMailData(spec, { passwordHashes, relayPassword: LAB_RELAY.password })),
+    };
+}
+
+/** Run one provisioning script on the lab server exactly as the stack would. */
+export async function runStep(script: string, stdin?: string): Promise<{ status: number; output: string; ms: number }> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { remoteCommand } = require(path.join(REPO_DIR, "scripts", "commands.ts"));
+    const start = Date.now();
+    const r = await sshAsync(remoteCommand(script), { input: stdin ?? "", allowFail: true, timeoutMs: 600_000 });
+    return { status: r.status ?? -1, output: `${r.stdout}${r.stderr}`.trim(), ms: Date.now() - start };
+}
+
+export function provisioningReady(): string[] {
+    const missing = SCRIPTS.filter((s) => !fs.existsSync(path.join(REPO_DIR, "scripts", s)));
+    if (!fs.existsSync(path.join(REPO_DIR, "scripts", "commands.ts"))) missing.push("commands.ts");
+    return missing.map((m) => `scripts/${m}`);
+}
+
+export async function provision(spec: MailSpec): Promise<ProvisionResult> {
+    const missing = provisioningReady();
+    if (missing.length > 0) return { ran: false, ok: false, detail: `skipped: ${missing.join(", ")} not written yet` };
+    const bundles = labBundles(spec);
+    const steps: ProvisionResult["steps"] = [];
+    for (const [step, script, stdin] of [
+        ["first-boot", "wait-first-boot.sh", undefined],
+        ["host-config", "apply-bundle.sh", bundles.hostConfig],
+        ["dkim", "apply-bundle.sh", bundles.dkim],
+        ["mail-data", "apply-bundle.sh", bundles.mailData],
+    ] as const) {
+        const r = await runStep(script, stdin);
+        steps.push({ step, ...r });
+        if (r.status !== 0) {
+            return { ran: true, ok: false, steps, detail: `${step} failed (exit ${r.status}): ${r.output.slice(-1500)}` };
+        }
+    }
+    return { ran: true, ok: true, steps, detail: steps.map((s) => `${s.step} ${(s.ms / 1000).toFixed(1)} s`).join(", ") };
+}

@@ -1,0 +1,214 @@
+// `npm run lab` (= `tsx lab/run.ts [--keep]`): build or reuse the lab image, make the lab's
+// private network, boot the project's user-data on Debian 13 under systemd-nspawn, run the
+// checks (node:test, from the lab's "outside" namespace) and print a report whose last line
+// is `N passed, N failed`. Exit status 0 only when every check passed.
+//
+//   --keep    leave the lab running afterwards and print how to use and stop it.
+//
+// Needs root on Linux (namespaces, tmpfs, loop device). Host tools: lab/install-deps.sh.
+
+import { spawn } from "node:child_process";
+import { createPublicKey } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import {
+    bootContainer,
+    connectHelp,
+    createNetwork,
+    daemonRss,
+    deployKey,
+    imageTarball,
+    Lab,
+    LAB_DIR,
+    MAIL_VOLUME_DEVICE,
+    NET,
+    outside,
+    prepareRoot,
+    startOutsideDaemon,
+    prepareState,
+    REPO_DIR,
+    STATE_DIR,
+    teardown,
+    waitForCloudInit,
+    waitForSsh,
+} from "./infra";
+import { LAB_RELAY, labSpec, labUserData } from "./spec";
+import { labDkimKeys, provision } from "./provision";
+import { labDnsRecords } from "./dns";
+
+interface CheckResult {
+    name: string;
+    status: "pass" | "fail" | "skip";
+    ms: number;
+    error?: string;
+    file?: string;
+}
+
+/** What the checks can read about this run: $MAILSTACK_LAB_STATE/context.json. */
+export interface LabContext {
+    userDataSource: string;
+    cloudInit: { status: number; long: string };
+    provisioning: { ran: boolean; ok: boolean; detail: string };
+    leaderPid: number;
+    mailVolumeDevice: string;
+}
+
+const keep = process.argv.includes("--keep");
+/** The container's console of the last run, kept after the state dir is gone. */
+const LAST_CONSOLE_LOG = "/var/tmp/mailstack-lab-console.log";
+const timings: [string, number][] = [];
+const t0 = Date.now();
+
+async function timed<T>(label: string, fn: () => T | Promise<T>): Promise<T> {
+    const start = Date.now();
+    try {
+        return await fn();
+    } finally {
+        timings.push([label, (Date.now() - start) / 1000]);
+    }
+}
+
+let tornDown = false;
+function stopLab(): void {
+    if (tornDown) return;
+    tornDown = true;
+    const r = teardown();
+    if (r.output) console.log(r.output.replace(/^/gm, "  "));
+    if (!r.ok) console.error("lab: teardown left something behind (see above)");
+}
+
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(sig, () => {
+        console.error(`\nlab: ${sig}, stopping the lab`);
+        stopLab();
+        console.log(`lab: interrupted by ${sig}\n0 passed, 1 failed`);
+        process.exit(128 + (sig === "SIGINT" ? 2 : sig === "SIGTERM" ? 15 : 1));
+    });
+}
+
+/** Run the node:test checks in a child process inside msl-out; collect one result per test. */
+function runChecks(): Promise<CheckResult[]> {
+    const dir = path.join(LAB_DIR, "checks");
+    const files = fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith(".test.ts"))
+        .sort()
+        .map((f) => path.join(dir, f));
+    const results = path.join(STATE_DIR, "results.jsonl");
+    fs.rmSync(results, { force: true });
+    const [cmd, args] = outside([
+        process.execPath,
+        "--import", "tsx",
+        "--test",
+        "--test-concurrency=1",
+        "--test-reporter=spec", "--test-reporter-destination=stdout",
+        `--test-reporter=${path.join(dir, "reporter.mjs")}`, `--test-reporter-destination=${results}`,
+        ...files,
+    ]);
+    return new Promise((resolve) => {
+        const child = spawn(cmd, args, { cwd: REPO_DIR, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, MAILSTACK_LAB_STATE: STATE_DIR } });
+        child.on("exit", () => {
+            const lines = fs.existsSync(results) ? fs.readFileSync(results, "utf8").split("\n").filter(Boolean) : [];
+            resolve(lines.map((l) => JSON.parse(l) as CheckResult));
+        });
+    });
+}
+
+function report(results: CheckResult[], rss: Record<string, number>): void {
+    const passed = results.filter((r) => r.status === "pass").length;
+    const failed = results.filter((r) => r.status === "fail").length;
+    const skipped = results.filter((r) => r.status === "skip").length;
+    console.log("\n=== mailstack lab report ===");
+    for (const r of results) {
+        const mark = r.status === "pass" ? "PASS" : r.status === "fail" ? "FAIL" : "SKIP";
+        console.log(`${mark}  ${r.name}${r.status === "fail" && r.error ? `\n        ${r.error.split("\n").slice(0, 6).join("\n        ")}` : ""}`);
+    }
+    console.log("\ntimings:");
+    for (const [label, s] of timings) console.log(`  ${label.padEnd(28)} ${s.toFixed(1)} s`);
+    console.log(`  ${"total".padEnd(28)} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (Object.keys(rss).length > 0) {
+        console.log("\nresident memory after the checks:");
+        let total = 0;
+        for (const [daemon, kb] of Object.entries(rss).sort()) {
+            total += kb;
+            console.log(`  ${daemon.padEnd(28)} ${(kb / 1024).toFixed(1)} MiB`);
+        }
+        console.log(`  ${"all mail daemons".padEnd(28)} ${(total / 1024).toFixed(1)} MiB`);
+    }
+    if (skipped > 0) console.log(`\n${skipped} skipped`);
+    console.log(`${passed} passed, ${failed} failed`);
+    process.exitCode = failed > 0 || passed === 0 ? 1 : 0;
+}
+
+async function main(): Promise<void> {
+    if (process.platform !== "linux" || process.getuid?.() !== 0) {
+        throw new Error("the lab needs root on Linux (namespaces, tmpfs, loop devices); see lab/install-deps.sh");
+    }
+    const results: CheckResult[] = [];
+    let rss: Record<string, number> = {};
+    const lab: Partial<Lab> = {};
+    try {
+        prepareState();
+        const tarball = await timed("image (build or reuse)", () => imageTarball());
+        const spec = labSpec();
+        const { userData, source } = labUserData(spec);
+        console.log(`lab: image ${tarball}\nlab: user-data from ${source} (${userData.length} bytes)`);
+        await timed("network", () => createNetwork());
+        const publicKey = deployKey();
+        await timed("lab DNS in msl-out", async () => {
+            const dkimPublicKeysPem = Object.fromEntries(
+                Object.entries(labDkimKeys(spec)).map(([d, pem]) => [d, createPublicKey(pem).export({ type: "spki", format: "pem" }).toString()]),
+            );
+            const records = labDnsRecords(spec, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeysPem });
+            const file = path.join(STATE_DIR, "dns-records.json");
+            fs.writeFileSync(file, JSON.stringify(records, null, 2));
+            await startOutsideDaemon("dns", path.join(LAB_DIR, "dns.ts"), [file, NET.client4, NET.client6]);
+        });
+        await timed("mail sink in msl-out", () =>
+            startOutsideDaemon("sink", path.join(LAB_DIR, "sink.ts"), [path.join(STATE_DIR, "sink"), NET.outside4, String(LAB_RELAY.port)]),
+        );
+        Object.assign(lab, await timed("unpack onto tmpfs", () => prepareRoot(tarball, { userData, hostname: spec.hostname }, publicKey)));
+        Object.assign(lab, await timed("boot to SSH login", async () => {
+            const b = await bootContainer(lab.root!, lab.loopDevice!);
+            console.log(`lab: systemd-nspawn pid ${b.nspawnPid}, container leader pid ${b.leaderPid}, console ${b.consoleLog}`);
+            await waitForSsh();
+            return b;
+        }));
+        const cloudInit = await timed("cloud-init (after SSH)", () => waitForCloudInit());
+        console.log(`lab: cloud-init status exit ${cloudInit.status}\n${cloudInit.long.replace(/^/gm, "  ")}`);
+        const provisioning = await timed("provisioning", () => provision(spec));
+        console.log(`lab: provisioning: ${provisioning.detail}`);
+        const context: LabContext = {
+            userDataSource: source,
+            cloudInit,
+            provisioning,
+            leaderPid: lab.leaderPid!,
+            mailVolumeDevice: MAIL_VOLUME_DEVICE,
+        };
+        fs.writeFileSync(path.join(STATE_DIR, "context.json"), JSON.stringify(context, null, 2));
+        results.push(...(await timed("checks", () => runChecks())));
+        rss = daemonRss(); // the current leader: a check may have rebooted the container
+    } catch (err) {
+        results.push({ name: "The lab stands up: image, network, boot, SSH login with the deploy key, cloud-init", status: "fail", ms: 0, error: (err as Error).message });
+        if (lab.nspawnPid) {
+            const log = path.join(STATE_DIR, "console.log");
+            if (fs.existsSync(log)) console.error(`lab: last console lines:\n${fs.readFileSync(log, "utf8").split("\n").slice(-25).join("\n")}`);
+        }
+    } finally {
+        const consoleLog = path.join(STATE_DIR, "console.log");
+        if (fs.existsSync(consoleLog)) fs.copyFileSync(consoleLog, LAST_CONSOLE_LOG);
+        if (keep && lab.nspawnPid) {
+            console.log(`\n${connectHelp()}`);
+        } else {
+            await timed("stop", () => stopLab());
+        }
+    }
+    report(results, rss);
+}
+
+main().catch((err) => {
+    console.error(`lab: ${(err as Error).stack ?? err}`);
+    stopLab();
+    console.log("0 passed, 1 failed");
+    process.exit(1);
+});

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Stop a lab started by lab/run.ts (also used by run.ts itself for its teardown).
+# Everything is found through the state directory the lab recorded; processes are
+# stopped by recorded PID (checked against their recorded start time), never by name.
+#
+#   lab/stop.sh            state dir: MAILSTACK_LAB_STATE or /run/mailstack-lab
+set -uo pipefail
+state=${MAILSTACK_LAB_STATE:-/run/mailstack-lab}
+[ -d "$state" ] || { echo "stop: no lab state at $state (nothing to stop)"; exit 0; }
+
+starttime() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; } # field 22: start time in ticks
+alive() { # alive PID STARTTIME: running (a zombie, exited but not yet reaped, counts as gone)
+    [ -e "/proc/$1" ] && [ "$(starttime "$1")" = "$2" ] &&
+        [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]
+}
+
+# Processes: the container (nspawn) first, then the rest.
+if [ -d "$state/pids" ]; then
+    names=$( { [ -e "$state/pids/nspawn" ] && echo nspawn; ls "$state/pids" | grep -vx nspawn; } )
+    for f in $names; do
+        read -r pid st <"$state/pids/$f" || continue
+        if [ "$f" = leader ]; then
+            if alive "$pid" "$st"; then
+                echo "stop: the container's PID 1 outlived nspawn, SIGKILL (pid $pid)"
+                kill -KILL "$pid" 2>/dev/null
+                for _ in $(seq 1 25); do alive "$pid" "$st" || break; sleep 0.2; done
+            fi
+            rm -f "$state/pids/$f"
+            continue
+        fi
+        if alive "$pid" "$st"; then
+            echo "stop: $f (pid $pid)"
+            kill -TERM "$pid" 2>/dev/null
+            # nspawn: the first SIGTERM halts the container cleanly, a second one terminates it.
+            for _ in $(seq 1 75); do alive "$pid" "$st" || break; sleep 0.2; done
+            if alive "$pid" "$st"; then
+                echo "stop: $f still running after 15 s, SIGTERM again"
+                kill -TERM "$pid" 2>/dev/null
+                for _ in $(seq 1 25); do alive "$pid" "$st" || break; sleep 0.2; done
+            fi
+            if alive "$pid" "$st"; then
+                echo "stop: $f still running, SIGKILL"
+                kill -KILL "$pid" 2>/dev/null
+                for _ in $(seq 1 25); do alive "$pid" "$st" || break; sleep 0.2; done
+            fi
+        fi
+        rm -f "$state/pids/$f"
+    done
+fi
+
+# The mail volume's loop device.
+if [ -s "$state/loop" ]; then
+    dev=$(cat "$state/loop")
+    if losetup "$dev" 2>/dev/null | grep -q "$state"; then
+        echo "stop: detaching $dev"
+        losetup -d "$dev" || echo "stop: could not detach $dev" >&2
+    fi
+    rm -f "$state/loop"
+fi
+
+# The tmpfs with the container's root and the volume image.
+if [ -s "$state/mount" ]; then
+    mnt=$(cat "$state/mount")
+    if mountpoint -q "$mnt"; then
+        echo "stop: unmounting $mnt"
+        umount "$mnt" || { sleep 1; umount "$mnt"; } || echo "stop: could not unmount $mnt" >&2
+    fi
+    mountpoint -q "$mnt" || { rmdir "$mnt" 2>/dev/null; rm -f "$state/mount"; }
+fi
+
+# The lab's network namespaces (deleting them removes the veth pair).
+if [ -s "$state/netns" ]; then
+    while read -r ns; do
+        [ -n "$ns" ] || continue
+        if [ -e "/run/netns/$ns" ]; then
+            echo "stop: deleting netns $ns"
+            ip netns del "$ns" || echo "stop: could not delete netns $ns" >&2
+        fi
+    done <"$state/netns"
+    rm -f "$state/netns"
+fi
+
+left=$( { [ -s "$state/mount" ] && echo mount; [ -s "$state/loop" ] && echo loop; ls "$state/pids" 2>/dev/null; } | tr '\n' ' ')
+if [ -n "${left// /}" ]; then
+    echo "stop: left behind: $left(state kept in $state)" >&2
+    exit 1
+fi
+rm -rf "$state"
+echo "stop: lab stopped"

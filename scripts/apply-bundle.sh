@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Install a mailstack bundle (stdin) on this host, as root:
+#
+#   mailstack-bundle 1
+#   file <path> <mode> <owner> <group> <actions|-> <base64 of content|->
+#   end
+#
+# The whole bundle is read and checked before anything is touched; without the `end` line
+# (a cut connection) nothing is installed. A file is replaced only when its content, mode or
+# owner differ (temporary file in the same directory, then rename: a reader never sees half a
+# file). The actions of changed files run once each, in a fixed order. Postfix, Dovecot,
+# OpenDKIM, nginx, fail2ban and sshd configurations are checked with the daemon's own tool
+# first; if a check fails, the files of that step are put back as they were, the error is
+# printed and the script exits non-zero, so a broken file never takes a running daemon down.
+# The same input again changes nothing and restarts nothing.
+set -euo pipefail
+umask 022
+
+die() {
+    echo "apply-bundle: $*" >&2
+    exit 1
+}
+
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+
+# The order in which actions run: units first, then the daemons Postfix talks to, then Postfix.
+ACTION_ORDER=(daemon-reload restart:postsrsd restart:opendkim reload:dovecot reload:postfix reload:nginx reload:fail2ban restart:ssh)
+
+work=$(mktemp -d /run/mailstack-bundle.XXXXXX)
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+cleanup() {
+    rm -rf "$work"
+    # Leftover temporary files of an interrupted install.
+    if [ -s "$work.tmpfiles" ]; then
+        xargs -r -d '\n' rm -f <"$work.tmpfiles" || true
+    fi
+    rm -f "$work.tmpfiles"
+}
+trap cleanup EXIT
+: >"$work.tmpfiles"
+
+cat >"$work/bundle"
+
+# --- Parse and check everything first ----------------------------------------------------
+paths=() modes=() owners=() groups=() actions=() contents=()
+header_seen=0
+end_seen=0
+lineno=0
+while IFS= read -r line || [ -n "$line" ]; do
+    lineno=$((lineno + 1))
+    if [ "$end_seen" -eq 1 ]; then
+        [ -z "$line" ] || die "line $lineno: data after end"
+        continue
+    fi
+    if [ "$header_seen" -eq 0 ]; then
+        [ "$line" = "mailstack-bundle 1" ] || die "line $lineno: not a mailstack bundle (expected 'mailstack-bundle 1')"
+        header_seen=1
+        continue
+    fi
+    if [ "$line" = "end" ]; then
+        end_seen=1
+        continue
+    fi
+    read -r kind path mode owner group acts content extra <<<"$line" || true
+    if [ "$kind" != "file" ] || [ -z "${content:-}" ] || [ -n "${extra:-}" ]; then
+        die "line $lineno: expected 'file <path> <mode> <owner> <group> <actions> <content>'"
+    fi
+    if [[ ! "$path" =~ ^(/[A-Za-z0-9._@+-]+)+$ ]] || [[ "$path" =~ /\.\.?(/|$) ]]; then
+        die "line $lineno: bad path '$path'"
+    fi
+    [[ "$mode" =~ ^0[0-7]{3}$ ]] || die "line $lineno: bad mode '$mode'"
+    if [[ ! "$owner" =~ ^[a-z_][a-z0-9_-]*$ ]] || ! getent passwd "$owner" >/dev/null; then
+        die "line $lineno: unknown owner '$owner'"
+    fi
+    if [[ ! "$group" =~ ^[a-z_][a-z0-9_-]*$ ]] || ! getent group "$group" >/dev/null; then
+        die "line $lineno: unknown group '$group'"
+    fi
+    if [ "$acts" != "-" ]; then
+        IFS=, read -r -a list <<<"$acts"
+        for a in "${list[@]}"; do
+            case " ${ACTION_ORDER[*]} " in
+            *" $a "*) ;;
+            *) die "line $lineno: unknown action '$a'" ;;
+            esac
+        done
+    fi
+    for p in "${paths[@]}"; do
+        [ "$p" != "$path" ] || die "line $lineno: $path appears twice"
+    done
+    n=${#paths[@]}
+    if [ "$content" = "-" ]; then
+        : >"$work/content.$n"
+    else
+        if [[ ! "$content" =~ ^[A-Za-z0-9+/]*={0,2}$ ]] || ! printf '%s' "$content" | base64 -d >"$work/content.$n" 2>/dev/null; then
+            die "line $lineno: content of $path is not base64"
+        fi
+    fi
+    paths+=("$path") modes+=("$mode") owners+=("$owner") groups+=("$group") actions+=("$acts") contents+=("$work/content.$n")
+done <"$work/bundle"
+
+[ "$header_seen" -eq 1 ] || die "empty input: not a mailstack bundle"
+[ "$end_seen" -eq 1 ] || die "no 'end' line: the bundle was cut off, nothing installed"
+
+# --- Install what differs ---------------------------------------------------------------------
+changed=()      # indexes of changed files
+declare -A want # action -> 1
+unchanged=0
+for i in "${!paths[@]}"; do
+    path=${paths[$i]} mode=${modes[$i]} owner=${owners[$i]} group=${groups[$i]} src=${contents[$i]}
+    if [ -f "$path" ] && [ ! -L "$path" ] && cmp -s "$src" "$path" &&
+        [ "$(stat -c '%a %U %G' "$path")" = "$(printf '%o' "$((8#$mode))") $owner $group" ]; then
+        unchanged=$((unchanged + 1))
+        continue
+    fi
+    dir=$(dirname "$path")
+    [ -d "$dir" ] || install -d -m 0755 "$dir"
+    # Keep the old version so a failing check can put it back.
+    if [ -e "$path" ]; then
+        cp -a "$path" "$work/backup.$i"
+    fi
+    tmp=$(mktemp "$dir/.mailstack.XXXXXX")
+    printf '%s\n' "$tmp" >>"$work.tmpfiles"
+    cat "$src" >"$tmp"
+    chown "$owner:$group" "$tmp"
+    chmod "$mode" "$tmp"
+    mv -f "$tmp" "$path"
+    changed+=("$i")
+    echo "changed   $path"
+    if [ "${actions[$i]}" != "-" ]; then
+        IFS=, read -r -a list <<<"${actions[$i]}"
+        for a in "${list[@]}"; do want[$a]=1; done
+    fi
+done
+
+if [ "${#changed[@]}" -eq 0 ]; then
+    echo "apply-bundle: unchanged (${unchanged} files)"
+    exit 0
+fi
+
+# Put back the previous versions of the changed files that trigger $1 (a failed check).
+restore() {
+    local action=$1 i
+    for i in "${changed[@]}"; do
+        case ",${actions[$i]}," in
+        *",$action,"*)
+            if [ -e "$work/backup.$i" ]; then
+                mv -f "$work/backup.$i" "${paths[$i]}"
+            else
+                rm -f "${paths[$i]}"
+            fi
+            echo "restored  ${paths[$i]}" >&2
+            ;;
+        esac
+    done
+}
+
+# Reload a running unit, or start it when it is not running yet.
+reload_or_start() {
+    local unit=$1
+    if systemctl is-active --quiet "$unit"; then
+        systemctl reload "$unit"
+    else
+        systemctl start "$unit"
+    fi
+}
+
+check() {
+    case $1 in
+    reload:postfix) postfix check ;;
+    reload:dovecot) doveconf -n >/dev/null ;;
+    restart:opendkim) opendkim -n ;;
+    reload:nginx) nginx -t -q ;;
+    reload:fail2ban) fail2ban-client --test >/dev/null ;;
+    restart:ssh) sshd -t ;;
+    *) true ;;
+    esac
+}
+
+run() {
+    case $1 in
+    daemon-reload) systemctl daemon-reload ;;
+    restart:postsrsd) systemctl restart postsrsd ;;
+    restart:opendkim) systemctl restart opendkim ;;
+    reload:dovecot) reload_or_start dovecot ;;
+    # On Debian 13 postfix.service is the main instance itself (postfix@- asserts a
+    # /etc/postfix--/main.cf that does not exist).
+    reload:postfix) reload_or_start postfix ;;
+    reload:nginx) reload_or_start nginx ;;
+    reload:fail2ban) reload_or_start fail2ban ;;
+    # A restart keeps existing SSH sessions (including this one).
+    restart:ssh) systemctl restart ssh ;;
+    esac
+}
+
+failed=0
+for action in "${ACTION_ORDER[@]}"; do
+    [ -n "${want[$action]:-}" ] || continue
+    if ! check "$action"; then
+        echo "apply-bundle: configuration check for $action failed; previous files put back, $action not run" >&2
+        restore "$action"
+        failed=1
+        continue
+    fi
+    if run "$action"; then
+        echo "ran       $action"
+    else
+        echo "apply-bundle: $action failed" >&2
+        failed=1
+    fi
+done
+
+echo "apply-bundle: ${#changed[@]} changed, ${unchanged} unchanged"
+exit "$failed"

@@ -1,0 +1,23 @@
+// The exact command text that runs a provisioning script over SSH, shared by the Pulumi
+// components and the lab so both run the same text with the same stdin.
+
+import * as fs from "fs";
+import * as path from "path";
+
+export type ScriptName = "wait-first-boot.sh" | "apply-bundle.sh" | "issue-certificate.sh";
+
+/** Wrap a text in single quotes for a POSIX shell. */
+function singleQuote(text: string): string {
+    return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * `bash -c '<script text>' <scriptName>`: the script's text is read from scripts/ now (at
+ * call time), so a change to the script changes the command and re-runs the step. The name
+ * becomes $0 for the script's messages.
+ */
+export function remoteCommand(scriptName: ScriptName | string): string {
+    if (!/^[a-z0-9-]+\.sh$/.test(scriptName)) throw new Error(`remoteCommand: "${scriptName}" is not a script in scripts/`);
+    const text = fs.readFileSync(path.join(__dirname, scriptName), "utf8");
+    return `bash -c ${singleQuote(text)} ${scriptName}`;
+}

@@ -1,0 +1,64 @@
+// Renders every file for a sample two-domain config into a directory, for the layer-2
+// checks (test/host-tools/run.sh) that hand them to Debian 13's own tools.
+//
+//   npx tsx test/host-tools/render-sample.ts OUTDIR
+//
+// OUTDIR/root/<path> holds each file, OUTDIR/user-data the user-data, OUTDIR/*.bundle the
+// three bundles, OUTDIR/files.tsv "path mode owner group" per file.
+
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import bcrypt from "bcryptjs";
+import { buildSpec } from "../../components/spec";
+import { renderBundle, renderDkimFiles, renderHostFiles, renderMailData, renderUserData, type HostFile } from "../../cloud-init";
+
+const out = process.argv[2];
+if (!out) throw new Error("usage: render-sample.ts OUTDIR");
+
+export const SAMPLE_PASSWORD = "correct horse battery staple";
+
+const spec = buildSpec({
+    hostname: "mail.example.org",
+    acmeEmail: "hostmaster@example.org",
+    sshAllowedCidrs: ["203.0.113.7/32"],
+    domains: [
+        {
+            name: "example.org",
+            mailboxes: ["alice", "bob"],
+            aliases: { postmaster: ["alice@example.org"], info: ["alice@example.org", "bob@example.org"], forward: ["someone@example.net"] },
+        },
+        { name: "example.com", mailboxes: ["carol"], aliases: { postmaster: ["alice@example.org"], sales: ["carol@example.com"] }, dkimSelector: "s2026" },
+    ],
+    relay: { host: "smtp.relay.example.net", port: 587, username: "relayuser" },
+    passwords: { "alice@example.org": SAMPLE_PASSWORD, "bob@example.org": SAMPLE_PASSWORD, "carol@example.com": SAMPLE_PASSWORD },
+    hasRelayPassword: true,
+});
+
+const salt = bcrypt.genSaltSync(10);
+const passwordHashes = Object.fromEntries(
+    spec.domains.flatMap((d) => d.mailboxes).map((m) => [m, `{BLF-CRYPT}${bcrypt.hashSync(SAMPLE_PASSWORD, salt)}`]),
+);
+const privateKeysPem = Object.fromEntries(
+    spec.domains.map((d) => [d.name, execFileSync("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], { encoding: "utf8" })]),
+);
+
+const host = renderHostFiles(spec);
+const mail = renderMailData(spec, { passwordHashes, relayPassword: "relay secret" });
+const dkim = renderDkimFiles(spec, { privateKeysPem });
+
+const write = (files: HostFile[]) => {
+    for (const f of files) {
+        const target = path.join(out, "root", f.path);
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        fs.writeFileSync(target, f.content);
+        fs.appendFileSync(path.join(out, "files.tsv"), `${f.path}\t${f.mode}\t${f.owner}\t${f.group}\n`);
+    }
+};
+fs.mkdirSync(out, { recursive: true });
+write([...host, ...mail, ...dkim]);
+fs.writeFileSync(path.join(out, "user-data"), renderUserData(spec, { mailVolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_123" }));
+fs.writeFileSync(path.join(out, "host-config.bundle"), renderBundle(host));
+fs.writeFileSync(path.join(out, "mail-data.bundle"), renderBundle(mail));
+fs.writeFileSync(path.join(out, "dkim.bundle"), renderBundle(dkim));
+fs.writeFileSync(path.join(out, "password"), SAMPLE_PASSWORD);

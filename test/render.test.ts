@@ -1,0 +1,387 @@
+// Unit tests of the pure renderers in cloud-init/ and of scripts/commands.ts.
+// The daemons' own tools judge the same files in test/host-tools/run.sh.
+
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { gunzipSync } from "zlib";
+import { parse } from "yaml";
+import { buildSpec, type MailSpec, type RawConfig } from "../components/spec";
+import {
+    MAIL_PACKAGES,
+    parseBundle,
+    renderBundle,
+    renderDkimFiles,
+    renderHostFiles,
+    renderMailData,
+    renderUserData,
+    senderLogins,
+    type HostFile,
+} from "../cloud-init";
+import { fill } from "../cloud-init/template";
+import { remoteCommand } from "../scripts/commands";
+
+const DEVICE = "/dev/disk/by-id/scsi-0HC_Volume_123";
+const HASH = "{BLF-CRYPT}$2b$12$FsG2dsfa7VtRVtJ5nDpC5OXrM8/o1BrWkIzFcMjXgfRPL7Izgzht.";
+const PEM = "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEAtestkeymaterial\n-----END PRIVATE KEY-----\n";
+
+const orgDomain = {
+    name: "example.org",
+    mailboxes: ["alice", "bob"],
+    aliases: {
+        postmaster: ["alice@example.org"],
+        info: ["alice@example.org", "bob@example.org"],
+        team: ["info@example.org"],
+        forward: ["someone@example.net"],
+    },
+};
+const comDomain = {
+    name: "example.com",
+    mailboxes: ["carol"],
+    aliases: { postmaster: ["alice@example.org"], abuse: ["carol@example.com"] },
+    dkimSelector: "s2026",
+};
+
+function spec(overrides: Partial<RawConfig> = {}): MailSpec {
+    return buildSpec({
+        hostname: "mail.example.org",
+        acmeEmail: "hostmaster@example.org",
+        sshAllowedCidrs: ["203.0.113.7/32"],
+        domains: [orgDomain, comDomain],
+        ...overrides,
+    });
+}
+const oneDomain = () => spec({ domains: [orgDomain] });
+const withRelay = (host = "smtp.relay.example.net", port = 587) => spec({ relay: { host, port, username: "relayuser" }, hasRelayPassword: true });
+
+const hashesFor = (s: MailSpec) => Object.fromEntries(s.domains.flatMap((d) => d.mailboxes).map((m) => [m, HASH]));
+const keysFor = (s: MailSpec) => Object.fromEntries(s.domains.map((d) => [d.name, PEM]));
+const byPath = (files: readonly HostFile[], p: string): HostFile => {
+    const f = files.find((x) => x.path === p);
+    if (!f) throw new Error(`no file ${p}`);
+    return f;
+};
+/** Table rows without comments. */
+const rows = (f: HostFile) => f.content.split("\n").filter((l) => l !== "" && !l.startsWith("#"));
+
+interface WriteFile {
+    path: string;
+    owner: string;
+    permissions: string;
+    content: string;
+    encoding?: string;
+    defer?: boolean;
+}
+function userDataFiles(text: string): Map<string, string> {
+    const cfg = parse(text) as { write_files: WriteFile[] };
+    return new Map(
+        cfg.write_files.map((f) => [f.path, f.encoding === "gz+b64" ? gunzipSync(Buffer.from(f.content, "base64")).toString("utf8") : f.content]),
+    );
+}
+
+describe("user-data", () => {
+    const text = renderUserData(spec(), { mailVolumeDevice: DEVICE });
+    const cfg = parse(text) as Record<string, unknown> & { write_files: WriteFile[]; packages: string[]; runcmd: unknown[] };
+
+    it("is a #cloud-config document under Hetzner's 32 KiB limit", () => {
+        expect(text.startsWith("#cloud-config\n")).toBe(true);
+        expect(Buffer.byteLength(text)).toBeLessThan(32 * 1024);
+    });
+
+    it("is identical for one or two domains and any mailboxes: adding a domain does not replace the server", () => {
+        expect(renderUserData(oneDomain(), { mailVolumeDevice: DEVICE })).toBe(text);
+        const moreMailboxes = spec({ domains: [{ ...orgDomain, mailboxes: ["alice", "bob", "dave"] }, comDomain] });
+        expect(renderUserData(moreMailboxes, { mailVolumeDevice: DEVICE })).toBe(text);
+    });
+
+    it("holds no secret and nothing of the domains or mailboxes", () => {
+        const everything = [...userDataFiles(text).values()].join("\n") + text;
+        for (const forbidden of ["PRIVATE KEY", "$2b$", "example.com", "alice", "carol", "relayuser"]) {
+            expect(everything).not.toContain(forbidden);
+        }
+    });
+
+    it("installs the mail packages and runs the first-boot script", () => {
+        expect(cfg.packages).toEqual([...MAIL_PACKAGES]);
+        expect(cfg.runcmd).toEqual([["/usr/local/sbin/mailstack-first-boot"]]);
+        expect(cfg.locale).toBe("C.UTF-8");
+        expect(cfg.ssh_pwauth).toBe(false);
+    });
+
+    it("writes every host file with the same text, mode and owner as the host-config step, after the packages", () => {
+        const files = userDataFiles(text);
+        for (const f of renderHostFiles(spec())) {
+            expect(files.get(f.path)).toBe(f.content);
+            const wf = cfg.write_files.find((w) => w.path === f.path)!;
+            expect(wf.permissions).toBe(f.mode);
+            expect(wf.owner).toBe(`${f.owner}:${f.group}`);
+            expect(wf.defer).toBe(true);
+        }
+    });
+
+    it("mounts the mail volume by its device path without nofail", () => {
+        const mount = userDataFiles(text).get("/etc/systemd/system/srv-mail.mount")!;
+        expect(mount).toMatch(/^What=\/dev\/disk\/by-id\/scsi-0HC_Volume_123$/m);
+        expect(mount).toMatch(/^Where=\/srv\/mail$/m);
+        expect(mount).not.toMatch(/^Options=.*nofail/m);
+        expect(renderUserData(spec(), { mailVolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_999" })).not.toBe(text);
+    });
+
+    it("refuses a volume device that is not a path under /dev", () => {
+        expect(() => renderUserData(spec(), { mailVolumeDevice: "sdb" })).toThrow(/device path/);
+        expect(() => renderUserData(spec(), { mailVolumeDevice: "/dev/sdb\nruncmd: [reboot]" })).toThrow(/device path/);
+        expect(() => renderUserData(spec(), { mailVolumeDevice: "/dev/../etc/passwd" })).toThrow(/device path/);
+    });
+});
+
+describe("host files", () => {
+    const files = renderHostFiles(spec());
+    const mainCf = byPath(files, "/etc/postfix/main.cf").content;
+    const setting = (content: string, name: string) => content.match(new RegExp(`^${name} = (.*)$`, "m"))?.[1];
+
+    it("are the same for one or two domains", () => {
+        expect(renderHostFiles(oneDomain())).toEqual(files);
+    });
+
+    it("leave no template placeholder behind", () => {
+        for (const f of [...files, ...renderHostFiles(withRelay())]) expect(f.content).not.toMatch(/\{\{[A-Za-z0-9_]*\}\}/);
+    });
+
+    it("main.cf: our host name, the message size limit, no AUTH and no relaying on port 25", () => {
+        expect(setting(mainCf, "myhostname")).toBe("mail.example.org");
+        expect(setting(mainCf, "message_size_limit")).toBe(String(50 * 1024 * 1024));
+        expect(setting(byPath(renderHostFiles(spec({ messageSizeLimitMb: 10 })), "/etc/postfix/main.cf").content, "message_size_limit")).toBe(
+            String(10 * 1024 * 1024),
+        );
+        expect(setting(mainCf, "smtpd_sasl_auth_enable")).toBe("no");
+        expect(setting(mainCf, "smtpd_relay_restrictions")).toBe("permit_mynetworks, reject_unauth_destination");
+        expect(setting(mainCf, "mynetworks")).toBe("127.0.0.0/8 [::1]/128");
+        expect(setting(mainCf, "allow_percent_hack")).toBe("no");
+        expect(setting(mainCf, "relayhost")).toBeUndefined();
+        expect(setting(mainCf, "smtp_tls_security_level")).toBe("may");
+    });
+
+    it("main.cf: a relay host gets SASL credentials and required TLS", () => {
+        const relayCf = byPath(renderHostFiles(withRelay()), "/etc/postfix/main.cf").content;
+        expect(setting(relayCf, "relayhost")).toBe("[smtp.relay.example.net]:587");
+        expect(setting(relayCf, "smtp_sasl_password_maps")).toBe("texthash:/etc/postfix/mailstack/relay-password");
+        expect(setting(relayCf, "smtp_tls_security_level")).toBe("secure");
+        expect(relayCf.match(/^smtp_tls_security_level =/gm)).toHaveLength(1);
+        const ipCf = byPath(renderHostFiles(withRelay("192.0.2.25", 465)), "/etc/postfix/main.cf").content;
+        expect(setting(ipCf, "smtp_tls_security_level")).toBe("encrypt");
+        expect(setting(ipCf, "smtp_tls_wrappermode")).toBe("yes");
+    });
+
+    it("master.cf: 587 and 465 require TLS and AUTH and check the sender login", () => {
+        const masterCf = byPath(files, "/etc/postfix/master.cf").content;
+        for (const service of ["submission", "submissions"]) {
+            const block = masterCf.split(/\n(?=\S)/).find((b) => b.startsWith(`${service} `))!;
+            expect(block).toContain("-o smtpd_sasl_auth_enable=yes");
+            expect(block).toContain("-o smtpd_tls_security_level=encrypt");
+            expect(block).toContain("-o smtpd_relay_restrictions=permit_sasl_authenticated,reject");
+            expect(block).toMatch(/-o smtpd_sender_restrictions=[^\n]*reject_sender_login_mismatch/);
+        }
+        expect(masterCf).toMatch(/^submissions inet[^\n]*\n(?: {2}-o [^\n]*\n)*? {2}-o smtpd_tls_wrappermode=yes/m);
+        // chroot = n everywhere (column 5).
+        for (const line of masterCf.split("\n").filter((l) => /^[a-z]/.test(l))) expect(line.split(/\s+/)[4]).toBe("n");
+    });
+
+    it("dovecot.conf: 2.4 syntax, version lines first, no clear text", () => {
+        const conf = byPath(files, "/etc/dovecot/dovecot.conf").content;
+        const settings = conf.split("\n").filter((l) => l !== "" && !l.startsWith("#"));
+        expect(settings[0]).toMatch(/^dovecot_config_version = 2\.4/);
+        expect(settings[1]).toMatch(/^dovecot_storage_version = 2\.4/);
+        expect(conf).not.toMatch(/^\s*(mail_location|ssl_cert|ssl_key|ssl_dh|disable_plaintext_auth)\b/m);
+        expect(conf).not.toMatch(/%[Lndu]\b|!include/);
+        expect(conf).toMatch(/^ssl = required$/m);
+        expect(conf).toMatch(/^auth_allow_cleartext = no$/m);
+        expect(conf).toMatch(/inet_listener imap \{\n\s+port = 0\n/);
+        expect(conf).toMatch(/inet_listener pop3 \{\n\s+port = 0\n/);
+    });
+
+    it("acme.env quotes every value for the shell", () => {
+        const env = byPath(renderHostFiles(spec({ acmeEmail: "o'brien@example.org" })), "/etc/mailstack/acme.env").content;
+        expect(env).toContain("ACME_EMAIL='o'\\''brien@example.org'");
+        const out = execFileSync("sh", ["-c", `${env}\nprintf '%s|%s|%s' "$MAIL_HOSTNAME" "$ACME_EMAIL" "$ACME_SERVER"`], { encoding: "utf8" });
+        expect(out).toBe("mail.example.org|o'brien@example.org|https://acme-v02.api.letsencrypt.org/directory");
+    });
+});
+
+describe("mail-data", () => {
+    const s = spec();
+    const files = renderMailData(s, { passwordHashes: hashesFor(s) });
+
+    it("lists both domains and every mailbox of a two-domain config", () => {
+        expect(rows(byPath(files, "/etc/postfix/mailstack/virtual-domains"))).toEqual(["example.org OK", "example.com OK"]);
+        expect(rows(byPath(files, "/etc/postfix/mailstack/virtual-mailboxes"))).toEqual([
+            "alice@example.org example.org/alice/Maildir/",
+            "bob@example.org example.org/bob/Maildir/",
+            "carol@example.com example.com/carol/Maildir/",
+        ]);
+    });
+
+    it("maps aliases, adds abuse@ where missing, and sends the host's addresses to a person", () => {
+        const aliases = rows(byPath(files, "/etc/postfix/mailstack/virtual-aliases"));
+        expect(aliases).toContain("info@example.org alice@example.org,bob@example.org");
+        expect(aliases).toContain("forward@example.org someone@example.net");
+        expect(aliases).toContain("abuse@example.org postmaster@example.org");
+        expect(aliases).toContain("abuse@example.com carol@example.com");
+        expect(aliases).not.toContain("abuse@example.com postmaster@example.com");
+        expect(aliases).toContain("root@mail.example.org postmaster@example.org");
+        expect(aliases).toContain("postmaster@mail.example.org postmaster@example.org");
+    });
+
+    it("lets a login send only as its address and the aliases that reach it", () => {
+        const logins = senderLogins(s);
+        expect(logins.get("alice@example.org")).toEqual(["alice@example.org"]);
+        expect(logins.get("team@example.org")).toEqual(["alice@example.org", "bob@example.org"]);
+        expect(logins.get("postmaster@example.com")).toEqual(["alice@example.org"]);
+        expect(logins.has("forward@example.org")).toBe(false);
+        expect(rows(byPath(files, "/etc/postfix/mailstack/sender-logins"))).toContain("team@example.org alice@example.org,bob@example.org");
+    });
+
+    it("writes Dovecot's passwd-file with hashes, vmail ids and the mailbox home", () => {
+        const users = byPath(files, "/etc/dovecot/users");
+        expect([users.mode, users.owner, users.group]).toEqual(["0640", "root", "dovecot"]);
+        expect(rows(users)).toContain(`carol@example.com:${HASH}:5000:5000::/srv/mail/vhosts/example.com/carol::`);
+        expect(rows(users)).toHaveLength(3);
+    });
+
+    it("excludes our own domains from SRS rewriting", () => {
+        const postsrsd = byPath(files, "/etc/default/postsrsd");
+        expect(postsrsd.content).toMatch(/^SRS_EXCLUDE_DOMAINS=example\.org,example\.com$/m);
+        expect(postsrsd.content).toMatch(/^SRS_DOMAIN=mail\.example\.org$/m);
+        expect(postsrsd.reload).toEqual(["restart:postsrsd"]);
+    });
+
+    it("refuses missing, unknown or malformed hashes and a relay without password", () => {
+        const partial = { ...hashesFor(s) };
+        delete partial["bob@example.org"];
+        expect(() => renderMailData(s, { passwordHashes: partial })).toThrow(/bob@example.org/);
+        expect(() => renderMailData(s, { passwordHashes: { ...hashesFor(s), "eve@example.org": HASH } })).toThrow(/eve@example.org/);
+        expect(() => renderMailData(s, { passwordHashes: { ...hashesFor(s), "bob@example.org": "plain:text" } })).toThrow(/hash/);
+        const r = withRelay();
+        expect(() => renderMailData(r, { passwordHashes: hashesFor(r) })).toThrow(/relayPassword/);
+    });
+
+    it("puts relay credentials in a root-only file, only with a relay", () => {
+        expect(files.some((f) => f.path.endsWith("relay-password"))).toBe(false);
+        const r = withRelay();
+        const relay = byPath(renderMailData(r, { passwordHashes: hashesFor(r), relayPassword: "s3cret pass" }), "/etc/postfix/mailstack/relay-password");
+        expect([relay.mode, relay.owner, relay.group]).toEqual(["0600", "root", "root"]);
+        expect(relay.content).toBe("[smtp.relay.example.net]:587 relayuser:s3cret pass\n");
+    });
+});
+
+describe("dkim", () => {
+    const s = spec();
+    const files = renderDkimFiles(s, { privateKeysPem: keysFor(s) });
+
+    it("writes one key per domain, readable only by opendkim", () => {
+        for (const p of ["/etc/opendkim/keys/example.org.mail.private", "/etc/opendkim/keys/example.com.s2026.private"]) {
+            const key = byPath(files, p);
+            expect([key.mode, key.owner, key.group]).toEqual(["0600", "opendkim", "opendkim"]);
+            expect(key.content).toBe(PEM);
+        }
+    });
+
+    it("signs every domain with its own selector", () => {
+        expect(rows(byPath(files, "/etc/opendkim/key.table"))).toEqual([
+            "mail._domainkey.example.org example.org:mail:/etc/opendkim/keys/example.org.mail.private",
+            "s2026._domainkey.example.com example.com:s2026:/etc/opendkim/keys/example.com.s2026.private",
+        ]);
+        expect(rows(byPath(files, "/etc/opendkim/signing.table"))).toEqual(["*@example.org mail._domainkey.example.org", "*@example.com s2026._domainkey.example.com"]);
+    });
+
+    it("refuses a missing key, a key for an unknown domain, or text that is not a PEM key", () => {
+        expect(() => renderDkimFiles(s, { privateKeysPem: { "example.org": PEM } })).toThrow(/example.com/);
+        expect(() => renderDkimFiles(s, { privateKeysPem: { ...keysFor(s), "example.net": PEM } })).toThrow(/example.net/);
+        expect(() => renderDkimFiles(s, { privateKeysPem: { ...keysFor(s), "example.org": "not a key" } })).toThrow(/PEM/);
+    });
+});
+
+describe("secrets stay in their steps", () => {
+    it("hashes appear only in mail-data, keys only in dkim", () => {
+        const s = withRelay();
+        const host = renderHostFiles(s).map((f) => f.content).join("\n") + renderUserData(s, { mailVolumeDevice: DEVICE });
+        const mail = renderMailData(s, { passwordHashes: hashesFor(s), relayPassword: "relay-pw-123" }).map((f) => f.content).join("\n");
+        const dkim = renderDkimFiles(s, { privateKeysPem: keysFor(s) }).map((f) => f.content).join("\n");
+        expect(host).not.toContain(HASH);
+        expect(host).not.toContain("relay-pw-123");
+        expect(host).not.toContain("PRIVATE KEY");
+        expect(mail).toContain(HASH);
+        expect(mail).toContain("relay-pw-123");
+        expect(mail).not.toContain("PRIVATE KEY");
+        expect(dkim).toContain("PRIVATE KEY");
+        expect(dkim).not.toContain(HASH);
+    });
+});
+
+describe("bundle", () => {
+    const s = spec();
+    const files = [...renderHostFiles(s), ...renderMailData(s, { passwordHashes: hashesFor(s) }), ...renderDkimFiles(s, { privateKeysPem: keysFor(s) })];
+    const text = renderBundle(files);
+
+    it("has the documented format and round-trips", () => {
+        const lines = text.split("\n");
+        expect(lines[0]).toBe("mailstack-bundle 1");
+        expect(lines[lines.length - 2]).toBe("end");
+        expect(lines[lines.length - 1]).toBe("");
+        expect(lines[1]).toMatch(/^file \/etc\/postfix\/main\.cf 0644 root root reload:postfix [A-Za-z0-9+/]+=*$/);
+        expect(text).toContain(" 0755 root root - ");
+        expect(parseBundle(text)).toEqual(files.map((f) => ({ ...f, reload: [...f.reload] })));
+    });
+
+    it("writes an empty file as '-' and reads it back", () => {
+        const empty: HostFile = { path: "/etc/empty", mode: "0644", owner: "root", group: "root", content: "", reload: [] };
+        expect(renderBundle([empty])).toBe("mailstack-bundle 1\nfile /etc/empty 0644 root root - -\nend\n");
+        expect(parseBundle(renderBundle([empty]))).toEqual([empty]);
+    });
+
+    it("is refused without its end line", () => {
+        expect(() => parseBundle(text.replace(/end\n$/, ""))).toThrow(/end/);
+    });
+
+    it("refuses values the script could not read safely", () => {
+        const ok: HostFile = { path: "/etc/x", mode: "0644", owner: "root", group: "root", content: "x", reload: [] };
+        expect(() => renderBundle([{ ...ok, path: "/etc/../x" }])).toThrow(/path/);
+        expect(() => renderBundle([{ ...ok, path: "/etc/a b" }])).toThrow(/path/);
+        expect(() => renderBundle([{ ...ok, path: "relative" }])).toThrow(/path/);
+        expect(() => renderBundle([{ ...ok, mode: "644" }])).toThrow(/mode/);
+        expect(() => renderBundle([{ ...ok, owner: "root root" }])).toThrow(/owner/);
+        expect(() => renderBundle([{ ...ok, reload: ["reboot" as never] }])).toThrow(/action/);
+        expect(() => renderBundle([ok, ok])).toThrow(/twice/);
+    });
+});
+
+describe("templates", () => {
+    it("fail on a missing or an unused value", () => {
+        expect(fill("a {{x}} b", { x: 1 })).toBe("a 1 b");
+        expect(() => fill("a {{x}} {{y}}", { x: 1 })).toThrow(/\{\{y\}\}/);
+        expect(() => fill("a {{x}}", { x: 1, z: 2 })).toThrow(/z/);
+    });
+});
+
+describe("remoteCommand", () => {
+    it("is bash -c with the script text, single-quote escaped, and the script name as $0", () => {
+        const cmd = remoteCommand("apply-bundle.sh");
+        const text = fs.readFileSync(path.join(__dirname, "..", "scripts", "apply-bundle.sh"), "utf8");
+        expect(cmd.startsWith("bash -c '")).toBe(true);
+        expect(cmd.endsWith("' apply-bundle.sh")).toBe(true);
+        const quoted = cmd.slice("bash -c ".length, -" apply-bundle.sh".length);
+        // A shell reads the quoted word back as exactly the script text.
+        expect(execFileSync("bash", ["-c", `printf '%s' ${quoted}`], { encoding: "utf8" })).toBe(text);
+    });
+
+    it("survives single quotes in the script", () => {
+        const cmd = remoteCommand("wait-first-boot.sh");
+        expect(execFileSync("bash", ["-c", cmd.replace(/^bash -c /, "printf '%s' ").replace(/ wait-first-boot\.sh$/, "")], { encoding: "utf8" })).toBe(
+            fs.readFileSync(path.join(__dirname, "..", "scripts", "wait-first-boot.sh"), "utf8"),
+        );
+    });
+
+    it("only runs scripts from scripts/", () => {
+        expect(() => remoteCommand("../lab/stop.sh")).toThrow();
+        expect(() => remoteCommand("missing.sh")).toThrow();
+    });
+});
