@@ -23,7 +23,10 @@ list() { # list image|mail -> one package per line
 }
 mapfile -t image_pkgs < <(list image)
 mapfile -t mail_pkgs < <(list mail)
-[ "${#image_pkgs[@]}" -gt 0 ] && [ "${#mail_pkgs[@]}" -gt 0 ] || { echo "image: cannot read $pkgjson" >&2; exit 1; }
+if [ "${#image_pkgs[@]}" -eq 0 ] || [ "${#mail_pkgs[@]}" -eq 0 ]; then
+    echo "image: cannot read $pkgjson" >&2
+    exit 1
+fi
 
 key=$( { echo "$suite"; printf '%s\n' "${image_pkgs[@]}" | sort -u; echo --; printf '%s\n' "${mail_pkgs[@]}" | sort -u; cat "$0"; } | sha256sum | cut -c1-16)
 tarball="$cache/lab-image-$suite-$key.tar"
@@ -52,6 +55,8 @@ printf 'deb %s %s main\n' "$(mirror)" "$suite" >"$root/etc/apt/sources.list"
 rm -f "$root"/etc/apt/sources.list.d/*
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
 # Own mount/UTS/IPC/PID namespaces: nothing leaks to the host, /proc goes away with them.
+# The quoted script runs inside the chroot and expands its variables there.
+# shellcheck disable=SC2016
 unshare --mount --uts --ipc --pid --fork chroot "$root" /usr/bin/env -i \
     PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 \
     MAIL_PKGS="${mail_pkgs[*]}" /bin/bash -euo pipefail -c '

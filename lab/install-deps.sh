@@ -19,6 +19,7 @@ declare -A need=(
     [tar]=tar
     [sha256sum]=coreutils
     [swaks]=swaks
+    [shellcheck]=shellcheck
 )
 missing=()
 for cmd in "${!need[@]}"; do

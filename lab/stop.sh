@@ -16,8 +16,12 @@ alive() { # alive PID STARTTIME: running (a zombie, exited but not yet reaped, c
 
 # Processes: the container (nspawn) first, then the rest.
 if [ -d "$state/pids" ]; then
-    names=$( { [ -e "$state/pids/nspawn" ] && echo nspawn; ls "$state/pids" | grep -vx nspawn; } )
-    for f in $names; do
+    names=()
+    [ -e "$state/pids/nspawn" ] && names+=(nspawn)
+    for p in "$state/pids"/*; do
+        [ -e "$p" ] && [ "${p##*/}" != nspawn ] && names+=("${p##*/}")
+    done
+    for f in "${names[@]}"; do
         read -r pid st <"$state/pids/$f" || continue
         if [ "$f" = leader ]; then
             if alive "$pid" "$st"; then

