@@ -291,3 +291,24 @@ export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 20_000
         await new Promise((r) => setTimeout(r, everyMs));
     }
 }
+
+/**
+ * An implicit-TLS handshake only (465, 993, 995): resolves with the negotiated protocol,
+ * rejects when the handshake fails. For TLS version checks.
+ */
+export async function tlsHandshake(port: number, tlsOptions: tls.ConnectionOptions = {}, host = SERVER): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const s = tls.connect({ host, port, ...LAB_TLS, ...tlsOptions }, () => {
+            const p = s.getProtocol() ?? "unknown";
+            s.end();
+            resolve(p);
+        });
+        s.once("error", reject);
+        s.setTimeout(15_000, () => s.destroy(new Error("TLS handshake timeout")));
+    });
+}
+
+/** AUTH PLAIN's initial response for user/password. */
+export function authPlain(user: string, pass: string): string {
+    return `AUTH PLAIN ${Buffer.from(`\0${user}\0${pass}`, "utf8").toString("base64")}`;
+}

@@ -41,13 +41,13 @@ export function labDkimKeys(spec: MailSpec): Record<string, string> {
 }
 
 /** The bundles of the three steps, from the project's renderers. */
-export function labBundles(spec: MailSpec): { hostConfig: string; dkim: string; mailData: string } {
+export function labBundles(spec: MailSpec, passwords: Readonly<Record<string, string>> = LAB_PASSWORDS): { hostConfig: string; dkim: string; mailData: string } {
     // Paths, not literal specifiers: this file must type-check while the modules are written.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const ci = require(path.join(REPO_DIR, "cloud-init", "index.ts"));
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { hashPassword } = require(path.join(REPO_DIR, "components", "passwords.ts"));
-    const passwordHashes = Object.fromEntries(Object.entries(LAB_PASSWORDS).map(([a, p]) => [a, hashPassword(p, labSalt(a))]));
+    const passwordHashes = Object.fromEntries(Object.entries(passwords).map(([a, p]) => [a, hashPassword(p, labSalt(a))]));
     return {
         hostConfig: ci.renderBundle(ci.renderHostFiles(spec)),
         dkim: ci.renderBundle(ci.renderDkimFiles(spec, { privateKeysPem: labDkimKeys(spec) })),
@@ -70,10 +70,11 @@ export function provisioningReady(): string[] {
     return missing.map((m) => `scripts/${m}`);
 }
 
-export async function provision(spec: MailSpec): Promise<ProvisionResult> {
+/** `passwords` defaults to the lab's; a check adding a mailbox passes its own (same path). */
+export async function provision(spec: MailSpec, passwords: Readonly<Record<string, string>> = LAB_PASSWORDS): Promise<ProvisionResult> {
     const missing = provisioningReady();
     if (missing.length > 0) return { ran: false, ok: false, detail: `skipped: ${missing.join(", ")} not written yet` };
-    const bundles = labBundles(spec);
+    const bundles = labBundles(spec, passwords);
     const steps: ProvisionResult["steps"] = [];
     for (const [step, script, stdin] of [
         ["first-boot", "wait-first-boot.sh", undefined],

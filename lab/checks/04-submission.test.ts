@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { authPlain, eventually, imapFetch, sendMail, sinkMessages, smtpDialog } from "../clients";
+import { LAB_PASSWORDS } from "../spec";
+
+const tag = () => `sub-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+const ALICE = { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] };
+
+void test("Alice sends through 587 with STARTTLS and AUTH: mail to an outside address leaves through the sink", async () => {
+    const subject = tag();
+    await sendMail({ port: 587, auth: ALICE, from: ALICE.user, to: ["friend@sink.test"], subject });
+    const msg = await eventually(() => sinkMessages().find((m) => m.raw.includes(subject)), 30_000);
+    assert.deepEqual(msg.rcptTo, ["friend@sink.test"]);
+    assert.equal(msg.mailFrom, ALICE.user);
+});
+
+void test("Alice sends through 587 to a local mailbox and bob reads it over IMAPS", async () => {
+    const subject = tag();
+    await sendMail({ port: 587, auth: ALICE, from: ALICE.user, to: ["bob@example.org"], subject });
+    assert.ok(await eventually(async () => (await imapFetch("bob@example.org", LAB_PASSWORDS["bob@example.org"], { subject })).length > 0));
+});
+
+void test("Port 587 offers AUTH only after STARTTLS and refuses AUTH before it", async () => {
+    const plain = await smtpDialog(587, ["EHLO client.sink.test", authPlain(ALICE.user, ALICE.pass)], { keepGoing: true });
+    assert.equal(plain.replies[0].code, 250);
+    assert.ok(plain.replies[0].lines.includes("STARTTLS"), `STARTTLS not offered: ${plain.replies[0].lines.join(", ")}`);
+    assert.deepEqual(plain.replies[0].lines.filter((l) => /^AUTH\b/i.test(l)), []);
+    assert.ok(plain.replies[1].code >= 500, `AUTH before STARTTLS answered ${plain.replies[1].code} ${plain.replies[1].lines.join(" ")}`);
+    const secure = await smtpDialog(587, ["EHLO client.sink.test"], { starttls: true });
+    assert.match(secure.replies[2].lines.join("\n"), /^AUTH\b.*\bPLAIN\b/m);
+});
+
+void test("A wrong password on 587 fails with 535 and the mail is not accepted", async () => {
+    const r = await smtpDialog(587, ["EHLO client.sink.test", authPlain(ALICE.user, "not-alices-password")], { starttls: true, keepGoing: true });
+    assert.equal(r.replies[3].code, 535, r.replies[3].lines.join(" "));
+    await assert.rejects(sendMail({ port: 587, auth: { user: ALICE.user, pass: "not-alices-password" }, from: ALICE.user, to: ["bob@example.org"], subject: tag() }), /535|auth/i);
+});
+
+void test("Alice cannot send as bob: the sender address of another user is refused with 553", async () => {
+    const r = await smtpDialog(
+        587,
+        ["EHLO client.sink.test", authPlain(ALICE.user, ALICE.pass), "MAIL FROM:<bob@example.org>", "RCPT TO:<friend@sink.test>"],
+        { starttls: true, keepGoing: true },
+    );
+    assert.equal(r.replies[3].code, 235, `AUTH: ${r.replies[3].lines.join(" ")}`);
+    const refused = r.replies.slice(4).find((x) => x.code >= 500);
+    assert.ok(refused, `MAIL/RCPT as bob accepted: ${r.replies.slice(4).map((x) => x.code).join(", ")}`);
+    assert.equal(refused.code, 553, refused.lines.join(" "));
+    assert.match(refused.lines.join(" "), /not owned by user/i);
+    await assert.rejects(sendMail({ port: 587, auth: ALICE, from: "bob@example.org", to: ["friend@sink.test"], subject: tag() }), /553/);
+});
+
+void test("Port 465 with implicit TLS sends: carol receives alice's message", async () => {
+    const subject = tag();
+    const r = await smtpDialog(465, ["EHLO client.sink.test"], { implicitTls: true });
+    assert.ok(r.tlsProtocol, "no TLS on 465");
+    assert.match(r.replies[0].lines.join("\n"), /^AUTH\b/m);
+    await sendMail({ port: 465, auth: ALICE, from: ALICE.user, to: ["carol@example.net"], subject });
+    assert.ok(await eventually(async () => (await imapFetch("carol@example.net", LAB_PASSWORDS["carol@example.net"], { subject })).length > 0));
+});

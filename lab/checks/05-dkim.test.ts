@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { createPublicKey } from "node:crypto";
+import { test } from "node:test";
+import { authenticate } from "mailauth";
+import { mailDnsRecords, txtValue } from "../../components/dns-records";
+import { eventually, sendMail, sinkMessages } from "../clients";
+import { labDkimKeys } from "../provision";
+import { LAB_PASSWORDS, labSpec } from "../spec";
+import { NET } from "./context";
+
+const tag = () => `dkim-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+
+/** The DKIM TXT records exactly as the stack's DNS component would publish them for the lab's keys. */
+function publishedDkimTxt(): Map<string, string> {
+    const spec = labSpec();
+    const keys = labDkimKeys(spec);
+    const out = new Map<string, string>();
+    for (const d of spec.domains) {
+        const dkimPublicKeyPem = createPublicKey(keys[d.name]).export({ type: "spki", format: "pem" }).toString();
+        for (const r of mailDnsRecords(spec, d, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeyPem })) {
+            if (r.type === "TXT" && r.name.includes("._domainkey.") && r.content) out.set(r.name.toLowerCase(), r.content);
+        }
+    }
+    return out;
+}
+
+/** A resolver that knows only the published DKIM keys: everything else does not exist. */
+function dkimOnlyResolver(txt: Map<string, string>, asked: string[]) {
+    return async (name: string, rr: string): Promise<string[][]> => {
+        asked.push(`${name} ${rr}`);
+        const content = rr === "TXT" ? txt.get(name.toLowerCase().replace(/\.$/, "")) : undefined;
+        if (content === undefined) throw Object.assign(new Error(`lab: no ${rr} for ${name}`), { code: "ENOTFOUND" });
+        return [[txtValue(content)]];
+    };
+}
+
+async function verify(raw: string, asked: string[]) {
+    const { dkim } = await authenticate(raw, {
+        resolver: dkimOnlyResolver(publishedDkimTxt(), asked) as never,
+        ip: NET.server4,
+        helo: "mail.example.org",
+        sender: "alice@example.org",
+        mta: "relay.sink.test",
+        disableArc: true,
+        disableDmarc: true,
+        disableBimi: true,
+    });
+    return dkim.results.find((r) => r.signingDomain === "example.org");
+}
+
+void test("Mail sent through 587 carries a DKIM signature that mailauth verifies against the stack's published TXT record, and a tampered copy fails", async () => {
+    const subject = tag();
+    await sendMail({
+        port: 587,
+        auth: { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] },
+        from: "alice@example.org",
+        to: ["dkim-check@sink.test"],
+        subject,
+        text: "Signed by OpenDKIM in the mailstack lab.\n",
+    });
+    const msg = await eventually(() => sinkMessages().find((m) => m.raw.includes(subject)), 30_000);
+    assert.match(msg.raw, /^DKIM-Signature:/im, "no DKIM-Signature header");
+
+    const asked: string[] = [];
+    const good = await verify(msg.raw, asked);
+    assert.ok(good, `no DKIM result for example.org (asked: ${asked.join(", ")})`);
+    assert.equal(good.status.result, "pass", JSON.stringify(good.status));
+    assert.ok(asked.some((a) => /\._domainkey\.example\.org TXT$/i.test(a)), `the key was not looked up: ${asked.join(", ")}`);
+
+    // One body byte changed: the body hash no longer matches.
+    const bodyAt = msg.raw.search(/\r?\n\r?\n/);
+    const body = msg.raw.slice(bodyAt);
+    const i = body.indexOf("Signed by OpenDKIM");
+    assert.ok(i > 0, "body text not found");
+    const tampered = msg.raw.slice(0, bodyAt) + body.slice(0, i) + "s" + body.slice(i + 1);
+    const bad = await verify(tampered, []);
+    assert.ok(bad, "no DKIM result for the tampered copy");
+    // mailauth reports a body hash mismatch as "neutral" with this comment (RFC 6376 6.3).
+    assert.notEqual(bad.status.result, "pass", JSON.stringify(bad.status));
+    assert.match(String(bad.status.comment), /body hash did not verify/, JSON.stringify(bad.status));
+});
