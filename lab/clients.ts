@@ -312,3 +312,15 @@ export async function tlsHandshake(port: number, tlsOptions: tls.ConnectionOptio
 export function authPlain(user: string, pass: string): string {
     return `AUTH PLAIN ${Buffer.from(`\0${user}\0${pass}`, "utf8").toString("base64")}`;
 }
+
+/** A bare TCP connect: "open" when something listens, "refused" when nothing does. */
+export async function tcpProbe(port: number, host = SERVER): Promise<"open" | "refused"> {
+    return new Promise((resolve, reject) => {
+        const s = net.connect({ host, port }, () => {
+            s.destroy();
+            resolve("open");
+        });
+        s.once("error", (err: NodeJS.ErrnoException) => (err.code === "ECONNREFUSED" ? resolve("refused") : reject(err)));
+        s.setTimeout(10_000, () => s.destroy(new Error(`TCP connect to ${host}:${port} timed out`)));
+    });
+}

@@ -5,8 +5,11 @@
 import { generateKeyPairSync, createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { renderBundle, renderDkimFiles, renderHostFiles, renderMailData } from "../cloud-init";
+import { hashPassword } from "../components/passwords";
 import type { MailSpec } from "../components/spec";
-import { REPO_DIR, sshAsync, STATE_DIR } from "./infra";
+import { remoteCommand, ScriptName } from "../scripts/commands";
+import { sshAsync, STATE_DIR } from "./infra";
 import { LAB_PASSWORDS, LAB_RELAY } from "./spec";
 
 export interface ProvisionResult {
@@ -15,8 +18,6 @@ export interface ProvisionResult {
     detail: string;
     steps?: { step: string; status: number; ms: number; output: string }[];
 }
-
-const SCRIPTS = ["wait-first-boot.sh", "apply-bundle.sh"];
 
 /** A fixed lab salt per address (22 chars of bcrypt's alphabet), like the stack's stable salt. */
 function labSalt(address: string): string {
@@ -42,38 +43,23 @@ export function labDkimKeys(spec: MailSpec): Record<string, string> {
 
 /** The bundles of the three steps, from the project's renderers. */
 export function labBundles(spec: MailSpec, passwords: Readonly<Record<string, string>> = LAB_PASSWORDS): { hostConfig: string; dkim: string; mailData: string } {
-    // Paths, not literal specifiers: this file must type-check while the modules are written.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const ci = require(path.join(REPO_DIR, "cloud-init", "index.ts"));
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { hashPassword } = require(path.join(REPO_DIR, "components", "passwords.ts"));
     const passwordHashes = Object.fromEntries(Object.entries(passwords).map(([a, p]) => [a, hashPassword(p, labSalt(a))]));
     return {
-        hostConfig: ci.renderBundle(ci.renderHostFiles(spec)),
-        dkim: ci.renderBundle(ci.renderDkimFiles(spec, { privateKeysPem: labDkimKeys(spec) })),
-        mailData: ci.renderBundle(ci.renderMailData(spec, { passwordHashes, relayPassword: LAB_RELAY.password })),
+        hostConfig: renderBundle(renderHostFiles(spec)),
+        dkim: renderBundle(renderDkimFiles(spec, { privateKeysPem: labDkimKeys(spec) })),
+        mailData: renderBundle(renderMailData(spec, { passwordHashes, relayPassword: LAB_RELAY.password })),
     };
 }
 
 /** Run one provisioning script on the lab server exactly as the stack would. */
-export async function runStep(script: string, stdin?: string): Promise<{ status: number; output: string; ms: number }> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { remoteCommand } = require(path.join(REPO_DIR, "scripts", "commands.ts"));
+export async function runStep(script: ScriptName, stdin?: string): Promise<{ status: number; output: string; ms: number }> {
     const start = Date.now();
     const r = await sshAsync(remoteCommand(script), { input: stdin ?? "", allowFail: true, timeoutMs: 600_000 });
     return { status: r.status ?? -1, output: `${r.stdout}${r.stderr}`.trim(), ms: Date.now() - start };
 }
 
-export function provisioningReady(): string[] {
-    const missing = SCRIPTS.filter((s) => !fs.existsSync(path.join(REPO_DIR, "scripts", s)));
-    if (!fs.existsSync(path.join(REPO_DIR, "scripts", "commands.ts"))) missing.push("commands.ts");
-    return missing.map((m) => `scripts/${m}`);
-}
-
 /** `passwords` defaults to the lab's; a check adding a mailbox passes its own (same path). */
 export async function provision(spec: MailSpec, passwords: Readonly<Record<string, string>> = LAB_PASSWORDS): Promise<ProvisionResult> {
-    const missing = provisioningReady();
-    if (missing.length > 0) return { ran: false, ok: false, detail: `skipped: ${missing.join(", ")} not written yet` };
     const bundles = labBundles(spec, passwords);
     const steps: ProvisionResult["steps"] = [];
     for (const [step, script, stdin] of [

@@ -46,7 +46,6 @@ interface CheckResult {
 
 /** What the checks can read about this run: $MAILSTACK_LAB_STATE/context.json. */
 export interface LabContext {
-    userDataSource: string;
     cloudInit: { status: number; long: string };
     provisioning: { ran: boolean; ok: boolean; detail: string };
     leaderPid: number;
@@ -151,8 +150,8 @@ async function main(): Promise<void> {
         prepareState();
         const tarball = await timed("image (build or reuse)", () => imageTarball());
         const spec = labSpec();
-        const { userData, source } = labUserData(spec);
-        console.log(`lab: image ${tarball}\nlab: user-data from ${source} (${userData.length} bytes)`);
+        const userData = labUserData(spec);
+        console.log(`lab: image ${tarball}\nlab: user-data from renderUserData (${userData.length} bytes)`);
         await timed("network", () => createNetwork());
         const publicKey = deployKey();
         await timed("lab DNS in msl-out", async () => {
@@ -179,7 +178,6 @@ async function main(): Promise<void> {
         const provisioning = await timed("provisioning", () => provision(spec));
         console.log(`lab: provisioning: ${provisioning.detail}`);
         const context: LabContext = {
-            userDataSource: source,
             cloudInit,
             provisioning,
             leaderPid: lab.leaderPid!,

@@ -3,6 +3,7 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { renderUserData } from "../cloud-init/user-data";
 import { buildSpec, MailSpec, RawConfig } from "../components/spec";
 import { MAIL_VOLUME_DEVICE, NET } from "./infra";
 
@@ -53,45 +54,7 @@ export function mailPackages(): string[] {
     return (JSON.parse(fs.readFileSync(file, "utf8")) as { mail: string[] }).mail;
 }
 
-type Renderer = (spec: MailSpec, opts: { mailVolumeDevice: string }) => string;
-
-/** The project's renderUserData, once cloud-init/index.ts exports it; undefined until then. */
-export function findRenderer(): Renderer | undefined {
-    const file = path.join(__dirname, "..", "cloud-init", "index.ts");
-    if (!fs.existsSync(file)) return undefined;
-    // A non-literal path keeps `tsc` from requiring the module to exist yet. Errors inside
-    // an existing module are not swallowed: they must fail the lab.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const mod = require(file) as { renderUserData?: Renderer };
-    return typeof mod.renderUserData === "function" ? mod.renderUserData : undefined;
-}
-
-/**
- * A stand-in until renderUserData exists: install the mail packages (from the image's
- * local repo) and mount the mail volume the way the real user-data will.
- */
-export function placeholderUserData(): string {
-    const lines = [
-        "#cloud-config",
-        "# mailstack lab placeholder: cloud-init/index.ts has no renderUserData yet.",
-        "package_update: true",
-        "packages:",
-        ...mailPackages().map((p) => `  - ${p}`),
-        "mounts:",
-        `  - [${MAIL_VOLUME_DEVICE}, /srv/mail, ext4, "defaults,nofail", "0", "2"]`,
-        "",
-    ];
-    return lines.join("\n");
-}
-
-export interface LabUserData {
-    userData: string;
-    /** "renderUserData" when it is the project's real user-data. */
-    source: "renderUserData" | "placeholder";
-}
-
-export function labUserData(spec: MailSpec = labSpec()): LabUserData {
-    const render = findRenderer();
-    if (render) return { userData: render(spec, { mailVolumeDevice: MAIL_VOLUME_DEVICE }), source: "renderUserData" };
-    return { userData: placeholderUserData(), source: "placeholder" };
+/** The user-data the stack sends to Hetzner for this spec, with the lab's mail volume device. */
+export function labUserData(spec: MailSpec = labSpec()): string {
+    return renderUserData(spec, { mailVolumeDevice: MAIL_VOLUME_DEVICE });
 }

@@ -164,6 +164,32 @@ reload_or_start() {
     fi
 }
 
+# Clock ticks since boot, the unit of a process's start time in /proc/PID/stat.
+uptime_ticks() {
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%d\n", $1 * hz }' /proc/uptime
+}
+
+# `postfix reload` returns while the old smtpd, cleanup and trivial-rewrite processes still
+# run with the previous tables: for a moment a new mailbox could still be refused with 550.
+# Wait (at most 30 s) until every child of the Postfix master was started after the reload.
+# A child busy with a long client session may outlive that; it ends with its session.
+wait_postfix_children() {
+    local since=$1 master pid start old tries=0
+    master=$(tr -d ' \n' </var/spool/postfix/pid/master.pid 2>/dev/null) || return 0
+    while [ "$tries" -lt 150 ]; do
+        old=0
+        for pid in $(pgrep -P "$master" || true); do
+            # Field 22 of /proc/PID/stat, counted after the ")" that ends the command name.
+            start=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $20 }') || continue
+            [ -n "$start" ] && [ "$start" -le "$since" ] && old=$((old + 1))
+        done
+        [ "$old" -eq 0 ] && return 0
+        tries=$((tries + 1))
+        sleep 0.2
+    done
+    echo "apply-bundle: $old Postfix processes from before the reload are still running (busy client sessions); they finish with their sessions" >&2
+}
+
 check() {
     case $1 in
     reload:postfix) postfix check ;;
@@ -184,7 +210,16 @@ run() {
     reload:dovecot) reload_or_start dovecot ;;
     # On Debian 13 postfix.service is the main instance itself (postfix@- asserts a
     # /etc/postfix--/main.cf that does not exist).
-    reload:postfix) reload_or_start postfix ;;
+    reload:postfix)
+        if systemctl is-active --quiet postfix; then
+            local since
+            since=$(uptime_ticks)
+            systemctl reload postfix
+            wait_postfix_children "$since"
+        else
+            systemctl start postfix
+        fi
+        ;;
     reload:nginx) reload_or_start nginx ;;
     reload:fail2ban) reload_or_start fail2ban ;;
     # A restart keeps existing SSH sessions (including this one).
