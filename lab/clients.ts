@@ -82,7 +82,7 @@ export async function smtpDialog(
     port: number,
     commands: string[],
     opts: DialogOptions & { keepGoing?: boolean } = {},
-): Promise<{ greeting: SmtpReply; replies: SmtpReply[]; tlsProtocol?: string }> {
+): Promise<{ greeting: SmtpReply; replies: SmtpReply[]; tlsProtocol?: string; peerFingerprint?: string }> {
     const host = opts.host ?? SERVER;
     const timeoutMs = opts.timeoutMs ?? 15_000;
     let sock: net.Socket | tls.TLSSocket = await new Promise((resolve, reject) => {
@@ -104,6 +104,7 @@ export async function smtpDialog(
         const greeting = await reader.next(timeoutMs);
         const replies: SmtpReply[] = [];
         let tlsProtocol = opts.implicitTls ? ((sock as tls.TLSSocket).getProtocol() ?? undefined) : undefined;
+        let peerFingerprint = opts.implicitTls ? (sock as tls.TLSSocket).getPeerCertificate().fingerprint256 : undefined;
         if (opts.starttls) {
             replies.push(await send("EHLO client.sink.test"));
             const r = await send("STARTTLS");
@@ -116,6 +117,7 @@ export async function smtpDialog(
                 t.once("error", reject);
             });
             tlsProtocol = (sock as tls.TLSSocket).getProtocol() ?? undefined;
+            peerFingerprint = (sock as tls.TLSSocket).getPeerCertificate().fingerprint256;
             reader = new ReplyReader();
             sock.setEncoding("utf8");
             sock.on("data", (d: string) => reader.feed(d));
@@ -125,7 +127,7 @@ export async function smtpDialog(
             replies.push(r);
             if (r.code >= 400 && !opts.keepGoing) break;
         }
-        return { greeting, replies, tlsProtocol };
+        return { greeting, replies, tlsProtocol, peerFingerprint };
     } finally {
         try {
             sock.write("QUIT\r\n");
@@ -293,19 +295,25 @@ export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 20_000
 }
 
 /**
- * An implicit-TLS handshake only (465, 993, 995): resolves with the negotiated protocol,
- * rejects when the handshake fails. For TLS version checks.
+ * An implicit-TLS handshake only (465, 993, 995): resolves with the negotiated protocol and
+ * the SHA-256 fingerprint of the server's certificate, rejects when the handshake (or, with
+ * `rejectUnauthorized`, the verification) fails.
  */
-export async function tlsHandshake(port: number, tlsOptions: tls.ConnectionOptions = {}, host = SERVER): Promise<string> {
+export async function tlsPeer(port: number, tlsOptions: tls.ConnectionOptions = {}, host = SERVER): Promise<{ protocol: string; fingerprint: string }> {
     return new Promise((resolve, reject) => {
         const s = tls.connect({ host, port, ...LAB_TLS, ...tlsOptions }, () => {
-            const p = s.getProtocol() ?? "unknown";
+            const r = { protocol: s.getProtocol() ?? "unknown", fingerprint: s.getPeerCertificate().fingerprint256 };
             s.end();
-            resolve(p);
+            resolve(r);
         });
         s.once("error", reject);
         s.setTimeout(15_000, () => s.destroy(new Error("TLS handshake timeout")));
     });
+}
+
+/** The negotiated protocol of an implicit-TLS handshake; for TLS version checks. */
+export async function tlsHandshake(port: number, tlsOptions: tls.ConnectionOptions = {}, host = SERVER): Promise<string> {
+    return (await tlsPeer(port, tlsOptions, host)).protocol;
 }
 
 /** AUTH PLAIN's initial response for user/password. */

@@ -45,6 +45,8 @@ export function outsideRecords(): LabDnsRecord[] {
         { name: "sink.test", type: "MX", content: "relay.sink.test", priority: 10 },
         { name: "sink.test", type: "TXT", content: '"v=spf1 ip4:198.51.100.0/24 ip4:192.0.2.7 ip6:2001:db8::7 -all"' },
         { name: "relay.sink.test", type: "A", content: NET.outside4 },
+        // The lab's ACME CA (lab/acme.ts).
+        { name: "acme.lab.test", type: "A", content: NET.outside4 },
         { name: reverseName(NET.outside4), type: "PTR", content: "relay.sink.test" },
         { name: "client.sink.test", type: "A", content: NET.client4 },
         { name: "client.sink.test", type: "AAAA", content: NET.client6 },

@@ -433,15 +433,23 @@ export function hostHasTool(tool: string): boolean {
  * record its PID, and wait until its log shows `ready`. Its output goes to STATE_DIR/NAME.log.
  */
 export async function startOutsideDaemon(name: string, script: string, args: string[], timeoutMs = 20_000): Promise<number> {
+    return startOutsideProcess(name, [process.execPath, "--import", "tsx", script, ...args], /\bready\b/, timeoutMs);
+}
+
+/**
+ * Start a program in msl-out, in the background, recorded by PID for lab/stop.sh; resolves
+ * once its log (STATE_DIR/NAME.log) matches `ready`.
+ */
+export async function startOutsideProcess(name: string, argv: string[], ready: RegExp, timeoutMs = 20_000, env: NodeJS.ProcessEnv = {}): Promise<number> {
     const log = path.join(STATE_DIR, `${name}.log`);
     const out = fs.openSync(log, "a");
-    // nsenter execs the command in place, so the PID is the helper's own.
-    const [cmd, argv] = outside([process.execPath, "--import", "tsx", script, ...args]);
-    const child = spawn(cmd, argv, {
+    // nsenter execs the command in place, so the PID is the program's own.
+    const [cmd, args] = outside(argv);
+    const child = spawn(cmd, args, {
         cwd: REPO_DIR,
         stdio: ["ignore", out, out],
         detached: true,
-        env: { ...process.env, MAILSTACK_LAB_STATE: STATE_DIR },
+        env: { ...process.env, MAILSTACK_LAB_STATE: STATE_DIR, ...env },
     });
     fs.closeSync(out);
     if (child.pid === undefined) throw new Error(`could not start ${name}`);
@@ -450,7 +458,7 @@ export async function startOutsideDaemon(name: string, script: string, args: str
     const started = Date.now();
     while (Date.now() - started < timeoutMs) {
         const text = fs.readFileSync(log, "utf8");
-        if (/\bready\b/.test(text)) return child.pid;
+        if (ready.test(text)) return child.pid;
         if (child.exitCode !== null || startTime(child.pid) === undefined) throw new Error(`${name} exited: ${text.trim().slice(-1000)}`);
         await sleep(100);
     }

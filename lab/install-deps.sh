@@ -20,6 +20,8 @@ declare -A need=(
     [sha256sum]=coreutils
     [swaks]=swaks
     [shellcheck]=shellcheck
+    [openssl]=openssl
+    [pebble]=pebble
 )
 missing=()
 for cmd in "${!need[@]}"; do

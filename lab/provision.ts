@@ -1,6 +1,7 @@
 // Provisioning in the lab: the very same scripts and bundles the stack's
 // command.remote.Command steps send (components/provisioning.ts), over SSH with the deploy
-// key, in the same order: first-boot, host-config, dkim, mail-data.
+// key, in the same order: first-boot, host-config, dkim, mail-data, certificate (from the
+// lab's ACME CA, lab/acme.ts).
 
 import { generateKeyPairSync, createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -9,6 +10,7 @@ import { renderBundle, renderDkimFiles, renderHostFiles, renderMailData } from "
 import { hashPassword } from "../components/passwords";
 import type { MailSpec } from "../components/spec";
 import { remoteCommand, ScriptName } from "../scripts/commands";
+import { acmeLabCa } from "./acme";
 import { sshAsync, STATE_DIR } from "./infra";
 import { LAB_PASSWORDS, LAB_RELAY } from "./spec";
 
@@ -62,6 +64,7 @@ export async function runStep(script: ScriptName, stdin?: string): Promise<{ sta
 export async function provision(spec: MailSpec, passwords: Readonly<Record<string, string>> = LAB_PASSWORDS): Promise<ProvisionResult> {
     const bundles = labBundles(spec, passwords);
     const steps: ProvisionResult["steps"] = [];
+    const failed = (step: string, r: { status: number; output: string }) => ({ ran: true, ok: false, steps, detail: `${step} failed (exit ${r.status}): ${r.output.slice(-1500)}` });
     for (const [step, script, stdin] of [
         ["first-boot", "wait-first-boot.sh", undefined],
         ["host-config", "apply-bundle.sh", bundles.hostConfig],
@@ -70,9 +73,18 @@ export async function provision(spec: MailSpec, passwords: Readonly<Record<strin
     ] as const) {
         const r = await runStep(script, stdin);
         steps.push({ step, ...r });
-        if (r.status !== 0) {
-            return { ran: true, ok: false, steps, detail: `${step} failed (exit ${r.status}): ${r.output.slice(-1500)}` };
-        }
+        if (r.status !== 0) return failed(step, r);
     }
+    // Lab only: trust the lab CA behind pebble's HTTPS, the hook issue-certificate.sh offers
+    // for a test CA. Written only when it differs, so a second run changes nothing.
+    const ca = await sshAsync("f=/etc/mailstack/acme-ca.pem; t=$(mktemp); cat >\"$t\"; if cmp -s \"$t\" \"$f\"; then rm -f \"$t\"; else install -m 0644 \"$t\" \"$f\" && rm -f \"$t\"; fi", {
+        input: acmeLabCa(),
+        allowFail: true,
+    });
+    if (ca.status !== 0) return failed("lab ACME CA", { status: ca.status ?? -1, output: ca.stderr });
+    // As in the stack: after the host's A/AAAA records exist (here: the lab DNS is up).
+    const cert = await runStep("issue-certificate.sh");
+    steps.push({ step: "certificate", ...cert });
+    if (cert.status !== 0) return failed("certificate", cert);
     return { ran: true, ok: true, steps, detail: steps.map((s) => `${s.step} ${(s.ms / 1000).toFixed(1)} s`).join(", ") };
 }

@@ -32,6 +32,7 @@ import {
     waitForCloudInit,
     waitForSsh,
 } from "./infra";
+import { startAcmeServer } from "./acme";
 import { LAB_RELAY, labSpec, labUserData } from "./spec";
 import { labDkimKeys, provision } from "./provision";
 import { labDnsRecords } from "./dns";
@@ -166,6 +167,7 @@ async function main(): Promise<void> {
         await timed("mail sink in msl-out", () =>
             startOutsideDaemon("sink", path.join(LAB_DIR, "sink.ts"), [path.join(STATE_DIR, "sink"), NET.outside4, String(LAB_RELAY.port)]),
         );
+        await timed("ACME CA (pebble) in msl-out", () => startAcmeServer());
         Object.assign(lab, await timed("unpack onto tmpfs", () => prepareRoot(tarball, { userData, hostname: spec.hostname }, publicKey)));
         Object.assign(lab, await timed("boot to SSH login", async () => {
             const b = await bootContainer(lab.root!, lab.loopDevice!);

@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { renderUserData } from "../cloud-init/user-data";
 import { buildSpec, MailSpec, RawConfig } from "../components/spec";
+import { ACME_DIRECTORY } from "./acme";
 import { MAIL_VOLUME_DEVICE, NET } from "./infra";
 
 /** Lab-only passwords (the lab network is private; these are never used anywhere else). */
@@ -24,8 +25,8 @@ export const LAB_SINK_ADDRESS = "ext@sink.test";
 export const LAB_RAW_CONFIG: RawConfig = {
     hostname: "mail.example.org",
     acmeEmail: "postmaster@example.org",
-    // Reserved .test name: the lab never talks to a real ACME CA.
-    acmeServer: "https://acme.lab.test/directory",
+    // pebble in the lab (lab/acme.ts), under a reserved .test name: never a real ACME CA.
+    acmeServer: ACME_DIRECTORY,
     sshAllowedCidrs: ["192.0.2.0/24", "2001:db8::/32"],
     domains: [
         {

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { test } from "node:test";
+import type { ConnectionOptions } from "node:tls";
+import { pebbleRoot } from "../acme";
+import { eventually, smtpDialog, tlsPeer } from "../clients";
+import { runStep } from "../provision";
+import { ssh } from "./context";
+
+const HOSTNAME = "mail.example.org";
+
+/** Connect to every TLS port verifying against `ca`; the leaf fingerprint each one presents. */
+async function presented(tlsOptions: ConnectionOptions): Promise<Record<number, string>> {
+    const fp = async (port: number, starttls: boolean) =>
+        starttls ? (await smtpDialog(port, [], { starttls: true, tlsOptions })).peerFingerprint : (await tlsPeer(port, tlsOptions)).fingerprint;
+    const out: Record<number, string> = {};
+    for (const [port, starttls] of [[25, true], [587, true], [465, false], [993, false], [995, false]] as const) {
+        const f = await fp(port, starttls);
+        assert.ok(f, `port ${port}: no certificate`);
+        out[port] = f;
+    }
+    return out;
+}
+
+/** The fingerprint of the leaf in the daemons' copy, /etc/mailstack/tls/fullchain.pem. */
+function deployedFingerprint(): string {
+    return new X509Certificate(ssh("cat /etc/mailstack/tls/fullchain.pem").stdout).fingerprint256;
+}
+
+void test("certbot got the host's certificate from the lab's ACME CA over HTTP-01, and 25, 587, 465, 993 and 995 all present it, verified for mail.example.org", async () => {
+    const renewal = ssh(`cat /etc/letsencrypt/renewal/${HOSTNAME}.conf`).stdout;
+    assert.match(renewal, /^authenticator = webroot$/m);
+    assert.match(renewal, /^server = https:\/\/acme\.lab\.test\/dir$/m);
+    // Verification (chain to pebble's root, name) is on: a self-signed or wrong-name
+    // certificate makes the handshake itself fail.
+    const verify: ConnectionOptions = { ca: await pebbleRoot(), rejectUnauthorized: true, servername: HOSTNAME };
+    const fps = await presented(verify);
+    const deployed = deployedFingerprint();
+    assert.deepEqual(fps, { 25: deployed, 587: deployed, 465: deployed, 993: deployed, 995: deployed });
+    // The self-signed first-boot certificate is gone from every port.
+    const leaf = new X509Certificate(ssh("cat /etc/mailstack/tls/fullchain.pem").stdout);
+    assert.ok(leaf.checkHost(HOSTNAME), `certificate subject ${leaf.subject} / ${leaf.subjectAltName}`);
+    assert.notEqual(leaf.issuer, leaf.subject, "still self-signed");
+});
+
+void test("certbot.timer is enabled, and a renewal puts the new certificate on every port by reload, without restarting Postfix or Dovecot", async () => {
+    assert.equal(ssh("systemctl is-enabled certbot.timer").stdout.trim(), "enabled");
+    const pids = () => ssh("cat /var/spool/postfix/pid/master.pid | tr -d ' '; systemctl show -p MainPID --value dovecot").stdout;
+    const before = { fp: deployedFingerprint(), pids: pids() };
+    // What the timer runs (certbot renew), forced because the certificate is new. The lab
+    // CA is trusted the same way issue-certificate.sh trusts it.
+    const r = ssh("REQUESTS_CA_BUNDLE=/etc/mailstack/acme-ca.pem certbot renew --force-renewal --no-random-sleep-on-renew --non-interactive 2>&1", { allowFail: true, timeoutMs: 120_000 });
+    assert.equal(r.status, 0, r.stdout);
+    const after = deployedFingerprint();
+    assert.notEqual(after, before.fp, "the deploy hook did not install the renewed certificate");
+    const verify: ConnectionOptions = { ca: await pebbleRoot(), rejectUnauthorized: true, servername: HOSTNAME };
+    // Processes started before the reload may serve the old (still valid) certificate for a
+    // moment: what counts is that every port presents the new one within seconds.
+    const want = { 25: after, 587: after, 465: after, 993: after, 995: after };
+    let last: Record<number, string> = {};
+    await eventually(async () => JSON.stringify((last = await presented(verify))) === JSON.stringify(want), 15_000, 500).catch(() => undefined);
+    assert.deepEqual(last, want);
+    assert.equal(pids(), before.pids, "Postfix or Dovecot was restarted");
+    // And the provisioning step sees nothing to do afterwards.
+    const again = await runStep("issue-certificate.sh");
+    assert.equal(again.status, 0, again.output);
+    assert.match(again.output, /issue-certificate: unchanged/);
+});
