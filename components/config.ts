@@ -14,11 +14,19 @@ export interface StackConfig {
     readonly relayPassword?: pulumi.Output<string>;
 }
 
-/** A config value as JSON when it parses, else as the plain string Pulumi stores. */
-function readRaw(key: string): unknown {
+/** A config value exactly as Pulumi stores it (plain string keys: hostname, passwords...). */
+function readText(key: string): string | undefined {
     // runtime.getConfig returns secrets decrypted without logging a warning; nothing read
     // here is printed, and the secret ones are wrapped in pulumi.secret below.
-    const text = pulumi.runtime.getConfig(`mailstack:${key}`);
+    return pulumi.runtime.getConfig(`mailstack:${key}`);
+}
+
+/**
+ * A structured config value (objects, lists, numbers) as JSON when it parses, else the
+ * plain string, which validation then reports with its key path.
+ */
+function readRaw(key: string): unknown {
+    const text = readText(key);
     if (text === undefined) return undefined;
     try {
         return JSON.parse(text);
@@ -30,15 +38,15 @@ function readRaw(key: string): unknown {
 /** Read and validate the whole stack config; throws a ConfigError naming every bad key. */
 export function readStackConfig(): StackConfig {
     const passwords = readRaw("passwords");
-    const relayPassword = readRaw("relayPassword");
+    // A string key is never JSON-parsed: a digits-only password stays the string it is.
+    const relayPassword = readText("relayPassword");
     const problems: string[] = [];
-    if (relayPassword !== undefined && typeof relayPassword !== "string") problems.push("mailstack:relayPassword: must be a string");
     let spec: MailSpec | undefined;
     try {
         spec = buildSpec({
-            hostname: readRaw("hostname"),
-            acmeEmail: readRaw("acmeEmail"),
-            acmeServer: readRaw("acmeServer"),
+            hostname: readText("hostname"),
+            acmeEmail: readText("acmeEmail"),
+            acmeServer: readText("acmeServer"),
             server: readRaw("server"),
             sshAllowedCidrs: readRaw("sshAllowedCidrs"),
             domains: readRaw("domains"),
@@ -59,6 +67,6 @@ export function readStackConfig(): StackConfig {
         spec,
         passwords: pulumi.secret(map),
         configuredPasswordAddresses: Object.keys(map),
-        ...(typeof relayPassword === "string" ? { relayPassword: pulumi.secret(relayPassword) } : {}),
+        ...(relayPassword !== undefined ? { relayPassword: pulumi.secret(relayPassword) } : {}),
     };
 }

@@ -72,6 +72,17 @@ export interface MailHostArgs {
     readonly userData: (mailVolumeDevice: string) => string;
 }
 
+/**
+ * The server's IPv6 address in its primary IP's /64. The provider reports the network
+ * address itself (`2a01:4f8:1:2::`, the /64 in `ipNetwork`); Debian on Hetzner configures
+ * `::1` of that network, which is what AAAA and PTR must name.
+ */
+export function serverIpv6(ipAddress: string | undefined, ipNetwork: string | undefined): string {
+    const base = (ipNetwork || ipAddress || "").split("/")[0];
+    if (!base.includes(":")) throw new Error(`hcloud primary IPv6: no IPv6 network in ipAddress="${ipAddress}" ipNetwork="${ipNetwork}"`);
+    return base.endsWith("::") ? `${base}1` : base;
+}
+
 export class MailHost extends pulumi.ComponentResource {
     /** Stable public IPv4 address (survives a server replacement). */
     public readonly ipv4: pulumi.Output<string>;
@@ -178,8 +189,7 @@ export class MailHost extends pulumi.ComponentResource {
         );
 
         this.ipv4 = ip4.ipAddress;
-        // Hetzner assigns a /64; the server answers on ::1 of it.
-        this.ipv6 = ip6.ipAddress.apply((a) => (a.includes("/") ? `${a.split("/")[0].replace(/::$/, "")}::1` : a));
+        this.ipv6 = pulumi.all([ip6.ipAddress, ip6.ipNetwork]).apply(([address, network]) => serverIpv6(address, network));
 
         // Reverse DNS: receivers check that the connecting IP's PTR names a host whose A/AAAA
         // points back (FCrDNS); without it much mail is refused or lands in spam.

@@ -37,3 +37,10 @@ test("a bad config stops the program with every key path, before anything is dec
     expect(message).toContain('mailstack:sshAllowedCidrs[0]: "everyone" is not a CIDR');
     expect(message).toContain("mailstack:relayPassword: is set but mailstack:relay is not");
 });
+
+test("string settings are taken as written: a digits-only relay password stays a string, secret", async () => {
+    setConfig({ ...base, relay: { host: "smtp.relay.example", port: 587, username: "mailer" }, relayPassword: "123456789012345" });
+    const config = readStackConfig();
+    expect(await pulumi.isSecret(config.relayPassword!)).toBe(true);
+    expect(await new Promise((resolve) => config.relayPassword!.apply(resolve))).toBe("123456789012345");
+});

@@ -1,9 +1,10 @@
 // The Pulumi program under mocks: every resource is recorded with its inputs and checked.
-import { created, find, invokes, mocksReady, promiseOf, resourcesOf, settle, type RecordedResource } from "./helpers/mocks";
+import { find, invokes, mocksReady, options, promiseOf, recordOptions, resourcesOf, settle, type RecordedResource } from "./helpers/mocks";
 
 import * as pulumi from "@pulumi/pulumi";
 
 import { txtValue } from "../components/dns-records";
+import { serverIpv6 } from "../components/host";
 import { MailStack } from "../components/mailstack";
 import { buildSpec, type RawConfig } from "../components/spec";
 import { oneDomain, twoDomains } from "./helpers/fixtures";
@@ -25,12 +26,16 @@ const SECRET_PASSWORD = "correct-horse-battery-staple";
 async function deploy(name: string, raw: RawConfig, relayPassword?: string) {
     await mocksReady;
     const spec = buildSpec({ ...raw, passwords: { "evaluation@nathabee.de": SECRET_PASSWORD }, hasRelayPassword: relayPassword !== undefined });
-    const stack = new MailStack(name, {
-        spec,
-        passwords: pulumi.secret({ "evaluation@nathabee.de": SECRET_PASSWORD }),
-        configuredPasswordAddresses: ["evaluation@nathabee.de"],
-        ...(relayPassword !== undefined ? { relayPassword: pulumi.secret(relayPassword) } : {}),
-    });
+    const stack = new MailStack(
+        name,
+        {
+            spec,
+            passwords: pulumi.secret({ "evaluation@nathabee.de": SECRET_PASSWORD }),
+            configuredPasswordAddresses: ["evaluation@nathabee.de"],
+            ...(relayPassword !== undefined ? { relayPassword: pulumi.secret(relayPassword) } : {}),
+        },
+        { transformations: [recordOptions] },
+    );
     const outputs = {
         dnsRecords: await promiseOf(stack.dnsRecords),
         mailboxPasswords: await promiseOf(stack.mailboxPasswords),
@@ -39,7 +44,8 @@ async function deploy(name: string, raw: RawConfig, relayPassword?: string) {
     };
     await Promise.all(Object.values(stack.provisioning.reports).map(promiseOf));
     await settle();
-    return { spec, stack, outputs, resources: resourcesOf(name) };
+    const own = (n: string) => n === name || n.startsWith(`${name}-`);
+    return { spec, stack, outputs, resources: resourcesOf(name), options: options.filter((o) => own(o.name)) };
 }
 
 const records = (resources: RecordedResource[]) => resources.filter((r) => r.type === DNS_RECORD);
@@ -114,7 +120,9 @@ describe("one domain", () => {
         expect(get("mail.nathabee.de", "A")).toMatchObject({ content: "192.0.2.25" });
         expect(get("mail.nathabee.de", "AAAA")).toMatchObject({ content: "2001:db8:25::1" });
         expect(get("nathabee.de", "TXT")).toMatchObject({ content: '"v=spf1 mx -all"' });
-        expect(get("_dmarc.nathabee.de", "TXT")!.content).toContain("p=quarantine");
+        expect(get("mail.nathabee.de", "TXT")).toMatchObject({ content: '"v=spf1 a -all"' });
+        expect(get("_dmarc.nathabee.de", "TXT")).toMatchObject({ content: '"v=DMARC1; p=quarantine; rua=mailto:postmaster@nathabee.de; adkim=r; aspf=r"' });
+        expect(get("_smtp._tls.nathabee.de", "TXT")).toMatchObject({ content: '"v=TLSRPTv1; rua=mailto:postmaster@nathabee.de"' });
         expect(get("_submission._tcp.nathabee.de", "SRV")).toMatchObject({ data: { port: 587, target: "mail.nathabee.de" } });
         expect(invokes.filter((i) => i.token === "cloudflare:index/getZone:getZone").map((i) => i.args.filter.name)).toContain("nathabee.de");
     });
@@ -128,9 +136,10 @@ describe("one domain", () => {
         const der = createPublicKey({ key: Buffer.from(fromDns, "base64"), format: "der", type: "spki" });
         const installed: string = find(res.resources, COMMAND, "one-provision-dkim").inputs.stdin;
         // The private key that goes to the host belongs to the published public key.
-        const privatePem = bundleFile(installed, "/etc/opendkim/keys/nathabee.de.private") ?? anyPrivateKey(installed);
+        const privatePem = bundleFile(installed, "/etc/opendkim/keys/nathabee.de.mail.private");
+        expect(privatePem).toContain("PRIVATE KEY");
         const { createPrivateKey } = await import("node:crypto");
-        const derived = createPublicKey(createPrivateKey(privatePem)).export({ type: "spki", format: "der" });
+        const derived = createPublicKey(createPrivateKey(privatePem!)).export({ type: "spki", format: "der" });
         expect(Buffer.compare(derived, der.export({ type: "spki", format: "der" }))).toBe(0);
     });
 
@@ -165,8 +174,43 @@ describe("one domain", () => {
         expect(Object.keys(res.outputs.mailboxPasswords)).toEqual(["freebus@nathabee.de"]);
     });
 
-    test("the resources that hold mail or reputation are protected", () => {
-        expect(res.resources.filter((r) => r.type === HCLOUD.volume || r.type === HCLOUD.primaryIp).every((r) => r.inputs.deleteProtection)).toBe(true);
+    test("the volume and the primary IPs are protected in Pulumi too, and a new user-data never replaces the server", () => {
+        const opts = (type: string) => res.options.filter((o) => o.type === type);
+        expect(opts(HCLOUD.volume).map((o) => o.protect)).toEqual([true]);
+        expect(opts(HCLOUD.primaryIp).map((o) => o.protect)).toEqual([true, true]);
+        expect(opts(HCLOUD.server)[0].ignoreChanges).toEqual(expect.arrayContaining(["userData", "image", "sshKeys"]));
+    });
+
+    test("components are mailstack:<module>:<Name>, and every resource is a child of one", () => {
+        const components = res.options.filter((o) => o.type.startsWith("mailstack:"));
+        expect(components.map((o) => o.type).sort()).toEqual(
+            ["mailstack:dkim:DkimKeys", "mailstack:dns:MailDns", "mailstack:host:MailHost", "mailstack:stack:MailStack", "mailstack:provisioning:MailProvisioning"].sort(),
+        );
+        const orphans = res.options.filter((o) => o.type !== "mailstack:stack:MailStack" && !o.parentType?.startsWith("mailstack:"));
+        expect(orphans.map((o) => `${o.type} ${o.name}`)).toEqual([]);
+        // Every recorded resource went through the transformation: nothing escaped the tree.
+        expect(res.options.map((o) => `${o.type} ${o.name}`).sort()).toEqual(res.resources.map((r) => `${r.type} ${r.name}`).sort());
+    });
+
+    test("the generated passwords and the deploy key are secret outputs; client settings name the host and ports", async () => {
+        expect(await pulumi.isSecret(res.stack.mailboxPasswords)).toBe(true);
+        expect(await pulumi.isSecret(res.stack.deployPrivateKey)).toBe(true);
+        expect(res.stack.clientSettings).toEqual({
+            username: "the full email address, e.g. evaluation@nathabee.de",
+            imap: { host: "mail.nathabee.de", port: 993, security: "SSL/TLS" },
+            pop3: { host: "mail.nathabee.de", port: 995, security: "SSL/TLS" },
+            smtp: [
+                { host: "mail.nathabee.de", port: 587, security: "STARTTLS" },
+                { host: "mail.nathabee.de", port: 465, security: "SSL/TLS" },
+            ],
+        });
+    });
+
+    test("every provisioning step is triggered by the server's id, so a replaced server re-runs them all", () => {
+        const serverId = find(res.resources, HCLOUD.server, "one-server").id;
+        const commands = res.resources.filter((r) => r.type === COMMAND);
+        expect(commands).toHaveLength(5);
+        for (const c of commands) expect(c.inputs.triggers[0]).toBe(serverId);
     });
 
     test("dnsRecords output lists every record readably", () => {
@@ -188,12 +232,36 @@ describe("adding a second domain", () => {
         expect(sb).toEqual(sa);
         expect(ub).toEqual(ua);
 
-        const names = (l: typeof aRes) => l.filter((r) => r.type === DNS_RECORD).map((r) => r.name).sort();
-        const added = names(bRes).filter((n) => !names(aRes).includes(n));
-        expect(names(bRes).length - names(aRes).length).toBe(added.length);
-        expect(added.length).toBeGreaterThan(0);
-        expect(added.every((n) => n.includes("example.org"))).toBe(true);
+        const key = (r: RecordedResource) => `${r.inputs.name} ${r.inputs.type}`;
+        const before = records(a.resources).map(key);
+        const after = records(b.resources).map(key);
+        // Nothing of the first domain changed...
+        const strippedInputs = (l: RecordedResource[]) => Object.fromEntries(l.map((r) => [key(r), r.inputs]));
+        const first = strippedInputs(records(a.resources));
+        const second = strippedInputs(records(b.resources));
+        for (const k of before) expect([k, second[k]]).toEqual([k, first[k]]);
+        // ...and the new one got exactly its mail records, in its own zone.
+        expect(after.filter((k) => !before.includes(k)).sort()).toEqual(
+            [
+                "example.org MX",
+                "example.org TXT",
+                "mail._domainkey.example.org TXT",
+                "_dmarc.example.org TXT",
+                "_smtp._tls.example.org TXT",
+                "_submission._tcp.example.org SRV",
+                "_submissions._tcp.example.org SRV",
+                "_imaps._tcp.example.org SRV",
+                "_pop3s._tcp.example.org SRV",
+                "_imap._tcp.example.org SRV",
+                "_pop3._tcp.example.org SRV",
+            ].sort(),
+        );
+        expect(after.length).toBe(before.length + 11);
         expect(records(b.resources).filter((r) => r.inputs.name.endsWith("example.org")).every((r) => r.inputs.zoneId === "zone-of-example.org")).toBe(true);
+        const added = (name: string, type: string) => second[`${name} ${type}`];
+        expect(added("example.org", "MX")).toMatchObject({ content: "mail.nathabee.de", priority: 10, proxied: false, ttl: 3600 });
+        expect(added("example.org", "TXT")).toMatchObject({ content: '"v=spf1 mx -all"' });
+        expect(added("_dmarc.example.org", "TXT")).toMatchObject({ content: '"v=DMARC1; p=quarantine; rua=mailto:postmaster@example.org; adkim=r; aspf=r"' });
         // A new domain brings a DKIM key of its own.
         expect(bRes.filter((r) => r.type === PRIVATE_KEY).map((r) => r.name)).toContain("-dkim-example.org");
     });
@@ -213,9 +281,36 @@ describe("relay", () => {
     });
 });
 
-afterAll(() => {
-    // Every resource was declared with a name under one of the test stacks.
-    expect(created.length).toBeGreaterThan(0);
+describe("adding a mailbox", () => {
+    test("changes only the mail-data step's input: no other command, server, DNS record or key changes", async () => {
+        const withExtra = (): RawConfig => {
+            const raw = oneDomain();
+            const [d] = raw.domains as { mailboxes: string[] }[];
+            return { ...raw, domains: [{ ...d, mailboxes: [...d.mailboxes, "newbie"] }] };
+        };
+        const a = await deploy("mba", oneDomain());
+        const b = await deploy("mbb", withExtra());
+        const strip = (list: RecordedResource[], prefix: string) =>
+            Object.fromEntries(list.filter((r) => r.type !== "random:index/randomPassword:RandomPassword" && r.type !== "random:index/randomString:RandomString").map((r) => [`${r.type} ${r.name.slice(prefix.length)}`, r.inputs]));
+        const ra = strip(a.resources, "mba");
+        const rb = strip(b.resources, "mbb");
+        const mailData = `${COMMAND} -provision-mail-data`;
+        expect(rb[mailData].stdin).not.toEqual(ra[mailData].stdin);
+        expect(bundleFile(rb[mailData].stdin, "/etc/postfix/mailstack/virtual-mailboxes")).toContain("newbie@nathabee.de");
+        const without = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== mailData));
+        const restA = without(ra);
+        const restB = without(rb);
+        expect(Object.keys(restB).sort()).toEqual(Object.keys(restA).sort());
+        for (const k of Object.keys(restA)) expect([k, restB[k]]).toEqual([k, restA[k]]);
+        expect(Object.keys(b.outputs.mailboxPasswords).sort()).toEqual(["freebus@nathabee.de", "newbie@nathabee.de"]);
+    });
+});
+
+test("the server's IPv6 is ::1 of its primary IP's /64, however the provider spells the network", () => {
+    expect(serverIpv6("2a01:4f8:c012:abcd::", "2a01:4f8:c012:abcd::/64")).toBe("2a01:4f8:c012:abcd::1");
+    expect(serverIpv6("2a01:4f8:c012:abcd::/64", undefined)).toBe("2a01:4f8:c012:abcd::1");
+    expect(serverIpv6("2a01:4f8:c012:abcd::", "")).toBe("2a01:4f8:c012:abcd::1");
+    expect(() => serverIpv6("", "")).toThrow(/no IPv6 network/);
 });
 
 // --- bundle helpers: the stdin format of scripts/apply-bundle.sh (docs/design.md) ---
@@ -231,10 +326,4 @@ function decodeBundle(bundle: string): { path: string; content: string }[] {
 
 function bundleFile(bundle: string, path: string): string | undefined {
     return decodeBundle(bundle).find((f) => f.path === path)?.content;
-}
-
-function anyPrivateKey(bundle: string): string {
-    const f = decodeBundle(bundle).find((x) => x.content.includes("PRIVATE KEY"));
-    if (!f) throw new Error("no private key in the dkim bundle");
-    return f.content;
 }

@@ -12,7 +12,38 @@ export interface RecordedResource {
     readonly inputs: Record<string, any>;
     /** Top-level input keys whose value was marked secret. */
     readonly secretInputs: readonly string[];
+    /** The id the mock gave it. */
+    readonly id: string;
 }
+
+/** The options a resource was declared with, as seen by a transformation (see `recordOptions`). */
+export interface RecordedOptions {
+    readonly type: string;
+    readonly name: string;
+    readonly protect?: boolean;
+    readonly ignoreChanges?: string[];
+    readonly parentType?: string;
+    readonly dependsOn: number;
+}
+
+export const options: RecordedOptions[] = [];
+
+/**
+ * A transformation for a top-level component's `transformations` option: children inherit
+ * it, so it sees every resource's type, name and options (the mocks' newResource does not).
+ */
+export const recordOptions: pulumi.ResourceTransformation = ({ type, name, opts }) => {
+    const deps = opts.dependsOn;
+    options.push({
+        type,
+        name,
+        protect: opts.protect,
+        ignoreChanges: opts.ignoreChanges,
+        parentType: (opts.parent as { __pulumiType?: string } | undefined)?.__pulumiType,
+        dependsOn: Array.isArray(deps) ? deps.length : deps ? 1 : 0,
+    });
+    return undefined;
+};
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
@@ -38,19 +69,27 @@ export const created: RecordedResource[] = [];
 export const invokes: { token: string; args: any }[] = [];
 
 
+/** One key pair per resource name without its stack prefix: two test stacks get the same keys. */
+const keyCache = new Map<string, ReturnType<typeof generateKeyPairSync>>();
+function keyPair(name: string, algorithm: "rsa" | "ed25519", bits = 2048) {
+    const key = `${algorithm}/${bits}/${name.slice(name.indexOf("-") + 1)}`;
+    if (!keyCache.has(key)) keyCache.set(key, algorithm === "rsa" ? generateKeyPairSync("rsa", { modulusLength: bits }) : generateKeyPairSync("ed25519"));
+    return keyCache.get(key)!;
+}
+
 function fakeOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
     const i = args.inputs;
     switch (args.type) {
         case "tls:index/privateKey:PrivateKey": {
             if (i.algorithm === "RSA") {
-                const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: i.rsaBits ?? 2048 });
+                const { publicKey, privateKey } = keyPair(args.name, "rsa", i.rsaBits ?? 2048);
                 return {
                     ...i,
                     publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
                     privateKeyPem: privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
                 };
             }
-            const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+            const { publicKey, privateKey } = keyPair(args.name, "ed25519");
             const raw = publicKey.export({ type: "spki", format: "der" }).subarray(12);
             const blob = Buffer.concat([lenPrefixed(Buffer.from("ssh-ed25519")), lenPrefixed(raw)]);
             return {
@@ -62,7 +101,9 @@ function fakeOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, any>
             };
         }
         case "hcloud:index/primaryIp:PrimaryIp":
-            return { ...i, ipAddress: i.type === "ipv4" ? "192.0.2.25" : "2001:db8:25::/64" };
+            // As the provider reports them: the IPv6 primary IP's address is its network's
+            // first address, without the prefix length (which is in ipNetwork).
+            return i.type === "ipv4" ? { ...i, ipAddress: "192.0.2.25" } : { ...i, ipAddress: "2001:db8:25::", ipNetwork: "2001:db8:25::/64" };
         case "hcloud:index/volume:Volume":
             return { ...i, linuxDevice: `/dev/disk/by-id/scsi-0HC_Volume_${args.id}` };
         case "random:index/randomPassword:RandomPassword":
@@ -88,8 +129,8 @@ export const mocksReady = pulumi.runtime.setMocks(
         newResource(args: pulumi.runtime.MockResourceArgs) {
             const inputs = unwrap(args.inputs);
             const secretInputs = Object.keys(args.inputs).filter((k) => isSecretValue(args.inputs[k]));
-            created.push({ type: args.type, name: args.name, inputs, secretInputs });
             const id = args.type.startsWith("hcloud:") ? String(stableId(args.name)) : `${args.name}-id`;
+            created.push({ type: args.type, name: args.name, inputs, secretInputs, id });
             return { id, state: fakeOutputs({ ...args, inputs, id }) };
         },
         call(args: pulumi.runtime.MockCallArgs) {

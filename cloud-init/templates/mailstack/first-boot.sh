@@ -14,7 +14,16 @@ getent passwd vmail >/dev/null ||
     useradd --system --uid 5000 --gid 5000 --home-dir /srv/mail --no-create-home \
         --shell /usr/sbin/nologin vmail
 
-# The mail volume. If it is missing this fails, and cloud-init reports the error.
+# The mail volume. Hetzner attaches it right after the server is created, possibly after
+# this boot began: wait for its device for up to 10 minutes (systemd alone gives up after
+# 90 s). If it never comes this fails, and cloud-init reports the error.
+device=$(sed -n 's/^What=//p' /etc/systemd/system/srv-mail.mount)
+waited=0
+while [ ! -b "$device" ] && [ "$waited" -lt 600 ]; do
+    sleep 2
+    waited=$((waited + 2))
+done
+[ -b "$device" ] || { echo "mailstack-first-boot: the mail volume $device did not appear" >&2; exit 1; }
 systemctl daemon-reload
 systemctl enable srv-mail.mount
 systemctl start srv-mail.mount
