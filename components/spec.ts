@@ -150,12 +150,14 @@ function isIpv6(value: string): boolean {
     return halves.length === 2 ? count < 8 : count === 8;
 }
 
+const aliasTargetsInput = z.array(z.string()).min(1, "must list at least one target");
+
 const domainInput = z
     .object({
         name: z.string(),
         zoneId: z.string().regex(/^[0-9a-f]{32}$/, "must be a 32-character hex Cloudflare zone id").optional(),
         mailboxes: z.array(z.string()).default([]),
-        aliases: z.record(z.string(), z.array(z.string()).min(1, "must list at least one target")).default({}),
+        aliases: z.record(z.string(), aliasTargetsInput).default({}),
         dkimSelector: z
             .string()
             .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "must be a single DNS label (a-z, 0-9, -)")
@@ -185,33 +187,37 @@ const domainInput = z
     })
     .strict();
 
+const serverInput = z
+    .object({
+        type: z.string().regex(/^[a-z0-9-]+$/, "must be a Hetzner server type such as cx23").default("cx23"),
+        location: z.string().regex(/^[a-z0-9-]+$/, "must be a Hetzner location such as nbg1").default("nbg1"),
+        image: z.string().default(SUPPORTED_IMAGE),
+    })
+    .strict();
+
+const relayInput = z
+    .object({
+        host: z.string(),
+        port: z.number().int().min(1).max(65535).default(587),
+        username: z.string().min(1, "must not be empty"),
+    })
+    .strict();
+
 const configInput = z.object({
     hostname: z.string({ error: "is required (the MX host name, e.g. mail.example.org)" }),
     acmeEmail: z.string({ error: "is required (the Let's Encrypt account address)" }),
     acmeServer: z.url({ protocol: /^https$/, error: "must be an https:// ACME directory URL" }).default(LETS_ENCRYPT_DIRECTORY),
-    server: z
-        .object({
-            type: z.string().regex(/^[a-z0-9-]+$/, "must be a Hetzner server type such as cx23").default("cx23"),
-            location: z.string().regex(/^[a-z0-9-]+$/, "must be a Hetzner location such as nbg1").default("nbg1"),
-            image: z.string().default(SUPPORTED_IMAGE),
-        })
-        .strict()
-        .default({ type: "cx23", location: "nbg1", image: SUPPORTED_IMAGE }),
+    server: serverInput.default({ type: "cx23", location: "nbg1", image: SUPPORTED_IMAGE }),
     sshAllowedCidrs: z.array(z.string()).min(1, "must list at least one CIDR that may reach SSH (the deployer, CI)"),
     domains: z.array(domainInput).min(1, "must list at least one mail domain"),
-    relay: z
-        .object({
-            host: z.string(),
-            port: z.number().int().min(1).max(65535).default(587),
-            username: z.string().min(1, "must not be empty"),
-        })
-        .strict()
-        .optional(),
+    relay: relayInput.optional(),
     mailVolumeSizeGb: z.number().int().min(10, "must be at least 10 (Hetzner's smallest volume)").max(10240).default(10),
     messageSizeLimitMb: z.number().int().min(1).max(200).default(50),
 });
 
-function keyPath(path: readonly PropertyKey[]): string {
+type KeyPath = readonly PropertyKey[];
+
+function keyPath(path: KeyPath): string {
     let out = "mailstack";
     path.forEach((p, i) => {
         if (typeof p === "number") out += `[${p}]`;
@@ -220,95 +226,226 @@ function keyPath(path: readonly PropertyKey[]): string {
     return out;
 }
 
+// Problems are listed in config key order, then by element (domain, CIDR) and object field
+// (schema order); problems that tie keep the order they were found in (shape, then meaning).
+const KEY_ORDER: readonly string[] = [
+    "hostname",
+    "acmeEmail",
+    "acmeServer",
+    "server",
+    "sshAllowedCidrs",
+    "domains",
+    "relay",
+    "relayPassword",
+    "mailVolumeSizeGb",
+    "messageSizeLimitMb",
+    "passwords",
+];
+/** Field order of the objects under a key, and at which depth of the path those fields are. */
+const FIELD_ORDER: Readonly<Record<string, { depth: number; fields: readonly string[] }>> = {
+    server: { depth: 1, fields: Object.keys(serverInput.shape) },
+    relay: { depth: 1, fields: Object.keys(relayInput.shape) },
+    domains: { depth: 2, fields: Object.keys(domainInput.shape) },
+};
+
+function sortRank(path: KeyPath): number[] {
+    const rankIn = (order: readonly string[], p: PropertyKey) => {
+        const i = order.indexOf(String(p));
+        return i < 0 ? order.length : i;
+    };
+    const rank = [rankIn(KEY_ORDER, path[0])];
+    const fields = FIELD_ORDER[String(path[0])];
+    for (let i = 1; i < path.length; i++) {
+        const p = path[i];
+        if (typeof p === "number") rank.push(p);
+        else if (fields && i === fields.depth) rank.push(rankIn(fields.fields, p));
+        else break;
+    }
+    return rank;
+}
+
+function compareRanks(a: readonly number[], b: readonly number[]): number {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+    return a.length - b.length;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+
+function valueOf<T>(result: z.ZodSafeParseResult<T>): T | undefined {
+    return result.success ? result.data : undefined;
+}
+
+/** What can be read from one `domains[i]` entry, even when parts of it are invalid. */
+interface DomainParts {
+    /** The name as written, when it is a string. */
+    readonly rawName?: string;
+    /** Mailbox names by index; undefined where an entry is not a string. */
+    readonly mailboxes: readonly (string | undefined)[];
+    /** Alias name -> targets; undefined targets when the list itself is invalid. */
+    readonly aliases: readonly (readonly [string, readonly string[] | undefined])[];
+    /** False when the set of this domain's addresses is not fully known (bad or misspelt keys). */
+    readonly addressesKnown: boolean;
+    readonly rua?: string;
+}
+
+function domainParts(entry: unknown): DomainParts | undefined {
+    if (!isRecord(entry)) return undefined;
+    const shape = domainInput.shape;
+    const rawName = valueOf(shape.name.safeParse(entry.name));
+    const mailboxes = valueOf(shape.mailboxes.safeParse(entry.mailboxes));
+    const aliases = valueOf(shape.aliases.safeParse(entry.aliases));
+    const dmarc = entry.dmarc;
+    return {
+        rawName,
+        mailboxes: mailboxes ?? (Array.isArray(entry.mailboxes) ? entry.mailboxes.map((m) => (typeof m === "string" ? m : undefined)) : []),
+        aliases: aliases
+            ? Object.entries(aliases)
+            : isRecord(entry.aliases)
+              ? Object.entries(entry.aliases).map(([a, t]) => [a, valueOf(aliasTargetsInput.safeParse(t))] as const)
+              : [],
+        addressesKnown:
+            mailboxes !== undefined && (aliases !== undefined || isRecord(entry.aliases)) && Object.keys(entry).every((k) => k in shape),
+        ...(isRecord(dmarc) && typeof dmarc.rua === "string" ? { rua: dmarc.rua } : {}),
+    };
+}
+
 /**
  * Validate the stack config and build the MailSpec, or throw a ConfigError that lists
  * every problem with its key path (`mailstack:domains[1].aliases.admin[0]: ...`).
+ *
+ * Every key is checked on its own, so one bad key never hides another's problems; a check
+ * is skipped only when its own inputs are invalid (that problem is already reported).
  */
 export function buildSpec(raw: RawConfig): MailSpec {
     const { passwords, hasRelayPassword = false, ...input } = raw;
-    const parsed = configInput.safeParse(input);
-    if (!parsed.success) {
-        throw new ConfigError(parsed.error.issues.map((i) => `${keyPath(i.path)}: ${i.message}`));
-    }
-    const cfg = parsed.data;
-    const problems: string[] = [];
-    const at = (path: string, message: string) => problems.push(`mailstack:${path}: ${message}`);
+    const found: { path: KeyPath; text: string }[] = [];
+    const at = (path: KeyPath, message: string) => found.push({ path, text: `${keyPath(path)}: ${message}` });
 
-    const hostname = cfg.hostname.toLowerCase();
-    if (!isDomainName(hostname)) at("hostname", `"${cfg.hostname}" is not a valid host name`);
-    if (!isEmail(cfg.acmeEmail)) at("acmeEmail", `"${cfg.acmeEmail}" is not a valid email address`);
-    if (cfg.server.image !== SUPPORTED_IMAGE) {
-        at("server.image", `"${cfg.server.image}" is not supported: the server configuration targets exactly ${SUPPORTED_IMAGE}`);
+    const parsed = configInput.safeParse(input);
+    if (!parsed.success) parsed.error.issues.forEach((i) => at(i.path, i.message));
+    const shape = configInput.shape;
+
+    const rawHostname = valueOf(shape.hostname.safeParse(input.hostname));
+    const hostname = rawHostname?.toLowerCase();
+    const hostnameValid = hostname !== undefined && isDomainName(hostname);
+    if (rawHostname !== undefined && !hostnameValid) at(["hostname"], `"${rawHostname}" is not a valid host name`);
+    const acmeEmail = valueOf(shape.acmeEmail.safeParse(input.acmeEmail));
+    if (acmeEmail !== undefined && !isEmail(acmeEmail)) at(["acmeEmail"], `"${acmeEmail}" is not a valid email address`);
+    const image = isRecord(input.server) ? valueOf(serverInput.shape.image.safeParse(input.server.image)) : SUPPORTED_IMAGE;
+    if (image !== undefined && image !== SUPPORTED_IMAGE) {
+        at(["server", "image"], `"${image}" is not supported: the server configuration targets exactly ${SUPPORTED_IMAGE}`);
     }
-    cfg.sshAllowedCidrs.forEach((c, i) => {
-        if (!isCidr(c)) at(`sshAllowedCidrs[${i}]`, `"${c}" is not a CIDR such as 203.0.113.7/32 or 2001:db8::/48`);
-    });
-    if (cfg.relay) {
-        if (!isDomainName(cfg.relay.host.toLowerCase()) && !isIpv4(cfg.relay.host)) {
-            at("relay.host", `"${cfg.relay.host}" is not a host name or IPv4 address`);
+    if (Array.isArray(input.sshAllowedCidrs)) {
+        input.sshAllowedCidrs.forEach((c: unknown, i) => {
+            if (typeof c === "string" && !isCidr(c)) at(["sshAllowedCidrs", i], `"${c}" is not a CIDR such as 203.0.113.7/32 or 2001:db8::/48`);
+        });
+    }
+    if (input.relay !== undefined) {
+        const host = isRecord(input.relay) ? valueOf(relayInput.shape.host.safeParse(input.relay.host)) : undefined;
+        if (host !== undefined && !isDomainName(host.toLowerCase()) && !isIpv4(host)) {
+            at(["relay", "host"], `"${host}" is not a host name or IPv4 address`);
         }
-        if (!hasRelayPassword) at("relayPassword", "is required when mailstack:relay is set (set it with --secret)");
+        if (!hasRelayPassword) at(["relayPassword"], "is required when mailstack:relay is set (set it with --secret)");
     } else if (hasRelayPassword) {
-        at("relayPassword", "is set but mailstack:relay is not");
+        at(["relayPassword"], "is set but mailstack:relay is not");
     }
 
     // First pass: names, mailboxes and alias addresses, so that alias targets can be checked
-    // against every local address of every domain.
+    // against every local address of every domain. Parts that are invalid are skipped, and
+    // what they make unknowable is remembered, so that they cause no follow-on problems.
+    const entries: unknown[] | undefined = Array.isArray(input.domains) ? input.domains : undefined;
+    const parts = (entries ?? []).map(domainParts);
+    // False when some domain's name is missing or invalid: an address outside the known
+    // domains might then belong to it.
+    let allNamesKnown = entries !== undefined && entries.length > 0;
     const domainNames = new Map<string, number>();
-    const localAddresses = new Map<string, string>(); // address -> key path that defined it
+    const unknownDomains = new Set<string>(); // domains whose set of addresses is not known
+    const unknownAddresses = new Set<string>(); // local addresses defined by an invalid entry
+    const localAddresses = new Map<string, KeyPath>(); // address -> key path that defined it
     const mailboxes = new Set<string>();
-    const aliasTargets = new Map<string, { path: string; targets: string[] }>();
-    cfg.domains.forEach((d, di) => {
-        const name = d.name.toLowerCase();
-        if (!isDomainName(name)) at(`domains[${di}].name`, `"${d.name}" is not a valid domain name`);
-        if (domainNames.has(name)) at(`domains[${di}].name`, `"${name}" is already configured at mailstack:domains[${domainNames.get(name)}]`);
-        else domainNames.set(name, di);
+    const targetLists: { address?: string; path: KeyPath; targets: string[] }[] = [];
+    const aliasTargets = new Map<string, { path: KeyPath; targets: string[] }>();
+    parts.forEach((d, di) => {
+        if (!d) {
+            allNamesKnown = false;
+            return;
+        }
+        const name = d.rawName?.toLowerCase();
+        if (d.rawName === undefined || name === undefined) {
+            allNamesKnown = false;
+        } else {
+            if (!isDomainName(name)) {
+                at(["domains", di, "name"], `"${d.rawName}" is not a valid domain name`);
+                allNamesKnown = false;
+            }
+            if (domainNames.has(name)) at(["domains", di, "name"], `"${name}" is already configured at mailstack:domains[${domainNames.get(name)}]`);
+            else domainNames.set(name, di);
+            if (!d.addressesKnown) unknownDomains.add(name);
+        }
         d.mailboxes.forEach((m, mi) => {
+            if (m === undefined) return;
             const local = m.toLowerCase();
-            const path = `domains[${di}].mailboxes[${mi}]`;
+            const path = ["domains", di, "mailboxes", mi];
             if (!isLocalPart(local)) {
                 at(path, `"${m}" is not a valid mailbox name (a-z, 0-9, ".", "_", "-"; no "@domain", it is added)`);
+                if (name !== undefined) unknownAddresses.add(`${local}@${name}`);
                 return;
             }
+            if (name === undefined) return;
             const address = `${local}@${name}`;
-            if (localAddresses.has(address)) at(path, `${address} is already defined at mailstack:${localAddresses.get(address)}`);
+            if (localAddresses.has(address)) at(path, `${address} is already defined at ${keyPath(localAddresses.get(address)!)}`);
             else localAddresses.set(address, path);
             mailboxes.add(address);
         });
-        Object.entries(d.aliases).forEach(([alias, targets]) => {
+        d.aliases.forEach(([alias, targets]) => {
             const local = alias.toLowerCase();
-            const path = `domains[${di}].aliases.${alias}`;
+            const path = ["domains", di, "aliases", alias];
             if (!isLocalPart(local)) {
                 at(path, `"${alias}" is not a valid alias name (a-z, 0-9, ".", "_", "-")`);
+                if (name !== undefined) unknownAddresses.add(`${local}@${name}`);
                 return;
             }
-            const address = `${local}@${name}`;
-            if (localAddresses.has(address)) {
-                at(path, `${address} is already defined at mailstack:${localAddresses.get(address)}`);
+            const address = name === undefined ? undefined : `${local}@${name}`;
+            if (address !== undefined) {
+                if (localAddresses.has(address)) {
+                    at(path, `${address} is already defined at ${keyPath(localAddresses.get(address)!)}`);
+                    return;
+                }
+                localAddresses.set(address, path);
+            }
+            if (!targets) {
+                if (address !== undefined) unknownAddresses.add(address);
                 return;
             }
-            localAddresses.set(address, path);
-            aliasTargets.set(address, { path, targets: targets.map((t) => t.toLowerCase()) });
+            const lowered = targets.map((t) => t.toLowerCase());
+            targetLists.push({ address, path, targets: lowered });
+            if (address !== undefined) aliasTargets.set(address, { path, targets: lowered });
         });
     });
-    if (isDomainName(hostname) && domainNames.has(hostname)) {
-        at("hostname", `"${hostname}" is also a mail domain; use a host inside it, e.g. mail.${hostname}`);
+    if (hostnameValid && domainNames.has(hostname)) {
+        at(["hostname"], `"${hostname}" is also a mail domain; use a host inside it, e.g. mail.${hostname}`);
     }
-    const hostnameDomain = [...domainNames.keys()]
-        .filter((n) => hostname.endsWith(`.${n}`))
-        .sort((a, b) => b.length - a.length)[0];
-    if (isDomainName(hostname) && !hostnameDomain) {
-        at("hostname", `"${hostname}" is not inside any configured domain, so its A/AAAA records could not be created`);
+    const hostnameDomain =
+        hostname === undefined
+            ? undefined
+            : [...domainNames.keys()].filter((n) => hostname.endsWith(`.${n}`)).sort((a, b) => b.length - a.length)[0];
+    if (hostnameValid && !hostnameDomain && allNamesKnown) {
+        at(["hostname"], `"${hostname}" is not inside any configured domain, so its A/AAAA records could not be created`);
     }
 
+    const domainOf = (addr: string) => addr.slice(addr.lastIndexOf("@") + 1);
+    const isLocalDomain = (addr: string) => domainNames.has(domainOf(addr));
+    // Whether it is certain that an address is, or is not, a local one of this server.
+    const isKnown = (addr: string) =>
+        !unknownAddresses.has(addr) && !unknownDomains.has(domainOf(addr)) && (isLocalDomain(addr) || allNamesKnown);
+
     // Alias targets: outside addresses must be valid, local ones must exist.
-    const isLocalDomain = (addr: string) => domainNames.has(addr.slice(addr.lastIndexOf("@") + 1));
-    aliasTargets.forEach(({ path, targets }, address) => {
+    targetLists.forEach(({ address, path, targets }) => {
         const seen = new Set<string>();
         targets.forEach((t, ti) => {
-            const tpath = `${path}[${ti}]`;
+            const tpath = [...path, ti];
             if (!isEmail(t)) at(tpath, `"${t}" is not a valid email address`);
-            else if (isLocalDomain(t) && !localAddresses.has(t)) at(tpath, `${t} is not a mailbox or alias of this server`);
+            else if (isLocalDomain(t) && !localAddresses.has(t) && isKnown(t)) at(tpath, `${t} is not a mailbox or alias of this server`);
             else if (t === address) at(tpath, `${address} forwards to itself`);
             if (seen.has(t)) at(tpath, `${t} is listed twice`);
             seen.add(t);
@@ -316,6 +453,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
     });
 
     // Loops and dead ends: follow local aliases until they reach a mailbox or the outside.
+    // An address whose definition is invalid is given the benefit of the doubt.
     const reaches = new Map<string, boolean>();
     const reported = new Set<string>();
     const resolve = (address: string, stack: string[]): boolean => {
@@ -323,7 +461,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
         const known = reaches.get(address);
         if (known !== undefined) return known;
         const alias = aliasTargets.get(address);
-        if (!alias) return false; // unknown local target: reported above
+        if (!alias) return !isKnown(address); // unknown local target: reported above
         if (stack.includes(address)) {
             const cycle = [...stack.slice(stack.indexOf(address)), address];
             const key = [...cycle].sort().join(",");
@@ -339,27 +477,32 @@ export function buildSpec(raw: RawConfig): MailSpec {
     };
     aliasTargets.forEach((_, address) => resolve(address, []));
 
-    // RFC 5321 4.5.1: postmaster@ must reach a person for every domain we accept mail for.
-    cfg.domains.forEach((d, di) => {
-        const name = d.name.toLowerCase();
-        if (domainNames.get(name) !== di) return;
-        const postmaster = `postmaster@${name}`;
-        if (!localAddresses.has(postmaster)) {
-            at(`domains[${di}].aliases`, `postmaster@${name} must exist (RFC 5321): add a mailbox "postmaster" or an alias postmaster: [someone@...]`);
-        } else if (!resolve(postmaster, [])) {
-            at(localAddresses.get(postmaster)!, `postmaster@${name} does not reach any mailbox or outside address`);
+    parts.forEach((d, di) => {
+        // RFC 5321 4.5.1: postmaster@ must reach a person for every domain we accept mail for.
+        const name = d?.rawName?.toLowerCase();
+        if (name !== undefined && domainNames.get(name) === di) {
+            const postmaster = `postmaster@${name}`;
+            if (!localAddresses.has(postmaster)) {
+                if (isKnown(postmaster)) {
+                    at(
+                        ["domains", di, "aliases"],
+                        `postmaster@${name} must exist (RFC 5321): add a mailbox "postmaster" or an alias postmaster: [someone@...]`,
+                    );
+                }
+            } else if (!resolve(postmaster, [])) {
+                at(localAddresses.get(postmaster)!, `postmaster@${name} does not reach any mailbox or outside address`);
+            }
         }
-        if (d.dmarc.rua !== undefined && !isEmail(d.dmarc.rua)) {
-            at(`domains[${di}].dmarc.rua`, `"${d.dmarc.rua}" is not a valid email address`);
-        }
+        if (d?.rua !== undefined && !isEmail(d.rua)) at(["domains", di, "dmarc", "rua"], `"${d.rua}" is not a valid email address`);
     });
 
-    if (passwords !== undefined && (typeof passwords !== "object" || passwords === null || Array.isArray(passwords))) {
-        at("passwords", 'must be a map of "address": "password"');
+    if (passwords !== undefined && !isRecord(passwords)) {
+        at(["passwords"], 'must be a map of "address": "password"');
     } else if (passwords) {
         Object.entries(passwords).forEach(([address, password]) => {
-            const path = `passwords.${address}`;
-            if (!mailboxes.has(address.toLowerCase())) at(path, `${address} is not a configured mailbox (only mailboxes log in)`);
+            const path = ["passwords", address];
+            const lower = address.toLowerCase();
+            if (!mailboxes.has(lower) && isKnown(lower)) at(path, `${address} is not a configured mailbox (only mailboxes log in)`);
             // Never echo the value: this is a secret.
             else if (typeof password !== "string") at(path, "must be a string");
             else if (password.length < 12) at(path, "is too short: use at least 12 characters");
@@ -368,7 +511,12 @@ export function buildSpec(raw: RawConfig): MailSpec {
         });
     }
 
-    if (problems.length > 0) throw new ConfigError(problems);
+    const problems = found
+        .map((p, i) => ({ ...p, rank: sortRank(p.path), i }))
+        .sort((a, b) => compareRanks(a.rank, b.rank) || a.i - b.i)
+        .map((p) => p.text);
+    if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+    const cfg = parsed.data;
 
     const domains: DomainSpec[] = cfg.domains.map((d) => {
         const name = d.name.toLowerCase();
@@ -387,7 +535,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
     });
 
     return {
-        hostname,
+        hostname: cfg.hostname.toLowerCase(),
         hostnameDomain: hostnameDomain!,
         acmeEmail: cfg.acmeEmail,
         acmeServer: cfg.acmeServer,

@@ -152,11 +152,103 @@ describe("bad input names the key path and what is wrong", () => {
                 expect.stringMatching(/^mailstack:domains\[0\]: .*colour/),
             ]),
         );
+        expect(found).toHaveLength(3);
     });
 
     test("every problem is reported at once", () => {
         const raw = { ...withDomain({ name: "bad_domain" }, 1), acmeEmail: "nope", sshAllowedCidrs: ["x"] };
         expect(problems(raw).length).toBeGreaterThanOrEqual(3);
+    });
+});
+
+describe("shape errors do not hide other problems", () => {
+    const CIDR_PROBLEM = (c: string, i = 0) => `mailstack:sshAllowedCidrs[${i}]: "${c}" is not a CIDR such as 203.0.113.7/32 or 2001:db8::/48`;
+
+    test("missing hostname and an invalid CIDR are both reported", () => {
+        const raw: RawConfig = { ...oneDomain(), sshAllowedCidrs: ["203.0.113.300/32"] };
+        delete raw.hostname;
+        expect(problems(raw)).toEqual([expect.stringMatching(/^mailstack:hostname: is required/), CIDR_PROBLEM("203.0.113.300/32")]);
+    });
+
+    test("a bad dmarc policy and a bad acmeEmail are both reported, in config key order", () => {
+        expect(problems({ ...withDomain({ dmarc: { policy: "drop" } }), acmeEmail: "postmaster" })).toEqual([
+            'mailstack:acmeEmail: "postmaster" is not a valid email address',
+            expect.stringMatching(/^mailstack:domains\[0\]\.dmarc\.policy: /),
+        ]);
+    });
+
+    test("an invalid zoneId does not hide an invalid CIDR", () => {
+        expect(problems({ ...withDomain({ zoneId: "xyz" }), sshAllowedCidrs: ["nope"] })).toEqual([
+            CIDR_PROBLEM("nope"),
+            "mailstack:domains[0].zoneId: must be a 32-character hex Cloudflare zone id",
+        ]);
+    });
+
+    test("a shape error in one domain does not hide an alias loop in another", () => {
+        const raw = withDomain({ dkimSelector: "Mail_Sel" }, 0);
+        (raw.domains as Record<string, unknown>[])[1] = {
+            name: "example.org",
+            mailboxes: ["carol"],
+            aliases: { postmaster: ["carol@example.org"], a: ["b@example.org"], b: ["a@example.org"] },
+        };
+        expect(problems(raw)).toEqual([
+            "mailstack:domains[0].dkimSelector: must be a single DNS label (a-z, 0-9, -)",
+            "mailstack:domains[1].aliases.a: alias loop: a@example.org -> b@example.org -> a@example.org",
+        ]);
+    });
+
+    test("a bad field does not hide its siblings' problems", () => {
+        const raw: RawConfig = { ...oneDomain(), server: { type: "CX 23", image: "ubuntu-24.04" }, relay: { host: "bad host", username: "" } };
+        expect(problems(raw)).toEqual([
+            "mailstack:server.type: must be a Hetzner server type such as cx23",
+            'mailstack:server.image: "ubuntu-24.04" is not supported: the server configuration targets exactly debian-13',
+            'mailstack:relay.host: "bad host" is not a host name or IPv4 address',
+            "mailstack:relay.username: must not be empty",
+            "mailstack:relayPassword: is required when mailstack:relay is set (set it with --secret)",
+        ]);
+        expect(problems({ ...oneDomain(), sshAllowedCidrs: [42, "x"] })).toEqual([
+            "mailstack:sshAllowedCidrs[0]: Invalid input: expected string, received number",
+            CIDR_PROBLEM("x", 1),
+        ]);
+    });
+
+    test("an invalid domain name causes no follow-on problems about the hostname, aliases or passwords", () => {
+        const raw = { ...withDomain({ name: "nathabee.de." }), passwords: { "evaluation@nathabee.de": "a-long-enough-password" } };
+        expect(problems(raw)).toEqual(['mailstack:domains[0].name: "nathabee.de." is not a valid domain name']);
+        expect(problems({ ...oneDomain(), domains: [{ ...(oneDomain().domains as object[])[0], name: 42 }] })).toEqual([
+            "mailstack:domains[0].name: Invalid input: expected string, received number",
+        ]);
+    });
+
+    test("invalid mailboxes or aliases make no address of that domain look missing", () => {
+        // A mistyped list: its addresses are unknown, so aliases to them and passwords for
+        // them are not reported, while the password's own problem still is.
+        const raw = { ...withDomain({ mailboxes: "evaluation" }), passwords: { "evaluation@nathabee.de": "short" } };
+        expect(problems(raw)).toEqual([
+            "mailstack:domains[0].mailboxes: Invalid input: expected array, received string",
+            "mailstack:passwords.evaluation@nathabee.de: is too short: use at least 12 characters",
+        ]);
+        // A misspelt key: no "postmaster must exist" on top of it.
+        expect(problems(withDomain({ alias: { postmaster: ["carol@example.org"] }, aliases: undefined }, 1))).toEqual([
+            'mailstack:domains[1]: Unrecognized key: "alias"',
+        ]);
+        // One alias with an empty target list: only that, not "postmaster does not reach
+        // anyone" for an alias that forwards to it, while a loop elsewhere is still found.
+        const found = problems(
+            withDomain({ aliases: { postmaster: [], a: ["b@nathabee.de"], b: ["a@nathabee.de"], c: ["postmaster@nathabee.de"] } }),
+        );
+        expect(found).toEqual([
+            "mailstack:domains[0].aliases.postmaster: must list at least one target",
+            "mailstack:domains[0].aliases.a: alias loop: a@nathabee.de -> b@nathabee.de -> a@nathabee.de",
+        ]);
+    });
+
+    test("domains that are not a list hide nothing else and add no noise", () => {
+        const raw = { ...oneDomain(), domains: "nathabee.de", acmeEmail: "nope", passwords: { "evaluation@nathabee.de": "a-long-enough-password" } };
+        expect(problems(raw)).toEqual([
+            'mailstack:acmeEmail: "nope" is not a valid email address',
+            "mailstack:domains: Invalid input: expected array, received string",
+        ]);
     });
 });
 
