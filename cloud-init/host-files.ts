@@ -53,6 +53,7 @@ export function renderHostFiles(spec: MailSpec): HostFile[] {
         file("/etc/opendkim/trusted.hosts", renderTemplate("opendkim/trusted.hosts"), ["restart:opendkim"]),
         file("/etc/nginx/sites-available/default", renderTemplate("nginx/default", { hostname }), ["reload:nginx"]),
         file("/etc/fail2ban/jail.local", renderTemplate("fail2ban/jail.local"), ["reload:fail2ban"]),
+        file("/etc/fail2ban/filter.d/dovecot.local", renderTemplate("fail2ban/dovecot.local"), ["reload:fail2ban"]),
         file("/etc/ssh/sshd_config.d/00-mailstack.conf", renderTemplate("ssh/00-mailstack.conf"), ["restart:ssh"]),
         file("/etc/apt/apt.conf.d/52mailstack-unattended-upgrades", renderTemplate("apt/52mailstack-unattended-upgrades"), []),
         file(

@@ -504,6 +504,9 @@ export function buildSpec(raw: RawConfig): MailSpec {
             const lower = address.toLowerCase();
             if (!mailboxes.has(lower) && isKnown(lower)) at(path, `${address} is not a configured mailbox (only mailboxes log in)`);
             // Never echo the value: this is a secret.
+            // `pulumi config set --path` stores a digits-only value as a number, which would
+            // lose leading zeros: refuse it rather than guess the password.
+            else if (typeof password === "number") at(path, "is a number (digits only?): use a password with letters as well");
             else if (typeof password !== "string") at(path, "must be a string");
             else if (password.length < 12) at(path, "is too short: use at least 12 characters");
             else if (Buffer.byteLength(password, "utf8") > 72) at(path, "is too long: bcrypt uses at most 72 bytes");

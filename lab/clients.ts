@@ -322,9 +322,9 @@ export function authPlain(user: string, pass: string): string {
 }
 
 /** A bare TCP connect: "open" when something listens, "refused" when nothing does. */
-export async function tcpProbe(port: number, host = SERVER): Promise<"open" | "refused"> {
+export async function tcpProbe(port: number, host = SERVER, localAddress?: string): Promise<"open" | "refused"> {
     return new Promise((resolve, reject) => {
-        const s = net.connect({ host, port }, () => {
+        const s = net.connect({ host, port, localAddress }, () => {
             s.destroy();
             resolve("open");
         });

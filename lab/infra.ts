@@ -26,6 +26,8 @@ export const NET = {
     client6: "2001:db8::7",
     /** Second "outside" source address and the mail sink (the relayhost of the lab spec). */
     outside4: "198.51.100.7",
+    /** A password guesser, for the fail2ban checks (banned and unbanned there). */
+    attacker4: "198.51.100.66",
 } as const;
 
 /** Where the user-data finds the mail volume, shaped like Hetzner's `linuxDevice`. */
@@ -235,6 +237,7 @@ export function createNetwork(): void {
     run(s, "-6", "route", "add", "default", "via", NET.client6);
     run(o, "addr", "add", `${NET.client4}/24`, "dev", NET.outsideIf);
     run(o, "addr", "add", `${NET.outside4}/32`, "dev", NET.outsideIf);
+    run(o, "addr", "add", `${NET.attacker4}/32`, "dev", NET.outsideIf);
     run(o, "-6", "addr", "add", `${NET.client6}/64`, "dev", NET.outsideIf, "nodad");
     run(o, "link", "set", NET.outsideIf, "up");
 }

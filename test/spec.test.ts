@@ -131,6 +131,12 @@ describe("bad input names the key path and what is wrong", () => {
         expect(found.join()).not.toContain("hunter2");
     });
 
+    test("a digits-only password stored as a number is refused, not turned into another password", () => {
+        const found = problems({ ...oneDomain(), passwords: { "evaluation@nathabee.de": 1234567890123 } });
+        expect(found).toEqual(["mailstack:passwords.evaluation@nathabee.de: is a number (digits only?): use a password with letters as well"]);
+        expect(found.join()).not.toContain("1234567890123");
+    });
+
     test("unsupported image", () => {
         expect(problems({ ...oneDomain(), server: { image: "ubuntu-24.04" } })).toEqual([
             'mailstack:server.image: "ubuntu-24.04" is not supported: the server configuration targets exactly debian-13',

@@ -22,9 +22,14 @@ const DELIVERY: Record<string, string> = {
     "info@example.org": "example.org/alice",
     "carol@example.net": "example.net/carol",
     "postmaster@example.net": "example.net/carol",
+    // RFC 2142 abuse@ for every domain, and the host name's own addresses.
+    "abuse@example.org": "example.org/postmaster",
+    "abuse@example.net": "example.net/carol",
+    "postmaster@mail.example.org": "example.org/postmaster",
+    "abuse@mail.example.org": "example.org/postmaster",
 };
 
-void test("Mail from outside on port 25 reaches each mailbox and each alias of both domains, as a file in the Maildir on the mail volume", async () => {
+void test("Mail from outside on port 25 reaches each mailbox and alias of both domains, abuse@ and the host's postmaster@, as a file in the Maildir on the mail volume", async () => {
     const sent = Object.entries(DELIVERY).map(([rcpt, box]) => ({ rcpt, box, subject: `${tag()}-${rcpt.replace(/\W/g, "_")}` }));
     for (const m of sent) await sendMail({ port: 25, from: "someone@sink.test", to: [m.rcpt], subject: m.subject });
     for (const m of sent) {
