@@ -325,6 +325,10 @@ export async function bootContainer(root: string, loopDevice: string): Promise<P
             "--register=no",
             "--keep-unit",
             `--network-namespace-path=/run/netns/${NET.serverNs}`,
+            // nspawn grants CAP_NET_ADMIN only with --private-network, not when it joins a
+            // namespace. fail2ban needs it for its nftables bans, as on the real VM; it only
+            // reaches msl-srv, the lab's own namespace.
+            "--capability=CAP_NET_ADMIN",
             "--console=pipe",
             "--resolv-conf=off",
             "--timezone=off",

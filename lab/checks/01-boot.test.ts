@@ -53,3 +53,13 @@ void test("The provisioning scripts succeed over SSH with the deploy key", () =>
     const { provisioning } = context();
     assert.ok(provisioning.ran && provisioning.ok, provisioning.detail);
 });
+
+void test("Unattended security upgrades are on: daily, from Debian-Security, never rebooting by themselves", () => {
+    const periodic = ssh("apt-config dump APT::Periodic Unattended-Upgrade").stdout;
+    assert.match(periodic, /^APT::Periodic::Unattended-Upgrade "1";$/m);
+    assert.match(periodic, /^APT::Periodic::Update-Package-Lists "1";$/m);
+    assert.match(periodic, /^Unattended-Upgrade::Automatic-Reboot "false";$/m);
+    assert.match(periodic, /^Unattended-Upgrade::Origins-Pattern:: ".*label=Debian-Security";$/m);
+    const timers = ssh("systemctl is-enabled apt-daily.timer apt-daily-upgrade.timer", { allowFail: true }).stdout.trim().split("\n");
+    assert.deepEqual(timers, ["enabled", "enabled"]);
+});
