@@ -33,14 +33,14 @@ void test("Running the provisioning scripts again with the same input changes no
     assert.equal(daemonState(), before, "a daemon was restarted (or its PID changed)");
 });
 
-void test("A mailbox added through the provisioning scripts is accepted on port 25 at once, receives mail and logs in over IMAPS, without a reboot", async () => {
+void test("A mailbox added through the provisioning scripts is accepted on port 25 at once, receives mail and logs in over IMAPS, by reloads alone (no restart, no reboot)", async () => {
     const dave = "dave@example.org";
     const password = "dave-lab-password-4444";
     const rcpt = async () =>
         (await smtpDialog(25, ["EHLO client.sink.test", "MAIL FROM:<someone@sink.test>", `RCPT TO:<${dave}>`], { keepGoing: true })).replies[2];
     assert.equal((await rcpt()).code, 550, "dave exists before he is added");
 
-    const bootId = ssh("cat /proc/sys/kernel/random/boot_id").stdout;
+    const before = daemonState();
     const passwords = { ...LAB_PASSWORDS, [dave]: password };
     const spec = buildSpec({
         ...LAB_RAW_CONFIG,
@@ -58,5 +58,7 @@ void test("A mailbox added through the provisioning scripts is accepted on port 
     const subject = tag();
     await sendMail({ port: 25, from: "someone@sink.test", to: [dave], subject });
     assert.ok(await eventually(async () => (await imapFetch(dave, password, { subject })).length > 0));
-    assert.equal(ssh("cat /proc/sys/kernel/random/boot_id").stdout, bootId, "the server rebooted");
+    // Reloads only: no reboot, and no daemon restarted (the Postfix master and Dovecot keep
+    // their PIDs, so nothing queued or in flight was dropped).
+    assert.equal(daemonState(), before, "a daemon was restarted or the server rebooted");
 });
