@@ -138,7 +138,13 @@ for f in yaml.safe_load(open("/tmp/user-data"))["write_files"]:
     user, group = f["owner"].split(":")
     os.chown(f["path"], pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid)
     os.chmod(f["path"], int(f["permissions"], 8))
-' 2>&1 && in_root /usr/local/sbin/mailstack-first-boot 2>&1)
+' 2>&1 &&
+    # The mail volume: a block-device node (never opened; mountpoint is stubbed) at the
+    # device path the rendered srv-mail.mount names, as Hetzner's udev link would be.
+    volume=$(sed -n 's/^What=//p' "$root/etc/systemd/system/srv-mail.mount") &&
+    mkdir -p "$root/tmp/dev" && rm -f "$root/tmp/dev/mail-volume" && mknod "$root/tmp/dev/mail-volume" b 7 250 &&
+    sed -i "s|^What=.*|What=/tmp/dev/mail-volume|" "$root/etc/systemd/system/srv-mail.mount" &&
+    [ -n "$volume" ] && in_root /usr/local/sbin/mailstack-first-boot 2>&1)
 rc=$?
 if [ "$rc" -eq 0 ] && [ "$(in_root stat -c '%u:%g' /srv/mail/vhosts 2>&1)" = "5000:5000" ] &&
     in_root openssl x509 -in /etc/mailstack/tls/fullchain.pem -noout -checkhost mail.example.org | grep -q 'does match'; then
