@@ -1,5 +1,5 @@
 // The Pulumi program under mocks: every resource is recorded with its inputs and checked.
-import { find, invokes, mocksReady, options, promiseOf, recordOptions, resourcesOf, settle, type RecordedResource } from "./helpers/mocks";
+import { find, invokes, mocksReady, options, promiseOf, recordOptions, registeredOutputs, resourcesOf, settle, type RecordedResource } from "./helpers/mocks";
 
 import * as pulumi from "@pulumi/pulumi";
 
@@ -190,6 +190,18 @@ describe("one domain", () => {
         expect(orphans.map((o) => `${o.type} ${o.name}`)).toEqual([]);
         // Every recorded resource went through the transformation: nothing escaped the tree.
         expect(res.options.map((o) => `${o.type} ${o.name}`).sort()).toEqual(res.resources.map((r) => `${r.type} ${r.name}`).sort());
+    });
+
+    test("each component registers its outputs once, after its last child", () => {
+        const components = res.options.filter((o) => o.type.startsWith("mailstack:"));
+        for (const c of components) {
+            const calls = registeredOutputs.filter((r) => r.component === c.resource);
+            const children = res.options.filter((o) => o.parent === c.resource);
+            expect({ component: c.type, calls: calls.length }).toEqual({ component: c.type, calls: 1 });
+            expect(children.length).toBeGreaterThan(0);
+            const late = children.filter((o) => o.seq > calls[0].seq).map((o) => `${o.type} ${o.name}`);
+            expect({ component: c.type, late }).toEqual({ component: c.type, late: [] });
+        }
     });
 
     test("the generated passwords and the deploy key are secret outputs; client settings name the host and ports", async () => {

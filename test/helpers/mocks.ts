@@ -24,15 +24,31 @@ export interface RecordedOptions {
     readonly ignoreChanges?: string[];
     readonly parentType?: string;
     readonly dependsOn: number;
+    /** When it was declared, on the same clock as `registeredOutputs`. */
+    readonly seq: number;
+    readonly resource: pulumi.Resource;
+    readonly parent?: pulumi.Resource;
 }
 
 export const options: RecordedOptions[] = [];
+
+let clock = 0;
+
+/** Explicit `registerOutputs(...)` calls of components, in order (the SDK's own argument-less call is left out). */
+export const registeredOutputs: { readonly seq: number; readonly component: pulumi.ComponentResource }[] = [];
+// registerOutputs is protected: reach the prototype through a plain record to wrap it.
+const componentPrototype = pulumi.ComponentResource.prototype as unknown as Record<"registerOutputs", (outputs?: unknown) => void>;
+const registerOutputs = componentPrototype.registerOutputs;
+componentPrototype.registerOutputs = function (this: pulumi.ComponentResource, outputs?: unknown) {
+    if (outputs !== undefined) registeredOutputs.push({ seq: ++clock, component: this });
+    return registerOutputs.call(this, outputs);
+};
 
 /**
  * A transformation for a top-level component's `transformations` option: children inherit
  * it, so it sees every resource's type, name and options (the mocks' newResource does not).
  */
-export const recordOptions: pulumi.ResourceTransformation = ({ type, name, opts }) => {
+export const recordOptions: pulumi.ResourceTransformation = ({ resource, type, name, opts }) => {
     const deps = opts.dependsOn;
     options.push({
         type,
@@ -41,6 +57,9 @@ export const recordOptions: pulumi.ResourceTransformation = ({ type, name, opts 
         ignoreChanges: opts.ignoreChanges,
         parentType: (opts.parent as { __pulumiType?: string } | undefined)?.__pulumiType,
         dependsOn: Array.isArray(deps) ? deps.length : deps ? 1 : 0,
+        seq: ++clock,
+        resource,
+        parent: opts.parent,
     });
     return undefined;
 };
