@@ -131,6 +131,16 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
             reload: ["reload:postfix"],
         },
         {
+            path: "/etc/postfix/mailstack/own-sender-domains",
+            mode: "0644",
+            owner: "root",
+            group: "root",
+            content:
+                header("own-sender-domains", "Port 25 refuses our domains as envelope sender: our users authenticate on 587/465.") +
+                lines(domains.map((d) => `${d} REJECT 5.7.1 Mail from ${d} is only accepted with authentication on port 587 or 465`)),
+            reload: ["reload:postfix"],
+        },
+        {
             path: "/etc/dovecot/users",
             mode: "0640",
             owner: "root",
@@ -147,17 +157,20 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
             reload: ["restart:postsrsd"],
         },
     ];
+    // Always written, so removing the relay from the config also removes its password here.
+    let relayCredentials = "# No relay configured: mail goes straight to each recipient's MX.\n";
     if (spec.relay) {
         const password = secrets.relayPassword ?? "";
         if (/[\n\r]/.test(password) || /[\s]/.test(spec.relay.username)) throw new Error("mail-data: relay credentials must be one line without spaces in the user name");
-        files.push({
-            path: "/etc/postfix/mailstack/relay-password",
-            mode: "0600",
-            owner: "root",
-            group: "root",
-            content: `[${spec.relay.host}]:${spec.relay.port} ${spec.relay.username}:${password}\n`,
-            reload: ["reload:postfix"],
-        });
+        relayCredentials = `[${spec.relay.host}]:${spec.relay.port} ${spec.relay.username}:${password}\n`;
     }
+    files.push({
+        path: "/etc/postfix/mailstack/relay-password",
+        mode: "0600",
+        owner: "root",
+        group: "root",
+        content: relayCredentials,
+        reload: ["reload:postfix"],
+    });
     return files;
 }

@@ -190,6 +190,17 @@ wait_postfix_children() {
     echo "apply-bundle: $old Postfix processes from before the reload are still running (busy client sessions); they finish with their sessions" >&2
 }
 
+# A table that main.cf or master.cf names but no bundle has delivered yet (a new version's
+# host-config arrives before its mail-data) starts empty, so lookups do not fail meanwhile.
+ensure_postfix_tables() {
+    local table
+    grep -ohE 'texthash:/etc/postfix/mailstack/[A-Za-z0-9._-]+' /etc/postfix/main.cf /etc/postfix/master.cf |
+        sort -u | while IFS= read -r table; do
+        table=${table#texthash:}
+        [ -e "$table" ] || install -m 0600 /dev/null "$table"
+    done
+}
+
 check() {
     case $1 in
     reload:postfix) postfix check ;;
@@ -211,6 +222,7 @@ run() {
     # On Debian 13 postfix.service is the main instance itself (postfix@- asserts a
     # /etc/postfix--/main.cf that does not exist).
     reload:postfix)
+        ensure_postfix_tables
         if systemctl is-active --quiet postfix; then
             local since
             since=$(uptime_ticks)

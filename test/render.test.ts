@@ -179,8 +179,18 @@ describe("host files", () => {
             expect(block).toContain("-o smtpd_sasl_auth_enable=yes");
             expect(block).toContain("-o smtpd_tls_security_level=encrypt");
             expect(block).toContain("-o smtpd_relay_restrictions=permit_sasl_authenticated,reject");
-            expect(block).toMatch(/-o smtpd_sender_restrictions=[^\n]*reject_sender_login_mismatch/);
+            expect(block).toContain("-o smtpd_sender_restrictions=$mailstack_submission_sender_restrictions");
+            expect(block).toContain("-o milter_default_action=tempfail");
         }
+        const mainCf = byPath(files, "/etc/postfix/main.cf").content;
+        const restrictions = /^mailstack_submission_sender_restrictions =\n((?: {4}[^\n]*\n)+)/m.exec(mainCf)?.[1] ?? "";
+        expect(restrictions.split(",\n").map((r) => r.trim())).toEqual([
+            "reject_non_fqdn_sender",
+            "check_sender_access inline:{ { <> = REJECT 5.7.1 Use your own address as sender } }",
+            "reject_sender_login_mismatch",
+            "permit_sasl_authenticated",
+            "reject",
+        ]);
         expect(masterCf).toMatch(/^submissions inet[^\n]*\n(?: {2}-o [^\n]*\n)*? {2}-o smtpd_tls_wrappermode=yes/m);
         // chroot = n everywhere (column 5).
         for (const line of masterCf.split("\n").filter((l) => /^[a-z]/.test(l))) expect(line.split(/\s+/)[4]).toBe("n");
@@ -264,12 +274,22 @@ describe("mail-data", () => {
         expect(() => renderMailData(r, { passwordHashes: hashesFor(r) })).toThrow(/relayPassword/);
     });
 
-    it("puts relay credentials in a root-only file, only with a relay", () => {
-        expect(files.some((f) => f.path.endsWith("relay-password"))).toBe(false);
+    it("puts relay credentials in a root-only file; without a relay the file holds none", () => {
+        expect(byPath(files, "/etc/postfix/mailstack/relay-password").content).toBe("# No relay configured: mail goes straight to each recipient's MX.\n");
+        expect(byPath(files, "/etc/postfix/mailstack/relay-password").mode).toBe("0600");
         const r = withRelay();
         const relay = byPath(renderMailData(r, { passwordHashes: hashesFor(r), relayPassword: "s3cret pass" }), "/etc/postfix/mailstack/relay-password");
         expect([relay.mode, relay.owner, relay.group]).toEqual(["0600", "root", "root"]);
         expect(relay.content).toBe("[smtp.relay.example.net]:587 relayuser:s3cret pass\n");
+    });
+});
+
+describe("own-sender-domains", () => {
+    it("port 25 refuses every configured domain as envelope sender", () => {
+        const s = spec();
+        const table = byPath(renderMailData(s, { passwordHashes: hashesFor(s) }), "/etc/postfix/mailstack/own-sender-domains").content;
+        const rows = table.split("\n").filter((l) => l && !l.startsWith("#"));
+        expect(rows.map((r) => r.split(" ").slice(0, 3).join(" "))).toEqual(["example.org REJECT 5.7.1", "example.com REJECT 5.7.1"]);
     });
 });
 

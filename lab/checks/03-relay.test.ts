@@ -69,6 +69,19 @@ void test("An outside client cannot relay through port 25 to a foreign domain, n
     assert.equal(relayed.length, 0, "probe messages reached the sink");
 });
 
+void test("Nobody outside can use our domains as sender on port 25 (IPv4 or IPv6); an outside sender gets through", async () => {
+    const accepted: string[] = [];
+    for (const src of SOURCES) {
+        for (const from of ["alice@example.org", "nobody@example.net", "root@mail.example.org"]) {
+            const { replies } = await smtpDialog(25, ["EHLO client.sink.test", `MAIL FROM:<${from}>`, "RCPT TO:<bob@example.org>"], src);
+            if (replies[2]?.code !== 554) accepted.push(`${src.localAddress} ${from}: ${replies[2]?.code} ${replies[2]?.lines.join(" ")}`);
+        }
+        const control = await smtpDialog(25, ["EHLO client.sink.test", "MAIL FROM:<someone@sink.test>", "RCPT TO:<bob@example.org>"], src);
+        assert.equal(control.replies[2]?.code, 250, `outside sender from ${src.localAddress}: ${control.replies[2]?.lines.join(" ")}`);
+    }
+    assert.deepEqual(accepted, [], "our own domains accepted as sender on port 25");
+});
+
 void test("Port 25 offers no AUTH, before or after STARTTLS", async () => {
     const plain = await smtpDialog(25, ["EHLO client.sink.test"]);
     assert.equal(plain.replies[0].code, 250);

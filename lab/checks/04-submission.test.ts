@@ -50,6 +50,17 @@ void test("Alice cannot send as bob: the sender address of another user is refus
     await assert.rejects(sendMail({ port: 587, auth: ALICE, from: "bob@example.org", to: ["friend@sink.test"], subject: tag() }), /553/);
 });
 
+void test("Alice cannot hide behind the null sender: MAIL FROM:<> after login is refused with 554", async () => {
+    const r = await smtpDialog(
+        587,
+        ["EHLO client.sink.test", authPlain(ALICE.user, ALICE.pass), "MAIL FROM:<>", "RCPT TO:<friend@sink.test>"],
+        { starttls: true, keepGoing: true },
+    );
+    assert.equal(r.replies[3].code, 235, `AUTH: ${r.replies[3].lines.join(" ")}`);
+    assert.equal(r.replies[5]?.code, 554, `RCPT after MAIL FROM:<> answered ${r.replies[5]?.code} ${r.replies[5]?.lines.join(" ")}`);
+    assert.match(r.replies[5].lines.join(" "), /own address/);
+});
+
 void test("Port 465 with implicit TLS sends: carol receives alice's message", async () => {
     const subject = tag();
     const r = await smtpDialog(465, ["EHLO client.sink.test"], { implicitTls: true });

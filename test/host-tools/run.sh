@@ -207,6 +207,18 @@ if ! in_root bash /tmp/apply-bundle.sh <"$work/broken.bundle" >/dev/null 2>&1 &&
 else
     not_ok "apply-bundle.sh puts back a main.cf that postfix check rejects and does not reload postfix" "$(cat "$root/tmp/systemctl.log" 2>/dev/null)"
 fi
+# An upgrade whose host-config names a table the mail-data step has not delivered yet:
+# the table starts empty (root-only) before Postfix reloads, and mail-data then fills it.
+mv "$root/etc/postfix/mailstack/own-sender-domains" "$work/own-sender-domains"
+echo "# older main.cf" >>"$root/etc/postfix/main.cf"
+upgrade=$(in_root bash /tmp/apply-bundle.sh <"$render/host-config.bundle" 2>&1)
+if [ "$(stat -c '%s %a' "$root/etc/postfix/mailstack/own-sender-domains" 2>&1)" = "0 600" ] && grep -q "ran       reload:postfix" <<<"$upgrade"; then
+    ok "apply-bundle.sh creates a table main.cf names but no bundle delivered yet, before reloading Postfix"
+else
+    not_ok "apply-bundle.sh creates a table main.cf names but no bundle delivered yet, before reloading Postfix" "$upgrade"
+fi
+in_root bash /tmp/apply-bundle.sh <"$render/mail-data.bundle" >/dev/null 2>&1
+cmp -s "$work/own-sender-domains" "$root/etc/postfix/mailstack/own-sender-domains" || not_ok "mail-data fills the table again"
 
 # --- Postfix -------------------------------------------------------------------------------------
 quiet "postconf -n accepts main.cf without a warning" in_root postconf -n -c /etc/postfix
@@ -225,7 +237,13 @@ expect_postconf "port 25 relays only for the machine itself" smtpd_relay_restric
 expect_postconf "mynetworks is loopback only" mynetworks "127.0.0.0/8 [::1]/128"
 expect_postconf "port 587 requires TLS" submission/inet/smtpd_tls_security_level encrypt -P
 expect_postconf "port 587 requires AUTH to relay" submission/inet/smtpd_relay_restrictions "permit_sasl_authenticated,reject" -P
-expect_postconf "port 587 enforces the sender-login map" submission/inet/smtpd_sender_restrictions "reject_non_fqdn_sender,reject_sender_login_mismatch,permit_sasl_authenticated,reject" -P
+for service in submission submissions; do
+    # shellcheck disable=SC2016 # the literal $name master.cf refers to
+    expect_postconf "$service uses the submission sender restrictions" "$service/inet/smtpd_sender_restrictions" '$mailstack_submission_sender_restrictions' -P
+    expect_postconf "$service: OpenDKIM down means try later, never unsigned" "$service/inet/milter_default_action" tempfail -P
+done
+expect_postconf "465/587 enforce the sender-login map and refuse the null sender" mailstack_submission_sender_restrictions \
+    "reject_non_fqdn_sender, check_sender_access inline:{ { <> = REJECT 5.7.1 Use your own address as sender } }, reject_sender_login_mismatch, permit_sasl_authenticated, reject"
 expect_postconf "port 465 is implicit TLS" submissions/inet/smtpd_tls_wrappermode yes -P
 expect_postconf "port 465 requires AUTH to relay" submissions/inet/smtpd_relay_restrictions "permit_sasl_authenticated,reject" -P
 expect_postconf "smtpd accepts TLS 1.2 and later only" smtpd_tls_protocols ">=TLSv1.2"
@@ -248,6 +266,7 @@ expect_lookup "root of the host reaches the first domain's postmaster" root@mail
 expect_lookup "abuse@ exists for every domain" abuse@example.com virtual-aliases postmaster@example.com
 expect_lookup "a mailbox may send as an alias that reaches it" info@example.org sender-logins "alice@example.org,bob@example.org"
 expect_lookup "nobody may send as a forward-only alias" forward@example.org sender-logins ""
+expect_lookup "port 25 refuses our own domains as sender" example.com own-sender-domains "REJECT 5.7.1 Mail from example.com is only accepted with authentication on port 587 or 465"
 relay_meta=$(in_root stat -c '%a %U' /etc/postfix/mailstack/relay-password 2>&1)
 if [ "$relay_meta" = "600 root" ]; then ok "relay credentials are 0600 root"; else not_ok "relay credentials are 0600 root" "$relay_meta"; fi
 
@@ -296,6 +315,12 @@ else
 fi
 
 # --- nginx, sshd, fail2ban, postsrsd, the deploy hook --------------------------------------------
+apt_eff=$(in_root apt-config dump 2>&1 | grep -E '^(DPkg::Options::|APT::Periodic::Unattended-Upgrade|Unattended-Upgrade::Automatic-Reboot) ' | sort | tr '\n' ' ')
+if [ "$apt_eff" = 'APT::Periodic::Unattended-Upgrade "1"; DPkg::Options:: "--force-confdef"; DPkg::Options:: "--force-confold"; Unattended-Upgrade::Automatic-Reboot "false"; ' ]; then
+    ok "apt: daily unattended upgrades that keep our config files, no automatic reboot"
+else
+    not_ok "apt: daily unattended upgrades that keep our config files, no automatic reboot" "$apt_eff"
+fi
 check "nginx -t accepts the configuration" in_root nginx -t -q -c /etc/nginx/nginx.conf
 in_root ssh-keygen -A >/dev/null 2>&1
 check "sshd -t accepts the drop-in" in_root sshd -t

@@ -202,6 +202,16 @@ def _():
     return (isinstance(res, tuple) and res[0] == 550) or f"RCPT answered {res}"
 
 
+@check("port 25 refuses our own domains as envelope sender (forged), and takes the same mail from the null sender")
+def _():
+    s = smtp25()
+    forged = [f"{frm}: {r}" for frm in ("alice@example.org", "nobody@example.com", "x@mail.example.org")
+              if (r := rcpt(s, frm, "bob@example.org"))[0] != 554]
+    control = rcpt(s, "<>", "bob@example.org")  # (no DNS here for an outside sender domain)
+    s.quit()
+    return (not forged and control[0] == 250) or f"forged accepted: {forged}; null sender: {control}"
+
+
 @check("port 25 accepts mail for mailboxes and aliases of both domains")
 def _():
     s = smtp25()
@@ -259,6 +269,14 @@ def _():
            if (r := rcpt(s, frm, "friend@example.net"))[0] != 553]
     s.quit()
     return not out or "; ".join(out)
+
+
+@check("port 587: the null sender is refused to an authenticated user (it would escape the login check)")
+def _():
+    s = submission("alice@example.org")
+    res = rcpt(s, "<>", "friend@example.net")
+    s.quit()
+    return (isinstance(res, tuple) and res[0] == 554) or f"RCPT answered {res}"
 
 
 @check("port 465: implicit TLS and AUTH")

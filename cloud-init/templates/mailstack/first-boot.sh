@@ -47,7 +47,7 @@ fi
 # Empty tables until the mail-data and dkim steps deliver the real ones (never overwritten
 # here), so every daemon starts with its configuration complete.
 install -d -m 0755 /etc/postfix/mailstack
-for table in virtual-domains virtual-mailboxes virtual-aliases sender-logins; do
+for table in virtual-domains virtual-mailboxes virtual-aliases sender-logins own-sender-domains; do
     [ -e "/etc/postfix/mailstack/$table" ] || install -m 0644 /dev/null "/etc/postfix/mailstack/$table"
 done
 [ -e /etc/dovecot/users ] || install -m 0640 -o root -g dovecot /dev/null /etc/dovecot/users
