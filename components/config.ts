@@ -3,7 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 
-import { buildSpec, ConfigError, type MailSpec } from "./spec";
+import { buildSpec, CONFIG_KEYS, ConfigError, type MailSpec } from "./spec";
 
 export interface StackConfig {
     readonly spec: MailSpec;
@@ -35,6 +35,18 @@ function readRaw(key: string): unknown {
     }
 }
 
+/** `mailstack:*` keys that mailstack does not read: a misspelt key must not be ignored silently. */
+function unknownKeys(configKeys: readonly string[]): string[] {
+    return configKeys
+        .filter((k) => k.startsWith("mailstack:") && !CONFIG_KEYS.includes(k.slice("mailstack:".length)))
+        .sort()
+        .map((k) => {
+            const name = k.slice("mailstack:".length).toLowerCase();
+            const meant = CONFIG_KEYS.find((known) => known.toLowerCase() === name);
+            return `${k}: is not a mailstack setting (${meant ? `did you mean mailstack:${meant}?` : `known: ${CONFIG_KEYS.join(", ")}`})`;
+        });
+}
+
 /** Read and validate the whole stack config; throws a ConfigError naming every bad key. */
 export function readStackConfig(): StackConfig {
     const passwords = readRaw("passwords");
@@ -60,6 +72,7 @@ export function readStackConfig(): StackConfig {
         if (!(e instanceof ConfigError)) throw e;
         problems.push(...e.problems);
     }
+    problems.push(...unknownKeys(Object.keys(pulumi.runtime.allConfig())));
     // RunError: Pulumi prints the message alone, without a stack trace.
     if (problems.length > 0 || !spec) throw new pulumi.RunError(new ConfigError(problems).message);
     const map = (passwords ?? {}) as Record<string, string>;

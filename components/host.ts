@@ -179,13 +179,18 @@ export class MailHost extends pulumi.ComponentResource {
                 // After the first boot, configuration changes go through the provisioning
                 // commands: a new user-data must never replace a server that holds mail.
                 ignoreChanges: ["userData", "image", "sshKeys"],
+                // A replacement (a new location, say) needs the old server gone first: it
+                // holds the name, both primary IPs and the volume. Its delete protection
+                // makes that a deliberate step (README, "Replacing the server").
+                deleteBeforeReplace: true,
             },
         );
 
         new hcloud.VolumeAttachment(
             `${name}-mail-volume-attachment`,
             { serverId: server.id.apply((id) => Number(id)), volumeId: volume.id.apply((id) => Number(id)), automount: false },
-            parent,
+            // A volume attaches to one server at a time: detach from the old one first.
+            { ...parent, deleteBeforeReplace: true },
         );
 
         this.ipv4 = ip4.ipAddress;

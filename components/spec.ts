@@ -228,7 +228,7 @@ function keyPath(path: KeyPath): string {
 
 // Problems are listed in config key order, then by element (domain, CIDR) and object field
 // (schema order); problems that tie keep the order they were found in (shape, then meaning).
-const KEY_ORDER: readonly string[] = [
+export const CONFIG_KEYS: readonly string[] = [
     "hostname",
     "acmeEmail",
     "acmeServer",
@@ -253,7 +253,7 @@ function sortRank(path: KeyPath): number[] {
         const i = order.indexOf(String(p));
         return i < 0 ? order.length : i;
     };
-    const rank = [rankIn(KEY_ORDER, path[0])];
+    const rank = [rankIn(CONFIG_KEYS, path[0])];
     const fields = FIELD_ORDER[String(path[0])];
     for (let i = 1; i < path.length; i++) {
         const p = path[i];
@@ -429,7 +429,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
         hostname === undefined
             ? undefined
             : [...domainNames.keys()].filter((n) => hostname.endsWith(`.${n}`)).sort((a, b) => b.length - a.length)[0];
-    if (hostnameValid && !hostnameDomain && allNamesKnown) {
+    if (hostnameValid && !hostnameDomain && allNamesKnown && !domainNames.has(hostname)) {
         at(["hostname"], `"${hostname}" is not inside any configured domain, so its A/AAAA records could not be created`);
     }
 

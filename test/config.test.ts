@@ -44,3 +44,9 @@ test("string settings are taken as written: a digits-only relay password stays a
     expect(await pulumi.isSecret(config.relayPassword!)).toBe(true);
     expect(await new Promise((resolve) => config.relayPassword!.apply(resolve))).toBe("123456789012345");
 });
+
+test("a misspelt or unknown mailstack key is an error, not silently ignored", () => {
+    setConfig({ ...base, mailVolumeSizeGB: 100, colour: "blue" });
+    expect(() => readStackConfig()).toThrow(/mailstack:mailVolumeSizeGB: is not a mailstack setting \(did you mean mailstack:mailVolumeSizeGb\?\)/);
+    expect(() => readStackConfig()).toThrow(/mailstack:colour: is not a mailstack setting \(known: hostname, acmeEmail, /);
+});

@@ -143,6 +143,29 @@ describe("bad input names the key path and what is wrong", () => {
         ]);
     });
 
+    test.each([
+        ["a DMARC report address that is not an address", withDomain({ dmarc: { policy: "reject", rua: "mailto:x@y.org" } }), 'mailstack:domains[0].dmarc.rua: "mailto:x@y.org" is not a valid email address'],
+        ["a mail volume below Hetzner's smallest", { ...oneDomain(), mailVolumeSizeGb: 5 }, "mailstack:mailVolumeSizeGb: must be at least 10 (Hetzner's smallest volume)"],
+        ["a message size limit out of range", { ...oneDomain(), messageSizeLimitMb: 500 }, "mailstack:messageSizeLimitMb: Too big: expected number to be <=200"],
+        ["an ACME directory over plain http", { ...oneDomain(), acmeServer: "http://acme.example/dir" }, "mailstack:acmeServer: must be an https:// ACME directory URL"],
+        ["a hostname that is a mail domain itself", { ...oneDomain(), hostname: "nathabee.de" }, 'mailstack:hostname: "nathabee.de" is also a mail domain; use a host inside it, e.g. mail.nathabee.de'],
+        ["nobody allowed to reach SSH", { ...oneDomain(), sshAllowedCidrs: [] }, "mailstack:sshAllowedCidrs: must list at least one CIDR that may reach SSH (the deployer, CI)"],
+        ["no domain", { ...oneDomain(), domains: [] }, "mailstack:domains: must list at least one mail domain"],
+        ["no acmeEmail", { ...oneDomain(), acmeEmail: undefined }, "mailstack:acmeEmail: is required (the Let's Encrypt account address)"],
+        ["passwords that are not a map", { ...oneDomain(), passwords: ["x"] }, 'mailstack:passwords: must be a map of "address": "password"'],
+        ["a password longer than bcrypt takes", { ...oneDomain(), passwords: { "evaluation@nathabee.de": "a".repeat(80) } }, "mailstack:passwords.evaluation@nathabee.de: is too long: bcrypt uses at most 72 bytes"],
+        ["a password with a line break", { ...oneDomain(), passwords: { "evaluation@nathabee.de": "abcdefghijkl\nmnop" } }, "mailstack:passwords.evaluation@nathabee.de: must not contain control characters"],
+        ["an SPF entry that is not one mechanism", withDomain({ spf: { extra: ["include:_spf.example.net", "bogus mech"] } }), "mailstack:domains[0].spf.extra[1]: must be one SPF mechanism such as include:_spf.example.net or ip4:192.0.2.1"],
+    ])("%s", (_what, raw, problem) => {
+        expect(problems(raw as RawConfig)).toEqual([problem]);
+    });
+
+    test("a relay port out of range", () => {
+        expect(problems({ ...oneDomain(), relay: { host: "smtp.relay.example", username: "me", port: 70000 } })).toContain(
+            "mailstack:relay.port: Too big: expected number to be <=65535",
+        );
+    });
+
     test("relay without its password", () => {
         expect(problems({ ...oneDomain(), relay: { host: "smtp.relay.example", username: "me" } })).toEqual([
             "mailstack:relayPassword: is required when mailstack:relay is set (set it with --secret)",

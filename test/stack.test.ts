@@ -179,6 +179,10 @@ describe("one domain", () => {
         expect(opts(HCLOUD.volume).map((o) => o.protect)).toEqual([true]);
         expect(opts(HCLOUD.primaryIp).map((o) => o.protect)).toEqual([true, true]);
         expect(opts(HCLOUD.server)[0].ignoreChanges).toEqual(expect.arrayContaining(["userData", "image", "sshKeys"]));
+        // A replacement frees the name, the primary IPs and the volume before the new server
+        // asks for them (create-before-delete could never succeed here).
+        expect(opts(HCLOUD.server)[0].deleteBeforeReplace).toBe(true);
+        expect(opts("hcloud:index/volumeAttachment:VolumeAttachment")[0].deleteBeforeReplace).toBe(true);
     });
 
     test("components are mailstack:<module>:<Name>, and every resource is a child of one", () => {

@@ -22,6 +22,7 @@ export interface RecordedOptions {
     readonly name: string;
     readonly protect?: boolean;
     readonly ignoreChanges?: string[];
+    readonly deleteBeforeReplace?: boolean;
     readonly parentType?: string;
     readonly dependsOn: number;
     /** When it was declared, on the same clock as `registeredOutputs`. */
@@ -55,6 +56,7 @@ export const recordOptions: pulumi.ResourceTransformation = ({ resource, type, n
         name,
         protect: opts.protect,
         ignoreChanges: opts.ignoreChanges,
+        deleteBeforeReplace: (opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
         parentType: (opts.parent as { __pulumiType?: string } | undefined)?.__pulumiType,
         dependsOn: Array.isArray(deps) ? deps.length : deps ? 1 : 0,
         seq: ++clock,
