@@ -123,7 +123,9 @@ describe("one domain", () => {
         expect(get("mail.nathabee.de", "TXT")).toMatchObject({ content: '"v=spf1 a -all"' });
         expect(get("_dmarc.nathabee.de", "TXT")).toMatchObject({ content: '"v=DMARC1; p=quarantine; rua=mailto:postmaster@nathabee.de; adkim=r; aspf=r"' });
         expect(get("_smtp._tls.nathabee.de", "TXT")).toMatchObject({ content: '"v=TLSRPTv1; rua=mailto:postmaster@nathabee.de"' });
-        expect(get("_submission._tcp.nathabee.de", "SRV")).toMatchObject({ data: { port: 587, target: "mail.nathabee.de" } });
+        expect(get("_submission._tcp.nathabee.de", "SRV")).toMatchObject({ priority: 10, data: { priority: 10, weight: 1, port: 587, target: "mail.nathabee.de" } });
+        expect(get("_imap._tcp.nathabee.de", "SRV")).toMatchObject({ priority: 0, data: { priority: 0, weight: 0, port: 0, target: "." } });
+        for (const r of dns.filter((x) => x.inputs.type === "SRV")) expect(r.inputs.priority).toBe(r.inputs.data.priority);
         expect(invokes.filter((i) => i.token === "cloudflare:index/getZone:getZone").map((i) => i.args.filter.name)).toContain("nathabee.de");
     });
 
@@ -280,6 +282,24 @@ describe("adding a second domain", () => {
         expect(added("_dmarc.example.org", "TXT")).toMatchObject({ content: '"v=DMARC1; p=quarantine; rua=mailto:postmaster@example.org; adkim=r; aspf=r"' });
         // A new domain brings a DKIM key of its own.
         expect(bRes.filter((r) => r.type === PRIVATE_KEY).map((r) => r.name)).toContain("-dkim-example.org");
+
+        // Everything else is untouched: host resources and the first-boot, host-config and
+        // certificate steps; only the dkim and mail-data steps get new input.
+        const changing = new Set([`${COMMAND} -provision-dkim`, `${COMMAND} -provision-mail-data`]);
+        const rest = (l: typeof aRes) =>
+            Object.fromEntries(
+                l
+                    .filter((r) => r.type !== DNS_RECORD && r.type !== PRIVATE_KEY && !r.type.startsWith("random:"))
+                    .map((r) => [`${r.type} ${r.name}`, r.inputs] as const)
+                    .filter(([k]) => !changing.has(k)),
+            );
+        const restA = rest(aRes);
+        const restB = rest(bRes);
+        expect(Object.keys(restB).filter((k) => !(k in restA))).toEqual(["mailstack:dns:MailDns -dns-example.org"]);
+        expect(Object.keys(restA).filter((k) => !(k in restB))).toEqual([]);
+        expect(Object.keys(restA)).toEqual(expect.arrayContaining([`${COMMAND} -provision-first-boot`, `${COMMAND} -provision-host-config`, `${COMMAND} -provision-certificate`]));
+        for (const k of Object.keys(restA)) expect([k, restB[k]]).toEqual([k, restA[k]]);
+        for (const k of changing) expect(bRes.find((r) => `${r.type} ${r.name}` === k)!.inputs.stdin).not.toEqual(aRes.find((r) => `${r.type} ${r.name}` === k)!.inputs.stdin);
     });
 });
 
