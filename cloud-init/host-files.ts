@@ -51,6 +51,8 @@ export function renderHostFiles(spec: MailSpec): HostFile[] {
         file("/etc/dovecot/dovecot.conf", renderTemplate("dovecot/dovecot.conf"), ["reload:dovecot"]),
         file("/etc/opendkim.conf", renderTemplate("opendkim/opendkim.conf"), ["restart:opendkim"]),
         file("/etc/opendkim/trusted.hosts", renderTemplate("opendkim/trusted.hosts"), ["restart:opendkim"]),
+        file("/usr/local/sbin/mailstack-sender-milter", renderTemplate("mailstack/sender-milter.py"), ["restart:sender-milter"], "0755"),
+        file("/etc/systemd/system/mailstack-sender-milter.service", renderTemplate("systemd/mailstack-sender-milter.service"), ["daemon-reload", "restart:sender-milter"]),
         file("/etc/nginx/sites-available/default", renderTemplate("nginx/default", { hostname }), ["reload:nginx"]),
         file("/etc/fail2ban/jail.local", renderTemplate("fail2ban/jail.local"), ["reload:fail2ban"]),
         file("/etc/fail2ban/filter.d/dovecot.local", renderTemplate("fail2ban/dovecot.local"), ["reload:fail2ban"]),

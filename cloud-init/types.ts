@@ -6,6 +6,7 @@ export type ServiceAction =
     | "reload:dovecot"
     | "restart:opendkim"
     | "restart:postsrsd"
+    | "restart:sender-milter"
     | "reload:nginx"
     | "reload:fail2ban"
     | "restart:ssh"
@@ -15,6 +16,7 @@ export const SERVICE_ACTIONS: readonly ServiceAction[] = [
     "daemon-reload",
     "restart:postsrsd",
     "restart:opendkim",
+    "restart:sender-milter",
     "reload:dovecot",
     "reload:postfix",
     "reload:nginx",

@@ -181,8 +181,12 @@ describe("host files", () => {
             expect(block).toContain("-o smtpd_relay_restrictions=permit_sasl_authenticated,reject");
             expect(block).toContain("-o smtpd_sender_restrictions=$mailstack_submission_sender_restrictions");
             expect(block).toContain("-o milter_default_action=tempfail");
+            expect(block).toContain("-o smtpd_milters=$mailstack_submission_milters");
         }
         const mainCf = byPath(files, "/etc/postfix/main.cf").content;
+        // The From: check first, then OpenDKIM signs what passed it.
+        expect(mainCf).toMatch(/^mailstack_submission_milters = inet:127\.0\.0\.1:8893, inet:127\.0\.0\.1:8891$/m);
+        expect(mainCf).toMatch(/^smtpd_milters = inet:127\.0\.0\.1:8891$/m);
         const restrictions = /^mailstack_submission_sender_restrictions =\n((?: {4}[^\n]*\n)+)/m.exec(mainCf)?.[1] ?? "";
         expect(restrictions.split(",\n").map((r) => r.trim())).toEqual([
             "reject_non_fqdn_sender",

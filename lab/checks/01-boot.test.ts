@@ -42,8 +42,8 @@ void test("The mail volume is mounted at /srv/mail from its device path", () => 
     assert.equal(ssh(`test -b ${MAIL_VOLUME_DEVICE} && echo yes`).stdout.trim(), "yes");
 });
 
-void test("Postfix, Dovecot, OpenDKIM, nginx and fail2ban are active", () => {
-    const units = ["postfix", "dovecot", "opendkim", "nginx", "fail2ban"];
+void test("Postfix, Dovecot, OpenDKIM, the sender milter, nginx and fail2ban are active", () => {
+    const units = ["postfix", "dovecot", "opendkim", "mailstack-sender-milter", "nginx", "fail2ban"];
     const r = ssh(`for u in ${units.join(" ")}; do printf '%s %s\\n' $u $(systemctl is-active $u); done`, { allowFail: true });
     const inactive = r.stdout.trim().split("\n").filter((l) => !l.endsWith(" active"));
     assert.deepEqual(inactive, []);

@@ -61,6 +61,17 @@ void test("Alice cannot hide behind the null sender: MAIL FROM:<> after login is
     assert.match(r.replies[5].lines.join(" "), /own address/);
 });
 
+void test("Alice may put only her own addresses in From: (what DKIM signs for): bob's and carol's are refused with 550", async () => {
+    const send = (fromHeader: string) =>
+        sendMail({ port: 587, auth: ALICE, from: ALICE.user, to: ["friend@sink.test"], raw: `From: ${fromHeader}\r\nTo: friend@sink.test\r\nSubject: ${tag()}\r\n\r\nfrom check\r\n` });
+    await assert.rejects(send("Bob <bob@example.org>"), /550 5\.7\.1 From: bob@example\.org is not an address of alice@example\.org/);
+    await assert.rejects(send("carol@example.net"), /550/);
+    await assert.rejects(send("alice@example.org, carol@example.net"), /550/);
+    // Her own address and an alias that reaches her are fine.
+    await send('"Alice" <alice@example.org>');
+    await send("info@example.org");
+});
+
 void test("Port 465 with implicit TLS sends: carol receives alice's message", async () => {
     const subject = tag();
     const r = await smtpDialog(465, ["EHLO client.sink.test"], { implicitTls: true });

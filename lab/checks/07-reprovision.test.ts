@@ -12,7 +12,7 @@ const tag = () => `reprov-${Date.now().toString(36)}-${Math.random().toString(36
 function daemonState(): string {
     return ssh(
         "cat /proc/sys/kernel/random/boot_id; cat /var/spool/postfix/pid/master.pid | tr -d ' '; " +
-            "for u in dovecot opendkim postsrsd nginx fail2ban ssh; do printf '%s %s\\n' $u $(systemctl show -p MainPID --value $u); done",
+            "for u in dovecot opendkim mailstack-sender-milter postsrsd nginx fail2ban ssh; do printf '%s %s\\n' $u $(systemctl show -p MainPID --value $u); done",
     ).stdout;
 }
 
@@ -58,6 +58,8 @@ void test("A mailbox added through the provisioning scripts is accepted on port 
     const subject = tag();
     await sendMail({ port: 25, from: "someone@sink.test", to: [dave], subject });
     assert.ok(await eventually(async () => (await imapFetch(dave, password, { subject })).length > 0));
+    // He can send as himself at once: Postfix's login map and the From: check both know him.
+    await sendMail({ port: 587, auth: { user: dave, pass: password }, from: dave, to: ["alice@example.org"], subject: `${subject}-out` });
     // Reloads only: no reboot, and no daemon restarted (the Postfix master and Dovecot keep
     // their PIDs, so nothing queued or in flight was dropped).
     assert.equal(daemonState(), before, "a daemon was restarted or the server rebooted");

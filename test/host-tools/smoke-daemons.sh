@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run inside the trixie root, in a private network namespace (run.sh: unshare --net chroot):
-# start postsrsd, OpenDKIM, Dovecot and Postfix the way their units would, run smoke.py
+# start postsrsd, OpenDKIM, the sender milter, Dovecot and Postfix the way their units would, run smoke.py
 # against them, and stop every one of them again, whatever happened.
 set -uo pipefail
 
@@ -23,12 +23,14 @@ trap stop_all EXIT
 pids+=("$!")
 install -d -o opendkim -g opendkim /run/opendkim
 opendkim -x /etc/opendkim.conf || { echo "FAIL opendkim does not start"; exit 1; }
+python3 /usr/local/sbin/mailstack-sender-milter >/tmp/sender-milter.log 2>&1 &
+pids+=("$!")
 dovecot || { echo "FAIL dovecot does not start"; exit 1; }
 postfix start >/tmp/postfix-start.log 2>&1 || { echo "FAIL postfix does not start"; cat /tmp/postfix-start.log; exit 1; }
 # Wait until every listener is up.
 for _ in $(seq 1 50); do
     if python3 -c 'import socket,sys
-for p in (25, 465, 587, 993, 995, 8891, 10001):
+for p in (25, 465, 587, 993, 995, 8891, 8893, 10001):
     socket.create_connection(("192.0.2.1" if p < 8000 else "127.0.0.1", p), timeout=1).close()' 2>/dev/null; then
         break
     fi

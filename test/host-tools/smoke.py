@@ -289,6 +289,32 @@ def _():
     return res[0] == 250 or f"RCPT answered {res}"
 
 
+def submit_with_from(login, envelope, from_header):
+    """The reply code to DATA for a message from `login` with the given From: header."""
+    s = submission(login)
+    try:
+        # To an outside address: it stays queued here (no DNS) and never lands in a Maildir.
+        s.sendmail(envelope, ["friend@example.net"], f"From: {from_header}\r\nTo: friend@example.net\r\nSubject: from check\r\n\r\nhello\r\n".encode())
+        return 250
+    except smtplib.SMTPDataError as e:
+        return e.smtp_code
+    finally:
+        s.close()
+
+
+@check("port 587: a login may put only its own addresses in From: (what DKIM signs for)")
+def _():
+    have = {
+        "alice@example.org": submit_with_from("alice@example.org", "alice@example.org", "Alice <alice@example.org>"),
+        "info@example.org (alias reaching alice)": submit_with_from("alice@example.org", "alice@example.org", "info@example.org"),
+        "carol@example.com": submit_with_from("alice@example.org", "alice@example.org", "carol@example.com"),
+        "sales@example.com": submit_with_from("alice@example.org", "alice@example.org", '"Sales" <sales@example.com>'),
+        "alice and carol": submit_with_from("alice@example.org", "alice@example.org", "alice@example.org, carol@example.com"),
+    }
+    want = {"alice@example.org": 250, "info@example.org (alias reaching alice)": 250, "carol@example.com": 550, "sales@example.com": 550, "alice and carol": 550}
+    return have == want or f"DATA answered {have} (want {want})"
+
+
 @check("mail submitted on 587 is DKIM-signed with the sender domain's selector and delivered over LMTP")
 def _():
     s = submission("carol@example.com")

@@ -64,7 +64,7 @@ systemctl mask dovecot.socket
 
 # Start everything with the configuration written by the user-data, dependencies first.
 systemctl daemon-reload
-for unit in postsrsd opendkim dovecot postfix nginx fail2ban; do
+for unit in postsrsd opendkim mailstack-sender-milter dovecot postfix nginx fail2ban; do
     systemctl enable "$unit"
     systemctl restart "$unit"
 done
