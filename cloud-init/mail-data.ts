@@ -97,7 +97,15 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
         return `${m}:${hash}:${VMAIL_UID}:${VMAIL_GID}::${mailboxHome(m)}::`;
     });
 
-    const files: HostFile[] = [
+    // Always written, so removing the relay from the config also removes its password here.
+    let relayCredentials = "# No relay configured: mail goes straight to each recipient's MX.\n";
+    if (spec.relay) {
+        const password = secrets.relayPassword ?? "";
+        if (/[\n\r]/.test(password) || /[\s]/.test(spec.relay.username)) throw new Error("mail-data: relay credentials must be one line without spaces in the user name");
+        relayCredentials = `[${spec.relay.host}]:${spec.relay.port} ${spec.relay.username}:${password}\n`;
+    }
+
+    return [
         {
             path: "/etc/postfix/mailstack/virtual-domains",
             mode: "0644",
@@ -156,21 +164,13 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
             content: renderTemplate("postsrsd/postsrsd", { hostname: spec.hostname, excludeDomains: domains.join(",") }),
             reload: ["restart:postsrsd"],
         },
+        {
+            path: "/etc/postfix/mailstack/relay-password",
+            mode: "0600",
+            owner: "root",
+            group: "root",
+            content: relayCredentials,
+            reload: ["reload:postfix"],
+        },
     ];
-    // Always written, so removing the relay from the config also removes its password here.
-    let relayCredentials = "# No relay configured: mail goes straight to each recipient's MX.\n";
-    if (spec.relay) {
-        const password = secrets.relayPassword ?? "";
-        if (/[\n\r]/.test(password) || /[\s]/.test(spec.relay.username)) throw new Error("mail-data: relay credentials must be one line without spaces in the user name");
-        relayCredentials = `[${spec.relay.host}]:${spec.relay.port} ${spec.relay.username}:${password}\n`;
-    }
-    files.push({
-        path: "/etc/postfix/mailstack/relay-password",
-        mode: "0600",
-        owner: "root",
-        group: "root",
-        content: relayCredentials,
-        reload: ["reload:postfix"],
-    });
-    return files;
 }

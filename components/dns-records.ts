@@ -12,7 +12,7 @@ export interface MailDnsRecord {
     /** Record content; TXT content is already split into quoted strings. Absent for SRV. */
     readonly content?: string;
     readonly ttl: number;
-    /** MX preference. */
+    /** MX preference; for SRV the same value as srv.priority (Cloudflare wants both). */
     readonly priority?: number;
     /** SRV fields (RFC 6186 client autoconfiguration). */
     readonly srv?: { readonly priority: number; readonly weight: number; readonly port: number; readonly target: string };
@@ -103,13 +103,12 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
     );
     // RFC 6186/8314: mail clients find the server from the address alone. Target "." says a
     // service is not offered (plain IMAP and POP3 are not).
-    const srv = (service: string, port: number, target: string, purpose: string): MailDnsRecord => ({
-        name: `${service}._tcp.${d}`,
-        type: "SRV",
-        ttl,
-        srv: { priority: target === "." ? 0 : 10, weight: target === "." ? 0 : 1, port, target },
-        purpose,
-    });
+    // Cloudflare wants an SRV record's priority at the top level as well as in its data, or
+    // every preview shows a change.
+    const srv = (service: string, port: number, target: string, purpose: string): MailDnsRecord => {
+        const priority = target === "." ? 0 : 10;
+        return { name: `${service}._tcp.${d}`, type: "SRV", ttl, priority, srv: { priority, weight: target === "." ? 0 : 1, port, target }, purpose };
+    };
     records.push(
         srv("_submissions", 465, spec.hostname, "mail submission with implicit TLS"),
         srv("_submission", 587, spec.hostname, "mail submission with STARTTLS"),

@@ -62,9 +62,7 @@ export class MailDns extends pulumi.ComponentResource {
                     // Mail records must never go through Cloudflare's proxy: it carries HTTP only.
                     proxied: false,
                     comment: `mailstack: ${shape.purpose}`,
-                    // Cloudflare wants the top-level priority for SRV as well as inside data,
-                    // or every preview shows a change.
-                    ...(shape.priority !== undefined || shape.srv ? { priority: shape.priority ?? shape.srv?.priority } : {}),
+                    ...(shape.priority !== undefined ? { priority: shape.priority } : {}),
                     ...(shape.srv ? { data: { ...shape.srv } } : { content: record.apply((r) => r.content!) }),
                 },
                 { parent: this, deleteBeforeReplace: true },

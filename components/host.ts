@@ -179,7 +179,7 @@ export class MailHost extends pulumi.ComponentResource {
                 // After the first boot, configuration changes go through the provisioning
                 // commands: a new user-data must never replace a server that holds mail.
                 ignoreChanges: ["userData", "image", "sshKeys"],
-                // A replacement (a new location, say) needs the old server gone first: it
+                // A replacement (`pulumi up --replace`) needs the old server gone first: it
                 // holds the name, both primary IPs and the volume. Its delete protection
                 // makes that a deliberate step (README, "Replacing the server").
                 deleteBeforeReplace: true,
