@@ -1,7 +1,7 @@
 // OpenDKIM's per-domain keys and tables: every configured domain is signed with its own key
 // and selector. The private keys come from the deploy (never from the user-data).
 
-import type { MailSpec } from "../components/spec";
+import type { MailSpec } from "../spec";
 import type { HostFile } from "./types";
 
 export interface DkimSecrets {
@@ -10,7 +10,7 @@ export interface DkimSecrets {
 }
 
 /** Where a domain's private key lives on the server. */
-export function dkimKeyPath(domain: string, selector: string): string {
+function dkimKeyPath(domain: string, selector: string): string {
     return `/etc/opendkim/keys/${domain}.${selector}.private`;
 }
 

@@ -1,7 +1,7 @@
 // The static host configuration: the same for any list of domains and mailboxes, so it can
 // go into the user-data (first boot) and, unchanged, into the `host-config` bundle.
 
-import type { MailSpec } from "../components/spec";
+import type { MailSpec } from "../spec";
 import { renderTemplate, shellQuote } from "./template";
 import type { HostFile, ServiceAction } from "./types";
 

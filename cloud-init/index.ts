@@ -1,9 +1,11 @@
-// The pure renderers of the mail host (docs/design.md, "Renderer API").
+// The pure renderers: what ends up on the server, and the DNS values (docs/design.md,
+// "Renderer API"). They import only spec/ (test/layers.test.ts).
 export type { HostFile, ServiceAction } from "./types";
 export { SERVICE_ACTIONS } from "./types";
 export { renderHostFiles } from "./host-files";
-export { renderMailData, senderLogins, mailboxHome, type MailDataSecrets } from "./mail-data";
-export { renderDkimFiles, dkimKeyPath, type DkimSecrets } from "./dkim";
+export { renderMailData, type MailDataSecrets } from "./mail-data";
+export { renderDkimFiles, type DkimSecrets } from "./dkim";
 export { renderUserData, USER_DATA_LIMIT_BYTES, type UserDataOptions } from "./user-data";
 export { renderBundle, parseBundle } from "./bundle";
-export { MAIL_PACKAGES, IMAGE_PACKAGES } from "./packages";
+export { MAIL_PACKAGES } from "./packages";
+export { PROVISIONING_PLAN, type PlanInputs, type ProvisioningStep, type StepRole } from "./plan";

@@ -1,7 +1,7 @@
 // Everything that depends on the domains and mailboxes, and the secrets derived from them:
 // Postfix lookup tables, Dovecot's passwd-file, postsrsd's exclusions, relay credentials.
 
-import type { MailSpec } from "../components/spec";
+import { addressOwners, type MailSpec } from "../spec";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
 
@@ -16,7 +16,7 @@ const VMAIL_UID = 5000;
 const VMAIL_GID = 5000;
 
 /** Where a mailbox lives on the mail volume (the same path Dovecot's mail_home computes). */
-export function mailboxHome(address: string): string {
+function mailboxHome(address: string): string {
     const at = address.lastIndexOf("@");
     return `/srv/mail/vhosts/${address.slice(at + 1)}/${address.slice(0, at)}`;
 }
@@ -33,30 +33,6 @@ function lines(rows: readonly string[]): string {
 function checkToken(value: string, what: string): string {
     if (value === "" || /[\s#:,]/.test(value)) throw new Error(`mail-data: ${what} "${value}" cannot be written to a lookup table`);
     return value;
-}
-
-/**
- * Which logins own which envelope senders: a mailbox owns its own address and every alias
- * that reaches it, directly or through other aliases. An alias that only forwards outside
- * has no owner, so nobody can send as it.
- */
-export function senderLogins(spec: MailSpec): Map<string, string[]> {
-    const mailboxes = new Set(spec.domains.flatMap((d) => d.mailboxes));
-    const aliases = new Map(spec.domains.flatMap((d) => d.aliases.map((a) => [a.address, a.targets] as const)));
-    const reach = (address: string, seen: Set<string>): string[] => {
-        if (mailboxes.has(address)) return [address];
-        const targets = aliases.get(address);
-        if (!targets || seen.has(address)) return [];
-        seen.add(address);
-        return targets.flatMap((t) => reach(t, seen));
-    };
-    const owners = new Map<string, string[]>();
-    for (const m of mailboxes) owners.set(m, [m]);
-    for (const address of aliases.keys()) {
-        const logins = [...new Set(reach(address, new Set()))].sort();
-        if (logins.length > 0) owners.set(address, logins);
-    }
-    return owners;
 }
 
 /** Host-level addresses (root@, postmaster@, abuse@ the host name) go to the first domain's postmaster. */
@@ -89,7 +65,7 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
     const firstPostmaster = `postmaster@${domains[0]}`;
     for (const local of HOST_ADDRESSES) aliasRows.push(`${local}@${spec.hostname} ${firstPostmaster}`);
 
-    const logins = [...senderLogins(spec)].map(([address, owners]) => `${address} ${owners.join(",")}`);
+    const logins = [...addressOwners(spec)].map(([address, owners]) => `${address} ${owners.join(",")}`);
 
     const users = mailboxes.map((m) => {
         const hash = secrets.passwordHashes[m];

@@ -7,7 +7,7 @@ import * as path from "path";
 
 const TEMPLATE_DIR = path.join(__dirname, "templates");
 
-export function readTemplate(relativePath: string): string {
+function readTemplate(relativePath: string): string {
     return fs.readFileSync(path.join(TEMPLATE_DIR, relativePath), "utf8");
 }
 

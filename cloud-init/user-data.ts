@@ -5,7 +5,7 @@
 
 import { gzipSync } from "zlib";
 import { stringify } from "yaml";
-import type { MailSpec } from "../components/spec";
+import type { MailSpec } from "../spec";
 import { renderHostFiles } from "./host-files";
 import { MAIL_PACKAGES } from "./packages";
 import { renderTemplate } from "./template";

@@ -1,9 +1,10 @@
-// Reads the `mailstack:*` stack config into plain values for buildSpec. Secrets are read
-// raw (to validate their keys before anything is declared) and wrapped as secrets at once.
+// Reads the `mailstack:*` stack config into plain values for buildSpec. The keys, which are
+// secret and which are plain strings all come from the schema (spec/schema.ts). Secrets are
+// read raw (to validate their keys before anything is declared) and wrapped as secrets at once.
 
 import * as pulumi from "@pulumi/pulumi";
 
-import { buildSpec, CONFIG_KEYS, ConfigError, type MailSpec } from "./spec";
+import { buildSpec, CONFIG_KEYS, ConfigError, SECRET_KEYS, TEXT_KEYS, type ConfigKey, type MailSpec, type RawConfig } from "../spec";
 
 export interface StackConfig {
     readonly spec: MailSpec;
@@ -14,20 +15,20 @@ export interface StackConfig {
     readonly relayPassword?: pulumi.Output<string>;
 }
 
-/** A config value exactly as Pulumi stores it (plain string keys: hostname, passwords...). */
-function readText(key: string): string | undefined {
+/** A config value exactly as Pulumi stores it. */
+function readText(key: ConfigKey): string | undefined {
     // runtime.getConfig returns secrets decrypted without logging a warning; nothing read
     // here is printed, and the secret ones are wrapped in pulumi.secret below.
     return pulumi.runtime.getConfig(`mailstack:${key}`);
 }
 
 /**
- * A structured config value (objects, lists, numbers) as JSON when it parses, else the
- * plain string, which validation then reports with its key path.
+ * A string key as written; a structured one (objects, lists, numbers) as JSON when it
+ * parses, else the plain string, which validation then reports with its key path.
  */
-function readRaw(key: string): unknown {
+function readRaw(key: ConfigKey): unknown {
     const text = readText(key);
-    if (text === undefined) return undefined;
+    if (text === undefined || TEXT_KEYS.includes(key)) return text;
     try {
         return JSON.parse(text);
     } catch {
@@ -37,49 +38,53 @@ function readRaw(key: string): unknown {
 
 /** `mailstack:*` keys that mailstack does not read: a misspelt key must not be ignored silently. */
 function unknownKeys(configKeys: readonly string[]): string[] {
+    const known: readonly string[] = CONFIG_KEYS;
     return configKeys
-        .filter((k) => k.startsWith("mailstack:") && !CONFIG_KEYS.includes(k.slice("mailstack:".length)))
+        .filter((k) => k.startsWith("mailstack:") && !known.includes(k.slice("mailstack:".length)))
         .sort()
         .map((k) => {
             const name = k.slice("mailstack:".length).toLowerCase();
-            const meant = CONFIG_KEYS.find((known) => known.toLowerCase() === name);
-            return `${k}: is not a mailstack setting (${meant ? `did you mean mailstack:${meant}?` : `known: ${CONFIG_KEYS.join(", ")}`})`;
+            const meant = known.find((key) => key.toLowerCase() === name);
+            return `${k}: is not a mailstack setting (${meant ? `did you mean mailstack:${meant}?` : `known: ${known.join(", ")}`})`;
         });
 }
 
-/** Read and validate the whole stack config; throws a ConfigError naming every bad key. */
+/**
+ * Secret keys stored in plain text in Pulumi.<stack>.yaml. The engine tells the program
+ * which keys are secret (PULUMI_CONFIG_SECRET_KEYS); the SDK reads that list with
+ * `runtime.isConfigSecret`, which its .d.ts does not declare.
+ */
+function plainSecrets(): string[] {
+    const isConfigSecret = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
+    if (!isConfigSecret) return [];
+    const how: Record<string, string> = {
+        passwords: `pulumi config set --secret --path 'mailstack:passwords["<address>"]' for each entry`,
+    };
+    return SECRET_KEYS.filter((k) => readText(k) !== undefined && !isConfigSecret(`mailstack:${k}`)).map(
+        (k) => `mailstack:${k}: is stored in plain text in the stack file: set it again with ${how[k] ?? `pulumi config set --secret mailstack:${k}`}`,
+    );
+}
+
+/** Read and validate the whole stack config; throws a RunError naming every bad key. */
 export function readStackConfig(): StackConfig {
-    const passwords = readRaw("passwords");
-    // A string key is never JSON-parsed: a digits-only password stays the string it is.
-    const relayPassword = readText("relayPassword");
+    const raw = Object.fromEntries(CONFIG_KEYS.map((k) => [k, readRaw(k)])) as Record<ConfigKey, unknown>;
+    const { relayPassword, ...rest } = raw;
     const problems: string[] = [];
     let spec: MailSpec | undefined;
     try {
-        spec = buildSpec({
-            hostname: readText("hostname"),
-            acmeEmail: readText("acmeEmail"),
-            acmeServer: readText("acmeServer"),
-            server: readRaw("server"),
-            sshAllowedCidrs: readRaw("sshAllowedCidrs"),
-            domains: readRaw("domains"),
-            relay: readRaw("relay"),
-            mailVolumeSizeGb: readRaw("mailVolumeSizeGb"),
-            messageSizeLimitMb: readRaw("messageSizeLimitMb"),
-            passwords,
-            hasRelayPassword: relayPassword !== undefined,
-        });
+        spec = buildSpec({ ...(rest as RawConfig), hasRelayPassword: relayPassword !== undefined });
     } catch (e) {
         if (!(e instanceof ConfigError)) throw e;
         problems.push(...e.problems);
     }
-    problems.push(...unknownKeys(Object.keys(pulumi.runtime.allConfig())));
+    problems.push(...plainSecrets(), ...unknownKeys(Object.keys(pulumi.runtime.allConfig())));
     // RunError: Pulumi prints the message alone, without a stack trace.
     if (problems.length > 0 || !spec) throw new pulumi.RunError(new ConfigError(problems).message);
-    const map = (passwords ?? {}) as Record<string, string>;
+    const map = (raw.passwords ?? {}) as Record<string, string>;
     return {
         spec,
         passwords: pulumi.secret(map),
         configuredPasswordAddresses: Object.keys(map),
-        ...(relayPassword !== undefined ? { relayPassword: pulumi.secret(relayPassword) } : {}),
+        ...(typeof relayPassword === "string" ? { relayPassword: pulumi.secret(relayPassword) } : {}),
     };
 }

@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 
-import type { MailSpec } from "./spec";
+import type { MailSpec } from "../spec";
 
 export interface DkimKeysArgs {
     /** The validated configuration; one key per domain. */

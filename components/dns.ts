@@ -4,8 +4,8 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 
-import { mailDnsRecords, recordKey, type DnsFacts, type MailDnsRecord } from "./dns-records";
-import type { DomainSpec, MailSpec } from "./spec";
+import { mailDnsRecords, recordKey, type DnsFacts, type MailDnsRecord } from "../cloud-init/dns-records";
+import type { DomainSpec, MailSpec } from "../spec";
 
 export interface MailDnsArgs {
     /** The validated configuration. */

@@ -5,7 +5,7 @@ import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 
-import type { MailSpec } from "./spec";
+import type { MailSpec } from "../spec";
 
 /** One firewall rule as Hetzner takes it. */
 export interface FirewallRuleSpec {

@@ -5,12 +5,12 @@ import * as random from "@pulumi/random";
 
 import { renderUserData } from "../cloud-init";
 import { DkimKeys } from "./dkim";
-import type { MailDnsRecord } from "./dns-records";
+import type { MailDnsRecord } from "../cloud-init/dns-records";
 import { MailDns } from "./dns";
 import { MailHost } from "./host";
-import { BCRYPT_SALT_LENGTH, hashPassword } from "./passwords";
+import { BCRYPT_SALT_LENGTH, hashPassword } from "../cloud-init/passwords";
 import { MailProvisioning } from "./provisioning";
-import { allMailboxes, type MailSpec } from "./spec";
+import { allMailboxes, type MailSpec } from "../spec";
 
 export interface MailStackArgs {
     /** The validated configuration (see buildSpec). */

@@ -1,13 +1,14 @@
 // Provisioning over SSH: wait for the first boot, then deliver what changes over time or is
-// secret as bundles on the scripts' standard input. Each step is its own command, so a new
-// mailbox re-runs only `mail-data`, and a replaced server (new id) re-runs them all.
+// secret as bundles on the scripts' standard input. Each step of the plan (cloud-init/
+// plan.ts) is its own command, so a new mailbox re-runs only `mail-data`, and a replaced
+// server (new id) re-runs them all.
 
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 
-import { renderBundle, renderDkimFiles, renderHostFiles, renderMailData } from "../cloud-init";
+import { PROVISIONING_PLAN, type PlanInputs, type StepRole } from "../cloud-init/plan";
 import { remoteCommand } from "../scripts/commands";
-import type { MailSpec } from "./spec";
+import type { MailSpec } from "../spec";
 
 export interface MailProvisioningArgs {
     /** The validated configuration. */
@@ -28,6 +29,9 @@ export interface MailProvisioningArgs {
     readonly certificateDependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
+/** `first-boot` -> `firstBoot`, the key of the step's report. */
+const reportKey = (role: StepRole) => role.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+
 export class MailProvisioning extends pulumi.ComponentResource {
     /** What each step reported (no secrets are printed by the scripts). */
     public readonly reports: Record<string, pulumi.Output<string>>;
@@ -43,64 +47,35 @@ export class MailProvisioning extends pulumi.ComponentResource {
             dialErrorLimit: 60,
             perDialTimeout: 10,
         };
-        const step = (
-            role: string,
-            script: string,
-            stdin: pulumi.Input<string> | undefined,
-            dependsOn: pulumi.Input<pulumi.Resource>[],
-            triggers: pulumi.Input<unknown>[] = [],
-        ) =>
-            new command.remote.Command(
-                `${name}-${role}`,
+        const inputs: Record<keyof PlanInputs, pulumi.Input<unknown>> = {
+            dkimPrivateKeysPem: pulumi.all(args.dkimPrivateKeysPem),
+            passwordHashes: args.passwordHashes,
+            relayPassword: args.relayPassword,
+        };
+        const done = new Map<StepRole, command.remote.Command>();
+        for (const step of PROVISIONING_PLAN) {
+            const render = step.stdin;
+            // Only the inputs the step names, so that a new mailbox changes mail-data's stdin only.
+            const used = pulumi.all(Object.fromEntries(step.uses.map((k) => [k, inputs[k]])));
+            const stdin = render ? used.apply((values) => render(spec, values as unknown as PlanInputs)) : undefined;
+            const cmd = new command.remote.Command(
+                `${name}-${step.role}`,
                 {
                     connection,
-                    create: remoteCommand(script),
-                    ...(stdin !== undefined ? { stdin } : {}),
-                    triggers: [args.serverId, ...triggers],
+                    create: remoteCommand(step.script),
+                    ...(stdin !== undefined ? { stdin: step.secret ? pulumi.secret(stdin) : stdin } : {}),
+                    triggers: [args.serverId, ...step.triggers(spec)],
                     // PULUMI_COMMAND_STDOUT would need AcceptEnv on the server; we do not use it.
                     addPreviousOutputInEnv: false,
                 },
-                { parent: this, dependsOn },
+                {
+                    parent: this,
+                    dependsOn: [...step.after.map((r) => done.get(r)!), ...(step.needsHostDns ? (args.certificateDependsOn ?? []) : [])],
+                },
             );
-
-        const firstBoot = step("first-boot", "wait-first-boot.sh", undefined, []);
-        const hostConfig = step("host-config", "apply-bundle.sh", renderBundle(renderHostFiles(spec)), [firstBoot]);
-
-        const dkimKeys = pulumi.all(args.dkimPrivateKeysPem);
-        const dkim = step(
-            "dkim",
-            "apply-bundle.sh",
-            pulumi.secret(dkimKeys.apply((privateKeysPem) => renderBundle(renderDkimFiles(spec, { privateKeysPem })))),
-            [hostConfig],
-        );
-
-        const mailData = step(
-            "mail-data",
-            "apply-bundle.sh",
-            pulumi.secret(
-                pulumi.all([args.passwordHashes, args.relayPassword]).apply(([passwordHashes, relayPassword]) =>
-                    renderBundle(renderMailData(spec, { passwordHashes, ...(relayPassword !== undefined ? { relayPassword } : {}) })),
-                ),
-            ),
-            [hostConfig, dkim],
-        );
-
-        // HTTP-01 needs the hostname's A/AAAA records to point at this server first.
-        const certificate = step(
-            "certificate",
-            "issue-certificate.sh",
-            undefined,
-            [hostConfig, ...(args.certificateDependsOn ?? [])],
-            [spec.hostname, spec.acmeServer, spec.acmeEmail],
-        );
-
-        this.reports = {
-            firstBoot: firstBoot.stdout,
-            hostConfig: hostConfig.stdout,
-            dkim: dkim.stdout,
-            mailData: mailData.stdout,
-            certificate: certificate.stdout,
-        };
+            done.set(step.role, cmd);
+        }
+        this.reports = Object.fromEntries(PROVISIONING_PLAN.map((s) => [reportKey(s.role), done.get(s.role)!.stdout]));
         this.registerOutputs({ reports: this.reports });
     }
 }

@@ -9,8 +9,8 @@
 import * as dgram from "node:dgram";
 import * as fs from "node:fs";
 import * as net from "node:net";
-import { mailDnsRecords, MailDnsRecord } from "../components/dns-records";
-import type { MailSpec } from "../components/spec";
+import { mailDnsRecords, MailDnsRecord } from "../cloud-init/dns-records";
+import type { MailSpec } from "../spec";
 import { NET } from "./infra";
 
 export interface LabDnsRecord {

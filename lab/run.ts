@@ -33,7 +33,7 @@ import {
     waitForSsh,
 } from "./infra";
 import { startAcmeServer } from "./acme";
-import { LAB_RELAY, labSpec, labUserData } from "./spec";
+import { LAB_RELAY, labSpec, labUserData } from "./lab-config";
 import { labDkimKeys, provision } from "./provision";
 import { labDnsRecords } from "./dns";
 

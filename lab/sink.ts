@@ -10,7 +10,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { SMTPServer } from "smtp-server";
-import { LAB_RELAY } from "./spec";
+import { LAB_RELAY } from "./lab-config";
 
 export interface SinkEnvelope {
     file: string;

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from "node:crypto";
 
-import { dkimRecordValue, mailDnsRecords, txtContent, txtValue } from "../components/dns-records";
-import { buildSpec } from "../components/spec";
+import { dkimRecordValue, mailDnsRecords, txtContent, txtValue } from "../cloud-init/dns-records";
+import { buildSpec } from "../spec";
 import { twoDomains } from "./helpers/fixtures";
 
 const publicKeyPem = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "pem" }).toString();

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { gunzipSync } from "zlib";
 import { parse } from "yaml";
-import { buildSpec, type MailSpec, type RawConfig } from "../components/spec";
+import { addressOwners, buildSpec, type MailSpec, type RawConfig } from "../spec";
 import {
     MAIL_PACKAGES,
     parseBundle,
@@ -15,7 +15,6 @@ import {
     renderHostFiles,
     renderMailData,
     renderUserData,
-    senderLogins,
     type HostFile,
 } from "../cloud-init";
 import { fill } from "../cloud-init/template";
@@ -246,7 +245,7 @@ describe("mail-data", () => {
     });
 
     it("lets a login send only as its address and the aliases that reach it", () => {
-        const logins = senderLogins(s);
+        const logins = addressOwners(s);
         expect(logins.get("alice@example.org")).toEqual(["alice@example.org"]);
         expect(logins.get("team@example.org")).toEqual(["alice@example.org", "bob@example.org"]);
         expect(logins.get("postmaster@example.com")).toEqual(["alice@example.org"]);

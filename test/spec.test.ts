@@ -1,4 +1,4 @@
-import { buildSpec, ConfigError, isCidr, type RawConfig } from "../components/spec";
+import { buildSpec, ConfigError, isCidr, type RawConfig } from "../spec";
 import { oneDomain, twoDomains } from "./helpers/fixtures";
 
 /** The problems buildSpec reports for a config, or [] when it is valid. */

@@ -3,10 +3,10 @@ import { find, invokes, mocksReady, options, promiseOf, recordOptions, registere
 
 import * as pulumi from "@pulumi/pulumi";
 
-import { txtValue } from "../components/dns-records";
+import { txtValue } from "../cloud-init/dns-records";
 import { serverIpv6 } from "../components/host";
 import { MailStack } from "../components/mailstack";
-import { buildSpec, type RawConfig } from "../components/spec";
+import { buildSpec, type RawConfig } from "../spec";
 import { oneDomain, twoDomains } from "./helpers/fixtures";
 
 const HCLOUD = {

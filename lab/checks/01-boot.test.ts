@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
-import { mailPackages } from "../spec";
+import { MAIL_PACKAGES } from "../../cloud-init";
 import { context, MAIL_VOLUME_DEVICE, NET, ssh } from "./context";
 
 void test("The image boots and cloud-init finishes without error", () => {
@@ -28,7 +28,7 @@ void test("The lab network has no way out: only lab namespaces and documentation
 });
 
 void test("The mail packages are installed from the image's local repository", () => {
-    const pkgs = mailPackages();
+    const pkgs = [...MAIL_PACKAGES];
     const r = ssh(`dpkg-query -W -f '\${Package} \${db:Status-Abbrev}\\n' ${pkgs.join(" ")}`, { allowFail: true });
     const installed = new Set(r.stdout.split("\n").filter((l) => /\bii\b/.test(l)).map((l) => l.split(" ")[0]));
     assert.deepEqual(pkgs.filter((p) => !installed.has(p)), []);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eventually, imapFetch, pop3Retrieve, pop3Session, sendMail, sinkMessages, smtpDialog, tcpProbe } from "../clients";
-import { LAB_PASSWORDS, LAB_SINK_ADDRESS } from "../spec";
+import { LAB_PASSWORDS, LAB_SINK_ADDRESS } from "../lab-config";
 import { NET, ssh } from "./context";
 
 const tag = () => `lab-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { authPlain, eventually, imapFetch, sendMail, sinkMessages, smtpDialog } from "../clients";
-import { LAB_PASSWORDS } from "../spec";
+import { LAB_PASSWORDS } from "../lab-config";
 
 const tag = () => `sub-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
 const ALICE = { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] };

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { createPublicKey } from "node:crypto";
 import { test } from "node:test";
 import { authenticate } from "mailauth";
-import { mailDnsRecords, txtValue } from "../../components/dns-records";
+import { mailDnsRecords, txtValue } from "../../cloud-init/dns-records";
 import { eventually, sendMail, sinkMessages } from "../clients";
 import { labDkimKeys } from "../provision";
-import { LAB_PASSWORDS, labSpec } from "../spec";
+import { LAB_PASSWORDS, labSpec } from "../lab-config";
 import { NET } from "./context";
 
 const tag = () => `dkim-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;

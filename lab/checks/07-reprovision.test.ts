@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { buildSpec } from "../../components/spec";
+import { buildSpec } from "../../spec";
 import { eventually, imapFetch, sendMail, smtpDialog } from "../clients";
 import { provision } from "../provision";
-import { LAB_PASSWORDS, LAB_RAW_CONFIG, labSpec } from "../spec";
+import { LAB_PASSWORDS, LAB_RAW_CONFIG, labSpec } from "../lab-config";
 import { ssh } from "./context";
 
 const tag = () => `reprov-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;

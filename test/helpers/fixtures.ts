@@ -1,5 +1,5 @@
 // Sample stack configs, as `pulumi config` would hold them.
-import type { RawConfig } from "../../components/spec";
+import type { RawConfig } from "../../spec";
 
 export function oneDomain(): RawConfig {
     return {

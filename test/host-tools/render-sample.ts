@@ -10,7 +10,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import bcrypt from "bcryptjs";
-import { buildSpec } from "../../components/spec";
+import { buildSpec } from "../../spec";
 import { renderBundle, renderDkimFiles, renderHostFiles, renderMailData, renderUserData, type HostFile } from "../../cloud-init";
 
 const out = process.argv[2];

@@ -2,7 +2,7 @@
 // what the DNS component publishes, what the tests check and what the lab's DKIM verifier
 // is given as DNS answer cannot drift apart.
 
-import type { DomainSpec, MailSpec } from "./spec";
+import type { DomainSpec, MailSpec } from "../spec";
 
 /** One DNS record, with full names (never `@`), as Cloudflare stores it. */
 export interface MailDnsRecord {

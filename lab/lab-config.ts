@@ -1,10 +1,8 @@
 // The lab's mail server: a two-domain config fed to the project's own buildSpec, and the
 // user-data the stack would send to Hetzner for it.
 
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { renderUserData } from "../cloud-init/user-data";
-import { buildSpec, MailSpec, RawConfig } from "../components/spec";
+import { buildSpec, MailSpec, RawConfig } from "../spec";
 import { ACME_DIRECTORY } from "./acme";
 import { MAIL_VOLUME_DEVICE, NET } from "./infra";
 
@@ -47,12 +45,6 @@ export const LAB_RAW_CONFIG: RawConfig = {
 
 export function labSpec(): MailSpec {
     return buildSpec(LAB_RAW_CONFIG);
-}
-
-/** The mail packages, from the same list the image's local repo was built from. */
-export function mailPackages(): string[] {
-    const file = path.join(__dirname, "..", "cloud-init", "packages.json");
-    return (JSON.parse(fs.readFileSync(file, "utf8")) as { mail: string[] }).mail;
 }
 
 /** The user-data the stack sends to Hetzner for this spec, with the lab's mail volume device. */

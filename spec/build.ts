@@ -1,0 +1,110 @@
+// buildSpec: the stack config in, a MailSpec out, or a ConfigError listing every problem
+// with its key path. The passes: the schema (shape), the settings (values zod cannot judge),
+// the addresses (domains, aliases, passwords), then the hostname against the domains.
+
+import { checkAddresses, type AddressFacts } from "./addresses";
+import { ConfigError, Problems } from "./errors";
+import { configInput, relayInput, serverInput, type RawConfig } from "./schema";
+import { cidrNetwork, cidrProblem, isDomainName, isEmail, isIPv4 } from "./syntax";
+import { SUPPORTED_IMAGE, type DomainSpec, type MailSpec } from "./types";
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+
+function stringAt(schema: { safeParse(v: unknown): { success: boolean; data?: unknown } }, value: unknown): string | undefined {
+    const r = schema.safeParse(value);
+    return r.success && typeof r.data === "string" ? r.data : undefined;
+}
+
+/** Values that are well-formed for zod but wrong for a mail server. */
+function checkSettings(input: RawConfig, problems: Problems): void {
+    const shape = configInput.shape;
+    const hostname = stringAt(shape.hostname, input.hostname);
+    if (hostname !== undefined && !isDomainName(hostname.toLowerCase())) problems.at(["hostname"], `"${hostname}" is not a valid host name`);
+    const acmeEmail = stringAt(shape.acmeEmail, input.acmeEmail);
+    if (acmeEmail !== undefined && !isEmail(acmeEmail)) problems.at(["acmeEmail"], `"${acmeEmail}" is not a valid email address`);
+    const image = isRecord(input.server) ? stringAt(serverInput.shape.image, input.server.image) : SUPPORTED_IMAGE;
+    if (image !== undefined && image !== SUPPORTED_IMAGE) {
+        problems.at(["server", "image"], `"${image}" is not supported: the server configuration targets exactly ${SUPPORTED_IMAGE}`);
+    }
+    if (Array.isArray(input.sshAllowedCidrs)) {
+        input.sshAllowedCidrs.forEach((c: unknown, i) => {
+            if (typeof c !== "string") return;
+            const why = cidrProblem(c);
+            if (why === "syntax") problems.at(["sshAllowedCidrs", i], `"${c}" is not a CIDR such as 203.0.113.7/32 or 2001:db8::/48`);
+            // Hetzner refuses the whole firewall for this, half-way through a deploy.
+            if (why === "host-bits") problems.at(["sshAllowedCidrs", i], `"${c}" has host bits set: write ${cidrNetwork(c)}, or /32 (/128) for one address`);
+        });
+    }
+    if (input.relay !== undefined) {
+        const host = isRecord(input.relay) ? stringAt(relayInput.shape.host, input.relay.host) : undefined;
+        if (host !== undefined && !isDomainName(host.toLowerCase()) && !isIPv4(host)) {
+            problems.at(["relay", "host"], `"${host}" is not a host name or IPv4 address`);
+        }
+        if (!input.hasRelayPassword) problems.at(["relayPassword"], "is required when mailstack:relay is set (set it with --secret)");
+    } else if (input.hasRelayPassword) {
+        problems.at(["relayPassword"], "is set but mailstack:relay is not");
+    }
+}
+
+/** The configured domain whose zone holds the hostname, or a problem. */
+function checkHostname(input: RawConfig, facts: AddressFacts, problems: Problems): string | undefined {
+    const hostname = stringAt(configInput.shape.hostname, input.hostname)?.toLowerCase();
+    if (hostname === undefined || !isDomainName(hostname)) return undefined;
+    if (facts.domainNames.has(hostname)) {
+        problems.at(["hostname"], `"${hostname}" is also a mail domain; use a host inside it, e.g. mail.${hostname}`);
+        return undefined;
+    }
+    const zone = [...facts.domainNames.keys()].filter((n) => hostname.endsWith(`.${n}`)).sort((a, b) => b.length - a.length)[0];
+    if (!zone && facts.allNamesKnown) {
+        problems.at(["hostname"], `"${hostname}" is not inside any configured domain, so its A/AAAA records could not be created`);
+    }
+    return zone;
+}
+
+/**
+ * Validate the stack config and build the MailSpec, or throw a ConfigError that lists
+ * every problem with its key path (`mailstack:domains[1].aliases.admin[0]: ...`).
+ *
+ * Every key is checked on its own, so one bad key never hides another's problems; a check
+ * is skipped only when its own inputs are invalid (that problem is already reported).
+ */
+export function buildSpec(raw: RawConfig): MailSpec {
+    const { passwords, hasRelayPassword: _, ...shaped } = raw;
+    const problems = new Problems();
+    const parsed = configInput.safeParse(shaped);
+    if (!parsed.success) parsed.error.issues.forEach((i) => problems.at(i.path, i.message));
+    checkSettings(raw, problems);
+    const facts = checkAddresses(raw.domains, passwords, problems);
+    const hostnameDomain = checkHostname(raw, facts, problems);
+
+    const found = problems.sorted();
+    if (found.length > 0 || !parsed.success || hostnameDomain === undefined) throw new ConfigError(found);
+    const cfg = parsed.data;
+    const domains: DomainSpec[] = cfg.domains.map((d) => {
+        const name = d.name.toLowerCase();
+        return {
+            name,
+            ...(d.zoneId ? { zoneId: d.zoneId } : {}),
+            mailboxes: d.mailboxes.map((m) => `${m.toLowerCase()}@${name}`),
+            aliases: Object.entries(d.aliases).map(([a, targets]) => ({
+                address: `${a.toLowerCase()}@${name}`,
+                targets: targets.map((t) => t.toLowerCase()),
+            })),
+            dkimSelector: d.dkimSelector,
+            spfExtra: d.spf.extra,
+            dmarc: { policy: d.dmarc.policy, rua: d.dmarc.rua ?? `postmaster@${name}` },
+        };
+    });
+    return {
+        hostname: cfg.hostname.toLowerCase(),
+        hostnameDomain,
+        acmeEmail: cfg.acmeEmail,
+        acmeServer: cfg.acmeServer,
+        server: cfg.server,
+        sshAllowedCidrs: cfg.sshAllowedCidrs,
+        domains,
+        ...(cfg.relay ? { relay: { host: cfg.relay.host.toLowerCase(), port: cfg.relay.port, username: cfg.relay.username } } : {}),
+        mailVolumeSizeGb: cfg.mailVolumeSizeGb,
+        messageSizeLimitBytes: cfg.messageSizeLimitMb * 1024 * 1024,
+    };
+}

@@ -1,0 +1,9 @@
+// The bottom layer: the validated MailSpec, its schema and errors, the address graph and the
+// services table. It imports nothing of ours (test/layers.test.ts keeps it so).
+export * from "./types";
+export { buildSpec } from "./build";
+export { ConfigError, configPath, type ConfigPath } from "./errors";
+export { CONFIG_KEYS, SECRET_KEYS, TEXT_KEYS, type ConfigKey, type RawConfig } from "./schema";
+export { cidrNetwork, cidrProblem, isCidr, isDomainName, isEmail, isLocalPart } from "./syntax";
+export { addressOwners } from "./addresses";
+export * from "./services";

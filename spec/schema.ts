@@ -1,0 +1,112 @@
+// The shape of the `mailstack:*` stack config, as a zod schema. The list of config keys,
+// which of them are secret and which are plain strings are all read off this one schema.
+
+import { z } from "zod";
+
+import { DEFAULT_DKIM_SELECTOR, LETS_ENCRYPT_DIRECTORY, SUPPORTED_IMAGE } from "./types";
+
+const secretSchemas = new Set<z.ZodType>();
+/** A key whose value must be set with `pulumi config set --secret`. */
+function secret<T extends z.ZodType>(schema: T): T {
+    secretSchemas.add(schema);
+    return schema;
+}
+
+export const aliasTargetsInput = z.array(z.string()).min(1, "must list at least one target");
+
+export const domainInput = z
+    .object({
+        name: z.string(),
+        zoneId: z.string().regex(/^[0-9a-f]{32}$/, "must be a 32-character hex Cloudflare zone id").optional(),
+        mailboxes: z.array(z.string()).default([]),
+        aliases: z.record(z.string(), aliasTargetsInput).default({}),
+        dkimSelector: z
+            .string()
+            .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "must be a single DNS label (a-z, 0-9, -)")
+            .default(DEFAULT_DKIM_SELECTOR),
+        spf: z
+            .object({
+                extra: z
+                    .array(
+                        z
+                            .string()
+                            .regex(
+                                /^[+~?-]?(?:a|mx|ip4|ip6|include|exists|ptr)(?:[:/][^\s"]+)?$/,
+                                "must be one SPF mechanism such as include:_spf.example.net or ip4:192.0.2.1",
+                            ),
+                    )
+                    .default([]),
+            })
+            .strict()
+            .default({ extra: [] }),
+        dmarc: z
+            .object({
+                policy: z.enum(["none", "quarantine", "reject"]).default("quarantine"),
+                rua: z.string().optional(),
+            })
+            .strict()
+            .default({ policy: "quarantine" }),
+    })
+    .strict();
+
+export const serverInput = z
+    .object({
+        type: z.string().regex(/^[a-z0-9-]+$/, "must be a Hetzner server type such as cx23").default("cx23"),
+        location: z.string().regex(/^[a-z0-9-]+$/, "must be a Hetzner location such as nbg1").default("nbg1"),
+        image: z.string().default(SUPPORTED_IMAGE),
+    })
+    .strict();
+
+export const relayInput = z
+    .object({
+        host: z.string(),
+        port: z.number().int().min(1).max(65535).default(587),
+        username: z.string().min(1, "must not be empty"),
+    })
+    .strict();
+
+/**
+ * Every `mailstack:*` key, in the order problems are reported. Secret keys are checked here
+ * (presence, shape) and never kept in the MailSpec.
+ */
+export const configInput = z.object({
+    hostname: z.string({ error: "is required (the MX host name, e.g. mail.example.org)" }),
+    acmeEmail: z.string({ error: "is required (the Let's Encrypt account address)" }),
+    acmeServer: z.url({ protocol: /^https$/, error: "must be an https:// ACME directory URL" }).default(LETS_ENCRYPT_DIRECTORY),
+    server: serverInput.default({ type: "cx23", location: "nbg1", image: SUPPORTED_IMAGE }),
+    sshAllowedCidrs: z.array(z.string()).min(1, "must list at least one CIDR that may reach SSH (the deployer, CI)"),
+    domains: z.array(domainInput).min(1, "must list at least one mail domain"),
+    relay: relayInput.optional(),
+    /** The relay's SASL password. */
+    relayPassword: secret(z.string().optional()),
+    mailVolumeSizeGb: z.number().int().min(10, "must be at least 10 (Hetzner's smallest volume)").max(10240).default(10),
+    messageSizeLimitMb: z.number().int().min(1).max(200).default(50),
+    /** address -> password; checked against the mailboxes in the address pass. */
+    passwords: secret(z.unknown().optional()),
+});
+
+export type ConfigKey = keyof typeof configInput.shape;
+
+/** The `mailstack:*` keys, in schema order. */
+export const CONFIG_KEYS = Object.keys(configInput.shape) as ConfigKey[];
+
+/** Keys that must be stored encrypted (`pulumi config set --secret`). */
+export const SECRET_KEYS: readonly ConfigKey[] = CONFIG_KEYS.filter((k) => secretSchemas.has(configInput.shape[k]));
+
+/** The innermost schema under `.optional()` and `.default()`. */
+function innermost(schema: z.core.$ZodType): z.core.$ZodType {
+    const def = schema._zod.def as { type: string; innerType?: z.core.$ZodType };
+    return (def.type === "optional" || def.type === "default") && def.innerType ? innermost(def.innerType) : schema;
+}
+
+/** Keys whose value is a plain string: read as written, never JSON-parsed (a digits-only password stays a string). */
+export const TEXT_KEYS: readonly ConfigKey[] = CONFIG_KEYS.filter((k) => innermost(configInput.shape[k])._zod.def.type === "string");
+
+/**
+ * The stack config as plain values. `relayPassword` is given as `hasRelayPassword` only: its
+ * value is a secret the spec never needs.
+ */
+export type RawConfig = { [K in Exclude<ConfigKey, "relayPassword">]?: unknown } & {
+    /** Whether `mailstack:relayPassword` is set. */
+    hasRelayPassword?: boolean;
+};

@@ -1,0 +1,50 @@
+// The one table of what the server offers on which port. The firewall, the SRV records, the
+// client settings and the lab's TLS and certificate checks are all read off it.
+
+/** How TLS starts on a port: from the first byte (RFC 8314), or after STARTTLS. */
+export type TlsMode = "implicit" | "starttls";
+
+export interface MailService {
+    readonly port: number;
+    /** Short name, as in /etc/services. */
+    readonly name: string;
+    /** Why the port is open (the firewall rule's description). */
+    readonly purpose: string;
+    /** TLS on this port, when it carries mail or logins. */
+    readonly tls?: TlsMode;
+    /** RFC 6186 SRV service label that announces it, e.g. `_imaps`. */
+    readonly srv?: string;
+    /** What a mail client uses it for. */
+    readonly client?: "imap" | "pop3" | "smtp";
+}
+
+/** Inbound TCP services, open to the world. */
+export const SERVICES = [
+    { port: 25, name: "smtp", purpose: "SMTP: mail from other servers", tls: "starttls" },
+    { port: 465, name: "submissions", purpose: "submissions: clients sending with implicit TLS", tls: "implicit", srv: "_submissions", client: "smtp" },
+    { port: 587, name: "submission", purpose: "submission: clients sending with STARTTLS", tls: "starttls", srv: "_submission", client: "smtp" },
+    { port: 993, name: "imaps", purpose: "IMAPS", tls: "implicit", srv: "_imaps", client: "imap" },
+    { port: 995, name: "pop3s", purpose: "POP3S", tls: "implicit", srv: "_pop3s", client: "pop3" },
+    { port: 80, name: "http", purpose: "HTTP: ACME HTTP-01 challenges" },
+    { port: 443, name: "https", purpose: "HTTPS: MTA-STS and autoconfig" },
+] as const satisfies readonly MailService[];
+
+/** Services that must not be offered at all: clients use the TLS ones (SRV target "."). */
+export const REFUSED_SERVICES = [
+    { port: 143, name: "imap", srv: "_imap", purpose: "plain IMAP is not offered" },
+    { port: 110, name: "pop3", srv: "_pop3", purpose: "plain POP3 is not offered" },
+] as const;
+
+/** SSH: only from the deployers' CIDRs. */
+export const SSH_PORT = 22;
+
+/** The ports that present the host's certificate, with how TLS starts on each. */
+export const TLS_SERVICES = SERVICES.filter((s): s is Extract<(typeof SERVICES)[number], { tls: TlsMode }> => "tls" in s);
+
+/** The ports mail clients are told about. */
+export const CLIENT_SERVICES = SERVICES.filter((s): s is Extract<(typeof SERVICES)[number], { client: string }> => "client" in s);
+
+/** The port of a service by name: `port("submission")` is 587. */
+export function port(name: (typeof SERVICES)[number]["name"]): number {
+    return SERVICES.find((s) => s.name === name)!.port;
+}

@@ -1,0 +1,56 @@
+// The validated description of a mail server. Everything else (renderers, DNS values, Pulumi
+// components, the lab) reads a MailSpec and never the raw config.
+
+export type DmarcPolicy = "none" | "quarantine" | "reject";
+
+/** An alias: mail to `address` goes to every target (local mailboxes or outside addresses). */
+export interface AliasSpec {
+    readonly address: string;
+    readonly targets: readonly string[];
+}
+
+export interface DomainSpec {
+    /** The mail domain, lower case, e.g. `nathabee.de`. */
+    readonly name: string;
+    /** Cloudflare zone id; looked up by name when absent. */
+    readonly zoneId?: string;
+    /** Full addresses of the mailboxes, lower case. */
+    readonly mailboxes: readonly string[];
+    readonly aliases: readonly AliasSpec[];
+    /** DKIM selector: the key is published at `<selector>._domainkey.<domain>`. */
+    readonly dkimSelector: string;
+    /** Extra SPF mechanisms placed between `mx` and `-all` (e.g. `include:_spf.example.net`). */
+    readonly spfExtra: readonly string[];
+    readonly dmarc: { readonly policy: DmarcPolicy; readonly rua: string };
+}
+
+export interface RelaySpec {
+    readonly host: string;
+    readonly port: number;
+    readonly username: string;
+}
+
+export interface MailSpec {
+    /** The MX host: A/AAAA, PTR, EHLO name and TLS certificate name. */
+    readonly hostname: string;
+    /** The configured domain whose zone holds the hostname's A/AAAA records. */
+    readonly hostnameDomain: string;
+    readonly acmeEmail: string;
+    /** ACME directory URL; Let's Encrypt production unless a test CA stands in. */
+    readonly acmeServer: string;
+    readonly server: { readonly type: string; readonly location: string; readonly image: string };
+    readonly sshAllowedCidrs: readonly string[];
+    readonly domains: readonly DomainSpec[];
+    readonly relay?: RelaySpec;
+    readonly mailVolumeSizeGb: number;
+    readonly messageSizeLimitBytes: number;
+}
+
+export const SUPPORTED_IMAGE = "debian-13";
+export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
+export const DEFAULT_DKIM_SELECTOR = "mail";
+
+/** Every address that can log in and send: the mailboxes. */
+export function allMailboxes(spec: MailSpec): string[] {
+    return spec.domains.flatMap((d) => d.mailboxes);
+}
