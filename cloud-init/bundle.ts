@@ -15,12 +15,15 @@ const NAME = /^[a-z_][a-z0-9_-]*$/;
 export function renderBundle(files: readonly HostFile[]): string {
     const seen = new Set<string>();
     const rows = files.map((f) => {
-        if (!PATH.test(f.path) || f.path.split("/").some((p) => p === "." || p === "..")) throw new Error(`bundle: bad path ${JSON.stringify(f.path)}`);
+        if (!PATH.test(f.path) || f.path.split("/").some((p) => p === "." || p === ".."))
+            throw new Error(`bundle: bad path ${JSON.stringify(f.path)}`);
         if (seen.has(f.path)) throw new Error(`bundle: ${f.path} appears twice`);
         seen.add(f.path);
         if (!/^0[0-7]{3}$/.test(f.mode)) throw new Error(`bundle: bad mode ${f.mode} for ${f.path}`);
-        if (!NAME.test(f.owner) || !NAME.test(f.group)) throw new Error(`bundle: bad owner/group ${f.owner}:${f.group} for ${f.path}`);
-        for (const a of f.reload) if (!SERVICE_ACTIONS.includes(a)) throw new Error(`bundle: unknown action ${a} for ${f.path}`);
+        if (!NAME.test(f.owner) || !NAME.test(f.group))
+            throw new Error(`bundle: bad owner/group ${f.owner}:${f.group} for ${f.path}`);
+        for (const a of f.reload)
+            if (!SERVICE_ACTIONS.includes(a)) throw new Error(`bundle: unknown action ${a} for ${f.path}`);
         const actions = f.reload.length > 0 ? [...new Set(f.reload)].join(",") : "-";
         const content = f.content === "" ? "-" : Buffer.from(f.content, "utf8").toString("base64");
         return `file ${f.path} ${f.mode} ${f.owner} ${f.group} ${actions} ${content}\n`;

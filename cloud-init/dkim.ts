@@ -34,7 +34,10 @@ export function renderDkimFiles(spec: MailSpec, secrets: DkimSecrets): HostFile[
             reload: ["restart:opendkim"],
         };
     });
-    const keyTable = spec.domains.map((d) => `${d.dkimSelector}._domainkey.${d.name} ${d.name}:${d.dkimSelector}:${dkimKeyPath(d.name, d.dkimSelector)}\n`);
+    const keyTable = spec.domains.map(
+        (d) =>
+            `${d.dkimSelector}._domainkey.${d.name} ${d.name}:${d.dkimSelector}:${dkimKeyPath(d.name, d.dkimSelector)}\n`,
+    );
     // refile: patterns; `*@domain` matches every sender address of that domain (not subdomains).
     const signingTable = spec.domains.map((d) => `*@${d.name} ${d.dkimSelector}._domainkey.${d.name}\n`);
     const head = (what: string) => `# /etc/opendkim/${what} - rendered by mailstack from the stack config (dkim).\n`;

@@ -15,7 +15,12 @@ export interface MailDnsRecord {
     /** MX preference; for SRV the same value as srv.priority (Cloudflare wants both). */
     readonly priority?: number;
     /** SRV fields (RFC 6186 client autoconfiguration). */
-    readonly srv?: { readonly priority: number; readonly weight: number; readonly port: number; readonly target: string };
+    readonly srv?: {
+        readonly priority: number;
+        readonly weight: number;
+        readonly port: number;
+        readonly target: string;
+    };
     /** What the record is for, shown in `pulumi preview` as the record's comment. */
     readonly purpose: string;
 }
@@ -55,7 +60,7 @@ export function dkimRecordValue(publicKeyPem: string): string {
         .replace(/-----END PUBLIC KEY-----/, "")
         .replace(/\s+/g, "");
     if (!/^[A-Za-z0-9+/]+=*$/.test(body) || body.length < 300) {
-        throw new Error("DKIM public key must be a PEM \"PUBLIC KEY\" of an RSA 2048 key");
+        throw new Error('DKIM public key must be a PEM "PUBLIC KEY" of an RSA 2048 key');
     }
     return `v=DKIM1; k=rsa; p=${body}`;
 }
@@ -81,15 +86,40 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
     if (spec.hostnameDomain === d) {
         records.push(
             { name: spec.hostname, type: "A", content: facts.ipv4, ttl, purpose: "mail host IPv4 (matches its PTR)" },
-            { name: spec.hostname, type: "AAAA", content: facts.ipv6, ttl, purpose: "mail host IPv6 (matches its PTR)" },
+            {
+                name: spec.hostname,
+                type: "AAAA",
+                content: facts.ipv6,
+                ttl,
+                purpose: "mail host IPv6 (matches its PTR)",
+            },
             // The host's own SPF: its EHLO name is checked by receivers, and forwarded mail
             // leaves with an SRS sender @hostname (postsrsd), which must pass SPF as well.
-            { name: spec.hostname, type: "TXT", content: txtContent("v=spf1 a -all"), ttl, purpose: "SPF for the host name (EHLO, SRS senders)" },
+            {
+                name: spec.hostname,
+                type: "TXT",
+                content: txtContent("v=spf1 a -all"),
+                ttl,
+                purpose: "SPF for the host name (EHLO, SRS senders)",
+            },
         );
     }
     records.push(
-        { name: d, type: "MX", content: spec.hostname, priority: 10, ttl, purpose: `mail for ${d} goes to ${spec.hostname}` },
-        { name: d, type: "TXT", content: txtContent(spfValue(domain)), ttl, purpose: "SPF: only the MX sends for this domain" },
+        {
+            name: d,
+            type: "MX",
+            content: spec.hostname,
+            priority: 10,
+            ttl,
+            purpose: `mail for ${d} goes to ${spec.hostname}`,
+        },
+        {
+            name: d,
+            type: "TXT",
+            content: txtContent(spfValue(domain)),
+            ttl,
+            purpose: "SPF: only the MX sends for this domain",
+        },
         {
             name: `${domain.dkimSelector}._domainkey.${d}`,
             type: "TXT",
@@ -97,9 +127,21 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
             ttl,
             purpose: "DKIM public key of the key OpenDKIM signs with",
         },
-        { name: `_dmarc.${d}`, type: "TXT", content: txtContent(dmarcValue(domain)), ttl, purpose: "DMARC policy and reports" },
+        {
+            name: `_dmarc.${d}`,
+            type: "TXT",
+            content: txtContent(dmarcValue(domain)),
+            ttl,
+            purpose: "DMARC policy and reports",
+        },
         // RFC 8460: receivers that fail TLS to us report it here.
-        { name: `_smtp._tls.${d}`, type: "TXT", content: txtContent(`v=TLSRPTv1; rua=mailto:${domain.dmarc.rua}`), ttl, purpose: "SMTP TLS reporting" },
+        {
+            name: `_smtp._tls.${d}`,
+            type: "TXT",
+            content: txtContent(`v=TLSRPTv1; rua=mailto:${domain.dmarc.rua}`),
+            ttl,
+            purpose: "SMTP TLS reporting",
+        },
     );
     // RFC 6186/8314: mail clients find the server from the address alone. Target "." says a
     // service is not offered (plain IMAP and POP3 are not).
@@ -107,7 +149,14 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
     // every preview shows a change.
     const srv = (service: string, port: number, target: string, purpose: string): MailDnsRecord => {
         const priority = target === "." ? 0 : 10;
-        return { name: `${service}._tcp.${d}`, type: "SRV", ttl, priority, srv: { priority, weight: target === "." ? 0 : 1, port, target }, purpose };
+        return {
+            name: `${service}._tcp.${d}`,
+            type: "SRV",
+            ttl,
+            priority,
+            srv: { priority, weight: target === "." ? 0 : 1, port, target },
+            purpose,
+        };
     };
     records.push(
         srv("_submissions", 465, spec.hostname, "mail submission with implicit TLS"),

@@ -5,7 +5,14 @@ import type { MailSpec } from "../spec";
 import { renderTemplate, shellQuote } from "./template";
 import type { HostFile, ServiceAction } from "./types";
 
-function file(path: string, content: string, reload: ServiceAction[], mode = "0644", owner = "root", group = "root"): HostFile {
+function file(
+    path: string,
+    content: string,
+    reload: ServiceAction[],
+    mode = "0644",
+    owner = "root",
+    group = "root",
+): HostFile {
     return { path, mode, owner, group, content, reload };
 }
 
@@ -22,7 +29,9 @@ function relayConfig(spec: MailSpec): string {
         "smtp_sasl_password_maps = texthash:/etc/postfix/mailstack/relay-password",
         "smtp_sasl_security_options = noanonymous",
         "smtp_sasl_tls_security_options = noanonymous",
-        ...(port === 465 ? ["# Port 465 speaks TLS from the first byte (RFC 8314).", "smtp_tls_wrappermode = yes"] : []),
+        ...(port === 465
+            ? ["# Port 465 speaks TLS from the first byte (RFC 8314).", "smtp_tls_wrappermode = yes"]
+            : []),
         "",
     ].join("\n");
 }
@@ -51,13 +60,26 @@ export function renderHostFiles(spec: MailSpec): HostFile[] {
         file("/etc/dovecot/dovecot.conf", renderTemplate("dovecot/dovecot.conf"), ["reload:dovecot"]),
         file("/etc/opendkim.conf", renderTemplate("opendkim/opendkim.conf"), ["restart:opendkim"]),
         file("/etc/opendkim/trusted.hosts", renderTemplate("opendkim/trusted.hosts"), ["restart:opendkim"]),
-        file("/usr/local/sbin/mailstack-sender-milter", renderTemplate("mailstack/sender-milter.py"), ["restart:sender-milter"], "0755"),
-        file("/etc/systemd/system/mailstack-sender-milter.service", renderTemplate("systemd/mailstack-sender-milter.service"), ["daemon-reload", "restart:sender-milter"]),
+        file(
+            "/usr/local/sbin/mailstack-sender-milter",
+            renderTemplate("mailstack/sender-milter.py"),
+            ["restart:sender-milter"],
+            "0755",
+        ),
+        file(
+            "/etc/systemd/system/mailstack-sender-milter.service",
+            renderTemplate("systemd/mailstack-sender-milter.service"),
+            ["daemon-reload", "restart:sender-milter"],
+        ),
         file("/etc/nginx/sites-available/default", renderTemplate("nginx/default", { hostname }), ["reload:nginx"]),
         file("/etc/fail2ban/jail.local", renderTemplate("fail2ban/jail.local"), ["reload:fail2ban"]),
         file("/etc/fail2ban/filter.d/dovecot.local", renderTemplate("fail2ban/dovecot.local"), ["reload:fail2ban"]),
         file("/etc/ssh/sshd_config.d/00-mailstack.conf", renderTemplate("ssh/00-mailstack.conf"), ["restart:ssh"]),
-        file("/etc/apt/apt.conf.d/52mailstack-unattended-upgrades", renderTemplate("apt/52mailstack-unattended-upgrades"), []),
+        file(
+            "/etc/apt/apt.conf.d/52mailstack-unattended-upgrades",
+            renderTemplate("apt/52mailstack-unattended-upgrades"),
+            [],
+        ),
         file(
             "/etc/mailstack/acme.env",
             renderTemplate("mailstack/acme.env", {
@@ -67,7 +89,12 @@ export function renderHostFiles(spec: MailSpec): HostFile[] {
             }),
             [],
         ),
-        file("/etc/letsencrypt/renewal-hooks/deploy/50-mailstack", renderTemplate("certbot/deploy-hook.sh"), [], "0755"),
+        file(
+            "/etc/letsencrypt/renewal-hooks/deploy/50-mailstack",
+            renderTemplate("certbot/deploy-hook.sh"),
+            [],
+            "0755",
+        ),
         file(
             "/etc/systemd/system/dovecot.service.d/mailstack.conf",
             renderTemplate("systemd/dovecot-requires-mail-volume.conf"),

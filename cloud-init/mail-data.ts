@@ -31,7 +31,8 @@ function lines(rows: readonly string[]): string {
 
 /** A table row "key value" must not contain anything that would split or comment it. */
 function checkToken(value: string, what: string): string {
-    if (value === "" || /[\s#:,]/.test(value)) throw new Error(`mail-data: ${what} "${value}" cannot be written to a lookup table`);
+    if (value === "" || /[\s#:,]/.test(value))
+        throw new Error(`mail-data: ${what} "${value}" cannot be written to a lookup table`);
     return value;
 }
 
@@ -46,7 +47,8 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
     if (missing.length > 0) throw new Error(`mail-data: no password hash for ${missing.join(", ")}`);
     const extra = Object.keys(secrets.passwordHashes).filter((a) => !mailboxes.includes(a));
     if (extra.length > 0) throw new Error(`mail-data: password hash for unknown mailbox ${extra.join(", ")}`);
-    if (spec.relay && secrets.relayPassword === undefined) throw new Error("mail-data: spec.relay is set but no relayPassword was given");
+    if (spec.relay && secrets.relayPassword === undefined)
+        throw new Error("mail-data: spec.relay is set but no relayPassword was given");
 
     const virtualDomains = domains.map((d) => `${checkToken(d, "domain")} OK`);
     const virtualMailboxes = mailboxes.map((m) => {
@@ -59,7 +61,10 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
     const aliasRows: string[] = [];
     for (const d of spec.domains) {
         const defined = new Set([...d.mailboxes, ...d.aliases.map((a) => a.address)]);
-        for (const a of d.aliases) aliasRows.push(`${checkToken(a.address, "alias")} ${a.targets.map((t) => checkToken(t, "alias target")).join(",")}`);
+        for (const a of d.aliases)
+            aliasRows.push(
+                `${checkToken(a.address, "alias")} ${a.targets.map((t) => checkToken(t, "alias target")).join(",")}`,
+            );
         if (!defined.has(`abuse@${d.name}`)) aliasRows.push(`abuse@${d.name} postmaster@${d.name}`);
     }
     const firstPostmaster = `postmaster@${domains[0]}`;
@@ -69,7 +74,8 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
 
     const users = mailboxes.map((m) => {
         const hash = secrets.passwordHashes[m];
-        if (/[:\n]/.test(hash) || !/^\{[A-Z0-9-]+\}/.test(hash)) throw new Error(`mail-data: the password hash for ${m} is not a {SCHEME}hash value`);
+        if (/[:\n]/.test(hash) || !/^\{[A-Z0-9-]+\}/.test(hash))
+            throw new Error(`mail-data: the password hash for ${m} is not a {SCHEME}hash value`);
         return `${m}:${hash}:${VMAIL_UID}:${VMAIL_GID}::${mailboxHome(m)}::`;
     });
 
@@ -77,7 +83,8 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
     let relayCredentials = "# No relay configured: mail goes straight to each recipient's MX.\n";
     if (spec.relay) {
         const password = secrets.relayPassword ?? "";
-        if (/[\n\r]/.test(password) || /[\s]/.test(spec.relay.username)) throw new Error("mail-data: relay credentials must be one line without spaces in the user name");
+        if (/[\n\r]/.test(password) || /[\s]/.test(spec.relay.username))
+            throw new Error("mail-data: relay credentials must be one line without spaces in the user name");
         relayCredentials = `[${spec.relay.host}]:${spec.relay.port} ${spec.relay.username}:${password}\n`;
     }
 
@@ -103,7 +110,9 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
             mode: "0644",
             owner: "root",
             group: "root",
-            content: header("virtual-aliases", "Alias -> targets; host addresses reach the first domain's postmaster.") + lines(aliasRows),
+            content:
+                header("virtual-aliases", "Alias -> targets; host addresses reach the first domain's postmaster.") +
+                lines(aliasRows),
             reload: ["reload:postfix"],
         },
         {
@@ -120,8 +129,16 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
             owner: "root",
             group: "root",
             content:
-                header("own-sender-domains", "Port 25 refuses our domains as envelope sender: our users authenticate on 587/465.") +
-                lines(domains.map((d) => `${d} REJECT 5.7.1 Mail from ${d} is only accepted with authentication on port 587 or 465`)),
+                header(
+                    "own-sender-domains",
+                    "Port 25 refuses our domains as envelope sender: our users authenticate on 587/465.",
+                ) +
+                lines(
+                    domains.map(
+                        (d) =>
+                            `${d} REJECT 5.7.1 Mail from ${d} is only accepted with authentication on port 587 or 465`,
+                    ),
+                ),
             reload: ["reload:postfix"],
         },
         {
@@ -137,7 +154,10 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
             mode: "0644",
             owner: "root",
             group: "root",
-            content: renderTemplate("postsrsd/postsrsd", { hostname: spec.hostname, excludeDomains: domains.join(",") }),
+            content: renderTemplate("postsrsd/postsrsd", {
+                hostname: spec.hostname,
+                excludeDomains: domains.join(","),
+            }),
             reload: ["restart:postsrsd"],
         },
         {

@@ -43,7 +43,15 @@ const none = () => [] as const;
 
 export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
     // Waits until cloud-init's first boot has finished (and reports how it went).
-    { role: "first-boot", script: "wait-first-boot.sh", uses: [], secret: false, after: [], needsHostDns: false, triggers: none },
+    {
+        role: "first-boot",
+        script: "wait-first-boot.sh",
+        uses: [],
+        secret: false,
+        after: [],
+        needsHostDns: false,
+        triggers: none,
+    },
     // The static configuration, the same files the user-data wrote, so a changed template
     // reaches a running server.
     {
@@ -73,7 +81,10 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
         uses: ["passwordHashes", "relayPassword"],
         stdin: (spec, i) =>
             renderBundle(
-                renderMailData(spec, { passwordHashes: i.passwordHashes, ...(i.relayPassword !== undefined ? { relayPassword: i.relayPassword } : {}) }),
+                renderMailData(spec, {
+                    passwordHashes: i.passwordHashes,
+                    ...(i.relayPassword !== undefined ? { relayPassword: i.relayPassword } : {}),
+                }),
             ),
         secret: true,
         after: ["host-config", "dkim"],

@@ -67,6 +67,7 @@ export function renderUserData(spec: MailSpec, options: UserDataOptions): string
     };
     const text = `#cloud-config\n${stringify(config, { lineWidth: 0, blockQuote: "literal" })}`;
     const size = Buffer.byteLength(text, "utf8");
-    if (size > USER_DATA_LIMIT_BYTES) throw new Error(`user-data is ${size} bytes; Hetzner accepts at most ${USER_DATA_LIMIT_BYTES}`);
+    if (size > USER_DATA_LIMIT_BYTES)
+        throw new Error(`user-data is ${size} bytes; Hetzner accepts at most ${USER_DATA_LIMIT_BYTES}`);
     return text;
 }

@@ -4,7 +4,16 @@
 
 import * as pulumi from "@pulumi/pulumi";
 
-import { buildSpec, CONFIG_KEYS, ConfigError, SECRET_KEYS, TEXT_KEYS, type ConfigKey, type MailSpec, type RawConfig } from "../spec";
+import {
+    buildSpec,
+    CONFIG_KEYS,
+    ConfigError,
+    SECRET_KEYS,
+    TEXT_KEYS,
+    type ConfigKey,
+    type MailSpec,
+    type RawConfig,
+} from "../spec";
 
 export interface StackConfig {
     readonly spec: MailSpec;
@@ -61,7 +70,8 @@ function plainSecrets(): string[] {
         passwords: `pulumi config set --secret --path 'mailstack:passwords["<address>"]' for each entry`,
     };
     return SECRET_KEYS.filter((k) => readText(k) !== undefined && !isConfigSecret(`mailstack:${k}`)).map(
-        (k) => `mailstack:${k}: is stored in plain text in the stack file: set it again with ${how[k] ?? `pulumi config set --secret mailstack:${k}`}`,
+        (k) =>
+            `mailstack:${k}: is stored in plain text in the stack file: set it again with ${how[k] ?? `pulumi config set --secret mailstack:${k}`}`,
     );
 }
 

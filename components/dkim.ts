@@ -24,7 +24,11 @@ export class DkimKeys extends pulumi.ComponentResource {
         for (const domain of args.spec.domains) {
             // RSA 2048: what every verifier supports (ed25519 DKIM is not widely verified yet)
             // and still fits a TXT record without splitting trouble.
-            const key = new tls.PrivateKey(`${name}-${domain.name}`, { algorithm: "RSA", rsaBits: 2048 }, { parent: this });
+            const key = new tls.PrivateKey(
+                `${name}-${domain.name}`,
+                { algorithm: "RSA", rsaBits: 2048 },
+                { parent: this },
+            );
             this.publicKeysPem[domain.name] = key.publicKeyPem;
             this.privateKeysPem[domain.name] = pulumi.secret(key.privateKeyPem);
         }

@@ -51,7 +51,13 @@ export function firewallRules(spec: MailSpec): FirewallRuleSpec[] {
         inbound("995", "POP3S"),
         inbound("80", "HTTP: ACME HTTP-01 challenges"),
         inbound("443", "HTTPS: MTA-STS and autoconfig"),
-        { direction: "in", protocol: "tcp", port: "22", sourceIps: [...spec.sshAllowedCidrs], description: "SSH from the deployers only" },
+        {
+            direction: "in",
+            protocol: "tcp",
+            port: "22",
+            sourceIps: [...spec.sshAllowedCidrs],
+            description: "SSH from the deployers only",
+        },
         { direction: "in", protocol: "icmp", sourceIps: ANYWHERE, description: "ICMP: ping and path MTU discovery" },
         outbound("tcp", "25", "SMTP to other mail servers"),
         outbound("tcp", "465", "relay with implicit TLS"),
@@ -79,7 +85,8 @@ export interface MailHostArgs {
  */
 export function serverIpv6(ipAddress: string | undefined, ipNetwork: string | undefined): string {
     const base = (ipNetwork || ipAddress || "").split("/")[0];
-    if (!base.includes(":")) throw new Error(`hcloud primary IPv6: no IPv6 network in ipAddress="${ipAddress}" ipNetwork="${ipNetwork}"`);
+    if (!base.includes(":"))
+        throw new Error(`hcloud primary IPv6: no IPv6 network in ipAddress="${ipAddress}" ipNetwork="${ipNetwork}"`);
     return base.endsWith("::") ? `${base}1` : base;
 }
 
@@ -104,7 +111,11 @@ export class MailHost extends pulumi.ComponentResource {
         const baseName = spec.hostname.replace(/\./g, "-");
 
         const deployKey = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: "ED25519" }, parent);
-        const sshKey = new hcloud.SshKey(`${name}-deploy-key`, { name: `${baseName}-deploy`, publicKey: deployKey.publicKeyOpenssh, labels }, parent);
+        const sshKey = new hcloud.SshKey(
+            `${name}-deploy-key`,
+            { name: `${baseName}-deploy`, publicKey: deployKey.publicKeyOpenssh, labels },
+            parent,
+        );
 
         // Primary IPs outlive the server (autoDelete: false): the addresses, their reputation
         // with other mail servers and their PTR records stay when the VM is replaced.
@@ -167,7 +178,12 @@ export class MailHost extends pulumi.ComponentResource {
                 sshKeys: [sshKey.id],
                 firewallIds: [firewall.id.apply((id) => Number(id))],
                 publicNets: [
-                    { ipv4Enabled: true, ipv4: ip4.id.apply((id) => Number(id)), ipv6Enabled: true, ipv6: ip6.id.apply((id) => Number(id)) },
+                    {
+                        ipv4Enabled: true,
+                        ipv4: ip4.id.apply((id) => Number(id)),
+                        ipv6Enabled: true,
+                        ipv6: ip6.id.apply((id) => Number(id)),
+                    },
                 ],
                 userData: volume.linuxDevice.apply((device) => args.userData(device)),
                 deleteProtection: true,
@@ -188,18 +204,32 @@ export class MailHost extends pulumi.ComponentResource {
 
         new hcloud.VolumeAttachment(
             `${name}-mail-volume-attachment`,
-            { serverId: server.id.apply((id) => Number(id)), volumeId: volume.id.apply((id) => Number(id)), automount: false },
+            {
+                serverId: server.id.apply((id) => Number(id)),
+                volumeId: volume.id.apply((id) => Number(id)),
+                automount: false,
+            },
             // A volume attaches to one server at a time: detach from the old one first.
             { ...parent, deleteBeforeReplace: true },
         );
 
         this.ipv4 = ip4.ipAddress;
-        this.ipv6 = pulumi.all([ip6.ipAddress, ip6.ipNetwork]).apply(([address, network]) => serverIpv6(address, network));
+        this.ipv6 = pulumi
+            .all([ip6.ipAddress, ip6.ipNetwork])
+            .apply(([address, network]) => serverIpv6(address, network));
 
         // Reverse DNS: receivers check that the connecting IP's PTR names a host whose A/AAAA
         // points back (FCrDNS); without it much mail is refused or lands in spam.
-        new hcloud.Rdns(`${name}-ptr-ipv4`, { primaryIpId: ip4.id.apply((id) => Number(id)), ipAddress: this.ipv4, dnsPtr: spec.hostname }, parent);
-        new hcloud.Rdns(`${name}-ptr-ipv6`, { primaryIpId: ip6.id.apply((id) => Number(id)), ipAddress: this.ipv6, dnsPtr: spec.hostname }, parent);
+        new hcloud.Rdns(
+            `${name}-ptr-ipv4`,
+            { primaryIpId: ip4.id.apply((id) => Number(id)), ipAddress: this.ipv4, dnsPtr: spec.hostname },
+            parent,
+        );
+        new hcloud.Rdns(
+            `${name}-ptr-ipv6`,
+            { primaryIpId: ip6.id.apply((id) => Number(id)), ipAddress: this.ipv6, dnsPtr: spec.hostname },
+            parent,
+        );
 
         this.serverId = server.id;
         this.deployPrivateKey = pulumi.secret(deployKey.privateKeyOpenssh);

@@ -64,14 +64,24 @@ export class MailStack extends pulumi.ComponentResource {
         const { spec } = args;
         const parent = { parent: this };
 
-        const host = new MailHost(name, { spec, userData: (mailVolumeDevice) => renderUserData(spec, { mailVolumeDevice }) }, parent);
+        const host = new MailHost(
+            name,
+            { spec, userData: (mailVolumeDevice) => renderUserData(spec, { mailVolumeDevice }) },
+            parent,
+        );
         const dkim = new DkimKeys(`${name}-dkim`, { spec }, parent);
 
         const dns = spec.domains.map(
             (domain) =>
                 new MailDns(
                     `${name}-dns-${domain.name}`,
-                    { spec, domain, ipv4: host.ipv4, ipv6: host.ipv6, dkimPublicKeyPem: dkim.publicKeysPem[domain.name] },
+                    {
+                        spec,
+                        domain,
+                        ipv4: host.ipv4,
+                        ipv6: host.ipv6,
+                        dkimPublicKeyPem: dkim.publicKeysPem[domain.name],
+                    },
                     parent,
                 ),
         );
@@ -85,7 +95,14 @@ export class MailStack extends pulumi.ComponentResource {
             // A stable salt per mailbox: the same password hashes the same way on every run.
             const salt = new random.RandomString(
                 `${name}-salt-${address}`,
-                { length: BCRYPT_SALT_LENGTH, special: true, overrideSpecial: "./", upper: true, lower: true, numeric: true },
+                {
+                    length: BCRYPT_SALT_LENGTH,
+                    special: true,
+                    overrideSpecial: "./",
+                    upper: true,
+                    lower: true,
+                    numeric: true,
+                },
                 parent,
             );
             let password: pulumi.Output<string>;

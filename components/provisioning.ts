@@ -70,7 +70,10 @@ export class MailProvisioning extends pulumi.ComponentResource {
                 },
                 {
                     parent: this,
-                    dependsOn: [...step.after.map((r) => done.get(r)!), ...(step.needsHostDns ? (args.certificateDependsOn ?? []) : [])],
+                    dependsOn: [
+                        ...step.after.map((r) => done.get(r)!),
+                        ...(step.needsHostDns ? (args.certificateDependsOn ?? []) : []),
+                    ],
                 },
             );
             done.set(step.role, cmd);

@@ -32,13 +32,58 @@ function makeCertificates(): void {
     fs.mkdirSync(d, { recursive: true, mode: 0o700 });
     const f = (n: string) => path.join(d, n);
     const openssl = (...args: string[]) => sh("openssl", args);
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=mailstack lab ACME CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        "-keyout", f("ca.key"), "-out", f("ca.pem"));
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${ACME_HOST}`, "-keyout", f("server.key"), "-out", f("server.csr"));
-    fs.writeFileSync(f("server.ext"), `basicConstraints=CA:FALSE\nsubjectAltName=DNS:${ACME_HOST},IP:${NET.outside4}\nextendedKeyUsage=serverAuth\n`);
-    openssl("x509", "-req", "-in", f("server.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "2",
-        "-extfile", f("server.ext"), "-out", f("server.pem"));
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=mailstack lab ACME CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout",
+        f("ca.key"),
+        "-out",
+        f("ca.pem"),
+    );
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        `/CN=${ACME_HOST}`,
+        "-keyout",
+        f("server.key"),
+        "-out",
+        f("server.csr"),
+    );
+    fs.writeFileSync(
+        f("server.ext"),
+        `basicConstraints=CA:FALSE\nsubjectAltName=DNS:${ACME_HOST},IP:${NET.outside4}\nextendedKeyUsage=serverAuth\n`,
+    );
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        f("server.csr"),
+        "-CA",
+        f("ca.pem"),
+        "-CAkey",
+        f("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        f("server.ext"),
+        "-out",
+        f("server.pem"),
+    );
 }
 
 /** Start pebble in msl-out on 198.51.100.7:443, validating HTTP-01 on port 80 through the lab DNS. */
@@ -58,24 +103,41 @@ export async function startAcmeServer(): Promise<number> {
     };
     const file = path.join(dir(), "pebble.json");
     fs.writeFileSync(file, JSON.stringify(config, null, 2));
-    return startOutsideProcess("acme", ["pebble", "-config", file, "-dnsserver", `${NET.client4}:53`], /ACME directory available/, 20_000, {
-        // No random sleeps before validation and no random nonce rejections: the lab wants
-        // the real protocol, not pebble's chaos testing.
-        PEBBLE_VA_NOSLEEP: "1",
-        PEBBLE_WFE_NONCEREJECT: "0",
-    });
+    return startOutsideProcess(
+        "acme",
+        ["pebble", "-config", file, "-dnsserver", `${NET.client4}:53`],
+        /ACME directory available/,
+        20_000,
+        {
+            // No random sleeps before validation and no random nonce rejections: the lab wants
+            // the real protocol, not pebble's chaos testing.
+            PEBBLE_VA_NOSLEEP: "1",
+            PEBBLE_WFE_NONCEREJECT: "0",
+        },
+    );
 }
 
 /** Pebble's current root (the issuer of the host's certificate chain), over its management API. */
 export async function pebbleRoot(): Promise<string> {
     return new Promise((resolve, reject) => {
         const req = https.get(
-            { host: NET.outside4, port: MANAGEMENT_PORT, path: "/roots/0", ca: acmeLabCa(), servername: ACME_HOST, timeout: 10_000 },
+            {
+                host: NET.outside4,
+                port: MANAGEMENT_PORT,
+                path: "/roots/0",
+                ca: acmeLabCa(),
+                servername: ACME_HOST,
+                timeout: 10_000,
+            },
             (res) => {
                 let body = "";
                 res.setEncoding("utf8");
                 res.on("data", (c: string) => (body += c));
-                res.on("end", () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`pebble /roots/0: HTTP ${res.statusCode}`))));
+                res.on("end", () =>
+                    res.statusCode === 200
+                        ? resolve(body)
+                        : reject(new Error(`pebble /roots/0: HTTP ${res.statusCode}`)),
+                );
             },
         );
         req.on("error", reject);

@@ -86,7 +86,13 @@ export async function smtpDialog(
     const host = opts.host ?? SERVER;
     const timeoutMs = opts.timeoutMs ?? 15_000;
     let sock: net.Socket | tls.TLSSocket = await new Promise((resolve, reject) => {
-        const tlsOpts = { host, port, localAddress: opts.localAddress, ...LAB_TLS, ...opts.tlsOptions } as tls.ConnectionOptions;
+        const tlsOpts = {
+            host,
+            port,
+            localAddress: opts.localAddress,
+            ...LAB_TLS,
+            ...opts.tlsOptions,
+        } as tls.ConnectionOptions;
         const s: net.Socket = opts.implicitTls
             ? tls.connect(tlsOpts, () => resolve(s))
             : net.connect({ host, port, localAddress: opts.localAddress }, () => resolve(s));
@@ -104,7 +110,9 @@ export async function smtpDialog(
         const greeting = await reader.next(timeoutMs);
         const replies: SmtpReply[] = [];
         let tlsProtocol = opts.implicitTls ? ((sock as tls.TLSSocket).getProtocol() ?? undefined) : undefined;
-        let peerFingerprint = opts.implicitTls ? (sock as tls.TLSSocket).getPeerCertificate().fingerprint256 : undefined;
+        let peerFingerprint = opts.implicitTls
+            ? (sock as tls.TLSSocket).getPeerCertificate().fingerprint256
+            : undefined;
         if (opts.starttls) {
             replies.push(await send("EHLO client.sink.test"));
             const r = await send("STARTTLS");
@@ -173,7 +181,13 @@ export async function sendMail(o: SendOptions): Promise<{ response: string; mess
             envelope: { from: o.from, to: o.to },
             ...(o.raw !== undefined
                 ? { raw: o.raw }
-                : { from: o.from, to: o.to, subject: o.subject ?? "mailstack lab", text: o.text ?? "Hello from the mailstack lab.\n", headers: o.headers }),
+                : {
+                      from: o.from,
+                      to: o.to,
+                      subject: o.subject ?? "mailstack lab",
+                      text: o.text ?? "Hello from the mailstack lab.\n",
+                      headers: o.headers,
+                  }),
         });
         return { response: info.response, messageId: info.messageId };
     } finally {
@@ -189,8 +203,19 @@ export interface FetchedMessage {
 }
 
 /** Log in over IMAPS (993) with imapflow and fetch INBOX messages (optionally matching a subject). */
-export async function imapFetch(user: string, pass: string, o: { subject?: string; port?: number } = {}): Promise<FetchedMessage[]> {
-    const client = new ImapFlow({ host: SERVER, port: o.port ?? 993, secure: true, auth: { user, pass }, tls: LAB_TLS, logger: false });
+export async function imapFetch(
+    user: string,
+    pass: string,
+    o: { subject?: string; port?: number } = {},
+): Promise<FetchedMessage[]> {
+    const client = new ImapFlow({
+        host: SERVER,
+        port: o.port ?? 993,
+        secure: true,
+        auth: { user, pass },
+        tls: LAB_TLS,
+        logger: false,
+    });
     await client.connect();
     try {
         const lock = await client.getMailboxLock("INBOX");
@@ -200,7 +225,12 @@ export async function imapFetch(user: string, pass: string, o: { subject?: strin
             const uids = await client.search(query, { uid: true });
             if (!uids || uids.length === 0) return out;
             for await (const m of client.fetch(uids, { uid: true, envelope: true, source: true }, { uid: true })) {
-                out.push({ uid: m.uid, subject: m.envelope?.subject, messageId: m.envelope?.messageId, source: m.source?.toString("utf8") ?? "" });
+                out.push({
+                    uid: m.uid,
+                    subject: m.envelope?.subject,
+                    messageId: m.envelope?.messageId,
+                    source: m.source?.toString("utf8") ?? "",
+                });
             }
             return out;
         } finally {
@@ -212,10 +242,15 @@ export async function imapFetch(user: string, pass: string, o: { subject?: strin
 }
 
 /** A raw POP3 session; returns every reply line block. Implicit TLS on 995 unless `plain`. */
-export async function pop3Session(commands: string[], o: { port?: number; plain?: boolean; tlsOptions?: tls.ConnectionOptions } = {}): Promise<string[]> {
+export async function pop3Session(
+    commands: string[],
+    o: { port?: number; plain?: boolean; tlsOptions?: tls.ConnectionOptions } = {},
+): Promise<string[]> {
     const port = o.port ?? 995;
     const sock: net.Socket = await new Promise((resolve, reject) => {
-        const s = o.plain ? net.connect({ host: SERVER, port }, () => resolve(s)) : tls.connect({ host: SERVER, port, ...LAB_TLS, ...o.tlsOptions }, () => resolve(s));
+        const s = o.plain
+            ? net.connect({ host: SERVER, port }, () => resolve(s))
+            : tls.connect({ host: SERVER, port, ...LAB_TLS, ...o.tlsOptions }, () => resolve(s));
         s.once("error", reject);
         s.setTimeout(15_000, () => s.destroy(new Error("POP3 timeout")));
     });
@@ -279,7 +314,11 @@ export function sinkMessages() {
 }
 
 /** Wait until `predicate` holds (mail delivery is asynchronous); returns its last truthy value. */
-export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 300): Promise<NonNullable<T>> {
+export async function eventually<T>(
+    fn: () => T | Promise<T>,
+    timeoutMs = 20_000,
+    everyMs = 300,
+): Promise<NonNullable<T>> {
     const start = Date.now();
     let last: unknown;
     for (;;) {
@@ -289,7 +328,8 @@ export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 20_000
         } catch (err) {
             last = err;
         }
-        if (Date.now() - start > timeoutMs) throw new Error(`not within ${timeoutMs / 1000} s${last ? `: ${(last as Error).message}` : ""}`);
+        if (Date.now() - start > timeoutMs)
+            throw new Error(`not within ${timeoutMs / 1000} s${last ? `: ${(last as Error).message}` : ""}`);
         await new Promise((r) => setTimeout(r, everyMs));
     }
 }
@@ -299,7 +339,11 @@ export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 20_000
  * the SHA-256 fingerprint of the server's certificate, rejects when the handshake (or, with
  * `rejectUnauthorized`, the verification) fails.
  */
-export async function tlsPeer(port: number, tlsOptions: tls.ConnectionOptions = {}, host = SERVER): Promise<{ protocol: string; fingerprint: string }> {
+export async function tlsPeer(
+    port: number,
+    tlsOptions: tls.ConnectionOptions = {},
+    host = SERVER,
+): Promise<{ protocol: string; fingerprint: string }> {
     return new Promise((resolve, reject) => {
         const s = tls.connect({ host, port, ...LAB_TLS, ...tlsOptions }, () => {
             const r = { protocol: s.getProtocol() ?? "unknown", fingerprint: s.getPeerCertificate().fingerprint256 };
@@ -312,7 +356,11 @@ export async function tlsPeer(port: number, tlsOptions: tls.ConnectionOptions = 
 }
 
 /** The negotiated protocol of an implicit-TLS handshake; for TLS version checks. */
-export async function tlsHandshake(port: number, tlsOptions: tls.ConnectionOptions = {}, host = SERVER): Promise<string> {
+export async function tlsHandshake(
+    port: number,
+    tlsOptions: tls.ConnectionOptions = {},
+    host = SERVER,
+): Promise<string> {
     return (await tlsPeer(port, tlsOptions, host)).protocol;
 }
 
@@ -328,7 +376,9 @@ export async function tcpProbe(port: number, host = SERVER, localAddress?: strin
             s.destroy();
             resolve("open");
         });
-        s.once("error", (err: NodeJS.ErrnoException) => (err.code === "ECONNREFUSED" ? resolve("refused") : reject(err)));
+        s.once("error", (err: NodeJS.ErrnoException) =>
+            err.code === "ECONNREFUSED" ? resolve("refused") : reject(err),
+        );
         s.setTimeout(10_000, () => s.destroy(new Error(`TCP connect to ${host}:${port} timed out`)));
     });
 }

@@ -56,11 +56,22 @@ export function outsideRecords(): LabDnsRecord[] {
 }
 
 /** The lab's zone: the stack's own records for every domain, and PTRs for the server. */
-export function labDnsRecords(spec: MailSpec, facts: { ipv4: string; ipv6: string; dkimPublicKeysPem: Record<string, string> }): LabDnsRecord[] {
+export function labDnsRecords(
+    spec: MailSpec,
+    facts: { ipv4: string; ipv6: string; dkimPublicKeysPem: Record<string, string> },
+): LabDnsRecord[] {
     const records: LabDnsRecord[] = spec.domains.flatMap((d) =>
-        mailDnsRecords(spec, d, { ipv4: facts.ipv4, ipv6: facts.ipv6, dkimPublicKeyPem: facts.dkimPublicKeysPem[d.name] }).map(
-            (r: MailDnsRecord): LabDnsRecord => ({ name: r.name, type: r.type, content: r.content, priority: r.priority, srv: r.srv }),
-        ),
+        mailDnsRecords(spec, d, {
+            ipv4: facts.ipv4,
+            ipv6: facts.ipv6,
+            dkimPublicKeyPem: facts.dkimPublicKeysPem[d.name],
+        }).map((r: MailDnsRecord): LabDnsRecord => ({
+            name: r.name,
+            type: r.type,
+            content: r.content,
+            priority: r.priority,
+            srv: r.srv,
+        })),
     );
     records.push({ name: reverseName(facts.ipv4), type: "PTR", content: spec.hostname });
     records.push({ name: reverseName(facts.ipv6), type: "PTR", content: spec.hostname });
@@ -70,7 +81,10 @@ export function labDnsRecords(spec: MailSpec, facts: { ipv4: string; ipv6: strin
 
 function encodeName(name: string): Buffer {
     const parts = name.replace(/\.$/, "").split(".").filter(Boolean);
-    return Buffer.concat([...parts.map((p) => Buffer.concat([Buffer.from([p.length]), Buffer.from(p, "ascii")])), Buffer.from([0])]);
+    return Buffer.concat([
+        ...parts.map((p) => Buffer.concat([Buffer.from([p.length]), Buffer.from(p, "ascii")])),
+        Buffer.from([0]),
+    ]);
 }
 
 function rdata(r: LabDnsRecord): Buffer {
@@ -78,7 +92,11 @@ function rdata(r: LabDnsRecord): Buffer {
         case "A":
             return Buffer.from(r.content!.split(".").map(Number));
         case "AAAA": {
-            const rev = reverseName(r.content!).replace(/\.ip6\.arpa$/, "").split(".").reverse().join("");
+            const rev = reverseName(r.content!)
+                .replace(/\.ip6\.arpa$/, "")
+                .split(".")
+                .reverse()
+                .join("");
             return Buffer.from(rev, "hex");
         }
         case "MX": {
@@ -181,7 +199,10 @@ export async function serveDns(records: LabDnsRecord[], addresses: string[], por
             tcp.once("error", reject);
             tcp.listen(port, address, () => resolve());
         });
-        closers.push(() => udp.close(), () => tcp.close());
+        closers.push(
+            () => udp.close(),
+            () => tcp.close(),
+        );
     }
     return () => closers.forEach((c) => c());
 }

@@ -36,10 +36,21 @@ export const MAIL_VOLUME_DEVICE = "/dev/disk/by-id/scsi-0HC_Volume_100000001";
 // ---------------------------------------------------------------------------------------
 // small process helpers
 
-export function sh(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {}): SpawnSyncReturns<string> {
-    const r = spawnSync(cmd, args, { input: opts.input, encoding: "utf8", timeout: opts.timeoutMs ?? 600_000, maxBuffer: 64 << 20 });
+export function sh(
+    cmd: string,
+    args: string[],
+    opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {},
+): SpawnSyncReturns<string> {
+    const r = spawnSync(cmd, args, {
+        input: opts.input,
+        encoding: "utf8",
+        timeout: opts.timeoutMs ?? 600_000,
+        maxBuffer: 64 << 20,
+    });
     if (!opts.allowFail && (r.status !== 0 || r.error)) {
-        throw new Error(`${cmd} ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}): ${(r.stderr || r.stdout || "").trim().slice(-2000)}`);
+        throw new Error(
+            `${cmd} ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}): ${(r.stderr || r.stdout || "").trim().slice(-2000)}`,
+        );
     }
     return r;
 }
@@ -54,7 +65,11 @@ export interface RunResult {
  * Like sh, without blocking the event loop, so SIGINT/SIGTERM handlers run at once even
  * during long waits (cloud-init, provisioning, the image build).
  */
-export function shAsync(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean; timeoutMs?: number; stderrInherit?: boolean } = {}): Promise<RunResult> {
+export function shAsync(
+    cmd: string,
+    args: string[],
+    opts: { input?: string; allowFail?: boolean; timeoutMs?: number; stderrInherit?: boolean } = {},
+): Promise<RunResult> {
     return new Promise((resolve, reject) => {
         const child = spawn(cmd, args, { stdio: ["pipe", "pipe", opts.stderrInherit ? "inherit" : "pipe"] });
         let stdout = "";
@@ -69,7 +84,11 @@ export function shAsync(cmd: string, args: string[], opts: { input?: string; all
         child.on("close", (status) => {
             clearTimeout(timer);
             if (!opts.allowFail && status !== 0) {
-                reject(new Error(`${cmd} ${args.join(" ")} failed (exit ${status}): ${(stderr || stdout).trim().slice(-2000)}`));
+                reject(
+                    new Error(
+                        `${cmd} ${args.join(" ")} failed (exit ${status}): ${(stderr || stdout).trim().slice(-2000)}`,
+                    ),
+                );
             } else {
                 resolve({ status, stdout, stderr });
             }
@@ -103,7 +122,10 @@ export function recordPid(name: string, pid: number): void {
 
 export function readPid(name: string): number | undefined {
     try {
-        const [pid, st] = fs.readFileSync(path.join(STATE_DIR, "pids", name), "utf8").trim().split(" ");
+        const [pid, st] = fs
+            .readFileSync(path.join(STATE_DIR, "pids", name), "utf8")
+            .trim()
+            .split(" ");
         return startTime(Number(pid)) === st ? Number(pid) : undefined;
     } catch {
         return undefined;
@@ -145,26 +167,40 @@ export function keyPath(): string {
 /** ssh options for the lab's root login with the deploy key (the lab network is private). */
 export function sshArgs(connectTimeout = 5): string[] {
     return [
-        "-i", keyPath(),
-        "-o", "BatchMode=yes",
-        "-o", "IdentitiesOnly=yes",
-        "-o", "StrictHostKeyChecking=no",
-        "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "LogLevel=ERROR",
-        "-o", `ConnectTimeout=${connectTimeout}`,
-        "-o", "ServerAliveInterval=5",
+        "-i",
+        keyPath(),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        `ConnectTimeout=${connectTimeout}`,
+        "-o",
+        "ServerAliveInterval=5",
         `root@${NET.server4}`,
     ];
 }
 
 /** Run a command as root on the lab server over SSH from msl-out. */
-export function ssh(command: string, opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {}): SpawnSyncReturns<string> {
+export function ssh(
+    command: string,
+    opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {},
+): SpawnSyncReturns<string> {
     const [cmd, args] = outside(["ssh", ...sshArgs(), command]);
     return sh(cmd, args, opts);
 }
 
 /** ssh without blocking the event loop. */
-export function sshAsync(command: string, opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {}): Promise<RunResult> {
+export function sshAsync(
+    command: string,
+    opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {},
+): Promise<RunResult> {
     const [cmd, args] = outside(["ssh", ...sshArgs(), command]);
     return shAsync(cmd, args, opts);
 }
@@ -174,7 +210,11 @@ export function sshAsync(command: string, opts: { input?: string; allowFail?: bo
 
 /** Build or reuse the cached lab image tarball; returns its path. */
 export async function imageTarball(): Promise<string> {
-    const r = await shAsync("bash", [path.join(LAB_DIR, "image.sh")], { allowFail: true, stderrInherit: true, timeoutMs: 1_200_000 });
+    const r = await shAsync("bash", [path.join(LAB_DIR, "image.sh")], {
+        allowFail: true,
+        stderrInherit: true,
+        timeoutMs: 1_200_000,
+    });
     if (r.status !== 0) throw new Error(`lab/image.sh failed (exit ${r.status})`);
     return r.stdout.trim().split("\n").pop()!;
 }
@@ -211,7 +251,9 @@ export function prepareState(): void {
     }
     for (const ns of [NET.serverNs, NET.outsideNs]) {
         if (fs.existsSync(`/run/netns/${ns}`)) {
-            throw new Error(`network namespace ${ns} exists but is not recorded by a lab; remove it with: ip netns del ${ns}`);
+            throw new Error(
+                `network namespace ${ns} exists but is not recorded by a lab; remove it with: ip netns del ${ns}`,
+            );
         }
     }
     fs.mkdirSync(path.join(STATE_DIR, "pids"), { recursive: true, mode: 0o700 });
@@ -245,12 +287,17 @@ export function createNetwork(): void {
 /** Generate the lab's deploy key (ed25519) in the state dir; returns the public key. */
 export function deployKey(): string {
     fs.mkdirSync(path.dirname(keyPath()), { recursive: true, mode: 0o700 });
-    if (!fs.existsSync(keyPath())) sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "mailstack-lab-deploy", "-f", keyPath()]);
+    if (!fs.existsSync(keyPath()))
+        sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "mailstack-lab-deploy", "-f", keyPath()]);
     return fs.readFileSync(`${keyPath()}.pub`, "utf8").trim();
 }
 
 /** Unpack the image onto a fresh tmpfs, write the NoCloud seed, make the mail volume. */
-export function prepareRoot(tarball: string, opts: BootOptions, publicKey: string): Pick<Lab, "root" | "mnt" | "loopDevice"> {
+export function prepareRoot(
+    tarball: string,
+    opts: BootOptions,
+    publicKey: string,
+): Pick<Lab, "root" | "mnt" | "loopDevice"> {
     const mnt = path.join(STATE_DIR, "tmpfs");
     fs.mkdirSync(mnt, { recursive: true });
     writeState("mount", `${mnt}\n`);
@@ -298,7 +345,10 @@ export function findLeader(nspawnPid: number): number | undefined {
         }
         for (const c of children.map(Number)) {
             try {
-                const nspid = /^NSpid:\s+(.*)$/m.exec(fs.readFileSync(`/proc/${c}/status`, "utf8"))?.[1].trim().split(/\s+/);
+                const nspid = /^NSpid:\s+(.*)$/m
+                    .exec(fs.readFileSync(`/proc/${c}/status`, "utf8"))?.[1]
+                    .trim()
+                    .split(/\s+/);
                 if (nspid && nspid.length > 1 && nspid[nspid.length - 1] === "1") return c;
             } catch {
                 /* gone */
@@ -312,7 +362,10 @@ export function findLeader(nspawnPid: number): number | undefined {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Boot the root under systemd-nspawn in msl-srv; returns once the container's PID 1 exists. */
-export async function bootContainer(root: string, loopDevice: string): Promise<Pick<Lab, "nspawnPid" | "leaderPid" | "consoleLog">> {
+export async function bootContainer(
+    root: string,
+    loopDevice: string,
+): Promise<Pick<Lab, "nspawnPid" | "leaderPid" | "consoleLog">> {
     const consoleLog = path.join(STATE_DIR, "console.log");
     const out = fs.openSync(consoleLog, "a");
     const child = spawn(
@@ -379,7 +432,10 @@ export async function waitForCloudInit(): Promise<{ status: number; long: string
 
 /** Stop everything the lab recorded (lab/stop.sh); returns its output. */
 export function teardown(): { ok: boolean; output: string } {
-    const r = spawnSync("bash", [path.join(LAB_DIR, "stop.sh")], { encoding: "utf8", env: { ...process.env, MAILSTACK_LAB_STATE: STATE_DIR } });
+    const r = spawnSync("bash", [path.join(LAB_DIR, "stop.sh")], {
+        encoding: "utf8",
+        env: { ...process.env, MAILSTACK_LAB_STATE: STATE_DIR },
+    });
     return { ok: r.status === 0, output: `${r.stdout}${r.stderr}`.trim() };
 }
 
@@ -393,7 +449,8 @@ export function daemonRss(leaderPid: number | undefined = readPid("leader")): Re
         if (exe.endsWith("/postsrsd")) return "postsrsd";
         if (exe.endsWith("/nginx")) return "nginx";
         if (name.startsWith("fail2ban")) return "fail2ban";
-        if (name === "python3" && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("mailstack-sender-milter")) return "sender-milter";
+        if (name === "python3" && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("mailstack-sender-milter"))
+            return "sender-milter";
         return undefined;
     };
     const pidNs = fs.readlinkSync(`/proc/${leaderPid}/ns/pid`);
@@ -440,7 +497,12 @@ export function hostHasTool(tool: string): boolean {
  * Start a long-running helper (DNS, SMTP sink, ...) inside msl-out with this Node and tsx,
  * record its PID, and wait until its log shows `ready`. Its output goes to STATE_DIR/NAME.log.
  */
-export async function startOutsideDaemon(name: string, script: string, args: string[], timeoutMs = 20_000): Promise<number> {
+export async function startOutsideDaemon(
+    name: string,
+    script: string,
+    args: string[],
+    timeoutMs = 20_000,
+): Promise<number> {
     return startOutsideProcess(name, [process.execPath, "--import", "tsx", script, ...args], /\bready\b/, timeoutMs);
 }
 
@@ -448,7 +510,13 @@ export async function startOutsideDaemon(name: string, script: string, args: str
  * Start a program in msl-out, in the background, recorded by PID for lab/stop.sh; resolves
  * once its log (STATE_DIR/NAME.log) matches `ready`.
  */
-export async function startOutsideProcess(name: string, argv: string[], ready: RegExp, timeoutMs = 20_000, env: NodeJS.ProcessEnv = {}): Promise<number> {
+export async function startOutsideProcess(
+    name: string,
+    argv: string[],
+    ready: RegExp,
+    timeoutMs = 20_000,
+    env: NodeJS.ProcessEnv = {},
+): Promise<number> {
     const log = path.join(STATE_DIR, `${name}.log`);
     const out = fs.openSync(log, "a");
     // nsenter execs the command in place, so the PID is the program's own.
@@ -467,10 +535,13 @@ export async function startOutsideProcess(name: string, argv: string[], ready: R
     while (Date.now() - started < timeoutMs) {
         const text = fs.readFileSync(log, "utf8");
         if (ready.test(text)) return child.pid;
-        if (child.exitCode !== null || startTime(child.pid) === undefined) throw new Error(`${name} exited: ${text.trim().slice(-1000)}`);
+        if (child.exitCode !== null || startTime(child.pid) === undefined)
+            throw new Error(`${name} exited: ${text.trim().slice(-1000)}`);
         await sleep(100);
     }
-    throw new Error(`${name} not ready after ${timeoutMs / 1000} s: ${fs.readFileSync(log, "utf8").trim().slice(-1000)}`);
+    throw new Error(
+        `${name} not ready after ${timeoutMs / 1000} s: ${fs.readFileSync(log, "utf8").trim().slice(-1000)}`,
+    );
 }
 
 /**

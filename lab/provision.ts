@@ -59,7 +59,10 @@ export function labPlanInputs(spec: MailSpec, passwords: Readonly<Record<string,
 }
 
 /** Run one provisioning script on the lab server exactly as the stack would. */
-export async function runStep(script: ScriptName, stdin?: string): Promise<{ status: number; output: string; ms: number }> {
+export async function runStep(
+    script: ScriptName,
+    stdin?: string,
+): Promise<{ status: number; output: string; ms: number }> {
     const start = Date.now();
     const r = await sshAsync(remoteCommand(script), { input: stdin ?? "", allowFail: true, timeoutMs: 600_000 });
     return { status: r.status ?? -1, output: `${r.stdout}${r.stderr}`.trim(), ms: Date.now() - start };
@@ -106,5 +109,10 @@ export async function provision(
         steps.push({ step: step.role, ...r });
         if (r.status !== 0) return failed(step.role, r);
     }
-    return { ran: true, ok: true, steps, detail: steps.map((s) => `${s.step} ${(s.ms / 1000).toFixed(1)} s`).join(", ") };
+    return {
+        ran: true,
+        ok: true,
+        steps,
+        detail: steps.map((s) => `${s.step} ${(s.ms / 1000).toFixed(1)} s`).join(", "),
+    };
 }

@@ -98,15 +98,22 @@ function runChecks(): Promise<CheckResult[]> {
     fs.rmSync(results, { force: true });
     const [cmd, args] = outside([
         process.execPath,
-        "--import", "tsx",
+        "--import",
+        "tsx",
         "--test",
         "--test-concurrency=1",
-        "--test-reporter=spec", "--test-reporter-destination=stdout",
-        `--test-reporter=${path.join(dir, "reporter.mjs")}`, `--test-reporter-destination=${results}`,
+        "--test-reporter=spec",
+        "--test-reporter-destination=stdout",
+        `--test-reporter=${path.join(dir, "reporter.mjs")}`,
+        `--test-reporter-destination=${results}`,
         ...files,
     ]);
     return new Promise((resolve) => {
-        const child = spawn(cmd, args, { cwd: REPO_DIR, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, MAILSTACK_LAB_STATE: STATE_DIR } });
+        const child = spawn(cmd, args, {
+            cwd: REPO_DIR,
+            stdio: ["ignore", "inherit", "inherit"],
+            env: { ...process.env, MAILSTACK_LAB_STATE: STATE_DIR },
+        });
         child.on("exit", () => {
             const lines = fs.existsSync(results) ? fs.readFileSync(results, "utf8").split("\n").filter(Boolean) : [];
             resolve(lines.map((l) => JSON.parse(l) as CheckResult));
@@ -121,7 +128,9 @@ function report(results: CheckResult[], idleRss: Record<string, number>, rss: Re
     console.log("\n=== mailstack lab report ===");
     for (const r of results) {
         const mark = r.status === "pass" ? "PASS" : r.status === "fail" ? "FAIL" : "SKIP";
-        console.log(`${mark}  ${r.name}${r.status === "fail" && r.error ? `\n        ${r.error.split("\n").slice(0, 6).join("\n        ")}` : ""}`);
+        console.log(
+            `${mark}  ${r.name}${r.status === "fail" && r.error ? `\n        ${r.error.split("\n").slice(0, 6).join("\n        ")}` : ""}`,
+        );
     }
     console.log("\ntimings:");
     for (const [label, s] of timings) console.log(`  ${label.padEnd(28)} ${s.toFixed(1)} s`);
@@ -163,7 +172,10 @@ async function main(): Promise<void> {
         const publicKey = deployKey();
         await timed("lab DNS in msl-out", async () => {
             const dkimPublicKeysPem = Object.fromEntries(
-                Object.entries(labDkimKeys(spec)).map(([d, pem]) => [d, createPublicKey(pem).export({ type: "spki", format: "pem" }).toString()]),
+                Object.entries(labDkimKeys(spec)).map(([d, pem]) => [
+                    d,
+                    createPublicKey(pem).export({ type: "spki", format: "pem" }).toString(),
+                ]),
             );
             const records = labDnsRecords(spec, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeysPem });
             const file = path.join(STATE_DIR, "dns-records.json");
@@ -171,16 +183,30 @@ async function main(): Promise<void> {
             await startOutsideDaemon("dns", path.join(LAB_DIR, "dns.ts"), [file, NET.client4, NET.client6]);
         });
         await timed("mail sink in msl-out", () =>
-            startOutsideDaemon("sink", path.join(LAB_DIR, "sink.ts"), [path.join(STATE_DIR, "sink"), NET.outside4, String(LAB_RELAY.port)]),
+            startOutsideDaemon("sink", path.join(LAB_DIR, "sink.ts"), [
+                path.join(STATE_DIR, "sink"),
+                NET.outside4,
+                String(LAB_RELAY.port),
+            ]),
         );
         await timed("ACME CA (pebble) in msl-out", () => startAcmeServer());
-        Object.assign(lab, await timed("unpack onto tmpfs", () => prepareRoot(tarball, { userData, hostname: spec.hostname }, publicKey)));
-        Object.assign(lab, await timed("boot to SSH login", async () => {
-            const b = await bootContainer(lab.root!, lab.loopDevice!);
-            console.log(`lab: systemd-nspawn pid ${b.nspawnPid}, container leader pid ${b.leaderPid}, console ${b.consoleLog}`);
-            await waitForSsh();
-            return b;
-        }));
+        Object.assign(
+            lab,
+            await timed("unpack onto tmpfs", () =>
+                prepareRoot(tarball, { userData, hostname: spec.hostname }, publicKey),
+            ),
+        );
+        Object.assign(
+            lab,
+            await timed("boot to SSH login", async () => {
+                const b = await bootContainer(lab.root!, lab.loopDevice!);
+                console.log(
+                    `lab: systemd-nspawn pid ${b.nspawnPid}, container leader pid ${b.leaderPid}, console ${b.consoleLog}`,
+                );
+                await waitForSsh();
+                return b;
+            }),
+        );
         const cloudInit = await timed("cloud-init (after SSH)", () => waitForCloudInit());
         console.log(`lab: cloud-init status exit ${cloudInit.status}\n${cloudInit.long.replace(/^/gm, "  ")}`);
         const provisioning = await timed("provisioning", () => provision(spec));
@@ -196,10 +222,18 @@ async function main(): Promise<void> {
         results.push(...(await timed("checks", () => runChecks())));
         rss = daemonRss(); // the current leader: a check may have rebooted the container
     } catch (err) {
-        results.push({ name: "The lab stands up: image, network, boot, SSH login with the deploy key, cloud-init", status: "fail", ms: 0, error: (err as Error).message });
+        results.push({
+            name: "The lab stands up: image, network, boot, SSH login with the deploy key, cloud-init",
+            status: "fail",
+            ms: 0,
+            error: (err as Error).message,
+        });
         if (lab.nspawnPid) {
             const log = path.join(STATE_DIR, "console.log");
-            if (fs.existsSync(log)) console.error(`lab: last console lines:\n${fs.readFileSync(log, "utf8").split("\n").slice(-25).join("\n")}`);
+            if (fs.existsSync(log))
+                console.error(
+                    `lab: last console lines:\n${fs.readFileSync(log, "utf8").split("\n").slice(-25).join("\n")}`,
+                );
         }
     } finally {
         const consoleLog = path.join(STATE_DIR, "console.log");

@@ -47,7 +47,8 @@ export function startSink(dir: string, address: string, port: number): Promise<S
         size: 100 * 1024 * 1024,
         logger: false,
         onAuth(auth, _session, cb) {
-            if (auth.username === LAB_RELAY.username && auth.password === LAB_RELAY.password) return cb(null, { user: auth.username });
+            if (auth.username === LAB_RELAY.username && auth.password === LAB_RELAY.password)
+                return cb(null, { user: auth.username });
             return cb(new Error("Invalid username or password"));
         },
         onMailFrom(_address, session, cb) {

@@ -17,7 +17,8 @@ function singleQuote(text: string): string {
  * becomes $0 for the script's messages.
  */
 export function remoteCommand(scriptName: ScriptName | string): string {
-    if (!/^[a-z0-9-]+\.sh$/.test(scriptName)) throw new Error(`remoteCommand: "${scriptName}" is not a script in scripts/`);
+    if (!/^[a-z0-9-]+\.sh$/.test(scriptName))
+        throw new Error(`remoteCommand: "${scriptName}" is not a script in scripts/`);
     const text = fs.readFileSync(path.join(__dirname, scriptName), "utf8");
     return `bash -c ${singleQuote(text)} ${scriptName}`;
 }

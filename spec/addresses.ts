@@ -10,7 +10,8 @@ import { aliasTargetsInput, domainInput } from "./schema";
 import { isDomainName, isEmail, isLocalPart } from "./syntax";
 import type { MailSpec } from "./types";
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+    typeof value === "object" && value !== null && !Array.isArray(value);
 
 function valueOf<T>(result: z.ZodSafeParseResult<T>): T | undefined {
     return result.success ? result.data : undefined;
@@ -38,14 +39,18 @@ function domainParts(entry: unknown): DomainParts | undefined {
     const dmarc = entry.dmarc;
     return {
         rawName,
-        mailboxes: mailboxes ?? (Array.isArray(entry.mailboxes) ? entry.mailboxes.map((m) => (typeof m === "string" ? m : undefined)) : []),
+        mailboxes:
+            mailboxes ??
+            (Array.isArray(entry.mailboxes) ? entry.mailboxes.map((m) => (typeof m === "string" ? m : undefined)) : []),
         aliases: aliases
             ? Object.entries(aliases)
             : isRecord(entry.aliases)
               ? Object.entries(entry.aliases).map(([a, t]) => [a, valueOf(aliasTargetsInput.safeParse(t))] as const)
               : [],
         addressesKnown:
-            mailboxes !== undefined && (aliases !== undefined || isRecord(entry.aliases)) && Object.keys(entry).every((k) => k in shape),
+            mailboxes !== undefined &&
+            (aliases !== undefined || isRecord(entry.aliases)) &&
+            Object.keys(entry).every((k) => k in shape),
         ...(isRecord(dmarc) && typeof dmarc.rua === "string" ? { rua: dmarc.rua } : {}),
     };
 }
@@ -88,7 +93,11 @@ export function checkAddresses(domainsInput: unknown, passwords: unknown, proble
                 at(["domains", di, "name"], `"${d.rawName}" is not a valid domain name`);
                 allNamesKnown = false;
             }
-            if (domainNames.has(name)) at(["domains", di, "name"], `"${name}" is already configured at mailstack:domains[${domainNames.get(name)}]`);
+            if (domainNames.has(name))
+                at(
+                    ["domains", di, "name"],
+                    `"${name}" is already configured at mailstack:domains[${domainNames.get(name)}]`,
+                );
             else domainNames.set(name, di);
             if (!d.addressesKnown) unknownDomains.add(name);
         }
@@ -147,7 +156,8 @@ export function checkAddresses(domainsInput: unknown, passwords: unknown, proble
         targets.forEach((t, ti) => {
             const tpath = [...path, ti];
             if (!isEmail(t)) at(tpath, `"${t}" is not a valid email address`);
-            else if (isLocalDomain(t) && !localAddresses.has(t) && isKnown(t)) at(tpath, `${t} is not a mailbox or alias of this server`);
+            else if (isLocalDomain(t) && !localAddresses.has(t) && isKnown(t))
+                at(tpath, `${t} is not a mailbox or alias of this server`);
             else if (t === address) at(tpath, `${address} forwards to itself`);
             if (seen.has(t)) at(tpath, `${t} is listed twice`);
             seen.add(t);
@@ -195,7 +205,8 @@ export function checkAddresses(domainsInput: unknown, passwords: unknown, proble
                 at(localAddresses.get(postmaster)!, `postmaster@${name} does not reach any mailbox or outside address`);
             }
         }
-        if (d?.rua !== undefined && !isEmail(d.rua)) at(["domains", di, "dmarc", "rua"], `"${d.rua}" is not a valid email address`);
+        if (d?.rua !== undefined && !isEmail(d.rua))
+            at(["domains", di, "dmarc", "rua"], `"${d.rua}" is not a valid email address`);
     });
 
     if (passwords !== undefined && !isRecord(passwords)) {
@@ -204,11 +215,13 @@ export function checkAddresses(domainsInput: unknown, passwords: unknown, proble
         Object.entries(passwords).forEach(([address, password]) => {
             const path = ["passwords", address];
             const lower = address.toLowerCase();
-            if (!mailboxes.has(lower) && isKnown(lower)) at(path, `${address} is not a configured mailbox (only mailboxes log in)`);
+            if (!mailboxes.has(lower) && isKnown(lower))
+                at(path, `${address} is not a configured mailbox (only mailboxes log in)`);
             // Never echo the value: this is a secret.
             // `pulumi config set --path` stores a digits-only value as a number, which would
             // lose leading zeros: refuse it rather than guess the password.
-            else if (typeof password === "number") at(path, "is a number (digits only?): use a password with letters as well");
+            else if (typeof password === "number")
+                at(path, "is a number (digits only?): use a password with letters as well");
             else if (typeof password !== "string") at(path, "must be a string");
             else if (password.length < 12) at(path, "is too short: use at least 12 characters");
             else if (Buffer.byteLength(password, "utf8") > 72) at(path, "is too long: bcrypt uses at most 72 bytes");

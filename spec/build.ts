@@ -8,9 +8,13 @@ import { configInput, relayInput, serverInput, type RawConfig } from "./schema";
 import { cidrNetwork, cidrProblem, isDomainName, isEmail, isIPv4 } from "./syntax";
 import { SUPPORTED_IMAGE, type DomainSpec, type MailSpec } from "./types";
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+    typeof value === "object" && value !== null && !Array.isArray(value);
 
-function stringAt(schema: { safeParse(v: unknown): { success: boolean; data?: unknown } }, value: unknown): string | undefined {
+function stringAt(
+    schema: { safeParse(v: unknown): { success: boolean; data?: unknown } },
+    value: unknown,
+): string | undefined {
     const r = schema.safeParse(value);
     return r.success && typeof r.data === "string" ? r.data : undefined;
 }
@@ -19,20 +23,30 @@ function stringAt(schema: { safeParse(v: unknown): { success: boolean; data?: un
 function checkSettings(input: RawConfig, problems: Problems): void {
     const shape = configInput.shape;
     const hostname = stringAt(shape.hostname, input.hostname);
-    if (hostname !== undefined && !isDomainName(hostname.toLowerCase())) problems.at(["hostname"], `"${hostname}" is not a valid host name`);
+    if (hostname !== undefined && !isDomainName(hostname.toLowerCase()))
+        problems.at(["hostname"], `"${hostname}" is not a valid host name`);
     const acmeEmail = stringAt(shape.acmeEmail, input.acmeEmail);
-    if (acmeEmail !== undefined && !isEmail(acmeEmail)) problems.at(["acmeEmail"], `"${acmeEmail}" is not a valid email address`);
+    if (acmeEmail !== undefined && !isEmail(acmeEmail))
+        problems.at(["acmeEmail"], `"${acmeEmail}" is not a valid email address`);
     const image = isRecord(input.server) ? stringAt(serverInput.shape.image, input.server.image) : SUPPORTED_IMAGE;
     if (image !== undefined && image !== SUPPORTED_IMAGE) {
-        problems.at(["server", "image"], `"${image}" is not supported: the server configuration targets exactly ${SUPPORTED_IMAGE}`);
+        problems.at(
+            ["server", "image"],
+            `"${image}" is not supported: the server configuration targets exactly ${SUPPORTED_IMAGE}`,
+        );
     }
     if (Array.isArray(input.sshAllowedCidrs)) {
         input.sshAllowedCidrs.forEach((c: unknown, i) => {
             if (typeof c !== "string") return;
             const why = cidrProblem(c);
-            if (why === "syntax") problems.at(["sshAllowedCidrs", i], `"${c}" is not a CIDR such as 203.0.113.7/32 or 2001:db8::/48`);
+            if (why === "syntax")
+                problems.at(["sshAllowedCidrs", i], `"${c}" is not a CIDR such as 203.0.113.7/32 or 2001:db8::/48`);
             // Hetzner refuses the whole firewall for this, half-way through a deploy.
-            if (why === "host-bits") problems.at(["sshAllowedCidrs", i], `"${c}" has host bits set: write ${cidrNetwork(c)}, or /32 (/128) for one address`);
+            if (why === "host-bits")
+                problems.at(
+                    ["sshAllowedCidrs", i],
+                    `"${c}" has host bits set: write ${cidrNetwork(c)}, or /32 (/128) for one address`,
+                );
         });
     }
     if (input.relay !== undefined) {
@@ -40,7 +54,8 @@ function checkSettings(input: RawConfig, problems: Problems): void {
         if (host !== undefined && !isDomainName(host.toLowerCase()) && !isIPv4(host)) {
             problems.at(["relay", "host"], `"${host}" is not a host name or IPv4 address`);
         }
-        if (!input.hasRelayPassword) problems.at(["relayPassword"], "is required when mailstack:relay is set (set it with --secret)");
+        if (!input.hasRelayPassword)
+            problems.at(["relayPassword"], "is required when mailstack:relay is set (set it with --secret)");
     } else if (input.hasRelayPassword) {
         problems.at(["relayPassword"], "is set but mailstack:relay is not");
     }
@@ -54,9 +69,14 @@ function checkHostname(input: RawConfig, facts: AddressFacts, problems: Problems
         problems.at(["hostname"], `"${hostname}" is also a mail domain; use a host inside it, e.g. mail.${hostname}`);
         return undefined;
     }
-    const zone = [...facts.domainNames.keys()].filter((n) => hostname.endsWith(`.${n}`)).sort((a, b) => b.length - a.length)[0];
+    const zone = [...facts.domainNames.keys()]
+        .filter((n) => hostname.endsWith(`.${n}`))
+        .sort((a, b) => b.length - a.length)[0];
     if (!zone && facts.allNamesKnown) {
-        problems.at(["hostname"], `"${hostname}" is not inside any configured domain, so its A/AAAA records could not be created`);
+        problems.at(
+            ["hostname"],
+            `"${hostname}" is not inside any configured domain, so its A/AAAA records could not be created`,
+        );
     }
     return zone;
 }
@@ -69,7 +89,7 @@ function checkHostname(input: RawConfig, facts: AddressFacts, problems: Problems
  * is skipped only when its own inputs are invalid (that problem is already reported).
  */
 export function buildSpec(raw: RawConfig): MailSpec {
-    const { passwords, hasRelayPassword: _, ...shaped } = raw;
+    const { passwords, hasRelayPassword, ...shaped } = raw;
     const problems = new Problems();
     const parsed = configInput.safeParse(shaped);
     if (!parsed.success) parsed.error.issues.forEach((i) => problems.at(i.path, i.message));
@@ -103,7 +123,9 @@ export function buildSpec(raw: RawConfig): MailSpec {
         server: cfg.server,
         sshAllowedCidrs: cfg.sshAllowedCidrs,
         domains,
-        ...(cfg.relay ? { relay: { host: cfg.relay.host.toLowerCase(), port: cfg.relay.port, username: cfg.relay.username } } : {}),
+        ...(cfg.relay
+            ? { relay: { host: cfg.relay.host.toLowerCase(), port: cfg.relay.port, username: cfg.relay.username } }
+            : {}),
         mailVolumeSizeGb: cfg.mailVolumeSizeGb,
         messageSizeLimitBytes: cfg.messageSizeLimitMb * 1024 * 1024,
     };

@@ -17,7 +17,10 @@ export const aliasTargetsInput = z.array(z.string()).min(1, "must list at least 
 export const domainInput = z
     .object({
         name: z.string(),
-        zoneId: z.string().regex(/^[0-9a-f]{32}$/, "must be a 32-character hex Cloudflare zone id").optional(),
+        zoneId: z
+            .string()
+            .regex(/^[0-9a-f]{32}$/, "must be a 32-character hex Cloudflare zone id")
+            .optional(),
         mailboxes: z.array(z.string()).default([]),
         aliases: z.record(z.string(), aliasTargetsInput).default({}),
         dkimSelector: z
@@ -51,8 +54,14 @@ export const domainInput = z
 
 export const serverInput = z
     .object({
-        type: z.string().regex(/^[a-z0-9-]+$/, "must be a Hetzner server type such as cx23").default("cx23"),
-        location: z.string().regex(/^[a-z0-9-]+$/, "must be a Hetzner location such as nbg1").default("nbg1"),
+        type: z
+            .string()
+            .regex(/^[a-z0-9-]+$/, "must be a Hetzner server type such as cx23")
+            .default("cx23"),
+        location: z
+            .string()
+            .regex(/^[a-z0-9-]+$/, "must be a Hetzner location such as nbg1")
+            .default("nbg1"),
         image: z.string().default(SUPPORTED_IMAGE),
     })
     .strict();
@@ -72,14 +81,21 @@ export const relayInput = z
 export const configInput = z.object({
     hostname: z.string({ error: "is required (the MX host name, e.g. mail.example.org)" }),
     acmeEmail: z.string({ error: "is required (the Let's Encrypt account address)" }),
-    acmeServer: z.url({ protocol: /^https$/, error: "must be an https:// ACME directory URL" }).default(LETS_ENCRYPT_DIRECTORY),
+    acmeServer: z
+        .url({ protocol: /^https$/, error: "must be an https:// ACME directory URL" })
+        .default(LETS_ENCRYPT_DIRECTORY),
     server: serverInput.default({ type: "cx23", location: "nbg1", image: SUPPORTED_IMAGE }),
     sshAllowedCidrs: z.array(z.string()).min(1, "must list at least one CIDR that may reach SSH (the deployer, CI)"),
     domains: z.array(domainInput).min(1, "must list at least one mail domain"),
     relay: relayInput.optional(),
     /** The relay's SASL password. */
     relayPassword: secret(z.string().optional()),
-    mailVolumeSizeGb: z.number().int().min(10, "must be at least 10 (Hetzner's smallest volume)").max(10240).default(10),
+    mailVolumeSizeGb: z
+        .number()
+        .int()
+        .min(10, "must be at least 10 (Hetzner's smallest volume)")
+        .max(10240)
+        .default(10),
     messageSizeLimitMb: z.number().int().min(1).max(200).default(50),
     /** address -> password; checked against the mailboxes in the address pass. */
     passwords: secret(z.unknown().optional()),
@@ -100,7 +116,9 @@ function innermost(schema: z.core.$ZodType): z.core.$ZodType {
 }
 
 /** Keys whose value is a plain string: read as written, never JSON-parsed (a digits-only password stays a string). */
-export const TEXT_KEYS: readonly ConfigKey[] = CONFIG_KEYS.filter((k) => innermost(configInput.shape[k])._zod.def.type === "string");
+export const TEXT_KEYS: readonly ConfigKey[] = CONFIG_KEYS.filter(
+    (k) => innermost(configInput.shape[k])._zod.def.type === "string",
+);
 
 /**
  * The stack config as plain values. `relayPassword` is given as `hasRelayPassword` only: its

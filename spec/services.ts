@@ -21,8 +21,22 @@ export interface MailService {
 /** Inbound TCP services, open to the world. */
 export const SERVICES = [
     { port: 25, name: "smtp", purpose: "SMTP: mail from other servers", tls: "starttls" },
-    { port: 465, name: "submissions", purpose: "submissions: clients sending with implicit TLS", tls: "implicit", srv: "_submissions", client: "smtp" },
-    { port: 587, name: "submission", purpose: "submission: clients sending with STARTTLS", tls: "starttls", srv: "_submission", client: "smtp" },
+    {
+        port: 465,
+        name: "submissions",
+        purpose: "submissions: clients sending with implicit TLS",
+        tls: "implicit",
+        srv: "_submissions",
+        client: "smtp",
+    },
+    {
+        port: 587,
+        name: "submission",
+        purpose: "submission: clients sending with STARTTLS",
+        tls: "starttls",
+        srv: "_submission",
+        client: "smtp",
+    },
     { port: 993, name: "imaps", purpose: "IMAPS", tls: "implicit", srv: "_imaps", client: "imap" },
     { port: 995, name: "pop3s", purpose: "POP3S", tls: "implicit", srv: "_pop3s", client: "pop3" },
     { port: 80, name: "http", purpose: "HTTP: ACME HTTP-01 challenges" },
@@ -39,10 +53,14 @@ export const REFUSED_SERVICES = [
 export const SSH_PORT = 22;
 
 /** The ports that present the host's certificate, with how TLS starts on each. */
-export const TLS_SERVICES = SERVICES.filter((s): s is Extract<(typeof SERVICES)[number], { tls: TlsMode }> => "tls" in s);
+export const TLS_SERVICES = SERVICES.filter(
+    (s): s is Extract<(typeof SERVICES)[number], { tls: TlsMode }> => "tls" in s,
+);
 
 /** The ports mail clients are told about. */
-export const CLIENT_SERVICES = SERVICES.filter((s): s is Extract<(typeof SERVICES)[number], { client: string }> => "client" in s);
+export const CLIENT_SERVICES = SERVICES.filter(
+    (s): s is Extract<(typeof SERVICES)[number], { client: string }> => "client" in s,
+);
 
 /** The port of a service by name: `port("submission")` is 587. */
 export function port(name: (typeof SERVICES)[number]["name"]): number {

@@ -39,7 +39,11 @@ test("a bad config stops the program with every key path, before anything is dec
 });
 
 test("string settings are taken as written: a digits-only relay password stays a string, secret", async () => {
-    setConfig({ ...base, relay: { host: "smtp.relay.example", port: 587, username: "mailer" }, relayPassword: "123456789012345" });
+    setConfig({
+        ...base,
+        relay: { host: "smtp.relay.example", port: 587, username: "mailer" },
+        relayPassword: "123456789012345",
+    });
     const config = readStackConfig();
     expect(await pulumi.isSecret(config.relayPassword!)).toBe(true);
     expect(await new Promise((resolve) => config.relayPassword!.apply(resolve))).toBe("123456789012345");
@@ -47,6 +51,10 @@ test("string settings are taken as written: a digits-only relay password stays a
 
 test("a misspelt or unknown mailstack key is an error, not silently ignored", () => {
     setConfig({ ...base, mailVolumeSizeGB: 100, colour: "blue" });
-    expect(() => readStackConfig()).toThrow(/mailstack:mailVolumeSizeGB: is not a mailstack setting \(did you mean mailstack:mailVolumeSizeGb\?\)/);
-    expect(() => readStackConfig()).toThrow(/mailstack:colour: is not a mailstack setting \(known: hostname, acmeEmail, /);
+    expect(() => readStackConfig()).toThrow(
+        /mailstack:mailVolumeSizeGB: is not a mailstack setting \(did you mean mailstack:mailVolumeSizeGb\?\)/,
+    );
+    expect(() => readStackConfig()).toThrow(
+        /mailstack:colour: is not a mailstack setting \(known: hostname, acmeEmail, /,
+    );
 });

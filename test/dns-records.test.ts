@@ -4,7 +4,9 @@ import { dkimRecordValue, mailDnsRecords, txtContent, txtValue } from "../cloud-
 import { buildSpec } from "../spec";
 import { twoDomains } from "./helpers/fixtures";
 
-const publicKeyPem = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "pem" }).toString();
+const publicKeyPem = generateKeyPairSync("rsa", { modulusLength: 2048 })
+    .publicKey.export({ type: "spki", format: "pem" })
+    .toString();
 const facts = { ipv4: "192.0.2.25", ipv6: "2001:db8::25", dkimPublicKeyPem: publicKeyPem };
 
 describe("mail DNS records", () => {
@@ -12,14 +14,19 @@ describe("mail DNS records", () => {
     const [primary, second] = spec.domains;
 
     test("the hostname's domain gets MX, A, AAAA, SPF, DKIM, DMARC and TLS-RPT", () => {
-        const byName = (name: string, type: string) => mailDnsRecords(spec, primary, facts).filter((r) => r.name === name && r.type === type);
+        const byName = (name: string, type: string) =>
+            mailDnsRecords(spec, primary, facts).filter((r) => r.name === name && r.type === type);
         expect(byName("mail.nathabee.de", "A")).toEqual([expect.objectContaining({ content: "192.0.2.25" })]);
         expect(byName("mail.nathabee.de", "AAAA")).toEqual([expect.objectContaining({ content: "2001:db8::25" })]);
         expect(byName("mail.nathabee.de", "TXT")).toEqual([expect.objectContaining({ content: '"v=spf1 a -all"' })]);
-        expect(byName("nathabee.de", "MX")).toEqual([expect.objectContaining({ content: "mail.nathabee.de", priority: 10 })]);
+        expect(byName("nathabee.de", "MX")).toEqual([
+            expect.objectContaining({ content: "mail.nathabee.de", priority: 10 }),
+        ]);
         expect(byName("nathabee.de", "TXT")).toEqual([expect.objectContaining({ content: '"v=spf1 mx -all"' })]);
         expect(byName("_dmarc.nathabee.de", "TXT")).toEqual([
-            expect.objectContaining({ content: '"v=DMARC1; p=quarantine; rua=mailto:postmaster@nathabee.de; adkim=r; aspf=r"' }),
+            expect.objectContaining({
+                content: '"v=DMARC1; p=quarantine; rua=mailto:postmaster@nathabee.de; adkim=r; aspf=r"',
+            }),
         ]);
         expect(byName("_smtp._tls.nathabee.de", "TXT")).toHaveLength(1);
         expect(byName("mail._domainkey.nathabee.de", "TXT")).toHaveLength(1);
@@ -28,7 +35,10 @@ describe("mail DNS records", () => {
     test("another domain points its MX at the same host and has no A/AAAA of its own", () => {
         const records = mailDnsRecords(spec, second, facts);
         expect(records.filter((r) => r.type === "A" || r.type === "AAAA")).toEqual([]);
-        expect(records.find((r) => r.type === "MX")).toMatchObject({ name: "example.org", content: "mail.nathabee.de" });
+        expect(records.find((r) => r.type === "MX")).toMatchObject({
+            name: "example.org",
+            content: "mail.nathabee.de",
+        });
         expect(records.every((r) => r.name === "example.org" || r.name.endsWith(".example.org"))).toBe(true);
     });
 
@@ -38,7 +48,10 @@ describe("mail DNS records", () => {
         expect(strings.length).toBeGreaterThan(1);
         expect(strings.every((s) => s.length <= 255)).toBe(true);
         expect(dkim.content).toBe(strings.map((s) => `"${s}"`).join(" "));
-        const body = publicKeyPem.split("\n").filter((l) => l && !l.startsWith("-----")).join("");
+        const body = publicKeyPem
+            .split("\n")
+            .filter((l) => l && !l.startsWith("-----"))
+            .join("");
         expect(txtValue(dkim.content!)).toBe(`v=DKIM1; k=rsa; p=${body}`);
     });
 
@@ -46,7 +59,9 @@ describe("mail DNS records", () => {
         const raw = twoDomains();
         (raw.domains as any[])[0].spf = { extra: ["include:_spf.example.net"] };
         const records = mailDnsRecords(buildSpec(raw), buildSpec(raw).domains[0], facts);
-        expect(records.find((r) => r.name === "nathabee.de" && r.type === "TXT")!.content).toBe('"v=spf1 mx include:_spf.example.net -all"');
+        expect(records.find((r) => r.name === "nathabee.de" && r.type === "TXT")!.content).toBe(
+            '"v=spf1 mx include:_spf.example.net -all"',
+        );
     });
 
     test("client SRV records announce 465/587/993/995 and say plain IMAP/POP3 are not offered", () => {

@@ -22,7 +22,8 @@ import { remoteCommand } from "../scripts/commands";
 
 const DEVICE = "/dev/disk/by-id/scsi-0HC_Volume_123";
 const HASH = "{BLF-CRYPT}$2b$12$FsG2dsfa7VtRVtJ5nDpC5OXrM8/o1BrWkIzFcMjXgfRPL7Izgzht.";
-const PEM = "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEAtestkeymaterial\n-----END PRIVATE KEY-----\n";
+const PEM =
+    "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEAtestkeymaterial\n-----END PRIVATE KEY-----\n";
 
 const orgDomain = {
     name: "example.org",
@@ -51,7 +52,8 @@ function spec(overrides: Partial<RawConfig> = {}): MailSpec {
     });
 }
 const oneDomain = () => spec({ domains: [orgDomain] });
-const withRelay = (host = "smtp.relay.example.net", port = 587) => spec({ relay: { host, port, username: "relayuser" }, hasRelayPassword: true });
+const withRelay = (host = "smtp.relay.example.net", port = 587) =>
+    spec({ relay: { host, port, username: "relayuser" }, hasRelayPassword: true });
 
 const hashesFor = (s: MailSpec) => Object.fromEntries(s.domains.flatMap((d) => d.mailboxes).map((m) => [m, HASH]));
 const keysFor = (s: MailSpec) => Object.fromEntries(s.domains.map((d) => [d.name, PEM]));
@@ -74,13 +76,20 @@ interface WriteFile {
 function userDataFiles(text: string): Map<string, string> {
     const cfg = parse(text) as { write_files: WriteFile[] };
     return new Map(
-        cfg.write_files.map((f) => [f.path, f.encoding === "gz+b64" ? gunzipSync(Buffer.from(f.content, "base64")).toString("utf8") : f.content]),
+        cfg.write_files.map((f) => [
+            f.path,
+            f.encoding === "gz+b64" ? gunzipSync(Buffer.from(f.content, "base64")).toString("utf8") : f.content,
+        ]),
     );
 }
 
 describe("user-data", () => {
     const text = renderUserData(spec(), { mailVolumeDevice: DEVICE });
-    const cfg = parse(text) as Record<string, unknown> & { write_files: WriteFile[]; packages: string[]; runcmd: unknown[] };
+    const cfg = parse(text) as Record<string, unknown> & {
+        write_files: WriteFile[];
+        packages: string[];
+        runcmd: unknown[];
+    };
 
     it("is a #cloud-config document under Hetzner's 32 KiB limit", () => {
         expect(text.startsWith("#cloud-config\n")).toBe(true);
@@ -143,15 +152,19 @@ describe("host files", () => {
     });
 
     it("leave no template placeholder behind", () => {
-        for (const f of [...files, ...renderHostFiles(withRelay())]) expect(f.content).not.toMatch(/\{\{[A-Za-z0-9_]*\}\}/);
+        for (const f of [...files, ...renderHostFiles(withRelay())])
+            expect(f.content).not.toMatch(/\{\{[A-Za-z0-9_]*\}\}/);
     });
 
     it("main.cf: our host name, the message size limit, no AUTH and no relaying on port 25", () => {
         expect(setting(mainCf, "myhostname")).toBe("mail.example.org");
         expect(setting(mainCf, "message_size_limit")).toBe(String(50 * 1024 * 1024));
-        expect(setting(byPath(renderHostFiles(spec({ messageSizeLimitMb: 10 })), "/etc/postfix/main.cf").content, "message_size_limit")).toBe(
-            String(10 * 1024 * 1024),
-        );
+        expect(
+            setting(
+                byPath(renderHostFiles(spec({ messageSizeLimitMb: 10 })), "/etc/postfix/main.cf").content,
+                "message_size_limit",
+            ),
+        ).toBe(String(10 * 1024 * 1024));
         expect(setting(mainCf, "smtpd_sasl_auth_enable")).toBe("no");
         expect(setting(mainCf, "smtpd_relay_restrictions")).toBe("permit_mynetworks, reject_unauth_destination");
         expect(setting(mainCf, "mynetworks")).toBe("127.0.0.0/8 [::1]/128");
@@ -186,7 +199,8 @@ describe("host files", () => {
         // The From: check first, then OpenDKIM signs what passed it.
         expect(mainCf).toMatch(/^mailstack_submission_milters = inet:127\.0\.0\.1:8893, inet:127\.0\.0\.1:8891$/m);
         expect(mainCf).toMatch(/^smtpd_milters = inet:127\.0\.0\.1:8891$/m);
-        const restrictions = /^mailstack_submission_sender_restrictions =\n((?: {4}[^\n]*\n)+)/m.exec(mainCf)?.[1] ?? "";
+        const restrictions =
+            /^mailstack_submission_sender_restrictions =\n((?: {4}[^\n]*\n)+)/m.exec(mainCf)?.[1] ?? "";
         expect(restrictions.split(",\n").map((r) => r.trim())).toEqual([
             "reject_non_fqdn_sender",
             "check_sender_access inline:{ { <> = REJECT 5.7.1 Use your own address as sender } }",
@@ -213,9 +227,16 @@ describe("host files", () => {
     });
 
     it("acme.env quotes every value for the shell", () => {
-        const env = byPath(renderHostFiles(spec({ acmeEmail: "o'brien@example.org" })), "/etc/mailstack/acme.env").content;
+        const env = byPath(
+            renderHostFiles(spec({ acmeEmail: "o'brien@example.org" })),
+            "/etc/mailstack/acme.env",
+        ).content;
         expect(env).toContain("ACME_EMAIL='o'\\''brien@example.org'");
-        const out = execFileSync("sh", ["-c", `${env}\nprintf '%s|%s|%s' "$MAIL_HOSTNAME" "$ACME_EMAIL" "$ACME_SERVER"`], { encoding: "utf8" });
+        const out = execFileSync(
+            "sh",
+            ["-c", `${env}\nprintf '%s|%s|%s' "$MAIL_HOSTNAME" "$ACME_EMAIL" "$ACME_SERVER"`],
+            { encoding: "utf8" },
+        );
         expect(out).toBe("mail.example.org|o'brien@example.org|https://acme-v02.api.letsencrypt.org/directory");
     });
 });
@@ -225,7 +246,10 @@ describe("mail-data", () => {
     const files = renderMailData(s, { passwordHashes: hashesFor(s) });
 
     it("lists both domains and every mailbox of a two-domain config", () => {
-        expect(rows(byPath(files, "/etc/postfix/mailstack/virtual-domains"))).toEqual(["example.org OK", "example.com OK"]);
+        expect(rows(byPath(files, "/etc/postfix/mailstack/virtual-domains"))).toEqual([
+            "example.org OK",
+            "example.com OK",
+        ]);
         expect(rows(byPath(files, "/etc/postfix/mailstack/virtual-mailboxes"))).toEqual([
             "alice@example.org example.org/alice/Maildir/",
             "bob@example.org example.org/bob/Maildir/",
@@ -250,7 +274,9 @@ describe("mail-data", () => {
         expect(logins.get("team@example.org")).toEqual(["alice@example.org", "bob@example.org"]);
         expect(logins.get("postmaster@example.com")).toEqual(["alice@example.org"]);
         expect(logins.has("forward@example.org")).toBe(false);
-        expect(rows(byPath(files, "/etc/postfix/mailstack/sender-logins"))).toContain("team@example.org alice@example.org,bob@example.org");
+        expect(rows(byPath(files, "/etc/postfix/mailstack/sender-logins"))).toContain(
+            "team@example.org alice@example.org,bob@example.org",
+        );
     });
 
     it("writes Dovecot's passwd-file with hashes, vmail ids and the mailbox home", () => {
@@ -271,17 +297,26 @@ describe("mail-data", () => {
         const partial = { ...hashesFor(s) };
         delete partial["bob@example.org"];
         expect(() => renderMailData(s, { passwordHashes: partial })).toThrow(/bob@example.org/);
-        expect(() => renderMailData(s, { passwordHashes: { ...hashesFor(s), "eve@example.org": HASH } })).toThrow(/eve@example.org/);
-        expect(() => renderMailData(s, { passwordHashes: { ...hashesFor(s), "bob@example.org": "plain:text" } })).toThrow(/hash/);
+        expect(() => renderMailData(s, { passwordHashes: { ...hashesFor(s), "eve@example.org": HASH } })).toThrow(
+            /eve@example.org/,
+        );
+        expect(() =>
+            renderMailData(s, { passwordHashes: { ...hashesFor(s), "bob@example.org": "plain:text" } }),
+        ).toThrow(/hash/);
         const r = withRelay();
         expect(() => renderMailData(r, { passwordHashes: hashesFor(r) })).toThrow(/relayPassword/);
     });
 
     it("puts relay credentials in a root-only file; without a relay the file holds none", () => {
-        expect(byPath(files, "/etc/postfix/mailstack/relay-password").content).toBe("# No relay configured: mail goes straight to each recipient's MX.\n");
+        expect(byPath(files, "/etc/postfix/mailstack/relay-password").content).toBe(
+            "# No relay configured: mail goes straight to each recipient's MX.\n",
+        );
         expect(byPath(files, "/etc/postfix/mailstack/relay-password").mode).toBe("0600");
         const r = withRelay();
-        const relay = byPath(renderMailData(r, { passwordHashes: hashesFor(r), relayPassword: "s3cret pass" }), "/etc/postfix/mailstack/relay-password");
+        const relay = byPath(
+            renderMailData(r, { passwordHashes: hashesFor(r), relayPassword: "s3cret pass" }),
+            "/etc/postfix/mailstack/relay-password",
+        );
         expect([relay.mode, relay.owner, relay.group]).toEqual(["0600", "root", "root"]);
         expect(relay.content).toBe("[smtp.relay.example.net]:587 relayuser:s3cret pass\n");
     });
@@ -290,9 +325,15 @@ describe("mail-data", () => {
 describe("own-sender-domains", () => {
     it("port 25 refuses every configured domain as envelope sender", () => {
         const s = spec();
-        const table = byPath(renderMailData(s, { passwordHashes: hashesFor(s) }), "/etc/postfix/mailstack/own-sender-domains").content;
+        const table = byPath(
+            renderMailData(s, { passwordHashes: hashesFor(s) }),
+            "/etc/postfix/mailstack/own-sender-domains",
+        ).content;
         const rows = table.split("\n").filter((l) => l && !l.startsWith("#"));
-        expect(rows.map((r) => r.split(" ").slice(0, 3).join(" "))).toEqual(["example.org REJECT 5.7.1", "example.com REJECT 5.7.1"]);
+        expect(rows.map((r) => r.split(" ").slice(0, 3).join(" "))).toEqual([
+            "example.org REJECT 5.7.1",
+            "example.com REJECT 5.7.1",
+        ]);
     });
 });
 
@@ -301,7 +342,10 @@ describe("dkim", () => {
     const files = renderDkimFiles(s, { privateKeysPem: keysFor(s) });
 
     it("writes one key per domain, readable only by opendkim", () => {
-        for (const p of ["/etc/opendkim/keys/example.org.mail.private", "/etc/opendkim/keys/example.com.s2026.private"]) {
+        for (const p of [
+            "/etc/opendkim/keys/example.org.mail.private",
+            "/etc/opendkim/keys/example.com.s2026.private",
+        ]) {
             const key = byPath(files, p);
             expect([key.mode, key.owner, key.group]).toEqual(["0600", "opendkim", "opendkim"]);
             expect(key.content).toBe(PEM);
@@ -313,22 +357,36 @@ describe("dkim", () => {
             "mail._domainkey.example.org example.org:mail:/etc/opendkim/keys/example.org.mail.private",
             "s2026._domainkey.example.com example.com:s2026:/etc/opendkim/keys/example.com.s2026.private",
         ]);
-        expect(rows(byPath(files, "/etc/opendkim/signing.table"))).toEqual(["*@example.org mail._domainkey.example.org", "*@example.com s2026._domainkey.example.com"]);
+        expect(rows(byPath(files, "/etc/opendkim/signing.table"))).toEqual([
+            "*@example.org mail._domainkey.example.org",
+            "*@example.com s2026._domainkey.example.com",
+        ]);
     });
 
     it("refuses a missing key, a key for an unknown domain, or text that is not a PEM key", () => {
         expect(() => renderDkimFiles(s, { privateKeysPem: { "example.org": PEM } })).toThrow(/example.com/);
-        expect(() => renderDkimFiles(s, { privateKeysPem: { ...keysFor(s), "example.net": PEM } })).toThrow(/example.net/);
-        expect(() => renderDkimFiles(s, { privateKeysPem: { ...keysFor(s), "example.org": "not a key" } })).toThrow(/PEM/);
+        expect(() => renderDkimFiles(s, { privateKeysPem: { ...keysFor(s), "example.net": PEM } })).toThrow(
+            /example.net/,
+        );
+        expect(() => renderDkimFiles(s, { privateKeysPem: { ...keysFor(s), "example.org": "not a key" } })).toThrow(
+            /PEM/,
+        );
     });
 });
 
 describe("secrets stay in their steps", () => {
     it("hashes appear only in mail-data, keys only in dkim", () => {
         const s = withRelay();
-        const host = renderHostFiles(s).map((f) => f.content).join("\n") + renderUserData(s, { mailVolumeDevice: DEVICE });
-        const mail = renderMailData(s, { passwordHashes: hashesFor(s), relayPassword: "relay-pw-123" }).map((f) => f.content).join("\n");
-        const dkim = renderDkimFiles(s, { privateKeysPem: keysFor(s) }).map((f) => f.content).join("\n");
+        const host =
+            renderHostFiles(s)
+                .map((f) => f.content)
+                .join("\n") + renderUserData(s, { mailVolumeDevice: DEVICE });
+        const mail = renderMailData(s, { passwordHashes: hashesFor(s), relayPassword: "relay-pw-123" })
+            .map((f) => f.content)
+            .join("\n");
+        const dkim = renderDkimFiles(s, { privateKeysPem: keysFor(s) })
+            .map((f) => f.content)
+            .join("\n");
         expect(host).not.toContain(HASH);
         expect(host).not.toContain("relay-pw-123");
         expect(host).not.toContain("PRIVATE KEY");
@@ -342,7 +400,11 @@ describe("secrets stay in their steps", () => {
 
 describe("bundle", () => {
     const s = spec();
-    const files = [...renderHostFiles(s), ...renderMailData(s, { passwordHashes: hashesFor(s) }), ...renderDkimFiles(s, { privateKeysPem: keysFor(s) })];
+    const files = [
+        ...renderHostFiles(s),
+        ...renderMailData(s, { passwordHashes: hashesFor(s) }),
+        ...renderDkimFiles(s, { privateKeysPem: keysFor(s) }),
+    ];
     const text = renderBundle(files);
 
     it("has the documented format and round-trips", () => {
@@ -356,7 +418,14 @@ describe("bundle", () => {
     });
 
     it("writes an empty file as '-' and reads it back", () => {
-        const empty: HostFile = { path: "/etc/empty", mode: "0644", owner: "root", group: "root", content: "", reload: [] };
+        const empty: HostFile = {
+            path: "/etc/empty",
+            mode: "0644",
+            owner: "root",
+            group: "root",
+            content: "",
+            reload: [],
+        };
         expect(renderBundle([empty])).toBe("mailstack-bundle 1\nfile /etc/empty 0644 root root - -\nend\n");
         expect(parseBundle(renderBundle([empty]))).toEqual([empty]);
     });
@@ -398,9 +467,13 @@ describe("remoteCommand", () => {
 
     it("survives single quotes in the script", () => {
         const cmd = remoteCommand("wait-first-boot.sh");
-        expect(execFileSync("bash", ["-c", cmd.replace(/^bash -c /, "printf '%s' ").replace(/ wait-first-boot\.sh$/, "")], { encoding: "utf8" })).toBe(
-            fs.readFileSync(path.join(__dirname, "..", "scripts", "wait-first-boot.sh"), "utf8"),
-        );
+        expect(
+            execFileSync(
+                "bash",
+                ["-c", cmd.replace(/^bash -c /, "printf '%s' ").replace(/ wait-first-boot\.sh$/, "")],
+                { encoding: "utf8" },
+            ),
+        ).toBe(fs.readFileSync(path.join(__dirname, "..", "scripts", "wait-first-boot.sh"), "utf8"));
     });
 
     it("only runs scripts from scripts/", () => {

@@ -26,7 +26,10 @@ describe("a valid config", () => {
         expect(spec.hostnameDomain).toBe("nathabee.de");
         expect(spec.acmeServer).toBe("https://acme-v02.api.letsencrypt.org/directory");
         expect(spec.domains[0].mailboxes).toEqual(["evaluation@nathabee.de", "freebus@nathabee.de"]);
-        expect(spec.domains[0].aliases).toContainEqual({ address: "admin@nathabee.de", targets: ["someone@example.net"] });
+        expect(spec.domains[0].aliases).toContainEqual({
+            address: "admin@nathabee.de",
+            targets: ["someone@example.net"],
+        });
         expect(spec.domains[0].dmarc).toEqual({ policy: "quarantine", rua: "postmaster@nathabee.de" });
         expect(spec.domains[0].dkimSelector).toBe("mail");
         expect(spec.messageSizeLimitBytes).toBe(50 * 1024 * 1024);
@@ -57,7 +60,9 @@ describe("bad input names the key path and what is wrong", () => {
     });
 
     test("invalid domain name", () => {
-        expect(problems(withDomain({ name: "example..org" }, 1))).toContain('mailstack:domains[1].name: "example..org" is not a valid domain name');
+        expect(problems(withDomain({ name: "example..org" }, 1))).toContain(
+            'mailstack:domains[1].name: "example..org" is not a valid domain name',
+        );
     });
 
     test("duplicate domain", () => {
@@ -73,22 +78,36 @@ describe("bad input names the key path and what is wrong", () => {
     });
 
     test("alias that is also a mailbox", () => {
-        expect(problems(withDomain({ aliases: { freebus: ["evaluation@nathabee.de"], postmaster: ["evaluation@nathabee.de"] } }))).toContain(
+        expect(
+            problems(
+                withDomain({
+                    aliases: { freebus: ["evaluation@nathabee.de"], postmaster: ["evaluation@nathabee.de"] },
+                }),
+            ),
+        ).toContain(
             "mailstack:domains[0].aliases.freebus: freebus@nathabee.de is already defined at mailstack:domains[0].mailboxes[1]",
         );
     });
 
     test("alias to a local address that does not exist", () => {
-        expect(problems(withDomain({ aliases: { postmaster: ["evaluation@nathabee.de"], sales: ["nobody@example.org"] } }))).toContain(
+        expect(
+            problems(
+                withDomain({ aliases: { postmaster: ["evaluation@nathabee.de"], sales: ["nobody@example.org"] } }),
+            ),
+        ).toContain(
             "mailstack:domains[0].aliases.sales[0]: nobody@example.org is not a mailbox or alias of this server",
         );
     });
 
     test("alias loop", () => {
         const found = problems(
-            withDomain({ aliases: { postmaster: ["evaluation@nathabee.de"], a: ["b@nathabee.de"], b: ["a@nathabee.de"] } }),
+            withDomain({
+                aliases: { postmaster: ["evaluation@nathabee.de"], a: ["b@nathabee.de"], b: ["a@nathabee.de"] },
+            }),
         );
-        expect(found).toEqual(["mailstack:domains[0].aliases.a: alias loop: a@nathabee.de -> b@nathabee.de -> a@nathabee.de"]);
+        expect(found).toEqual([
+            "mailstack:domains[0].aliases.a: alias loop: a@nathabee.de -> b@nathabee.de -> a@nathabee.de",
+        ]);
     });
 
     test("postmaster missing", () => {
@@ -98,25 +117,38 @@ describe("bad input names the key path and what is wrong", () => {
     });
 
     test("postmaster that reaches no one", () => {
-        const found = problems(withDomain({ mailboxes: [], aliases: { postmaster: ["list@example.org"], list: ["postmaster@example.org"] } }, 1));
-        expect(found).toContain("mailstack:domains[1].aliases.postmaster: postmaster@example.org does not reach any mailbox or outside address");
+        const found = problems(
+            withDomain(
+                { mailboxes: [], aliases: { postmaster: ["list@example.org"], list: ["postmaster@example.org"] } },
+                1,
+            ),
+        );
+        expect(found).toContain(
+            "mailstack:domains[1].aliases.postmaster: postmaster@example.org does not reach any mailbox or outside address",
+        );
     });
 
     test("invalid CIDR", () => {
-        expect(problems({ ...oneDomain(), sshAllowedCidrs: ["203.0.113.7/32", "203.0.113.300/32", "2001:db8::/129"] })).toEqual([
+        expect(
+            problems({ ...oneDomain(), sshAllowedCidrs: ["203.0.113.7/32", "203.0.113.300/32", "2001:db8::/129"] }),
+        ).toEqual([
             'mailstack:sshAllowedCidrs[1]: "203.0.113.300/32" is not a CIDR such as 203.0.113.7/32 or 2001:db8::/48',
             'mailstack:sshAllowedCidrs[2]: "2001:db8::/129" is not a CIDR such as 203.0.113.7/32 or 2001:db8::/48',
         ]);
     });
 
     test("invalid email in acmeEmail", () => {
-        expect(problems({ ...oneDomain(), acmeEmail: "postmaster" })).toEqual(['mailstack:acmeEmail: "postmaster" is not a valid email address']);
+        expect(problems({ ...oneDomain(), acmeEmail: "postmaster" })).toEqual([
+            'mailstack:acmeEmail: "postmaster" is not a valid email address',
+        ]);
     });
 
     test("invalid email in an alias target", () => {
-        expect(problems(withDomain({ aliases: { postmaster: ["evaluation@nathabee.de"], admin: ["someone@@example.net"] } }))).toContain(
-            'mailstack:domains[0].aliases.admin[0]: "someone@@example.net" is not a valid email address',
-        );
+        expect(
+            problems(
+                withDomain({ aliases: { postmaster: ["evaluation@nathabee.de"], admin: ["someone@@example.net"] } }),
+            ),
+        ).toContain('mailstack:domains[0].aliases.admin[0]: "someone@@example.net" is not a valid email address');
     });
 
     test("password for an unknown address", () => {
@@ -133,7 +165,9 @@ describe("bad input names the key path and what is wrong", () => {
 
     test("a digits-only password stored as a number is refused, not turned into another password", () => {
         const found = problems({ ...oneDomain(), passwords: { "evaluation@nathabee.de": 1234567890123 } });
-        expect(found).toEqual(["mailstack:passwords.evaluation@nathabee.de: is a number (digits only?): use a password with letters as well"]);
+        expect(found).toEqual([
+            "mailstack:passwords.evaluation@nathabee.de: is a number (digits only?): use a password with letters as well",
+        ]);
         expect(found.join()).not.toContain("1234567890123");
     });
 
@@ -144,26 +178,70 @@ describe("bad input names the key path and what is wrong", () => {
     });
 
     test.each([
-        ["a DMARC report address that is not an address", withDomain({ dmarc: { policy: "reject", rua: "mailto:x@y.org" } }), 'mailstack:domains[0].dmarc.rua: "mailto:x@y.org" is not a valid email address'],
-        ["a mail volume below Hetzner's smallest", { ...oneDomain(), mailVolumeSizeGb: 5 }, "mailstack:mailVolumeSizeGb: must be at least 10 (Hetzner's smallest volume)"],
-        ["a message size limit out of range", { ...oneDomain(), messageSizeLimitMb: 500 }, "mailstack:messageSizeLimitMb: Too big: expected number to be <=200"],
-        ["an ACME directory over plain http", { ...oneDomain(), acmeServer: "http://acme.example/dir" }, "mailstack:acmeServer: must be an https:// ACME directory URL"],
-        ["a hostname that is a mail domain itself", { ...oneDomain(), hostname: "nathabee.de" }, 'mailstack:hostname: "nathabee.de" is also a mail domain; use a host inside it, e.g. mail.nathabee.de'],
-        ["nobody allowed to reach SSH", { ...oneDomain(), sshAllowedCidrs: [] }, "mailstack:sshAllowedCidrs: must list at least one CIDR that may reach SSH (the deployer, CI)"],
+        [
+            "a DMARC report address that is not an address",
+            withDomain({ dmarc: { policy: "reject", rua: "mailto:x@y.org" } }),
+            'mailstack:domains[0].dmarc.rua: "mailto:x@y.org" is not a valid email address',
+        ],
+        [
+            "a mail volume below Hetzner's smallest",
+            { ...oneDomain(), mailVolumeSizeGb: 5 },
+            "mailstack:mailVolumeSizeGb: must be at least 10 (Hetzner's smallest volume)",
+        ],
+        [
+            "a message size limit out of range",
+            { ...oneDomain(), messageSizeLimitMb: 500 },
+            "mailstack:messageSizeLimitMb: Too big: expected number to be <=200",
+        ],
+        [
+            "an ACME directory over plain http",
+            { ...oneDomain(), acmeServer: "http://acme.example/dir" },
+            "mailstack:acmeServer: must be an https:// ACME directory URL",
+        ],
+        [
+            "a hostname that is a mail domain itself",
+            { ...oneDomain(), hostname: "nathabee.de" },
+            'mailstack:hostname: "nathabee.de" is also a mail domain; use a host inside it, e.g. mail.nathabee.de',
+        ],
+        [
+            "nobody allowed to reach SSH",
+            { ...oneDomain(), sshAllowedCidrs: [] },
+            "mailstack:sshAllowedCidrs: must list at least one CIDR that may reach SSH (the deployer, CI)",
+        ],
         ["no domain", { ...oneDomain(), domains: [] }, "mailstack:domains: must list at least one mail domain"],
-        ["no acmeEmail", { ...oneDomain(), acmeEmail: undefined }, "mailstack:acmeEmail: is required (the Let's Encrypt account address)"],
-        ["passwords that are not a map", { ...oneDomain(), passwords: ["x"] }, 'mailstack:passwords: must be a map of "address": "password"'],
-        ["a password longer than bcrypt takes", { ...oneDomain(), passwords: { "evaluation@nathabee.de": "a".repeat(80) } }, "mailstack:passwords.evaluation@nathabee.de: is too long: bcrypt uses at most 72 bytes"],
-        ["a password with a line break", { ...oneDomain(), passwords: { "evaluation@nathabee.de": "abcdefghijkl\nmnop" } }, "mailstack:passwords.evaluation@nathabee.de: must not contain control characters"],
-        ["an SPF entry that is not one mechanism", withDomain({ spf: { extra: ["include:_spf.example.net", "bogus mech"] } }), "mailstack:domains[0].spf.extra[1]: must be one SPF mechanism such as include:_spf.example.net or ip4:192.0.2.1"],
+        [
+            "no acmeEmail",
+            { ...oneDomain(), acmeEmail: undefined },
+            "mailstack:acmeEmail: is required (the Let's Encrypt account address)",
+        ],
+        [
+            "passwords that are not a map",
+            { ...oneDomain(), passwords: ["x"] },
+            'mailstack:passwords: must be a map of "address": "password"',
+        ],
+        [
+            "a password longer than bcrypt takes",
+            { ...oneDomain(), passwords: { "evaluation@nathabee.de": "a".repeat(80) } },
+            "mailstack:passwords.evaluation@nathabee.de: is too long: bcrypt uses at most 72 bytes",
+        ],
+        [
+            "a password with a line break",
+            { ...oneDomain(), passwords: { "evaluation@nathabee.de": "abcdefghijkl\nmnop" } },
+            "mailstack:passwords.evaluation@nathabee.de: must not contain control characters",
+        ],
+        [
+            "an SPF entry that is not one mechanism",
+            withDomain({ spf: { extra: ["include:_spf.example.net", "bogus mech"] } }),
+            "mailstack:domains[0].spf.extra[1]: must be one SPF mechanism such as include:_spf.example.net or ip4:192.0.2.1",
+        ],
     ])("%s", (_what, raw, problem) => {
         expect(problems(raw as RawConfig)).toEqual([problem]);
     });
 
     test("a relay port out of range", () => {
-        expect(problems({ ...oneDomain(), relay: { host: "smtp.relay.example", username: "me", port: 70000 } })).toContain(
-            "mailstack:relay.port: Too big: expected number to be <=65535",
-        );
+        expect(
+            problems({ ...oneDomain(), relay: { host: "smtp.relay.example", username: "me", port: 70000 } }),
+        ).toContain("mailstack:relay.port: Too big: expected number to be <=65535");
     });
 
     test("relay without its password", () => {
@@ -191,12 +269,16 @@ describe("bad input names the key path and what is wrong", () => {
 });
 
 describe("shape errors do not hide other problems", () => {
-    const CIDR_PROBLEM = (c: string, i = 0) => `mailstack:sshAllowedCidrs[${i}]: "${c}" is not a CIDR such as 203.0.113.7/32 or 2001:db8::/48`;
+    const CIDR_PROBLEM = (c: string, i = 0) =>
+        `mailstack:sshAllowedCidrs[${i}]: "${c}" is not a CIDR such as 203.0.113.7/32 or 2001:db8::/48`;
 
     test("missing hostname and an invalid CIDR are both reported", () => {
         const raw: RawConfig = { ...oneDomain(), sshAllowedCidrs: ["203.0.113.300/32"] };
         delete raw.hostname;
-        expect(problems(raw)).toEqual([expect.stringMatching(/^mailstack:hostname: is required/), CIDR_PROBLEM("203.0.113.300/32")]);
+        expect(problems(raw)).toEqual([
+            expect.stringMatching(/^mailstack:hostname: is required/),
+            CIDR_PROBLEM("203.0.113.300/32"),
+        ]);
     });
 
     test("a bad dmarc policy and a bad acmeEmail are both reported, in config key order", () => {
@@ -227,7 +309,11 @@ describe("shape errors do not hide other problems", () => {
     });
 
     test("a bad field does not hide its siblings' problems", () => {
-        const raw: RawConfig = { ...oneDomain(), server: { type: "CX 23", image: "ubuntu-24.04" }, relay: { host: "bad host", username: "" } };
+        const raw: RawConfig = {
+            ...oneDomain(),
+            server: { type: "CX 23", image: "ubuntu-24.04" },
+            relay: { host: "bad host", username: "" },
+        };
         expect(problems(raw)).toEqual([
             "mailstack:server.type: must be a Hetzner server type such as cx23",
             'mailstack:server.image: "ubuntu-24.04" is not supported: the server configuration targets exactly debian-13',
@@ -242,7 +328,10 @@ describe("shape errors do not hide other problems", () => {
     });
 
     test("an invalid domain name causes no follow-on problems about the hostname, aliases or passwords", () => {
-        const raw = { ...withDomain({ name: "nathabee.de." }), passwords: { "evaluation@nathabee.de": "a-long-enough-password" } };
+        const raw = {
+            ...withDomain({ name: "nathabee.de." }),
+            passwords: { "evaluation@nathabee.de": "a-long-enough-password" },
+        };
         expect(problems(raw)).toEqual(['mailstack:domains[0].name: "nathabee.de." is not a valid domain name']);
         expect(problems({ ...oneDomain(), domains: [{ ...(oneDomain().domains as object[])[0], name: 42 }] })).toEqual([
             "mailstack:domains[0].name: Invalid input: expected string, received number",
@@ -264,7 +353,9 @@ describe("shape errors do not hide other problems", () => {
         // One alias with an empty target list: only that, not "postmaster does not reach
         // anyone" for an alias that forwards to it, while a loop elsewhere is still found.
         const found = problems(
-            withDomain({ aliases: { postmaster: [], a: ["b@nathabee.de"], b: ["a@nathabee.de"], c: ["postmaster@nathabee.de"] } }),
+            withDomain({
+                aliases: { postmaster: [], a: ["b@nathabee.de"], b: ["a@nathabee.de"], c: ["postmaster@nathabee.de"] },
+            }),
         );
         expect(found).toEqual([
             "mailstack:domains[0].aliases.postmaster: must list at least one target",
@@ -273,7 +364,12 @@ describe("shape errors do not hide other problems", () => {
     });
 
     test("domains that are not a list hide nothing else and add no noise", () => {
-        const raw = { ...oneDomain(), domains: "nathabee.de", acmeEmail: "nope", passwords: { "evaluation@nathabee.de": "a-long-enough-password" } };
+        const raw = {
+            ...oneDomain(),
+            domains: "nathabee.de",
+            acmeEmail: "nope",
+            passwords: { "evaluation@nathabee.de": "a-long-enough-password" },
+        };
         expect(problems(raw)).toEqual([
             'mailstack:acmeEmail: "nope" is not a valid email address',
             "mailstack:domains: Invalid input: expected array, received string",
@@ -282,8 +378,11 @@ describe("shape errors do not hide other problems", () => {
 });
 
 describe("isCidr", () => {
-    test.each(["203.0.113.7/32", "0.0.0.0/0", "2001:db8::/32", "::/0", "::ffff:192.0.2.1/128"])("accepts %s", (c) => expect(isCidr(c)).toBe(true));
-    test.each(["203.0.113.7", "10.0.0.0/33", "2001:db8:::/32", "01.2.3.4/8", "1:2:3:4:5:6:7:8:9/64", "abc/8"])("refuses %s", (c) =>
-        expect(isCidr(c)).toBe(false),
+    test.each(["203.0.113.7/32", "0.0.0.0/0", "2001:db8::/32", "::/0", "::ffff:192.0.2.1/128"])("accepts %s", (c) =>
+        expect(isCidr(c)).toBe(true),
+    );
+    test.each(["203.0.113.7", "10.0.0.0/33", "2001:db8:::/32", "01.2.3.4/8", "1:2:3:4:5:6:7:8:9/64", "abc/8"])(
+        "refuses %s",
+        (c) => expect(isCidr(c)).toBe(false),
     );
 });

@@ -1,5 +1,16 @@
 // The Pulumi program under mocks: every resource is recorded with its inputs and checked.
-import { find, invokes, mocksReady, options, promiseOf, recordOptions, registeredOutputs, resourcesOf, settle, type RecordedResource } from "./helpers/mocks";
+import {
+    find,
+    invokes,
+    mocksReady,
+    options,
+    promiseOf,
+    recordOptions,
+    registeredOutputs,
+    resourcesOf,
+    settle,
+    type RecordedResource,
+} from "./helpers/mocks";
 
 import * as pulumi from "@pulumi/pulumi";
 
@@ -25,7 +36,11 @@ const SECRET_PASSWORD = "correct-horse-battery-staple";
 
 async function deploy(name: string, raw: RawConfig, relayPassword?: string) {
     await mocksReady;
-    const spec = buildSpec({ ...raw, passwords: { "evaluation@nathabee.de": SECRET_PASSWORD }, hasRelayPassword: relayPassword !== undefined });
+    const spec = buildSpec({
+        ...raw,
+        passwords: { "evaluation@nathabee.de": SECRET_PASSWORD },
+        hasRelayPassword: relayPassword !== undefined,
+    });
     const stack = new MailStack(
         name,
         {
@@ -64,13 +79,26 @@ describe("one domain", () => {
         expect(inbound.find((r) => r.port === "22").sourceIps).toEqual(["203.0.113.7/32"]);
         expect(rules.some((r) => r.direction === "in" && r.protocol === "icmp")).toBe(true);
         const outbound = rules.filter((r) => r.direction === "out").map((r) => `${r.protocol}/${r.port ?? "-"}`);
-        expect(outbound).toEqual(expect.arrayContaining(["tcp/25", "tcp/53", "udp/53", "tcp/80", "tcp/443", "udp/123", "tcp/465", "tcp/587", "icmp/-"]));
+        expect(outbound).toEqual(
+            expect.arrayContaining([
+                "tcp/25",
+                "tcp/53",
+                "udp/53",
+                "tcp/80",
+                "tcp/443",
+                "udp/123",
+                "tcp/465",
+                "tcp/587",
+                "icmp/-",
+            ]),
+        );
     });
 
     test("the addresses are primary IPs that outlive the server, with PTRs to the hostname", () => {
         const ips = res.resources.filter((r) => r.type === HCLOUD.primaryIp);
         expect(ips.map((r) => r.inputs.type).sort()).toEqual(["ipv4", "ipv6"]);
-        for (const ip of ips) expect(ip.inputs).toMatchObject({ autoDelete: false, deleteProtection: true, assigneeType: "server" });
+        for (const ip of ips)
+            expect(ip.inputs).toMatchObject({ autoDelete: false, deleteProtection: true, assigneeType: "server" });
         const ptrs = res.resources.filter((r) => r.type === HCLOUD.rdns);
         expect(ptrs.map((r) => [r.inputs.ipAddress, r.inputs.dnsPtr]).sort()).toEqual([
             ["192.0.2.25", "mail.nathabee.de"],
@@ -81,7 +109,13 @@ describe("one domain", () => {
 
     test("the server is debian-13 with delete and rebuild protection, the deploy key, the firewall and both IPs", () => {
         const server = find(res.resources, HCLOUD.server, "one-server").inputs;
-        expect(server).toMatchObject({ image: "debian-13", serverType: "cx23", location: "nbg1", deleteProtection: true, rebuildProtection: true });
+        expect(server).toMatchObject({
+            image: "debian-13",
+            serverType: "cx23",
+            location: "nbg1",
+            deleteProtection: true,
+            rebuildProtection: true,
+        });
         expect(server.sshKeys).toHaveLength(1);
         expect(server.firewallIds).toHaveLength(1);
         expect(server.publicNets[0]).toMatchObject({ ipv4Enabled: true, ipv6Enabled: true });
@@ -115,24 +149,39 @@ describe("one domain", () => {
             expect(r.inputs.name).not.toBe("@");
             expect(r.inputs.name === "nathabee.de" || r.inputs.name.endsWith(".nathabee.de")).toBe(true);
         }
-        const get = (name: string, type: string) => dns.find((r) => r.inputs.name === name && r.inputs.type === type)?.inputs;
+        const get = (name: string, type: string) =>
+            dns.find((r) => r.inputs.name === name && r.inputs.type === type)?.inputs;
         expect(get("nathabee.de", "MX")).toMatchObject({ content: "mail.nathabee.de", priority: 10 });
         expect(get("mail.nathabee.de", "A")).toMatchObject({ content: "192.0.2.25" });
         expect(get("mail.nathabee.de", "AAAA")).toMatchObject({ content: "2001:db8:25::1" });
         expect(get("nathabee.de", "TXT")).toMatchObject({ content: '"v=spf1 mx -all"' });
         expect(get("mail.nathabee.de", "TXT")).toMatchObject({ content: '"v=spf1 a -all"' });
-        expect(get("_dmarc.nathabee.de", "TXT")).toMatchObject({ content: '"v=DMARC1; p=quarantine; rua=mailto:postmaster@nathabee.de; adkim=r; aspf=r"' });
-        expect(get("_smtp._tls.nathabee.de", "TXT")).toMatchObject({ content: '"v=TLSRPTv1; rua=mailto:postmaster@nathabee.de"' });
-        expect(get("_submission._tcp.nathabee.de", "SRV")).toMatchObject({ priority: 10, data: { priority: 10, weight: 1, port: 587, target: "mail.nathabee.de" } });
-        expect(get("_imap._tcp.nathabee.de", "SRV")).toMatchObject({ priority: 0, data: { priority: 0, weight: 0, port: 0, target: "." } });
-        for (const r of dns.filter((x) => x.inputs.type === "SRV")) expect(r.inputs.priority).toBe(r.inputs.data.priority);
-        expect(invokes.filter((i) => i.token === "cloudflare:index/getZone:getZone").map((i) => i.args.filter.name)).toContain("nathabee.de");
+        expect(get("_dmarc.nathabee.de", "TXT")).toMatchObject({
+            content: '"v=DMARC1; p=quarantine; rua=mailto:postmaster@nathabee.de; adkim=r; aspf=r"',
+        });
+        expect(get("_smtp._tls.nathabee.de", "TXT")).toMatchObject({
+            content: '"v=TLSRPTv1; rua=mailto:postmaster@nathabee.de"',
+        });
+        expect(get("_submission._tcp.nathabee.de", "SRV")).toMatchObject({
+            priority: 10,
+            data: { priority: 10, weight: 1, port: 587, target: "mail.nathabee.de" },
+        });
+        expect(get("_imap._tcp.nathabee.de", "SRV")).toMatchObject({
+            priority: 0,
+            data: { priority: 0, weight: 0, port: 0, target: "." },
+        });
+        for (const r of dns.filter((x) => x.inputs.type === "SRV"))
+            expect(r.inputs.priority).toBe(r.inputs.data.priority);
+        expect(
+            invokes.filter((i) => i.token === "cloudflare:index/getZone:getZone").map((i) => i.args.filter.name),
+        ).toContain("nathabee.de");
     });
 
     test("the DKIM TXT record is the public part of the domain's key", async () => {
         const key = find(res.resources, PRIVATE_KEY, "one-dkim-nathabee.de");
         expect(key.inputs).toMatchObject({ algorithm: "RSA", rsaBits: 2048 });
-        const published = records(res.resources).find((r) => r.inputs.name === "mail._domainkey.nathabee.de")!.inputs.content;
+        const published = records(res.resources).find((r) => r.inputs.name === "mail._domainkey.nathabee.de")!.inputs
+            .content;
         const { createPublicKey } = await import("node:crypto");
         const fromDns = txtValue(published).replace(/^v=DKIM1; k=rsa; p=/, "");
         const der = createPublicKey({ key: Buffer.from(fromDns, "base64"), format: "der", type: "spki" });
@@ -148,7 +197,13 @@ describe("one domain", () => {
     test("secrets travel only as command stdin, never in a command's text", () => {
         const commands = res.resources.filter((r) => r.type === COMMAND);
         expect(commands.map((c) => c.name).sort()).toEqual(
-            ["one-provision-certificate", "one-provision-dkim", "one-provision-first-boot", "one-provision-host-config", "one-provision-mail-data"].sort(),
+            [
+                "one-provision-certificate",
+                "one-provision-dkim",
+                "one-provision-first-boot",
+                "one-provision-host-config",
+                "one-provision-mail-data",
+            ].sort(),
         );
         for (const c of commands) {
             expect(c.inputs.create).not.toContain("PRIVATE KEY");
@@ -157,7 +212,8 @@ describe("one domain", () => {
             expect(c.inputs.connection).toMatchObject({ host: "192.0.2.25", user: "root" });
             expect(c.inputs.triggers[0]).toEqual(expect.any(String));
         }
-        for (const step of ["dkim", "mail-data"]) expect(find(res.resources, COMMAND, `one-provision-${step}`).secretInputs).toContain("stdin");
+        for (const step of ["dkim", "mail-data"])
+            expect(find(res.resources, COMMAND, `one-provision-${step}`).secretInputs).toContain("stdin");
         const mailData: string = find(res.resources, COMMAND, "one-provision-mail-data").inputs.stdin;
         expect(mailData).toMatch(/^mailstack-bundle 1\n/);
         expect(mailData).toMatch(/\nend\n?$/);
@@ -169,7 +225,10 @@ describe("one domain", () => {
 
     test("the configured password hashes to a bcrypt hash Dovecot can verify, and generated ones are exported", async () => {
         const bcrypt = (await import("bcryptjs")).default;
-        const users = bundleFile(find(res.resources, COMMAND, "one-provision-mail-data").inputs.stdin, "/etc/dovecot/users")!;
+        const users = bundleFile(
+            find(res.resources, COMMAND, "one-provision-mail-data").inputs.stdin,
+            "/etc/dovecot/users",
+        )!;
         const line = users.split("\n").find((l) => l.startsWith("evaluation@nathabee.de:"))!;
         const hash = line.split(":")[1].replace("{BLF-CRYPT}", "");
         expect(bcrypt.compareSync(SECRET_PASSWORD, hash)).toBe(true);
@@ -190,12 +249,22 @@ describe("one domain", () => {
     test("components are mailstack:<module>:<Name>, and every resource is a child of one", () => {
         const components = res.options.filter((o) => o.type.startsWith("mailstack:"));
         expect(components.map((o) => o.type).sort()).toEqual(
-            ["mailstack:dkim:DkimKeys", "mailstack:dns:MailDns", "mailstack:host:MailHost", "mailstack:stack:MailStack", "mailstack:provisioning:MailProvisioning"].sort(),
+            [
+                "mailstack:dkim:DkimKeys",
+                "mailstack:dns:MailDns",
+                "mailstack:host:MailHost",
+                "mailstack:stack:MailStack",
+                "mailstack:provisioning:MailProvisioning",
+            ].sort(),
         );
-        const orphans = res.options.filter((o) => o.type !== "mailstack:stack:MailStack" && !o.parentType?.startsWith("mailstack:"));
+        const orphans = res.options.filter(
+            (o) => o.type !== "mailstack:stack:MailStack" && !o.parentType?.startsWith("mailstack:"),
+        );
         expect(orphans.map((o) => `${o.type} ${o.name}`)).toEqual([]);
         // Every recorded resource went through the transformation: nothing escaped the tree.
-        expect(res.options.map((o) => `${o.type} ${o.name}`).sort()).toEqual(res.resources.map((r) => `${r.type} ${r.name}`).sort());
+        expect(res.options.map((o) => `${o.type} ${o.name}`).sort()).toEqual(
+            res.resources.map((r) => `${r.type} ${r.name}`).sort(),
+        );
     });
 
     test("each component registers its outputs once, after its last child", () => {
@@ -232,7 +301,9 @@ describe("one domain", () => {
     });
 
     test("dnsRecords output lists every record readably", () => {
-        expect(res.outputs.dnsRecords).toEqual(expect.arrayContaining(["nathabee.de MX 10 mail.nathabee.de", "mail.nathabee.de A 192.0.2.25"]));
+        expect(res.outputs.dnsRecords).toEqual(
+            expect.arrayContaining(["nathabee.de MX 10 mail.nathabee.de", "mail.nathabee.de A 192.0.2.25"]),
+        );
     });
 });
 
@@ -275,11 +346,22 @@ describe("adding a second domain", () => {
             ].sort(),
         );
         expect(after.length).toBe(before.length + 11);
-        expect(records(b.resources).filter((r) => r.inputs.name.endsWith("example.org")).every((r) => r.inputs.zoneId === "zone-of-example.org")).toBe(true);
+        expect(
+            records(b.resources)
+                .filter((r) => r.inputs.name.endsWith("example.org"))
+                .every((r) => r.inputs.zoneId === "zone-of-example.org"),
+        ).toBe(true);
         const added = (name: string, type: string) => second[`${name} ${type}`];
-        expect(added("example.org", "MX")).toMatchObject({ content: "mail.nathabee.de", priority: 10, proxied: false, ttl: 3600 });
+        expect(added("example.org", "MX")).toMatchObject({
+            content: "mail.nathabee.de",
+            priority: 10,
+            proxied: false,
+            ttl: 3600,
+        });
         expect(added("example.org", "TXT")).toMatchObject({ content: '"v=spf1 mx -all"' });
-        expect(added("_dmarc.example.org", "TXT")).toMatchObject({ content: '"v=DMARC1; p=quarantine; rua=mailto:postmaster@example.org; adkim=r; aspf=r"' });
+        expect(added("_dmarc.example.org", "TXT")).toMatchObject({
+            content: '"v=DMARC1; p=quarantine; rua=mailto:postmaster@example.org; adkim=r; aspf=r"',
+        });
         // A new domain brings a DKIM key of its own.
         expect(bRes.filter((r) => r.type === PRIVATE_KEY).map((r) => r.name)).toContain("-dkim-example.org");
 
@@ -297,9 +379,18 @@ describe("adding a second domain", () => {
         const restB = rest(bRes);
         expect(Object.keys(restB).filter((k) => !(k in restA))).toEqual(["mailstack:dns:MailDns -dns-example.org"]);
         expect(Object.keys(restA).filter((k) => !(k in restB))).toEqual([]);
-        expect(Object.keys(restA)).toEqual(expect.arrayContaining([`${COMMAND} -provision-first-boot`, `${COMMAND} -provision-host-config`, `${COMMAND} -provision-certificate`]));
+        expect(Object.keys(restA)).toEqual(
+            expect.arrayContaining([
+                `${COMMAND} -provision-first-boot`,
+                `${COMMAND} -provision-host-config`,
+                `${COMMAND} -provision-certificate`,
+            ]),
+        );
         for (const k of Object.keys(restA)) expect([k, restB[k]]).toEqual([k, restA[k]]);
-        for (const k of changing) expect(bRes.find((r) => `${r.type} ${r.name}` === k)!.inputs.stdin).not.toEqual(aRes.find((r) => `${r.type} ${r.name}` === k)!.inputs.stdin);
+        for (const k of changing)
+            expect(bRes.find((r) => `${r.type} ${r.name}` === k)!.inputs.stdin).not.toEqual(
+                aRes.find((r) => `${r.type} ${r.name}` === k)!.inputs.stdin,
+            );
     });
 });
 
@@ -312,7 +403,9 @@ describe("relay", () => {
             expect(JSON.stringify(r.inputs)).not.toContain("relay-secret-value-123");
         }
         const stdin: string = find(res.resources, COMMAND, "relay-provision-mail-data").inputs.stdin;
-        const decoded = decodeBundle(stdin).map((f) => f.content).join("\n");
+        const decoded = decodeBundle(stdin)
+            .map((f) => f.content)
+            .join("\n");
         expect(decoded).toContain("relay-secret-value-123");
     });
 });
@@ -327,13 +420,24 @@ describe("adding a mailbox", () => {
         const a = await deploy("mba", oneDomain());
         const b = await deploy("mbb", withExtra());
         const strip = (list: RecordedResource[], prefix: string) =>
-            Object.fromEntries(list.filter((r) => r.type !== "random:index/randomPassword:RandomPassword" && r.type !== "random:index/randomString:RandomString").map((r) => [`${r.type} ${r.name.slice(prefix.length)}`, r.inputs]));
+            Object.fromEntries(
+                list
+                    .filter(
+                        (r) =>
+                            r.type !== "random:index/randomPassword:RandomPassword" &&
+                            r.type !== "random:index/randomString:RandomString",
+                    )
+                    .map((r) => [`${r.type} ${r.name.slice(prefix.length)}`, r.inputs]),
+            );
         const ra = strip(a.resources, "mba");
         const rb = strip(b.resources, "mbb");
         const mailData = `${COMMAND} -provision-mail-data`;
         expect(rb[mailData].stdin).not.toEqual(ra[mailData].stdin);
-        expect(bundleFile(rb[mailData].stdin, "/etc/postfix/mailstack/virtual-mailboxes")).toContain("newbie@nathabee.de");
-        const without = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== mailData));
+        expect(bundleFile(rb[mailData].stdin, "/etc/postfix/mailstack/virtual-mailboxes")).toContain(
+            "newbie@nathabee.de",
+        );
+        const without = (o: Record<string, unknown>) =>
+            Object.fromEntries(Object.entries(o).filter(([k]) => k !== mailData));
         const restA = without(ra);
         const restB = without(rb);
         expect(Object.keys(restB).sort()).toEqual(Object.keys(restA).sort());

@@ -6,7 +6,10 @@ import { context, MAIL_VOLUME_DEVICE, NET, ssh } from "./context";
 
 void test("The image boots and cloud-init finishes without error", () => {
     const ctx = context();
-    assert.ok([0, 2].includes(ctx.cloudInit.status), `cloud-init status exit ${ctx.cloudInit.status}:\n${ctx.cloudInit.long}`);
+    assert.ok(
+        [0, 2].includes(ctx.cloudInit.status),
+        `cloud-init status exit ${ctx.cloudInit.status}:\n${ctx.cloudInit.long}`,
+    );
     const r = ssh("cloud-init status --long", { allowFail: true });
     assert.match(r.stdout, /status: done/);
 });
@@ -20,19 +23,41 @@ void test("Root logs in over SSH from outside with the deploy key, and passwords
 
 void test("The lab network has no way out: only lab namespaces and documentation addresses", () => {
     // This process runs in msl-out: its only interfaces are lo and the veth to the server.
-    const links = execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).trim().split("\n").map((l) => l.split(":")[1].trim().split("@")[0]);
+    const links = execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" })
+        .trim()
+        .split("\n")
+        .map((l) => l.split(":")[1].trim().split("@")[0]);
     assert.deepEqual(links.sort(), ["lo", NET.outsideIf].sort());
     const routes = ssh("ip -o route show; ip -o -6 route show").stdout;
     assert.match(routes, new RegExp(`default via ${NET.client4.replace(/\./g, "\\.")}`));
-    assert.match(ssh("ip -o link show").stdout.trim().split("\n").map((l) => l.split(":")[1].trim().split("@")[0]).sort().join(","), /^eth0,lo$/);
+    assert.match(
+        ssh("ip -o link show")
+            .stdout.trim()
+            .split("\n")
+            .map((l) => l.split(":")[1].trim().split("@")[0])
+            .sort()
+            .join(","),
+        /^eth0,lo$/,
+    );
 });
 
 void test("The mail packages are installed from the image's local repository", () => {
     const pkgs = [...MAIL_PACKAGES];
     const r = ssh(`dpkg-query -W -f '\${Package} \${db:Status-Abbrev}\\n' ${pkgs.join(" ")}`, { allowFail: true });
-    const installed = new Set(r.stdout.split("\n").filter((l) => /\bii\b/.test(l)).map((l) => l.split(" ")[0]));
-    assert.deepEqual(pkgs.filter((p) => !installed.has(p)), []);
-    assert.match(ssh("cat /etc/apt/sources.list; ls /etc/apt/sources.list.d").stdout, /file:\/var\/lib\/mailstack-lab\/apt/);
+    const installed = new Set(
+        r.stdout
+            .split("\n")
+            .filter((l) => /\bii\b/.test(l))
+            .map((l) => l.split(" ")[0]),
+    );
+    assert.deepEqual(
+        pkgs.filter((p) => !installed.has(p)),
+        [],
+    );
+    assert.match(
+        ssh("cat /etc/apt/sources.list; ls /etc/apt/sources.list.d").stdout,
+        /file:\/var\/lib\/mailstack-lab\/apt/,
+    );
 });
 
 void test("The mail volume is mounted at /srv/mail from its device path", () => {
@@ -44,8 +69,13 @@ void test("The mail volume is mounted at /srv/mail from its device path", () => 
 
 void test("Postfix, Dovecot, OpenDKIM, the sender milter, nginx and fail2ban are active", () => {
     const units = ["postfix", "dovecot", "opendkim", "mailstack-sender-milter", "nginx", "fail2ban"];
-    const r = ssh(`for u in ${units.join(" ")}; do printf '%s %s\\n' $u $(systemctl is-active $u); done`, { allowFail: true });
-    const inactive = r.stdout.trim().split("\n").filter((l) => !l.endsWith(" active"));
+    const r = ssh(`for u in ${units.join(" ")}; do printf '%s %s\\n' $u $(systemctl is-active $u); done`, {
+        allowFail: true,
+    });
+    const inactive = r.stdout
+        .trim()
+        .split("\n")
+        .filter((l) => !l.endsWith(" active"));
     assert.deepEqual(inactive, []);
 });
 
@@ -60,6 +90,8 @@ void test("Unattended security upgrades are on: daily, from Debian-Security, nev
     assert.match(periodic, /^APT::Periodic::Update-Package-Lists "1";$/m);
     assert.match(periodic, /^Unattended-Upgrade::Automatic-Reboot "false";$/m);
     assert.match(periodic, /^Unattended-Upgrade::Origins-Pattern:: ".*label=Debian-Security";$/m);
-    const timers = ssh("systemctl is-enabled apt-daily.timer apt-daily-upgrade.timer", { allowFail: true }).stdout.trim().split("\n");
+    const timers = ssh("systemctl is-enabled apt-daily.timer apt-daily-upgrade.timer", { allowFail: true })
+        .stdout.trim()
+        .split("\n");
     assert.deepEqual(timers, ["enabled", "enabled"]);
 });

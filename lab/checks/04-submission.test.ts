@@ -17,30 +17,62 @@ void test("Alice sends through 587 with STARTTLS and AUTH: mail to an outside ad
 void test("Alice sends through 587 to a local mailbox and bob reads it over IMAPS", async () => {
     const subject = tag();
     await sendMail({ port: 587, auth: ALICE, from: ALICE.user, to: ["bob@example.org"], subject });
-    assert.ok(await eventually(async () => (await imapFetch("bob@example.org", LAB_PASSWORDS["bob@example.org"], { subject })).length > 0));
+    assert.ok(
+        await eventually(
+            async () => (await imapFetch("bob@example.org", LAB_PASSWORDS["bob@example.org"], { subject })).length > 0,
+        ),
+    );
 });
 
 void test("Port 587 offers AUTH only after STARTTLS and refuses AUTH before it", async () => {
-    const plain = await smtpDialog(587, ["EHLO client.sink.test", authPlain(ALICE.user, ALICE.pass)], { keepGoing: true });
+    const plain = await smtpDialog(587, ["EHLO client.sink.test", authPlain(ALICE.user, ALICE.pass)], {
+        keepGoing: true,
+    });
     assert.equal(plain.replies[0].code, 250);
-    assert.ok(plain.replies[0].lines.includes("STARTTLS"), `STARTTLS not offered: ${plain.replies[0].lines.join(", ")}`);
-    assert.deepEqual(plain.replies[0].lines.filter((l) => /^AUTH\b/i.test(l)), []);
-    assert.ok(plain.replies[1].code >= 500, `AUTH before STARTTLS answered ${plain.replies[1].code} ${plain.replies[1].lines.join(" ")}`);
+    assert.ok(
+        plain.replies[0].lines.includes("STARTTLS"),
+        `STARTTLS not offered: ${plain.replies[0].lines.join(", ")}`,
+    );
+    assert.deepEqual(
+        plain.replies[0].lines.filter((l) => /^AUTH\b/i.test(l)),
+        [],
+    );
+    assert.ok(
+        plain.replies[1].code >= 500,
+        `AUTH before STARTTLS answered ${plain.replies[1].code} ${plain.replies[1].lines.join(" ")}`,
+    );
     const secure = await smtpDialog(587, ["EHLO client.sink.test"], { starttls: true });
     assert.match(secure.replies[2].lines.join("\n"), /^AUTH\b.*\bPLAIN\b/m);
 });
 
 void test("A wrong password on 587 fails with 535 and the mail is not accepted", async () => {
-    const r = await smtpDialog(587, ["EHLO client.sink.test", authPlain(ALICE.user, "not-alices-password")], { starttls: true, keepGoing: true });
+    const r = await smtpDialog(587, ["EHLO client.sink.test", authPlain(ALICE.user, "not-alices-password")], {
+        starttls: true,
+        keepGoing: true,
+    });
     assert.equal(r.replies[3].code, 535, r.replies[3].lines.join(" "));
-    await assert.rejects(sendMail({ port: 587, auth: { user: ALICE.user, pass: "not-alices-password" }, from: ALICE.user, to: ["bob@example.org"], subject: tag() }), /535|auth/i);
+    await assert.rejects(
+        sendMail({
+            port: 587,
+            auth: { user: ALICE.user, pass: "not-alices-password" },
+            from: ALICE.user,
+            to: ["bob@example.org"],
+            subject: tag(),
+        }),
+        /535|auth/i,
+    );
 });
 
 /** Alice logs in on 587 and tries an envelope sender; the replies to MAIL FROM and RCPT TO. */
 async function aliceTriesSender(sender: string) {
     const r = await smtpDialog(
         587,
-        ["EHLO client.sink.test", authPlain(ALICE.user, ALICE.pass), `MAIL FROM:<${sender}>`, "RCPT TO:<friend@sink.test>"],
+        [
+            "EHLO client.sink.test",
+            authPlain(ALICE.user, ALICE.pass),
+            `MAIL FROM:<${sender}>`,
+            "RCPT TO:<friend@sink.test>",
+        ],
         { starttls: true, keepGoing: true },
     );
     assert.equal(r.replies[3].code, 235, `AUTH: ${r.replies[3].lines.join(" ")}`);
@@ -50,22 +82,44 @@ async function aliceTriesSender(sender: string) {
 void test("Alice cannot send as bob: the sender address of another user is refused with 553", async () => {
     const r = await aliceTriesSender("bob@example.org");
     const refused = r.replies.slice(4).find((x) => x.code >= 500);
-    assert.ok(refused, `MAIL/RCPT as bob accepted: ${r.replies.slice(4).map((x) => x.code).join(", ")}`);
+    assert.ok(
+        refused,
+        `MAIL/RCPT as bob accepted: ${r.replies
+            .slice(4)
+            .map((x) => x.code)
+            .join(", ")}`,
+    );
     assert.equal(refused.code, 553, refused.lines.join(" "));
     assert.match(refused.lines.join(" "), /not owned by user/i);
-    await assert.rejects(sendMail({ port: 587, auth: ALICE, from: "bob@example.org", to: ["friend@sink.test"], subject: tag() }), /553/);
+    await assert.rejects(
+        sendMail({ port: 587, auth: ALICE, from: "bob@example.org", to: ["friend@sink.test"], subject: tag() }),
+        /553/,
+    );
 });
 
 void test("Alice cannot hide behind the null sender: MAIL FROM:<> after login is refused with 554", async () => {
     const r = await aliceTriesSender("");
-    assert.equal(r.replies[5]?.code, 554, `RCPT after MAIL FROM:<> answered ${r.replies[5]?.code} ${r.replies[5]?.lines.join(" ")}`);
+    assert.equal(
+        r.replies[5]?.code,
+        554,
+        `RCPT after MAIL FROM:<> answered ${r.replies[5]?.code} ${r.replies[5]?.lines.join(" ")}`,
+    );
     assert.match(r.replies[5].lines.join(" "), /own address/);
 });
 
 void test("Alice may put only her own addresses in From: (what DKIM signs for): bob's and carol's are refused with 550", async () => {
     const send = (fromHeader: string) =>
-        sendMail({ port: 587, auth: ALICE, from: ALICE.user, to: ["friend@sink.test"], raw: `From: ${fromHeader}\r\nTo: friend@sink.test\r\nSubject: ${tag()}\r\n\r\nfrom check\r\n` });
-    await assert.rejects(send("Bob <bob@example.org>"), /550 5\.7\.1 From: bob@example\.org is not an address of alice@example\.org/);
+        sendMail({
+            port: 587,
+            auth: ALICE,
+            from: ALICE.user,
+            to: ["friend@sink.test"],
+            raw: `From: ${fromHeader}\r\nTo: friend@sink.test\r\nSubject: ${tag()}\r\n\r\nfrom check\r\n`,
+        });
+    await assert.rejects(
+        send("Bob <bob@example.org>"),
+        /550 5\.7\.1 From: bob@example\.org is not an address of alice@example\.org/,
+    );
     await assert.rejects(send("carol@example.net"), /550/);
     await assert.rejects(send("alice@example.org, carol@example.net"), /550/);
     // Her own address and an alias that reaches her are fine.
@@ -79,5 +133,10 @@ void test("Port 465 with implicit TLS sends: carol receives alice's message", as
     assert.ok(r.tlsProtocol, "no TLS on 465");
     assert.match(r.replies[0].lines.join("\n"), /^AUTH\b/m);
     await sendMail({ port: 465, auth: ALICE, from: ALICE.user, to: ["carol@example.net"], subject });
-    assert.ok(await eventually(async () => (await imapFetch("carol@example.net", LAB_PASSWORDS["carol@example.net"], { subject })).length > 0));
+    assert.ok(
+        await eventually(
+            async () =>
+                (await imapFetch("carol@example.net", LAB_PASSWORDS["carol@example.net"], { subject })).length > 0,
+        ),
+    );
 });

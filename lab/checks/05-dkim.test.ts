@@ -18,7 +18,8 @@ function publishedDkimTxt(): Map<string, string> {
     for (const d of spec.domains) {
         const dkimPublicKeyPem = createPublicKey(keys[d.name]).export({ type: "spki", format: "pem" }).toString();
         for (const r of mailDnsRecords(spec, d, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeyPem })) {
-            if (r.type === "TXT" && r.name.includes("._domainkey.") && r.content) out.set(r.name.toLowerCase(), r.content);
+            if (r.type === "TXT" && r.name.includes("._domainkey.") && r.content)
+                out.set(r.name.toLowerCase(), r.content);
         }
     }
     return out;
@@ -65,7 +66,10 @@ void test("Mail sent through 587 carries a DKIM signature that mailauth verifies
     const good = await verify(msg.raw, asked);
     assert.ok(good, `no DKIM result for example.org (asked: ${asked.join(", ")})`);
     assert.equal(good.status.result, "pass", JSON.stringify(good.status));
-    assert.ok(asked.some((a) => /\._domainkey\.example\.org TXT$/i.test(a)), `the key was not looked up: ${asked.join(", ")}`);
+    assert.ok(
+        asked.some((a) => /\._domainkey\.example\.org TXT$/i.test(a)),
+        `the key was not looked up: ${asked.join(", ")}`,
+    );
 
     // One body byte changed: the body hash no longer matches.
     const bodyAt = msg.raw.search(/\r?\n\r?\n/);

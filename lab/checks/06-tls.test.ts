@@ -11,7 +11,11 @@ const TLS12: ConnectionOptions = { minVersion: "TLSv1.2", maxVersion: "TLSv1.2",
 const PORTS: [number, string, (o: ConnectionOptions) => Promise<string | undefined>][] = [
     [25, "SMTP STARTTLS", async (o) => (await smtpDialog(25, [], { starttls: true, tlsOptions: o })).tlsProtocol],
     [465, "submissions", (o) => tlsHandshake(465, o)],
-    [587, "submission STARTTLS", async (o) => (await smtpDialog(587, [], { starttls: true, tlsOptions: o })).tlsProtocol],
+    [
+        587,
+        "submission STARTTLS",
+        async (o) => (await smtpDialog(587, [], { starttls: true, tlsOptions: o })).tlsProtocol,
+    ],
     [993, "IMAPS", (o) => tlsHandshake(993, o)],
     [995, "POP3S", (o) => tlsHandshake(995, o)],
 ];
@@ -29,7 +33,9 @@ void test("TLS on 25, 465, 587, 993 and 995 refuses TLS 1.1 and below and accept
             // The refusal must be the server's: its protocol_version alert (70), not this
             // client failing to offer anything.
             if (e.code !== "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION") {
-                problems.push(`${port} ${name}: TLS 1.1 failed, but not with the server's protocol_version alert (${e.code ?? ""} ${e.message.trim()})`);
+                problems.push(
+                    `${port} ${name}: TLS 1.1 failed, but not with the server's protocol_version alert (${e.code ?? ""} ${e.message.trim()})`,
+                );
             }
         }
     }

@@ -29,7 +29,10 @@ void test("Running the provisioning scripts again with the same input changes no
         assert.match(s.output, /apply-bundle: unchanged/, `${s.step}:\n${s.output}`);
         assert.doesNotMatch(s.output, /^(changed|ran) /m, `${s.step}:\n${s.output}`);
     }
-    assert.deepEqual(r.steps?.map((s) => s.step), ["first-boot", "host-config", "dkim", "mail-data", "certificate"]);
+    assert.deepEqual(
+        r.steps?.map((s) => s.step),
+        ["first-boot", "host-config", "dkim", "mail-data", "certificate"],
+    );
     assert.equal(daemonState(), before, "a daemon was restarted (or its PID changed)");
 });
 
@@ -37,14 +40,20 @@ void test("A mailbox added through the provisioning scripts is accepted on port 
     const dave = "dave@example.org";
     const password = "dave-lab-password-4444";
     const rcpt = async () =>
-        (await smtpDialog(25, ["EHLO client.sink.test", "MAIL FROM:<someone@sink.test>", `RCPT TO:<${dave}>`], { keepGoing: true })).replies[2];
+        (
+            await smtpDialog(25, ["EHLO client.sink.test", "MAIL FROM:<someone@sink.test>", `RCPT TO:<${dave}>`], {
+                keepGoing: true,
+            })
+        ).replies[2];
     assert.equal((await rcpt()).code, 550, "dave exists before he is added");
 
     const before = daemonState();
     const passwords = { ...LAB_PASSWORDS, [dave]: password };
     const spec = buildSpec({
         ...LAB_RAW_CONFIG,
-        domains: (LAB_RAW_CONFIG.domains as { name: string; mailboxes: string[] }[]).map((d) => (d.name === "example.org" ? { ...d, mailboxes: [...d.mailboxes, "dave"] } : d)),
+        domains: (LAB_RAW_CONFIG.domains as { name: string; mailboxes: string[] }[]).map((d) =>
+            d.name === "example.org" ? { ...d, mailboxes: [...d.mailboxes, "dave"] } : d,
+        ),
         passwords,
     });
     const r = await provision(spec, passwords);
@@ -59,7 +68,13 @@ void test("A mailbox added through the provisioning scripts is accepted on port 
     await sendMail({ port: 25, from: "someone@sink.test", to: [dave], subject });
     assert.ok(await eventually(async () => (await imapFetch(dave, password, { subject })).length > 0));
     // He can send as himself at once: Postfix's login map and the From: check both know him.
-    await sendMail({ port: 587, auth: { user: dave, pass: password }, from: dave, to: ["alice@example.org"], subject: `${subject}-out` });
+    await sendMail({
+        port: 587,
+        auth: { user: dave, pass: password },
+        from: dave,
+        to: ["alice@example.org"],
+        subject: `${subject}-out`,
+    });
     // Reloads only: no reboot, and no daemon restarted (the Postfix master and Dovecot keep
     // their PIDs, so nothing queued or in flight was dropped).
     assert.equal(daemonState(), before, "a daemon was restarted or the server rebooted");

@@ -12,9 +12,17 @@ const HOSTNAME = "mail.example.org";
 /** Connect to every TLS port verifying against `ca`; the leaf fingerprint each one presents. */
 async function presented(tlsOptions: ConnectionOptions): Promise<Record<number, string>> {
     const fp = async (port: number, starttls: boolean) =>
-        starttls ? (await smtpDialog(port, [], { starttls: true, tlsOptions })).peerFingerprint : (await tlsPeer(port, tlsOptions)).fingerprint;
+        starttls
+            ? (await smtpDialog(port, [], { starttls: true, tlsOptions })).peerFingerprint
+            : (await tlsPeer(port, tlsOptions)).fingerprint;
     const out: Record<number, string> = {};
-    for (const [port, starttls] of [[25, true], [587, true], [465, false], [993, false], [995, false]] as const) {
+    for (const [port, starttls] of [
+        [25, true],
+        [587, true],
+        [465, false],
+        [993, false],
+        [995, false],
+    ] as const) {
         const f = await fp(port, starttls);
         assert.ok(f, `port ${port}: no certificate`);
         out[port] = f;
@@ -45,11 +53,15 @@ void test("certbot got the host's certificate from the lab's ACME CA over HTTP-0
 
 void test("certbot.timer is enabled, and a renewal puts the new certificate on every port by reload, without restarting Postfix or Dovecot", async () => {
     assert.equal(ssh("systemctl is-enabled certbot.timer").stdout.trim(), "enabled");
-    const pids = () => ssh("cat /var/spool/postfix/pid/master.pid | tr -d ' '; systemctl show -p MainPID --value dovecot").stdout;
+    const pids = () =>
+        ssh("cat /var/spool/postfix/pid/master.pid | tr -d ' '; systemctl show -p MainPID --value dovecot").stdout;
     const before = { fp: deployedFingerprint(), pids: pids() };
     // What the timer runs (certbot renew), forced because the certificate is new. The lab
     // CA is trusted the same way issue-certificate.sh trusts it.
-    const r = ssh("REQUESTS_CA_BUNDLE=/etc/mailstack/acme-ca.pem certbot renew --force-renewal --no-random-sleep-on-renew --non-interactive 2>&1", { allowFail: true, timeoutMs: 120_000 });
+    const r = ssh(
+        "REQUESTS_CA_BUNDLE=/etc/mailstack/acme-ca.pem certbot renew --force-renewal --no-random-sleep-on-renew --non-interactive 2>&1",
+        { allowFail: true, timeoutMs: 120_000 },
+    );
     assert.equal(r.status, 0, r.stdout);
     const after = deployedFingerprint();
     assert.notEqual(after, before.fp, "the deploy hook did not install the renewed certificate");
@@ -58,7 +70,11 @@ void test("certbot.timer is enabled, and a renewal puts the new certificate on e
     // moment: what counts is that every port presents the new one within seconds.
     const want = { 25: after, 587: after, 465: after, 993: after, 995: after };
     let last: Record<number, string> = {};
-    await eventually(async () => JSON.stringify((last = await presented(verify))) === JSON.stringify(want), 15_000, 500).catch(() => undefined);
+    await eventually(
+        async () => JSON.stringify((last = await presented(verify))) === JSON.stringify(want),
+        15_000,
+        500,
+    ).catch(() => undefined);
     assert.deepEqual(last, want);
     assert.equal(pids(), before.pids, "Postfix or Dovecot was restarted");
     // And the provisioning step sees nothing to do afterwards.

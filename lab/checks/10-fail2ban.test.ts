@@ -22,7 +22,13 @@ async function reachable(port: number): Promise<boolean> {
 async function failedImapLogin(): Promise<string> {
     return new Promise((resolve, reject) => {
         // tls.connect hands localAddress on to its TCP connection (not in its type).
-        const s = tls.connect({ host: SERVER, port: 993, localAddress: GUESSER, rejectUnauthorized: false, servername: "mail.example.org" } as tls.ConnectionOptions);
+        const s = tls.connect({
+            host: SERVER,
+            port: 993,
+            localAddress: GUESSER,
+            rejectUnauthorized: false,
+            servername: "mail.example.org",
+        } as tls.ConnectionOptions);
         let buf = "";
         let sent = false;
         s.setEncoding("utf8");
@@ -54,7 +60,11 @@ void test("Password guessing on 587 gets the guesser's address banned from the m
         // to 15 s), so one after the other would mostly measure that delay.
         const replies = await Promise.all(
             Array.from({ length: 6 }, (_, i) =>
-                smtpDialog(587, ["EHLO client.sink.test", authPlain("alice@example.org", `guess-${i}-wrong-password`)], { starttls: true, localAddress: GUESSER, keepGoing: true, timeoutMs: 60_000 }),
+                smtpDialog(
+                    587,
+                    ["EHLO client.sink.test", authPlain("alice@example.org", `guess-${i}-wrong-password`)],
+                    { starttls: true, localAddress: GUESSER, keepGoing: true, timeoutMs: 60_000 },
+                ),
             ),
         );
         for (const r of replies) assert.equal(r.replies.at(-1)?.code, 535, JSON.stringify(r.replies));

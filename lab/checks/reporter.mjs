@@ -5,7 +5,8 @@ export default async function* labReporter(source) {
         const { data } = event;
         if (data.details?.type === "suite") continue;
         const err = data.details?.error;
-        const status = event.type === "test:fail" ? "fail" : data.skip !== undefined || data.todo !== undefined ? "skip" : "pass";
+        const status =
+            event.type === "test:fail" ? "fail" : data.skip !== undefined || data.todo !== undefined ? "skip" : "pass";
         yield `${JSON.stringify({
             name: data.name,
             status,

@@ -26,7 +26,11 @@ export function twoDomains(): RawConfig {
         ...base,
         domains: [
             ...(base.domains as object[]),
-            { name: "example.org", mailboxes: ["carol"], aliases: { postmaster: ["carol@example.org"], abuse: ["postmaster@nathabee.de"] } },
+            {
+                name: "example.org",
+                mailboxes: ["carol"],
+                aliases: { postmaster: ["carol@example.org"], abuse: ["postmaster@nathabee.de"] },
+            },
         ],
     };
 }

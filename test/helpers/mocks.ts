@@ -38,7 +38,10 @@ let clock = 0;
 /** Explicit `registerOutputs(...)` calls of components, in order (the SDK's own argument-less call is left out). */
 export const registeredOutputs: { readonly seq: number; readonly component: pulumi.ComponentResource }[] = [];
 // registerOutputs is protected: reach the prototype through a plain record to wrap it.
-const componentPrototype = pulumi.ComponentResource.prototype as unknown as Record<"registerOutputs", (outputs?: unknown) => void>;
+const componentPrototype = pulumi.ComponentResource.prototype as unknown as Record<
+    "registerOutputs",
+    (outputs?: unknown) => void
+>;
 const registerOutputs = componentPrototype.registerOutputs;
 componentPrototype.registerOutputs = function (this: pulumi.ComponentResource, outputs?: unknown) {
     if (outputs !== undefined) registeredOutputs.push({ seq: ++clock, component: this });
@@ -75,7 +78,8 @@ function isSecretValue(v: any): boolean {
 function unwrap(v: any): any {
     if (isSecretValue(v)) return unwrap(v.value);
     if (Array.isArray(v)) return v.map(unwrap);
-    if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
+    if (v !== null && typeof v === "object")
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
     return v;
 }
 
@@ -89,12 +93,15 @@ function stableId(name: string): number {
 export const created: RecordedResource[] = [];
 export const invokes: { token: string; args: any }[] = [];
 
-
 /** One key pair per resource name without its stack prefix: two test stacks get the same keys. */
 const keyCache = new Map<string, ReturnType<typeof generateKeyPairSync>>();
 function keyPair(name: string, algorithm: "rsa" | "ed25519", bits = 2048) {
     const key = `${algorithm}/${bits}/${name.slice(name.indexOf("-") + 1)}`;
-    if (!keyCache.has(key)) keyCache.set(key, algorithm === "rsa" ? generateKeyPairSync("rsa", { modulusLength: bits }) : generateKeyPairSync("ed25519"));
+    if (!keyCache.has(key))
+        keyCache.set(
+            key,
+            algorithm === "rsa" ? generateKeyPairSync("rsa", { modulusLength: bits }) : generateKeyPairSync("ed25519"),
+        );
     return keyCache.get(key)!;
 }
 
@@ -124,7 +131,9 @@ function fakeOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, any>
         case "hcloud:index/primaryIp:PrimaryIp":
             // As the provider reports them: the IPv6 primary IP's address is its network's
             // first address, without the prefix length (which is in ipNetwork).
-            return i.type === "ipv4" ? { ...i, ipAddress: "192.0.2.25" } : { ...i, ipAddress: "2001:db8:25::", ipNetwork: "2001:db8:25::/64" };
+            return i.type === "ipv4"
+                ? { ...i, ipAddress: "192.0.2.25" }
+                : { ...i, ipAddress: "2001:db8:25::", ipNetwork: "2001:db8:25::/64" };
         case "hcloud:index/volume:Volume":
             return { ...i, linuxDevice: `/dev/disk/by-id/scsi-0HC_Volume_${args.id}` };
         case "random:index/randomPassword:RandomPassword":

@@ -11,7 +11,14 @@ import * as fs from "fs";
 import * as path from "path";
 import bcrypt from "bcryptjs";
 import { buildSpec } from "../../spec";
-import { renderBundle, renderDkimFiles, renderHostFiles, renderMailData, renderUserData, type HostFile } from "../../cloud-init";
+import {
+    renderBundle,
+    renderDkimFiles,
+    renderHostFiles,
+    renderMailData,
+    renderUserData,
+    type HostFile,
+} from "../../cloud-init";
 
 const out = process.argv[2];
 if (!out) throw new Error("usage: render-sample.ts OUTDIR");
@@ -26,12 +33,25 @@ const spec = buildSpec({
         {
             name: "example.org",
             mailboxes: ["alice", "bob"],
-            aliases: { postmaster: ["alice@example.org"], info: ["alice@example.org", "bob@example.org"], forward: ["someone@example.net"] },
+            aliases: {
+                postmaster: ["alice@example.org"],
+                info: ["alice@example.org", "bob@example.org"],
+                forward: ["someone@example.net"],
+            },
         },
-        { name: "example.com", mailboxes: ["carol"], aliases: { postmaster: ["alice@example.org"], sales: ["carol@example.com"] }, dkimSelector: "s2026" },
+        {
+            name: "example.com",
+            mailboxes: ["carol"],
+            aliases: { postmaster: ["alice@example.org"], sales: ["carol@example.com"] },
+            dkimSelector: "s2026",
+        },
     ],
     relay: { host: "smtp.relay.example.net", port: 587, username: "relayuser" },
-    passwords: { "alice@example.org": SAMPLE_PASSWORD, "bob@example.org": SAMPLE_PASSWORD, "carol@example.com": SAMPLE_PASSWORD },
+    passwords: {
+        "alice@example.org": SAMPLE_PASSWORD,
+        "bob@example.org": SAMPLE_PASSWORD,
+        "carol@example.com": SAMPLE_PASSWORD,
+    },
     hasRelayPassword: true,
 });
 
@@ -40,7 +60,12 @@ const passwordHashes = Object.fromEntries(
     spec.domains.flatMap((d) => d.mailboxes).map((m) => [m, `{BLF-CRYPT}${bcrypt.hashSync(SAMPLE_PASSWORD, salt)}`]),
 );
 const privateKeysPem = Object.fromEntries(
-    spec.domains.map((d) => [d.name, execFileSync("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], { encoding: "utf8" })]),
+    spec.domains.map((d) => [
+        d.name,
+        execFileSync("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], {
+            encoding: "utf8",
+        }),
+    ]),
 );
 
 const host = renderHostFiles(spec);
@@ -57,7 +82,10 @@ const write = (files: HostFile[]) => {
 };
 fs.mkdirSync(out, { recursive: true });
 write([...host, ...mail, ...dkim]);
-fs.writeFileSync(path.join(out, "user-data"), renderUserData(spec, { mailVolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_123" }));
+fs.writeFileSync(
+    path.join(out, "user-data"),
+    renderUserData(spec, { mailVolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_123" }),
+);
 fs.writeFileSync(path.join(out, "host-config.bundle"), renderBundle(host));
 fs.writeFileSync(path.join(out, "mail-data.bundle"), renderBundle(mail));
 fs.writeFileSync(path.join(out, "dkim.bundle"), renderBundle(dkim));
