@@ -1,7 +1,7 @@
 // The stdin format of scripts/apply-bundle.sh (docs/design.md, "Bundle format"):
 //
 //   mailstack-bundle 1
-//   file <path> <mode> <owner> <group> <actions|-> <base64 of content|->
+//   file <path> <mode> <owner> <group> <on-change|-> <base64 of content|->
 //   end
 //
 // "-" as content means an empty file. Every field is checked here so that a bad value fails
@@ -22,9 +22,9 @@ export function renderBundle(files: readonly HostFile[]): string {
         if (!/^0[0-7]{3}$/.test(f.mode)) throw new Error(`bundle: bad mode ${f.mode} for ${f.path}`);
         if (!NAME.test(f.owner) || !NAME.test(f.group))
             throw new Error(`bundle: bad owner/group ${f.owner}:${f.group} for ${f.path}`);
-        for (const a of f.reload)
+        for (const a of f.onChange)
             if (!SERVICE_ACTIONS.includes(a)) throw new Error(`bundle: unknown action ${a} for ${f.path}`);
-        const actions = f.reload.length > 0 ? [...new Set(f.reload)].join(",") : "-";
+        const actions = f.onChange.length > 0 ? [...new Set(f.onChange)].join(",") : "-";
         const content = f.content === "" ? "-" : Buffer.from(f.content, "utf8").toString("base64");
         return `file ${f.path} ${f.mode} ${f.owner} ${f.group} ${actions} ${content}\n`;
     });
@@ -51,7 +51,7 @@ export function parseBundle(text: string): HostFile[] {
             mode,
             owner,
             group,
-            reload: actions === "-" ? [] : (actions.split(",") as HostFile["reload"][number][]),
+            onChange: actions === "-" ? [] : (actions.split(",") as HostFile["onChange"][number][]),
             content: content === "-" ? "" : Buffer.from(content, "base64").toString("utf8"),
         });
     }

@@ -31,7 +31,7 @@ export function renderDkimFiles(spec: MailSpec, secrets: DkimSecrets): HostFile[
             owner: "opendkim",
             group: "opendkim",
             content: `${pem}\n`,
-            reload: ["restart:opendkim"],
+            onChange: ["restart:opendkim"],
         };
     });
     const keyTable = spec.domains.map(
@@ -49,7 +49,7 @@ export function renderDkimFiles(spec: MailSpec, secrets: DkimSecrets): HostFile[
             owner: "root",
             group: "root",
             content: head("key.table") + keyTable.join(""),
-            reload: ["restart:opendkim"],
+            onChange: ["restart:opendkim"],
         },
         {
             path: "/etc/opendkim/signing.table",
@@ -57,7 +57,7 @@ export function renderDkimFiles(spec: MailSpec, secrets: DkimSecrets): HostFile[
             owner: "root",
             group: "root",
             content: head("signing.table") + signingTable.join(""),
-            reload: ["restart:opendkim"],
+            onChange: ["restart:opendkim"],
         },
     ];
 }

@@ -2,7 +2,7 @@
 // what the DNS component publishes, what the tests check and what the lab's DKIM verifier
 // is given as DNS answer cannot drift apart.
 
-import type { DomainSpec, MailSpec } from "../spec";
+import { CLIENT_SERVICES, REFUSED_SERVICES, type DomainSpec, type MailSpec } from "../spec";
 
 /** One DNS record, with full names (never `@`), as Cloudflare stores it. */
 export interface MailDnsRecord {
@@ -159,12 +159,8 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
         };
     };
     records.push(
-        srv("_submissions", 465, spec.hostname, "mail submission with implicit TLS"),
-        srv("_submission", 587, spec.hostname, "mail submission with STARTTLS"),
-        srv("_imaps", 993, spec.hostname, "IMAP with TLS"),
-        srv("_pop3s", 995, spec.hostname, "POP3 with TLS"),
-        srv("_imap", 0, ".", "plain IMAP is not offered"),
-        srv("_pop3", 0, ".", "plain POP3 is not offered"),
+        ...CLIENT_SERVICES.map((s) => srv(s.srv, s.port, spec.hostname, s.srvPurpose)),
+        ...REFUSED_SERVICES.map((s) => srv(s.srv, 0, ".", s.purpose)),
     );
     return records;
 }

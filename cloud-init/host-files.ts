@@ -2,18 +2,19 @@
 // go into the user-data (first boot) and, unchanged, into the `host-config` bundle.
 
 import type { MailSpec } from "../spec";
-import { renderTemplate, shellQuote } from "./template";
+import { shellQuote } from "../scripts/commands";
+import { renderTemplate } from "./template";
 import type { HostFile, ServiceAction } from "./types";
 
 function file(
     path: string,
     content: string,
-    reload: ServiceAction[],
+    onChange: ServiceAction[],
     mode = "0644",
     owner = "root",
     group = "root",
 ): HostFile {
-    return { path, mode, owner, group, content, reload };
+    return { path, mode, owner, group, content, onChange };
 }
 
 /** The relay block of main.cf: every outbound message goes through the relay, over TLS, with SASL. */

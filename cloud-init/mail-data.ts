@@ -95,7 +95,7 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
             owner: "root",
             group: "root",
             content: header("virtual-domains", "Domains we receive mail for.") + lines(virtualDomains),
-            reload: ["reload:postfix"],
+            onChange: ["reload:postfix"],
         },
         {
             path: "/etc/postfix/mailstack/virtual-mailboxes",
@@ -103,7 +103,7 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
             owner: "root",
             group: "root",
             content: header("virtual-mailboxes", "Addresses delivered to a Dovecot mailbox.") + lines(virtualMailboxes),
-            reload: ["reload:postfix"],
+            onChange: ["reload:postfix"],
         },
         {
             path: "/etc/postfix/mailstack/virtual-aliases",
@@ -113,7 +113,7 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
             content:
                 header("virtual-aliases", "Alias -> targets; host addresses reach the first domain's postmaster.") +
                 lines(aliasRows),
-            reload: ["reload:postfix"],
+            onChange: ["reload:postfix"],
         },
         {
             path: "/etc/postfix/mailstack/sender-logins",
@@ -121,7 +121,7 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
             owner: "root",
             group: "root",
             content: header("sender-logins", "Envelope sender -> the logins allowed to use it.") + lines(logins),
-            reload: ["reload:postfix"],
+            onChange: ["reload:postfix"],
         },
         {
             path: "/etc/postfix/mailstack/own-sender-domains",
@@ -139,7 +139,7 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
                             `${d} REJECT 5.7.1 Mail from ${d} is only accepted with authentication on port 587 or 465`,
                     ),
                 ),
-            reload: ["reload:postfix"],
+            onChange: ["reload:postfix"],
         },
         {
             path: "/etc/dovecot/users",
@@ -147,7 +147,7 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
             owner: "root",
             group: "dovecot",
             content: lines(users),
-            reload: ["reload:dovecot"],
+            onChange: ["reload:dovecot"],
         },
         {
             path: "/etc/default/postsrsd",
@@ -158,7 +158,7 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
                 hostname: spec.hostname,
                 excludeDomains: domains.join(","),
             }),
-            reload: ["restart:postsrsd"],
+            onChange: ["restart:postsrsd"],
         },
         {
             path: "/etc/postfix/mailstack/relay-password",
@@ -166,7 +166,7 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
             owner: "root",
             group: "root",
             content: relayCredentials,
-            reload: ["reload:postfix"],
+            onChange: ["reload:postfix"],
         },
     ];
 }

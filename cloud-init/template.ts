@@ -27,8 +27,3 @@ export function fill(text: string, values: Readonly<Record<string, string | numb
 export function renderTemplate(relativePath: string, values: Readonly<Record<string, string | number>> = {}): string {
     return fill(readTemplate(relativePath), values, relativePath);
 }
-
-/** Quote a value for a POSIX shell (files that scripts `.` source). */
-export function shellQuote(value: string): string {
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}

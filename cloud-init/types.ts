@@ -24,7 +24,7 @@ export const SERVICE_ACTIONS: readonly ServiceAction[] = [
     "restart:ssh",
 ];
 
-/** One file on the server: where it goes, who owns it, what it holds, what to reload when it changes. */
+/** One file on the server: where it goes, who owns it, what it holds, what to run when it changes. */
 export interface HostFile {
     /** Absolute path on the server. */
     readonly path: string;
@@ -34,5 +34,5 @@ export interface HostFile {
     readonly group: string;
     readonly content: string;
     /** Actions to run when this file changed. */
-    readonly reload: readonly ServiceAction[];
+    readonly onChange: readonly ServiceAction[];
 }

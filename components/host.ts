@@ -5,7 +5,7 @@ import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 
-import type { MailSpec } from "../spec";
+import { port, SERVICES, SSH_PORT, type MailSpec } from "../spec";
 
 /** One firewall rule as Hetzner takes it. */
 export interface FirewallRuleSpec {
@@ -20,53 +20,47 @@ export interface FirewallRuleSpec {
 const ANYWHERE = ["0.0.0.0/0", "::/0"];
 
 /**
- * The firewall, as plain data so that tests and reviewers read one list. Ingress: the mail
- * ports, 80/443 for ACME (and later MTA-STS/autoconfig), SSH only from the deployers, ICMP
- * (path MTU discovery breaks without it). No 110/143: clients use 993/995.
+ * The firewall, as plain data so that tests and reviewers read one list. Ingress: every
+ * service of the services table (spec/services.ts), SSH only from the deployers, ICMP (path
+ * MTU discovery breaks without it). No 110/143: clients use 993/995.
  *
  * Egress: Hetzner drops all outbound traffic not allowed once any outbound rule exists, so
  * everything the host needs is listed: SMTP to other MX hosts, DNS, HTTP(S) for packages and
- * ACME, NTP, submission ports for an optional relay, ICMP.
+ * ACME, NTP, the relay's port when a relay is configured, ICMP.
  */
 export function firewallRules(spec: MailSpec): FirewallRuleSpec[] {
-    const inbound = (port: string, description: string): FirewallRuleSpec => ({
-        direction: "in",
-        protocol: "tcp",
-        port,
-        sourceIps: ANYWHERE,
-        description,
-    });
-    const outbound = (protocol: "tcp" | "udp", port: string, description: string): FirewallRuleSpec => ({
+    const outbound = (protocol: "tcp" | "udp", port: number, description: string): FirewallRuleSpec => ({
         direction: "out",
         protocol,
-        port,
+        port: String(port),
         destinationIps: ANYWHERE,
         description,
     });
+    const relay = spec.relay;
     return [
-        inbound("25", "SMTP: mail from other servers"),
-        inbound("465", "submissions: clients sending with implicit TLS"),
-        inbound("587", "submission: clients sending with STARTTLS"),
-        inbound("993", "IMAPS"),
-        inbound("995", "POP3S"),
-        inbound("80", "HTTP: ACME HTTP-01 challenges"),
-        inbound("443", "HTTPS: MTA-STS and autoconfig"),
+        ...SERVICES.map((s): FirewallRuleSpec => ({
+            direction: "in",
+            protocol: "tcp",
+            port: String(s.port),
+            sourceIps: ANYWHERE,
+            description: s.purpose,
+        })),
         {
             direction: "in",
             protocol: "tcp",
-            port: "22",
+            port: String(SSH_PORT),
             sourceIps: [...spec.sshAllowedCidrs],
             description: "SSH from the deployers only",
         },
         { direction: "in", protocol: "icmp", sourceIps: ANYWHERE, description: "ICMP: ping and path MTU discovery" },
-        outbound("tcp", "25", "SMTP to other mail servers"),
-        outbound("tcp", "465", "relay with implicit TLS"),
-        outbound("tcp", "587", "relay with STARTTLS"),
-        outbound("tcp", "53", "DNS over TCP"),
-        outbound("udp", "53", "DNS"),
-        outbound("tcp", "80", "HTTP: Debian packages"),
-        outbound("tcp", "443", "HTTPS: ACME and packages"),
-        outbound("udp", "123", "NTP"),
+        outbound("tcp", port("smtp"), "SMTP to other mail servers"),
+        // Any port the relay listens on (2525 is common), not only 465/587.
+        ...(relay && relay.port !== port("smtp") ? [outbound("tcp", relay.port, "the relay")] : []),
+        outbound("tcp", 53, "DNS over TCP"),
+        outbound("udp", 53, "DNS"),
+        outbound("tcp", 80, "HTTP: Debian packages"),
+        outbound("tcp", 443, "HTTPS: ACME and packages"),
+        outbound("udp", 123, "NTP"),
         { direction: "out", protocol: "icmp", destinationIps: ANYWHERE, description: "ICMP" },
     ];
 }

@@ -10,7 +10,7 @@ import { MailDns } from "./dns";
 import { MailHost } from "./host";
 import { BCRYPT_SALT_LENGTH, hashPassword } from "../cloud-init/passwords";
 import { MailProvisioning } from "./provisioning";
-import { allMailboxes, type MailSpec } from "../spec";
+import { allMailboxes, CLIENT_SERVICES, type MailSpec } from "../spec";
 
 export interface MailStackArgs {
     /** The validated configuration (see buildSpec). */
@@ -23,27 +23,35 @@ export interface MailStackArgs {
     readonly relayPassword?: pulumi.Input<string>;
 }
 
+/** How a mail client connects to one port. */
+export interface ClientEndpoint {
+    readonly host: string;
+    readonly port: number;
+    readonly security: "SSL/TLS" | "STARTTLS";
+}
+
 /** How a mail client connects; the same for every mailbox but the username. */
 export interface ClientSettings {
     readonly username: string;
-    readonly imap: { readonly host: string; readonly port: 993; readonly security: "SSL/TLS" };
-    readonly pop3: { readonly host: string; readonly port: 995; readonly security: "SSL/TLS" };
-    readonly smtp: readonly [
-        { readonly host: string; readonly port: 587; readonly security: "STARTTLS" },
-        { readonly host: string; readonly port: 465; readonly security: "SSL/TLS" },
-    ];
+    readonly imap: ClientEndpoint;
+    readonly pop3: ClientEndpoint;
+    /** Submission: STARTTLS (587) first, then implicit TLS (465). */
+    readonly smtp: readonly ClientEndpoint[];
 }
 
+/** Read off the services table (spec/services.ts), as Thunderbird's manual setup asks for it. */
 export function clientSettings(spec: MailSpec): ClientSettings {
-    const host = spec.hostname;
+    const endpoint = (s: (typeof CLIENT_SERVICES)[number]): ClientEndpoint => ({
+        host: spec.hostname,
+        port: s.port,
+        security: s.tls === "implicit" ? "SSL/TLS" : "STARTTLS",
+    });
+    const of = (client: "imap" | "pop3" | "smtp") => CLIENT_SERVICES.filter((s) => s.client === client).map(endpoint);
     return {
         username: "the full email address, e.g. " + (allMailboxes(spec)[0] ?? `user@${spec.domains[0].name}`),
-        imap: { host, port: 993, security: "SSL/TLS" },
-        pop3: { host, port: 995, security: "SSL/TLS" },
-        smtp: [
-            { host, port: 587, security: "STARTTLS" },
-            { host, port: 465, security: "SSL/TLS" },
-        ],
+        imap: of("imap")[0],
+        pop3: of("pop3")[0],
+        smtp: of("smtp").sort((a, b) => Number(a.security === "SSL/TLS") - Number(b.security === "SSL/TLS")),
     };
 }
 

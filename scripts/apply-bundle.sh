@@ -2,7 +2,7 @@
 # Install a mailstack bundle (stdin) on this host, as root:
 #
 #   mailstack-bundle 1
-#   file <path> <mode> <owner> <group> <actions|-> <base64 of content|->
+#   file <path> <mode> <owner> <group> <on-change|-> <base64 of content|->
 #   end
 #
 # The whole bundle is read and checked before anything is touched; without the `end` line
@@ -63,7 +63,7 @@ while IFS= read -r line || [ -n "$line" ]; do
     fi
     read -r kind path mode owner group acts content extra <<<"$line" || true
     if [ "$kind" != "file" ] || [ -z "${content:-}" ] || [ -n "${extra:-}" ]; then
-        die "line $lineno: expected 'file <path> <mode> <owner> <group> <actions> <content>'"
+        die "line $lineno: expected 'file <path> <mode> <owner> <group> <on-change> <content>'"
     fi
     if [[ ! "$path" =~ ^(/[A-Za-z0-9._@+-]+)+$ ]] || [[ "$path" =~ /\.\.?(/|$) ]]; then
         die "line $lineno: bad path '$path'"

@@ -7,7 +7,7 @@ import * as path from "path";
 export type ScriptName = "wait-first-boot.sh" | "apply-bundle.sh" | "issue-certificate.sh";
 
 /** Wrap a text in single quotes for a POSIX shell. */
-function singleQuote(text: string): string {
+export function shellQuote(text: string): string {
     return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -20,5 +20,5 @@ export function remoteCommand(scriptName: ScriptName | string): string {
     if (!/^[a-z0-9-]+\.sh$/.test(scriptName))
         throw new Error(`remoteCommand: "${scriptName}" is not a script in scripts/`);
     const text = fs.readFileSync(path.join(__dirname, scriptName), "utf8");
-    return `bash -c ${singleQuote(text)} ${scriptName}`;
+    return `bash -c ${shellQuote(text)} ${scriptName}`;
 }

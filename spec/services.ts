@@ -16,6 +16,8 @@ export interface MailService {
     readonly srv?: string;
     /** What a mail client uses it for. */
     readonly client?: "imap" | "pop3" | "smtp";
+    /** The SRV record's comment. */
+    readonly srvPurpose?: string;
 }
 
 /** Inbound TCP services, open to the world. */
@@ -28,6 +30,7 @@ export const SERVICES = [
         tls: "implicit",
         srv: "_submissions",
         client: "smtp",
+        srvPurpose: "mail submission with implicit TLS",
     },
     {
         port: 587,
@@ -36,9 +39,26 @@ export const SERVICES = [
         tls: "starttls",
         srv: "_submission",
         client: "smtp",
+        srvPurpose: "mail submission with STARTTLS",
     },
-    { port: 993, name: "imaps", purpose: "IMAPS", tls: "implicit", srv: "_imaps", client: "imap" },
-    { port: 995, name: "pop3s", purpose: "POP3S", tls: "implicit", srv: "_pop3s", client: "pop3" },
+    {
+        port: 993,
+        name: "imaps",
+        purpose: "IMAPS",
+        tls: "implicit",
+        srv: "_imaps",
+        client: "imap",
+        srvPurpose: "IMAP with TLS",
+    },
+    {
+        port: 995,
+        name: "pop3s",
+        purpose: "POP3S",
+        tls: "implicit",
+        srv: "_pop3s",
+        client: "pop3",
+        srvPurpose: "POP3 with TLS",
+    },
     { port: 80, name: "http", purpose: "HTTP: ACME HTTP-01 challenges" },
     { port: 443, name: "https", purpose: "HTTPS: MTA-STS and autoconfig" },
 ] as const satisfies readonly MailService[];

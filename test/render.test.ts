@@ -15,6 +15,7 @@ import {
     renderHostFiles,
     renderMailData,
     renderUserData,
+    USER_DATA_LIMIT_BYTES,
     type HostFile,
 } from "../cloud-init";
 import { fill } from "../cloud-init/template";
@@ -93,7 +94,7 @@ describe("user-data", () => {
 
     it("is a #cloud-config document under Hetzner's 32 KiB limit", () => {
         expect(text.startsWith("#cloud-config\n")).toBe(true);
-        expect(Buffer.byteLength(text)).toBeLessThan(32 * 1024);
+        expect(Buffer.byteLength(text)).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
     });
 
     it("is identical for one or two domains and any mailboxes: adding a domain does not replace the server", () => {
@@ -290,7 +291,7 @@ describe("mail-data", () => {
         const postsrsd = byPath(files, "/etc/default/postsrsd");
         expect(postsrsd.content).toMatch(/^SRS_EXCLUDE_DOMAINS=example\.org,example\.com$/m);
         expect(postsrsd.content).toMatch(/^SRS_DOMAIN=mail\.example\.org$/m);
-        expect(postsrsd.reload).toEqual(["restart:postsrsd"]);
+        expect(postsrsd.onChange).toEqual(["restart:postsrsd"]);
     });
 
     it("refuses missing, unknown or malformed hashes and a relay without password", () => {
@@ -414,7 +415,7 @@ describe("bundle", () => {
         expect(lines[lines.length - 1]).toBe("");
         expect(lines[1]).toMatch(/^file \/etc\/postfix\/main\.cf 0644 root root reload:postfix [A-Za-z0-9+/]+=*$/);
         expect(text).toContain(" 0755 root root - ");
-        expect(parseBundle(text)).toEqual(files.map((f) => ({ ...f, reload: [...f.reload] })));
+        expect(parseBundle(text)).toEqual(files.map((f) => ({ ...f, onChange: [...f.onChange] })));
     });
 
     it("writes an empty file as '-' and reads it back", () => {
@@ -424,7 +425,7 @@ describe("bundle", () => {
             owner: "root",
             group: "root",
             content: "",
-            reload: [],
+            onChange: [],
         };
         expect(renderBundle([empty])).toBe("mailstack-bundle 1\nfile /etc/empty 0644 root root - -\nend\n");
         expect(parseBundle(renderBundle([empty]))).toEqual([empty]);
@@ -435,13 +436,13 @@ describe("bundle", () => {
     });
 
     it("refuses values the script could not read safely", () => {
-        const ok: HostFile = { path: "/etc/x", mode: "0644", owner: "root", group: "root", content: "x", reload: [] };
+        const ok: HostFile = { path: "/etc/x", mode: "0644", owner: "root", group: "root", content: "x", onChange: [] };
         expect(() => renderBundle([{ ...ok, path: "/etc/../x" }])).toThrow(/path/);
         expect(() => renderBundle([{ ...ok, path: "/etc/a b" }])).toThrow(/path/);
         expect(() => renderBundle([{ ...ok, path: "relative" }])).toThrow(/path/);
         expect(() => renderBundle([{ ...ok, mode: "644" }])).toThrow(/mode/);
         expect(() => renderBundle([{ ...ok, owner: "root root" }])).toThrow(/owner/);
-        expect(() => renderBundle([{ ...ok, reload: ["reboot" as never] }])).toThrow(/action/);
+        expect(() => renderBundle([{ ...ok, onChange: ["reboot" as never] }])).toThrow(/action/);
         expect(() => renderBundle([ok, ok])).toThrow(/twice/);
     });
 });
