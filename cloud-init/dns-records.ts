@@ -169,3 +169,9 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
 export function recordKey(record: MailDnsRecord): string {
     return `${record.type.toLowerCase()}-${record.name}`;
 }
+
+/** `name TYPE [priority] content`, as a zone file would show it. */
+export function describeRecord(r: MailDnsRecord): string {
+    if (r.srv) return `${r.name} SRV ${r.srv.priority} ${r.srv.weight} ${r.srv.port} ${r.srv.target}`;
+    return `${r.name} ${r.type}${r.priority !== undefined ? ` ${r.priority}` : ""} ${r.content}`;
+}

@@ -5,7 +5,7 @@ import * as random from "@pulumi/random";
 
 import { renderUserData } from "../cloud-init";
 import { DkimKeys } from "./dkim";
-import type { MailDnsRecord } from "../cloud-init/dns-records";
+import { describeRecord } from "../cloud-init/dns-records";
 import { MailDns } from "./dns";
 import { MailHost } from "./host";
 import { BCRYPT_SALT_LENGTH, hashPassword } from "../cloud-init/passwords";
@@ -165,10 +165,4 @@ export class MailStack extends pulumi.ComponentResource {
             clientSettings: this.clientSettings,
         });
     }
-}
-
-/** `name TYPE [priority] content`, as a zone file would show it. */
-export function describeRecord(r: MailDnsRecord): string {
-    if (r.srv) return `${r.name} SRV ${r.srv.priority} ${r.srv.weight} ${r.srv.port} ${r.srv.target}`;
-    return `${r.name} ${r.type}${r.priority !== undefined ? ` ${r.priority}` : ""} ${r.content}`;
 }

@@ -1,0 +1,106 @@
+// The rendered sample configuration, committed under test/golden/ so that a pull request
+// shows exactly which line of main.cf or dovecot.conf changes on the server. Inputs are
+// fixed (no random keys or salts), so the output only changes when the code does.
+//
+//   npm test                      compares
+//   UPDATE_GOLDEN=1 npm test      rewrites test/golden/ (review the diff, then commit)
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { gunzipSync } from "node:zlib";
+import { parse, stringify } from "yaml";
+
+import { renderDkimFiles, renderHostFiles, renderMailData, renderUserData, type HostFile } from "../cloud-init";
+import { describeRecord, mailDnsRecords } from "../cloud-init/dns-records";
+import { buildSpec, type MailSpec } from "../spec";
+import { twoDomains } from "./helpers/fixtures";
+
+const GOLDEN = path.join(__dirname, "golden");
+const UPDATE = process.env.UPDATE_GOLDEN === "1";
+
+/** A DKIM public key for the DNS records (only the public half is needed). */
+const DKIM_PUBLIC_KEY = `-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA1tJVKbEdcjiOIIe5ok0Z
+PI5najyvyCVqhNBrh21Vb9x+i0K66DwI7qgoufhhQapv1wpOHK11NDPgnQKhwoGa
+hZrFlPAl4E9zSQDLmMvZHki0NFdjc7aoIpisihRLbNjrmS6w5g7ZV7GfkKZoo71Z
+XbbIEXHlvB1qLoMcsUupQSb+re6PKmjZdljkKjJValVeJvWgSC6jJc9fgy1Pq+7s
+5vHJINRb/LoCtdlBO7vxmecc7y68smPa8tlIif6oJYN+Nx1WsRNdi5/sTmhr3ENw
+eSRnilwyAefl5zUMQCq8ynwsEFTL5BbRtFJok+FfVwcQMlyd99L6EV2oLtLoqQ+P
+twIDAQAB
+-----END PUBLIC KEY-----`;
+/** Not a key: the DKIM renderer only checks the PEM frame. */
+const DKIM_PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nGOLDEN-SAMPLE-NOT-A-KEY\n-----END PRIVATE KEY-----\n";
+
+function sampleSpec(): MailSpec {
+    return buildSpec({
+        ...twoDomains(),
+        relay: { host: "smtp.relay.example.net", port: 2525, username: "mailer" },
+        hasRelayPassword: true,
+    });
+}
+
+/** Every rendered text, by its name under test/golden/. */
+function rendered(): Map<string, string> {
+    const spec = sampleSpec();
+    const out = new Map<string, string>();
+    const add = (step: string, files: readonly HostFile[]) => {
+        for (const f of files) {
+            const meta = `# ${f.mode} ${f.owner}:${f.group}, on change: ${f.onChange.join(", ") || "-"}`;
+            out.set(path.join(step, f.path), `${meta}\n${f.content}`);
+        }
+    };
+    add("host-config", renderHostFiles(spec));
+    add(
+        "dkim",
+        renderDkimFiles(spec, {
+            privateKeysPem: Object.fromEntries(spec.domains.map((d) => [d.name, DKIM_PRIVATE_KEY])),
+        }),
+    );
+    const hashes = Object.fromEntries(
+        spec.domains.flatMap((d) => d.mailboxes).map((m) => [m, `{BLF-CRYPT}$2b$12$golden.sample.hash.of.${m}`]),
+    );
+    add("mail-data", renderMailData(spec, { passwordHashes: hashes, relayPassword: "golden-relay-password" }));
+    // The user-data with its gzip+base64 files shown as text.
+    const userData = renderUserData(spec, { mailVolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_123" });
+    const doc = parse(userData) as { write_files?: { content: string; encoding?: string }[] };
+    for (const f of doc.write_files ?? []) {
+        if (f.encoding === "gz+b64") {
+            f.content = gunzipSync(Buffer.from(f.content, "base64")).toString("utf8");
+            delete f.encoding;
+        }
+    }
+    out.set("user-data.yaml", `${userData.split("\n")[0]}\n${stringify(doc, { lineWidth: 0 })}`);
+    const facts = { ipv4: "203.0.113.10", ipv6: "2001:db8:1::1", dkimPublicKeyPem: DKIM_PUBLIC_KEY };
+    const records = spec.domains.flatMap((d) => mailDnsRecords(spec, d, facts));
+    out.set("dns-records.txt", records.map((r) => `${describeRecord(r)}    ; ${r.purpose}\n`).join(""));
+    return out;
+}
+
+function goldenFiles(dir = GOLDEN): string[] {
+    if (!fs.existsSync(dir)) return [];
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+        const p = path.join(dir, e.name);
+        return e.isDirectory() ? goldenFiles(p) : [path.relative(GOLDEN, p)];
+    });
+}
+
+const current = rendered();
+
+if (UPDATE) {
+    fs.rmSync(GOLDEN, { recursive: true, force: true });
+    for (const [name, text] of current) {
+        fs.mkdirSync(path.dirname(path.join(GOLDEN, name)), { recursive: true });
+        fs.writeFileSync(path.join(GOLDEN, name), text);
+    }
+}
+
+test("test/golden/ holds exactly the rendered files (UPDATE_GOLDEN=1 npm test rewrites it)", () => {
+    expect(goldenFiles().sort()).toEqual([...current.keys()].sort());
+});
+
+test.each([...current.keys()].sort())("%s is as committed", (name) => {
+    const file = path.join(GOLDEN, name);
+    const committed = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "(missing)";
+    // A string diff: jest prints the changed lines with - and +.
+    expect(current.get(name)).toEqual(committed);
+});
