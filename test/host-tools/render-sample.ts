@@ -4,19 +4,25 @@
 //   npx tsx test/host-tools/render-sample.ts OUTDIR
 //
 // OUTDIR/root/<path> holds each file, OUTDIR/user-data the user-data, OUTDIR/*.bundle the
-// three bundles, OUTDIR/files.tsv "path mode owner group" per file.
+// three bundles, OUTDIR/files.tsv "path mode owner group" per file. So that the shell side
+// reads them from here rather than keeping copies: OUTDIR/rootfs-packages the packages of the
+// root the tools run in (the image's, then MAIL_PACKAGES, one a line), OUTDIR/user-data-limit
+// USER_DATA_LIMIT_BYTES.
 
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import bcrypt from "bcryptjs";
 import { buildSpec } from "../../spec";
+import packages from "../../cloud-init/packages.json";
 import {
+    MAIL_PACKAGES,
     renderBundle,
     renderDkimFiles,
     renderHostFiles,
     renderMailData,
     renderUserData,
+    USER_DATA_LIMIT_BYTES,
     type HostFile,
 } from "../../cloud-init";
 
@@ -90,3 +96,6 @@ fs.writeFileSync(path.join(out, "host-config.bundle"), renderBundle(host));
 fs.writeFileSync(path.join(out, "mail-data.bundle"), renderBundle(mail));
 fs.writeFileSync(path.join(out, "dkim.bundle"), renderBundle(dkim));
 fs.writeFileSync(path.join(out, "password"), SAMPLE_PASSWORD);
+// What Hetzner's debian-13 image already has (only in packages.json) plus what the user-data installs.
+fs.writeFileSync(path.join(out, "rootfs-packages"), [...packages.image, ...MAIL_PACKAGES].join("\n") + "\n");
+fs.writeFileSync(path.join(out, "user-data-limit"), `${USER_DATA_LIMIT_BYTES}\n`);

@@ -1,0 +1,29 @@
+# shellcheck shell=bash
+# Part of run.sh (lib.sh first, after bundles.sh): doveconf accepts dovecot.conf, TLS and the
+# listeners are what we mean, and doveadm pw agrees with the rendered password hash.
+quiet "doveconf -n accepts dovecot.conf without a warning" in_root doveconf -n -c /etc/dovecot/dovecot.conf
+expect_doveconf() { # NAME SETTING EXPECTED
+    local have
+    have=$(in_root doveconf -c /etc/dovecot/dovecot.conf -h "$2" 2>&1)
+    if [ "$have" = "$3" ]; then ok "$1"; else not_ok "$1" "$2 = $have (want $3)"; fi
+}
+expect_doveconf "dovecot requires TLS" ssl required
+expect_doveconf "dovecot refuses clear-text authentication" auth_allow_cleartext no
+expect_doveconf "dovecot TLS 1.2 and later" ssl_min_protocol TLSv1.2
+expect_doveconf "mail on the mail volume" mail_home "/srv/mail/vhosts/%{user | domain}/%{user | username}"
+listeners=$(in_root doveconf -c /etc/dovecot/dovecot.conf -n service/imap-login service/pop3-login 2>&1 | tr -s ' \n' ' ')
+if [[ "$listeners" == *"inet_listener imap { port = 0 }"* && "$listeners" == *"inet_listener pop3 { port = 0 }"* &&
+    "$listeners" == *"inet_listener imaps { port = 993 ssl = yes }"* && "$listeners" == *"inet_listener pop3s { port = 995 ssl = yes }"* ]]; then
+    ok "dovecot listens on 993/995 only (143/110 disabled)"
+else
+    not_ok "dovecot listens on 993/995 only (143/110 disabled)" "$listeners"
+fi
+sockets=$(in_root doveconf -c /etc/dovecot/dovecot.conf -n service/lmtp service/auth 2>&1 | tr -s ' \n' ' ')
+if [[ "$sockets" == *"unix_listener /var/spool/postfix/private/dovecot-lmtp {"* && "$sockets" == *"unix_listener /var/spool/postfix/private/auth {"* ]]; then
+    ok "dovecot LMTP and auth sockets are in the Postfix spool"
+else
+    not_ok "dovecot LMTP and auth sockets are in the Postfix spool" "$sockets"
+fi
+hash=$(grep -m1 '^alice@example.org:' "$ROOT/etc/dovecot/users" | cut -d: -f2)
+check "doveadm pw accepts the rendered password hash" in_root doveadm pw -t "$hash" -p "$(cat "$RENDER/password")"
+if ! in_root doveadm pw -t "$hash" -p "wrong password" >/dev/null 2>&1; then ok "doveadm pw rejects a wrong password"; else not_ok "doveadm pw rejects a wrong password"; fi
