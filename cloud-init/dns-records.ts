@@ -33,6 +33,16 @@ export interface DnsFacts {
     readonly dkimPublicKeyPem: string;
 }
 
+/** Cloudflare's free plan allows record comments of 100 characters. */
+export const DNS_COMMENT_LIMIT = 100;
+
+/** The record's comment in Cloudflare: `mailstack: <purpose>`, shortened to fit any plan. */
+export function dnsComment(record: Pick<MailDnsRecord, "purpose">): string {
+    const text = `mailstack: ${record.purpose}`;
+    const chars = [...text];
+    return chars.length <= DNS_COMMENT_LIMIT ? text : `${chars.slice(0, DNS_COMMENT_LIMIT - 3).join("")}...`;
+}
+
 /** One hour: short enough to fix a mistake the same day, long enough to be cached. */
 export const MAIL_DNS_TTL = 3600;
 

@@ -4,7 +4,7 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 
-import { mailDnsRecords, recordKey, type DnsFacts, type MailDnsRecord } from "../cloud-init/dns-records";
+import { dnsComment, mailDnsRecords, recordKey, type DnsFacts, type MailDnsRecord } from "../cloud-init/dns-records";
 import type { DomainSpec, MailSpec } from "../spec";
 
 export interface MailDnsArgs {
@@ -61,7 +61,7 @@ export class MailDns extends pulumi.ComponentResource {
                     ttl: shape.ttl,
                     // Mail records must never go through Cloudflare's proxy: it carries HTTP only.
                     proxied: false,
-                    comment: `mailstack: ${shape.purpose}`,
+                    comment: dnsComment(shape),
                     ...(shape.priority !== undefined ? { priority: shape.priority } : {}),
                     ...(shape.srv ? { data: { ...shape.srv } } : { content: record.apply((r) => r.content!) }),
                 },

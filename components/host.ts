@@ -107,7 +107,9 @@ export class MailHost extends pulumi.ComponentResource {
         const deployKey = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: "ED25519" }, parent);
         const sshKey = new hcloud.SshKey(
             `${name}-deploy-key`,
-            { name: `${baseName}-deploy`, publicKey: deployKey.publicKeyOpenssh, labels },
+            // The tls provider ends the key with "\n"; Hetzner stores it trimmed, and an
+            // untrimmed input is "inconsistent after apply" and then replaced on every up.
+            { name: `${baseName}-deploy`, publicKey: deployKey.publicKeyOpenssh.apply((k) => k.trim()), labels },
             parent,
         );
 
@@ -120,7 +122,8 @@ export class MailHost extends pulumi.ComponentResource {
                     name: `${baseName}-${version}`,
                     type: version,
                     location: spec.server.location,
-                    assigneeType: "server",
+                    // No assigneeType: it is only meaningful with an assigneeId, and the
+                    // server assigns itself the IP through publicNets (hcloud provider #1395).
                     autoDelete: false,
                     deleteProtection: true,
                     labels,

@@ -58,3 +58,31 @@ test("a misspelt or unknown mailstack key is an error, not silently ignored", ()
         /mailstack:colour: is not a mailstack setting \(known: hostname, acmeEmail, /,
     );
 });
+
+test("passwords and the relay password stored without --secret are errors that say how to fix it", () => {
+    const flat: Record<string, string> = {};
+    const values = {
+        ...base,
+        relay: { host: "smtp.relay.example", port: 587, username: "mailer" },
+        relayPassword: "relay-password-value",
+        passwords: { "evaluation@nathabee.de": "a-very-long-password" },
+    };
+    for (const [k, v] of Object.entries(values)) flat[`mailstack:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+    pulumi.runtime.setAllConfig(flat, []); // as the engine passes them: no key is secret
+    let message = "";
+    try {
+        readStackConfig();
+    } catch (e) {
+        message = (e as Error).message;
+    }
+    expect(message).toContain(
+        "mailstack:relayPassword: is stored in plain text in the stack file: set it again with pulumi config set --secret mailstack:relayPassword",
+    );
+    expect(message).toContain("mailstack:passwords: is stored in plain text in the stack file");
+    // The values themselves are never echoed.
+    expect(message).not.toContain("relay-password-value");
+    expect(message).not.toContain("a-very-long-password");
+    // Marked secret, the same values are fine.
+    pulumi.runtime.setAllConfig(flat, ["mailstack:passwords", "mailstack:relayPassword"]);
+    expect(() => readStackConfig()).not.toThrow();
+});

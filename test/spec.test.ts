@@ -386,3 +386,19 @@ describe("isCidr", () => {
         (c) => expect(isCidr(c)).toBe(false),
     );
 });
+
+describe("CIDRs with host bits, which Hetzner's firewall refuses mid-deploy", () => {
+    test.each([
+        ["203.0.113.7/24", "203.0.113.0/24"],
+        ["2001:db8::1/64", "2001:db8::/64"],
+        ["192.0.2.129/25", "192.0.2.128/25"],
+    ])("%s is refused with its network named", (cidr, network) => {
+        expect(isCidr(cidr)).toBe(false);
+        expect(problems({ ...oneDomain(), sshAllowedCidrs: ["198.51.100.0/24", cidr] })).toEqual([
+            `mailstack:sshAllowedCidrs[1]: "${cidr}" has host bits set: write ${network}, or /32 (/128) for one address`,
+        ]);
+    });
+    test.each(["203.0.113.0/24", "2001:db8:1::/48", "198.51.100.7/32", "2001:db8::1/128"])("%s is a network", (c) =>
+        expect(isCidr(c)).toBe(true),
+    );
+});

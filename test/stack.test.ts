@@ -1,6 +1,7 @@
 // The Pulumi program under mocks: every resource is recorded with its inputs and checked.
 import {
     find,
+    providerWarnings,
     invokes,
     mocksReady,
     options,
@@ -72,6 +73,15 @@ describe("one domain", () => {
         res = await deploy("one", oneDomain());
     });
 
+    test("the deploy key reaches Hetzner exactly as Hetzner stores it: no trailing newline", () => {
+        const key = find(res.resources, HCLOUD.sshKey, "one-deploy-key").inputs.publicKey;
+        expect(key).toMatch(/^ssh-ed25519 [A-Za-z0-9+/]+=*$/);
+    });
+
+    test("no resource input makes a provider warn", () => {
+        expect(providerWarnings.filter((w) => w.name.startsWith("one-"))).toEqual([]);
+    });
+
     test("the firewall opens the mail ports to all, SSH only to the deployers, and no 110/143", () => {
         const rules: any[] = find(res.resources, HCLOUD.firewall, "one-firewall").inputs.rules;
         const inbound = rules.filter((r) => r.direction === "in" && r.protocol === "tcp");
@@ -87,8 +97,11 @@ describe("one domain", () => {
     test("the addresses are primary IPs that outlive the server, with PTRs to the hostname", () => {
         const ips = res.resources.filter((r) => r.type === HCLOUD.primaryIp);
         expect(ips.map((r) => r.inputs.type).sort()).toEqual(["ipv4", "ipv6"]);
-        for (const ip of ips)
-            expect(ip.inputs).toMatchObject({ autoDelete: false, deleteProtection: true, assigneeType: "server" });
+        for (const ip of ips) {
+            expect(ip.inputs).toMatchObject({ autoDelete: false, deleteProtection: true });
+            // The server assigns the IP (publicNets); assigneeType alone makes the provider warn.
+            expect(ip.inputs.assigneeType).toBeUndefined();
+        }
         const ptrs = res.resources.filter((r) => r.type === HCLOUD.rdns);
         expect(ptrs.map((r) => [r.inputs.ipAddress, r.inputs.dnsPtr]).sort()).toEqual([
             ["192.0.2.25", "mail.nathabee.de"],
@@ -456,3 +469,19 @@ test("the server's IPv6 is ::1 of its primary IP's /64, however the provider spe
 function bundleFile(bundle: string, path: string): string | undefined {
     return parseBundle(bundle).find((f) => f.path === path)?.content;
 }
+
+test("a long domain name still gives record comments within Cloudflare's free-plan 100 characters", async () => {
+    const long = `${"a".repeat(50)}.${"b".repeat(40)}.example`;
+    const base = oneDomain();
+    const raw: RawConfig = {
+        ...base,
+        domains: [
+            ...(base.domains as object[]),
+            { name: long, mailboxes: ["someone"], aliases: { postmaster: [`someone@${long}`] } },
+        ],
+    };
+    const res = await deploy("longname", raw);
+    const comments: string[] = records(res.resources).map((r) => r.inputs.comment);
+    expect(comments.length).toBeGreaterThan(10);
+    for (const c of comments) expect([...c].length).toBeLessThanOrEqual(100);
+});
