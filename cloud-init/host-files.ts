@@ -44,6 +44,12 @@ function outboundTlsLevel(spec: MailSpec): string {
 }
 
 /** Every static config file of the host, in the order they are written. */
+/**
+ * LMTP deliveries at once to one mailbox: Postfix's limit and Dovecot's, written once. Ten
+ * is Dovecot's default; a Maildir delivery is a few file operations.
+ */
+export const LMTP_PER_MAILBOX_CONCURRENCY = 10;
+
 export function renderHostFiles(spec: MailSpec): HostFile[] {
     const hostname = spec.hostname;
     return [
@@ -52,13 +58,18 @@ export function renderHostFiles(spec: MailSpec): HostFile[] {
             renderTemplate("postfix/main.cf", {
                 hostname,
                 messageSizeLimitBytes: spec.messageSizeLimitBytes,
+                lmtpPerMailboxConcurrency: LMTP_PER_MAILBOX_CONCURRENCY,
                 outboundTlsLevel: outboundTlsLevel(spec),
                 relayConfig: relayConfig(spec),
             }),
             ["reload:postfix"],
         ),
         file("/etc/postfix/master.cf", renderTemplate("postfix/master.cf"), ["reload:postfix"]),
-        file("/etc/dovecot/dovecot.conf", renderTemplate("dovecot/dovecot.conf"), ["reload:dovecot"]),
+        file(
+            "/etc/dovecot/dovecot.conf",
+            renderTemplate("dovecot/dovecot.conf", { lmtpPerMailboxConcurrency: LMTP_PER_MAILBOX_CONCURRENCY }),
+            ["reload:dovecot"],
+        ),
         file("/etc/opendkim.conf", renderTemplate("opendkim/opendkim.conf"), ["restart:opendkim"]),
         file("/etc/opendkim/trusted.hosts", renderTemplate("opendkim/trusted.hosts"), ["restart:opendkim"]),
         file(

@@ -482,3 +482,19 @@ describe("remoteCommand", () => {
         expect(() => remoteCommand("missing.sh")).toThrow();
     });
 });
+
+describe("LMTP concurrency", () => {
+    // A burst to one mailbox: Postfix must never open more LMTP deliveries to one mailbox
+    // than Dovecot accepts, or the rest is deferred with 451 for minutes (issue 9).
+    const files = renderHostFiles(spec());
+    const setting = (text: string, name: string) => new RegExp(`^${name} = (\\S+)$`, "m").exec(text)?.[1];
+    const mainCf = byPath(files, "/etc/postfix/main.cf").content;
+    const dovecot = byPath(files, "/etc/dovecot/dovecot.conf").content;
+
+    it("counts Postfix's LMTP concurrency per recipient, at Dovecot's per-user limit", () => {
+        expect(setting(mainCf, "lmtp_destination_recipient_limit")).toBe("1");
+        const perUser = setting(dovecot, "lmtp_user_concurrency_limit");
+        expect(perUser).toMatch(/^\d+$/);
+        expect(setting(mainCf, "lmtp_destination_concurrency_limit")).toBe(perUser);
+    });
+});
