@@ -1,5 +1,6 @@
 // The whole mail server: host, DKIM keys, DNS for every domain, passwords and provisioning.
 
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 
@@ -8,7 +9,8 @@ import { DkimKeys } from "./dkim";
 import { describeRecord } from "../cloud-init/dns-records";
 import { MailDns } from "./dns";
 import { MailHost } from "./host";
-import { BCRYPT_SALT_LENGTH, hashPassword } from "../cloud-init/passwords";
+import { BCRYPT_SALT_LENGTH } from "../cloud-init/passwords";
+import { localNodeCommand } from "../scripts/commands";
 import { MailProvisioning } from "./provisioning";
 import { allMailboxes, CLIENT_SERVICES, type MailSpec } from "../spec";
 
@@ -95,42 +97,57 @@ export class MailStack extends pulumi.ComponentResource {
         );
 
         // Passwords: configured ones, or generated and kept in the (encrypted) stack state.
+        // Each is hashed once per change and the hash is kept in state too: a preview or an up
+        // of an unchanged stack hashes nothing (bcrypt is slow on purpose).
         const configured = new Set(args.configuredPasswordAddresses.map((a) => a.toLowerCase()));
         const generated: Record<string, pulumi.Output<string>> = {};
         const hashes: Record<string, pulumi.Output<string>> = {};
         const configuredPasswords = pulumi.output(args.passwords);
         for (const address of allMailboxes(spec)) {
-            // A stable salt per mailbox: the same password hashes the same way on every run.
-            const salt = new random.RandomString(
-                `${name}-salt-${address}`,
-                {
-                    length: BCRYPT_SALT_LENGTH,
-                    special: true,
-                    overrideSpecial: "./",
-                    upper: true,
-                    lower: true,
-                    numeric: true,
-                },
-                parent,
-            );
-            let password: pulumi.Output<string>;
             if (configured.has(address)) {
-                password = configuredPasswords.apply((all) => {
+                const password = configuredPasswords.apply((all) => {
                     const entry = Object.entries(all).find(([a]) => a.toLowerCase() === address);
                     if (!entry) throw new Error(`mailstack:passwords has no entry for ${address}`);
                     return entry[1];
                 });
+                // A stable salt per mailbox: the same password hashes the same way every time.
+                const salt = new random.RandomString(
+                    `${name}-salt-${address}`,
+                    {
+                        length: BCRYPT_SALT_LENGTH,
+                        special: true,
+                        overrideSpecial: "./",
+                        upper: true,
+                        lower: true,
+                        numeric: true,
+                    },
+                    parent,
+                );
+                // Runs on the deployer's machine when the password or salt changes (stdin and
+                // environment are its inputs); the password never appears on a command line.
+                const hash = new command.local.Command(
+                    `${name}-hash-${address}`,
+                    {
+                        create: localNodeCommand("hash-password.cjs"),
+                        stdin: pulumi.secret(password),
+                        environment: { BCRYPT_SALT: salt.result },
+                        logging: "none",
+                    },
+                    { ...parent, additionalSecretOutputs: ["stdout"] },
+                );
+                hashes[address] = pulumi.secret(hash.stdout);
             } else {
-                password = new random.RandomPassword(
+                const generatedPassword = new random.RandomPassword(
                     `${name}-password-${address}`,
                     // No symbols: some clients and phones make them hard to type; 24 characters
                     // of letters and digits are still about 140 bits.
                     { length: 24, special: false },
                     parent,
-                ).result;
-                generated[address] = password;
+                );
+                generated[address] = generatedPassword.result;
+                // The provider's own bcrypt hash, made once with the password and kept in state.
+                hashes[address] = pulumi.secret(generatedPassword.bcryptHash.apply((h) => `{BLF-CRYPT}${h}`));
             }
-            hashes[address] = pulumi.secret(pulumi.all([password, salt.result]).apply(([p, s]) => hashPassword(p, s)));
         }
 
         const hostnameDns = dns[spec.domains.findIndex((d) => d.name === spec.hostnameDomain)];

@@ -22,3 +22,15 @@ export function remoteCommand(scriptName: ScriptName | string): string {
     const text = fs.readFileSync(path.join(__dirname, scriptName), "utf8");
     return `bash -c ${shellQuote(text)} ${scriptName}`;
 }
+
+/**
+ * `node -e '<script text>'` for a script of scripts/ that runs on the deployer's machine
+ * (command.local.Command). The text is in the command, so a change to it re-runs the step;
+ * `__dirname` inside it is the working directory, the Pulumi project.
+ */
+export function localNodeCommand(scriptName: string): string {
+    if (!/^[a-z0-9-]+\.cjs$/.test(scriptName))
+        throw new Error(`localNodeCommand: "${scriptName}" is not a script in scripts/`);
+    const text = fs.readFileSync(path.join(__dirname, scriptName), "utf8");
+    return `node -e ${shellQuote(text)}`;
+}

@@ -485,3 +485,46 @@ test("a long domain name still gives record comments within Cloudflare's free-pl
     expect(comments.length).toBeGreaterThan(10);
     for (const c of comments) expect([...c].length).toBeLessThanOrEqual(100);
 });
+
+describe("password hashing", () => {
+    test("evaluating the program (what every preview does) hashes nothing: hashes are made by resources, once per change", async () => {
+        const bcrypt = (await import("bcryptjs")).default;
+        const spies = [jest.spyOn(bcrypt, "hashSync"), jest.spyOn(bcrypt, "hash"), jest.spyOn(bcrypt, "genSaltSync")];
+        try {
+            await deploy("nohash", oneDomain());
+            for (const spy of spies) expect(spy).not.toHaveBeenCalled();
+        } finally {
+            for (const spy of spies) spy.mockRestore();
+        }
+    });
+
+    test("a configured password is hashed by a local command whose inputs only change with the password or salt", async () => {
+        const a = await deploy("hasha", oneDomain());
+        const b = await deploy("hashb", oneDomain());
+        const hashOf = (res: Awaited<ReturnType<typeof deploy>>, prefix: string) =>
+            find(res.resources, "command:local:Command", `${prefix}-hash-evaluation@nathabee.de`);
+        const ha = hashOf(a, "hasha");
+        expect(ha.inputs.stdin).toBe(SECRET_PASSWORD);
+        expect(ha.secretInputs).toContain("stdin");
+        expect(ha.inputs.create).not.toContain(SECRET_PASSWORD);
+        expect(ha.inputs.environment.BCRYPT_SALT).toMatch(/^[./A-Za-z0-9]{22}$/);
+        expect(ha.inputs.logging).toBe("none");
+        // Same config, same inputs: the engine has nothing to re-run.
+        expect(hashOf(b, "hashb").inputs).toEqual(ha.inputs);
+        // Generated passwords use the random provider's own hash; no command for them.
+        expect(a.resources.some((r) => r.name === "hasha-hash-freebus@nathabee.de")).toBe(false);
+    });
+
+    test("the hash script gives exactly cloud-init/passwords.ts's hash (the lab's), for the same password and salt", async () => {
+        const { execFileSync } = await import("node:child_process");
+        const { localNodeCommand } = await import("../scripts/commands");
+        const { hashPassword } = await import("../cloud-init/passwords");
+        const salt = "abcdefghijklmnopqrstuv";
+        const out = execFileSync("/bin/sh", ["-c", localNodeCommand("hash-password.cjs")], {
+            input: SECRET_PASSWORD,
+            env: { ...process.env, BCRYPT_SALT: salt },
+            cwd: `${__dirname}/..`,
+        }).toString();
+        expect(out).toBe(hashPassword(SECRET_PASSWORD, salt));
+    });
+});

@@ -1,7 +1,9 @@
 // Pulumi mocks that record every resource the program declares, with its inputs, and throw
 // on any invoke they do not know, so a new lookup can never pass silently.
 
-import { generateKeyPairSync } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { createHash, generateKeyPairSync } from "node:crypto";
+import * as path from "node:path";
 
 import * as pulumi from "@pulumi/pulumi";
 
@@ -136,12 +138,26 @@ function fakeOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, any>
                 : { ...i, ipAddress: "2001:db8:25::", ipNetwork: "2001:db8:25::/64" };
         case "hcloud:index/volume:Volume":
             return { ...i, linuxDevice: `/dev/disk/by-id/scsi-0HC_Volume_${args.id}` };
-        case "random:index/randomPassword:RandomPassword":
-            return { ...i, result: `generated-password-${args.name.length}-${"x".repeat(12)}` };
+        case "random:index/randomPassword:RandomPassword": {
+            const result = `generated-password-${args.name.length}-${"x".repeat(12)}`;
+            // The provider's bcrypt_hash ($2a$, cost 10); a stand-in of the same shape.
+            const digest = createHash("sha256").update(result).digest("base64").replace(/[+=]/g, ".").slice(0, 53);
+            return { ...i, result, bcryptHash: `$2a$10$${digest.padEnd(53, ".")}` };
+        }
         case "random:index/randomString:RandomString":
             return { ...i, result: "abcdefghijklmnopqrstuv".slice(0, i.length) };
         case "command:remote:Command":
             return { ...i, stdout: "ok", stderr: "" };
+        case "command:local:Command": {
+            // What the provider does: run it, here, with its stdin and environment.
+            const stdout = execFileSync("/bin/sh", ["-c", i.create], {
+                input: i.stdin ?? "",
+                env: { ...process.env, ...(i.environment ?? {}) },
+                cwd: path.join(__dirname, "..", ".."),
+            }).toString();
+            localCommandRuns.push(args.name);
+            return { ...i, stdout, stderr: "" };
+        }
         default:
             return { ...i };
     }
@@ -157,6 +173,9 @@ function lenPrefixed(b: Buffer): Buffer {
  * What the real providers refuse or warn about, which a plain mock would accept. Each rule
  * names its source. A refusal throws, as the provider's error would fail `pulumi up`.
  */
+/** Names of the command.local.Command resources the mock provider ran. */
+export const localCommandRuns: string[] = [];
+
 export const providerWarnings: { type: string; name: string; warning: string }[] = [];
 
 const HOST_BITS_CIDR = (cidr: string) => {
