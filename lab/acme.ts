@@ -12,7 +12,8 @@
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
-import { NET, sh, startOutsideProcess, STATE_DIR } from "./infra";
+import { NET, startOutsideProcess } from "./harness/net";
+import { sh, STATE_DIR } from "./harness/processes";
 
 export const ACME_HOST = "acme.lab.test";
 /** The lab spec's acmeServer: pebble's directory on the HTTPS port. */
@@ -107,7 +108,6 @@ export async function startAcmeServer(): Promise<number> {
         "acme",
         ["pebble", "-config", file, "-dnsserver", `${NET.client4}:53`],
         /ACME directory available/,
-        20_000,
         {
             // No random sleeps before validation and no random nonce rejections: the lab wants
             // the real protocol, not pebble's chaos testing.

@@ -12,7 +12,8 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import { ImapFlow } from "imapflow";
 import nodemailer from "nodemailer";
-import { NET, STATE_DIR } from "./infra";
+import { NET } from "./harness/net";
+import { STATE_DIR } from "./harness/processes";
 import { sinkMessages as readSink } from "./sink";
 
 export const SERVER = NET.server4;

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import { mailDnsRecords, MailDnsRecord } from "../cloud-init/dns-records";
 import type { MailSpec } from "../spec";
-import { NET } from "./infra";
+import { NET } from "./harness/net";
 
 export interface LabDnsRecord {
     name: string;

@@ -6,13 +6,16 @@
 #   lab/image.sh            prints the path of the cached image tarball
 #
 # The tarball lives in MAILSTACK_CACHE (default /var/cache/mailstack), never in the repo,
-# keyed by the suite, both package lists and this script's own text. The base root comes
-# from lab/rootfs.sh (its own cache). The mirror is read from this machine's apt sources.
+# keyed by the suite, both package lists and the text of this script and lib.sh. The base
+# root comes from lab/rootfs.sh (its own cache). The mirror is read from this machine's apt
+# sources.
 # Nothing here runs cloud-init or starts a daemon: the chroot only downloads packages and
 # runs apt-ftparchive/locale-gen, inside its own mount/UTS/PID namespaces.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091 # followed with shellcheck -x
+. "$here/lib.sh"
 suite=${MAILSTACK_SUITE:-trixie}
 cache=${MAILSTACK_CACHE:-/var/cache/mailstack}
 pkgjson="$repo/cloud-init/packages.json"
@@ -28,20 +31,12 @@ if [ "${#image_pkgs[@]}" -eq 0 ] || [ "${#mail_pkgs[@]}" -eq 0 ]; then
     exit 1
 fi
 
-key=$( { echo "$suite"; printf '%s\n' "${image_pkgs[@]}" | sort -u; echo --; printf '%s\n' "${mail_pkgs[@]}" | sort -u; cat "$0"; } | sha256sum | cut -c1-16)
+key=$( { echo "$suite"; printf '%s\n' "${image_pkgs[@]}" | sort -u; echo --; printf '%s\n' "${mail_pkgs[@]}" | sort -u; cat "$0" "$here/lib.sh"; } | sha256sum | cut -c1-16)
 tarball="$cache/lab-image-$suite-$key.tar"
 if [ -s "$tarball" ]; then
     echo "$tarball"
     exit 0
 fi
-
-mirror() {
-    local uri
-    uri=$(grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v -- '-security' | head -n1 || true)
-    [ -n "$uri" ] || uri=$(grep -hE '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | grep -v -- '-security' | head -n1 || true)
-    [ -n "$uri" ] || { echo "image: no Debian mirror found in this machine's apt sources" >&2; exit 1; }
-    printf '%s\n' "$uri"
-}
 
 mkdir -p "$cache"
 work=$(mktemp -d "$cache/labimage.XXXXXX")

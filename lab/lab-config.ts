@@ -4,7 +4,8 @@
 import { renderUserData } from "../cloud-init/user-data";
 import { buildSpec, MailSpec, RawConfig } from "../spec";
 import { ACME_DIRECTORY } from "./acme";
-import { MAIL_VOLUME_DEVICE, NET } from "./infra";
+import { MAIL_VOLUME_DEVICE } from "./harness/container";
+import { NET } from "./harness/net";
 
 /** Lab-only passwords (the lab network is private; these are never used anywhere else). */
 export const LAB_PASSWORDS: Readonly<Record<string, string>> = {

@@ -10,7 +10,8 @@ import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH, hashPassword } from "../cloud
 import { remoteCommand, type ScriptName } from "../scripts/commands";
 import type { MailSpec } from "../spec";
 import { acmeLabCa } from "./acme";
-import { sshAsync, STATE_DIR } from "./infra";
+import { STATE_DIR } from "./harness/processes";
+import { sshAsync } from "./harness/ssh";
 import { LAB_PASSWORDS, LAB_RELAY } from "./lab-config";
 
 export interface ProvisionResult {

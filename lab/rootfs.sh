@@ -13,24 +13,12 @@ if [ "$#" -lt 2 ]; then
     echo "usage: $0 DEST PKG [PKG ...]" >&2
     exit 2
 fi
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091 # followed with shellcheck -x
+. "$(dirname "$0")/lib.sh"
 dest=$1
 shift
 suite=${MAILSTACK_SUITE:-trixie}
 cache=${MAILSTACK_CACHE:-/var/cache/mailstack}
-
-# The first Debian mirror this machine already uses (deb822 or one-line format).
-mirror() {
-    local uri
-    uri=$(grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v -- '-security' | head -n1 || true)
-    if [ -z "$uri" ]; then
-        uri=$(grep -hE '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | grep -v -- '-security' | head -n1 || true)
-    fi
-    if [ -z "$uri" ]; then
-        echo "rootfs: no Debian mirror found in this machine's apt sources" >&2
-        exit 1
-    fi
-    printf '%s\n' "$uri"
-}
 
 packages=$(printf '%s\n' "$@" | sort -u | paste -sd, -)
 key=$(printf '%s %s\n' "$suite" "$packages" | sha256sum | cut -c1-16)

@@ -11,27 +11,21 @@ import { spawn } from "node:child_process";
 import { createPublicKey } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { CHECK_ORDER } from "./checks/order";
 import {
     bootContainer,
     connectHelp,
-    createNetwork,
-    daemonRss,
-    deployKey,
     imageTarball,
     Lab,
-    LAB_DIR,
-    MAIL_VOLUME_DEVICE,
-    NET,
-    outside,
     prepareRoot,
-    startOutsideDaemon,
     prepareState,
-    REPO_DIR,
-    STATE_DIR,
     teardown,
     waitForCloudInit,
-    waitForSsh,
-} from "./infra";
+} from "./harness/container";
+import { daemonRss } from "./harness/memory";
+import { createNetwork, NET, outside, startOutsideDaemon } from "./harness/net";
+import { LAB_DIR, REPO_DIR, STATE_DIR } from "./harness/processes";
+import { deployKey, waitForSsh } from "./harness/ssh";
 import { startAcmeServer } from "./acme";
 import { LAB_RELAY, labSpec, labUserData } from "./lab-config";
 import { labDkimKeys, provision } from "./provision";
@@ -49,8 +43,6 @@ interface CheckResult {
 export interface LabContext {
     cloudInit: { status: number; long: string };
     provisioning: { ran: boolean; ok: boolean; detail: string };
-    leaderPid: number;
-    mailVolumeDevice: string;
 }
 
 const keep = process.argv.includes("--keep");
@@ -86,39 +78,72 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     });
 }
 
-/** Run the node:test checks in a child process inside msl-out; collect one result per test. */
-function runChecks(): Promise<CheckResult[]> {
-    const dir = path.join(LAB_DIR, "checks");
-    const files = fs
-        .readdirSync(dir)
-        .filter((f) => f.endsWith(".test.ts"))
-        .sort()
-        .map((f) => path.join(dir, f));
-    const results = path.join(STATE_DIR, "results.jsonl");
-    fs.rmSync(results, { force: true });
-    const [cmd, args] = outside([
-        process.execPath,
-        "--import",
-        "tsx",
-        "--test",
-        "--test-concurrency=1",
-        "--test-reporter=spec",
-        "--test-reporter-destination=stdout",
-        `--test-reporter=${path.join(dir, "reporter.mjs")}`,
-        `--test-reporter-destination=${results}`,
-        ...files,
-    ]);
-    return new Promise((resolve) => {
-        const child = spawn(cmd, args, {
-            cwd: REPO_DIR,
-            stdio: ["ignore", "inherit", "inherit"],
-            env: { ...process.env, MAILSTACK_LAB_STATE: STATE_DIR },
+const CHECKS_DIR = path.join(LAB_DIR, "checks");
+
+/**
+ * The check files in the order of lab/checks/order.ts. Throws when a check file is not in
+ * that list or a listed file does not exist: a check must never be skipped silently.
+ */
+function orderedCheckFiles(): string[] {
+    const present = fs.readdirSync(CHECKS_DIR).filter((f) => f.endsWith(".test.ts"));
+    const listed: readonly string[] = CHECK_ORDER;
+    const unlisted = present.filter((f) => !listed.includes(f));
+    const missing = listed.filter((f) => !present.includes(f));
+    const twice = listed.filter((f, i) => listed.indexOf(f) !== i);
+    if (unlisted.length + missing.length + twice.length > 0) {
+        throw new Error(
+            "lab/checks/order.ts does not match lab/checks/:" +
+                (unlisted.length ? ` not in the list: ${unlisted.join(", ")};` : "") +
+                (missing.length ? ` listed but missing: ${missing.join(", ")};` : "") +
+                (twice.length ? ` listed twice: ${twice.join(", ")};` : ""),
+        );
+    }
+    return listed.map((f) => path.join(CHECKS_DIR, f));
+}
+
+/**
+ * Run the check files one after the other, each in its own node:test child process inside
+ * msl-out (one process per file: `node --test` sorts the files it is given by name), and
+ * collect one result per test. A file that reports no test at all is a failure.
+ */
+async function runChecks(files: string[]): Promise<CheckResult[]> {
+    const all: CheckResult[] = [];
+    for (const file of files) {
+        const results = path.join(STATE_DIR, "results", `${path.basename(file, ".test.ts")}.jsonl`);
+        fs.mkdirSync(path.dirname(results), { recursive: true });
+        fs.rmSync(results, { force: true });
+        const [cmd, args] = outside([
+            process.execPath,
+            "--import",
+            "tsx",
+            "--test",
+            "--test-reporter=spec",
+            "--test-reporter-destination=stdout",
+            `--test-reporter=${path.join(CHECKS_DIR, "reporter.mjs")}`,
+            `--test-reporter-destination=${results}`,
+            file,
+        ]);
+        const status = await new Promise<number | null>((resolve) => {
+            const child = spawn(cmd, args, {
+                cwd: REPO_DIR,
+                stdio: ["ignore", "inherit", "inherit"],
+                env: { ...process.env, MAILSTACK_LAB_STATE: STATE_DIR },
+            });
+            child.on("exit", (code) => resolve(code));
         });
-        child.on("exit", () => {
-            const lines = fs.existsSync(results) ? fs.readFileSync(results, "utf8").split("\n").filter(Boolean) : [];
-            resolve(lines.map((l) => JSON.parse(l) as CheckResult));
-        });
-    });
+        const lines = fs.existsSync(results) ? fs.readFileSync(results, "utf8").split("\n").filter(Boolean) : [];
+        if (lines.length === 0) {
+            all.push({
+                name: `lab/checks/${path.basename(file)} runs its tests`,
+                status: "fail",
+                ms: 0,
+                error: `no test reported (node --test exit ${status})`,
+                file,
+            });
+        }
+        all.push(...lines.map((l) => JSON.parse(l) as CheckResult));
+    }
+    return all;
 }
 
 function report(results: CheckResult[], idleRss: Record<string, number>, rss: Record<string, number>): void {
@@ -158,6 +183,8 @@ async function main(): Promise<void> {
     if (process.platform !== "linux" || process.getuid?.() !== 0) {
         throw new Error("the lab needs root on Linux (namespaces, tmpfs, loop devices); see lab/install-deps.sh");
     }
+    // Before anything is built or started: a wrong check list fails at once.
+    const checkFiles = orderedCheckFiles();
     const results: CheckResult[] = [];
     let rss: Record<string, number> = {};
     let idleRss: Record<string, number> = {};
@@ -211,16 +238,11 @@ async function main(): Promise<void> {
         console.log(`lab: cloud-init status exit ${cloudInit.status}\n${cloudInit.long.replace(/^/gm, "  ")}`);
         const provisioning = await timed("provisioning", () => provision(spec));
         console.log(`lab: provisioning: ${provisioning.detail}`);
-        const context: LabContext = {
-            cloudInit,
-            provisioning,
-            leaderPid: lab.leaderPid!,
-            mailVolumeDevice: MAIL_VOLUME_DEVICE,
-        };
+        const context: LabContext = { cloudInit, provisioning };
         fs.writeFileSync(path.join(STATE_DIR, "context.json"), JSON.stringify(context, null, 2));
         idleRss = daemonRss();
-        results.push(...(await timed("checks", () => runChecks())));
-        rss = daemonRss(); // the current leader: a check may have rebooted the container
+        results.push(...(await timed("checks", () => runChecks(checkFiles))));
+        rss = daemonRss();
     } catch (err) {
         results.push({
             name: "The lab stands up: image, network, boot, SSH login with the deploy key, cloud-init",

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import { MAIL_PACKAGES } from "../../cloud-init";
-import { context, MAIL_VOLUME_DEVICE, NET, ssh } from "./context";
+import { context, MAIL_VOLUME_DEVICE, NET, ssh } from "./helpers";
 
 void test("The image boots and cloud-init finishes without error", () => {
     const ctx = context();

@@ -2,40 +2,40 @@ import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { test } from "node:test";
 import type { ConnectionOptions } from "node:tls";
+import { TLS_SERVICES } from "../../spec";
 import { pebbleRoot } from "../acme";
 import { eventually, smtpDialog, tlsPeer } from "../clients";
 import { runStep } from "../provision";
-import { ssh } from "./context";
+import { inWords, ssh } from "./helpers";
 
 const HOSTNAME = "mail.example.org";
 
+/** The ports that present the host's certificate: the TLS ports of the services table. */
+const TLS_PORTS = TLS_SERVICES.map((s) => s.port);
+
 /** Connect to every TLS port verifying against `ca`; the leaf fingerprint each one presents. */
 async function presented(tlsOptions: ConnectionOptions): Promise<Record<number, string>> {
-    const fp = async (port: number, starttls: boolean) =>
-        starttls
-            ? (await smtpDialog(port, [], { starttls: true, tlsOptions })).peerFingerprint
-            : (await tlsPeer(port, tlsOptions)).fingerprint;
     const out: Record<number, string> = {};
-    for (const [port, starttls] of [
-        [25, true],
-        [587, true],
-        [465, false],
-        [993, false],
-        [995, false],
-    ] as const) {
-        const f = await fp(port, starttls);
-        assert.ok(f, `port ${port}: no certificate`);
-        out[port] = f;
+    for (const s of TLS_SERVICES) {
+        const f =
+            s.tls === "starttls"
+                ? (await smtpDialog(s.port, [], { starttls: true, tlsOptions })).peerFingerprint
+                : (await tlsPeer(s.port, tlsOptions)).fingerprint;
+        assert.ok(f, `port ${s.port}: no certificate`);
+        out[s.port] = f;
     }
     return out;
 }
+
+/** Every TLS port presenting the certificate with this fingerprint. */
+const everyPort = (fingerprint: string) => Object.fromEntries(TLS_PORTS.map((p) => [p, fingerprint]));
 
 /** The fingerprint of the leaf in the daemons' copy, /etc/mailstack/tls/fullchain.pem. */
 function deployedFingerprint(): string {
     return new X509Certificate(ssh("cat /etc/mailstack/tls/fullchain.pem").stdout).fingerprint256;
 }
 
-void test("certbot got the host's certificate from the lab's ACME CA over HTTP-01, and 25, 587, 465, 993 and 995 all present it, verified for mail.example.org", async () => {
+void test(`certbot got the host's certificate from the lab's ACME CA over HTTP-01, and ${inWords(TLS_PORTS)} all present it, verified for mail.example.org`, async () => {
     const renewal = ssh(`cat /etc/letsencrypt/renewal/${HOSTNAME}.conf`).stdout;
     assert.match(renewal, /^authenticator = webroot$/m);
     assert.match(renewal, /^server = https:\/\/acme\.lab\.test\/dir$/m);
@@ -44,7 +44,7 @@ void test("certbot got the host's certificate from the lab's ACME CA over HTTP-0
     const verify: ConnectionOptions = { ca: await pebbleRoot(), rejectUnauthorized: true, servername: HOSTNAME };
     const fps = await presented(verify);
     const deployed = deployedFingerprint();
-    assert.deepEqual(fps, { 25: deployed, 587: deployed, 465: deployed, 993: deployed, 995: deployed });
+    assert.deepEqual(fps, everyPort(deployed));
     // The self-signed first-boot certificate is gone from every port.
     const leaf = new X509Certificate(ssh("cat /etc/mailstack/tls/fullchain.pem").stdout);
     assert.ok(leaf.checkHost(HOSTNAME), `certificate subject ${leaf.subject} / ${leaf.subjectAltName}`);
@@ -68,7 +68,7 @@ void test("certbot.timer is enabled, and a renewal puts the new certificate on e
     const verify: ConnectionOptions = { ca: await pebbleRoot(), rejectUnauthorized: true, servername: HOSTNAME };
     // Processes started before the reload may serve the old (still valid) certificate for a
     // moment: what counts is that every port presents the new one within seconds.
-    const want = { 25: after, 587: after, 465: after, 993: after, 995: after };
+    const want = everyPort(after);
     let last: Record<number, string> = {};
     await eventually(
         async () => JSON.stringify((last = await presented(verify))) === JSON.stringify(want),

@@ -6,9 +6,7 @@ import { mailDnsRecords, txtValue } from "../../cloud-init/dns-records";
 import { eventually, sendMail, sinkMessages } from "../clients";
 import { labDkimKeys } from "../provision";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";
-import { NET } from "./context";
-
-const tag = () => `dkim-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+import { NET, tag } from "./helpers";
 
 /** The DKIM TXT records exactly as the stack's DNS component would publish them for the lab's keys. */
 function publishedDkimTxt(): Map<string, string> {
@@ -35,22 +33,23 @@ function dkimOnlyResolver(txt: Map<string, string>, asked: string[]) {
     };
 }
 
-async function verify(raw: string, asked: string[]) {
+/** mailauth's DKIM result for the signature of the sender's domain, with only the published keys. */
+async function verify(raw: string, asked: string[], sender = "alice@example.org") {
     const { dkim } = await authenticate(raw, {
         resolver: dkimOnlyResolver(publishedDkimTxt(), asked) as never,
         ip: NET.server4,
         helo: "mail.example.org",
-        sender: "alice@example.org",
+        sender,
         mta: "relay.sink.test",
         disableArc: true,
         disableDmarc: true,
         disableBimi: true,
     });
-    return dkim.results.find((r) => r.signingDomain === "example.org");
+    return dkim.results.find((r) => r.signingDomain === sender.split("@")[1]);
 }
 
 void test("Mail sent through 587 carries a DKIM signature that mailauth verifies against the stack's published TXT record, and a tampered copy fails", async () => {
-    const subject = tag();
+    const subject = tag("dkim");
     await sendMail({
         port: 587,
         auth: { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] },
@@ -82,4 +81,24 @@ void test("Mail sent through 587 carries a DKIM signature that mailauth verifies
     // mailauth reports a body hash mismatch as "neutral" with this comment (RFC 6376 6.3).
     assert.notEqual(bad.status.result, "pass", JSON.stringify(bad.status));
     assert.match(String(bad.status.comment), /body hash did not verify/, JSON.stringify(bad.status));
+});
+
+void test("Each domain signs with its own key: carol's mail from example.net verifies against example.net's published TXT record", async () => {
+    const subject = tag("dkim");
+    await sendMail({
+        port: 587,
+        auth: { user: "carol@example.net", pass: LAB_PASSWORDS["carol@example.net"] },
+        from: "carol@example.net",
+        to: ["dkim-check@sink.test"],
+        subject,
+    });
+    const msg = await eventually(() => sinkMessages().find((m) => m.raw.includes(subject)), 30_000);
+    const asked: string[] = [];
+    const result = await verify(msg.raw, asked, "carol@example.net");
+    assert.ok(result, `no DKIM signature for example.net (asked: ${asked.join(", ")})`);
+    assert.equal(result.status.result, "pass", JSON.stringify(result.status));
+    assert.ok(
+        asked.some((a) => /\._domainkey\.example\.net TXT$/i.test(a)),
+        `example.net's key was not looked up: ${asked.join(", ")}`,
+    );
 });

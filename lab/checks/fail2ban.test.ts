@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as tls from "node:tls";
 import { authPlain, eventually, SERVER, smtpDialog, tcpProbe } from "../clients";
-import { NET, ssh } from "./context";
+import { NET, ssh } from "./helpers";
 
 // A password guesser at its own documentation address: banned here, unbanned at the end,
 // so no other check is affected.

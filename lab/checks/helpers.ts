@@ -1,12 +1,26 @@
-// What a check can use: the run's context (written by lab/run.ts) and SSH to the server.
+// What every check can use: the run's context (written by lab/run.ts), SSH to the server,
+// the lab's addresses, and unique tags for the messages a check sends.
 // Checks run inside the lab's "outside" namespace (msl-out), launched by run.ts.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { STATE_DIR } from "../infra";
+import { STATE_DIR } from "../harness/processes";
 import type { LabContext } from "../run";
 
-export { NET, ssh, STATE_DIR, MAIL_VOLUME_DEVICE } from "../infra";
+export { MAIL_VOLUME_DEVICE, rebootContainer } from "../harness/container";
+export { NET } from "../harness/net";
+export { STATE_DIR } from "../harness/processes";
+export { ssh } from "../harness/ssh";
 
 export function context(): LabContext {
     return JSON.parse(fs.readFileSync(path.join(STATE_DIR, "context.json"), "utf8")) as LabContext;
+}
+
+/** A string no earlier message contains (a subject, a marker), e.g. `relay-m3x0f2-k9a1b`. */
+export function tag(prefix: string): string {
+    return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+}
+
+/** "25, 465, 587, 993 and 995": a list for a check's name. */
+export function inWords(items: readonly (string | number)[]): string {
+    return items.length < 2 ? items.join("") : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
 }

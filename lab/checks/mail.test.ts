@@ -11,12 +11,10 @@ import {
     tcpProbe,
 } from "../clients";
 import { LAB_PASSWORDS, LAB_SINK_ADDRESS } from "../lab-config";
-import { NET, ssh } from "./context";
-
-const tag = () => `lab-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+import { NET, ssh, tag } from "./helpers";
 
 void test("Mail from an outside address on port 25 reaches alice's mailbox and a real IMAP client fetches it over 993", async () => {
-    const subject = tag();
+    const subject = tag("mail");
     await sendMail({ port: 25, from: "someone@sink.test", to: ["alice@example.org"], subject });
     const found = await eventually(
         async () => (await imapFetch("alice@example.org", LAB_PASSWORDS["alice@example.org"], { subject })).length > 0,
@@ -44,7 +42,7 @@ void test("Mail from outside on port 25 reaches each mailbox and alias of both d
     const sent = Object.entries(DELIVERY).map(([rcpt, box]) => ({
         rcpt,
         box,
-        subject: `${tag()}-${rcpt.replace(/\W/g, "_")}`,
+        subject: `${tag("mail")}-${rcpt.replace(/\W/g, "_")}`,
     }));
     for (const m of sent) await sendMail({ port: 25, from: "someone@sink.test", to: [m.rcpt], subject: m.subject });
     for (const m of sent) {
@@ -88,7 +86,7 @@ void test("An unknown recipient is rejected with 550 at RCPT", async () => {
 });
 
 void test("POP3S on 995 retrieves a message delivered to bob", async () => {
-    const subject = tag();
+    const subject = tag("mail");
     await sendMail({ port: 25, from: "someone@sink.test", to: ["bob@example.org"], subject });
     const got = await eventually(async () => {
         const r = await pop3Retrieve("bob@example.org", LAB_PASSWORDS["bob@example.org"]);
@@ -98,9 +96,60 @@ void test("POP3S on 995 retrieves a message delivered to bob", async () => {
 });
 
 void test("Mail to an alias with an outside target leaves through the lab's sink with an SRS-rewritten envelope sender", async () => {
-    const subject = tag();
+    const subject = tag("mail");
     await sendMail({ port: 25, from: "someone@sink.test", to: ["fwd@example.net"], subject });
     const msg = await eventually(() => sinkMessages().find((m) => m.raw.includes(subject)), 30_000);
     assert.deepEqual(msg.rcptTo, [LAB_SINK_ADDRESS]);
     assert.match(String(msg.mailFrom), /^SRS0[=+-]/i);
+});
+
+void test("Mail to alice+tag@example.org (an address extension) reaches alice's mailbox, written by vmail (5000:5000) on the mail volume", async () => {
+    const subject = tag("mail");
+    await sendMail({ port: 25, from: "someone@sink.test", to: ["alice+lab-tag@example.org"], subject });
+    const dir = "/srv/mail/vhosts/example.org/alice/Maildir";
+    const file = await eventually(() =>
+        ssh(`grep -lsF -- 'Subject: ${subject}' ${dir}/new/* ${dir}/cur/* || true`).stdout.trim(),
+    );
+    assert.equal(file.split("\n").length, 1, file);
+    assert.equal(ssh(`stat -c %u:%g '${file}'`).stdout.trim(), "5000:5000", `${file} is not owned by vmail`);
+    assert.equal(ssh(`findmnt -n -o TARGET -T '${file}'`).stdout.trim(), "/srv/mail");
+});
+
+void test("Dovecot's LMTP, behind Postfix's own recipient check, refuses an unknown mailbox with 550", () => {
+    // On the server, straight to the socket Postfix delivers to: Postfix never lets an
+    // unknown recipient get this far, so this is the second line of defence on its own.
+    const script = [
+        "import smtplib",
+        'with smtplib.LMTP("/var/spool/postfix/private/dovecot-lmtp") as l:',
+        "    l.ehlo()",
+        '    l.mail("someone@sink.test")',
+        '    print(l.rcpt("nobody@example.org")[0], l.rcpt("alice@example.org")[0])',
+    ].join("\n");
+    const [unknown, known] = ssh("python3 -", { input: script }).stdout.trim().split(" ").map(Number);
+    assert.equal(unknown, 550, `RCPT TO:<nobody@example.org> answered ${unknown}`);
+    assert.equal(known, 250, `RCPT TO:<alice@example.org> (the control) answered ${known}`);
+});
+
+void test("The SRS address of a forwarded message is at the host name and takes a bounce, which reaches the original sender", async () => {
+    const subject = tag("mail");
+    await sendMail({ port: 25, from: "someone@sink.test", to: ["fwd@example.net"], subject });
+    const fwd = await eventually(() => sinkMessages().find((m) => m.raw.includes(subject)), 30_000);
+    const srs = String(fwd.mailFrom);
+    assert.match(srs, /^SRS0=[^@]+@mail\.example\.org$/i);
+    // The receiver of the forward bounces it: the null sender, to the SRS address, on port 25.
+    const bounce = `${subject}-bounce`;
+    const { replies } = await smtpDialog(25, [
+        "EHLO relay.sink.test",
+        "MAIL FROM:<>",
+        `RCPT TO:<${srs}>`,
+        "DATA",
+        `From: MAILER-DAEMON@sink.test\r\nTo: <${srs}>\r\nSubject: ${bounce}\r\n\r\nundeliverable\r\n.`,
+    ]);
+    assert.deepEqual(
+        replies.map((r) => r.code),
+        [250, 250, 250, 354, 250],
+        replies.map((r) => `${r.code} ${r.lines.join(" ")}`).join("\n"),
+    );
+    const back = await eventually(() => sinkMessages().find((m) => m.raw.includes(bounce)), 30_000);
+    assert.deepEqual(back.rcptTo, ["someone@sink.test"]);
 });

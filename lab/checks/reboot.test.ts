@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { rebootContainer, ssh } from "../infra";
+import { rebootContainer, ssh } from "./helpers";
 
-// Last on purpose: every earlier check's mail must still be there afterwards.
+// Runs after every check that delivers mail (lab/checks/order.ts), so the volume whose
+// files it compares before and after the reboot holds their mail.
 void test("The server survives a reboot of the container with the mail volume mounted, its mail intact and every daemon active", async () => {
     const before = ssh("find /srv/mail -type f | sort | md5sum; find /srv/mail -type f | wc -l").stdout;
     const seconds = await rebootContainer();

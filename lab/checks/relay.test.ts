@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { sinkMessages, smtpDialog } from "../clients";
-import { NET } from "./context";
-
-const tag = () => `relay-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+import { NET, tag } from "./helpers";
 
 /** Recipients that would make the server relay to sink.test (a foreign domain) if it were open. */
 const TRICKS = [
@@ -27,10 +25,11 @@ const SOURCES = [
     { localAddress: NET.outside4, host: NET.server4 },
     { localAddress: NET.client6, host: NET.server6 },
 ];
-const SENDERS = ["someone@sink.test", "alice@example.org"];
+/** An outside sender, one of our own, and the null sender of bounces. */
+const SENDERS = ["someone@sink.test", "alice@example.org", ""];
 
 void test("An outside client cannot relay through port 25 to a foreign domain, not even with classic address tricks or over IPv6", async (t) => {
-    const marker = tag();
+    const marker = tag("relay");
     const sinkBefore = sinkMessages().length;
     let probes = 0;
     const accepted: string[] = [];
@@ -103,6 +102,22 @@ void test("Nobody outside can use our domains as sender on port 25 (IPv4 or IPv6
         );
     }
     assert.deepEqual(accepted, [], "our own domains accepted as sender on port 25");
+});
+
+void test("Port 25 takes bounces: the null sender reaches a mailbox of each domain and the host's postmaster@ (IPv4 or IPv6)", async () => {
+    const refused: string[] = [];
+    for (const src of SOURCES) {
+        for (const rcpt of ["bob@example.org", "carol@example.net", "postmaster@mail.example.org"]) {
+            const { replies } = await smtpDialog(
+                25,
+                ["EHLO client.sink.test", "MAIL FROM:<>", `RCPT TO:<${rcpt}>`],
+                src,
+            );
+            if (replies[1]?.code !== 250 || replies[2]?.code !== 250)
+                refused.push(`${src.localAddress} <> -> ${rcpt}: ${replies.map((r) => r.code).join(", ")}`);
+        }
+    }
+    assert.deepEqual(refused, [], "bounces refused on port 25");
 });
 
 void test("Port 25 offers no AUTH, before or after STARTTLS", async () => {

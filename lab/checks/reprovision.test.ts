@@ -4,9 +4,7 @@ import { buildSpec } from "../../spec";
 import { eventually, imapFetch, sendMail, smtpDialog } from "../clients";
 import { provision } from "../provision";
 import { LAB_PASSWORDS, LAB_RAW_CONFIG, labSpec } from "../lab-config";
-import { ssh } from "./context";
-
-const tag = () => `reprov-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+import { ssh, tag } from "./helpers";
 
 /** Postfix's master PID and the main PIDs of the other daemons, and the boot id. */
 function daemonState(): string {
@@ -64,7 +62,7 @@ void test("A mailbox added through the provisioning scripts is accepted on port 
     // RCPT after provisioning must be accepted.
     const first = await rcpt();
     assert.equal(first.code, 250, `RCPT TO:<${dave}> right after provisioning: ${first.code} ${first.lines.join(" ")}`);
-    const subject = tag();
+    const subject = tag("reprov");
     await sendMail({ port: 25, from: "someone@sink.test", to: [dave], subject });
     assert.ok(await eventually(async () => (await imapFetch(dave, password, { subject })).length > 0));
     // He can send as himself at once: Postfix's login map and the From: check both know him.

@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { authPlain, eventually, imapFetch, sendMail, sinkMessages, smtpDialog } from "../clients";
 import { LAB_PASSWORDS } from "../lab-config";
+import { tag } from "./helpers";
 
-const tag = () => `sub-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
 const ALICE = { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] };
 
 void test("Alice sends through 587 with STARTTLS and AUTH: mail to an outside address leaves through the sink", async () => {
-    const subject = tag();
+    const subject = tag("sub");
     await sendMail({ port: 587, auth: ALICE, from: ALICE.user, to: ["friend@sink.test"], subject });
     const msg = await eventually(() => sinkMessages().find((m) => m.raw.includes(subject)), 30_000);
     assert.deepEqual(msg.rcptTo, ["friend@sink.test"]);
@@ -15,7 +15,7 @@ void test("Alice sends through 587 with STARTTLS and AUTH: mail to an outside ad
 });
 
 void test("Alice sends through 587 to a local mailbox and bob reads it over IMAPS", async () => {
-    const subject = tag();
+    const subject = tag("sub");
     await sendMail({ port: 587, auth: ALICE, from: ALICE.user, to: ["bob@example.org"], subject });
     assert.ok(
         await eventually(
@@ -57,7 +57,7 @@ void test("A wrong password on 587 fails with 535 and the mail is not accepted",
             auth: { user: ALICE.user, pass: "not-alices-password" },
             from: ALICE.user,
             to: ["bob@example.org"],
-            subject: tag(),
+            subject: tag("sub"),
         }),
         /535|auth/i,
     );
@@ -92,7 +92,7 @@ void test("Alice cannot send as bob: the sender address of another user is refus
     assert.equal(refused.code, 553, refused.lines.join(" "));
     assert.match(refused.lines.join(" "), /not owned by user/i);
     await assert.rejects(
-        sendMail({ port: 587, auth: ALICE, from: "bob@example.org", to: ["friend@sink.test"], subject: tag() }),
+        sendMail({ port: 587, auth: ALICE, from: "bob@example.org", to: ["friend@sink.test"], subject: tag("sub") }),
         /553/,
     );
 });
@@ -107,6 +107,52 @@ void test("Alice cannot hide behind the null sender: MAIL FROM:<> after login is
     assert.match(r.replies[5].lines.join(" "), /own address/);
 });
 
+void test("Alice cannot use an address she does not own as envelope sender: another domain's mailbox, an alias of someone else, an alias forwarding outside, a foreign address (553)", async () => {
+    const accepted: string[] = [];
+    for (const sender of ["carol@example.net", "postmaster@example.net", "fwd@example.net", "friend@sink.test"]) {
+        const r = await aliceTriesSender(sender);
+        const refused = r.replies.slice(4).find((x) => x.code >= 500);
+        if (refused?.code !== 553)
+            accepted.push(
+                `${sender}: ${r.replies
+                    .slice(4)
+                    .map((x) => `${x.code} ${x.lines.join(" ")}`)
+                    .join(" / ")}`,
+            );
+    }
+    assert.deepEqual(accepted, [], "senders not refused with 553");
+});
+
+void test("Alice may send with an alias that reaches her as envelope sender: mail from info@example.org leaves through the sink unchanged", async () => {
+    const subject = tag("sub");
+    await sendMail({ port: 587, auth: ALICE, from: "info@example.org", to: ["friend@sink.test"], subject });
+    const msg = await eventually(() => sinkMessages().find((m) => m.raw.includes(subject)), 30_000);
+    assert.equal(msg.mailFrom, "info@example.org");
+});
+
+void test("Port 587 refuses mail without a login, after STARTTLS too: not for a local mailbox, not for outside, whatever the sender", async () => {
+    const accepted: string[] = [];
+    for (const sender of ["alice@example.org", "someone@sink.test"]) {
+        for (const rcpt of ["bob@example.org", "friend@sink.test"]) {
+            const r = await smtpDialog(587, ["EHLO client.sink.test", `MAIL FROM:<${sender}>`, `RCPT TO:<${rcpt}>`], {
+                starttls: true,
+                keepGoing: true,
+            });
+            assert.ok(r.tlsProtocol, "no TLS after STARTTLS");
+            // replies: EHLO, STARTTLS, EHLO (in TLS), MAIL, RCPT
+            const refused = r.replies.slice(3).find((x) => x.code >= 500);
+            if (!refused)
+                accepted.push(
+                    `${sender} -> ${rcpt}: ${r.replies
+                        .slice(3)
+                        .map((x) => x.code)
+                        .join(", ")}`,
+                );
+        }
+    }
+    assert.deepEqual(accepted, [], "accepted on 587 without AUTH");
+});
+
 void test("Alice may put only her own addresses in From: (what DKIM signs for): bob's and carol's are refused with 550", async () => {
     const send = (fromHeader: string) =>
         sendMail({
@@ -114,7 +160,7 @@ void test("Alice may put only her own addresses in From: (what DKIM signs for): 
             auth: ALICE,
             from: ALICE.user,
             to: ["friend@sink.test"],
-            raw: `From: ${fromHeader}\r\nTo: friend@sink.test\r\nSubject: ${tag()}\r\n\r\nfrom check\r\n`,
+            raw: `From: ${fromHeader}\r\nTo: friend@sink.test\r\nSubject: ${tag("sub")}\r\n\r\nfrom check\r\n`,
         });
     await assert.rejects(
         send("Bob <bob@example.org>"),
@@ -128,7 +174,7 @@ void test("Alice may put only her own addresses in From: (what DKIM signs for): 
 });
 
 void test("Port 465 with implicit TLS sends: carol receives alice's message", async () => {
-    const subject = tag();
+    const subject = tag("sub");
     const r = await smtpDialog(465, ["EHLO client.sink.test"], { implicitTls: true });
     assert.ok(r.tlsProtocol, "no TLS on 465");
     assert.match(r.replies[0].lines.join("\n"), /^AUTH\b/m);
@@ -139,4 +185,13 @@ void test("Port 465 with implicit TLS sends: carol receives alice's message", as
                 (await imapFetch("carol@example.net", LAB_PASSWORDS["carol@example.net"], { subject })).length > 0,
         ),
     );
+});
+
+void test("Carol sends through 465 with implicit TLS to an outside address: it leaves through the sink", async () => {
+    const subject = tag("sub");
+    const carol = { user: "carol@example.net", pass: LAB_PASSWORDS["carol@example.net"] };
+    await sendMail({ port: 465, auth: carol, from: carol.user, to: ["friend@sink.test"], subject });
+    const msg = await eventually(() => sinkMessages().find((m) => m.raw.includes(subject)), 30_000);
+    assert.deepEqual(msg.rcptTo, ["friend@sink.test"]);
+    assert.equal(msg.mailFrom, carol.user);
 });

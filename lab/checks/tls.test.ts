@@ -1,28 +1,28 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ConnectionOptions } from "node:tls";
+import { TLS_SERVICES } from "../../spec";
 import { smtpDialog, tlsHandshake } from "../clients";
+import { inWords } from "./helpers";
 
 // Node's OpenSSL would not even offer TLS 1.1 at its default security level: lower the
 // client's so that a refusal can only come from the server.
 const OLD: ConnectionOptions = { minVersion: "TLSv1", maxVersion: "TLSv1.1", ciphers: "DEFAULT@SECLEVEL=0" };
 const TLS12: ConnectionOptions = { minVersion: "TLSv1.2", maxVersion: "TLSv1.2", ciphers: "DEFAULT@SECLEVEL=0" };
 
-const PORTS: [number, string, (o: ConnectionOptions) => Promise<string | undefined>][] = [
-    [25, "SMTP STARTTLS", async (o) => (await smtpDialog(25, [], { starttls: true, tlsOptions: o })).tlsProtocol],
-    [465, "submissions", (o) => tlsHandshake(465, o)],
-    [
-        587,
-        "submission STARTTLS",
-        async (o) => (await smtpDialog(587, [], { starttls: true, tlsOptions: o })).tlsProtocol,
-    ],
-    [993, "IMAPS", (o) => tlsHandshake(993, o)],
-    [995, "POP3S", (o) => tlsHandshake(995, o)],
-];
+/** Every port of the services table that speaks TLS, connected the way the table says. */
+const PORTS = TLS_SERVICES.map((s) => ({
+    port: s.port,
+    name: `${s.name} (${s.tls})`,
+    connect: async (o: ConnectionOptions): Promise<string | undefined> =>
+        s.tls === "starttls"
+            ? (await smtpDialog(s.port, [], { starttls: true, tlsOptions: o })).tlsProtocol
+            : tlsHandshake(s.port, o),
+}));
 
-void test("TLS on 25, 465, 587, 993 and 995 refuses TLS 1.1 and below and accepts TLS 1.2", async () => {
+void test(`TLS on ${inWords(PORTS.map((p) => p.port))} refuses TLS 1.1 and below and accepts TLS 1.2`, async () => {
     const problems: string[] = [];
-    for (const [port, name, connect] of PORTS) {
+    for (const { port, name, connect } of PORTS) {
         const good = await connect(TLS12).catch((e: Error) => `error: ${e.message}`);
         if (good !== "TLSv1.2") problems.push(`${port} ${name}: TLS 1.2 gave ${good}`);
         try {

@@ -1,0 +1,25 @@
+// The order in which lab/run.ts runs the checks, one file of lab/checks/ per line with the
+// reason it is there. run.ts refuses to start when a check file is missing from this list
+// or a listed file does not exist.
+export const CHECK_ORDER = [
+    // First: the server is up (cloud-init, SSH, packages, mail volume, daemons); every later check needs it.
+    "boot.test.ts",
+    // Receiving on 25, reading over IMAPS/POP3S: the path the later checks use to see what arrived.
+    "mail.test.ts",
+    // Port 25's refusals (relaying, our domains as sender, AUTH); independent of the checks around it.
+    "relay.test.ts",
+    // Sending with a login on 587/465 and the sender rules; independent of the checks around it.
+    "submission.test.ts",
+    // DKIM signatures of submitted mail, verified at the sink; independent of the checks around it.
+    "dkim.test.ts",
+    // TLS versions on every TLS port; independent of the checks around it.
+    "tls.test.ts",
+    // After the checks above, so they see the server as the first provisioning left it: it adds a mailbox.
+    "reprovision.test.ts",
+    // Renews the certificate; after the checks above, so they see the certificate provisioning issued.
+    "certificate.test.ts",
+    // After every check that delivers mail, so the volume it proves intact across the reboot holds their mail.
+    "reboot.test.ts",
+    // Last: it bans an address (its own, then unbans it), so no check can meet a ban it left behind.
+    "fail2ban.test.ts",
+] as const;

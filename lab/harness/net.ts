@@ -1,0 +1,124 @@
+// The lab's private network and the programs that run in its "outside" namespace.
+//
+// Safety: the container only ever runs in the lab's own network namespace (`msl-srv`),
+// linked by one veth pair to a second lab namespace (`msl-out`) that holds the "outside"
+// clients, the lab DNS, the mail sink and the ACME CA; nothing is linked to the host's
+// network, and every address is a documentation address.
+
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { recordPid, REPO_DIR, sh, sleep, startTime, STATE_DIR } from "./processes";
+
+/** The lab's network: two namespaces and one veth pair, documentation addresses only. */
+export const NET = {
+    serverNs: "msl-srv",
+    outsideNs: "msl-out",
+    serverIf: "eth0",
+    outsideIf: "out0",
+    server4: "192.0.2.25",
+    server6: "2001:db8::25",
+    client4: "192.0.2.7",
+    client6: "2001:db8::7",
+    /** Second "outside" source address and the mail sink (the relayhost of the lab spec). */
+    outside4: "198.51.100.7",
+    /** A password guesser, for the fail2ban checks (banned and unbanned there). */
+    attacker4: "198.51.100.66",
+} as const;
+
+/** Create msl-srv and msl-out with one veth pair between them. No link to the host. */
+export function createNetwork(): void {
+    const { serverNs: s, outsideNs: o } = NET;
+    for (const ns of [s, o]) {
+        // Recorded before creation, so a failure halfway is still cleaned up.
+        fs.appendFileSync(path.join(STATE_DIR, "netns"), `${ns}\n`);
+        sh("ip", ["netns", "add", ns]);
+    }
+    // Created inside msl-out with its peer directly in msl-srv: it never exists in the host netns.
+    sh("ip", ["-n", o, "link", "add", NET.outsideIf, "type", "veth", "peer", "name", NET.serverIf, "netns", s]);
+    const run = (ns: string, ...args: string[]) => sh("ip", ["-n", ns, ...args]);
+    for (const ns of [s, o]) run(ns, "link", "set", "lo", "up");
+    run(s, "addr", "add", `${NET.server4}/24`, "dev", NET.serverIf);
+    run(s, "-6", "addr", "add", `${NET.server6}/64`, "dev", NET.serverIf, "nodad");
+    run(s, "link", "set", NET.serverIf, "up");
+    // Everything "outside" is reached through msl-out (the sink at 198.51.100.7 too).
+    run(s, "route", "add", "default", "via", NET.client4);
+    run(s, "-6", "route", "add", "default", "via", NET.client6);
+    run(o, "addr", "add", `${NET.client4}/24`, "dev", NET.outsideIf);
+    run(o, "addr", "add", `${NET.outside4}/32`, "dev", NET.outsideIf);
+    run(o, "addr", "add", `${NET.attacker4}/32`, "dev", NET.outsideIf);
+    run(o, "-6", "addr", "add", `${NET.client6}/64`, "dev", NET.outsideIf, "nodad");
+    run(o, "link", "set", NET.outsideIf, "up");
+}
+
+function nsInode(p: string): number | undefined {
+    try {
+        return fs.statSync(p).ino;
+    } catch {
+        return undefined;
+    }
+}
+
+/** True when this process already runs in msl-out (e.g. the checks' child process). */
+function inOutsideNs(): boolean {
+    const ino = nsInode(`/run/netns/${NET.outsideNs}`);
+    return ino !== undefined && ino === nsInode("/proc/self/ns/net");
+}
+
+/**
+ * argv that runs `argv` in msl-out (unchanged if we already are there). `nsenter --net`
+ * switches only the network namespace: unlike `ip netns exec` it keeps the host's mounts
+ * (/sys/fs/cgroup), so a check can still start systemd-nspawn, e.g. to reboot the server.
+ * (It also keeps the host's /sys/class/net: list links with `ip link`, not sysfs.)
+ */
+export function outside(argv: string[]): [string, string[]] {
+    if (inOutsideNs()) return [argv[0], argv.slice(1)];
+    return ["nsenter", [`--net=/run/netns/${NET.outsideNs}`, "--", ...argv]];
+}
+
+const READY_TIMEOUT_MS = 20_000;
+
+/**
+ * Start a long-running helper (DNS, SMTP sink, ...) inside msl-out with this Node and tsx,
+ * record its PID, and wait until its log shows `ready`. Its output goes to STATE_DIR/NAME.log.
+ */
+export async function startOutsideDaemon(name: string, script: string, args: string[]): Promise<number> {
+    return startOutsideProcess(name, [process.execPath, "--import", "tsx", script, ...args], /\bready\b/);
+}
+
+/**
+ * Start a program in msl-out, in the background, recorded by PID for lab/stop.sh; resolves
+ * once its log (STATE_DIR/NAME.log) matches `ready`.
+ */
+export async function startOutsideProcess(
+    name: string,
+    argv: string[],
+    ready: RegExp,
+    env: NodeJS.ProcessEnv = {},
+): Promise<number> {
+    const log = path.join(STATE_DIR, `${name}.log`);
+    const out = fs.openSync(log, "a");
+    // nsenter execs the command in place, so the PID is the program's own.
+    const [cmd, args] = outside(argv);
+    const child = spawn(cmd, args, {
+        cwd: REPO_DIR,
+        stdio: ["ignore", out, out],
+        detached: true,
+        env: { ...process.env, MAILSTACK_LAB_STATE: STATE_DIR, ...env },
+    });
+    fs.closeSync(out);
+    if (child.pid === undefined) throw new Error(`could not start ${name}`);
+    recordPid(name, child.pid);
+    child.unref();
+    const started = Date.now();
+    while (Date.now() - started < READY_TIMEOUT_MS) {
+        const text = fs.readFileSync(log, "utf8");
+        if (ready.test(text)) return child.pid;
+        if (child.exitCode !== null || startTime(child.pid) === undefined)
+            throw new Error(`${name} exited: ${text.trim().slice(-1000)}`);
+        await sleep(100);
+    }
+    throw new Error(
+        `${name} not ready after ${READY_TIMEOUT_MS / 1000} s: ${fs.readFileSync(log, "utf8").trim().slice(-1000)}`,
+    );
+}

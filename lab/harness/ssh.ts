@@ -1,0 +1,70 @@
+// Root's SSH login on the lab server with the lab's deploy key, always from msl-out (the
+// server's firewall and sshd see an outside client, as the stack's provisioning would be).
+
+import type { SpawnSyncReturns } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { NET, outside } from "./net";
+import { readPid, RunOptions, RunResult, sh, shAsync, sleep, STATE_DIR } from "./processes";
+
+export function keyPath(): string {
+    return path.join(STATE_DIR, "ssh", "id_ed25519");
+}
+
+/** Generate the lab's deploy key (ed25519) in the state dir; returns the public key. */
+export function deployKey(): string {
+    fs.mkdirSync(path.dirname(keyPath()), { recursive: true, mode: 0o700 });
+    if (!fs.existsSync(keyPath()))
+        sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "mailstack-lab-deploy", "-f", keyPath()]);
+    return fs.readFileSync(`${keyPath()}.pub`, "utf8").trim();
+}
+
+/** ssh options for the lab's root login with the deploy key (the lab network is private). */
+function sshArgs(): string[] {
+    return [
+        "-i",
+        keyPath(),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        "ConnectTimeout=5",
+        "-o",
+        "ServerAliveInterval=5",
+        `root@${NET.server4}`,
+    ];
+}
+
+/** Run a command as root on the lab server over SSH from msl-out. */
+export function ssh(command: string, opts: RunOptions = {}): SpawnSyncReturns<string> {
+    const [cmd, args] = outside(["ssh", ...sshArgs(), command]);
+    return sh(cmd, args, opts);
+}
+
+/** ssh without blocking the event loop. */
+export function sshAsync(command: string, opts: RunOptions = {}): Promise<RunResult> {
+    const [cmd, args] = outside(["ssh", ...sshArgs(), command]);
+    return shAsync(cmd, args, opts);
+}
+
+/** Wait until root can log in over SSH with the deploy key (from msl-out). */
+export async function waitForSsh(): Promise<void> {
+    const timeoutMs = 120_000;
+    const started = Date.now();
+    let last = "";
+    while (Date.now() - started < timeoutMs) {
+        if (readPid("nspawn") === undefined) throw new Error("the container stopped while waiting for SSH");
+        const r = await sshAsync("true", { allowFail: true, timeoutMs: 15_000 });
+        if (r.status === 0) return;
+        last = (r.stderr || "").trim();
+        await sleep(500);
+    }
+    throw new Error(`no SSH login on ${NET.server4} after ${timeoutMs / 1000} s: ${last}`);
+}
