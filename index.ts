@@ -1,19 +1,26 @@
-// mailstack: read the stack config, build the mail server, export what a user needs.
+// mailstack: read the stack config, check the DNS zones, build the mail server, export what
+// a user needs. Nothing is declared before the config and the zones have been checked.
 import { readStackConfig } from "./components/config";
 import { MailStack } from "./components/mailstack";
+import { readZones } from "./components/zones";
 
-const config = readStackConfig();
-const mail = new MailStack("mail", {
-    spec: config.spec,
-    passwords: config.passwords,
-    configuredPasswordAddresses: config.configuredPasswordAddresses,
-    ...(config.relayPassword ? { relayPassword: config.relayPassword } : {}),
-});
-
-export const ipv4 = mail.ipv4;
-export const ipv6 = mail.ipv6;
-export const hostname = mail.hostname;
-export const dnsRecords = mail.dnsRecords;
-export const clientSettings = mail.clientSettings;
-export const mailboxPasswords = mail.mailboxPasswords;
-export const deployPrivateKey = mail.deployPrivateKey;
+export = async () => {
+    const config = readStackConfig();
+    const zones = await readZones(config.spec);
+    const mail = new MailStack("mail", {
+        spec: config.spec,
+        passwords: config.passwords,
+        configuredPasswordAddresses: config.configuredPasswordAddresses,
+        ...(config.relayPassword ? { relayPassword: config.relayPassword } : {}),
+        zones,
+    });
+    return {
+        ipv4: mail.ipv4,
+        ipv6: mail.ipv6,
+        hostname: mail.hostname,
+        dnsRecords: mail.dnsRecords,
+        clientSettings: mail.clientSettings,
+        mailboxPasswords: mail.mailboxPasswords,
+        deployPrivateKey: mail.deployPrivateKey,
+    };
+};

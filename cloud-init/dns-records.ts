@@ -185,3 +185,76 @@ export function describeRecord(r: MailDnsRecord): string {
     if (r.srv) return `${r.name} SRV ${r.srv.priority} ${r.srv.weight} ${r.srv.port} ${r.srv.target}`;
     return `${r.name} ${r.type}${r.priority !== undefined ? ` ${r.priority}` : ""} ${r.content}`;
 }
+
+/** A record already in a zone, as Cloudflare lists it. */
+export interface ExistingRecord {
+    readonly id: string;
+    readonly name: string;
+    readonly type: string;
+    readonly content: string;
+    readonly comment?: string;
+}
+
+/** What the zone pre-flight found for one domain. */
+export interface ZoneCheck {
+    /** Problems, each naming the conflicting record; empty when the zone is fine. */
+    readonly problems: readonly string[];
+    /** recordKey -> id of an existing record that our record takes over (imports, then rewrites). */
+    readonly adopt: ReadonlyMap<string, string>;
+}
+
+/** Ours: every record mailstack creates carries a `mailstack:` comment. */
+const isOurs = (r: ExistingRecord) => (r.comment ?? "").startsWith("mailstack:");
+
+/**
+ * The records of a zone that would break mail next to ours: another MX (mail split between
+ * hosts), a second SPF TXT at the apex (SPF permerror, RFC 7208 4.5), another `_dmarc`
+ * record (DMARC ignores all of them). With `domain.takeOverRecords`, one such record per
+ * record of ours is taken over instead; what is left over must be deleted by hand.
+ */
+export function checkZone(spec: MailSpec, domain: DomainSpec, existing: readonly ExistingRecord[]): ZoneCheck {
+    const d = domain.name;
+    const at = `mailstack:domains[${spec.domains.indexOf(domain)}]`;
+    const ours = mailDnsRecords(spec, domain, {
+        ipv4: "192.0.2.1",
+        ipv6: "2001:db8::1",
+        dkimPublicKeyPem: `-----BEGIN PUBLIC KEY-----\n${"A".repeat(392)}\n-----END PUBLIC KEY-----`,
+    });
+    const ourKey = (kind: string) =>
+        recordKey(
+            ours.find((r) =>
+                kind === "mx"
+                    ? r.type === "MX" && r.name === d
+                    : kind === "spf"
+                      ? r.type === "TXT" && r.name === d
+                      : r.type === "TXT" && r.name === `_dmarc.${d}`,
+            )!,
+        );
+    const conflicts = existing
+        .filter((r) => !isOurs(r))
+        .flatMap((r) => {
+            const name = r.name.toLowerCase().replace(/\.$/, "");
+            const text = r.type === "TXT" ? txtValue(r.content) || r.content : r.content;
+            if (r.type === "MX" && name === d) return [{ kind: "mx", r, why: "mail would be split between MX hosts" }];
+            if (r.type === "TXT" && name === d && /^v=spf1(\s|$)/i.test(text.trim()))
+                return [{ kind: "spf", r, why: "two SPF records are a permanent SPF error" }];
+            if (name === `_dmarc.${d}`) return [{ kind: "dmarc", r, why: "receivers ignore DMARC with two records" }];
+            return [];
+        });
+    const adopt = new Map<string, string>();
+    const problems: string[] = [];
+    for (const c of conflicts) {
+        const key = ourKey(c.kind);
+        const shown = `${c.r.type} ${c.r.name} "${c.r.content}" (id ${c.r.id})`;
+        if (domain.takeOverRecords && !adopt.has(key)) {
+            adopt.set(key, c.r.id);
+            continue;
+        }
+        problems.push(
+            domain.takeOverRecords
+                ? `${at}: the zone also has ${shown}, which mailstack cannot take over (one record per name and type): delete it in Cloudflare`
+                : `${at}: the zone already has ${shown} that mailstack does not manage: ${c.why}. Delete it in Cloudflare, or set ${at}.takeOverRecords to true to let mailstack take it over`,
+        );
+    }
+    return { problems, adopt };
+}

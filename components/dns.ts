@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 
 import { dnsComment, mailDnsRecords, recordKey, type DnsFacts, type MailDnsRecord } from "../cloud-init/dns-records";
 import type { DomainSpec, MailSpec } from "../spec";
+import type { ZoneFacts } from "./zones";
 
 export interface MailDnsArgs {
     /** The validated configuration. */
@@ -18,6 +19,8 @@ export interface MailDnsArgs {
     readonly ipv6: pulumi.Input<string>;
     /** PEM public key of the domain's DKIM key. */
     readonly dkimPublicKeyPem: pulumi.Input<string>;
+    /** The zone, as the pre-flight read it (components/zones.ts). */
+    readonly zone: ZoneFacts;
 }
 
 // Which records exist depends on the spec alone; only their contents wait for deploy-time
@@ -37,9 +40,7 @@ export class MailDns extends pulumi.ComponentResource {
         super("mailstack:dns:MailDns", name, {}, opts);
         const { spec, domain } = args;
 
-        this.zoneId = domain.zoneId
-            ? pulumi.output(domain.zoneId)
-            : cloudflare.getZoneOutput({ filter: { name: domain.name } }, { parent: this }).apply((z) => z.id);
+        this.zoneId = pulumi.output(args.zone.zoneId);
 
         this.records = pulumi
             .all([args.ipv4, args.ipv6, args.dkimPublicKeyPem])
@@ -65,7 +66,12 @@ export class MailDns extends pulumi.ComponentResource {
                     ...(shape.priority !== undefined ? { priority: shape.priority } : {}),
                     ...(shape.srv ? { data: { ...shape.srv } } : { content: record.apply((r) => r.content!) }),
                 },
-                { parent: this, deleteBeforeReplace: true },
+                {
+                    parent: this,
+                    deleteBeforeReplace: true,
+                    // takeOverRecords: adopt the record already there, then rewrite it.
+                    ...(args.zone.adopt.has(key) ? { import: args.zone.adopt.get(key) } : {}),
+                },
             );
         }
         this.registerOutputs({ records: this.records, zoneId: this.zoneId });

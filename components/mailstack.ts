@@ -12,6 +12,7 @@ import { MailHost } from "./host";
 import { BCRYPT_SALT_LENGTH } from "../cloud-init/passwords";
 import { localNodeCommand } from "../scripts/commands";
 import { MailProvisioning } from "./provisioning";
+import type { ZoneFacts } from "./zones";
 import { allMailboxes, CLIENT_SERVICES, type MailSpec } from "../spec";
 
 export interface MailStackArgs {
@@ -23,6 +24,8 @@ export interface MailStackArgs {
     readonly configuredPasswordAddresses: readonly string[];
     /** SASL password of the relay, when `spec.relay` is set (secret). */
     readonly relayPassword?: pulumi.Input<string>;
+    /** Each domain's zone, from the pre-flight (readZones). */
+    readonly zones: Readonly<Record<string, ZoneFacts>>;
 }
 
 /** How a mail client connects to one port. */
@@ -91,6 +94,7 @@ export class MailStack extends pulumi.ComponentResource {
                         ipv4: host.ipv4,
                         ipv6: host.ipv6,
                         dkimPublicKeyPem: dkim.publicKeysPem[domain.name],
+                        zone: args.zones[domain.name],
                     },
                     parent,
                 ),

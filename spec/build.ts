@@ -113,6 +113,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
             dkimSelector: d.dkimSelector,
             spfExtra: d.spf.extra,
             dmarc: { policy: d.dmarc.policy, rua: d.dmarc.rua ?? `postmaster@${name}` },
+            takeOverRecords: d.takeOverRecords,
         };
     });
     return {

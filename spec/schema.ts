@@ -42,6 +42,8 @@ export const domainInput = z
             })
             .strict()
             .default({ extra: [] }),
+        /** Take over an MX, apex SPF or _dmarc record mailstack did not create (zone pre-flight). */
+        takeOverRecords: z.boolean().default(false),
         dmarc: z
             .object({
                 policy: z.enum(["none", "quarantine", "reject"]).default("quarantine"),

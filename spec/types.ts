@@ -22,6 +22,8 @@ export interface DomainSpec {
     /** Extra SPF mechanisms placed between `mx` and `-all` (e.g. `include:_spf.example.net`). */
     readonly spfExtra: readonly string[];
     readonly dmarc: { readonly policy: DmarcPolicy; readonly rua: string };
+    /** Take over conflicting records found in the zone instead of stopping (components/zones.ts). */
+    readonly takeOverRecords: boolean;
 }
 
 export interface RelaySpec {

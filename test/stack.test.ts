@@ -2,6 +2,7 @@
 import {
     find,
     providerWarnings,
+    zoneRecords,
     invokes,
     mocksReady,
     options,
@@ -19,6 +20,7 @@ import { parseBundle, USER_DATA_LIMIT_BYTES } from "../cloud-init";
 import { txtValue } from "../cloud-init/dns-records";
 import { serverIpv6 } from "../components/host";
 import { MailStack } from "../components/mailstack";
+import { readZones } from "../components/zones";
 import { buildSpec, type RawConfig } from "../spec";
 import { oneDomain, twoDomains } from "./helpers/fixtures";
 
@@ -43,6 +45,7 @@ async function deploy(name: string, raw: RawConfig, relayPassword?: string) {
         passwords: { "evaluation@nathabee.de": SECRET_PASSWORD },
         hasRelayPassword: relayPassword !== undefined,
     });
+    const zones = await readZones(spec);
     const stack = new MailStack(
         name,
         {
@@ -50,6 +53,7 @@ async function deploy(name: string, raw: RawConfig, relayPassword?: string) {
             passwords: pulumi.secret({ "evaluation@nathabee.de": SECRET_PASSWORD }),
             configuredPasswordAddresses: ["evaluation@nathabee.de"],
             ...(relayPassword !== undefined ? { relayPassword: pulumi.secret(relayPassword) } : {}),
+            zones,
         },
         { transformations: [recordOptions] },
     );
@@ -526,5 +530,73 @@ describe("password hashing", () => {
             cwd: `${__dirname}/..`,
         }).toString();
         expect(out).toBe(hashPassword(SECRET_PASSWORD, salt));
+    });
+});
+
+describe("zone pre-flight", () => {
+    // Cloudflare Email Routing leaves three MX records and an SPF TXT at the apex.
+    const emailRouting = (zone: string, domain: string) => [
+        { id: `${zone}-mx1`, name: domain, type: "MX", content: "route1.mx.cloudflare.net" },
+        { id: `${zone}-mx2`, name: domain, type: "MX", content: "route2.mx.cloudflare.net" },
+        { id: `${zone}-spf`, name: domain, type: "TXT", content: '"v=spf1 include:_spf.mx.cloudflare.net ~all"' },
+        { id: `${zone}-dmarc`, name: `_dmarc.${domain}`, type: "TXT", content: '"v=DMARC1; p=none"' },
+        { id: `${zone}-www`, name: `www.${domain}`, type: "A", content: "198.51.100.80" },
+    ];
+    afterEach(() => {
+        for (const k of Object.keys(zoneRecords)) delete zoneRecords[k];
+    });
+
+    test("records mailstack does not manage stop the deploy, each named, before anything is declared", async () => {
+        zoneRecords["zone-of-nathabee.de"] = emailRouting("z", "nathabee.de");
+        const before = resourcesOf("zoneconflict").length;
+        const error = await deploy("zoneconflict", oneDomain()).catch((e: Error) => e);
+        expect(pulumi.RunError.isInstance(error)).toBe(true);
+        const message = (error as Error).message;
+        expect(message).toContain(
+            'MX nathabee.de "route1.mx.cloudflare.net" (id z-mx1) that mailstack does not manage: mail would be split',
+        );
+        expect(message).toContain("(id z-mx2)");
+        expect(message).toContain(
+            "(id z-spf) that mailstack does not manage: two SPF records are a permanent SPF error",
+        );
+        expect(message).toContain("(id z-dmarc)");
+        expect(message).toContain("set mailstack:domains[0].takeOverRecords to true");
+        expect(message).not.toContain("www.nathabee.de");
+        expect(resourcesOf("zoneconflict").length).toBe(before);
+    });
+
+    test("the records mailstack created itself are no conflict", async () => {
+        zoneRecords["zone-of-nathabee.de"] = [
+            {
+                id: "ours",
+                name: "nathabee.de",
+                type: "MX",
+                content: "mail.nathabee.de",
+                comment: "mailstack: mail for nathabee.de",
+            },
+            { id: "www", name: "www.nathabee.de", type: "A", content: "198.51.100.80" },
+        ];
+        await expect(deploy("zoneours", oneDomain())).resolves.toBeDefined();
+    });
+
+    test("takeOverRecords adopts one record per record of ours and still refuses the extra MX", async () => {
+        const withTakeOver = (): RawConfig => {
+            const raw = oneDomain();
+            const [d] = raw.domains as object[];
+            return { ...raw, domains: [{ ...d, takeOverRecords: true }] };
+        };
+        zoneRecords["zone-of-nathabee.de"] = emailRouting("t", "nathabee.de");
+        const error = await deploy("zonetake1", withTakeOver()).catch((e: Error) => e);
+        expect((error as Error).message).toContain("(id t-mx2), which mailstack cannot take over");
+        expect((error as Error).message).not.toContain("t-spf");
+
+        zoneRecords["zone-of-nathabee.de"] = emailRouting("t", "nathabee.de").filter((r) => r.id !== "t-mx2");
+        const res = await deploy("zonetake2", withTakeOver());
+        const imported = Object.fromEntries(res.options.filter((o) => o.import).map((o) => [o.name, o.import]));
+        expect(imported).toEqual({
+            "zonetake2-dns-nathabee.de-mx-nathabee.de": "t-mx1",
+            "zonetake2-dns-nathabee.de-txt-nathabee.de": "t-spf",
+            "zonetake2-dns-nathabee.de-txt-_dmarc.nathabee.de": "t-dmarc",
+        });
     });
 });

@@ -25,6 +25,7 @@ export interface RecordedOptions {
     readonly protect?: boolean;
     readonly ignoreChanges?: string[];
     readonly deleteBeforeReplace?: boolean;
+    readonly import?: string;
     readonly parentType?: string;
     readonly dependsOn: number;
     /** When it was declared, on the same clock as `registeredOutputs`. */
@@ -62,6 +63,7 @@ export const recordOptions: pulumi.ResourceTransformation = ({ resource, type, n
         protect: opts.protect,
         ignoreChanges: opts.ignoreChanges,
         deleteBeforeReplace: (opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
+        import: (opts as pulumi.CustomResourceOptions).import,
         parentType: (opts.parent as { __pulumiType?: string } | undefined)?.__pulumiType,
         dependsOn: Array.isArray(deps) ? deps.length : deps ? 1 : 0,
         seq: ++clock,
@@ -173,6 +175,12 @@ function lenPrefixed(b: Buffer): Buffer {
  * What the real providers refuse or warn about, which a plain mock would accept. Each rule
  * names its source. A refusal throws, as the provider's error would fail `pulumi up`.
  */
+/** What each zone already holds, by zone id, for the pre-flight's getDnsRecords. */
+export const zoneRecords: Record<
+    string,
+    { id: string; name: string; type: string; content: string; comment?: string }[]
+> = {};
+
 /** Names of the command.local.Command resources the mock provider ran. */
 export const localCommandRuns: string[] = [];
 
@@ -237,6 +245,9 @@ export const mocksReady = pulumi.runtime.setMocks(
             if (args.token === "cloudflare:index/getZone:getZone") {
                 const name: string = args.inputs.filter?.name;
                 return { id: `zone-of-${name}`, name };
+            }
+            if (args.token === "cloudflare:index/getDnsRecords:getDnsRecords") {
+                return { zoneId: args.inputs.zoneId, results: zoneRecords[args.inputs.zoneId] ?? [] };
             }
             throw new Error(`unexpected invoke in tests: ${args.token}`);
         },
