@@ -185,10 +185,15 @@ export class MailHost extends pulumi.ComponentResource {
                 userData: volume.linuxDevice.apply((device) => args.userData(device)),
                 deleteProtection: true,
                 rebuildProtection: true,
+                // When it is deleted after all (a replacement), Postfix and Dovecot get an ACPI
+                // shutdown first: the queue and the mail volume are flushed and unmounted.
+                shutdownBeforeDeletion: true,
                 labels,
             },
             {
                 ...parent,
+                // An accidental replacement stops at planning (README, "Replacing the server").
+                protect: true,
                 // After the first boot, configuration changes go through the provisioning
                 // commands: a new user-data must never replace a server that holds mail.
                 ignoreChanges: ["userData", "image", "sshKeys"],

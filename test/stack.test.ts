@@ -122,6 +122,8 @@ describe("one domain", () => {
             location: "nbg1",
             deleteProtection: true,
             rebuildProtection: true,
+            // A deletion (replacement) shuts the OS down first: the queue and volume are flushed.
+            shutdownBeforeDeletion: true,
         });
         expect(server.sshKeys).toHaveLength(1);
         expect(server.firewallIds).toHaveLength(1);
@@ -242,8 +244,9 @@ describe("one domain", () => {
         expect(Object.keys(res.outputs.mailboxPasswords)).toEqual(["freebus@nathabee.de"]);
     });
 
-    test("the volume and the primary IPs are protected in Pulumi too, and a new user-data never replaces the server", () => {
+    test("the server, the volume and the primary IPs are protected in Pulumi too, and a new user-data never replaces the server", () => {
         const opts = (type: string) => res.options.filter((o) => o.type === type);
+        expect(opts(HCLOUD.server).map((o) => o.protect)).toEqual([true]);
         expect(opts(HCLOUD.volume).map((o) => o.protect)).toEqual([true]);
         expect(opts(HCLOUD.primaryIp).map((o) => o.protect)).toEqual([true, true]);
         expect(opts(HCLOUD.server)[0].ignoreChanges).toEqual(expect.arrayContaining(["userData", "image", "sshKeys"]));
