@@ -53,7 +53,7 @@ WORK=$(mktemp -d /var/tmp/mailstack-host-tools.XXXXXX)
 RENDER=$WORK/render
 ROOT=$WORK/root
 mounts=()
-# Wait for, then end, the processes started inside the root (the smoke test's daemons), so
+# Wait for, then end, any process a tool left running inside the root, so
 # that its mounts can go; only processes whose root directory is this root are touched.
 stop_root_processes() {
     local tries pid left
