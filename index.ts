@@ -22,5 +22,6 @@ export = async () => {
         clientSettings: mail.clientSettings,
         mailboxPasswords: mail.mailboxPasswords,
         deployPrivateKey: mail.deployPrivateKey,
+        sshHostKey: mail.sshHostKey,
     };
 };

@@ -43,13 +43,28 @@ function outboundTlsLevel(spec: MailSpec): string {
     return /^[0-9.]+$/.test(spec.relay.host) ? "encrypt" : "secure";
 }
 
-/** Every static config file of the host, in the order they are written. */
 /**
  * LMTP deliveries at once to one mailbox: Postfix's limit and Dovecot's, written once. Ten
  * is Dovecot's default; a Maildir delivery is a few file operations.
  */
 export const LMTP_PER_MAILBOX_CONCURRENCY = 10;
 
+/**
+ * The units that carry the mail service, in start order: first-boot starts them, and the
+ * packages step starts any that is not running (e.g. one whose package came later).
+ */
+export const MAIL_UNITS = [
+    "mailstack-metadata-guard",
+    "postsrsd",
+    "opendkim",
+    "mailstack-sender-milter",
+    "dovecot",
+    "postfix",
+    "nginx",
+    "fail2ban",
+] as const;
+
+/** Every static config file of the host, in the order they are written. */
 export function renderHostFiles(spec: MailSpec): HostFile[] {
     const hostname = spec.hostname;
     return [
@@ -82,6 +97,15 @@ export function renderHostFiles(spec: MailSpec): HostFile[] {
             "/etc/systemd/system/mailstack-sender-milter.service",
             renderTemplate("systemd/mailstack-sender-milter.service"),
             ["daemon-reload", "restart:sender-milter"],
+        ),
+        file("/usr/local/sbin/mailstack-host-key", renderTemplate("mailstack/host-key.sh"), [], "0755"),
+        file("/etc/mailstack/metadata-guard.nft", renderTemplate("nftables/metadata-guard.nft"), [
+            "restart:metadata-guard",
+        ]),
+        file(
+            "/etc/systemd/system/mailstack-metadata-guard.service",
+            renderTemplate("systemd/mailstack-metadata-guard.service"),
+            ["daemon-reload", "restart:metadata-guard"],
         ),
         file("/etc/nginx/sites-available/default", renderTemplate("nginx/default", { hostname }), ["reload:nginx"]),
         file("/etc/fail2ban/jail.local", renderTemplate("fail2ban/jail.local"), ["reload:fail2ban"]),

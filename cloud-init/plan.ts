@@ -1,14 +1,17 @@
 // The provisioning plan: the ordered steps that follow the first boot, each a script from
-// scripts/ with a bundle on its standard input. The Pulumi component (components/
-// provisioning.ts) turns each step into a command.remote.Command; the lab (lab/provision.ts)
-// runs the very same steps over SSH in the same order. A step is added here, once.
+// scripts/ (or one the user-data installed) with its stdin rendered here. The Pulumi
+// component (components/provisioning.ts) turns each step into a command.remote.Command;
+// the lab (lab/provision.ts) runs the very same steps over SSH in the same order, pinned the
+// same way. A step is added here, once.
 
+import { remoteCommand, type ScriptName } from "../scripts/commands";
 import type { MailSpec } from "../spec";
-import type { ScriptName } from "../scripts/commands";
 import { renderBundle } from "./bundle";
 import { renderDkimFiles } from "./dkim";
-import { renderHostFiles } from "./host-files";
+import { MAIL_UNITS, renderHostFiles } from "./host-files";
 import { renderMailData } from "./mail-data";
+import { MAIL_PACKAGES } from "./packages";
+import { ED25519_PUBLIC_KEY } from "./user-data";
 
 /** The secrets and deploy-time values some steps render their stdin from. */
 export interface PlanInputs {
@@ -20,64 +23,124 @@ export interface PlanInputs {
     readonly relayPassword?: string;
 }
 
-export type StepRole = "first-boot" | "host-config" | "dkim" | "mail-data" | "certificate";
+export type StepRole =
+    "host-key" | "first-boot" | "packages" | "host-config" | "dkim" | "mail-data" | "mail-volume" | "certificate";
+
+/** Outside things a step must wait for, besides other steps. */
+export type StepWait =
+    /** The hostname's A/AAAA records point at the server (ACME HTTP-01). */
+    | "host-dns"
+    /** Hetzner has the mail volume at its configured size. */
+    | "volume-size";
 
 export interface ProvisioningStep {
     readonly role: StepRole;
-    readonly script: ScriptName;
+    /** The command text run over SSH. */
+    readonly command: () => string;
     /** The inputs its stdin is rendered from; a step re-runs when any of them changes. */
     readonly uses: readonly (keyof PlanInputs)[];
     /** Its stdin, from the spec and the inputs named in `uses`; none when absent. */
     readonly stdin?: (spec: MailSpec, inputs: PlanInputs) => string;
     /** Whether the stdin holds secrets (kept secret in state and never printed). */
     readonly secret: boolean;
+    /**
+     * Which host key the connection pins: the provisional one from the user-data, or the one
+     * the host-key step made on the server and printed.
+     */
+    readonly pin: "provisional" | "replaced";
     /** Steps that must have succeeded first. */
     readonly after: readonly StepRole[];
-    /** Needs the hostname's A/AAAA records to point at the server (ACME HTTP-01). */
-    readonly needsHostDns: boolean;
-    /** Values besides the script and stdin whose change re-runs the step. */
+    readonly waitsFor: readonly StepWait[];
+    /** Values besides the command and stdin whose change re-runs the step. */
     readonly triggers: (spec: MailSpec) => readonly unknown[];
 }
 
+/**
+ * The host-key step's command. It is fixed text on purpose: it connects pinned to the
+ * provisional key, which is gone after its first run, so it must never run again on the
+ * same server (only a new server, with the provisional key again, re-runs it).
+ */
+export const HOST_KEY_COMMAND = "cloud-init status --wait >/dev/null 2>&1; exec /usr/local/sbin/mailstack-host-key";
+
+/** The replaced host key from the host-key step's output (its last line). */
+export function hostKeyFromReport(stdout: string): string {
+    const key = stdout.trim().split("\n").pop()?.trim() ?? "";
+    if (!ED25519_PUBLIC_KEY.test(key))
+        throw new Error(`host-key step: expected an ssh-ed25519 public key, got "${key.slice(0, 80)}"`);
+    return key;
+}
+
+/** The packages step's stdin: every package, then every unit to run once they are there. */
+export function renderPackageList(): string {
+    return [...MAIL_PACKAGES.map((p) => `package ${p}`), ...MAIL_UNITS.map((u) => `unit ${u}`)].join("\n") + "\n";
+}
+
+const script = (name: ScriptName) => () => remoteCommand(name);
 const none = () => [] as const;
 
 export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
-    // Waits until cloud-init's first boot has finished (and reports how it went).
+    // Waits for the first boot, then replaces the provisional host key and prints the new one.
     {
-        role: "first-boot",
-        script: "wait-first-boot.sh",
+        role: "host-key",
+        command: () => HOST_KEY_COMMAND,
         uses: [],
         secret: false,
+        pin: "provisional",
         after: [],
-        needsHostDns: false,
+        waitsFor: [],
+        triggers: none,
+    },
+    // Reports how cloud-init's first boot went; fails on any error.
+    {
+        role: "first-boot",
+        command: script("wait-first-boot.sh"),
+        uses: [],
+        secret: false,
+        pin: "replaced",
+        after: ["host-key"],
+        waitsFor: [],
+        triggers: none,
+    },
+    // Today's package list: the user-data's is the first deploy's, forever.
+    {
+        role: "packages",
+        command: script("install-packages.sh"),
+        uses: [],
+        stdin: () => renderPackageList(),
+        secret: false,
+        pin: "replaced",
+        after: ["first-boot"],
+        waitsFor: [],
         triggers: none,
     },
     // The static configuration, the same files the user-data wrote, so a changed template
     // reaches a running server.
     {
         role: "host-config",
-        script: "apply-bundle.sh",
+        command: script("apply-bundle.sh"),
         uses: [],
         stdin: (spec) => renderBundle(renderHostFiles(spec)),
         secret: false,
-        after: ["first-boot"],
-        needsHostDns: false,
+        pin: "replaced",
+        after: ["packages"],
+        waitsFor: [],
         triggers: none,
     },
     {
         role: "dkim",
-        script: "apply-bundle.sh",
+        command: script("apply-bundle.sh"),
         uses: ["dkimPrivateKeysPem"],
         stdin: (spec, i) => renderBundle(renderDkimFiles(spec, { privateKeysPem: i.dkimPrivateKeysPem })),
         secret: true,
+        pin: "replaced",
         after: ["host-config"],
-        needsHostDns: false,
+        waitsFor: [],
         triggers: none,
     },
     // Domains, mailboxes, aliases and password hashes: the step a new mailbox re-runs.
     {
         role: "mail-data",
-        script: "apply-bundle.sh",
+        command: script("apply-bundle.sh"),
         uses: ["passwordHashes", "relayPassword"],
         stdin: (spec, i) =>
             renderBundle(
@@ -87,18 +150,30 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
                 }),
             ),
         secret: true,
+        pin: "replaced",
         after: ["host-config", "dkim"],
-        needsHostDns: false,
+        waitsFor: [],
         triggers: none,
     },
-    // HTTP-01 needs the hostname's A/AAAA records to point at this server first.
+    // A larger mailVolumeSizeGb: Hetzner grows the volume, this grows its ext4, online.
     {
-        role: "certificate",
-        script: "issue-certificate.sh",
+        role: "mail-volume",
+        command: script("grow-mail-volume.sh"),
         uses: [],
         secret: false,
+        pin: "replaced",
+        after: ["first-boot"],
+        waitsFor: ["volume-size"],
+        triggers: (spec) => [spec.mailVolumeSizeGb],
+    },
+    {
+        role: "certificate",
+        command: script("issue-certificate.sh"),
+        uses: [],
+        secret: false,
+        pin: "replaced",
         after: ["host-config"],
-        needsHostDns: true,
+        waitsFor: ["host-dns"],
         triggers: (spec) => [spec.hostname, spec.acmeServer, spec.acmeEmail],
     },
 ];

@@ -7,6 +7,7 @@ export type ServiceAction =
     | "restart:opendkim"
     | "restart:postsrsd"
     | "restart:sender-milter"
+    | "restart:metadata-guard"
     | "reload:nginx"
     | "reload:fail2ban"
     | "restart:ssh"
@@ -14,6 +15,7 @@ export type ServiceAction =
 
 export const SERVICE_ACTIONS: readonly ServiceAction[] = [
     "daemon-reload",
+    "restart:metadata-guard",
     "restart:postsrsd",
     "restart:opendkim",
     "restart:sender-milter",

@@ -6,14 +6,23 @@
 import { gzipSync } from "zlib";
 import { stringify } from "yaml";
 import type { MailSpec } from "../spec";
-import { renderHostFiles } from "./host-files";
+import { MAIL_UNITS, renderHostFiles } from "./host-files";
 import { MAIL_PACKAGES } from "./packages";
 import { renderTemplate } from "./template";
 
 export interface UserDataOptions {
     /** Stable device path of the mail volume, e.g. `/dev/disk/by-id/scsi-0HC_Volume_123`. */
     readonly mailVolumeDevice: string;
+    /**
+     * The provisional SSH host key (ed25519, OpenSSH format): the first provisioning step
+     * connects pinned to it and replaces it (mailstack-host-key). The only secret in here,
+     * and useless once replaced; only root can read the metadata service meanwhile.
+     */
+    readonly provisionalHostKey: { readonly privateKeyOpenssh: string; readonly publicKeyOpenssh: string };
 }
+
+/** `ssh-ed25519 <base64>`: the form sshd and pulumi-command's hostKey take. */
+export const ED25519_PUBLIC_KEY = /^ssh-ed25519 [A-Za-z0-9+/]+={0,3}$/;
 
 export const USER_DATA_LIMIT_BYTES = 32 * 1024;
 
@@ -22,6 +31,16 @@ export function renderUserData(spec: MailSpec, options: UserDataOptions): string
     if (!/^\/dev\/[A-Za-z0-9/_.:-]+$/.test(device) || device.includes("..")) {
         throw new Error(`user-data: "${device}" is not a device path under /dev`);
     }
+    const hostKey = options.provisionalHostKey;
+    const publicKey = hostKey.publicKeyOpenssh.trim();
+    if (!ED25519_PUBLIC_KEY.test(publicKey))
+        throw new Error("user-data: the provisional host key is not an ssh-ed25519 public key");
+    if (
+        !/^-----BEGIN OPENSSH PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END OPENSSH PRIVATE KEY-----\n?$/.test(
+            hostKey.privateKeyOpenssh,
+        )
+    )
+        throw new Error("user-data: the provisional host key is not an OpenSSH private key");
     const hostFiles = renderHostFiles(spec).map((f) => ({
         path: f.path,
         owner: `${f.owner}:${f.group}`,
@@ -42,6 +61,15 @@ export function renderUserData(spec: MailSpec, options: UserDataOptions): string
         // Keys only (the sshd drop-in says the same); root logs in with the Hetzner SSH key.
         ssh_pwauth: false,
         disable_root: false,
+        // Exactly one host key at first, the provisional one the deploy pins and then replaces.
+        ssh_deletekeys: true,
+        ssh_genkeytypes: [],
+        ssh_keys: {
+            ed25519_private: hostKey.privateKeyOpenssh.endsWith("\n")
+                ? hostKey.privateKeyOpenssh
+                : `${hostKey.privateKeyOpenssh}\n`,
+            ed25519_public: publicKey,
+        },
         package_update: true,
         // Security updates arrive through unattended-upgrades; a full upgrade here would make
         // the first boot as slow as the image is old.
@@ -59,7 +87,7 @@ export function renderUserData(spec: MailSpec, options: UserDataOptions): string
                 path: "/usr/local/sbin/mailstack-first-boot",
                 owner: "root:root",
                 permissions: "0755",
-                content: renderTemplate("mailstack/first-boot.sh"),
+                content: renderTemplate("mailstack/first-boot.sh", { mailUnits: MAIL_UNITS.join(" ") }),
                 defer: true,
             },
         ],

@@ -5,6 +5,7 @@ import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 
+import type { UserDataOptions } from "../cloud-init";
 import { port, SERVICES, SSH_PORT, type MailSpec } from "../spec";
 
 /** One firewall rule as Hetzner takes it. */
@@ -68,8 +69,8 @@ export function firewallRules(spec: MailSpec): FirewallRuleSpec[] {
 export interface MailHostArgs {
     /** The validated configuration. */
     readonly spec: MailSpec;
-    /** Renders the first-boot user-data once the mail volume's device path is known. */
-    readonly userData: (mailVolumeDevice: string) => string;
+    /** Renders the first-boot user-data from the mail volume's device path and the provisional host key. */
+    readonly userData: (options: UserDataOptions) => string;
 }
 
 /**
@@ -95,6 +96,10 @@ export class MailHost extends pulumi.ComponentResource {
     public readonly deployPublicKey: pulumi.Output<string>;
     /** Device path of the mail volume, e.g. /dev/disk/by-id/scsi-0HC_Volume_123. */
     public readonly mailVolumeDevice: pulumi.Output<string>;
+    /** The mail volume: the volume step waits for its resize. */
+    public readonly mailVolume: hcloud.Volume;
+    /** `ssh-ed25519 ...` of the provisional host key in the user-data (replaced on the first deploy). */
+    public readonly provisionalHostKey: pulumi.Output<string>;
 
     constructor(name: string, args: MailHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:host:MailHost", name, {}, opts);
@@ -112,6 +117,12 @@ export class MailHost extends pulumi.ComponentResource {
             { name: `${baseName}-deploy`, publicKey: deployKey.publicKeyOpenssh.apply((k) => k.trim()), labels },
             parent,
         );
+
+        // The server's first SSH host key, known to the deploy before the server exists, so the
+        // first connection can be verified. It travels in the user-data, so the first
+        // provisioning step replaces it (cloud-init/plan.ts, host-key).
+        const hostKey = new tls.PrivateKey(`${name}-provisional-host-key`, { algorithm: "ED25519" }, parent);
+        this.provisionalHostKey = hostKey.publicKeyOpenssh.apply((k) => k.trim());
 
         // Primary IPs outlive the server (autoDelete: false): the addresses, their reputation
         // with other mail servers and their PTR records stay when the VM is replaced.
@@ -182,7 +193,14 @@ export class MailHost extends pulumi.ComponentResource {
                         ipv6: ip6.id.apply((id) => Number(id)),
                     },
                 ],
-                userData: volume.linuxDevice.apply((device) => args.userData(device)),
+                userData: pulumi
+                    .all([volume.linuxDevice, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh])
+                    .apply(([mailVolumeDevice, privateKeyOpenssh, publicKeyOpenssh]) =>
+                        args.userData({
+                            mailVolumeDevice,
+                            provisionalHostKey: { privateKeyOpenssh, publicKeyOpenssh },
+                        }),
+                    ),
                 deleteProtection: true,
                 rebuildProtection: true,
                 // When it is deleted after all (a replacement), Postfix and Dovecot get an ACPI
@@ -237,6 +255,7 @@ export class MailHost extends pulumi.ComponentResource {
         this.deployPrivateKey = pulumi.secret(deployKey.privateKeyOpenssh);
         this.deployPublicKey = deployKey.publicKeyOpenssh;
         this.mailVolumeDevice = volume.linuxDevice;
+        this.mailVolume = volume;
         this.registerOutputs({
             ipv4: this.ipv4,
             ipv6: this.ipv6,

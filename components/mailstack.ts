@@ -69,6 +69,8 @@ export class MailStack extends pulumi.ComponentResource {
     /** Generated passwords of mailboxes without a configured one (secret). */
     public readonly mailboxPasswords: pulumi.Output<Record<string, string>>;
     public readonly deployPrivateKey: pulumi.Output<string>;
+    /** The server's SSH host key after the first deploy, for `~/.ssh/known_hosts`. */
+    public readonly sshHostKey: pulumi.Output<string>;
     public readonly clientSettings: ClientSettings;
     public readonly provisioning: MailProvisioning;
 
@@ -77,11 +79,7 @@ export class MailStack extends pulumi.ComponentResource {
         const { spec } = args;
         const parent = { parent: this };
 
-        const host = new MailHost(
-            name,
-            { spec, userData: (mailVolumeDevice) => renderUserData(spec, { mailVolumeDevice }) },
-            parent,
-        );
+        const host = new MailHost(name, { spec, userData: (options) => renderUserData(spec, options) }, parent);
         const dkim = new DkimKeys(`${name}-dkim`, { spec }, parent);
 
         const dns = spec.domains.map(
@@ -162,10 +160,11 @@ export class MailStack extends pulumi.ComponentResource {
                 serverId: host.serverId,
                 host: host.ipv4,
                 privateKey: host.deployPrivateKey,
+                provisionalHostKey: host.provisionalHostKey,
                 passwordHashes: pulumi.all(hashes),
                 dkimPrivateKeysPem: dkim.privateKeysPem,
                 ...(args.relayPassword !== undefined ? { relayPassword: args.relayPassword } : {}),
-                certificateDependsOn: [hostnameDns],
+                waitFor: { "host-dns": [hostnameDns], "volume-size": [host.mailVolume] },
             },
             parent,
         );
@@ -176,6 +175,7 @@ export class MailStack extends pulumi.ComponentResource {
         this.dnsRecords = pulumi.all(dns.map((d) => d.records)).apply((lists) => lists.flat().map(describeRecord));
         this.mailboxPasswords = pulumi.secret(pulumi.all(generated));
         this.deployPrivateKey = host.deployPrivateKey;
+        this.sshHostKey = this.provisioning.hostKey;
         this.clientSettings = clientSettings(spec);
         this.registerOutputs({
             ipv4: this.ipv4,
@@ -184,6 +184,7 @@ export class MailStack extends pulumi.ComponentResource {
             dnsRecords: this.dnsRecords,
             mailboxPasswords: this.mailboxPasswords,
             clientSettings: this.clientSettings,
+            sshHostKey: this.sshHostKey,
         });
     }
 }

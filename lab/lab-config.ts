@@ -6,6 +6,7 @@ import { buildSpec, MailSpec, RawConfig } from "../spec";
 import { ACME_DIRECTORY } from "./acme";
 import { MAIL_VOLUME_DEVICE } from "./harness/container";
 import { NET } from "./harness/net";
+import { provisionalHostKey } from "./harness/ssh";
 
 /** Lab-only passwords (the lab network is private; these are never used anywhere else). */
 export const LAB_PASSWORDS: Readonly<Record<string, string>> = {
@@ -50,5 +51,5 @@ export function labSpec(): MailSpec {
 
 /** The user-data the stack sends to Hetzner for this spec, with the lab's mail volume device. */
 export function labUserData(spec: MailSpec = labSpec()): string {
-    return renderUserData(spec, { mailVolumeDevice: MAIL_VOLUME_DEVICE });
+    return renderUserData(spec, { mailVolumeDevice: MAIL_VOLUME_DEVICE, provisionalHostKey: provisionalHostKey() });
 }

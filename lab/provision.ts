@@ -5,13 +5,13 @@
 import { createHash, generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { PROVISIONING_PLAN, type PlanInputs, type StepRole } from "../cloud-init/plan";
+import { hostKeyFromReport, PROVISIONING_PLAN, type PlanInputs, type StepRole } from "../cloud-init/plan";
 import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH, hashPassword } from "../cloud-init/passwords";
 import { remoteCommand, type ScriptName } from "../scripts/commands";
 import type { MailSpec } from "../spec";
 import { acmeLabCa } from "./acme";
 import { STATE_DIR } from "./harness/processes";
-import { sshAsync } from "./harness/ssh";
+import { pinHostKey, pinnedHostKey, provisionalHostKey, sshAsync } from "./harness/ssh";
 import { LAB_PASSWORDS, LAB_RELAY } from "./lab-config";
 
 export interface ProvisionResult {
@@ -59,14 +59,16 @@ export function labPlanInputs(spec: MailSpec, passwords: Readonly<Record<string,
     };
 }
 
-/** Run one provisioning script on the lab server exactly as the stack would. */
-export async function runStep(
-    script: ScriptName,
-    stdin?: string,
-): Promise<{ status: number; output: string; ms: number }> {
+/** Run one command on the lab server exactly as the stack's step would. */
+async function runCommand(command: string, stdin?: string): Promise<{ status: number; output: string; ms: number }> {
     const start = Date.now();
-    const r = await sshAsync(remoteCommand(script), { input: stdin ?? "", allowFail: true, timeoutMs: 600_000 });
+    const r = await sshAsync(command, { input: stdin ?? "", allowFail: true, timeoutMs: 600_000 });
     return { status: r.status ?? -1, output: `${r.stdout}${r.stderr}`.trim(), ms: Date.now() - start };
+}
+
+/** Run one provisioning script on the lab server exactly as the stack would. */
+export function runStep(script: ScriptName, stdin?: string): Promise<{ status: number; output: string; ms: number }> {
+    return runCommand(remoteCommand(script), stdin);
 }
 
 /**
@@ -100,15 +102,20 @@ export async function provision(
     });
     for (const step of PROVISIONING_PLAN) {
         if (only && !only.includes(step.role)) continue;
+        // As in the stack, where its inputs never change on one server: host-key runs once,
+        // and the key it made stays pinned.
+        if (step.pin === "provisional" && pinnedHostKey() !== provisionalHostKey().publicKeyOpenssh) continue;
         // The stack orders this step after the host's DNS records; in the lab, the DNS is up
         // before provisioning starts, and the lab's ACME CA must be trusted first.
-        if (step.needsHostDns) {
+        if (step.waitsFor.includes("host-dns")) {
             const ca = await trustLabAcmeCa();
             if (ca.status !== 0) return failed("lab ACME CA", ca);
         }
-        const r = await runStep(step.script, step.stdin?.(spec, inputs));
+        const r = await runCommand(step.command(), step.stdin?.(spec, inputs));
         steps.push({ step: step.role, ...r });
         if (r.status !== 0) return failed(step.role, r);
+        // From here on, ssh expects the key the server made (connection.hostKey in the stack).
+        if (step.role === "host-key") pinHostKey(hostKeyFromReport(r.output));
     }
     return {
         ran: true,

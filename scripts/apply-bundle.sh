@@ -24,7 +24,7 @@ die() {
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 
 # The order in which actions run: units first, then the daemons Postfix talks to, then Postfix.
-ACTION_ORDER=(daemon-reload restart:postsrsd restart:opendkim restart:sender-milter reload:dovecot reload:postfix reload:nginx reload:fail2ban restart:ssh)
+ACTION_ORDER=(daemon-reload restart:metadata-guard restart:postsrsd restart:opendkim restart:sender-milter reload:dovecot reload:postfix reload:nginx reload:fail2ban restart:ssh)
 
 work=$(mktemp -d /run/mailstack-bundle.XXXXXX)
 # shellcheck disable=SC2317 # invoked by the EXIT trap
@@ -207,6 +207,7 @@ check() {
     reload:dovecot) doveconf -n >/dev/null ;;
     restart:opendkim) opendkim -n ;;
     restart:sender-milter) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' /usr/local/sbin/mailstack-sender-milter ;;
+    restart:metadata-guard) nft -c -f /etc/mailstack/metadata-guard.nft ;;
     reload:nginx) nginx -t -q ;;
     reload:fail2ban) fail2ban-client --test >/dev/null ;;
     restart:ssh) sshd -t ;;
@@ -217,6 +218,7 @@ check() {
 run() {
     case $1 in
     daemon-reload) systemctl daemon-reload ;;
+    restart:metadata-guard) systemctl restart mailstack-metadata-guard ;;
     restart:postsrsd) systemctl restart postsrsd ;;
     restart:opendkim) systemctl restart opendkim ;;
     restart:sender-milter) systemctl restart mailstack-sender-milter ;;

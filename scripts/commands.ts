@@ -4,7 +4,8 @@
 import * as fs from "fs";
 import * as path from "path";
 
-export type ScriptName = "wait-first-boot.sh" | "apply-bundle.sh" | "issue-certificate.sh";
+export type ScriptName =
+    "wait-first-boot.sh" | "install-packages.sh" | "apply-bundle.sh" | "grow-mail-volume.sh" | "issue-certificate.sh";
 
 /** Wrap a text in single quotes for a POSIX shell. */
 export function shellQuote(text: string): string {

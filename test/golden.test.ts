@@ -14,6 +14,7 @@ import { renderDkimFiles, renderHostFiles, renderMailData, renderUserData, type 
 import { describeRecord, mailDnsRecords } from "../cloud-init/dns-records";
 import { buildSpec, type MailSpec } from "../spec";
 import { twoDomains } from "./helpers/fixtures";
+import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 
 const GOLDEN = path.join(__dirname, "golden");
 const UPDATE = process.env.UPDATE_GOLDEN === "1";
@@ -61,7 +62,10 @@ function rendered(): Map<string, string> {
     );
     add("mail-data", renderMailData(spec, { passwordHashes: hashes, relayPassword: "golden-relay-password" }));
     // The user-data with its gzip+base64 files shown as text.
-    const userData = renderUserData(spec, { mailVolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_123" });
+    const userData = renderUserData(spec, {
+        mailVolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_123",
+        provisionalHostKey: TEST_PROVISIONAL_HOST_KEY,
+    });
     const doc = parse(userData) as { write_files?: { content: string; encoding?: string }[] };
     for (const f of doc.write_files ?? []) {
         if (f.encoding === "gz+b64") {

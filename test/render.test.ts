@@ -5,7 +5,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { gunzipSync } from "zlib";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { addressOwners, buildSpec, type MailSpec, type RawConfig } from "../spec";
 import {
     MAIL_PACKAGES,
@@ -19,7 +19,10 @@ import {
     type HostFile,
 } from "../cloud-init";
 import { fill } from "../cloud-init/template";
+import { MAIL_UNITS } from "../cloud-init/host-files";
+import { hostKeyFromReport, PROVISIONING_PLAN, renderPackageList } from "../cloud-init/plan";
 import { remoteCommand } from "../scripts/commands";
+import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 
 const DEVICE = "/dev/disk/by-id/scsi-0HC_Volume_123";
 const HASH = "{BLF-CRYPT}$2b$12$FsG2dsfa7VtRVtJ5nDpC5OXrM8/o1BrWkIzFcMjXgfRPL7Izgzht.";
@@ -58,6 +61,13 @@ const withRelay = (host = "smtp.relay.example.net", port = 587) =>
 
 const hashesFor = (s: MailSpec) => Object.fromEntries(s.domains.flatMap((d) => d.mailboxes).map((m) => [m, HASH]));
 const keysFor = (s: MailSpec) => Object.fromEntries(s.domains.map((d) => [d.name, PEM]));
+/** The user-data without its provisional SSH host key. */
+function withoutHostKey(text: string): string {
+    const doc = parse(text) as Record<string, unknown>;
+    delete doc.ssh_keys;
+    return stringify(doc);
+}
+
 const byPath = (files: readonly HostFile[], p: string): HostFile => {
     const f = files.find((x) => x.path === p);
     if (!f) throw new Error(`no file ${p}`);
@@ -85,7 +95,7 @@ function userDataFiles(text: string): Map<string, string> {
 }
 
 describe("user-data", () => {
-    const text = renderUserData(spec(), { mailVolumeDevice: DEVICE });
+    const text = renderUserData(spec(), { mailVolumeDevice: DEVICE, provisionalHostKey: TEST_PROVISIONAL_HOST_KEY });
     const cfg = parse(text) as Record<string, unknown> & {
         write_files: WriteFile[];
         packages: string[];
@@ -98,13 +108,18 @@ describe("user-data", () => {
     });
 
     it("is identical for one or two domains and any mailboxes: adding a domain does not replace the server", () => {
-        expect(renderUserData(oneDomain(), { mailVolumeDevice: DEVICE })).toBe(text);
+        expect(
+            renderUserData(oneDomain(), { mailVolumeDevice: DEVICE, provisionalHostKey: TEST_PROVISIONAL_HOST_KEY }),
+        ).toBe(text);
         const moreMailboxes = spec({ domains: [{ ...orgDomain, mailboxes: ["alice", "bob", "dave"] }, comDomain] });
-        expect(renderUserData(moreMailboxes, { mailVolumeDevice: DEVICE })).toBe(text);
+        expect(
+            renderUserData(moreMailboxes, { mailVolumeDevice: DEVICE, provisionalHostKey: TEST_PROVISIONAL_HOST_KEY }),
+        ).toBe(text);
     });
 
     it("holds no secret and nothing of the domains or mailboxes", () => {
-        const everything = [...userDataFiles(text).values()].join("\n") + text;
+        // The one key in it is the provisional host key (checked in "provisioning plan").
+        const everything = [...userDataFiles(text).values()].join("\n") + withoutHostKey(text);
         for (const forbidden of ["PRIVATE KEY", "$2b$", "example.com", "alice", "carol", "relayuser"]) {
             expect(everything).not.toContain(forbidden);
         }
@@ -133,13 +148,30 @@ describe("user-data", () => {
         expect(mount).toMatch(/^What=\/dev\/disk\/by-id\/scsi-0HC_Volume_123$/m);
         expect(mount).toMatch(/^Where=\/srv\/mail$/m);
         expect(mount).not.toMatch(/^Options=.*nofail/m);
-        expect(renderUserData(spec(), { mailVolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_999" })).not.toBe(text);
+        expect(
+            renderUserData(spec(), {
+                mailVolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_999",
+                provisionalHostKey: TEST_PROVISIONAL_HOST_KEY,
+            }),
+        ).not.toBe(text);
     });
 
     it("refuses a volume device that is not a path under /dev", () => {
-        expect(() => renderUserData(spec(), { mailVolumeDevice: "sdb" })).toThrow(/device path/);
-        expect(() => renderUserData(spec(), { mailVolumeDevice: "/dev/sdb\nruncmd: [reboot]" })).toThrow(/device path/);
-        expect(() => renderUserData(spec(), { mailVolumeDevice: "/dev/../etc/passwd" })).toThrow(/device path/);
+        expect(() =>
+            renderUserData(spec(), { mailVolumeDevice: "sdb", provisionalHostKey: TEST_PROVISIONAL_HOST_KEY }),
+        ).toThrow(/device path/);
+        expect(() =>
+            renderUserData(spec(), {
+                mailVolumeDevice: "/dev/sdb\nruncmd: [reboot]",
+                provisionalHostKey: TEST_PROVISIONAL_HOST_KEY,
+            }),
+        ).toThrow(/device path/);
+        expect(() =>
+            renderUserData(spec(), {
+                mailVolumeDevice: "/dev/../etc/passwd",
+                provisionalHostKey: TEST_PROVISIONAL_HOST_KEY,
+            }),
+        ).toThrow(/device path/);
     });
 });
 
@@ -381,7 +413,10 @@ describe("secrets stay in their steps", () => {
         const host =
             renderHostFiles(s)
                 .map((f) => f.content)
-                .join("\n") + renderUserData(s, { mailVolumeDevice: DEVICE });
+                .join("\n") +
+            withoutHostKey(
+                renderUserData(s, { mailVolumeDevice: DEVICE, provisionalHostKey: TEST_PROVISIONAL_HOST_KEY }),
+            );
         const mail = renderMailData(s, { passwordHashes: hashesFor(s), relayPassword: "relay-pw-123" })
             .map((f) => f.content)
             .join("\n");
@@ -496,5 +531,60 @@ describe("LMTP concurrency", () => {
         const perUser = setting(dovecot, "lmtp_user_concurrency_limit");
         expect(perUser).toMatch(/^\d+$/);
         expect(setting(mainCf, "lmtp_destination_concurrency_limit")).toBe(perUser);
+    });
+});
+
+describe("provisioning plan", () => {
+    it("the packages step's stdin lists every package of the user-data and every mail unit", () => {
+        const lines = renderPackageList().trim().split("\n");
+        expect(lines.filter((l) => l.startsWith("package ")).map((l) => l.slice(8))).toEqual([...MAIL_PACKAGES]);
+        expect(lines.filter((l) => l.startsWith("unit ")).map((l) => l.slice(5))).toEqual([...MAIL_UNITS]);
+    });
+
+    it("first boot starts the same units, in the same order", () => {
+        const firstBoot = userDataFiles(
+            renderUserData(spec(), { mailVolumeDevice: DEVICE, provisionalHostKey: TEST_PROVISIONAL_HOST_KEY }),
+        ).get("/usr/local/sbin/mailstack-first-boot")!;
+        expect(firstBoot).toContain(`for unit in ${MAIL_UNITS.join(" ")}; do`);
+    });
+
+    it("reads the replaced host key from the host-key step's last line, and refuses anything else", () => {
+        expect(hostKeyFromReport("some warning\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHog\n")).toBe(
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHog",
+        );
+        expect(() => hostKeyFromReport("ok")).toThrow(/expected an ssh-ed25519 public key/);
+        expect(() => hostKeyFromReport("ssh-rsa AAAAB3Nza")).toThrow(/ssh-ed25519/);
+    });
+
+    it("user-data carries exactly the provisional host key, and refuses one that is not ed25519", () => {
+        const doc = parse(
+            renderUserData(spec(), { mailVolumeDevice: DEVICE, provisionalHostKey: TEST_PROVISIONAL_HOST_KEY }),
+        );
+        expect(doc.ssh_keys).toEqual({
+            ed25519_private: TEST_PROVISIONAL_HOST_KEY.privateKeyOpenssh,
+            ed25519_public: TEST_PROVISIONAL_HOST_KEY.publicKeyOpenssh,
+        });
+        expect(doc.ssh_genkeytypes).toEqual([]);
+        const rsa = { ...TEST_PROVISIONAL_HOST_KEY, publicKeyOpenssh: "ssh-rsa AAAAB3NzaC1yc2E" };
+        expect(() => renderUserData(spec(), { mailVolumeDevice: DEVICE, provisionalHostKey: rsa })).toThrow(
+            /ssh-ed25519/,
+        );
+        const pem = {
+            ...TEST_PROVISIONAL_HOST_KEY,
+            privateKeyOpenssh: "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n",
+        };
+        expect(() => renderUserData(spec(), { mailVolumeDevice: DEVICE, provisionalHostKey: pem })).toThrow(
+            /OpenSSH private key/,
+        );
+    });
+
+    it("every step but host-key pins the replaced key, and host-key runs first", () => {
+        expect(PROVISIONING_PLAN[0].role).toBe("host-key");
+        expect(PROVISIONING_PLAN.filter((s) => s.pin === "provisional").map((s) => s.role)).toEqual(["host-key"]);
+        const seen = new Set<string>();
+        for (const s of PROVISIONING_PLAN) {
+            for (const a of s.after) expect([s.role, seen.has(a)]).toEqual([s.role, true]);
+            seen.add(s.role);
+        }
     });
 });

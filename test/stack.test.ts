@@ -3,6 +3,7 @@ import {
     find,
     providerWarnings,
     zoneRecords,
+    SERVER_HOST_KEY,
     invokes,
     mocksReady,
     options,
@@ -17,6 +18,8 @@ import {
 import * as pulumi from "@pulumi/pulumi";
 
 import { parseBundle, USER_DATA_LIMIT_BYTES } from "../cloud-init";
+import { HOST_KEY_COMMAND } from "../cloud-init/plan";
+import { parse, stringify } from "yaml";
 import { txtValue } from "../cloud-init/dns-records";
 import { serverIpv6 } from "../components/host";
 import { MailStack } from "../components/mailstack";
@@ -62,6 +65,7 @@ async function deploy(name: string, raw: RawConfig, relayPassword?: string) {
         mailboxPasswords: await promiseOf(stack.mailboxPasswords),
         ipv4: await promiseOf(stack.ipv4),
         ipv6: await promiseOf(stack.ipv6),
+        sshHostKey: await promiseOf(stack.sshHostKey),
     };
     await Promise.all(Object.values(stack.provisioning.reports).map(promiseOf));
     await settle();
@@ -144,9 +148,27 @@ describe("one domain", () => {
         expect(userData.startsWith("#cloud-config\n")).toBe(true);
         expect(Buffer.byteLength(userData)).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
         expect(userData).not.toContain(SECRET_PASSWORD);
-        expect(userData).not.toContain("PRIVATE KEY");
         expect(userData).not.toMatch(/BLF-CRYPT|\$2b\$/);
         expect(userData).not.toContain("generated-password");
+        // Its one private key is the provisional host key, which the host-key step replaces.
+        const doc = parse(userData);
+        const provisional = find(res.resources, PRIVATE_KEY, "one-provisional-host-key");
+        expect(provisional.inputs.algorithm).toBe("ED25519");
+        expect(doc.ssh_keys.ed25519_private).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
+        expect(doc.ssh_genkeytypes).toEqual([]);
+        delete doc.ssh_keys;
+        expect(stringify(doc)).not.toContain("PRIVATE KEY");
+    });
+
+    test("every SSH connection pins the host key: the provisional one for host-key, the replaced one after", () => {
+        const userData = parse(find(res.resources, HCLOUD.server, "one-server").inputs.userData);
+        const step = (role: string) => find(res.resources, COMMAND, `one-provision-${role}`).inputs;
+        expect(step("host-key").connection.hostKey).toBe(userData.ssh_keys.ed25519_public);
+        expect(step("host-key").connection.hostKey).toMatch(/^ssh-ed25519 \S+$/);
+        expect(step("host-key").create).toBe(HOST_KEY_COMMAND);
+        for (const c of res.resources.filter((r) => r.type === COMMAND && r.name !== "one-provision-host-key"))
+            expect([c.name, c.inputs.connection.hostKey]).toEqual([c.name, SERVER_HOST_KEY]);
+        expect(res.outputs.sshHostKey).toBe(SERVER_HOST_KEY);
     });
 
     test("every mail record is on the zone, unproxied, with a full name, a TTL and the expected content", () => {
@@ -207,11 +229,14 @@ describe("one domain", () => {
         const commands = res.resources.filter((r) => r.type === COMMAND);
         expect(commands.map((c) => c.name).sort()).toEqual(
             [
-                "one-provision-certificate",
-                "one-provision-dkim",
+                "one-provision-host-key",
                 "one-provision-first-boot",
+                "one-provision-packages",
                 "one-provision-host-config",
+                "one-provision-dkim",
                 "one-provision-mail-data",
+                "one-provision-mail-volume",
+                "one-provision-certificate",
             ].sort(),
         );
         for (const c of commands) {
@@ -306,7 +331,7 @@ describe("one domain", () => {
     test("every provisioning step is triggered by the server's id, so a replaced server re-runs them all", () => {
         const serverId = find(res.resources, HCLOUD.server, "one-server").id;
         const commands = res.resources.filter((r) => r.type === COMMAND);
-        expect(commands).toHaveLength(5);
+        expect(commands).toHaveLength(8);
         for (const c of commands) expect(c.inputs.triggers[0]).toBe(serverId);
     });
 

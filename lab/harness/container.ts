@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { NET } from "./net";
 import { LAB_DIR, readPid, recordPid, sh, shAsync, sleep, startTime, STATE_DIR, writeState } from "./processes";
-import { keyPath, ssh, sshAsync, waitForSsh } from "./ssh";
+import { keyPath, knownHostsFile, pinHostKey, provisionalHostKey, ssh, sshAsync, waitForSsh } from "./ssh";
 
 /** Where the user-data finds the mail volume, shaped like Hetzner's `linuxDevice`. */
 export const MAIL_VOLUME_DEVICE = "/dev/disk/by-id/scsi-0HC_Volume_100000001";
@@ -59,6 +59,8 @@ export function prepareRoot(
     opts: { userData: string; hostname: string },
     publicKey: string,
 ): Pick<Lab, "root" | "loopDevice"> {
+    // A fresh root boots with the user-data's provisional host key: expect that one.
+    pinHostKey(provisionalHostKey().publicKeyOpenssh);
     const mnt = path.join(STATE_DIR, "tmpfs");
     fs.mkdirSync(mnt, { recursive: true });
     writeState("mount", `${mnt}\n`);
@@ -208,7 +210,7 @@ export function teardown(): { ok: boolean; output: string } {
 
 /** Shell lines telling a person how to use and stop a lab left running with --keep. */
 export function connectHelp(): string {
-    const sshCmd = `ip netns exec ${NET.outsideNs} ssh -i ${keyPath()} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@${NET.server4}`;
+    const sshCmd = `ip netns exec ${NET.outsideNs} ssh -i ${keyPath()} -o UserKnownHostsFile=${knownHostsFile()} root@${NET.server4}`;
     return [
         `The lab is running (state in ${STATE_DIR}).`,
         `  shell on the server:   ${sshCmd}`,

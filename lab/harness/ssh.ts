@@ -19,8 +19,39 @@ export function deployKey(): string {
     return fs.readFileSync(`${keyPath()}.pub`, "utf8").trim();
 }
 
-/** ssh options for the lab's root login with the deploy key (the lab network is private). */
+/** The lab's provisional host key (ed25519), as the stack's tls.PrivateKey would give it. */
+export function provisionalHostKey(): { privateKeyOpenssh: string; publicKeyOpenssh: string } {
+    const file = path.join(STATE_DIR, "ssh", "provisional_host_key");
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    if (!fs.existsSync(file)) sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", file]);
+    return {
+        privateKeyOpenssh: fs.readFileSync(file, "utf8"),
+        publicKeyOpenssh: fs.readFileSync(`${file}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" "),
+    };
+}
+
+/** The known_hosts file every lab ssh uses: the host key the server must present. */
+export function knownHostsFile(): string {
+    return path.join(STATE_DIR, "ssh", "known_hosts");
+}
+
+/**
+ * Pin the server's host key, as the stack's connection.hostKey does: the provisional key
+ * until the host-key step, the replaced one after. ssh refuses any other key.
+ */
+export function pinHostKey(publicKeyOpenssh: string): void {
+    fs.mkdirSync(path.dirname(knownHostsFile()), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(knownHostsFile(), `${NET.server4} ${publicKeyOpenssh.trim()}\n`, { mode: 0o600 });
+}
+
+/** The key ssh currently expects. */
+export function pinnedHostKey(): string {
+    return fs.readFileSync(knownHostsFile(), "utf8").trim().split(" ").slice(1).join(" ");
+}
+
+/** ssh options for the lab's root login with the deploy key, the host key pinned. */
 function sshArgs(): string[] {
+    if (!fs.existsSync(knownHostsFile())) pinHostKey(provisionalHostKey().publicKeyOpenssh);
     return [
         "-i",
         keyPath(),
@@ -29,9 +60,11 @@ function sshArgs(): string[] {
         "-o",
         "IdentitiesOnly=yes",
         "-o",
-        "StrictHostKeyChecking=no",
+        "StrictHostKeyChecking=yes",
         "-o",
-        "UserKnownHostsFile=/dev/null",
+        `UserKnownHostsFile=${knownHostsFile()}`,
+        "-o",
+        "HostKeyAlgorithms=ssh-ed25519",
         "-o",
         "LogLevel=ERROR",
         "-o",

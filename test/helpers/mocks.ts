@@ -7,6 +7,8 @@ import * as path from "node:path";
 
 import * as pulumi from "@pulumi/pulumi";
 
+import { HOST_KEY_COMMAND } from "../../cloud-init/plan";
+
 export interface RecordedResource {
     readonly type: string;
     readonly name: string;
@@ -127,7 +129,7 @@ function fakeOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, any>
             return {
                 ...i,
                 publicKeyOpenssh: `ssh-ed25519 ${blob.toString("base64")}\n`,
-                privateKeyOpenssh: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+                privateKeyOpenssh: opensshEd25519PrivateKey(privateKey, raw),
                 publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
                 privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
             };
@@ -149,7 +151,8 @@ function fakeOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, any>
         case "random:index/randomString:RandomString":
             return { ...i, result: "abcdefghijklmnopqrstuv".slice(0, i.length) };
         case "command:remote:Command":
-            return { ...i, stdout: "ok", stderr: "" };
+            // The host-key step prints the key the server made; every other step a report.
+            return { ...i, stdout: i.create === HOST_KEY_COMMAND ? SERVER_HOST_KEY : "ok", stderr: "" };
         case "command:local:Command": {
             // What the provider does: run it, here, with its stdin and environment.
             const stdout = execFileSync("/bin/sh", ["-c", i.create], {
@@ -163,6 +166,39 @@ function fakeOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, any>
         default:
             return { ...i };
     }
+}
+
+/** An ed25519 key in OpenSSH's own private key format, as the tls provider writes it. */
+function opensshEd25519PrivateKey(privateKey: import("node:crypto").KeyObject, publicRaw: Buffer): string {
+    const seed = privateKey.export({ type: "pkcs8", format: "der" }).subarray(16);
+    const type = lenPrefixed(Buffer.from("ssh-ed25519"));
+    const publicBlob = Buffer.concat([type, lenPrefixed(publicRaw)]);
+    const check = Buffer.alloc(4, 7);
+    let body = Buffer.concat([
+        check,
+        check,
+        type,
+        lenPrefixed(publicRaw),
+        lenPrefixed(Buffer.concat([seed, publicRaw])),
+        lenPrefixed(Buffer.alloc(0)),
+    ]);
+    const pad = Array.from({ length: (8 - (body.length % 8)) % 8 }, (_, k) => k + 1);
+    body = Buffer.concat([body, Buffer.from(pad)]);
+    const none = lenPrefixed(Buffer.from("none"));
+    const blob = Buffer.concat([
+        Buffer.from("openssh-key-v1\0"),
+        none,
+        none,
+        lenPrefixed(Buffer.alloc(0)),
+        Buffer.from([0, 0, 0, 1]),
+        lenPrefixed(publicBlob),
+        lenPrefixed(body),
+    ]);
+    const lines = blob
+        .toString("base64")
+        .match(/.{1,70}/g)!
+        .join("\n");
+    return `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines}\n-----END OPENSSH PRIVATE KEY-----\n`;
 }
 
 function lenPrefixed(b: Buffer): Buffer {
@@ -180,6 +216,9 @@ export const zoneRecords: Record<
     string,
     { id: string; name: string; type: string; content: string; comment?: string }[]
 > = {};
+
+/** The host key the mocked server makes in the host-key step. */
+export const SERVER_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeServerMadeHostKeyForTheMockedServer0000";
 
 /** Names of the command.local.Command resources the mock provider ran. */
 export const localCommandRuns: string[] = [];

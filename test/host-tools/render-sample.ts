@@ -25,6 +25,7 @@ import {
     USER_DATA_LIMIT_BYTES,
     type HostFile,
 } from "../../cloud-init";
+import { TEST_PROVISIONAL_HOST_KEY } from "../helpers/host-key";
 
 const out = process.argv[2];
 if (!out) throw new Error("usage: render-sample.ts OUTDIR");
@@ -90,7 +91,10 @@ fs.mkdirSync(out, { recursive: true });
 write([...host, ...mail, ...dkim]);
 fs.writeFileSync(
     path.join(out, "user-data"),
-    renderUserData(spec, { mailVolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_123" }),
+    renderUserData(spec, {
+        mailVolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_123",
+        provisionalHostKey: TEST_PROVISIONAL_HOST_KEY,
+    }),
 );
 fs.writeFileSync(path.join(out, "host-config.bundle"), renderBundle(host));
 fs.writeFileSync(path.join(out, "mail-data.bundle"), renderBundle(mail));

@@ -5,6 +5,10 @@
 # starting the services. Nothing here depends on the domains or holds a secret.
 set -eu
 
+# Before anything else: only root may reach the metadata service (it serves the user-data).
+systemctl daemon-reload
+systemctl enable --now mailstack-metadata-guard
+
 # shellcheck source=/dev/null
 . /etc/mailstack/acme.env
 
@@ -64,7 +68,7 @@ systemctl mask dovecot.socket
 
 # Start everything with the configuration written by the user-data, dependencies first.
 systemctl daemon-reload
-for unit in postsrsd opendkim mailstack-sender-milter dovecot postfix nginx fail2ban; do
+for unit in {{mailUnits}}; do
     systemctl enable "$unit"
     systemctl restart "$unit"
 done
