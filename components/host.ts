@@ -206,6 +206,9 @@ export class MailHost extends pulumi.ComponentResource {
                 // When it is deleted after all (a replacement), Postfix and Dovecot get an ACPI
                 // shutdown first: the queue and the mail volume are flushed and unmounted.
                 shutdownBeforeDeletion: true,
+                // A new server.type changes CPU and memory only: the mail is on the volume,
+                // and a grown root disk would rule out a smaller type later.
+                keepDisk: true,
                 labels,
             },
             {

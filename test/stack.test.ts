@@ -128,6 +128,7 @@ describe("one domain", () => {
             rebuildProtection: true,
             // A deletion (replacement) shuts the OS down first: the queue and volume are flushed.
             shutdownBeforeDeletion: true,
+            keepDisk: true,
         });
         expect(server.sshKeys).toHaveLength(1);
         expect(server.firewallIds).toHaveLength(1);
