@@ -34,13 +34,12 @@ const SHAPE_FACTS: DnsFacts = {
 export class MailDns extends pulumi.ComponentResource {
     /** The records as published, for the `dnsRecords` stack output. */
     public readonly records: pulumi.Output<MailDnsRecord[]>;
-    public readonly zoneId: pulumi.Output<string>;
 
     constructor(name: string, args: MailDnsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:dns:MailDns", name, {}, opts);
         const { spec, domain } = args;
 
-        this.zoneId = pulumi.output(args.zone.zoneId);
+        const zoneId = args.zone.zoneId;
 
         this.records = pulumi
             .all([args.ipv4, args.ipv6, args.dkimPublicKeyPem])
@@ -56,7 +55,7 @@ export class MailDns extends pulumi.ComponentResource {
             new cloudflare.DnsRecord(
                 `${name}-${key}`,
                 {
-                    zoneId: this.zoneId,
+                    zoneId,
                     name: shape.name,
                     type: shape.type,
                     ttl: shape.ttl,
@@ -74,6 +73,6 @@ export class MailDns extends pulumi.ComponentResource {
                 },
             );
         }
-        this.registerOutputs({ records: this.records, zoneId: this.zoneId });
+        this.registerOutputs({ records: this.records });
     }
 }
