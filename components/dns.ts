@@ -68,8 +68,9 @@ export class MailDns extends pulumi.ComponentResource {
                 {
                     parent: this,
                     deleteBeforeReplace: true,
-                    // takeOverRecords: adopt the record already there, then rewrite it.
-                    ...(args.zone.adopt.has(key) ? { import: args.zone.adopt.get(key) } : {}),
+                    // takeOverRecords: adopt the record already there, then rewrite it. The
+                    // provider's import id is `<zone_id>/<dns_record_id>`.
+                    ...(args.zone.adopt.has(key) ? { import: `${zoneId}/${args.zone.adopt.get(key)}` } : {}),
                 },
             );
         }

@@ -623,9 +623,10 @@ describe("zone pre-flight", () => {
         const res = await deploy("zonetake2", withTakeOver());
         const imported = Object.fromEntries(res.options.filter((o) => o.import).map((o) => [o.name, o.import]));
         expect(imported).toEqual({
-            "zonetake2-dns-nathabee.de-mx-nathabee.de": "t-mx1",
-            "zonetake2-dns-nathabee.de-txt-nathabee.de": "t-spf",
-            "zonetake2-dns-nathabee.de-txt-_dmarc.nathabee.de": "t-dmarc",
+            // As `pulumi import cloudflare:index/dnsRecord:DnsRecord` takes it: <zone_id>/<record id>.
+            "zonetake2-dns-nathabee.de-mx-nathabee.de": "zone-of-nathabee.de/t-mx1",
+            "zonetake2-dns-nathabee.de-txt-nathabee.de": "zone-of-nathabee.de/t-spf",
+            "zonetake2-dns-nathabee.de-txt-_dmarc.nathabee.de": "zone-of-nathabee.de/t-dmarc",
         });
     });
 });
