@@ -8,28 +8,14 @@
 // Needs root on Linux (namespaces, tmpfs, loop device). Host tools: lab/install-deps.sh.
 
 import { spawn } from "node:child_process";
-import { createPublicKey } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CHECK_ORDER } from "./checks/order";
-import {
-    bootContainer,
-    connectHelp,
-    imageTarball,
-    Lab,
-    prepareRoot,
-    prepareState,
-    teardown,
-    waitForCloudInit,
-} from "./harness/container";
+import { connectHelp, Lab, teardown } from "./harness/container";
 import { daemonRss } from "./harness/memory";
-import { createNetwork, NET, outside, startOutsideDaemon } from "./harness/net";
+import { outside } from "./harness/net";
 import { LAB_DIR, REPO_DIR, STATE_DIR } from "./harness/processes";
-import { deployKey, waitForSsh } from "./harness/ssh";
-import { startAcmeServer } from "./acme";
-import { LAB_RELAY, labSpec, labUserData } from "./lab-config";
-import { labDkimKeys, provision } from "./provision";
-import { labDnsRecords } from "./dns";
+import { standUpLab } from "./harness/standup";
 
 interface CheckResult {
     name: string;
@@ -39,11 +25,8 @@ interface CheckResult {
     file?: string;
 }
 
-/** What the checks can read about this run: $MAILSTACK_LAB_STATE/context.json. */
-export interface LabContext {
-    cloudInit: { status: number; long: string };
-    provisioning: { ran: boolean; ok: boolean; detail: string };
-}
+/** What the checks can read about this run (written by standUpLab). */
+export type { LabContext } from "./harness/standup";
 
 const keep = process.argv.includes("--keep");
 /** The container's console of the last run, kept after the state dir is gone. */
@@ -190,56 +173,7 @@ async function main(): Promise<void> {
     let idleRss: Record<string, number> = {};
     const lab: Partial<Lab> = {};
     try {
-        prepareState();
-        const tarball = await timed("image (build or reuse)", () => imageTarball());
-        const spec = labSpec();
-        const userData = labUserData(spec);
-        console.log(`lab: image ${tarball}\nlab: user-data from renderUserData (${userData.length} bytes)`);
-        await timed("network", () => createNetwork());
-        const publicKey = deployKey();
-        await timed("lab DNS in msl-out", async () => {
-            const dkimPublicKeysPem = Object.fromEntries(
-                Object.entries(labDkimKeys(spec)).map(([d, pem]) => [
-                    d,
-                    createPublicKey(pem).export({ type: "spki", format: "pem" }).toString(),
-                ]),
-            );
-            const records = labDnsRecords(spec, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeysPem });
-            const file = path.join(STATE_DIR, "dns-records.json");
-            fs.writeFileSync(file, JSON.stringify(records, null, 2));
-            await startOutsideDaemon("dns", path.join(LAB_DIR, "dns.ts"), [file, NET.client4, NET.client6]);
-        });
-        await timed("mail sink in msl-out", () =>
-            startOutsideDaemon("sink", path.join(LAB_DIR, "sink.ts"), [
-                path.join(STATE_DIR, "sink"),
-                NET.outside4,
-                String(LAB_RELAY.port),
-            ]),
-        );
-        await timed("ACME CA (pebble) in msl-out", () => startAcmeServer());
-        Object.assign(
-            lab,
-            await timed("unpack onto tmpfs", () =>
-                prepareRoot(tarball, { userData, hostname: spec.hostname }, publicKey),
-            ),
-        );
-        Object.assign(
-            lab,
-            await timed("boot to SSH login", async () => {
-                const b = await bootContainer(lab.root!, lab.loopDevice!);
-                console.log(
-                    `lab: systemd-nspawn pid ${b.nspawnPid}, container leader pid ${b.leaderPid}, console ${b.consoleLog}`,
-                );
-                await waitForSsh();
-                return b;
-            }),
-        );
-        const cloudInit = await timed("cloud-init (after SSH)", () => waitForCloudInit());
-        console.log(`lab: cloud-init status exit ${cloudInit.status}\n${cloudInit.long.replace(/^/gm, "  ")}`);
-        const provisioning = await timed("provisioning", () => provision(spec));
-        console.log(`lab: provisioning: ${provisioning.detail}`);
-        const context: LabContext = { cloudInit, provisioning };
-        fs.writeFileSync(path.join(STATE_DIR, "context.json"), JSON.stringify(context, null, 2));
+        await standUpLab(lab, timed);
         idleRss = daemonRss();
         results.push(...(await timed("checks", () => runChecks(checkFiles))));
         rss = daemonRss();

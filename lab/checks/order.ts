@@ -18,6 +18,9 @@ export const CHECK_ORDER = [
     "reprovision.test.ts",
     // Renews the certificate; after the checks above, so they see the certificate provisioning issued.
     "certificate.test.ts",
+    // A burst of 1000 messages to one mailbox, none deferred (issue 9). After the checks that read alice's
+    // mailbox (they search a small INBOX) and before the reboot, which proves these files survive it too.
+    "burst.test.ts",
     // After every check that delivers mail, so the volume it proves intact across the reboot holds their mail.
     "reboot.test.ts",
     // Last: it bans an address (its own, then unbans it), so no check can meet a ban it left behind.

@@ -1,38 +1,66 @@
-// The mail daemons' resident memory, for the report.
+// The mail daemons' resident memory, for the report and the bench.
 
 import * as fs from "node:fs";
 import { readPid } from "./processes";
 
-/** Resident memory (kB) of the mail daemons, summed per daemon, read from the host's /proc. */
-export function daemonRss(): Record<string, number> {
+/** One process of a mail daemon in the lab container, as the host's /proc shows it. */
+export interface DaemonProcess {
+    pid: number;
+    /** postfix, dovecot, opendkim, postsrsd, nginx, fail2ban, sender-milter */
+    daemon: string;
+    /** The process name (`smtpd`, `auth`, `imap-login`, ...). */
+    name: string;
+    /** Resident memory (kB). */
+    rssKb: number;
+    /** Proportional set size (kB): shared pages divided among their users, so these add up. Only with `pss`. */
+    pssKb?: number;
+}
+
+function daemonOf(exe: string, name: string, pid: string): string | undefined {
+    if (exe.includes("/postfix/")) return "postfix";
+    if (exe === "/usr/sbin/dovecot" || exe.includes("/dovecot/")) return "dovecot";
+    if (exe.endsWith("/opendkim")) return "opendkim";
+    if (exe.endsWith("/postsrsd")) return "postsrsd";
+    if (exe.endsWith("/nginx")) return "nginx";
+    if (name.startsWith("fail2ban")) return "fail2ban";
+    if (name === "python3" && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("mailstack-sender-milter"))
+        return "sender-milter";
+    return undefined;
+}
+
+/**
+ * Every process of the mail daemons in the lab container (empty when no container runs);
+ * with `pss`, also each one's proportional set size (from /proc/PID/smaps_rollup).
+ */
+export function daemonProcesses(o: { pss?: boolean } = {}): DaemonProcess[] {
     // The current leader: a check may have rebooted the container.
     const leaderPid = readPid("leader");
-    if (leaderPid === undefined) return {};
-    const groupOf = (exe: string, name: string, pid: string): string | undefined => {
-        if (exe.includes("/postfix/")) return "postfix";
-        if (exe === "/usr/sbin/dovecot" || exe.includes("/dovecot/")) return "dovecot";
-        if (exe.endsWith("/opendkim")) return "opendkim";
-        if (exe.endsWith("/postsrsd")) return "postsrsd";
-        if (exe.endsWith("/nginx")) return "nginx";
-        if (name.startsWith("fail2ban")) return "fail2ban";
-        if (name === "python3" && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("mailstack-sender-milter"))
-            return "sender-milter";
-        return undefined;
-    };
+    if (leaderPid === undefined) return [];
     const pidNs = fs.readlinkSync(`/proc/${leaderPid}/ns/pid`);
-    const out: Record<string, number> = {};
+    const out: DaemonProcess[] = [];
     for (const entry of fs.readdirSync("/proc")) {
         if (!/^\d+$/.test(entry)) continue;
         try {
             if (fs.readlinkSync(`/proc/${entry}/ns/pid`) !== pidNs) continue;
             const status = fs.readFileSync(`/proc/${entry}/status`, "utf8");
             const name = /^Name:\s+(.*)$/m.exec(status)?.[1] ?? "";
-            const rss = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? 0);
-            const group = groupOf(fs.readlinkSync(`/proc/${entry}/exe`), name, entry);
-            if (group) out[group] = (out[group] ?? 0) + rss;
+            const rssKb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? 0);
+            const daemon = daemonOf(fs.readlinkSync(`/proc/${entry}/exe`), name, entry);
+            if (!daemon) continue;
+            const pssKb = o.pss
+                ? Number(/^Pss:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${entry}/smaps_rollup`, "utf8"))?.[1] ?? 0)
+                : undefined;
+            out.push({ pid: Number(entry), daemon, name, rssKb, ...(pssKb !== undefined ? { pssKb } : {}) });
         } catch {
             /* process gone, or a kernel thread */
         }
     }
+    return out;
+}
+
+/** Resident memory (kB) of the mail daemons, summed per daemon, read from the host's /proc. */
+export function daemonRss(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const p of daemonProcesses()) out[p.daemon] = (out[p.daemon] ?? 0) + p.rssKb;
     return out;
 }

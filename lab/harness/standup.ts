@@ -1,0 +1,92 @@
+// The whole lab, stood up: image, private network, the lab DNS, the mail sink and the ACME
+// CA in msl-out, the container booted with the stack's user-data, cloud-init, and the
+// stack's provisioning plan over SSH. `npm run lab` (lab/run.ts) and `npm run bench`
+// (bench/run.ts) both stand the lab up with this, so both measure the same server.
+
+import { createPublicKey } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { MailSpec } from "../../spec";
+import { startAcmeServer } from "../acme";
+import { labDnsRecords } from "../dns";
+import { LAB_RELAY, labSpec, labUserData } from "../lab-config";
+import { labDkimKeys, provision } from "../provision";
+import { bootContainer, imageTarball, type Lab, prepareRoot, prepareState, waitForCloudInit } from "./container";
+import { createNetwork, NET, startOutsideDaemon } from "./net";
+import { LAB_DIR, STATE_DIR } from "./processes";
+import { deployKey, waitForSsh } from "./ssh";
+
+/** What the checks can read about this run: $MAILSTACK_LAB_STATE/context.json. */
+export interface LabContext {
+    cloudInit: { status: number; long: string };
+    provisioning: { ran: boolean; ok: boolean; detail: string };
+}
+
+/** Runs one stage of the stand-up and records how long it took under `label`. */
+export type Timed = <T>(label: string, fn: () => T | Promise<T>) => Promise<T>;
+
+export interface StoodUp {
+    spec: MailSpec;
+    context: LabContext;
+    /** Seconds from starting the container until the last provisioning step was done. */
+    bootToProvisioned: number;
+}
+
+/**
+ * Stand the lab up. `lab` is filled in as each part exists (the caller's teardown and error
+ * report use it); `timed` times each stage. Throws when a stage fails; provisioning that
+ * fails is not thrown but reported in the returned context (the checks report it).
+ */
+export async function standUpLab(lab: Partial<Lab>, timed: Timed): Promise<StoodUp> {
+    prepareState();
+    const tarball = await timed("image (build or reuse)", () => imageTarball());
+    const spec = labSpec();
+    const userData = labUserData(spec);
+    console.log(`lab: image ${tarball}\nlab: user-data from renderUserData (${userData.length} bytes)`);
+    await timed("network", () => createNetwork());
+    const publicKey = deployKey();
+    await timed("lab DNS in msl-out", async () => {
+        const dkimPublicKeysPem = Object.fromEntries(
+            Object.entries(labDkimKeys(spec)).map(([d, pem]) => [
+                d,
+                createPublicKey(pem).export({ type: "spki", format: "pem" }).toString(),
+            ]),
+        );
+        const records = labDnsRecords(spec, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeysPem });
+        const file = path.join(STATE_DIR, "dns-records.json");
+        fs.writeFileSync(file, JSON.stringify(records, null, 2));
+        await startOutsideDaemon("dns", path.join(LAB_DIR, "dns.ts"), [file, NET.client4, NET.client6]);
+    });
+    await timed("mail sink in msl-out", () =>
+        startOutsideDaemon("sink", path.join(LAB_DIR, "sink.ts"), [
+            path.join(STATE_DIR, "sink"),
+            NET.outside4,
+            String(LAB_RELAY.port),
+        ]),
+    );
+    await timed("ACME CA (pebble) in msl-out", () => startAcmeServer());
+    Object.assign(
+        lab,
+        await timed("unpack onto tmpfs", () => prepareRoot(tarball, { userData, hostname: spec.hostname }, publicKey)),
+    );
+    const booted = Date.now();
+    Object.assign(
+        lab,
+        await timed("boot to SSH login", async () => {
+            const b = await bootContainer(lab.root!, lab.loopDevice!);
+            console.log(
+                `lab: systemd-nspawn pid ${b.nspawnPid}, container leader pid ${b.leaderPid}, console ${b.consoleLog}`,
+            );
+            await waitForSsh();
+            return b;
+        }),
+    );
+    const cloudInit = await timed("cloud-init (after SSH)", () => waitForCloudInit());
+    console.log(`lab: cloud-init status exit ${cloudInit.status}\n${cloudInit.long.replace(/^/gm, "  ")}`);
+    const provisioning = await timed("provisioning", () => provision(spec));
+    const bootToProvisioned = (Date.now() - booted) / 1000;
+    console.log(`lab: provisioning: ${provisioning.detail}`);
+    const context: LabContext = { cloudInit, provisioning };
+    fs.writeFileSync(path.join(STATE_DIR, "context.json"), JSON.stringify(context, null, 2));
+    return { spec, context, bootToProvisioned };
+}
