@@ -1,0 +1,158 @@
+// One evaluation of the Pulumi program (MailStack, as index.ts declares it) under Pulumi's
+// mocks, for `npm run bench`: D domains with M mailboxes each. Prints one JSON line:
+//
+//   {"domains":D,"mailboxes":D*M,"resources":N,"startupMs":...,"programMs":...}
+//
+// startupMs: from the process's start until the program begins (Node, tsx, the Pulumi SDK
+// and the providers' modules). programMs: from buildSpec until the last resource is
+// registered and every output has resolved, i.e. what the program itself costs a preview on
+// top of the engine and the providers.
+//
+// The mocks answer every resource at once. Unlike test/helpers/mocks.ts they give every
+// private key the same pre-made key pair: generating an RSA key per domain would cost the
+// mock ~0.1 s a domain, which a real preview does not pay (the tls provider keeps keys in
+// state). No password is configured, so every mailbox gets a generated one (the random
+// provider's bcryptHash); a configured one is hashed by a command.local.Command only when it
+// changes, which a preview does not run.
+//
+//   tsx bench/evaluate.ts DOMAINS MAILBOXES_PER_DOMAIN
+
+import { generateKeyPairSync } from "node:crypto";
+import { performance } from "node:perf_hooks";
+
+import * as pulumi from "@pulumi/pulumi";
+
+import { MailStack } from "../components/mailstack";
+import { readZones } from "../components/zones";
+import { buildSpec, type RawConfig } from "../spec";
+
+const startupMs = performance.now();
+const [domainCount, perDomain] = process.argv.slice(2).map(Number);
+if (!(domainCount >= 1 && perDomain >= 1)) {
+    console.error("usage: tsx bench/evaluate.ts DOMAINS MAILBOXES_PER_DOMAIN");
+    process.exit(2);
+}
+
+const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const ed = generateKeyPairSync("ed25519");
+const edRaw = ed.publicKey.export({ type: "spki", format: "der" }).subarray(12);
+const lenPrefixed = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+const edOpenssh = `ssh-ed25519 ${Buffer.concat([lenPrefixed(Buffer.from("ssh-ed25519")), lenPrefixed(edRaw)]).toString("base64")}\n`;
+const FAKE_HASH = `$2a$10$${"a".repeat(53)}`;
+
+let resources = 0;
+let lastRegistration = 0;
+
+function outputs(type: string, inputs: Record<string, unknown>, id: string): Record<string, unknown> {
+    switch (type) {
+        case "tls:index/privateKey:PrivateKey":
+            return inputs.algorithm === "RSA"
+                ? {
+                      ...inputs,
+                      publicKeyPem: rsa.publicKey.export({ type: "spki", format: "pem" }).toString(),
+                      privateKeyPem: rsa.privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
+                  }
+                : {
+                      ...inputs,
+                      publicKeyOpenssh: edOpenssh,
+                      privateKeyOpenssh: ed.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+                      publicKeyPem: ed.publicKey.export({ type: "spki", format: "pem" }).toString(),
+                      privateKeyPem: ed.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+                  };
+        case "hcloud:index/primaryIp:PrimaryIp":
+            return inputs.type === "ipv4"
+                ? { ...inputs, ipAddress: "192.0.2.25" }
+                : { ...inputs, ipAddress: "2001:db8:25::", ipNetwork: "2001:db8:25::/64" };
+        case "hcloud:index/volume:Volume":
+            return { ...inputs, linuxDevice: `/dev/disk/by-id/scsi-0HC_Volume_${id}` };
+        case "random:index/randomPassword:RandomPassword":
+            return { ...inputs, result: "generated-password-xxxxxxxx", bcryptHash: FAKE_HASH };
+        case "random:index/randomString:RandomString":
+            return { ...inputs, result: "abcdefghijklmnopqrstuv".slice(0, Number(inputs.length)) };
+        case "command:remote:Command":
+            return { ...inputs, stdout: "ok", stderr: "" };
+        case "command:local:Command":
+            return { ...inputs, stdout: `{BLF-CRYPT}${FAKE_HASH}`, stderr: "" };
+        default:
+            return { ...inputs };
+    }
+}
+
+let ids = 100000;
+void pulumi.runtime.setMocks(
+    {
+        newResource(args) {
+            resources += 1;
+            lastRegistration = performance.now();
+            const id = args.type.startsWith("hcloud:") ? String(ids++) : `${args.name}-id`;
+            return { id, state: outputs(args.type, args.inputs as Record<string, unknown>, id) };
+        },
+        call(args) {
+            if (args.token === "cloudflare:index/getZone:getZone")
+                return { id: `zone-of-${args.inputs.filter?.name}`, name: args.inputs.filter?.name };
+            if (args.token === "cloudflare:index/getDnsRecords:getDnsRecords")
+                return { zoneId: args.inputs.zoneId, results: [] };
+            throw new Error(`unexpected invoke: ${args.token}`);
+        },
+    },
+    "mailstack",
+    "bench",
+    false,
+);
+
+function config(): RawConfig {
+    const domains = Array.from({ length: domainCount }, (_, d) => ({
+        name: `d${d}.example`,
+        mailboxes: Array.from({ length: perDomain }, (_, m) => `m${m}`),
+        aliases: { postmaster: [`m0@d${d}.example`] },
+    }));
+    return {
+        hostname: "mail.d0.example",
+        acmeEmail: "postmaster@d0.example",
+        sshAllowedCidrs: ["203.0.113.7/32"],
+        domains,
+    };
+}
+
+const resolved = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply((v) => resolve(v)));
+
+async function main(): Promise<void> {
+    const t0 = performance.now();
+    const spec = buildSpec(config());
+    const zones = await readZones(spec);
+    const stack = new MailStack("mail", {
+        spec,
+        passwords: pulumi.secret({}),
+        configuredPasswordAddresses: [],
+        zones,
+    });
+    await Promise.all([
+        resolved(stack.dnsRecords),
+        resolved(stack.mailboxPasswords),
+        resolved(stack.ipv4),
+        resolved(stack.ipv6),
+        ...Object.values(stack.provisioning.reports).map(resolved),
+    ]);
+    const outputsAt = performance.now();
+    // Registrations that follow the outputs (none expected): wait until none comes for 200 ms.
+    let seen = -1;
+    while (seen !== resources) {
+        seen = resources;
+        await new Promise((r) => setTimeout(r, 200));
+    }
+    const programMs = Math.max(outputsAt, lastRegistration) - t0;
+    console.log(
+        JSON.stringify({
+            domains: domainCount,
+            mailboxes: domainCount * perDomain,
+            resources,
+            startupMs: Math.round(startupMs),
+            programMs: Math.round(programMs),
+        }),
+    );
+}
+
+main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+});
