@@ -34,10 +34,41 @@ if (!(domainCount >= 1 && perDomain >= 1)) {
 }
 
 const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
-const ed = generateKeyPairSync("ed25519");
-const edRaw = ed.publicKey.export({ type: "spki", format: "der" }).subarray(12);
-const lenPrefixed = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
-const edOpenssh = `ssh-ed25519 ${Buffer.concat([lenPrefixed(Buffer.from("ssh-ed25519")), lenPrefixed(edRaw)]).toString("base64")}\n`;
+/** An ed25519 key in the formats the tls provider gives (OpenSSH's openssh-key-v1 for the private key). */
+const ed = (() => {
+    const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+    const pub = publicKey.export({ type: "spki", format: "der" }).subarray(12);
+    const seed = privateKey.export({ type: "pkcs8", format: "der" }).subarray(16);
+    const str = (b: Buffer | string) => {
+        const data = Buffer.from(b);
+        const len = Buffer.alloc(4);
+        len.writeUInt32BE(data.length);
+        return Buffer.concat([len, data]);
+    };
+    const blob = Buffer.concat([str("ssh-ed25519"), str(pub)]);
+    const check = Buffer.from([1, 2, 3, 4, 1, 2, 3, 4]);
+    let secret = Buffer.concat([check, str("ssh-ed25519"), str(pub), str(Buffer.concat([seed, pub])), str("")]);
+    for (let pad = 1; secret.length % 8 !== 0; pad++) secret = Buffer.concat([secret, Buffer.from([pad])]);
+    const file = Buffer.concat([
+        Buffer.from("openssh-key-v1\0"),
+        str("none"),
+        str("none"),
+        str(""),
+        Buffer.from([0, 0, 0, 1]),
+        str(blob),
+        str(secret),
+    ]);
+    const b64 = file.toString("base64").replace(/.{70}/g, "$&\n");
+    return {
+        publicKeyOpenssh: `ssh-ed25519 ${blob.toString("base64")}\n`,
+        privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${b64}\n-----END OPENSSH PRIVATE KEY-----\n`.replace(
+            "\n\n",
+            "\n",
+        ),
+        publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
+        privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    };
+})();
 const FAKE_HASH = `$2a$10$${"a".repeat(53)}`;
 
 let resources = 0;
@@ -52,13 +83,7 @@ function outputs(type: string, inputs: Record<string, unknown>, id: string): Rec
                       publicKeyPem: rsa.publicKey.export({ type: "spki", format: "pem" }).toString(),
                       privateKeyPem: rsa.privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
                   }
-                : {
-                      ...inputs,
-                      publicKeyOpenssh: edOpenssh,
-                      privateKeyOpenssh: ed.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
-                      publicKeyPem: ed.publicKey.export({ type: "spki", format: "pem" }).toString(),
-                      privateKeyPem: ed.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
-                  };
+                : { ...inputs, ...ed };
         case "hcloud:index/primaryIp:PrimaryIp":
             return inputs.type === "ipv4"
                 ? { ...inputs, ipAddress: "192.0.2.25" }
@@ -70,7 +95,8 @@ function outputs(type: string, inputs: Record<string, unknown>, id: string): Rec
         case "random:index/randomString:RandomString":
             return { ...inputs, result: "abcdefghijklmnopqrstuv".slice(0, Number(inputs.length)) };
         case "command:remote:Command":
-            return { ...inputs, stdout: "ok", stderr: "" };
+            // A step's report; the host-key step's last line is the key the server made.
+            return { ...inputs, stdout: `ok\n${ed.publicKeyOpenssh}`, stderr: "" };
         case "command:local:Command":
             return { ...inputs, stdout: `{BLF-CRYPT}${FAKE_HASH}`, stderr: "" };
         default:
