@@ -545,7 +545,7 @@ describe("provisioning plan", () => {
         const firstBoot = userDataFiles(
             renderUserData(spec(), { mailVolumeDevice: DEVICE, provisionalHostKey: TEST_PROVISIONAL_HOST_KEY }),
         ).get("/usr/local/sbin/mailstack-first-boot")!;
-        expect(firstBoot).toContain(`for unit in ${MAIL_UNITS.join(" ")}; do`);
+        expect(firstBoot).toContain(`units='${MAIL_UNITS.join(" ")}'\nfor unit in $units; do`);
     });
 
     it("reads the replaced host key from the host-key step's last line, and refuses anything else", () => {

@@ -68,7 +68,8 @@ systemctl mask dovecot.socket
 
 # Start everything with the configuration written by the user-data, dependencies first.
 systemctl daemon-reload
-for unit in {{mailUnits}}; do
+units='{{mailUnits}}'
+for unit in $units; do
     systemctl enable "$unit"
     systemctl restart "$unit"
 done
