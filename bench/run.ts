@@ -151,6 +151,57 @@ class MemoryPeak {
     }
 }
 
+/** CPU ticks (utime + stime) of every process in the lab container, by process name. */
+function containerCpuTicks(): Map<string, number> {
+    const out = new Map<string, number>();
+    const leader = readPid("leader");
+    if (leader === undefined) return out;
+    const ns = fs.readlinkSync(`/proc/${leader}/ns/pid`);
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            if (fs.readlinkSync(`/proc/${entry}/ns/pid`) !== ns) continue;
+            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+            const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+            const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            out.set(name, (out.get(name) ?? 0) + Number(f[11]) + Number(f[12]));
+        } catch {
+            /* gone */
+        }
+    }
+    return out;
+}
+
+/**
+ * Wait until the server is quiet: a freshly booted one runs its first apt, man-db and
+ * fail2ban jobs for a while, which would take the CPU the measurements need. Quiet: the
+ * container's processes use less than 10% of one core for 5 s in a row (at most 180 s).
+ * Returns the seconds waited and what was busy.
+ */
+async function untilIdle(): Promise<{ seconds: number; busy: string }> {
+    const start = Date.now();
+    const busy = new Map<string, number>();
+    let quiet = 0;
+    let last = containerCpuTicks();
+    while (quiet < 5 && Date.now() - start < 180_000) {
+        await sleep(1000);
+        const now = containerCpuTicks();
+        let ticks = 0;
+        for (const [name, t] of now) {
+            const d = Math.max(0, t - (last.get(name) ?? t));
+            ticks += d;
+            if (d > 0) busy.set(name, (busy.get(name) ?? 0) + d);
+        }
+        last = now;
+        quiet = ticks < 10 ? quiet + 1 : 0; // 100 ticks per second = one core
+    }
+    const top = [...busy].sort((a, b) => b[1] - a[1]).slice(0, 4);
+    return {
+        seconds: (Date.now() - start) / 1000,
+        busy: top.map(([n, t]) => `${n} ${(t / 100).toFixed(1)} s`).join(", "),
+    };
+}
+
 /** One phase of bench/load.ts in msl-out; its JSON result. */
 async function load<T>(phase: string, args: unknown): Promise<T> {
     const [cmd, a] = outside([
@@ -378,6 +429,35 @@ print(json.dumps({"code": code, "firstMs": first, "secondMs": second, "rssKb": m
     return r;
 }
 
+/**
+ * Bench only, undone by unindexTables: every texthash table of main.cf as a Berkeley DB
+ * `hash:` table (postmap), main.cf pointed at them, Postfix reloaded. Returns the seconds.
+ */
+function indexTables(): number {
+    const start = performance.now();
+    ssh(
+        [
+            "set -e",
+            "cp -p /etc/postfix/main.cf /run/mailstack-bench-main.cf",
+            "for f in $(postconf -n | grep -o 'texthash:[^ ,]*' | sort -u | sed 's/^texthash://'); do postmap hash:$f; done",
+            "sed -i 's/texthash:/hash:/g' /etc/postfix/main.cf",
+            "postfix reload 2>/dev/null",
+        ].join("\n"),
+    );
+    return (performance.now() - start) / 1000;
+}
+
+function unindexTables(): void {
+    ssh(
+        [
+            "set -e",
+            "mv /run/mailstack-bench-main.cf /etc/postfix/main.cf",
+            "rm -f /etc/postfix/mailstack/*.db",
+            "postfix reload 2>/dev/null",
+        ].join("\n"),
+    );
+}
+
 /** Dovecot: a userdb lookup of `user` right after the passwd-file changed, then again; auth's memory. */
 function dovecotProbe(user: string): { firstMs: number; secondMs: number; authRssKb: number } {
     const [first, second] = ssh(
@@ -395,44 +475,65 @@ async function tables(peak: MemoryPeak): Promise<void> {
     const hash = hashPassword("bench-table-password", "benchbenchbenchbenchbe");
     const small = bigSpec(labSpec().domains.reduce((k, d) => k + d.mailboxes.length, 0) + 1);
     const big = bigSpec(n);
-    const results: Record<"small" | "big", Record<string, number>> = { small: {}, big: {} };
-    for (const [size, t] of [
-        ["small", small],
-        ["big", big],
-    ] as const) {
-        const apply = await applyMailData(t.spec, t.extra, hash);
-        await sleep(2000); // the reload lets idle smtpd processes exit; the next one is new
-        const last = t.extra.at(-1)!;
-        const smtpd = smtpdProbe(last);
-        const dove = dovecotProbe(last);
-        await withinLogBudget(SIZE.tableBurst);
-        const subject = `bench-tables-${size}-${Date.now().toString(36)}`;
-        const burst = await load<BurstResult>("burst", {
-            port: 25,
-            count: SIZE.tableBurst,
-            sessions: SIZE.sessions,
-            from: "newsletter@sink.test",
-            recipients: [last],
-            size: MESSAGE_BYTES,
-            subject,
-        } satisfies BurstArgs);
-        await waitFor(() => deliveredTo([`example.org/${last.split("@")[0]}`], subject), burst.accepted, peak);
-        const postfixKb = memoryNow().pss.postfix ?? 0;
-        results[size] = {
-            apply,
-            smtpdFirst: smtpd.firstMs,
-            smtpdSecond: smtpd.secondMs,
-            smtpdRss: smtpd.rssKb,
-            smtpdPrivate: smtpd.privateKb,
-            doveFirst: dove.firstMs,
-            doveSecond: dove.secondMs,
-            authRss: dove.authRssKb,
-            accepted: burst.perSecond,
-            postfixRss: postfixKb,
-        };
+    type Variant = "small" | "big" | "indexed";
+    const results: Record<Variant, Record<string, number>> = { small: {}, big: {}, indexed: {} };
+    const variants: [Variant, ReturnType<typeof bigSpec>, () => Promise<number> | number][] = [
+        ["small", small, () => applyMailData(small.spec, small.extra, hash)],
+        ["big", big, () => applyMailData(big.spec, big.extra, hash)],
+        // The same big tables in an indexed format: Berkeley DB `hash:` stands in for lmdb/cdb
+        // (built into Debian's postfix; postfix-lmdb is not in the lab's package set).
+        [
+            "indexed",
+            big,
+            () => {
+                indexed = true;
+                return indexTables();
+            },
+        ],
+    ];
+    let indexed = false;
+    try {
+        await measureVariants();
+    } finally {
+        if (indexed) unindexTables();
+    }
+    async function measureVariants() {
+        for (const [size, t, prepare] of variants) {
+            const apply = await prepare();
+            await sleep(2000); // the reload lets idle smtpd processes exit; the next one is new
+            const last = t.extra.at(-1)!;
+            const smtpd = smtpdProbe(last);
+            const dove = dovecotProbe(last);
+            await withinLogBudget(SIZE.tableBurst);
+            const subject = `bench-tables-${size}-${Date.now().toString(36)}`;
+            const burst = await load<BurstResult>("burst", {
+                port: 25,
+                count: SIZE.tableBurst,
+                sessions: SIZE.sessions,
+                from: "newsletter@sink.test",
+                recipients: [last],
+                size: MESSAGE_BYTES,
+                subject,
+            } satisfies BurstArgs);
+            await waitFor(() => deliveredTo([`example.org/${last.split("@")[0]}`], subject), burst.accepted, peak);
+            const postfixKb = memoryNow().pss.postfix ?? 0;
+            results[size] = {
+                apply,
+                smtpdFirst: smtpd.firstMs,
+                smtpdSecond: smtpd.secondMs,
+                smtpdRss: smtpd.rssKb,
+                smtpdPrivate: smtpd.privateKb,
+                doveFirst: dove.firstMs,
+                doveSecond: dove.secondMs,
+                authRss: dove.authRssKb,
+                accepted: burst.perSecond,
+                postfixRss: postfixKb,
+            };
+        }
     }
     const s = results.small;
     const b = results.big;
+    const x = results.indexed;
     const label = `${n} addresses`;
     put("tables.apply.small", "tables: mail-data step with the lab's 5 mailboxes (install + reloads)", "s", s.apply);
     put("tables.apply.big", `tables: mail-data step with ${label}`, "s", b.apply);
@@ -471,6 +572,37 @@ async function tables(peak: MemoryPeak): Promise<void> {
         b.accepted,
     );
     put("tables.accepted.ratio", "tables: accepted with big / with small tables", "ratio", b.accepted / s.accepted);
+    put("tables.indexed.postmap", `tables: postmap of every table (${label}) to hash: and reload`, "s", x.apply);
+    put(
+        "tables.indexed.smtpd.first",
+        `tables, hash:: first port-25 session after the reload (${label})`,
+        "ms",
+        x.smtpdFirst,
+    );
+    put(
+        "tables.indexed.smtpd.private",
+        `tables, hash:: one smtpd process, private memory (${label})`,
+        "MiB",
+        MiB(x.smtpdPrivate),
+    );
+    put(
+        "tables.indexed.accepted",
+        `tables, hash:: ${SIZE.tableBurst} messages on port 25 after the reload (${label})`,
+        "msg/s",
+        x.accepted,
+    );
+    put(
+        "tables.indexed.ratio",
+        "tables: accepted with big hash: / with small texthash tables",
+        "ratio",
+        x.accepted / s.accepted,
+    );
+    put(
+        "tables.indexed.postfix",
+        `tables, hash:: all Postfix processes after that burst, PSS (${label})`,
+        "MiB",
+        MiB(x.postfixRss),
+    );
     put(
         "tables.postfix.small",
         "tables: all Postfix processes after that burst, PSS (small)",
@@ -514,7 +646,9 @@ async function labRun(): Promise<void> {
             if (!up.context.provisioning.ok) throw new Error(`provisioning failed: ${up.context.provisioning.detail}`);
             put("boot", "boot to every provisioning step done", "s", up.bootToProvisioned);
         }
-        await sleep(5000);
+        const settled = await untilIdle();
+        put("boot.settle", "after provisioning: until the server is idle (< 10% CPU for 5 s)", "s", settled.seconds);
+        note(`settling took ${settled.seconds.toFixed(0)} s; busy: ${settled.busy || "nothing"}`);
         const idle = memoryNow();
         const peak = new MemoryPeak();
         peak.sample();
