@@ -63,7 +63,8 @@ export function renderUserData(spec: MailSpec, options: UserDataOptions): string
         disable_root: false,
         // Exactly one host key at first, the provisional one the deploy pins and then replaces.
         ssh_deletekeys: true,
-        ssh_genkeytypes: [],
+        // Nothing else to generate: ssh_keys holds the one key (the schema wants a non-empty list).
+        ssh_genkeytypes: ["ed25519"],
         ssh_keys: {
             ed25519_private: hostKey.privateKeyOpenssh.endsWith("\n")
                 ? hostKey.privateKeyOpenssh

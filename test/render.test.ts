@@ -564,7 +564,7 @@ describe("provisioning plan", () => {
             ed25519_private: TEST_PROVISIONAL_HOST_KEY.privateKeyOpenssh,
             ed25519_public: TEST_PROVISIONAL_HOST_KEY.publicKeyOpenssh,
         });
-        expect(doc.ssh_genkeytypes).toEqual([]);
+        expect(doc.ssh_genkeytypes).toEqual(["ed25519"]);
         const rsa = { ...TEST_PROVISIONAL_HOST_KEY, publicKeyOpenssh: "ssh-rsa AAAAB3NzaC1yc2E" };
         expect(() => renderUserData(spec(), { mailVolumeDevice: DEVICE, provisionalHostKey: rsa })).toThrow(
             /ssh-ed25519/,

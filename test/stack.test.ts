@@ -156,7 +156,7 @@ describe("one domain", () => {
         const provisional = find(res.resources, PRIVATE_KEY, "one-provisional-host-key");
         expect(provisional.inputs.algorithm).toBe("ED25519");
         expect(doc.ssh_keys.ed25519_private).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
-        expect(doc.ssh_genkeytypes).toEqual([]);
+        expect(doc.ssh_genkeytypes).toEqual(["ed25519"]);
         delete doc.ssh_keys;
         expect(stringify(doc)).not.toContain("PRIVATE KEY");
     });
