@@ -218,10 +218,11 @@ check() {
 run() {
     case $1 in
     daemon-reload) systemctl daemon-reload ;;
-    restart:metadata-guard) systemctl restart mailstack-metadata-guard ;;
+    # Our own units are enabled too: a bundle may bring one to a server that never had it.
+    restart:metadata-guard) systemctl enable --quiet mailstack-metadata-guard && systemctl restart mailstack-metadata-guard ;;
     restart:postsrsd) systemctl restart postsrsd ;;
     restart:opendkim) systemctl restart opendkim ;;
-    restart:sender-milter) systemctl restart mailstack-sender-milter ;;
+    restart:sender-milter) systemctl enable --quiet mailstack-sender-milter && systemctl restart mailstack-sender-milter ;;
     reload:dovecot) reload_or_start dovecot ;;
     # On Debian 13 postfix.service is the main instance itself (postfix@- asserts a
     # /etc/postfix--/main.cf that does not exist).

@@ -6,6 +6,8 @@
 #
 #   package <name>     a Debian package that must be installed
 #   unit <name>        a unit that must be enabled and running once the packages are there
+#                      (one of our own that this server has no file for yet is left to
+#                      host-config, whose bundle brings, enables and starts it)
 #
 # Idempotent: with every package present it installs nothing and touches no running unit.
 # Our configuration files are already in place, so dpkg keeps them (--force-confold).
@@ -38,6 +40,12 @@ fi
 
 for u in "${units[@]}"; do
     [[ $u =~ ^[a-z0-9@._-]+$ ]] || { echo "install-packages: bad unit name $u" >&2; exit 1; }
+    # A unit of our own (not a package's) that this server has never had arrives with the
+    # host-config step, after this one; apply-bundle enables and starts it there.
+    if ! systemctl cat -- "$u" >/dev/null 2>&1; then
+        echo "install-packages: $u is not installed yet (host-config brings it)"
+        continue
+    fi
     systemctl is-enabled --quiet "$u" 2>/dev/null || systemctl enable --quiet "$u"
     if ! systemctl is-active --quiet "$u"; then
         echo "install-packages: starting $u"
