@@ -4,6 +4,10 @@
 export const CHECK_ORDER = [
     // First: the server is up (cloud-init, SSH, packages, mail volume, daemons); every later check needs it.
     "boot.test.ts",
+    // Right after boot: the pinned host key is the one the host-key step made; a wrong key and the provisional one are refused.
+    "host-key.test.ts",
+    // Right after boot: only root reaches the metadata service (it serves the user-data, provisional host key included).
+    "metadata-guard.test.ts",
     // Receiving on 25, reading over IMAPS/POP3S: the path the later checks use to see what arrived.
     "mail.test.ts",
     // Port 25's refusals (relaying, our domains as sender, AUTH); independent of the checks around it.
@@ -21,6 +25,10 @@ export const CHECK_ORDER = [
     // A burst of 1000 messages to one mailbox, none deferred (issue 9). After the checks that read alice's
     // mailbox (they search a small INBOX) and before the reboot, which proves these files survive it too.
     "burst.test.ts",
+    // Purges a package (and the milter it runs) for the packages step to bring back; before the reboot, which sees it start.
+    "packages.test.ts",
+    // Grows the mail volume online; after the checks that fill it with mail, before the reboot, which mounts the grown one.
+    "mail-volume.test.ts",
     // After every check that delivers mail, so the volume it proves intact across the reboot holds their mail.
     "reboot.test.ts",
     // Last: it bans an address (its own, then unbans it), so no check can meet a ban it left behind.

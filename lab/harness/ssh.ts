@@ -2,6 +2,7 @@
 // server's firewall and sshd see an outside client, as the stack's provisioning would be).
 
 import type { SpawnSyncReturns } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { NET, outside } from "./net";
@@ -49,8 +50,8 @@ export function pinnedHostKey(): string {
     return fs.readFileSync(knownHostsFile(), "utf8").trim().split(" ").slice(1).join(" ");
 }
 
-/** ssh options for the lab's root login with the deploy key, the host key pinned. */
-function sshArgs(): string[] {
+/** ssh options for the lab's root login with the deploy key, the host key pinned (in `knownHosts`). */
+function sshArgs(knownHosts = knownHostsFile()): string[] {
     if (!fs.existsSync(knownHostsFile())) pinHostKey(provisionalHostKey().publicKeyOpenssh);
     return [
         "-i",
@@ -62,7 +63,7 @@ function sshArgs(): string[] {
         "-o",
         "StrictHostKeyChecking=yes",
         "-o",
-        `UserKnownHostsFile=${knownHostsFile()}`,
+        `UserKnownHostsFile=${knownHosts}`,
         "-o",
         "HostKeyAlgorithms=ssh-ed25519",
         "-o",
@@ -78,6 +79,21 @@ function sshArgs(): string[] {
 /** Run a command as root on the lab server over SSH from msl-out. */
 export function ssh(command: string, opts: RunOptions = {}): SpawnSyncReturns<string> {
     const [cmd, args] = outside(["ssh", ...sshArgs(), command]);
+    return sh(cmd, args, opts);
+}
+
+/**
+ * The same root login, but pinned to `publicKeyOpenssh` instead of the lab's pinned key (its
+ * own known_hosts file): for checks that a server showing another key is refused.
+ */
+export function sshPinnedTo(
+    publicKeyOpenssh: string,
+    command: string,
+    opts: RunOptions = {},
+): SpawnSyncReturns<string> {
+    const knownHosts = `${knownHostsFile()}.${createHash("sha256").update(publicKeyOpenssh.trim()).digest("hex").slice(0, 12)}`;
+    fs.writeFileSync(knownHosts, `${NET.server4} ${publicKeyOpenssh.trim()}\n`, { mode: 0o600 });
+    const [cmd, args] = outside(["ssh", ...sshArgs(knownHosts), command]);
     return sh(cmd, args, opts);
 }
 
