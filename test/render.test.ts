@@ -528,9 +528,11 @@ describe("LMTP concurrency", () => {
 
     it("counts Postfix's LMTP concurrency per recipient, at Dovecot's per-user limit", () => {
         expect(setting(mainCf, "lmtp_destination_recipient_limit")).toBe("1");
-        const perUser = setting(dovecot, "lmtp_user_concurrency_limit");
-        expect(perUser).toMatch(/^\d+$/);
-        expect(setting(mainCf, "lmtp_destination_concurrency_limit")).toBe(perUser);
+        const perUser = Number(setting(dovecot, "lmtp_user_concurrency_limit"));
+        const postfix = Number(setting(mainCf, "lmtp_destination_concurrency_limit"));
+        expect(postfix).toBeGreaterThan(1);
+        // Strictly below: Dovecot's count of running deliveries lags a little.
+        expect(postfix).toBeLessThan(perUser);
     });
 });
 
