@@ -12,6 +12,7 @@ export = async () => {
         passwords: config.passwords,
         configuredPasswordAddresses: config.configuredPasswordAddresses,
         ...(config.relayPassword ? { relayPassword: config.relayPassword } : {}),
+        backupSecrets: config.backupSecrets,
         zones,
     });
     return {
@@ -23,5 +24,6 @@ export = async () => {
         mailboxPasswords: mail.mailboxPasswords,
         deployPrivateKey: mail.deployPrivateKey,
         sshHostKey: mail.sshHostKey,
+        ...(mail.backupSshPublicKey ? { backupSshPublicKey: mail.backupSshPublicKey } : {}),
     };
 };

@@ -6,6 +6,7 @@
 
 import { remoteCommand, type ScriptName } from "../scripts/commands";
 import type { MailSpec } from "../spec";
+import { renderBackupFiles, type BackupSecrets } from "./backup";
 import { renderBundle } from "./bundle";
 import { renderDkimFiles } from "./dkim";
 import { MAIL_UNITS, renderHostFiles } from "./host-files";
@@ -21,10 +22,20 @@ export interface PlanInputs {
     readonly passwordHashes: Readonly<Record<string, string>>;
     /** The relay's SASL password, when spec.relay is set. */
     readonly relayPassword?: string;
+    /** The backup repository's password and credentials, when spec.backup is set. */
+    readonly backup?: BackupSecrets;
 }
 
 export type StepRole =
-    "host-key" | "first-boot" | "packages" | "host-config" | "dkim" | "mail-data" | "mail-volume" | "certificate";
+    | "host-key"
+    | "first-boot"
+    | "packages"
+    | "host-config"
+    | "dkim"
+    | "mail-data"
+    | "mail-volume"
+    | "certificate"
+    | "backup";
 
 /** Outside things a step must wait for, besides other steps. */
 export type StepWait =
@@ -175,5 +186,18 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
         after: ["host-config"],
         waitsFor: ["host-dns"],
         triggers: (spec) => [spec.hostname, spec.acmeServer, spec.acmeEmail],
+    },
+    // restic: the repository's settings and secrets, the script and its timers; then the
+    // timers are enabled (a repository is configured) or disabled (none is).
+    {
+        role: "backup",
+        command: () => `${remoteCommand("apply-bundle.sh")} && /usr/local/sbin/mailstack-backup enable`,
+        uses: ["backup"],
+        stdin: (spec, i) => renderBundle(renderBackupFiles(spec, i.backup)),
+        secret: true,
+        pin: "replaced",
+        after: ["mail-data"],
+        waitsFor: [],
+        triggers: none,
     },
 ];

@@ -5,11 +5,13 @@
 import * as pulumi from "@pulumi/pulumi";
 
 import {
+    BACKUP_SECRET_KEYS,
     buildSpec,
     CONFIG_KEYS,
     ConfigError,
     SECRET_KEYS,
     TEXT_KEYS,
+    type BackupSecretKey,
     type ConfigKey,
     type MailSpec,
     type RawConfig,
@@ -22,6 +24,8 @@ export interface StackConfig {
     readonly configuredPasswordAddresses: readonly string[];
     /** `mailstack:relayPassword` (secret). */
     readonly relayPassword?: pulumi.Output<string>;
+    /** `mailstack:backupPassword`, `backupSshPrivateKey`, `backupS3*` that are set (secrets). */
+    readonly backupSecrets: Readonly<Partial<Record<BackupSecretKey, pulumi.Output<string>>>>;
 }
 
 /** A config value exactly as Pulumi stores it. */
@@ -79,10 +83,16 @@ function plainSecrets(): string[] {
 export function readStackConfig(): StackConfig {
     const raw = Object.fromEntries(CONFIG_KEYS.map((k) => [k, readRaw(k)])) as Record<ConfigKey, unknown>;
     const { relayPassword, ...rest } = raw;
+    const backupSecretsSet = BACKUP_SECRET_KEYS.filter((k) => raw[k] !== undefined);
+    for (const k of BACKUP_SECRET_KEYS) delete (rest as Partial<Record<ConfigKey, unknown>>)[k];
     const problems: string[] = [];
     let spec: MailSpec | undefined;
     try {
-        spec = buildSpec({ ...(rest as RawConfig), hasRelayPassword: relayPassword !== undefined });
+        spec = buildSpec({
+            ...(rest as RawConfig),
+            hasRelayPassword: relayPassword !== undefined,
+            backupSecretsSet,
+        });
     } catch (e) {
         if (!(e instanceof ConfigError)) throw e;
         problems.push(...e.problems);
@@ -96,5 +106,6 @@ export function readStackConfig(): StackConfig {
         passwords: pulumi.secret(map),
         configuredPasswordAddresses: Object.keys(map),
         ...(typeof relayPassword === "string" ? { relayPassword: pulumi.secret(relayPassword) } : {}),
+        backupSecrets: Object.fromEntries(backupSecretsSet.map((k) => [k, pulumi.secret(String(raw[k]))])),
     };
 }

@@ -3,6 +3,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
 
 import { renderUserData } from "../cloud-init";
 import { DkimKeys } from "./dkim";
@@ -12,8 +13,9 @@ import { MailHost } from "./host";
 import { BCRYPT_SALT_LENGTH } from "../cloud-init/passwords";
 import { localNodeCommand } from "../scripts/commands";
 import { MailProvisioning } from "./provisioning";
+import type { BackupSecrets } from "../cloud-init/backup";
 import type { ZoneFacts } from "./zones";
-import { allMailboxes, CLIENT_SERVICES, type MailSpec } from "../spec";
+import { allMailboxes, CLIENT_SERVICES, type BackupSecretKey, type MailSpec } from "../spec";
 
 export interface MailStackArgs {
     /** The validated configuration (see buildSpec). */
@@ -24,6 +26,8 @@ export interface MailStackArgs {
     readonly configuredPasswordAddresses: readonly string[];
     /** SASL password of the relay, when `spec.relay` is set (secret). */
     readonly relayPassword?: pulumi.Input<string>;
+    /** `mailstack:backupPassword` and the repository's credentials that are set (secrets). */
+    readonly backupSecrets?: Readonly<Partial<Record<BackupSecretKey, pulumi.Input<string>>>>;
     /** Each domain's zone, from the pre-flight (readZones). */
     readonly zones: Readonly<Record<string, ZoneFacts>>;
 }
@@ -72,6 +76,8 @@ export class MailStack extends pulumi.ComponentResource {
     /** The server's SSH host key after the first deploy, for `~/.ssh/known_hosts`. */
     public readonly sshHostKey: pulumi.Output<string>;
     public readonly clientSettings: ClientSettings;
+    /** The SSH public key to install on the Storage Box, when mailstack generated it. */
+    public readonly backupSshPublicKey?: pulumi.Output<string>;
     public readonly provisioning: MailProvisioning;
 
     constructor(name: string, args: MailStackArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -152,6 +158,33 @@ export class MailStack extends pulumi.ComponentResource {
             }
         }
 
+        // Backups: the SFTP key is the user's, or one made here, whose public half the user
+        // installs on the Storage Box (stack output backupSshPublicKey).
+        let backup: pulumi.Output<BackupSecrets> | undefined;
+        if (spec.backup) {
+            const given = args.backupSecrets ?? {};
+            let sshPrivateKey = given.backupSshPrivateKey;
+            if (spec.backup.repository.type === "sftp" && sshPrivateKey === undefined) {
+                const key = new tls.PrivateKey(`${name}-backup-ssh-key`, { algorithm: "ED25519" }, parent);
+                sshPrivateKey = key.privateKeyOpenssh;
+                this.backupSshPublicKey = key.publicKeyOpenssh.apply((k) => k.trim());
+            }
+            const s = pulumi.all({
+                password: given.backupPassword ?? "",
+                sshPrivateKey,
+                s3AccessKeyId: given.backupS3AccessKeyId,
+                s3SecretAccessKey: given.backupS3SecretAccessKey,
+            });
+            backup = pulumi.secret(
+                s.apply(
+                    (v) =>
+                        Object.fromEntries(
+                            Object.entries(v).filter(([, x]) => x !== undefined),
+                        ) as unknown as BackupSecrets,
+                ),
+            );
+        }
+
         const hostnameDns = dns[spec.domains.findIndex((d) => d.name === spec.hostnameDomain)];
         this.provisioning = new MailProvisioning(
             `${name}-provision`,
@@ -164,6 +197,7 @@ export class MailStack extends pulumi.ComponentResource {
                 passwordHashes: pulumi.all(hashes),
                 dkimPrivateKeysPem: dkim.privateKeysPem,
                 ...(args.relayPassword !== undefined ? { relayPassword: args.relayPassword } : {}),
+                ...(backup ? { backup } : {}),
                 waitFor: { "host-dns": [hostnameDns], "volume-size": [host.mailVolume] },
             },
             parent,
@@ -185,6 +219,7 @@ export class MailStack extends pulumi.ComponentResource {
             mailboxPasswords: this.mailboxPasswords,
             clientSettings: this.clientSettings,
             sshHostKey: this.sshHostKey,
+            backupSshPublicKey: this.backupSshPublicKey,
         });
     }
 }

@@ -17,6 +17,7 @@ import {
     type StepRole,
     type StepWait,
 } from "../cloud-init/plan";
+import type { BackupSecrets } from "../cloud-init/backup";
 import type { MailSpec } from "../spec";
 
 export interface MailProvisioningArgs {
@@ -36,6 +37,8 @@ export interface MailProvisioningArgs {
     readonly dkimPrivateKeysPem: Record<string, pulumi.Input<string>>;
     /** SASL password for the optional relay. */
     readonly relayPassword?: pulumi.Input<string>;
+    /** The backup repository's password and credentials, when spec.backup is set. */
+    readonly backup?: pulumi.Input<BackupSecrets>;
     /** The resources behind each outside condition a step waits for. */
     readonly waitFor: Readonly<Record<StepWait, readonly pulumi.Input<pulumi.Resource>[]>>;
 }
@@ -65,6 +68,7 @@ export class MailProvisioning extends pulumi.ComponentResource {
             dkimPrivateKeysPem: pulumi.all(args.dkimPrivateKeysPem),
             passwordHashes: args.passwordHashes,
             relayPassword: args.relayPassword,
+            backup: args.backup,
         };
         const done = new Map<StepRole, command.remote.Command>();
         let replacedKey: pulumi.Output<string> | undefined;

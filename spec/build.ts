@@ -4,9 +4,9 @@
 
 import { checkAddresses, type AddressFacts } from "./addresses";
 import { ConfigError, Problems } from "./errors";
-import { configInput, relayInput, serverInput, type RawConfig } from "./schema";
+import { backupInput, backupSftpInput, configInput, relayInput, serverInput, type RawConfig } from "./schema";
 import { cidrNetwork, cidrProblem, isDomainName, isEmail, isIPv4 } from "./syntax";
-import { SUPPORTED_IMAGE, type DomainSpec, type MailSpec } from "./types";
+import { SUPPORTED_IMAGE, type BackupSpec, type DomainSpec, type MailSpec } from "./types";
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
     typeof value === "object" && value !== null && !Array.isArray(value);
@@ -61,6 +61,45 @@ function checkSettings(input: RawConfig, problems: Problems): void {
     }
 }
 
+/** The backup's repository (exactly one) and the secrets it needs. */
+function checkBackup(input: RawConfig, problems: Problems): void {
+    const set = new Set(input.backupSecretsSet ?? []);
+    const backup = input.backup;
+    if (backup === undefined) {
+        for (const k of set) problems.at([k], "is set but mailstack:backup is not");
+        return;
+    }
+    if (!isRecord(backup)) return; // the schema reports it
+    const kinds = (["sftp", "s3"] as const).filter((k) => backup[k] !== undefined);
+    if (kinds.length !== 1)
+        problems.at(
+            ["backup"],
+            kinds.length === 0
+                ? "must name its repository: sftp (a Hetzner Storage Box) or s3 (an S3-compatible bucket)"
+                : "must name one repository, sftp or s3, not both",
+        );
+    if (!set.has("backupPassword"))
+        problems.at(["backupPassword"], "is required when mailstack:backup is set (set it with --secret)");
+    const host = isRecord(backup.sftp) ? stringAt(backupSftpInput.shape.host, backup.sftp.host) : undefined;
+    if (host !== undefined && !isDomainName(host.toLowerCase()) && !isIPv4(host))
+        problems.at(["backup", "sftp", "host"], `"${host}" is not a host name or IPv4 address`);
+    const s3 = kinds.includes("s3");
+    for (const k of ["backupS3AccessKeyId", "backupS3SecretAccessKey"] as const) {
+        if (s3 && !set.has(k)) problems.at([k], "is required when mailstack:backup.s3 is set (set it with --secret)");
+        if (!s3 && set.has(k)) problems.at([k], "is set but mailstack:backup.s3 is not");
+    }
+    if (set.has("backupSshPrivateKey") && !kinds.includes("sftp"))
+        problems.at(["backupSshPrivateKey"], "is set but mailstack:backup.sftp is not");
+}
+
+/** The validated backup config as a BackupSpec. */
+function backupSpec(cfg: ReturnType<typeof backupInput.parse>): BackupSpec {
+    const repository = cfg.sftp
+        ? { type: "sftp" as const, ...cfg.sftp, host: cfg.sftp.host.toLowerCase() }
+        : { type: "s3" as const, ...cfg.s3!, endpoint: cfg.s3!.endpoint.replace(/\/+$/, "") };
+    return { repository, schedule: cfg.schedule, retention: cfg.retention };
+}
+
 /** The configured domain whose zone holds the hostname, or a problem. */
 function checkHostname(input: RawConfig, facts: AddressFacts, problems: Problems): string | undefined {
     const hostname = stringAt(configInput.shape.hostname, input.hostname)?.toLowerCase();
@@ -89,11 +128,12 @@ function checkHostname(input: RawConfig, facts: AddressFacts, problems: Problems
  * is skipped only when its own inputs are invalid (that problem is already reported).
  */
 export function buildSpec(raw: RawConfig): MailSpec {
-    const { passwords, hasRelayPassword, ...shaped } = raw;
+    const { passwords, hasRelayPassword, backupSecretsSet, ...shaped } = raw;
     const problems = new Problems();
     const parsed = configInput.safeParse(shaped);
     if (!parsed.success) parsed.error.issues.forEach((i) => problems.at(i.path, i.message));
     checkSettings(raw, problems);
+    checkBackup(raw, problems);
     const facts = checkAddresses(raw.domains, passwords, problems);
     const hostnameDomain = checkHostname(raw, facts, problems);
 
@@ -129,5 +169,6 @@ export function buildSpec(raw: RawConfig): MailSpec {
             : {}),
         mailVolumeSizeGb: cfg.mailVolumeSizeGb,
         messageSizeLimitBytes: cfg.messageSizeLimitMb * 1024 * 1024,
+        ...(cfg.backup ? { backup: backupSpec(cfg.backup) } : {}),
     };
 }

@@ -3,7 +3,15 @@
 export * from "./types";
 export { buildSpec } from "./build";
 export { ConfigError, configPath, type ConfigPath } from "./errors";
-export { CONFIG_KEYS, SECRET_KEYS, TEXT_KEYS, type ConfigKey, type RawConfig } from "./schema";
+export {
+    BACKUP_SECRET_KEYS,
+    CONFIG_KEYS,
+    SECRET_KEYS,
+    TEXT_KEYS,
+    type BackupSecretKey,
+    type ConfigKey,
+    type RawConfig,
+} from "./schema";
 export { cidrNetwork, cidrProblem, isCidr, isDomainName, isEmail, isLocalPart } from "./syntax";
 export { addressOwners } from "./addresses";
 export * from "./services";

@@ -76,6 +76,67 @@ export const relayInput = z
     })
     .strict();
 
+/** An SSH public key as `ssh-keyscan` prints it without the host: `<type> <base64>`. */
+const SSH_PUBLIC_KEY = /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) [A-Za-z0-9+/]+={0,3}$/;
+
+/** Hetzner Storage Box (or any SFTP server): restic over SSH, the server's host key pinned. */
+export const backupSftpInput = z
+    .object({
+        host: z.string(),
+        /** The Storage Box speaks SFTP on 23 (22 is its restricted shell without SFTP for sub-accounts). */
+        port: z.number().int().min(1).max(65535).default(23),
+        user: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "must be an SSH user name such as u123456 or u123456-sub1"),
+        path: z
+            .string()
+            .regex(
+                /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/-]+$/,
+                "must be a directory path (letters, digits, . _ - /)",
+            ),
+        hostKey: z
+            .string()
+            .regex(SSH_PUBLIC_KEY, "must be the server's SSH host key: <type> <base64>, as ssh-keyscan prints it"),
+    })
+    .strict();
+
+/** An S3-compatible bucket (Hetzner Object Storage); the keys are the secrets backupS3AccessKeyId/SecretAccessKey. */
+export const backupS3Input = z
+    .object({
+        endpoint: z.url({ protocol: /^https$/, error: "must be an https:// endpoint URL" }),
+        bucket: z
+            .string()
+            .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name (3-63 of a-z, 0-9, . -)"),
+        path: z
+            .string()
+            .regex(
+                /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/-]+$/,
+                "must be a path inside the bucket (letters, digits, . _ - /)",
+            )
+            .default("mailstack"),
+    })
+    .strict();
+
+export const backupRetentionInput = z
+    .object({
+        daily: z.number().int().min(0).max(3650).default(7),
+        weekly: z.number().int().min(0).max(520).default(4),
+        monthly: z.number().int().min(0).max(1200).default(12),
+    })
+    .strict();
+
+/** `mailstack:backup`: restic to exactly one repository, on a systemd timer. */
+export const backupInput = z
+    .object({
+        sftp: backupSftpInput.optional(),
+        s3: backupS3Input.optional(),
+        /** systemd OnCalendar expression. */
+        schedule: z
+            .string()
+            .regex(/^[A-Za-z0-9 :*,./~+-]+$/, "must be a systemd OnCalendar expression such as daily or *-*-* 03:15")
+            .default("daily"),
+        retention: backupRetentionInput.default({ daily: 7, weekly: 4, monthly: 12 }),
+    })
+    .strict();
+
 /**
  * Every `mailstack:*` key, in the order problems are reported. Secret keys are checked here
  * (presence, shape) and never kept in the MailSpec.
@@ -101,6 +162,13 @@ export const configInput = z.object({
     messageSizeLimitMb: z.number().int().min(1).max(200).default(50),
     /** address -> password; checked against the mailboxes in the address pass. */
     passwords: secret(z.unknown().optional()),
+    backup: backupInput.optional(),
+    /** The restic repository password: without it no backup can be read, so keep a copy outside Pulumi. */
+    backupPassword: secret(z.string().min(12, "must be at least 12 characters").optional()),
+    /** OpenSSH private key for the SFTP repository; generated (ed25519) when absent. */
+    backupSshPrivateKey: secret(z.string().optional()),
+    backupS3AccessKeyId: secret(z.string().optional()),
+    backupS3SecretAccessKey: secret(z.string().optional()),
 });
 
 export type ConfigKey = keyof typeof configInput.shape;
@@ -122,11 +190,22 @@ export const TEXT_KEYS: readonly ConfigKey[] = CONFIG_KEYS.filter(
     (k) => innermost(configInput.shape[k])._zod.def.type === "string",
 );
 
+/** The backup's secret keys: the spec only learns which of them are set. */
+export const BACKUP_SECRET_KEYS = [
+    "backupPassword",
+    "backupSshPrivateKey",
+    "backupS3AccessKeyId",
+    "backupS3SecretAccessKey",
+] as const satisfies readonly ConfigKey[];
+export type BackupSecretKey = (typeof BACKUP_SECRET_KEYS)[number];
+
 /**
- * The stack config as plain values. `relayPassword` is given as `hasRelayPassword` only: its
- * value is a secret the spec never needs.
+ * The stack config as plain values. `relayPassword` is given as `hasRelayPassword` only, and
+ * the backup's secrets as `backupSecretsSet`: their values are secrets the spec never needs.
  */
-export type RawConfig = { [K in Exclude<ConfigKey, "relayPassword">]?: unknown } & {
+export type RawConfig = { [K in Exclude<ConfigKey, "relayPassword" | BackupSecretKey>]?: unknown } & {
     /** Whether `mailstack:relayPassword` is set. */
     hasRelayPassword?: boolean;
+    /** Which of the backup's secret keys are set. */
+    backupSecretsSet?: readonly BackupSecretKey[];
 };

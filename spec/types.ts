@@ -32,6 +32,33 @@ export interface RelaySpec {
     readonly username: string;
 }
 
+/** Hetzner Storage Box or any SFTP server; `hostKey` is pinned (`<type> <base64>`). */
+export interface BackupSftpRepository {
+    readonly type: "sftp";
+    readonly host: string;
+    readonly port: number;
+    readonly user: string;
+    readonly path: string;
+    readonly hostKey: string;
+}
+
+/** An S3-compatible bucket, e.g. Hetzner Object Storage. */
+export interface BackupS3Repository {
+    readonly type: "s3";
+    /** `https://...`, without a trailing slash. */
+    readonly endpoint: string;
+    readonly bucket: string;
+    readonly path: string;
+}
+
+export interface BackupSpec {
+    readonly repository: BackupSftpRepository | BackupS3Repository;
+    /** systemd OnCalendar expression of the daily backup. */
+    readonly schedule: string;
+    /** How many daily, weekly and monthly snapshots `restic forget` keeps. */
+    readonly retention: { readonly daily: number; readonly weekly: number; readonly monthly: number };
+}
+
 export interface MailSpec {
     /** The MX host: A/AAAA, PTR, EHLO name and TLS certificate name. */
     readonly hostname: string;
@@ -46,6 +73,8 @@ export interface MailSpec {
     readonly relay?: RelaySpec;
     readonly mailVolumeSizeGb: number;
     readonly messageSizeLimitBytes: number;
+    /** restic backups of the mail volume; none when absent. */
+    readonly backup?: BackupSpec;
 }
 
 export const SUPPORTED_IMAGE = "debian-13";

@@ -24,7 +24,7 @@ import { txtValue } from "../cloud-init/dns-records";
 import { serverIpv6 } from "../components/host";
 import { MailStack } from "../components/mailstack";
 import { readZones } from "../components/zones";
-import { buildSpec, type RawConfig } from "../spec";
+import { buildSpec, type BackupSecretKey, type RawConfig } from "../spec";
 import { oneDomain, twoDomains } from "./helpers/fixtures";
 
 const HCLOUD = {
@@ -41,12 +41,18 @@ const PRIVATE_KEY = "tls:index/privateKey:PrivateKey";
 
 const SECRET_PASSWORD = "correct-horse-battery-staple";
 
-async function deploy(name: string, raw: RawConfig, relayPassword?: string) {
+async function deploy(
+    name: string,
+    raw: RawConfig,
+    relayPassword?: string,
+    backupSecrets?: Partial<Record<BackupSecretKey, string>>,
+) {
     await mocksReady;
     const spec = buildSpec({
         ...raw,
         passwords: { "evaluation@nathabee.de": SECRET_PASSWORD },
         hasRelayPassword: relayPassword !== undefined,
+        backupSecretsSet: Object.keys(backupSecrets ?? {}) as BackupSecretKey[],
     });
     const zones = await readZones(spec);
     const stack = new MailStack(
@@ -56,6 +62,13 @@ async function deploy(name: string, raw: RawConfig, relayPassword?: string) {
             passwords: pulumi.secret({ "evaluation@nathabee.de": SECRET_PASSWORD }),
             configuredPasswordAddresses: ["evaluation@nathabee.de"],
             ...(relayPassword !== undefined ? { relayPassword: pulumi.secret(relayPassword) } : {}),
+            ...(backupSecrets
+                ? {
+                      backupSecrets: Object.fromEntries(
+                          Object.entries(backupSecrets).map(([k, v]) => [k, pulumi.secret(v)]),
+                      ),
+                  }
+                : {}),
             zones,
         },
         { transformations: [recordOptions] },
@@ -66,12 +79,80 @@ async function deploy(name: string, raw: RawConfig, relayPassword?: string) {
         ipv4: await promiseOf(stack.ipv4),
         ipv6: await promiseOf(stack.ipv6),
         sshHostKey: await promiseOf(stack.sshHostKey),
+        backupSshPublicKey: stack.backupSshPublicKey ? await promiseOf(stack.backupSshPublicKey) : undefined,
     };
     await Promise.all(Object.values(stack.provisioning.reports).map(promiseOf));
     await settle();
     const own = (n: string) => n === name || n.startsWith(`${name}-`);
     return { spec, stack, outputs, resources: resourcesOf(name), options: options.filter((o) => own(o.name)) };
 }
+
+const BACKUP_PASSWORD = "restic-repository-password-1";
+const STORAGE_BOX_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIj0Y7Fwm6wZUmPQpVuZ7mUr2Z5ZpOHg6oYd3Vtq8x9c";
+
+describe("backups", () => {
+    test("an sftp repository: the backup step's stdin (secret) holds the password and a generated key, whose public half is an output; the command holds neither", async () => {
+        const res = await deploy(
+            "bk",
+            {
+                ...oneDomain(),
+                backup: {
+                    sftp: {
+                        host: "u123456.your-storagebox.de",
+                        user: "u123456",
+                        path: "mail",
+                        hostKey: STORAGE_BOX_KEY,
+                    },
+                },
+            } as RawConfig,
+            undefined,
+            { backupPassword: BACKUP_PASSWORD },
+        );
+        const step = find(res.resources, COMMAND, "bk-provision-backup");
+        expect(step.secretInputs).toContain("stdin");
+        expect(step.inputs.create).not.toContain(BACKUP_PASSWORD);
+        expect(step.inputs.create).toMatch(/&& \/usr\/local\/sbin\/mailstack-backup enable$/);
+        const stdin: string = step.inputs.stdin;
+        expect(bundleFile(stdin, "/etc/mailstack/backup/password")).toBe(BACKUP_PASSWORD);
+        const key = bundleFile(stdin, "/etc/mailstack/backup/ssh/id_ed25519")!;
+        expect(key).toContain("OPENSSH PRIVATE KEY");
+        expect(bundleFile(stdin, "/etc/mailstack/backup/ssh/known_hosts")).toBe(
+            `[u123456.your-storagebox.de]:23 ${STORAGE_BOX_KEY}\n`,
+        );
+        expect(bundleFile(stdin, "/etc/mailstack/backup/env")).toContain(
+            "RESTIC_REPOSITORY='sftp:u123456@u123456.your-storagebox.de:mail'",
+        );
+        const keys = res.resources.filter((r) => r.type === PRIVATE_KEY && r.name === "bk-backup-ssh-key");
+        expect(keys.map((k) => k.inputs.algorithm)).toEqual(["ED25519"]);
+        expect(res.outputs.backupSshPublicKey).toMatch(/^ssh-ed25519 /);
+        // Nothing of the backup in the user-data.
+        const server = find(res.resources, HCLOUD.server, "bk-server");
+        expect(JSON.stringify(server.inputs)).not.toContain(BACKUP_PASSWORD);
+    });
+
+    test("an sftp repository with the user's own key generates none; without mailstack:backup the step turns the timers off", async () => {
+        const res = await deploy(
+            "bk2",
+            {
+                ...oneDomain(),
+                backup: { sftp: { host: "u1.your-storagebox.de", user: "u1", path: "mail", hostKey: STORAGE_BOX_KEY } },
+            } as RawConfig,
+            undefined,
+            {
+                backupPassword: BACKUP_PASSWORD,
+                backupSshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----",
+            },
+        );
+        expect(res.resources.filter((r) => r.type === PRIVATE_KEY && r.name === "bk2-backup-ssh-key")).toEqual([]);
+        expect(res.outputs.backupSshPublicKey).toBeUndefined();
+        const off = await deploy("bk3", oneDomain());
+        const env = bundleFile(
+            find(off.resources, COMMAND, "bk3-provision-backup").inputs.stdin,
+            "/etc/mailstack/backup/env",
+        );
+        expect(env).not.toContain("RESTIC_REPOSITORY");
+    });
+});
 
 const records = (resources: RecordedResource[]) => resources.filter((r) => r.type === DNS_RECORD);
 
@@ -238,6 +319,7 @@ describe("one domain", () => {
                 "one-provision-mail-data",
                 "one-provision-mail-volume",
                 "one-provision-certificate",
+                "one-provision-backup",
             ].sort(),
         );
         for (const c of commands) {
@@ -332,7 +414,7 @@ describe("one domain", () => {
     test("every provisioning step is triggered by the server's id, so a replaced server re-runs them all", () => {
         const serverId = find(res.resources, HCLOUD.server, "one-server").id;
         const commands = res.resources.filter((r) => r.type === COMMAND);
-        expect(commands).toHaveLength(8);
+        expect(commands).toHaveLength(9);
         for (const c of commands) expect(c.inputs.triggers[0]).toBe(serverId);
     });
 

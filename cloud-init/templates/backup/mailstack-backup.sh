@@ -1,0 +1,96 @@
+#!/bin/bash
+# /usr/local/sbin/mailstack-backup - written by mailstack (backup step).
+# restic backups of the mail volume. Everything it needs is in /etc/mailstack/backup/
+# (root only, from the backup provisioning step over SSH; never in the user-data).
+#
+#   mailstack-backup run        back up, then forget and prune by the retention (the timer)
+#   mailstack-backup check      restic check (weekly timer)
+#   mailstack-backup stale      mail the postmaster when the last success is 2 days old
+#   mailstack-backup notify U   mail the postmaster that unit U failed (OnFailure=)
+#   mailstack-backup enable     enable the timers when a repository is configured, else disable
+#   mailstack-backup restic ... any restic command against the repository (snapshots, ls, ...)
+set -euo pipefail
+
+conf=/etc/mailstack/backup
+state=/var/lib/mailstack
+# A success is recorded here, off the mail volume, so a restore never brings back an old time.
+stamp=$state/backup-last-success
+die() {
+    echo "mailstack-backup: $*" >&2
+    exit 1
+}
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+
+configured() { [ -s "$conf/env" ] && grep -q '^RESTIC_REPOSITORY=' "$conf/env"; }
+load() {
+    configured || die "no backup repository is configured (mailstack:backup)"
+    set -a
+    # shellcheck source=/dev/null # rendered by mailstack
+    . "$conf/env"
+    set +a
+    export RESTIC_PASSWORD_FILE=$conf/password RESTIC_CACHE_DIR=/var/cache/restic
+}
+# restic with the repository's options: for SFTP our own ssh, the host key pinned.
+r() {
+    if [ "${BACKUP_TYPE:-}" = sftp ]; then
+        restic -o sftp.command="ssh -i $conf/ssh/id_ed25519 -o UserKnownHostsFile=$conf/ssh/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes -o ServerAliveInterval=30 -p $SFTP_PORT $SFTP_USER@$SFTP_HOST -s sftp" "$@"
+    else
+        restic "$@"
+    fi
+}
+mail_postmaster() { # mail_postmaster SUBJECT (body on stdin)
+    {
+        printf 'From: mailstack-backup <root@%s>\nTo: %s\nSubject: %s\n\n' "$(hostname -f)" "$POSTMASTER" "$1"
+        cat
+    } | /usr/sbin/sendmail -t -f "root@$(hostname -f)"
+}
+
+case ${1:-} in
+run)
+    load
+    # A new repository is initialised once; restic exits 10 when there is none (0.17+).
+    rc=0
+    r cat config >/dev/null 2>&1 || rc=$?
+    if [ "$rc" -eq 10 ]; then r init; elif [ "$rc" -ne 0 ]; then r cat config >/dev/null; fi
+    # The include and exclude lists are rendered from one place (cloud-init/backup.ts).
+    r backup --one-file-system --files-from "$conf/include" --exclude-file "$conf/exclude" --tag mailstack
+    r forget --tag mailstack --prune --keep-daily "$KEEP_DAILY" --keep-weekly "$KEEP_WEEKLY" --keep-monthly "$KEEP_MONTHLY"
+    mkdir -p "$state"
+    date +%s >"$stamp.tmp" && mv "$stamp.tmp" "$stamp"
+    ;;
+check)
+    load
+    r check
+    ;;
+stale)
+    load
+    # No stamp yet: count from when the backup was configured.
+    last=$(cat "$stamp" 2>/dev/null || stat -c %Y "$conf/env")
+    age=$(($(date +%s) - last))
+    if [ "$age" -gt $((2 * 86400)) ]; then
+        echo "The last successful backup of $(hostname -f) was $((age / 3600)) hours ago (repository $RESTIC_REPOSITORY)." |
+            mail_postmaster "mailstack: no successful backup for $((age / 86400)) days"
+    fi
+    ;;
+notify)
+    unit=${2:?unit}
+    load
+    journalctl -u "$unit" -n 50 --no-pager 2>&1 | mail_postmaster "mailstack: $unit failed on $(hostname -f)"
+    ;;
+enable)
+    timers=(mailstack-backup.timer mailstack-backup-check.timer mailstack-backup-stale.timer)
+    for t in "${timers[@]}"; do
+        if configured; then
+            systemctl is-enabled --quiet "$t" || { systemctl enable --now --quiet "$t" && echo "mailstack-backup: enabled $t"; }
+        else
+            ! systemctl is-enabled --quiet "$t" || { systemctl disable --now --quiet "$t" && echo "mailstack-backup: disabled $t"; }
+        fi
+    done
+    ;;
+restic)
+    shift
+    load
+    r "$@"
+    ;;
+*) die "usage: mailstack-backup run|check|stale|notify UNIT|enable|restic ARGS" ;;
+esac

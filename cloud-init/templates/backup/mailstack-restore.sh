@@ -1,0 +1,81 @@
+#!/bin/bash
+# /usr/local/sbin/mailstack-restore - written by mailstack (backup step). Run as root.
+#
+#   mailstack-restore [--snapshot ID] mailbox alice@example.org
+#   mailstack-restore [--snapshot ID] domain example.org
+#   mailstack-restore [--snapshot ID] all
+#
+# Restores from the latest snapshot (or ID, see `mailstack-backup restic snapshots`). What
+# is replaced is first moved aside to <path>.before-restore-<time> on the same volume.
+# Maildirs are restored byte for byte, dovecot-uidlist included, so Dovecot shows every
+# message with its old UID and UIDVALIDITY.
+set -euo pipefail
+
+snapshot=latest
+if [ "${1:-}" = --snapshot ]; then
+    snapshot=${2:?snapshot id}
+    shift 2
+fi
+what=${1:-}
+vhosts=/srv/mail/vhosts
+case $what in
+mailbox)
+    address=${2:?address}
+    [[ $address =~ ^[^/@[:space:]]+@[^/@[:space:]]+$ ]] || { echo "mailstack-restore: bad address $address" >&2; exit 2; }
+    paths=("$vhosts/${address#*@}/${address%@*}")
+    ;;
+domain)
+    domain=${2:?domain}
+    [[ $domain =~ ^[a-z0-9.-]+$ ]] || { echo "mailstack-restore: bad domain $domain" >&2; exit 2; }
+    paths=("$vhosts/$domain")
+    ;;
+all) paths=(/srv/mail/vhosts /srv/mail/state) ;;
+*)
+    sed -n '3,7s/^# //p' "$0" >&2
+    exit 2
+    ;;
+esac
+mountpoint -q /srv/mail || { echo "mailstack-restore: /srv/mail is not mounted" >&2; exit 1; }
+
+# Restored into a directory on the mail volume itself, so putting it in place is a rename:
+# Dovecot never sees a half-restored Maildir.
+tmp=$(mktemp -d /srv/mail/.restore.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+includes=()
+for p in "${paths[@]}"; do includes+=(--include "$p"); done
+/usr/local/sbin/mailstack-backup restic restore "$snapshot" --target "$tmp" "${includes[@]}"
+
+# Everything at once: nothing may read or deliver while the whole store changes.
+[ "$what" = all ] && systemctl stop postfix dovecot
+stamp=$(date +%Y%m%dT%H%M%S)
+for p in "${paths[@]}"; do
+    if [ ! -e "$tmp$p" ]; then
+        echo "mailstack-restore: $p is not in snapshot $snapshot" >&2
+        continue
+    fi
+    if [ "$what" = all ] && [ "$p" = /srv/mail/state ]; then
+        # Only what was backed up (the queue is not); the rest of state/ stays.
+        for d in "$tmp$p"/*; do
+            t=$p/${d##*/}
+            [ -e "$t" ] && mv "$t" "$t.before-restore-$stamp"
+            mv "$d" "$t"
+        done
+        continue
+    fi
+    mkdir -p "$(dirname "$p")"
+    [ -e "$p" ] && mv "$p" "$p.before-restore-$stamp" && echo "mailstack-restore: the current $p is now $p.before-restore-$stamp"
+    mv "$tmp$p" "$p"
+    # restic restores owners by number; vmail owns every Maildir whatever the snapshot says.
+    chown -R vmail:vmail "$p"
+    echo "mailstack-restore: restored $p from $snapshot"
+done
+chown vmail:vmail "$vhosts" "$vhosts"/* 2>/dev/null || true
+if [ "$what" = all ]; then
+    systemctl start dovecot postfix
+elif [ "$what" = mailbox ]; then
+    # Sessions that had the old Maildir open would keep its view: end them, clients reconnect
+    # and read the restored one. (Stopping Dovecot would end every user's session.)
+    doveadm kick "$address" >/dev/null 2>&1 || true
+else
+    doveadm kick "*@$domain" >/dev/null 2>&1 || true
+fi
