@@ -86,3 +86,32 @@ test("passwords and the relay password stored without --secret are errors that s
     pulumi.runtime.setAllConfig(flat, ["mailstack:passwords", "mailstack:relayPassword"]);
     expect(() => readStackConfig()).not.toThrow();
 });
+
+test("the backup's secrets are read as secrets, never reach the spec, and stored in plain text they are an error", async () => {
+    const flat: Record<string, string> = {};
+    const values = {
+        ...base,
+        backup: {
+            sftp: {
+                host: "u1.your-storagebox.de",
+                user: "u1",
+                path: "mail",
+                hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIj0Y7Fwm6wZUmPQpVuZ7mUr2Z5ZpOHg6oYd3Vtq8x9c",
+            },
+        },
+        // Digits only: a text key, never JSON-parsed into a number.
+        backupPassword: "123456789012345678",
+    };
+    for (const [k, v] of Object.entries(values)) flat[`mailstack:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+    pulumi.runtime.setAllConfig(flat, []);
+    expect(() => readStackConfig()).toThrow(
+        "mailstack:backupPassword: is stored in plain text in the stack file: set it again with pulumi config set --secret mailstack:backupPassword",
+    );
+    pulumi.runtime.setAllConfig(flat, ["mailstack:backupPassword"]);
+    const config = readStackConfig();
+    expect(JSON.stringify(config.spec)).not.toContain("123456789012345678");
+    expect(config.spec.backup?.repository.type).toBe("sftp");
+    const password = config.backupSecrets.backupPassword!;
+    expect(await pulumi.isSecret(password)).toBe(true);
+    expect(await new Promise((resolve) => password.apply(resolve))).toBe("123456789012345678");
+});
