@@ -8,17 +8,19 @@ import type { BackupSpec, MailSpec } from "../spec";
 import { shellQuote } from "../scripts/commands";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
+import { MAIL_VOLUME_MOUNT, VOLUME_STATE_DIRS, volumeStatePath } from "./volume";
 
 /** What is backed up and what is not, written once: the include and exclude lists restic reads. */
-export const BACKUP_INCLUDE = ["/srv/mail"] as const;
-export const BACKUP_EXCLUDE = [
-    // The transient Postfix queue: restoring an old one would send its mail again.
-    "/srv/mail/state/postfix-queue",
+export const BACKUP_INCLUDE: readonly string[] = [MAIL_VOLUME_MOUNT];
+export const BACKUP_EXCLUDE: readonly string[] = [
+    // State that must not come back from an old copy: the transient Postfix queue
+    // (restoring an old one would send its mail again).
+    ...VOLUME_STATE_DIRS.filter((d) => !d.backup).map(volumeStatePath),
     "/srv/mail/lost+found",
     // A restore's own work directory and what a restore moved aside.
     "/srv/mail/.restore.*",
     "/srv/mail/**/*.before-restore-*",
-] as const;
+];
 // Not backed up at all: /etc/dovecot/users, the DKIM keys and every other file Pulumi renders
 // again from its state on any server.
 

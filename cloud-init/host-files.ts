@@ -5,6 +5,7 @@ import type { MailSpec } from "../spec";
 import { shellQuote } from "../scripts/commands";
 import { renderTemplate } from "./template";
 import type { HostFile, ServiceAction } from "./types";
+import { MAIL_VOLUME_MOUNT, mountUnitName, VOLUME_STATE_DIRS, VOLUME_STATE_ROOT, volumeStatePath } from "./volume";
 
 function file(
     path: string,
@@ -70,6 +71,42 @@ export const MAIL_UNITS = [
     "nginx",
     "fail2ban",
 ] as const;
+
+/** The bind mounts that put the state in VOLUME_STATE_DIRS on the mail volume, and the script that moves it there. */
+function volumeStateFiles(): HostFile[] {
+    const onChange: ServiceAction[] = ["daemon-reload", "apply:volume-state"];
+    return [
+        file(
+            "/usr/local/sbin/mailstack-volume-state",
+            renderTemplate("mailstack/volume-state.sh", {
+                mailVolume: MAIL_VOLUME_MOUNT,
+                stateRoot: VOLUME_STATE_ROOT,
+                stateDirs: VOLUME_STATE_DIRS.map((d) => `${d.path} ${d.name} ${mountUnitName(d.path)}`).join("\n"),
+            }),
+            ["apply:volume-state"],
+            "0755",
+        ),
+        ...VOLUME_STATE_DIRS.map((d) =>
+            file(
+                `/etc/systemd/system/${mountUnitName(d.path)}`,
+                renderTemplate("systemd/volume-state.mount", {
+                    unit: mountUnitName(d.path),
+                    where: d.path,
+                    why: d.why,
+                    mailVolume: MAIL_VOLUME_MOUNT,
+                    what: volumeStatePath(d),
+                    options: d.mountOptions,
+                }),
+                onChange,
+            ),
+        ),
+        file(
+            "/etc/systemd/system/certbot.service.d/mailstack.conf",
+            renderTemplate("systemd/certbot-requires-volume-state.conf"),
+            ["daemon-reload"],
+        ),
+    ];
+}
 
 /** Every static config file of the host, in the order they are written. */
 export function renderHostFiles(spec: MailSpec): HostFile[] {
@@ -148,5 +185,6 @@ export function renderHostFiles(spec: MailSpec): HostFile[] {
             renderTemplate("systemd/postfix-requires-mail-volume.conf"),
             ["daemon-reload"],
         ),
+        ...volumeStateFiles(),
     ];
 }

@@ -11,10 +11,12 @@ export type ServiceAction =
     | "reload:nginx"
     | "reload:fail2ban"
     | "restart:ssh"
-    | "daemon-reload";
+    | "daemon-reload"
+    | "apply:volume-state";
 
 export const SERVICE_ACTIONS: readonly ServiceAction[] = [
     "daemon-reload",
+    "apply:volume-state",
     "restart:metadata-guard",
     "restart:postsrsd",
     "restart:opendkim",

@@ -12,7 +12,8 @@
 # OpenDKIM, nginx, fail2ban and sshd configurations are checked with the daemon's own tool
 # first; if a check fails, the files of that step are put back as they were, the error is
 # printed and the script exits non-zero, so a broken file never takes a running daemon down.
-# The same input again changes nothing and restarts nothing.
+# The same input again changes nothing and restarts nothing. An action that failed is
+# recorded in /var/lib/mailstack/pending-actions and runs again with the next bundle.
 set -euo pipefail
 umask 022
 
@@ -24,7 +25,7 @@ die() {
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 
 # The order in which actions run: units first, then the daemons Postfix talks to, then Postfix.
-ACTION_ORDER=(daemon-reload restart:metadata-guard restart:postsrsd restart:opendkim restart:sender-milter reload:dovecot reload:postfix reload:nginx reload:fail2ban restart:ssh)
+ACTION_ORDER=(daemon-reload apply:volume-state restart:metadata-guard restart:postsrsd restart:opendkim restart:sender-milter reload:dovecot reload:postfix reload:nginx reload:fail2ban restart:ssh)
 
 work=$(mktemp -d /run/mailstack-bundle.XXXXXX)
 # shellcheck disable=SC2317 # invoked by the EXIT trap
@@ -132,7 +133,22 @@ for i in "${!paths[@]}"; do
     fi
 done
 
-if [ "${#changed[@]}" -eq 0 ]; then
+# Actions that failed in an earlier run: their files are in place now, so only this record
+# makes them run again (a rerun of the step would otherwise find nothing changed).
+pending_file=/var/lib/mailstack/pending-actions
+pending=0
+if [ -s "$pending_file" ]; then
+    while IFS= read -r a; do
+        case " ${ACTION_ORDER[*]} " in
+        *" $a "*)
+            want[$a]=1
+            pending=$((pending + 1))
+            ;;
+        esac
+    done <"$pending_file"
+fi
+
+if [ "${#changed[@]}" -eq 0 ] && [ "$pending" -eq 0 ]; then
     echo "apply-bundle: unchanged (${unchanged} files)"
     exit 0
 fi
@@ -218,6 +234,9 @@ check() {
 run() {
     case $1 in
     daemon-reload) systemctl daemon-reload ;;
+    # Moves the queue and the certificates onto the mail volume (it stops and starts Postfix
+    # and Dovecot itself, and only when a mount is not active yet).
+    apply:volume-state) /usr/local/sbin/mailstack-volume-state apply ;;
     # Our own units are enabled too: a bundle may bring one to a server that never had it.
     restart:metadata-guard) systemctl enable --quiet mailstack-metadata-guard && systemctl restart mailstack-metadata-guard ;;
     restart:postsrsd) systemctl restart postsrsd ;;
@@ -245,21 +264,33 @@ run() {
 }
 
 failed=0
+still_pending=()
 for action in "${ACTION_ORDER[@]}"; do
     [ -n "${want[$action]:-}" ] || continue
     if ! check "$action"; then
         echo "apply-bundle: configuration check for $action failed; previous files put back, $action not run" >&2
         restore "$action"
         failed=1
+        # A pending action whose check fails stays pending (its files are the running ones).
+        grep -qxF "$action" "$pending_file" 2>/dev/null && still_pending+=("$action")
         continue
     fi
     if run "$action"; then
         echo "ran       $action"
     else
-        echo "apply-bundle: $action failed" >&2
+        echo "apply-bundle: $action failed; it runs again with the next bundle" >&2
         failed=1
+        still_pending+=("$action")
     fi
 done
+if [ "${#still_pending[@]}" -gt 0 ]; then
+    install -d -m 0700 "$(dirname "$pending_file")"
+    printf '%s\n' "${still_pending[@]}" >"$pending_file"
+else
+    rm -f "$pending_file"
+fi
 
-echo "apply-bundle: ${#changed[@]} changed, ${unchanged} unchanged"
+suffix=""
+[ "$pending" -eq 0 ] || suffix=", $pending action(s) pending from an earlier run"
+echo "apply-bundle: ${#changed[@]} changed, ${unchanged} unchanged$suffix"
 exit "$failed"

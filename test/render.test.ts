@@ -20,6 +20,7 @@ import {
 } from "../cloud-init";
 import { fill } from "../cloud-init/template";
 import { MAIL_UNITS } from "../cloud-init/host-files";
+import { mountUnitName, VOLUME_STATE_DIRS } from "../cloud-init/volume";
 import { hostKeyFromReport, PROVISIONING_PLAN, renderPackageList } from "../cloud-init/plan";
 import { remoteCommand } from "../scripts/commands";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
@@ -182,6 +183,40 @@ describe("host files", () => {
 
     it("are the same for one or two domains", () => {
         expect(renderHostFiles(oneDomain())).toEqual(files);
+    });
+
+    it("put every state directory on the mail volume: a bind mount each, required by the daemons that use it", () => {
+        const ini = (content: string, key: string) =>
+            [...content.matchAll(new RegExp(`^${key}=(.*)$`, "gm"))].map((m) => m[1]);
+        const script = byPath(files, "/usr/local/sbin/mailstack-volume-state");
+        const listed = /^dirs='([^']*)'$/m.exec(script.content)?.[1].split("\n");
+        expect(listed).toEqual(VOLUME_STATE_DIRS.map((d) => `${d.path} ${d.name} ${mountUnitName(d.path)}`));
+        for (const d of VOLUME_STATE_DIRS) {
+            const unit = byPath(files, `/etc/systemd/system/${mountUnitName(d.path)}`);
+            expect([ini(unit.content, "What"), ini(unit.content, "Where"), ini(unit.content, "Options")]).toEqual([
+                [`/srv/mail/state/${d.name}`],
+                [d.path],
+                [d.mountOptions],
+            ]);
+            expect(ini(unit.content, "RequiresMountsFor")).toEqual(["/srv/mail"]);
+            expect(unit.onChange).toEqual(["daemon-reload", "apply:volume-state"]);
+        }
+        const requires = (p: string) => ini(byPath(files, p).content, "RequiresMountsFor").join(" ").split(" ");
+        expect(requires("/etc/systemd/system/postfix.service.d/mailstack.conf")).toEqual([
+            "/srv/mail",
+            "/var/spool/postfix",
+        ]);
+        // Dovecot's LMTP and auth sockets are in the Postfix spool.
+        expect(requires("/etc/systemd/system/dovecot.service.d/mailstack.conf")).toEqual([
+            "/srv/mail",
+            "/var/spool/postfix",
+        ]);
+        expect(requires("/etc/systemd/system/certbot.service.d/mailstack.conf")).toEqual(["/etc/letsencrypt"]);
+        expect(setting(mainCf, "enable_long_queue_ids")).toBe("yes");
+        expect(mountUnitName("/var/spool/postfix")).toBe("var-spool-postfix.mount");
+        // certbot executes the deploy hook in /etc/letsencrypt/renewal-hooks/ (the volume is noexec).
+        expect(VOLUME_STATE_DIRS.find((d) => d.path === "/etc/letsencrypt")?.mountOptions.split(",")).toContain("exec");
+        expect(() => mountUnitName("/srv/my-dir")).toThrow(/unsupported path/);
     });
 
     it("leave no template placeholder behind", () => {

@@ -1,52 +1,9 @@
 import assert from "node:assert/strict";
-import { createPublicKey } from "node:crypto";
 import { test } from "node:test";
-import { authenticate } from "mailauth";
-import { mailDnsRecords, txtValue } from "../../cloud-init/dns-records";
 import { eventually, sendMail, sinkMessages } from "../clients";
-import { labDkimKeys } from "../provision";
-import { LAB_PASSWORDS, labSpec } from "../lab-config";
-import { NET, tag } from "./helpers";
-
-/** The DKIM TXT records exactly as the stack's DNS component would publish them for the lab's keys. */
-function publishedDkimTxt(): Map<string, string> {
-    const spec = labSpec();
-    const keys = labDkimKeys(spec);
-    const out = new Map<string, string>();
-    for (const d of spec.domains) {
-        const dkimPublicKeyPem = createPublicKey(keys[d.name]).export({ type: "spki", format: "pem" }).toString();
-        for (const r of mailDnsRecords(spec, d, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeyPem })) {
-            if (r.type === "TXT" && r.name.includes("._domainkey.") && r.content)
-                out.set(r.name.toLowerCase(), r.content);
-        }
-    }
-    return out;
-}
-
-/** A resolver that knows only the published DKIM keys: everything else does not exist. */
-function dkimOnlyResolver(txt: Map<string, string>, asked: string[]) {
-    return async (name: string, rr: string): Promise<string[][]> => {
-        asked.push(`${name} ${rr}`);
-        const content = rr === "TXT" ? txt.get(name.toLowerCase().replace(/\.$/, "")) : undefined;
-        if (content === undefined) throw Object.assign(new Error(`lab: no ${rr} for ${name}`), { code: "ENOTFOUND" });
-        return [[txtValue(content)]];
-    };
-}
-
-/** mailauth's DKIM result for the signature of the sender's domain, with only the published keys. */
-async function verify(raw: string, asked: string[], sender = "alice@example.org") {
-    const { dkim } = await authenticate(raw, {
-        resolver: dkimOnlyResolver(publishedDkimTxt(), asked) as never,
-        ip: NET.server4,
-        helo: "mail.example.org",
-        sender,
-        mta: "relay.sink.test",
-        disableArc: true,
-        disableDmarc: true,
-        disableBimi: true,
-    });
-    return dkim.results.find((r) => r.signingDomain === sender.split("@")[1]);
-}
+import { LAB_PASSWORDS } from "../lab-config";
+import { verify } from "./dkim-verify";
+import { tag } from "./helpers";
 
 void test("Mail sent through 587 carries a DKIM signature that mailauth verifies against the stack's published TXT record, and a tampered copy fails", async () => {
     const subject = tag("dkim");

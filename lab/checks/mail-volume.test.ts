@@ -104,6 +104,12 @@ void test("The mail-volume step then grows the ext4 online: df shows the new siz
         assert.match(r.detail, /resize2fs: Permission denied to resize filesystem/, r.detail);
         assert.deepEqual(sizes(), before);
         untouched();
+        // The device goes back to its filesystem's size (never grown, so nothing is cut
+        // off): a later step (the replacement's provisioning) must not meet this again.
+        const { loop, image } = labVolume();
+        fs.truncateSync(image, before.ext4);
+        host("losetup", "-c", loop);
+        assert.equal(sizes().device, before.ext4, "the volume did not shrink back to its filesystem");
         t.skip(
             "root has no CAP_SYS_RESOURCE on this machine (ext4's online resize needs it): the step ran, the kernel refused it, nothing was harmed; the growth is not shown here",
         );

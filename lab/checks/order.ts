@@ -31,6 +31,9 @@ export const CHECK_ORDER = [
     "mail-volume.test.ts",
     // After every check that delivers mail, so the volume it proves intact across the reboot holds their mail.
     "reboot.test.ts",
-    // Last: it bans an address (its own, then unbans it), so no check can meet a ban it left behind.
+    // After the others on the first server: it bans an address (its own, then unbans it), so no check can meet a ban it left behind.
     "fail2ban.test.ts",
+    // Replaces the server (clean shutdown, new root, same volume, every step): after every check of the first
+    // server, so the volume it proves intact holds their mail, and last, so the others all see the first server.
+    "replacement.test.ts",
 ] as const;

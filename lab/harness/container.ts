@@ -59,13 +59,29 @@ export function prepareRoot(
     opts: { userData: string; hostname: string },
     publicKey: string,
 ): Pick<Lab, "root" | "loopDevice"> {
-    // A fresh root boots with the user-data's provisional host key: expect that one.
-    pinHostKey(provisionalHostKey().publicKeyOpenssh);
     const mnt = path.join(STATE_DIR, "tmpfs");
     fs.mkdirSync(mnt, { recursive: true });
     writeState("mount", `${mnt}\n`);
     sh("mount", ["-t", "tmpfs", "-o", `size=${TMPFS_SIZE},mode=0755`, "mailstack-lab", mnt]);
-    const root = path.join(mnt, "root");
+    const root = unpackRoot(tarball, opts, publicKey);
+    return { root, loopDevice: createVolume() };
+}
+
+/** The lab's tmpfs, mounted by prepareRoot. */
+export function labTmpfs(): string {
+    return fs.readFileSync(path.join(STATE_DIR, "mount"), "utf8").trim();
+}
+
+/**
+ * A new server's root disk: the image unpacked at <tmpfs>/root (what was there is removed),
+ * with a NoCloud seed of the given user-data and a new instance id, as Hetzner boots a new
+ * server. Returns the root's path.
+ */
+export function unpackRoot(tarball: string, opts: { userData: string; hostname: string }, publicKey: string): string {
+    // A fresh root boots with the user-data's provisional host key: expect that one.
+    pinHostKey(provisionalHostKey().publicKeyOpenssh);
+    const root = path.join(labTmpfs(), "root");
+    fs.rmSync(root, { recursive: true, force: true });
     fs.mkdirSync(root);
     sh("tar", ["-C", root, "--numeric-owner", "-xf", tarball]);
 
@@ -85,14 +101,26 @@ export function prepareRoot(
     // DNS inside the lab: the outside namespace, which answers nothing (port unreachable),
     // so lookups fail at once instead of timing out; nothing can leave the lab.
     fs.writeFileSync(path.join(root, "etc/resolv.conf"), `nameserver ${NET.client4}\n`);
+    return root;
+}
 
-    // The mail volume: an ext4 image (Hetzner formats volumes with `format: ext4`).
-    const image = path.join(mnt, "mail-volume.img");
+/**
+ * A new, empty mail volume: an ext4 image (Hetzner formats volumes with `format: ext4`) on
+ * a loop device, recorded for lab/stop.sh. Returns the loop device.
+ */
+export function createVolume(): string {
+    const image = path.join(labTmpfs(), "mail-volume.img");
+    fs.rmSync(image, { force: true });
     sh("truncate", ["-s", VOLUME_SIZE, image]);
     sh("mkfs.ext4", ["-q", "-F", image]);
     const loopDevice = sh("losetup", ["--find", "--show", image]).stdout.trim();
     writeState("loop", `${loopDevice}\n`);
-    return { root, loopDevice };
+    return loopDevice;
+}
+
+/** The mail volume's loop device of the running lab. */
+export function labLoopDevice(): string {
+    return fs.readFileSync(path.join(STATE_DIR, "loop"), "utf8").trim();
 }
 
 /** The container's PID 1 as seen from the host: a descendant of nspawn that is PID 1 in its namespace. */
@@ -192,9 +220,7 @@ export async function rebootContainer(): Promise<number> {
         if (Date.now() - start > timeoutMs) throw new Error("the container did not shut down for the reboot");
         await sleep(200);
     }
-    const root = path.join(fs.readFileSync(path.join(STATE_DIR, "mount"), "utf8").trim(), "root");
-    const loop = fs.readFileSync(path.join(STATE_DIR, "loop"), "utf8").trim();
-    await bootContainer(root, loop);
+    await bootContainer(path.join(labTmpfs(), "root"), labLoopDevice());
     await waitForSsh();
     return (Date.now() - start) / 1000;
 }

@@ -97,6 +97,8 @@ export async function startOutsideProcess(
     env: NodeJS.ProcessEnv = {},
 ): Promise<number> {
     const log = path.join(STATE_DIR, `${name}.log`);
+    // Only what this start writes counts: the log of an earlier start (a restarted sink) says "ready" too.
+    const from = fs.existsSync(log) ? fs.statSync(log).size : 0;
     const out = fs.openSync(log, "a");
     // nsenter execs the command in place, so the PID is the program's own.
     const [cmd, args] = outside(argv);
@@ -112,7 +114,7 @@ export async function startOutsideProcess(
     child.unref();
     const started = Date.now();
     while (Date.now() - started < READY_TIMEOUT_MS) {
-        const text = fs.readFileSync(log, "utf8");
+        const text = fs.readFileSync(log).subarray(from).toString("utf8");
         if (ready.test(text)) return child.pid;
         if (child.exitCode !== null || startTime(child.pid) === undefined)
             throw new Error(`${name} exited: ${text.trim().slice(-1000)}`);

@@ -61,3 +61,35 @@ else
 fi
 in_root bash /tmp/apply-bundle.sh <"$RENDER/mail-data.bundle" >/dev/null 2>&1
 cmp -s "$WORK/own-sender-domains" "$ROOT/etc/postfix/mailstack/own-sender-domains" || not_ok "mail-data fills the table again"
+
+# An action that fails is recorded and runs again with the next bundle, although no file
+# changed then: a rerun of the step must not report "unchanged" over a daemon left stale.
+rm -f "$ROOT/tmp/systemctl.log"
+echo "# changed" >>"$ROOT/etc/nginx/sites-available/default"
+cat >"$ROOT/usr/local/sbin/nginx" <<'STUB'
+#!/bin/sh
+exit 0
+STUB
+chmod 0755 "$ROOT/usr/local/sbin/nginx"
+cat >"$ROOT/usr/local/sbin/systemctl" <<'STUB'
+#!/bin/sh
+echo "$*" >>/tmp/systemctl.log
+case "$1 $2" in is-active*) exit 3 ;; "start nginx") exit 1 ;; esac
+exit 0
+STUB
+first=$(in_root bash /tmp/apply-bundle.sh <"$RENDER/host-config.bundle" 2>&1)
+cat >"$ROOT/usr/local/sbin/systemctl" <<'STUB'
+#!/bin/sh
+echo "$*" >>/tmp/systemctl.log
+case $1 in is-active) exit 3 ;; esac
+exit 0
+STUB
+second=$(in_root bash /tmp/apply-bundle.sh <"$RENDER/host-config.bundle" 2>&1)
+third=$(in_root bash /tmp/apply-bundle.sh <"$RENDER/host-config.bundle" 2>&1)
+rm -f "$ROOT/usr/local/sbin/nginx"
+if grep -q "reload:nginx failed" <<<"$first" && grep -q "ran       reload:nginx" <<<"$second" &&
+    grep -q "^apply-bundle: unchanged" <<<"$third" && [ ! -e "$ROOT/var/lib/mailstack/pending-actions" ]; then
+    ok "apply-bundle.sh runs a failed action again with the next bundle, then forgets it"
+else
+    not_ok "apply-bundle.sh runs a failed action again with the next bundle, then forgets it" "$first"$'\n--\n'"$second"$'\n--\n'"$third"
+fi

@@ -33,6 +33,9 @@ systemctl enable srv-mail.mount
 systemctl start srv-mail.mount
 mountpoint -q /srv/mail
 install -d -o vmail -g vmail -m 0750 /srv/mail/vhosts
+# The Postfix queue and /etc/letsencrypt on the volume too (bind mounts): a new server
+# that replaced an old one finds the old one's queue and certificate there.
+/usr/local/sbin/mailstack-volume-state apply
 
 # A self-signed certificate so Postfix, Dovecot and nginx start before ACME has run;
 # certbot's deploy hook replaces both files with the real certificate.

@@ -1,0 +1,48 @@
+// DKIM verification as a receiver does it, against exactly the TXT records the stack
+// publishes for the lab's keys (used by the DKIM and the replacement checks).
+import { createPublicKey } from "node:crypto";
+import { authenticate } from "mailauth";
+import { mailDnsRecords, txtValue } from "../../cloud-init/dns-records";
+import { labSpec } from "../lab-config";
+import { labDkimKeys } from "../provision";
+import { NET } from "./helpers";
+
+/** The DKIM TXT records exactly as the stack's DNS component would publish them for the lab's keys. */
+function publishedDkimTxt(): Map<string, string> {
+    const spec = labSpec();
+    const keys = labDkimKeys(spec);
+    const out = new Map<string, string>();
+    for (const d of spec.domains) {
+        const dkimPublicKeyPem = createPublicKey(keys[d.name]).export({ type: "spki", format: "pem" }).toString();
+        for (const r of mailDnsRecords(spec, d, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeyPem })) {
+            if (r.type === "TXT" && r.name.includes("._domainkey.") && r.content)
+                out.set(r.name.toLowerCase(), r.content);
+        }
+    }
+    return out;
+}
+
+/** A resolver that knows only the published DKIM keys: everything else does not exist. */
+function dkimOnlyResolver(txt: Map<string, string>, asked: string[]) {
+    return async (name: string, rr: string): Promise<string[][]> => {
+        asked.push(`${name} ${rr}`);
+        const content = rr === "TXT" ? txt.get(name.toLowerCase().replace(/\.$/, "")) : undefined;
+        if (content === undefined) throw Object.assign(new Error(`lab: no ${rr} for ${name}`), { code: "ENOTFOUND" });
+        return [[txtValue(content)]];
+    };
+}
+
+/** mailauth's DKIM result for the signature of the sender's domain, with only the published keys. */
+export async function verify(raw: string, asked: string[], sender = "alice@example.org") {
+    const { dkim } = await authenticate(raw, {
+        resolver: dkimOnlyResolver(publishedDkimTxt(), asked) as never,
+        ip: NET.server4,
+        helo: "mail.example.org",
+        sender,
+        mta: "relay.sink.test",
+        disableArc: true,
+        disableDmarc: true,
+        disableBimi: true,
+    });
+    return dkim.results.find((r) => r.signingDomain === sender.split("@")[1]);
+}

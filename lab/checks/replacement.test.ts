@@ -1,0 +1,139 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { test } from "node:test";
+import { eventually, imapFetch, sendMail, sinkMessages } from "../clients";
+import { queueLength } from "../delivery";
+import { startOutsideDaemon } from "../harness/net";
+import { LAB_DIR, readPid, sleep } from "../harness/processes";
+import { replaceServer } from "../harness/replace";
+import { allMailboxes } from "../../spec";
+import { LAB_PASSWORDS, LAB_RELAY, labSpec } from "../lab-config";
+import { verify } from "./dkim-verify";
+import { NET, ssh, STATE_DIR, tag } from "./helpers";
+
+// Last (lab/checks/order.ts): it leaves the lab running on the new server.
+
+const ALICE = { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] };
+
+/**
+ * Every mailbox's folders with UIDVALIDITY and message count, and every message's UID,
+ * physical size and received date (the file's mtime), as Dovecot serves them. The lab
+ * spec's mailboxes: the one the reprovision check added is not in the config the new
+ * server is provisioned from (its Maildir stays on the volume, without a login).
+ */
+function mailboxRecord(): string[] {
+    return ssh(
+        `for u in ${allMailboxes(labSpec()).sort().join(" ")}; do
+            doveadm -f tab mailbox status -u "$u" "uidvalidity messages" '*' | sed "s|^|$u |"
+            doveadm -f tab fetch -u "$u" "mailbox uid size.physical date.received" ALL | sed "s|^|$u |"
+        done`,
+        { timeoutMs: 120_000 },
+    )
+        .stdout.trim()
+        .split("\n");
+}
+
+/** The lines only in `a` and only in `b`, the first few of each, for a readable failure. */
+function lineDiff(a: readonly string[], b: readonly string[]): string {
+    const only = (x: readonly string[], y: readonly string[]) => x.filter((l) => !y.includes(l)).slice(0, 5);
+    return `before only: ${JSON.stringify(only(a, b))}; after only: ${JSON.stringify(only(b, a))}`;
+}
+
+async function stopSink(): Promise<void> {
+    const pid = readPid("sink");
+    assert.ok(pid, "the lab's sink is not running");
+    process.kill(pid, "SIGTERM");
+    await eventually(() => readPid("sink") === undefined, 10_000);
+}
+
+function startSink(): Promise<number> {
+    return startOutsideDaemon("sink", path.join(LAB_DIR, "sink.ts"), [
+        path.join(STATE_DIR, "sink"),
+        NET.outside4,
+        String(LAB_RELAY.port),
+    ]);
+}
+
+void test("A replacement server (clean shutdown, new root from the user-data, the same volume and addresses, every step) loses nothing: old mail with its UIDs, the queued message, the DKIM key, the certificate", async () => {
+    // The old server: a message to read again, a record of every mailbox, the certificate.
+    const oldSubject = tag("before-replacement");
+    await sendMail({ port: 25, from: "someone@sink.test", to: ["alice@example.org"], subject: oldSubject });
+    const [oldMessage] = await eventually(() =>
+        imapFetch(ALICE.user, ALICE.pass, { subject: oldSubject }).then((m) => (m.length === 1 ? m : undefined)),
+    );
+    const recordBefore = mailboxRecord();
+    const certificate = "openssl x509 -in /etc/mailstack/tls/fullchain.pem -noout -serial -enddate";
+    const certBefore = ssh(certificate).stdout;
+    assert.match(ssh("findmnt -n -o SOURCE /var/spool/postfix").stdout, /\[\/state\/postfix-queue\]/);
+    assert.match(ssh("findmnt -n -o SOURCE /etc/letsencrypt").stdout, /\[\/state\/letsencrypt\]/);
+
+    // A message for a destination that is down: it waits in the old server's queue.
+    const queuedSubject = tag("queued-across-replacement");
+    await stopSink();
+    try {
+        await sendMail({
+            port: 587,
+            auth: ALICE,
+            from: ALICE.user,
+            to: ["queued@sink.test"],
+            subject: queuedSubject,
+            text: "Queued on the old server, delivered by the new one.\n",
+        });
+        await eventually(
+            () =>
+                ssh(`postqueue -j | grep -F queued@sink.test | grep -q '"delay_reason"' && echo yes`, {
+                    allowFail: true,
+                }).stdout.trim() === "yes",
+            60_000,
+        );
+
+        const r = await replaceServer({ freshVolume: false });
+        assert.ok(r.volumeCleanlyUnmounted, "the old server left the mail volume's journal dirty (not unmounted)");
+        assert.ok([0, 2].includes(r.cloudInit.status), `cloud-init on the new server: ${r.cloudInit.long}`);
+        assert.ok(r.provisioning.ok, `provisioning the new server: ${r.provisioning.detail}`);
+        const cert = r.provisioning.steps?.find((s) => s.step === "certificate");
+        assert.match(
+            cert?.output ?? "",
+            /issue-certificate: (unchanged|deployed the existing certificate)/,
+            "a new certificate was requested",
+        );
+        assert.equal(ssh(certificate).stdout, certBefore, "the new server serves another certificate");
+
+        // Old mail: every mailbox, folder, UIDVALIDITY, UID and GUID as before; read over IMAP.
+        const recordAfter = mailboxRecord();
+        assert.ok(recordBefore.length > 1000, `too little mail to compare: ${recordBefore.length} lines`);
+        assert.deepEqual(recordAfter, recordBefore, `the mailboxes differ: ${lineDiff(recordBefore, recordAfter)}`);
+        const again = await imapFetch(ALICE.user, ALICE.pass, { subject: oldSubject });
+        assert.deepEqual(
+            again.map((m) => [m.uid, m.source]),
+            [[oldMessage.uid, oldMessage.source]],
+        );
+        // The queued message is in the new server's queue, waiting.
+        assert.ok(queueLength() >= 1, "the queue is empty on the new server");
+    } finally {
+        if (readPid("sink") === undefined) await startSink();
+    }
+
+    // The destination is back: the queued message goes out once, signed with the same key.
+    ssh("postqueue -f");
+    const sent = await eventually(() => {
+        const m = sinkMessages().filter((s) => s.raw.includes(`Subject: ${queuedSubject}`));
+        return m.length > 0 ? m : undefined;
+    }, 60_000);
+    await sleep(2000);
+    assert.equal(
+        sinkMessages().filter((s) => s.raw.includes(`Subject: ${queuedSubject}`)).length,
+        1,
+        "delivered more than once",
+    );
+    const dkim = await verify(sent[0].raw, []);
+    assert.equal(dkim?.status.result, "pass", `DKIM of the queued message: ${JSON.stringify(dkim?.status)}`);
+
+    // New mail reaches the new server's mailboxes.
+    const newSubject = tag("after-replacement");
+    await sendMail({ port: 25, from: "someone@sink.test", to: ["alice@example.org"], subject: newSubject });
+    await eventually(
+        () => imapFetch(ALICE.user, ALICE.pass, { subject: newSubject }).then((m) => m.length === 1),
+        30_000,
+    );
+});
