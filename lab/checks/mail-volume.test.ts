@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { test } from "node:test";
 import { eventually, imapFetch, sendMail } from "../clients";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";
 import { provision, type ProvisionResult } from "../provision";
-import { context, MAIL_VOLUME_DEVICE, ssh, STATE_DIR, tag } from "./helpers";
+import { labLoopDevice, labVolumeImage } from "../harness/container";
+import { context, MAIL_VOLUME_DEVICE, ssh, tag } from "./helpers";
 
 // Hetzner grows a volume while it is attached; here the lab grows its own volume the same
 // way: the (sparse) image file on the lab's tmpfs gets longer and its loop device is told
@@ -20,8 +20,8 @@ const host = (cmd: string, ...args: string[]) => execFileSync(cmd, args, { encod
 
 /** The lab's own loop device and the image behind it (refusing anything else). */
 function labVolume(): { loop: string; image: string } {
-    const loop = fs.readFileSync(path.join(STATE_DIR, "loop"), "utf8").trim();
-    const image = path.join(fs.readFileSync(path.join(STATE_DIR, "mount"), "utf8").trim(), "mail-volume.img");
+    const loop = labLoopDevice();
+    const image = labVolumeImage();
     assert.match(loop, /^\/dev\/loop\d+$/);
     assert.equal(host("losetup", "-n", "-O", "BACK-FILE", loop), image, `${loop} is not the lab's mail volume`);
     return { loop, image };

@@ -109,13 +109,18 @@ export function unpackRoot(tarball: string, opts: { userData: string; hostname: 
  * a loop device, recorded for lab/stop.sh. Returns the loop device.
  */
 export function createVolume(): string {
-    const image = path.join(labTmpfs(), "mail-volume.img");
+    const image = labVolumeImage();
     fs.rmSync(image, { force: true });
     sh("truncate", ["-s", VOLUME_SIZE, image]);
     sh("mkfs.ext4", ["-q", "-F", image]);
     const loopDevice = sh("losetup", ["--find", "--show", image]).stdout.trim();
     writeState("loop", `${loopDevice}\n`);
     return loopDevice;
+}
+
+/** The mail volume's image file, on the lab's tmpfs. */
+export function labVolumeImage(): string {
+    return path.join(labTmpfs(), "mail-volume.img");
 }
 
 /** The mail volume's loop device of the running lab. */
