@@ -2,7 +2,18 @@
 // and selector. The private keys come from the deploy (never from the user-data).
 
 import type { MailSpec } from "../spec";
+import type { PruneRule } from "./bundle";
 import type { HostFile } from "./types";
+
+/**
+ * The keys directory holds only the keys of the configured domains and selectors: a removed
+ * domain's key, or a retired selector's, is deleted from the server by the dkim step.
+ */
+export const DKIM_KEYS_PRUNE: PruneRule = {
+    dir: "/etc/opendkim/keys",
+    pattern: "*.private",
+    onChange: ["restart:opendkim"],
+};
 
 export interface DkimSecrets {
     /** PEM private key per domain name. */
@@ -11,7 +22,7 @@ export interface DkimSecrets {
 
 /** Where a domain's private key lives on the server. */
 function dkimKeyPath(domain: string, selector: string): string {
-    return `/etc/opendkim/keys/${domain}.${selector}.private`;
+    return `${DKIM_KEYS_PRUNE.dir}/${domain}.${selector}.private`;
 }
 
 export function renderDkimFiles(spec: MailSpec, secrets: DkimSecrets): HostFile[] {

@@ -6,6 +6,6 @@ export { renderHostFiles } from "./host-files";
 export { renderMailData, type MailDataSecrets } from "./mail-data";
 export { renderDkimFiles, type DkimSecrets } from "./dkim";
 export { renderUserData, USER_DATA_LIMIT_BYTES, type UserDataOptions } from "./user-data";
-export { renderBundle, parseBundle } from "./bundle";
+export { renderBundle, parseBundle, parseBundleRules, type PruneRule } from "./bundle";
 export { MAIL_PACKAGES } from "./packages";
 export { PROVISIONING_PLAN, type PlanInputs, type ProvisioningStep, type StepRole } from "./plan";

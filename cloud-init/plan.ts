@@ -8,7 +8,7 @@ import { remoteCommand, type ScriptName } from "../scripts/commands";
 import type { MailSpec } from "../spec";
 import { renderBackupFiles, type BackupSecrets } from "./backup";
 import { renderBundle } from "./bundle";
-import { renderDkimFiles } from "./dkim";
+import { DKIM_KEYS_PRUNE, renderDkimFiles } from "./dkim";
 import { MAIL_UNITS, renderHostFiles } from "./host-files";
 import { renderMailData } from "./mail-data";
 import { MAIL_PACKAGES } from "./packages";
@@ -141,7 +141,8 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
         role: "dkim",
         command: script("apply-bundle.sh"),
         uses: ["dkimPrivateKeysPem"],
-        stdin: (spec, i) => renderBundle(renderDkimFiles(spec, { privateKeysPem: i.dkimPrivateKeysPem })),
+        stdin: (spec, i) =>
+            renderBundle(renderDkimFiles(spec, { privateKeysPem: i.dkimPrivateKeysPem }), [DKIM_KEYS_PRUNE]),
         secret: true,
         pin: "replaced",
         after: ["host-config"],

@@ -3,6 +3,7 @@
 #
 #   mailstack-bundle 1
 #   file <path> <mode> <owner> <group> <on-change|-> <base64 of content|->
+#   prune <directory> <pattern> <on-change|->
 #   end
 #
 # The whole bundle is read and checked before anything is touched; without the `end` line
@@ -14,6 +15,8 @@
 # printed and the script exits non-zero, so a broken file never takes a running daemon down.
 # The same input again changes nothing and restarts nothing. An action that failed is
 # recorded in /var/lib/mailstack/pending-actions and runs again with the next bundle.
+# A `prune` line removes the files in <directory> matching <pattern> that the bundle does
+# not list: files mailstack owns and no longer renders (the key of a removed domain).
 set -euo pipefail
 umask 022
 
@@ -43,7 +46,20 @@ trap cleanup EXIT
 cat >"$work/bundle"
 
 # --- Parse and check everything first ----------------------------------------------------
+# check_actions LIST: every action of a comma list (or "-") is one of ACTION_ORDER.
+check_actions() {
+    local a list
+    [ "$1" != "-" ] || return 0
+    IFS=, read -r -a list <<<"$1"
+    for a in "${list[@]}"; do
+        case " ${ACTION_ORDER[*]} " in
+        *" $a "*) ;;
+        *) die "line $lineno: unknown action '$a'" ;;
+        esac
+    done
+}
 paths=() modes=() owners=() groups=() actions=() contents=()
+prune_dirs=() prune_patterns=() prune_actions=()
 header_seen=0
 end_seen=0
 lineno=0
@@ -63,6 +79,23 @@ while IFS= read -r line || [ -n "$line" ]; do
         continue
     fi
     read -r kind path mode owner group acts content extra <<<"$line" || true
+    if [ "$kind" = prune ]; then
+        # prune <directory> <pattern> <on-change>: here in the fields path, mode and owner.
+        if [ -n "$group" ] || [ -z "$owner" ]; then
+            die "line $lineno: expected 'prune <directory> <pattern> <on-change>'"
+        fi
+        if [[ ! "$path" =~ ^(/[A-Za-z0-9._@+-]+)+$ ]] || [[ "$path" =~ /\.\.?(/|$) ]]; then
+            die "line $lineno: bad directory '$path'"
+        fi
+        # A file-name pattern with one *, never a bare one: a prune names what it owns.
+        if [[ ! "$mode" =~ ^[A-Za-z0-9._@+-]*\*[A-Za-z0-9._@+-]*$ ]] || [ "$mode" = "*" ]; then
+            die "line $lineno: bad prune pattern '$mode'"
+        fi
+        acts=$owner
+        check_actions "$acts"
+        prune_dirs+=("$path") prune_patterns+=("$mode") prune_actions+=("$acts")
+        continue
+    fi
     if [ "$kind" != "file" ] || [ -z "${content:-}" ] || [ -n "${extra:-}" ]; then
         die "line $lineno: expected 'file <path> <mode> <owner> <group> <on-change> <content>'"
     fi
@@ -76,15 +109,7 @@ while IFS= read -r line || [ -n "$line" ]; do
     if [[ ! "$group" =~ ^[a-z_][a-z0-9_-]*$ ]] || ! getent group "$group" >/dev/null; then
         die "line $lineno: unknown group '$group'"
     fi
-    if [ "$acts" != "-" ]; then
-        IFS=, read -r -a list <<<"$acts"
-        for a in "${list[@]}"; do
-            case " ${ACTION_ORDER[*]} " in
-            *" $a "*) ;;
-            *) die "line $lineno: unknown action '$a'" ;;
-            esac
-        done
-    fi
+    check_actions "$acts"
     for p in "${paths[@]}"; do
         [ "$p" != "$path" ] || die "line $lineno: $path appears twice"
     done
@@ -133,6 +158,27 @@ for i in "${!paths[@]}"; do
     fi
 done
 
+# Files mailstack owns and this bundle no longer lists. Kept in $work, so that a failed check
+# can put them back with the changed files.
+removed=() removed_actions=()
+for j in "${!prune_dirs[@]}"; do
+    [ -d "${prune_dirs[$j]}" ] || continue
+    for f in "${prune_dirs[$j]}"/${prune_patterns[$j]}; do
+        if [ ! -f "$f" ] || [ -L "$f" ]; then continue; fi
+        listed=0
+        for p in "${paths[@]}"; do [ "$p" != "$f" ] || listed=1; done
+        [ "$listed" -eq 0 ] || continue
+        n=${#removed[@]}
+        mv -f "$f" "$work/removed.$n"
+        removed+=("$f") removed_actions+=("${prune_actions[$j]}")
+        echo "removed   $f"
+        if [ "${prune_actions[$j]}" != "-" ]; then
+            IFS=, read -r -a list <<<"${prune_actions[$j]}"
+            for a in "${list[@]}"; do want[$a]=1; done
+        fi
+    done
+done
+
 # Actions that failed in an earlier run: their files are in place now, so only this record
 # makes them run again (a rerun of the step would otherwise find nothing changed).
 pending_file=/var/lib/mailstack/pending-actions
@@ -148,7 +194,7 @@ if [ -s "$pending_file" ]; then
     done <"$pending_file"
 fi
 
-if [ "${#changed[@]}" -eq 0 ] && [ "$pending" -eq 0 ]; then
+if [ "${#changed[@]}" -eq 0 ] && [ "${#removed[@]}" -eq 0 ] && [ "$pending" -eq 0 ]; then
     echo "apply-bundle: unchanged (${unchanged} files)"
     exit 0
 fi
@@ -165,6 +211,14 @@ restore() {
                 rm -f "${paths[$i]}"
             fi
             echo "restored  ${paths[$i]}" >&2
+            ;;
+        esac
+    done
+    for i in "${!removed[@]}"; do
+        case ",${removed_actions[$i]}," in
+        *",$action,"*)
+            mv -f "$work/removed.$i" "${removed[$i]}"
+            echo "restored  ${removed[$i]}" >&2
             ;;
         esac
     done
@@ -291,6 +345,7 @@ else
 fi
 
 suffix=""
-[ "$pending" -eq 0 ] || suffix=", $pending action(s) pending from an earlier run"
+[ "${#removed[@]}" -eq 0 ] || suffix=", ${#removed[@]} removed"
+[ "$pending" -eq 0 ] || suffix="$suffix, $pending action(s) pending from an earlier run"
 echo "apply-bundle: ${#changed[@]} changed, ${unchanged} unchanged$suffix"
 exit "$failed"

@@ -10,6 +10,7 @@ import { addressOwners, buildSpec, type MailSpec, type RawConfig } from "../spec
 import {
     MAIL_PACKAGES,
     parseBundle,
+    parseBundleRules,
     renderBundle,
     renderDkimFiles,
     renderHostFiles,
@@ -19,6 +20,7 @@ import {
     type HostFile,
 } from "../cloud-init";
 import { fill } from "../cloud-init/template";
+import { DKIM_KEYS_PRUNE } from "../cloud-init/dkim";
 import { MAIL_UNITS } from "../cloud-init/host-files";
 import { mountUnitName, VOLUME_STATE_DIRS } from "../cloud-init/volume";
 import { hostKeyFromReport, PROVISIONING_PLAN, renderPackageList } from "../cloud-init/plan";
@@ -503,6 +505,23 @@ describe("bundle", () => {
 
     it("is refused without its end line", () => {
         expect(() => parseBundle(text.replace(/end\n$/, ""))).toThrow(/end/);
+    });
+
+    it("carries prune rules after the files; the dkim step prunes the keys directory", () => {
+        const rule = { dir: "/etc/opendkim/keys", pattern: "*.private", onChange: ["restart:opendkim" as const] };
+        const pruned = renderBundle(files, [rule]);
+        expect(pruned).toMatch(/\nprune \/etc\/opendkim\/keys \*\.private restart:opendkim\nend\n$/);
+        expect(parseBundleRules(pruned).prune).toEqual([rule]);
+        expect(parseBundle(pruned)).toEqual(parseBundle(text));
+        for (const pattern of ["*", "a/*", "x", "*.a b"])
+            expect(() => renderBundle([], [{ ...rule, pattern }])).toThrow(/prune pattern/);
+        expect(() => renderBundle([], [{ ...rule, dir: "/etc/../x" }])).toThrow(/prune directory/);
+        const dkim = PROVISIONING_PLAN.find((st) => st.role === "dkim")!;
+        const stdin = dkim.stdin!(s, { dkimPrivateKeysPem: keysFor(s), passwordHashes: {} });
+        expect(parseBundleRules(stdin).prune).toEqual([DKIM_KEYS_PRUNE]);
+        // Every key the step installs is inside the pruned directory and matches the pattern.
+        for (const f of parseBundle(stdin).filter((f) => f.path.endsWith(".private")))
+            expect(f.path).toMatch(/^\/etc\/opendkim\/keys\/[^/]+\.private$/);
     });
 
     it("refuses values the script could not read safely", () => {

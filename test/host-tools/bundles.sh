@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Part of run.sh (lib.sh first, after first-boot.sh): scripts/apply-bundle.sh installs the three
 # bundles with the right owners and modes, changes nothing the second time, refuses a cut or
-# broken bundle, and creates a table main.cf names before any bundle delivered it.
+# broken bundle, creates a table main.cf names before any bundle delivered it, and prunes
+# the files mailstack owns and no longer renders.
 cp "$REPO/scripts/apply-bundle.sh" "$ROOT/tmp/apply-bundle.sh"
 for b in host-config mail-data dkim; do
     check "apply-bundle.sh installs the $b bundle" in_root bash /tmp/apply-bundle.sh <"$RENDER/$b.bundle"
@@ -93,3 +94,21 @@ if grep -q "reload:nginx failed" <<<"$first" && grep -q "ran       reload:nginx"
 else
     not_ok "apply-bundle.sh runs a failed action again with the next bundle, then forgets it" "$first"$'\n--\n'"$second"$'\n--\n'"$third"
 fi
+
+# The dkim bundle prunes /etc/opendkim/keys: the key of a domain no longer configured goes,
+# OpenDKIM restarts; a file the prune pattern does not match stays; the same bundle again
+# changes nothing.
+rm -f "$ROOT/tmp/systemctl.log"
+install -m 0600 /dev/null "$ROOT/etc/opendkim/keys/removed.example.mail.private"
+echo "kept" >"$ROOT/etc/opendkim/keys/README"
+pruned=$(in_root bash /tmp/apply-bundle.sh <"$RENDER/dkim.bundle" 2>&1)
+again=$(in_root bash /tmp/apply-bundle.sh <"$RENDER/dkim.bundle" 2>&1)
+if grep -qx "removed   /etc/opendkim/keys/removed.example.mail.private" <<<"$pruned" &&
+    [ ! -e "$ROOT/etc/opendkim/keys/removed.example.mail.private" ] && [ -e "$ROOT/etc/opendkim/keys/README" ] &&
+    [ "$(find "$ROOT/etc/opendkim/keys" -name '*.private' | wc -l)" -eq "$(grep -c '^file /etc/opendkim/keys/' "$RENDER/dkim.bundle")" ] &&
+    grep -qx "restart opendkim" "$ROOT/tmp/systemctl.log" && grep -q "^apply-bundle: unchanged" <<<"$again"; then
+    ok "apply-bundle.sh prunes the DKIM key of a removed domain, restarts OpenDKIM, keeps other files; then unchanged"
+else
+    not_ok "apply-bundle.sh prunes the DKIM key of a removed domain, restarts OpenDKIM, keeps other files; then unchanged" "$pruned"$'\n--\n'"$again"
+fi
+rm -f "$ROOT/etc/opendkim/keys/README"

@@ -17,6 +17,7 @@ import { buildSpec } from "../../spec";
 import packages from "../../cloud-init/packages.json";
 import {
     MAIL_PACKAGES,
+    PROVISIONING_PLAN,
     renderBundle,
     renderDkimFiles,
     renderHostFiles,
@@ -98,7 +99,12 @@ fs.writeFileSync(
 );
 fs.writeFileSync(path.join(out, "host-config.bundle"), renderBundle(host));
 fs.writeFileSync(path.join(out, "mail-data.bundle"), renderBundle(mail));
-fs.writeFileSync(path.join(out, "dkim.bundle"), renderBundle(dkim));
+// The dkim step's own stdin (its prune rule included), as the plan renders it.
+const dkimStep = PROVISIONING_PLAN.find((s) => s.role === "dkim")!;
+fs.writeFileSync(
+    path.join(out, "dkim.bundle"),
+    dkimStep.stdin!(spec, { dkimPrivateKeysPem: privateKeysPem, passwordHashes: {} }),
+);
 fs.writeFileSync(path.join(out, "password"), SAMPLE_PASSWORD);
 // What Hetzner's debian-13 image already has (only in packages.json) plus what the user-data installs.
 fs.writeFileSync(path.join(out, "rootfs-packages"), [...packages.image, ...MAIL_PACKAGES].join("\n") + "\n");
