@@ -26,7 +26,7 @@ import { outside } from "../lab/harness/net";
 import { readPid, REPO_DIR, shAsync, sleep, STATE_DIR } from "../lab/harness/processes";
 import { ssh } from "../lab/harness/ssh";
 import { standUpLab } from "../lab/harness/standup";
-import { LAB_PASSWORDS, LAB_RAW_CONFIG, LAB_RELAY, labSpec } from "../lab/lab-config";
+import { LAB_PASSWORDS, labRawConfig, LAB_RELAY, labSpec } from "../lab/lab-config";
 import { labPlanInputs, runStep } from "../lab/provision";
 import { sinkMessages } from "../lab/sink";
 import { buildSpec, type MailSpec } from "../spec";
@@ -373,10 +373,10 @@ function bigSpec(addresses: number): { spec: MailSpec; extra: string[] } {
     const base = labSpec();
     const existing = base.domains.reduce((n, d) => n + d.mailboxes.length, 0);
     const extra = Array.from({ length: addresses - existing }, (_, i) => `u${String(i).padStart(5, "0")}`);
-    const domains = (LAB_RAW_CONFIG.domains as { name: string; mailboxes: string[] }[]).map((d) =>
+    const domains = (labRawConfig().domains as { name: string; mailboxes: string[] }[]).map((d) =>
         d.name === "example.org" ? { ...d, mailboxes: [...d.mailboxes, ...extra] } : d,
     );
-    return { spec: buildSpec({ ...LAB_RAW_CONFIG, domains }), extra: extra.map((u) => `${u}@example.org`) };
+    return { spec: buildSpec({ ...labRawConfig(), domains }), extra: extra.map((u) => `${u}@example.org`) };
 }
 
 /** Apply the mail-data step's bundle for `spec` (extra mailboxes share one password hash); its seconds. */

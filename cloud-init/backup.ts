@@ -8,7 +8,7 @@ import type { BackupSpec, MailSpec } from "../spec";
 import { shellQuote } from "../scripts/commands";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
-import { MAIL_VOLUME_MOUNT, VOLUME_STATE_DIRS, volumeStatePath } from "./volume";
+import { MAIL_VOLUME_MOUNT, mountUnitName, VOLUME_STATE_DIRS, VOLUME_STATE_ROOT, volumeStatePath } from "./volume";
 
 /** What is backed up and what is not, written once: the include and exclude lists restic reads. */
 export const BACKUP_INCLUDE: readonly string[] = [MAIL_VOLUME_MOUNT];
@@ -102,8 +102,23 @@ export function renderBackupFiles(spec: MailSpec, secrets?: BackupSecrets): Host
     const unit = (name: string, values: Record<string, string> = {}) =>
         file(`/etc/systemd/system/${name}`, renderTemplate(`backup/${name}`, values));
     return [
-        file("/usr/local/sbin/mailstack-backup", renderTemplate("backup/mailstack-backup.sh"), "0755"),
-        file("/usr/local/sbin/mailstack-restore", renderTemplate("backup/mailstack-restore.sh"), "0755"),
+        file(
+            "/usr/local/sbin/mailstack-backup",
+            renderTemplate("backup/mailstack-backup.sh", {
+                repositoryMark: `${VOLUME_STATE_ROOT}/backup-repository`,
+                hostname: spec.hostname,
+            }),
+            "0755",
+        ),
+        file(
+            "/usr/local/sbin/mailstack-restore",
+            renderTemplate("backup/mailstack-restore.sh", {
+                stateMounts: VOLUME_STATE_DIRS.filter((d) => d.backup)
+                    .map((d) => `${d.name} ${mountUnitName(d.path)}`)
+                    .join("\n"),
+            }),
+            "0755",
+        ),
         file(`${CONF}/env`, env, "0600"),
         file(`${CONF}/password`, password, "0600"),
         file(`${CONF}/ssh/id_ed25519`, key, "0600"),

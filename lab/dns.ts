@@ -12,6 +12,7 @@ import * as net from "node:net";
 import { mailDnsRecords, MailDnsRecord } from "../cloud-init/dns-records";
 import type { MailSpec } from "../spec";
 import { NET } from "./harness/net";
+import { STORAGE_BOX } from "./storagebox";
 
 export interface LabDnsRecord {
     name: string;
@@ -47,6 +48,8 @@ export function outsideRecords(): LabDnsRecord[] {
         { name: "relay.sink.test", type: "A", content: NET.outside4 },
         // The lab's ACME CA (lab/acme.ts).
         { name: "acme.lab.test", type: "A", content: NET.outside4 },
+        // The backup target (lab/storagebox.ts), named like a Hetzner Storage Box.
+        { name: STORAGE_BOX.host, type: "A", content: NET.storagebox4 },
         { name: reverseName(NET.outside4), type: "PTR", content: "relay.sink.test" },
         { name: "client.sink.test", type: "A", content: NET.client4 },
         { name: "client.sink.test", type: "AAAA", content: NET.client6 },

@@ -7,6 +7,7 @@ import { ACME_DIRECTORY } from "./acme";
 import { MAIL_VOLUME_DEVICE } from "./harness/container";
 import { NET } from "./harness/net";
 import { provisionalHostKey } from "./harness/ssh";
+import { labBackupConfig } from "./storagebox";
 
 /** Lab-only passwords (the lab network is private; these are never used anywhere else). */
 export const LAB_PASSWORDS: Readonly<Record<string, string>> = {
@@ -22,7 +23,15 @@ export const LAB_RELAY = { host: NET.outside4, port: 587, username: "lab", passw
 /** Where forwarded mail goes: an outside domain whose only route is the lab's sink. */
 export const LAB_SINK_ADDRESS = "ext@sink.test";
 
-export const LAB_RAW_CONFIG: RawConfig = {
+/**
+ * The lab's stack config. A function, because the backup target's host key (pinned in
+ * `mailstack:backup.sftp.hostKey`) is made for each lab run in its state dir.
+ */
+export function labRawConfig(): RawConfig {
+    return { ...LAB_BASE_CONFIG, backup: labBackupConfig() };
+}
+
+const LAB_BASE_CONFIG: RawConfig = {
     hostname: "mail.example.org",
     acmeEmail: "postmaster@example.org",
     // pebble in the lab (lab/acme.ts), under a reserved .test name: never a real ACME CA.
@@ -42,11 +51,13 @@ export const LAB_RAW_CONFIG: RawConfig = {
     ],
     relay: { host: LAB_RELAY.host, port: LAB_RELAY.port, username: LAB_RELAY.username },
     hasRelayPassword: true,
+    // Backups to the lab's Storage Box (lab/storagebox.ts), with the password and SSH key as secrets.
+    backupSecretsSet: ["backupPassword", "backupSshPrivateKey"],
     passwords: LAB_PASSWORDS,
 };
 
 export function labSpec(): MailSpec {
-    return buildSpec(LAB_RAW_CONFIG);
+    return buildSpec(labRawConfig());
 }
 
 /** The user-data the stack sends to Hetzner for this spec, with the lab's mail volume device. */

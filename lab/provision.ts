@@ -13,6 +13,7 @@ import { acmeLabCa } from "./acme";
 import { STATE_DIR } from "./harness/processes";
 import { pinHostKey, pinnedHostKey, provisionalHostKey, sshAsync } from "./harness/ssh";
 import { LAB_PASSWORDS, LAB_RELAY } from "./lab-config";
+import { backupClientKey, LAB_BACKUP_PASSWORD } from "./storagebox";
 
 export interface ProvisionResult {
     ran: boolean;
@@ -50,12 +51,18 @@ export function labDkimKeys(spec: MailSpec): Record<string, string> {
     return keys;
 }
 
-/** What the stack would hand the plan: lab keys, lab password hashes, the lab relay's password. */
+/**
+ * What the stack would hand the plan: lab keys, lab password hashes, the lab relay's
+ * password, the backup repository's password and the server's key for the Storage Box.
+ */
 export function labPlanInputs(spec: MailSpec, passwords: Readonly<Record<string, string>> = LAB_PASSWORDS): PlanInputs {
     return {
         dkimPrivateKeysPem: labDkimKeys(spec),
         passwordHashes: Object.fromEntries(Object.entries(passwords).map(([a, p]) => [a, hashPassword(p, labSalt(a))])),
         ...(spec.relay ? { relayPassword: LAB_RELAY.password } : {}),
+        ...(spec.backup
+            ? { backup: { password: LAB_BACKUP_PASSWORD, sshPrivateKey: backupClientKey().privateKeyOpenssh } }
+            : {}),
     };
 }
 

@@ -22,7 +22,7 @@ if [ -d "$state/pids" ]; then
         [ -e "$p" ] && [ "${p##*/}" != nspawn ] && names+=("${p##*/}")
     done
     for f in "${names[@]}"; do
-        read -r pid st <"$state/pids/$f" || continue
+        read -r pid st sig <"$state/pids/$f" || continue
         if [ "$f" = leader ]; then
             if alive "$pid" "$st"; then
                 echo "stop: the container's PID 1 outlived nspawn, SIGKILL (pid $pid)"
@@ -31,6 +31,12 @@ if [ -d "$state/pids" ]; then
             fi
             rm -f "$state/pids/$f"
             continue
+        fi
+        if alive "$pid" "$st" && [ "${sig:-}" = KILL ]; then
+            # Recorded as one that ignores SIGTERM (unshare --fork; --kill-child ends the rest).
+            echo "stop: $f (pid $pid, SIGKILL)"
+            kill -KILL "$pid" 2>/dev/null
+            for _ in $(seq 1 25); do alive "$pid" "$st" || break; sleep 0.2; done
         fi
         if alive "$pid" "$st"; then
             echo "stop: $f (pid $pid)"

@@ -116,6 +116,17 @@ describe("the backup step's files", () => {
         expect(BACKUP_EXCLUDE).toContain("/srv/mail/state/postfix-queue");
     });
 
+    test("the restore stops and starts the mount of each backed-up state directory (not the queue's); the volume's repository mark is in state/", () => {
+        const f = byPath(renderBackupFiles(spec({ sftp: SFTP }), { password: "pw-0123456789", sshPrivateKey: "KEY" }));
+        const restore = f["/usr/local/sbin/mailstack-restore"].content;
+        expect(restore).toContain("state_mounts='letsencrypt etc-letsencrypt.mount'\n");
+        expect(restore).not.toContain("var-spool-postfix.mount");
+        expect(f["/usr/local/sbin/mailstack-backup"].content).toContain("mark='/srv/mail/state/backup-repository'\n");
+        // The mails name the host from the stack: `hostname -f` fails where no resolver knows it (the lab found it).
+        expect(f["/usr/local/sbin/mailstack-backup"].content).toContain("host='mail.nathabee.de'\n");
+        expect(f["/usr/local/sbin/mailstack-backup"].content).not.toContain("$(hostname -f)");
+    });
+
     test("a secret on two lines is refused; spec.backup without secrets is refused", () => {
         expect(() => renderBackupFiles(spec({ sftp: SFTP }), { password: "a\nb", sshPrivateKey: "K" })).toThrow(
             /one line/,

@@ -29,11 +29,16 @@ export const CHECK_ORDER = [
     "packages.test.ts",
     // Grows the mail volume online; after the checks that fill it with mail, before the reboot, which mounts the grown one.
     "mail-volume.test.ts",
+    // Backups to the lab's Storage Box, a mailbox restored, failure mails to the postmaster. After the checks
+    // that deliver mail (the backup holds it), before the reboot, which sees the restored mailbox survive it.
+    "backup.test.ts",
     // After every check that delivers mail, so the volume it proves intact across the reboot holds their mail.
     "reboot.test.ts",
     // After the others on the first server: it bans an address (its own, then unbans it), so no check can meet a ban it left behind.
     "fail2ban.test.ts",
     // Replaces the server (clean shutdown, new root, same volume, every step): after every check of the first
-    // server, so the volume it proves intact holds their mail, and last, so the others all see the first server.
+    // server, so the volume it proves intact holds their mail, and so the others all see the first server.
     "replacement.test.ts",
+    // Last: the volume is lost; a new server on an empty volume gets everything back from the backup.
+    "restore.test.ts",
 ] as const;

@@ -6,38 +6,14 @@ import { queueLength } from "../delivery";
 import { startOutsideDaemon } from "../harness/net";
 import { LAB_DIR, readPid, sleep } from "../harness/processes";
 import { replaceServer } from "../harness/replace";
-import { allMailboxes } from "../../spec";
-import { LAB_PASSWORDS, LAB_RELAY, labSpec } from "../lab-config";
+import { LAB_PASSWORDS, LAB_RELAY } from "../lab-config";
 import { verify } from "./dkim-verify";
+import { lineDiff, mailboxRecord } from "./mailboxes";
 import { NET, ssh, STATE_DIR, tag } from "./helpers";
 
-// Last (lab/checks/order.ts): it leaves the lab running on the new server.
+// After the first server's checks (lab/checks/order.ts); restore.test.ts replaces it once more.
 
 const ALICE = { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] };
-
-/**
- * Every mailbox's folders with UIDVALIDITY and message count, and every message's UID,
- * physical size and received date (the file's mtime), as Dovecot serves them. The lab
- * spec's mailboxes: the one the reprovision check added is not in the config the new
- * server is provisioned from (its Maildir stays on the volume, without a login).
- */
-function mailboxRecord(): string[] {
-    return ssh(
-        `for u in ${allMailboxes(labSpec()).sort().join(" ")}; do
-            doveadm -f tab mailbox status -u "$u" "uidvalidity messages" '*' | sed "s|^|$u |"
-            doveadm -f tab fetch -u "$u" "mailbox uid size.physical date.received" ALL | sed "s|^|$u |"
-        done`,
-        { timeoutMs: 120_000 },
-    )
-        .stdout.trim()
-        .split("\n");
-}
-
-/** The lines only in `a` and only in `b`, the first few of each, for a readable failure. */
-function lineDiff(a: readonly string[], b: readonly string[]): string {
-    const only = (x: readonly string[], y: readonly string[]) => x.filter((l) => !y.includes(l)).slice(0, 5);
-    return `before only: ${JSON.stringify(only(a, b))}; after only: ${JSON.stringify(only(b, a))}`;
-}
 
 async function stopSink(): Promise<void> {
     const pid = readPid("sink");

@@ -4,7 +4,7 @@ import { PROVISIONING_PLAN } from "../../cloud-init/plan";
 import { buildSpec } from "../../spec";
 import { eventually, imapFetch, sendMail, smtpDialog } from "../clients";
 import { provision } from "../provision";
-import { LAB_PASSWORDS, LAB_RAW_CONFIG, labSpec } from "../lab-config";
+import { LAB_PASSWORDS, labRawConfig, labSpec } from "../lab-config";
 import { ssh, tag } from "./helpers";
 
 /** Postfix's master PID and the main PIDs of the other daemons, and the boot id. */
@@ -56,8 +56,8 @@ void test("A mailbox added through the provisioning scripts is accepted on port 
     const before = daemonState();
     const passwords = { ...LAB_PASSWORDS, [dave]: password };
     const spec = buildSpec({
-        ...LAB_RAW_CONFIG,
-        domains: (LAB_RAW_CONFIG.domains as { name: string; mailboxes: string[] }[]).map((d) =>
+        ...labRawConfig(),
+        domains: (labRawConfig().domains as { name: string; mailboxes: string[] }[]).map((d) =>
             d.name === "example.org" ? { ...d, mailboxes: [...d.mailboxes, "dave"] } : d,
         ),
         passwords,

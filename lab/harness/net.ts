@@ -24,6 +24,8 @@ export const NET = {
     outside4: "198.51.100.7",
     /** A password guesser, for the fail2ban checks (banned and unbanned there). */
     attacker4: "198.51.100.66",
+    /** The backup target: an SFTP "Storage Box" on port 23 (lab/storagebox.ts). */
+    storagebox4: "203.0.113.22",
 } as const;
 
 /** Create msl-srv and msl-out with one veth pair between them. No link to the host. */
@@ -47,6 +49,7 @@ export function createNetwork(): void {
     run(o, "addr", "add", `${NET.client4}/24`, "dev", NET.outsideIf);
     run(o, "addr", "add", `${NET.outside4}/32`, "dev", NET.outsideIf);
     run(o, "addr", "add", `${NET.attacker4}/32`, "dev", NET.outsideIf);
+    run(o, "addr", "add", `${NET.storagebox4}/32`, "dev", NET.outsideIf);
     run(o, "-6", "addr", "add", `${NET.client6}/64`, "dev", NET.outsideIf, "nodad");
     run(o, "link", "set", NET.outsideIf, "up");
 }
@@ -95,6 +98,7 @@ export async function startOutsideProcess(
     argv: string[],
     ready: RegExp,
     env: NodeJS.ProcessEnv = {},
+    stopSignal: "TERM" | "KILL" = "TERM",
 ): Promise<number> {
     const log = path.join(STATE_DIR, `${name}.log`);
     // Only what this start writes counts: the log of an earlier start (a restarted sink) says "ready" too.
@@ -110,7 +114,7 @@ export async function startOutsideProcess(
     });
     fs.closeSync(out);
     if (child.pid === undefined) throw new Error(`could not start ${name}`);
-    recordPid(name, child.pid);
+    recordPid(name, child.pid, stopSignal);
     child.unref();
     const started = Date.now();
     while (Date.now() - started < READY_TIMEOUT_MS) {

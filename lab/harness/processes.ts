@@ -97,8 +97,12 @@ export function writeState(name: string, content: string): void {
 }
 
 /** Record a PID we started so that stop.sh (and only stop.sh) stops it. */
-export function recordPid(name: string, pid: number): void {
-    writeState(`pids/${name}`, `${pid} ${startTime(pid) ?? "?"}\n`);
+/**
+ * Record a started process for lab/stop.sh. `stopSignal` KILL is for a process that ignores
+ * SIGTERM by design (`unshare --fork` blocks it; its `--kill-child` then ends the rest).
+ */
+export function recordPid(name: string, pid: number, stopSignal: "TERM" | "KILL" = "TERM"): void {
+    writeState(`pids/${name}`, `${pid} ${startTime(pid) ?? "?"}${stopSignal === "KILL" ? " KILL" : ""}\n`);
 }
 
 /** The recorded PID of NAME while that very process still runs. */

@@ -1,6 +1,6 @@
-// The whole lab, stood up: image, private network, the lab DNS, the mail sink and the ACME
-// CA in msl-out, the container booted with the stack's user-data, cloud-init, and the
-// stack's provisioning plan over SSH. `npm run lab` (lab/run.ts) and `npm run bench`
+// The whole lab, stood up: image, private network, the lab DNS, the mail sink, the ACME CA
+// and the backup target in msl-out, the container booted with the stack's user-data,
+// cloud-init, and the stack's provisioning plan over SSH. `npm run lab` (lab/run.ts) and `npm run bench`
 // (bench/run.ts) both stand the lab up with this, so both measure the same server.
 
 import { createPublicKey } from "node:crypto";
@@ -11,6 +11,7 @@ import { startAcmeServer } from "../acme";
 import { labDnsRecords } from "../dns";
 import { LAB_RELAY, labSpec, labUserData } from "../lab-config";
 import { labDkimKeys, provision } from "../provision";
+import { startStorageBox } from "../storagebox";
 import { bootContainer, imageTarball, type Lab, prepareRoot, prepareState, waitForCloudInit } from "./container";
 import { createNetwork, NET, startOutsideDaemon } from "./net";
 import { LAB_DIR, STATE_DIR } from "./processes";
@@ -69,6 +70,7 @@ export async function standUpLab(lab: Partial<Lab>, timed: Timed): Promise<Stood
         lab,
         await timed("unpack onto tmpfs", () => prepareRoot(tarball, { userData, hostname: spec.hostname }, publicKey)),
     );
+    await timed("Storage Box in msl-out", () => startStorageBox(tarball));
     const booted = Date.now();
     Object.assign(
         lab,

@@ -4,6 +4,7 @@
 # (root only, from the backup provisioning step over SSH; never in the user-data).
 #
 #   mailstack-backup run        back up, then forget and prune by the retention (the timer)
+#   mailstack-backup run --adopt  the same, for a volume the repository has not seen (see below)
 #   mailstack-backup check      restic check (weekly timer)
 #   mailstack-backup stale      mail the postmaster when the last success is 2 days old
 #   mailstack-backup notify U   mail the postmaster that unit U failed (OnFailure=)
@@ -15,6 +16,10 @@ conf=/etc/mailstack/backup
 state=/var/lib/mailstack
 # A success is recorded here, off the mail volume, so a restore never brings back an old time.
 stamp=$state/backup-last-success
+# The mail host name, from the stack (`hostname -f` needs a resolver that knows it).
+host='{{hostname}}'
+# The id of the repository this volume is backed up to (on the volume, so in every snapshot).
+mark='{{repositoryMark}}'
 die() {
     echo "mailstack-backup: $*" >&2
     exit 1
@@ -40,9 +45,9 @@ r() {
 }
 mail_postmaster() { # mail_postmaster SUBJECT (body on stdin)
     {
-        printf 'From: mailstack-backup <root@%s>\nTo: %s\nSubject: %s\n\n' "$(hostname -f)" "$POSTMASTER" "$1"
+        printf 'From: mailstack-backup <root@%s>\nTo: %s\nSubject: %s\n\n' "$host" "$POSTMASTER" "$1"
         cat
-    } | /usr/sbin/sendmail -t -f "root@$(hostname -f)"
+    } | /usr/sbin/sendmail -t -f "root@$host"
 }
 
 case ${1:-} in
@@ -52,6 +57,18 @@ run)
     rc=0
     r cat config >/dev/null 2>&1 || rc=$?
     if [ "$rc" -eq 10 ]; then r init; elif [ "$rc" -ne 0 ]; then r cat config >/dev/null; fi
+    # The volume carries the id of the repository it is backed up to, and so does every
+    # snapshot of it. A volume without it, backed up to a repository that has snapshots, is
+    # a new volume (a server rebuilt on a fresh one): its nearly empty backup would become
+    # the latest snapshot, the one a restore takes. Refuse until it is restored, or adopted.
+    id=$(r cat config | sed -n 's/^ *"id": *"\([0-9a-f]*\)".*/\1/p')
+    [ -n "$id" ] || die "cannot read the repository's id"
+    if [ "$(cat "$mark" 2>/dev/null)" != "$id" ]; then
+        if [ "${2:-}" != --adopt ] && r snapshots --tag mailstack --json | grep -q '"id"'; then
+            die "this mail volume has never been backed up to $RESTIC_REPOSITORY, which holds snapshots of a volume: restore it first (mailstack-restore all), or start backing up this volume with: mailstack-backup run --adopt"
+        fi
+        echo "$id" >"$mark.tmp" && mv "$mark.tmp" "$mark"
+    fi
     # The include and exclude lists are rendered from one place (cloud-init/backup.ts).
     r backup --one-file-system --files-from "$conf/include" --exclude-file "$conf/exclude" --tag mailstack
     r forget --tag mailstack --prune --keep-daily "$KEEP_DAILY" --keep-weekly "$KEEP_WEEKLY" --keep-monthly "$KEEP_MONTHLY"
@@ -68,14 +85,14 @@ stale)
     last=$(cat "$stamp" 2>/dev/null || stat -c %Y "$conf/env")
     age=$(($(date +%s) - last))
     if [ "$age" -gt $((2 * 86400)) ]; then
-        echo "The last successful backup of $(hostname -f) was $((age / 3600)) hours ago (repository $RESTIC_REPOSITORY)." |
+        echo "The last successful backup of $host was $((age / 3600)) hours ago (repository $RESTIC_REPOSITORY)." |
             mail_postmaster "mailstack: no successful backup for $((age / 86400)) days"
     fi
     ;;
 notify)
     unit=${2:?unit}
     load
-    journalctl -u "$unit" -n 50 --no-pager 2>&1 | mail_postmaster "mailstack: $unit failed on $(hostname -f)"
+    journalctl -u "$unit" -n 50 --no-pager 2>&1 | mail_postmaster "mailstack: $unit failed on $host"
     ;;
 enable)
     timers=(mailstack-backup.timer mailstack-backup-check.timer mailstack-backup-stale.timer)
@@ -92,5 +109,5 @@ restic)
     load
     r "$@"
     ;;
-*) die "usage: mailstack-backup run|check|stale|notify UNIT|enable|restic ARGS" ;;
+*) die "usage: mailstack-backup run [--adopt]|check|stale|notify UNIT|enable|restic ARGS" ;;
 esac

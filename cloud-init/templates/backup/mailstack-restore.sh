@@ -45,8 +45,29 @@ includes=()
 for p in "${paths[@]}"; do includes+=(--include "$p"); done
 /usr/local/sbin/mailstack-backup restic restore "$snapshot" --target "$tmp" "${includes[@]}"
 
-# Everything at once: nothing may read or deliver while the whole store changes.
-[ "$what" = all ] && systemctl stop postfix dovecot
+# The state directories in the backup, bind-mounted at their usual paths: <name> <mount unit>
+state_mounts='{{stateMounts}}'
+
+# Everything at once: nothing may read or deliver while the whole store changes. A bind
+# mount holds on to the directory it was made from, so the state mounts stop too (certbot's
+# timer first, so that nothing mounts /etc/letsencrypt again), and start on the restored
+# directories. Whatever was stopped starts again, also when the restore fails.
+stopped=()
+restart() {
+    local i
+    for ((i = ${#stopped[@]} - 1; i >= 0; i--)); do systemctl start "${stopped[i]}" || true; done
+}
+if [ "$what" = all ]; then
+    trap 'restart; rm -rf "$tmp"' EXIT
+    units=(postfix.service dovecot.service certbot.timer)
+    while read -r _ unit; do units+=("$unit"); done <<<"$state_mounts"
+    for unit in "${units[@]}"; do
+        if systemctl is-active --quiet "$unit"; then
+            systemctl stop "$unit"
+            stopped+=("$unit")
+        fi
+    done
+fi
 stamp=$(date +%Y%m%dT%H%M%S)
 for p in "${paths[@]}"; do
     if [ ! -e "$tmp$p" ]; then
@@ -71,7 +92,9 @@ for p in "${paths[@]}"; do
 done
 chown vmail:vmail "$vhosts" "$vhosts"/* 2>/dev/null || true
 if [ "$what" = all ]; then
-    systemctl start dovecot postfix
+    restart
+    stopped=()
+    echo "mailstack-restore: started again: postfix, dovecot and the state mounts"
 elif [ "$what" = mailbox ]; then
     # Sessions that had the old Maildir open would keep its view: end them, clients reconnect
     # and read the restored one. (Stopping Dovecot would end every user's session.)
