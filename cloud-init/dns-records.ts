@@ -31,6 +31,18 @@ export interface DnsFacts {
     readonly ipv6: string;
     /** PEM (SPKI, "PUBLIC KEY") of the domain's DKIM key. */
     readonly dkimPublicKeyPem: string;
+    /**
+     * Retired selector -> PEM public key, for the retired selectors still published (the
+     * caller decides by date: spec's publishedRetiredSelectors). None when absent.
+     */
+    readonly dkimRetiredPublicKeysPem?: Readonly<Record<string, string>>;
+}
+
+/** The last day a retired selector stays published; a selector not retired in the spec is a bug. */
+function retiredUntil(domain: DomainSpec, selector: string): string {
+    const r = domain.dkimRetired.find((x) => x.selector === selector);
+    if (!r) throw new Error(`dns: ${selector} is not a retired DKIM selector of ${domain.name}`);
+    return r.until;
 }
 
 /** Cloudflare's free plan allows record comments of 100 characters. */
@@ -137,6 +149,16 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
             ttl,
             purpose: "DKIM public key of the key OpenDKIM signs with",
         },
+        // A rotation: the earlier keys stay published for mail signed before it, still in transit.
+        ...Object.keys(facts.dkimRetiredPublicKeysPem ?? {})
+            .sort()
+            .map((selector) => ({
+                name: `${selector}._domainkey.${d}`,
+                type: "TXT" as const,
+                content: txtContent(dkimRecordValue(facts.dkimRetiredPublicKeysPem![selector])),
+                ttl,
+                purpose: `retired DKIM key, no longer signing, published until ${retiredUntil(domain, selector)}`,
+            })),
         {
             name: `_dmarc.${d}`,
             type: "TXT",
@@ -176,7 +198,7 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
 }
 
 /** A stable, unique resource-name suffix for a record. */
-export function recordKey(record: MailDnsRecord): string {
+export function recordKey(record: Pick<MailDnsRecord, "type" | "name">): string {
     return `${record.type.toLowerCase()}-${record.name}`;
 }
 

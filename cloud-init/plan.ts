@@ -41,6 +41,8 @@ export type StepRole =
 export type StepWait =
     /** The hostname's A/AAAA records point at the server (ACME HTTP-01). */
     | "host-dns"
+    /** Every domain's DKIM record of its signing selector exists (a new key is published before it signs). */
+    | "dkim-dns"
     /** Hetzner has the mail volume at its configured size. */
     | "volume-size";
 
@@ -146,7 +148,8 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
         secret: true,
         pin: "replaced",
         after: ["host-config"],
-        waitsFor: [],
+        // A new key (a new selector) signs only once its record is published.
+        waitsFor: ["dkim-dns"],
         triggers: none,
     },
     // Domains, mailboxes, aliases and password hashes: the step a new mailbox re-runs.

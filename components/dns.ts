@@ -19,6 +19,8 @@ export interface MailDnsArgs {
     readonly ipv6: pulumi.Input<string>;
     /** PEM public key of the domain's DKIM key. */
     readonly dkimPublicKeyPem: pulumi.Input<string>;
+    /** Retired DKIM selector still published -> its PEM public key (a rotation). */
+    readonly dkimRetiredPublicKeysPem?: Readonly<Record<string, pulumi.Input<string>>>;
     /** The zone, as the pre-flight read it (components/zones.ts). */
     readonly zone: ZoneFacts;
 }
@@ -34,6 +36,8 @@ const SHAPE_FACTS: DnsFacts = {
 export class MailDns extends pulumi.ComponentResource {
     /** The records as published, for the `dnsRecords` stack output. */
     public readonly records: pulumi.Output<MailDnsRecord[]>;
+    /** The signing selector's DKIM record: OpenDKIM switches to a new key only once it exists. */
+    public readonly dkimRecord: cloudflare.DnsRecord;
 
     constructor(name: string, args: MailDnsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:dns:MailDns", name, {}, opts);
@@ -41,18 +45,29 @@ export class MailDns extends pulumi.ComponentResource {
 
         const zoneId = args.zone.zoneId;
 
+        const retired = args.dkimRetiredPublicKeysPem ?? {};
         this.records = pulumi
-            .all([args.ipv4, args.ipv6, args.dkimPublicKeyPem])
-            .apply(([ipv4, ipv6, dkimPublicKeyPem]) => mailDnsRecords(spec, domain, { ipv4, ipv6, dkimPublicKeyPem }));
+            .all([args.ipv4, args.ipv6, args.dkimPublicKeyPem, pulumi.all(retired)])
+            .apply(([ipv4, ipv6, dkimPublicKeyPem, dkimRetiredPublicKeysPem]) =>
+                mailDnsRecords(spec, domain, { ipv4, ipv6, dkimPublicKeyPem, dkimRetiredPublicKeysPem }),
+            );
 
-        for (const shape of mailDnsRecords(spec, domain, SHAPE_FACTS)) {
+        const shapeFacts: DnsFacts = {
+            ...SHAPE_FACTS,
+            dkimRetiredPublicKeysPem: Object.fromEntries(
+                Object.keys(retired).map((s) => [s, SHAPE_FACTS.dkimPublicKeyPem]),
+            ),
+        };
+        const dkimKey = recordKey({ name: `${domain.dkimSelector}._domainkey.${domain.name}`, type: "TXT" });
+        let dkimRecord: cloudflare.DnsRecord | undefined;
+        for (const shape of mailDnsRecords(spec, domain, shapeFacts)) {
             const key = recordKey(shape);
             const record = this.records.apply((all) => {
                 const found = all.find((r) => recordKey(r) === key);
                 if (!found) throw new Error(`DNS record ${key} disappeared between planning and rendering`);
                 return found;
             });
-            new cloudflare.DnsRecord(
+            const resource = new cloudflare.DnsRecord(
                 `${name}-${key}`,
                 {
                     zoneId,
@@ -73,7 +88,10 @@ export class MailDns extends pulumi.ComponentResource {
                     ...(args.zone.adopt.has(key) ? { import: `${zoneId}/${args.zone.adopt.get(key)}` } : {}),
                 },
             );
+            if (key === dkimKey) dkimRecord = resource;
         }
+        if (!dkimRecord) throw new Error(`DNS: no DKIM record ${dkimKey} among the records of ${domain.name}`);
+        this.dkimRecord = dkimRecord;
         this.registerOutputs({ records: this.records });
     }
 }

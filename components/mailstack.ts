@@ -30,6 +30,8 @@ export interface MailStackArgs {
     readonly backupSecrets?: Readonly<Partial<Record<BackupSecretKey, pulumi.Input<string>>>>;
     /** Each domain's zone, from the pre-flight (readZones). */
     readonly zones: Readonly<Record<string, ZoneFacts>>;
+    /** The day that decides which retired DKIM selectors are still published (default: today). */
+    readonly now?: Date;
 }
 
 /** How a mail client connects to one port. */
@@ -86,7 +88,7 @@ export class MailStack extends pulumi.ComponentResource {
         const parent = { parent: this };
 
         const host = new MailHost(name, { spec, userData: (options) => renderUserData(spec, options) }, parent);
-        const dkim = new DkimKeys(`${name}-dkim`, { spec }, parent);
+        const dkim = new DkimKeys(`${name}-dkim`, { spec, now: args.now }, parent);
 
         const dns = spec.domains.map(
             (domain) =>
@@ -98,6 +100,7 @@ export class MailStack extends pulumi.ComponentResource {
                         ipv4: host.ipv4,
                         ipv6: host.ipv6,
                         dkimPublicKeyPem: dkim.publicKeysPem[domain.name],
+                        dkimRetiredPublicKeysPem: dkim.retiredPublicKeysPem[domain.name],
                         zone: args.zones[domain.name],
                     },
                     parent,
@@ -198,7 +201,11 @@ export class MailStack extends pulumi.ComponentResource {
                 dkimPrivateKeysPem: dkim.privateKeysPem,
                 ...(args.relayPassword !== undefined ? { relayPassword: args.relayPassword } : {}),
                 ...(backup ? { backup } : {}),
-                waitFor: { "host-dns": [hostnameDns], "volume-size": [host.mailVolume] },
+                waitFor: {
+                    "host-dns": [hostnameDns],
+                    "dkim-dns": dns.map((d) => d.dkimRecord),
+                    "volume-size": [host.mailVolume],
+                },
             },
             parent,
         );

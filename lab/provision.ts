@@ -31,24 +31,28 @@ function labSalt(address: string): string {
         .join("");
 }
 
-/** The lab's DKIM private keys (one per domain), kept in the state dir for the checks. */
-export function labDkimKeys(spec: MailSpec): Record<string, string> {
+/**
+ * The lab's DKIM private key of one domain and selector (as the stack's tls.PrivateKey per
+ * domain and selector), made once per lab run in the state dir.
+ */
+export function labDkimKey(domain: string, selector: string): string {
     const dir = path.join(STATE_DIR, "dkim");
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const keys: Record<string, string> = {};
-    for (const d of spec.domains) {
-        const file = path.join(dir, `${d.name}.pem`);
-        if (!fs.existsSync(file)) {
-            const { privateKey } = generateKeyPairSync("rsa", {
-                modulusLength: 2048,
-                privateKeyEncoding: { type: "pkcs1", format: "pem" },
-                publicKeyEncoding: { type: "spki", format: "pem" },
-            });
-            fs.writeFileSync(file, privateKey, { mode: 0o600 });
-        }
-        keys[d.name] = fs.readFileSync(file, "utf8");
+    const file = path.join(dir, `${domain}.${selector}.pem`);
+    if (!fs.existsSync(file)) {
+        const { privateKey } = generateKeyPairSync("rsa", {
+            modulusLength: 2048,
+            privateKeyEncoding: { type: "pkcs1", format: "pem" },
+            publicKeyEncoding: { type: "spki", format: "pem" },
+        });
+        fs.writeFileSync(file, privateKey, { mode: 0o600 });
     }
-    return keys;
+    return fs.readFileSync(file, "utf8");
+}
+
+/** The lab's DKIM private keys of the signing selectors, domain -> PEM. */
+export function labDkimKeys(spec: MailSpec): Record<string, string> {
+    return Object.fromEntries(spec.domains.map((d) => [d.name, labDkimKey(d.name, d.dkimSelector)]));
 }
 
 /**

@@ -6,7 +6,7 @@ import { checkAddresses, type AddressFacts } from "./addresses";
 import { ConfigError, Problems } from "./errors";
 import { backupInput, backupSftpInput, configInput, relayInput, serverInput, type RawConfig } from "./schema";
 import { cidrNetwork, cidrProblem, isDomainName, isEmail, isIPv4 } from "./syntax";
-import { SUPPORTED_IMAGE, type BackupSpec, type DomainSpec, type MailSpec } from "./types";
+import { DEFAULT_DKIM_SELECTOR, SUPPORTED_IMAGE, type BackupSpec, type DomainSpec, type MailSpec } from "./types";
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
     typeof value === "object" && value !== null && !Array.isArray(value);
@@ -100,6 +100,20 @@ function backupSpec(cfg: ReturnType<typeof backupInput.parse>): BackupSpec {
     return { repository, schedule: cfg.schedule, retention: cfg.retention };
 }
 
+/** A selector signs or is retired, never both. */
+function checkDkimSelectors(input: RawConfig, problems: Problems): void {
+    if (!Array.isArray(input.domains)) return;
+    input.domains.forEach((d: unknown, i) => {
+        if (!isRecord(d) || !isRecord(d.dkimRetiredSelectors)) return;
+        const signing = typeof d.dkimSelector === "string" ? d.dkimSelector : DEFAULT_DKIM_SELECTOR;
+        if (signing in d.dkimRetiredSelectors)
+            problems.at(
+                ["domains", i, "dkimRetiredSelectors", signing],
+                `is the signing selector (dkimSelector); list a selector here only after it stopped signing`,
+            );
+    });
+}
+
 /** The configured domain whose zone holds the hostname, or a problem. */
 function checkHostname(input: RawConfig, facts: AddressFacts, problems: Problems): string | undefined {
     const hostname = stringAt(configInput.shape.hostname, input.hostname)?.toLowerCase();
@@ -133,6 +147,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
     const parsed = configInput.safeParse(shaped);
     if (!parsed.success) parsed.error.issues.forEach((i) => problems.at(i.path, i.message));
     checkSettings(raw, problems);
+    checkDkimSelectors(raw, problems);
     checkBackup(raw, problems);
     const facts = checkAddresses(raw.domains, passwords, problems);
     const hostnameDomain = checkHostname(raw, facts, problems);
@@ -151,6 +166,9 @@ export function buildSpec(raw: RawConfig): MailSpec {
                 targets: targets.map((t) => t.toLowerCase()),
             })),
             dkimSelector: d.dkimSelector,
+            dkimRetired: Object.entries(d.dkimRetiredSelectors)
+                .map(([selector, until]) => ({ selector, until }))
+                .sort((a, b) => a.selector.localeCompare(b.selector)),
             spfExtra: d.spf.extra,
             dmarc: { policy: d.dmarc.policy, rua: d.dmarc.rua ?? `postmaster@${name}` },
             takeOverRecords: d.takeOverRecords,

@@ -14,6 +14,10 @@ function secret<T extends z.ZodType>(schema: T): T {
 
 export const aliasTargetsInput = z.array(z.string()).min(1, "must list at least one target");
 
+const dkimSelectorInput = z
+    .string()
+    .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "must be a single DNS label (a-z, 0-9, -)");
+
 export const domainInput = z
     .object({
         name: z.string(),
@@ -23,10 +27,21 @@ export const domainInput = z
             .optional(),
         mailboxes: z.array(z.string()).default([]),
         aliases: z.record(z.string(), aliasTargetsInput).default({}),
-        dkimSelector: z
-            .string()
-            .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "must be a single DNS label (a-z, 0-9, -)")
-            .default(DEFAULT_DKIM_SELECTOR),
+        dkimSelector: dkimSelectorInput.default(DEFAULT_DKIM_SELECTOR),
+        /**
+         * Selectors that no longer sign but stay published until the date (UTC, inclusive),
+         * so that mail signed with them still verifies: a key rotation (README "Rotating a
+         * DKIM key"). After the date the record and the key are removed.
+         */
+        dkimRetiredSelectors: z
+            .record(
+                dkimSelectorInput,
+                z
+                    .string()
+                    .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date YYYY-MM-DD (UTC), the last day it stays published")
+                    .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), "is not a calendar date"),
+            )
+            .default({}),
         spf: z
             .object({
                 extra: z

@@ -19,6 +19,8 @@ export interface DomainSpec {
     readonly aliases: readonly AliasSpec[];
     /** DKIM selector: the key is published at `<selector>._domainkey.<domain>`. */
     readonly dkimSelector: string;
+    /** Selectors of earlier keys, published (no longer signing) until the day `until` (UTC, inclusive). */
+    readonly dkimRetired: readonly { readonly selector: string; readonly until: string }[];
     /** Extra SPF mechanisms placed between `mx` and `-all` (e.g. `include:_spf.example.net`). */
     readonly spfExtra: readonly string[];
     readonly dmarc: { readonly policy: DmarcPolicy; readonly rua: string };
@@ -80,6 +82,15 @@ export interface MailSpec {
 export const SUPPORTED_IMAGE = "debian-13";
 export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
 export const DEFAULT_DKIM_SELECTOR = "mail";
+
+/**
+ * The retired DKIM selectors still published on `now` (their last day not yet over, UTC):
+ * their records and keys exist; later ones are gone.
+ */
+export function publishedRetiredSelectors(domain: DomainSpec, now: Date = new Date()): string[] {
+    const today = now.toISOString().slice(0, 10);
+    return domain.dkimRetired.filter((r) => r.until >= today).map((r) => r.selector);
+}
 
 /** Every address that can log in and send: the mailboxes. */
 export function allMailboxes(spec: MailSpec): string[] {

@@ -46,6 +46,7 @@ async function deploy(
     raw: RawConfig,
     relayPassword?: string,
     backupSecrets?: Partial<Record<BackupSecretKey, string>>,
+    now?: Date,
 ) {
     await mocksReady;
     const spec = buildSpec({
@@ -61,6 +62,7 @@ async function deploy(
             spec,
             passwords: pulumi.secret({ "evaluation@nathabee.de": SECRET_PASSWORD }),
             configuredPasswordAddresses: ["evaluation@nathabee.de"],
+            ...(now ? { now } : {}),
             ...(relayPassword !== undefined ? { relayPassword: pulumi.secret(relayPassword) } : {}),
             ...(backupSecrets
                 ? {
@@ -291,8 +293,12 @@ describe("one domain", () => {
     });
 
     test("the DKIM TXT record is the public part of the domain's key", async () => {
-        const key = find(res.resources, PRIVATE_KEY, "one-dkim-nathabee.de");
+        const key = find(res.resources, PRIVATE_KEY, "one-dkim-nathabee.de-mail");
         expect(key.inputs).toMatchObject({ algorithm: "RSA", rsaBits: 2048 });
+        // The key of a stack deployed before keys were named by selector stays the same key.
+        expect(res.options.find((o) => o.name === "one-dkim-nathabee.de-mail")?.aliasNames).toEqual([
+            "one-dkim-nathabee.de",
+        ]);
         const published = records(res.resources).find((r) => r.inputs.name === "mail._domainkey.nathabee.de")!.inputs
             .content;
         const { createPublicKey } = await import("node:crypto");
@@ -481,7 +487,7 @@ describe("adding a second domain", () => {
             content: '"v=DMARC1; p=quarantine; rua=mailto:postmaster@example.org; adkim=r; aspf=r"',
         });
         // A new domain brings a DKIM key of its own.
-        expect(bRes.filter((r) => r.type === PRIVATE_KEY).map((r) => r.name)).toContain("-dkim-example.org");
+        expect(bRes.filter((r) => r.type === PRIVATE_KEY).map((r) => r.name)).toContain("-dkim-example.org-mail");
 
         // Everything else is untouched: host resources and the first-boot, host-config and
         // certificate steps; only the dkim and mail-data steps get new input.
@@ -710,5 +716,116 @@ describe("zone pre-flight", () => {
             "zonetake2-dns-nathabee.de-txt-nathabee.de": "zone-of-nathabee.de/t-spf",
             "zonetake2-dns-nathabee.de-txt-_dmarc.nathabee.de": "zone-of-nathabee.de/t-dmarc",
         });
+    });
+});
+
+describe("rotating a DKIM key", () => {
+    /** nathabee.de signing with `selector`, with `retired` selectors still listed. */
+    const rotated = (selector: string, retired: Record<string, string>): RawConfig => {
+        const raw = oneDomain();
+        const [d] = raw.domains as object[];
+        return { ...raw, domains: [{ ...d, dkimSelector: selector, dkimRetiredSelectors: retired }] };
+    };
+    const dkimRecords = (resources: RecordedResource[]) =>
+        records(resources)
+            .filter((r) => r.inputs.name.includes("._domainkey."))
+            .map((r) => [r.inputs.name, r.inputs.comment])
+            .sort();
+    const publicPem = (resources: RecordedResource[], name: string) =>
+        find(resources, PRIVATE_KEY, name).inputs.publicKeyPem ?? "";
+
+    test("a new selector gets a new key, published before it signs; the old one stays published (not installed) until its day, then record and key go", async () => {
+        const before = await deploy("rot0", oneDomain());
+        expect(dkimRecords(before.resources)).toEqual([
+            ["mail._domainkey.nathabee.de", "mailstack: DKIM public key of the key OpenDKIM signs with"],
+        ]);
+
+        // The rotation: mail2 signs, mail stays published until 2026-12-09.
+        const during = await deploy(
+            "rot1",
+            rotated("mail2", { mail: "2026-12-09" }),
+            undefined,
+            undefined,
+            new Date("2026-12-02T12:00:00Z"),
+        );
+        expect(dkimRecords(during.resources)).toEqual([
+            [
+                "mail._domainkey.nathabee.de",
+                "mailstack: retired DKIM key, no longer signing, published until 2026-12-09",
+            ],
+            ["mail2._domainkey.nathabee.de", "mailstack: DKIM public key of the key OpenDKIM signs with"],
+        ]);
+        const keys = during.resources.filter((r) => r.type === PRIVATE_KEY && r.name.startsWith("rot1-dkim-"));
+        expect(keys.map((k) => k.name).sort()).toEqual(["rot1-dkim-nathabee.de-mail", "rot1-dkim-nathabee.de-mail2"]);
+        // The key of the deployment before the rotation was the one of `mail`: it keeps it.
+        expect(during.options.find((o) => o.name === "rot1-dkim-nathabee.de-mail")?.aliasNames).toEqual([
+            "rot1-dkim-nathabee.de",
+        ]);
+        expect(during.options.find((o) => o.name === "rot1-dkim-nathabee.de-mail2")?.aliasNames).toEqual([]);
+        // Each record carries its own key.
+        const content = (n: string) =>
+            txtValue(records(during.resources).find((r) => r.inputs.name === n)!.inputs.content);
+        const b64 = (pem: string) => pem.replace(/-----[A-Z ]+-----|\s/g, "");
+        expect(content("mail2._domainkey.nathabee.de")).toContain(
+            b64(publicPem(during.resources, "rot1-dkim-nathabee.de-mail2")),
+        );
+        expect(content("mail._domainkey.nathabee.de")).toContain(
+            b64(publicPem(during.resources, "rot1-dkim-nathabee.de-mail")),
+        );
+
+        // OpenDKIM gets the new key alone and signs with mail2; the dkim step prunes the old key file.
+        const dkimStep = find(during.resources, COMMAND, "rot1-provision-dkim").inputs.stdin as string;
+        expect(parseBundle(dkimStep).map((f) => f.path)).toEqual([
+            "/etc/opendkim/keys/nathabee.de.mail2.private",
+            "/etc/opendkim/key.table",
+            "/etc/opendkim/signing.table",
+        ]);
+        expect(bundleFile(dkimStep, "/etc/opendkim/signing.table")).toContain(
+            "*@nathabee.de mail2._domainkey.nathabee.de\n",
+        );
+        expect(dkimStep).toContain("\nprune /etc/opendkim/keys *.private restart:opendkim\n");
+        // ... and only after the new selector's record exists: the step depends on it.
+        const record = during.options.find((o) => o.name === "rot1-dns-nathabee.de-txt-mail2._domainkey.nathabee.de")!;
+        const step = during.options.find((o) => o.name === "rot1-provision-dkim")!;
+        expect(step.dependsOnResources).toContain(record.resource);
+
+        // The day after its last day: the old record and key are gone; nothing else changes.
+        const after = await deploy(
+            "rot2",
+            rotated("mail2", { mail: "2026-12-09" }),
+            undefined,
+            undefined,
+            new Date("2026-12-10T00:00:01Z"),
+        );
+        expect(dkimRecords(after.resources)).toEqual([
+            ["mail2._domainkey.nathabee.de", "mailstack: DKIM public key of the key OpenDKIM signs with"],
+        ]);
+        expect(
+            after.resources.filter((r) => r.type === PRIVATE_KEY && r.name.startsWith("rot2-dkim-")).map((k) => k.name),
+        ).toEqual(["rot2-dkim-nathabee.de-mail2"]);
+        // Its last day still counts.
+        const lastDay = await deploy(
+            "rot3",
+            rotated("mail2", { mail: "2026-12-09" }),
+            undefined,
+            undefined,
+            new Date("2026-12-09T23:59:59Z"),
+        );
+        expect(dkimRecords(lastDay.resources)).toHaveLength(2);
+    });
+
+    test("a selector that signs cannot be retired too; a retirement date must be a date", () => {
+        expect(() => buildSpec({ ...rotated("mail", { mail: "2026-12-09" }), passwords: {} })).toThrow(
+            /mailstack:domains\[0\]\.dkimRetiredSelectors\.mail: is the signing selector/,
+        );
+        expect(() => buildSpec({ ...rotated("mail2", { mail: "next week" }), passwords: {} })).toThrow(
+            /mailstack:domains\[0\]\.dkimRetiredSelectors\.mail: must be a date YYYY-MM-DD/,
+        );
+        expect(() => buildSpec({ ...rotated("mail2", { mail: "2026-13-40" }), passwords: {} })).toThrow(
+            /dkimRetiredSelectors\.mail: is not a calendar date/,
+        );
+        expect(() => buildSpec({ ...rotated("mail2", { Bad_Selector: "2026-12-09" }), passwords: {} })).toThrow(
+            /dkimRetiredSelectors/,
+        );
     });
 });

@@ -3,18 +3,30 @@
 import { createPublicKey } from "node:crypto";
 import { authenticate } from "mailauth";
 import { mailDnsRecords, txtValue } from "../../cloud-init/dns-records";
+import { publishedRetiredSelectors, type MailSpec } from "../../spec";
 import { labSpec } from "../lab-config";
-import { labDkimKeys } from "../provision";
+import { labDkimKey } from "../provision";
 import { NET } from "./helpers";
 
-/** The DKIM TXT records exactly as the stack's DNS component would publish them for the lab's keys. */
-function publishedDkimTxt(): Map<string, string> {
-    const spec = labSpec();
-    const keys = labDkimKeys(spec);
+const publicPem = (privatePem: string) =>
+    createPublicKey(privatePem).export({ type: "spki", format: "pem" }).toString();
+
+/**
+ * The DKIM TXT records exactly as the stack's DNS component would publish them for the
+ * lab's keys, for `spec` on `now` (a rotation publishes the retired selectors too).
+ */
+export function publishedDkimTxt(spec: MailSpec = labSpec(), now = new Date()): Map<string, string> {
     const out = new Map<string, string>();
     for (const d of spec.domains) {
-        const dkimPublicKeyPem = createPublicKey(keys[d.name]).export({ type: "spki", format: "pem" }).toString();
-        for (const r of mailDnsRecords(spec, d, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeyPem })) {
+        const facts = {
+            ipv4: NET.server4,
+            ipv6: NET.server6,
+            dkimPublicKeyPem: publicPem(labDkimKey(d.name, d.dkimSelector)),
+            dkimRetiredPublicKeysPem: Object.fromEntries(
+                publishedRetiredSelectors(d, now).map((s) => [s, publicPem(labDkimKey(d.name, s))]),
+            ),
+        };
+        for (const r of mailDnsRecords(spec, d, facts)) {
             if (r.type === "TXT" && r.name.includes("._domainkey.") && r.content)
                 out.set(r.name.toLowerCase(), r.content);
         }
@@ -33,9 +45,9 @@ function dkimOnlyResolver(txt: Map<string, string>, asked: string[]) {
 }
 
 /** mailauth's DKIM result for the signature of the sender's domain, with only the published keys. */
-export async function verify(raw: string, asked: string[], sender = "alice@example.org") {
+export async function verify(raw: string, asked: string[], sender = "alice@example.org", txt = publishedDkimTxt()) {
     const { dkim } = await authenticate(raw, {
-        resolver: dkimOnlyResolver(publishedDkimTxt(), asked) as never,
+        resolver: dkimOnlyResolver(txt, asked) as never,
         ip: NET.server4,
         helo: "mail.example.org",
         sender,

@@ -16,6 +16,9 @@ export const CHECK_ORDER = [
     "submission.test.ts",
     // DKIM signatures of submitted mail, verified at the sink; independent of the checks around it.
     "dkim.test.ts",
+    // Rotates example.org's DKIM key and back; after the DKIM check, which sees the first key. It ends on
+    // the lab's own selector and key, so the checks after it (the replacement's DKIM) see the server as before.
+    "dkim-rotation.test.ts",
     // TLS versions on every TLS port; independent of the checks around it.
     "tls.test.ts",
     // After the checks above, so they see the server as the first provisioning left it: it adds a mailbox.

@@ -30,6 +30,10 @@ export interface RecordedOptions {
     readonly import?: string;
     readonly parentType?: string;
     readonly dependsOn: number;
+    /** The resources of `dependsOn`, as declared. */
+    readonly dependsOnResources: readonly pulumi.Input<pulumi.Resource>[];
+    /** The names of its `aliases` given as `{ name }`. */
+    readonly aliasNames: readonly string[];
     /** When it was declared, on the same clock as `registeredOutputs`. */
     readonly seq: number;
     readonly resource: pulumi.Resource;
@@ -68,6 +72,10 @@ export const recordOptions: pulumi.ResourceTransformation = ({ resource, type, n
         import: (opts as pulumi.CustomResourceOptions).import,
         parentType: (opts.parent as { __pulumiType?: string } | undefined)?.__pulumiType,
         dependsOn: Array.isArray(deps) ? deps.length : deps ? 1 : 0,
+        dependsOnResources: Array.isArray(deps) ? deps : deps ? [deps as pulumi.Input<pulumi.Resource>] : [],
+        aliasNames: (opts.aliases ?? []).flatMap((a) =>
+            typeof a === "object" && a !== null && "name" in a && typeof a.name === "string" ? [a.name] : [],
+        ),
         seq: ++clock,
         resource,
         parent: opts.parent,
