@@ -643,4 +643,12 @@ describe("provisioning plan", () => {
             seen.add(s.role);
         }
     });
+
+    it("a step whose stdin is rendered from plan inputs (every one a secret) is marked secret", () => {
+        const secretless = PROVISIONING_PLAN.filter((s) => s.uses.length > 0 && !s.secret).map((s) => s.role);
+        expect(secretless).toEqual([]);
+        expect(PROVISIONING_PLAN.filter((s) => s.secret).map((s) => s.role)).toEqual(
+            expect.arrayContaining(["dkim", "mail-data", "backup"]),
+        );
+    });
 });
