@@ -2,9 +2,11 @@
 // a user needs. Nothing is declared before the config and the zones have been checked.
 import { readStackConfig } from "./components/config";
 import { MailStack } from "./components/mailstack";
+import { withoutStackTraces } from "./components/stack-traces";
 import { readZones } from "./components/zones";
 
 export = async () => {
+    withoutStackTraces();
     const config = readStackConfig();
     const zones = await readZones(config.spec);
     const mail = new MailStack("mail", {

@@ -23,10 +23,13 @@ import { performance } from "node:perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
 
 import { MailStack } from "../components/mailstack";
+import { withoutStackTraces } from "../components/stack-traces";
 import { readZones } from "../components/zones";
 import { buildSpec, type RawConfig } from "../spec";
 
 const startupMs = performance.now();
+// As index.ts does.
+withoutStackTraces();
 const [domainCount, perDomain] = process.argv.slice(2).map(Number);
 if (!(domainCount >= 1 && perDomain >= 1)) {
     console.error("usage: tsx bench/evaluate.ts DOMAINS MAILBOXES_PER_DOMAIN");
