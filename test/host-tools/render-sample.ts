@@ -26,6 +26,7 @@ import {
     USER_DATA_LIMIT_BYTES,
     type HostFile,
 } from "../../cloud-init";
+import { renderBackupFiles } from "../../cloud-init/backup";
 import { TEST_PROVISIONAL_HOST_KEY } from "../helpers/host-key";
 
 const out = process.argv[2];
@@ -106,6 +107,32 @@ fs.writeFileSync(
     dkimStep.stdin!(spec, { dkimPrivateKeysPem: privateKeysPem, passwordHashes: {} }),
 );
 fs.writeFileSync(path.join(out, "password"), SAMPLE_PASSWORD);
+// The backup step's files for the same sample with an SFTP repository, under OUTDIR/backup-root
+// (not in files.tsv: backup.sh installs them itself, next to a stand-in restic).
+const backupSpec = buildSpec({
+    hostname: "mail.example.org",
+    acmeEmail: "hostmaster@example.org",
+    sshAllowedCidrs: ["203.0.113.7/32"],
+    domains: [{ name: "example.org", mailboxes: ["alice", "postmaster"] }],
+    passwords: { "alice@example.org": SAMPLE_PASSWORD },
+    backup: {
+        sftp: {
+            host: "u100001.storagebox.test",
+            user: "u100001",
+            path: "mailstack",
+            hostKey: TEST_PROVISIONAL_HOST_KEY.publicKeyOpenssh.trim(),
+        },
+    },
+    backupSecretsSet: ["backupPassword"],
+});
+for (const f of renderBackupFiles(backupSpec, {
+    password: "sample-repository-password",
+    sshPrivateKey: TEST_PROVISIONAL_HOST_KEY.privateKeyOpenssh,
+})) {
+    const target = path.join(out, "backup-root", f.path);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.writeFileSync(target, f.content, { mode: parseInt(f.mode, 8) });
+}
 // What Hetzner's debian-13 image already has (only in packages.json) plus what the user-data installs.
 fs.writeFileSync(path.join(out, "rootfs-packages"), [...packages.image, ...MAIL_PACKAGES].join("\n") + "\n");
 fs.writeFileSync(path.join(out, "user-data-limit"), `${USER_DATA_LIMIT_BYTES}\n`);
