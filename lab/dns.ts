@@ -37,14 +37,21 @@ export function reverseName(ip: string): string {
 
 /**
  * The "outside world" of the lab: the sink.test domain of outside senders and forward
- * targets, whose MX and relay are the sink in msl-out, and forward-confirmed names for the
- * outside clients' addresses. Documentation addresses and a reserved TLD only.
+ * targets, whose MX and relay are the sink in msl-out, bank.test (DMARC p=reject, SPF
+ * without the lab's client), and forward-confirmed names for the outside clients' addresses. Documentation addresses and a reserved TLD only.
  */
 export function outsideRecords(): LabDnsRecord[] {
     return [
         { name: "sink.test", type: "MX", content: "relay.sink.test", priority: 10 },
         { name: "sink.test", type: "TXT", content: '"v=spf1 ip4:198.51.100.0/24 ip4:192.0.2.7 ip6:2001:db8::7 -all"' },
         { name: "relay.sink.test", type: "A", content: NET.outside4 },
+        // An outside domain that publishes DMARC p=reject and sends only from 203.0.113.0/24,
+        // so mail from the lab's client claiming to be it fails SPF and DMARC: a forgery
+        // (lab/checks/filter.test.ts).
+        { name: "bank.test", type: "TXT", content: '"v=spf1 ip4:203.0.113.0/24 -all"' },
+        { name: "_dmarc.bank.test", type: "TXT", content: '"v=DMARC1; p=reject"' },
+        { name: "bank.test", type: "MX", content: "mx.bank.test", priority: 10 },
+        { name: "mx.bank.test", type: "A", content: "203.0.113.25" },
         // The lab's ACME CA (lab/acme.ts).
         { name: "acme.lab.test", type: "A", content: NET.outside4 },
         { name: reverseName(NET.outside4), type: "PTR", content: "relay.sink.test" },

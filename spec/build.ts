@@ -4,6 +4,7 @@
 
 import { checkAddresses, type AddressFacts } from "./addresses";
 import { ConfigError, Problems } from "./errors";
+import { checkSpamFilter } from "./filter";
 import { backupInput, backupSftpInput, configInput, relayInput, serverInput, type RawConfig } from "./schema";
 import { cidrNetwork, cidrProblem, isDomainName, isEmail, isIPv4 } from "./syntax";
 import { SUPPORTED_IMAGE, type BackupSpec, type DomainSpec, type MailSpec } from "./types";
@@ -134,6 +135,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
     if (!parsed.success) parsed.error.issues.forEach((i) => problems.at(i.path, i.message));
     checkSettings(raw, problems);
     checkBackup(raw, problems);
+    checkSpamFilter(raw.spamFilter, problems);
     const facts = checkAddresses(raw.domains, passwords, problems);
     const hostnameDomain = checkHostname(raw, facts, problems);
 
@@ -169,6 +171,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
             : {}),
         mailVolumeSizeGb: cfg.mailVolumeSizeGb,
         messageSizeLimitBytes: cfg.messageSizeLimitMb * 1024 * 1024,
+        spamFilter: cfg.spamFilter,
         ...(cfg.backup ? { backup: backupSpec(cfg.backup) } : {}),
     };
 }
