@@ -127,6 +127,20 @@ function rdata(r: LabDnsRecord): Buffer {
     }
 }
 
+/** An SOA record for the zone of a name (its last two labels), for negative answers. */
+function soa(labels: string[]): Buffer {
+    const zone = encodeName(labels.slice(-2).join("."));
+    const times = Buffer.alloc(20);
+    [1, 3600, 600, 86400, 300].forEach((v, i) => times.writeUInt32BE(v, i * 4)); // serial .. negative TTL
+    const data = Buffer.concat([encodeName("ns.lab.test"), encodeName("hostmaster.lab.test"), times]);
+    const fixed = Buffer.alloc(10);
+    fixed.writeUInt16BE(6, 0); // SOA
+    fixed.writeUInt16BE(1, 2);
+    fixed.writeUInt32BE(300, 4);
+    fixed.writeUInt16BE(data.length, 8);
+    return Buffer.concat([zone, fixed, data]);
+}
+
 /** Answer one DNS query message; undefined for garbage. */
 export function answer(records: LabDnsRecord[], query: Buffer, maxSize: number): Buffer | undefined {
     if (query.length < 12 || query.readUInt16BE(4) !== 1) return undefined;
@@ -161,7 +175,12 @@ export function answer(records: LabDnsRecord[], query: Buffer, maxSize: number):
         return Buffer.concat([fixed, data]);
     });
     header.writeUInt16BE(answers.length, 6);
-    let msg = Buffer.concat([header, question, ...answers]);
+    // No answer (NXDOMAIN or no record of that type): the zone's SOA in the authority
+    // section, as a real server sends it (RFC 2308). rspamd's resolver retries a bare
+    // NOERROR without answers for its full timeout (5 s), and every scan waited for it.
+    const authority = answers.length === 0 ? [soa(labels)] : [];
+    header.writeUInt16BE(authority.length, 8);
+    let msg = Buffer.concat([header, question, ...answers, ...authority]);
     if (msg.length > maxSize) {
         header.writeUInt16BE(header.readUInt16BE(2) | 0x0200, 2); // TC: ask again over TCP
         header.writeUInt16BE(0, 6);
