@@ -206,6 +206,25 @@ wait_postfix_children() {
     echo "apply-bundle: $old Postfix processes from before the reload are still running (busy client sessions); they finish with their sessions" >&2
 }
 
+# rspamd needs 20-30 s after a (re)start before its workers run (it compiles its URL and
+# regexp tables first); until then Postfix answers port 25 with "try again later". Wait (at
+# most 120 s) until the controller answers and the milter's worker runs, so that the step
+# ends with mail flowing again.
+wait_rspamd() {
+    local tries=0
+    # Not running at all: systemd's Restart=always and the journal have it; nothing to wait for.
+    systemctl is-active --quiet rspamd || return 0
+    while [ "$tries" -lt 120 ]; do
+        if rspamc -t 2 -h 127.0.0.1:11334 stat >/dev/null 2>&1 && pgrep -f '^rspamd: rspamd_proxy process' >/dev/null; then
+            return 0
+        fi
+        tries=$((tries + 1))
+        sleep 1
+    done
+    echo "apply-bundle: rspamd is not answering 120 s after its restart" >&2
+    return 1
+}
+
 # A table that main.cf or master.cf names but no bundle has delivered yet (a new version's
 # host-config arrives before its mail-data) starts empty, so lookups do not fail meanwhile.
 ensure_postfix_tables() {
@@ -246,7 +265,11 @@ run() {
     restart:valkey) systemctl restart valkey-server ;;
     # New workers with the new config; a message scanned during the second it takes is deferred (tempfail).
     # Enabled here: its config comes with host-config only, and first-boot leaves it stopped until then.
-    restart:rspamd) systemctl enable --quiet rspamd && systemctl restart rspamd ;;
+    restart:rspamd)
+        systemctl enable --quiet rspamd
+        systemctl restart rspamd
+        wait_rspamd
+        ;;
     reload:dovecot) reload_or_start dovecot ;;
     # On Debian 13 postfix.service is the main instance itself (postfix@- asserts a
     # /etc/postfix--/main.cf that does not exist).

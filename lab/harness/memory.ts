@@ -23,7 +23,8 @@ function daemonOf(exe: string, name: string, pid: string): string | undefined {
     if (exe.endsWith("/postsrsd")) return "postsrsd";
     if (exe.endsWith("/nginx")) return "nginx";
     if (exe.endsWith("/rspamd")) return "rspamd";
-    if (exe.endsWith("/valkey-server")) return "valkey";
+    // Debian's valkey-server is a symlink to valkey-check-rdb: the process name tells.
+    if (name === "valkey-server") return "valkey";
     if (name.startsWith("fail2ban")) return "fail2ban";
     if (name === "python3" && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("mailstack-sender-milter"))
         return "sender-milter";
