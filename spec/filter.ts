@@ -18,7 +18,7 @@ export const spamFilterInput = z
     .object({
         /** Refused at SMTP (5xx after DATA): the sender keeps the message and learns of it. */
         reject: threshold.default(DEFAULT_SPAM_FILTER.reject),
-        /** Delivered with `X-Spam: Yes`, which the Junk filing reads. */
+        /** Delivered with `X-Spam: Yes` (marked as spam). */
         junk: threshold.default(DEFAULT_SPAM_FILTER.junk),
         /** Refused for now (4xx); a real server retries and passes, most spam bots never do. */
         greylist: threshold.default(DEFAULT_SPAM_FILTER.greylist),

@@ -63,7 +63,7 @@ export interface BackupSpec {
 export interface SpamFilterSpec {
     /** Refused with 5xx after DATA. */
     readonly reject: number | false;
-    /** Delivered with `X-Spam: Yes` (filed into Junk). */
+    /** Delivered with `X-Spam: Yes` (marked as spam). */
     readonly junk: number | false;
     /** Refused with 4xx for a while (greylisting). */
     readonly greylist: number | false;
