@@ -29,3 +29,6 @@ expect_dump "rspamd keeps its state in the local Valkey" redis 'servers = "127.0
 expect_postconf "port 25 is checked by rspamd" smtpd_milters "inet:127.0.0.1:11332"
 expect_postconf "port 25 defers while rspamd is down" milter_default_action tempfail
 expect_postconf "locally submitted mail is DKIM-signed" non_smtpd_milters "inet:127.0.0.1:8891"
+# Spamhaus answers queries through shared public resolvers with 127.255.255.254 and 127.255.255.255:
+# rspamd must read those as "blocked" (a symbol of weight 0), never as "listed".
+expect_dump "a blocklist's error answers are not read as listed" rbl 'SPAMHAUS_BLOCKED_OPENRESOLVER = "127.255.255.254";'
