@@ -52,6 +52,18 @@ export function outsideRecords(): LabDnsRecord[] {
         { name: "_dmarc.bank.test", type: "TXT", content: '"v=DMARC1; p=reject"' },
         { name: "bank.test", type: "MX", content: "mx.bank.test", priority: 10 },
         { name: "mx.bank.test", type: "A", content: "203.0.113.25" },
+        // A blocklist in the lab: Spamhaus ZEN lists NET.listed4 in the SBL (127.0.0.2) and the
+        // XBL (127.0.0.4), 4 points each in rspamd; the lab's DNS is all the container asks.
+        {
+            name: `${reverseName(NET.listed4).replace(/\.in-addr\.arpa$/, "")}.zen.spamhaus.org`,
+            type: "A",
+            content: "127.0.0.2",
+        },
+        {
+            name: `${reverseName(NET.listed4).replace(/\.in-addr\.arpa$/, "")}.zen.spamhaus.org`,
+            type: "A",
+            content: "127.0.0.4",
+        },
         // The lab's ACME CA (lab/acme.ts).
         { name: "acme.lab.test", type: "A", content: NET.outside4 },
         { name: reverseName(NET.outside4), type: "PTR", content: "relay.sink.test" },

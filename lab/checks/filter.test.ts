@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { rspamdActions } from "../../cloud-init/filter";
 import { eventually, imapFetch, sendMail, smtpDialog } from "../clients";
 import { labSpec, LAB_PASSWORDS } from "../lab-config";
-import { ssh, tag } from "./helpers";
+import { NET, ssh, tag } from "./helpers";
 
 const ALICE = "alice@example.org";
 /** The standard anti-spam test string (GTUBE): rspamd's reject action, whatever the score. */
@@ -72,6 +72,30 @@ void test("Mail forging bank.test, whose DMARC is p=reject and whose SPF does no
     // rspamd refused it for DMARC, not for its score.
     const log = ssh(`journalctl -u rspamd --no-pager -o cat | grep -F '${subject}' || true`).stdout;
     assert.match(log, /DMARC_POLICY_REJECT/, log);
+    assert.equal(inAlicesMaildir(subject), false);
+});
+
+void test("Mail from an address a blocklist lists (Spamhaus SBL and XBL, in the lab's DNS) scores between junk and reject, and is greylisted with 4xx on its first try", async () => {
+    const subject = tag("listed");
+    const { replies } = await smtpDialog(
+        25,
+        [
+            "EHLO client.sink.test",
+            "MAIL FROM:<someone@sink.test>",
+            `RCPT TO:<${ALICE}>`,
+            "DATA",
+            `${message("someone@sink.test", subject, "Cheap watches.")}\r\n.`,
+        ],
+        { keepGoing: true, localAddress: NET.listed4 },
+    );
+    const end = replies[4];
+    assert.ok(end?.code >= 400 && end.code < 500, `end of DATA answered ${JSON.stringify(replies)}`);
+    const line = ssh(`journalctl -u rspamd --no-pager -o cat | grep -F 'id: <${subject}@' || true`).stdout;
+    assert.match(line, /RBL_SPAMHAUS_SBL\(4\.00\)\{198\.51\.100\.99:from;\}/, line);
+    assert.match(line, /RBL_SPAMHAUS_XBL\(4\.00\)/, line);
+    const score = Number(/\[(-?\d+\.\d+)\/\d+\.\d+\]/.exec(line)?.[1] ?? NaN);
+    const { junk, reject } = labSpec().spamFilter;
+    assert.ok(score >= Number(junk) && score < Number(reject), `score ${score}, junk ${junk}, reject ${reject}`);
     assert.equal(inAlicesMaildir(subject), false);
 });
 

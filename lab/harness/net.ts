@@ -24,6 +24,8 @@ export const NET = {
     outside4: "198.51.100.7",
     /** A password guesser, for the fail2ban checks (banned and unbanned there). */
     attacker4: "198.51.100.66",
+    /** A sender the lab's DNS lists in a blocklist (Spamhaus ZEN), for the spam filter's checks. */
+    listed4: "198.51.100.99",
 } as const;
 
 /** Create msl-srv and msl-out with one veth pair between them. No link to the host. */
@@ -47,6 +49,7 @@ export function createNetwork(): void {
     run(o, "addr", "add", `${NET.client4}/24`, "dev", NET.outsideIf);
     run(o, "addr", "add", `${NET.outside4}/32`, "dev", NET.outsideIf);
     run(o, "addr", "add", `${NET.attacker4}/32`, "dev", NET.outsideIf);
+    run(o, "addr", "add", `${NET.listed4}/32`, "dev", NET.outsideIf);
     run(o, "-6", "addr", "add", `${NET.client6}/64`, "dev", NET.outsideIf, "nodad");
     run(o, "link", "set", NET.outsideIf, "up");
 }
