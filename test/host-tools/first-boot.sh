@@ -34,8 +34,8 @@ else
     not_ok "first boot masks dovecot.socket (port 143) and enables certbot.timer" "$(cat "$ROOT/tmp/systemctl.log" 2>&1)"
 fi
 # The queue, /etc/letsencrypt and Valkey's data were copied onto the volume (here: the root's
-# /srv/mail) with their owners, and their bind mounts started after the daemons that write
-# them (Postfix, Dovecot, certbot, Valkey) were stopped.
+# /srv/mail) with their owners, and their bind mounts started after the mail volume was mounted
+# and the daemons that write them (Postfix, Dovecot, certbot, Valkey) were stopped.
 # shellcheck disable=SC2016 # the quoted script expands its variables inside the root
 state_ok=$(in_root sh -c 'for d in /var/spool/postfix:postfix-queue /etc/letsencrypt:letsencrypt /var/lib/valkey:valkey; do
         a=$(cd "${d%%:*}" && find . -printf "%p %u %g %m\n" | sort); b=$(cd "/srv/mail/state/${d#*:}" && find . -printf "%p %u %g %m\n" | sort)
@@ -43,7 +43,7 @@ state_ok=$(in_root sh -c 'for d in /var/spool/postfix:postfix-queue /etc/letsenc
     done; test -x /srv/mail/state/letsencrypt/renewal-hooks/deploy/50-mailstack && echo hook' 2>&1)
 order=$(grep -nE '^(stop |start [a-z-]+\.mount$)' "$ROOT/tmp/systemctl.log" | cut -d: -f2 | tr '\n' ,)
 if [ "$(tr '\n' , <<<"$state_ok")" = "same postfix-queue,same letsencrypt,same valkey,hook," ] &&
-    [ "$order" = "stop dovecot postfix certbot.timer valkey-server certbot.service,start var-spool-postfix.mount,start etc-letsencrypt.mount,start var-lib-valkey.mount," ]; then
+    [ "$order" = "start srv-mail.mount,stop dovecot postfix certbot.timer valkey-server certbot.service,start var-spool-postfix.mount,start etc-letsencrypt.mount,start var-lib-valkey.mount," ]; then
     ok "first boot moves the Postfix queue, /etc/letsencrypt and Valkey's data onto the mail volume (owners kept), their daemons stopped"
 else
     not_ok "first boot moves the Postfix queue, /etc/letsencrypt and Valkey's data onto the mail volume (owners kept), their daemons stopped" "$state_ok"$'\n'"$order"
