@@ -8,7 +8,14 @@ import type { BackupSpec, MailSpec } from "../spec";
 import { shellQuote } from "../scripts/commands";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
-import { MAIL_VOLUME_MOUNT, mountUnitName, VOLUME_STATE_DIRS, VOLUME_STATE_ROOT, volumeStatePath } from "./volume";
+import {
+    MAIL_VOLUME_MOUNT,
+    mountUnitName,
+    VOLUME_STATE_DIRS,
+    VOLUME_STATE_ROOT,
+    VOLUME_STATE_UNITS,
+    volumeStatePath,
+} from "./volume";
 
 /** What is backed up and what is not, written once: the include and exclude lists restic reads. */
 export const BACKUP_INCLUDE: readonly string[] = [MAIL_VOLUME_MOUNT];
@@ -116,6 +123,7 @@ export function renderBackupFiles(spec: MailSpec, secrets?: BackupSecrets): Host
                 stateMounts: VOLUME_STATE_DIRS.filter((d) => d.backup)
                     .map((d) => `${d.name} ${mountUnitName(d.path)}`)
                     .join("\n"),
+                stateUnits: VOLUME_STATE_UNITS.join(" "),
             }),
             "0755",
         ),

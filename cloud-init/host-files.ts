@@ -5,7 +5,15 @@ import type { MailSpec } from "../spec";
 import { shellQuote } from "../scripts/commands";
 import { renderTemplate } from "./template";
 import type { HostFile, ServiceAction } from "./types";
-import { MAIL_VOLUME_MOUNT, mountUnitName, VOLUME_STATE_DIRS, VOLUME_STATE_ROOT, volumeStatePath } from "./volume";
+import { renderFilterFiles, RSPAMD_MILTER } from "./filter";
+import {
+    MAIL_VOLUME_MOUNT,
+    mountUnitName,
+    VOLUME_STATE_DIRS,
+    VOLUME_STATE_ROOT,
+    VOLUME_STATE_UNITS,
+    volumeStatePath,
+} from "./volume";
 
 function file(
     path: string,
@@ -66,6 +74,7 @@ export const MAIL_UNITS = [
     "postsrsd",
     "opendkim",
     "mailstack-sender-milter",
+    "valkey-server",
     "dovecot",
     "postfix",
     "nginx",
@@ -82,6 +91,7 @@ function volumeStateFiles(): HostFile[] {
                 mailVolume: MAIL_VOLUME_MOUNT,
                 stateRoot: VOLUME_STATE_ROOT,
                 stateDirs: VOLUME_STATE_DIRS.map((d) => `${d.path} ${d.name} ${mountUnitName(d.path)}`).join("\n"),
+                stateUnits: VOLUME_STATE_UNITS.join(" "),
             }),
             ["apply:volume-state"],
             "0755",
@@ -120,6 +130,7 @@ export function renderHostFiles(spec: MailSpec): HostFile[] {
                 lmtpPerMailboxConcurrency: LMTP_PER_MAILBOX_CONCURRENCY,
                 outboundTlsLevel: outboundTlsLevel(spec),
                 relayConfig: relayConfig(spec),
+                rspamdMilter: RSPAMD_MILTER,
             }),
             ["reload:postfix"],
         ),
@@ -185,6 +196,18 @@ export function renderHostFiles(spec: MailSpec): HostFile[] {
             renderTemplate("systemd/postfix-requires-mail-volume.conf"),
             ["daemon-reload"],
         ),
+        ...renderFilterFiles(spec),
         ...volumeStateFiles(),
     ];
+}
+
+/**
+ * The host files the user-data writes at first boot: all but the filter's. Those come with
+ * the host-config step minutes later (the user-data must stay under Hetzner's 32 KiB), and
+ * until then rspamd is stopped (first-boot.sh), so Postfix defers mail from outside rather
+ * than letting it in unchecked.
+ */
+export function renderFirstBootFiles(spec: MailSpec): HostFile[] {
+    const later = new Set(renderFilterFiles(spec).map((f) => f.path));
+    return renderHostFiles(spec).filter((f) => !later.has(f.path));
 }

@@ -7,6 +7,8 @@ export type ServiceAction =
     | "restart:opendkim"
     | "restart:postsrsd"
     | "restart:sender-milter"
+    | "restart:valkey"
+    | "restart:rspamd"
     | "restart:metadata-guard"
     | "reload:nginx"
     | "reload:fail2ban"
@@ -21,6 +23,8 @@ export const SERVICE_ACTIONS: readonly ServiceAction[] = [
     "restart:postsrsd",
     "restart:opendkim",
     "restart:sender-milter",
+    "restart:valkey",
+    "restart:rspamd",
     "reload:dovecot",
     "reload:postfix",
     "reload:nginx",

@@ -6,7 +6,7 @@
 import { gzipSync } from "zlib";
 import { stringify } from "yaml";
 import type { MailSpec } from "../spec";
-import { MAIL_UNITS, renderHostFiles } from "./host-files";
+import { MAIL_UNITS, renderFirstBootFiles } from "./host-files";
 import { MAIL_PACKAGES } from "./packages";
 import { renderTemplate } from "./template";
 
@@ -41,7 +41,7 @@ export function renderUserData(spec: MailSpec, options: UserDataOptions): string
         )
     )
         throw new Error("user-data: the provisional host key is not an OpenSSH private key");
-    const hostFiles = renderHostFiles(spec).map((f) => ({
+    const hostFiles = renderFirstBootFiles(spec).map((f) => ({
         path: f.path,
         owner: `${f.owner}:${f.group}`,
         permissions: f.mode,

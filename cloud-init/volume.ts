@@ -20,6 +20,8 @@ export interface VolumeStateDir {
     readonly backup: boolean;
     /** The bind mount's options; a bind mount keeps the volume's noexec, nosuid and nodev unless told otherwise. */
     readonly mountOptions: string;
+    /** The units that use it, in start order: stopped while it moves onto the volume. */
+    readonly units: readonly string[];
 }
 
 export const VOLUME_STATE_DIRS: readonly VolumeStateDir[] = [
@@ -30,6 +32,8 @@ export const VOLUME_STATE_DIRS: readonly VolumeStateDir[] = [
         // An old queue restored days later would send its mail a second time.
         backup: false,
         mountOptions: "bind",
+        // Dovecot's LMTP and auth sockets are in the spool too.
+        units: ["dovecot", "postfix"],
     },
     {
         path: "/etc/letsencrypt",
@@ -39,8 +43,20 @@ export const VOLUME_STATE_DIRS: readonly VolumeStateDir[] = [
         // certbot runs its hooks from renewal-hooks/ (our deploy hook among them): exec, and
         // only exec, is given back (the volume itself stays noexec).
         mountOptions: "bind,exec,nosuid,nodev",
+        units: ["certbot.timer"],
+    },
+    {
+        path: "/var/lib/valkey",
+        name: "valkey",
+        why: "rspamd's Bayes tokens, greylisting and rate-limit state: a rebuilt server keeps what it learned",
+        backup: true,
+        mountOptions: "bind",
+        units: ["valkey-server"],
     },
 ];
+
+/** Every unit that uses a state directory, in start order (mailstack-volume-state stops them for a move). */
+export const VOLUME_STATE_UNITS: readonly string[] = VOLUME_STATE_DIRS.flatMap((d) => d.units);
 
 /** The systemd unit name of a mount at `path` (systemd-escape --path, for the plain paths used here). */
 export function mountUnitName(path: string): string {

@@ -38,14 +38,33 @@ export function reverseName(ip: string): string {
 
 /**
  * The "outside world" of the lab: the sink.test domain of outside senders and forward
- * targets, whose MX and relay are the sink in msl-out, and forward-confirmed names for the
- * outside clients' addresses. Documentation addresses and a reserved TLD only.
+ * targets, whose MX and relay are the sink in msl-out, bank.test (DMARC p=reject, SPF
+ * without the lab's client), and forward-confirmed names for the outside clients' addresses. Documentation addresses and a reserved TLD only.
  */
 export function outsideRecords(): LabDnsRecord[] {
     return [
         { name: "sink.test", type: "MX", content: "relay.sink.test", priority: 10 },
         { name: "sink.test", type: "TXT", content: '"v=spf1 ip4:198.51.100.0/24 ip4:192.0.2.7 ip6:2001:db8::7 -all"' },
         { name: "relay.sink.test", type: "A", content: NET.outside4 },
+        // An outside domain that publishes DMARC p=reject and sends only from 203.0.113.0/24,
+        // so mail from the lab's client claiming to be it fails SPF and DMARC: a forgery
+        // (lab/checks/filter.test.ts).
+        { name: "bank.test", type: "TXT", content: '"v=spf1 ip4:203.0.113.0/24 -all"' },
+        { name: "_dmarc.bank.test", type: "TXT", content: '"v=DMARC1; p=reject"' },
+        { name: "bank.test", type: "MX", content: "mx.bank.test", priority: 10 },
+        { name: "mx.bank.test", type: "A", content: "203.0.113.25" },
+        // A blocklist in the lab: Spamhaus ZEN lists NET.listed4 in the SBL (127.0.0.2) and the
+        // XBL (127.0.0.4), 4 points each in rspamd; the lab's DNS is all the container asks.
+        {
+            name: `${reverseName(NET.listed4).replace(/\.in-addr\.arpa$/, "")}.zen.spamhaus.org`,
+            type: "A",
+            content: "127.0.0.2",
+        },
+        {
+            name: `${reverseName(NET.listed4).replace(/\.in-addr\.arpa$/, "")}.zen.spamhaus.org`,
+            type: "A",
+            content: "127.0.0.4",
+        },
         // The lab's ACME CA (lab/acme.ts).
         { name: "acme.lab.test", type: "A", content: NET.outside4 },
         // The backup target (lab/storagebox.ts), named like a Hetzner Storage Box.
@@ -123,6 +142,20 @@ function rdata(r: LabDnsRecord): Buffer {
     }
 }
 
+/** An SOA record for the zone of a name (its last two labels), for negative answers. */
+function soa(labels: string[]): Buffer {
+    const zone = encodeName(labels.slice(-2).join("."));
+    const times = Buffer.alloc(20);
+    [1, 3600, 600, 86400, 300].forEach((v, i) => times.writeUInt32BE(v, i * 4)); // serial .. negative TTL
+    const data = Buffer.concat([encodeName("ns.lab.test"), encodeName("hostmaster.lab.test"), times]);
+    const fixed = Buffer.alloc(10);
+    fixed.writeUInt16BE(6, 0); // SOA
+    fixed.writeUInt16BE(1, 2);
+    fixed.writeUInt32BE(300, 4);
+    fixed.writeUInt16BE(data.length, 8);
+    return Buffer.concat([zone, fixed, data]);
+}
+
 /** Answer one DNS query message; undefined for garbage. */
 export function answer(records: LabDnsRecord[], query: Buffer, maxSize: number): Buffer | undefined {
     if (query.length < 12 || query.readUInt16BE(4) !== 1) return undefined;
@@ -157,7 +190,12 @@ export function answer(records: LabDnsRecord[], query: Buffer, maxSize: number):
         return Buffer.concat([fixed, data]);
     });
     header.writeUInt16BE(answers.length, 6);
-    let msg = Buffer.concat([header, question, ...answers]);
+    // No answer (NXDOMAIN or no record of that type): the zone's SOA in the authority
+    // section, as a real server sends it (RFC 2308). rspamd's resolver retries a bare
+    // NOERROR without answers for its full timeout (5 s), and every scan waited for it.
+    const authority = answers.length === 0 ? [soa(labels)] : [];
+    header.writeUInt16BE(authority.length, 8);
+    let msg = Buffer.concat([header, question, ...answers, ...authority]);
     if (msg.length > maxSize) {
         header.writeUInt16BE(header.readUInt16BE(2) | 0x0200, 2); // TC: ask again over TCP
         header.writeUInt16BE(0, 6);

@@ -10,7 +10,7 @@
 # (a cut connection) nothing is installed. A file is replaced only when its content, mode or
 # owner differ (temporary file in the same directory, then rename: a reader never sees half a
 # file). The actions of changed files run once each, in a fixed order. Postfix, Dovecot,
-# OpenDKIM, nginx, fail2ban and sshd configurations are checked with the daemon's own tool
+# OpenDKIM, rspamd, nginx, fail2ban and sshd configurations are checked with the daemon's own tool
 # first; if a check fails, the files of that step are put back as they were, the error is
 # printed and the script exits non-zero, so a broken file never takes a running daemon down.
 # The same input again changes nothing and restarts nothing. An action that failed is
@@ -28,7 +28,7 @@ die() {
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 
 # The order in which actions run: units first, then the daemons Postfix talks to, then Postfix.
-ACTION_ORDER=(daemon-reload apply:volume-state restart:metadata-guard restart:postsrsd restart:opendkim restart:sender-milter reload:dovecot reload:postfix reload:nginx reload:fail2ban restart:ssh)
+ACTION_ORDER=(daemon-reload apply:volume-state restart:metadata-guard restart:postsrsd restart:opendkim restart:sender-milter restart:valkey restart:rspamd reload:dovecot reload:postfix reload:nginx reload:fail2ban restart:ssh)
 
 work=$(mktemp -d /run/mailstack-bundle.XXXXXX)
 # shellcheck disable=SC2317 # invoked by the EXIT trap
@@ -260,6 +260,25 @@ wait_postfix_children() {
     echo "apply-bundle: $old Postfix processes from before the reload are still running (busy client sessions); they finish with their sessions" >&2
 }
 
+# rspamd needs 20-30 s after a (re)start before its workers run (it compiles its URL and
+# regexp tables first); until then Postfix answers port 25 with "try again later". Wait (at
+# most 120 s) until the controller answers and the milter's worker runs, so that the step
+# ends with mail flowing again.
+wait_rspamd() {
+    local tries=0
+    # Not running at all: systemd's Restart=always and the journal have it; nothing to wait for.
+    systemctl is-active --quiet rspamd || return 0
+    while [ "$tries" -lt 120 ]; do
+        if rspamc -t 2 -h 127.0.0.1:11334 stat >/dev/null 2>&1 && pgrep -f '^rspamd: rspamd_proxy process' >/dev/null; then
+            return 0
+        fi
+        tries=$((tries + 1))
+        sleep 1
+    done
+    echo "apply-bundle: rspamd is not answering 120 s after its restart" >&2
+    return 1
+}
+
 # A table that main.cf or master.cf names but no bundle has delivered yet (a new version's
 # host-config arrives before its mail-data) starts empty, so lookups do not fail meanwhile.
 ensure_postfix_tables() {
@@ -278,6 +297,7 @@ check() {
     restart:opendkim) opendkim -n ;;
     restart:sender-milter) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' /usr/local/sbin/mailstack-sender-milter ;;
     restart:metadata-guard) nft -c -f /etc/mailstack/metadata-guard.nft ;;
+    restart:rspamd) rspamadm configtest >/dev/null ;;
     reload:nginx) nginx -t -q ;;
     reload:fail2ban) fail2ban-client --test >/dev/null ;;
     restart:ssh) sshd -t ;;
@@ -296,6 +316,14 @@ run() {
     restart:postsrsd) systemctl restart postsrsd ;;
     restart:opendkim) systemctl restart opendkim ;;
     restart:sender-milter) systemctl enable --quiet mailstack-sender-milter && systemctl restart mailstack-sender-milter ;;
+    restart:valkey) systemctl restart valkey-server ;;
+    # New workers with the new config; a message scanned during the second it takes is deferred (tempfail).
+    # Enabled here: its config comes with host-config only, and first-boot leaves it stopped until then.
+    restart:rspamd)
+        systemctl enable --quiet rspamd
+        systemctl restart rspamd
+        wait_rspamd
+        ;;
     reload:dovecot) reload_or_start dovecot ;;
     # On Debian 13 postfix.service is the main instance itself (postfix@- asserts a
     # /etc/postfix--/main.cf that does not exist).

@@ -4,6 +4,7 @@
 
 import { checkAddresses, type AddressFacts } from "./addresses";
 import { ConfigError, Problems } from "./errors";
+import { checkSpamFilter } from "./filter";
 import { backupInput, backupSftpInput, configInput, relayInput, serverInput, type RawConfig } from "./schema";
 import { cidrNetwork, cidrProblem, isDomainName, isEmail, isIPv4 } from "./syntax";
 import { DEFAULT_DKIM_SELECTOR, SUPPORTED_IMAGE, type BackupSpec, type DomainSpec, type MailSpec } from "./types";
@@ -149,6 +150,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
     checkSettings(raw, problems);
     checkDkimSelectors(raw, problems);
     checkBackup(raw, problems);
+    checkSpamFilter(raw.spamFilter, problems);
     const facts = checkAddresses(raw.domains, passwords, problems);
     const hostnameDomain = checkHostname(raw, facts, problems);
 
@@ -187,6 +189,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
             : {}),
         mailVolumeSizeGb: cfg.mailVolumeSizeGb,
         messageSizeLimitBytes: cfg.messageSizeLimitMb * 1024 * 1024,
+        spamFilter: cfg.spamFilter,
         ...(cfg.backup ? { backup: backupSpec(cfg.backup) } : {}),
     };
 }

@@ -3,6 +3,7 @@
 
 import { z } from "zod";
 
+import { DEFAULT_SPAM_FILTER, spamFilterInput } from "./filter";
 import { DEFAULT_DKIM_SELECTOR, LETS_ENCRYPT_DIRECTORY, SUPPORTED_IMAGE } from "./types";
 
 const secretSchemas = new Set<z.ZodType>();
@@ -175,6 +176,8 @@ export const configInput = z.object({
         .max(10240)
         .default(10),
     messageSizeLimitMb: z.number().int().min(1).max(200).default(50),
+    /** rspamd's thresholds for mail from other servers (port 25). */
+    spamFilter: spamFilterInput.default(DEFAULT_SPAM_FILTER),
     /** address -> password; checked against the mailboxes in the address pass. */
     passwords: secret(z.unknown().optional()),
     backup: backupInput.optional(),

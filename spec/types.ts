@@ -61,6 +61,16 @@ export interface BackupSpec {
     readonly retention: { readonly daily: number; readonly weekly: number; readonly monthly: number };
 }
 
+/** rspamd's score thresholds on port 25; false switches that action off. */
+export interface SpamFilterSpec {
+    /** Refused with 5xx after DATA. */
+    readonly reject: number | false;
+    /** Delivered with `X-Spam: Yes` (marked as spam). */
+    readonly junk: number | false;
+    /** Refused with 4xx for a while (greylisting). */
+    readonly greylist: number | false;
+}
+
 export interface MailSpec {
     /** The MX host: A/AAAA, PTR, EHLO name and TLS certificate name. */
     readonly hostname: string;
@@ -75,6 +85,7 @@ export interface MailSpec {
     readonly relay?: RelaySpec;
     readonly mailVolumeSizeGb: number;
     readonly messageSizeLimitBytes: number;
+    readonly spamFilter: SpamFilterSpec;
     /** restic backups of the mail volume; none when absent. */
     readonly backup?: BackupSpec;
 }

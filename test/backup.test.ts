@@ -119,7 +119,8 @@ describe("the backup step's files", () => {
     test("the restore stops and starts the mount of each backed-up state directory (not the queue's); the volume's repository mark is in state/", () => {
         const f = byPath(renderBackupFiles(spec({ sftp: SFTP }), { password: "pw-0123456789", sshPrivateKey: "KEY" }));
         const restore = f["/usr/local/sbin/mailstack-restore"].content;
-        expect(restore).toContain("state_mounts='letsencrypt etc-letsencrypt.mount'\n");
+        expect(restore).toContain("state_mounts='letsencrypt etc-letsencrypt.mount\nvalkey var-lib-valkey.mount'\n");
+        expect(restore).toContain("state_units='dovecot postfix certbot.timer valkey-server'\n");
         expect(restore).not.toContain("var-spool-postfix.mount");
         expect(f["/usr/local/sbin/mailstack-backup"].content).toContain("mark='/srv/mail/state/backup-repository'\n");
         // The mails name the host from the stack: `hostname -f` fails where no resolver knows it (the lab found it).

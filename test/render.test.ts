@@ -22,6 +22,7 @@ import {
 import { fill } from "../cloud-init/template";
 import { DKIM_KEYS_PRUNE } from "../cloud-init/dkim";
 import { MAIL_UNITS } from "../cloud-init/host-files";
+import { renderFilterFiles } from "../cloud-init/filter";
 import { mountUnitName, VOLUME_STATE_DIRS } from "../cloud-init/volume";
 import { hostKeyFromReport, PROVISIONING_PLAN, renderPackageList } from "../cloud-init/plan";
 import { remoteCommand } from "../scripts/commands";
@@ -135,9 +136,11 @@ describe("user-data", () => {
         expect(cfg.ssh_pwauth).toBe(false);
     });
 
-    it("writes every host file with the same text, mode and owner as the host-config step, after the packages", () => {
+    it("writes every host file but the spam filter's with the same text, mode and owner as the host-config step, after the packages", () => {
         const files = userDataFiles(text);
-        for (const f of renderHostFiles(spec())) {
+        // The filter's files come with host-config only (test/filter.test.ts).
+        const filter = new Set(renderFilterFiles(spec()).map((f) => f.path));
+        for (const f of renderHostFiles(spec()).filter((h) => !filter.has(h.path))) {
             expect(files.get(f.path)).toBe(f.content);
             const wf = cfg.write_files.find((w) => w.path === f.path)!;
             expect(wf.permissions).toBe(f.mode);
@@ -266,9 +269,9 @@ describe("host files", () => {
             expect(block).toContain("-o smtpd_milters=$mailstack_submission_milters");
         }
         const mainCf = byPath(files, "/etc/postfix/main.cf").content;
-        // The From: check first, then OpenDKIM signs what passed it.
+        // The From: check first, then OpenDKIM signs what passed it; port 25 goes to rspamd (test/filter.test.ts).
         expect(mainCf).toMatch(/^mailstack_submission_milters = inet:127\.0\.0\.1:8893, inet:127\.0\.0\.1:8891$/m);
-        expect(mainCf).toMatch(/^smtpd_milters = inet:127\.0\.0\.1:8891$/m);
+        expect(mainCf).toMatch(/^non_smtpd_milters = inet:127\.0\.0\.1:8891$/m);
         const restrictions =
             /^mailstack_submission_sender_restrictions =\n((?: {4}[^\n]*\n)+)/m.exec(mainCf)?.[1] ?? "";
         expect(restrictions.split(",\n").map((r) => r.trim())).toEqual([

@@ -64,6 +64,7 @@ void test("The backup step enables the timers; a backup runs over SFTP to the St
     assert.deepEqual(snapshots.at(-1)!.paths, ["/srv/mail"]);
     const state = ssh("mailstack-backup restic ls latest /srv/mail/state").stdout;
     assert.match(state, /^\/srv\/mail\/state\/letsencrypt$/m, "the certificate state is not in the backup");
+    assert.match(state, /^\/srv\/mail\/state\/valkey$/m, "rspamd's state (Valkey) is not in the backup");
     assert.match(
         state,
         /^\/srv\/mail\/state\/backup-repository$/m,

@@ -10,6 +10,9 @@ export const CHECK_ORDER = [
     "metadata-guard.test.ts",
     // Receiving on 25, reading over IMAPS/POP3S: the path the later checks use to see what arrived.
     "mail.test.ts",
+    // rspamd on port 25: GTUBE and a DMARC p=reject forgery refused, our Authentication-Results only; after mail.test.ts,
+    // whose path (25 in, IMAP out) it uses.
+    "filter.test.ts",
     // Port 25's refusals (relaying, our domains as sender, AUTH); independent of the checks around it.
     "relay.test.ts",
     // Sending with a login on 587/465 and the sender rules; independent of the checks around it.

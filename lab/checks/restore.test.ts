@@ -44,7 +44,16 @@ void test("A new server on an empty volume refuses to back itself up over the ol
 
     const restore = ssh("mailstack-restore all", { allowFail: true, timeoutMs: 600_000 });
     assert.equal(restore.status, 0, `mailstack-restore all: ${restore.stdout}${restore.stderr}`);
-    for (const unit of ["postfix", "dovecot", "etc-letsencrypt.mount", "var-spool-postfix.mount", "certbot.timer"])
+    for (const unit of [
+        "postfix",
+        "dovecot",
+        "etc-letsencrypt.mount",
+        "var-spool-postfix.mount",
+        "var-lib-valkey.mount",
+        "certbot.timer",
+        "valkey-server",
+        "rspamd",
+    ])
         assert.equal(ssh(`systemctl is-active ${unit}`, { allowFail: true }).stdout.trim(), "active", unit);
     // The bind mount is the restored directory, not the one moved aside.
     assert.match(ssh("findmnt -n -o SOURCE /etc/letsencrypt").stdout, /\[\/state\/letsencrypt\]/);

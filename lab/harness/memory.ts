@@ -6,7 +6,7 @@ import { readPid } from "./processes";
 /** One process of a mail daemon in the lab container, as the host's /proc shows it. */
 export interface DaemonProcess {
     pid: number;
-    /** postfix, dovecot, opendkim, postsrsd, nginx, fail2ban, sender-milter */
+    /** postfix, dovecot, opendkim, postsrsd, rspamd, valkey, nginx, fail2ban, sender-milter */
     daemon: string;
     /** The process name (`smtpd`, `auth`, `imap-login`, ...). */
     name: string;
@@ -22,6 +22,9 @@ function daemonOf(exe: string, name: string, pid: string): string | undefined {
     if (exe.endsWith("/opendkim")) return "opendkim";
     if (exe.endsWith("/postsrsd")) return "postsrsd";
     if (exe.endsWith("/nginx")) return "nginx";
+    if (exe.endsWith("/rspamd")) return "rspamd";
+    // Debian's valkey-server is a symlink to valkey-check-rdb: the process name tells.
+    if (name === "valkey-server") return "valkey";
     if (name.startsWith("fail2ban")) return "fail2ban";
     if (name === "python3" && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("mailstack-sender-milter"))
         return "sender-milter";

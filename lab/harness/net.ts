@@ -26,6 +26,8 @@ export const NET = {
     attacker4: "198.51.100.66",
     /** The backup target: an SFTP "Storage Box" on port 23 (lab/storagebox.ts). */
     storagebox4: "203.0.113.22",
+    /** A sender the lab's DNS lists in a blocklist (Spamhaus ZEN), for the spam filter's checks. */
+    listed4: "198.51.100.99",
 } as const;
 
 /** Create msl-srv and msl-out with one veth pair between them. No link to the host. */
@@ -50,6 +52,7 @@ export function createNetwork(): void {
     run(o, "addr", "add", `${NET.outside4}/32`, "dev", NET.outsideIf);
     run(o, "addr", "add", `${NET.attacker4}/32`, "dev", NET.outsideIf);
     run(o, "addr", "add", `${NET.storagebox4}/32`, "dev", NET.outsideIf);
+    run(o, "addr", "add", `${NET.listed4}/32`, "dev", NET.outsideIf);
     run(o, "-6", "addr", "add", `${NET.client6}/64`, "dev", NET.outsideIf, "nodad");
     run(o, "link", "set", NET.outsideIf, "up");
 }

@@ -33,18 +33,19 @@ if grep -qx "mask dovecot.socket" "$ROOT/tmp/systemctl.log" 2>/dev/null && grep 
 else
     not_ok "first boot masks dovecot.socket (port 143) and enables certbot.timer" "$(cat "$ROOT/tmp/systemctl.log" 2>&1)"
 fi
-# The queue and /etc/letsencrypt were copied onto the volume (here: the root's /srv/mail)
-# with their owners, and their bind mounts started after Postfix and Dovecot were stopped.
+# The queue, /etc/letsencrypt and Valkey's data were copied onto the volume (here: the root's
+# /srv/mail) with their owners, and their bind mounts started after the mail volume was mounted
+# and the daemons that write them (Postfix, Dovecot, certbot, Valkey) were stopped.
 # shellcheck disable=SC2016 # the quoted script expands its variables inside the root
-state_ok=$(in_root sh -c 'for d in /var/spool/postfix:postfix-queue /etc/letsencrypt:letsencrypt; do
+state_ok=$(in_root sh -c 'for d in /var/spool/postfix:postfix-queue /etc/letsencrypt:letsencrypt /var/lib/valkey:valkey; do
         a=$(cd "${d%%:*}" && find . -printf "%p %u %g %m\n" | sort); b=$(cd "/srv/mail/state/${d#*:}" && find . -printf "%p %u %g %m\n" | sort)
         [ -n "$a" ] && [ "$a" = "$b" ] && echo "same ${d#*:}"
     done; test -x /srv/mail/state/letsencrypt/renewal-hooks/deploy/50-mailstack && echo hook' 2>&1)
-order=$(grep -nE '^(stop postfix dovecot|start var-spool-postfix.mount|start etc-letsencrypt.mount)' "$ROOT/tmp/systemctl.log" | cut -d: -f2 | tr '\n' ,)
-if [ "$(tr '\n' , <<<"$state_ok")" = "same postfix-queue,same letsencrypt,hook," ] &&
-    [ "$order" = "stop postfix dovecot certbot.timer certbot.service,start var-spool-postfix.mount,start etc-letsencrypt.mount," ]; then
-    ok "first boot moves the Postfix queue and /etc/letsencrypt onto the mail volume (owners kept), Postfix and Dovecot stopped"
+order=$(grep -nE '^(stop |start [a-z-]+\.mount$)' "$ROOT/tmp/systemctl.log" | cut -d: -f2 | tr '\n' ,)
+if [ "$(tr '\n' , <<<"$state_ok")" = "same postfix-queue,same letsencrypt,same valkey,hook," ] &&
+    [ "$order" = "start srv-mail.mount,stop dovecot postfix certbot.timer valkey-server certbot.service,start var-spool-postfix.mount,start etc-letsencrypt.mount,start var-lib-valkey.mount," ]; then
+    ok "first boot moves the Postfix queue, /etc/letsencrypt and Valkey's data onto the mail volume (owners kept), their daemons stopped"
 else
-    not_ok "first boot moves the Postfix queue and /etc/letsencrypt onto the mail volume (owners kept), Postfix and Dovecot stopped" "$state_ok"$'\n'"$order"
+    not_ok "first boot moves the Postfix queue, /etc/letsencrypt and Valkey's data onto the mail volume (owners kept), their daemons stopped" "$state_ok"$'\n'"$order"
 fi
 rm -f "$ROOT/tmp/systemctl.log"

@@ -56,6 +56,8 @@ const spec = buildSpec({
         },
     ],
     relay: { host: "smtp.relay.example.net", port: 587, username: "relayuser" },
+    // The default thresholds, with one action switched off (rspamd.sh checks both forms).
+    spamFilter: { greylist: false },
     passwords: {
         "alice@example.org": SAMPLE_PASSWORD,
         "bob@example.org": SAMPLE_PASSWORD,

@@ -5,7 +5,7 @@
 #
 # Renders every file for a sample two-domain config (render-sample.ts), builds a trixie root
 # filesystem with the image and mail packages (lab/rootfs.sh, cached), copies the files into
-# place and runs postconf/postfix check, doveconf, doveadm pw, opendkim, nginx -t, sshd -t,
+# place and runs postconf/postfix check, rspamadm configtest, doveconf, doveadm pw, opendkim, nginx -t, sshd -t,
 # fail2ban-client --test and `cloud-init schema` inside it with plain chroot (nothing is
 # booted), runs scripts/apply-bundle.sh there against a stub systemctl, and shellcheck on
 # every shell script. What the daemons do live is the lab's part (lab/checks).
@@ -31,7 +31,7 @@ run_part() { # run_part NAME: source NAME.sh, reporting a missing one
 run_part shell-scripts
 render_sample
 build_root
-for part in first-boot bundles backup postfix dovecot opendkim apt nginx sshd fail2ban postsrsd certbot; do
+for part in first-boot bundles backup postfix rspamd dovecot opendkim apt nginx sshd fail2ban postsrsd certbot; do
     run_part "$part"
 done
 # The daemons themselves: the part that may go away without the rest noticing.

@@ -47,11 +47,14 @@ for p in "${paths[@]}"; do includes+=(--include "$p"); done
 
 # The state directories in the backup, bind-mounted at their usual paths: <name> <mount unit>
 state_mounts='{{stateMounts}}'
+# The units that use the state directories, in start order.
+state_units='{{stateUnits}}'
 
 # Everything at once: nothing may read or deliver while the whole store changes. A bind
-# mount holds on to the directory it was made from, so the state mounts stop too (certbot's
-# timer first, so that nothing mounts /etc/letsencrypt again), and start on the restored
-# directories. Whatever was stopped starts again, also when the restore fails.
+# mount holds on to the directory it was made from, so the state mounts stop too (after the
+# units that use them, certbot's timer among them, so that nothing mounts them again), and
+# start on the restored directories. Whatever was stopped starts again, in start order, also
+# when the restore fails.
 stopped=()
 restart() {
     local i
@@ -59,7 +62,8 @@ restart() {
 }
 if [ "$what" = all ]; then
     trap 'restart; rm -rf "$tmp"' EXIT
-    units=(postfix.service dovecot.service certbot.timer)
+    units=()
+    for unit in $state_units; do units=("$unit" "${units[@]}"); done
     while read -r _ unit; do units+=("$unit"); done <<<"$state_mounts"
     for unit in "${units[@]}"; do
         if systemctl is-active --quiet "$unit"; then

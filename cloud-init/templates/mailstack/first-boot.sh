@@ -69,6 +69,10 @@ install -d -m 0755 /var/www/acme
 # Debian's dovecot.socket would listen on 143 whatever dovecot.conf says.
 systemctl mask dovecot.socket
 
+# rspamd's config comes with host-config (which starts it); until then Postfix defers mail
+# from outside instead of taking it unchecked.
+[ -e /etc/rspamd/local.d/milter_headers.conf ] || systemctl disable --now rspamd
+
 # Start everything with the configuration written by the user-data, dependencies first.
 systemctl daemon-reload
 units='{{mailUnits}}'

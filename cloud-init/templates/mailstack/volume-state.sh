@@ -33,24 +33,26 @@ if [ -z "$pending" ]; then
     exit 0
 fi
 
-# Postfix writes the queue, Dovecot's LMTP and auth sockets live in it, certbot writes
-# /etc/letsencrypt: all three stop for the move (seconds; senders retry a refused
-# connection) and start again after it, also when it fails.
+# Everything that writes these directories (Postfix the queue, Dovecot its sockets in it,
+# certbot /etc/letsencrypt, Valkey rspamd's state) stops for the move (seconds; senders
+# retry a refused connection) and starts again after it, also when it fails.
+units='{{stateUnits}}'
 stopped=""
-for unit in postfix dovecot certbot.timer; do
+for unit in $units; do
     if systemctl is-active --quiet "$unit"; then
         stopped="$stopped $unit"
     fi
 done
 restart() {
-    for unit in dovecot postfix certbot.timer; do
+    for unit in $units; do
         case " $stopped " in
         *" $unit "*) systemctl start "$unit" || echo "mailstack-volume-state: $unit did not start" >&2 ;;
         esac
     done
 }
 trap restart EXIT
-systemctl stop postfix dovecot certbot.timer certbot.service
+# shellcheck disable=SC2086 # a list of unit names
+systemctl stop $units certbot.service
 
 echo "$pending" | while read -r path name unit; do
     target={{stateRoot}}/$name

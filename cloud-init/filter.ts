@@ -1,0 +1,59 @@
+// The spam and forgery filter for mail from other servers: rspamd as Postfix's milter on
+// port 25 (main.cf smtpd_milters), with its state in Valkey on the mail volume. These are
+// static host files (the same for any list of domains), part of the host-config bundle.
+
+import type { MailSpec, SpamFilterSpec } from "../spec";
+import { renderTemplate } from "./template";
+import type { HostFile, ServiceAction } from "./types";
+import { VOLUME_STATE_DIRS } from "./volume";
+
+/** Where rspamd's milter listens; main.cf reads it from here. */
+export const RSPAMD_MILTER = "inet:127.0.0.1:11332";
+
+/** The rspamd files under /etc/rspamd/local.d/ that are templates of their own. */
+const RSPAMD_LOCAL_FILES = [
+    "worker-proxy.inc",
+    "worker-normal.inc",
+    "worker-controller.inc",
+    "redis.conf",
+    "dmarc.conf",
+    "milter_headers.conf",
+    "logging.inc",
+] as const;
+
+/** rspamd's action scores: a number, or null for an action switched off. */
+export function rspamdActions(filter: SpamFilterSpec): Record<"reject" | "junk" | "greylist", string> {
+    const score = (v: number | false) => (v === false ? "null" : String(v));
+    return { reject: score(filter.reject), junk: score(filter.junk), greylist: score(filter.greylist) };
+}
+
+function file(path: string, content: string, onChange: ServiceAction[], group = "root", mode = "0644"): HostFile {
+    return { path, mode, owner: "root", group, content, onChange };
+}
+
+/** rspamd's local config, Valkey's config and their systemd drop-ins. */
+export function renderFilterFiles(spec: MailSpec): HostFile[] {
+    const valkeyDir = VOLUME_STATE_DIRS.find((d) => d.name === "valkey")!.path;
+    return [
+        file(
+            "/etc/rspamd/local.d/actions.conf",
+            renderTemplate("rspamd/actions.conf", rspamdActions(spec.spamFilter)),
+            ["restart:rspamd"],
+        ),
+        ...RSPAMD_LOCAL_FILES.map((name) =>
+            file(`/etc/rspamd/local.d/${name}`, renderTemplate(`rspamd/${name}`), ["restart:rspamd"]),
+        ),
+        file(
+            "/etc/systemd/system/rspamd.service.d/mailstack.conf",
+            renderTemplate("systemd/rspamd-after-valkey.conf"),
+            ["daemon-reload"],
+        ),
+        // Read by valkey-server only (group valkey); nothing secret in it, but nobody else needs it.
+        file("/etc/valkey/valkey.conf", renderTemplate("valkey/valkey.conf"), ["restart:valkey"], "valkey", "0640"),
+        file(
+            "/etc/systemd/system/valkey-server.service.d/mailstack.conf",
+            renderTemplate("systemd/valkey-requires-volume-state.conf", { valkeyDir }),
+            ["daemon-reload"],
+        ),
+    ];
+}

@@ -1,0 +1,43 @@
+// `mailstack:spamFilter`: rspamd's score thresholds for mail arriving on port 25. Each
+// threshold is a score, or false to switch that action off; the three must rise in the
+// order greylist < junk < reject, or a message could be junked before it is greylisted.
+
+import { z } from "zod";
+
+import type { Problems } from "./errors";
+
+/** One threshold: a score, or false (that action never happens). */
+const threshold = z.union([
+    z.number().min(0.1, "must be a score above 0, or false to switch it off").max(1000),
+    z.literal(false),
+]);
+
+export const DEFAULT_SPAM_FILTER = { reject: 15, junk: 6, greylist: 4 } as const;
+
+export const spamFilterInput = z
+    .object({
+        /** Refused at SMTP (5xx after DATA): the sender keeps the message and learns of it. */
+        reject: threshold.default(DEFAULT_SPAM_FILTER.reject),
+        /** Delivered with `X-Spam: Yes` (marked as spam). */
+        junk: threshold.default(DEFAULT_SPAM_FILTER.junk),
+        /** Refused for now (4xx); a real server retries and passes, most spam bots never do. */
+        greylist: threshold.default(DEFAULT_SPAM_FILTER.greylist),
+    })
+    .strict();
+
+const ORDER = ["greylist", "junk", "reject"] as const;
+
+/** The thresholds that are on must rise greylist < junk < reject. */
+export function checkSpamFilter(raw: unknown, problems: Problems): void {
+    const parsed = spamFilterInput.safeParse(raw ?? {});
+    if (!parsed.success) return; // the schema reports it
+    const on = ORDER.filter((k) => parsed.data[k] !== false);
+    for (let i = 1; i < on.length; i++) {
+        const [lower, higher] = [on[i - 1], on[i]];
+        if ((parsed.data[lower] as number) >= (parsed.data[higher] as number))
+            problems.at(
+                ["spamFilter", lower],
+                `${String(parsed.data[lower])} must be below ${higher} (${String(parsed.data[higher])})`,
+            );
+    }
+}

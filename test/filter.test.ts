@@ -1,0 +1,127 @@
+// The spam filter (issue 10, first part): mailstack:spamFilter's validation, rspamd's and
+// Valkey's rendered files, where they are wired into Postfix, the volume and the steps.
+import { gunzipSync } from "zlib";
+import { parse } from "yaml";
+import { renderHostFiles, renderUserData } from "../cloud-init";
+import { renderFilterFiles, RSPAMD_MILTER } from "../cloud-init/filter";
+import { MAIL_UNITS } from "../cloud-init/host-files";
+import { PROVISIONING_PLAN } from "../cloud-init/plan";
+import { parseBundle } from "../cloud-init/bundle";
+import { VOLUME_STATE_DIRS } from "../cloud-init/volume";
+import { buildSpec, ConfigError, type RawConfig } from "../spec";
+import { twoDomains } from "./helpers/fixtures";
+import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
+
+function problems(spamFilter: unknown): string[] {
+    try {
+        buildSpec({ ...twoDomains(), spamFilter } as RawConfig);
+        return [];
+    } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        return [...e.problems];
+    }
+}
+
+const byPath = (files: readonly { path: string; content: string }[], p: string) => {
+    const f = files.find((x) => x.path === p);
+    if (!f) throw new Error(`no ${p}`);
+    return f;
+};
+
+describe("mailstack:spamFilter", () => {
+    test("defaults to reject 15, junk 6, greylist 4", () => {
+        expect(buildSpec(twoDomains()).spamFilter).toEqual({ reject: 15, junk: 6, greylist: 4 });
+    });
+
+    test("takes other scores, and false to switch an action off", () => {
+        expect(buildSpec({ ...twoDomains(), spamFilter: { junk: 8, greylist: false } }).spamFilter).toEqual({
+            reject: 15,
+            junk: 8,
+            greylist: false,
+        });
+        expect(problems({ reject: false, junk: false, greylist: false })).toEqual([]);
+    });
+
+    test("a bad value is an error naming its key path", () => {
+        expect(problems({ junk: "six" })).toEqual([expect.stringMatching(/^mailstack:spamFilter\.junk: /)]);
+        expect(problems({ reject: -1 })).toEqual([
+            "mailstack:spamFilter.reject: must be a score above 0, or false to switch it off",
+        ]);
+        expect(problems({ greylist: true })).toEqual([expect.stringMatching(/^mailstack:spamFilter\.greylist: /)]);
+        expect(problems({ rejectScore: 10 })).toEqual([expect.stringMatching(/^mailstack:spamFilter: .*rejectScore/)]);
+    });
+
+    test("the thresholds that are on must rise greylist < junk < reject", () => {
+        expect(problems({ junk: 20 })).toEqual(["mailstack:spamFilter.junk: 20 must be below reject (15)"]);
+        expect(problems({ greylist: 6 })).toEqual(["mailstack:spamFilter.greylist: 6 must be below junk (6)"]);
+        // With junk off, greylist is compared with reject.
+        expect(problems({ junk: false, greylist: 16 })).toEqual([
+            "mailstack:spamFilter.greylist: 16 must be below reject (15)",
+        ]);
+        expect(problems({ junk: false, greylist: 10 })).toEqual([]);
+    });
+});
+
+describe("rspamd and Valkey files", () => {
+    const spec = buildSpec({ ...twoDomains(), spamFilter: { junk: 7.5, greylist: false } });
+    const files = renderHostFiles(spec);
+
+    test("actions.conf holds the configured thresholds; an action switched off is null", () => {
+        const actions = byPath(files, "/etc/rspamd/local.d/actions.conf").content;
+        expect(actions.match(/^[a-z_]+ = .*;$/gm)).toEqual(["reject = 15;", "add_header = 7.5;", "greylist = null;"]);
+    });
+
+    test("Postfix sends port 25 through rspamd and defers when it is down; submission keeps its own milters", () => {
+        const mainCf = byPath(files, "/etc/postfix/main.cf").content;
+        const setting = (name: string) => mainCf.match(new RegExp(`^${name} = (.*)$`, "m"))?.[1];
+        expect(setting("smtpd_milters")).toBe(RSPAMD_MILTER);
+        expect(setting("milter_default_action")).toBe("tempfail");
+        expect(setting("mailstack_submission_milters")).not.toContain("11332");
+        expect(setting("non_smtpd_milters")).not.toContain("11332");
+        const proxy = byPath(files, "/etc/rspamd/local.d/worker-proxy.inc").content;
+        expect(RSPAMD_MILTER).toBe(`inet:${/^bind_socket = "([^"]+)";$/m.exec(proxy)?.[1]}`);
+    });
+
+    test("Valkey's data directory is a state directory on the mail volume, and Valkey requires it", () => {
+        const dir = VOLUME_STATE_DIRS.find((d) => d.name === "valkey");
+        expect(dir?.path).toBe("/var/lib/valkey");
+        expect(dir?.units).toEqual(["valkey-server"]);
+        expect(byPath(files, "/etc/valkey/valkey.conf").content).toMatch(/^dir \/var\/lib\/valkey$/m);
+        expect(byPath(files, "/etc/systemd/system/valkey-server.service.d/mailstack.conf").content).toMatch(
+            /^RequiresMountsFor=\/var\/lib\/valkey$/m,
+        );
+        const script = byPath(files, "/usr/local/sbin/mailstack-volume-state").content;
+        expect(/^units='([^']*)'$/m.exec(script)?.[1].split(" ")).toContain("valkey-server");
+    });
+
+    test("the filter's files come with host-config, not the user-data, and rspamd starts only once they are there", () => {
+        const filter = renderFilterFiles(spec).map((f) => f.path);
+        const hostConfig = PROVISIONING_PLAN.find((s) => s.role === "host-config")!;
+        const bundled = parseBundle(hostConfig.stdin!(spec, { dkimPrivateKeysPem: {}, passwordHashes: {} }));
+        expect(bundled.map((f) => f.path)).toEqual(expect.arrayContaining(filter));
+        const userData = parse(
+            renderUserData(spec, {
+                mailVolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_1",
+                provisionalHostKey: TEST_PROVISIONAL_HOST_KEY,
+            }),
+        ) as { write_files: { path: string; content: string; encoding?: string }[] };
+        const written = userData.write_files.map((f) => f.path);
+        for (const p of filter) expect(written).not.toContain(p);
+        const firstBoot = userData.write_files.find((f) => f.path === "/usr/local/sbin/mailstack-first-boot")!;
+        expect(firstBoot.content).toMatch(
+            /\[ -e \/etc\/rspamd\/local\.d\/milter_headers\.conf \] \|\| systemctl disable --now rspamd/,
+        );
+        // Nor does the packages step start it; host-config's restart:rspamd enables it.
+        expect(MAIL_UNITS).not.toContain("rspamd");
+        expect(bundled.find((f) => f.path === "/etc/rspamd/local.d/actions.conf")?.onChange).toEqual([
+            "restart:rspamd",
+        ]);
+        // The main.cf in the user-data names rspamd too: mail waits for it instead of passing unchecked.
+        const mainCf = userData.write_files.find((f) => f.path === "/etc/postfix/main.cf")!;
+        const text =
+            mainCf.encoding === "gz+b64"
+                ? gunzipSync(Buffer.from(mainCf.content, "base64")).toString()
+                : mainCf.content;
+        expect(text).toMatch(/^milter_default_action = tempfail$/m);
+    });
+});

@@ -1,0 +1,34 @@
+# shellcheck shell=bash
+# Part of run.sh (lib.sh first, after bundles.sh): rspamd accepts its local config, and what it
+# will run with (configdump, defaults merged) is what the stack config and the templates mean.
+check "rspamadm configtest accepts /etc/rspamd with our local.d" in_root rspamadm configtest
+dump() { in_root rspamadm configdump "$@" 2>/dev/null; }
+expect_dump() { # NAME SECTION REGEX
+    local have
+    have=$(dump "$2")
+    if grep -Eq "$3" <<<"$have"; then ok "$1"; else not_ok "$1" "$2: $have"; fi
+}
+# The sample config's thresholds (render-sample.ts): the defaults, greylisting switched off.
+expect_dump "rspamd rejects at the configured score" actions '^reject = 15;$'
+expect_dump "rspamd junks at the configured score" actions '^add_header = 6;$'
+expect_dump "greylisting switched off with spamFilter.greylist: false" actions '^greylist = null;$'
+proxy=$(dump worker | tr -s ' \n' ' ')
+if [[ "$proxy" == *'rspamd_proxy { bind_socket = "127.0.0.1:11332"; milter = true;'* && "$proxy" == *"self_scan = true;"* ]]; then
+    ok "rspamd's milter listens on loopback and scans itself"
+else
+    not_ok "rspamd's milter listens on loopback and scans itself" "$proxy"
+fi
+if [[ "$proxy" == *'normal { bind_socket = "localhost:11333"; mime = true; enabled = false; }'* ]]; then
+    ok "rspamd's normal worker is off (one process less)"
+else
+    not_ok "rspamd's normal worker is off (one process less)" "$proxy"
+fi
+expect_dump "DMARC p=reject is enforced" dmarc 'reject = "reject";'
+expect_dump "every incoming Authentication-Results header is removed before ours is added" milter_headers 'remove = 0;'
+expect_dump "rspamd keeps its state in the local Valkey" redis 'servers = "127.0.0.1:6379";'
+expect_postconf "port 25 is checked by rspamd" smtpd_milters "inet:127.0.0.1:11332"
+expect_postconf "port 25 defers while rspamd is down" milter_default_action tempfail
+expect_postconf "locally submitted mail is DKIM-signed" non_smtpd_milters "inet:127.0.0.1:8891"
+# Spamhaus answers queries through shared public resolvers with 127.255.255.254 and 127.255.255.255:
+# rspamd must read those as "blocked" (a symbol of weight 0), never as "listed".
+expect_dump "a blocklist's error answers are not read as listed" rbl 'SPAMHAUS_BLOCKED_OPENRESOLVER = "127.255.255.254";'
