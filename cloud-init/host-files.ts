@@ -3,6 +3,7 @@
 
 import type { MailSpec } from "../spec";
 import { shellQuote } from "../scripts/commands";
+import { renderClientFiles } from "./client-config";
 import { renderTemplate } from "./template";
 import type { HostFile, ServiceAction } from "./types";
 import { MAIL_VOLUME_MOUNT, mountUnitName, VOLUME_STATE_DIRS, VOLUME_STATE_ROOT, volumeStatePath } from "./volume";
@@ -108,8 +109,26 @@ function volumeStateFiles(): HostFile[] {
     ];
 }
 
-/** Every static config file of the host, in the order they are written. */
-export function renderHostFiles(spec: MailSpec): HostFile[] {
+/**
+ * nginx and what it serves on 443. Nothing needs it before the certificate step, which runs
+ * after host-config, so the user-data leaves it out (Hetzner's 32 KiB limit; Debian's default
+ * site answers port 80 for those minutes).
+ */
+function webFiles(spec: MailSpec): HostFile[] {
+    return [
+        file("/etc/nginx/snippets/mailstack-tls.conf", renderTemplate("nginx/mailstack-tls.conf"), ["reload:nginx"]),
+        file("/etc/nginx/sites-available/default", renderTemplate("nginx/default", { hostname: spec.hostname }), [
+            "reload:nginx",
+        ]),
+        ...renderClientFiles(spec),
+    ];
+}
+
+/**
+ * Every static config file of the host, in the order they are written: the host-config
+ * step's files. `firstBoot` leaves out what only matters after host-config (webFiles).
+ */
+export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: boolean } = {}): HostFile[] {
     const hostname = spec.hostname;
     return [
         file(
@@ -151,7 +170,6 @@ export function renderHostFiles(spec: MailSpec): HostFile[] {
             renderTemplate("systemd/mailstack-metadata-guard.service"),
             ["daemon-reload", "restart:metadata-guard"],
         ),
-        file("/etc/nginx/sites-available/default", renderTemplate("nginx/default", { hostname }), ["reload:nginx"]),
         file("/etc/fail2ban/jail.local", renderTemplate("fail2ban/jail.local"), ["reload:fail2ban"]),
         file("/etc/fail2ban/filter.d/dovecot.local", renderTemplate("fail2ban/dovecot.local"), ["reload:fail2ban"]),
         file("/etc/ssh/sshd_config.d/00-mailstack.conf", renderTemplate("ssh/00-mailstack.conf"), ["restart:ssh"]),
@@ -186,5 +204,6 @@ export function renderHostFiles(spec: MailSpec): HostFile[] {
             ["daemon-reload"],
         ),
         ...volumeStateFiles(),
+        ...(options.firstBoot ? [] : webFiles(spec)),
     ];
 }

@@ -41,7 +41,7 @@ export function renderUserData(spec: MailSpec, options: UserDataOptions): string
         )
     )
         throw new Error("user-data: the provisional host key is not an OpenSSH private key");
-    const hostFiles = renderHostFiles(spec).map((f) => ({
+    const hostFiles = renderHostFiles(spec, { firstBoot: true }).map((f) => ({
         path: f.path,
         owner: `${f.owner}:${f.group}`,
         permissions: f.mode,

@@ -1,5 +1,6 @@
 // The DNS records of one mail domain on Cloudflare, from mailDnsRecords(): MX, the host's
-// A/AAAA (in the zone that holds it), SPF, DKIM, DMARC, TLS-RPT and client SRV records.
+// A/AAAA (in the zone that holds it), SPF, DKIM, DMARC, TLS-RPT, MTA-STS, client SRV records
+// and the autoconfig/autodiscover/mta-sts names.
 
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
@@ -21,6 +22,10 @@ export interface MailDnsArgs {
     readonly dkimPublicKeyPem: pulumi.Input<string>;
     /** The zone, as the pre-flight read it (components/zones.ts). */
     readonly zone: ZoneFacts;
+    /** What a record with `publishAfter` waits for: the steps that make the server serve it. */
+    readonly publishAfter: Readonly<
+        Record<NonNullable<MailDnsRecord["publishAfter"]>, pulumi.Input<pulumi.Input<pulumi.Resource>[]>>
+    >;
 }
 
 // Which records exist depends on the spec alone; only their contents wait for deploy-time
@@ -34,6 +39,8 @@ const SHAPE_FACTS: DnsFacts = {
 export class MailDns extends pulumi.ComponentResource {
     /** The records as published, for the `dnsRecords` stack output. */
     public readonly records: pulumi.Output<MailDnsRecord[]>;
+    /** The A/AAAA/CNAME records: what the CA resolves to validate the certificate's names. */
+    public readonly nameRecords: cloudflare.DnsRecord[] = [];
 
     constructor(name: string, args: MailDnsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:dns:MailDns", name, {}, opts);
@@ -52,7 +59,7 @@ export class MailDns extends pulumi.ComponentResource {
                 if (!found) throw new Error(`DNS record ${key} disappeared between planning and rendering`);
                 return found;
             });
-            new cloudflare.DnsRecord(
+            const published = new cloudflare.DnsRecord(
                 `${name}-${key}`,
                 {
                     zoneId,
@@ -71,8 +78,10 @@ export class MailDns extends pulumi.ComponentResource {
                     // takeOverRecords: adopt the record already there, then rewrite it. The
                     // provider's import id is `<zone_id>/<dns_record_id>`.
                     ...(args.zone.adopt.has(key) ? { import: `${zoneId}/${args.zone.adopt.get(key)}` } : {}),
+                    ...(shape.publishAfter ? { dependsOn: args.publishAfter[shape.publishAfter] } : {}),
                 },
             );
+            if (["A", "AAAA", "CNAME"].includes(shape.type)) this.nameRecords.push(published);
         }
         this.registerOutputs({ records: this.records });
     }

@@ -8,6 +8,7 @@ import * as tls from "@pulumi/tls";
 import { renderUserData } from "../cloud-init";
 import { DkimKeys } from "./dkim";
 import { describeRecord } from "../cloud-init/dns-records";
+import { MTA_STS_POLICY_STEPS } from "../cloud-init/plan";
 import { MailDns } from "./dns";
 import { MailHost } from "./host";
 import { BCRYPT_SALT_LENGTH } from "../cloud-init/passwords";
@@ -88,6 +89,10 @@ export class MailStack extends pulumi.ComponentResource {
         const host = new MailHost(name, { spec, userData: (options) => renderUserData(spec, options) }, parent);
         const dkim = new DkimKeys(`${name}-dkim`, { spec }, parent);
 
+        // The `_mta-sts` records wait for the steps that serve the policy, which are declared
+        // below (they wait for the host's DNS in turn): a promise of them, kept here.
+        let policyServed: (steps: pulumi.Resource[]) => void = () => undefined;
+        const mtaStsPolicyServed = new Promise<pulumi.Resource[]>((resolve) => (policyServed = resolve));
         const dns = spec.domains.map(
             (domain) =>
                 new MailDns(
@@ -99,6 +104,7 @@ export class MailStack extends pulumi.ComponentResource {
                         ipv6: host.ipv6,
                         dkimPublicKeyPem: dkim.publicKeysPem[domain.name],
                         zone: args.zones[domain.name],
+                        publishAfter: { "mta-sts-policy": mtaStsPolicyServed },
                     },
                     parent,
                 ),
@@ -185,7 +191,6 @@ export class MailStack extends pulumi.ComponentResource {
             );
         }
 
-        const hostnameDns = dns[spec.domains.findIndex((d) => d.name === spec.hostnameDomain)];
         this.provisioning = new MailProvisioning(
             `${name}-provision`,
             {
@@ -198,10 +203,12 @@ export class MailStack extends pulumi.ComponentResource {
                 dkimPrivateKeysPem: dkim.privateKeysPem,
                 ...(args.relayPassword !== undefined ? { relayPassword: args.relayPassword } : {}),
                 ...(backup ? { backup } : {}),
-                waitFor: { "host-dns": [hostnameDns], "volume-size": [host.mailVolume] },
+                // The certificate's names: the host's A/AAAA and every domain's client names.
+                waitFor: { "host-dns": dns.flatMap((d) => d.nameRecords), "volume-size": [host.mailVolume] },
             },
             parent,
         );
+        policyServed(MTA_STS_POLICY_STEPS.map((role) => this.provisioning.steps.get(role)!));
 
         this.ipv4 = host.ipv4;
         this.ipv6 = host.ipv6;

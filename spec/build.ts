@@ -6,6 +6,7 @@ import { checkAddresses, type AddressFacts } from "./addresses";
 import { ConfigError, Problems } from "./errors";
 import { backupInput, backupSftpInput, configInput, relayInput, serverInput, type RawConfig } from "./schema";
 import { cidrNetwork, cidrProblem, isDomainName, isEmail, isIPv4 } from "./syntax";
+import { CERTIFICATE_NAME_LIMIT, CLIENT_HOST_LABELS } from "./services";
 import { SUPPORTED_IMAGE, type BackupSpec, type DomainSpec, type MailSpec } from "./types";
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -49,6 +50,14 @@ function checkSettings(input: RawConfig, problems: Problems): void {
                 );
         });
     }
+    // One certificate holds the hostname and every domain's client names (the certificate step).
+    const perDomain = CLIENT_HOST_LABELS.length;
+    const maxDomains = Math.floor((CERTIFICATE_NAME_LIMIT - 1) / perDomain);
+    if (Array.isArray(input.domains) && input.domains.length > maxDomains)
+        problems.at(
+            ["domains"],
+            `lists ${input.domains.length} domains; the host's certificate holds at most ${CERTIFICATE_NAME_LIMIT} names (the hostname and ${perDomain} per domain), so at most ${maxDomains} domains`,
+        );
     if (input.relay !== undefined) {
         const host = isRecord(input.relay) ? stringAt(relayInput.shape.host, input.relay.host) : undefined;
         if (host !== undefined && !isDomainName(host.toLowerCase()) && !isIPv4(host)) {
@@ -169,6 +178,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
             : {}),
         mailVolumeSizeGb: cfg.mailVolumeSizeGb,
         messageSizeLimitBytes: cfg.messageSizeLimitMb * 1024 * 1024,
+        mtaStsMode: cfg.mtaSts.mode,
         ...(cfg.backup ? { backup: backupSpec(cfg.backup) } : {}),
     };
 }

@@ -160,6 +160,15 @@ export const configInput = z.object({
         .max(10240)
         .default(10),
     messageSizeLimitMb: z.number().int().min(1).max(200).default(50),
+    /** RFC 8461: what sending servers do when TLS to our MX fails (testing: report only). */
+    mtaSts: z
+        .object({
+            mode: z
+                .enum(["testing", "enforce"], { error: 'must be "testing" (report only) or "enforce"' })
+                .default("testing"),
+        })
+        .strict()
+        .default({ mode: "testing" }),
     /** address -> password; checked against the mailboxes in the address pass. */
     passwords: secret(z.unknown().optional()),
     backup: backupInput.optional(),

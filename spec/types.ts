@@ -73,6 +73,8 @@ export interface MailSpec {
     readonly relay?: RelaySpec;
     readonly mailVolumeSizeGb: number;
     readonly messageSizeLimitBytes: number;
+    /** RFC 8461 policy mode, published at mta-sts.<domain> for every domain. */
+    readonly mtaStsMode: "testing" | "enforce";
     /** restic backups of the mail volume; none when absent. */
     readonly backup?: BackupSpec;
 }

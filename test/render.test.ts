@@ -135,13 +135,27 @@ describe("user-data", () => {
 
     it("writes every host file with the same text, mode and owner as the host-config step, after the packages", () => {
         const files = userDataFiles(text);
-        for (const f of renderHostFiles(spec())) {
+        for (const f of renderHostFiles(spec(), { firstBoot: true })) {
             expect(files.get(f.path)).toBe(f.content);
             const wf = cfg.write_files.find((w) => w.path === f.path)!;
             expect(wf.permissions).toBe(f.mode);
             expect(wf.owner).toBe(`${f.owner}:${f.group}`);
             expect(wf.defer).toBe(true);
         }
+    });
+
+    it("leaves out only nginx and what it serves on 443, which host-config brings before the certificate step", () => {
+        const files = userDataFiles(text);
+        const left = renderHostFiles(spec())
+            .map((f) => f.path)
+            .filter((p) => !files.has(p));
+        expect(left).toEqual([
+            "/etc/nginx/snippets/mailstack-tls.conf",
+            "/etc/nginx/sites-available/default",
+            "/var/www/mailstack/autoconfig/mail/config-v1.1.xml",
+            "/var/www/mailstack/autodiscover/autodiscover/autodiscover.xml",
+            "/var/www/mailstack/mta-sts/.well-known/mta-sts.txt",
+        ]);
     });
 
     it("mounts the mail volume by its device path without nofail", () => {

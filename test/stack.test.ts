@@ -418,6 +418,36 @@ describe("one domain", () => {
         for (const c of commands) expect(c.inputs.triggers[0]).toBe(serverId);
     });
 
+    test("the _mta-sts id is published only after host-config and certificate serve its policy, and the certificate waits for every name it covers", () => {
+        // The mocks register a resource once everything it depends on is registered: the
+        // order of `created` is the order pulumi up would create them in.
+        const order = res.resources.map((r) => r.name);
+        const at = (name: string) => {
+            const i = order.indexOf(name);
+            expect([name, i >= 0]).toEqual([name, true]);
+            return i;
+        };
+        const record = (name: string, type: string) =>
+            res.resources.findIndex((r) => r.type === DNS_RECORD && r.inputs.name === name && r.inputs.type === type);
+        const mtaSts = record("_mta-sts.nathabee.de", "TXT");
+        expect(mtaSts).toBeGreaterThan(at("one-provision-host-config"));
+        expect(mtaSts).toBeGreaterThan(at("one-provision-certificate"));
+        // The certificate step names each record of a name it covers among what it waits for
+        // (registered earlier is not enough: a CNAME Cloudflare has not created yet fails HTTP-01).
+        const certificate = res.options.find((o) => o.name === "one-provision-certificate")!;
+        for (const [name, type] of [
+            ["mail.nathabee.de", "A"],
+            ["mail.nathabee.de", "AAAA"],
+            ["autoconfig.nathabee.de", "CNAME"],
+            ["autodiscover.nathabee.de", "CNAME"],
+            ["mta-sts.nathabee.de", "CNAME"],
+        ]) {
+            const key = `one-dns-nathabee.de-${type.toLowerCase()}-${name}`;
+            const resource = res.options.find((o) => o.name === key)?.resource;
+            expect([key, resource !== undefined && certificate.dependsOnList.includes(resource)]).toEqual([key, true]);
+        }
+    });
+
     test("dnsRecords output lists every record readably", () => {
         expect(res.outputs.dnsRecords).toEqual(
             expect.arrayContaining(["nathabee.de MX 10 mail.nathabee.de", "mail.nathabee.de A 192.0.2.25"]),
@@ -461,9 +491,13 @@ describe("adding a second domain", () => {
                 "_pop3s._tcp.example.org SRV",
                 "_imap._tcp.example.org SRV",
                 "_pop3._tcp.example.org SRV",
+                "_mta-sts.example.org TXT",
+                "autoconfig.example.org CNAME",
+                "autodiscover.example.org CNAME",
+                "mta-sts.example.org CNAME",
             ].sort(),
         );
-        expect(after.length).toBe(before.length + 11);
+        expect(after.length).toBe(before.length + 15);
         expect(
             records(b.resources)
                 .filter((r) => r.inputs.name.endsWith("example.org"))
@@ -483,9 +517,23 @@ describe("adding a second domain", () => {
         // A new domain brings a DKIM key of its own.
         expect(bRes.filter((r) => r.type === PRIVATE_KEY).map((r) => r.name)).toContain("-dkim-example.org");
 
-        // Everything else is untouched: host resources and the first-boot, host-config and
-        // certificate steps; only the dkim and mail-data steps get new input.
-        const changing = new Set([`${COMMAND} -provision-dkim`, `${COMMAND} -provision-mail-data`]);
+        // Its client names point at the mail host, and the MTA-STS id is the first domain's:
+        // one policy for every domain.
+        for (const label of ["autoconfig", "autodiscover", "mta-sts"])
+            expect(added(`${label}.example.org`, "CNAME")).toMatchObject({
+                content: "mail.nathabee.de",
+                proxied: false,
+            });
+        expect(added("_mta-sts.example.org", "TXT").content).toBe(first["_mta-sts.nathabee.de TXT"].content);
+
+        // Everything else is untouched: host resources and the first-boot and host-config
+        // steps; only the dkim, mail-data and certificate steps get new input (the
+        // certificate's names: the new domain's three added, nothing else).
+        const changing = new Set([
+            `${COMMAND} -provision-dkim`,
+            `${COMMAND} -provision-mail-data`,
+            `${COMMAND} -provision-certificate`,
+        ]);
         const rest = (l: typeof aRes) =>
             Object.fromEntries(
                 l
@@ -498,12 +546,16 @@ describe("adding a second domain", () => {
         expect(Object.keys(restB).filter((k) => !(k in restA))).toEqual(["mailstack:dns:MailDns -dns-example.org"]);
         expect(Object.keys(restA).filter((k) => !(k in restB))).toEqual([]);
         expect(Object.keys(restA)).toEqual(
-            expect.arrayContaining([
-                `${COMMAND} -provision-first-boot`,
-                `${COMMAND} -provision-host-config`,
-                `${COMMAND} -provision-certificate`,
-            ]),
+            expect.arrayContaining([`${COMMAND} -provision-first-boot`, `${COMMAND} -provision-host-config`]),
         );
+        const certificateNames = (l: typeof aRes) =>
+            (l.find((r) => r.name === "-provision-certificate")!.inputs.stdin as string).trim().split("\n");
+        expect(certificateNames(bRes)).toEqual([
+            ...certificateNames(aRes),
+            "autoconfig.example.org",
+            "autodiscover.example.org",
+            "mta-sts.example.org",
+        ]);
         for (const k of Object.keys(restA)) expect([k, restB[k]]).toEqual([k, restA[k]]);
         for (const k of changing)
             expect(bRes.find((r) => `${r.type} ${r.name}` === k)!.inputs.stdin).not.toEqual(

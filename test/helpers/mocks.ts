@@ -30,6 +30,8 @@ export interface RecordedOptions {
     readonly import?: string;
     readonly parentType?: string;
     readonly dependsOn: number;
+    /** The resources of `dependsOn` when it was a plain list (promises left as they are). */
+    readonly dependsOnList: readonly unknown[];
     /** When it was declared, on the same clock as `registeredOutputs`. */
     readonly seq: number;
     readonly resource: pulumi.Resource;
@@ -68,6 +70,7 @@ export const recordOptions: pulumi.ResourceTransformation = ({ resource, type, n
         import: (opts as pulumi.CustomResourceOptions).import,
         parentType: (opts.parent as { __pulumiType?: string } | undefined)?.__pulumiType,
         dependsOn: Array.isArray(deps) ? deps.length : deps ? 1 : 0,
+        dependsOnList: Array.isArray(deps) ? deps : deps ? [deps] : [],
         seq: ++clock,
         resource,
         parent: opts.parent,
