@@ -9,8 +9,8 @@ import { mtaStsRecordValue } from "./client-config";
 export interface MailDnsRecord {
     /** Fully qualified name, no trailing dot. */
     readonly name: string;
-    readonly type: "MX" | "A" | "AAAA" | "CNAME" | "TXT" | "SRV";
-    /** Record content; TXT content is already split into quoted strings. Absent for SRV. */
+    readonly type: "MX" | "A" | "AAAA" | "CNAME" | "TXT" | "SRV" | "CAA";
+    /** Record content; TXT content is already split into quoted strings. Absent for SRV and CAA. */
     readonly content?: string;
     readonly ttl: number;
     /** MX preference; for SRV the same value as srv.priority (Cloudflare wants both). */
@@ -22,6 +22,11 @@ export interface MailDnsRecord {
         readonly port: number;
         readonly target: string;
     };
+    /**
+     * CAA fields (RFC 8659), as Cloudflare's provider wants them in `data`: flags a number,
+     * the value bare (Cloudflare adds the quotes in the record's content).
+     */
+    readonly caa?: { readonly flags: number; readonly tag: "issue" | "iodef"; readonly value: string };
     /** What the record is for, shown in `pulumi preview` as the record's comment. */
     readonly purpose: string;
     /**
@@ -169,6 +174,19 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
             purpose: "MTA-STS: the policy's id (changes with the policy)",
             publishAfter: "mta-sts-policy",
         },
+        // RFC 8659: only our ACME CA may issue for the domain and every name under it (the
+        // client names too), and it reports refused requests to the domain's report address.
+        // Flags 0: not critical, every CA understands issue and iodef.
+        ...(["issue", "iodef"] as const).map((tag): MailDnsRecord => ({
+            name: d,
+            type: "CAA",
+            ttl,
+            caa: { flags: 0, tag, value: tag === "issue" ? spec.acmeCaaIdentity : `mailto:${domain.dmarc.rua}` },
+            purpose:
+                tag === "issue"
+                    ? `CAA: only ${spec.acmeCaaIdentity} may issue certificates`
+                    : "CAA: where CAs report refused requests",
+        })),
         // Mail clients and senders find the HTTPS services under the domain itself. CNAMEs
         // follow the host's addresses; the certificate step covers each name.
         ...CLIENT_HOST_LABELS.map((label): MailDnsRecord => ({
@@ -201,14 +219,15 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
     return records;
 }
 
-/** A stable, unique resource-name suffix for a record. */
+/** A stable, unique resource-name suffix for a record (CAA: one per tag at the same name). */
 export function recordKey(record: MailDnsRecord): string {
-    return `${record.type.toLowerCase()}-${record.name}`;
+    return `${record.type.toLowerCase()}${record.caa ? `-${record.caa.tag}` : ""}-${record.name}`;
 }
 
 /** `name TYPE [priority] content`, as a zone file would show it. */
 export function describeRecord(r: MailDnsRecord): string {
     if (r.srv) return `${r.name} SRV ${r.srv.priority} ${r.srv.weight} ${r.srv.port} ${r.srv.target}`;
+    if (r.caa) return `${r.name} CAA ${r.caa.flags} ${r.caa.tag} "${r.caa.value}"`;
     return `${r.name} ${r.type}${r.priority !== undefined ? ` ${r.priority}` : ""} ${r.content}`;
 }
 

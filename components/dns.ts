@@ -70,7 +70,12 @@ export class MailDns extends pulumi.ComponentResource {
                     proxied: false,
                     comment: dnsComment(shape),
                     ...(shape.priority !== undefined ? { priority: shape.priority } : {}),
-                    ...(shape.srv ? { data: { ...shape.srv } } : { content: record.apply((r) => r.content!) }),
+                    // SRV and CAA records are their `data`; Cloudflare computes their content.
+                    ...(shape.srv
+                        ? { data: { ...shape.srv } }
+                        : shape.caa
+                          ? { data: { ...shape.caa } }
+                          : { content: record.apply((r) => r.content!) }),
                 },
                 {
                     parent: this,

@@ -15,14 +15,24 @@ import { NET } from "./harness/net";
 
 export interface LabDnsRecord {
     name: string;
-    type: "A" | "AAAA" | "CNAME" | "MX" | "TXT" | "SRV" | "PTR";
+    type: "A" | "AAAA" | "CNAME" | "MX" | "TXT" | "SRV" | "PTR" | "CAA";
     /** A/AAAA address, CNAME/MX/PTR target, TXT content ("quoted" strings). */
     content?: string;
     priority?: number;
     srv?: { priority: number; weight: number; port: number; target: string };
+    caa?: { flags: number; tag: string; value: string };
 }
 
-const TYPES: Record<LabDnsRecord["type"], number> = { A: 1, CNAME: 5, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33 };
+const TYPES: Record<LabDnsRecord["type"], number> = {
+    A: 1,
+    CNAME: 5,
+    PTR: 12,
+    MX: 15,
+    TXT: 16,
+    AAAA: 28,
+    SRV: 33,
+    CAA: 257,
+};
 
 /** Reverse names: 25.2.0.192.in-addr.arpa and the nibble form for IPv6. */
 export function reverseName(ip: string): string {
@@ -71,6 +81,7 @@ export function labDnsRecords(
             content: r.content,
             priority: r.priority,
             srv: r.srv,
+            caa: r.caa,
         })),
     );
     records.push({ name: reverseName(facts.ipv4), type: "PTR", content: spec.hostname });
@@ -110,6 +121,10 @@ function rdata(r: LabDnsRecord): Buffer {
         case "TXT": {
             const strings = [...r.content!.matchAll(/"([^"]*)"/g)].map((m) => Buffer.from(m[1], "utf8"));
             return Buffer.concat(strings.map((s) => Buffer.concat([Buffer.from([s.length]), s])));
+        }
+        case "CAA": {
+            const tag = Buffer.from(r.caa!.tag, "ascii");
+            return Buffer.concat([Buffer.from([r.caa!.flags, tag.length]), tag, Buffer.from(r.caa!.value, "utf8")]);
         }
         case "SRV": {
             const head = Buffer.alloc(6);

@@ -147,6 +147,14 @@ export const configInput = z.object({
     acmeServer: z
         .url({ protocol: /^https$/, error: "must be an https:// ACME directory URL" })
         .default(LETS_ENCRYPT_DIRECTORY),
+    /**
+     * The CA's CAA identifier (RFC 8659), for the CAA records; implied for Let's Encrypt's
+     * directories, required for any other acmeServer.
+     */
+    acmeCaaIdentity: z
+        .string()
+        .regex(/^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$/, "must be the CA's CAA domain, e.g. letsencrypt.org")
+        .optional(),
     server: serverInput.default({ type: "cx23", location: "nbg1", image: SUPPORTED_IMAGE }),
     sshAllowedCidrs: z.array(z.string()).min(1, "must list at least one CIDR that may reach SSH (the deployer, CI)"),
     domains: z.array(domainInput).min(1, "must list at least one mail domain"),

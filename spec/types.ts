@@ -67,6 +67,8 @@ export interface MailSpec {
     readonly acmeEmail: string;
     /** ACME directory URL; Let's Encrypt production unless a test CA stands in. */
     readonly acmeServer: string;
+    /** The CAA `issue` value: the only CA that may issue for our domains (RFC 8659). */
+    readonly acmeCaaIdentity: string;
     readonly server: { readonly type: string; readonly location: string; readonly image: string };
     readonly sshAllowedCidrs: readonly string[];
     readonly domains: readonly DomainSpec[];
@@ -81,6 +83,8 @@ export interface MailSpec {
 
 export const SUPPORTED_IMAGE = "debian-13";
 export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
+/** Let's Encrypt's CAA identifier, for its production and staging directories alike. */
+export const LETS_ENCRYPT_CAA_IDENTITY = "letsencrypt.org";
 export const DEFAULT_DKIM_SELECTOR = "mail";
 
 /** Every address that can log in and send: the mailboxes. */

@@ -191,3 +191,30 @@ describe("zone pre-flight for the new names", () => {
         ).toEqual([]);
     });
 });
+
+describe("CAA records", () => {
+    test("every domain allows only the configured CA to issue, and names its report address for refusals", () => {
+        const s = spec();
+        for (const d of s.domains) {
+            const caa = mailDnsRecords(s, d, facts).filter((r) => r.type === "CAA");
+            expect(caa.map((r) => [r.name, r.caa, r.content])).toEqual([
+                [d.name, { flags: 0, tag: "issue", value: "letsencrypt.org" }, undefined],
+                [d.name, { flags: 0, tag: "iodef", value: `mailto:${d.dmarc.rua}` }, undefined],
+            ]);
+        }
+    });
+
+    test("the CA is Let's Encrypt for its directories, and must be named for any other acmeServer", () => {
+        expect(spec().acmeCaaIdentity).toBe("letsencrypt.org");
+        const staging = "https://acme-staging-v02.api.letsencrypt.org/directory";
+        expect(spec({ ...twoDomains(), acmeServer: staging }).acmeCaaIdentity).toBe("letsencrypt.org");
+        const other = { ...twoDomains(), acmeServer: "https://acme.example.net/directory" };
+        expect(() => spec(other)).toThrow(
+            /mailstack:acmeCaaIdentity: is required when mailstack:acmeServer is not Let's Encrypt's/,
+        );
+        expect(spec({ ...other, acmeCaaIdentity: "example.net" }).acmeCaaIdentity).toBe("example.net");
+        expect(() => spec({ ...other, acmeCaaIdentity: '"example.net"' })).toThrow(
+            /mailstack:acmeCaaIdentity: must be the CA's CAA domain/,
+        );
+    });
+});

@@ -1,5 +1,6 @@
 // The Pulumi program under mocks: every resource is recorded with its inputs and checked.
 import {
+    caaRecordProblem,
     find,
     providerWarnings,
     zoneRecords,
@@ -290,6 +291,28 @@ describe("one domain", () => {
         ).toContain("nathabee.de");
     });
 
+    test("the CAA records are data {flags, tag, value} as Cloudflare's provider wants them, with no content", () => {
+        const caa = records(res.resources).filter((r) => r.inputs.type === "CAA");
+        expect(caa.map((r) => [r.inputs.name, r.inputs.data, r.inputs.content])).toEqual([
+            ["nathabee.de", { flags: 0, tag: "issue", value: "letsencrypt.org" }, undefined],
+            ["nathabee.de", { flags: 0, tag: "iodef", value: "mailto:postmaster@nathabee.de" }, undefined],
+        ]);
+        expect(caa.every((r) => r.inputs.proxied === false && r.inputs.ttl === 3600)).toBe(true);
+    });
+
+    test("the mocks refuse the CAA shapes the provider refuses or shows as drift in every preview", () => {
+        const good = { type: "CAA", data: { flags: 0, tag: "issue", value: "letsencrypt.org" } };
+        expect(caaRecordProblem(good)).toBeUndefined();
+        expect(caaRecordProblem({ ...good, content: '0 issue "letsencrypt.org"' })).toMatch(/content is computed/);
+        expect(caaRecordProblem({ type: "CAA", content: '0 issue "letsencrypt.org"' })).toMatch(/content/);
+        expect(caaRecordProblem({ type: "CAA", data: { ...good.data, flags: "0" } })).toMatch(/flags must be a number/);
+        expect(caaRecordProblem({ type: "CAA", data: { ...good.data, flags: 256 } })).toMatch(/flags/);
+        expect(caaRecordProblem({ type: "CAA", data: { ...good.data, tag: "issuer" } })).toMatch(/not a CAA tag/);
+        expect(caaRecordProblem({ type: "CAA", data: { ...good.data, value: '"letsencrypt.org"' } })).toMatch(
+            /bare value/,
+        );
+    });
+
     test("the DKIM TXT record is the public part of the domain's key", async () => {
         const key = find(res.resources, PRIVATE_KEY, "one-dkim-nathabee.de");
         expect(key.inputs).toMatchObject({ algorithm: "RSA", rsaBits: 2048 });
@@ -495,9 +518,11 @@ describe("adding a second domain", () => {
                 "autoconfig.example.org CNAME",
                 "autodiscover.example.org CNAME",
                 "mta-sts.example.org CNAME",
+                "example.org CAA",
+                "example.org CAA",
             ].sort(),
         );
-        expect(after.length).toBe(before.length + 15);
+        expect(after.length).toBe(before.length + 17);
         expect(
             records(b.resources)
                 .filter((r) => r.inputs.name.endsWith("example.org"))

@@ -134,6 +134,20 @@ void test("autoconfig., autodiscover. and mta-sts. of every domain resolve throu
         assert.deepEqual(await presentedNames(name), [...certificateNames(spec)].sort(), name);
 });
 
+void test("every domain's CAA records in the lab DNS allow only the lab's CA (issue) and name the report address (iodef); that CA issued the certificate on 443", async () => {
+    const spec = labSpec();
+    for (const d of spec.domains) {
+        const caa = (await resolver.resolveCaa(d.name)).map((r) => ({ ...r }));
+        assert.deepEqual(caa, [
+            { critical: 0, issue: spec.acmeCaaIdentity },
+            { critical: 0, iodef: `mailto:${d.dmarc.rua}` },
+        ]);
+    }
+    // Issued by pebble, whose directory host is the CAA identity the records name.
+    assert.equal(new URL(spec.acmeServer).hostname, spec.acmeCaaIdentity);
+    assert.ok((await presentedNames(spec.hostname)).includes(spec.hostname));
+});
+
 void test("Thunderbird's autoconfig answers over HTTPS with the services table's settings, and a client logs in (IMAPS, POP3S) and sends (465, 587) with exactly them", async () => {
     const spec = labSpec();
     const r = await fetchHttps(
