@@ -137,7 +137,12 @@ void test("autoconfig., autodiscover. and mta-sts. of every domain resolve throu
 void test("every domain's CAA records in the lab DNS allow only the lab's CA (issue) and name the report address (iodef); that CA issued the certificate on 443", async () => {
     const spec = labSpec();
     for (const d of spec.domains) {
-        const caa = (await resolver.resolveCaa(d.name)).map((r) => ({ ...r }));
+        // Node adds `type: "CAA"` to each answer; the fields are what the zone holds.
+        const caa = (await resolver.resolveCaa(d.name)).map(({ critical, issue, iodef }) => ({
+            critical,
+            ...(issue !== undefined ? { issue } : {}),
+            ...(iodef !== undefined ? { iodef } : {}),
+        }));
         assert.deepEqual(caa, [
             { critical: 0, issue: spec.acmeCaaIdentity },
             { critical: 0, iodef: `mailto:${d.dmarc.rua}` },
