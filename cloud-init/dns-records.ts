@@ -2,14 +2,15 @@
 // what the DNS component publishes, what the tests check and what the lab's DKIM verifier
 // is given as DNS answer cannot drift apart.
 
-import { CLIENT_SERVICES, REFUSED_SERVICES, type DomainSpec, type MailSpec } from "../spec";
+import { CLIENT_HOST_LABELS, CLIENT_SERVICES, REFUSED_SERVICES, type DomainSpec, type MailSpec } from "../spec";
+import { mtaStsRecordValue } from "./client-config";
 
 /** One DNS record, with full names (never `@`), as Cloudflare stores it. */
 export interface MailDnsRecord {
     /** Fully qualified name, no trailing dot. */
     readonly name: string;
-    readonly type: "MX" | "A" | "AAAA" | "TXT" | "SRV";
-    /** Record content; TXT content is already split into quoted strings. Absent for SRV. */
+    readonly type: "MX" | "A" | "AAAA" | "CNAME" | "TXT" | "SRV" | "CAA";
+    /** Record content; TXT content is already split into quoted strings. Absent for SRV and CAA. */
     readonly content?: string;
     readonly ttl: number;
     /** MX preference; for SRV the same value as srv.priority (Cloudflare wants both). */
@@ -21,8 +22,18 @@ export interface MailDnsRecord {
         readonly port: number;
         readonly target: string;
     };
+    /**
+     * CAA fields (RFC 8659), as Cloudflare's provider wants them in `data`: flags a number,
+     * the value bare (Cloudflare adds the quotes in the record's content).
+     */
+    readonly caa?: { readonly flags: number; readonly tag: "issue" | "iodef"; readonly value: string };
     /** What the record is for, shown in `pulumi preview` as the record's comment. */
     readonly purpose: string;
+    /**
+     * Published only once the server serves what the record announces: the `_mta-sts` id
+     * tells senders to fetch a new policy, which must be there by then (RFC 8461 3.1).
+     */
+    readonly publishAfter?: "mta-sts-policy";
 }
 
 /** Values only known at deploy time. */
@@ -166,7 +177,8 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
             ttl,
             purpose: "DMARC policy and reports",
         },
-        // RFC 8460: receivers that fail TLS to us report it here.
+        // RFC 8460: receivers that fail TLS to us report it here. MTA-STS failures are
+        // reported the same way, so this address serves both.
         {
             name: `_smtp._tls.${d}`,
             type: "TXT",
@@ -174,6 +186,38 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
             ttl,
             purpose: "SMTP TLS reporting",
         },
+        // RFC 8461: senders that see this fetch https://mta-sts.<domain>/.well-known/mta-sts.txt
+        // and then insist on verified TLS to our MX.
+        {
+            name: `_mta-sts.${d}`,
+            type: "TXT",
+            content: txtContent(mtaStsRecordValue(spec)),
+            ttl,
+            purpose: "MTA-STS: the policy's id (changes with the policy)",
+            publishAfter: "mta-sts-policy",
+        },
+        // RFC 8659: only our ACME CA may issue for the domain and every name under it (the
+        // client names too), and it reports refused requests to the domain's report address.
+        // Flags 0: not critical, every CA understands issue and iodef.
+        ...(["issue", "iodef"] as const).map((tag): MailDnsRecord => ({
+            name: d,
+            type: "CAA",
+            ttl,
+            caa: { flags: 0, tag, value: tag === "issue" ? spec.acmeCaaIdentity : `mailto:${domain.dmarc.rua}` },
+            purpose:
+                tag === "issue"
+                    ? `CAA: only ${spec.acmeCaaIdentity} may issue certificates`
+                    : "CAA: where CAs report refused requests",
+        })),
+        // Mail clients and senders find the HTTPS services under the domain itself. CNAMEs
+        // follow the host's addresses; the certificate step covers each name.
+        ...CLIENT_HOST_LABELS.map((label): MailDnsRecord => ({
+            name: `${label}.${d}`,
+            type: "CNAME",
+            content: spec.hostname,
+            ttl,
+            purpose: `${label} (HTTPS on ${spec.hostname})`,
+        })),
     );
     // RFC 6186/8314: mail clients find the server from the address alone. Target "." says a
     // service is not offered (plain IMAP and POP3 are not).
@@ -197,14 +241,15 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
     return records;
 }
 
-/** A stable, unique resource-name suffix for a record. */
-export function recordKey(record: Pick<MailDnsRecord, "type" | "name">): string {
-    return `${record.type.toLowerCase()}-${record.name}`;
+/** A stable, unique resource-name suffix for a record (CAA: one per tag at the same name). */
+export function recordKey(record: Pick<MailDnsRecord, "type" | "name" | "caa">): string {
+    return `${record.type.toLowerCase()}${record.caa ? `-${record.caa.tag}` : ""}-${record.name}`;
 }
 
 /** `name TYPE [priority] content`, as a zone file would show it. */
 export function describeRecord(r: MailDnsRecord): string {
     if (r.srv) return `${r.name} SRV ${r.srv.priority} ${r.srv.weight} ${r.srv.port} ${r.srv.target}`;
+    if (r.caa) return `${r.name} CAA ${r.caa.flags} ${r.caa.tag} "${r.caa.value}"`;
     return `${r.name} ${r.type}${r.priority !== undefined ? ` ${r.priority}` : ""} ${r.content}`;
 }
 
@@ -224,6 +269,9 @@ export interface ZoneCheck {
     /** recordKey -> id of an existing record that our record takes over (imports, then rewrites). */
     readonly adopt: ReadonlyMap<string, string>;
 }
+
+/** A name as we compare it: lower case, no trailing dot. */
+const bareName = (name: string) => name.toLowerCase().replace(/\.$/, "");
 
 /** Ours: every record mailstack creates carries a `mailstack:` comment. */
 const isOurs = (r: ExistingRecord) => (r.comment ?? "").startsWith("mailstack:");
@@ -255,7 +303,7 @@ export function checkZone(spec: MailSpec, domain: DomainSpec, existing: readonly
     const conflicts = existing
         .filter((r) => !isOurs(r))
         .flatMap((r) => {
-            const name = r.name.toLowerCase().replace(/\.$/, "");
+            const name = bareName(r.name);
             const text = r.type === "TXT" ? txtValue(r.content) || r.content : r.content;
             if (r.type === "MX" && name === d) return [{ kind: "mx", r, why: "mail would be split between MX hosts" }];
             if (r.type === "TXT" && name === d && /^v=spf1(\s|$)/i.test(text.trim()))
@@ -263,6 +311,17 @@ export function checkZone(spec: MailSpec, domain: DomainSpec, existing: readonly
             if (name === `_dmarc.${d}`) return [{ kind: "dmarc", r, why: "receivers ignore DMARC with two records" }];
             return [];
         });
+    // Names mailstack needs for itself, which it never takes over: Cloudflare refuses a CNAME
+    // beside any other record of its name, and senders ignore MTA-STS with two TXT records.
+    const ownNames = new Map(
+        ours.filter((r) => r.type === "CNAME" || r.publishAfter).map((r) => [r.name, r.type] as const),
+    );
+    const taken = existing
+        .filter((r) => !isOurs(r) && ownNames.has(bareName(r.name)))
+        .map(
+            (r) =>
+                `${at}: the zone already has ${r.type} ${r.name} "${r.content}" (id ${r.id}), a name mailstack publishes as ${ownNames.get(bareName(r.name))} itself: delete it in Cloudflare`,
+        );
     const adopt = new Map<string, string>();
     const problems: string[] = [];
     for (const c of conflicts) {
@@ -278,5 +337,5 @@ export function checkZone(spec: MailSpec, domain: DomainSpec, existing: readonly
                 : `${at}: the zone already has ${shown} that mailstack does not manage: ${c.why}. Delete it in Cloudflare, or set ${at}.takeOverRecords to true to let mailstack take it over`,
         );
     }
-    return { problems, adopt };
+    return { problems: [...problems, ...taken], adopt };
 }

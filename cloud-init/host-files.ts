@@ -3,6 +3,7 @@
 
 import type { MailSpec } from "../spec";
 import { shellQuote } from "../scripts/commands";
+import { renderClientFiles } from "./client-config";
 import { renderTemplate } from "./template";
 import type { HostFile, ServiceAction } from "./types";
 import { renderFilterFiles, RSPAMD_MILTER } from "./filter";
@@ -118,8 +119,26 @@ function volumeStateFiles(): HostFile[] {
     ];
 }
 
-/** Every static config file of the host, in the order they are written. */
-export function renderHostFiles(spec: MailSpec): HostFile[] {
+/**
+ * nginx and what it serves on 443. Nothing needs it before the certificate step, which runs
+ * after host-config, so the user-data leaves it out (Hetzner's 32 KiB limit; Debian's default
+ * site answers port 80 for those minutes).
+ */
+function webFiles(spec: MailSpec): HostFile[] {
+    return [
+        file("/etc/nginx/snippets/mailstack-tls.conf", renderTemplate("nginx/mailstack-tls.conf"), ["reload:nginx"]),
+        file("/etc/nginx/sites-available/default", renderTemplate("nginx/default", { hostname: spec.hostname }), [
+            "reload:nginx",
+        ]),
+        ...renderClientFiles(spec),
+    ];
+}
+
+/**
+ * Every static config file of the host, in the order they are written: the host-config
+ * step's files. `firstBoot` leaves out what only matters after host-config (webFiles).
+ */
+export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: boolean } = {}): HostFile[] {
     const hostname = spec.hostname;
     return [
         file(
@@ -162,7 +181,6 @@ export function renderHostFiles(spec: MailSpec): HostFile[] {
             renderTemplate("systemd/mailstack-metadata-guard.service"),
             ["daemon-reload", "restart:metadata-guard"],
         ),
-        file("/etc/nginx/sites-available/default", renderTemplate("nginx/default", { hostname }), ["reload:nginx"]),
         file("/etc/fail2ban/jail.local", renderTemplate("fail2ban/jail.local"), ["reload:fail2ban"]),
         file("/etc/fail2ban/filter.d/dovecot.local", renderTemplate("fail2ban/dovecot.local"), ["reload:fail2ban"]),
         file("/etc/ssh/sshd_config.d/00-mailstack.conf", renderTemplate("ssh/00-mailstack.conf"), ["restart:ssh"]),
@@ -198,16 +216,17 @@ export function renderHostFiles(spec: MailSpec): HostFile[] {
         ),
         ...renderFilterFiles(spec),
         ...volumeStateFiles(),
+        ...(options.firstBoot ? [] : webFiles(spec)),
     ];
 }
 
 /**
- * The host files the user-data writes at first boot: all but the filter's. Those come with
- * the host-config step minutes later (the user-data must stay under Hetzner's 32 KiB), and
+ * The host files the user-data writes at first boot: all but the filter's and the web
+ * files (webFiles). Those come with the host-config step minutes later (the user-data must stay under Hetzner's 32 KiB), and
  * until then rspamd is stopped (first-boot.sh), so Postfix defers mail from outside rather
  * than letting it in unchecked.
  */
 export function renderFirstBootFiles(spec: MailSpec): HostFile[] {
     const later = new Set(renderFilterFiles(spec).map((f) => f.path));
-    return renderHostFiles(spec).filter((f) => !later.has(f.path));
+    return renderHostFiles(spec, { firstBoot: true }).filter((f) => !later.has(f.path));
 }

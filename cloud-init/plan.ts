@@ -8,6 +8,7 @@ import { remoteCommand, type ScriptName } from "../scripts/commands";
 import type { MailSpec } from "../spec";
 import { renderBackupFiles, type BackupSecrets } from "./backup";
 import { renderBundle } from "./bundle";
+import { certificateNames, renderCertificateNames } from "./client-config";
 import { DKIM_KEYS_PRUNE, renderDkimFiles } from "./dkim";
 import { MAIL_UNITS, renderHostFiles } from "./host-files";
 import { renderMailData } from "./mail-data";
@@ -74,6 +75,13 @@ export interface ProvisioningStep {
  * same server (only a new server, with the provisional key again, re-runs it).
  */
 export const HOST_KEY_COMMAND = "cloud-init status --wait >/dev/null 2>&1; exec /usr/local/sbin/mailstack-host-key";
+
+/**
+ * The steps after which https://mta-sts.<domain>/ serves the current policy: host-config
+ * writes it, certificate makes its name valid. The `_mta-sts` record (its id) is published
+ * only after both, so no sender is told of a policy it cannot fetch yet.
+ */
+export const MTA_STS_POLICY_STEPS: readonly StepRole[] = ["host-config", "certificate"];
 
 /** The replaced host key from the host-key step's output (its last line). */
 export function hostKeyFromReport(stdout: string): string {
@@ -181,15 +189,18 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
         waitsFor: ["volume-size"],
         triggers: (spec) => [spec.mailVolumeSizeGb],
     },
+    // One certificate for the hostname and every domain's client names (stdin, one a line):
+    // a new domain extends it, a removed one shrinks it; the same names again request nothing.
     {
         role: "certificate",
         command: script("issue-certificate.sh"),
         uses: [],
+        stdin: (spec) => renderCertificateNames(spec),
         secret: false,
         pin: "replaced",
         after: ["host-config"],
         waitsFor: ["host-dns"],
-        triggers: (spec) => [spec.hostname, spec.acmeServer, spec.acmeEmail],
+        triggers: (spec) => [spec.hostname, spec.acmeServer, spec.acmeEmail, ...certificateNames(spec)],
     },
     // restic: the repository's settings and secrets, the script and its timers; then the
     // timers are enabled (a repository is configured) or disabled (none is).

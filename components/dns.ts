@@ -1,5 +1,6 @@
 // The DNS records of one mail domain on Cloudflare, from mailDnsRecords(): MX, the host's
-// A/AAAA (in the zone that holds it), SPF, DKIM, DMARC, TLS-RPT and client SRV records.
+// A/AAAA (in the zone that holds it), SPF, DKIM, DMARC, TLS-RPT, MTA-STS, client SRV records
+// and the autoconfig/autodiscover/mta-sts names.
 
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
@@ -23,6 +24,10 @@ export interface MailDnsArgs {
     readonly dkimRetiredPublicKeysPem?: Readonly<Record<string, pulumi.Input<string>>>;
     /** The zone, as the pre-flight read it (components/zones.ts). */
     readonly zone: ZoneFacts;
+    /** What a record with `publishAfter` waits for: the steps that make the server serve it. */
+    readonly publishAfter: Readonly<
+        Record<NonNullable<MailDnsRecord["publishAfter"]>, pulumi.Input<pulumi.Input<pulumi.Resource>[]>>
+    >;
 }
 
 // Which records exist depends on the spec alone; only their contents wait for deploy-time
@@ -38,6 +43,8 @@ export class MailDns extends pulumi.ComponentResource {
     public readonly records: pulumi.Output<MailDnsRecord[]>;
     /** The signing selector's DKIM record: OpenDKIM switches to a new key only once it exists. */
     public readonly dkimRecord: cloudflare.DnsRecord;
+    /** The A/AAAA/CNAME records: what the CA resolves to validate the certificate's names. */
+    public readonly nameRecords: cloudflare.DnsRecord[] = [];
 
     constructor(name: string, args: MailDnsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:dns:MailDns", name, {}, opts);
@@ -78,7 +85,12 @@ export class MailDns extends pulumi.ComponentResource {
                     proxied: false,
                     comment: dnsComment(shape),
                     ...(shape.priority !== undefined ? { priority: shape.priority } : {}),
-                    ...(shape.srv ? { data: { ...shape.srv } } : { content: record.apply((r) => r.content!) }),
+                    // SRV and CAA records are their `data`; Cloudflare computes their content.
+                    ...(shape.srv
+                        ? { data: { ...shape.srv } }
+                        : shape.caa
+                          ? { data: { ...shape.caa } }
+                          : { content: record.apply((r) => r.content!) }),
                 },
                 {
                     parent: this,
@@ -86,9 +98,11 @@ export class MailDns extends pulumi.ComponentResource {
                     // takeOverRecords: adopt the record already there, then rewrite it. The
                     // provider's import id is `<zone_id>/<dns_record_id>`.
                     ...(args.zone.adopt.has(key) ? { import: `${zoneId}/${args.zone.adopt.get(key)}` } : {}),
+                    ...(shape.publishAfter ? { dependsOn: args.publishAfter[shape.publishAfter] } : {}),
                 },
             );
             if (key === dkimKey) dkimRecord = resource;
+            if (["A", "AAAA", "CNAME"].includes(shape.type)) this.nameRecords.push(resource);
         }
         if (!dkimRecord) throw new Error(`DNS: no DKIM record ${dkimKey} among the records of ${domain.name}`);
         this.dkimRecord = dkimRecord;

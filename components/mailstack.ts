@@ -8,6 +8,7 @@ import * as tls from "@pulumi/tls";
 import { renderUserData } from "../cloud-init";
 import { DkimKeys } from "./dkim";
 import { describeRecord } from "../cloud-init/dns-records";
+import { MTA_STS_POLICY_STEPS } from "../cloud-init/plan";
 import { MailDns } from "./dns";
 import { MailHost } from "./host";
 import { BCRYPT_SALT_LENGTH } from "../cloud-init/passwords";
@@ -90,6 +91,10 @@ export class MailStack extends pulumi.ComponentResource {
         const host = new MailHost(name, { spec, userData: (options) => renderUserData(spec, options) }, parent);
         const dkim = new DkimKeys(`${name}-dkim`, { spec, now: args.now }, parent);
 
+        // The `_mta-sts` records wait for the steps that serve the policy, which are declared
+        // below (they wait for the host's DNS in turn): a promise of them, kept here.
+        let policyServed: (steps: pulumi.Resource[]) => void = () => undefined;
+        const mtaStsPolicyServed = new Promise<pulumi.Resource[]>((resolve) => (policyServed = resolve));
         const dns = spec.domains.map(
             (domain) =>
                 new MailDns(
@@ -102,6 +107,7 @@ export class MailStack extends pulumi.ComponentResource {
                         dkimPublicKeyPem: dkim.publicKeysPem[domain.name],
                         dkimRetiredPublicKeysPem: dkim.retiredPublicKeysPem[domain.name],
                         zone: args.zones[domain.name],
+                        publishAfter: { "mta-sts-policy": mtaStsPolicyServed },
                     },
                     parent,
                 ),
@@ -188,7 +194,6 @@ export class MailStack extends pulumi.ComponentResource {
             );
         }
 
-        const hostnameDns = dns[spec.domains.findIndex((d) => d.name === spec.hostnameDomain)];
         this.provisioning = new MailProvisioning(
             `${name}-provision`,
             {
@@ -202,13 +207,15 @@ export class MailStack extends pulumi.ComponentResource {
                 ...(args.relayPassword !== undefined ? { relayPassword: args.relayPassword } : {}),
                 ...(backup ? { backup } : {}),
                 waitFor: {
-                    "host-dns": [hostnameDns],
+                    // The certificate's names: the host's A/AAAA and every domain's client names.
+                    "host-dns": dns.flatMap((d) => d.nameRecords),
                     "dkim-dns": dns.map((d) => d.dkimRecord),
                     "volume-size": [host.mailVolume],
                 },
             },
             parent,
         );
+        policyServed(MTA_STS_POLICY_STEPS.map((role) => this.provisioning.steps.get(role)!));
 
         this.ipv4 = host.ipv4;
         this.ipv6 = host.ipv6;

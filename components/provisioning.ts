@@ -51,6 +51,8 @@ export class MailProvisioning extends pulumi.ComponentResource {
     public readonly reports: Record<string, pulumi.Output<string>>;
     /** The host key the server has after the host-key step: what `ssh` should expect. */
     public readonly hostKey: pulumi.Output<string>;
+    /** Each step's command, for resources that must wait for one. */
+    public readonly steps: ReadonlyMap<StepRole, command.remote.Command>;
 
     constructor(name: string, args: MailProvisioningArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:provisioning:MailProvisioning", name, {}, opts);
@@ -101,6 +103,7 @@ export class MailProvisioning extends pulumi.ComponentResource {
             if (step.role === "host-key") replacedKey = cmd.stdout.apply(hostKeyFromReport);
         }
         this.hostKey = replacedKey!;
+        this.steps = done;
         this.reports = Object.fromEntries(PROVISIONING_PLAN.map((s) => [reportKey(s.role), done.get(s.role)!.stdout]));
         this.registerOutputs({ reports: this.reports, hostKey: this.hostKey });
     }

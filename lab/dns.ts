@@ -16,14 +16,24 @@ import { STORAGE_BOX } from "./storagebox";
 
 export interface LabDnsRecord {
     name: string;
-    type: "A" | "AAAA" | "MX" | "TXT" | "SRV" | "PTR";
-    /** A/AAAA address, MX/PTR target, TXT content ("quoted" strings). */
+    type: "A" | "AAAA" | "CNAME" | "MX" | "TXT" | "SRV" | "PTR" | "CAA";
+    /** A/AAAA address, CNAME/MX/PTR target, TXT content ("quoted" strings). */
     content?: string;
     priority?: number;
     srv?: { priority: number; weight: number; port: number; target: string };
+    caa?: { flags: number; tag: string; value: string };
 }
 
-const TYPES: Record<LabDnsRecord["type"], number> = { A: 1, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33 };
+const TYPES: Record<LabDnsRecord["type"], number> = {
+    A: 1,
+    CNAME: 5,
+    PTR: 12,
+    MX: 15,
+    TXT: 16,
+    AAAA: 28,
+    SRV: 33,
+    CAA: 257,
+};
 
 /** Reverse names: 25.2.0.192.in-addr.arpa and the nibble form for IPv6. */
 export function reverseName(ip: string): string {
@@ -93,6 +103,7 @@ export function labDnsRecords(
             content: r.content,
             priority: r.priority,
             srv: r.srv,
+            caa: r.caa,
         })),
     );
     records.push({ name: reverseName(facts.ipv4), type: "PTR", content: spec.hostname });
@@ -126,11 +137,16 @@ function rdata(r: LabDnsRecord): Buffer {
             pref.writeUInt16BE(r.priority ?? 10);
             return Buffer.concat([pref, encodeName(r.content!)]);
         }
+        case "CNAME":
         case "PTR":
             return encodeName(r.content!);
         case "TXT": {
             const strings = [...r.content!.matchAll(/"([^"]*)"/g)].map((m) => Buffer.from(m[1], "utf8"));
             return Buffer.concat(strings.map((s) => Buffer.concat([Buffer.from([s.length]), s])));
+        }
+        case "CAA": {
+            const tag = Buffer.from(r.caa!.tag, "ascii");
+            return Buffer.concat([Buffer.from([r.caa!.flags, tag.length]), tag, Buffer.from(r.caa!.value, "utf8")]);
         }
         case "SRV": {
             const head = Buffer.alloc(6);
@@ -174,20 +190,29 @@ export function answer(records: LabDnsRecord[], query: Buffer, maxSize: number):
     const name = labels.join(".").toLowerCase();
     const byName = records.filter((r) => r.name.toLowerCase() === name);
     const matches = byName.filter((r) => TYPES[r.type] === qtype || qtype === 255);
+    // A CNAME answers every type, followed by the target's records of that type, as a
+    // recursive resolver hands them over (the lab DNS is the container's only resolver).
+    const alias = byName.find((r) => r.type === "CNAME");
+    const chased =
+        alias && qtype !== TYPES.CNAME && qtype !== 255
+            ? records.filter((r) => r.name.toLowerCase() === alias.content!.toLowerCase() && TYPES[r.type] === qtype)
+            : [];
+    if (alias && !matches.includes(alias)) matches.push(alias);
     const header = Buffer.alloc(12);
     header.writeUInt16BE(query.readUInt16BE(0), 0);
     // QR, opcode 0, AA, RD copied; RA 0; rcode NXDOMAIN when the name has no record at all.
     header.writeUInt16BE(0x8400 | (query.readUInt16BE(2) & 0x0100) | (byName.length === 0 ? 3 : 0), 2);
     header.writeUInt16BE(1, 4);
-    const answers = matches.map((r) => {
+    const answers = [...matches, ...chased].map((r) => {
         const data = rdata(r);
-        const fixed = Buffer.alloc(12);
-        fixed.writeUInt16BE(0xc00c, 0); // pointer to the question's name
-        fixed.writeUInt16BE(TYPES[r.type], 2);
-        fixed.writeUInt16BE(1, 4);
-        fixed.writeUInt32BE(300, 6);
-        fixed.writeUInt16BE(data.length, 10);
-        return Buffer.concat([fixed, data]);
+        // The question's own name as a pointer to it; a CNAME target's records in full.
+        const owner = r.name.toLowerCase() === name ? Buffer.from([0xc0, 0x0c]) : encodeName(r.name);
+        const fixed = Buffer.alloc(10);
+        fixed.writeUInt16BE(TYPES[r.type], 0);
+        fixed.writeUInt16BE(1, 2);
+        fixed.writeUInt32BE(300, 4);
+        fixed.writeUInt16BE(data.length, 8);
+        return Buffer.concat([owner, fixed, data]);
     });
     header.writeUInt16BE(answers.length, 6);
     // No answer (NXDOMAIN or no record of that type): the zone's SOA in the authority
@@ -250,7 +275,18 @@ export async function serveDns(records: LabDnsRecord[], addresses: string[], por
 
 if (require.main === module) {
     const [recordsFile, ...addresses] = process.argv.slice(2);
-    const records = JSON.parse(fs.readFileSync(recordsFile, "utf8")) as LabDnsRecord[];
+    const read = () => JSON.parse(fs.readFileSync(recordsFile, "utf8")) as LabDnsRecord[];
+    const records = read();
+    // A check that changes the stack's domains writes the file again (writeLabDnsRecords):
+    // the zone follows, as Cloudflare's would after `pulumi up`.
+    fs.watchFile(recordsFile, { interval: 200 }, () => {
+        try {
+            records.splice(0, records.length, ...read());
+            console.log(`lab-dns: reloaded, ${records.length} records`);
+        } catch (err) {
+            console.error(`lab-dns: kept the old records: ${err}`);
+        }
+    });
     serveDns(records, addresses).then(
         () => console.log(`lab-dns: ready on ${addresses.join(", ")} with ${records.length} records`),
         (err) => {

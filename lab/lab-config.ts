@@ -3,7 +3,7 @@
 
 import { renderUserData } from "../cloud-init/user-data";
 import { buildSpec, MailSpec, RawConfig } from "../spec";
-import { ACME_DIRECTORY } from "./acme";
+import { ACME_DIRECTORY, ACME_HOST } from "./acme";
 import { MAIL_VOLUME_DEVICE } from "./harness/container";
 import { NET } from "./harness/net";
 import { provisionalHostKey } from "./harness/ssh";
@@ -36,6 +36,8 @@ const LAB_BASE_CONFIG: RawConfig = {
     acmeEmail: "postmaster@example.org",
     // pebble in the lab (lab/acme.ts), under a reserved .test name: never a real ACME CA.
     acmeServer: ACME_DIRECTORY,
+    // The CAA records name the lab's CA (pebble itself does not look them up).
+    acmeCaaIdentity: ACME_HOST,
     sshAllowedCidrs: ["192.0.2.0/24", "2001:db8::/32"],
     domains: [
         {

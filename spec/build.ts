@@ -7,7 +7,15 @@ import { ConfigError, Problems } from "./errors";
 import { checkSpamFilter } from "./filter";
 import { backupInput, backupSftpInput, configInput, relayInput, serverInput, type RawConfig } from "./schema";
 import { cidrNetwork, cidrProblem, isDomainName, isEmail, isIPv4 } from "./syntax";
-import { DEFAULT_DKIM_SELECTOR, SUPPORTED_IMAGE, type BackupSpec, type DomainSpec, type MailSpec } from "./types";
+import { CERTIFICATE_NAME_LIMIT, CLIENT_HOST_LABELS } from "./services";
+import {
+    DEFAULT_DKIM_SELECTOR,
+    LETS_ENCRYPT_CAA_IDENTITY,
+    SUPPORTED_IMAGE,
+    type BackupSpec,
+    type DomainSpec,
+    type MailSpec,
+} from "./types";
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
     typeof value === "object" && value !== null && !Array.isArray(value);
@@ -18,6 +26,12 @@ function stringAt(
 ): string | undefined {
     const r = schema.safeParse(value);
     return r.success && typeof r.data === "string" ? r.data : undefined;
+}
+
+/** The CAA identifier an ACME directory implies: Let's Encrypt's, for its own hosts. */
+function caaIdentityOf(acmeServer: string): string | undefined {
+    const host = new URL(acmeServer).hostname;
+    return host === "letsencrypt.org" || host.endsWith(".letsencrypt.org") ? LETS_ENCRYPT_CAA_IDENTITY : undefined;
 }
 
 /** Values that are well-formed for zod but wrong for a mail server. */
@@ -50,6 +64,20 @@ function checkSettings(input: RawConfig, problems: Problems): void {
                 );
         });
     }
+    const acmeServer = stringAt(shape.acmeServer, input.acmeServer);
+    if (acmeServer !== undefined && input.acmeCaaIdentity === undefined && caaIdentityOf(acmeServer) === undefined)
+        problems.at(
+            ["acmeCaaIdentity"],
+            `is required when mailstack:acmeServer is not Let's Encrypt's (${acmeServer}): the CA's CAA identifier, as its documentation names it`,
+        );
+    // One certificate holds the hostname and every domain's client names (the certificate step).
+    const perDomain = CLIENT_HOST_LABELS.length;
+    const maxDomains = Math.floor((CERTIFICATE_NAME_LIMIT - 1) / perDomain);
+    if (Array.isArray(input.domains) && input.domains.length > maxDomains)
+        problems.at(
+            ["domains"],
+            `lists ${input.domains.length} domains; the host's certificate holds at most ${CERTIFICATE_NAME_LIMIT} names (the hostname and ${perDomain} per domain), so at most ${maxDomains} domains`,
+        );
     if (input.relay !== undefined) {
         const host = isRecord(input.relay) ? stringAt(relayInput.shape.host, input.relay.host) : undefined;
         if (host !== undefined && !isDomainName(host.toLowerCase()) && !isIPv4(host)) {
@@ -181,6 +209,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
         hostnameDomain,
         acmeEmail: cfg.acmeEmail,
         acmeServer: cfg.acmeServer,
+        acmeCaaIdentity: cfg.acmeCaaIdentity ?? caaIdentityOf(cfg.acmeServer)!,
         server: cfg.server,
         sshAllowedCidrs: cfg.sshAllowedCidrs,
         domains,
@@ -190,6 +219,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
         mailVolumeSizeGb: cfg.mailVolumeSizeGb,
         messageSizeLimitBytes: cfg.messageSizeLimitMb * 1024 * 1024,
         spamFilter: cfg.spamFilter,
+        mtaStsMode: cfg.mtaSts.mode,
         ...(cfg.backup ? { backup: backupSpec(cfg.backup) } : {}),
     };
 }

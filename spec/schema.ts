@@ -163,6 +163,14 @@ export const configInput = z.object({
     acmeServer: z
         .url({ protocol: /^https$/, error: "must be an https:// ACME directory URL" })
         .default(LETS_ENCRYPT_DIRECTORY),
+    /**
+     * The CA's CAA identifier (RFC 8659), for the CAA records; implied for Let's Encrypt's
+     * directories, required for any other acmeServer.
+     */
+    acmeCaaIdentity: z
+        .string()
+        .regex(/^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$/, "must be the CA's CAA domain, e.g. letsencrypt.org")
+        .optional(),
     server: serverInput.default({ type: "cx23", location: "nbg1", image: SUPPORTED_IMAGE }),
     sshAllowedCidrs: z.array(z.string()).min(1, "must list at least one CIDR that may reach SSH (the deployer, CI)"),
     domains: z.array(domainInput).min(1, "must list at least one mail domain"),
@@ -178,6 +186,15 @@ export const configInput = z.object({
     messageSizeLimitMb: z.number().int().min(1).max(200).default(50),
     /** rspamd's thresholds for mail from other servers (port 25). */
     spamFilter: spamFilterInput.default(DEFAULT_SPAM_FILTER),
+    /** RFC 8461: what sending servers do when TLS to our MX fails (testing: report only). */
+    mtaSts: z
+        .object({
+            mode: z
+                .enum(["testing", "enforce"], { error: 'must be "testing" (report only) or "enforce"' })
+                .default("testing"),
+        })
+        .strict()
+        .default({ mode: "testing" }),
     /** address -> password; checked against the mailboxes in the address pass. */
     passwords: secret(z.unknown().optional()),
     backup: backupInput.optional(),

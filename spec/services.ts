@@ -60,7 +60,7 @@ export const SERVICES = [
         srvPurpose: "POP3 with TLS",
     },
     { port: 80, name: "http", purpose: "HTTP: ACME HTTP-01 challenges" },
-    { port: 443, name: "https", purpose: "HTTPS: MTA-STS and autoconfig" },
+    { port: 443, name: "https", purpose: "HTTPS: MTA-STS and client autoconfig", tls: "implicit" },
 ] as const satisfies readonly MailService[];
 
 /** Services that must not be offered at all: clients use the TLS ones (SRV target "."). */
@@ -68,6 +68,12 @@ export const REFUSED_SERVICES = [
     { port: 143, name: "imap", srv: "_imap", purpose: "plain IMAP is not offered" },
     { port: 110, name: "pop3", srv: "_pop3", purpose: "plain POP3 is not offered" },
 ] as const;
+
+/** The names every mail domain gets under it for the HTTPS services, each pointing at the mail host. */
+export const CLIENT_HOST_LABELS = ["autoconfig", "autodiscover", "mta-sts"] as const;
+
+/** Let's Encrypt's limit of names in one certificate: the hostname and every domain's client names. */
+export const CERTIFICATE_NAME_LIMIT = 100;
 
 /** SSH: only from the deployers' CIDRs. */
 export const SSH_PORT = 22;

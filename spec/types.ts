@@ -79,6 +79,8 @@ export interface MailSpec {
     readonly acmeEmail: string;
     /** ACME directory URL; Let's Encrypt production unless a test CA stands in. */
     readonly acmeServer: string;
+    /** The CAA `issue` value: the only CA that may issue for our domains (RFC 8659). */
+    readonly acmeCaaIdentity: string;
     readonly server: { readonly type: string; readonly location: string; readonly image: string };
     readonly sshAllowedCidrs: readonly string[];
     readonly domains: readonly DomainSpec[];
@@ -86,12 +88,16 @@ export interface MailSpec {
     readonly mailVolumeSizeGb: number;
     readonly messageSizeLimitBytes: number;
     readonly spamFilter: SpamFilterSpec;
+    /** RFC 8461 policy mode, published at mta-sts.<domain> for every domain. */
+    readonly mtaStsMode: "testing" | "enforce";
     /** restic backups of the mail volume; none when absent. */
     readonly backup?: BackupSpec;
 }
 
 export const SUPPORTED_IMAGE = "debian-13";
 export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
+/** Let's Encrypt's CAA identifier, for its production and staging directories alike. */
+export const LETS_ENCRYPT_CAA_IDENTITY = "letsencrypt.org";
 export const DEFAULT_DKIM_SELECTOR = "mail";
 
 /**

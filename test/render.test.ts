@@ -138,15 +138,31 @@ describe("user-data", () => {
 
     it("writes every host file but the spam filter's with the same text, mode and owner as the host-config step, after the packages", () => {
         const files = userDataFiles(text);
-        // The filter's files come with host-config only (test/filter.test.ts).
+        // The filter's files come with host-config only (test/filter.test.ts), and so do the web files.
         const filter = new Set(renderFilterFiles(spec()).map((f) => f.path));
-        for (const f of renderHostFiles(spec()).filter((h) => !filter.has(h.path))) {
+        for (const f of renderHostFiles(spec(), { firstBoot: true }).filter((h) => !filter.has(h.path))) {
             expect(files.get(f.path)).toBe(f.content);
             const wf = cfg.write_files.find((w) => w.path === f.path)!;
             expect(wf.permissions).toBe(f.mode);
             expect(wf.owner).toBe(`${f.owner}:${f.group}`);
             expect(wf.defer).toBe(true);
         }
+    });
+
+    it("leaves out only the filter's files and nginx with what it serves on 443, which host-config brings before the certificate step", () => {
+        const files = userDataFiles(text);
+        const filter = new Set(renderFilterFiles(spec()).map((f) => f.path));
+        const left = renderHostFiles(spec())
+            .map((f) => f.path)
+            .filter((p) => !files.has(p) && !filter.has(p));
+        expect([...filter].filter((p) => files.has(p))).toEqual([]);
+        expect(left).toEqual([
+            "/etc/nginx/snippets/mailstack-tls.conf",
+            "/etc/nginx/sites-available/default",
+            "/var/www/mailstack/autoconfig/mail/config-v1.1.xml",
+            "/var/www/mailstack/autodiscover/autodiscover/autodiscover.xml",
+            "/var/www/mailstack/mta-sts/.well-known/mta-sts.txt",
+        ]);
     });
 
     it("mounts the mail volume by its device path without nofail", () => {

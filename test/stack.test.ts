@@ -1,5 +1,6 @@
 // The Pulumi program under mocks: every resource is recorded with its inputs and checked.
 import {
+    caaRecordProblem,
     find,
     providerWarnings,
     zoneRecords,
@@ -292,6 +293,28 @@ describe("one domain", () => {
         ).toContain("nathabee.de");
     });
 
+    test("the CAA records are data {flags, tag, value} as Cloudflare's provider wants them, with no content", () => {
+        const caa = records(res.resources).filter((r) => r.inputs.type === "CAA");
+        expect(caa.map((r) => [r.inputs.name, r.inputs.data, r.inputs.content])).toEqual([
+            ["nathabee.de", { flags: 0, tag: "issue", value: "letsencrypt.org" }, undefined],
+            ["nathabee.de", { flags: 0, tag: "iodef", value: "mailto:postmaster@nathabee.de" }, undefined],
+        ]);
+        expect(caa.every((r) => r.inputs.proxied === false && r.inputs.ttl === 3600)).toBe(true);
+    });
+
+    test("the mocks refuse the CAA shapes the provider refuses or shows as drift in every preview", () => {
+        const good = { type: "CAA", data: { flags: 0, tag: "issue", value: "letsencrypt.org" } };
+        expect(caaRecordProblem(good)).toBeUndefined();
+        expect(caaRecordProblem({ ...good, content: '0 issue "letsencrypt.org"' })).toMatch(/content is computed/);
+        expect(caaRecordProblem({ type: "CAA", content: '0 issue "letsencrypt.org"' })).toMatch(/content/);
+        expect(caaRecordProblem({ type: "CAA", data: { ...good.data, flags: "0" } })).toMatch(/flags must be a number/);
+        expect(caaRecordProblem({ type: "CAA", data: { ...good.data, flags: 256 } })).toMatch(/flags/);
+        expect(caaRecordProblem({ type: "CAA", data: { ...good.data, tag: "issuer" } })).toMatch(/not a CAA tag/);
+        expect(caaRecordProblem({ type: "CAA", data: { ...good.data, value: '"letsencrypt.org"' } })).toMatch(
+            /bare value/,
+        );
+    });
+
     test("the DKIM TXT record is the public part of the domain's key", async () => {
         const key = find(res.resources, PRIVATE_KEY, "one-dkim-nathabee.de-mail");
         expect(key.inputs).toMatchObject({ algorithm: "RSA", rsaBits: 2048 });
@@ -424,6 +447,36 @@ describe("one domain", () => {
         for (const c of commands) expect(c.inputs.triggers[0]).toBe(serverId);
     });
 
+    test("the _mta-sts id is published only after host-config and certificate serve its policy, and the certificate waits for every name it covers", () => {
+        // The mocks register a resource once everything it depends on is registered: the
+        // order of `created` is the order pulumi up would create them in.
+        const order = res.resources.map((r) => r.name);
+        const at = (name: string) => {
+            const i = order.indexOf(name);
+            expect([name, i >= 0]).toEqual([name, true]);
+            return i;
+        };
+        const record = (name: string, type: string) =>
+            res.resources.findIndex((r) => r.type === DNS_RECORD && r.inputs.name === name && r.inputs.type === type);
+        const mtaSts = record("_mta-sts.nathabee.de", "TXT");
+        expect(mtaSts).toBeGreaterThan(at("one-provision-host-config"));
+        expect(mtaSts).toBeGreaterThan(at("one-provision-certificate"));
+        // The certificate step names each record of a name it covers among what it waits for
+        // (registered earlier is not enough: a CNAME Cloudflare has not created yet fails HTTP-01).
+        const certificate = res.options.find((o) => o.name === "one-provision-certificate")!;
+        for (const [name, type] of [
+            ["mail.nathabee.de", "A"],
+            ["mail.nathabee.de", "AAAA"],
+            ["autoconfig.nathabee.de", "CNAME"],
+            ["autodiscover.nathabee.de", "CNAME"],
+            ["mta-sts.nathabee.de", "CNAME"],
+        ]) {
+            const key = `one-dns-nathabee.de-${type.toLowerCase()}-${name}`;
+            const resource = res.options.find((o) => o.name === key)?.resource;
+            expect([key, resource !== undefined && certificate.dependsOnList.includes(resource)]).toEqual([key, true]);
+        }
+    });
+
     test("dnsRecords output lists every record readably", () => {
         expect(res.outputs.dnsRecords).toEqual(
             expect.arrayContaining(["nathabee.de MX 10 mail.nathabee.de", "mail.nathabee.de A 192.0.2.25"]),
@@ -467,9 +520,15 @@ describe("adding a second domain", () => {
                 "_pop3s._tcp.example.org SRV",
                 "_imap._tcp.example.org SRV",
                 "_pop3._tcp.example.org SRV",
+                "_mta-sts.example.org TXT",
+                "autoconfig.example.org CNAME",
+                "autodiscover.example.org CNAME",
+                "mta-sts.example.org CNAME",
+                "example.org CAA",
+                "example.org CAA",
             ].sort(),
         );
-        expect(after.length).toBe(before.length + 11);
+        expect(after.length).toBe(before.length + 17);
         expect(
             records(b.resources)
                 .filter((r) => r.inputs.name.endsWith("example.org"))
@@ -489,9 +548,23 @@ describe("adding a second domain", () => {
         // A new domain brings a DKIM key of its own.
         expect(bRes.filter((r) => r.type === PRIVATE_KEY).map((r) => r.name)).toContain("-dkim-example.org-mail");
 
-        // Everything else is untouched: host resources and the first-boot, host-config and
-        // certificate steps; only the dkim and mail-data steps get new input.
-        const changing = new Set([`${COMMAND} -provision-dkim`, `${COMMAND} -provision-mail-data`]);
+        // Its client names point at the mail host, and the MTA-STS id is the first domain's:
+        // one policy for every domain.
+        for (const label of ["autoconfig", "autodiscover", "mta-sts"])
+            expect(added(`${label}.example.org`, "CNAME")).toMatchObject({
+                content: "mail.nathabee.de",
+                proxied: false,
+            });
+        expect(added("_mta-sts.example.org", "TXT").content).toBe(first["_mta-sts.nathabee.de TXT"].content);
+
+        // Everything else is untouched: host resources and the first-boot and host-config
+        // steps; only the dkim, mail-data and certificate steps get new input (the
+        // certificate's names: the new domain's three added, nothing else).
+        const changing = new Set([
+            `${COMMAND} -provision-dkim`,
+            `${COMMAND} -provision-mail-data`,
+            `${COMMAND} -provision-certificate`,
+        ]);
         const rest = (l: typeof aRes) =>
             Object.fromEntries(
                 l
@@ -504,12 +577,16 @@ describe("adding a second domain", () => {
         expect(Object.keys(restB).filter((k) => !(k in restA))).toEqual(["mailstack:dns:MailDns -dns-example.org"]);
         expect(Object.keys(restA).filter((k) => !(k in restB))).toEqual([]);
         expect(Object.keys(restA)).toEqual(
-            expect.arrayContaining([
-                `${COMMAND} -provision-first-boot`,
-                `${COMMAND} -provision-host-config`,
-                `${COMMAND} -provision-certificate`,
-            ]),
+            expect.arrayContaining([`${COMMAND} -provision-first-boot`, `${COMMAND} -provision-host-config`]),
         );
+        const certificateNames = (l: typeof aRes) =>
+            (l.find((r) => r.name === "-provision-certificate")!.inputs.stdin as string).trim().split("\n");
+        expect(certificateNames(bRes)).toEqual([
+            ...certificateNames(aRes),
+            "autoconfig.example.org",
+            "autodiscover.example.org",
+            "mta-sts.example.org",
+        ]);
         for (const k of Object.keys(restA)) expect([k, restB[k]]).toEqual([k, restA[k]]);
         for (const k of changing)
             expect(bRes.find((r) => `${r.type} ${r.name}` === k)!.inputs.stdin).not.toEqual(
@@ -787,7 +864,7 @@ describe("rotating a DKIM key", () => {
         // ... and only after the new selector's record exists: the step depends on it.
         const record = during.options.find((o) => o.name === "rot1-dns-nathabee.de-txt-mail2._domainkey.nathabee.de")!;
         const step = during.options.find((o) => o.name === "rot1-provision-dkim")!;
-        expect(step.dependsOnResources).toContain(record.resource);
+        expect(step.dependsOnList).toContain(record.resource);
 
         // The day after its last day: the old record and key are gone; nothing else changes.
         const after = await deploy(

@@ -38,6 +38,25 @@ export interface StoodUp {
  * report use it); `timed` times each stage. Throws when a stage fails; provisioning that
  * fails is not thrown but reported in the returned context (the checks report it).
  */
+/**
+ * The lab zone's records for `spec` (the stack's own, with the lab's DKIM keys) into the file
+ * the lab DNS serves; it reloads the file when it changes. Returns the file's path.
+ */
+export function writeLabDnsRecords(spec: MailSpec): string {
+    const dkimPublicKeysPem = Object.fromEntries(
+        Object.entries(labDkimKeys(spec)).map(([d, pem]) => [
+            d,
+            createPublicKey(pem).export({ type: "spki", format: "pem" }).toString(),
+        ]),
+    );
+    const records = labDnsRecords(spec, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeysPem });
+    const file = path.join(STATE_DIR, "dns-records.json");
+    // Whole or not at all: the lab DNS may read it at any moment.
+    fs.writeFileSync(`${file}.new`, JSON.stringify(records, null, 2));
+    fs.renameSync(`${file}.new`, file);
+    return file;
+}
+
 export async function standUpLab(lab: Partial<Lab>, timed: Timed): Promise<StoodUp> {
     prepareState();
     const tarball = await timed("image (build or reuse)", () => imageTarball());
@@ -47,15 +66,7 @@ export async function standUpLab(lab: Partial<Lab>, timed: Timed): Promise<Stood
     await timed("network", () => createNetwork());
     const publicKey = deployKey();
     await timed("lab DNS in msl-out", async () => {
-        const dkimPublicKeysPem = Object.fromEntries(
-            Object.entries(labDkimKeys(spec)).map(([d, pem]) => [
-                d,
-                createPublicKey(pem).export({ type: "spki", format: "pem" }).toString(),
-            ]),
-        );
-        const records = labDnsRecords(spec, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeysPem });
-        const file = path.join(STATE_DIR, "dns-records.json");
-        fs.writeFileSync(file, JSON.stringify(records, null, 2));
+        const file = writeLabDnsRecords(spec);
         await startOutsideDaemon("dns", path.join(LAB_DIR, "dns.ts"), [file, NET.client4, NET.client6]);
     });
     await timed("mail sink in msl-out", () =>

@@ -30,8 +30,8 @@ export interface RecordedOptions {
     readonly import?: string;
     readonly parentType?: string;
     readonly dependsOn: number;
-    /** The resources of `dependsOn`, as declared. */
-    readonly dependsOnResources: readonly pulumi.Input<pulumi.Resource>[];
+    /** The resources of `dependsOn` when it was a plain list (promises left as they are). */
+    readonly dependsOnList: readonly unknown[];
     /** The names of its `aliases` given as `{ name }`. */
     readonly aliasNames: readonly string[];
     /** When it was declared, on the same clock as `registeredOutputs`. */
@@ -72,7 +72,7 @@ export const recordOptions: pulumi.ResourceTransformation = ({ resource, type, n
         import: (opts as pulumi.CustomResourceOptions).import,
         parentType: (opts.parent as { __pulumiType?: string } | undefined)?.__pulumiType,
         dependsOn: Array.isArray(deps) ? deps.length : deps ? 1 : 0,
-        dependsOnResources: Array.isArray(deps) ? deps : deps ? [deps as pulumi.Input<pulumi.Resource>] : [],
+        dependsOnList: Array.isArray(deps) ? deps : deps ? [deps] : [],
         aliasNames: (opts.aliases ?? []).flatMap((a) =>
             typeof a === "object" && a !== null && "name" in a && typeof a.name === "string" ? [a.name] : [],
         ),
@@ -242,6 +242,25 @@ const HOST_BITS_CIDR = (cidr: string) => {
     return false; // IPv6 host bits: checked by spec/syntax.ts's own tests
 };
 
+/** What Cloudflare's provider (v6, terraform-provider-cloudflare v5) refuses, or keeps showing as a change, in a CAA record. */
+export function caaRecordProblem(inputs: Record<string, any>): string | undefined {
+    const data = inputs.data;
+    // content is computed from data for CAA: a configured one differs from what the API
+    // returns (`0 issue "letsencrypt.org"`) on every preview.
+    if (inputs.content !== undefined) return "CAA takes its fields in data; content is computed by Cloudflare";
+    if (!data) return "a CAA record needs data: {flags, tag, value}";
+    // data.flags is a dynamic attribute; v5.8.4 refused every string form, and a string "0"
+    // is not equal to the number Cloudflare returns (terraform-provider-cloudflare#5957, #6219).
+    if (typeof data.flags !== "number" || !Number.isInteger(data.flags) || data.flags < 0 || data.flags > 255)
+        return `data.flags must be a number 0-255, not ${JSON.stringify(data.flags)}`;
+    if (!["issue", "issuewild", "iodef"].includes(data.tag))
+        return `data.tag ${JSON.stringify(data.tag)} is not a CAA tag`;
+    // The API stores the value bare and quotes it in content; quotes here double up.
+    if (typeof data.value !== "string" || data.value === "" || /["\s]/.test(data.value))
+        return `data.value must be the bare value, got ${JSON.stringify(data.value)}`;
+    return undefined;
+}
+
 function providerRules(args: pulumi.runtime.MockResourceArgs, inputs: Record<string, any>): void {
     const refuse = (why: string) => {
         throw new Error(`${args.type} ${args.name}: ${why}`);
@@ -272,6 +291,10 @@ function providerRules(args: pulumi.runtime.MockResourceArgs, inputs: Record<str
             // Free and Pro zones: record comments of at most 100 characters.
             if (typeof inputs.comment === "string" && [...inputs.comment].length > 100)
                 refuse(`comment is ${[...inputs.comment].length} characters; this zone's plan allows 100`);
+            if (inputs.type === "CAA") {
+                const why = caaRecordProblem(inputs);
+                if (why) refuse(why);
+            }
             break;
     }
 }

@@ -1,0 +1,141 @@
+// What mail clients and sending servers fetch over HTTPS from the mail host: Thunderbird's
+// autoconfig, Outlook's POX autodiscover and the MTA-STS policy (RFC 8461), and the names
+// they are fetched from. The servers are read off the services table (spec/services.ts);
+// nginx serves the files (templates/nginx/default), the certificate step covers the names
+// (scripts/issue-certificate.sh) and the DNS records point them at the host
+// (dns-records.ts). The files are the same for every domain, so they are host-config.
+
+import { createHash } from "node:crypto";
+
+import { CERTIFICATE_NAME_LIMIT, CLIENT_HOST_LABELS, CLIENT_SERVICES, type MailSpec } from "../spec";
+import { renderTemplate } from "./template";
+import type { HostFile } from "./types";
+
+/** `autoconfig.<domain>`, `autodiscover.<domain>`, `mta-sts.<domain>`. */
+export function clientHostNames(domain: string): string[] {
+    return CLIENT_HOST_LABELS.map((label) => `${label}.${domain}`);
+}
+
+/**
+ * Every name of the host's one certificate: the hostname first (it names the lineage), then
+ * each domain's client names. One certificate for all of them keeps us at one order per
+ * change, far from Let's Encrypt's limits (50 certificates per domain a week, 100 names).
+ */
+export function certificateNames(spec: MailSpec): string[] {
+    return [spec.hostname, ...spec.domains.flatMap((d) => clientHostNames(d.name))];
+}
+
+/** The certificate step's stdin: one name a line, the hostname first (buildSpec keeps it within the CA's limit). */
+export function renderCertificateNames(spec: MailSpec): string {
+    const names = certificateNames(spec);
+    if (names.length > CERTIFICATE_NAME_LIMIT)
+        throw new Error(`certificate: ${names.length} names exceed the CA's limit of ${CERTIFICATE_NAME_LIMIT}`);
+    return names.map((n) => `${n}\n`).join("");
+}
+
+/** One week: long enough to protect between a sender's visits, short enough to recover from a mistake. */
+export const MTA_STS_MAX_AGE_SECONDS = 7 * 24 * 3600;
+
+/** The policy file (RFC 8461 3.2: key/value lines ending in CRLF). The same for every domain: one MX host. */
+export function mtaStsPolicy(spec: MailSpec): string {
+    const lines = [
+        "version: STSv1",
+        `mode: ${spec.mtaStsMode}`,
+        `mx: ${spec.hostname}`,
+        `max_age: ${MTA_STS_MAX_AGE_SECONDS}`,
+    ];
+    return lines.map((l) => `${l}\r\n`).join("");
+}
+
+/**
+ * The `id` of the `_mta-sts` TXT record: a digest of the policy text, so it changes exactly
+ * when the policy does (RFC 8461 3.1: senders fetch the policy again when the id changes).
+ */
+export function mtaStsId(spec: MailSpec): string {
+    return createHash("sha256").update(mtaStsPolicy(spec)).digest("hex").slice(0, 20);
+}
+
+/** The `_mta-sts.<domain>` TXT value. */
+export function mtaStsRecordValue(spec: MailSpec): string {
+    return `v=STSv1; id=${mtaStsId(spec)}`;
+}
+
+type ClientService = (typeof CLIENT_SERVICES)[number];
+
+/** Thunderbird's names for the client protocols and TLS modes. */
+function autoconfigServer(spec: MailSpec, s: ClientService): string {
+    const element = s.client === "smtp" ? "outgoingServer" : "incomingServer";
+    return [
+        `    <${element} type="${s.client}">`,
+        `      <hostname>${spec.hostname}</hostname>`,
+        `      <port>${s.port}</port>`,
+        `      <socketType>${s.tls === "implicit" ? "SSL" : "STARTTLS"}</socketType>`,
+        "      <authentication>password-cleartext</authentication>",
+        "      <username>%EMAILADDRESS%</username>",
+        `    </${element}>`,
+    ].join("\n");
+}
+
+/** config-v1.1.xml: IMAPS and POP3S in, submission out, in the services table's order. */
+export function renderAutoconfig(spec: MailSpec): string {
+    const of = (incoming: boolean) =>
+        CLIENT_SERVICES.filter((s) => (s.client !== "smtp") === incoming)
+            .map((s) => autoconfigServer(spec, s))
+            .join("\n");
+    return renderTemplate("clients/config-v1.1.xml", {
+        hostname: spec.hostname,
+        incomingServers: of(true),
+        outgoingServers: of(false),
+    });
+}
+
+/** One POX `<Protocol>`: Encryption SSL is implicit TLS, TLS is STARTTLS. */
+function autodiscoverProtocol(spec: MailSpec, s: ClientService): string {
+    return [
+        "      <Protocol>",
+        `        <Type>${s.client.toUpperCase()}</Type>`,
+        `        <Server>${spec.hostname}</Server>`,
+        `        <Port>${s.port}</Port>`,
+        "        <DomainRequired>off</DomainRequired>",
+        "        <SPA>off</SPA>",
+        "        <SSL>on</SSL>",
+        `        <Encryption>${s.tls === "implicit" ? "SSL" : "TLS"}</Encryption>`,
+        "        <AuthRequired>on</AuthRequired>",
+        ...(s.client === "smtp" ? ["        <UsePOPAuth>off</UsePOPAuth>", "        <SMTPLast>off</SMTPLast>"] : []),
+        "      </Protocol>",
+    ].join("\n");
+}
+
+/** autodiscover.xml: IMAP first (Outlook takes the first incoming protocol), then POP3, then SMTP. */
+export function renderAutodiscover(spec: MailSpec): string {
+    const rank = { imap: 0, pop3: 1, smtp: 2 } as const;
+    const protocols = [...CLIENT_SERVICES]
+        .sort((a, b) => rank[a.client] - rank[b.client])
+        .map((s) => autodiscoverProtocol(spec, s))
+        .join("\n");
+    return renderTemplate("clients/autodiscover.xml", { protocols });
+}
+
+/** Where nginx finds each file (the roots of templates/nginx/default). */
+export const CLIENT_FILE_PATHS = {
+    autoconfig: "/var/www/mailstack/autoconfig/mail/config-v1.1.xml",
+    autodiscover: "/var/www/mailstack/autodiscover/autodiscover/autodiscover.xml",
+    mtaSts: "/var/www/mailstack/mta-sts/.well-known/mta-sts.txt",
+} as const;
+
+/** The files nginx serves on 443; read per request, so a change needs no reload. */
+export function renderClientFiles(spec: MailSpec): HostFile[] {
+    const file = (path: string, content: string): HostFile => ({
+        path,
+        mode: "0644",
+        owner: "root",
+        group: "root",
+        content,
+        onChange: [],
+    });
+    return [
+        file(CLIENT_FILE_PATHS.autoconfig, renderAutoconfig(spec)),
+        file(CLIENT_FILE_PATHS.autodiscover, renderAutodiscover(spec)),
+        file(CLIENT_FILE_PATHS.mtaSts, mtaStsPolicy(spec)),
+    ];
+}
