@@ -10,7 +10,7 @@ export interface DkimSecrets {
 }
 
 /** Where a domain's private key lives on the server. */
-function dkimKeyPath(domain: string, selector: string): string {
+export function dkimKeyPath(domain: string, selector: string): string {
     return `/etc/opendkim/keys/${domain}.${selector}.private`;
 }
 

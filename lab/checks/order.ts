@@ -18,6 +18,9 @@ export const CHECK_ORDER = [
     "dkim.test.ts",
     // TLS versions on every TLS port; independent of the checks around it.
     "tls.test.ts",
+    // mailstack doctor against the lab, then one thing broken at a time (DNS answers, Dovecot, outbound 25, the
+    // certificate), each put back; after the TLS checks, before reprovision and the renewal change the server.
+    "doctor.test.ts",
     // After the checks above, so they see the server as the first provisioning left it: it adds a mailbox.
     "reprovision.test.ts",
     // Renews the certificate; after the checks above, so they see the certificate provisioning issued.

@@ -3,14 +3,13 @@
 // stack's provisioning plan over SSH. `npm run lab` (lab/run.ts) and `npm run bench`
 // (bench/run.ts) both stand the lab up with this, so both measure the same server.
 
-import { createPublicKey } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { MailSpec } from "../../spec";
 import { startAcmeServer } from "../acme";
 import { labDnsRecords } from "../dns";
 import { LAB_RELAY, labSpec, labUserData } from "../lab-config";
-import { labDkimKeys, provision } from "../provision";
+import { labDkimPublicKeysPem, provision } from "../provision";
 import { bootContainer, imageTarball, type Lab, prepareRoot, prepareState, waitForCloudInit } from "./container";
 import { createNetwork, NET, startOutsideDaemon } from "./net";
 import { LAB_DIR, STATE_DIR } from "./processes";
@@ -46,12 +45,7 @@ export async function standUpLab(lab: Partial<Lab>, timed: Timed): Promise<Stood
     await timed("network", () => createNetwork());
     const publicKey = deployKey();
     await timed("lab DNS in msl-out", async () => {
-        const dkimPublicKeysPem = Object.fromEntries(
-            Object.entries(labDkimKeys(spec)).map(([d, pem]) => [
-                d,
-                createPublicKey(pem).export({ type: "spki", format: "pem" }).toString(),
-            ]),
-        );
+        const dkimPublicKeysPem = labDkimPublicKeysPem(spec);
         const records = labDnsRecords(spec, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeysPem });
         const file = path.join(STATE_DIR, "dns-records.json");
         fs.writeFileSync(file, JSON.stringify(records, null, 2));
