@@ -52,7 +52,7 @@ fi
 s queue
 ${t} postqueue -j 2>&1
 s volume
-df -P -B1 --output=size,used,avail,pcent ${MAIL_VOLUME_MOUNT} | tail -n 1
+df -B1 --output=size,used,avail,pcent ${MAIL_VOLUME_MOUNT} 2>&1 | tail -n 1
 s certbot
 printf 'timer %s %s\\n' "$(systemctl is-enabled certbot.timer 2>&1)" "$(systemctl is-active certbot.timer)"
 printf 'service %s\\n' "$(systemctl show -p Result --value certbot.service)"
@@ -95,14 +95,23 @@ const README = "README.md, Deploying, Prerequisites";
 /** One result per section, from the script's output. */
 export function remoteResults(output: string, f: RemoteFacts, now = Date.now()): CheckResult[] {
     const sec = sections(output);
-    const get = (name: string) => sec.get(name);
+    // A section with no line is as good as none: nothing to judge.
+    const get = (name: string) => (sec.get(name)?.length ? sec.get(name) : undefined);
     const results: CheckResult[] = [];
     const add = (check: string, r: Omit<CheckResult, "check">) => results.push({ check: `ssh ${check}`, ...r });
-    const missing = (check: string) =>
-        add(check, unknown("the script's output ended before this part (time limit?)", "run doctor again"));
+    const missing = (check: string, section: string) =>
+        add(
+            check,
+            sec.has(section)
+                ? unknown(
+                      `no output from the server's command for this part`,
+                      "run the command of remoteScript() by hand",
+                  )
+                : unknown("the script's output ended before this part (time limit?)", "run doctor again"),
+        );
 
     const units = get("units");
-    if (!units) missing("daemons");
+    if (!units) missing("daemons", "units");
     else {
         const down = units.filter((l) => !/ active$/.test(l));
         if (down.length) {
@@ -118,12 +127,12 @@ export function remoteResults(output: string, f: RemoteFacts, now = Date.now()):
     }
 
     const egress = get("egress");
-    if (!egress) missing("outbound 25");
+    if (!egress) missing("outbound 25", "egress");
     else {
         const line = (kind: string) => egress.find((l) => l.startsWith(`${kind} `))?.split(" ");
         const direct = line("direct");
         const relay = line("relay");
-        if (!direct) missing("outbound 25");
+        if (!direct) missing("outbound 25", "egress");
         else if (direct[1] === "ok") add("outbound 25", ok(`the server reaches ${direct[2]} port ${direct[3]}`));
         else if (relay?.[1] === "ok")
             add(
@@ -153,8 +162,9 @@ export function remoteResults(output: string, f: RemoteFacts, now = Date.now()):
             );
     }
 
-    const queue = get("queue");
-    if (!queue) missing("queue");
+    // postqueue -j prints nothing for an empty queue.
+    const queue = sec.get("queue");
+    if (!queue) missing("queue", "queue");
     else {
         const entries = queue.flatMap((l) => {
             try {
@@ -192,7 +202,7 @@ export function remoteResults(output: string, f: RemoteFacts, now = Date.now()):
     }
 
     const volume = get("volume")?.[0];
-    if (!volume) missing("mail volume");
+    if (!volume) missing("mail volume", "volume");
     else {
         const [size, used, , pcent] = volume.trim().split(/\s+/);
         const percent = Number(pcent?.replace("%", ""));
@@ -207,7 +217,7 @@ export function remoteResults(output: string, f: RemoteFacts, now = Date.now()):
     }
 
     const certbot = get("certbot");
-    if (!certbot) missing("certificate renewal");
+    if (!certbot) missing("certificate renewal", "certbot");
     else {
         const field = (k: string) => certbot.find((l) => l.startsWith(`${k} `))?.slice(k.length + 1) ?? "";
         const timer = field("timer");
@@ -228,7 +238,7 @@ export function remoteResults(output: string, f: RemoteFacts, now = Date.now()):
     }
 
     const updates = get("updates")?.[0];
-    if (updates === undefined) missing("security updates");
+    if (updates === undefined) missing("security updates", "updates");
     else if (Number(updates) > 0)
         add(
             "security updates",
@@ -240,7 +250,7 @@ export function remoteResults(output: string, f: RemoteFacts, now = Date.now()):
     else add("security updates", ok("none pending"));
 
     const reboot = get("reboot");
-    if (!reboot) missing("reboot");
+    if (!reboot) missing("reboot", "reboot");
     else if (reboot[0] === "yes")
         add(
             "reboot",
@@ -252,7 +262,7 @@ export function remoteResults(output: string, f: RemoteFacts, now = Date.now()):
     else add("reboot", ok("no reboot required"));
 
     const backup = get("backup")?.[0];
-    if (!backup) missing("backup");
+    if (!backup) missing("backup", "backup");
     else if (backup === "unconfigured" || backup === "absent")
         add("backup", ok("no backups configured (mailstack:backup is not set)"));
     else {
@@ -279,7 +289,7 @@ export function remoteResults(output: string, f: RemoteFacts, now = Date.now()):
     }
 
     const bans = get("fail2ban");
-    if (!bans) missing("fail2ban");
+    if (!bans) missing("fail2ban", "fail2ban");
     else {
         const text = bans.join(" ");
         const jails = [...text.matchAll(/\{'([^']+)': \[([^\]]*)\]\}/g)].map((m) => ({
@@ -302,7 +312,7 @@ export function remoteResults(output: string, f: RemoteFacts, now = Date.now()):
     }
 
     const dkim = get("dkim");
-    if (!dkim) missing("dkim keys");
+    if (!dkim) missing("dkim keys", "dkim");
     else
         for (const k of f.dkim) {
             const line = dkim.find((l) => l.startsWith(`${k.domain} ${k.selector} `));

@@ -496,6 +496,11 @@ describe("the checks on the server (the SSH script's output)", () => {
         expect(r["ssh daemons"].status).toBe("ok");
         expect(r["ssh reboot"]).toMatchObject({ status: "unknown" });
         expect(r["ssh backup"]).toMatchObject({ status: "unknown" });
+        // A part that printed nothing (a command that failed silently) is unknown too.
+        expect(byCheck(healthy({ volume: "", units: "" }))).toMatchObject({
+            "ssh mail volume": { status: "unknown", detail: expect.stringMatching(/no output/) },
+            "ssh daemons": { status: "unknown" },
+        });
     });
 
     test("the script is valid bash, limits each command, and reads the units and paths of the renderers", () => {
@@ -504,7 +509,18 @@ describe("the checks on the server (the SSH script's output)", () => {
         expect(script).toContain("timeout 5 postqueue -j");
         expect(script).toContain("/etc/opendkim/keys/nathabee.de.mail.private");
         expect(script).toContain("mailstack-sender-milter");
-        expect(script).toContain("df -P -B1 --output=size,used,avail,pcent /srv/mail");
+    });
+
+    test("the volume line, run here on /, is what the parser reads", () => {
+        const line = remoteScript(f)
+            .split("\n")
+            .find((l) => l.startsWith("df "))!;
+        expect(line).toContain(" /srv/mail ");
+        const out = execFileSync("bash", ["-c", line.replace(" /srv/mail ", " / ")], { encoding: "utf8" });
+        const r = byCheck(healthy({ volume: out.trim() }));
+        expect(r["ssh mail volume"]).toMatchObject({
+            detail: expect.stringMatching(/^\/srv\/mail: \d+% used \(\d+\.\d of \d+\.\d GiB\)$/),
+        });
     });
 });
 
