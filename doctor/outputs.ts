@@ -42,10 +42,11 @@ export function readOutputs(file: string | undefined, stack: string | undefined)
     const args = ["stack", "output", "--json", "--show-secrets", ...(stack ? ["--stack", stack] : [])];
     let json: string;
     try {
-        json = execFileSync("pulumi", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+        json = execFileSync("pulumi", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: process.env });
     } catch (err) {
-        const e = err as { stderr?: string; message: string };
-        throw new Error(`pulumi ${args.join(" ")}: ${(e.stderr || e.message).trim()} (or pass --outputs FILE)`);
+        const e = err as { stderr?: string; message: string; code?: string };
+        const why = e.code === "ENOENT" ? "the Pulumi CLI is not installed here" : (e.stderr || e.message).trim();
+        throw new Error(`pulumi ${args.join(" ")}: ${why} (or pass --outputs FILE)`);
     }
     return parseOutputs(json, `pulumi ${args.join(" ")}`);
 }

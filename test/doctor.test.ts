@@ -16,7 +16,7 @@ import { classify, blocklistChecks, customBlocklist, PUBLIC_BLOCKLISTS, queryNam
 import { DnsError, systemLookup, type Lookup } from "../doctor/dns";
 import { dkimRecords, mailDomains, runCheck } from "../doctor/doctor";
 import { implicitTlsCheck, relayProbe, reverseDnsChecks, starttlsCheck, type Target } from "../doctor/outside";
-import { parseOutputs } from "../doctor/outputs";
+import { parseOutputs, readOutputs } from "../doctor/outputs";
 import { compareSet, expectedSets, recordChecks } from "../doctor/records";
 import { remoteResults, remoteScript, type RemoteFacts } from "../doctor/remote";
 import { exitStatus, table } from "../doctor/report";
@@ -545,6 +545,30 @@ describe("outputs and report", () => {
         expect(() => parseOutputs(JSON.stringify({ ...outputs, dnsRecords: undefined }), "f.json")).toThrow(
             /^f\.json: dnsRecords: /,
         );
+    });
+
+    test("without --outputs, the Pulumi CLI is asked, with the secrets shown (a fake pulumi on PATH)", () => {
+        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "doctor-pulumi-"));
+        const saved = process.env.PATH;
+        try {
+            const log = path.join(bin, "args");
+            fs.writeFileSync(
+                path.join(bin, "pulumi"),
+                `#!/bin/sh\necho "$@" > ${log}\ncat <<'EOF'\n${JSON.stringify({ ...outputs, deployPrivateKey: "KEY" })}\nEOF\n`,
+                { mode: 0o755 },
+            );
+            process.env.PATH = `${bin}:${saved}`;
+            expect(readOutputs(undefined, "mail").deployPrivateKey).toBe("KEY");
+            expect(fs.readFileSync(log, "utf8").trim()).toBe("stack output --json --show-secrets --stack mail");
+            process.env.PATH = bin;
+            fs.rmSync(path.join(bin, "pulumi"));
+            expect(() => readOutputs(undefined, undefined)).toThrow(
+                /the Pulumi CLI is not installed here \(or pass --outputs FILE\)/,
+            );
+        } finally {
+            process.env.PATH = saved;
+            fs.rmSync(bin, { recursive: true, force: true });
+        }
     });
 
     test("the table shows a fix under each problem; the exit status is 1 on a fail only", () => {
