@@ -349,6 +349,34 @@ void test("an expiring certificate is named on every TLS port", async () => {
     await eventually(async () => (await healthy()).length > 0, 40_000);
 });
 
+void test("a backup older than 2 days is named, and a fresh one is ok (mailstack-backup status on the server)", async () => {
+    // The lab has no repository; one is written into the backup step's env for a moment
+    // (nothing runs a backup: the timers stay as they are), with the stamp of a success.
+    const env = "/etc/mailstack/backup/env";
+    const stamp = "/var/lib/mailstack/backup-last-success";
+    const saved = "/root/doctor-lab-backup";
+    ssh(
+        `set -e; mkdir -p ${saved}; cp -p ${env} ${saved}/env; [ ! -e ${stamp} ] || cp -p ${stamp} ${saved}/stamp; ` +
+            `echo "RESTIC_REPOSITORY='sftp:lab@192.0.2.99:mailstack'" >> ${env}; mkdir -p $(dirname ${stamp}); ` +
+            `echo $(( $(date +%s) - 3 * 86400 )) > ${stamp}`,
+    );
+    try {
+        let r = await doctor();
+        assert.deepEqual(names(failing(r.results)), ["ssh backup"], show(failing(r.results)));
+        assert.match(failing(r.results)[0].detail, /^the last successful backup was 72\.\d h ago$/);
+        assert.equal(r.status, 1);
+        ssh(`date +%s > ${stamp}`);
+        r = await doctor();
+        assert.match(r.results.find((x) => x.check === "ssh backup")!.detail, /^last successful backup 0\.\d h ago$/);
+    } finally {
+        ssh(
+            `set -e; cp -p ${saved}/env ${env}; if [ -e ${saved}/stamp ]; then cp -p ${saved}/stamp ${stamp}; else rm -f ${stamp}; fi; rm -rf ${saved}`,
+        );
+    }
+    const r = await doctor();
+    assert.match(r.results.find((x) => x.check === "ssh backup")!.detail, /no backups configured/);
+});
+
 void test("an unreachable network is reported, not hung on: every check answers within its time limit", async () => {
     // Addresses with no route from msl-out: the resolver and the server are both out of reach.
     const { status, results, seconds } = await doctor([
