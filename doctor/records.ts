@@ -26,7 +26,7 @@ export function expectedSets(lines: readonly string[]): ExpectedSet[] {
                   ? `${r.priority} ${r.content!.toLowerCase()}`
                   : r.type === "TXT"
                     ? txtValue(r.content!)
-                    : canonicalIp(r.content!);
+                    : r.content!;
         const key = `${r.type} ${name}`;
         if (!sets.has(key)) sets.set(key, { name, type: r.type, values: [] });
         sets.get(key)!.values.push(value);
