@@ -15,7 +15,7 @@ import { TLS_SERVICES } from "../../spec";
 import { pebbleRoot } from "../acme";
 import { eventually, tcpProbe } from "../clients";
 import { labDnsRecords, serveDns, type LabDnsRecord } from "../dns";
-import { REPO_DIR, shAsync } from "../harness/processes";
+import { REPO_DIR, sh, shAsync } from "../harness/processes";
 import { keyPath, pinnedHostKey } from "../harness/ssh";
 import { labSpec } from "../lab-config";
 import { labDkimPublicKeysPem } from "../provision";
@@ -378,6 +378,29 @@ void test("a backup older than 2 days is named, and a fresh one is ok (mailstack
     }
     const r = await doctor();
     assert.match(r.results.find((x) => x.check === "ssh backup")!.detail, /no backups configured/);
+});
+
+void test("a server that shows another host key than sshHostKey is refused: no check runs on it", async () => {
+    const other = path.join(STATE_DIR, "doctor-other-host-key");
+    const wrong = path.join(STATE_DIR, "doctor-outputs-wrong-key.json");
+    fs.rmSync(other, { force: true });
+    sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", other]);
+    const outputs = JSON.parse(fs.readFileSync(OUTPUTS, "utf8")) as Record<string, string>;
+    const key = fs.readFileSync(`${other}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
+    fs.writeFileSync(wrong, JSON.stringify({ ...outputs, sshHostKey: key }), { mode: 0o600 });
+    try {
+        const { status, results } = await doctor(["--outputs", wrong]);
+        const ssh = results.filter((r) => r.check.startsWith("ssh "));
+        assert.deepEqual(names(ssh), [`ssh login root@${NET.server4}`], show(ssh));
+        assert.equal(ssh[0].status, "fail");
+        assert.match(ssh[0].detail, /host key verification failed/i);
+        assert.match(ssh[0].fix ?? "", /another host key than the stack's sshHostKey/);
+        assert.equal(status, 1);
+    } finally {
+        fs.rmSync(wrong, { force: true });
+        fs.rmSync(other, { force: true });
+        fs.rmSync(`${other}.pub`, { force: true });
+    }
 });
 
 void test("an unreachable network is reported, not hung on: every check answers within its time limit", async () => {
