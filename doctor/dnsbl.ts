@@ -13,6 +13,8 @@ export interface Blocklist {
     readonly zone: string;
     /** What is looked up: an address (reversed labels) or a domain name. */
     readonly kind: "ip" | "domain";
+    /** An address list that also lists IPv6 (nibbles, RFC 5782 2.4); many are IPv4 only. */
+    readonly ipv6?: boolean;
     /** The entry the list always lists (RFC 5782 5: 127.0.0.2, or the name TEST). */
     readonly testEntry: string;
     /** Answers that are refusals, not listings. */
@@ -35,6 +37,7 @@ export const PUBLIC_BLOCKLISTS: readonly Blocklist[] = [
     {
         zone: "zen.spamhaus.org",
         kind: "ip",
+        ipv6: true,
         testEntry: "127.0.0.2",
         refused: spamhausRefused,
         removal: "https://check.spamhaus.org/",
@@ -76,6 +79,7 @@ export function customBlocklist(zone: string, kind: Blocklist["kind"]): Blocklis
     return {
         zone: zone.replace(/\.$/, "").toLowerCase(),
         kind,
+        ipv6: true,
         testEntry: kind === "ip" ? "127.0.0.2" : "test",
         refused: (a) => (a === "127.0.0.1" ? "127.0.0.1 (RFC 5782 says it must never be listed)" : undefined),
         removal: `the operator of ${zone}`,
@@ -124,7 +128,8 @@ export function blocklistChecks(
     return lists.flatMap((list) => {
         let alive: Promise<Verdict> | undefined;
         const answering = () => (alive ??= verdictOf(list, list.testEntry, lookup));
-        return (list.kind === "ip" ? subjects.ips : subjects.domains).map((subject): Check => ({
+        const ips = subjects.ips.filter((ip) => list.ipv6 || !ip.includes(":"));
+        return (list.kind === "ip" ? ips : subjects.domains).map((subject): Check => ({
             check: `dnsbl ${list.zone} ${subject}`,
             onError: "ask from a resolver of your own (--resolver)",
             run: async () => {

@@ -228,6 +228,15 @@ describe("blocklists", () => {
         expect(r.detail).toMatch(/did not list its test entry 127\.0\.0\.2/);
     });
 
+    test("an IPv4-only list is not asked about the IPv6 address (its silence would say nothing)", () => {
+        const spamcop = PUBLIC_BLOCKLISTS.find((l) => l.zone === "bl.spamcop.net")!;
+        const both = { ips: ["192.0.2.25", "2001:db8::25"], domains: [] };
+        expect(blocklistChecks([spamcop], both, fakeLookup({})).map((c) => c.check)).toEqual([
+            "dnsbl bl.spamcop.net 192.0.2.25",
+        ]);
+        expect(blocklistChecks([zen], both, fakeLookup({})).map((c) => c.check)).toHaveLength(2);
+    });
+
     test("a resolver error is unknown, not listed and not clean", async () => {
         const lookup: Lookup = () =>
             Promise.reject(new DnsError("A x: the resolver gave no answer (ETIMEOUT)", "ETIMEOUT"));
