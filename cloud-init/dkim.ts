@@ -21,7 +21,7 @@ export interface DkimSecrets {
 }
 
 /** Where a domain's private key lives on the server. */
-function dkimKeyPath(domain: string, selector: string): string {
+export function dkimKeyPath(domain: string, selector: string): string {
     return `${DKIM_KEYS_PRUNE.dir}/${domain}.${selector}.private`;
 }
 

@@ -9,10 +9,12 @@
 import * as dgram from "node:dgram";
 import * as fs from "node:fs";
 import * as net from "node:net";
-import { mailDnsRecords, MailDnsRecord } from "../cloud-init/dns-records";
+import { mailDnsRecords, MailDnsRecord, reverseName } from "../cloud-init/dns-records";
 import type { MailSpec } from "../spec";
 import { NET } from "./harness/net";
 import { STORAGE_BOX } from "./storagebox";
+
+export { reverseName };
 
 export interface LabDnsRecord {
     name: string;
@@ -34,17 +36,6 @@ const TYPES: Record<LabDnsRecord["type"], number> = {
     SRV: 33,
     CAA: 257,
 };
-
-/** Reverse names: 25.2.0.192.in-addr.arpa and the nibble form for IPv6. */
-export function reverseName(ip: string): string {
-    if (net.isIPv4(ip)) return `${ip.split(".").reverse().join(".")}.in-addr.arpa`;
-    const halves = ip.split("::");
-    const head = halves[0] ? halves[0].split(":") : [];
-    const tail = halves.length > 1 && halves[1] ? halves[1].split(":") : [];
-    const groups = [...head, ...Array(8 - head.length - tail.length).fill("0"), ...tail];
-    const nibbles = groups.map((g) => g.padStart(4, "0")).join("");
-    return `${[...nibbles].reverse().join(".")}.ip6.arpa`;
-}
 
 /**
  * The "outside world" of the lab: the sink.test domain of outside senders and forward

@@ -2,7 +2,7 @@
 // step, with the very same scripts and bundles, over SSH with the deploy key. The
 // certificate comes from the lab's ACME CA (lab/acme.ts).
 
-import { createHash, generateKeyPairSync } from "node:crypto";
+import { createHash, createPublicKey, generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { hostKeyFromReport, PROVISIONING_PLAN, type PlanInputs, type StepRole } from "../cloud-init/plan";
@@ -53,6 +53,16 @@ export function labDkimKey(domain: string, selector: string): string {
 /** The lab's DKIM private keys of the signing selectors, domain -> PEM. */
 export function labDkimKeys(spec: MailSpec): Record<string, string> {
     return Object.fromEntries(spec.domains.map((d) => [d.name, labDkimKey(d.name, d.dkimSelector)]));
+}
+
+/** The public halves (SPKI PEM) of labDkimKeys: what the stack's DNS publishes. */
+export function labDkimPublicKeysPem(spec: MailSpec): Record<string, string> {
+    return Object.fromEntries(
+        Object.entries(labDkimKeys(spec)).map(([d, pem]) => [
+            d,
+            createPublicKey(pem).export({ type: "spki", format: "pem" }).toString(),
+        ]),
+    );
 }
 
 /**

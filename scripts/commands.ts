@@ -7,6 +7,24 @@ import * as path from "path";
 export type ScriptName =
     "wait-first-boot.sh" | "install-packages.sh" | "apply-bundle.sh" | "grow-mail-volume.sh" | "issue-certificate.sh";
 
+/**
+ * OpenSSH's options for root's login as the provisioning steps make it (pulumi-command's
+ * `connection.hostKey`): only the deploy key, never a prompt, and only the one pinned host
+ * key in `knownHosts` is accepted. The lab's ssh and `mailstack doctor` use these.
+ */
+export function pinnedSshOptions(identity: string, knownHosts: string, hostKeyAlgorithm: string): string[] {
+    const options = [
+        "BatchMode=yes",
+        "IdentitiesOnly=yes",
+        "StrictHostKeyChecking=yes",
+        `UserKnownHostsFile=${knownHosts}`,
+        `HostKeyAlgorithms=${hostKeyAlgorithm}`,
+        "LogLevel=ERROR",
+        "ServerAliveInterval=5",
+    ];
+    return ["-i", identity, ...options.flatMap((o) => ["-o", o])];
+}
+
 /** Wrap a text in single quotes for a POSIX shell. */
 export function shellQuote(text: string): string {
     return `'${text.replace(/'/g, `'\\''`)}'`;

@@ -4,6 +4,7 @@
 //   cloud-init/, scripts/ pure renderers (server files, DNS values, the provisioning plan): spec/ only
 //   components/           Pulumi components: spec/ and the renderers
 //   lab/                  the lab: spec/ and the renderers, never components/
+//   doctor/               `npm run doctor`: spec/ and the renderers (what was published), never components/
 //   index.ts              the program: components/ and spec/
 //
 // test/ may import anything.
@@ -13,7 +14,7 @@ import * as path from "node:path";
 
 const ROOT = path.join(__dirname, "..");
 
-type Layer = "spec" | "renderers" | "components" | "lab" | "program";
+type Layer = "spec" | "renderers" | "components" | "lab" | "doctor" | "program";
 
 const LAYER_OF: Record<string, Layer> = {
     spec: "spec",
@@ -21,6 +22,7 @@ const LAYER_OF: Record<string, Layer> = {
     scripts: "renderers",
     components: "components",
     lab: "lab",
+    doctor: "doctor",
     "index.ts": "program",
 };
 
@@ -29,6 +31,7 @@ const MAY_IMPORT: Record<Layer, readonly Layer[]> = {
     renderers: ["spec", "renderers"],
     components: ["spec", "renderers", "components"],
     lab: ["spec", "renderers", "lab"],
+    doctor: ["spec", "renderers", "doctor"],
     program: ["spec", "components"],
 };
 
@@ -67,11 +70,11 @@ export function violations(files: readonly string[]): string[] {
 
 const ALL = [
     "index.ts",
-    ...["spec", "cloud-init", "scripts", "components", "lab"].flatMap((d) => sources(path.join(ROOT, d))),
+    ...["spec", "cloud-init", "scripts", "components", "lab", "doctor"].flatMap((d) => sources(path.join(ROOT, d))),
 ].map((f) => path.resolve(ROOT, f));
 
 test("every layer exists and holds code", () => {
-    for (const dir of ["spec", "cloud-init", "scripts", "components", "lab"]) {
+    for (const dir of ["spec", "cloud-init", "scripts", "components", "lab", "doctor"]) {
         expect(ALL.some((f) => path.relative(ROOT, f).startsWith(`${dir}${path.sep}`))).toBe(true);
     }
 });

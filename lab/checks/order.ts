@@ -24,6 +24,9 @@ export const CHECK_ORDER = [
     "dkim-rotation.test.ts",
     // TLS versions on every TLS port; independent of the checks around it.
     "tls.test.ts",
+    // mailstack doctor against the lab, then one thing broken at a time (DNS answers, Dovecot, outbound 25, the
+    // certificate), each put back; after the TLS checks, before reprovision and the renewal change the server.
+    "doctor.test.ts",
     // After the checks above, so they see the server as the first provisioning left it: it adds a mailbox.
     "reprovision.test.ts",
     // autoconfig/autodiscover/MTA-STS over HTTPS, and a domain added and removed again (a new certificate

@@ -5,6 +5,7 @@ import type { SpawnSyncReturns } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { pinnedSshOptions } from "../../scripts/commands";
 import { NET, outside } from "./net";
 import { readPid, RunOptions, RunResult, sh, shAsync, sleep, STATE_DIR } from "./processes";
 
@@ -53,27 +54,7 @@ export function pinnedHostKey(): string {
 /** ssh options for the lab's root login with the deploy key, the host key pinned (in `knownHosts`). */
 function sshArgs(knownHosts = knownHostsFile()): string[] {
     if (!fs.existsSync(knownHostsFile())) pinHostKey(provisionalHostKey().publicKeyOpenssh);
-    return [
-        "-i",
-        keyPath(),
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "IdentitiesOnly=yes",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        `UserKnownHostsFile=${knownHosts}`,
-        "-o",
-        "HostKeyAlgorithms=ssh-ed25519",
-        "-o",
-        "LogLevel=ERROR",
-        "-o",
-        "ConnectTimeout=5",
-        "-o",
-        "ServerAliveInterval=5",
-        `root@${NET.server4}`,
-    ];
+    return [...pinnedSshOptions(keyPath(), knownHosts, "ssh-ed25519"), "-o", "ConnectTimeout=5", `root@${NET.server4}`];
 }
 
 /** Run a command as root on the lab server over SSH from msl-out. */

@@ -3,14 +3,13 @@
 // cloud-init, and the stack's provisioning plan over SSH. `npm run lab` (lab/run.ts) and `npm run bench`
 // (bench/run.ts) both stand the lab up with this, so both measure the same server.
 
-import { createPublicKey } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { MailSpec } from "../../spec";
 import { startAcmeServer } from "../acme";
 import { labDnsRecords } from "../dns";
 import { LAB_RELAY, labSpec, labUserData } from "../lab-config";
-import { labDkimKeys, provision } from "../provision";
+import { labDkimPublicKeysPem, provision } from "../provision";
 import { startStorageBox } from "../storagebox";
 import { bootContainer, imageTarball, type Lab, prepareRoot, prepareState, waitForCloudInit } from "./container";
 import { createNetwork, NET, startOutsideDaemon } from "./net";
@@ -34,22 +33,15 @@ export interface StoodUp {
 }
 
 /**
- * Stand the lab up. `lab` is filled in as each part exists (the caller's teardown and error
- * report use it); `timed` times each stage. Throws when a stage fails; provisioning that
- * fails is not thrown but reported in the returned context (the checks report it).
- */
-/**
  * The lab zone's records for `spec` (the stack's own, with the lab's DKIM keys) into the file
  * the lab DNS serves; it reloads the file when it changes. Returns the file's path.
  */
 export function writeLabDnsRecords(spec: MailSpec): string {
-    const dkimPublicKeysPem = Object.fromEntries(
-        Object.entries(labDkimKeys(spec)).map(([d, pem]) => [
-            d,
-            createPublicKey(pem).export({ type: "spki", format: "pem" }).toString(),
-        ]),
-    );
-    const records = labDnsRecords(spec, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeysPem });
+    const records = labDnsRecords(spec, {
+        ipv4: NET.server4,
+        ipv6: NET.server6,
+        dkimPublicKeysPem: labDkimPublicKeysPem(spec),
+    });
     const file = path.join(STATE_DIR, "dns-records.json");
     // Whole or not at all: the lab DNS may read it at any moment.
     fs.writeFileSync(`${file}.new`, JSON.stringify(records, null, 2));
@@ -57,6 +49,11 @@ export function writeLabDnsRecords(spec: MailSpec): string {
     return file;
 }
 
+/**
+ * Stand the lab up. `lab` is filled in as each part exists (the caller's teardown and error
+ * report use it); `timed` times each stage. Throws when a stage fails; provisioning that
+ * fails is not thrown but reported in the returned context (the checks report it).
+ */
 export async function standUpLab(lab: Partial<Lab>, timed: Timed): Promise<StoodUp> {
     prepareState();
     const tarball = await timed("image (build or reuse)", () => imageTarball());

@@ -9,6 +9,7 @@
 #   mailstack-backup stale      mail the postmaster when the last success is 2 days old
 #   mailstack-backup notify U   mail the postmaster that unit U failed (OnFailure=)
 #   mailstack-backup enable     enable the timers when a repository is configured, else disable
+#   mailstack-backup status     one line for `mailstack doctor`: unconfigured, or ok|stale AGE_SECONDS since-success|never
 #   mailstack-backup restic ... any restic command against the repository (snapshots, ls, ...)
 set -euo pipefail
 
@@ -50,6 +51,11 @@ mail_postmaster() { # mail_postmaster SUBJECT (body on stdin)
     } | /usr/sbin/sendmail -t -f "root@$host"
 }
 
+# Seconds since the last success; with no stamp yet, since the backup was configured.
+age() { echo $(($(date +%s) - $(cat "$stamp" 2>/dev/null || stat -c %Y "$conf/env"))); }
+# Older than this is stale: the postmaster is mailed, and `status` says so.
+max_age=$((2 * 86400))
+
 case ${1:-} in
 run)
     load
@@ -81,10 +87,8 @@ check)
     ;;
 stale)
     load
-    # No stamp yet: count from when the backup was configured.
-    last=$(cat "$stamp" 2>/dev/null || stat -c %Y "$conf/env")
-    age=$(($(date +%s) - last))
-    if [ "$age" -gt $((2 * 86400)) ]; then
+    age=$(age)
+    if [ "$age" -gt "$max_age" ]; then
         echo "The last successful backup of $host was $((age / 3600)) hours ago (repository $RESTIC_REPOSITORY)." |
             mail_postmaster "mailstack: no successful backup for $((age / 86400)) days"
     fi
@@ -104,10 +108,19 @@ enable)
         fi
     done
     ;;
+status)
+    if configured; then
+        # "never": no backup has succeeded yet, the age counts from the configuration.
+        a=$(age)
+        printf '%s %s %s\n' "$([ "$a" -gt "$max_age" ] && echo stale || echo ok)" "$a" "$([ -s "$stamp" ] && echo since-success || echo never)"
+    else
+        echo unconfigured
+    fi
+    ;;
 restic)
     shift
     load
     r "$@"
     ;;
-*) die "usage: mailstack-backup run [--adopt]|check|stale|notify UNIT|enable|restic ARGS" ;;
+*) die "usage: mailstack-backup run [--adopt]|check|stale|notify UNIT|enable|status|restic ARGS" ;;
 esac

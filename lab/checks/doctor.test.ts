@@ -1,0 +1,425 @@
+// `npm run doctor` (doctor/cli.ts) against the lab, as a user runs it against a deployment:
+// from outside (msl-out), with the stack's outputs in a file, the lab's resolver and the
+// lab's CA. Everything the lab can answer must be ok; the public blocklists, which the lab
+// cannot reach, must come back unknown at once. Then one thing at a time is broken (the DNS
+// answers, a daemon, the way out, the certificate) and doctor must name exactly that, and
+// it is restored before the next.
+
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { after, before, test } from "node:test";
+import { describeRecord, mailDnsRecords, reverseName } from "../../cloud-init/dns-records";
+import { TLS_SERVICES } from "../../spec";
+import { pebbleRoot } from "../acme";
+import { eventually, tcpProbe } from "../clients";
+import { labDnsRecords, serveDns, type LabDnsRecord } from "../dns";
+import { REPO_DIR, sh, shAsync } from "../harness/processes";
+import { keyPath, pinnedHostKey } from "../harness/ssh";
+import { labSpec } from "../lab-config";
+import { labDkimPublicKeysPem } from "../provision";
+import { NET, ssh, STATE_DIR } from "./helpers";
+
+interface Result {
+    check: string;
+    status: "ok" | "warn" | "fail" | "unknown";
+    detail: string;
+    fix?: string;
+    ms?: number;
+}
+
+const spec = labSpec();
+const keys = labDkimPublicKeysPem(spec);
+/** The lab's zone, served by this check on its own port so that it can change the answers. */
+const zone: LabDnsRecord[] = labDnsRecords(spec, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeysPem: keys });
+/** The lab's own blocklist (RFC 5782): it lists its test entry, 127.0.0.2. */
+const BLOCKLIST = "bl.lab.test";
+zone.push({ name: `2.0.0.127.${BLOCKLIST}`, type: "A", content: "127.0.0.2" });
+const DNS_PORT = 5353;
+const OUTPUTS = path.join(STATE_DIR, "doctor-outputs.json");
+const CA = path.join(STATE_DIR, "doctor-ca.pem");
+/** Where "the internet's" port 25 is for the server's outbound check: a listener in msl-out. */
+const EGRESS = `${NET.outside4}:25`;
+const TIMEOUT_S = 6;
+
+let closeDns: () => void;
+let egress: net.Server;
+
+before(async () => {
+    // What `pulumi stack output --json --show-secrets` prints for the lab's stack.
+    const outputs = {
+        hostname: spec.hostname,
+        ipv4: NET.server4,
+        ipv6: NET.server6,
+        dnsRecords: spec.domains.flatMap((d) =>
+            mailDnsRecords(spec, d, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeyPem: keys[d.name] }).map(
+                describeRecord,
+            ),
+        ),
+        deployPrivateKey: fs.readFileSync(keyPath(), "utf8"),
+        sshHostKey: pinnedHostKey(),
+    };
+    fs.writeFileSync(OUTPUTS, JSON.stringify(outputs, null, 2), { mode: 0o600 });
+    fs.writeFileSync(CA, await pebbleRoot());
+    closeDns = await serveDns(zone, [NET.client4], DNS_PORT);
+    egress = net.createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => egress.listen(25, NET.outside4, resolve));
+});
+
+after(() => {
+    closeDns?.();
+    egress?.close();
+    fs.rmSync(OUTPUTS, { force: true });
+});
+
+/** `npm run doctor -- ...` with the lab's options (the same command, through tsx). */
+function doctorCommand(extra: string[], resolver = `${NET.client4}:${DNS_PORT}`) {
+    return shAsync(
+        process.execPath,
+        [
+            "--import",
+            "tsx",
+            path.join(REPO_DIR, "doctor", "cli.ts"),
+            "--outputs",
+            OUTPUTS,
+            "--resolver",
+            resolver,
+            "--ca",
+            CA,
+            "--dnsbl",
+            BLOCKLIST,
+            "--egress",
+            EGRESS,
+            "--timeout",
+            String(TIMEOUT_S),
+            ...extra,
+        ],
+        { allowFail: true, timeoutMs: 120_000 },
+    );
+}
+
+/** doctor's --json results, its exit status and how long it took. */
+async function doctor(
+    extra: string[] = [],
+    resolver?: string,
+): Promise<{ status: number | null; results: Result[]; seconds: number }> {
+    const started = Date.now();
+    const r = await doctorCommand(["--json", ...extra], resolver);
+    let results: Result[];
+    try {
+        results = (JSON.parse(r.stdout) as { results: Result[] }).results;
+    } catch {
+        throw new Error(`doctor printed no JSON (exit ${r.status}): ${r.stderr.trim()} ${r.stdout.slice(0, 500)}`);
+    }
+    return { status: r.status, results, seconds: (Date.now() - started) / 1000 };
+}
+
+const notOk = (rs: Result[]) => rs.filter((r) => r.status !== "ok");
+const names = (rs: Result[]) => rs.map((r) => r.check).sort();
+const show = (rs: Result[]) => rs.map((r) => `${r.status} ${r.check}: ${r.detail}`).join("\n");
+const isPublicList = (r: Result) => /^dnsbl (?!bl\.lab\.test )/.test(r.check);
+
+/** A healthy lab's run: only the public blocklists are not ok. */
+async function healthy(): Promise<Result[]> {
+    const { status, results } = await doctor();
+    const bad = notOk(results).filter((r) => !isPublicList(r));
+    assert.deepEqual(bad, [], show(bad));
+    assert.equal(status, 0);
+    return results;
+}
+
+/** Run doctor with `zone` changed by `change`, then put the zone back. */
+async function withZone(change: () => void, expect: (rs: Result[], status: number | null) => void): Promise<void> {
+    const saved = zone.map((r) => ({ ...r }));
+    change();
+    try {
+        const { status, results } = await doctor();
+        expect(results, status);
+    } finally {
+        zone.splice(0, zone.length, ...saved);
+    }
+}
+
+/** The failures, without the public blocklists (always unknown in the lab). */
+const failing = (rs: Result[]) => rs.filter((r) => !isPublicList(r) && r.status !== "ok");
+
+void test("doctor against the lab: every DNS, reverse DNS, port, TLS, relay, lab blocklist and server check is ok", async () => {
+    const results = await healthy();
+    const checks = names(results);
+    // It really looked at each part.
+    for (const d of spec.domains)
+        for (const kind of ["MX", "SPF", "DKIM", "DMARC", "TLS-RPT"])
+            assert.ok(
+                checks.some((c) => c.startsWith(`dns ${kind} `) && c.endsWith(d.name)),
+                `${kind} ${d.name}`,
+            );
+    for (const s of TLS_SERVICES)
+        for (const family of ["IPv4", "IPv6"])
+            assert.ok(checks.includes(`port ${s.port} ${s.name} ${family}`), `port ${s.port} ${family}`);
+    for (const c of [
+        `fcrdns IPv4 ${NET.server4}`,
+        `fcrdns IPv6 ${NET.server6}`,
+        `open relay ${NET.server4} port 25`,
+        `dnsbl ${BLOCKLIST} ${NET.server4}`,
+        `dnsbl ${BLOCKLIST} ${NET.server6}`,
+        `ssh login root@${NET.server4}`,
+        ...["daemons", "outbound 25", "outbound relay", "queue", "mail volume", "certificate renewal"].map(
+            (c) => `ssh ${c}`,
+        ),
+        ...["security updates", "reboot", "backup", "fail2ban"].map((c) => `ssh ${c}`),
+        ...spec.domains.map((d) => `ssh dkim key ${d.dkimSelector}._domainkey.${d.name}`),
+    ])
+        assert.ok(checks.includes(c), `no check ${c}`);
+});
+
+void test("doctor's table: a line per check, a fix under each problem, the counts last", async () => {
+    const r = await doctorCommand([]);
+    // The README shows this output.
+    console.log(r.stdout);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n");
+    assert.match(lines.at(-1)!, /^0 fail, 0 warn, \d+ unknown, \d+ ok$/);
+    assert.match(r.stdout, /^unknown dnsbl zen\.spamhaus\.org 192\.0\.2\.25 +cannot tell: .*\n {8}fix: /m);
+    assert.match(r.stdout, /^ok +ssh daemons +8 active: /m);
+});
+
+void test("the public blocklists, which the lab cannot reach, are reported unknown at once, not hung on", async () => {
+    const { results, seconds } = await doctor();
+    const lists = results.filter(isPublicList);
+    assert.ok(lists.length >= 5, show(lists));
+    assert.deepEqual(
+        lists.filter((r) => r.status !== "unknown" || !/did not list its test entry/.test(r.detail)),
+        [],
+    );
+    assert.ok(
+        lists.every((r) => (r.ms ?? Infinity) < 2000),
+        show(lists),
+    );
+    assert.ok(seconds < 60, `doctor took ${seconds} s`);
+});
+
+void test("a wrong DKIM key in DNS is named: that one record, nothing else", async () => {
+    const d = spec.domains[0];
+    const name = `${d.dkimSelector}._domainkey.${d.name}`;
+    const other = spec.domains[1];
+    await withZone(
+        () => {
+            const rec = zone.find((r) => r.name === name && r.type === "TXT")!;
+            // The other domain's key: a well-formed record, just not the one this domain signs with.
+            rec.content = zone.find((r) => r.name === `${other.dkimSelector}._domainkey.${other.name}`)!.content;
+        },
+        (rs, status) => {
+            assert.deepEqual(names(failing(rs)), [`dns DKIM ${name}`], show(failing(rs)));
+            assert.match(failing(rs)[0].detail, /not the published/);
+            assert.equal(status, 1);
+        },
+    );
+});
+
+void test("a second SPF record is named: a permanent SPF error at that name", async () => {
+    const d = spec.domains[1].name;
+    await withZone(
+        () => zone.push({ name: d, type: "TXT", content: '"v=spf1 include:_spf.example.com -all"' }),
+        (rs, status) => {
+            assert.deepEqual(names(failing(rs)), [`dns SPF ${d}`], show(failing(rs)));
+            assert.match(failing(rs)[0].detail, /^2 SPF records at example\.net/);
+            assert.equal(status, 1);
+        },
+    );
+});
+
+void test("a missing PTR is named: forward-confirmed reverse DNS of that address", async () => {
+    await withZone(
+        () =>
+            zone.splice(
+                zone.findIndex((r) => r.type === "PTR" && r.name === reverseName(NET.server6)),
+                1,
+            ),
+        (rs, status) => {
+            assert.deepEqual(names(failing(rs)), [`fcrdns IPv6 ${NET.server6}`], show(failing(rs)));
+            assert.equal(failing(rs)[0].detail, `${NET.server6} has no PTR record`);
+            assert.equal(status, 1);
+        },
+    );
+});
+
+void test("an address listed on the lab's blocklist is named with the list", async () => {
+    const listed = `${NET.server4.split(".").reverse().join(".")}.${BLOCKLIST}`;
+    await withZone(
+        () => zone.push({ name: listed, type: "A", content: "127.0.0.2" }),
+        (rs, status) => {
+            assert.deepEqual(names(failing(rs)), [`dnsbl ${BLOCKLIST} ${NET.server4}`], show(failing(rs)));
+            assert.match(failing(rs)[0].detail, /is listed \(127\.0\.0\.2\)/);
+            assert.equal(status, 1);
+        },
+    );
+});
+
+void test("a stopped Dovecot is named: the daemon, and IMAPS/POP3S on both addresses", async () => {
+    ssh("systemctl stop dovecot");
+    try {
+        const { status, results } = await doctor();
+        const bad = failing(results);
+        const daemons = bad.find((r) => r.check === "ssh daemons");
+        assert.ok(daemons, show(bad));
+        assert.equal(daemons.status, "fail");
+        assert.match(daemons.detail, /^not active: dovecot (inactive|failed)$/);
+        for (const p of [993, 995])
+            for (const family of ["IPv4", "IPv6"])
+                assert.ok(
+                    bad.some((r) => r.check.startsWith(`port ${p} `) && r.check.endsWith(family)),
+                    `${p} ${family}`,
+                );
+        // Nothing else but what needs Dovecot (the SASL logins of 465/587) may be affected.
+        assert.deepEqual(
+            bad.filter((r) => !/^(ssh daemons|port (993|995|465|587) )/.test(r.check)),
+            [],
+            show(bad),
+        );
+        assert.equal(status, 1);
+    } finally {
+        ssh("systemctl start dovecot");
+        // IMAPS back after restarting Dovecot.
+        await eventually(async () => (await tcpProbe(993)) === "open");
+    }
+    await healthy();
+});
+
+void test("a blocked outbound 25 is named (a warning: the lab sends through its relay), and a blocked relay fails", async () => {
+    // The block as Hetzner makes it: the server's packets to port 25 are dropped on the way out.
+    const table = "doctor_lab_block";
+    const block = (port: number) => ssh(`nft add rule inet ${table} out tcp dport ${port} drop`);
+    ssh(`nft add table inet ${table}; nft add chain inet ${table} out '{ type filter hook output priority 0; }'`);
+    try {
+        block(25);
+        let r = await doctor();
+        assert.deepEqual(names(failing(r.results)), ["ssh outbound 25"], show(failing(r.results)));
+        const out = r.results.find((x) => x.check === "ssh outbound 25")!;
+        assert.equal(out.status, "warn");
+        assert.match(out.detail, new RegExp(`cannot reach ${NET.outside4} port 25 \\(blocked`));
+        assert.match(out.fix ?? "", /Hetzner support/);
+        assert.equal(r.status, 0);
+        block(587);
+        r = await doctor();
+        assert.deepEqual(
+            names(failing(r.results)),
+            ["ssh outbound 25", "ssh outbound relay"],
+            show(failing(r.results)),
+        );
+        assert.equal(r.results.find((x) => x.check === "ssh outbound relay")!.status, "fail");
+        assert.equal(r.status, 1);
+    } finally {
+        ssh(`nft delete table inet ${table}`);
+    }
+    await healthy();
+});
+
+void test("an expiring certificate is named on every TLS port", async () => {
+    // A certificate for the host name with 5 days left, trusted through --ca like the lab's own,
+    // in the daemons' place; the real one is put back afterwards.
+    const dir = "/root/doctor-lab-tls";
+    ssh(
+        `set -e; mkdir -p ${dir}; cp -p /etc/mailstack/tls/fullchain.pem /etc/mailstack/tls/privkey.pem ${dir}/; ` +
+            `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 5 -subj /CN=${spec.hostname} ` +
+            `-addext subjectAltName=DNS:${spec.hostname} -keyout ${dir}/short.key -out ${dir}/short.pem 2>/dev/null`,
+    );
+    const shortCa = path.join(STATE_DIR, "doctor-short.pem");
+    fs.writeFileSync(shortCa, ssh(`cat ${dir}/short.pem`).stdout);
+    try {
+        ssh(
+            `set -e; install -m 0640 -g "$(stat -c %G /etc/mailstack/tls/privkey.pem)" ${dir}/short.key /etc/mailstack/tls/privkey.pem; ` +
+                `install -m 0644 ${dir}/short.pem /etc/mailstack/tls/fullchain.pem; systemctl reload postfix dovecot`,
+        );
+        // Until the daemons present the short certificate (a reload takes a moment).
+        const { status, results } = await eventually(async () => {
+            const r = await doctor(["--ca", shortCa]);
+            assert.ok(failing(r.results).length > 0, "still the old certificate");
+            return r;
+        }, 40_000);
+        const bad = failing(results);
+        const tlsChecks = TLS_SERVICES.flatMap((s) => ["IPv4", "IPv6"].map((f) => `port ${s.port} ${s.name} ${f}`));
+        assert.deepEqual(names(bad), [...tlsChecks].sort(), show(bad));
+        for (const r of bad) assert.match(r.detail, /certificate expires in [45] day/, r.check);
+        assert.equal(status, 1);
+    } finally {
+        ssh(
+            `set -e; cp -p ${dir}/fullchain.pem ${dir}/privkey.pem /etc/mailstack/tls/; rm -rf ${dir}; systemctl reload postfix dovecot`,
+        );
+        fs.rmSync(shortCa, { force: true });
+    }
+    // The real certificate back on every port.
+    await eventually(async () => (await healthy()).length > 0, 40_000);
+});
+
+void test("a backup older than 2 days is named, and a fresh one is ok (mailstack-backup status on the server)", async () => {
+    // The lab has no repository; one is written into the backup step's env for a moment
+    // (nothing runs a backup: the timers stay as they are), with the stamp of a success.
+    const env = "/etc/mailstack/backup/env";
+    const stamp = "/var/lib/mailstack/backup-last-success";
+    const saved = "/root/doctor-lab-backup";
+    ssh(
+        `set -e; mkdir -p ${saved}; cp -p ${env} ${saved}/env; [ ! -e ${stamp} ] || cp -p ${stamp} ${saved}/stamp; ` +
+            `echo "RESTIC_REPOSITORY='sftp:lab@192.0.2.99:mailstack'" >> ${env}; mkdir -p $(dirname ${stamp}); ` +
+            `echo $(( $(date +%s) - 3 * 86400 )) > ${stamp}`,
+    );
+    try {
+        let r = await doctor();
+        assert.deepEqual(names(failing(r.results)), ["ssh backup"], show(failing(r.results)));
+        assert.match(failing(r.results)[0].detail, /^the last successful backup was 72\.\d h ago$/);
+        assert.equal(r.status, 1);
+        ssh(`date +%s > ${stamp}`);
+        r = await doctor();
+        assert.match(r.results.find((x) => x.check === "ssh backup")!.detail, /^last successful backup 0\.\d h ago$/);
+    } finally {
+        ssh(
+            `set -e; cp -p ${saved}/env ${env}; if [ -e ${saved}/stamp ]; then cp -p ${saved}/stamp ${stamp}; else rm -f ${stamp}; fi; rm -rf ${saved}`,
+        );
+    }
+    const r = await doctor();
+    assert.match(r.results.find((x) => x.check === "ssh backup")!.detail, /no backups configured/);
+});
+
+void test("a server that shows another host key than sshHostKey is refused: no check runs on it", async () => {
+    const other = path.join(STATE_DIR, "doctor-other-host-key");
+    const wrong = path.join(STATE_DIR, "doctor-outputs-wrong-key.json");
+    fs.rmSync(other, { force: true });
+    sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", other]);
+    const outputs = JSON.parse(fs.readFileSync(OUTPUTS, "utf8")) as Record<string, string>;
+    const key = fs.readFileSync(`${other}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
+    fs.writeFileSync(wrong, JSON.stringify({ ...outputs, sshHostKey: key }), { mode: 0o600 });
+    try {
+        const { status, results } = await doctor(["--outputs", wrong]);
+        const ssh = results.filter((r) => r.check.startsWith("ssh "));
+        assert.deepEqual(names(ssh), [`ssh login root@${NET.server4}`], show(ssh));
+        assert.equal(ssh[0].status, "fail");
+        assert.match(ssh[0].detail, /host key verification failed/i);
+        assert.match(ssh[0].fix ?? "", /another host key than the stack's sshHostKey/);
+        assert.equal(status, 1);
+    } finally {
+        fs.rmSync(wrong, { force: true });
+        fs.rmSync(other, { force: true });
+        fs.rmSync(`${other}.pub`, { force: true });
+    }
+});
+
+void test("an unreachable network is reported, not hung on: every check answers within its time limit", async () => {
+    // Addresses with no route from msl-out: the resolver and the server are both out of reach.
+    const { status, results, seconds } = await doctor(
+        ["--ipv4", "203.0.113.25", "--ipv6", "2001:db8:ffff::25"],
+        "203.0.113.53",
+    );
+    assert.equal(status, 1);
+    assert.ok(seconds < 3 * TIMEOUT_S + 15, `doctor took ${seconds} s`);
+    const port25 = results.find((r) => r.check === "port 25 smtp IPv4")!;
+    assert.equal(port25.status, "fail");
+    assert.match(port25.detail, /unreachable|time limit/);
+    assert.equal(results.find((r) => r.check.startsWith("ssh login"))?.status, "fail");
+    const dns = results.filter((r) => r.check.startsWith("dns "));
+    assert.ok(dns.length > 0);
+    assert.deepEqual(
+        dns.filter((r) => r.status !== "fail"),
+        [],
+        show(dns),
+    );
+});
