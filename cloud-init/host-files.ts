@@ -82,6 +82,12 @@ export const MAIL_UNITS = [
     "fail2ban",
 ] as const;
 
+/**
+ * Every unit that must be active on a provisioned server: MAIL_UNITS and rspamd, which
+ * first-boot leaves stopped until host-config brings its files (mailstack doctor checks these).
+ */
+export const ACTIVE_UNITS: readonly string[] = [...MAIL_UNITS, "rspamd"];
+
 /** The bind mounts that put the state in VOLUME_STATE_DIRS on the mail volume, and the script that moves it there. */
 function volumeStateFiles(): HostFile[] {
     const onChange: ServiceAction[] = ["daemon-reload", "apply:volume-state"];

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { dkimKeyPath } from "../cloud-init/dkim";
-import { MAIL_UNITS } from "../cloud-init/host-files";
+import { ACTIVE_UNITS } from "../cloud-init/host-files";
 import { MAIL_VOLUME_MOUNT } from "../cloud-init/volume";
 import { pinnedSshOptions, shellQuote } from "../scripts/commands";
 import { fail, ok, unknown, warn, type CheckResult } from "./types";
@@ -38,7 +38,7 @@ export function remoteScript(f: RemoteFacts): string {
 export LC_ALL=C
 s() { printf '\\n@@%s\\n' "$1"; }
 s units
-for u in ${MAIL_UNITS.join(" ")}; do printf '%s %s\\n' "$u" "$(systemctl is-active "$u")"; done
+for u in ${ACTIVE_UNITS.join(" ")}; do printf '%s %s\\n' "$u" "$(systemctl is-active "$u")"; done
 s egress
 # Hetzner blocks outbound 25 on new accounts: try the way out a direct delivery takes, and,
 # with a relayhost, the relay's port (mail leaves through it then).
