@@ -55,14 +55,14 @@ export function labDkimKeys(spec: MailSpec): Record<string, string> {
     return Object.fromEntries(spec.domains.map((d) => [d.name, labDkimKey(d.name, d.dkimSelector)]));
 }
 
-/** The public halves (SPKI PEM) of labDkimKeys: what the stack's DNS publishes. */
+/** The public half (SPKI PEM) of labDkimKey: what the stack's DNS publishes for that selector. */
+export function labDkimPublicKeyPem(domain: string, selector: string): string {
+    return createPublicKey(labDkimKey(domain, selector)).export({ type: "spki", format: "pem" }).toString();
+}
+
+/** The public halves of labDkimKeys, domain -> SPKI PEM. */
 export function labDkimPublicKeysPem(spec: MailSpec): Record<string, string> {
-    return Object.fromEntries(
-        Object.entries(labDkimKeys(spec)).map(([d, pem]) => [
-            d,
-            createPublicKey(pem).export({ type: "spki", format: "pem" }).toString(),
-        ]),
-    );
+    return Object.fromEntries(spec.domains.map((d) => [d.name, labDkimPublicKeyPem(d.name, d.dkimSelector)]));
 }
 
 /**

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { labTmpfs } from "./harness/container";
 import { NET, startOutsideProcess } from "./harness/net";
 import { readPid, sh, sleep, STATE_DIR } from "./harness/processes";
+import { labSshKey } from "./harness/ssh";
 
 /** The Storage Box as the stack config names it (`mailstack:backup.sftp`). */
 export const STORAGE_BOX = {
@@ -24,15 +25,10 @@ export const STORAGE_BOX = {
 
 const KEYS = () => path.join(STATE_DIR, "storagebox");
 
-function keygen(file: string, comment: string): void {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    if (!fs.existsSync(file)) sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
-}
-
 /** The Storage Box's host key (`<type> <base64>`, as ssh-keyscan prints it): what the config pins. */
 export function storageBoxHostKey(): string {
     const file = path.join(KEYS(), "ssh_host_ed25519_key");
-    keygen(file, "");
+    labSshKey(file, "");
     return fs.readFileSync(`${file}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
 }
 
@@ -42,7 +38,7 @@ export function storageBoxHostKey(): string {
  */
 export function backupClientKey(): { privateKeyOpenssh: string; publicKeyOpenssh: string } {
     const file = path.join(KEYS(), "client_id_ed25519");
-    keygen(file, "mailstack-backup");
+    labSshKey(file, "mailstack-backup");
     return {
         privateKeyOpenssh: fs.readFileSync(file, "utf8"),
         publicKeyOpenssh: fs.readFileSync(`${file}.pub`, "utf8").trim(),

@@ -1,15 +1,11 @@
 // DKIM verification as a receiver does it, against exactly the TXT records the stack
 // publishes for the lab's keys (used by the DKIM and the replacement checks).
-import { createPublicKey } from "node:crypto";
 import { authenticate } from "mailauth";
 import { mailDnsRecords, txtValue } from "../../cloud-init/dns-records";
 import { publishedRetiredSelectors, type MailSpec } from "../../spec";
 import { labSpec } from "../lab-config";
-import { labDkimKey } from "../provision";
+import { labDkimPublicKeyPem } from "../provision";
 import { NET } from "./helpers";
-
-const publicPem = (privatePem: string) =>
-    createPublicKey(privatePem).export({ type: "spki", format: "pem" }).toString();
 
 /**
  * The DKIM TXT records exactly as the stack's DNS component would publish them for the
@@ -21,9 +17,9 @@ export function publishedDkimTxt(spec: MailSpec = labSpec(), now = new Date()): 
         const facts = {
             ipv4: NET.server4,
             ipv6: NET.server6,
-            dkimPublicKeyPem: publicPem(labDkimKey(d.name, d.dkimSelector)),
+            dkimPublicKeyPem: labDkimPublicKeyPem(d.name, d.dkimSelector),
             dkimRetiredPublicKeysPem: Object.fromEntries(
-                publishedRetiredSelectors(d, now).map((s) => [s, publicPem(labDkimKey(d.name, s))]),
+                publishedRetiredSelectors(d, now).map((s) => [s, labDkimPublicKeyPem(d.name, s)]),
             ),
         };
         for (const r of mailDnsRecords(spec, d, facts)) {

@@ -13,19 +13,22 @@ export function keyPath(): string {
     return path.join(STATE_DIR, "ssh", "id_ed25519");
 }
 
+/** An ed25519 key pair at `file` (and `file`.pub), made once: the lab's keys live in the state dir. */
+export function labSshKey(file: string, comment: string): void {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    if (!fs.existsSync(file)) sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
+}
+
 /** Generate the lab's deploy key (ed25519) in the state dir; returns the public key. */
 export function deployKey(): string {
-    fs.mkdirSync(path.dirname(keyPath()), { recursive: true, mode: 0o700 });
-    if (!fs.existsSync(keyPath()))
-        sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "mailstack-lab-deploy", "-f", keyPath()]);
+    labSshKey(keyPath(), "mailstack-lab-deploy");
     return fs.readFileSync(`${keyPath()}.pub`, "utf8").trim();
 }
 
 /** The lab's provisional host key (ed25519), as the stack's tls.PrivateKey would give it. */
 export function provisionalHostKey(): { privateKeyOpenssh: string; publicKeyOpenssh: string } {
     const file = path.join(STATE_DIR, "ssh", "provisional_host_key");
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    if (!fs.existsSync(file)) sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", file]);
+    labSshKey(file, "");
     return {
         privateKeyOpenssh: fs.readFileSync(file, "utf8"),
         publicKeyOpenssh: fs.readFileSync(`${file}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" "),
