@@ -3,6 +3,7 @@
 // static host files (the same for any list of domains), part of the host-config bundle.
 
 import type { MailSpec, SpamFilterSpec } from "../spec";
+import { RESOLVER_ADDRESS } from "./outbound";
 import { renderTemplate } from "./template";
 import type { HostFile, ServiceAction } from "./types";
 import { VOLUME_STATE_DIRS } from "./volume";
@@ -40,6 +41,9 @@ export function renderFilterFiles(spec: MailSpec): HostFile[] {
             renderTemplate("rspamd/actions.conf", rspamdActions(spec.spamFilter)),
             ["restart:rspamd"],
         ),
+        file("/etc/rspamd/local.d/options.inc", renderTemplate("rspamd/options.inc", { resolver: RESOLVER_ADDRESS }), [
+            "restart:rspamd",
+        ]),
         ...RSPAMD_LOCAL_FILES.map((name) =>
             file(`/etc/rspamd/local.d/${name}`, renderTemplate(`rspamd/${name}`), ["restart:rspamd"]),
         ),

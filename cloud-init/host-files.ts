@@ -7,6 +7,7 @@ import { renderClientFiles } from "./client-config";
 import { renderTemplate } from "./template";
 import type { HostFile, ServiceAction } from "./types";
 import { renderFilterFiles, RSPAMD_MILTER } from "./filter";
+import { MTA_STS_POLICY_MAP, renderOutboundFiles } from "./outbound";
 import {
     MAIL_VOLUME_MOUNT,
     mountUnitName,
@@ -27,9 +28,25 @@ function file(
     return { path, mode, owner, group, content, onChange };
 }
 
-/** The relay block of main.cf: every outbound message goes through the relay, over TLS, with SASL. */
-function relayConfig(spec: MailSpec): string {
-    if (!spec.relay) return "";
+/**
+ * main.cf's outbound block. With a relay: every message goes through it, over TLS, with SASL.
+ * Without: straight to each recipient's MX, with DANE and MTA-STS where the domain asks.
+ */
+function outboundConfig(spec: MailSpec): string {
+    if (!spec.relay)
+        return [
+            "",
+            "# --- Direct delivery: verified TLS where the recipient's domain asks for it ----------",
+            "# DANE (RFC 7672): a domain whose MX has DNSSEC-signed TLSA records gets mail only over TLS",
+            '# that matches them; any other domain gets opportunistic TLS ("may"). Needs a validating',
+            "# resolver of our own (unbound, /etc/resolv.conf).",
+            "smtp_dns_support_level = dnssec",
+            "# MTA-STS (RFC 8461): postfix-mta-sts-resolver answers with the domain's policy, and",
+            '# "enforce" becomes "secure" (the certificate verified for the policy\'s MX names): mail',
+            "# that cannot meet it is deferred, never sent in clear or to an impostor.",
+            `smtp_tls_policy_maps = ${MTA_STS_POLICY_MAP}`,
+            "",
+        ].join("\n");
     const { host, port } = spec.relay;
     return [
         "",
@@ -47,9 +64,9 @@ function relayConfig(spec: MailSpec): string {
     ].join("\n");
 }
 
-/** Opportunistic TLS to MX hosts; required (and verified, for a host name) to a relay. */
+/** DANE (opportunistic unless TLSA says otherwise) to MX hosts; required (and verified, for a host name) to a relay. */
 function outboundTlsLevel(spec: MailSpec): string {
-    if (!spec.relay) return "may";
+    if (!spec.relay) return "dane";
     return /^[0-9.]+$/.test(spec.relay.host) ? "encrypt" : "secure";
 }
 
@@ -72,11 +89,13 @@ export const DOVECOT_LMTP_USER_CONCURRENCY = 2 * LMTP_PER_MAILBOX_CONCURRENCY;
  */
 export const MAIL_UNITS = [
     "mailstack-metadata-guard",
+    "unbound",
     "postsrsd",
     "opendkim",
     "mailstack-sender-milter",
     "valkey-server",
     "dovecot",
+    "postfix-mta-sts-resolver",
     "postfix",
     "nginx",
     "fail2ban",
@@ -154,7 +173,7 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
                 messageSizeLimitBytes: spec.messageSizeLimitBytes,
                 lmtpPerMailboxConcurrency: LMTP_PER_MAILBOX_CONCURRENCY,
                 outboundTlsLevel: outboundTlsLevel(spec),
-                relayConfig: relayConfig(spec),
+                outboundConfig: outboundConfig(spec),
                 rspamdMilter: RSPAMD_MILTER,
             }),
             ["reload:postfix"],
@@ -221,18 +240,19 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
             ["daemon-reload"],
         ),
         ...renderFilterFiles(spec),
+        ...renderOutboundFiles(spec),
         ...volumeStateFiles(),
         ...(options.firstBoot ? [] : webFiles(spec)),
     ];
 }
 
 /**
- * The host files the user-data writes at first boot: all but the filter's and the web
- * files (webFiles). Those come with the host-config step minutes later (the user-data must stay under Hetzner's 32 KiB), and
+ * The host files the user-data writes at first boot: all but the filter's, the resolver's
+ * and MTA-STS's (renderOutboundFiles) and the web files (webFiles). Those come with the host-config step minutes later (the user-data must stay under Hetzner's 32 KiB), and
  * until then rspamd is stopped (first-boot.sh), so Postfix defers mail from outside rather
  * than letting it in unchecked.
  */
 export function renderFirstBootFiles(spec: MailSpec): HostFile[] {
-    const later = new Set(renderFilterFiles(spec).map((f) => f.path));
+    const later = new Set([...renderFilterFiles(spec), ...renderOutboundFiles(spec)].map((f) => f.path));
     return renderHostFiles(spec, { firstBoot: true }).filter((f) => !later.has(f.path));
 }

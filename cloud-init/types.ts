@@ -10,6 +10,8 @@ export type ServiceAction =
     | "restart:valkey"
     | "restart:rspamd"
     | "restart:metadata-guard"
+    | "restart:unbound"
+    | "restart:mta-sts"
     | "reload:nginx"
     | "reload:fail2ban"
     | "restart:ssh"
@@ -20,11 +22,13 @@ export const SERVICE_ACTIONS: readonly ServiceAction[] = [
     "daemon-reload",
     "apply:volume-state",
     "restart:metadata-guard",
+    "restart:unbound",
     "restart:postsrsd",
     "restart:opendkim",
     "restart:sender-milter",
     "restart:valkey",
     "restart:rspamd",
+    "restart:mta-sts",
     "reload:dovecot",
     "reload:postfix",
     "reload:nginx",

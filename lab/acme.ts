@@ -87,6 +87,50 @@ function makeCertificates(): void {
     );
 }
 
+/**
+ * A server certificate for `names` signed by the lab CA (the container trusts it in its system
+ * store, lab/harness/container.ts): DIR/NAME.key and DIR/NAME.pem. For the outside MX and its
+ * MTA-STS policy host (lab/peer.ts), where public CAs' certificates would be on the Internet.
+ */
+export function labCaCertificate(outDir: string, name: string, names: readonly string[]): void {
+    const d = dir();
+    const f = (n: string) => path.join(outDir, n);
+    fs.mkdirSync(outDir, { recursive: true, mode: 0o700 });
+    sh("openssl", [
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        `/CN=${names[0]}`,
+        "-keyout",
+        f(`${name}.key`),
+        "-out",
+        f(`${name}.csr`),
+    ]);
+    fs.writeFileSync(
+        f(`${name}.ext`),
+        `basicConstraints=CA:FALSE\nsubjectAltName=${names.map((n) => `DNS:${n}`).join(",")}\nextendedKeyUsage=serverAuth\n`,
+    );
+    sh("openssl", [
+        "x509",
+        "-req",
+        "-in",
+        f(`${name}.csr`),
+        "-CA",
+        path.join(d, "ca.pem"),
+        "-CAkey",
+        path.join(d, "ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        f(`${name}.ext`),
+        "-out",
+        f(`${name}.pem`),
+    ]);
+}
+
 /** Start pebble in msl-out on 198.51.100.7:443, validating HTTP-01 on port 80 through the lab DNS. */
 export async function startAcmeServer(): Promise<number> {
     makeCertificates();

@@ -12,6 +12,7 @@ import * as net from "node:net";
 import { mailDnsRecords, MailDnsRecord, reverseName } from "../cloud-init/dns-records";
 import type { MailSpec } from "../spec";
 import { NET } from "./harness/net";
+import { outsideMxRecords } from "./peer";
 import { STORAGE_BOX } from "./storagebox";
 
 export { reverseName };
@@ -39,12 +40,13 @@ const TYPES: Record<LabDnsRecord["type"], number> = {
 
 /**
  * The "outside world" of the lab: the sink.test domain of outside senders and forward
- * targets, whose MX and relay are the sink in msl-out, bank.test (DMARC p=reject, SPF
+ * targets, whose MX (and relay) is the sink in msl-out, the outside MX's other domains, bank.test (DMARC p=reject, SPF
  * without the lab's client), and forward-confirmed names for the outside clients' addresses. Documentation addresses and a reserved TLD only.
  */
 export function outsideRecords(): LabDnsRecord[] {
     return [
-        { name: "sink.test", type: "MX", content: "relay.sink.test", priority: 10 },
+        // sink.test's MX and the other outside domains (lab/peer.ts): the outside MX in msl-out.
+        ...outsideMxRecords(),
         { name: "sink.test", type: "TXT", content: '"v=spf1 ip4:198.51.100.0/24 ip4:192.0.2.7 ip6:2001:db8::7 -all"' },
         { name: "relay.sink.test", type: "A", content: NET.outside4 },
         // An outside domain that publishes DMARC p=reject and sends only from 203.0.113.0/24,

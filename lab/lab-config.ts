@@ -20,7 +20,7 @@ export const LAB_PASSWORDS: Readonly<Record<string, string>> = {
 /** The lab's relay (the sink in msl-out) and its credentials. */
 export const LAB_RELAY = { host: NET.outside4, port: 587, username: "lab", password: "lab-relay-password" } as const;
 
-/** Where forwarded mail goes: an outside domain whose only route is the lab's sink. */
+/** Where forwarded mail goes: an outside domain whose MX is the lab's sink. */
 export const LAB_SINK_ADDRESS = "ext@sink.test";
 
 /**
@@ -51,12 +51,25 @@ const LAB_BASE_CONFIG: RawConfig = {
             aliases: { postmaster: ["carol@example.net"], fwd: [LAB_SINK_ADDRESS] },
         },
     ],
-    relay: { host: LAB_RELAY.host, port: LAB_RELAY.port, username: LAB_RELAY.username },
-    hasRelayPassword: true,
+    // The one lab difference in the server's config: unbound forwards to the lab DNS, which
+    // cannot sign zones, instead of recursing from the root servers with DNSSEC validation.
+    resolver: { forward: [NET.client4] },
     // Backups to the lab's Storage Box (lab/storagebox.ts), with the password and SSH key as secrets.
     backupSecretsSet: ["backupPassword", "backupSshPrivateKey"],
     passwords: LAB_PASSWORDS,
 };
+
+/**
+ * The lab config with `mailstack:relay` (the sink's relay port): mail then goes to the relay
+ * only. The lab runs without one; lab/checks/outbound.test.ts provisions with it and back.
+ */
+export function labRelayRawConfig(): RawConfig {
+    return {
+        ...labRawConfig(),
+        relay: { host: LAB_RELAY.host, port: LAB_RELAY.port, username: LAB_RELAY.username },
+        hasRelayPassword: true,
+    };
+}
 
 export function labSpec(): MailSpec {
     return buildSpec(labRawConfig());

@@ -1,16 +1,22 @@
-// The lab's mail sink: the relay every outside-bound message of the lab server goes to
-// (the lab spec's relay is 198.51.100.7:587), run inside msl-out. STARTTLS with
-// smtp-server's built-in self-signed certificate (Postfix uses `encrypt` for a relay given
-// by IP: TLS required, certificate not verified), AUTH only after STARTTLS, only the lab's
-// relay credentials. Every message is captured as NNNN.eml plus NNNN.json (envelope,
-// client, TLS) in DIR.
+// The lab's mail sink, run inside msl-out: where every outside-bound message of the lab
+// server lands. Two ways in:
+// - the outside MX on port 25 (lab/peer.ts): the MX of sink.test, peer.test and the other
+//   outside domains, where mail arrives by direct delivery (the lab's default: no relay), and
+//   is judged (SPF, iprev, DKIM, DMARC, ARC) as a provider judges it;
+// - the relay on ADDRESS:PORT (198.51.100.7:587, LAB_RELAY), for a config with
+//   `mailstack:relay`: STARTTLS with smtp-server's built-in self-signed certificate (Postfix
+//   uses `encrypt` for a relay given by IP: TLS required, certificate not verified), AUTH only
+//   after STARTTLS, only the lab's relay credentials.
+// Every message is captured as NNNN.eml plus NNNN.json (envelope, client, TLS, the port, the
+// outside MX's verdict) in DIR.
 //
 //   node --import tsx lab/sink.ts DIR ADDRESS PORT    (run by the lab inside msl-out)
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SMTPServer } from "smtp-server";
+import { SMTPServer, type SMTPServerSession } from "smtp-server";
 import { LAB_RELAY } from "./lab-config";
+import { type PeerVerdict, startOutsideMx } from "./peer";
 
 export interface SinkEnvelope {
     file: string;
@@ -19,6 +25,10 @@ export interface SinkEnvelope {
     remoteAddress: string;
     user?: string;
     tls?: string;
+    /** 25: the outside MX (direct delivery); LAB_RELAY.port: the relay. */
+    port: number;
+    /** The outside MX's judgement (port 25 only). */
+    verdict?: PeerVerdict;
     receivedAt: string;
 }
 
@@ -35,9 +45,33 @@ export function sinkMessages(dir: string): (SinkEnvelope & { raw: string })[] {
         });
 }
 
-export function startSink(dir: string, address: string, port: number): Promise<SMTPServer> {
+/** Captures messages into DIR as NNNN.eml and NNNN.json; returns the capture function. */
+function capturer(dir: string) {
     fs.mkdirSync(dir, { recursive: true });
     let count = fs.readdirSync(dir).filter((f) => f.endsWith(".eml")).length;
+    return (raw: Buffer, session: SMTPServerSession, extra: { port: number; verdict?: PeerVerdict }): string => {
+        count += 1;
+        const base = String(count).padStart(4, "0");
+        fs.writeFileSync(path.join(dir, `${base}.eml`), raw);
+        const env: SinkEnvelope = {
+            file: `${base}.eml`,
+            mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : false,
+            rcptTo: session.envelope.rcptTo.map((r) => r.address),
+            remoteAddress: session.remoteAddress,
+            user: typeof session.user === "string" ? session.user : undefined,
+            tls: session.secure ? "yes" : undefined,
+            ...extra,
+            receivedAt: new Date().toISOString(),
+        };
+        // The .json last: a reader that sees it sees a complete message.
+        fs.writeFileSync(path.join(dir, `${base}.json`), JSON.stringify(env, null, 2));
+        return `lab-${base}`;
+    };
+}
+
+/** The relay on address:port and the outside MX, both capturing into dir. */
+export async function startSink(dir: string, address: string, port: number): Promise<SMTPServer> {
+    const save = capturer(dir);
     const server = new SMTPServer({
         name: "relay.sink.test",
         banner: "mailstack lab sink",
@@ -58,30 +92,16 @@ export function startSink(dir: string, address: string, port: number): Promise<S
         onData(stream, session, cb) {
             const chunks: Buffer[] = [];
             stream.on("data", (c: Buffer) => chunks.push(c));
-            stream.on("end", () => {
-                count += 1;
-                const base = String(count).padStart(4, "0");
-                fs.writeFileSync(path.join(dir, `${base}.eml`), Buffer.concat(chunks));
-                const env: SinkEnvelope = {
-                    file: `${base}.eml`,
-                    mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : false,
-                    rcptTo: session.envelope.rcptTo.map((r) => r.address),
-                    remoteAddress: session.remoteAddress,
-                    user: typeof session.user === "string" ? session.user : undefined,
-                    tls: session.secure ? "yes" : undefined,
-                    receivedAt: new Date().toISOString(),
-                };
-                // The .json last: a reader that sees it sees a complete message.
-                fs.writeFileSync(path.join(dir, `${base}.json`), JSON.stringify(env, null, 2));
-                cb(null, `queued as lab-${base}`);
-            });
+            stream.on("end", () => cb(null, `queued as ${save(Buffer.concat(chunks), session, { port })}`));
         },
     });
     server.on("error", (err) => console.error(`lab-sink: ${err.message}`));
-    return new Promise((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
         server.server.once("error", reject);
-        server.listen(port, address, () => resolve(server));
+        server.listen(port, address, () => resolve());
     });
+    await startOutsideMx(save);
+    return server;
 }
 
 if (require.main === module) {

@@ -28,7 +28,7 @@ die() {
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 
 # The order in which actions run: units first, then the daemons Postfix talks to, then Postfix.
-ACTION_ORDER=(daemon-reload apply:volume-state restart:metadata-guard restart:postsrsd restart:opendkim restart:sender-milter restart:valkey restart:rspamd reload:dovecot reload:postfix reload:nginx reload:fail2ban restart:ssh)
+ACTION_ORDER=(daemon-reload apply:volume-state restart:metadata-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:valkey restart:rspamd restart:mta-sts reload:dovecot reload:postfix reload:nginx reload:fail2ban restart:ssh)
 
 work=$(mktemp -d /run/mailstack-bundle.XXXXXX)
 # shellcheck disable=SC2317 # invoked by the EXIT trap
@@ -298,6 +298,8 @@ check() {
     restart:sender-milter) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' /usr/local/sbin/mailstack-sender-milter ;;
     restart:metadata-guard) nft -c -f /etc/mailstack/metadata-guard.nft ;;
     restart:rspamd) rspamadm configtest >/dev/null ;;
+    restart:unbound) unbound-checkconf >/dev/null ;;
+    restart:mta-sts) python3 -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' /etc/mta-sts-daemon.yml ;;
     reload:nginx) nginx -t -q ;;
     reload:fail2ban) fail2ban-client --test >/dev/null ;;
     restart:ssh) sshd -t ;;
@@ -313,6 +315,8 @@ run() {
     apply:volume-state) /usr/local/sbin/mailstack-volume-state apply ;;
     # Our own units are enabled too: a bundle may bring one to a server that never had it.
     restart:metadata-guard) systemctl enable --quiet mailstack-metadata-guard && systemctl restart mailstack-metadata-guard ;;
+    # The resolver first: every daemon after it looks names up through it (resolv.conf).
+    restart:unbound) systemctl restart unbound ;;
     restart:postsrsd) systemctl restart postsrsd ;;
     restart:opendkim) systemctl restart opendkim ;;
     restart:sender-milter) systemctl enable --quiet mailstack-sender-milter && systemctl restart mailstack-sender-milter ;;
@@ -324,6 +328,7 @@ run() {
         systemctl restart rspamd
         wait_rspamd
         ;;
+    restart:mta-sts) systemctl restart postfix-mta-sts-resolver ;;
     reload:dovecot) reload_or_start dovecot ;;
     # On Debian 13 postfix.service is the main instance itself (postfix@- asserts a
     # /etc/postfix--/main.cf that does not exist).

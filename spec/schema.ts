@@ -1,6 +1,7 @@
 // The shape of the `mailstack:*` stack config, as a zod schema. The list of config keys,
 // which of them are secret and which are plain strings are all read off this one schema.
 
+import { isIP } from "node:net";
 import { z } from "zod";
 
 import { DEFAULT_SPAM_FILTER, spamFilterInput } from "./filter";
@@ -195,6 +196,19 @@ export const configInput = z.object({
         })
         .strict()
         .default({ mode: "testing" }),
+    /**
+     * The host's own DNS resolver (unbound). Without it, full recursion from the root with
+     * DNSSEC validation. `forward`: ask these resolvers instead, without validation; only for
+     * a network whose DNS is not signed and not reachable otherwise (the lab).
+     */
+    resolver: z
+        .object({
+            forward: z
+                .array(z.string().refine((a) => isIP(a) !== 0, "must be an IPv4 or IPv6 address"))
+                .min(1, "must list at least one resolver address"),
+        })
+        .strict()
+        .optional(),
     /** address -> password; checked against the mailboxes in the address pass. */
     passwords: secret(z.unknown().optional()),
     backup: backupInput.optional(),

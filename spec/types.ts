@@ -90,6 +90,8 @@ export interface MailSpec {
     readonly spamFilter: SpamFilterSpec;
     /** RFC 8461 policy mode, published at mta-sts.<domain> for every domain. */
     readonly mtaStsMode: "testing" | "enforce";
+    /** Where the host's resolver sends its queries: [] is full recursion with DNSSEC validation. */
+    readonly resolverForward: readonly string[];
     /** restic backups of the mail volume; none when absent. */
     readonly backup?: BackupSpec;
 }

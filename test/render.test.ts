@@ -23,6 +23,7 @@ import { fill } from "../cloud-init/template";
 import { DKIM_KEYS_PRUNE } from "../cloud-init/dkim";
 import { MAIL_UNITS } from "../cloud-init/host-files";
 import { renderFilterFiles } from "../cloud-init/filter";
+import { renderOutboundFiles } from "../cloud-init/outbound";
 import { mountUnitName, VOLUME_STATE_DIRS } from "../cloud-init/volume";
 import { hostKeyFromReport, PROVISIONING_PLAN, renderPackageList } from "../cloud-init/plan";
 import { remoteCommand } from "../scripts/commands";
@@ -136,10 +137,11 @@ describe("user-data", () => {
         expect(cfg.ssh_pwauth).toBe(false);
     });
 
-    it("writes every host file but the spam filter's with the same text, mode and owner as the host-config step, after the packages", () => {
+    it("writes every host file but the spam filter's and the resolver's with the same text, mode and owner as the host-config step, after the packages", () => {
         const files = userDataFiles(text);
-        // The filter's files come with host-config only (test/filter.test.ts), and so do the web files.
-        const filter = new Set(renderFilterFiles(spec()).map((f) => f.path));
+        // The filter's files come with host-config only (test/filter.test.ts), and so do the
+        // resolver's and MTA-STS's (renderOutboundFiles) and the web files.
+        const filter = new Set([...renderFilterFiles(spec()), ...renderOutboundFiles(spec())].map((f) => f.path));
         for (const f of renderHostFiles(spec(), { firstBoot: true }).filter((h) => !filter.has(h.path))) {
             expect(files.get(f.path)).toBe(f.content);
             const wf = cfg.write_files.find((w) => w.path === f.path)!;
@@ -149,9 +151,9 @@ describe("user-data", () => {
         }
     });
 
-    it("leaves out only the filter's files and nginx with what it serves on 443, which host-config brings before the certificate step", () => {
+    it("leaves out only the filter's and the resolver's files and nginx with what it serves on 443, which host-config brings before the certificate step", () => {
         const files = userDataFiles(text);
-        const filter = new Set(renderFilterFiles(spec()).map((f) => f.path));
+        const filter = new Set([...renderFilterFiles(spec()), ...renderOutboundFiles(spec())].map((f) => f.path));
         const left = renderHostFiles(spec())
             .map((f) => f.path)
             .filter((p) => !files.has(p) && !filter.has(p));
@@ -259,7 +261,31 @@ describe("host files", () => {
         expect(setting(mainCf, "mynetworks")).toBe("127.0.0.0/8 [::1]/128");
         expect(setting(mainCf, "allow_percent_hack")).toBe("no");
         expect(setting(mainCf, "relayhost")).toBeUndefined();
-        expect(setting(mainCf, "smtp_tls_security_level")).toBe("may");
+    });
+
+    it("main.cf without a relay: straight to the MX, DANE through the local validating resolver, MTA-STS from its resolver", () => {
+        expect(setting(mainCf, "smtp_tls_security_level")).toBe("dane");
+        expect(setting(mainCf, "smtp_dns_support_level")).toBe("dnssec");
+        expect(setting(mainCf, "smtp_tls_policy_maps")).toBe("socketmap:inet:127.0.0.1:8461:postfix");
+        const resolv = byPath(renderHostFiles(spec()), "/etc/resolv.conf").content;
+        expect(resolv).toMatch(/^nameserver 127\.0\.0\.1$/m);
+        // Without trust-ad glibc clears the AD bit and Postfix never trusts a TLSA record.
+        expect(resolv).toMatch(/^options .*\btrust-ad\b/m);
+        const daemon = byPath(renderHostFiles(spec()), "/etc/mta-sts-daemon.yml").content;
+        expect(daemon).toMatch(/^host: 127\.0\.0\.1$/m);
+        expect(daemon).toMatch(/^port: 8461$/m);
+    });
+
+    it("unbound: recursion with DNSSEC by default; mailstack:resolver.forward forwards without validation", () => {
+        const conf = (s: ReturnType<typeof spec>) =>
+            byPath(renderHostFiles(s), "/etc/unbound/unbound.conf.d/mailstack.conf").content;
+        expect(conf(spec())).not.toMatch(/forward-zone|module-config/);
+        expect(conf(spec())).toMatch(/^\s+interface: 127\.0\.0\.1$/m);
+        const fwd = conf(spec({ resolver: { forward: ["192.0.2.7", "2001:db8::7"] } }));
+        expect(fwd).toMatch(
+            /^forward-zone:\n {4}name: "\."\n {4}forward-addr: 192\.0\.2\.7\n {4}forward-addr: 2001:db8::7$/m,
+        );
+        expect(fwd).toMatch(/^\s+module-config: "iterator"$/m);
     });
 
     it("main.cf: a relay host gets SASL credentials and required TLS", () => {
@@ -268,6 +294,8 @@ describe("host files", () => {
         expect(setting(relayCf, "smtp_sasl_password_maps")).toBe("texthash:/etc/postfix/mailstack/relay-password");
         expect(setting(relayCf, "smtp_tls_security_level")).toBe("secure");
         expect(relayCf.match(/^smtp_tls_security_level =/gm)).toHaveLength(1);
+        // The relay decides how mail goes on; MTA-STS and DANE are for our own MX lookups.
+        expect(setting(relayCf, "smtp_tls_policy_maps")).toBeUndefined();
         const ipCf = byPath(renderHostFiles(withRelay("192.0.2.25", 465)), "/etc/postfix/main.cf").content;
         expect(setting(ipCf, "smtp_tls_security_level")).toBe("encrypt");
         expect(setting(ipCf, "smtp_tls_wrappermode")).toBe("yes");

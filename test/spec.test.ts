@@ -47,6 +47,15 @@ describe("bad input names the key path and what is wrong", () => {
         expect(problems(raw)).toEqual([expect.stringMatching(/^mailstack:hostname: is required/)]);
     });
 
+    test("a resolver to forward to that is not an address", () => {
+        expect(problems({ ...oneDomain(), resolver: { forward: ["192.0.2.7", "dns.example"] } })).toEqual([
+            "mailstack:resolver.forward[1]: must be an IPv4 or IPv6 address",
+        ]);
+        expect(problems({ ...oneDomain(), resolver: { forward: [] } })).toEqual([
+            "mailstack:resolver.forward: must list at least one resolver address",
+        ]);
+    });
+
     test("invalid hostname", () => {
         expect(problems({ ...oneDomain(), hostname: "mail_host.nathabee.de" })).toEqual([
             'mailstack:hostname: "mail_host.nathabee.de" is not a valid host name',

@@ -22,6 +22,9 @@ export const CHECK_ORDER = [
     // Rotates example.org's DKIM key and back; after the DKIM check, which sees the first key. It ends on
     // the lab's own selector and key, so the checks after it (the replacement's DKIM) see the server as before.
     "dkim-rotation.test.ts",
+    // Outbound mail judged at the outside MX (SPF, iprev, DKIM, DMARC), MTA-STS enforce honoured, unbound; then
+    // provisions with mailstack:relay and back to the lab's config, so the checks after it see the server as before.
+    "outbound.test.ts",
     // TLS versions on every TLS port; independent of the checks around it.
     "tls.test.ts",
     // mailstack doctor against the lab, then one thing broken at a time (DNS answers, Dovecot, outbound 25, the

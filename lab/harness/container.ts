@@ -4,6 +4,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { acmeLabCa } from "../acme";
 import { NET } from "./net";
 import { LAB_DIR, readPid, recordPid, sh, shAsync, sleep, startTime, STATE_DIR, writeState } from "./processes";
 import { keyPath, knownHostsFile, pinHostKey, provisionalHostKey, ssh, sshAsync, waitForSsh } from "./ssh";
@@ -101,6 +102,12 @@ export function unpackRoot(tarball: string, opts: { userData: string; hostname: 
     // DNS inside the lab: the outside namespace, which answers nothing (port unreachable),
     // so lookups fail at once instead of timing out; nothing can leave the lab.
     fs.writeFileSync(path.join(root, "etc/resolv.conf"), `nameserver ${NET.client4}\n`);
+    // The lab CA stands in for the public CAs: the outside MX and its MTA-STS policy host
+    // (lab/peer.ts) have its certificates. In the system store (and where update-ca-certificates
+    // keeps it), as Postfix and the MTA-STS resolver read it.
+    const ca = acmeLabCa();
+    fs.writeFileSync(path.join(root, "usr/local/share/ca-certificates/mailstack-lab-ca.crt"), ca);
+    fs.appendFileSync(path.join(root, "etc/ssl/certs/ca-certificates.crt"), ca);
     return root;
 }
 

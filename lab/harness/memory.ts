@@ -6,7 +6,7 @@ import { readPid } from "./processes";
 /** One process of a mail daemon in the lab container, as the host's /proc shows it. */
 export interface DaemonProcess {
     pid: number;
-    /** postfix, dovecot, opendkim, postsrsd, rspamd, valkey, nginx, fail2ban, sender-milter */
+    /** postfix, dovecot, opendkim, postsrsd, rspamd, valkey, unbound, mta-sts, nginx, fail2ban, sender-milter */
     daemon: string;
     /** The process name (`smtpd`, `auth`, `imap-login`, ...). */
     name: string;
@@ -25,7 +25,13 @@ function daemonOf(exe: string, name: string, pid: string): string | undefined {
     if (exe.endsWith("/rspamd")) return "rspamd";
     // Debian's valkey-server is a symlink to valkey-check-rdb: the process name tells.
     if (name === "valkey-server") return "valkey";
+    if (exe.endsWith("/unbound")) return "unbound";
     if (name.startsWith("fail2ban")) return "fail2ban";
+    if (
+        name.startsWith("mta-sts-daemon") ||
+        (name === "python3" && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("mta-sts-daemon"))
+    )
+        return "mta-sts";
     if (name === "python3" && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("mailstack-sender-milter"))
         return "sender-milter";
     return undefined;

@@ -28,6 +28,14 @@ export const NET = {
     storagebox4: "203.0.113.22",
     /** A sender the lab's DNS lists in a blocklist (Spamhaus ZEN), for the spam filter's checks. */
     listed4: "198.51.100.99",
+    /** The outside MX (lab/sink.ts): port 25 for sink.test and peer.test, which judges what arrives, and their MTA-STS policies on 443. */
+    mx4: "198.51.100.25",
+    /** The same MX over IPv6 (peer6.test). */
+    mx6: "2001:db8::2:25",
+    /** An MX whose certificate is self-signed, for a domain whose MTA-STS policy says enforce. */
+    badTlsMx4: "198.51.100.26",
+    /** An MX that offers no STARTTLS (as if an attacker stripped it), policy enforce. */
+    plainMx4: "198.51.100.27",
 } as const;
 
 /** Create msl-srv and msl-out with one veth pair between them. No link to the host. */
@@ -53,7 +61,9 @@ export function createNetwork(): void {
     run(o, "addr", "add", `${NET.attacker4}/32`, "dev", NET.outsideIf);
     run(o, "addr", "add", `${NET.storagebox4}/32`, "dev", NET.outsideIf);
     run(o, "addr", "add", `${NET.listed4}/32`, "dev", NET.outsideIf);
+    for (const a of [NET.mx4, NET.badTlsMx4, NET.plainMx4]) run(o, "addr", "add", `${a}/32`, "dev", NET.outsideIf);
     run(o, "-6", "addr", "add", `${NET.client6}/64`, "dev", NET.outsideIf, "nodad");
+    run(o, "-6", "addr", "add", `${NET.mx6}/64`, "dev", NET.outsideIf, "nodad");
     run(o, "link", "set", NET.outsideIf, "up");
 }
 

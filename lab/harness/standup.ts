@@ -66,14 +66,15 @@ export async function standUpLab(lab: Partial<Lab>, timed: Timed): Promise<Stood
         const file = writeLabDnsRecords(spec);
         await startOutsideDaemon("dns", path.join(LAB_DIR, "dns.ts"), [file, NET.client4, NET.client6]);
     });
-    await timed("mail sink in msl-out", () =>
+    // The CA first: its lab CA signs the outside MX's certificates too.
+    await timed("ACME CA (pebble) in msl-out", () => startAcmeServer());
+    await timed("mail sink and outside MX in msl-out", () =>
         startOutsideDaemon("sink", path.join(LAB_DIR, "sink.ts"), [
             path.join(STATE_DIR, "sink"),
             NET.outside4,
             String(LAB_RELAY.port),
         ]),
     );
-    await timed("ACME CA (pebble) in msl-out", () => startAcmeServer());
     Object.assign(
         lab,
         await timed("unpack onto tmpfs", () => prepareRoot(tarball, { userData, hostname: spec.hostname }, publicKey)),

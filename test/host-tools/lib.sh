@@ -121,5 +121,7 @@ exit 0
 EOF
     printf '#!/bin/sh\nexit 0\n' >"$ROOT/usr/local/sbin/mountpoint"
     chmod 0755 "$ROOT/usr/local/sbin/systemctl" "$ROOT/usr/local/sbin/mountpoint"
+    # unbound's root trust anchor, which unbound.service's start seeds from dns-root-data.
+    in_root /usr/libexec/unbound-helper root_trust_anchor_update >/dev/null 2>&1 || true
     cp -a "$RENDER" "$ROOT/tmp/render"
 }

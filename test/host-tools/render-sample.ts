@@ -135,6 +135,13 @@ for (const f of renderBackupFiles(backupSpec, {
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.writeFileSync(target, f.content, { mode: parseInt(f.mode, 8) });
 }
+// The same sample without a relay (direct delivery: DANE, MTA-STS) and with the lab's kind of
+// forwarding resolver, under OUTDIR/direct (outbound.sh hands them to postconf and unbound-checkconf).
+const { relay: _relay, ...direct } = spec;
+const directFiles = renderHostFiles({ ...direct, resolverForward: ["192.0.2.7", "2001:db8::7"] });
+fs.mkdirSync(path.join(out, "direct"), { recursive: true });
+for (const name of ["/etc/postfix/main.cf", "/etc/unbound/unbound.conf.d/mailstack.conf"])
+    fs.writeFileSync(path.join(out, "direct", path.basename(name)), directFiles.find((f) => f.path === name)!.content);
 // What Hetzner's debian-13 image already has (only in packages.json) plus what the user-data installs.
 fs.writeFileSync(path.join(out, "rootfs-packages"), [...packages.image, ...MAIL_PACKAGES].join("\n") + "\n");
 fs.writeFileSync(path.join(out, "user-data-limit"), `${USER_DATA_LIMIT_BYTES}\n`);

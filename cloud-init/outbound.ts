@@ -1,0 +1,62 @@
+// How mail leaves the host and what it asks DNS: unbound as the host's own validating
+// resolver (Postfix, rspamd and the MTA-STS resolver use it), and the MTA-STS policy
+// daemon Postfix asks before each delivery to another MX. Host-config files only (the
+// user-data leaves them out): until host-config, Debian's defaults of both packages run.
+
+import type { MailSpec } from "../spec";
+import { renderTemplate } from "./template";
+import type { HostFile, ServiceAction } from "./types";
+
+/** Where unbound answers; resolv.conf and rspamd read it from here. */
+export const RESOLVER_ADDRESS = "127.0.0.1";
+
+/** postfix-mta-sts-resolver's socketmap; main.cf (smtp_tls_policy_maps) reads it from here. */
+export const MTA_STS_RESOLVER = { host: "127.0.0.1", port: 8461 } as const;
+
+/** main.cf's smtp_tls_policy_maps value: the socketmap, its default zone. */
+export const MTA_STS_POLICY_MAP = `socketmap:inet:${MTA_STS_RESOLVER.host}:${MTA_STS_RESOLVER.port}:postfix`;
+
+/** The end of unbound's server section: full recursion with DNSSEC, or the configured forwarders. */
+function upstream(spec: MailSpec): string {
+    if (spec.resolverForward.length === 0)
+        return [
+            "    # Full recursion from the root servers, validated against the root trust anchor",
+            "    # (Debian's root-auto-trust-anchor-file.conf, seeded from the dns-root-data package).",
+        ].join("\n");
+    return [
+        "    # mailstack:resolver.forward: these resolvers are asked instead of the root servers. Their",
+        "    # network's DNS is not signed, so validation is off (the iterator only): every domain",
+        "    # is then unsigned for Postfix, and DANE never applies.",
+        '    module-config: "iterator"',
+        "forward-zone:",
+        '    name: "."',
+        ...spec.resolverForward.map((a) => `    forward-addr: ${a}`),
+    ].join("\n");
+}
+
+function file(path: string, content: string, onChange: ServiceAction[]): HostFile {
+    return { path, mode: "0644", owner: "root", group: "root", content, onChange };
+}
+
+/** unbound's config, resolv.conf pointing at it, and the MTA-STS resolver's config. */
+export function renderOutboundFiles(spec: MailSpec): HostFile[] {
+    return [
+        file(
+            "/etc/unbound/unbound.conf.d/mailstack.conf",
+            renderTemplate("unbound/mailstack.conf", { upstream: upstream(spec) }),
+            ["restart:unbound"],
+        ),
+        // After unbound's restart (apply-bundle's order), nothing asks the old resolver again.
+        file("/etc/resolv.conf", renderTemplate("mailstack/resolv.conf", { resolver: RESOLVER_ADDRESS }), [
+            "restart:unbound",
+        ]),
+        file(
+            "/etc/mta-sts-daemon.yml",
+            renderTemplate("mta-sts/mta-sts-daemon.yml", {
+                host: MTA_STS_RESOLVER.host,
+                port: MTA_STS_RESOLVER.port,
+            }),
+            ["restart:mta-sts"],
+        ),
+    ];
+}

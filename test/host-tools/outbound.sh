@@ -1,0 +1,30 @@
+# shellcheck shell=bash
+# Part of run.sh (lib.sh first, after bundles.sh): unbound accepts our config (recursion with
+# DNSSEC, as installed from the sample, and the forwarding variant), and main.cf without a
+# relay turns on DANE and asks the MTA-STS resolver, with postconf's blessing.
+check "unbound-checkconf accepts the installed config (recursion, DNSSEC)" in_root unbound-checkconf
+have=$(in_root unbound-checkconf -o module-config 2>&1)
+if [ "$have" = "validator iterator" ]; then ok "unbound validates DNSSEC by default"; else not_ok "unbound validates DNSSEC by default" "module-config: $have"; fi
+have=$(in_root unbound-checkconf -o auto-trust-anchor-file 2>&1)
+if [ "$have" = "/var/lib/unbound/root.key" ]; then ok "unbound's root trust anchor is Debian's (dns-root-data)"; else not_ok "unbound's root trust anchor is Debian's (dns-root-data)" "$have"; fi
+have=$(in_root unbound-checkconf -o interface 2>&1 | tr '\n' ' ')
+if [ "$have" = "127.0.0.1 ::1 " ]; then ok "unbound answers on loopback only"; else not_ok "unbound answers on loopback only" "interface: $have"; fi
+# The forwarding variant (mailstack:resolver.forward), in place of ours, then ours back.
+conf=/etc/unbound/unbound.conf.d/mailstack.conf
+cp "$ROOT$conf" "$WORK/unbound-mailstack.conf"
+cp "$RENDER/direct/mailstack.conf" "$ROOT$conf"
+check "unbound-checkconf accepts the forwarding config (mailstack:resolver.forward)" in_root unbound-checkconf
+have=$(in_root unbound-checkconf -o module-config 2>&1)
+if [ "$have" = "iterator" ]; then ok "a forwarding unbound does not validate"; else not_ok "a forwarding unbound does not validate" "module-config: $have"; fi
+cp "$WORK/unbound-mailstack.conf" "$ROOT$conf"
+# main.cf without a relay, beside master.cf (postconf -c reads a directory).
+mkdir -p "$ROOT/tmp/direct-postfix"
+cp "$RENDER/direct/main.cf" "$ROOT/tmp/direct-postfix/main.cf"
+cp "$ROOT/etc/postfix/master.cf" "$ROOT/tmp/direct-postfix/master.cf"
+quiet "postconf -n accepts main.cf without a relay" in_root postconf -n -c /tmp/direct-postfix
+expect_postconf "without a relay: DANE to every MX" smtp_tls_security_level dane -c /tmp/direct-postfix
+expect_postconf "without a relay: DNSSEC answers are used" smtp_dns_support_level dnssec -c /tmp/direct-postfix
+expect_postconf "without a relay: MTA-STS policies from postfix-mta-sts-resolver" smtp_tls_policy_maps \
+    "socketmap:inet:127.0.0.1:8461:postfix" -c /tmp/direct-postfix
+check "mta-sts-daemon.yml is YAML the daemon can read" in_root python3 -c 'import sys, yaml; c = yaml.safe_load(open(sys.argv[1])); assert c["port"] == 8461, c' /etc/mta-sts-daemon.yml
+expect_dump "rspamd asks the host's own resolver" options '^ +"127\.0\.0\.1:53",$'
