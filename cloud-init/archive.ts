@@ -7,16 +7,10 @@
 // policy/archive.ts reads it back, on its own (the policy pack imports nothing of the program).
 
 import { gzipSync } from "zlib";
+import type { ArchiveMember } from "../policy/archive";
 
-export interface ArchiveMember {
-    /** Absolute path; stored without the leading slash and unpacked with `tar -C /`. */
-    readonly path: string;
-    /** Octal, e.g. `0644`. */
-    readonly mode: string;
-    readonly owner: string;
-    readonly group: string;
-    readonly content: string;
-}
+// The member's shape is the reader's (absolute path, octal mode, owner and group names, text).
+export type { ArchiveMember };
 
 const BLOCK = 512;
 

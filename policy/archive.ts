@@ -8,7 +8,9 @@ import { gunzipSync } from "zlib";
 const BLOCK = 512;
 
 export interface ArchiveMember {
+    /** Absolute path; stored without the leading slash and unpacked with `tar -C /`. */
     readonly path: string;
+    /** Octal, e.g. `0644`. */
     readonly mode: string;
     readonly owner: string;
     readonly group: string;
