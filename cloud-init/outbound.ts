@@ -16,6 +16,15 @@ export const MTA_STS_RESOLVER = { host: "127.0.0.1", port: 8461 } as const;
 /** main.cf's smtp_tls_policy_maps value: the socketmap, its default zone. */
 export const MTA_STS_POLICY_MAP = `socketmap:inet:${MTA_STS_RESOLVER.host}:${MTA_STS_RESOLVER.port}:postfix`;
 
+/** unbound's built-in zones that a forwarding (private) network may serve itself. */
+const FORWARDED_RESERVED_ZONES = [
+    "test.",
+    "2.0.192.in-addr.arpa.",
+    "100.51.198.in-addr.arpa.",
+    "113.0.203.in-addr.arpa.",
+    "8.b.d.0.1.0.0.2.ip6.arpa.",
+];
+
 /** The end of unbound's server section: full recursion with DNSSEC, or the configured forwarders. */
 function upstream(spec: MailSpec): string {
     if (spec.resolverForward.length === 0)
@@ -28,6 +37,9 @@ function upstream(spec: MailSpec): string {
         "    # network's DNS is not signed, so validation is off (the iterator only): every domain",
         "    # is then unsigned for Postfix, and DANE never applies.",
         '    module-config: "iterator"',
+        "    # A private network names itself under reserved zones (RFC 6761 .test, the documentation",
+        "    # ranges' reverse zones) that unbound answers itself by default: ask the forwarders.",
+        ...FORWARDED_RESERVED_ZONES.map((z) => `    local-zone: "${z}" nodefault`),
         "forward-zone:",
         '    name: "."',
         ...spec.resolverForward.map((a) => `    forward-addr: ${a}`),

@@ -3,9 +3,9 @@
 // the box) and nothing that depends on the domains, so adding a domain never replaces the
 // server. Hetzner accepts at most 32 KiB.
 
-import { gzipSync } from "zlib";
 import { stringify } from "yaml";
 import type { MailSpec } from "../spec";
+import { packArchive } from "./archive";
 import { MAIL_UNITS, renderFirstBootFiles } from "./host-files";
 import { MAIL_PACKAGES } from "./packages";
 import { renderTemplate } from "./template";
@@ -26,6 +26,9 @@ export const ED25519_PUBLIC_KEY = /^ssh-ed25519 [A-Za-z0-9+/]+={0,3}$/;
 
 export const USER_DATA_LIMIT_BYTES = 32 * 1024;
 
+/** Where the user-data puts the first-boot files' archive (cloud-init/archive.ts); first-boot.sh unpacks it. */
+export const FIRST_BOOT_ARCHIVE = "/var/lib/mailstack/first-boot-files.tar.gz";
+
 export function renderUserData(spec: MailSpec, options: UserDataOptions): string {
     const device = options.mailVolumeDevice;
     if (!/^\/dev\/[A-Za-z0-9/_.:-]+$/.test(device) || device.includes("..")) {
@@ -41,18 +44,10 @@ export function renderUserData(spec: MailSpec, options: UserDataOptions): string
         )
     )
         throw new Error("user-data: the provisional host key is not an OpenSSH private key");
-    const hostFiles = renderFirstBootFiles(spec).map((f) => ({
-        path: f.path,
-        owner: `${f.owner}:${f.group}`,
-        permissions: f.mode,
-        // Compressed to stay well under 32 KiB; the readable source is cloud-init/templates/,
-        // and the host-config bundle installs the very same text.
-        encoding: "gz+b64",
-        content: gzipSync(Buffer.from(f.content, "utf8"), { level: 9 }).toString("base64"),
-        // After the packages: their owners, directories and default files exist by then, and
-        // our version replaces the package's default instead of racing with dpkg.
-        defer: true,
-    }));
+    // Every host file the first boot needs, in one compressed archive (a third smaller than one
+    // gzip per file); the readable source is cloud-init/templates/, and the host-config bundle
+    // installs the very same text.
+    const archive = packArchive(renderFirstBootFiles(spec));
     const config = {
         // C.UTF-8 is built into glibc: nothing to generate on the minimal image.
         locale: "C.UTF-8",
@@ -83,12 +78,23 @@ export function renderUserData(spec: MailSpec, options: UserDataOptions): string
                 permissions: "0644",
                 content: renderTemplate("systemd/srv-mail.mount", { mailVolumeDevice: device }),
             },
-            ...hostFiles,
+            {
+                path: FIRST_BOOT_ARCHIVE,
+                owner: "root:root",
+                permissions: "0600",
+                encoding: "b64",
+                content: archive.toString("base64"),
+            },
             {
                 path: "/usr/local/sbin/mailstack-first-boot",
                 owner: "root:root",
                 permissions: "0755",
-                content: renderTemplate("mailstack/first-boot.sh", { mailUnits: MAIL_UNITS.join(" ") }),
+                content: renderTemplate("mailstack/first-boot.sh", {
+                    mailUnits: MAIL_UNITS.join(" "),
+                    firstBootArchive: FIRST_BOOT_ARCHIVE,
+                }),
+                // After the packages: the archive's owners exist by then, and our files replace the
+                // packages' defaults instead of racing with dpkg.
                 defer: true,
             },
         ],

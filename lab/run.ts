@@ -15,7 +15,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { CHECK_ORDER } from "./checks/order";
 import { connectHelp, Lab, teardown } from "./harness/container";
-import { daemonRss } from "./harness/memory";
+import { daemonMemory, type DaemonMemory } from "./harness/memory";
 import { outside } from "./harness/net";
 import { LAB_DIR, REPO_DIR, STATE_DIR } from "./harness/processes";
 import { standUpLab } from "./harness/standup";
@@ -139,7 +139,7 @@ async function runChecks(files: string[]): Promise<CheckResult[]> {
     return all;
 }
 
-function report(results: CheckResult[], idleRss: Record<string, number>, rss: Record<string, number>): void {
+function report(results: CheckResult[], idle: DaemonMemory, after: DaemonMemory): void {
     const passed = results.filter((r) => r.status === "pass").length;
     const failed = results.filter((r) => r.status === "fail").length;
     const skipped = results.filter((r) => r.status === "skip").length;
@@ -153,20 +153,24 @@ function report(results: CheckResult[], idleRss: Record<string, number>, rss: Re
     console.log("\ntimings:");
     for (const [label, s] of timings) console.log(`  ${label.padEnd(28)} ${s.toFixed(1)} s`);
     console.log(`  ${"total".padEnd(28)} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const memory = (title: string, m: Record<string, number>) => {
+    // RSS counts a shared page once per process (rspamd's and Postfix's many processes share
+    // most of theirs); PSS divides it among them, so PSS adds up to what the daemons cost.
+    const mib = (kb: number) => `${(kb / 1024).toFixed(1)} MiB`.padStart(10);
+    const memory = (title: string, m: DaemonMemory) => {
         if (Object.keys(m).length === 0) return;
-        console.log(`\n${title}:`);
-        let total = 0;
-        for (const [daemon, kb] of Object.entries(m).sort()) {
-            total += kb;
-            console.log(`  ${daemon.padEnd(28)} ${(kb / 1024).toFixed(1)} MiB`);
+        console.log(`\n${title}:${" ".repeat(Math.max(1, 29 - title.length))}       RSS        PSS`);
+        const total = { rssKb: 0, pssKb: 0 };
+        for (const [daemon, { rssKb, pssKb }] of Object.entries(m).sort()) {
+            total.rssKb += rssKb;
+            total.pssKb += pssKb;
+            console.log(`  ${daemon.padEnd(28)} ${mib(rssKb)} ${mib(pssKb)}`);
         }
-        console.log(`  ${"all mail daemons".padEnd(28)} ${(total / 1024).toFixed(1)} MiB`);
+        console.log(`  ${"all mail daemons".padEnd(28)} ${mib(total.rssKb)} ${mib(total.pssKb)}`);
     };
     // Idle: the server as it waits for mail. After the checks: Postfix keeps idle smtpd
     // processes of the last connections for up to 100 s, so this one is the busy figure.
-    memory("resident memory, idle after provisioning", idleRss);
-    memory("resident memory right after the checks", rss);
+    memory("memory, idle after provisioning", idle);
+    memory("memory right after the checks", after);
     if (skipped > 0) console.log(`\n${skipped} skipped`);
     if (only) console.log(`partial run (--only ${only.join(",")}): the other checks did not run`);
     console.log(`${passed} passed, ${failed} failed`);
@@ -180,14 +184,14 @@ async function main(): Promise<void> {
     // Before anything is built or started: a wrong check list fails at once.
     const checkFiles = orderedCheckFiles();
     const results: CheckResult[] = [];
-    let rss: Record<string, number> = {};
-    let idleRss: Record<string, number> = {};
+    let after: DaemonMemory = {};
+    let idle: DaemonMemory = {};
     const lab: Partial<Lab> = {};
     try {
         await standUpLab(lab, timed);
-        idleRss = daemonRss();
+        idle = daemonMemory();
         results.push(...(await timed("checks", () => runChecks(checkFiles))));
-        rss = daemonRss();
+        after = daemonMemory();
     } catch (err) {
         results.push({
             name: "The lab stands up: image, network, boot, SSH login with the deploy key, cloud-init",
@@ -211,7 +215,7 @@ async function main(): Promise<void> {
             await timed("stop", () => stopLab());
         }
     }
-    report(results, idleRss, rss);
+    report(results, idle, after);
 }
 
 main().catch((err) => {

@@ -6,6 +6,7 @@
 
 import { gunzipSync } from "zlib";
 import { parseAllDocuments } from "yaml";
+import { unpackArchive } from "./archive";
 
 export type SecretKind = "private-key" | "password-hash" | "password";
 
@@ -142,7 +143,7 @@ const ENCODINGS: Record<string, { base64: boolean; gzip: boolean }> = {
 };
 
 /** A write_files entry's content as the file will hold it, or why it cannot be read. */
-export function decodeWriteFile(entry: Record<string, unknown>): { text: string } | { problem: string } {
+export function decodeWriteFile(entry: Record<string, unknown>): { text: string; bytes: Buffer } | { problem: string } {
     const content = entry.content ?? "";
     const encoding = String(entry.encoding ?? "")
         .trim()
@@ -154,7 +155,8 @@ export function decodeWriteFile(entry: Record<string, unknown>): { text: string 
     else if (typeof content === "string") bytes = how.base64 ? Buffer.from(content, "base64") : Buffer.from(content);
     else return { problem: "has a content that is not text" };
     try {
-        return { text: (how.gzip ? gunzipSync(bytes) : bytes).toString("utf8") };
+        const decoded = how.gzip ? gunzipSync(bytes) : bytes;
+        return { text: decoded.toString("utf8"), bytes: decoded };
     } catch (e) {
         return { problem: `is not valid ${encoding} content (${(e as Error).message})` };
     }
@@ -214,7 +216,17 @@ export function scanUserData(userData: string): UserDataScan {
         const path = typeof fields.path === "string" ? fields.path : `#${i}`;
         const decoded = decodeWriteFile(entry as Record<string, unknown>);
         if ("problem" in decoded) problems.push(`write_files ${path} ${decoded.problem}`);
-        else findings.push(...scanText(decoded.text, `write_files:${path}`));
+        else if (decoded.bytes[0] === 0x1f && decoded.bytes[1] === 0x8b) {
+            // A .tar.gz (the first-boot files, cloud-init/archive.ts): each file as it lands on disk.
+            try {
+                for (const m of unpackArchive(decoded.bytes))
+                    findings.push(...scanText(m.content, `write_files:${m.path}`));
+            } catch (e) {
+                problems.push(
+                    `write_files ${path} is gzip data but not an archive mailstack can read (${(e as Error).message})`,
+                );
+            }
+        } else findings.push(...scanText(decoded.text, `write_files:${path}`));
     });
     // One finding per location, kind and description.
     const seen = new Set<string>();

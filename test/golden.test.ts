@@ -7,7 +7,7 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { gunzipSync } from "node:zlib";
+import { writtenFiles } from "./helpers/user-data";
 import { parse, stringify } from "yaml";
 
 import { renderDkimFiles, renderHostFiles, renderMailData, renderUserData, type HostFile } from "../cloud-init";
@@ -61,18 +61,25 @@ function rendered(): Map<string, string> {
         spec.domains.flatMap((d) => d.mailboxes).map((m) => [m, `{BLF-CRYPT}$2b$12$golden.sample.hash.of.${m}`]),
     );
     add("mail-data", renderMailData(spec, { passwordHashes: hashes, relayPassword: "golden-relay-password" }));
-    // The user-data with its gzip+base64 files shown as text.
+    // The user-data with its archive of first-boot files shown as text, one entry per member.
     const userData = renderUserData(spec, {
         mailVolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_123",
         provisionalHostKey: TEST_PROVISIONAL_HOST_KEY,
     });
-    const doc = parse(userData) as { write_files?: { content: string; encoding?: string }[] };
-    for (const f of doc.write_files ?? []) {
-        if (f.encoding === "gz+b64") {
-            f.content = gunzipSync(Buffer.from(f.content, "base64")).toString("utf8");
-            delete f.encoding;
-        }
-    }
+    const doc = parse(userData) as { write_files?: Record<string, unknown>[] };
+    doc.write_files = (doc.write_files ?? []).map((f) => {
+        const members = writtenFiles([f]);
+        if (members.length === 1 && members[0].via === members[0].path) return f;
+        return {
+            path: f.path,
+            archive: members.map((m) => ({
+                path: m.path,
+                owner: `${m.owner}:${m.group}`,
+                mode: m.mode,
+                content: m.content,
+            })),
+        };
+    });
     out.set("user-data.yaml", `${userData.split("\n")[0]}\n${stringify(doc, { lineWidth: 0 })}`);
     const facts = { ipv4: "203.0.113.10", ipv6: "2001:db8:1::1", dkimPublicKeyPem: DKIM_PUBLIC_KEY };
     const records = spec.domains.flatMap((d) => mailDnsRecords(spec, d, facts));

@@ -11,6 +11,7 @@ import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { stringify } from "yaml";
 
 import { renderUserData } from "../cloud-init";
+import { packArchive } from "../cloud-init/archive";
 import {
     mailDnsRecordsUnproxied,
     mailHostAddressUnproxied,
@@ -206,12 +207,28 @@ describe("user-data-holds-no-secrets", () => {
         checkResource(policy, { type: T.server, name: "mail-server", props: { name: "mail.example.org", userData } });
     const cloudConfig = (config: object) => `#cloud-config\n${stringify(config)}`;
     const gzb64 = (text: string) => gzipSync(Buffer.from(text)).toString("base64");
-    const file = (path: string, content: string, encoding?: string) => ({
-        path,
-        permissions: "0600",
-        ...(encoding ? { encoding } : {}),
-        content: encoding === "b64" ? Buffer.from(content).toString("base64") : encoding ? gzb64(content) : content,
-    });
+    const file = (path: string, content: string, encoding?: string) =>
+        encoding === "archive"
+            ? // The first-boot files' form (cloud-init/archive.ts): a .tar.gz in a b64 entry.
+              {
+                  path: `${path}.tar.gz`,
+                  permissions: "0600",
+                  encoding: "b64",
+                  content: packArchive([{ path, mode: "0644", owner: "root", group: "root", content }]).toString(
+                      "base64",
+                  ),
+              }
+            : {
+                  path,
+                  permissions: "0600",
+                  ...(encoding ? { encoding } : {}),
+                  content:
+                      encoding === "b64"
+                          ? Buffer.from(content).toString("base64")
+                          : encoding
+                            ? gzb64(content)
+                            : content,
+              };
 
     // Real secrets of every kind the policy looks for, made fresh.
     const rsa = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey;
@@ -285,6 +302,7 @@ describe("user-data-holds-no-secrets", () => {
         ["gz+b64", "gz+b64"],
         ["gzip+base64", "gzip+base64"],
         ["b64", "b64"],
+        ["tar.gz archive", "archive"],
     ])("a secret in a %s write_files entry is found after decoding", async (_label, encoding) => {
         for (const [whats, secret] of SECRETS) {
             const userData = cloudConfig({
@@ -343,6 +361,11 @@ describe("user-data-holds-no-secrets", () => {
             [
                 cloudConfig({ write_files: [{ path: "/x", encoding: "gz+b64", content: "bm90Z3o=" }] }),
                 "write_files /x is not valid gz+b64 content",
+            ],
+            [
+                // gzip data that is no archive: its contents cannot be scanned, so it is refused.
+                cloudConfig({ write_files: [{ path: "/x", encoding: "b64", content: gzb64("not a tar") }] }),
+                "write_files /x is gzip data but not an archive mailstack can read",
             ],
             [cloudConfig({ write_files: { path: "/x" } }), "has a write_files that is not a list"],
         ];

@@ -4,7 +4,6 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { gunzipSync } from "zlib";
 import { parse, stringify } from "yaml";
 import { addressOwners, buildSpec, type MailSpec, type RawConfig } from "../spec";
 import {
@@ -20,6 +19,8 @@ import {
     type HostFile,
 } from "../cloud-init";
 import { fill } from "../cloud-init/template";
+import { userDataFiles as userDataEntries } from "./helpers/user-data";
+import { FIRST_BOOT_ARCHIVE } from "../cloud-init/user-data";
 import { DKIM_KEYS_PRUNE } from "../cloud-init/dkim";
 import { MAIL_UNITS } from "../cloud-init/host-files";
 import { renderFilterFiles } from "../cloud-init/filter";
@@ -90,13 +91,7 @@ interface WriteFile {
     defer?: boolean;
 }
 function userDataFiles(text: string): Map<string, string> {
-    const cfg = parse(text) as { write_files: WriteFile[] };
-    return new Map(
-        cfg.write_files.map((f) => [
-            f.path,
-            f.encoding === "gz+b64" ? gunzipSync(Buffer.from(f.content, "base64")).toString("utf8") : f.content,
-        ]),
-    );
+    return new Map(userDataEntries(text).map((f) => [f.path, f.content]));
 }
 
 describe("user-data", () => {
@@ -138,16 +133,18 @@ describe("user-data", () => {
     });
 
     it("writes every host file but the spam filter's and the resolver's with the same text, mode and owner as the host-config step, after the packages", () => {
-        const files = userDataFiles(text);
+        const files = new Map(userDataEntries(text).map((f) => [f.path, f]));
         // The filter's files come with host-config only (test/filter.test.ts), and so do the
         // resolver's and MTA-STS's (renderOutboundFiles) and the web files.
         const filter = new Set([...renderFilterFiles(spec()), ...renderOutboundFiles(spec())].map((f) => f.path));
         for (const f of renderHostFiles(spec(), { firstBoot: true }).filter((h) => !filter.has(h.path))) {
-            expect(files.get(f.path)).toBe(f.content);
-            const wf = cfg.write_files.find((w) => w.path === f.path)!;
-            expect(wf.permissions).toBe(f.mode);
-            expect(wf.owner).toBe(`${f.owner}:${f.group}`);
-            expect(wf.defer).toBe(true);
+            const written = files.get(f.path)!;
+            expect(written.content).toBe(f.content);
+            expect(written.mode).toBe(f.mode);
+            expect(`${written.owner}:${written.group}`).toBe(`${f.owner}:${f.group}`);
+            // In the archive, which first-boot.sh unpacks after the packages.
+            expect(written.via).toBe(FIRST_BOOT_ARCHIVE);
+            expect(written.deferred).toBe(true);
         }
     });
 

@@ -67,9 +67,15 @@ export function daemonProcesses(o: { pss?: boolean } = {}): DaemonProcess[] {
     return out;
 }
 
-/** Resident memory (kB) of the mail daemons, summed per daemon, read from the host's /proc. */
-export function daemonRss(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const p of daemonProcesses()) out[p.daemon] = (out[p.daemon] ?? 0) + p.rssKb;
+/** RSS and PSS (kB) of the mail daemons, each summed per daemon, read from the host's /proc. */
+export type DaemonMemory = Record<string, { rssKb: number; pssKb: number }>;
+
+export function daemonMemory(): DaemonMemory {
+    const out: DaemonMemory = {};
+    for (const p of daemonProcesses({ pss: true })) {
+        const m = (out[p.daemon] ??= { rssKb: 0, pssKb: 0 });
+        m.rssKb += p.rssKb;
+        m.pssKb += p.pssKb ?? 0;
+    }
     return out;
 }

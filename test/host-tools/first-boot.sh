@@ -4,11 +4,11 @@
 # services).
 cp "$RENDER/user-data" "$ROOT/tmp/user-data"
 first_boot=$(in_root python3 -c '
-import base64, gzip, os, pwd, grp, yaml
+import base64, os, pwd, grp, yaml
 for f in yaml.safe_load(open("/tmp/user-data"))["write_files"]:
     c = f["content"].encode()
-    if f.get("encoding") == "gz+b64":
-        c = gzip.decompress(base64.b64decode(c))
+    if f.get("encoding") == "b64":
+        c = base64.b64decode(c)
     os.makedirs(os.path.dirname(f["path"]), exist_ok=True)
     open(f["path"], "wb").write(c)
     user, group = f["owner"].split(":")

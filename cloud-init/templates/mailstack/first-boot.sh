@@ -1,9 +1,13 @@
 #!/bin/sh
 # /usr/local/sbin/mailstack-first-boot - written by the mailstack user-data and run once by
-# cloud-init (runcmd), after the packages are installed and every config file is in place.
+# cloud-init (runcmd), after the packages are installed.
 # It does what a file cannot: users, the mount, directories, a temporary certificate and
 # starting the services. Nothing here depends on the domains or holds a secret.
 set -eu
+
+# Every config file of the first boot, from the user-data's one archive (Hetzner's 32 KiB):
+# over the packages' defaults, with the modes and owners the host-config step gives them.
+tar -xzf '{{firstBootArchive}}' -C / --no-overwrite-dir
 
 # Before anything else: only root may reach the metadata service (it serves the user-data).
 systemctl daemon-reload
