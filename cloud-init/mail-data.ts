@@ -76,7 +76,9 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
         const hash = secrets.passwordHashes[m];
         if (/[:\n]/.test(hash) || !/^\{[A-Z0-9-]+\}/.test(hash))
             throw new Error(`mail-data: the password hash for ${m} is not a {SCHEME}hash value`);
-        return `${m}:${hash}:${VMAIL_UID}:${VMAIL_GID}::${mailboxHome(m)}::`;
+        // The last field: userdb extra fields; the quota limit (dovecot.conf, quota "User quota").
+        const quota = checkToken(spec.domains.find((d) => d.mailboxes.includes(m))!.mailboxQuotas[m], "quota");
+        return `${m}:${hash}:${VMAIL_UID}:${VMAIL_GID}::${mailboxHome(m)}::userdb_quota_storage_size=${quota}`;
     });
 
     // Always written, so removing the relay from the config also removes its password here.

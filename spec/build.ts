@@ -129,6 +129,22 @@ function backupSpec(cfg: ReturnType<typeof backupInput.parse>): BackupSpec {
     return { repository, schedule: cfg.schedule, retention: cfg.retention };
 }
 
+/** Every mailboxQuotas key names a mailbox of its domain. */
+function checkMailboxQuotas(input: RawConfig, problems: Problems): void {
+    if (!Array.isArray(input.domains)) return;
+    input.domains.forEach((d: unknown, i) => {
+        if (!isRecord(d) || !isRecord(d.mailboxQuotas)) return;
+        const mailboxes = new Set(
+            (Array.isArray(d.mailboxes) ? d.mailboxes : [])
+                .filter((m) => typeof m === "string")
+                .map((m) => m.toLowerCase()),
+        );
+        for (const local of Object.keys(d.mailboxQuotas))
+            if (!mailboxes.has(local))
+                problems.at(["domains", i, "mailboxQuotas", local], `"${local}" is not a mailbox of this domain`);
+    });
+}
+
 /** A selector signs or is retired, never both. */
 function checkDkimSelectors(input: RawConfig, problems: Problems): void {
     if (!Array.isArray(input.domains)) return;
@@ -177,6 +193,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
     if (!parsed.success) parsed.error.issues.forEach((i) => problems.at(i.path, i.message));
     checkSettings(raw, problems);
     checkDkimSelectors(raw, problems);
+    checkMailboxQuotas(raw, problems);
     checkBackup(raw, problems);
     checkSpamFilter(raw.spamFilter, problems);
     const facts = checkAddresses(raw.domains, passwords, problems);
@@ -191,6 +208,9 @@ export function buildSpec(raw: RawConfig): MailSpec {
             name,
             ...(d.zoneId ? { zoneId: d.zoneId } : {}),
             mailboxes: d.mailboxes.map((m) => `${m.toLowerCase()}@${name}`),
+            mailboxQuotas: Object.fromEntries(
+                d.mailboxes.map((m) => [`${m.toLowerCase()}@${name}`, d.mailboxQuotas[m.toLowerCase()] ?? d.quota]),
+            ),
             aliases: Object.entries(d.aliases).map(([a, targets]) => ({
                 address: `${a.toLowerCase()}@${name}`,
                 targets: targets.map((t) => t.toLowerCase()),

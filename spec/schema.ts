@@ -14,6 +14,12 @@ function secret<T extends z.ZodType>(schema: T): T {
     return schema;
 }
 
+/** A mailbox size such as 500M or 2G (Dovecot's units: M = MiB, G = GiB, T = TiB). */
+export const quotaSizeInput = z.string().regex(/^[1-9][0-9]{0,5}[MGT]$/, 'must be a size such as "500M", "2G" or "1T"');
+
+/** The quota every mailbox of a domain gets unless mailboxQuotas names it. */
+export const DEFAULT_MAILBOX_QUOTA = "2G";
+
 export const aliasTargetsInput = z.array(z.string()).min(1, "must list at least one target");
 
 const dkimSelectorInput = z
@@ -28,6 +34,10 @@ export const domainInput = z
             .regex(/^[0-9a-f]{32}$/, "must be a 32-character hex Cloudflare zone id")
             .optional(),
         mailboxes: z.array(z.string()).default([]),
+        /** Each mailbox's quota (Dovecot count quota), unless mailboxQuotas overrides it. */
+        quota: quotaSizeInput.default(DEFAULT_MAILBOX_QUOTA),
+        /** Mailbox local part -> its own quota, e.g. {alice: "10G"}. */
+        mailboxQuotas: z.record(z.string(), quotaSizeInput).default({}),
         aliases: z.record(z.string(), aliasTargetsInput).default({}),
         dkimSelector: dkimSelectorInput.default(DEFAULT_DKIM_SELECTOR),
         /**

@@ -396,7 +396,9 @@ describe("mail-data", () => {
     it("writes Dovecot's passwd-file with hashes, vmail ids and the mailbox home", () => {
         const users = byPath(files, "/etc/dovecot/users");
         expect([users.mode, users.owner, users.group]).toEqual(["0640", "root", "dovecot"]);
-        expect(rows(users)).toContain(`carol@example.com:${HASH}:5000:5000::/srv/mail/vhosts/example.com/carol::`);
+        expect(rows(users)).toContain(
+            `carol@example.com:${HASH}:5000:5000::/srv/mail/vhosts/example.com/carol::userdb_quota_storage_size=2G`,
+        );
         expect(rows(users)).toHaveLength(3);
     });
 

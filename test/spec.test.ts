@@ -411,3 +411,26 @@ describe("CIDRs with host bits, which Hetzner's firewall refuses mid-deploy", ()
         expect(isCidr(c)).toBe(true),
     );
 });
+
+describe("mailbox quotas", () => {
+    test("every mailbox gets its domain's quota (default 2G) unless mailboxQuotas names it", () => {
+        expect(buildSpec(oneDomain()).domains[0].mailboxQuotas).toEqual({
+            "evaluation@nathabee.de": "2G",
+            "freebus@nathabee.de": "2G",
+        });
+        const spec = buildSpec(withDomain({ quota: "500M", mailboxQuotas: { freebus: "10G" } }));
+        expect(spec.domains[0].mailboxQuotas).toEqual({
+            "evaluation@nathabee.de": "500M",
+            "freebus@nathabee.de": "10G",
+        });
+    });
+
+    test("a bad size or an unknown mailbox is named by its key path", () => {
+        const found = problems(withDomain({ quota: "2GB", mailboxQuotas: { freebus: "0G", nobody: "1G" } }));
+        expect(found).toContain('mailstack:domains[0].quota: must be a size such as "500M", "2G" or "1T"');
+        expect(found).toContain(
+            'mailstack:domains[0].mailboxQuotas.freebus: must be a size such as "500M", "2G" or "1T"',
+        );
+        expect(found).toContain('mailstack:domains[0].mailboxQuotas.nobody: "nobody" is not a mailbox of this domain');
+    });
+});
