@@ -2,7 +2,7 @@
 // what the DNS component publishes, what the tests check and what the lab's DKIM verifier
 // is given as DNS answer cannot drift apart.
 
-import { CLIENT_HOST_LABELS, CLIENT_SERVICES, REFUSED_SERVICES, type DomainSpec, type MailSpec } from "../spec";
+import { CLIENT_HOST_LABELS, REFUSED_SERVICES, SRV_SERVICES, type DomainSpec, type MailSpec } from "../spec";
 import { mtaStsRecordValue } from "./client-config";
 
 /** One DNS record, with full names (never `@`), as Cloudflare stores it. */
@@ -235,7 +235,7 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
         };
     };
     records.push(
-        ...CLIENT_SERVICES.map((s) => srv(s.srv, s.port, spec.hostname, s.srvPurpose)),
+        ...SRV_SERVICES.map((s) => srv(s.srv, s.port, spec.hostname, s.srvPurpose)),
         ...REFUSED_SERVICES.map((s) => srv(s.srv, 0, ".", s.purpose)),
     );
     return records;

@@ -1,13 +1,14 @@
 // The static host configuration: the same for any list of domains and mailboxes, so it can
 // go into the user-data (first boot) and, unchanged, into the `host-config` bundle.
 
-import type { MailSpec } from "../spec";
+import { port, type MailSpec } from "../spec";
 import { shellQuote } from "../scripts/commands";
 import { renderClientFiles } from "./client-config";
 import { renderTemplate } from "./template";
 import type { HostFile, ServiceAction } from "./types";
 import { renderFilterFiles, RSPAMD_MILTER } from "./filter";
 import { MTA_STS_POLICY_MAP, renderOutboundFiles } from "./outbound";
+import { renderSieveFiles, sieveTemplateValues } from "./sieve";
 import {
     MAIL_VOLUME_MOUNT,
     mountUnitName,
@@ -181,9 +182,14 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
         file("/etc/postfix/master.cf", renderTemplate("postfix/master.cf"), ["reload:postfix"]),
         file(
             "/etc/dovecot/dovecot.conf",
-            renderTemplate("dovecot/dovecot.conf", { lmtpUserConcurrency: DOVECOT_LMTP_USER_CONCURRENCY }),
+            renderTemplate("dovecot/dovecot.conf", {
+                lmtpUserConcurrency: DOVECOT_LMTP_USER_CONCURRENCY,
+                managesievePort: port("sieve"),
+                ...sieveTemplateValues(spec),
+            }),
             ["reload:dovecot"],
         ),
+        ...renderSieveFiles(),
         file("/etc/opendkim.conf", renderTemplate("opendkim/opendkim.conf"), ["restart:opendkim"]),
         file("/etc/opendkim/trusted.hosts", renderTemplate("opendkim/trusted.hosts"), ["restart:opendkim"]),
         file(

@@ -16,7 +16,7 @@ import { localNodeCommand } from "../scripts/commands";
 import { MailProvisioning } from "./provisioning";
 import type { BackupSecrets } from "../cloud-init/backup";
 import type { ZoneFacts } from "./zones";
-import { allMailboxes, CLIENT_SERVICES, type BackupSecretKey, type MailSpec } from "../spec";
+import { allMailboxes, CLIENT_SERVICES, port, type BackupSecretKey, type MailSpec } from "../spec";
 
 export interface MailStackArgs {
     /** The validated configuration (see buildSpec). */
@@ -49,6 +49,8 @@ export interface ClientSettings {
     readonly pop3: ClientEndpoint;
     /** Submission: STARTTLS (587) first, then implicit TLS (465). */
     readonly smtp: readonly ClientEndpoint[];
+    /** ManageSieve, for filters and vacation (Thunderbird's Sieve add-on, Roundcube, sieve-connect). */
+    readonly managesieve: ClientEndpoint;
 }
 
 /** Read off the services table (spec/services.ts), as Thunderbird's manual setup asks for it. */
@@ -64,6 +66,7 @@ export function clientSettings(spec: MailSpec): ClientSettings {
         imap: of("imap")[0],
         pop3: of("pop3")[0],
         smtp: of("smtp").sort((a, b) => Number(a.security === "SSL/TLS") - Number(b.security === "SSL/TLS")),
+        managesieve: { host: spec.hostname, port: port("sieve"), security: "STARTTLS" },
     };
 }
 

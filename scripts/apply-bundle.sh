@@ -290,10 +290,23 @@ ensure_postfix_tables() {
     done
 }
 
+# The global Sieve scripts (cloud-init/sieve.ts SIEVE_DIR). Dovecot runs them as vmail, which
+# cannot write a compiled copy there, so they are compiled here: first to a scratch directory
+# as a check, then in place once the check passed.
+SIEVE_DIR=/etc/dovecot/sieve
+check_sieve() {
+    local f
+    [ -d "$SIEVE_DIR" ] || return 0
+    for f in "$SIEVE_DIR"/*.sieve; do
+        [ -e "$f" ] || continue
+        sievec "$f" "$work/sieve-check.svbin" || return 1
+    done
+}
+
 check() {
     case $1 in
     reload:postfix) postfix check ;;
-    reload:dovecot) doveconf -n >/dev/null ;;
+    reload:dovecot) doveconf -n >/dev/null && check_sieve ;;
     restart:opendkim) opendkim -n ;;
     restart:sender-milter) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' /usr/local/sbin/mailstack-sender-milter ;;
     restart:metadata-guard) nft -c -f /etc/mailstack/metadata-guard.nft ;;
@@ -329,7 +342,10 @@ run() {
         wait_rspamd
         ;;
     restart:mta-sts) systemctl restart postfix-mta-sts-resolver ;;
-    reload:dovecot) reload_or_start dovecot ;;
+    reload:dovecot)
+        if [ -d "$SIEVE_DIR" ]; then sievec "$SIEVE_DIR"; fi
+        reload_or_start dovecot
+        ;;
     # On Debian 13 postfix.service is the main instance itself (postfix@- asserts a
     # /etc/postfix--/main.cf that does not exist).
     reload:postfix)

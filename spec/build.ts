@@ -239,6 +239,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
         mailVolumeSizeGb: cfg.mailVolumeSizeGb,
         messageSizeLimitBytes: cfg.messageSizeLimitMb * 1024 * 1024,
         spamFilter: cfg.spamFilter,
+        autoExpunge: cfg.autoExpunge,
         mtaStsMode: cfg.mtaSts.mode,
         resolverForward: cfg.resolver?.forward ?? [],
         ...(cfg.backup ? { backup: backupSpec(cfg.backup) } : {}),

@@ -1,7 +1,7 @@
 // Config problems: each names its key path, and all of them are reported at once, in config
 // key order, then by element (domain, CIDR) and field (schema order).
 
-import { spamFilterInput } from "./filter";
+import { autoExpungeInput, spamFilterInput } from "./filter";
 import { backupInput, CONFIG_KEYS, domainInput, relayInput, serverInput } from "./schema";
 
 /** Thrown with every problem of the config at once; each line names a key path. */
@@ -32,6 +32,7 @@ const FIELD_ORDER: Readonly<Record<string, { depth: number; fields: readonly str
     domains: { depth: 2, fields: Object.keys(domainInput.shape) },
     backup: { depth: 1, fields: Object.keys(backupInput.shape) },
     spamFilter: { depth: 1, fields: Object.keys(spamFilterInput.shape) },
+    autoExpunge: { depth: 1, fields: Object.keys(autoExpungeInput.shape) },
 };
 
 function sortRank(path: ConfigPath): number[] {

@@ -4,7 +4,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 
-import { DEFAULT_SPAM_FILTER, spamFilterInput } from "./filter";
+import { autoExpungeInput, DEFAULT_AUTO_EXPUNGE, DEFAULT_SPAM_FILTER, spamFilterInput } from "./filter";
 import { DEFAULT_DKIM_SELECTOR, LETS_ENCRYPT_DIRECTORY, SUPPORTED_IMAGE } from "./types";
 
 const secretSchemas = new Set<z.ZodType>();
@@ -197,6 +197,8 @@ export const configInput = z.object({
     messageSizeLimitMb: z.number().int().min(1).max(200).default(50),
     /** rspamd's thresholds for mail from other servers (port 25). */
     spamFilter: spamFilterInput.default(DEFAULT_SPAM_FILTER),
+    /** Days after which Dovecot empties Junk and Trash of a message, or false (never). */
+    autoExpunge: autoExpungeInput.default(DEFAULT_AUTO_EXPUNGE),
     /** RFC 8461: what sending servers do when TLS to our MX fails (testing: report only). */
     mtaSts: z
         .object({

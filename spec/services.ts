@@ -12,7 +12,7 @@ export interface MailService {
     readonly purpose: string;
     /** TLS on this port, when it carries mail or logins. */
     readonly tls?: TlsMode;
-    /** RFC 6186 SRV service label that announces it, e.g. `_imaps`. */
+    /** SRV service label that announces it, e.g. `_imaps` (RFC 6186) or `_sieve` (RFC 5804). */
     readonly srv?: string;
     /** What a mail client uses it for. */
     readonly client?: "imap" | "pop3" | "smtp";
@@ -59,6 +59,14 @@ export const SERVICES = [
         client: "pop3",
         srvPurpose: "POP3 with TLS",
     },
+    {
+        port: 4190,
+        name: "sieve",
+        purpose: "ManageSieve: users' mail filters and vacation replies",
+        tls: "starttls",
+        srv: "_sieve",
+        srvPurpose: "ManageSieve (RFC 5804) with STARTTLS",
+    },
     { port: 80, name: "http", purpose: "HTTP: ACME HTTP-01 challenges" },
     { port: 443, name: "https", purpose: "HTTPS: MTA-STS and client autoconfig", tls: "implicit" },
 ] as const satisfies readonly MailService[];
@@ -86,6 +94,11 @@ export const TLS_SERVICES = SERVICES.filter(
 /** The ports mail clients are told about. */
 export const CLIENT_SERVICES = SERVICES.filter(
     (s): s is Extract<(typeof SERVICES)[number], { client: string }> => "client" in s,
+);
+
+/** The services announced by an SRV record under every domain. */
+export const SRV_SERVICES = SERVICES.filter(
+    (s): s is Extract<(typeof SERVICES)[number], { srv: string }> => "srv" in s,
 );
 
 /** The port of a service by name: `port("submission")` is 587. */

@@ -90,6 +90,8 @@ export interface MailSpec {
     readonly mailVolumeSizeGb: number;
     readonly messageSizeLimitBytes: number;
     readonly spamFilter: SpamFilterSpec;
+    /** Days after which Junk and Trash lose a message, or false (never). */
+    readonly autoExpunge: { readonly junk: number | false; readonly trash: number | false };
     /** RFC 8461 policy mode, published at mta-sts.<domain> for every domain. */
     readonly mtaStsMode: "testing" | "enforce";
     /** Where the host's resolver sends its queries: [] is full recursion with DNSSEC validation. */

@@ -64,13 +64,14 @@ describe("mail DNS records", () => {
         );
     });
 
-    test("client SRV records announce 465/587/993/995 and say plain IMAP/POP3 are not offered", () => {
+    test("client SRV records announce 465/587/993/995 and ManageSieve's 4190, and say plain IMAP/POP3 are not offered", () => {
         const srv = mailDnsRecords(spec, primary, facts).filter((r) => r.type === "SRV");
         expect(srv.map((r) => [r.name, r.srv!.port, r.srv!.target])).toEqual([
             ["_submissions._tcp.nathabee.de", 465, "mail.nathabee.de"],
             ["_submission._tcp.nathabee.de", 587, "mail.nathabee.de"],
             ["_imaps._tcp.nathabee.de", 993, "mail.nathabee.de"],
             ["_pop3s._tcp.nathabee.de", 995, "mail.nathabee.de"],
+            ["_sieve._tcp.nathabee.de", 4190, "mail.nathabee.de"],
             ["_imap._tcp.nathabee.de", 0, "."],
             ["_pop3._tcp.nathabee.de", 0, "."],
         ]);

@@ -177,7 +177,7 @@ describe("one domain", () => {
     test("the firewall opens the mail ports to all, SSH only to the deployers, and no 110/143", () => {
         const rules: any[] = find(res.resources, HCLOUD.firewall, "one-firewall").inputs.rules;
         const inbound = rules.filter((r) => r.direction === "in" && r.protocol === "tcp");
-        expect(inbound.map((r) => r.port).sort()).toEqual(["22", "25", "443", "465", "587", "80", "993", "995"]);
+        expect(inbound.map((r) => r.port).sort()).toEqual(["22", "25", "4190", "443", "465", "587", "80", "993", "995"]);
         for (const r of inbound.filter((r) => r.port !== "22")) expect(r.sourceIps).toEqual(["0.0.0.0/0", "::/0"]);
         expect(inbound.find((r) => r.port === "22").sourceIps).toEqual(["203.0.113.7/32"]);
         expect(rules.some((r) => r.direction === "in" && r.protocol === "icmp")).toBe(true);
@@ -437,6 +437,7 @@ describe("one domain", () => {
                 { host: "mail.nathabee.de", port: 587, security: "STARTTLS" },
                 { host: "mail.nathabee.de", port: 465, security: "SSL/TLS" },
             ],
+            managesieve: { host: "mail.nathabee.de", port: 4190, security: "STARTTLS" },
         });
     });
 
@@ -518,6 +519,7 @@ describe("adding a second domain", () => {
                 "_submissions._tcp.example.org SRV",
                 "_imaps._tcp.example.org SRV",
                 "_pop3s._tcp.example.org SRV",
+                "_sieve._tcp.example.org SRV",
                 "_imap._tcp.example.org SRV",
                 "_pop3._tcp.example.org SRV",
                 "_mta-sts.example.org TXT",
@@ -528,7 +530,7 @@ describe("adding a second domain", () => {
                 "example.org CAA",
             ].sort(),
         );
-        expect(after.length).toBe(before.length + 17);
+        expect(after.length).toBe(before.length + 18);
         expect(
             records(b.resources)
                 .filter((r) => r.inputs.name.endsWith("example.org"))
