@@ -5,7 +5,15 @@ import { reverseName } from "../cloud-init/dns-records";
 import { port, TLS_SERVICES } from "../spec/services";
 import { canonicalIp, type Lookup } from "./dns";
 import { RESOLVER_FIX } from "./records";
-import { ehloKeywords, implicitTls, smtpSession, type Endpoint, type TlsFacts } from "./probe";
+import {
+    ehloKeywords,
+    implicitTls,
+    sieveCapabilities,
+    sieveSession,
+    smtpSession,
+    type Endpoint,
+    type TlsFacts,
+} from "./probe";
 import { fail, ok, warn, type Check } from "./types";
 
 export interface Target {
@@ -103,6 +111,39 @@ export async function starttlsCheck(e: Endpoint, t: Target, signal: AbortSignal,
     }
 }
 
+/**
+ * ManageSieve (4190): STARTTLS offered and no login before it (a password must never cross
+ * in clear), the handshake and the certificate, and PLAIN offered inside TLS (RFC 5804).
+ */
+export async function managesieveCheck(e: Endpoint, t: Target, signal: AbortSignal) {
+    const { session, capabilities: before } = await sieveSession(e, signal);
+    try {
+        if (!("STARTTLS" in before))
+            return fail(
+                "no STARTTLS offered",
+                "the rendered dovecot.conf (ssl = required) and the managesieve protocol",
+            );
+        if ((before.SASL ?? "").trim() !== "")
+            return fail(
+                `logins offered before STARTTLS (SASL ${before.SASL})`,
+                "the rendered dovecot.conf: auth_allow_cleartext = no, ssl = required",
+            );
+        const starttls = await session.reply("STARTTLS");
+        if (starttls.status !== "OK")
+            return fail(`STARTTLS answered ${starttls.status}`, "doveconf -n; journalctl -u dovecot");
+        const tls = await session.startTls(e);
+        // RFC 5804 2.2: the server sends its capabilities again, now inside TLS.
+        const after = sieveCapabilities((await session.reply()).lines);
+        const judged = judgeTls(tls, t, "STARTTLS");
+        if (judged.status !== "ok") return judged;
+        if (!(after.SASL ?? "").toUpperCase().split(/\s+/).includes("PLAIN"))
+            return warn(`${judged.detail}, but no PLAIN login inside TLS`, "journalctl -u dovecot (auth)");
+        return judged;
+    } finally {
+        session.close();
+    }
+}
+
 /** Each TLS port of the services table on each address. */
 export function portChecks(t: Target): Check[] {
     return TLS_SERVICES.flatMap((s) =>
@@ -111,8 +152,9 @@ export function portChecks(t: Target): Check[] {
             onError: `is the server up and the daemon running (ssh daemons)? the cloud firewall opens ${s.port} (pulumi up); from here, is ${family} routed at all?`,
             run: (signal) => {
                 const e: Endpoint = { address, port: s.port, hostname: t.hostname, ...(t.ca ? { ca: t.ca } : {}) };
-                return s.tls === "implicit"
-                    ? implicitTlsCheck(e, t, signal)
+                if (s.tls === "implicit") return implicitTlsCheck(e, t, signal);
+                return s.protocol === "managesieve"
+                    ? managesieveCheck(e, t, signal)
                     : starttlsCheck(e, t, signal, s.name === "smtp");
             },
         })),

@@ -1,5 +1,6 @@
 // The connections the doctor makes from outside: TLS (implicit or after STARTTLS) and a few
-// SMTP commands, each ended by the check's AbortSignal. Never DATA: nothing is ever sent.
+// SMTP or ManageSieve commands, each ended by the check's AbortSignal. Never DATA, never a
+// login: nothing is ever sent or changed.
 
 import * as net from "node:net";
 import * as tls from "node:tls";
@@ -21,15 +22,50 @@ export interface TlsFacts {
     readonly subject: string;
 }
 
-/** An SMTP conversation, line by line. */
-export class SmtpSession {
+export interface SmtpReply {
+    readonly code: number;
+    readonly lines: string[];
+}
+
+/** A ManageSieve response (RFC 5804): data lines, then OK, NO or BYE. */
+export interface SieveReply {
+    readonly status: "OK" | "NO" | "BYE";
+    readonly lines: string[];
+}
+
+/** Where a protocol's reply ends (its last line), and the reply it makes; how it says goodbye. */
+interface Dialect<R> {
+    readonly end: (lines: readonly string[]) => R | undefined;
+    readonly quit: string;
+}
+
+const SMTP: Dialect<SmtpReply> = {
+    end: (lines) => {
+        const last = lines[lines.length - 1];
+        if (!/^\d{3}( |$)/.test(last)) return undefined;
+        return { code: Number(last.slice(0, 3)), lines: lines.map((l) => l.slice(4)) };
+    },
+    quit: "QUIT",
+};
+
+const MANAGESIEVE: Dialect<SieveReply> = {
+    end: (lines) => {
+        const m = /^(OK|NO|BYE)\b/i.exec(lines[lines.length - 1]);
+        return m ? { status: m[1].toUpperCase() as SieveReply["status"], lines: lines.slice(0, -1) } : undefined;
+    },
+    quit: "LOGOUT",
+};
+
+/** A line-based conversation (SMTP, ManageSieve), reply by reply. */
+export class Session<R> {
     private buffer = "";
-    private waiting?: { resolve: (r: { code: number; lines: string[] }) => void; reject: (e: Error) => void };
+    private waiting?: { resolve: (r: R) => void; reject: (e: Error) => void };
     private closed?: Error;
 
     constructor(
         private socket: net.Socket,
         signal: AbortSignal,
+        private readonly dialect: Dialect<R>,
     ) {
         signal.addEventListener("abort", () => socket.destroy(new Error("time limit")), { once: true });
         this.attach(socket);
@@ -54,19 +90,22 @@ export class SmtpSession {
     private deliver(): void {
         if (!this.waiting) return;
         const lines = this.buffer.split("\r\n");
-        const last = lines.findIndex((l) => /^\d{3} /.test(l) || /^\d{3}$/.test(l));
-        if (last < 0) return;
-        const reply = lines.slice(0, last + 1);
-        this.buffer = lines.slice(last + 1).join("\r\n");
-        const w = this.waiting;
-        this.waiting = undefined;
-        w.resolve({ code: Number(reply[last].slice(0, 3)), lines: reply.map((l) => l.slice(4)) });
+        // The last element is an incomplete line (or "" after a full one).
+        for (let i = 0; i < lines.length - 1; i++) {
+            const reply = this.dialect.end(lines.slice(0, i + 1));
+            if (reply === undefined) continue;
+            this.buffer = lines.slice(i + 1).join("\r\n");
+            const w = this.waiting;
+            this.waiting = undefined;
+            w.resolve(reply);
+            return;
+        }
     }
 
     /** Send a command (or nothing, for the greeting) and read the reply. */
-    reply(command?: string): Promise<{ code: number; lines: string[] }> {
+    reply(command?: string): Promise<R> {
         if (this.closed) return Promise.reject(this.closed);
-        const p = new Promise<{ code: number; lines: string[] }>((resolve, reject) => {
+        const p = new Promise<R>((resolve, reject) => {
             this.waiting = { resolve, reject };
         });
         if (command !== undefined) this.socket.write(`${command}\r\n`);
@@ -88,7 +127,7 @@ export class SmtpSession {
     }
 
     close(): void {
-        this.socket.end("QUIT\r\n");
+        this.socket.end(`${this.dialect.quit}\r\n`);
         this.socket.destroy();
     }
 }
@@ -166,15 +205,42 @@ export async function implicitTls(
     }
 }
 
+export type SmtpSession = Session<SmtpReply>;
+export type SieveSession = Session<SieveReply>;
+
 /** An SMTP session after the greeting; the caller closes it. */
 export async function smtpSession(e: Endpoint, signal: AbortSignal): Promise<SmtpSession> {
-    const session = new SmtpSession(await connect(e.address, e.port, signal), signal);
+    const session = new Session(await connect(e.address, e.port, signal), signal, SMTP);
     const greeting = await session.reply();
     if (greeting.code !== 220) {
         session.close();
         throw new Error(`port ${e.port} greeted with ${greeting.code} ${greeting.lines.join(" ")}`);
     }
     return session;
+}
+
+/** A ManageSieve session and its greeting (the capabilities); the caller closes it. */
+export async function sieveSession(
+    e: Endpoint,
+    signal: AbortSignal,
+): Promise<{ session: SieveSession; capabilities: Record<string, string> }> {
+    const session = new Session(await connect(e.address, e.port, signal), signal, MANAGESIEVE);
+    const greeting = await session.reply();
+    if (greeting.status !== "OK") {
+        session.close();
+        throw new Error(`port ${e.port} greeted with ${greeting.status} ${greeting.lines.join(" ")}`);
+    }
+    return { session, capabilities: sieveCapabilities(greeting.lines) };
+}
+
+/** ManageSieve capabilities by name, upper case: `"SASL" "PLAIN LOGIN"` is SASL -> "PLAIN LOGIN". */
+export function sieveCapabilities(lines: readonly string[]): Record<string, string> {
+    return Object.fromEntries(
+        lines.flatMap((l) => {
+            const m = /^"([^"]*)"(?:\s+"([^"]*)")?\s*$/.exec(l);
+            return m ? [[m[1].toUpperCase(), m[2] ?? ""]] : [];
+        }),
+    );
 }
 
 /** The EHLO keywords (STARTTLS, AUTH, SIZE, ...), upper case. */

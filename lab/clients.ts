@@ -40,11 +40,13 @@ export interface DialogOptions {
     timeoutMs?: number;
 }
 
-class ReplyReader {
+/** Lines off a socket, cut into replies where `end` says a reply is complete. */
+class ReplyReader<R = SmtpReply> {
     private buf = "";
-    private waiters: ((r: SmtpReply) => void)[] = [];
-    private ready: SmtpReply[] = [];
+    private waiters: ((r: R) => void)[] = [];
+    private ready: R[] = [];
     private current: string[] = [];
+    constructor(private readonly end: (lines: string[]) => R | undefined = smtpReplyEnd as never) {}
     feed(data: string): void {
         this.buf += data;
         let i: number;
@@ -52,8 +54,8 @@ class ReplyReader {
             const line = this.buf.slice(0, i);
             this.buf = this.buf.slice(i + 2);
             this.current.push(line);
-            if (/^\d{3} /.test(line) || /^\d{3}$/.test(line)) {
-                const reply = { code: Number(line.slice(0, 3)), lines: this.current.map((l) => l.slice(4)) };
+            const reply = this.end(this.current);
+            if (reply) {
                 this.current = [];
                 const w = this.waiters.shift();
                 if (w) w(reply);
@@ -61,17 +63,164 @@ class ReplyReader {
             }
         }
     }
-    next(timeoutMs: number): Promise<SmtpReply> {
+    next(timeoutMs: number): Promise<R> {
         const r = this.ready.shift();
         if (r) return Promise.resolve(r);
         return new Promise((resolve, reject) => {
-            const t = setTimeout(() => reject(new Error("SMTP reply timeout")), timeoutMs);
+            const t = setTimeout(() => reject(new Error("reply timeout")), timeoutMs);
             this.waiters.push((reply) => {
                 clearTimeout(t);
                 resolve(reply);
             });
         });
     }
+}
+
+/** An SMTP reply ends with "250 ..." (a code and a space, or the code alone). */
+function smtpReplyEnd(lines: string[]): SmtpReply | undefined {
+    const last = lines[lines.length - 1];
+    if (!/^\d{3} /.test(last) && !/^\d{3}$/.test(last)) return undefined;
+    return { code: Number(last.slice(0, 3)), lines: lines.map((l) => l.slice(4)) };
+}
+
+/** A ManageSieve response (RFC 5804): data lines, then OK, NO or BYE with an optional text. */
+export interface SieveReply {
+    status: "OK" | "NO" | "BYE";
+    /** The data lines before the status line, e.g. `"SASL" "PLAIN"`. */
+    lines: string[];
+    /** The status line's text, e.g. `(QUOTA) "Quota exceeded"`. */
+    text: string;
+}
+
+function sieveReplyEnd(lines: string[]): SieveReply | undefined {
+    const m = /^(OK|NO|BYE)\b ?(.*)$/i.exec(lines[lines.length - 1]);
+    if (!m) return undefined;
+    return { status: m[1].toUpperCase() as SieveReply["status"], lines: lines.slice(0, -1), text: m[2] };
+}
+
+/** ManageSieve capabilities by name (upper case): `"SASL" "PLAIN"` is SASL -> PLAIN. */
+export function sieveCapabilities(reply: SieveReply): Record<string, string> {
+    return Object.fromEntries(
+        reply.lines.map((l) => {
+            const m = /^"([^"]*)"(?: "([^"]*)")?$/.exec(l);
+            return m ? [m[1].toUpperCase(), m[2] ?? ""] : [l, ""];
+        }),
+    );
+}
+
+/** Connect, optionally TLS from the first byte; a time limit on the whole socket. */
+function openSocket(port: number, opts: DialogOptions, host: string, timeoutMs: number): Promise<net.Socket> {
+    return new Promise((resolve, reject) => {
+        const tlsOpts = {
+            host,
+            port,
+            localAddress: opts.localAddress,
+            ...LAB_TLS,
+            ...opts.tlsOptions,
+        } as tls.ConnectionOptions;
+        const s: net.Socket = opts.implicitTls
+            ? tls.connect(tlsOpts, () => resolve(s))
+            : net.connect({ host, port, localAddress: opts.localAddress }, () => resolve(s));
+        s.once("error", reject);
+        s.setTimeout(timeoutMs, () => s.destroy(new Error(`connection to port ${port} timed out`)));
+    });
+}
+
+/** TLS on a connected plain socket (after STARTTLS was answered). */
+function upgrade(plain: net.Socket, opts: DialogOptions): Promise<tls.TLSSocket> {
+    plain.removeAllListeners("data");
+    return new Promise<tls.TLSSocket>((resolve, reject) => {
+        const t = tls.connect({ socket: plain, ...LAB_TLS, ...opts.tlsOptions }, () => resolve(t));
+        t.once("error", reject);
+    });
+}
+
+function close(sock: net.Socket, quit: string): void {
+    try {
+        sock.write(`${quit}\r\n`);
+    } catch {
+        /* closed */
+    }
+    sock.end();
+    setTimeout(() => sock.destroy(), 1000).unref();
+}
+
+/**
+ * A raw ManageSieve conversation on 4190: the greeting (capabilities), STARTTLS if asked
+ * (then the capabilities again, as RFC 5804 sends them after TLS), then each command as
+ * given (a PUTSCRIPT carries its script as a literal: `{N+}\r\n<script>`). Stops at the first
+ * NO or BYE unless `keepGoing`. The connection always ends with LOGOUT.
+ */
+export async function sieveDialog(
+    port: number,
+    commands: string[],
+    opts: DialogOptions & { keepGoing?: boolean } = {},
+): Promise<{
+    greeting: SieveReply;
+    /** STARTTLS's answer and, if it was OK, the capabilities inside TLS. */
+    starttls?: SieveReply;
+    capabilitiesInTls?: SieveReply;
+    replies: SieveReply[];
+    tlsProtocol?: string;
+    peerFingerprint?: string;
+}> {
+    const timeoutMs = opts.timeoutMs ?? 15_000;
+    let sock = await openSocket(port, opts, opts.host ?? SERVER, timeoutMs);
+    let reader = new ReplyReader<SieveReply>(sieveReplyEnd);
+    sock.setEncoding("utf8");
+    sock.on("data", (d: string) => reader.feed(d));
+    const send = (line: string) => {
+        sock.write(`${line}\r\n`);
+        return reader.next(timeoutMs);
+    };
+    try {
+        const greeting = await reader.next(timeoutMs);
+        let tlsProtocol: string | undefined;
+        let peerFingerprint: string | undefined;
+        let starttls: SieveReply | undefined;
+        let capabilitiesInTls: SieveReply | undefined;
+        if (opts.starttls) {
+            starttls = await send("STARTTLS");
+            if (starttls.status !== "OK") return { greeting, starttls, replies: [] };
+            const secure = await upgrade(sock, opts);
+            tlsProtocol = secure.getProtocol() ?? undefined;
+            peerFingerprint = secure.getPeerCertificate().fingerprint256;
+            sock = secure;
+            reader = new ReplyReader<SieveReply>(sieveReplyEnd);
+            sock.setEncoding("utf8");
+            sock.on("data", (d: string) => reader.feed(d));
+            capabilitiesInTls = await reader.next(timeoutMs);
+        }
+        const replies: SieveReply[] = [];
+        for (const c of commands) {
+            const r = await send(c);
+            replies.push(r);
+            if (r.status !== "OK" && !opts.keepGoing) break;
+        }
+        return { greeting, starttls, capabilitiesInTls, replies, tlsProtocol, peerFingerprint };
+    } finally {
+        close(sock, "LOGOUT");
+    }
+}
+
+/** STARTTLS on a STARTTLS port of the services table, spoken in that port's protocol. */
+export async function starttlsPeer(
+    s: { readonly port: number; readonly protocol: string },
+    tlsOptions: tls.ConnectionOptions,
+): Promise<{ tlsProtocol?: string; peerFingerprint?: string }> {
+    return s.protocol === "managesieve"
+        ? sieveDialog(s.port, [], { starttls: true, tlsOptions })
+        : smtpDialog(s.port, [], { starttls: true, tlsOptions });
+}
+
+/** ManageSieve's `AUTHENTICATE "PLAIN"` with the credentials inline (RFC 5804 2.1). */
+export function sieveAuthPlain(user: string, pass: string): string {
+    return `AUTHENTICATE "PLAIN" "${Buffer.from(`\0${user}\0${pass}`).toString("base64")}"`;
+}
+
+/** ManageSieve's PUTSCRIPT with the script as a non-synchronizing literal. */
+export function sievePutScript(name: string, script: string): string {
+    return `PUTSCRIPT "${name}" {${Buffer.byteLength(script)}+}\r\n${script}`;
 }
 
 /**
@@ -86,20 +235,7 @@ export async function smtpDialog(
 ): Promise<{ greeting: SmtpReply; replies: SmtpReply[]; tlsProtocol?: string; peerFingerprint?: string }> {
     const host = opts.host ?? SERVER;
     const timeoutMs = opts.timeoutMs ?? 15_000;
-    let sock: net.Socket | tls.TLSSocket = await new Promise((resolve, reject) => {
-        const tlsOpts = {
-            host,
-            port,
-            localAddress: opts.localAddress,
-            ...LAB_TLS,
-            ...opts.tlsOptions,
-        } as tls.ConnectionOptions;
-        const s: net.Socket = opts.implicitTls
-            ? tls.connect(tlsOpts, () => resolve(s))
-            : net.connect({ host, port, localAddress: opts.localAddress }, () => resolve(s));
-        s.once("error", reject);
-        s.setTimeout(timeoutMs, () => s.destroy(new Error("SMTP connection timeout")));
-    });
+    let sock: net.Socket | tls.TLSSocket = await openSocket(port, opts, host, timeoutMs);
     let reader = new ReplyReader();
     sock.setEncoding("utf8");
     sock.on("data", (d: string) => reader.feed(d));
@@ -119,12 +255,7 @@ export async function smtpDialog(
             const r = await send("STARTTLS");
             replies.push(r);
             if (r.code !== 220) return { greeting, replies };
-            sock.removeAllListeners("data");
-            const plain = sock;
-            sock = await new Promise<tls.TLSSocket>((resolve, reject) => {
-                const t = tls.connect({ socket: plain, ...LAB_TLS, ...opts.tlsOptions }, () => resolve(t));
-                t.once("error", reject);
-            });
+            sock = await upgrade(sock, opts);
             tlsProtocol = (sock as tls.TLSSocket).getProtocol() ?? undefined;
             peerFingerprint = (sock as tls.TLSSocket).getPeerCertificate().fingerprint256;
             reader = new ReplyReader();
@@ -138,13 +269,7 @@ export async function smtpDialog(
         }
         return { greeting, replies, tlsProtocol, peerFingerprint };
     } finally {
-        try {
-            sock.write("QUIT\r\n");
-        } catch {
-            /* closed */
-        }
-        sock.end();
-        setTimeout(() => sock.destroy(), 1000).unref();
+        close(sock, "QUIT");
     }
 }
 
@@ -159,6 +284,28 @@ export interface SendOptions {
     auth?: { user: string; pass: string };
     localAddress?: string;
     headers?: Record<string, string>;
+}
+
+/** A complete RFC 5322 message, with the headers a real client writes (Message-ID from the subject). */
+export function rawMessage(o: {
+    from: string;
+    to: string;
+    subject: string;
+    body: string;
+    extraHeaders?: string[];
+}): string {
+    return [
+        ...(o.extraHeaders ?? []),
+        `From: <${o.from}>`,
+        `To: <${o.to}>`,
+        `Subject: ${o.subject}`,
+        `Message-ID: <${o.subject}@client.sink.test>`,
+        `Date: ${new Date().toUTCString()}`,
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+        o.body,
+    ].join("\r\n");
 }
 
 /** Send one message with nodemailer; resolves with the server's final reply, rejects on any refusal. */
@@ -203,15 +350,11 @@ export interface FetchedMessage {
     source: string;
 }
 
-/** Log in over IMAPS (993) with imapflow and fetch INBOX messages (optionally matching a subject). */
-export async function imapFetch(
-    user: string,
-    pass: string,
-    o: { subject?: string; port?: number } = {},
-): Promise<FetchedMessage[]> {
+/** An IMAPS (993) login with imapflow, for `use`; always logged out after. */
+async function withImap<T>(user: string, pass: string, port: number, use: (c: ImapFlow) => Promise<T>): Promise<T> {
     const client = new ImapFlow({
         host: SERVER,
-        port: o.port ?? 993,
+        port,
         secure: true,
         auth: { user, pass },
         tls: LAB_TLS,
@@ -219,7 +362,20 @@ export async function imapFetch(
     });
     await client.connect();
     try {
-        const lock = await client.getMailboxLock("INBOX");
+        return await use(client);
+    } finally {
+        await client.logout().catch(() => undefined);
+    }
+}
+
+/** Log in over IMAPS (993) with imapflow and fetch a folder's messages (INBOX unless told; optionally matching a subject). */
+export async function imapFetch(
+    user: string,
+    pass: string,
+    o: { subject?: string; port?: number; mailbox?: string } = {},
+): Promise<FetchedMessage[]> {
+    return withImap(user, pass, o.port ?? 993, async (client) => {
+        const lock = await client.getMailboxLock(o.mailbox ?? "INBOX");
         try {
             const out: FetchedMessage[] = [];
             const query = o.subject ? { subject: o.subject } : { all: true };
@@ -237,9 +393,26 @@ export async function imapFetch(
         } finally {
             lock.release();
         }
-    } finally {
-        await client.logout().catch(() => undefined);
-    }
+    });
+}
+
+/** Move the messages with this subject from one folder to another over IMAPS (the MOVE a mail client makes); how many moved. */
+export async function imapMove(
+    user: string,
+    pass: string,
+    o: { subject: string; from: string; to: string },
+): Promise<number> {
+    return withImap(user, pass, 993, async (client) => {
+        const lock = await client.getMailboxLock(o.from);
+        try {
+            const uids = await client.search({ subject: o.subject }, { uid: true });
+            if (!uids || uids.length === 0) return 0;
+            await client.messageMove(uids, o.to, { uid: true });
+            return uids.length;
+        } finally {
+            lock.release();
+        }
+    });
 }
 
 /** A raw POP3 session; returns every reply line block. Implicit TLS on 995 unless `plain`. */

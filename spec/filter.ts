@@ -47,10 +47,9 @@ export function checkSpamFilter(raw: unknown, problems: Problems): void {
  * was put there (the message's save date in that folder), or never (false).
  */
 const EXPIRY_DAYS = "must be a whole number of days from 1 to 3650, or false to keep mail until the user deletes it";
-const expiryDays = z.union(
-    [z.number().int(EXPIRY_DAYS).min(1, EXPIRY_DAYS).max(3650, EXPIRY_DAYS), z.literal(false)],
-    { error: EXPIRY_DAYS },
-);
+const expiryDays = z.union([z.number().int(EXPIRY_DAYS).min(1, EXPIRY_DAYS).max(3650, EXPIRY_DAYS), z.literal(false)], {
+    error: EXPIRY_DAYS,
+});
 
 export const DEFAULT_AUTO_EXPUNGE = { junk: 30, trash: 30 } as const;
 

@@ -12,6 +12,8 @@ export interface MailService {
     readonly purpose: string;
     /** TLS on this port, when it carries mail or logins. */
     readonly tls?: TlsMode;
+    /** What is spoken inside (and, with STARTTLS, before) TLS: how a probe talks to the port. */
+    readonly protocol?: "smtp" | "imap" | "pop3" | "managesieve" | "http";
     /** SRV service label that announces it, e.g. `_imaps` (RFC 6186) or `_sieve` (RFC 5804). */
     readonly srv?: string;
     /** What a mail client uses it for. */
@@ -22,12 +24,13 @@ export interface MailService {
 
 /** Inbound TCP services, open to the world. */
 export const SERVICES = [
-    { port: 25, name: "smtp", purpose: "SMTP: mail from other servers", tls: "starttls" },
+    { port: 25, name: "smtp", purpose: "SMTP: mail from other servers", tls: "starttls", protocol: "smtp" },
     {
         port: 465,
         name: "submissions",
         purpose: "submissions: clients sending with implicit TLS",
         tls: "implicit",
+        protocol: "smtp",
         srv: "_submissions",
         client: "smtp",
         srvPurpose: "mail submission with implicit TLS",
@@ -37,6 +40,7 @@ export const SERVICES = [
         name: "submission",
         purpose: "submission: clients sending with STARTTLS",
         tls: "starttls",
+        protocol: "smtp",
         srv: "_submission",
         client: "smtp",
         srvPurpose: "mail submission with STARTTLS",
@@ -46,6 +50,7 @@ export const SERVICES = [
         name: "imaps",
         purpose: "IMAPS",
         tls: "implicit",
+        protocol: "imap",
         srv: "_imaps",
         client: "imap",
         srvPurpose: "IMAP with TLS",
@@ -55,6 +60,7 @@ export const SERVICES = [
         name: "pop3s",
         purpose: "POP3S",
         tls: "implicit",
+        protocol: "pop3",
         srv: "_pop3s",
         client: "pop3",
         srvPurpose: "POP3 with TLS",
@@ -64,11 +70,12 @@ export const SERVICES = [
         name: "sieve",
         purpose: "ManageSieve: users' mail filters and vacation replies",
         tls: "starttls",
+        protocol: "managesieve",
         srv: "_sieve",
         srvPurpose: "ManageSieve (RFC 5804) with STARTTLS",
     },
     { port: 80, name: "http", purpose: "HTTP: ACME HTTP-01 challenges" },
-    { port: 443, name: "https", purpose: "HTTPS: MTA-STS and client autoconfig", tls: "implicit" },
+    { port: 443, name: "https", purpose: "HTTPS: MTA-STS and client autoconfig", tls: "implicit", protocol: "http" },
 ] as const satisfies readonly MailService[];
 
 /** Services that must not be offered at all: clients use the TLS ones (SRV target "."). */

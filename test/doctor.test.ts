@@ -15,7 +15,14 @@ import { describeRecord, mailDnsRecords, parseRecord, txtValue } from "../cloud-
 import { classify, blocklistChecks, customBlocklist, PUBLIC_BLOCKLISTS, queryName } from "../doctor/dnsbl";
 import { DnsError, systemLookup, type Lookup } from "../doctor/dns";
 import { dkimRecords, mailDomains, runCheck } from "../doctor/doctor";
-import { implicitTlsCheck, relayProbe, reverseDnsChecks, starttlsCheck, type Target } from "../doctor/outside";
+import {
+    implicitTlsCheck,
+    managesieveCheck,
+    relayProbe,
+    reverseDnsChecks,
+    starttlsCheck,
+    type Target,
+} from "../doctor/outside";
 import { parseOutputs, readOutputs } from "../doctor/outputs";
 import { compareSet, expectedSets, recordChecks } from "../doctor/records";
 import { remoteResults, remoteScript, type RemoteFacts } from "../doctor/remote";
@@ -354,6 +361,54 @@ describe("the probes, against servers on loopback", () => {
         });
         // Submission: AUTH after STARTTLS is what it is for.
         expect(await starttlsCheck(e(auth), target(good.cert), signal(), false)).toMatchObject({ status: "ok" });
+    });
+
+    /** A ManageSieve server as Dovecot's: capabilities, STARTTLS, the capabilities again inside TLS. */
+    const managesieve = (o: { starttls: boolean; saslBeforeTls: string; saslInTls: string }) =>
+        listen(
+            net.createServer((plain) => {
+                const caps = (sasl: string, tlsOffered: boolean) =>
+                    [
+                        `"IMPLEMENTATION" "Dovecot Pigeonhole"`,
+                        `"SIEVE" "fileinto vacation"`,
+                        `"SASL" "${sasl}"`,
+                        ...(tlsOffered ? [`"STARTTLS"`] : []),
+                        `"VERSION" "1.0"`,
+                        `OK "ready."`,
+                    ].join("\r\n") + "\r\n";
+                plain.write(caps(o.saslBeforeTls, o.starttls));
+                plain.once("data", (d) => {
+                    if (!o.starttls || d.toString() !== "STARTTLS\r\n") return void plain.end(`NO "unknown"\r\n`);
+                    plain.write(`OK "Begin TLS negotiation now."\r\n`);
+                    const secure = new tls.TLSSocket(plain, { isServer: true, key: good.key, cert: good.cert });
+                    secure.once("secure", () => secure.write(caps(o.saslInTls, false)));
+                    secure.on("data", () => secure.end(`OK "Logout completed."\r\n`));
+                    secure.on("error", () => undefined);
+                });
+                plain.on("error", () => undefined);
+            }),
+        );
+
+    test("ManageSieve on 4190: STARTTLS and PLAIN only inside TLS is ok; a login before TLS or no STARTTLS fails", async () => {
+        const e = (port: number) => ({ address: "127.0.0.1", port, hostname, ca: [good.cert] });
+        const check = async (o: Parameters<typeof managesieve>[0]) =>
+            managesieveCheck(e(await managesieve(o)), target(good.cert), signal());
+        expect(await check({ starttls: true, saslBeforeTls: "", saslInTls: "PLAIN LOGIN" })).toMatchObject({
+            status: "ok",
+            detail: expect.stringMatching(/^STARTTLS: TLSv1\.3, certificate valid/),
+        });
+        expect(await check({ starttls: true, saslBeforeTls: "PLAIN", saslInTls: "PLAIN" })).toMatchObject({
+            status: "fail",
+            detail: "logins offered before STARTTLS (SASL PLAIN)",
+        });
+        expect(await check({ starttls: false, saslBeforeTls: "", saslInTls: "" })).toMatchObject({
+            status: "fail",
+            detail: "no STARTTLS offered",
+        });
+        expect(await check({ starttls: true, saslBeforeTls: "", saslInTls: "" })).toMatchObject({
+            status: "warn",
+            detail: expect.stringMatching(/no PLAIN login inside TLS$/),
+        });
     });
 
     test("the relay probe: a refused outside recipient is ok, an accepted one is an open relay", async () => {

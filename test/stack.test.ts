@@ -177,7 +177,17 @@ describe("one domain", () => {
     test("the firewall opens the mail ports to all, SSH only to the deployers, and no 110/143", () => {
         const rules: any[] = find(res.resources, HCLOUD.firewall, "one-firewall").inputs.rules;
         const inbound = rules.filter((r) => r.direction === "in" && r.protocol === "tcp");
-        expect(inbound.map((r) => r.port).sort()).toEqual(["22", "25", "4190", "443", "465", "587", "80", "993", "995"]);
+        expect(inbound.map((r) => r.port).sort()).toEqual([
+            "22",
+            "25",
+            "4190",
+            "443",
+            "465",
+            "587",
+            "80",
+            "993",
+            "995",
+        ]);
         for (const r of inbound.filter((r) => r.port !== "22")) expect(r.sourceIps).toEqual(["0.0.0.0/0", "::/0"]);
         expect(inbound.find((r) => r.port === "22").sourceIps).toEqual(["203.0.113.7/32"]);
         expect(rules.some((r) => r.direction === "in" && r.protocol === "icmp")).toBe(true);

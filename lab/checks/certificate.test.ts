@@ -4,7 +4,7 @@ import { test } from "node:test";
 import type { ConnectionOptions } from "node:tls";
 import { TLS_SERVICES } from "../../spec";
 import { pebbleRoot } from "../acme";
-import { eventually, smtpDialog, tlsPeer } from "../clients";
+import { eventually, starttlsPeer, tlsPeer } from "../clients";
 import { renderCertificateNames } from "../../cloud-init/client-config";
 import { labSpec } from "../lab-config";
 import { runStep } from "../provision";
@@ -21,7 +21,7 @@ async function presented(tlsOptions: ConnectionOptions): Promise<Record<number, 
     for (const s of TLS_SERVICES) {
         const f =
             s.tls === "starttls"
-                ? (await smtpDialog(s.port, [], { starttls: true, tlsOptions })).peerFingerprint
+                ? (await starttlsPeer(s, tlsOptions)).peerFingerprint
                 : (await tlsPeer(s.port, tlsOptions)).fingerprint;
         assert.ok(f, `port ${s.port}: no certificate`);
         out[s.port] = f;

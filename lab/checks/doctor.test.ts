@@ -20,7 +20,7 @@ import { REPO_DIR, sh, shAsync } from "../harness/processes";
 import { keyPath, pinnedHostKey } from "../harness/ssh";
 import { labSpec } from "../lab-config";
 import { labDkimPublicKeysPem } from "../provision";
-import { NET, ssh, STATE_DIR } from "./helpers";
+import { inWords, NET, ssh, STATE_DIR } from "./helpers";
 
 interface Result {
     check: string;
@@ -256,7 +256,12 @@ void test("an address listed on the lab's blocklist is named with the list", asy
     );
 });
 
-void test("a stopped Dovecot is named: the daemon, and IMAPS/POP3S on both addresses", async () => {
+/** The ports Dovecot itself listens on (IMAPS, POP3S, ManageSieve), from the services table. */
+const DOVECOT_PORTS = TLS_SERVICES.filter((s) => ["imap", "pop3", "managesieve"].includes(s.protocol)).map(
+    (s) => s.port,
+);
+
+void test(`a stopped Dovecot is named: the daemon, and ${inWords(DOVECOT_PORTS)} on both addresses`, async () => {
     ssh("systemctl stop dovecot");
     try {
         const { status, results } = await doctor();
@@ -265,15 +270,16 @@ void test("a stopped Dovecot is named: the daemon, and IMAPS/POP3S on both addre
         assert.ok(daemons, show(bad));
         assert.equal(daemons.status, "fail");
         assert.match(daemons.detail, /^not active: dovecot (inactive|failed)$/);
-        for (const p of [993, 995])
+        for (const p of DOVECOT_PORTS)
             for (const family of ["IPv4", "IPv6"])
                 assert.ok(
                     bad.some((r) => r.check.startsWith(`port ${p} `) && r.check.endsWith(family)),
                     `${p} ${family}`,
                 );
         // Nothing else but what needs Dovecot (the SASL logins of 465/587) may be affected.
+        const affected = new RegExp(`^(ssh daemons|port (${[...DOVECOT_PORTS, 465, 587].join("|")}) )`);
         assert.deepEqual(
-            bad.filter((r) => !/^(ssh daemons|port (993|995|465|587) )/.test(r.check)),
+            bad.filter((r) => !affected.test(r.check)),
             [],
             show(bad),
         );

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { rspamdActions } from "../../cloud-init/filter";
-import { eventually, imapFetch, sendMail, smtpDialog } from "../clients";
+import { eventually, imapFetch, rawMessage, sendMail, smtpDialog } from "../clients";
 import { labSpec, LAB_PASSWORDS } from "../lab-config";
 import { NET, ssh, tag } from "./helpers";
 
@@ -13,18 +13,7 @@ const GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.
 
 /** A complete message from `from` to alice, with the headers a real client writes. */
 function message(from: string, subject: string, body: string, extraHeaders: string[] = []): string {
-    return [
-        ...extraHeaders,
-        `From: <${from}>`,
-        `To: <${ALICE}>`,
-        `Subject: ${subject}`,
-        `Message-ID: <${subject}@client.sink.test>`,
-        `Date: ${new Date().toUTCString()}`,
-        "MIME-Version: 1.0",
-        "Content-Type: text/plain; charset=utf-8",
-        "",
-        body,
-    ].join("\r\n");
+    return rawMessage({ from, to: ALICE, subject, body, extraHeaders });
 }
 
 /** The SMTP dialog of one message on port 25 from the lab's client; every reply, in order. */

@@ -13,6 +13,9 @@ export const CHECK_ORDER = [
     // rspamd on port 25: GTUBE and a DMARC p=reject forgery refused, our Authentication-Results only; after mail.test.ts,
     // whose path (25 in, IMAP out) it uses.
     "filter.test.ts",
+    // Sieve: ManageSieve, bob's own filter and vacation reply, spam into Junk, learning from moves into and out of
+    // Junk; after filter.test.ts (rspamd's verdicts it builds on). It leaves bob with no active script.
+    "sieve.test.ts",
     // Port 25's refusals (relaying, our domains as sender, AUTH); independent of the checks around it.
     "relay.test.ts",
     // Sending with a login on 587/465 and the sender rules; independent of the checks around it.

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ConnectionOptions } from "node:tls";
 import { TLS_SERVICES } from "../../spec";
-import { smtpDialog, tlsHandshake } from "../clients";
+import { starttlsPeer, tlsHandshake } from "../clients";
 import { inWords } from "./helpers";
 
 // Node's OpenSSL would not even offer TLS 1.1 at its default security level: lower the
@@ -15,9 +15,7 @@ const PORTS = TLS_SERVICES.map((s) => ({
     port: s.port,
     name: `${s.name} (${s.tls})`,
     connect: async (o: ConnectionOptions): Promise<string | undefined> =>
-        s.tls === "starttls"
-            ? (await smtpDialog(s.port, [], { starttls: true, tlsOptions: o })).tlsProtocol
-            : tlsHandshake(s.port, o),
+        s.tls === "starttls" ? (await starttlsPeer(s, o)).tlsProtocol : tlsHandshake(s.port, o),
 }));
 
 void test(`TLS on ${inWords(PORTS.map((p) => p.port))} refuses TLS 1.1 and below and accepts TLS 1.2`, async () => {

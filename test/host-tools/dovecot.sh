@@ -35,3 +35,18 @@ if grep -q '^alice@example.org:.*::userdb_quota_storage_size=2G$' "$ROOT/etc/dov
 else
     not_ok "the passwd-file gives each mailbox its quota" "$(grep -m1 '^alice@' "$ROOT/etc/dovecot/users")"
 fi
+# Sieve: Pigeonhole's own compiler takes each global script (apply-bundle.sh does the same on
+# the server), ManageSieve listens on 4190, and the learn programs are valid sh.
+for f in "$ROOT"/etc/dovecot/sieve/*.sieve; do
+    check "sievec compiles ${f#"$ROOT"}" in_root sievec -c /etc/dovecot/dovecot.conf "${f#"$ROOT"}" "/tmp/$(basename "$f" .sieve).svbin"
+done
+managesieve=$(in_root doveconf -c /etc/dovecot/dovecot.conf -n service/managesieve-login 2>&1 | tr -s ' \n' ' ')
+if [[ "$managesieve" == *"inet_listener sieve { port = 4190 }"* ]]; then
+    ok "ManageSieve listens on 4190"
+else
+    not_ok "ManageSieve listens on 4190" "$managesieve"
+fi
+expect_doveconf "Sieve programs come from the learn directory" sieve_pipe_bin_dir /usr/local/lib/mailstack/sieve-pipe
+for f in "$ROOT"/usr/local/lib/mailstack/sieve-pipe/*; do
+    check "shellcheck ${f#"$ROOT"}" shellcheck -s sh "$f"
+done

@@ -1,0 +1,206 @@
+// Sieve (issue 10): ManageSieve on 4190 (STARTTLS before any login), a user's own filter
+// and vacation reply, the server's spam rule (Junk before the user's script) and learning
+// when the user moves mail into or out of Junk. The messages go to bob, whose mailbox no
+// other check reads.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { port } from "../../spec";
+import {
+    eventually,
+    imapFetch,
+    imapMove,
+    rawMessage,
+    sendMail,
+    sieveAuthPlain,
+    sieveCapabilities,
+    sieveDialog,
+    sievePutScript,
+    sinkMessages,
+} from "../clients";
+import { LAB_PASSWORDS } from "../lab-config";
+import { ssh, tag } from "./helpers";
+
+const BOB = "bob@example.org";
+const PASS = LAB_PASSWORDS[BOB];
+const SIEVE = port("sieve");
+
+/** A message from `from` to bob, as a real client writes it; enough words for rspamd's Bayes. */
+function message(from: string, subject: string, extraHeaders: string[] = []): string {
+    const body = [
+        `Hello Bob, this is ${subject}. The quarterly garden club meeting moves to the library on`,
+        "Thursday evening; please bring the seed catalogue, the watering rota and the photographs",
+        "from the spring show, and tell Margaret whether the greenhouse repairs are finished.",
+    ].join("\r\n");
+    return rawMessage({ from, to: BOB, subject, body, extraHeaders });
+}
+
+async function toBob(from: string, subject: string, extraHeaders: string[] = []): Promise<void> {
+    try {
+        await sendMail({ port: 25, from, to: [BOB], raw: message(from, subject, extraHeaders) });
+    } catch (e) {
+        // rspamd's line for it says why (its symbols and score).
+        const line = ssh(`journalctl -u rspamd --no-pager -o cat | grep -F 'id: <${subject}@' || true`).stdout;
+        throw new Error(`${(e as Error).message}\nrspamd: ${line}`);
+    }
+}
+
+/** Wait until a message with this subject is in bob's folder; returns its source. */
+async function arrived(subject: string, mailbox = "INBOX"): Promise<string> {
+    const [m] = await eventually(async () => {
+        const found = await imapFetch(BOB, PASS, { subject, mailbox });
+        return found.length > 0 ? found : undefined;
+    }, 30_000);
+    return m.source;
+}
+
+async function countIn(subject: string, mailbox: string): Promise<number> {
+    return (await imapFetch(BOB, PASS, { subject, mailbox }).catch(() => [])).length;
+}
+
+/** How many messages rspamd's Bayes has learned as spam and as ham (rspamc stat, on the server). */
+function learned(): { spam: number; ham: number } {
+    const stat = ssh("rspamc --connect 127.0.0.1:11334 stat").stdout;
+    const count = (symbol: string) => {
+        const m = new RegExp(`Statfile: ${symbol}\\b[^\\n]*learned: (\\d+)`).exec(stat);
+        assert.ok(m, `rspamc stat shows no ${symbol} statfile:\n${stat}`);
+        return Number(m[1]);
+    };
+    return { spam: count("BAYES_SPAM"), ham: count("BAYES_HAM") };
+}
+
+/** Deliver a message to bob on the server itself, over Postfix's LMTP socket to Dovecot, as Postfix does. */
+function deliverLocally(raw: string): void {
+    const py = [
+        "import smtplib, sys",
+        "c = smtplib.LMTP('/var/spool/postfix/private/dovecot-lmtp')",
+        `c.sendmail('someone@sink.test', ['${BOB}'], sys.stdin.buffer.read())`,
+        "c.quit()",
+    ].join("\n");
+    ssh(`python3 -c "${py}"`, { input: raw });
+}
+
+void test("ManageSieve on 4190 offers STARTTLS and no login before it, and PLAIN inside TLS", async () => {
+    const plain = await sieveDialog(SIEVE, [sieveAuthPlain(BOB, PASS)], { keepGoing: true });
+    const before = sieveCapabilities(plain.greeting);
+    assert.ok("STARTTLS" in before, JSON.stringify(before));
+    assert.equal(before.SASL ?? "", "", `logins offered in clear: ${JSON.stringify(before)}`);
+    assert.notEqual(plain.replies[0]?.status, "OK", "a login in clear was accepted");
+    const secure = await sieveDialog(SIEVE, [sieveAuthPlain(BOB, PASS)], { starttls: true });
+    assert.equal(secure.starttls?.status, "OK");
+    assert.match(sieveCapabilities(secure.capabilitiesInTls!).SASL ?? "", /\bPLAIN\b/);
+    assert.equal(secure.replies[0]?.status, "OK", JSON.stringify(secure.replies));
+    assert.notEqual(secure.replies[0]?.status, undefined);
+    // The wrong password is refused.
+    const wrong = await sieveDialog(SIEVE, [sieveAuthPlain(BOB, "not-the-password")], { starttls: true });
+    assert.equal(wrong.replies[0]?.status, "NO");
+});
+
+void test("A filter bob uploads over ManageSieve files mail into its folder; its vacation reply goes once per sender, never to a list", async () => {
+    const folderTag = tag("sieve-folder");
+    const script = [
+        'require ["fileinto", "mailbox", "vacation"];',
+        `if header :contains "Subject" "${folderTag}" {`,
+        '    fileinto :create "Garden";',
+        "    stop;",
+        "}",
+        'vacation :days 1 :subject "Away until Monday" "I am away until Monday and read mail then.";',
+        "",
+    ].join("\r\n");
+    const upload = await sieveDialog(
+        SIEVE,
+        [sieveAuthPlain(BOB, PASS), sievePutScript("holiday", script), 'SETACTIVE "holiday"', "LISTSCRIPTS"],
+        { starttls: true },
+    );
+    assert.deepEqual(
+        upload.replies.map((r) => r.status),
+        ["OK", "OK", "OK", "OK"],
+        JSON.stringify(upload.replies),
+    );
+    assert.deepEqual(upload.replies[3].lines, ['"holiday" ACTIVE']);
+    try {
+        // Into its folder, and no vacation reply (the script stops first).
+        const filed = tag("filed");
+        await toBob("gardener@sink.test", `${folderTag} ${filed}`);
+        await arrived(filed, "Garden");
+        assert.equal(await countIn(filed, "INBOX"), 0);
+
+        // Two messages from one sender: one reply, from bob, to the envelope sender, marked auto-replied.
+        const first = tag("away-1");
+        const second = tag("away-2");
+        await toBob("someone@sink.test", first);
+        await arrived(first);
+        await toBob("someone@sink.test", second);
+        await arrived(second);
+        // A list's message never gets one.
+        const list = tag("list");
+        await toBob("news@sink.test", list, ["List-Id: <garden.sink.test>", "Precedence: list"]);
+        await arrived(list);
+        const replies = () =>
+            sinkMessages().filter((m) => m.raw.includes("Subject: Away until Monday") && m.raw.includes(first));
+        const [reply] = await eventually(() => (replies().length > 0 ? replies() : undefined), 60_000);
+        assert.deepEqual(reply.rcptTo, ["someone@sink.test"]);
+        assert.ok(
+            !reply.mailFrom,
+            `a vacation reply goes with the null sender (RFC 3834), not ${String(reply.mailFrom)}`,
+        );
+        assert.match(reply.raw, /^Auto-Submitted: auto-replied/im);
+        assert.match(reply.raw, /^From: .*bob@example\.org/im);
+        // Give a second reply (or one to the list) time to arrive, then count.
+        await new Promise((r) => setTimeout(r, 10_000));
+        const all = sinkMessages().filter((m) => m.raw.includes("Subject: Away until Monday"));
+        assert.deepEqual(
+            all.map((m) => m.rcptTo.join(",")),
+            ["someone@sink.test"],
+            "one reply to someone@sink.test, none to gardener@ (filed) or news@ (a list)",
+        );
+        // bob's scripts live in his home on the mail volume.
+        assert.match(
+            ssh("ls -l /srv/mail/vhosts/example.org/bob/").stdout,
+            /\.dovecot\.sieve -> sieve\/holiday\.sieve/,
+        );
+    } finally {
+        const off = await sieveDialog(SIEVE, [sieveAuthPlain(BOB, PASS), 'SETACTIVE ""', 'DELETESCRIPT "holiday"'], {
+            starttls: true,
+        });
+        assert.deepEqual(
+            off.replies.map((r) => r.status),
+            ["OK", "OK", "OK"],
+        );
+    }
+});
+
+void test("Mail rspamd marked as spam (X-Spam-Status: Yes) goes to Junk; an X-Spam-Status forged from outside does not", async () => {
+    // rspamd's add_header verdict, as Postfix hands it to Dovecot after the milter.
+    const junked = tag("junked");
+    deliverLocally(message("someone@sink.test", junked, ["X-Spam-Status: Yes, score=9.10"]));
+    await arrived(junked, "Junk");
+    assert.equal(await countIn(junked, "INBOX"), 0);
+    // From outside on port 25: rspamd replaces the forged header with its own verdict (No).
+    const forged = tag("forged-status");
+    await toBob("someone@sink.test", forged, ["X-Spam-Status: Yes, score=99.00"]);
+    const source = await arrived(forged);
+    assert.match(source, /^X-Spam-Status: No, score=/m);
+    assert.equal(await countIn(forged, "Junk"), 0);
+});
+
+void test("Moving a message into Junk teaches rspamd it is spam; moving one out of Junk teaches it ham", async () => {
+    const before = learned();
+    const spam = tag("learn-spam");
+    await toBob("someone@sink.test", spam);
+    await arrived(spam);
+    assert.equal(await imapMove(BOB, PASS, { subject: spam, from: "INBOX", to: "Junk" }), 1);
+    await eventually(() => learned().spam > before.spam, 30_000).catch(() => undefined);
+    const log = () => ssh("journalctl -u rspamd -u dovecot --no-pager -o cat -n 60").stdout;
+    assert.equal(learned().spam, before.spam + 1, `not learned as spam:\n${log()}`);
+
+    const ham = tag("learn-ham");
+    deliverLocally(message("someone@sink.test", ham, ["X-Spam-Status: Yes, score=7.00"]));
+    await arrived(ham, "Junk");
+    assert.equal(await imapMove(BOB, PASS, { subject: ham, from: "Junk", to: "INBOX" }), 1);
+    await eventually(() => learned().ham > before.ham, 30_000).catch(() => undefined);
+    assert.equal(learned().ham, before.ham + 1, `not learned as ham:\n${log()}`);
+    // Out of Junk into Trash is tidying up, not a verdict.
+    assert.equal(await imapMove(BOB, PASS, { subject: spam, from: "Junk", to: "Trash" }), 1);
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.deepEqual(learned(), { spam: before.spam + 1, ham: before.ham + 1 });
+});
