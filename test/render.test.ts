@@ -647,7 +647,9 @@ describe("quota-status at RCPT", () => {
         const restrictions = /^smtpd_recipient_restrictions =\n((?:    .*\n)+)/m.exec(mainCf)![1].trim().split(/,\s*/);
         expect(restrictions.at(-1)).toBe("check_policy_service unix:private/quota-status");
         expect(restrictions.indexOf("reject_unlisted_recipient")).toBeLessThan(restrictions.length - 1);
-        expect(dovecot).toMatch(/^service quota-status \{\n  executable = quota-status -p postfix\n  unix_listener \/var\/spool\/postfix\/private\/quota-status \{/m);
+        expect(dovecot).toMatch(
+            /^service quota-status \{\n  executable = quota-status -p postfix\n  unix_listener \/var\/spool\/postfix\/private\/quota-status \{/m,
+        );
     });
 
     it("answers DUNNO for a mailbox with room and for an alias, 452 (temporary) for a full mailbox", () => {

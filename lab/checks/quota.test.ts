@@ -45,7 +45,10 @@ void test("A full mailbox is refused at RCPT with 452 on port 25, an alias of it
         // Over the limit: LMTP lets the last message take a mailbox from under its quota to over it
         // (quota_storage_grace), so one message of 1.2 MB fills carol's 1M.
         const big = tag("quota-fill");
-        const body = Array.from({ length: 16_000 }, (_, i) => `line ${i} of a large attachment, filling the mailbox.`).join("\r\n");
+        const body = Array.from(
+            { length: 16_000 },
+            (_, i) => `line ${i} of a large attachment, filling the mailbox.`,
+        ).join("\r\n");
         await sendMail({
             port: 25,
             from: `${big}@sink.test`,
@@ -65,7 +68,9 @@ void test("A full mailbox is refused at RCPT with 452 on port 25, an alias of it
         // check keeps mail behind it in our queue until the mailbox has room.
         assert.ok(alias < 500, `the alias of a full mailbox got ${alias}`);
         assert.equal(other, 250, "a normal alias still takes mail");
-        const log = ssh(`journalctl -u postfix --no-pager -o cat | grep -F '<${sender}>' | grep -F 'RCPT' || true`).stdout;
+        const log = ssh(
+            `journalctl -u postfix --no-pager -o cat | grep -F '<${sender}>' | grep -F 'RCPT' || true`,
+        ).stdout;
         assert.match(log, /452 4\.2\.2 /, log);
     } finally {
         await mailData(labRawConfig());
