@@ -659,6 +659,26 @@ describe("quota-status at RCPT", () => {
     });
 });
 
+describe("quota warnings", () => {
+    const files = renderHostFiles(spec());
+    const dovecot = byPath(files, "/etc/dovecot/dovecot.conf").content;
+
+    it("warns at 95% and 80% (highest first), through a script the host files install", () => {
+        const warnings = [
+            ...dovecot.matchAll(
+                /quota_storage_percentage = (\d+)\n    execute quota-warning \{\n      args = (\d+) %\{user\}/g,
+            ),
+        ];
+        expect(warnings.map((w) => [w[1], w[2]])).toEqual([
+            ["95", "95"],
+            ["80", "80"],
+        ]);
+        const script = /^  executable = script (\S+)$/m.exec(dovecot)![1];
+        expect(byPath(files, script).mode).toBe("0755");
+        expect(byPath(files, script).content).toContain('dovecot-lda -d "$user" -f "$from" -o quota_enforce=no');
+    });
+});
+
 describe("provisioning plan", () => {
     it("the packages step's stdin lists every package of the user-data and every mail unit", () => {
         const lines = renderPackageList().trim().split("\n");

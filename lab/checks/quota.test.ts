@@ -39,26 +39,38 @@ async function rcptCodes(from: string, to: readonly string[]): Promise<number[]>
     return replies.slice(2, 2 + to.length).map((r) => r.code);
 }
 
+/** One message to carol of `lines` lines (about 54 bytes each) over port 25. */
+async function fill(lines: number): Promise<void> {
+    const from = `${tag("quota-fill")}@sink.test`;
+    const body = Array.from({ length: lines }, (_, i) => `line ${i} of a large attachment, filling the mailbox.`).join(
+        "\r\n",
+    );
+    await sendMail({ port: 25, from, to: [CAROL], raw: rawMessage({ from, to: CAROL, subject: tag("fill"), body }) });
+}
+
+/** The quota warning for `percent` arrives in carol's INBOX, from the domain's postmaster. */
+async function warned(percent: number): Promise<void> {
+    const [m] = await eventually(async () => {
+        const found = await imapFetch(CAROL, LAB_PASSWORDS[CAROL], { subject: `Your mailbox is ${percent}% full` });
+        return found.length > 0 ? found : undefined;
+    }, 30_000);
+    assert.match(m.source, /^From: Postmaster <postmaster@example\.net>/m);
+}
+
 void test("A full mailbox is refused at RCPT with 452 on port 25, an alias of it is not refused as unknown, and mail gets in once the quota allows", async () => {
     await mailData(withCarolQuota("1M"));
     try {
-        // Over the limit: LMTP lets the last message take a mailbox from under its quota to over it
-        // (quota_storage_grace), so one message of 1.2 MB fills carol's 1M.
-        const big = tag("quota-fill");
-        const body = Array.from(
-            { length: 16_000 },
-            (_, i) => `line ${i} of a large attachment, filling the mailbox.`,
-        ).join("\r\n");
-        await sendMail({
-            port: 25,
-            from: `${big}@sink.test`,
-            to: [CAROL],
-            raw: rawMessage({ from: `${big}@sink.test`, to: CAROL, subject: big, body }),
-        });
+        // 84% of the quota: the 80% warning. Then over it: LMTP lets the last message take a
+        // mailbox from under its quota to over it (quota_storage_grace), and the 95% warning runs.
+        await fill(16_000);
+        await warned(80);
+        await fill(8_000);
+        await warned(95);
+        // doveadm's table: name, type, value, limit, percent (STORAGE in KiB).
         await eventually(async () => {
-            const quota = ssh(`doveadm -f flow quota get -u ${CAROL} | grep -F 'Type=STORAGE' || true`).stdout;
-            const percent = /Percent=(\d+)/.exec(quota)?.[1];
-            return percent !== undefined && Number(percent) >= 100 ? quota : undefined;
+            const line = ssh(`doveadm -f tab quota get -u ${CAROL} | grep -P '\\tSTORAGE\\t' || true`).stdout;
+            const [, , value, limit] = line.trim().split("\t");
+            return Number(value) >= Number(limit) && Number(limit) > 0 ? line : undefined;
         }, 30_000);
 
         const sender = `${tag("quota-full")}@sink.test`;
