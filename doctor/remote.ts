@@ -51,6 +51,11 @@ if [ -n "$relay" ]; then
 fi
 s queue
 ${t} postqueue -j 2>&1
+s outbound-tls
+# How Postfix's TLS to other servers went this week (smtp_tls_loglevel = 1 logs each session).
+${t} journalctl -q --no-pager -o cat -t postfix/smtp --since=-7d 2>/dev/null | awk '
+  /^(Verified|Trusted|Untrusted|Anonymous) TLS connection established/ { n[$1]++ }
+  END { printf "Verified %d\\nTrusted %d\\nUntrusted %d\\nAnonymous %d\\n", n["Verified"], n["Trusted"], n["Untrusted"], n["Anonymous"] }'
 s volume
 df -B1 --output=size,used,avail,pcent ${MAIL_VOLUME_MOUNT} 2>&1 | tail -n 1
 s certbot
@@ -91,6 +96,56 @@ export function sections(output: string): Map<string, string[]> {
 }
 
 const README = "README.md, Deploying, Prerequisites";
+
+interface QueueEntry {
+    queue_name: string;
+    arrival_time: number;
+    recipients?: { address?: string; delay_reason?: string }[];
+}
+
+/** postqueue -j: one JSON object per line (nothing for an empty queue). */
+function queueEntries(lines: readonly string[]): QueueEntry[] {
+    return lines.flatMap((l) => {
+        try {
+            return [JSON.parse(l) as QueueEntry];
+        } catch {
+            return [];
+        }
+    });
+}
+
+/** A delivery Postfix keeps back because the recipient's TLS policy (MTA-STS, DANE, relay) cannot be met. */
+const TLS_DEFERRAL =
+    /\b(TLS is required|certificate (not )?(verif|trust)|Server certificate not|TLSA|MTA-STS|TLS handshake)/i;
+
+/**
+ * Outbound TLS: the week's sessions by how verified they were (from Postfix's log), and mail
+ * waiting in the queue because the recipient's policy demands TLS that cannot be had. That
+ * mail is safe (never sent in clear), but it will not arrive until someone looks.
+ */
+function outboundTls(
+    lines: string[] | undefined,
+    queue: string[] | undefined,
+    add: (check: string, r: Omit<CheckResult, "check">) => void,
+    missing: () => void,
+): void {
+    if (!lines) return missing();
+    const count = (kind: string) => Number(lines.find((l) => l.startsWith(`${kind} `))?.split(" ")[1] ?? 0);
+    const tally = ["Verified", "Trusted", "Untrusted", "Anonymous"].map((k) => `${count(k)} ${k.toLowerCase()}`);
+    const held = queueEntries(queue ?? []).flatMap((e) =>
+        (e.recipients ?? []).filter((r) => TLS_DEFERRAL.test(r.delay_reason ?? "")),
+    );
+    const detail = `TLS sessions to other servers in 7 days: ${tally.join(", ")}`;
+    if (held.length === 0) return add("outbound TLS", ok(detail));
+    const domains = [...new Set(held.map((r) => (r.address ?? "").split("@")[1] ?? "?"))];
+    add(
+        "outbound TLS",
+        warn(
+            `${held.length} recipient(s) wait because their TLS policy cannot be met (${domains.join(", ")}): ${held[0].delay_reason}`,
+            `the mail is kept, never sent in clear; the recipient's MTA-STS policy or TLSA records do not match its MX (posttls-finger -c -l secure ${domains[0]}); postqueue -p lists it`,
+        ),
+    );
+}
 
 /** One result per section, from the script's output. */
 export function remoteResults(output: string, f: RemoteFacts, now = Date.now()): CheckResult[] {
@@ -166,19 +221,7 @@ export function remoteResults(output: string, f: RemoteFacts, now = Date.now()):
     const queue = sec.get("queue");
     if (!queue) missing("queue", "queue");
     else {
-        const entries = queue.flatMap((l) => {
-            try {
-                return [
-                    JSON.parse(l) as {
-                        queue_name: string;
-                        arrival_time: number;
-                        recipients?: { delay_reason?: string }[];
-                    },
-                ];
-            } catch {
-                return [];
-            }
-        });
+        const entries = queueEntries(queue);
         if (entries.length === 0 && queue.length > 0 && !queue[0].startsWith("{"))
             add("queue", unknown(`postqueue: ${queue.join(" ")}`, "systemctl status postfix"));
         else {
@@ -200,6 +243,8 @@ export function remoteResults(output: string, f: RemoteFacts, now = Date.now()):
             else add("queue", ok(detail));
         }
     }
+
+    outboundTls(get("outbound-tls"), queue, add, () => missing("outbound TLS", "outbound-tls"));
 
     const volume = get("volume")?.[0];
     if (!volume) missing("mail volume", "volume");

@@ -462,6 +462,7 @@ describe("the checks on the server (the SSH script's output)", () => {
             units: ["postsrsd", "opendkim", "dovecot", "postfix"].map((u) => `${u} active`).join("\n"),
             egress: "direct ok 198.51.100.7 25",
             queue: "",
+            "outbound-tls": "Verified 3\nTrusted 0\nUntrusted 1\nAnonymous 12",
             volume: " 10000000000 2000000000 8000000000 20%",
             certbot: `timer enabled active\nservice success\nrenewed ${now / 1000 - 5 * 86400}\nnow ${now / 1000}`,
             updates: "0",
@@ -486,6 +487,7 @@ describe("the checks on the server (the SSH script's output)", () => {
             "ssh daemons",
             "ssh outbound 25",
             "ssh queue",
+            "ssh outbound TLS",
             "ssh mail volume",
             "ssh certificate renewal",
             "ssh security updates",
@@ -543,6 +545,36 @@ describe("the checks on the server (the SSH script's output)", () => {
         });
     });
 
+    test("outbound TLS: the week's sessions by verification; mail held for a TLS policy is a warning naming the domain", () => {
+        expect(byCheck(healthy())["ssh outbound TLS"]).toMatchObject({
+            status: "ok",
+            detail: "TLS sessions to other servers in 7 days: 3 verified, 0 trusted, 1 untrusted, 12 anonymous",
+        });
+        const entry = (address: string, delay_reason: string) =>
+            JSON.stringify({
+                queue_name: "deferred",
+                arrival_time: now / 1000 - 600,
+                recipients: [{ address, delay_reason }],
+            });
+        const held = byCheck(
+            healthy({
+                queue: [
+                    entry("a@peer.test", "Server certificate not verified"),
+                    entry("b@down.test", "connect to mx.down.test[192.0.2.9]:25: Connection timed out"),
+                ].join("\n"),
+            }),
+        );
+        expect(held["ssh outbound TLS"]).toMatchObject({
+            status: "warn",
+            detail: "1 recipient(s) wait because their TLS policy cannot be met (peer.test): Server certificate not verified",
+            fix: expect.stringMatching(/never sent in clear.*posttls-finger -c -l secure peer\.test/),
+        });
+        // A queue of ordinary deferrals is the queue check's business, not this one's.
+        expect(
+            byCheck(healthy({ queue: entry("b@down.test", "Connection timed out") }))["ssh outbound TLS"].status,
+        ).toBe("ok");
+    });
+
     test("with a relay: 25 blocked is a warning, the relay unreachable a failure", () => {
         const blocked = byCheck(healthy({ egress: "direct failed 198.51.100.7 25 124\nrelay ok 198.51.100.7 587" }));
         expect(blocked["ssh outbound 25"]).toMatchObject({ status: "warn", detail: expect.stringMatching(/blocked/) });
@@ -574,6 +606,22 @@ describe("the checks on the server (the SSH script's output)", () => {
         expect(script).toContain("timeout 5 postqueue -j");
         expect(script).toContain("/etc/opendkim/keys/nathabee.de.mail.private");
         expect(script).toContain("mailstack-sender-milter");
+    });
+
+    test("the outbound-TLS part, run here on Postfix's log lines, is what the parser reads", () => {
+        const part = remoteScript(f).split("\ns outbound-tls\n")[1].split("\ns volume\n")[0];
+        const [, awk] = /\| (awk '[\s\S]*')$/.exec(part.trim())!;
+        const log = [
+            "Verified TLS connection established to mx.peer.test[198.51.100.25]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)",
+            "Anonymous TLS connection established to mx.a.test[192.0.2.1]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)",
+            "Anonymous TLS connection established to mx.b.test[192.0.2.2]:25: TLSv1.2 with cipher ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)",
+            "4jg9dM3Fvqz2xBt: to=<a@peer.test>, relay=mx.peer.test[198.51.100.25]:25, delay=0.2, dsn=2.0.0, status=sent (250 OK)",
+        ].join("\n");
+        const out = execFileSync("bash", ["-c", awk], { input: log, encoding: "utf8" });
+        expect(byCheck(healthy({ "outbound-tls": out.trim() }))["ssh outbound TLS"]).toMatchObject({
+            status: "ok",
+            detail: "TLS sessions to other servers in 7 days: 1 verified, 0 trusted, 0 untrusted, 2 anonymous",
+        });
     });
 
     test("the volume line, run here on /, is what the parser reads", () => {

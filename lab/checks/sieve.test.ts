@@ -57,6 +57,17 @@ async function countIn(subject: string, mailbox: string): Promise<number> {
     return (await imapFetch(BOB, PASS, { subject, mailbox }).catch(() => [])).length;
 }
 
+/** How many messages rspamd's Bayes has learned as spam and as ham (rspamc stat, on the server). */
+function learnedCounts(): { spam: number; ham: number } {
+    const stat = ssh("rspamc --connect 127.0.0.1:11334 stat").stdout;
+    const count = (symbol: string) => {
+        const m = new RegExp(`Statfile: ${symbol}\\b[^\\n]*learned: (\\d+)`).exec(stat);
+        assert.ok(m, `rspamc stat shows no ${symbol} statfile:\n${stat}`);
+        return Number(m[1]);
+    };
+    return { spam: count("BAYES_SPAM"), ham: count("BAYES_HAM") };
+}
+
 /**
  * What rspamd's controller learned, by Message-ID: its log line "learned message as spam:
  * <id>" (rspamc stat's counters lag by up to a minute; the log line is written at once).
@@ -184,6 +195,7 @@ void test("Mail rspamd marked as spam (X-Spam-Status: Yes) goes to Junk, before 
 
 void test("Moving a message into Junk teaches rspamd it is spam; moving one out of Junk teaches it ham", async () => {
     const log = () => ssh("journalctl -u rspamd -u dovecot --no-pager -o cat -n 60").stdout;
+    const before = learnedCounts();
     const spam = tag("learn-spam");
     const sender = `${tag("learner")}@sink.test`;
     await toBob(sender, spam);
@@ -204,4 +216,12 @@ void test("Moving a message into Junk teaches rspamd it is spam; moving one out 
     await arrived(spam, "Trash");
     await new Promise((r) => setTimeout(r, 3000));
     assert.deepEqual(learnedAs(spam), ["spam"], log());
+    // And Bayes counts them (rspamc stat catches up within a minute).
+    const want = { spam: before.spam + 1, ham: before.ham + 1 };
+    let counts = before;
+    await eventually(() => {
+        counts = learnedCounts();
+        return counts.spam >= want.spam && counts.ham >= want.ham;
+    }, 90_000).catch(() => undefined);
+    assert.deepEqual(counts, want);
 });
