@@ -71,6 +71,9 @@ function outboundTlsLevel(spec: MailSpec): string {
     return /^[0-9.]+$/.test(spec.relay.host) ? "encrypt" : "secure";
 }
 
+/** What Dovecot runs when a mailbox passes 80% or 95% of its quota (dovecot.conf service quota-warning). */
+export const QUOTA_WARNING_SCRIPT = "/usr/local/lib/mailstack/quota-warning.sh";
+
 /**
  * LMTP deliveries at once to one mailbox: Postfix's limit and Dovecot's, written once. Ten
  * is Dovecot's default; a Maildir delivery is a few file operations.
@@ -185,10 +188,12 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
             renderTemplate("dovecot/dovecot.conf", {
                 lmtpUserConcurrency: DOVECOT_LMTP_USER_CONCURRENCY,
                 managesievePort: port("sieve"),
+                quotaWarningScript: QUOTA_WARNING_SCRIPT,
                 ...sieveTemplateValues(spec),
             }),
             ["reload:dovecot"],
         ),
+        file(QUOTA_WARNING_SCRIPT, renderTemplate("dovecot/quota-warning.sh"), [], "0755"),
         ...renderSieveFiles(),
         file("/etc/opendkim.conf", renderTemplate("opendkim/opendkim.conf"), ["restart:opendkim"]),
         file("/etc/opendkim/trusted.hosts", renderTemplate("opendkim/trusted.hosts"), ["restart:opendkim"]),

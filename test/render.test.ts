@@ -636,6 +636,49 @@ describe("LMTP concurrency", () => {
     });
 });
 
+describe("quota-status at RCPT", () => {
+    // A full mailbox is refused while the sender still holds the message (issue 10): Postfix
+    // asks the socket Dovecot listens on, and Dovecot never says a hard "no" or "yes".
+    const files = renderHostFiles(spec());
+    const mainCf = byPath(files, "/etc/postfix/main.cf").content;
+    const dovecot = byPath(files, "/etc/dovecot/dovecot.conf").content;
+
+    it("asks Dovecot's quota-status on port 25 last, on the socket Dovecot listens on", () => {
+        const restrictions = /^smtpd_recipient_restrictions =\n((?:    .*\n)+)/m.exec(mainCf)![1].trim().split(/,\s*/);
+        expect(restrictions.at(-1)).toBe("check_policy_service unix:private/quota-status");
+        expect(restrictions.indexOf("reject_unlisted_recipient")).toBeLessThan(restrictions.length - 1);
+        expect(dovecot).toMatch(
+            /^service quota-status \{\n  executable = quota-status -p postfix\n  unix_listener \/var\/spool\/postfix\/private\/quota-status \{/m,
+        );
+    });
+
+    it("answers DUNNO for a mailbox with room and for an alias, 452 (temporary) for a full mailbox", () => {
+        expect(dovecot).toMatch(/^quota_status_success = DUNNO$/m);
+        expect(dovecot).toMatch(/^quota_status_nouser = DUNNO$/m);
+        expect(dovecot).toMatch(/^quota_status_overquota = "452 4\.2\.2 [^"]+"$/m);
+    });
+});
+
+describe("quota warnings", () => {
+    const files = renderHostFiles(spec());
+    const dovecot = byPath(files, "/etc/dovecot/dovecot.conf").content;
+
+    it("warns at 95% and 80% (highest first), through a script the host files install", () => {
+        const warnings = [
+            ...dovecot.matchAll(
+                /quota_storage_percentage = (\d+)\n    execute quota-warning \{\n      args = (\d+) %\{user\}/g,
+            ),
+        ];
+        expect(warnings.map((w) => [w[1], w[2]])).toEqual([
+            ["95", "95"],
+            ["80", "80"],
+        ]);
+        const script = /^  executable = script (\S+)$/m.exec(dovecot)![1];
+        expect(byPath(files, script).mode).toBe("0755");
+        expect(byPath(files, script).content).toContain('dovecot-lda -d "$user" -f "$from" -o quota_enforce=no');
+    });
+});
+
 describe("provisioning plan", () => {
     it("the packages step's stdin lists every package of the user-data and every mail unit", () => {
         const lines = renderPackageList().trim().split("\n");

@@ -16,6 +16,9 @@ export const CHECK_ORDER = [
     // Sieve: ManageSieve, bob's own filter and vacation reply, spam into Junk, learning from moves into and out of
     // Junk; after filter.test.ts (rspamd's verdicts it builds on). It leaves bob with no active script.
     "sieve.test.ts",
+    // Quotas at RCPT: carol's mailbox limited to 1M (mail-data only) and full, refused with 452 on port 25,
+    // then the lab's quota again; after the checks that read carol's mail path, and it ends on the lab's config.
+    "quota.test.ts",
     // Port 25's refusals (relaying, our domains as sender, AUTH); independent of the checks around it.
     "relay.test.ts",
     // Sending with a login on 587/465 and the sender rules; independent of the checks around it.

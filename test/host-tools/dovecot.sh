@@ -50,3 +50,21 @@ expect_doveconf "Sieve programs come from the learn directory" sieve_pipe_bin_di
 for f in "$ROOT"/usr/local/lib/mailstack/sieve-pipe/*; do
     check "shellcheck ${f#"$ROOT"}" shellcheck -s sh "$f"
 done
+# quota-status: Postfix asks it at RCPT (main.cf); a mailbox with room and a non-mailbox
+# (alias, forward) get no opinion, a full one a temporary 452.
+qs=$(in_root doveconf -c /etc/dovecot/dovecot.conf -n service/quota-status 2>&1 | tr -s ' \n' ' ')
+if [[ "$qs" == *"executable = quota-status -p postfix"* && "$qs" == *"unix_listener /var/spool/postfix/private/quota-status {"* ]]; then
+    ok "dovecot quota-status answers Postfix on its spool socket"
+else
+    not_ok "dovecot quota-status answers Postfix on its spool socket" "$qs"
+fi
+expect_doveconf "quota-status: a mailbox with room is no opinion (DUNNO), never OK" quota_status_success DUNNO
+expect_doveconf "quota-status: an alias or forward is not refused as unknown" quota_status_nouser DUNNO
+expect_doveconf "quota-status: a full mailbox is a temporary 452" quota_status_overquota "452 4.2.2 Mailbox is full, try again later"
+qw=$(in_root doveconf -c /etc/dovecot/dovecot.conf -n service/quota-warning 2>&1 | tr -s ' \n' ' ')
+if [[ "$qw" == *"executable = script /usr/local/lib/mailstack/quota-warning.sh"* && -x "$ROOT/usr/local/lib/mailstack/quota-warning.sh" ]]; then
+    ok "dovecot runs the quota-warning script (installed, executable)"
+else
+    not_ok "dovecot runs the quota-warning script (installed, executable)" "$qw"
+fi
+check "shellcheck quota-warning.sh" shellcheck -s sh "$ROOT/usr/local/lib/mailstack/quota-warning.sh"

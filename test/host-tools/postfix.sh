@@ -49,3 +49,5 @@ expect_lookup "nobody may send as a forward-only alias" forward@example.org send
 expect_lookup "port 25 refuses our own domains as sender" example.com own-sender-domains "REJECT 5.7.1 Mail from example.com is only accepted with authentication on port 587 or 465"
 relay_meta=$(in_root stat -c '%a %U' /etc/postfix/mailstack/relay-password 2>&1)
 if [ "$relay_meta" = "600 root" ]; then ok "relay credentials are 0600 root"; else not_ok "relay credentials are 0600 root" "$relay_meta"; fi
+expect_postconf "port 25 asks Dovecot's quota-status at RCPT, after the unknown-recipient check" smtpd_recipient_restrictions \
+    "reject_non_fqdn_recipient, reject_unknown_recipient_domain, reject_unlisted_recipient, reject_unauth_pipelining, check_policy_service unix:private/quota-status"
