@@ -16,7 +16,7 @@ import { localNodeCommand } from "../scripts/commands";
 import { MailProvisioning } from "./provisioning";
 import type { BackupSecrets } from "../cloud-init/backup";
 import type { ZoneFacts } from "./zones";
-import { allMailboxes, CLIENT_SERVICES, port, type BackupSecretKey, type MailSpec } from "../spec";
+import { allMailboxes, CLIENT_SERVICES, SERVICES, type BackupSecretKey, type MailSpec } from "../spec";
 
 export interface MailStackArgs {
     /** The validated configuration (see buildSpec). */
@@ -55,7 +55,7 @@ export interface ClientSettings {
 
 /** Read off the services table (spec/services.ts), as Thunderbird's manual setup asks for it. */
 export function clientSettings(spec: MailSpec): ClientSettings {
-    const endpoint = (s: (typeof CLIENT_SERVICES)[number]): ClientEndpoint => ({
+    const endpoint = (s: { readonly port: number; readonly tls: string }): ClientEndpoint => ({
         host: spec.hostname,
         port: s.port,
         security: s.tls === "implicit" ? "SSL/TLS" : "STARTTLS",
@@ -66,7 +66,7 @@ export function clientSettings(spec: MailSpec): ClientSettings {
         imap: of("imap")[0],
         pop3: of("pop3")[0],
         smtp: of("smtp").sort((a, b) => Number(a.security === "SSL/TLS") - Number(b.security === "SSL/TLS")),
-        managesieve: { host: spec.hostname, port: port("sieve"), security: "STARTTLS" },
+        managesieve: endpoint(SERVICES.find((s) => s.name === "sieve")!),
     };
 }
 

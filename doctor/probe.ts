@@ -39,22 +39,21 @@ interface Dialect<R> {
     readonly quit: string;
 }
 
-const SMTP: Dialect<SmtpReply> = {
-    end: (lines) => {
-        const last = lines[lines.length - 1];
-        if (!/^\d{3}( |$)/.test(last)) return undefined;
-        return { code: Number(last.slice(0, 3)), lines: lines.map((l) => l.slice(4)) };
-    },
-    quit: "QUIT",
-};
+/** An SMTP reply ends with "250 ..." (a code and a space, or the code alone). */
+export function smtpReplyEnd(lines: readonly string[]): SmtpReply | undefined {
+    const last = lines[lines.length - 1];
+    if (!/^\d{3}( |$)/.test(last)) return undefined;
+    return { code: Number(last.slice(0, 3)), lines: lines.map((l) => l.slice(4)) };
+}
 
-const MANAGESIEVE: Dialect<SieveReply> = {
-    end: (lines) => {
-        const m = /^(OK|NO|BYE)\b/i.exec(lines[lines.length - 1]);
-        return m ? { status: m[1].toUpperCase() as SieveReply["status"], lines: lines.slice(0, -1) } : undefined;
-    },
-    quit: "LOGOUT",
-};
+/** A ManageSieve response ends with OK, NO or BYE (RFC 5804); the data lines come before it. */
+export function sieveReplyEnd(lines: readonly string[]): SieveReply | undefined {
+    const m = /^(OK|NO|BYE)\b/i.exec(lines[lines.length - 1]);
+    return m ? { status: m[1].toUpperCase() as SieveReply["status"], lines: lines.slice(0, -1) } : undefined;
+}
+
+const SMTP: Dialect<SmtpReply> = { end: smtpReplyEnd, quit: "QUIT" };
+const MANAGESIEVE: Dialect<SieveReply> = { end: sieveReplyEnd, quit: "LOGOUT" };
 
 /** A line-based conversation (SMTP, ManageSieve), reply by reply. */
 export class Session<R> {

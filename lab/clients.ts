@@ -41,12 +41,12 @@ export interface DialogOptions {
 }
 
 /** Lines off a socket, cut into replies where `end` says a reply is complete. */
-class ReplyReader<R = SmtpReply> {
+class ReplyReader<R> {
     private buf = "";
     private waiters: ((r: R) => void)[] = [];
     private ready: R[] = [];
     private current: string[] = [];
-    constructor(private readonly end: (lines: string[]) => R | undefined = smtpReplyEnd as never) {}
+    constructor(private readonly end: (lines: string[]) => R | undefined) {}
     feed(data: string): void {
         this.buf += data;
         let i: number;
@@ -236,7 +236,7 @@ export async function smtpDialog(
     const host = opts.host ?? SERVER;
     const timeoutMs = opts.timeoutMs ?? 15_000;
     let sock: net.Socket | tls.TLSSocket = await openSocket(port, opts, host, timeoutMs);
-    let reader = new ReplyReader();
+    let reader = new ReplyReader(smtpReplyEnd);
     sock.setEncoding("utf8");
     sock.on("data", (d: string) => reader.feed(d));
     const send = async (line: string) => {
@@ -258,7 +258,7 @@ export async function smtpDialog(
             sock = await upgrade(sock, opts);
             tlsProtocol = (sock as tls.TLSSocket).getProtocol() ?? undefined;
             peerFingerprint = (sock as tls.TLSSocket).getPeerCertificate().fingerprint256;
-            reader = new ReplyReader();
+            reader = new ReplyReader(smtpReplyEnd);
             sock.setEncoding("utf8");
             sock.on("data", (d: string) => reader.feed(d));
         }

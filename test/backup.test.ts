@@ -1,21 +1,13 @@
 // mailstack:backup: the config's checks (each problem names its key path) and the backup
 // step's files (renderBackupFiles).
 import { BACKUP_EXCLUDE, renderBackupFiles } from "../cloud-init/backup";
-import { buildSpec, ConfigError, type RawConfig } from "../spec";
-import { oneDomain } from "./helpers/fixtures";
+import { buildSpec, type RawConfig } from "../spec";
+import { configProblems, oneDomain } from "./helpers/fixtures";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIj0Y7Fwm6wZUmPQpVuZ7mUr2Z5ZpOHg6oYd3Vtq8x9c";
 const SFTP = { host: "u123456.your-storagebox.de", user: "u123456", path: "mail", hostKey: HOST_KEY };
 
-function problems(raw: RawConfig): string[] {
-    try {
-        buildSpec({ ...raw, passwords: {} });
-    } catch (e) {
-        if (e instanceof ConfigError) return [...e.problems];
-        throw e;
-    }
-    return [];
-}
+const problems = (raw: RawConfig) => configProblems({ ...raw, passwords: {} });
 
 describe("mailstack:backup is checked, every problem with its key path", () => {
     test("an sftp repository with the password gives the defaults: port 23, daily, 7/4/12", () => {

@@ -8,19 +8,11 @@ import { MAIL_UNITS } from "../cloud-init/host-files";
 import { PROVISIONING_PLAN } from "../cloud-init/plan";
 import { parseBundle } from "../cloud-init/bundle";
 import { VOLUME_STATE_DIRS } from "../cloud-init/volume";
-import { buildSpec, ConfigError, type RawConfig } from "../spec";
-import { twoDomains } from "./helpers/fixtures";
+import { buildSpec, type RawConfig } from "../spec";
+import { configProblems, twoDomains } from "./helpers/fixtures";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 
-function problems(spamFilter: unknown): string[] {
-    try {
-        buildSpec({ ...twoDomains(), spamFilter } as RawConfig);
-        return [];
-    } catch (e) {
-        if (!(e instanceof ConfigError)) throw e;
-        return [...e.problems];
-    }
-}
+const problems = (spamFilter: unknown) => configProblems({ ...twoDomains(), spamFilter } as RawConfig);
 
 const byPath = (files: readonly { path: string; content: string }[], p: string) => {
     const f = files.find((x) => x.path === p);

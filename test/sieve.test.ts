@@ -6,19 +6,11 @@ import path from "node:path";
 import { renderHostFiles } from "../cloud-init";
 import { renderFirstBootFiles } from "../cloud-init/host-files";
 import { SIEVE_DIR, SIEVE_PIPE_DIR } from "../cloud-init/sieve";
-import { buildSpec, ConfigError, type RawConfig } from "../spec";
+import { buildSpec, type RawConfig } from "../spec";
 import { port, SERVICES } from "../spec/services";
-import { twoDomains } from "./helpers/fixtures";
+import { configProblems, twoDomains } from "./helpers/fixtures";
 
-function problems(autoExpunge: unknown): string[] {
-    try {
-        buildSpec({ ...twoDomains(), autoExpunge } as RawConfig);
-        return [];
-    } catch (e) {
-        if (!(e instanceof ConfigError)) throw e;
-        return [...e.problems];
-    }
-}
+const problems = (autoExpunge: unknown) => configProblems({ ...twoDomains(), autoExpunge } as RawConfig);
 
 const fileAt = <F extends { path: string }>(files: readonly F[], p: string): F => {
     const f = files.find((x) => x.path === p);

@@ -1,16 +1,7 @@
-import { buildSpec, ConfigError, isCidr, type RawConfig } from "../spec";
-import { oneDomain, twoDomains } from "./helpers/fixtures";
+import { buildSpec, isCidr, type RawConfig } from "../spec";
+import { configProblems, oneDomain, twoDomains } from "./helpers/fixtures";
 
-/** The problems buildSpec reports for a config, or [] when it is valid. */
-function problems(raw: RawConfig): string[] {
-    try {
-        buildSpec(raw);
-        return [];
-    } catch (e) {
-        if (!(e instanceof ConfigError)) throw e;
-        return [...e.problems];
-    }
-}
+const problems = configProblems;
 
 function withDomain(patch: Record<string, unknown>, index = 0): RawConfig {
     const raw = twoDomains();

@@ -1,5 +1,16 @@
 // Sample stack configs, as `pulumi config` would hold them.
-import type { RawConfig } from "../../spec";
+import { buildSpec, ConfigError, type RawConfig } from "../../spec";
+
+/** The problems buildSpec reports for a config, or [] when it is valid. */
+export function configProblems(raw: RawConfig): string[] {
+    try {
+        buildSpec(raw);
+        return [];
+    } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        return [...e.problems];
+    }
+}
 
 export function oneDomain(): RawConfig {
     return {
