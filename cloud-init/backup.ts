@@ -4,7 +4,7 @@
 // files are written with an empty repository setting, and `mailstack-backup enable` (run by
 // the step) disables the timers, so removing the config also stops the backups.
 
-import type { BackupSpec, MailSpec } from "../spec";
+import { hostPostmaster, type BackupSpec, type MailSpec } from "../spec";
 import { shellQuote } from "../scripts/commands";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
@@ -93,7 +93,7 @@ function knownHosts(backup: BackupSpec): string {
 export function renderBackupFiles(spec: MailSpec, secrets?: BackupSecrets): HostFile[] {
     const backup = spec.backup;
     if (backup && !secrets) throw new Error("backup: spec.backup is set but no backup secrets were given");
-    const postmaster = `postmaster@${spec.domains[0].name}`;
+    const postmaster = hostPostmaster(spec);
     const env = backup
         ? [
               `# ${CONF}/env - rendered by mailstack (backup step). Secrets: root only.`,

@@ -5,8 +5,9 @@ import { port, type MailSpec } from "../spec";
 import { shellQuote } from "../scripts/commands";
 import { renderClientFiles } from "./client-config";
 import { renderTemplate } from "./template";
-import type { HostFile, ServiceAction } from "./types";
+import { hostFile, type HostFile, type ServiceAction } from "./types";
 import { renderFilterFiles, RSPAMD_MILTER } from "./filter";
+import { queueMinFreeBytes, renderLimitFiles, submissionRecipientRestrictions } from "./limits";
 import { MTA_STS_POLICY_MAP, renderOutboundFiles } from "./outbound";
 import { renderSieveFiles, sieveTemplateValues } from "./sieve";
 import {
@@ -18,16 +19,7 @@ import {
     volumeStatePath,
 } from "./volume";
 
-function file(
-    path: string,
-    content: string,
-    onChange: ServiceAction[],
-    mode = "0644",
-    owner = "root",
-    group = "root",
-): HostFile {
-    return { path, mode, owner, group, content, onChange };
-}
+const file = hostFile;
 
 /**
  * main.cf's outbound block. With a relay: every message goes through it, over TLS, with SASL.
@@ -106,10 +98,15 @@ export const MAIL_UNITS = [
 ] as const;
 
 /**
- * Every unit that must be active on a provisioned server: MAIL_UNITS and rspamd, which
- * first-boot leaves stopped until host-config brings its files (mailstack doctor checks these).
+ * Every unit that must be active on a provisioned server: MAIL_UNITS, and rspamd and the
+ * limits (limits.ts), which come with host-config (mailstack doctor checks these).
  */
-export const ACTIVE_UNITS: readonly string[] = [...MAIL_UNITS, "rspamd"];
+export const ACTIVE_UNITS: readonly string[] = [
+    ...MAIL_UNITS,
+    "rspamd",
+    "mailstack-submission-limit",
+    "mailstack-disk-guard.timer",
+];
 
 /** The bind mounts that put the state in VOLUME_STATE_DIRS on the mail volume, and the script that moves it there. */
 function volumeStateFiles(): HostFile[] {
@@ -175,6 +172,8 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
             renderTemplate("postfix/main.cf", {
                 hostname,
                 messageSizeLimitBytes: spec.messageSizeLimitBytes,
+                queueMinFreeBytes: queueMinFreeBytes(spec),
+                submissionRecipientRestrictions: submissionRecipientRestrictions(spec),
                 lmtpPerMailboxConcurrency: LMTP_PER_MAILBOX_CONCURRENCY,
                 outboundTlsLevel: outboundTlsLevel(spec),
                 outboundConfig: outboundConfig(spec),
@@ -252,18 +251,24 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
         ),
         ...renderFilterFiles(spec),
         ...renderOutboundFiles(spec),
+        ...renderLimitFiles(spec),
         ...volumeStateFiles(),
         ...(options.firstBoot ? [] : webFiles(spec)),
     ];
 }
 
+/** The daemons' files that host-config brings and the user-data leaves out (the web files aside). */
+export function renderDaemonFilesLater(spec: MailSpec): HostFile[] {
+    return [...renderFilterFiles(spec), ...renderOutboundFiles(spec), ...renderLimitFiles(spec)];
+}
+
 /**
  * The host files the user-data writes at first boot: all but the filter's, the resolver's
- * and MTA-STS's (renderOutboundFiles) and the web files (webFiles). Those come with the host-config step minutes later (the user-data must stay under Hetzner's 32 KiB), and
+ * and MTA-STS's (renderOutboundFiles), the limits' (renderLimitFiles) and the web files (webFiles). Those come with the host-config step minutes later (the user-data must stay under Hetzner's 32 KiB), and
  * until then rspamd is stopped (first-boot.sh), so Postfix defers mail from outside rather
  * than letting it in unchecked.
  */
 export function renderFirstBootFiles(spec: MailSpec): HostFile[] {
-    const later = new Set([...renderFilterFiles(spec), ...renderOutboundFiles(spec)].map((f) => f.path));
+    const later = new Set(renderDaemonFilesLater(spec).map((f) => f.path));
     return renderHostFiles(spec, { firstBoot: true }).filter((f) => !later.has(f.path));
 }

@@ -1,7 +1,7 @@
 // Everything that depends on the domains and mailboxes, and the secrets derived from them:
 // Postfix lookup tables, Dovecot's passwd-file, postsrsd's exclusions, relay credentials.
 
-import { addressOwners, type MailSpec } from "../spec";
+import { addressOwners, hostPostmaster, type MailSpec } from "../spec";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
 
@@ -67,7 +67,7 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
             );
         if (!defined.has(`abuse@${d.name}`)) aliasRows.push(`abuse@${d.name} postmaster@${d.name}`);
     }
-    const firstPostmaster = `postmaster@${domains[0]}`;
+    const firstPostmaster = hostPostmaster(spec);
     for (const local of HOST_ADDRESSES) aliasRows.push(`${local}@${spec.hostname} ${firstPostmaster}`);
 
     const logins = [...addressOwners(spec)].map(([address, owners]) => `${address} ${owners.join(",")}`);

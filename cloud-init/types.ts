@@ -7,6 +7,8 @@ export type ServiceAction =
     | "restart:opendkim"
     | "restart:postsrsd"
     | "restart:sender-milter"
+    | "restart:submission-limit"
+    | "enable:disk-guard"
     | "restart:valkey"
     | "restart:rspamd"
     | "restart:metadata-guard"
@@ -26,6 +28,8 @@ export const SERVICE_ACTIONS: readonly ServiceAction[] = [
     "restart:postsrsd",
     "restart:opendkim",
     "restart:sender-milter",
+    "restart:submission-limit",
+    "enable:disk-guard",
     "restart:valkey",
     "restart:rspamd",
     "restart:mta-sts",
@@ -47,4 +51,16 @@ export interface HostFile {
     readonly content: string;
     /** Actions to run when this file changed. */
     readonly onChange: readonly ServiceAction[];
+}
+
+/** A host file, root-owned and world-readable unless told. */
+export function hostFile(
+    path: string,
+    content: string,
+    onChange: ServiceAction[],
+    mode = "0644",
+    owner = "root",
+    group = "root",
+): HostFile {
+    return { path, mode, owner, group, content, onChange };
 }

@@ -28,7 +28,7 @@ die() {
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 
 # The order in which actions run: units first, then the daemons Postfix talks to, then Postfix.
-ACTION_ORDER=(daemon-reload apply:volume-state restart:metadata-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:valkey restart:rspamd restart:mta-sts reload:dovecot reload:postfix reload:nginx reload:fail2ban restart:ssh)
+ACTION_ORDER=(daemon-reload apply:volume-state restart:metadata-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:submission-limit enable:disk-guard restart:valkey restart:rspamd restart:mta-sts reload:dovecot reload:postfix reload:nginx reload:fail2ban restart:ssh)
 
 work=$(mktemp -d /run/mailstack-bundle.XXXXXX)
 # shellcheck disable=SC2317 # invoked by the EXIT trap
@@ -309,6 +309,8 @@ check() {
     reload:dovecot) doveconf -n >/dev/null && check_sieve ;;
     restart:opendkim) opendkim -n ;;
     restart:sender-milter) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' /usr/local/sbin/mailstack-sender-milter ;;
+    restart:submission-limit) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' /usr/local/sbin/mailstack-submission-limit ;;
+    enable:disk-guard) bash -n /usr/local/sbin/mailstack-disk-guard ;;
     restart:metadata-guard) nft -c -f /etc/mailstack/metadata-guard.nft ;;
     restart:rspamd) rspamadm configtest >/dev/null ;;
     restart:unbound) unbound-checkconf >/dev/null ;;
@@ -333,6 +335,9 @@ run() {
     restart:postsrsd) systemctl restart postsrsd ;;
     restart:opendkim) systemctl restart opendkim ;;
     restart:sender-milter) systemctl enable --quiet mailstack-sender-milter && systemctl restart mailstack-sender-milter ;;
+    # Before Postfix reloads with the check_policy_service that asks it (reload:postfix).
+    restart:submission-limit) systemctl enable --quiet mailstack-submission-limit && systemctl restart mailstack-submission-limit ;;
+    enable:disk-guard) systemctl enable --quiet --now mailstack-disk-guard.timer ;;
     restart:valkey) systemctl restart valkey-server ;;
     # New workers with the new config; a message scanned during the second it takes is deferred (tempfail).
     # Enabled here: its config comes with host-config only, and first-boot leaves it stopped until then.

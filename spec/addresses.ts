@@ -254,3 +254,11 @@ export function addressOwners(spec: MailSpec): Map<string, string[]> {
     }
     return owners;
 }
+
+/**
+ * Who hears from the server itself (backup failures, a filling disk) and gets the host
+ * name's root@ and postmaster@: the first domain's postmaster.
+ */
+export function hostPostmaster(spec: MailSpec): string {
+    return `postmaster@${spec.domains[0].name}`;
+}

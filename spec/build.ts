@@ -240,6 +240,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
         messageSizeLimitBytes: cfg.messageSizeLimitMb * 1024 * 1024,
         spamFilter: cfg.spamFilter,
         autoExpunge: cfg.autoExpunge,
+        submissionLimit: cfg.submissionLimit,
         mtaStsMode: cfg.mtaSts.mode,
         resolverForward: cfg.resolver?.forward ?? [],
         ...(cfg.backup ? { backup: backupSpec(cfg.backup) } : {}),

@@ -1,7 +1,7 @@
 // Config problems: each names its key path, and all of them are reported at once, in config
 // key order, then by element (domain, CIDR) and field (schema order).
 
-import { autoExpungeInput, spamFilterInput } from "./filter";
+import { autoExpungeInput, spamFilterInput, submissionLimitInput } from "./filter";
 import { backupInput, CONFIG_KEYS, domainInput, relayInput, serverInput } from "./schema";
 
 /** Thrown with every problem of the config at once; each line names a key path. */
@@ -33,6 +33,7 @@ const FIELD_ORDER: Readonly<Record<string, { depth: number; fields: readonly str
     backup: { depth: 1, fields: Object.keys(backupInput.shape) },
     spamFilter: { depth: 1, fields: Object.keys(spamFilterInput.shape) },
     autoExpunge: { depth: 1, fields: Object.keys(autoExpungeInput.shape) },
+    submissionLimit: { depth: 1, fields: Object.keys(submissionLimitInput.shape) },
 };
 
 function sortRank(path: ConfigPath): number[] {

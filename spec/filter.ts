@@ -59,3 +59,25 @@ export const autoExpungeInput = z
         trash: expiryDays.default(DEFAULT_AUTO_EXPUNGE.trash),
     })
     .strict();
+
+/**
+ * `mailstack:submissionLimit`: how many recipients one login may send to in any hour over
+ * 587/465, or false (no limit). Past it, RCPT gets a 4xx: a stolen password cannot spend the
+ * server's reputation in an hour, and a real user's client keeps the message and retries.
+ */
+const RECIPIENTS_PER_HOUR = "must be a whole number of recipients from 1 to 100000, or false for no limit";
+const recipientsPerHour = z.union(
+    [
+        z.number().int(RECIPIENTS_PER_HOUR).min(1, RECIPIENTS_PER_HOUR).max(100000, RECIPIENTS_PER_HOUR),
+        z.literal(false),
+    ],
+    { error: RECIPIENTS_PER_HOUR },
+);
+
+export const DEFAULT_SUBMISSION_LIMIT = { recipientsPerHour: 300 } as const;
+
+export const submissionLimitInput = z
+    .object({
+        recipientsPerHour: recipientsPerHour.default(DEFAULT_SUBMISSION_LIMIT.recipientsPerHour),
+    })
+    .strict();

@@ -13,5 +13,5 @@ export {
     type RawConfig,
 } from "./schema";
 export { cidrNetwork, cidrProblem, isCidr, isDomainName, isEmail, isLocalPart } from "./syntax";
-export { addressOwners } from "./addresses";
+export { addressOwners, hostPostmaster } from "./addresses";
 export * from "./services";

@@ -4,7 +4,14 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 
-import { autoExpungeInput, DEFAULT_AUTO_EXPUNGE, DEFAULT_SPAM_FILTER, spamFilterInput } from "./filter";
+import {
+    autoExpungeInput,
+    DEFAULT_AUTO_EXPUNGE,
+    DEFAULT_SPAM_FILTER,
+    DEFAULT_SUBMISSION_LIMIT,
+    spamFilterInput,
+    submissionLimitInput,
+} from "./filter";
 import { DEFAULT_DKIM_SELECTOR, LETS_ENCRYPT_DIRECTORY, SUPPORTED_IMAGE } from "./types";
 
 const secretSchemas = new Set<z.ZodType>();
@@ -199,6 +206,8 @@ export const configInput = z.object({
     spamFilter: spamFilterInput.default(DEFAULT_SPAM_FILTER),
     /** Days after which Dovecot empties Junk and Trash of a message, or false (never). */
     autoExpunge: autoExpungeInput.default(DEFAULT_AUTO_EXPUNGE),
+    /** Recipients per login and hour on 587/465, or false (no limit). */
+    submissionLimit: submissionLimitInput.default(DEFAULT_SUBMISSION_LIMIT),
     /** RFC 8461: what sending servers do when TLS to our MX fails (testing: report only). */
     mtaSts: z
         .object({

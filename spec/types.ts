@@ -92,6 +92,8 @@ export interface MailSpec {
     readonly spamFilter: SpamFilterSpec;
     /** Days after which Junk and Trash lose a message, or false (never). */
     readonly autoExpunge: { readonly junk: number | false; readonly trash: number | false };
+    /** Recipients one login may send to in any hour on 587/465, or false (no limit). */
+    readonly submissionLimit: { readonly recipientsPerHour: number | false };
     /** RFC 8461 policy mode, published at mta-sts.<domain> for every domain. */
     readonly mtaStsMode: "testing" | "enforce";
     /** Where the host's resolver sends its queries: [] is full recursion with DNSSEC validation. */

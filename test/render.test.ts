@@ -22,9 +22,7 @@ import { fill } from "../cloud-init/template";
 import { userDataFiles as userDataEntries } from "./helpers/user-data";
 import { FIRST_BOOT_ARCHIVE } from "../cloud-init/user-data";
 import { DKIM_KEYS_PRUNE } from "../cloud-init/dkim";
-import { MAIL_UNITS } from "../cloud-init/host-files";
-import { renderFilterFiles } from "../cloud-init/filter";
-import { renderOutboundFiles } from "../cloud-init/outbound";
+import { MAIL_UNITS, renderDaemonFilesLater } from "../cloud-init/host-files";
 import { mountUnitName, VOLUME_STATE_DIRS } from "../cloud-init/volume";
 import { hostKeyFromReport, PROVISIONING_PLAN, renderPackageList } from "../cloud-init/plan";
 import { remoteCommand } from "../scripts/commands";
@@ -132,11 +130,11 @@ describe("user-data", () => {
         expect(cfg.ssh_pwauth).toBe(false);
     });
 
-    it("writes every host file but the spam filter's and the resolver's with the same text, mode and owner as the host-config step, after the packages", () => {
+    it("writes every host file but the spam filter's, the resolver's and the limits' with the same text, mode and owner as the host-config step, after the packages", () => {
         const files = new Map(userDataEntries(text).map((f) => [f.path, f]));
         // The filter's files come with host-config only (test/filter.test.ts), and so do the
-        // resolver's and MTA-STS's (renderOutboundFiles) and the web files.
-        const filter = new Set([...renderFilterFiles(spec()), ...renderOutboundFiles(spec())].map((f) => f.path));
+        // resolver's and MTA-STS's (renderOutboundFiles), the limits' and the web files.
+        const filter = new Set(renderDaemonFilesLater(spec()).map((f) => f.path));
         for (const f of renderHostFiles(spec(), { firstBoot: true }).filter((h) => !filter.has(h.path))) {
             const written = files.get(f.path)!;
             expect(written.content).toBe(f.content);
@@ -148,9 +146,9 @@ describe("user-data", () => {
         }
     });
 
-    it("leaves out only the filter's and the resolver's files and nginx with what it serves on 443, which host-config brings before the certificate step", () => {
+    it("leaves out only the filter's, the resolver's and the limits' files and nginx with what it serves on 443, which host-config brings before the certificate step", () => {
         const files = userDataFiles(text);
-        const filter = new Set([...renderFilterFiles(spec()), ...renderOutboundFiles(spec())].map((f) => f.path));
+        const filter = new Set(renderDaemonFilesLater(spec()).map((f) => f.path));
         const left = renderHostFiles(spec())
             .map((f) => f.path)
             .filter((p) => !files.has(p) && !filter.has(p));

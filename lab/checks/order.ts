@@ -23,6 +23,9 @@ export const CHECK_ORDER = [
     "relay.test.ts",
     // Sending with a login on 587/465 and the sender rules; independent of the checks around it.
     "submission.test.ts",
+    // The submission rate limit (bob past it, then his counts cleared) and the disk guard (a ballast file to
+    // 91% and 96% of the mail volume, then removed); after submission.test.ts, and it leaves both as they were.
+    "limits.test.ts",
     // DKIM signatures of submitted mail, verified at the sink; independent of the checks around it.
     "dkim.test.ts",
     // Rotates example.org's DKIM key and back; after the DKIM check, which sees the first key. It ends on

@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+# /usr/local/sbin/mailstack-submission-limit - rendered by mailstack (cloud-init/limits.ts).
+#
+# A Postfix policy service (postconf(5) check_policy_service, SMTPD_POLICY_README) for 587
+# and 465 only (main.cf, mailstack_submission_recipient_restrictions): one login may send to
+# at most LIMIT recipients in any hour (mailstack:submissionLimit). Past that every RCPT gets
+# 450 4.7.1, so the client keeps the message and tries again later, and a stolen password
+# cannot spend the server's IP reputation in an hour. Every recipient Postfix asks about is
+# counted, accepted in the end or not: a login that probes addresses spends its budget too.
+#
+# The counts survive a restart (STATE_DIRECTORY/sent.json, written every few seconds and at
+# exit). To let a login send again at once (after changing its password):
+#   systemctl stop mailstack-submission-limit && systemctl clean --what=state mailstack-submission-limit && systemctl start mailstack-submission-limit
+#
+#   mailstack-submission-limit LIMIT|off [HOST:PORT]
+import asyncio
+import collections
+import json
+import os
+import signal
+import sys
+import time
+
+WINDOW = 3600
+SAVE_EVERY = 5
+LISTEN = "{{listen}}"
+# Postfix sends some 30 attributes per request; anything far beyond that is not Postfix.
+MAX_LINES = 200
+STATE = os.path.join(os.environ.get("STATE_DIRECTORY", "/var/lib/mailstack-submission-limit"), "sent.json")
+
+limit = None
+# login -> times at which a recipient of that login was counted, oldest first
+sent = {}
+dirty = False
+
+
+def log(message):
+    print(message, flush=True)
+
+
+def load():
+    try:
+        with open(STATE, encoding="utf-8") as f:
+            saved = json.load(f)
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as e:
+        log(f"cannot read {STATE} ({e}); counting from zero")
+        return
+    now = time.time()
+    for login, times in saved.items():
+        kept = [t for t in times if isinstance(t, (int, float)) and now - WINDOW < t <= now]
+        if kept:
+            sent[login] = collections.deque(sorted(kept))
+
+
+def save():
+    global dirty
+    if not dirty:
+        return
+    now = time.time()
+    data = {login: [t for t in q if t > now - WINDOW] for login, q in sent.items()}
+    tmp = STATE + ".tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({k: v for k, v in data.items() if v}, f)
+        os.replace(tmp, STATE)
+        dirty = False
+    except OSError as e:
+        # The counts stay in memory; a full disk must not stop the limit.
+        log(f"cannot write {STATE} ({e})")
+
+
+def decide(attrs, now):
+    """The action for one policy request."""
+    global dirty
+    login = attrs.get("sasl_username", "").lower()
+    if limit is None or not login or attrs.get("protocol_state", "").upper() != "RCPT":
+        return "DUNNO"
+    q = sent.setdefault(login, collections.deque())
+    while q and q[0] <= now - WINDOW:
+        q.popleft()
+    if len(q) >= limit:
+        minutes = max(1, int((q[0] + WINDOW - now + 59) // 60))
+        log(
+            f"over limit: login={login} limit={limit}/hour client={attrs.get('client_address', '?')} "
+            f"recipient={attrs.get('recipient', '?')} retry_in={minutes}min"
+        )
+        return f"450 4.7.1 {login} has sent to {limit} recipients in the past hour; try again in {minutes} minutes"
+    q.append(now)
+    dirty = True
+    return "DUNNO"
+
+
+async def serve(reader, writer):
+    try:
+        while True:
+            attrs, lines = {}, 0
+            while True:
+                line = await reader.readline()
+                if not line:
+                    return
+                line = line.decode("utf-8", "replace").rstrip("\r\n")
+                if line == "":
+                    break
+                lines += 1
+                if lines > MAX_LINES:
+                    return
+                name, _, value = line.partition("=")
+                attrs[name] = value
+            writer.write(f"action={decide(attrs, time.time())}\n\n".encode())
+            await writer.drain()
+    except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+        pass
+    finally:
+        writer.close()
+
+
+async def main():
+    host, _, port = (sys.argv[2] if len(sys.argv) > 2 else LISTEN).rpartition(":")
+    server = await asyncio.start_server(serve, host, int(port))
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    log(f"listening on {host}:{port}, " + (f"{limit} recipients per login and hour" if limit else "no limit"))
+    async with server:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), SAVE_EVERY)
+            except asyncio.TimeoutError:
+                pass
+            save()
+    save()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or not (sys.argv[1] == "off" or sys.argv[1].isdigit()):
+        sys.exit("usage: mailstack-submission-limit LIMIT|off [HOST:PORT]")
+    limit = None if sys.argv[1] == "off" else int(sys.argv[1])
+    load()
+    asyncio.run(main())

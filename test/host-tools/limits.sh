@@ -1,0 +1,87 @@
+# shellcheck shell=bash
+# Part of run.sh (lib.sh first, after postfix.sh): the limits (cloud-init/limits.ts) with
+# Debian 13's own Python and bash. The submission rate limit answers Postfix's policy protocol
+# as main.cf asks it, counts per login, and keeps its counts across a restart; the disk guard
+# mails the postmaster once per crossing of its level; main.cf has queue_minfree.
+
+# shellcheck disable=SC2016 # the literal $name master.cf refers to
+for service in submission submissions; do
+    expect_postconf "$service uses the submission recipient restrictions (the rate limit)" \
+        "$service/inet/smtpd_recipient_restrictions" '$mailstack_submission_recipient_restrictions' -P
+done
+expect_postconf "465/587 ask the rate limit before permitting a logged-in sender" mailstack_submission_recipient_restrictions \
+    "reject_non_fqdn_recipient, check_policy_service inet:127.0.0.1:10040, permit_sasl_authenticated, reject"
+expect_postconf "smtpd stops taking mail (4xx) with the last 5% of the mail volume left" queue_minfree 536870912
+
+limit=/usr/local/sbin/mailstack-submission-limit
+listen=127.0.0.1:39040
+mkdir -p "$ROOT/tmp/limit-state"
+start_limit() {
+    in_root env STATE_DIRECTORY=/tmp/limit-state python3 "$limit" 3 "$listen" >>"$WORK/limit.log" 2>&1 &
+    limit_pid=$!
+    for _ in $(seq 1 50); do
+        grep -q "listening on $listen" "$WORK/limit.log" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# policy LOGIN [STATE]...: one request per argument over one connection, the actions printed.
+policy() {
+    in_root python3 - "$listen" "$@" <<'PY'
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+f = s.makefile("rw")
+for arg in sys.argv[2:]:
+    login, _, state = arg.partition("/")
+    f.write("request=smtpd_access_policy\nprotocol_state=%s\nprotocol_name=ESMTP\nclient_address=192.0.2.7\n"
+            "sasl_username=%s\nrecipient=someone@example.com\n\n" % (state or "RCPT", login))
+    f.flush()
+    reply = f.readline().strip()
+    assert f.readline() == "\n", "no empty line after the action"
+    print(reply)
+PY
+}
+if start_limit; then
+    ok "mailstack-submission-limit starts and listens"
+    have=$(policy alice@example.org alice@example.org alice@example.org alice@example.org bob@example.org "" alice@example.org/DATA 2>&1)
+    want=$'action=DUNNO\naction=DUNNO\naction=DUNNO\naction=450 4.7.1 alice@example.org has sent to 3 recipients in the past hour; try again in 60 minutes\naction=DUNNO\naction=DUNNO\naction=DUNNO'
+    if [ "$have" = "$want" ]; then ok "the rate limit defers the 4th recipient of one login in an hour, and only that login's"; else not_ok "the rate limit defers the 4th recipient of one login in an hour, and only that login's" "$have"; fi
+    if grep -q "over limit: login=alice@example.org limit=3/hour client=192.0.2.7" "$WORK/limit.log"; then ok "the rate limit logs the login that is over it"; else not_ok "the rate limit logs the login that is over it" "$(cat "$WORK/limit.log")"; fi
+    kill "$limit_pid"
+    wait "$limit_pid" 2>/dev/null
+    if start_limit; then
+        have=$(policy ALICE@example.org bob@example.org bob@example.org bob@example.org 2>&1)
+        want=$'action=450 4.7.1 alice@example.org has sent to 3 recipients in the past hour; try again in 60 minutes\naction=DUNNO\naction=DUNNO\naction=450 4.7.1 bob@example.org has sent to 3 recipients in the past hour; try again in 60 minutes'
+        if [ "$have" = "$want" ]; then ok "the rate limit's counts survive a restart"; else not_ok "the rate limit's counts survive a restart" "$have"; fi
+        kill "$limit_pid"
+        wait "$limit_pid" 2>/dev/null
+    else
+        not_ok "mailstack-submission-limit starts again" "$(cat "$WORK/limit.log")"
+    fi
+else
+    not_ok "mailstack-submission-limit starts and listens" "$(cat "$WORK/limit.log")"
+fi
+
+# The disk guard, with df and sendmail standing in: the level is read from a file, the mail
+# goes to a file.
+guard=/usr/local/sbin/mailstack-disk-guard
+check "bash -n $guard (rendered)" bash -n "$ROOT$guard"
+check "shellcheck $guard (rendered)" shellcheck "$ROOT$guard"
+mkdir -p "$ROOT/tmp/guard/bin" "$ROOT/tmp/guard/state"
+printf '#!/bin/sh\nprintf "Use%%%%\\n %%s%%%%\\n" "$(cat /tmp/guard/pcent)"\n' >"$ROOT/tmp/guard/bin/df"
+cp -a "$ROOT/usr/sbin/sendmail" "$WORK/sendmail.real"
+printf '#!/bin/sh\n{ echo "sendmail $*"; cat; } >>/tmp/guard/mail\n' >"$ROOT/usr/sbin/sendmail"
+chmod 0755 "$ROOT/tmp/guard/bin/df" "$ROOT/usr/sbin/sendmail"
+guard_at() { # guard_at PERCENT: run the check at that level; prints the number of mails so far
+    echo "$1" >"$ROOT/tmp/guard/pcent"
+    chroot "$ROOT" /usr/bin/env PATH="/tmp/guard/bin:$ROOT_PATH" STATE_DIRECTORY=/tmp/guard/state "$guard" check >/dev/null 2>&1 || echo "exit $?"
+    grep -c '^sendmail ' "$ROOT/tmp/guard/mail" 2>/dev/null || echo 0
+}
+have=$(for p in 50 89 90 97 91 86 84 80 92; do guard_at "$p"; done | tr '\n' ' ')
+# Mails at 90 (over), none while over, none at 86 (not yet below 85), one at 84 (back), one at 92.
+if [ "$have" = "0 0 1 1 1 1 2 2 3 " ]; then ok "the disk guard mails the postmaster once per crossing of 90%, and once when back below 85%"; else not_ok "the disk guard mails the postmaster once per crossing of 90%, and once when back below 85%" "mails after 50 89 90 97 91 86 84 80 92: $have"; fi
+if grep -q '^To: postmaster@example.org$' "$ROOT/tmp/guard/mail" && grep -q '^Subject: Mail volume of mail.example.org is 90% full$' "$ROOT/tmp/guard/mail"; then ok "the disk guard's mail goes to the first domain's postmaster and names the level"; else not_ok "the disk guard's mail goes to the first domain's postmaster and names the level" "$(head -n 20 "$ROOT/tmp/guard/mail")"; fi
+have=$(chroot "$ROOT" /usr/bin/env PATH="/tmp/guard/bin:$ROOT_PATH" STATE_DIRECTORY=/tmp/guard/state "$guard" status 2>&1)
+if [ "$have" = "alert 92" ]; then ok "mailstack-disk-guard status says alert and the level"; else not_ok "mailstack-disk-guard status says alert and the level" "$have"; fi
+cp -a "$WORK/sendmail.real" "$ROOT/usr/sbin/sendmail"
