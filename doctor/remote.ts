@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { dkimKeyPath } from "../cloud-init/dkim";
 import { ACTIVE_UNITS } from "../cloud-init/host-files";
+import { DISK_ALERT_PERCENT, DISK_FULL_PERCENT } from "../cloud-init/limits";
 import { MAIL_VOLUME_MOUNT } from "../cloud-init/volume";
 import { pinnedSshOptions, shellQuote } from "../scripts/commands";
 import { fail, ok, unknown, warn, type CheckResult } from "./types";
@@ -253,10 +254,15 @@ export function remoteResults(output: string, f: RemoteFacts, now = Date.now()):
         const percent = Number(pcent?.replace("%", ""));
         const detail = `${MAIL_VOLUME_MOUNT}: ${percent}% used (${gib(used)} of ${gib(size)} GiB)`;
         if (!Number.isFinite(percent)) add("mail volume", unknown(`df: ${volume}`, `findmnt ${MAIL_VOLUME_MOUNT}`));
-        else if (percent >= 90)
+        else if (percent >= DISK_ALERT_PERCENT)
             add(
                 "mail volume",
-                (percent >= 95 ? fail : warn)(detail, "raise mailstack:mailVolumeSizeGb and run pulumi up"),
+                (percent >= DISK_FULL_PERCENT ? fail : warn)(
+                    detail,
+                    percent >= DISK_FULL_PERCENT
+                        ? "Postfix is refusing mail from outside (452 4.3.1); raise mailstack:mailVolumeSizeGb and run pulumi up"
+                        : "raise mailstack:mailVolumeSizeGb and run pulumi up",
+                ),
             );
         else add("mail volume", ok(detail));
     }

@@ -14,7 +14,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CHECK_ORDER } from "./checks/order";
-import { connectHelp, Lab, teardown } from "./harness/container";
+import { connectHelp, Lab, LabBusyError, teardown } from "./harness/container";
 import { daemonMemory, type DaemonMemory } from "./harness/memory";
 import { outside } from "./harness/net";
 import { LAB_DIR, REPO_DIR, STATE_DIR } from "./harness/processes";
@@ -49,8 +49,10 @@ async function timed<T>(label: string, fn: () => T | Promise<T>): Promise<T> {
 }
 
 let tornDown = false;
+/** Set when another lab is live: stopping would stop that one. */
+let othersLab = false;
 function stopLab(): void {
-    if (tornDown) return;
+    if (tornDown || othersLab) return;
     tornDown = true;
     const r = teardown();
     if (r.output) console.log(r.output.replace(/^/gm, "  "));
@@ -193,6 +195,7 @@ async function main(): Promise<void> {
         results.push(...(await timed("checks", () => runChecks(checkFiles))));
         after = daemonMemory();
     } catch (err) {
+        othersLab = err instanceof LabBusyError;
         results.push({
             name: "The lab stands up: image, network, boot, SSH login with the deploy key, cloud-init",
             status: "fail",

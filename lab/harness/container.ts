@@ -36,11 +36,14 @@ export async function imageTarball(): Promise<string> {
     return r.stdout.trim().split("\n").pop()!;
 }
 
+/** Another live lab (someone's `--keep`): this run must leave it alone, not stop it. */
+export class LabBusyError extends Error {}
+
 /** Refuse to run over a live lab; clean leftovers of a dead one. */
 export function prepareState(): void {
     if (fs.existsSync(STATE_DIR)) {
         if (readPid("nspawn") !== undefined) {
-            throw new Error(`a lab is already running (state in ${STATE_DIR}); stop it with: bash lab/stop.sh`);
+            throw new LabBusyError(`a lab is already running (state in ${STATE_DIR}); stop it with: bash lab/stop.sh`);
         }
         teardown();
     }
