@@ -54,6 +54,9 @@ if start_limit; then
         have=$(policy ALICE@example.org bob@example.org bob@example.org bob@example.org 2>&1)
         want=$'action=450 4.7.1 alice@example.org has sent to 3 recipients in the past hour; try again in 60 minutes\naction=DUNNO\naction=DUNNO\naction=450 4.7.1 bob@example.org has sent to 3 recipients in the past hour; try again in 60 minutes'
         if [ "$have" = "$want" ]; then ok "the rate limit's counts survive a restart"; else not_ok "the rate limit's counts survive a restart" "$have"; fi
+        have=$(in_root python3 "$limit" clear Alice@example.org "$listen" 2>&1 && policy alice@example.org bob@example.org 2>&1)
+        want=$'alice@example.org: 3 recipients of the past hour forgotten\naction=DUNNO\naction=450 4.7.1 bob@example.org has sent to 3 recipients in the past hour; try again in 60 minutes'
+        if [ "$have" = "$want" ]; then ok "mailstack-submission-limit clear LOGIN lets that login send again, and only that one"; else not_ok "mailstack-submission-limit clear LOGIN lets that login send again, and only that one" "$have"; fi
         kill "$limit_pid"
         wait "$limit_pid" 2>/dev/null
     else

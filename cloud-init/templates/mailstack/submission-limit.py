@@ -9,10 +9,11 @@
 # counted, accepted in the end or not: a login that probes addresses spends its budget too.
 #
 # The counts survive a restart (STATE_DIRECTORY/sent.json, written every few seconds and at
-# exit). To let a login send again at once (after changing its password):
-#   systemctl stop mailstack-submission-limit && systemctl clean --what=state mailstack-submission-limit && systemctl start mailstack-submission-limit
+# exit).
 #
-#   mailstack-submission-limit LIMIT|off [HOST:PORT]
+#   mailstack-submission-limit LIMIT|off [HOST:PORT]    the service (systemd runs it)
+#   mailstack-submission-limit clear LOGIN [HOST:PORT]  let LOGIN send again at once (after
+#                                                       its password was changed)
 import asyncio
 import collections
 import json
@@ -74,6 +75,12 @@ def save():
 def decide(attrs, now):
     """The action for one policy request."""
     global dirty
+    if attrs.get("request") == "mailstack_clear":
+        login = attrs.get("sasl_username", "").lower()
+        cleared = len(sent.pop(login, ()))
+        dirty = True
+        log(f"cleared: login={login} ({cleared} recipients in the past hour)")
+        return f"OK cleared {cleared}"
     login = attrs.get("sasl_username", "").lower()
     if limit is None or not login or attrs.get("protocol_state", "").upper() != "RCPT":
         return "DUNNO"
@@ -116,6 +123,19 @@ async def serve(reader, writer):
         writer.close()
 
 
+def clear(login, address):
+    """The clear command: one request to the running service."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=10) as c:
+        c.sendall(f"request=mailstack_clear\nsasl_username={login}\n\n".encode())
+        reply = c.makefile().readline().strip()
+    if not reply.startswith("action=OK cleared "):
+        sys.exit(f"mailstack-submission-limit: unexpected answer {reply!r}")
+    print(f"{login.lower()}: {reply.rsplit(' ', 1)[1]} recipients of the past hour forgotten")
+
+
 async def main():
     host, _, port = (sys.argv[2] if len(sys.argv) > 2 else LISTEN).rpartition(":")
     server = await asyncio.start_server(serve, host, int(port))
@@ -134,8 +154,11 @@ async def main():
 
 
 if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "clear":
+        clear(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else LISTEN)
+        sys.exit(0)
     if len(sys.argv) < 2 or not (sys.argv[1] == "off" or sys.argv[1].isdigit()):
-        sys.exit("usage: mailstack-submission-limit LIMIT|off [HOST:PORT]")
+        sys.exit("usage: mailstack-submission-limit LIMIT|off [HOST:PORT] | clear LOGIN [HOST:PORT]")
     limit = None if sys.argv[1] == "off" else int(sys.argv[1])
     load()
     asyncio.run(main())
