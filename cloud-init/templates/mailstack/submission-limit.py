@@ -99,7 +99,13 @@ def decide(attrs, now):
     return "DUNNO"
 
 
+# Postfix's smtpd processes keep their connections open (smtpd_policy_service_max_idle);
+# they are closed at exit, or waiting for them would hold up a stop for minutes.
+clients = set()
+
+
 async def serve(reader, writer):
+    clients.add(writer)
     try:
         while True:
             attrs, lines = {}, 0
@@ -120,6 +126,7 @@ async def serve(reader, writer):
     except (ConnectionError, asyncio.IncompleteReadError, ValueError):
         pass
     finally:
+        clients.discard(writer)
         writer.close()
 
 
@@ -143,13 +150,15 @@ async def main():
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     log(f"listening on {host}:{port}, " + (f"{limit} recipients per login and hour" if limit else "no limit"))
-    async with server:
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), SAVE_EVERY)
-            except asyncio.TimeoutError:
-                pass
-            save()
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), SAVE_EVERY)
+        except asyncio.TimeoutError:
+            pass
+        save()
+    server.close()
+    for writer in list(clients):
+        writer.close()
     save()
 
 
