@@ -8,7 +8,7 @@ import { hostPostmaster, type MailSpec } from "../spec";
 import { shellQuote } from "../scripts/commands";
 import { renderTemplate } from "./template";
 import { hostFile as file, type HostFile } from "./types";
-import { MAIL_VOLUME_MOUNT } from "./volume";
+import { MAIL_VOLUME_MOUNT, MAILBOX_ROOT } from "./volume";
 
 /** Where mailstack-submission-limit answers Postfix's policy requests. */
 export const SUBMISSION_LIMIT_LISTEN = "127.0.0.1:10040";
@@ -19,9 +19,6 @@ export const DISK_ALERT_PERCENT = 90;
 export const DISK_CLEAR_PERCENT = 85;
 /** Postfix stops taking mail (4xx) when less than the rest is free (and doctor fails). */
 export const DISK_FULL_PERCENT = 95;
-
-/** Where the mailboxes are (dovecot.conf mail_home): the disk guard names the largest. */
-const MAIL_ROOT = `${MAIL_VOLUME_MOUNT}/vhosts`;
 
 /**
  * main.cf's recipient restrictions for 465/587 (master.cf): the rate limit first, when on,
@@ -73,7 +70,7 @@ export function renderLimitFiles(spec: MailSpec): HostFile[] {
                 ...guarded,
                 clearPercent: DISK_CLEAR_PERCENT,
                 fullPercent: DISK_FULL_PERCENT,
-                mailRoot: MAIL_ROOT,
+                mailRoot: MAILBOX_ROOT,
                 hostname: shellQuote(spec.hostname),
                 postmaster: shellQuote(hostPostmaster(spec)),
             }),

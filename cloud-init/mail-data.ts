@@ -4,6 +4,7 @@
 import { addressOwners, hostPostmaster, type MailSpec } from "../spec";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
+import { MAILBOX_ROOT } from "./volume";
 
 export interface MailDataSecrets {
     /** Dovecot password hash per mailbox address, e.g. `{BLF-CRYPT}$2b$12$...`. */
@@ -18,7 +19,7 @@ const VMAIL_GID = 5000;
 /** Where a mailbox lives on the mail volume (the same path Dovecot's mail_home computes). */
 function mailboxHome(address: string): string {
     const at = address.lastIndexOf("@");
-    return `/srv/mail/vhosts/${address.slice(at + 1)}/${address.slice(0, at)}`;
+    return `${MAILBOX_ROOT}/${address.slice(at + 1)}/${address.slice(0, at)}`;
 }
 
 function header(path: string, why: string): string {

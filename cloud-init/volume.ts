@@ -6,6 +6,8 @@
 
 /** Where the mail volume is mounted (srv-mail.mount). */
 export const MAIL_VOLUME_MOUNT = "/srv/mail";
+/** Where the mailboxes live on the volume: <domain>/<local part>/ (dovecot.conf mail_home). */
+export const MAILBOX_ROOT = `${MAIL_VOLUME_MOUNT}/vhosts`;
 /** Where the state directories live on the volume. */
 export const VOLUME_STATE_ROOT = `${MAIL_VOLUME_MOUNT}/state`;
 
