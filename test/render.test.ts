@@ -154,7 +154,11 @@ describe("user-data", () => {
             .filter((p) => !files.has(p) && !filter.has(p));
         expect([...filter].filter((p) => files.has(p))).toEqual([]);
         expect(left).toEqual([
+            "/etc/nginx/snippets/mailstack-tls-settings.conf",
             "/etc/nginx/snippets/mailstack-tls.conf",
+            "/etc/nginx/snippets/mailstack-autoconfig.conf",
+            "/etc/nginx/snippets/mailstack-autodiscover.conf",
+            "/etc/nginx/snippets/mailstack-mta-sts.conf",
             "/etc/nginx/sites-available/default",
             "/var/www/mailstack/autoconfig/mail/config-v1.1.xml",
             "/var/www/mailstack/autodiscover/autodiscover/autodiscover.xml",
