@@ -18,6 +18,9 @@ export const DANE_MX = `mx.${DANE_ZONE}`;
 /** Where the TLSA record of the MX's port 25 lives (RFC 7672 2.2.3). */
 export const DANE_TLSA_NAME = `_25._tcp.${DANE_MX}`;
 
+/** Seconds a resolver and Postfix may keep the TLSA record (the zone's other records: 60). */
+export const DANE_TLSA_TTL = 2;
+
 const dir = () => path.join(STATE_DIR, "dane");
 const conf = () => path.join(dir(), "knot.conf");
 
@@ -84,8 +87,9 @@ export function wrongTlsa(): string {
 }
 
 /**
- * Write the zone with this TLSA data; a running knotd reloads and re-signs it
- * (`knotc zone-reload`).
+ * Write the zone with this TLSA data; a running knotd reloads and re-signs it before this
+ * returns (`knotc -b`: without it the reload happens after knotc's "OK", and a resolver asked
+ * at once still gets the old record).
  */
 export function writeDaneZone(tlsa: string): void {
     const text = [
@@ -96,11 +100,13 @@ export function writeDaneZone(tlsa: string): void {
         `ns A ${NET.signedDns4}`,
         "@ MX 10 mx",
         `mx A ${NET.mx4}`,
-        `${DANE_TLSA_NAME}. TLSA ${tlsa}`,
+        // A TTL of 2 s: Postfix's SMTP client keeps a TLSA RRset for its TTL in each (long-lived)
+        // smtp process, so a changed record counts for new deliveries 2 s after unbound has it.
+        `${DANE_TLSA_NAME}. ${DANE_TLSA_TTL} TLSA ${tlsa}`,
         "",
     ].join("\n");
     fs.writeFileSync(path.join(dir(), `${DANE_ZONE}.zone`), text);
-    if (readPid("knot") !== undefined) sh("knotc", ["-c", conf(), "zone-reload", DANE_ZONE]);
+    if (readPid("knot") !== undefined) sh("knotc", ["-c", conf(), "-b", "zone-reload", DANE_ZONE]);
 }
 
 /** Start knotd in msl-out with the zone and the MX key's TLSA record (after the outside MX made its key). */
