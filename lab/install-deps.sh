@@ -22,6 +22,9 @@ declare -A need=(
     [shellcheck]=shellcheck
     [openssl]=openssl
     [pebble]=pebble
+    [knotd]=knot
+    [keymgr]=knot
+    [knotc]=knot
 )
 missing=()
 for cmd in "${!need[@]}"; do

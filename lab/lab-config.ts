@@ -4,6 +4,7 @@
 import { renderUserData } from "../cloud-init/user-data";
 import { buildSpec, MailSpec, RawConfig } from "../spec";
 import { ACME_DIRECTORY, ACME_HOST } from "./acme";
+import { daneSignedZone } from "./dane";
 import { MAIL_VOLUME_DEVICE } from "./harness/container";
 import { NET } from "./harness/net";
 import { provisionalHostKey } from "./harness/ssh";
@@ -25,10 +26,18 @@ export const LAB_SINK_ADDRESS = "ext@sink.test";
 
 /**
  * The lab's stack config. A function, because the backup target's host key (pinned in
- * `mailstack:backup.sftp.hostKey`) is made for each lab run in its state dir.
+ * `mailstack:backup.sftp.hostKey`) and the signed zone's key (its DS in
+ * `mailstack:resolver.signedZones`) are made for each lab run in its state dir.
  */
 export function labRawConfig(): RawConfig {
-    return { ...LAB_BASE_CONFIG, backup: labBackupConfig() };
+    return {
+        ...LAB_BASE_CONFIG,
+        // The one lab difference in the server's config: unbound forwards to the lab DNS, which
+        // does not sign its zones, instead of recursing from the root servers; only dane.test,
+        // signed by the lab's Knot DNS with a key made for this run, is validated (its DS).
+        resolver: { forward: [NET.client4], signedZones: [daneSignedZone()] },
+        backup: labBackupConfig(),
+    };
 }
 
 const LAB_BASE_CONFIG: RawConfig = {
@@ -51,9 +60,6 @@ const LAB_BASE_CONFIG: RawConfig = {
             aliases: { postmaster: ["carol@example.net"], fwd: [LAB_SINK_ADDRESS] },
         },
     ],
-    // The one lab difference in the server's config: unbound forwards to the lab DNS, which
-    // cannot sign zones, instead of recursing from the root servers with DNSSEC validation.
-    resolver: { forward: [NET.client4] },
     // Backups to the lab's Storage Box (lab/storagebox.ts), with the password and SSH key as secrets.
     backupSecretsSet: ["backupPassword", "backupSshPrivateKey"],
     passwords: LAB_PASSWORDS,

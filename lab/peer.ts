@@ -4,7 +4,9 @@
 // - sink.test and peer.test on NET.mx4, peer6.test on NET.mx6 (IPv6 only): STARTTLS with a
 //   certificate of the lab CA (which the container trusts as it would a public CA);
 // - badtls.test on NET.badTlsMx4: a self-signed certificate;
-// - plain.test on NET.plainMx4: no STARTTLS at all, as if an attacker stripped it.
+// - plain.test on NET.plainMx4: no STARTTLS at all, as if an attacker stripped it;
+// - dane.test on NET.mx4, whose records are in the DNSSEC-signed zone with a TLSA record of
+//   this MX's key (lab/dane.ts), not in the lab DNS.
 //
 // peer.test, peer6.test, badtls.test and plain.test publish an MTA-STS policy in mode
 // enforce (RFC 8461): `_mta-sts` TXT in the lab DNS (lab/dns.ts) and the policy over HTTPS on
@@ -37,6 +39,8 @@ export interface OutsideMx {
     tls: MxTls;
     /** Publishes an MTA-STS policy with mode enforce. */
     mtaSts: boolean;
+    /** Its records are in the DNSSEC-signed zone (lab/dane.ts), with a TLSA record, not in the lab DNS. */
+    signed?: boolean;
 }
 
 export const OUTSIDE_MX: readonly OutsideMx[] = [
@@ -45,6 +49,7 @@ export const OUTSIDE_MX: readonly OutsideMx[] = [
     { domain: "peer6.test", mx: "mx.peer6.test", address: NET.mx6, tls: "valid", mtaSts: true },
     { domain: "badtls.test", mx: "mx.badtls.test", address: NET.badTlsMx4, tls: "self-signed", mtaSts: true },
     { domain: "plain.test", mx: "mx.plain.test", address: NET.plainMx4, tls: "none", mtaSts: true },
+    { domain: "dane.test", mx: "mx.dane.test", address: NET.mx4, tls: "valid", mtaSts: false, signed: true },
 ];
 
 /** The `_mta-sts` TXT id of every policy here (the policies never change during a run). */
@@ -62,7 +67,7 @@ export function outsideMxRecords(): {
     content: string;
     priority?: number;
 }[] {
-    return OUTSIDE_MX.flatMap((m) => [
+    return OUTSIDE_MX.filter((m) => !m.signed).flatMap((m) => [
         { name: m.domain, type: "MX" as const, content: m.mx, priority: 10 },
         { name: m.mx, type: net.isIPv6(m.address) ? ("AAAA" as const) : ("A" as const), content: m.address },
         ...(m.mtaSts
@@ -145,6 +150,9 @@ function iprevResult(rev: { result: string }, ip: string): string {
 }
 
 const certDir = () => path.join(STATE_DIR, "peer");
+
+/** The private key of the valid MX certificate (dane.test's TLSA record is made from it). */
+export const mxKeyFile = () => path.join(certDir(), "mx.key");
 
 /** The outside MX's certificates: lab CA for the valid MX names and the policy host, self-signed for badtls. */
 function certificates(): void {

@@ -234,6 +234,11 @@ export function buildSpec(raw: RawConfig): MailSpec {
         submissionLimit: cfg.submissionLimit,
         mtaStsMode: cfg.mtaSts.mode,
         resolverForward: cfg.resolver?.forward ?? [],
+        resolverSignedZones: (cfg.resolver?.signedZones ?? []).map((z) => ({
+            name: z.name.toLowerCase().replace(/\.$/, ""),
+            servers: z.servers,
+            ds: z.ds.map((d) => d.toLowerCase()),
+        })),
         ...(cfg.backup ? { backup: backupSpec(cfg.backup) } : {}),
     };
 }

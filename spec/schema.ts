@@ -12,7 +12,29 @@ import {
     spamFilterInput,
     submissionLimitInput,
 } from "./filter";
+import { isDomainName } from "./syntax";
 import { DEFAULT_DKIM_SELECTOR, LETS_ENCRYPT_DIRECTORY, SUPPORTED_IMAGE } from "./types";
+
+/** A DS record's data (RFC 4034 5.3): key tag, algorithm, digest type, hex digest. */
+const DS_RDATA = /^[0-9]{1,5} [0-9]{1,3} [0-9]{1,3} [0-9a-fA-F]{40,128}$/;
+
+/** A private zone signed with DNSSEC: its name servers and the DS that anchors trust in it. */
+const signedZoneInput = z
+    .object({
+        name: z
+            .string()
+            .refine(
+                (n) => isDomainName(n.toLowerCase().replace(/\.$/, "")),
+                "must be a domain name such as internal.example.org",
+            ),
+        servers: z
+            .array(z.string().refine((a) => isIP(a) !== 0, "must be an IPv4 or IPv6 address"))
+            .min(1, "must list at least one name server address"),
+        ds: z
+            .array(z.string().regex(DS_RDATA, 'must be a DS record\'s data: "keytag algorithm digesttype hexdigest"'))
+            .min(1, "must list at least one DS record"),
+    })
+    .strict();
 
 const secretSchemas = new Set<z.ZodType>();
 /** A key whose value must be set with `pulumi config set --secret`. */
@@ -219,16 +241,22 @@ export const configInput = z.object({
         .default({ mode: "testing" }),
     /**
      * The host's own DNS resolver (unbound). Without it, full recursion from the root with
-     * DNSSEC validation. `forward`: ask these resolvers instead, without validation; only for
-     * a network whose DNS is not signed and not reachable otherwise (the lab).
+     * DNSSEC validation. `forward`: ask these resolvers instead; only for a network whose DNS
+     * is not signed and not reachable otherwise (the lab): the root trust anchor is left out,
+     * so their answers are unsigned ("insecure"), never "bogus". `signedZones`: private
+     * DNSSEC-signed zones, asked of their own name servers (a stub zone) and validated against
+     * the DS given here (a trust anchor), with or without `forward`.
      */
     resolver: z
         .object({
             forward: z
                 .array(z.string().refine((a) => isIP(a) !== 0, "must be an IPv4 or IPv6 address"))
-                .min(1, "must list at least one resolver address"),
+                .min(1, "must list at least one resolver address")
+                .optional(),
+            signedZones: z.array(signedZoneInput).min(1, "must list at least one zone").optional(),
         })
         .strict()
+        .refine((r) => r.forward !== undefined || r.signedZones !== undefined, "must set forward or signedZones")
         .optional(),
     /** address -> password; checked against the mailboxes in the address pass. */
     passwords: secret(z.unknown().optional()),

@@ -98,8 +98,19 @@ export interface MailSpec {
     readonly mtaStsMode: "testing" | "enforce";
     /** Where the host's resolver sends its queries: [] is full recursion with DNSSEC validation. */
     readonly resolverForward: readonly string[];
+    /** Private DNSSEC-signed zones: asked of their own servers, validated against their DS. */
+    readonly resolverSignedZones: readonly SignedZoneSpec[];
     /** restic backups of the mail volume; none when absent. */
     readonly backup?: BackupSpec;
+}
+
+export interface SignedZoneSpec {
+    /** The zone's name, lower case, without the final dot. */
+    readonly name: string;
+    /** Its authoritative name servers' addresses. */
+    readonly servers: readonly string[];
+    /** DS records' data ("keytag algorithm digesttype hexdigest"), the zone's trust anchor. */
+    readonly ds: readonly string[];
 }
 
 export const SUPPORTED_IMAGE = "debian-13";

@@ -275,16 +275,50 @@ describe("host files", () => {
         expect(daemon).toMatch(/^port: 8461$/m);
     });
 
-    it("unbound: recursion with DNSSEC by default; mailstack:resolver.forward forwards without validation", () => {
+    it("unbound: recursion with DNSSEC by default; mailstack:resolver.forward forwards with the validator on and no root anchor", () => {
         const conf = (s: ReturnType<typeof spec>) =>
             byPath(renderHostFiles(s), "/etc/unbound/unbound.conf.d/mailstack.conf").content;
-        expect(conf(spec())).not.toMatch(/forward-zone|module-config/);
+        const anchor = (s: ReturnType<typeof spec>) =>
+            byPath(renderHostFiles(s), "/etc/unbound/unbound.conf.d/root-auto-trust-anchor-file.conf").content;
+        expect(conf(spec())).not.toMatch(/forward-zone|stub-zone|module-config|trust-anchor:/);
         expect(conf(spec())).toMatch(/^\s+interface: 127\.0\.0\.1$/m);
-        const fwd = conf(spec({ resolver: { forward: ["192.0.2.7", "2001:db8::7"] } }));
+        // Debian's conffile, unchanged: the root anchor.
+        expect(anchor(spec())).toMatch(/^\s+auto-trust-anchor-file: "\/var\/lib\/unbound\/root\.key"$/m);
+        const forwarded = spec({ resolver: { forward: ["192.0.2.7", "2001:db8::7"] } });
+        const fwd = conf(forwarded);
         expect(fwd).toMatch(
             /^forward-zone:\n {4}name: "\."\n {4}forward-addr: 192\.0\.2\.7\n {4}forward-addr: 2001:db8::7$/m,
         );
-        expect(fwd).toMatch(/^\s+module-config: "iterator"$/m);
+        expect(fwd).toMatch(/^\s+module-config: "validator iterator"$/m);
+        // The forwarders' unsigned answers would all be bogus under the root anchor.
+        expect(anchor(forwarded)).not.toMatch(/^\s*[a-z-]+:/m);
+    });
+
+    it("unbound: mailstack:resolver.signedZones are stub zones validated against their DS, with forwarders or with recursion", () => {
+        const conf = (s: ReturnType<typeof spec>) =>
+            byPath(renderHostFiles(s), "/etc/unbound/unbound.conf.d/mailstack.conf").content;
+        const zone = {
+            name: "Dane.Test.",
+            servers: ["198.51.100.53", "2001:db8::53"],
+            ds: ["46278 13 2 7C9BC5C9692DDCD069BF32DA8806F267F39DCC4D70D86AC309E6EEFD9B621E6B"],
+        };
+        const both = conf(spec({ resolver: { forward: ["192.0.2.7"], signedZones: [zone] } }));
+        expect(both).toMatch(
+            /^ {4}trust-anchor: "dane\.test\. DS 46278 13 2 7c9bc5c9692ddcd069bf32da8806f267f39dcc4d70d86ac309e6eefd9b621e6b"$/m,
+        );
+        expect(both).toMatch(
+            /^stub-zone:\n {4}name: "dane\.test\."\n {4}stub-addr: 198\.51\.100\.53\n {4}stub-addr: 2001:db8::53$/m,
+        );
+        // Server options first, then the zones: unbound reads a clause until the next one.
+        expect(both.indexOf("trust-anchor:")).toBeLessThan(both.indexOf("stub-zone:"));
+        expect(both.indexOf("stub-zone:")).toBeLessThan(both.indexOf("forward-zone:"));
+        const alone = spec({ resolver: { signedZones: [zone] } });
+        expect(conf(alone)).toMatch(/^stub-zone:$/m);
+        expect(conf(alone)).not.toMatch(/forward-zone|module-config/);
+        // With recursion the root anchor stays.
+        expect(
+            byPath(renderHostFiles(alone), "/etc/unbound/unbound.conf.d/root-auto-trust-anchor-file.conf").content,
+        ).toMatch(/auto-trust-anchor-file:/);
     });
 
     it("main.cf: a relay host gets SASL credentials and required TLS", () => {

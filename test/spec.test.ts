@@ -45,6 +45,29 @@ describe("bad input names the key path and what is wrong", () => {
         expect(problems({ ...oneDomain(), resolver: { forward: [] } })).toEqual([
             "mailstack:resolver.forward: must list at least one resolver address",
         ]);
+        expect(problems({ ...oneDomain(), resolver: {} })).toEqual([
+            "mailstack:resolver: must set forward or signedZones",
+        ]);
+    });
+
+    test("a signed zone with a bad name, server or DS", () => {
+        const zone = { name: "dane.test", servers: ["198.51.100.53"], ds: ["46278 13 2 " + "ab".repeat(32)] };
+        expect(problems({ ...oneDomain(), resolver: { signedZones: [zone] } })).toEqual([]);
+        expect(
+            problems({
+                ...oneDomain(),
+                resolver: {
+                    signedZones: [zone, { name: "dane_test", servers: ["ns.dane.test"], ds: ["46278 13 2 xyz"] }],
+                },
+            }),
+        ).toEqual([
+            "mailstack:resolver.signedZones[1].name: must be a domain name such as internal.example.org",
+            "mailstack:resolver.signedZones[1].servers[0]: must be an IPv4 or IPv6 address",
+            'mailstack:resolver.signedZones[1].ds[0]: must be a DS record\'s data: "keytag algorithm digesttype hexdigest"',
+        ]);
+        expect(problems({ ...oneDomain(), resolver: { signedZones: [{ ...zone, ds: [] }] } })).toEqual([
+            "mailstack:resolver.signedZones[0].ds: must list at least one DS record",
+        ]);
     });
 
     test("invalid hostname", () => {

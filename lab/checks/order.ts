@@ -34,6 +34,10 @@ export const CHECK_ORDER = [
     // Outbound mail judged at the outside MX (SPF, iprev, DKIM, DMARC), MTA-STS enforce honoured, unbound; then
     // provisions with mailstack:relay and back to the lab's config, so the checks after it see the server as before.
     "outbound.test.ts",
+    // DANE to dane.test (signed by the lab's Knot DNS, validated by unbound): verified delivery, a wrong TLSA
+    // record defers, the right one back delivers. After outbound.test.ts (the direct path it proves); it ends
+    // with the zone's right record.
+    "dane.test.ts",
     // TLS versions on every TLS port; independent of the checks around it.
     "tls.test.ts",
     // mailstack doctor against the lab, then one thing broken at a time (DNS answers, Dovecot, outbound 25, the

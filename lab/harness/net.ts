@@ -36,6 +36,8 @@ export const NET = {
     badTlsMx4: "198.51.100.26",
     /** An MX that offers no STARTTLS (as if an attacker stripped it), policy enforce. */
     plainMx4: "198.51.100.27",
+    /** Knot DNS with the DNSSEC-signed zone dane.test (lab/dane.ts), the server's stub zone for it. */
+    signedDns4: "198.51.100.53",
 } as const;
 
 /** Create msl-srv and msl-out with one veth pair between them. No link to the host. */
@@ -61,7 +63,8 @@ export function createNetwork(): void {
     run(o, "addr", "add", `${NET.attacker4}/32`, "dev", NET.outsideIf);
     run(o, "addr", "add", `${NET.storagebox4}/32`, "dev", NET.outsideIf);
     run(o, "addr", "add", `${NET.listed4}/32`, "dev", NET.outsideIf);
-    for (const a of [NET.mx4, NET.badTlsMx4, NET.plainMx4]) run(o, "addr", "add", `${a}/32`, "dev", NET.outsideIf);
+    for (const a of [NET.mx4, NET.badTlsMx4, NET.plainMx4, NET.signedDns4])
+        run(o, "addr", "add", `${a}/32`, "dev", NET.outsideIf);
     run(o, "-6", "addr", "add", `${NET.client6}/64`, "dev", NET.outsideIf, "nodad");
     run(o, "-6", "addr", "add", `${NET.mx6}/64`, "dev", NET.outsideIf, "nodad");
     run(o, "link", "set", NET.outsideIf, "up");

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { MailSpec } from "../../spec";
 import { startAcmeServer } from "../acme";
+import { startSignedDns } from "../dane";
 import { labDnsRecords } from "../dns";
 import { LAB_RELAY, labSpec, labUserData } from "../lab-config";
 import { labDkimPublicKeysPem, provision } from "../provision";
@@ -75,6 +76,8 @@ export async function standUpLab(lab: Partial<Lab>, timed: Timed): Promise<Stood
             String(LAB_RELAY.port),
         ]),
     );
+    // After the outside MX, whose key the zone's TLSA record names.
+    await timed("signed DNS (Knot, dane.test) in msl-out", () => startSignedDns());
     Object.assign(
         lab,
         await timed("unpack onto tmpfs", () => prepareRoot(tarball, { userData, hostname: spec.hostname }, publicKey)),

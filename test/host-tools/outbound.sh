@@ -9,14 +9,22 @@ have=$(in_root unbound-checkconf -o auto-trust-anchor-file 2>&1)
 if [ "$have" = "/var/lib/unbound/root.key" ]; then ok "unbound's root trust anchor is Debian's (dns-root-data)"; else not_ok "unbound's root trust anchor is Debian's (dns-root-data)" "$have"; fi
 have=$(in_root unbound-checkconf -o interface 2>&1 | tr '\n' ' ')
 if [ "$have" = "127.0.0.1 ::1 " ]; then ok "unbound answers on loopback only"; else not_ok "unbound answers on loopback only" "interface: $have"; fi
-# The forwarding variant (mailstack:resolver.forward), in place of ours, then ours back.
+# The forwarding variant (mailstack:resolver.forward, with a signed zone), in place of ours, then ours back.
 conf=/etc/unbound/unbound.conf.d/mailstack.conf
+anchor=/etc/unbound/unbound.conf.d/root-auto-trust-anchor-file.conf
 cp "$ROOT$conf" "$WORK/unbound-mailstack.conf"
+cp "$ROOT$anchor" "$WORK/unbound-root-anchor.conf"
 cp "$RENDER/direct/mailstack.conf" "$ROOT$conf"
-check "unbound-checkconf accepts the forwarding config (mailstack:resolver.forward)" in_root unbound-checkconf
+cp "$RENDER/direct/root-auto-trust-anchor-file.conf" "$ROOT$anchor"
+check "unbound-checkconf accepts the forwarding config (mailstack:resolver.forward, signedZones)" in_root unbound-checkconf
 have=$(in_root unbound-checkconf -o module-config 2>&1)
-if [ "$have" = "iterator" ]; then ok "a forwarding unbound does not validate"; else not_ok "a forwarding unbound does not validate" "module-config: $have"; fi
+if [ "$have" = "validator iterator" ]; then ok "a forwarding unbound still validates"; else not_ok "a forwarding unbound still validates" "module-config: $have"; fi
+have=$(in_root unbound-checkconf -o auto-trust-anchor-file 2>&1)
+if [ -z "$have" ]; then ok "a forwarding unbound has no root trust anchor"; else not_ok "a forwarding unbound has no root trust anchor" "auto-trust-anchor-file: $have"; fi
+have=$(in_root unbound-checkconf -o trust-anchor 2>&1)
+if [[ "$have" == "dane.test. DS 46278 13 2 "* ]]; then ok "the signed zone's DS is a trust anchor"; else not_ok "the signed zone's DS is a trust anchor" "trust-anchor: $have"; fi
 cp "$WORK/unbound-mailstack.conf" "$ROOT$conf"
+cp "$WORK/unbound-root-anchor.conf" "$ROOT$anchor"
 # main.cf without a relay, beside master.cf (postconf -c reads a directory).
 mkdir -p "$ROOT/tmp/direct-postfix"
 cp "$RENDER/direct/main.cf" "$ROOT/tmp/direct-postfix/main.cf"

@@ -136,11 +136,26 @@ for (const f of renderBackupFiles(backupSpec, {
     fs.writeFileSync(target, f.content, { mode: parseInt(f.mode, 8) });
 }
 // The same sample without a relay (direct delivery: DANE, MTA-STS) and with the lab's kind of
-// forwarding resolver, under OUTDIR/direct (outbound.sh hands them to postconf and unbound-checkconf).
+// forwarding resolver and signed zone, under OUTDIR/direct (outbound.sh hands them to postconf and
+// unbound-checkconf).
 const { relay: _relay, ...direct } = spec;
-const directFiles = renderHostFiles({ ...direct, resolverForward: ["192.0.2.7", "2001:db8::7"] });
+const directFiles = renderHostFiles({
+    ...direct,
+    resolverForward: ["192.0.2.7", "2001:db8::7"],
+    resolverSignedZones: [
+        {
+            name: "dane.test",
+            servers: ["198.51.100.53"],
+            ds: ["46278 13 2 7c9bc5c9692ddcd069bf32da8806f267f39dcc4d70d86ac309e6eefd9b621e6b"],
+        },
+    ],
+});
 fs.mkdirSync(path.join(out, "direct"), { recursive: true });
-for (const name of ["/etc/postfix/main.cf", "/etc/unbound/unbound.conf.d/mailstack.conf"])
+for (const name of [
+    "/etc/postfix/main.cf",
+    "/etc/unbound/unbound.conf.d/mailstack.conf",
+    "/etc/unbound/unbound.conf.d/root-auto-trust-anchor-file.conf",
+])
     fs.writeFileSync(path.join(out, "direct", path.basename(name)), directFiles.find((f) => f.path === name)!.content);
 // What Hetzner's debian-13 image already has (only in packages.json) plus what the user-data installs.
 fs.writeFileSync(path.join(out, "rootfs-packages"), [...packages.image, ...MAIL_PACKAGES].join("\n") + "\n");
