@@ -242,6 +242,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
         autoExpunge: cfg.autoExpunge,
         submissionLimit: cfg.submissionLimit,
         mtaStsMode: cfg.mtaSts.mode,
+        webmail: cfg.webmail,
         resolverForward: cfg.resolver?.forward ?? [],
         ...(cfg.backup ? { backup: backupSpec(cfg.backup) } : {}),
     };
