@@ -161,6 +161,22 @@ export async function startAcmeServer(): Promise<number> {
     );
 }
 
+/** Where the lab keeps pebble's root of this run, for the container's trust store. */
+const pebbleRootFile = () => path.join(dir(), "pebble-root.pem");
+
+/**
+ * Fetch pebble's root once it runs and keep it: the container trusts it as a real server
+ * trusts Let's Encrypt's (Roundcube verifies the host's own certificate on 993/465/4190).
+ */
+export async function savePebbleRoot(): Promise<void> {
+    fs.writeFileSync(pebbleRootFile(), await pebbleRoot());
+}
+
+/** Pebble's root of this run, as saved by savePebbleRoot. */
+export function savedPebbleRoot(): string {
+    return fs.readFileSync(pebbleRootFile(), "utf8");
+}
+
 /** Pebble's current root (the issuer of the host's certificate chain), over its management API. */
 export async function pebbleRoot(): Promise<string> {
     return new Promise((resolve, reject) => {

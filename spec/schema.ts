@@ -221,7 +221,9 @@ export const configInput = z.object({
      * Roundcube at https://<hostname>/ (nginx, php-fpm, its SQLite database on the mail
      * volume); false: no webmail packages and no site.
      */
-    webmail: z.boolean({ error: "must be true (Roundcube at https://<hostname>/) or false (no webmail)" }).default(true),
+    webmail: z
+        .boolean({ error: "must be true (Roundcube at https://<hostname>/) or false (no webmail)" })
+        .default(true),
     /**
      * The host's own DNS resolver (unbound). Without it, full recursion from the root with
      * DNSSEC validation. `forward`: ask these resolvers instead, without validation; only for
