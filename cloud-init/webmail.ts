@@ -6,7 +6,7 @@
 import { port, type MailSpec } from "../spec";
 import { renderTemplate } from "./template";
 import { hostFile, type HostFile } from "./types";
-import { MAIL_VOLUME_MOUNT } from "./volume";
+import { MAIL_VOLUME_MOUNT, VOLUME_STATE_ROOT } from "./volume";
 
 /** Debian 13's PHP: the php-fpm unit, its socket and its configuration directory. */
 const PHP_VERSION = "8.4";
@@ -14,8 +14,13 @@ export const PHP_FPM_UNIT = `php${PHP_VERSION}-fpm`;
 const PHP_FPM_SOCKET = `/run/php/php${PHP_VERSION}-fpm.sock`;
 const PHP_FPM_CONF_DIR = `/etc/php/${PHP_VERSION}/fpm/conf.d`;
 
-/** Roundcube's state on the mail volume: its SQLite database and des_key (backed up with the volume). */
-export const WEBMAIL_DIR = `${MAIL_VOLUME_MOUNT}/webmail`;
+/**
+ * Roundcube's state on the mail volume: its SQLite database and des_key. Beside the other
+ * state (not a bind mount: Roundcube is told this path), so the backup holds it and
+ * `mailstack-restore all` brings it back with the rest of state/ (www-data is uid 33 on
+ * every Debian, so restic's numeric owners fit).
+ */
+export const WEBMAIL_DIR = `${VOLUME_STATE_ROOT}/webmail`;
 export const WEBMAIL_DATABASE = `${WEBMAIL_DIR}/roundcube.db`;
 const DES_KEY_FILE = `${WEBMAIL_DIR}/des_key`;
 

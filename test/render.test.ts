@@ -809,7 +809,7 @@ describe("webmail (mailstack:webmail)", () => {
         expect(php).toContain(`$config['db_dsnw'] = 'sqlite:///${WEBMAIL_DATABASE}?mode=0640';`);
         expect(WEBMAIL_DATABASE.startsWith("/srv/mail/")).toBe(true);
         // No des_key in the file: it is read from the volume, where the server made it.
-        expect(php).toContain("$config['des_key'] = trim(file_get_contents('/srv/mail/webmail/des_key'));");
+        expect(php).toContain("$config['des_key'] = trim(file_get_contents('/srv/mail/state/webmail/des_key'));");
         expect(php).toContain("$config['log_driver'] = 'syslog';");
         expect(php).toContain("$config['log_logins'] = true;");
     });

@@ -10,10 +10,10 @@ $config = [];
 // --- State: on the mail volume, so a rebuilt server keeps it ----------------------------
 // Preferences, address books, identities and sessions. Roundcube creates the tables itself
 // in an empty file (its SQL/sqlite.initial.sql).
-$config['db_dsnw'] = 'sqlite:////srv/mail/webmail/roundcube.db?mode=0640';
+$config['db_dsnw'] = 'sqlite:////srv/mail/state/webmail/roundcube.db?mode=0640';
 // Encrypts the IMAP password kept in the session. Made on the server by mailstack-webmail
 // (random, 24 characters) and kept beside the database: it never leaves the host.
-$config['des_key'] = trim(file_get_contents('/srv/mail/webmail/des_key'));
+$config['des_key'] = trim(file_get_contents('/srv/mail/state/webmail/des_key'));
 
 // --- Dovecot, Postfix and Sieve on this host, over TLS verified against our own name ----
 // 127.0.0.1 is not in the certificate: peer_name says which name it must carry (the
