@@ -172,7 +172,7 @@ void test("alice logs in, reads mail that came over port 25, sends to bob (fetch
         await page.fill("#compose-subject", outbound);
         await page.fill("#composebody", "Written in Roundcube, in the mailstack lab.\n");
         await page.screenshot({ path: path.join(ARTIFACTS_DIR, "webmail-compose.png"), fullPage: true });
-        await page.locator("button.send, a.send").first().click();
+        await page.locator("a.send:visible, button.send:visible").first().click();
         await page.waitForURL(/_task=mail(?!.*_action=compose)/, { timeout: 30_000 });
         const got = await eventually(
             async () => (await imapFetch(BOB, LAB_PASSWORDS[BOB], { subject: outbound }))[0],
@@ -184,15 +184,16 @@ void test("alice logs in, reads mail that came over port 25, sends to bob (fetch
         // A filter from the managesieve plugin: this subject goes to Archive.
         const filed = tag("webmail-filter");
         await page.goto(`${URL_BASE}?_task=settings&_action=plugin.managesieve`);
-        await page.locator("a.create, button.create").first().click();
-        const form = page.frameLocator("#preferences-frame");
+        await page.locator("#responsestoolbar a.create:not(.disabled)").click();
+        const form = page.frameLocator("#filter-box");
         await form.locator("#_name").fill(`mailstack ${filed}`);
-        await form.locator('select[name="_header[]"]').first().selectOption("subject");
-        await form.locator('select[name="_rule_op[]"]').first().selectOption("contains");
-        await form.locator('input[name="_rule_target[]"]').first().fill(filed);
-        await form.locator('select[name="_action_type[]"]').first().selectOption("fileinto");
-        await form.locator('select[name="_action_mailbox[]"]').first().selectOption("Archive");
-        await saveFilter(page);
+        await form.locator("#header0").selectOption("subject");
+        await form.locator("#rule_op0").selectOption("contains");
+        await form.locator("#rule_target0_list input").first().fill(filed);
+        await form.locator("#action_type0").selectOption("fileinto");
+        await form.locator("#action_mailbox0").selectOption("Archive");
+        // Desktop width: the form's own Save button (elastic moves it to a footer on phones only).
+        await form.locator(".formbuttons .submit").first().click();
         const script = await eventually(() => {
             const s = ssh(`doveadm sieve get -u ${ALICE} roundcube 2>/dev/null || true`).stdout;
             return s.includes(filed) ? s : undefined;
@@ -211,11 +212,3 @@ void test("alice logs in, reads mail that came over port 25, sends to bob (fetch
     }
     assert.deepEqual(violations, [], "CSP violations in the browser");
 });
-
-/** Save the filter form: its button is in the frame, or (elastic) in the dialog's footer around it. */
-async function saveFilter(page: Page): Promise<void> {
-    const inFrame = page.frameLocator("#preferences-frame").locator("button.submit, input.button.mainaction");
-    const outside = page.locator(".formbuttons button.submit, #preferences-frame ~ .footer button.submit");
-    if ((await outside.count()) > 0 && (await outside.first().isVisible())) await outside.first().click();
-    else await inFrame.first().click();
-}
