@@ -169,7 +169,27 @@ const pebbleRootFile = () => path.join(dir(), "pebble-root.pem");
  * trusts Let's Encrypt's (Roundcube verifies the host's own certificate on 993/465/4190).
  */
 export async function savePebbleRoot(): Promise<void> {
-    fs.writeFileSync(pebbleRootFile(), await pebbleRoot());
+    // From msl-out, where pebble listens (this process is in the host's namespace): curl there,
+    // verifying the management API against the lab CA as pebbleRoot() does.
+    const r = sh("ip", [
+        "netns",
+        "exec",
+        NET.outsideNs,
+        "curl",
+        "-sS",
+        "--fail",
+        "--retry",
+        "5",
+        "--retry-connrefused",
+        "--cacert",
+        path.join(dir(), "ca.pem"),
+        "--resolve",
+        `${ACME_HOST}:${MANAGEMENT_PORT}:${NET.outside4}`,
+        `https://${ACME_HOST}:${MANAGEMENT_PORT}/roots/0`,
+    ]);
+    if (!r.stdout.includes("-----BEGIN CERTIFICATE-----"))
+        throw new Error(`pebble /roots/0: ${r.stdout.slice(0, 200)}`);
+    fs.writeFileSync(pebbleRootFile(), r.stdout);
 }
 
 /** Pebble's root of this run, as saved by savePebbleRoot. */

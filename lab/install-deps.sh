@@ -22,6 +22,7 @@ declare -A need=(
     [shellcheck]=shellcheck
     [openssl]=openssl
     [pebble]=pebble
+    [curl]=curl
     # The webmail check's browser (driven by playwright-core), and certutil for its trust in
     # the lab's ACME root: Debian's packages, never a downloaded browser.
     [chromium]=chromium
