@@ -17,20 +17,51 @@ export function clientHostNames(domain: string): string[] {
 }
 
 /**
- * Every name of the host's one certificate: the hostname first (it names the lineage), then
- * each domain's client names. One certificate for all of them keeps us at one order per
- * change, far from Let's Encrypt's limits (50 certificates per domain a week, 100 names).
+ * Every name the host's certificates cover: the hostname first, then each domain's client
+ * names, in the config's order of domains.
  */
 export function certificateNames(spec: MailSpec): string[] {
-    return [spec.hostname, ...spec.domains.flatMap((d) => clientHostNames(d.name))];
+    return hostCertificates(spec).flatMap((c) => c.names);
 }
 
-/** The certificate step's stdin: one name a line, the hostname first (buildSpec keeps it within the CA's limit). */
-export function renderCertificateNames(spec: MailSpec): string {
-    const names = certificateNames(spec);
-    if (names.length > CERTIFICATE_NAME_LIMIT)
-        throw new Error(`certificate: ${names.length} names exceed the CA's limit of ${CERTIFICATE_NAME_LIMIT}`);
-    return names.map((n) => `${n}\n`).join("");
+/** One certificate of the host: its certbot lineage (the `--cert-name`) and its names. */
+export interface HostCertificate {
+    readonly lineage: string;
+    readonly names: readonly string[];
+}
+
+/**
+ * The host's certificates. The first, named after the host, holds the hostname and the
+ * client names of as many domains as fit the CA's limit of names (Let's Encrypt: 100, so
+ * 33 domains); Postfix, Dovecot and nginx's own name use it. Each further 33 domains get one
+ * more, `<hostname>-2`, `-3`, ..., only for nginx's client names. A new domain extends the
+ * last certificate (one ACME order); only a removed or reordered domain moves the names of
+ * the domains after it. Few certificates keep us far from Let's Encrypt's limits (300 orders
+ * in 3 hours, 50 certificates per registered domain a week).
+ */
+export function hostCertificates(spec: MailSpec): HostCertificate[] {
+    const perDomain = CLIENT_HOST_LABELS.length;
+    const first = Math.floor((CERTIFICATE_NAME_LIMIT - 1) / perDomain);
+    const later = Math.floor(CERTIFICATE_NAME_LIMIT / perDomain);
+    const names = (from: number, to: number) => spec.domains.slice(from, to).flatMap((d) => clientHostNames(d.name));
+    const out: HostCertificate[] = [{ lineage: spec.hostname, names: [spec.hostname, ...names(0, first)] }];
+    for (let from = first, n = 2; from < spec.domains.length; from += later, n++)
+        out.push({ lineage: `${spec.hostname}-${n}`, names: names(from, from + later) });
+    return out;
+}
+
+/**
+ * The certificate step's stdin (scripts/issue-certificate.sh): one certificate a line, its
+ * lineage and then its names, the host's own first.
+ */
+export function renderCertificateRequests(spec: MailSpec): string {
+    return hostCertificates(spec)
+        .map((c) => {
+            if (c.names.length > CERTIFICATE_NAME_LIMIT)
+                throw new Error(`certificate ${c.lineage}: ${c.names.length} names exceed the CA's limit`);
+            return `${[c.lineage, ...c.names].join(" ")}\n`;
+        })
+        .join("");
 }
 
 /** One week: long enough to protect between a sender's visits, short enough to recover from a mistake. */

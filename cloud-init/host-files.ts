@@ -1,7 +1,7 @@
 // The static host configuration: the same for any list of domains and mailboxes, so it can
 // go into the user-data (first boot) and, unchanged, into the `host-config` bundle.
 
-import { port, type MailSpec } from "../spec";
+import { CLIENT_HOST_LABELS, port, type MailSpec } from "../spec";
 import { shellQuote } from "../scripts/commands";
 import { renderClientFiles } from "./client-config";
 import { renderTemplate } from "./template";
@@ -154,7 +154,11 @@ function volumeStateFiles(): HostFile[] {
  */
 function webFiles(spec: MailSpec): HostFile[] {
     return [
-        file("/etc/nginx/snippets/mailstack-tls.conf", renderTemplate("nginx/mailstack-tls.conf"), ["reload:nginx"]),
+        ...[
+            "mailstack-tls-settings.conf",
+            "mailstack-tls.conf",
+            ...CLIENT_HOST_LABELS.map((l) => `mailstack-${l}.conf`),
+        ].map((name) => file(`/etc/nginx/snippets/${name}`, renderTemplate(`nginx/${name}`), ["reload:nginx"])),
         file("/etc/nginx/sites-available/default", renderTemplate("nginx/default", { hostname: spec.hostname }), [
             "reload:nginx",
         ]),
@@ -255,7 +259,7 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
         ),
         file(
             "/etc/letsencrypt/renewal-hooks/deploy/50-mailstack",
-            renderTemplate("certbot/deploy-hook.sh"),
+            renderTemplate("certbot/deploy-hook.sh", { clientLabels: CLIENT_HOST_LABELS.join(" ") }),
             [],
             "0755",
         ),

@@ -8,7 +8,7 @@ import { remoteCommand, type ScriptName } from "../scripts/commands";
 import type { MailSpec } from "../spec";
 import { renderBackupFiles, type BackupSecrets } from "./backup";
 import { renderBundle } from "./bundle";
-import { certificateNames, renderCertificateNames } from "./client-config";
+import { certificateNames, renderCertificateRequests } from "./client-config";
 import { DKIM_KEYS_PRUNE, renderDkimFiles } from "./dkim";
 import { HOST_CONFIG_PRUNE, MAIL_UNITS, renderHostFiles } from "./host-files";
 import { renderMailData } from "./mail-data";
@@ -195,13 +195,14 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
         waitsFor: ["volume-size"],
         triggers: (spec) => [spec.mailVolumeSizeGb],
     },
-    // One certificate for the hostname and every domain's client names (stdin, one a line):
-    // a new domain extends it, a removed one shrinks it; the same names again request nothing.
+    // The host's certificates (stdin: one a line, lineage and names): the hostname and the
+    // client names of 33 domains in the first, 33 more in each further one. A new domain
+    // extends the last one, a removed one shrinks them; the same names again request nothing.
     {
         role: "certificate",
         command: script("issue-certificate.sh"),
         uses: [],
-        stdin: (spec) => renderCertificateNames(spec),
+        stdin: (spec) => renderCertificateRequests(spec),
         secret: false,
         pin: "replaced",
         after: ["host-config"],

@@ -7,7 +7,6 @@ import { ConfigError, Problems } from "./errors";
 import { checkSpamFilter } from "./filter";
 import { backupInput, backupSftpInput, configInput, relayInput, serverInput, type RawConfig } from "./schema";
 import { cidrNetwork, cidrProblem, isDomainName, isEmail, isIPv4 } from "./syntax";
-import { CERTIFICATE_NAME_LIMIT, CLIENT_HOST_LABELS } from "./services";
 import {
     DEFAULT_DKIM_SELECTOR,
     LETS_ENCRYPT_CAA_IDENTITY,
@@ -69,14 +68,6 @@ function checkSettings(input: RawConfig, problems: Problems): void {
         problems.at(
             ["acmeCaaIdentity"],
             `is required when mailstack:acmeServer is not Let's Encrypt's (${acmeServer}): the CA's CAA identifier, as its documentation names it`,
-        );
-    // One certificate holds the hostname and every domain's client names (the certificate step).
-    const perDomain = CLIENT_HOST_LABELS.length;
-    const maxDomains = Math.floor((CERTIFICATE_NAME_LIMIT - 1) / perDomain);
-    if (Array.isArray(input.domains) && input.domains.length > maxDomains)
-        problems.at(
-            ["domains"],
-            `lists ${input.domains.length} domains; the host's certificate holds at most ${CERTIFICATE_NAME_LIMIT} names (the hostname and ${perDomain} per domain), so at most ${maxDomains} domains`,
         );
     if (input.relay !== undefined) {
         const host = isRecord(input.relay) ? stringAt(relayInput.shape.host, input.relay.host) : undefined;

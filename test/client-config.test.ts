@@ -10,7 +10,9 @@ import {
     mtaStsPolicy,
     renderAutoconfig,
     renderAutodiscover,
-    renderCertificateNames,
+    clientHostNames,
+    hostCertificates,
+    renderCertificateRequests,
 } from "../cloud-init/client-config";
 import { checkZone, mailDnsRecords, txtValue } from "../cloud-init/dns-records";
 import { renderHostFiles } from "../cloud-init";
@@ -136,29 +138,53 @@ describe("the names of the host's certificate", () => {
     test("are the certificate step's stdin, one a line, and each has a CNAME to the mail host", () => {
         const step = PROVISIONING_PLAN.find((s) => s.role === "certificate")!;
         const stdin = step.stdin!(spec(), { dkimPrivateKeysPem: {}, passwordHashes: {} });
-        expect(stdin).toBe(renderCertificateNames(spec()));
-        expect(stdin.trim().split("\n")).toEqual(certificateNames(spec()));
+        expect(stdin).toBe(renderCertificateRequests(spec()));
+        expect(stdin).toBe(`mail.nathabee.de ${certificateNames(spec()).join(" ")}\n`);
         const s = spec();
         const cnames = s.domains.flatMap((d) => mailDnsRecords(s, d, facts)).filter((r) => r.type === "CNAME");
         expect(cnames.map((r) => r.name)).toEqual(certificateNames(s).slice(1));
         expect(cnames.every((r) => r.content === s.hostname)).toBe(true);
     });
 
-    test("more than the CA's 100 names is a config error naming mailstack:domains, not a failed order on the server", () => {
-        const domains = (n: number) => ({
-            ...oneDomain(),
-            domains: [
-                ...(oneDomain().domains as object[]),
-                ...Array.from({ length: n - 1 }, (_, i) => ({
-                    name: `d${i}.example`,
-                    aliases: { postmaster: ["someone@example.net"] },
-                })),
-            ],
-        });
-        expect(certificateNames(spec(domains(33)))).toHaveLength(100);
-        expect(() => spec(domains(34))).toThrow(
-            /mailstack:domains: lists 34 domains; the host's certificate holds at most 100 names .* so at most 33 domains/,
-        );
+    const domains = (n: number) => ({
+        ...oneDomain(),
+        domains: [
+            ...(oneDomain().domains as object[]),
+            ...Array.from({ length: n - 1 }, (_, i) => ({
+                name: `d${i}.example`,
+                aliases: { postmaster: ["someone@example.net"] },
+            })),
+        ],
+    });
+
+    test("33 domains fit the host's one certificate, at the CA's limit of 100 names", () => {
+        const certs = hostCertificates(spec(domains(33)));
+        expect(certs.map((c) => [c.lineage, c.names.length])).toEqual([["mail.nathabee.de", 100]]);
+    });
+
+    test("more domains get further certificates of 33 domains each, <hostname>-2, -3, ..., each within the limit", () => {
+        const s = spec(domains(100));
+        const certs = hostCertificates(s);
+        expect(certs.map((c) => [c.lineage, c.names.length])).toEqual([
+            ["mail.nathabee.de", 100],
+            ["mail.nathabee.de-2", 99],
+            ["mail.nathabee.de-3", 99],
+            ["mail.nathabee.de-4", 3],
+        ]);
+        // Every name exactly once, in the domains' order; the hostname only in the first.
+        expect(certs.flatMap((c) => c.names)).toEqual(certificateNames(s));
+        expect(new Set(certificateNames(s)).size).toBe(1 + 3 * 100);
+        expect(certs[1].names.slice(0, 3)).toEqual(clientHostNames("d32.example"));
+        const lines = renderCertificateRequests(s).trim().split("\n");
+        expect(lines.map((l) => l.split(" ")[0])).toEqual(certs.map((c) => c.lineage));
+        expect(lines.every((l) => l.split(" ").length <= 101)).toBe(true);
+    });
+
+    test("a domain added at the end changes only the last certificate", () => {
+        const before = hostCertificates(spec(domains(40)));
+        const after = hostCertificates(spec(domains(41)));
+        expect(after[0]).toEqual(before[0]);
+        expect(after[1].names).toEqual([...before[1].names, ...clientHostNames("d39.example")]);
     });
 });
 

@@ -157,7 +157,11 @@ describe("user-data", () => {
             .filter((p) => !files.has(p) && !filter.has(p));
         expect([...filter].filter((p) => files.has(p))).toEqual([]);
         expect(left).toEqual([
+            "/etc/nginx/snippets/mailstack-tls-settings.conf",
             "/etc/nginx/snippets/mailstack-tls.conf",
+            "/etc/nginx/snippets/mailstack-autoconfig.conf",
+            "/etc/nginx/snippets/mailstack-autodiscover.conf",
+            "/etc/nginx/snippets/mailstack-mta-sts.conf",
             "/etc/nginx/sites-available/default",
             "/var/www/mailstack/autoconfig/mail/config-v1.1.xml",
             "/var/www/mailstack/autodiscover/autodiscover/autodiscover.xml",
@@ -819,7 +823,7 @@ describe("webmail (mailstack:webmail)", () => {
         const site = byPath(files, WEBMAIL_NGINX_CONF).content;
         expect(site).toContain("server_name mail.example.org;");
         expect(site).toContain("include /etc/nginx/snippets/mailstack-tls.conf;");
-        expect(byPath(files, "/etc/nginx/snippets/mailstack-tls.conf").content).toContain(
+        expect(byPath(files, "/etc/nginx/snippets/mailstack-tls-settings.conf").content).toContain(
             'add_header Strict-Transport-Security "max-age=63072000" always;',
         );
         expect(site).toMatch(

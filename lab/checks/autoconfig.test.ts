@@ -12,7 +12,7 @@ import { test } from "node:test";
 import { XMLParser } from "fast-xml-parser";
 import { ImapFlow } from "imapflow";
 import nodemailer from "nodemailer";
-import { certificateNames, mtaStsId } from "../../cloud-init/client-config";
+import { certificateNames, hostCertificates, mtaStsId } from "../../cloud-init/client-config";
 import { buildSpec, CLIENT_SERVICES, type MailSpec } from "../../spec";
 import { pebbleRoot } from "../acme";
 import { eventually, imapFetch } from "../clients";
@@ -367,11 +367,14 @@ void test("the MTA-STS policy parses per RFC 8461, its mx is the MX the lab DNS 
     }
 });
 
-/** The lab config with one more domain (no mailboxes: a postmaster alias to alice). */
-function withDomain(name: string): MailSpec {
+/** The lab config with more domains (no mailboxes: a postmaster alias to alice). */
+function withDomain(...names: string[]): MailSpec {
     return buildSpec({
         ...labRawConfig(),
-        domains: [...(labRawConfig().domains as object[]), { name, aliases: { postmaster: [ALICE] } }],
+        domains: [
+            ...(labRawConfig().domains as object[]),
+            ...names.map((name) => ({ name, aliases: { postmaster: [ALICE] } })),
+        ],
     });
 }
 
@@ -403,4 +406,43 @@ void test("a domain added by re-provisioning extends the certificate with its na
     assert.deepEqual(await presentedNames("mail.example.org"), [...certificateNames(labSpec())].sort());
     assert.equal(lineage(), before.lineage, "one lineage, named after the host");
     assert.equal(pids(), before.pids, "Postfix, Dovecot or nginx was restarted");
+});
+
+void test("beyond 33 domains a second certificate (mail.example.org-2) serves the further domains' names; removing them deletes it", async () => {
+    const lineages = () => ssh("ls /etc/letsencrypt/live | grep -v README").stdout.trim().split("\n");
+    // The lab's 2 domains and 32 more: the host's certificate holds 33 of them (100 names).
+    const extra = Array.from({ length: 32 }, (_, i) => `d${i + 1}.example.net`);
+    const bigger = withDomain(...extra);
+    const certs = hostCertificates(bigger);
+    assert.deepEqual(
+        certs.map((c) => c.lineage),
+        ["mail.example.org", "mail.example.org-2"],
+    );
+    const last = extra.at(-1)!;
+    try {
+        writeLabDnsRecords(bigger);
+        assert.ok(await eventually(async () => (await address(`mta-sts.${last}`).catch(() => "")) === NET.server4));
+        const r = await provision(bigger);
+        assert.ok(r.ok, r.detail);
+        assert.deepEqual(lineages(), ["mail.example.org", "mail.example.org-2"]);
+        assert.deepEqual(await presentedNames("mail.example.org"), [...certs[0].names].sort());
+        assert.deepEqual(await presentedNames(`autoconfig.${extra[0]}`), [...certs[0].names].sort());
+        for (const name of certs[1].names)
+            assert.deepEqual(await presentedNames(name), [...certs[1].names].sort(), name);
+        // The further certificate's names answer as the others do (verified against the lab CA).
+        const served = await fetchHttps(`autoconfig.${last}`, "/mail/config-v1.1.xml");
+        assert.equal(xml.parse(served.body).clientConfig.emailProvider.domain, last);
+        const policy = await fetchHttps(`mta-sts.${last}`, "/.well-known/mta-sts.txt");
+        assert.deepEqual(parsePolicy(policy.body).mx, [labSpec().hostname]);
+    } finally {
+        const r = await provision(labSpec());
+        writeLabDnsRecords(labSpec());
+        assert.ok(r.ok, r.detail);
+    }
+    const left = ssh(
+        "ls -d /etc/letsencrypt/live/* /etc/letsencrypt/renewal/* /etc/nginx/mailstack-certificates/* /etc/mailstack/tls/* 2>/dev/null; true",
+    ).stdout;
+    assert.doesNotMatch(left, /example\.org-2/, "the second certificate, its copy and its nginx blocks are gone");
+    assert.deepEqual(lineages(), ["mail.example.org"]);
+    assert.deepEqual(await presentedNames("mail.example.org"), [...certificateNames(labSpec())].sort());
 });

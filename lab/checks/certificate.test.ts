@@ -5,7 +5,7 @@ import type { ConnectionOptions } from "node:tls";
 import { TLS_SERVICES } from "../../spec";
 import { pebbleRoot } from "../acme";
 import { eventually, starttlsPeer, tlsPeer } from "../clients";
-import { renderCertificateNames } from "../../cloud-init/client-config";
+import { renderCertificateRequests } from "../../cloud-init/client-config";
 import { labSpec } from "../lab-config";
 import { runStep } from "../provision";
 import { inWords, ssh } from "./helpers";
@@ -80,7 +80,7 @@ void test("certbot.timer is enabled, and a renewal puts the new certificate on e
     assert.deepEqual(last, want);
     assert.equal(pids(), before.pids, "Postfix or Dovecot was restarted");
     // And the provisioning step sees nothing to do afterwards.
-    const again = await runStep("issue-certificate.sh", renderCertificateNames(labSpec()));
+    const again = await runStep("issue-certificate.sh", renderCertificateRequests(labSpec()));
     assert.equal(again.status, 0, again.output);
     assert.match(again.output, /issue-certificate: unchanged/);
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as tls from "node:tls";
-import { authPlain, eventually, SERVER, smtpDialog, tcpProbe } from "../clients";
+import { authPlain, eventually, SERVER, sieveAuthPlain, sieveDialog, smtpDialog, tcpProbe } from "../clients";
 import { NET, ssh } from "./helpers";
 
 // A password guesser at its own documentation address: banned here, unbanned at the end,
@@ -91,4 +91,27 @@ void test("Password guessing on IMAPS gets the guesser's address banned by the D
         ssh(`fail2ban-client set dovecot unbanip ${GUESSER} >/dev/null 2>&1 || true`);
     }
     assert.ok(await eventually(() => reachable(993), 10_000, 500), "still blocked after unban");
+});
+
+void test("Password guessing on ManageSieve (4190) gets the guesser's address banned by the Dovecot jail", async () => {
+    try {
+        const answers = await Promise.all(
+            Array.from({ length: 6 }, (_, i) =>
+                sieveDialog(4190, [sieveAuthPlain("bob@example.org", `guess-${i}-wrong-password`)], {
+                    starttls: true,
+                    localAddress: GUESSER,
+                    keepGoing: true,
+                    timeoutMs: 60_000,
+                }),
+            ),
+        );
+        for (const a of answers) assert.equal(a.replies[0]?.status, "NO", JSON.stringify(a.replies));
+        await eventually(() => banned("dovecot").includes(GUESSER), 30_000, 500);
+        const blocked = await eventually(async () => !(await reachable(4190)), 10_000, 250).catch(() => false);
+        assert.ok(blocked, "the banned address still reaches 4190 10 s after the ban");
+        assert.equal(await tcpProbe(4190), "open", "the ban also hit the other clients");
+    } finally {
+        ssh(`fail2ban-client set dovecot unbanip ${GUESSER} >/dev/null 2>&1 || true`);
+    }
+    assert.ok(await eventually(() => reachable(4190), 10_000, 500), "still blocked after unban");
 });

@@ -78,6 +78,22 @@ void test(`A login past ${LIMIT} recipients in an hour gets 450 4.7.1 on 587; an
     assert.equal(cleared.code, 250, `bob after his count was cleared: ${cleared.lines.join(" ")}`);
 });
 
+void test("With the rate-limit service stopped, 587 answers RCPT with 451 4.3.5 (the client keeps the mail), never sends unchecked; started again, it accepts", async () => {
+    try {
+        ssh(`systemctl stop ${SERVICE}`);
+        const [down] = await rcptCodes(ALICE, 1);
+        assert.equal(down.code, 451, `alice with the service down: ${down.lines.join(" ")}`);
+        assert.match(down.lines.join(" "), /^4\.3\.5 /);
+    } finally {
+        ssh(`systemctl start ${SERVICE}`);
+    }
+    const [up] = await eventually(async () => {
+        const r = await rcptCodes(ALICE, 1);
+        return r[0].code === 451 ? undefined : r;
+    }, 15_000);
+    assert.equal(up.code, 250, `alice after the start: ${up.lines.join(" ")}`);
+});
+
 /** The mail volume's use as df shows it, in percent. */
 const percentUsed = () => Number(ssh("df --output=pcent /srv/mail | tail -n 1 | tr -dc 0-9").stdout);
 

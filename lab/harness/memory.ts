@@ -81,3 +81,47 @@ export function daemonMemory(): DaemonMemory {
     }
     return out;
 }
+
+/**
+ * CPU time (clock ticks, 100 a second) of every process in the lab container, keyed by pid
+ * and start time (so a reused pid is a new process), each with its daemon (or, for the rest,
+ * its process name). A process's ticks include those of its children that have exited, so a
+ * Dovecot lmtp or Postfix smtpd that ends during a measurement is counted in its parent.
+ */
+export type CpuSnapshot = Map<string, { daemon: string; ticks: number }>;
+
+export function containerCpu(): CpuSnapshot {
+    const out: CpuSnapshot = new Map();
+    const leaderPid = readPid("leader");
+    if (leaderPid === undefined) return out;
+    const pidNs = fs.readlinkSync(`/proc/${leaderPid}/ns/pid`);
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            if (fs.readlinkSync(`/proc/${entry}/ns/pid`) !== pidNs) continue;
+            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+            const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+            // Fields after the name (proc(5)): utime, stime, cutime, cstime are 14..17, starttime 22.
+            const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+            const daemon = daemonOf(fs.readlinkSync(`/proc/${entry}/exe`), name, entry) ?? name;
+            out.set(`${entry}:${f[19]}`, { daemon, ticks });
+        } catch {
+            /* process gone, or a kernel thread */
+        }
+    }
+    return out;
+}
+
+/**
+ * CPU seconds per daemon between two snapshots. A process that ended in between is not
+ * counted (its parent's children's time holds it once reaped).
+ */
+export function cpuSecondsSince(before: CpuSnapshot, after: CpuSnapshot = containerCpu()): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [key, p] of after) {
+        const d = p.ticks - (before.get(key)?.ticks ?? 0);
+        if (d > 0) out[p.daemon] = (out[p.daemon] ?? 0) + d / 100;
+    }
+    return out;
+}

@@ -27,7 +27,13 @@ fi
 hash=$(grep -m1 '^alice@example.org:' "$ROOT/etc/dovecot/users" | cut -d: -f2)
 check "doveadm pw accepts the rendered password hash" in_root doveadm pw -t "$hash" -p "$(cat "$RENDER/password")"
 if ! in_root doveadm pw -t "$hash" -p "wrong password" >/dev/null 2>&1; then ok "doveadm pw rejects a wrong password"; else not_ok "doveadm pw rejects a wrong password"; fi
-expect_doveconf "dovecot counts each mailbox's quota (count driver)" quota_driver count
+# The quota root's own settings (doveconf -n shows only what differs from the default, count).
+quota_root=$(in_root doveconf -c /etc/dovecot/dovecot.conf -n 2>&1 | sed -n '/^quota .*User quota.* {$/,/^}$/p')
+if [[ "$quota_root" == *"driver = maildir"* ]]; then
+    ok "dovecot keeps each mailbox's quota as a running total (Maildir++ maildirsize)"
+else
+    not_ok "dovecot keeps each mailbox's quota as a running total (Maildir++ maildirsize)" "$quota_root"
+fi
 expect_doveconf "LMTP checks the quota at RCPT" lmtp_rcpt_check_quota yes
 expect_doveconf "a full mailbox is a temporary failure (Postfix keeps the mail)" quota_full_tempfail yes
 if grep -q '^alice@example.org:.*::userdb_quota_storage_size=2G$' "$ROOT/etc/dovecot/users"; then

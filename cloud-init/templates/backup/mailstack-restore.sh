@@ -106,3 +106,10 @@ elif [ "$what" = mailbox ]; then
 else
     doveadm kick "*@$domain" >/dev/null 2>&1 || true
 fi
+# The quota's running total (maildirsize) came back with the snapshot, taken while mail may
+# have been arriving: count the restored mail again, so a full mailbox is not let in.
+case $what in
+all) doveadm quota recalc -A ;;
+mailbox) doveadm quota recalc -u "$address" ;;
+*) doveadm quota recalc -u "*@$domain" ;;
+esac || echo "mailstack-restore: doveadm quota recalc failed; Dovecot recounts the quota later by itself" >&2
