@@ -10,6 +10,8 @@ import { renderFilterFiles, RSPAMD_MILTER } from "./filter";
 import { queueMinFreeBytes, renderLimitFiles, submissionRecipientRestrictions } from "./limits";
 import { MTA_STS_POLICY_MAP, renderOutboundFiles } from "./outbound";
 import { renderSieveFiles, sieveTemplateValues } from "./sieve";
+import { renderWebmailFiles, WEBMAIL_NGINX_CONF } from "./webmail";
+import type { PruneRule } from "./bundle";
 import {
     MAIL_VOLUME_MOUNT,
     mountUnitName,
@@ -146,9 +148,9 @@ function volumeStateFiles(): HostFile[] {
 }
 
 /**
- * nginx and what it serves on 443. Nothing needs it before the certificate step, which runs
- * after host-config, so the user-data leaves it out (Hetzner's 32 KiB limit; Debian's default
- * site answers port 80 for those minutes).
+ * nginx and what it serves on 443, the webmail among it. Nothing needs it before the
+ * certificate step, which runs after host-config, so the user-data leaves it out (Hetzner's
+ * 32 KiB limit; Debian's default site answers port 80 for those minutes).
  */
 function webFiles(spec: MailSpec): HostFile[] {
     return [
@@ -161,8 +163,21 @@ function webFiles(spec: MailSpec): HostFile[] {
             "reload:nginx",
         ]),
         ...renderClientFiles(spec),
+        ...renderWebmailFiles(spec),
     ];
 }
+
+/**
+ * What host-config removes when it no longer renders it: nginx's webmail server once
+ * mailstack:webmail is off (Roundcube's packages stay installed, unreachable).
+ */
+export const HOST_CONFIG_PRUNE: readonly PruneRule[] = [
+    {
+        dir: WEBMAIL_NGINX_CONF.slice(0, WEBMAIL_NGINX_CONF.lastIndexOf("/")),
+        pattern: "mailstack-*.conf",
+        onChange: ["reload:nginx"],
+    },
+];
 
 /**
  * Every static config file of the host, in the order they are written: the host-config
@@ -220,8 +235,13 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
             renderTemplate("systemd/mailstack-metadata-guard.service"),
             ["daemon-reload", "restart:metadata-guard"],
         ),
-        file("/etc/fail2ban/jail.local", renderTemplate("fail2ban/jail.local"), ["reload:fail2ban"]),
+        file("/etc/fail2ban/jail.local", renderTemplate("fail2ban/jail.local", { webmailJail: String(spec.webmail) }), [
+            "reload:fail2ban",
+        ]),
         file("/etc/fail2ban/filter.d/dovecot.local", renderTemplate("fail2ban/dovecot.local"), ["reload:fail2ban"]),
+        file("/etc/fail2ban/filter.d/roundcube-auth.local", renderTemplate("fail2ban/roundcube-auth.local"), [
+            "reload:fail2ban",
+        ]),
         file("/etc/ssh/sshd_config.d/00-mailstack.conf", renderTemplate("ssh/00-mailstack.conf"), ["restart:ssh"]),
         file(
             "/etc/apt/apt.conf.d/52mailstack-unattended-upgrades",

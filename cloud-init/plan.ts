@@ -10,10 +10,11 @@ import { renderBackupFiles, type BackupSecrets } from "./backup";
 import { renderBundle } from "./bundle";
 import { certificateNames, renderCertificateRequests } from "./client-config";
 import { DKIM_KEYS_PRUNE, renderDkimFiles } from "./dkim";
-import { MAIL_UNITS, renderHostFiles } from "./host-files";
+import { HOST_CONFIG_PRUNE, MAIL_UNITS, renderHostFiles } from "./host-files";
 import { renderMailData } from "./mail-data";
-import { MAIL_PACKAGES } from "./packages";
+import { MAIL_PACKAGES, WEBMAIL_PACKAGES } from "./packages";
 import { ED25519_PUBLIC_KEY } from "./user-data";
+import { PHP_FPM_UNIT } from "./webmail";
 
 /** The secrets and deploy-time values some steps render their stdin from. */
 export interface PlanInputs {
@@ -91,9 +92,14 @@ export function hostKeyFromReport(stdout: string): string {
     return key;
 }
 
-/** The packages step's stdin: every package, then every unit to run once they are there. */
-export function renderPackageList(): string {
-    return [...MAIL_PACKAGES.map((p) => `package ${p}`), ...MAIL_UNITS.map((u) => `unit ${u}`)].join("\n") + "\n";
+/**
+ * The packages step's stdin: every package, then every unit to run once they are there.
+ * The webmail's (mailstack:webmail) come only with this step, never with the user-data.
+ */
+export function renderPackageList(spec: MailSpec): string {
+    const packages = [...MAIL_PACKAGES, ...(spec.webmail ? WEBMAIL_PACKAGES : [])];
+    const units = [...MAIL_UNITS, ...(spec.webmail ? [PHP_FPM_UNIT] : [])];
+    return [...packages.map((p) => `package ${p}`), ...units.map((u) => `unit ${u}`)].join("\n") + "\n";
 }
 
 const script = (name: ScriptName) => () => remoteCommand(name);
@@ -127,7 +133,7 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
         role: "packages",
         command: script("install-packages.sh"),
         uses: [],
-        stdin: () => renderPackageList(),
+        stdin: (spec) => renderPackageList(spec),
         secret: false,
         pin: "replaced",
         after: ["first-boot"],
@@ -140,7 +146,7 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
         role: "host-config",
         command: script("apply-bundle.sh"),
         uses: [],
-        stdin: (spec) => renderBundle(renderHostFiles(spec)),
+        stdin: (spec) => renderBundle(renderHostFiles(spec), HOST_CONFIG_PRUNE),
         secret: false,
         pin: "replaced",
         after: ["packages"],

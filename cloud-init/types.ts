@@ -14,6 +14,7 @@ export type ServiceAction =
     | "restart:metadata-guard"
     | "restart:unbound"
     | "restart:mta-sts"
+    | "restart:webmail"
     | "reload:nginx"
     | "reload:fail2ban"
     | "restart:ssh"
@@ -35,6 +36,7 @@ export const SERVICE_ACTIONS: readonly ServiceAction[] = [
     "restart:mta-sts",
     "reload:dovecot",
     "reload:postfix",
+    "restart:webmail",
     "reload:nginx",
     "reload:fail2ban",
     "restart:ssh",

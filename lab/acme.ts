@@ -161,6 +161,42 @@ export async function startAcmeServer(): Promise<number> {
     );
 }
 
+/** Where the lab keeps pebble's root of this run, for the container's trust store. */
+const pebbleRootFile = () => path.join(dir(), "pebble-root.pem");
+
+/**
+ * Fetch pebble's root once it runs and keep it: the container trusts it as a real server
+ * trusts Let's Encrypt's (Roundcube verifies the host's own certificate on 993/465/4190).
+ */
+export async function savePebbleRoot(): Promise<void> {
+    // From msl-out, where pebble listens (this process is in the host's namespace): curl there,
+    // verifying the management API against the lab CA as pebbleRoot() does.
+    const r = sh("ip", [
+        "netns",
+        "exec",
+        NET.outsideNs,
+        "curl",
+        "-sS",
+        "--fail",
+        "--retry",
+        "5",
+        "--retry-connrefused",
+        "--cacert",
+        path.join(dir(), "ca.pem"),
+        "--resolve",
+        `${ACME_HOST}:${MANAGEMENT_PORT}:${NET.outside4}`,
+        `https://${ACME_HOST}:${MANAGEMENT_PORT}/roots/0`,
+    ]);
+    if (!r.stdout.includes("-----BEGIN CERTIFICATE-----"))
+        throw new Error(`pebble /roots/0: ${r.stdout.slice(0, 200)}`);
+    fs.writeFileSync(pebbleRootFile(), r.stdout);
+}
+
+/** Pebble's root of this run, as saved by savePebbleRoot. */
+export function savedPebbleRoot(): string {
+    return fs.readFileSync(pebbleRootFile(), "utf8");
+}
+
 /** Pebble's current root (the issuer of the host's certificate chain), over its management API. */
 export async function pebbleRoot(): Promise<string> {
     return new Promise((resolve, reject) => {

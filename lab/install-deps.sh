@@ -25,6 +25,11 @@ declare -A need=(
     [knotd]=knot
     [keymgr]=knot
     [knotc]=knot
+    [curl]=curl
+    # The webmail check's browser (driven by playwright-core), and certutil for its trust in
+    # the lab's ACME root: Debian's packages, never a downloaded browser.
+    [chromium]=chromium
+    [certutil]=libnss3-tools
 )
 missing=()
 for cmd in "${!need[@]}"; do

@@ -28,7 +28,7 @@ die() {
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 
 # The order in which actions run: units first, then the daemons Postfix talks to, then Postfix.
-ACTION_ORDER=(daemon-reload apply:volume-state restart:metadata-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:submission-limit enable:disk-guard restart:valkey restart:rspamd restart:mta-sts reload:dovecot reload:postfix reload:nginx reload:fail2ban restart:ssh)
+ACTION_ORDER=(daemon-reload apply:volume-state restart:metadata-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:submission-limit enable:disk-guard restart:valkey restart:rspamd restart:mta-sts reload:dovecot reload:postfix restart:webmail reload:nginx reload:fail2ban restart:ssh)
 
 work=$(mktemp -d /run/mailstack-bundle.XXXXXX)
 # shellcheck disable=SC2317 # invoked by the EXIT trap
@@ -315,6 +315,8 @@ check() {
     restart:rspamd) rspamadm configtest >/dev/null ;;
     restart:unbound) unbound-checkconf >/dev/null ;;
     restart:mta-sts) python3 -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' /etc/mta-sts-daemon.yml ;;
+    # php is Roundcube's dependency: there whenever the webmail's files are.
+    restart:webmail) php -l /etc/roundcube/config.inc.php >/dev/null ;;
     reload:nginx) nginx -t -q ;;
     reload:fail2ban) fail2ban-client --test >/dev/null ;;
     restart:ssh) sshd -t ;;
@@ -364,6 +366,8 @@ run() {
             systemctl start postfix
         fi
         ;;
+    # Roundcube's state on the mail volume (its des_key made once), then php-fpm restarted.
+    restart:webmail) /usr/local/sbin/mailstack-webmail ;;
     reload:nginx) reload_or_start nginx ;;
     reload:fail2ban) reload_or_start fail2ban ;;
     # A restart keeps existing SSH sessions (including this one).

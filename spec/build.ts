@@ -233,6 +233,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
         autoExpunge: cfg.autoExpunge,
         submissionLimit: cfg.submissionLimit,
         mtaStsMode: cfg.mtaSts.mode,
+        webmail: cfg.webmail,
         resolverForward: cfg.resolver?.forward ?? [],
         resolverSignedZones: (cfg.resolver?.signedZones ?? []).map((z) => ({
             name: z.name.toLowerCase().replace(/\.$/, ""),

@@ -240,6 +240,13 @@ export const configInput = z.object({
         .strict()
         .default({ mode: "testing" }),
     /**
+     * Roundcube at https://<hostname>/ (nginx, php-fpm, its SQLite database on the mail
+     * volume); false: no webmail packages and no site.
+     */
+    webmail: z
+        .boolean({ error: "must be true (Roundcube at https://<hostname>/) or false (no webmail)" })
+        .default(true),
+    /**
      * The host's own DNS resolver (unbound). Without it, full recursion from the root with
      * DNSSEC validation. `forward`: ask these resolvers instead; only for a network whose DNS
      * is not signed and not reachable otherwise (the lab): the root trust anchor is left out,

@@ -96,6 +96,8 @@ export interface MailSpec {
     readonly submissionLimit: { readonly recipientsPerHour: number | false };
     /** RFC 8461 policy mode, published at mta-sts.<domain> for every domain. */
     readonly mtaStsMode: "testing" | "enforce";
+    /** Roundcube at https://<hostname>/; false: none of its packages, files or site. */
+    readonly webmail: boolean;
     /** Where the host's resolver sends its queries: [] is full recursion with DNSSEC validation. */
     readonly resolverForward: readonly string[];
     /** Private DNSSEC-signed zones: asked of their own servers, validated against their DS. */

@@ -25,6 +25,9 @@ import { DKIM_KEYS_PRUNE } from "../cloud-init/dkim";
 import { MAIL_UNITS, renderDaemonFilesLater } from "../cloud-init/host-files";
 import { mountUnitName, VOLUME_STATE_DIRS } from "../cloud-init/volume";
 import { hostKeyFromReport, PROVISIONING_PLAN, renderPackageList } from "../cloud-init/plan";
+import { WEBMAIL_PACKAGES } from "../cloud-init/packages";
+import { PHP_FPM_UNIT, WEBMAIL_DATABASE, WEBMAIL_NGINX_CONF } from "../cloud-init/webmail";
+import { HOST_CONFIG_PRUNE } from "../cloud-init/host-files";
 import { remoteCommand } from "../scripts/commands";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 
@@ -146,7 +149,7 @@ describe("user-data", () => {
         }
     });
 
-    it("leaves out only the filter's, the resolver's and the limits' files and nginx with what it serves on 443, which host-config brings before the certificate step", () => {
+    it("leaves out only the filter's, the resolver's and the limits' files and nginx with what it serves on 443 (the webmail too), which host-config brings before the certificate step", () => {
         const files = userDataFiles(text);
         const filter = new Set(renderDaemonFilesLater(spec()).map((f) => f.path));
         const left = renderHostFiles(spec())
@@ -163,6 +166,11 @@ describe("user-data", () => {
             "/var/www/mailstack/autoconfig/mail/config-v1.1.xml",
             "/var/www/mailstack/autodiscover/autodiscover/autodiscover.xml",
             "/var/www/mailstack/mta-sts/.well-known/mta-sts.txt",
+            "/usr/local/sbin/mailstack-webmail",
+            "/etc/systemd/system/php8.4-fpm.service.d/mailstack.conf",
+            "/etc/php/8.4/fpm/conf.d/90-mailstack-webmail.ini",
+            "/etc/roundcube/config.inc.php",
+            "/etc/nginx/conf.d/mailstack-webmail.conf",
         ]);
     });
 
@@ -716,10 +724,21 @@ describe("quota warnings", () => {
 });
 
 describe("provisioning plan", () => {
-    it("the packages step's stdin lists every package of the user-data and every mail unit", () => {
-        const lines = renderPackageList().trim().split("\n");
-        expect(lines.filter((l) => l.startsWith("package ")).map((l) => l.slice(8))).toEqual([...MAIL_PACKAGES]);
-        expect(lines.filter((l) => l.startsWith("unit ")).map((l) => l.slice(5))).toEqual([...MAIL_UNITS]);
+    it("the packages step's stdin lists every package of the user-data and every mail unit, and the webmail's", () => {
+        const list = (s: MailSpec) => {
+            const lines = renderPackageList(s).trim().split("\n");
+            return {
+                packages: lines.filter((l) => l.startsWith("package ")).map((l) => l.slice(8)),
+                units: lines.filter((l) => l.startsWith("unit ")).map((l) => l.slice(5)),
+            };
+        };
+        expect(list(spec({ webmail: false }))).toEqual({ packages: [...MAIL_PACKAGES], units: [...MAIL_UNITS] });
+        expect(list(spec())).toEqual({
+            packages: [...MAIL_PACKAGES, ...WEBMAIL_PACKAGES],
+            units: [...MAIL_UNITS, PHP_FPM_UNIT],
+        });
+        // php-fpm before Roundcube: apt would otherwise meet php's first alternative, Apache's mod_php.
+        expect(WEBMAIL_PACKAGES[0]).toBe("php-fpm");
     });
 
     it("first boot starts the same units, in the same order", () => {
@@ -775,5 +794,107 @@ describe("provisioning plan", () => {
         expect(PROVISIONING_PLAN.filter((s) => s.secret).map((s) => s.role)).toEqual(
             expect.arrayContaining(["dkim", "mail-data", "backup"]),
         );
+    });
+});
+
+describe("webmail (mailstack:webmail)", () => {
+    const paths = (s: MailSpec) => renderHostFiles(s).map((f) => f.path);
+
+    it("is on by default; off renders none of its files and no package, and leaves the user-data alone", () => {
+        expect(spec().webmail).toBe(true);
+        const on = paths(spec());
+        const off = paths(spec({ webmail: false }));
+        const webmailOnly = on.filter((p) => !off.includes(p));
+        expect(webmailOnly.sort()).toEqual(
+            [
+                "/etc/nginx/conf.d/mailstack-webmail.conf",
+                "/etc/php/8.4/fpm/conf.d/90-mailstack-webmail.ini",
+                "/etc/roundcube/config.inc.php",
+                `/etc/systemd/system/${PHP_FPM_UNIT}.service.d/mailstack.conf`,
+                "/usr/local/sbin/mailstack-webmail",
+            ].sort(),
+        );
+        expect(off.filter((p) => !on.includes(p))).toEqual([]);
+        // Switching it must never replace the server: the user-data does not depend on it.
+        const ud = (s: MailSpec) =>
+            userDataFiles(
+                renderUserData(s, { mailVolumeDevice: DEVICE, provisionalHostKey: TEST_PROVISIONAL_HOST_KEY }),
+            );
+        const [udOn, udOff] = [ud(spec()), ud(spec({ webmail: false }))];
+        expect([...udOn.keys()]).toEqual([...udOff.keys()]);
+        for (const [k, v] of udOn) if (k !== "/etc/fail2ban/jail.local") expect(udOff.get(k)).toBe(v);
+        // Off: the jail is there but not enabled.
+        expect(udOff.get("/etc/fail2ban/jail.local")).toMatch(/\[roundcube-auth\]\nenabled = false\n/);
+        expect(udOn.get("/etc/fail2ban/jail.local")).toMatch(/\[roundcube-auth\]\nenabled = true\n/);
+        expect(() => spec({ webmail: "yes" })).toThrow(/mailstack:webmail: must be true/);
+    });
+
+    it("Roundcube talks to Dovecot, Postfix and ManageSieve on 127.0.0.1 over TLS verified for the hostname", () => {
+        const cfg = byPath(renderHostFiles(spec()), "/etc/roundcube/config.inc.php");
+        expect([cfg.mode, cfg.owner, cfg.group]).toEqual(["0640", "root", "www-data"]);
+        expect(cfg.onChange).toEqual(["restart:webmail"]);
+        const php = cfg.content;
+        expect(php).toContain("$config['imap_host'] = 'ssl://127.0.0.1:993';");
+        expect(php).toContain("$config['smtp_host'] = 'ssl://127.0.0.1:465';");
+        expect(php).toContain("$config['managesieve_host'] = 'tls://127.0.0.1:4190';");
+        expect(php).toMatch(
+            /'verify_peer' => true,\n\s+'verify_peer_name' => true,\n\s+'peer_name' => 'mail\.example\.org',/,
+        );
+        for (const k of ["imap", "smtp", "managesieve"])
+            expect(php).toContain(`$config['${k}_conn_options'] = $mailstack_tls;`);
+        expect(php).toContain("$config['plugins'] = ['managesieve'];");
+        expect(php).not.toMatch(/'(password|zipdownload)'/);
+        expect(php).toContain(`$config['db_dsnw'] = 'sqlite:///${WEBMAIL_DATABASE}?mode=0640';`);
+        expect(WEBMAIL_DATABASE.startsWith("/srv/mail/")).toBe(true);
+        // No des_key in the file: it is read from the volume, where the server made it.
+        expect(php).toContain("$config['des_key'] = trim(file_get_contents('/srv/mail/state/webmail/des_key'));");
+        expect(php).toContain("$config['log_driver'] = 'syslog';");
+        expect(php).toContain("$config['log_logins'] = true;");
+    });
+
+    it("nginx serves it on the hostname with HSTS and a CSP; host-config prunes it once off", () => {
+        const files = renderHostFiles(spec());
+        const site = byPath(files, WEBMAIL_NGINX_CONF).content;
+        expect(site).toContain("server_name mail.example.org;");
+        expect(site).toContain("include /etc/nginx/snippets/mailstack-tls.conf;");
+        expect(byPath(files, "/etc/nginx/snippets/mailstack-tls-settings.conf").content).toContain(
+            'add_header Strict-Transport-Security "max-age=63072000" always;',
+        );
+        expect(site).toMatch(
+            /add_header Content-Security-Policy "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval';[^"]*object-src 'none';[^"]*frame-ancestors 'self'" always;/,
+        );
+        expect(site).toContain("fastcgi_pass unix:/run/php/php8.4-fpm.sock;");
+        // 50 MB messages: uploads of the same size.
+        expect(site).toContain("client_max_body_size 50M;");
+        expect(byPath(files, "/etc/php/8.4/fpm/conf.d/90-mailstack-webmail.ini").content).toMatch(
+            /upload_max_filesize = 50M\npost_max_size = 50M\n[\s\S]*session.cookie_secure = On\nsession.cookie_httponly = On\n/,
+        );
+        // Only location blocks without add_header, so every response carries the server's headers.
+        expect(
+            site
+                .split("location")
+                .slice(1)
+                .some((b) => b.includes("add_header")),
+        ).toBe(false);
+        expect(HOST_CONFIG_PRUNE).toEqual([
+            { dir: "/etc/nginx/conf.d", pattern: "mailstack-*.conf", onChange: ["reload:nginx"] },
+        ]);
+        const hostConfig = PROVISIONING_PLAN.find((s) => s.role === "host-config")!;
+        const rules = parseBundleRules(hostConfig.stdin!(spec({ webmail: false }), {} as never));
+        expect(rules.prune).toEqual([...HOST_CONFIG_PRUNE]);
+        expect(rules.files.map((f) => f.path)).not.toContain(WEBMAIL_NGINX_CONF);
+    });
+
+    it("the fail2ban filter matches Roundcube's failed-login line and takes the last address", () => {
+        const filter = byPath(renderHostFiles(spec()), "/etc/fail2ban/filter.d/roundcube-auth.local").content;
+        const failregex = /^failregex = (.*)$/m.exec(filter)![1];
+        const re = new RegExp(
+            failregex.replace("<F-USER>.*</F-USER>", "(?<user>.*)").replace("<HOST>", "(?<host>[0-9.]+)"),
+        );
+        const line = (user: string) =>
+            `Failed login for ${user} from 192.0.2.10 in session 0123456789abcdef (error: 0)`;
+        expect(re.exec(line("alice@example.org"))?.groups?.host).toBe("192.0.2.10");
+        expect(re.exec(line("x from 203.0.113.9 in session a (error: 0)"))?.groups?.host).toBe("192.0.2.10");
+        expect(re.test("Successful login for alice@example.org (ID: 1) from 192.0.2.10 in session abc")).toBe(false);
     });
 });

@@ -24,3 +24,6 @@ export function tag(prefix: string): string {
 export function inWords(items: readonly (string | number)[]): string {
     return items.length < 2 ? items.join("") : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
 }
+
+/** What checks keep beside the lab's report (the webmail's screenshots): MAILSTACK_LAB_ARTIFACTS, or this. */
+export const ARTIFACTS_DIR = process.env.MAILSTACK_LAB_ARTIFACTS ?? "/var/tmp/mailstack-lab-artifacts";

@@ -52,6 +52,10 @@ export const CHECK_ORDER = [
     // twice, host-config re-applied): after reprovision, which expects the first provisioning's state, and
     // before the certificate check, which renews whatever certificate is current.
     "autoconfig.test.ts",
+    // Roundcube in a real browser (login, mail in over 25, a message to bob, a managesieve filter, a wrong
+    // password counted by fail2ban from the lab's client address, once: far from a ban). After autoconfig (443's
+    // other servers, the certificate they reissued) and before fail2ban.test.ts, which bans and unbans.
+    "webmail.test.ts",
     // Renews the certificate; after the checks above, so they see the certificate provisioning issued.
     "certificate.test.ts",
     // A burst of 1000 messages to one mailbox, none deferred (issue 9). After the checks that read alice's

@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { acmeLabCa } from "../acme";
+import { acmeLabCa, savedPebbleRoot } from "../acme";
 import { NET } from "./net";
 import { LAB_DIR, readPid, recordPid, sh, shAsync, sleep, startTime, STATE_DIR, writeState } from "./processes";
 import { keyPath, knownHostsFile, pinHostKey, provisionalHostKey, ssh, sshAsync, waitForSsh } from "./ssh";
@@ -111,6 +111,11 @@ export function unpackRoot(tarball: string, opts: { userData: string; hostname: 
     const ca = acmeLabCa();
     fs.writeFileSync(path.join(root, "usr/local/share/ca-certificates/mailstack-lab-ca.crt"), ca);
     fs.appendFileSync(path.join(root, "etc/ssl/certs/ca-certificates.crt"), ca);
+    // Pebble's root stands in for Let's Encrypt's, which a real server has in its store:
+    // Roundcube verifies the host's own certificate when it logs in to Dovecot and Postfix.
+    const pebble = savedPebbleRoot();
+    fs.writeFileSync(path.join(root, "usr/local/share/ca-certificates/mailstack-lab-pebble-root.crt"), pebble);
+    fs.appendFileSync(path.join(root, "etc/ssl/certs/ca-certificates.crt"), pebble);
     return root;
 }
 

@@ -6,7 +6,7 @@ import { readPid } from "./processes";
 /** One process of a mail daemon in the lab container, as the host's /proc shows it. */
 export interface DaemonProcess {
     pid: number;
-    /** postfix, dovecot, opendkim, postsrsd, rspamd, valkey, unbound, mta-sts, nginx, fail2ban, sender-milter */
+    /** postfix, dovecot, opendkim, postsrsd, rspamd, valkey, unbound, mta-sts, nginx, php-fpm (Roundcube), fail2ban, sender-milter */
     daemon: string;
     /** The process name (`smtpd`, `auth`, `imap-login`, ...). */
     name: string;
@@ -22,6 +22,8 @@ function daemonOf(exe: string, name: string, pid: string): string | undefined {
     if (exe.endsWith("/opendkim")) return "opendkim";
     if (exe.endsWith("/postsrsd")) return "postsrsd";
     if (exe.endsWith("/nginx")) return "nginx";
+    // Roundcube's PHP (mailstack:webmail): php-fpm8.4's master and pool workers.
+    if (/\/php-fpm[0-9.]*$/.test(exe)) return "php-fpm";
     if (exe.endsWith("/rspamd")) return "rspamd";
     // Debian's valkey-server is a symlink to valkey-check-rdb: the process name tells.
     if (name === "valkey-server") return "valkey";

@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { MailSpec } from "../../spec";
-import { startAcmeServer } from "../acme";
+import { savePebbleRoot, startAcmeServer } from "../acme";
 import { startSignedDns } from "../dane";
 import { labDnsRecords } from "../dns";
 import { LAB_RELAY, labSpec, labUserData } from "../lab-config";
@@ -68,7 +68,10 @@ export async function standUpLab(lab: Partial<Lab>, timed: Timed): Promise<Stood
         await startOutsideDaemon("dns", path.join(LAB_DIR, "dns.ts"), [file, NET.client4, NET.client6]);
     });
     // The CA first: its lab CA signs the outside MX's certificates too.
-    await timed("ACME CA (pebble) in msl-out", () => startAcmeServer());
+    await timed("ACME CA (pebble) in msl-out", async () => {
+        await startAcmeServer();
+        await savePebbleRoot();
+    });
     await timed("mail sink and outside MX in msl-out", () =>
         startOutsideDaemon("sink", path.join(LAB_DIR, "sink.ts"), [
             path.join(STATE_DIR, "sink"),

@@ -157,6 +157,9 @@ for (const name of [
     "/etc/unbound/unbound.conf.d/root-auto-trust-anchor-file.conf",
 ])
     fs.writeFileSync(path.join(out, "direct", path.basename(name)), directFiles.find((f) => f.path === name)!.content);
-// What Hetzner's debian-13 image already has (only in packages.json) plus what the user-data installs.
-fs.writeFileSync(path.join(out, "rootfs-packages"), [...packages.image, ...MAIL_PACKAGES].join("\n") + "\n");
+// What Hetzner's debian-13 image already has (only in packages.json) plus what the user-data
+// installs, and Debian 13's PHP command line (Roundcube's dependency) for `php -l` on its
+// config. Not the webmail packages themselves: debootstrap would take php's first
+// alternative, Apache's mod_php, and Apache would start on this machine's port 80.
+fs.writeFileSync(path.join(out, "rootfs-packages"), [...packages.image, ...MAIL_PACKAGES, "php-cli"].join("\n") + "\n");
 fs.writeFileSync(path.join(out, "user-data-limit"), `${USER_DATA_LIMIT_BYTES}\n`);
