@@ -123,11 +123,14 @@ async function mailFrom(): Promise<{ code: number; text: string }> {
 
 void test(`The mail volume past ${DISK_ALERT_PERCENT}%: one mail to the postmaster; past ${DISK_FULL_PERCENT}% port 25 answers 452; room again undoes both`, async () => {
     const before = (await guardMails()).length;
-    // One run of the timer's service, and what the script said (its invocation's lines only).
+    // One run of the timer's service, and what the script said (its invocation's lines only;
+    // journald may index them a moment after the unit is done, so read until they are there).
     const unit = "mailstack-disk-guard.service";
     const guard = () =>
         ssh(
-            `systemctl start ${unit} && journalctl --no-pager -o cat _SYSTEMD_INVOCATION_ID=$(systemctl show -p InvocationID --value ${unit})`,
+            `systemctl start ${unit} && id=$(systemctl show -p InvocationID --value ${unit}) && ` +
+                `for i in $(seq 50); do out=$(journalctl --no-pager -o cat _SYSTEMD_INVOCATION_ID=$id); ` +
+                `[ -n "$out" ] && break; sleep 0.1; done; printf '%s\n' "$out"`,
         ).stdout;
     try {
         fillTo(DISK_ALERT_PERCENT + 1);
