@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { dkimKeyPath } from "../cloud-init/dkim";
 import { ACTIVE_UNITS } from "../cloud-init/host-files";
+import { PHP_FPM_UNIT, WEBMAIL_NGINX_CONF } from "../cloud-init/webmail";
 import { DISK_ALERT_PERCENT, DISK_FULL_PERCENT } from "../cloud-init/limits";
 import { MAIL_VOLUME_MOUNT } from "../cloud-init/volume";
 import { pinnedSshOptions, shellQuote } from "../scripts/commands";
@@ -40,6 +41,8 @@ export LC_ALL=C
 s() { printf '\\n@@%s\\n' "$1"; }
 s units
 for u in ${ACTIVE_UNITS.join(" ")}; do printf '%s %s\\n' "$u" "$(systemctl is-active "$u")"; done
+# The webmail's site is there (mailstack:webmail): its PHP must run too.
+if [ -e ${WEBMAIL_NGINX_CONF} ]; then printf '%s %s\\n' ${PHP_FPM_UNIT} "$(systemctl is-active ${PHP_FPM_UNIT})"; fi
 s egress
 # Hetzner blocks outbound 25 on new accounts: try the way out a direct delivery takes, and,
 # with a relayhost, the relay's port (mail leaves through it then).
@@ -143,7 +146,7 @@ function outboundTls(
         "outbound TLS",
         warn(
             `${held.length} recipient(s) wait because their TLS policy cannot be met (${domains.join(", ")}): ${held[0].delay_reason}`,
-            `the mail is kept, never sent in clear; the recipient's MTA-STS policy or TLSA records do not match its MX (posttls-finger -c -l secure ${domains[0]}); postqueue -p lists it`,
+            `the mail is kept, never sent in clear; the recipient's MTA-STS policy or TLSA records do not match its MX (posttls-finger -c -l secure ${domains[0]} for MTA-STS, -l dane for DANE); postqueue -p lists it`,
         ),
     );
 }

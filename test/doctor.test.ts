@@ -608,6 +608,29 @@ describe("the checks on the server (the SSH script's output)", () => {
         expect(script).toContain("mailstack-sender-milter");
     });
 
+    test("the units part asks for php-fpm only where the webmail's site is, and a stopped one is reported", () => {
+        const part = remoteScript(f).split("\ns units\n")[1].split("\ns egress\n")[0];
+        const site = "/etc/nginx/conf.d/mailstack-webmail.conf";
+        expect(part).toContain(`if [ -e ${site} ]`);
+        // Run it with systemctl answering "inactive" for php-fpm only, and the site's path pointed at a file or not.
+        const run = (present: boolean) =>
+            execFileSync(
+                "bash",
+                [
+                    "-c",
+                    `systemctl() { [[ $2 == php* ]] && echo inactive || echo active; }\n${part.replace(site, present ? "/" : "/nonexistent")}`,
+                ],
+                { encoding: "utf8" },
+            ).trim();
+        expect(run(false)).not.toMatch(/php/);
+        const withSite = run(true);
+        expect(withSite).toMatch(/^php8\.4-fpm inactive$/m);
+        expect(byCheck(healthy({ units: withSite }))["ssh daemons"]).toMatchObject({
+            status: "fail",
+            detail: expect.stringContaining("php8.4-fpm"),
+        });
+    });
+
     test("the outbound-TLS part, run here on Postfix's log lines, is what the parser reads", () => {
         const part = remoteScript(f).split("\ns outbound-tls\n")[1].split("\ns volume\n")[0];
         const [, awk] = /\| (awk '[\s\S]*')$/.exec(part.trim())!;
