@@ -151,27 +151,6 @@ class MemoryPeak {
     }
 }
 
-/** CPU ticks (utime + stime) of every process in the lab container, by process name. */
-function containerCpuTicks(): Map<string, number> {
-    const out = new Map<string, number>();
-    const leader = readPid("leader");
-    if (leader === undefined) return out;
-    const ns = fs.readlinkSync(`/proc/${leader}/ns/pid`);
-    for (const entry of fs.readdirSync("/proc")) {
-        if (!/^\d+$/.test(entry)) continue;
-        try {
-            if (fs.readlinkSync(`/proc/${entry}/ns/pid`) !== ns) continue;
-            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-            const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-            const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-            out.set(name, (out.get(name) ?? 0) + Number(f[11]) + Number(f[12]));
-        } catch {
-            /* gone */
-        }
-    }
-    return out;
-}
-
 /**
  * Wait until the server is quiet: a freshly booted one runs its first apt, man-db and
  * fail2ban jobs for a while, which would take the CPU the measurements need. Quiet: the
@@ -182,15 +161,15 @@ async function untilIdle(): Promise<{ seconds: number; busy: string }> {
     const start = Date.now();
     const busy = new Map<string, number>();
     let quiet = 0;
-    let last = containerCpuTicks();
+    let last = containerCpu();
     while (quiet < 5 && Date.now() - start < 180_000) {
         await sleep(1000);
-        const now = containerCpuTicks();
+        const now = containerCpu();
         let ticks = 0;
-        for (const [name, t] of now) {
-            const d = Math.max(0, t - (last.get(name) ?? t));
+        for (const [name, seconds] of Object.entries(cpuSecondsSince(last, now))) {
+            const d = seconds * 100;
             ticks += d;
-            if (d > 0) busy.set(name, (busy.get(name) ?? 0) + d);
+            busy.set(name, (busy.get(name) ?? 0) + d);
         }
         last = now;
         quiet = ticks < 10 ? quiet + 1 : 0; // 100 ticks per second = one core
