@@ -16,10 +16,16 @@
 // changes, which a preview does not run.
 //
 //   tsx bench/evaluate.ts DOMAINS MAILBOXES_PER_DOMAIN
+//   tsx bench/evaluate.ts --floor RESOURCES
+//
+// --floor: the Pulumi SDK's own cost, with no program: RESOURCES Cloudflare DNS records with
+// plain inputs (no Output, no parent, no dependency), registered under the same mocks and
+// timed the same way. It is the least any program that declares that many resources pays.
 
 import { generateKeyPairSync } from "node:crypto";
 import { performance } from "node:perf_hooks";
 
+import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 
 import { MailStack } from "../components/mailstack";
@@ -30,9 +36,10 @@ import { buildSpec, type RawConfig } from "../spec";
 const startupMs = performance.now();
 // As index.ts does.
 withoutStackTraces();
-const [domainCount, perDomain] = process.argv.slice(2).map(Number);
-if (!(domainCount >= 1 && perDomain >= 1)) {
-    console.error("usage: tsx bench/evaluate.ts DOMAINS MAILBOXES_PER_DOMAIN");
+const floor = process.argv[2] === "--floor";
+const [domainCount, perDomain] = floor ? [Number(process.argv[3]), 0] : process.argv.slice(2).map(Number);
+if (!(domainCount >= 1 && (floor || perDomain >= 1))) {
+    console.error("usage: tsx bench/evaluate.ts DOMAINS MAILBOXES_PER_DOMAIN | --floor RESOURCES");
     process.exit(2);
 }
 
@@ -145,7 +152,40 @@ function config(): RawConfig {
 
 const resolved = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply((v) => resolve(v)));
 
+/** Wait until no registration comes for 200 ms; the time of the last one. */
+async function settled(): Promise<number> {
+    let seen = -1;
+    while (seen !== resources) {
+        seen = resources;
+        await new Promise((r) => setTimeout(r, 200));
+    }
+    return lastRegistration;
+}
+
+async function sdkFloor(): Promise<void> {
+    const t0 = performance.now();
+    const ids = Array.from(
+        { length: domainCount },
+        (_, i) =>
+            new cloudflare.DnsRecord(`r${i}`, {
+                zoneId: "zone",
+                name: `r${i}.d0.example`,
+                type: "TXT",
+                ttl: 300,
+                proxied: false,
+                comment: "mailstack bench",
+                content: "v=spf1 mx -all",
+            }).id,
+    );
+    await Promise.all(ids.map(resolved));
+    const programMs = Math.max(performance.now(), await settled()) - t0;
+    console.log(
+        JSON.stringify({ floor: true, resources, startupMs: Math.round(startupMs), programMs: Math.round(programMs) }),
+    );
+}
+
 async function main(): Promise<void> {
+    if (floor) return sdkFloor();
     const t0 = performance.now();
     const spec = buildSpec(config());
     const zones = await readZones(spec);
@@ -163,13 +203,8 @@ async function main(): Promise<void> {
         ...Object.values(stack.provisioning.reports).map(resolved),
     ]);
     const outputsAt = performance.now();
-    // Registrations that follow the outputs (none expected): wait until none comes for 200 ms.
-    let seen = -1;
-    while (seen !== resources) {
-        seen = resources;
-        await new Promise((r) => setTimeout(r, 200));
-    }
-    const programMs = Math.max(outputsAt, lastRegistration) - t0;
+    // Registrations that follow the outputs (none expected).
+    const programMs = Math.max(outputsAt, await settled()) - t0;
     console.log(
         JSON.stringify({
             domains: domainCount,

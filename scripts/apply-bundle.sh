@@ -279,6 +279,34 @@ wait_rspamd() {
     return 1
 }
 
+# After a (re)start rspamd's hs_helper compiles the hyperscan databases of its regexps, or
+# finds them already compiled in /var/lib/rspamd ("compiled 0 regular expressions"). A fresh
+# compile (new config or a new rspamd) leaves the workers that load the new databases at run
+# time holding two to three times their memory from then on: in the lab 294 MiB PSS for rspamd
+# after a fresh compile, 108 MiB after a restart that found them compiled. So after a fresh
+# compile rspamd is restarted once more. hyperscan_compiled CURSOR prints how many regexps
+# the hs_helper compiled after that journal cursor (waits at most 120 s); nothing when
+# rspamd has no hs_helper (a build without hyperscan) or it never said.
+hyperscan_compiled() {
+    local cursor=$1 tries=0 line
+    pgrep -f '^rspamd: hs_helper' >/dev/null || return 0
+    while [ "$tries" -lt 120 ]; do
+        line=$(journalctl -q --no-pager -u rspamd --after-cursor "$cursor" \
+            -g 'rspamd_rs_compile_cb: compiled [0-9]+ regular expressions' 2>/dev/null | tail -n 1) || true
+        if [ -n "$line" ]; then
+            sed -nE 's/.*compiled ([0-9]+) regular expressions.*/\1/p' <<<"$line"
+            return 0
+        fi
+        tries=$((tries + 1))
+        sleep 1
+    done
+}
+
+# The journal's position now (for hyperscan_compiled).
+journal_cursor() {
+    journalctl -q -n 0 --show-cursor 2>/dev/null | sed -n 's/^-- cursor: //p'
+}
+
 # A table that main.cf or master.cf names but no bundle has delivered yet (a new version's
 # host-config arrives before its mail-data) starts empty, so lookups do not fail meanwhile.
 ensure_postfix_tables() {
@@ -345,8 +373,18 @@ run() {
     # Enabled here: its config comes with host-config only, and first-boot leaves it stopped until then.
     restart:rspamd)
         systemctl enable --quiet rspamd
+        cursor=$(journal_cursor)
         systemctl restart rspamd
         wait_rspamd
+        # Freshly compiled hyperscan databases: once more, so they are loaded from the cache.
+        compiled=$(hyperscan_compiled "$cursor")
+        if [ -n "$compiled" ] && [ "$compiled" -gt 0 ]; then
+            echo "apply-bundle: rspamd compiled $compiled regexps; restarting it to load them from its cache" >&2
+            cursor=$(journal_cursor)
+            systemctl restart rspamd
+            wait_rspamd
+            hyperscan_compiled "$cursor" >/dev/null
+        fi
         ;;
     restart:mta-sts) systemctl restart postfix-mta-sts-resolver ;;
     reload:dovecot)

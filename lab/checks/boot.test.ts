@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import { MAIL_PACKAGES } from "../../cloud-init";
 import { WEBMAIL_PACKAGES } from "../../cloud-init/packages";
+import { daemonMemory } from "../harness/memory";
 import { labSpec } from "../lab-config";
 import { context, MAIL_VOLUME_DEVICE, NET, ssh } from "./helpers";
 
@@ -79,6 +80,24 @@ void test("Postfix, Dovecot, OpenDKIM, the sender milter, nginx and fail2ban are
         .split("\n")
         .filter((l) => !l.endsWith(" active"));
     assert.deepEqual(inactive, []);
+});
+
+// host-config restarts rspamd, whose hs_helper then compiles the hyperscan databases; the
+// workers that load them at run time keep two to three times their memory, so apply-bundle.sh
+// restarts rspamd once more after a fresh compile, and the databases come from the cache.
+void test("rspamd idles with its hyperscan databases from the cache, the mail daemons within 350 MiB (PSS)", () => {
+    const compiled = ssh(
+        "journalctl -q --no-pager -u rspamd _SYSTEMD_INVOCATION_ID=$(systemctl show -p InvocationID --value rspamd) " +
+            "-g 'rspamd_rs_compile_cb: compiled [0-9]+ regular expressions'",
+        { allowFail: true },
+    ).stdout;
+    assert.match(compiled, /compiled 0 regular expressions/, `rspamd's hs_helper, since its last start:\n${compiled}`);
+    const memory = daemonMemory();
+    const mib = (kb: number) => Math.round(kb / 1024);
+    const rspamd = mib(memory.rspamd?.pssKb ?? 0);
+    const all = mib(Object.values(memory).reduce((t, m) => t + m.pssKb, 0));
+    assert.ok(rspamd > 0 && rspamd < 180, `rspamd: ${rspamd} MiB PSS idle (expected under 180)`);
+    assert.ok(all < 350, `all mail daemons: ${all} MiB PSS idle (issue 10's limit is 350)`);
 });
 
 void test("The provisioning scripts succeed over SSH with the deploy key", () => {
