@@ -130,6 +130,13 @@ function memoryNow(): Memory {
 
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 
+/**
+ * The daemons issue 9 measured at 92 MiB idle (2026-12-02), before the spam filter (rspamd,
+ * Valkey), the resolver (unbound), the MTA-STS resolver and the webmail (php-fpm) came: its
+ * target is for this same set.
+ */
+const BASE_DAEMONS = ["dovecot", "fail2ban", "nginx", "opendkim", "postfix", "postsrsd", "sender-milter"];
+
 /** The peak memory per daemon and of all of them together, sampled every 250 ms while load runs. */
 class MemoryPeak {
     peak: Memory = { rss: {}, pss: {} };
@@ -741,6 +748,12 @@ async function labRun(): Promise<void> {
             put(`mem.peak.pss.${d}`, `memory peak under load: ${d} (PSS)`, "MiB", MiB(peak.peak.pss[d] ?? 0));
         }
         put("mem.idle.total", "memory idle: all mail daemons (RSS, as the lab reports it)", "MiB", MiB(sum(idle.rss)));
+        put(
+            "mem.idle.base",
+            `memory idle: the daemons of issue 9's 92 MiB (${BASE_DAEMONS.join(", ")}; RSS)`,
+            "MiB",
+            MiB(sum(Object.fromEntries(BASE_DAEMONS.map((d) => [d, idle.rss[d] ?? 0])))),
+        );
         put("mem.idle.total.pss", "memory idle: all mail daemons (PSS)", "MiB", MiB(sum(idle.pss)));
         put("mem.peak.total", "memory peak under load: all mail daemons (RSS)", "MiB", MiB(peak.total.rss));
         put("mem.peak.total.pss", "memory peak under load: all mail daemons (PSS)", "MiB", MiB(peak.total.pss));
@@ -880,7 +893,11 @@ function targets(): { target: string; value: string; met: boolean | null }[] {
             (s) => s.max <= 2,
         ),
         check("evaluation: each added mailbox <= 5 ms", "eval.per-mailbox", (s) => s.max <= 5),
-        check("idle RSS of the mail daemons within 10% of 92 MiB", "mem.idle.total", (s) => s.max <= 92 * 1.1),
+        check(
+            "idle RSS of the stack without spam filtering (the daemons of the 92 MiB) within 10% of 92 MiB",
+            "mem.idle.base",
+            (s) => s.max <= 92 * 1.1,
+        ),
     ];
 }
 

@@ -3,11 +3,13 @@
 // they are fetched from. The servers are read off the services table (spec/services.ts);
 // nginx serves the files (templates/nginx/default), the certificate step covers the names
 // (scripts/issue-certificate.sh) and the DNS records point them at the host
-// (dns-records.ts). The files are the same for every domain, so they are host-config.
+// (dns-records.ts). These files are the same for every domain, so they are host-config;
+// Apple's profiles, one per domain, come with mail-data (the step a new domain re-runs).
 
 import { createHash } from "node:crypto";
 
 import { CERTIFICATE_NAME_LIMIT, CLIENT_HOST_LABELS, CLIENT_SERVICES, type MailSpec } from "../spec";
+import type { PruneRule } from "./bundle";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
 
@@ -152,7 +154,47 @@ export const CLIENT_FILE_PATHS = {
     autoconfig: "/var/www/mailstack/autoconfig/mail/config-v1.1.xml",
     autodiscover: "/var/www/mailstack/autodiscover/autodiscover/autodiscover.xml",
     mtaSts: "/var/www/mailstack/mta-sts/.well-known/mta-sts.txt",
+    /** Apple's profiles, `<domain>.mobileconfig` (nginx: mailstack-autoconfig.conf). */
+    appleProfiles: "/var/www/mailstack/autoconfig/apple",
 } as const;
+
+/** The URL of a domain's Apple configuration profile. */
+export function appleProfileUrl(domain: string): string {
+    return `https://autoconfig.${domain}/mailstack.mobileconfig`;
+}
+
+/** A UUID fixed by its name (the form of RFC 9562's version 8: a name's SHA-256, not random). */
+function namedUuid(name: string): string {
+    const b = createHash("sha256").update(name).digest().subarray(0, 16);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = b.toString("hex").toUpperCase();
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/**
+ * A domain's configuration profile for Apple Mail (iOS, iPadOS, macOS): IMAP over implicit
+ * TLS in, submission out (implicit TLS when the table has it: RFC 8314), both from the
+ * services table. The identifiers are the domain's, reversed, so each domain's profile is
+ * its own account on a device that has several.
+ */
+export function renderAppleProfile(spec: MailSpec, domain: string): string {
+    const imap = CLIENT_SERVICES.find((s) => s.client === "imap" && s.tls === "implicit");
+    const smtp = [...CLIENT_SERVICES]
+        .filter((s) => s.client === "smtp")
+        .sort((a, b) => Number(b.tls === "implicit") - Number(a.tls === "implicit"))[0];
+    if (!imap || !smtp) throw new Error("the services table has no IMAPS or no submission port");
+    const identifier = `${domain.split(".").reverse().join(".")}.mailstack`;
+    return renderTemplate("clients/mailstack.mobileconfig", {
+        domain,
+        hostname: spec.hostname,
+        imapPort: imap.port,
+        smtpPort: smtp.port,
+        identifier,
+        profileUuid: namedUuid(`mailstack profile ${spec.hostname} ${domain}`),
+        accountUuid: namedUuid(`mailstack mail account ${spec.hostname} ${domain}`),
+    });
+}
 
 /** The files nginx serves on 443; read per request, so a change needs no reload. */
 export function renderClientFiles(spec: MailSpec): HostFile[] {
@@ -170,3 +212,25 @@ export function renderClientFiles(spec: MailSpec): HostFile[] {
         file(CLIENT_FILE_PATHS.mtaSts, mtaStsPolicy(spec)),
     ];
 }
+
+/**
+ * Each domain's Apple profile, for the mail-data step: a new domain adds one, and the prune
+ * rule removes the profile of a domain no longer configured (nginx reads them per request:
+ * nothing to reload).
+ */
+export function renderAppleProfiles(spec: MailSpec): HostFile[] {
+    return spec.domains.map((d) => ({
+        path: `${CLIENT_FILE_PATHS.appleProfiles}/${d.name}.mobileconfig`,
+        mode: "0644",
+        owner: "root",
+        group: "root",
+        content: renderAppleProfile(spec, d.name),
+        onChange: [],
+    }));
+}
+
+export const APPLE_PROFILES_PRUNE: PruneRule = {
+    dir: CLIENT_FILE_PATHS.appleProfiles,
+    pattern: "*.mobileconfig",
+    onChange: [],
+};

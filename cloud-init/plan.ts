@@ -11,6 +11,7 @@ import { renderBundle } from "./bundle";
 import { certificateNames, renderCertificateRequests } from "./client-config";
 import { DKIM_KEYS_PRUNE, renderDkimFiles } from "./dkim";
 import { HOST_CONFIG_PRUNE, MAIL_UNITS, renderHostFiles } from "./host-files";
+import { APPLE_PROFILES_PRUNE, renderAppleProfiles } from "./client-config";
 import { renderMailData } from "./mail-data";
 import { MAIL_PACKAGES, WEBMAIL_PACKAGES } from "./packages";
 import { ED25519_PUBLIC_KEY } from "./user-data";
@@ -173,10 +174,14 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
         uses: ["passwordHashes", "relayPassword"],
         stdin: (spec, i) =>
             renderBundle(
-                renderMailData(spec, {
-                    passwordHashes: i.passwordHashes,
-                    ...(i.relayPassword !== undefined ? { relayPassword: i.relayPassword } : {}),
-                }),
+                [
+                    ...renderMailData(spec, {
+                        passwordHashes: i.passwordHashes,
+                        ...(i.relayPassword !== undefined ? { relayPassword: i.relayPassword } : {}),
+                    }),
+                    ...renderAppleProfiles(spec),
+                ],
+                [APPLE_PROFILES_PRUNE],
             ),
         secret: true,
         pin: "replaced",

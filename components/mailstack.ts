@@ -8,6 +8,7 @@ import * as tls from "@pulumi/tls";
 import { renderUserData } from "../cloud-init";
 import { DkimKeys } from "./dkim";
 import { describeRecord } from "../cloud-init/dns-records";
+import { appleProfileUrl } from "../cloud-init/client-config";
 import { MTA_STS_POLICY_STEPS } from "../cloud-init/plan";
 import { MailDns } from "./dns";
 import { MailHost } from "./host";
@@ -51,6 +52,8 @@ export interface ClientSettings {
     readonly smtp: readonly ClientEndpoint[];
     /** ManageSieve, for filters and vacation (Thunderbird's Sieve add-on, Roundcube, sieve-connect). */
     readonly managesieve: ClientEndpoint;
+    /** Per domain, the Apple Mail profile to open on an iPhone, iPad or Mac. */
+    readonly appleProfiles: Readonly<Record<string, string>>;
 }
 
 /** Read off the services table (spec/services.ts), as Thunderbird's manual setup asks for it. */
@@ -67,6 +70,7 @@ export function clientSettings(spec: MailSpec): ClientSettings {
         pop3: of("pop3")[0],
         smtp: of("smtp").sort((a, b) => Number(a.security === "SSL/TLS") - Number(b.security === "SSL/TLS")),
         managesieve: endpoint(SERVICES.find((s) => s.name === "sieve")!),
+        appleProfiles: Object.fromEntries(spec.domains.map((d) => [d.name, appleProfileUrl(d.name)])),
     };
 }
 

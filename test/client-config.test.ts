@@ -4,8 +4,10 @@
 import { XMLParser } from "fast-xml-parser";
 
 import {
+    appleProfileUrl,
     certificateNames,
     CLIENT_FILE_PATHS,
+    renderAppleProfile,
     mtaStsId,
     mtaStsPolicy,
     renderAutoconfig,
@@ -15,7 +17,8 @@ import {
     renderCertificateRequests,
 } from "../cloud-init/client-config";
 import { checkZone, mailDnsRecords, txtValue } from "../cloud-init/dns-records";
-import { renderHostFiles } from "../cloud-init";
+import { parseBundleRules, renderHostFiles } from "../cloud-init";
+import { parsePlist, type PlistValue } from "../lab/plist";
 import { PROVISIONING_PLAN } from "../cloud-init/plan";
 import { buildSpec, CLIENT_SERVICES, ConfigError, type RawConfig } from "../spec";
 import { oneDomain, twoDomains } from "./helpers/fixtures";
@@ -60,6 +63,74 @@ describe("Thunderbird autoconfig", () => {
         expect(provider["@_id"]).toBe("%EMAILDOMAIN%");
         expect(provider.domain).toBe("%EMAILDOMAIN%");
         expect(renderAutoconfig(spec(oneDomain()))).toBe(renderAutoconfig(spec()));
+    });
+});
+
+describe("Apple configuration profile", () => {
+    const s = spec();
+    type Dict = Record<string, PlistValue>;
+    const profile = (domain: string) => parsePlist(renderAppleProfile(s, domain)) as Dict;
+    const account = (domain: string) => (profile(domain).PayloadContent as Dict[])[0];
+
+    test("one IMAP account: IMAPS in, submission with implicit TLS out, on the mail host, as the services table says", () => {
+        const a = account(s.domains[0].name);
+        expect(a.PayloadType).toBe("com.apple.mail.managed");
+        expect(a.EmailAccountType).toBe("EmailTypeIMAP");
+        expect([a.IncomingMailServerHostName, a.OutgoingMailServerHostName]).toEqual([s.hostname, s.hostname]);
+        expect([a.IncomingMailServerPortNumber, a.IncomingMailServerUseSSL]).toEqual(table("imap")[0]);
+        expect(table("smtp")).toContainEqual([a.OutgoingMailServerPortNumber, true]);
+        expect(a.OutgoingMailServerUseSSL).toBe(true);
+        expect([a.IncomingMailServerAuthentication, a.OutgoingMailServerAuthentication]).toEqual([
+            "EmailAuthPassword",
+            "EmailAuthPassword",
+        ]);
+        expect(profile(s.domains[0].name).PayloadType).toBe("Configuration");
+    });
+
+    test("holds no address, login or password: the device asks for them", () => {
+        const a = account(s.domains[0].name);
+        for (const key of ["EmailAddress", "IncomingMailServerUsername", "IncomingPassword", "OutgoingPassword"])
+            expect(a).not.toHaveProperty(key);
+        expect(a.OutgoingPasswordSameAsIncomingPassword).toBe(true);
+    });
+
+    test("each domain has its own identifiers and UUIDs, the same on every render", () => {
+        const ids = s.domains.flatMap((d) => [
+            profile(d.name).PayloadIdentifier,
+            profile(d.name).PayloadUUID,
+            account(d.name).PayloadIdentifier,
+            account(d.name).PayloadUUID,
+        ]);
+        expect(new Set(ids).size).toBe(ids.length);
+        expect(profile(s.domains[0].name).PayloadIdentifier).toBe(
+            `${s.domains[0].name.split(".").reverse().join(".")}.mailstack`,
+        );
+        for (const d of s.domains) {
+            expect(renderAppleProfile(s, d.name)).toBe(renderAppleProfile(spec(), d.name));
+            for (const uuid of [profile(d.name).PayloadUUID, account(d.name).PayloadUUID])
+                expect(uuid).toMatch(/^[0-9A-F]{8}-[0-9A-F]{4}-8[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$/);
+        }
+    });
+
+    test("the mail-data step installs one per domain where nginx looks, and removes the profile of a domain no longer configured", () => {
+        const step = PROVISIONING_PLAN.find((p) => p.role === "mail-data")!;
+        const hashes = Object.fromEntries(s.domains.flatMap((d) => d.mailboxes).map((m) => [m, "{BLF-CRYPT}x"]));
+        const bundle = parseBundleRules(step.stdin!(s, { dkimPrivateKeysPem: {}, passwordHashes: hashes }));
+        const paths = bundle.files
+            .map((f) => f.path)
+            .filter((p) => p.startsWith(`${CLIENT_FILE_PATHS.appleProfiles}/`));
+        expect(paths).toEqual(s.domains.map((d) => `${CLIENT_FILE_PATHS.appleProfiles}/${d.name}.mobileconfig`));
+        expect(bundle.prune).toContainEqual({
+            dir: CLIENT_FILE_PATHS.appleProfiles,
+            pattern: "*.mobileconfig",
+            onChange: [],
+        });
+        // Not host-config's: adding a domain must not change what every server shares.
+        expect(renderHostFiles(s).some((f) => f.path.startsWith(CLIENT_FILE_PATHS.appleProfiles))).toBe(false);
+        const nginx = renderHostFiles(s).find((f) => f.path === "/etc/nginx/snippets/mailstack-autoconfig.conf")!;
+        expect(nginx.content).toContain("location = /mailstack.mobileconfig {");
+        expect(nginx.content).toContain("try_files /apple/$mail_domain.mobileconfig =404;");
+        expect(appleProfileUrl("example.org")).toBe("https://autoconfig.example.org/mailstack.mobileconfig");
     });
 });
 

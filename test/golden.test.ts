@@ -12,6 +12,7 @@ import { parse, stringify } from "yaml";
 
 import { renderDkimFiles, renderHostFiles, renderMailData, renderUserData, type HostFile } from "../cloud-init";
 import { describeRecord, mailDnsRecords } from "../cloud-init/dns-records";
+import { renderAppleProfiles } from "../cloud-init/client-config";
 import { buildSpec, type MailSpec } from "../spec";
 import { twoDomains } from "./helpers/fixtures";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
@@ -60,7 +61,10 @@ function rendered(): Map<string, string> {
     const hashes = Object.fromEntries(
         spec.domains.flatMap((d) => d.mailboxes).map((m) => [m, `{BLF-CRYPT}$2b$12$golden.sample.hash.of.${m}`]),
     );
-    add("mail-data", renderMailData(spec, { passwordHashes: hashes, relayPassword: "golden-relay-password" }));
+    add("mail-data", [
+        ...renderMailData(spec, { passwordHashes: hashes, relayPassword: "golden-relay-password" }),
+        ...renderAppleProfiles(spec),
+    ]);
     // The user-data with its archive of first-boot files shown as text, one entry per member.
     const userData = renderUserData(spec, {
         mailVolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_123",

@@ -448,6 +448,7 @@ describe("one domain", () => {
                 { host: "mail.nathabee.de", port: 465, security: "SSL/TLS" },
             ],
             managesieve: { host: "mail.nathabee.de", port: 4190, security: "STARTTLS" },
+            appleProfiles: { "nathabee.de": "https://autoconfig.nathabee.de/mailstack.mobileconfig" },
         });
     });
 

@@ -12,12 +12,13 @@ import { test } from "node:test";
 import { XMLParser } from "fast-xml-parser";
 import { ImapFlow } from "imapflow";
 import nodemailer from "nodemailer";
-import { certificateNames, hostCertificates, mtaStsId } from "../../cloud-init/client-config";
+import { appleProfileUrl, certificateNames, hostCertificates, mtaStsId } from "../../cloud-init/client-config";
 import { buildSpec, CLIENT_SERVICES, type MailSpec } from "../../spec";
 import { pebbleRoot } from "../acme";
 import { eventually, imapFetch } from "../clients";
 import { writeLabDnsRecords } from "../harness/standup";
 import { LAB_PASSWORDS, labRawConfig, labSpec } from "../lab-config";
+import { parsePlist, type PlistValue } from "../plist";
 import { provision } from "../provision";
 import { NET, ssh, tag } from "./helpers";
 
@@ -43,7 +44,11 @@ interface Reply {
 }
 
 /** One HTTPS request to `name`, found through the lab DNS and verified against pebble's root for that name. */
-async function fetchHttps(name: string, path: string, o: { method?: string; body?: string } = {}): Promise<Reply> {
+async function fetchHttps(
+    name: string,
+    path: string,
+    o: { method?: string; body?: string; hostHeader?: string } = {},
+): Promise<Reply> {
     const ca = await pebbleRoot();
     const host = await address(name);
     return new Promise((resolve, reject) => {
@@ -51,7 +56,7 @@ async function fetchHttps(name: string, path: string, o: { method?: string; body
             {
                 host,
                 servername: name,
-                headers: { host: name, ...(o.body ? { "content-type": "text/xml" } : {}) },
+                headers: { host: o.hostHeader ?? name, ...(o.body ? { "content-type": "text/xml" } : {}) },
                 path,
                 method: o.method ?? "GET",
                 ca,
@@ -104,6 +109,12 @@ async function presentedNames(name: string): Promise<string[]> {
         .map((e) => e.slice(4))
         .sort();
 }
+
+/** Whether a message with this subject reaches bob's INBOX (waits as `eventually` does). */
+const arrivedAtBob = (subject: string) =>
+    eventually(
+        async () => (await imapFetch("bob@example.org", LAB_PASSWORDS["bob@example.org"], { subject })).length > 0,
+    );
 
 /** A server entry of the autoconfig answer, as a client reads it. */
 interface Setting {
@@ -224,17 +235,83 @@ void test("Thunderbird's autoconfig answers over HTTPS with the services table's
         }
     }
     for (const port of servers.filter((s) => s.protocol === "smtp").map((s) => s.port))
+        assert.ok(await arrivedAtBob(`${subject}-${port}`), `the message sent on ${port} did not arrive`);
+});
+
+void test("Apple's profile of each domain comes over HTTPS as a configuration profile, and a client logs in (IMAPS) and sends with exactly its settings; a domain not configured gets 404", async () => {
+    const spec = labSpec();
+    const ca = await pebbleRoot();
+    const subject = tag("apple-profile");
+    type Dict = Record<string, PlistValue>;
+    const uuids = new Set<PlistValue>();
+    for (const domain of spec.domains.map((d) => d.name)) {
+        const url = new URL(appleProfileUrl(domain));
+        const r = await fetchHttps(url.hostname, url.pathname);
+        assert.equal(r.status, 200, `${url}: ${r.body}`);
+        // The type Safari on iOS and macOS installs a profile by.
+        assert.equal(r.headers["content-type"], "application/x-apple-aspen-config");
+        assert.match(String(r.headers["strict-transport-security"]), /max-age=\d+/);
+        const profile = parsePlist(r.body) as Dict;
+        assert.equal(profile.PayloadType, "Configuration");
+        const [account, ...more] = profile.PayloadContent as Dict[];
+        assert.equal(more.length, 0);
+        assert.equal(account.PayloadType, "com.apple.mail.managed");
+        assert.equal(account.EmailAccountType, "EmailTypeIMAP");
+        assert.equal(account.EmailAccountDescription, domain);
+        assert.equal(account.EmailAddress, undefined, "the device asks for the address");
+        uuids.add(profile.PayloadUUID).add(account.PayloadUUID);
+        // What the device does with it: the address and password the user types, the servers the profile names.
+        const user = domain === "example.org" ? ALICE : "carol@example.net";
+        const auth = { user, pass: LAB_PASSWORDS[user] };
+        const incoming = String(account.IncomingMailServerHostName);
+        const outgoing = String(account.OutgoingMailServerHostName);
+        assert.equal(account.IncomingMailServerUseSSL, true);
+        assert.equal(account.OutgoingMailServerUseSSL, true);
+        const imap = new ImapFlow({
+            host: await address(incoming),
+            port: Number(account.IncomingMailServerPortNumber),
+            secure: true,
+            auth,
+            tls: { ca, servername: incoming, rejectUnauthorized: true },
+            logger: false,
+        });
+        await imap.connect();
+        await imap.logout();
+        // "Use SSL" on the submission port: TLS from the first byte on 465, STARTTLS on 587.
+        const port = Number(account.OutgoingMailServerPortNumber);
+        const service = CLIENT_SERVICES.find((x) => x.client === "smtp" && x.port === port);
+        assert.ok(service, `port ${port} is no submission port of the services table`);
+        const transport = nodemailer.createTransport({
+            host: await address(outgoing),
+            port,
+            secure: service.tls === "implicit",
+            requireTLS: true,
+            auth,
+            tls: { ca, servername: outgoing, rejectUnauthorized: true },
+            name: "client.sink.test",
+        });
+        try {
+            await transport.sendMail({
+                from: user,
+                to: "bob@example.org",
+                subject: `${subject}-${domain}`,
+                text: "profile\n",
+            });
+        } finally {
+            transport.close();
+        }
+    }
+    assert.equal(uuids.size, 2 * spec.domains.length, "each domain's profile and account have their own UUIDs");
+    for (const domain of spec.domains.map((d) => d.name))
         assert.ok(
-            await eventually(
-                async () =>
-                    (
-                        await imapFetch("bob@example.org", LAB_PASSWORDS["bob@example.org"], {
-                            subject: `${subject}-${port}`,
-                        })
-                    ).length > 0,
-            ),
-            `the message sent on ${port} did not arrive`,
+            await arrivedAtBob(`${subject}-${domain}`),
+            `the message sent with ${domain}'s profile did not arrive`,
         );
+    // Asked for a domain that is not configured (through a configured name's TLS), nginx has no profile.
+    const none = await fetchHttps("autoconfig.example.org", "/mailstack.mobileconfig", {
+        hostHeader: "autoconfig.not-configured.example",
+    });
+    assert.equal(none.status, 404);
 });
 
 /** USER/PASS over implicit TLS; the replies. */

@@ -2,11 +2,30 @@
 # Part of run.sh (lib.sh first, after bundles.sh): nginx -t accepts the configuration (the
 # autoconfig, autodiscover and MTA-STS servers and the webmail's, conf.d/mailstack-webmail.conf).
 check "nginx -t accepts the configuration" in_root nginx -t -q -c /etc/nginx/nginx.conf
+# nginx -T's whole output first: grep -q would stop reading at the match, and with pipefail
+# nginx's SIGPIPE on the rest would fail the check.
+dump=$(in_root nginx -T -q -c /etc/nginx/nginx.conf 2>/dev/null || true)
 if grep -q "server_name mail.example.org;" "$ROOT/etc/nginx/conf.d/mailstack-webmail.conf" 2>/dev/null &&
-    in_root nginx -T -q -c /etc/nginx/nginx.conf 2>/dev/null | grep -q "^# configuration file /etc/nginx/conf.d/mailstack-webmail.conf:"; then
+    grep -q "^# configuration file /etc/nginx/conf.d/mailstack-webmail.conf:" <<<"$dump"; then
     ok "nginx reads the webmail's server (conf.d/mailstack-webmail.conf)"
 else
     not_ok "nginx reads the webmail's server (conf.d/mailstack-webmail.conf)"
 fi
 # Roundcube's config: PHP 8.4 (Debian 13's, Roundcube's own dependency) parses it.
 check "php -l accepts Roundcube's config.inc.php" in_root php -l /etc/roundcube/config.inc.php
+# Apple's configuration profiles, one per domain: Python's plistlib (strict about Apple's
+# format) reads each one as a profile with one mail account.
+# shellcheck disable=SC2016 # the Python program is in single quotes on purpose
+check "plistlib reads each domain's Apple profile as a Configuration with one mail account" \
+    in_root python3 -c '
+import glob, plistlib, sys
+paths = sorted(glob.glob("/var/www/mailstack/autoconfig/apple/*.mobileconfig"))
+assert len(paths) >= 2, paths
+for p in paths:
+    with open(p, "rb") as f:
+        d = plistlib.load(f)
+    kinds = [c["PayloadType"] for c in d["PayloadContent"]]
+    assert d["PayloadType"] == "Configuration" and kinds == ["com.apple.mail.managed"], (p, kinds)
+    assert isinstance(d["PayloadContent"][0]["IncomingMailServerPortNumber"], int), p
+print(len(paths))
+'

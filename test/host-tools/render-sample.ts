@@ -21,7 +21,7 @@ import {
     renderBundle,
     renderDkimFiles,
     renderHostFiles,
-    renderMailData,
+    parseBundleRules,
     renderUserData,
     USER_DATA_LIMIT_BYTES,
     type HostFile,
@@ -80,7 +80,10 @@ const privateKeysPem = Object.fromEntries(
 );
 
 const host = renderHostFiles(spec);
-const mail = renderMailData(spec, { passwordHashes, relayPassword: "relay secret" });
+// The mail-data step's own stdin (its Apple profiles and their prune rule included), as the plan renders it.
+const mailStep = PROVISIONING_PLAN.find((s) => s.role === "mail-data")!;
+const mailBundle = mailStep.stdin!(spec, { dkimPrivateKeysPem: {}, passwordHashes, relayPassword: "relay secret" });
+const mail = parseBundleRules(mailBundle).files;
 const dkim = renderDkimFiles(spec, { privateKeysPem });
 
 const write = (files: HostFile[]) => {
@@ -101,7 +104,7 @@ fs.writeFileSync(
     }),
 );
 fs.writeFileSync(path.join(out, "host-config.bundle"), renderBundle(host));
-fs.writeFileSync(path.join(out, "mail-data.bundle"), renderBundle(mail));
+fs.writeFileSync(path.join(out, "mail-data.bundle"), mailBundle);
 // The dkim step's own stdin (its prune rule included), as the plan renders it.
 const dkimStep = PROVISIONING_PLAN.find((s) => s.role === "dkim")!;
 fs.writeFileSync(
