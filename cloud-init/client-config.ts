@@ -196,20 +196,22 @@ export function renderAppleProfile(spec: MailSpec, domain: string): string {
     });
 }
 
-/** The files nginx serves on 443; read per request, so a change needs no reload. */
+/** A file nginx serves: world-readable, read per request, so a change needs no reload. */
+const servedFile = (path: string, content: string): HostFile => ({
+    path,
+    mode: "0644",
+    owner: "root",
+    group: "root",
+    content,
+    onChange: [],
+});
+
+/** The files nginx serves on 443 for every domain. */
 export function renderClientFiles(spec: MailSpec): HostFile[] {
-    const file = (path: string, content: string): HostFile => ({
-        path,
-        mode: "0644",
-        owner: "root",
-        group: "root",
-        content,
-        onChange: [],
-    });
     return [
-        file(CLIENT_FILE_PATHS.autoconfig, renderAutoconfig(spec)),
-        file(CLIENT_FILE_PATHS.autodiscover, renderAutodiscover(spec)),
-        file(CLIENT_FILE_PATHS.mtaSts, mtaStsPolicy(spec)),
+        servedFile(CLIENT_FILE_PATHS.autoconfig, renderAutoconfig(spec)),
+        servedFile(CLIENT_FILE_PATHS.autodiscover, renderAutodiscover(spec)),
+        servedFile(CLIENT_FILE_PATHS.mtaSts, mtaStsPolicy(spec)),
     ];
 }
 
@@ -219,14 +221,9 @@ export function renderClientFiles(spec: MailSpec): HostFile[] {
  * nothing to reload).
  */
 export function renderAppleProfiles(spec: MailSpec): HostFile[] {
-    return spec.domains.map((d) => ({
-        path: `${CLIENT_FILE_PATHS.appleProfiles}/${d.name}.mobileconfig`,
-        mode: "0644",
-        owner: "root",
-        group: "root",
-        content: renderAppleProfile(spec, d.name),
-        onChange: [],
-    }));
+    return spec.domains.map((d) =>
+        servedFile(`${CLIENT_FILE_PATHS.appleProfiles}/${d.name}.mobileconfig`, renderAppleProfile(spec, d.name)),
+    );
 }
 
 export const APPLE_PROFILES_PRUNE: PruneRule = {

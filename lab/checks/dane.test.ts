@@ -9,16 +9,11 @@ import { after, before, test } from "node:test";
 import { eventually, sendMail, sinkMessages } from "../clients";
 import { DANE_MX, DANE_TLSA_NAME, DANE_TLSA_TTL, DANE_ZONE, peerTlsa, wrongTlsa, writeDaneZone } from "../dane";
 import { LAB_PASSWORDS } from "../lab-config";
-import { NET, ssh, tag } from "./helpers";
+import { deferredLine, dropQueued, NET, smtpLog, ssh, tag } from "./helpers";
 import { sleep } from "../harness/processes";
 
 const ALICE = { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] };
 const TO = `someone@${DANE_ZONE}`;
-
-/** What Postfix's SMTP client logged since `since` (epoch ms). */
-function smtpLog(since: number): string {
-    return ssh(`journalctl --no-pager -q -o cat -t postfix/smtp --since=@${Math.floor(since / 1000)}`).stdout;
-}
 
 /**
  * The zone with this TLSA record, re-signed by knotd; unbound's cached copy of the zone
@@ -34,18 +29,12 @@ async function publish(tlsa: string): Promise<void> {
 const escape = (s: string) => s.replace(/[.[\]]/g, "\\$&");
 const VERIFIED = new RegExp(`Verified TLS connection established to ${escape(DANE_MX)}\\[${escape(NET.mx4)}\\]:25`);
 
-/** Nothing for dane.test left in the queue (doctor and the burst check count what waits there). */
-function dropQueued(): void {
-    ssh(
-        `postqueue -j | python3 -c 'import json, sys\nfor l in sys.stdin:\n q = json.loads(l)\n if any(r["address"] == "${TO}" for r in q["recipients"]): print(q["queue_id"])' | postsuper -d - >/dev/null 2>&1 || true`,
-    );
-}
-
 // The zone as the lab starts it (whatever an earlier, interrupted run left), and again at the end.
 before(() => publish(peerTlsa()));
 after(async () => {
     await publish(peerTlsa());
-    dropQueued();
+    // Nothing for dane.test left in the queue (doctor and the burst check count what waits there).
+    dropQueued(TO);
 });
 
 void test("posttls-finger on the server finds dane.test's TLSA record DNSSEC-validated and the MX's key matching it", () => {
@@ -80,13 +69,7 @@ void test("With a TLSA record no key matches (re-signed), the mail is deferred a
     const since = Date.now();
     try {
         await sendMail({ port: 587, auth: ALICE, from: ALICE.user, to: [TO], subject });
-        const line = await eventually(
-            () =>
-                smtpLog(since)
-                    .split("\n")
-                    .find((l) => l.includes(`to=<${TO}>`) && l.includes("status=deferred")),
-            60_000,
-        );
+        const line = await deferredLine(TO, since);
         console.log(`dane, wrong TLSA: ${line}`);
         assert.match(line, /dsn=4\.7\.5, status=deferred \(Server certificate not verified\)/);
         const log = smtpLog(since);

@@ -3,7 +3,9 @@
 // Checks run inside the lab's "outside" namespace (msl-out), launched by run.ts.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { eventually } from "../clients";
 import { STATE_DIR } from "../harness/processes";
+import { ssh } from "../harness/ssh";
 import type { LabContext } from "../run";
 
 export { MAIL_VOLUME_DEVICE, rebootContainer } from "../harness/container";
@@ -27,3 +29,26 @@ export function inWords(items: readonly (string | number)[]): string {
 
 /** What checks keep beside the lab's report (the webmail's screenshots): MAILSTACK_LAB_ARTIFACTS, or this. */
 export const ARTIFACTS_DIR = process.env.MAILSTACK_LAB_ARTIFACTS ?? "/var/tmp/mailstack-lab-artifacts";
+
+/** What Postfix's SMTP client logged since `since` (epoch ms). */
+export function smtpLog(since: number): string {
+    return ssh(`journalctl --no-pager -q -o cat -t postfix/smtp --since=@${Math.floor(since / 1000)}`).stdout;
+}
+
+/** The SMTP client's first `status=deferred` line for `to` since `since` (waits up to 60 s). */
+export function deferredLine(to: string, since: number): Promise<string> {
+    return eventually(
+        () =>
+            smtpLog(since)
+                .split("\n")
+                .find((l) => l.includes(`to=<${to}>`) && l.includes("status=deferred")),
+        60_000,
+    );
+}
+
+/** Every queued message with a recipient `to` deleted, so later checks see no leftovers. */
+export function dropQueued(to: string): void {
+    ssh(
+        `postqueue -j | python3 -c 'import json, sys\nfor l in sys.stdin:\n q = json.loads(l)\n if any(r["address"] == "${to}" for r in q["recipients"]): print(q["queue_id"])' | postsuper -d - >/dev/null 2>&1 || true`,
+    );
+}

@@ -9,7 +9,7 @@ import { eventually, sendMail, sinkMessages } from "../clients";
 import { labRelayRawConfig, LAB_PASSWORDS, LAB_RELAY, LAB_SINK_ADDRESS, labSpec } from "../lab-config";
 import { provision } from "../provision";
 import { buildSpec } from "../../spec";
-import { NET, ssh, tag } from "./helpers";
+import { deferredLine, dropQueued, NET, smtpLog, ssh, tag } from "./helpers";
 
 const ALICE = { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] };
 const CAROL = { user: "carol@example.net", pass: LAB_PASSWORDS["carol@example.net"] };
@@ -19,11 +19,6 @@ async function submitted(auth: { user: string; pass: string }, to: string) {
     const subject = tag("outbound");
     await sendMail({ port: 587, auth, from: auth.user, to: [to], subject });
     return eventually(() => sinkMessages().find((m) => m.raw.includes(subject)), 60_000);
-}
-
-/** What Postfix's SMTP client logged since `since` (epoch ms). */
-function smtpLog(since: number): string {
-    return ssh(`journalctl --no-pager -q -o cat -t postfix/smtp --since=@${Math.floor(since / 1000)}`).stdout;
 }
 
 function assertJudged(msg: Awaited<ReturnType<typeof submitted>>, domain: string, from: string): void {
@@ -85,21 +80,13 @@ async function deferred(to: string, why: RegExp): Promise<string> {
     const subject = tag("outbound-deferred");
     await sendMail({ port: 587, auth: ALICE, from: ALICE.user, to: [to], subject });
     try {
-        const line = await eventually(
-            () =>
-                smtpLog(since)
-                    .split("\n")
-                    .find((l) => l.includes(`to=<${to}>`) && l.includes("status=deferred")),
-            60_000,
-        );
+        const line = await deferredLine(to, since);
         assert.match(smtpLog(since), why);
         assert.equal(sinkMessages().filter((m) => m.raw.includes(subject)).length, 0, "the message was delivered");
         return line;
     } finally {
         // Out of the queue, so later checks see no leftovers.
-        ssh(
-            `postqueue -j | python3 -c 'import json, sys\nfor l in sys.stdin:\n q = json.loads(l)\n if any(r["address"] == "${to}" for r in q["recipients"]): print(q["queue_id"])' | postsuper -d - >/dev/null 2>&1 || true`,
-        );
+        dropQueued(to);
     }
 }
 
