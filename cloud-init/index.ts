@@ -9,3 +9,4 @@ export { renderUserData, USER_DATA_LIMIT_BYTES, type UserDataOptions } from "./u
 export { renderBundle, parseBundle, parseBundleRules, type PruneRule } from "./bundle";
 export { MAIL_PACKAGES } from "./packages";
 export { PROVISIONING_PLAN, type PlanInputs, type ProvisioningStep, type StepRole } from "./plan";
+export { firewallRules, ANYWHERE, type FirewallRuleSpec } from "./firewall";

@@ -5,66 +5,8 @@ import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 
-import type { UserDataOptions } from "../cloud-init";
-import { port, SERVICES, SSH_PORT, type MailSpec } from "../spec";
-
-/** One firewall rule as Hetzner takes it. */
-export interface FirewallRuleSpec {
-    readonly direction: "in" | "out";
-    readonly protocol: "tcp" | "udp" | "icmp";
-    readonly port?: string;
-    readonly sourceIps?: readonly string[];
-    readonly destinationIps?: readonly string[];
-    readonly description: string;
-}
-
-const ANYWHERE = ["0.0.0.0/0", "::/0"];
-
-/**
- * The firewall, as plain data so that tests and reviewers read one list. Ingress: every
- * service of the services table (spec/services.ts), SSH only from the deployers, ICMP (path
- * MTU discovery breaks without it). No 110/143: clients use 993/995.
- *
- * Egress: Hetzner drops all outbound traffic not allowed once any outbound rule exists, so
- * everything the host needs is listed: SMTP to other MX hosts, DNS, HTTP(S) for packages and
- * ACME, NTP, the relay's port when a relay is configured, ICMP.
- */
-export function firewallRules(spec: MailSpec): FirewallRuleSpec[] {
-    const outbound = (protocol: "tcp" | "udp", port: number, description: string): FirewallRuleSpec => ({
-        direction: "out",
-        protocol,
-        port: String(port),
-        destinationIps: ANYWHERE,
-        description,
-    });
-    const relay = spec.relay;
-    return [
-        ...SERVICES.map((s): FirewallRuleSpec => ({
-            direction: "in",
-            protocol: "tcp",
-            port: String(s.port),
-            sourceIps: ANYWHERE,
-            description: s.purpose,
-        })),
-        {
-            direction: "in",
-            protocol: "tcp",
-            port: String(SSH_PORT),
-            sourceIps: [...spec.sshAllowedCidrs],
-            description: "SSH from the deployers only",
-        },
-        { direction: "in", protocol: "icmp", sourceIps: ANYWHERE, description: "ICMP: ping and path MTU discovery" },
-        outbound("tcp", port("smtp"), "SMTP to other mail servers"),
-        // Any port the relay listens on (2525 is common), not only 465/587.
-        ...(relay && relay.port !== port("smtp") ? [outbound("tcp", relay.port, "the relay")] : []),
-        outbound("tcp", 53, "DNS over TCP"),
-        outbound("udp", 53, "DNS"),
-        outbound("tcp", 80, "HTTP: Debian packages"),
-        outbound("tcp", 443, "HTTPS: ACME and packages"),
-        outbound("udp", 123, "NTP"),
-        { direction: "out", protocol: "icmp", destinationIps: ANYWHERE, description: "ICMP" },
-    ];
-}
+import { firewallRules, type UserDataOptions } from "../cloud-init";
+import type { MailSpec } from "../spec";
 
 export interface MailHostArgs {
     /** The validated configuration. */

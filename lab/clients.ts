@@ -544,7 +544,16 @@ export function authPlain(user: string, pass: string): string {
 }
 
 /** A bare TCP connect: "open" when something listens, "refused" when nothing does. */
-export async function tcpProbe(port: number, host = SERVER, localAddress?: string): Promise<"open" | "refused"> {
+/**
+ * Whether `port` takes a TCP connection: "open", "refused" (nothing listens: a RST), or
+ * "dropped" (no answer within `timeoutMs`: a firewall such as the cloud's drops it).
+ */
+export async function tcpProbe(
+    port: number,
+    host = SERVER,
+    localAddress?: string,
+    timeoutMs = 10_000,
+): Promise<"open" | "refused" | "dropped"> {
     return new Promise((resolve, reject) => {
         const s = net.connect({ host, port, localAddress }, () => {
             s.destroy();
@@ -553,7 +562,10 @@ export async function tcpProbe(port: number, host = SERVER, localAddress?: strin
         s.once("error", (err: NodeJS.ErrnoException) =>
             err.code === "ECONNREFUSED" ? resolve("refused") : reject(err),
         );
-        s.setTimeout(10_000, () => s.destroy(new Error(`TCP connect to ${host}:${port} timed out`)));
+        s.setTimeout(timeoutMs, () => {
+            s.destroy();
+            resolve("dropped");
+        });
     });
 }
 

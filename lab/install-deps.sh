@@ -26,6 +26,8 @@ declare -A need=(
     [keymgr]=knot
     [knotc]=knot
     [curl]=curl
+    # The stack's cloud firewall, enforced between the lab server and its outside (lab/firewall.ts).
+    [nft]=nftables
     # The webmail check's browser (driven by playwright-core), and certutil for its trust in
     # the lab's ACME root: Debian's packages, never a downloaded browser.
     [chromium]=chromium

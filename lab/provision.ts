@@ -10,6 +10,7 @@ import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH, hashPassword } from "../cloud
 import { remoteCommand, type ScriptName } from "../scripts/commands";
 import type { MailSpec } from "../spec";
 import { acmeLabCa } from "./acme";
+import { applyCloudFirewall } from "./firewall";
 import { STATE_DIR } from "./harness/processes";
 import { pinHostKey, pinnedHostKey, provisionalHostKey, sshAsync } from "./harness/ssh";
 import { LAB_PASSWORDS, LAB_RELAY } from "./lab-config";
@@ -114,6 +115,8 @@ export async function provision(
     only?: readonly StepRole[],
 ): Promise<ProvisionResult> {
     const inputs = labPlanInputs(spec, passwords);
+    // `pulumi up` updates the cloud firewall with the config (a relay's port, the backup's).
+    applyCloudFirewall(spec);
     const steps: NonNullable<ProvisionResult["steps"]> = [];
     const failed = (step: string, r: { status: number; output: string }) => ({
         ran: true,

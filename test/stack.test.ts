@@ -131,6 +131,16 @@ describe("backups", () => {
         // Nothing of the backup in the user-data.
         const server = find(res.resources, HCLOUD.server, "bk-server");
         expect(JSON.stringify(server.inputs)).not.toContain(BACKUP_PASSWORD);
+        // Hetzner drops every outbound connection no rule allows: the Storage Box's SFTP port is one.
+        const rules: any[] = find(res.resources, HCLOUD.firewall, "bk-firewall").inputs.rules;
+        expect(rules).toContainEqual(
+            expect.objectContaining({
+                direction: "out",
+                protocol: "tcp",
+                port: "23",
+                destinationIps: ["0.0.0.0/0", "::/0"],
+            }),
+        );
     });
 
     test("an sftp repository with the user's own key generates none; without mailstack:backup the step turns the timers off", async () => {

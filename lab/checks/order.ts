@@ -8,6 +8,9 @@ export const CHECK_ORDER = [
     "host-key.test.ts",
     // Right after boot: only root reaches the metadata service (it serves the user-data, provisional host key included).
     "metadata-guard.test.ts",
+    // Right after boot: the stack's cloud firewall stands between the server and the outside (every later
+    // check runs behind it): SSH only from the deployers, outbound only on the ports it opens.
+    "firewall.test.ts",
     // Receiving on 25, reading over IMAPS/POP3S: the path the later checks use to see what arrived.
     "mail.test.ts",
     // rspamd on port 25: GTUBE and a DMARC p=reject forgery refused, our Authentication-Results only; after mail.test.ts,

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import type { MailSpec } from "../../spec";
 import { savePebbleRoot, startAcmeServer } from "../acme";
 import { startSignedDns } from "../dane";
+import { applyCloudFirewall } from "../firewall";
 import { labDnsRecords } from "../dns";
 import { LAB_RELAY, labSpec, labUserData } from "../lab-config";
 import { labDkimPublicKeysPem, provision } from "../provision";
@@ -61,7 +62,11 @@ export async function standUpLab(lab: Partial<Lab>, timed: Timed): Promise<Stood
     const spec = labSpec();
     const userData = labUserData(spec);
     console.log(`lab: image ${tarball}\nlab: user-data from renderUserData (${userData.length} bytes)`);
-    await timed("network", () => createNetwork());
+    await timed("network", () => {
+        createNetwork();
+        // Every check runs behind the firewall the real server gets.
+        applyCloudFirewall(spec);
+    });
     const publicKey = deployKey();
     await timed("lab DNS in msl-out", async () => {
         const file = writeLabDnsRecords(spec);
