@@ -2,7 +2,19 @@
 // what the DNS component publishes, what the tests check and what the lab's DKIM verifier
 // is given as DNS answer cannot drift apart.
 
-import { CLIENT_HOST_LABELS, REFUSED_SERVICES, SRV_SERVICES, type DomainSpec, type MailSpec } from "../spec";
+import {
+    CLIENT_HOST_LABELS,
+    clientHostName,
+    dkimName,
+    dmarcName,
+    mtaStsName,
+    REFUSED_SERVICES,
+    SRV_SERVICES,
+    srvName,
+    tlsRptName,
+    type DomainSpec,
+    type MailSpec,
+} from "../spec";
 import { mtaStsRecordValue } from "./client-config";
 
 /** One DNS record, with full names (never `@`), as Cloudflare stores it. */
@@ -154,7 +166,7 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
             purpose: "SPF: only the MX sends for this domain",
         },
         {
-            name: `${domain.dkimSelector}._domainkey.${d}`,
+            name: dkimName(domain.dkimSelector, d),
             type: "TXT",
             content: txtContent(dkimRecordValue(facts.dkimPublicKeyPem)),
             ttl,
@@ -164,14 +176,14 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
         ...Object.keys(facts.dkimRetiredPublicKeysPem ?? {})
             .sort()
             .map((selector) => ({
-                name: `${selector}._domainkey.${d}`,
+                name: dkimName(selector, d),
                 type: "TXT" as const,
                 content: txtContent(dkimRecordValue(facts.dkimRetiredPublicKeysPem![selector])),
                 ttl,
                 purpose: `retired DKIM key, no longer signing, published until ${retiredUntil(domain, selector)}`,
             })),
         {
-            name: `_dmarc.${d}`,
+            name: dmarcName(d),
             type: "TXT",
             content: txtContent(dmarcValue(domain)),
             ttl,
@@ -180,7 +192,7 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
         // RFC 8460: receivers that fail TLS to us report it here. MTA-STS failures are
         // reported the same way, so this address serves both.
         {
-            name: `_smtp._tls.${d}`,
+            name: tlsRptName(d),
             type: "TXT",
             content: txtContent(`v=TLSRPTv1; rua=mailto:${domain.dmarc.rua}`),
             ttl,
@@ -189,7 +201,7 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
         // RFC 8461: senders that see this fetch https://mta-sts.<domain>/.well-known/mta-sts.txt
         // and then insist on verified TLS to our MX.
         {
-            name: `_mta-sts.${d}`,
+            name: mtaStsName(d),
             type: "TXT",
             content: txtContent(mtaStsRecordValue(spec)),
             ttl,
@@ -212,7 +224,7 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
         // Mail clients and senders find the HTTPS services under the domain itself. CNAMEs
         // follow the host's addresses; the certificate step covers each name.
         ...CLIENT_HOST_LABELS.map((label): MailDnsRecord => ({
-            name: `${label}.${d}`,
+            name: clientHostName(label, d),
             type: "CNAME",
             content: spec.hostname,
             ttl,
@@ -226,7 +238,7 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
     const srv = (service: string, port: number, target: string, purpose: string): MailDnsRecord => {
         const priority = target === "." ? 0 : 10;
         return {
-            name: `${service}._tcp.${d}`,
+            name: srvName(service, d),
             type: "SRV",
             ttl,
             priority,
@@ -341,7 +353,7 @@ export function checkZone(spec: MailSpec, domain: DomainSpec, existing: readonly
                     ? r.type === "MX" && r.name === d
                     : kind === "spf"
                       ? r.type === "TXT" && r.name === d
-                      : r.type === "TXT" && r.name === `_dmarc.${d}`,
+                      : r.type === "TXT" && r.name === dmarcName(d),
             )!,
         );
     const conflicts = existing
@@ -352,7 +364,7 @@ export function checkZone(spec: MailSpec, domain: DomainSpec, existing: readonly
             if (r.type === "MX" && name === d) return [{ kind: "mx", r, why: "mail would be split between MX hosts" }];
             if (r.type === "TXT" && name === d && /^v=spf1(\s|$)/i.test(text.trim()))
                 return [{ kind: "spf", r, why: "two SPF records are a permanent SPF error" }];
-            if (name === `_dmarc.${d}`) return [{ kind: "dmarc", r, why: "receivers ignore DMARC with two records" }];
+            if (name === dmarcName(d)) return [{ kind: "dmarc", r, why: "receivers ignore DMARC with two records" }];
             return [];
         });
     // Names mailstack needs for itself, which it never takes over: Cloudflare refuses a CNAME

@@ -55,14 +55,25 @@ function outboundConfig(spec: MailSpec): string {
         ...(port === 465
             ? ["# Port 465 speaks TLS from the first byte (RFC 8314).", "smtp_tls_wrappermode = yes"]
             : []),
+        ...(spec.relay.tlsFingerprint
+            ? [
+                  "# The relay's certificate is pinned (mailstack:relay.tlsFingerprint): no CA, name or date",
+                  "# is checked, only that the certificate has exactly this SHA-256 fingerprint.",
+                  "smtp_tls_fingerprint_digest = sha256",
+                  `smtp_tls_fingerprint_cert_match = ${spec.relay.tlsFingerprint}`,
+              ]
+            : []),
         "",
     ].join("\n");
 }
 
-/** DANE (opportunistic unless TLSA says otherwise) to MX hosts; required (and verified, for a host name) to a relay. */
+/**
+ * DANE (opportunistic unless TLSA says otherwise) to MX hosts; to a relay, TLS is required and
+ * verified: its certificate against its name, or its pinned fingerprint (a relay by IP must have one).
+ */
 function outboundTlsLevel(spec: MailSpec): string {
     if (!spec.relay) return "dane";
-    return /^[0-9.]+$/.test(spec.relay.host) ? "encrypt" : "secure";
+    return spec.relay.tlsFingerprint ? "fingerprint" : "secure";
 }
 
 /** What Dovecot runs when a mailbox passes 80% or 95% of its quota (dovecot.conf service quota-warning). */

@@ -86,8 +86,9 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
     let relayCredentials = "# No relay configured: mail goes straight to each recipient's MX.\n";
     if (spec.relay) {
         const password = secrets.relayPassword ?? "";
-        if (/[\n\r]/.test(password) || /[\s]/.test(spec.relay.username))
-            throw new Error("mail-data: relay credentials must be one line without spaces in the user name");
+        // buildSpec refuses these up front (the username; the password's shape in readStackConfig).
+        if (/[\n\r]/.test(password) || /[\s:]/.test(spec.relay.username))
+            throw new Error('mail-data: relay credentials must be one line without spaces or ":" in the user name');
         relayCredentials = `[${spec.relay.host}]:${spec.relay.port} ${spec.relay.username}:${password}\n`;
     }
 

@@ -9,6 +9,7 @@ import {
     buildSpec,
     CONFIG_KEYS,
     ConfigError,
+    configWarnings,
     SECRET_KEYS,
     TEXT_KEYS,
     type BackupSecretKey,
@@ -88,10 +89,14 @@ export function readStackConfig(): StackConfig {
     const problems: string[] = [];
     let spec: MailSpec | undefined;
     try {
+        // The secrets' values go in for their shape only (a short backup password, a line
+        // break in the relay's): the spec never holds them, and no message echoes them.
         spec = buildSpec({
             ...(rest as RawConfig),
-            hasRelayPassword: relayPassword !== undefined,
-            backupSecretsSet,
+            secretValues: Object.fromEntries([
+                ["relayPassword", relayPassword],
+                ...BACKUP_SECRET_KEYS.map((k) => [k, raw[k]]),
+            ]),
         });
     } catch (e) {
         if (!(e instanceof ConfigError)) throw e;
@@ -100,6 +105,7 @@ export function readStackConfig(): StackConfig {
     problems.push(...plainSecrets(), ...unknownKeys(Object.keys(pulumi.runtime.allConfig())));
     // RunError: Pulumi prints the message alone, without a stack trace.
     if (problems.length > 0 || !spec) throw new pulumi.RunError(new ConfigError(problems).message);
+    for (const warning of configWarnings(spec)) void pulumi.log.warn(warning);
     const map = (raw.passwords ?? {}) as Record<string, string>;
     return {
         spec,

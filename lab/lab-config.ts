@@ -1,6 +1,9 @@
 // The lab's mail server: a two-domain config fed to the project's own buildSpec, and the
 // user-data the stack would send to Hetzner for it.
 
+import { X509Certificate } from "node:crypto";
+import { createRequire } from "node:module";
+
 import { renderUserData } from "../cloud-init/user-data";
 import { buildSpec, MailSpec, RawConfig } from "../spec";
 import { ACME_DIRECTORY, ACME_HOST } from "./acme";
@@ -18,8 +21,28 @@ export const LAB_PASSWORDS: Readonly<Record<string, string>> = {
     "carol@example.net": "carol-lab-password-333",
 };
 
-/** The lab's relay (the sink in msl-out) and its credentials. */
-export const LAB_RELAY = { host: NET.outside4, port: 587, username: "lab", password: "lab-relay-password" } as const;
+/**
+ * The certificate the lab's relay presents (lab/sink.ts): smtp-server's built-in self-signed
+ * one, read from the package itself (its exports name the file lib/tls-options).
+ */
+function sinkCertificate(): string {
+    const tlsOptions = createRequire(__filename)("smtp-server/lib/tls-options") as {
+        default: () => { cert?: unknown };
+    };
+    return String(tlsOptions.default().cert);
+}
+
+/**
+ * The lab's relay (the sink in msl-out) and its credentials. It is given by IP address, so
+ * its certificate is pinned by fingerprint (mailstack:relay.tlsFingerprint).
+ */
+export const LAB_RELAY = {
+    host: NET.outside4,
+    port: 587,
+    username: "lab",
+    password: "lab-relay-password",
+    tlsFingerprint: new X509Certificate(sinkCertificate()).fingerprint256,
+} as const;
 
 /** Where forwarded mail goes: an outside domain whose MX is the lab's sink. */
 export const LAB_SINK_ADDRESS = "ext@sink.test";
@@ -72,7 +95,12 @@ const LAB_BASE_CONFIG: RawConfig = {
 export function labRelayRawConfig(): RawConfig {
     return {
         ...labRawConfig(),
-        relay: { host: LAB_RELAY.host, port: LAB_RELAY.port, username: LAB_RELAY.username },
+        relay: {
+            host: LAB_RELAY.host,
+            port: LAB_RELAY.port,
+            username: LAB_RELAY.username,
+            tlsFingerprint: LAB_RELAY.tlsFingerprint,
+        },
         hasRelayPassword: true,
     };
 }

@@ -4,9 +4,9 @@
 //   outside domains, where mail arrives by direct delivery (the lab's default: no relay), and
 //   is judged (SPF, iprev, DKIM, DMARC, ARC) as a provider judges it;
 // - the relay on ADDRESS:PORT (198.51.100.7:587, LAB_RELAY), for a config with
-//   `mailstack:relay`: STARTTLS with smtp-server's built-in self-signed certificate (Postfix
-//   uses `encrypt` for a relay given by IP: TLS required, certificate not verified), AUTH only
-//   after STARTTLS, only the lab's relay credentials.
+//   `mailstack:relay`: STARTTLS with smtp-server's built-in self-signed certificate (a relay
+//   given by IP: Postfix's "fingerprint" level, the certificate pinned by LAB_RELAY.tlsFingerprint),
+//   AUTH only after STARTTLS, only the lab's relay credentials.
 // Every message is captured as NNNN.eml plus NNNN.json (envelope, client, TLS, the port, the
 // outside MX's verdict) in DIR.
 //

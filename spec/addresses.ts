@@ -42,11 +42,10 @@ function domainParts(entry: unknown): DomainParts | undefined {
         mailboxes:
             mailboxes ??
             (Array.isArray(entry.mailboxes) ? entry.mailboxes.map((m) => (typeof m === "string" ? m : undefined)) : []),
-        aliases: aliases
-            ? Object.entries(aliases)
-            : isRecord(entry.aliases)
-              ? Object.entries(entry.aliases).map(([a, t]) => [a, valueOf(aliasTargetsInput.safeParse(t))] as const)
-              : [],
+        // Read off the input itself, not zod's copy: that drops a key named __proto__ without a word.
+        aliases: isRecord(entry.aliases)
+            ? Object.entries(entry.aliases).map(([a, t]) => [a, valueOf(aliasTargetsInput.safeParse(t))] as const)
+            : [],
         addressesKnown:
             mailboxes !== undefined &&
             (aliases !== undefined || isRecord(entry.aliases)) &&
@@ -207,15 +206,30 @@ export function checkAddresses(domainsInput: unknown, passwords: unknown, proble
         }
         if (d?.rua !== undefined && !isEmail(d.rua))
             at(["domains", di, "dmarc", "rua"], `"${d.rua}" is not a valid email address`);
+        // DMARC's rua is a list of URIs, each with an optional size limit after "!" (RFC 7489 6.4).
+        else if (d?.rua?.includes("!"))
+            at(
+                ["domains", di, "dmarc", "rua"],
+                `"${d.rua}" contains "!", which DMARC reads as a report size limit: use an address without it`,
+            );
     });
 
     if (passwords !== undefined && !isRecord(passwords)) {
         at(["passwords"], 'must be a map of "address": "password"');
     } else if (passwords) {
+        const seen = new Map<string, string>(); // lower case -> the address as first written
         Object.entries(passwords).forEach(([address, password]) => {
             const path = ["passwords", address];
             const lower = address.toLowerCase();
-            if (!mailboxes.has(lower) && isKnown(lower))
+            const first = seen.get(lower);
+            if (first === undefined) seen.set(lower, address);
+            // Addresses are case-insensitive: two spellings of one would leave the choice to chance.
+            if (first !== undefined)
+                at(
+                    path,
+                    `is the same address as ${configPath(["passwords", first])} (addresses are case-insensitive): keep one`,
+                );
+            else if (!mailboxes.has(lower) && isKnown(lower))
                 at(path, `${address} is not a configured mailbox (only mailboxes log in)`);
             // Never echo the value: this is a secret.
             // `pulumi config set --path` stores a digits-only value as a number, which would

@@ -5,8 +5,26 @@
 import { checkAddresses, type AddressFacts } from "./addresses";
 import { ConfigError, Problems } from "./errors";
 import { checkSpamFilter } from "./filter";
-import { backupInput, backupSftpInput, configInput, relayInput, serverInput, type RawConfig } from "./schema";
-import { cidrNetwork, cidrProblem, isDomainName, isEmail, isIPv4 } from "./syntax";
+import { longestPublishedName, DNS_NAME_LIMIT } from "./names";
+import {
+    BACKUP_SECRET_KEYS,
+    backupInput,
+    backupSftpInput,
+    configInput,
+    domainInput,
+    relayInput,
+    serverInput,
+    type RawConfig,
+} from "./schema";
+import {
+    canonicalFingerprint,
+    canonicalSpfMechanism,
+    cidrNetwork,
+    cidrProblem,
+    isDomainName,
+    isEmail,
+    isIPv4,
+} from "./syntax";
 import {
     DEFAULT_DKIM_SELECTOR,
     LETS_ENCRYPT_CAA_IDENTITY,
@@ -33,6 +51,17 @@ function caaIdentityOf(acmeServer: string): string | undefined {
     return host === "letsencrypt.org" || host.endsWith(".letsencrypt.org") ? LETS_ENCRYPT_CAA_IDENTITY : undefined;
 }
 
+/** A secret whose value is given counts as set. */
+function withSecretsSet(raw: RawConfig): RawConfig {
+    const given = raw.secretValues ?? {};
+    const isGiven = (k: keyof typeof given) => given[k] !== undefined;
+    return {
+        ...raw,
+        hasRelayPassword: raw.hasRelayPassword === true || isGiven("relayPassword"),
+        backupSecretsSet: BACKUP_SECRET_KEYS.filter((k) => raw.backupSecretsSet?.includes(k) || isGiven(k)),
+    };
+}
+
 /** Values that are well-formed for zod but wrong for a mail server. */
 function checkSettings(input: RawConfig, problems: Problems): void {
     const shape = configInput.shape;
@@ -50,9 +79,18 @@ function checkSettings(input: RawConfig, problems: Problems): void {
         );
     }
     if (Array.isArray(input.sshAllowedCidrs)) {
+        const networks = new Map<string, number>(); // canonical form -> first index
         input.sshAllowedCidrs.forEach((c: unknown, i) => {
             if (typeof c !== "string") return;
             const why = cidrProblem(c);
+            // Two spellings of one network: Hetzner would hold it once, and show a diff on every up.
+            const first = why === undefined ? networks.get(cidrNetwork(c)) : undefined;
+            if (first !== undefined)
+                problems.at(
+                    ["sshAllowedCidrs", i],
+                    `"${c}" is the same network as mailstack:sshAllowedCidrs[${first}]`,
+                );
+            else if (why === undefined) networks.set(cidrNetwork(c), i);
             if (why === "syntax")
                 problems.at(["sshAllowedCidrs", i], `"${c}" is not a CIDR such as 203.0.113.7/32 or 2001:db8::/48`);
             // Hetzner refuses the whole firewall for this, half-way through a deploy.
@@ -74,6 +112,15 @@ function checkSettings(input: RawConfig, problems: Problems): void {
         if (host !== undefined && !isDomainName(host.toLowerCase()) && !isIPv4(host)) {
             problems.at(["relay", "host"], `"${host}" is not a host name or IPv4 address`);
         }
+        // No name to verify a certificate against: without a pinned fingerprint, TLS to the
+        // relay would accept anyone's certificate, and the relay password goes over it.
+        if (host !== undefined && isIPv4(host) && isRecord(input.relay) && input.relay.tlsFingerprint === undefined)
+            problems.at(
+                ["relay", "tlsFingerprint"],
+                `is required for a relay given by IP address (${host}), whose certificate no name can verify: ` +
+                    `the SHA-256 fingerprint of its certificate (openssl s_client -connect ${host}:<port> -starttls smtp ` +
+                    "| openssl x509 -noout -fingerprint -sha256), or give the relay by its host name",
+            );
         if (!input.hasRelayPassword)
             problems.at(["relayPassword"], "is required when mailstack:relay is set (set it with --secret)");
     } else if (input.hasRelayPassword) {
@@ -83,7 +130,7 @@ function checkSettings(input: RawConfig, problems: Problems): void {
 
 /** The backup's repository (exactly one) and the secrets it needs. */
 function checkBackup(input: RawConfig, problems: Problems): void {
-    const set = new Set(input.backupSecretsSet ?? []);
+    const set = new Set(input.backupSecretsSet);
     const backup = input.backup;
     if (backup === undefined) {
         for (const k of set) problems.at([k], "is set but mailstack:backup is not");
@@ -120,7 +167,7 @@ function backupSpec(cfg: ReturnType<typeof backupInput.parse>): BackupSpec {
     return { repository, schedule: cfg.schedule, retention: cfg.retention };
 }
 
-/** Every mailboxQuotas key names a mailbox of its domain. */
+/** Every mailboxQuotas key names a mailbox of its domain, once (names are case-insensitive, as mailboxes are). */
 function checkMailboxQuotas(input: RawConfig, problems: Problems): void {
     if (!Array.isArray(input.domains)) return;
     input.domains.forEach((d: unknown, i) => {
@@ -130,9 +177,41 @@ function checkMailboxQuotas(input: RawConfig, problems: Problems): void {
                 .filter((m) => typeof m === "string")
                 .map((m) => m.toLowerCase()),
         );
-        for (const local of Object.keys(d.mailboxQuotas))
-            if (!mailboxes.has(local))
-                problems.at(["domains", i, "mailboxQuotas", local], `"${local}" is not a mailbox of this domain`);
+        const seen = new Map<string, string>(); // lower case -> the key as first written
+        for (const key of Object.keys(d.mailboxQuotas)) {
+            const local = key.toLowerCase();
+            const first = seen.get(local);
+            if (first !== undefined)
+                problems.at(
+                    ["domains", i, "mailboxQuotas", key],
+                    `names the same mailbox as mailboxQuotas.${first} (names are case-insensitive): keep one`,
+                );
+            else if (!mailboxes.has(local))
+                problems.at(["domains", i, "mailboxQuotas", key], `"${key}" is not a mailbox of this domain`);
+            seen.set(local, first ?? key);
+        }
+    });
+}
+
+/** Every name published under a domain fits in DNS (the DKIM selectors and SRV names add to it). */
+function checkNameLengths(input: RawConfig, problems: Problems): void {
+    if (!Array.isArray(input.domains)) return;
+    input.domains.forEach((d: unknown, i) => {
+        if (!isRecord(d)) return;
+        const name = stringAt(domainInput.shape.name, d.name)?.toLowerCase();
+        if (name === undefined || !isDomainName(name)) return; // reported by the address pass
+        const selectors = [
+            stringAt(domainInput.shape.dkimSelector, d.dkimSelector) ?? DEFAULT_DKIM_SELECTOR,
+            ...(isRecord(d.dkimRetiredSelectors) ? Object.keys(d.dkimRetiredSelectors) : []),
+        ];
+        const longest = longestPublishedName(name, selectors);
+        if (longest.length > DNS_NAME_LIMIT)
+            problems.at(
+                ["domains", i, "name"],
+                `is too long: mailstack publishes ${longest.slice(0, longest.length - name.length)}<domain> ` +
+                    `(${longest.length} characters), and DNS names end at ${DNS_NAME_LIMIT}; ` +
+                    `the domain may have at most ${DNS_NAME_LIMIT - (longest.length - name.length)}`,
+            );
     });
 }
 
@@ -142,7 +221,7 @@ function checkDkimSelectors(input: RawConfig, problems: Problems): void {
     input.domains.forEach((d: unknown, i) => {
         if (!isRecord(d) || !isRecord(d.dkimRetiredSelectors)) return;
         const signing = typeof d.dkimSelector === "string" ? d.dkimSelector : DEFAULT_DKIM_SELECTOR;
-        if (signing in d.dkimRetiredSelectors)
+        if (Object.hasOwn(d.dkimRetiredSelectors, signing))
             problems.at(
                 ["domains", i, "dkimRetiredSelectors", signing],
                 `is the signing selector (dkimSelector); list a selector here only after it stopped signing`,
@@ -177,14 +256,17 @@ function checkHostname(input: RawConfig, facts: AddressFacts, problems: Problems
  * Every key is checked on its own, so one bad key never hides another's problems; a check
  * is skipped only when its own inputs are invalid (that problem is already reported).
  */
-export function buildSpec(raw: RawConfig): MailSpec {
-    const { passwords, hasRelayPassword, backupSecretsSet, ...shaped } = raw;
+export function buildSpec(config: RawConfig): MailSpec {
+    const raw = withSecretsSet(config);
+    const { passwords, hasRelayPassword, backupSecretsSet, secretValues, ...shaped } = raw;
     const problems = new Problems();
-    const parsed = configInput.safeParse(shaped);
+    // The secrets' values are parsed for their shape only; the schema's messages never echo a value.
+    const parsed = configInput.safeParse({ ...shaped, ...secretValues });
     if (!parsed.success) parsed.error.issues.forEach((i) => problems.at(i.path, i.message));
     checkSettings(raw, problems);
     checkDkimSelectors(raw, problems);
     checkMailboxQuotas(raw, problems);
+    checkNameLengths(raw, problems);
     checkBackup(raw, problems);
     checkSpamFilter(raw.spamFilter, problems);
     const facts = checkAddresses(raw.domains, passwords, problems);
@@ -195,12 +277,14 @@ export function buildSpec(raw: RawConfig): MailSpec {
     const cfg = parsed.data;
     const domains: DomainSpec[] = cfg.domains.map((d) => {
         const name = d.name.toLowerCase();
+        // A Map: a mailbox named like an object property (constructor) must not find Object's.
+        const quotas = new Map(Object.entries(d.mailboxQuotas).map(([m, q]) => [m.toLowerCase(), q]));
         return {
             name,
             ...(d.zoneId ? { zoneId: d.zoneId } : {}),
             mailboxes: d.mailboxes.map((m) => `${m.toLowerCase()}@${name}`),
             mailboxQuotas: Object.fromEntries(
-                d.mailboxes.map((m) => [`${m.toLowerCase()}@${name}`, d.mailboxQuotas[m.toLowerCase()] ?? d.quota]),
+                d.mailboxes.map((m) => [`${m.toLowerCase()}@${name}`, quotas.get(m.toLowerCase()) ?? d.quota]),
             ),
             aliases: Object.entries(d.aliases).map(([a, targets]) => ({
                 address: `${a.toLowerCase()}@${name}`,
@@ -210,7 +294,7 @@ export function buildSpec(raw: RawConfig): MailSpec {
             dkimRetired: Object.entries(d.dkimRetiredSelectors)
                 .map(([selector, until]) => ({ selector, until }))
                 .sort((a, b) => a.selector.localeCompare(b.selector)),
-            spfExtra: d.spf.extra,
+            spfExtra: d.spf.extra.map(canonicalSpfMechanism),
             dmarc: { policy: d.dmarc.policy, rua: d.dmarc.rua ?? `postmaster@${name}` },
             takeOverRecords: d.takeOverRecords,
         };
@@ -222,10 +306,20 @@ export function buildSpec(raw: RawConfig): MailSpec {
         acmeServer: cfg.acmeServer,
         acmeCaaIdentity: cfg.acmeCaaIdentity ?? caaIdentityOf(cfg.acmeServer)!,
         server: cfg.server,
-        sshAllowedCidrs: cfg.sshAllowedCidrs,
+        // As Hetzner stores them (RFC 5952), so that no up shows a firewall diff.
+        sshAllowedCidrs: cfg.sshAllowedCidrs.map(cidrNetwork),
         domains,
         ...(cfg.relay
-            ? { relay: { host: cfg.relay.host.toLowerCase(), port: cfg.relay.port, username: cfg.relay.username } }
+            ? {
+                  relay: {
+                      host: cfg.relay.host.toLowerCase(),
+                      port: cfg.relay.port,
+                      username: cfg.relay.username,
+                      ...(cfg.relay.tlsFingerprint
+                          ? { tlsFingerprint: canonicalFingerprint(cfg.relay.tlsFingerprint) }
+                          : {}),
+                  },
+              }
             : {}),
         mailVolumeSizeGb: cfg.mailVolumeSizeGb,
         messageSizeLimitBytes: cfg.messageSizeLimitMb * 1024 * 1024,

@@ -13,5 +13,7 @@ export {
     type RawConfig,
 } from "./schema";
 export { cidrNetwork, cidrProblem, isCidr, isDomainName, isEmail, isLocalPart } from "./syntax";
+export * from "./names";
+export { configWarnings } from "./warnings";
 export { addressOwners, hostPostmaster } from "./addresses";
 export * from "./services";

@@ -12,7 +12,7 @@ import {
     spamFilterInput,
     submissionLimitInput,
 } from "./filter";
-import { isDomainName } from "./syntax";
+import { isDomainName, privateKeyProblem, SHA256_FINGERPRINT, spfMechanismProblem } from "./syntax";
 import { DEFAULT_DKIM_SELECTOR, LETS_ENCRYPT_DIRECTORY, SUPPORTED_IMAGE } from "./types";
 
 /** A DS record's data (RFC 4034 5.3): key tag, algorithm, digest type, hex digest. */
@@ -35,6 +35,18 @@ const signedZoneInput = z
             .min(1, "must list at least one DS record"),
     })
     .strict();
+
+/** A check written as "why not, or undefined", as a zod refinement with the key path. */
+function refinedBy(problem: (value: string) => string | undefined) {
+    return (value: string, ctx: z.core.$RefinementCtx<string>) => {
+        const why = problem(value);
+        if (why !== undefined) ctx.addIssue({ code: "custom", message: why });
+    };
+}
+
+/** A secret that is written into a one-line file on the server: no line breaks or control characters. */
+const oneLineSecret = () =>
+    z.string().regex(/^[^\x00-\x1f\x7f]*$/, "must be one line without control characters (CR, LF, tab)");
 
 const secretSchemas = new Set<z.ZodType>();
 /** A key whose value must be set with `pulumi config set --secret`. */
@@ -85,16 +97,7 @@ export const domainInput = z
             .default({}),
         spf: z
             .object({
-                extra: z
-                    .array(
-                        z
-                            .string()
-                            .regex(
-                                /^[+~?-]?(?:a|mx|ip4|ip6|include|exists|ptr)(?:[:/][^\s"]+)?$/,
-                                "must be one SPF mechanism such as include:_spf.example.net or ip4:192.0.2.1",
-                            ),
-                    )
-                    .default([]),
+                extra: z.array(z.string().superRefine(refinedBy(spfMechanismProblem))).default([]),
             })
             .strict()
             .default({ extra: [] }),
@@ -128,7 +131,24 @@ export const relayInput = z
     .object({
         host: z.string(),
         port: z.number().int().min(1).max(65535).default(587),
-        username: z.string().min(1, "must not be empty"),
+        username: z
+            .string()
+            .min(1, { error: "must not be empty", abort: true })
+            .regex(
+                /^[^\s:\x00-\x1f\x7f]+$/,
+                'must not contain ":", spaces or control characters: Postfix\'s password map holds "username:password" and splits at the first ":"',
+            ),
+        /**
+         * The relay certificate's SHA-256 fingerprint, pinned (Postfix's "fingerprint" level);
+         * required for a relay given by IP address, whose certificate no name can verify.
+         */
+        tlsFingerprint: z
+            .string()
+            .regex(
+                SHA256_FINGERPRINT,
+                "must be the relay certificate's SHA-256 fingerprint: 32 hex bytes separated by colons, as openssl x509 -noout -fingerprint -sha256 prints it",
+            )
+            .optional(),
     })
     .strict();
 
@@ -179,6 +199,9 @@ export const backupRetentionInput = z
     })
     .strict();
 
+/** An S3 access key id or secret key: one word of printable ASCII, in restic's environment file. */
+const s3Key = z.string().regex(/^[\x21-\x7e]+$/, "must be one word of printable characters (no spaces or line breaks)");
+
 /** `mailstack:backup`: restic to exactly one repository, on a systemd timer. */
 export const backupInput = z
     .object({
@@ -215,8 +238,13 @@ export const configInput = z.object({
     sshAllowedCidrs: z.array(z.string()).min(1, "must list at least one CIDR that may reach SSH (the deployer, CI)"),
     domains: z.array(domainInput).min(1, "must list at least one mail domain"),
     relay: relayInput.optional(),
-    /** The relay's SASL password. */
-    relayPassword: secret(z.string().optional()),
+    /** The relay's SASL password: one line, in Postfix's password map (which drops trailing blanks). */
+    relayPassword: secret(
+        oneLineSecret()
+            .min(1, "must not be empty")
+            .refine((p) => !/\s$/.test(p), "must not end with a space: Postfix's password map drops trailing blanks")
+            .optional(),
+    ),
     mailVolumeSizeGb: z
         .number()
         .int()
@@ -269,11 +297,11 @@ export const configInput = z.object({
     passwords: secret(z.unknown().optional()),
     backup: backupInput.optional(),
     /** The restic repository password: without it no backup can be read, so keep a copy outside Pulumi. */
-    backupPassword: secret(z.string().min(12, "must be at least 12 characters").optional()),
+    backupPassword: secret(oneLineSecret().min(12, "must be at least 12 characters").optional()),
     /** OpenSSH private key for the SFTP repository; generated (ed25519) when absent. */
-    backupSshPrivateKey: secret(z.string().optional()),
-    backupS3AccessKeyId: secret(z.string().optional()),
-    backupS3SecretAccessKey: secret(z.string().optional()),
+    backupSshPrivateKey: secret(z.string().superRefine(refinedBy(privateKeyProblem)).optional()),
+    backupS3AccessKeyId: secret(s3Key.optional()),
+    backupS3SecretAccessKey: secret(s3Key.optional()),
 });
 
 export type ConfigKey = keyof typeof configInput.shape;
@@ -304,13 +332,20 @@ export const BACKUP_SECRET_KEYS = [
 ] as const satisfies readonly ConfigKey[];
 export type BackupSecretKey = (typeof BACKUP_SECRET_KEYS)[number];
 
+/** The secret keys whose values the spec never holds. */
+export type SecretValueKey = "relayPassword" | BackupSecretKey;
+
 /**
- * The stack config as plain values. `relayPassword` is given as `hasRelayPassword` only, and
- * the backup's secrets as `backupSecretsSet`: their values are secrets the spec never needs.
+ * The stack config as plain values. `relayPassword` and the backup's secrets are secrets the
+ * spec never holds: `hasRelayPassword` and `backupSecretsSet` say which are set, and
+ * `secretValues`, when given, are checked for shape (never kept, never echoed); a value given
+ * there counts as set.
  */
-export type RawConfig = { [K in Exclude<ConfigKey, "relayPassword" | BackupSecretKey>]?: unknown } & {
+export type RawConfig = { [K in Exclude<ConfigKey, SecretValueKey>]?: unknown } & {
     /** Whether `mailstack:relayPassword` is set. */
     hasRelayPassword?: boolean;
     /** Which of the backup's secret keys are set. */
     backupSecretsSet?: readonly BackupSecretKey[];
+    /** The values of those secrets, only to check their shape. */
+    secretValues?: Partial<Record<SecretValueKey, unknown>>;
 };

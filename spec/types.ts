@@ -34,6 +34,8 @@ export interface RelaySpec {
     readonly host: string;
     readonly port: number;
     readonly username: string;
+    /** The relay certificate's pinned SHA-256 fingerprint, `AB:CD:...` (upper case, colons); else verified by name. */
+    readonly tlsFingerprint?: string;
 }
 
 /** Hetzner Storage Box or any SFTP server; `hostKey` is pinned (`<type> <base64>`). */

@@ -115,3 +115,80 @@ test("the backup's secrets are read as secrets, never reach the spec, and stored
     expect(await pulumi.isSecret(password)).toBe(true);
     expect(await new Promise((resolve) => password.apply(resolve))).toBe("123456789012345678");
 });
+
+describe("secret values are checked by readStackConfig before anything is declared, never echoed", () => {
+    const sftpBackup = {
+        sftp: {
+            host: "u1.your-storagebox.de",
+            user: "u1",
+            path: "mail",
+            hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIj0Y7Fwm6wZUmPQpVuZ7mUr2Z5ZpOHg6oYd3Vtq8x9c",
+        },
+    };
+    const SECRET_KEYS_SET = [
+        "mailstack:passwords",
+        "mailstack:relayPassword",
+        "mailstack:backupPassword",
+        "mailstack:backupSshPrivateKey",
+    ];
+    function messageOf(values: Record<string, unknown>): string {
+        const flat: Record<string, string> = {};
+        for (const [k, v] of Object.entries(values))
+            flat[`mailstack:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+        pulumi.runtime.setAllConfig(flat, SECRET_KEYS_SET);
+        try {
+            readStackConfig();
+        } catch (e) {
+            expect(pulumi.RunError.isInstance(e)).toBe(true);
+            return (e as Error).message;
+        }
+        return "";
+    }
+
+    test("a 5-character backup password stops the program, and the message does not show it", () => {
+        const message = messageOf({ ...base, backup: sftpBackup, backupPassword: "abc12" });
+        expect(message).toContain("mailstack:backupPassword: must be at least 12 characters");
+        expect(message).not.toContain("abc12");
+    });
+
+    test("a garbage backup SSH key stops the program instead of being written to the server", () => {
+        const message = messageOf({
+            ...base,
+            backup: sftpBackup,
+            backupPassword: "a-long-backup-password",
+            backupSshPrivateKey: "not-a-key-at-all",
+        });
+        expect(message).toContain("mailstack:backupSshPrivateKey: must be an unencrypted OpenSSH or PEM private key");
+        expect(message).not.toContain("not-a-key-at-all");
+    });
+
+    test("a relay password with a line break stops the program, not the mail-data step after 70 resources", () => {
+        const message = messageOf({
+            ...base,
+            relay: { host: "smtp.relay.example", port: 587, username: "mailer" },
+            relayPassword: "first-line\nsecond-line",
+        });
+        expect(message).toContain("mailstack:relayPassword: must be one line without control characters (CR, LF, tab)");
+        expect(message).not.toMatch(/first-line|second-line/);
+    });
+});
+
+test("SSH open to the whole internet is deployed, with a warning that says why it is a bad idea", () => {
+    const warn = jest.spyOn(pulumi.log, "warn").mockImplementation(() => Promise.resolve());
+    try {
+        setConfig({ ...base, sshAllowedCidrs: ["0.0.0.0/0", "::/0"] });
+        expect(readStackConfig().spec.sshAllowedCidrs).toEqual(["0.0.0.0/0", "::/0"]);
+        expect(warn.mock.calls.map((c) => c[0])).toEqual([
+            expect.stringMatching(
+                /^mailstack:sshAllowedCidrs\[0\]: 0\.0\.0\.0\/0 lets \(most of\) the whole internet reach SSH/,
+            ),
+            expect.stringMatching(/^mailstack:sshAllowedCidrs\[1\]: ::\/0 lets/),
+        ]);
+        warn.mockClear();
+        setConfig(base);
+        readStackConfig();
+        expect(warn).not.toHaveBeenCalled();
+    } finally {
+        warn.mockRestore();
+    }
+});

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from "node:crypto";
 
 import { dkimRecordValue, mailDnsRecords, txtContent, txtValue } from "../cloud-init/dns-records";
-import { buildSpec } from "../spec";
+import { buildSpec, publishedNames } from "../spec";
 import { twoDomains } from "./helpers/fixtures";
 
 const publicKeyPem = generateKeyPairSync("rsa", { modulusLength: 2048 })
@@ -12,6 +12,20 @@ const facts = { ipv4: "192.0.2.25", ipv6: "2001:db8::25", dkimPublicKeyPem: publ
 describe("mail DNS records", () => {
     const spec = buildSpec(twoDomains());
     const [primary, second] = spec.domains;
+
+    test("every name published under a domain is one the length check knows (spec/names.ts)", () => {
+        const retired = {
+            ...spec,
+            domains: [{ ...primary, dkimRetired: [{ selector: "old2024", until: "2999-01-01" }] }],
+        };
+        const records = mailDnsRecords(retired, retired.domains[0], {
+            ...facts,
+            dkimRetiredPublicKeysPem: { old2024: publicKeyPem },
+        });
+        const known = new Set([spec.hostname, ...publishedNames(primary.name, ["mail", "old2024"])]);
+        expect(records.map((r) => r.name).filter((n) => !known.has(n))).toEqual([]);
+        expect(records.some((r) => r.name === "_submissions._tcp.nathabee.de")).toBe(true);
+    });
 
     test("the hostname's domain gets MX, A, AAAA, SPF, DKIM, DMARC and TLS-RPT", () => {
         const byName = (name: string, type: string) =>

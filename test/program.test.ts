@@ -13,9 +13,12 @@ const CONFIG = {
     ]),
 };
 
-async function runProgram(): Promise<Record<string, pulumi.Output<unknown>>> {
+async function runProgram(
+    extra: Record<string, string> = {},
+    secretKeys: string[] = [],
+): Promise<Record<string, pulumi.Output<unknown>>> {
     await mocksReady;
-    pulumi.runtime.setAllConfig(CONFIG, []);
+    pulumi.runtime.setAllConfig({ ...CONFIG, ...extra }, secretKeys);
     let program: () => Promise<Record<string, pulumi.Output<unknown>>> = async () => ({});
     jest.isolateModules(() => {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -60,4 +63,19 @@ test("a zone conflict stops the program before any resource is declared", async 
     } finally {
         delete zoneRecords["zone-of-nathabee.de"];
     }
+});
+
+test("a relay password with a line break stops the program before any resource is declared, without showing it", async () => {
+    const before = resourcesOf("mail").length;
+    const run = runProgram(
+        {
+            "mailstack:relay": JSON.stringify({ host: "smtp.relay.example", port: 587, username: "mailer" }),
+            "mailstack:relayPassword": "relay-secret\r\nRSET",
+        },
+        ["mailstack:relayPassword"],
+    );
+    await expect(run).rejects.toThrow(/mailstack:relayPassword: must be one line without control characters/);
+    await expect(run).rejects.not.toThrow(/relay-secret/);
+    await settle();
+    expect(resourcesOf("mail").length).toBe(before);
 });

@@ -63,8 +63,10 @@ function spec(overrides: Partial<RawConfig> = {}): MailSpec {
     });
 }
 const oneDomain = () => spec({ domains: [orgDomain] });
-const withRelay = (host = "smtp.relay.example.net", port = 587) =>
-    spec({ relay: { host, port, username: "relayuser" }, hasRelayPassword: true });
+const RELAY_FINGERPRINT =
+    "a0:9d:d3:66:e7:50:6d:e1:86:2a:8a:1b:40:ed:6b:72:90:a0:90:72:89:e9:83:f2:58:83:c2:1a:b5:02:7f:e4";
+const withRelay = (host = "smtp.relay.example.net", port = 587, tlsFingerprint?: string) =>
+    spec({ relay: { host, port, username: "relayuser", tlsFingerprint }, hasRelayPassword: true });
 
 const hashesFor = (s: MailSpec) => Object.fromEntries(s.domains.flatMap((d) => d.mailboxes).map((m) => [m, HASH]));
 const keysFor = (s: MailSpec) => Object.fromEntries(s.domains.map((d) => [d.name, PEM]));
@@ -337,9 +339,24 @@ describe("host files", () => {
         expect(relayCf.match(/^smtp_tls_security_level =/gm)).toHaveLength(1);
         // The relay decides how mail goes on; MTA-STS and DANE are for our own MX lookups.
         expect(setting(relayCf, "smtp_tls_policy_maps")).toBeUndefined();
-        const ipCf = byPath(renderHostFiles(withRelay("192.0.2.25", 465)), "/etc/postfix/main.cf").content;
-        expect(setting(ipCf, "smtp_tls_security_level")).toBe("encrypt");
+        expect(setting(relayCf, "smtp_tls_fingerprint_cert_match")).toBeUndefined();
+        const ipCf = byPath(
+            renderHostFiles(withRelay("192.0.2.25", 465, RELAY_FINGERPRINT)),
+            "/etc/postfix/main.cf",
+        ).content;
         expect(setting(ipCf, "smtp_tls_wrappermode")).toBe("yes");
+    });
+
+    it("main.cf: a relay given by IP address is trusted only with its pinned certificate fingerprint, never with any certificate", () => {
+        const ipCf = byPath(
+            renderHostFiles(withRelay("192.0.2.25", 587, RELAY_FINGERPRINT)),
+            "/etc/postfix/main.cf",
+        ).content;
+        expect(setting(ipCf, "smtp_tls_security_level")).toBe("fingerprint");
+        expect(setting(ipCf, "smtp_tls_fingerprint_digest")).toBe("sha256");
+        // Upper case with colons, as Postfix and openssl print it.
+        expect(setting(ipCf, "smtp_tls_fingerprint_cert_match")).toBe(RELAY_FINGERPRINT.toUpperCase());
+        expect(ipCf).not.toMatch(/^smtp_tls_security_level = (?:encrypt|may)$/m);
     });
 
     it("master.cf: 587 and 465 require TLS and AUTH and check the sender login", () => {

@@ -620,6 +620,20 @@ describe("adding a second domain", () => {
 });
 
 describe("relay", () => {
+    test("a relay given by IP address reaches main.cf with its pinned fingerprint, never with unchecked TLS", async () => {
+        const fingerprint =
+            "a0:9d:d3:66:e7:50:6d:e1:86:2a:8a:1b:40:ed:6b:72:90:a0:90:72:89:e9:83:f2:58:83:c2:1a:b5:02:7f:e4";
+        const raw = {
+            ...oneDomain(),
+            relay: { host: "192.0.2.99", port: 587, username: "mailer", tlsFingerprint: fingerprint },
+        };
+        const res = await deploy("relayip", raw, "relay-secret-value-123");
+        const stdin: string = find(res.resources, COMMAND, "relayip-provision-host-config").inputs.stdin;
+        const mainCf = bundleFile(stdin, "/etc/postfix/main.cf")!;
+        expect(mainCf).toMatch(/^smtp_tls_security_level = fingerprint$/m);
+        expect(mainCf).toContain(`smtp_tls_fingerprint_cert_match = ${fingerprint.toUpperCase()}\n`);
+    });
+
     // Hetzner drops every outbound packet no rule allows once one outbound rule exists.
     test.each([587, 465, 2525])("the firewall lets the server reach a relay on port %i", async (port) => {
         const raw = { ...oneDomain(), relay: { host: "smtp.relay.example", port, username: "mailer" } };
@@ -928,5 +942,17 @@ describe("rotating a DKIM key", () => {
         expect(() => buildSpec({ ...rotated("mail2", { Bad_Selector: "2026-12-09" }), passwords: {} })).toThrow(
             /dkimRetiredSelectors/,
         );
+    });
+});
+
+describe("firewall CIDRs", () => {
+    test("an IPv6 CIDR written 2001:DB8:0:0::/48 reaches the firewall as Hetzner stores it, so no up shows a diff", async () => {
+        const raw = { ...oneDomain(), sshAllowedCidrs: ["2001:DB8:0:0::/48", "203.0.113.7/32"] };
+        const res = await deploy("cidrs", raw);
+        const rules: any[] = find(res.resources, HCLOUD.firewall, "cidrs-firewall").inputs.rules;
+        expect(rules.find((r) => r.direction === "in" && r.port === "22").sourceIps).toEqual([
+            "2001:db8::/48",
+            "203.0.113.7/32",
+        ]);
     });
 });
