@@ -34,5 +34,14 @@ expect_postconf "without a relay: DANE to every MX" smtp_tls_security_level dane
 expect_postconf "without a relay: DNSSEC answers are used" smtp_dns_support_level dnssec -c /tmp/direct-postfix
 expect_postconf "without a relay: MTA-STS policies from postfix-mta-sts-resolver" smtp_tls_policy_maps \
     "socketmap:inet:127.0.0.1:8461:postfix" -c /tmp/direct-postfix
+# main.cf with a relay given by IP address: its certificate pinned, never mere encryption.
+mkdir -p "$ROOT/tmp/pinned-postfix"
+cp "$RENDER/pinned/main.cf" "$ROOT/tmp/pinned-postfix/main.cf"
+cp "$ROOT/etc/postfix/master.cf" "$ROOT/tmp/pinned-postfix/master.cf"
+quiet "postconf -n accepts main.cf with a relay by IP address" in_root postconf -n -c /tmp/pinned-postfix
+expect_postconf "a relay by IP address: its certificate's fingerprint is checked" smtp_tls_security_level fingerprint -c /tmp/pinned-postfix
+expect_postconf "a relay by IP address: SHA-256 fingerprints" smtp_tls_fingerprint_digest sha256 -c /tmp/pinned-postfix
+expect_postconf "a relay by IP address: the pinned fingerprint" smtp_tls_fingerprint_cert_match \
+    "3D:5E:31:9C:6B:F4:84:A9:44:11:0E:E1:74:5B:D9:7A:2A:0D:7B:D0:6C:A9:0F:3E:A4:1D:55:0B:6A:C2:A6:57" -c /tmp/pinned-postfix
 check "mta-sts-daemon.yml is YAML the daemon can read" in_root python3 -c 'import sys, yaml; c = yaml.safe_load(open(sys.argv[1])); assert c["port"] == 8461, c' /etc/mta-sts-daemon.yml
 expect_dump "rspamd asks the host's own resolver" options '^ +"127\.0\.0\.1:53",$'

@@ -160,6 +160,23 @@ for (const name of [
     "/etc/unbound/unbound.conf.d/root-auto-trust-anchor-file.conf",
 ])
     fs.writeFileSync(path.join(out, "direct", path.basename(name)), directFiles.find((f) => f.path === name)!.content);
+// A relay given by IP address, its certificate pinned (mailstack:relay.tlsFingerprint), under
+// OUTDIR/pinned: outbound.sh hands its main.cf to postconf.
+const pinnedFiles = renderHostFiles({
+    ...spec,
+    relay: {
+        host: "198.51.100.7",
+        port: 587,
+        username: "relayuser",
+        tlsFingerprint:
+            "3D:5E:31:9C:6B:F4:84:A9:44:11:0E:E1:74:5B:D9:7A:2A:0D:7B:D0:6C:A9:0F:3E:A4:1D:55:0B:6A:C2:A6:57",
+    },
+});
+fs.mkdirSync(path.join(out, "pinned"), { recursive: true });
+fs.writeFileSync(
+    path.join(out, "pinned", "main.cf"),
+    pinnedFiles.find((f) => f.path === "/etc/postfix/main.cf")!.content,
+);
 // What Hetzner's debian-13 image already has (only in packages.json) plus what the user-data
 // installs, and Debian 13's PHP command line (Roundcube's dependency) for `php -l` on its
 // config. Not the webmail packages themselves: debootstrap would take php's first
