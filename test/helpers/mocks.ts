@@ -26,6 +26,7 @@ export interface RecordedOptions {
     readonly name: string;
     readonly protect?: boolean;
     readonly ignoreChanges?: string[];
+    readonly additionalSecretOutputs?: string[];
     readonly deleteBeforeReplace?: boolean;
     readonly import?: string;
     readonly parentType?: string;
@@ -68,6 +69,7 @@ export const recordOptions: pulumi.ResourceTransformation = ({ resource, type, n
         name,
         protect: opts.protect,
         ignoreChanges: opts.ignoreChanges,
+        additionalSecretOutputs: (opts as pulumi.CustomResourceOptions).additionalSecretOutputs,
         deleteBeforeReplace: (opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
         import: (opts as pulumi.CustomResourceOptions).import,
         parentType: (opts.parent as { __pulumiType?: string } | undefined)?.__pulumiType,
