@@ -1,5 +1,6 @@
 // mailstack: read the stack config, check the DNS zones, build the mail server, export what
-// a user needs. Nothing is declared before the config and the zones have been checked.
+// a user needs. Nothing is declared before the config and the zones have been checked, but
+// the stack's state id (a local random value the zone check reads, components/zones.ts).
 import { readStackConfig } from "./components/config";
 import { MailStack } from "./components/mailstack";
 import { withoutStackTraces } from "./components/stack-traces";

@@ -5,7 +5,9 @@ import {
     providerWarnings,
     zoneRecords,
     SERVER_HOST_KEY,
+    MOCK_STATE_ID,
     invokes,
+    created,
     mocksReady,
     options,
     promiseOf,
@@ -41,6 +43,8 @@ const COMMAND = "command:remote:Command";
 const PRIVATE_KEY = "tls:index/privateKey:PrivateKey";
 
 const SECRET_PASSWORD = "correct-horse-battery-staple";
+/** How every record comment of a test stack begins: project/stack and the mocks' state id. */
+const OURS = `mailstack:mailstack/test#${MOCK_STATE_ID}: `;
 
 async function deploy(
     name: string,
@@ -773,18 +777,75 @@ describe("zone pre-flight", () => {
         expect(resourcesOf("zoneconflict").length).toBe(before);
     });
 
-    test("the records mailstack created itself are no conflict", async () => {
+    /** A record as Cloudflare lists it. */
+    const listed = (id: string, name: string, type: string, content: string, comment?: string) => ({
+        id,
+        name,
+        type,
+        content,
+        ...(comment ? { comment } : {}),
+    });
+
+    test("the records this stack's state made are no conflict, nor those of before comments named the stack (an upgrade)", async () => {
         zoneRecords["zone-of-nathabee.de"] = [
-            {
-                id: "ours",
-                name: "nathabee.de",
-                type: "MX",
-                content: "mail.nathabee.de",
-                comment: "mailstack: mail for nathabee.de",
-            },
-            { id: "www", name: "www.nathabee.de", type: "A", content: "198.51.100.80" },
+            listed("legacy", "nathabee.de", "MX", "mail.nathabee.de", "mailstack: mail for nathabee.de"),
+            listed("ours", "_dmarc.nathabee.de", "TXT", '"v=DMARC1; p=quarantine"', `${OURS}DMARC policy and reports`),
+            listed("www", "www.nathabee.de", "A", "198.51.100.80"),
         ];
         await expect(deploy("zoneours", oneDomain())).resolves.toBeDefined();
+    });
+
+    test("a mailstack record of another stack, or of this stack's lost state, at a name and type of ours is a conflict with its fix", async () => {
+        const old = "mailstack:mailstack/old#0badcafe: ";
+        zoneRecords["zone-of-nathabee.de"] = [
+            // Another stack that once served the domain.
+            listed("other-mx", "nathabee.de", "MX", "mail.old.example", `${old}mail for nathabee.de`),
+            // This stack, made by a state that is gone (lost, or the stack removed and made again).
+            listed(
+                "lost-dkim",
+                "mail._domainkey.nathabee.de",
+                "TXT",
+                '"v=DKIM1; k=rsa; p=AAAA"',
+                "mailstack:mailstack/test#deadbeef: DKIM public key of the key OpenDKIM signs with",
+            ),
+            // Another stack's record at a name this stack does not publish: none of its business.
+            listed("other-host", "mail2.nathabee.de", "A", "198.51.100.25", `${old}mail host IPv4`),
+        ];
+        const error = await deploy("zoneforeign", oneDomain()).catch((e: Error) => e);
+        expect(pulumi.RunError.isInstance(error)).toBe(true);
+        const problems = (error as Error).message.split("\n").slice(1);
+        expect(problems).toEqual([
+            expect.stringContaining(
+                'MX nathabee.de "mail.old.example" (id other-mx) made by the stack mailstack/old, and this stack\'s state does not hold it: creating ours beside it fails (Cloudflare 81058',
+            ),
+            expect.stringContaining(
+                "(id lost-dkim) made by this stack (mailstack/test) under another state (state id deadbeef, this state's is 5a7e0001): a lost or removed state",
+            ),
+        ]);
+        for (const p of problems)
+            expect(p).toContain("Delete it in Cloudflare, or set mailstack:domains[0].takeOverRecords to true");
+
+        const withTakeOver = oneDomain();
+        withTakeOver.domains = [{ ...(withTakeOver.domains as object[])[0], takeOverRecords: true }];
+        const res = await deploy("zoneforeign2", withTakeOver);
+        expect(Object.fromEntries(res.options.filter((o) => o.import).map((o) => [o.name, o.import]))).toEqual({
+            "zoneforeign2-dns-nathabee.de-mx-nathabee.de": "zone-of-nathabee.de/other-mx",
+            "zoneforeign2-dns-nathabee.de-txt-mail._domainkey.nathabee.de": "zone-of-nathabee.de/lost-dkim",
+        });
+    });
+
+    test("every record's comment names the project, the stack and its state id, within 100 characters", async () => {
+        const res = await deploy("zonecomments", oneDomain());
+        const comments: string[] = records(res.resources).map((r) => r.inputs.comment);
+        expect(comments.length).toBeGreaterThan(10);
+        for (const c of comments) {
+            expect(c.startsWith(OURS)).toBe(true);
+            expect([...c].length).toBeLessThanOrEqual(100);
+        }
+        // Made once with the state, before the pre-flight, and kept in it.
+        const owner = created.filter((r) => r.type === "random:index/randomId:RandomId" && r.name === "dns-owner");
+        expect(owner.length).toBeGreaterThan(0);
+        expect(owner[0].inputs).toEqual({ byteLength: 4 });
     });
 
     test("takeOverRecords adopts one record per record of ours and still refuses the extra MX", async () => {
@@ -828,7 +889,7 @@ describe("rotating a DKIM key", () => {
     test("a new selector gets a new key, published before it signs; the old one stays published (not installed) until its day, then record and key go", async () => {
         const before = await deploy("rot0", oneDomain());
         expect(dkimRecords(before.resources)).toEqual([
-            ["mail._domainkey.nathabee.de", "mailstack: DKIM public key of the key OpenDKIM signs with"],
+            ["mail._domainkey.nathabee.de", `${OURS}DKIM public key of the key OpenDKIM signs with`],
         ]);
 
         // The rotation: mail2 signs, mail stays published until 2026-12-09.
@@ -840,11 +901,8 @@ describe("rotating a DKIM key", () => {
             new Date("2026-12-02T12:00:00Z"),
         );
         expect(dkimRecords(during.resources)).toEqual([
-            [
-                "mail._domainkey.nathabee.de",
-                "mailstack: retired DKIM key, no longer signing, published until 2026-12-09",
-            ],
-            ["mail2._domainkey.nathabee.de", "mailstack: DKIM public key of the key OpenDKIM signs with"],
+            ["mail._domainkey.nathabee.de", `${OURS}retired DKIM key, no longer signing, published until 2026-12-09`],
+            ["mail2._domainkey.nathabee.de", `${OURS}DKIM public key of the key OpenDKIM signs with`],
         ]);
         const keys = during.resources.filter((r) => r.type === PRIVATE_KEY && r.name.startsWith("rot1-dkim-"));
         expect(keys.map((k) => k.name).sort()).toEqual(["rot1-dkim-nathabee.de-mail", "rot1-dkim-nathabee.de-mail2"]);
@@ -889,7 +947,7 @@ describe("rotating a DKIM key", () => {
             new Date("2026-12-10T00:00:01Z"),
         );
         expect(dkimRecords(after.resources)).toEqual([
-            ["mail2._domainkey.nathabee.de", "mailstack: DKIM public key of the key OpenDKIM signs with"],
+            ["mail2._domainkey.nathabee.de", `${OURS}DKIM public key of the key OpenDKIM signs with`],
         ]);
         expect(
             after.resources.filter((r) => r.type === PRIVATE_KEY && r.name.startsWith("rot2-dkim-")).map((k) => k.name),
