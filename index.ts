@@ -4,14 +4,15 @@
 import { readStackConfig } from "./components/config";
 import { MailStack } from "./components/mailstack";
 import { withoutStackTraces } from "./components/stack-traces";
-import { readZones } from "./components/zones";
+import { readZones, rollout } from "./components/zones";
 
 export = async () => {
     withoutStackTraces();
     const config = readStackConfig();
-    const zones = await readZones(config.spec);
+    // Within Cloudflare's request budget: new domains that do not fit wait for the next up.
+    const { spec, zones } = rollout(config.spec, await readZones(config.spec));
     const mail = new MailStack("mail", {
-        spec: config.spec,
+        spec,
         passwords: config.passwords,
         configuredPasswordAddresses: config.configuredPasswordAddresses,
         ...(config.relayPassword ? { relayPassword: config.relayPassword } : {}),

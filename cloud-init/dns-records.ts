@@ -91,9 +91,11 @@ function ownerStack(stack: string): string {
  * The record's comment in Cloudflare: `mailstack:<project>/<stack>#<state id>: <purpose>`,
  * the purpose shortened to fit any plan. Written here only; read back by dnsCommentOwner.
  */
-export function dnsComment(record: Pick<MailDnsRecord, "purpose">, owner: Required<DnsOwner>): string {
-    if (!STATE_ID.test(owner.stateId)) throw new Error(`dns: not a state id: ${owner.stateId}`);
-    const text = `mailstack:${ownerStack(owner.stack)}#${owner.stateId}: ${record.purpose}`;
+export function dnsComment(record: Pick<MailDnsRecord, "purpose">, owner: Required<DnsOwner> | "legacy"): string {
+    if (owner !== "legacy" && !STATE_ID.test(owner.stateId)) throw new Error(`dns: not a state id: ${owner.stateId}`);
+    // "legacy": the form before comments named the stack, kept while a rollout defers rewriting them.
+    const by = owner === "legacy" ? " " : `${ownerStack(owner.stack)}#${owner.stateId}: `;
+    const text = `mailstack:${by}${record.purpose}`;
     const chars = [...text];
     return chars.length <= DNS_COMMENT_LIMIT ? text : `${chars.slice(0, DNS_COMMENT_LIMIT - 3).join("")}...`;
 }
@@ -356,6 +358,18 @@ export interface ZoneCheck {
     readonly problems: readonly string[];
     /** recordKey -> id of an existing record that our record takes over (imports, then rewrites). */
     readonly adopt: ReadonlyMap<string, string>;
+    /** What publishing the domain's records asks of Cloudflare's API (cloud-init/rollout.ts). */
+    readonly cost: RecordsCost;
+}
+
+/** The API requests one up makes for a domain's records, from what its zone holds. */
+export interface RecordsCost {
+    /** Records of ours the zone already holds for this stack: its records exist, it is not new. */
+    readonly held: number;
+    /** Creates (and takeovers: an import's read and an update count as two). */
+    readonly creates: number;
+    /** Held records with an old comment (`mailstack: <purpose>`), rewritten by an update each. */
+    readonly legacyComments: number;
 }
 
 /** A name as we compare it: lower case, no trailing dot. */
@@ -472,5 +486,15 @@ export function checkZone(
                 : `${at}: the zone already has ${shown} ${managed}. Delete it in Cloudflare, or set ${at}.takeOverRecords to true to let mailstack take it over`,
         );
     }
-    return { problems: [...problems, ...taken], adopt };
+    const heldKeys = new Set(
+        existing
+            .filter((r) => recordOwnership(r, owner) === "held")
+            .map(existingKey)
+            .filter((k) => ourKeys.has(k)),
+    );
+    const legacyComments = existing.filter(
+        (r) => dnsCommentOwner(r.comment) === "legacy" && ourKeys.has(existingKey(r)),
+    ).length;
+    const cost = { held: heldKeys.size, creates: ourKeys.size - heldKeys.size + adopt.size, legacyComments };
+    return { problems: [...problems, ...taken], adopt, cost };
 }

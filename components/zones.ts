@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 
 import { checkZone, STATE_ID, type DnsOwner, type ExistingRecord } from "../cloud-init/dns-records";
+import { planRollout, preflightRequests, type DomainCost } from "../cloud-init/rollout";
 import type { MailSpec } from "../spec";
 
 /** What the pre-flight learnt about one domain's zone. */
@@ -16,6 +17,10 @@ export interface ZoneFacts {
     readonly adopt: ReadonlyMap<string, string>;
     /** Who the records' comments name: this stack and its state id (unknown in a first preview). */
     readonly owner: { readonly stack: string; readonly stateId: pulumi.Output<string> };
+    /** What publishing the domain's records asks of Cloudflare this up (rollout below). */
+    readonly cost: DomainCost;
+    /** Keep the records' old comments this up: their rewrite does not fit in the budget. */
+    readonly keepLegacyComments?: boolean;
 }
 
 /**
@@ -69,6 +74,12 @@ export async function readZones(
             zoneId,
             adopt: check.adopt,
             owner: { stack: owner.stack, stateId: owner.stateIdOutput },
+            cost: {
+                domain: domain.name,
+                ...check.cost,
+                preflight: preflightRequests(domain.zoneId !== undefined, existing.length),
+                hostsMailName: domain.name === spec.hostnameDomain,
+            },
         };
     }
     if (problems.length > 0)
@@ -76,4 +87,34 @@ export async function readZones(
             `The DNS zones are not ready for mailstack:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
         );
     return facts;
+}
+
+/**
+ * What this `pulumi up` publishes within Cloudflare's request budget (cloud-init/rollout.ts):
+ * the spec without the new domains that wait for a later up (each is added then, as any new
+ * domain is), and the zones of those that keep their old comments this up. Says what it
+ * deferred; throws a RunError when even the rest would not fit.
+ */
+export function rollout(
+    spec: MailSpec,
+    zones: Readonly<Record<string, ZoneFacts>>,
+): { readonly spec: MailSpec; readonly zones: Record<string, ZoneFacts> } {
+    const plan = planRollout(
+        spec.domains.map((d) => zones[d.name].cost),
+        spec.rollout.newDomainsPerUp,
+    );
+    if (plan.problems.length > 0)
+        throw new pulumi.RunError(`Cloudflare's API rate limit:\n${plan.problems.map((p) => `  - ${p}`).join("\n")}`);
+    for (const note of plan.notes) void pulumi.log.warn(`mailstack: ${note}`);
+    const kept = new Set(plan.kept);
+    const legacy = new Set(plan.legacyCommentsKept);
+    return {
+        spec: { ...spec, domains: spec.domains.filter((d) => kept.has(d.name)) },
+        zones: Object.fromEntries(
+            plan.kept.map((name) => [
+                name,
+                { ...zones[name], ...(legacy.has(name) ? { keepLegacyComments: true } : {}) },
+            ]),
+        ),
+    };
 }
