@@ -57,8 +57,10 @@ export const SECRET_STEP_OUTPUTS = ["stdout", "stderr"];
  * `pulumi up` would fail. An `update` command does not help: it dials the same way.
  *
  * ignoreChanges makes the engine put the state's old values in place of the program's
- * (pulumi/pulumi#2657), secret ones too (the provider marks `connection` secret; a
- * top-level path is copied whole, and paths into secrets work since pulumi/pulumi#14565).
+ * (pulumi/pulumi#2657), secret ones too: the provider marks `connection` secret, and the
+ * engine unwraps secrets along an ignored path since pulumi/pulumi#14565 (Nov 2023; before
+ * it, pulumi/pulumi#6272: an ignored property with a secret value became null, an update
+ * again). A Pulumi CLI of 2024 or later is needed; test/provisioning.test.ts emulates this.
  * Those old values are also what a replacement (a new server) creates with: the same
  * primary IP and the same provisional key (both stay in state; the server ignores a new
  * user-data and SSH key list the same way), and the first deploy's private deploy key.
