@@ -106,6 +106,8 @@ describe("record comments name the stack that made the record", () => {
         expect(comment).toBe("mailstack:mailstack/prod#0123abcd: SMTP TLS reporting");
         expect(dnsCommentOwner(comment)).toEqual(owner);
         expect(dnsCommentOwner("mailstack: SMTP TLS reporting")).toBe("legacy");
+        // The old form, still written while a rollout defers rewriting a deployed domain's comments.
+        expect(dnsComment({ purpose: "SMTP TLS reporting" }, "legacy")).toBe("mailstack: SMTP TLS reporting");
         expect(dnsCommentOwner("made by hand")).toBeUndefined();
         expect(dnsCommentOwner(undefined)).toBeUndefined();
     });
