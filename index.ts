@@ -1,16 +1,18 @@
 // mailstack: read the stack config, check the DNS zones, build the mail server, export what
-// a user needs. Nothing is declared before the config and the zones have been checked.
+// a user needs. Nothing is declared before the config and the zones have been checked, but
+// the stack's state id (a local random value the zone check reads, components/zones.ts).
 import { readStackConfig } from "./components/config";
 import { MailStack } from "./components/mailstack";
 import { withoutStackTraces } from "./components/stack-traces";
-import { readZones } from "./components/zones";
+import { readZones, rollout } from "./components/zones";
 
 export = async () => {
     withoutStackTraces();
     const config = readStackConfig();
-    const zones = await readZones(config.spec);
+    // Within Cloudflare's request budget: new domains that do not fit wait for the next up.
+    const { spec, zones } = rollout(config.spec, await readZones(config.spec));
     const mail = new MailStack("mail", {
-        spec: config.spec,
+        spec,
         passwords: config.passwords,
         configuredPasswordAddresses: config.configuredPasswordAddresses,
         ...(config.relayPassword ? { relayPassword: config.relayPassword } : {}),

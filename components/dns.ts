@@ -83,7 +83,11 @@ export class MailDns extends pulumi.ComponentResource {
                     ttl: shape.ttl,
                     // Mail records must never go through Cloudflare's proxy: it carries HTTP only.
                     proxied: false,
-                    comment: dnsComment(shape),
+                    comment: args.zone.keepLegacyComments
+                        ? dnsComment(shape, "legacy")
+                        : args.zone.owner.stateId.apply((stateId) =>
+                              dnsComment(shape, { stack: args.zone.owner.stack, stateId }),
+                          ),
                     ...(shape.priority !== undefined ? { priority: shape.priority } : {}),
                     // SRV and CAA records are their `data`; Cloudflare computes their content.
                     ...(shape.srv

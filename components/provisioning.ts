@@ -43,6 +43,32 @@ export interface MailProvisioningArgs {
     readonly waitFor: Readonly<Record<StepWait, readonly pulumi.Input<pulumi.Resource>[]>>;
 }
 
+/** What a step with a secret stdin keeps encrypted in the state. */
+export const SECRET_STEP_OUTPUTS = ["stdout", "stderr"];
+
+/**
+ * The inputs a step pinned to the provisional host key ignores: all but its triggers.
+ *
+ * pulumi-command (v1.x, provider/pkg/provider/common/inputs.go) marks only `triggers` as
+ * replaceOnChanges; any other change (the `connection`'s timeouts or deploy key, the
+ * command text, a new input such as `logging`) is an update, and Update runs `update`, or
+ * `create` when there is none (provider/pkg/provider/remote/commandController.go). Either
+ * dials the connection first, pinned to the provisional key the server no longer has, so
+ * `pulumi up` would fail. An `update` command does not help: it dials the same way.
+ *
+ * ignoreChanges makes the engine put the state's old values in place of the program's
+ * (pulumi/pulumi#2657), secret ones too: the provider marks `connection` secret, and the
+ * engine unwraps secrets along an ignored path since pulumi/pulumi#14565 (Nov 2023; before
+ * it, pulumi/pulumi#6272: an ignored property with a secret value became null, an update
+ * again). A Pulumi CLI of 2024 or later is needed; test/provisioning.test.ts emulates this.
+ * Those old values are also what a replacement (a new server) creates with: the same
+ * primary IP and the same provisional key (both stay in state; the server ignores a new
+ * user-data and SSH key list the same way), and the first deploy's private deploy key.
+ */
+function onlyTriggersCount(args: command.remote.CommandArgs): string[] {
+    return Object.keys(args).filter((k) => k !== "triggers");
+}
+
 /** `first-boot` -> `firstBoot`, the key of the step's report. */
 const reportKey = (role: StepRole) => role.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 
@@ -81,24 +107,27 @@ export class MailProvisioning extends pulumi.ComponentResource {
             const stdin = render ? used.apply((values) => render(spec, values as unknown as PlanInputs)) : undefined;
             if (step.pin === "replaced" && !replacedKey)
                 throw new Error(`plan: ${step.role} pins the replaced key before the host-key step`);
-            const cmd = new command.remote.Command(
-                `${name}-${step.role}`,
-                {
-                    connection: connection(step.pin === "provisional" ? args.provisionalHostKey : replacedKey!),
-                    create: step.command(),
-                    ...(stdin !== undefined ? { stdin: step.secret ? pulumi.secret(stdin) : stdin } : {}),
-                    triggers: [args.serverId, ...step.triggers(spec)],
-                    // PULUMI_COMMAND_STDOUT would need AcceptEnv on the server; we do not use it.
-                    addPreviousOutputInEnv: false,
-                },
-                {
-                    parent: this,
-                    dependsOn: [
-                        ...step.after.map((r) => done.get(r)!),
-                        ...step.waitsFor.flatMap((w) => args.waitFor[w]),
-                    ],
-                },
-            );
+            const commandArgs: command.remote.CommandArgs = {
+                connection: connection(step.pin === "provisional" ? args.provisionalHostKey : replacedKey!),
+                create: step.command(),
+                ...(stdin !== undefined ? { stdin: step.secret ? pulumi.secret(stdin) : stdin } : {}),
+                triggers: [args.serverId, ...step.triggers(spec)],
+                // PULUMI_COMMAND_STDOUT would need AcceptEnv on the server; we do not use it.
+                addPreviousOutputInEnv: false,
+                // A secret stdin: whatever the script prints stays out of the console and the
+                // update's log, and its stdout and stderr are encrypted in the state (below).
+                // The provider's error for a failed run still carries both (its run() wraps
+                // them into the error: provider/pkg/provider/remote/commandOutputs.go).
+                ...(step.secret ? { logging: "none" as const } : {}),
+            };
+            const cmd = new command.remote.Command(`${name}-${step.role}`, commandArgs, {
+                parent: this,
+                dependsOn: [...step.after.map((r) => done.get(r)!), ...step.waitsFor.flatMap((w) => args.waitFor[w])],
+                ...(step.secret ? { additionalSecretOutputs: SECRET_STEP_OUTPUTS } : {}),
+                // Pinned to the provisional key, which is gone after its first run: only a
+                // replacement (a new server id in its triggers) may run it again.
+                ...(step.pin === "provisional" ? { ignoreChanges: onlyTriggersCount(commandArgs) } : {}),
+            });
             done.set(step.role, cmd);
             if (step.role === "host-key") replacedKey = cmd.stdout.apply(hostKeyFromReport);
         }

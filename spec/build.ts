@@ -326,6 +326,7 @@ export function buildSpec(config: RawConfig): MailSpec {
         spamFilter: cfg.spamFilter,
         autoExpunge: cfg.autoExpunge,
         submissionLimit: cfg.submissionLimit,
+        rollout: cfg.rollout.newDomainsPerUp !== undefined ? { newDomainsPerUp: cfg.rollout.newDomainsPerUp } : {},
         mtaStsMode: cfg.mtaSts.mode,
         webmail: cfg.webmail,
         resolverForward: cfg.resolver?.forward ?? [],

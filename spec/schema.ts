@@ -258,6 +258,15 @@ export const configInput = z.object({
     autoExpunge: autoExpungeInput.default(DEFAULT_AUTO_EXPUNGE),
     /** Recipients per login and hour on 587/465, or false (no limit). */
     submissionLimit: submissionLimitInput.default(DEFAULT_SUBMISSION_LIMIT),
+    /**
+     * How much one `pulumi up` asks of Cloudflare (1200 API requests per 5 minutes per token):
+     * at most this many domains whose records are all new; the rest wait for the next up.
+     * Without it, as many as the budget allows (cloud-init/rollout.ts).
+     */
+    rollout: z
+        .object({ newDomainsPerUp: z.number().int().min(1, "must be at least 1").optional() })
+        .strict()
+        .default({}),
     /** RFC 8461: what sending servers do when TLS to our MX fails (testing: report only). */
     mtaSts: z
         .object({

@@ -96,6 +96,8 @@ export interface MailSpec {
     readonly autoExpunge: { readonly junk: number | false; readonly trash: number | false };
     /** Recipients one login may send to in any hour on 587/465, or false (no limit). */
     readonly submissionLimit: { readonly recipientsPerHour: number | false };
+    /** At most this many domains with all-new DNS records per `pulumi up`; absent: the request budget decides. */
+    readonly rollout: { readonly newDomainsPerUp?: number };
     /** RFC 8461 policy mode, published at mta-sts.<domain> for every domain. */
     readonly mtaStsMode: "testing" | "enforce";
     /** Roundcube at https://<hostname>/; false: none of its packages, files or site. */

@@ -262,12 +262,18 @@ describe("the names of the host's certificate", () => {
 describe("zone pre-flight for the new names", () => {
     const s = spec();
     const [first] = s.domains;
+    const owner = { stack: "mailstack/prod", stateId: "0123abcd" };
     test("a record mailstack does not manage at autoconfig., mta-sts. or _mta-sts. stops the deploy, named", () => {
-        const found = checkZone(s, first, [
-            { id: "r1", name: "autoconfig.nathabee.de", type: "A", content: "203.0.113.9" },
-            { id: "r2", name: "_mta-sts.nathabee.de", type: "TXT", content: '"v=STSv1; id=old"' },
-            { id: "r3", name: "www.nathabee.de", type: "A", content: "203.0.113.9" },
-        ]);
+        const found = checkZone(
+            s,
+            first,
+            [
+                { id: "r1", name: "autoconfig.nathabee.de", type: "A", content: "203.0.113.9" },
+                { id: "r2", name: "_mta-sts.nathabee.de", type: "TXT", content: '"v=STSv1; id=old"' },
+                { id: "r3", name: "www.nathabee.de", type: "A", content: "203.0.113.9" },
+            ],
+            owner,
+        );
         expect(found.problems).toEqual([
             expect.stringMatching(
                 /^mailstack:domains\[0\]: the zone already has A autoconfig\.nathabee\.de .*as CNAME/,
@@ -276,15 +282,20 @@ describe("zone pre-flight for the new names", () => {
         ]);
         // Our own (commented) records are no conflict.
         expect(
-            checkZone(s, first, [
-                {
-                    id: "r4",
-                    name: "autoconfig.nathabee.de",
-                    type: "CNAME",
-                    content: "mail.nathabee.de",
-                    comment: "mailstack: autoconfig",
-                },
-            ]).problems,
+            checkZone(
+                s,
+                first,
+                [
+                    {
+                        id: "r4",
+                        name: "autoconfig.nathabee.de",
+                        type: "CNAME",
+                        content: "mail.nathabee.de",
+                        comment: "mailstack:mailstack/prod#0123abcd: autoconfig",
+                    },
+                ],
+                owner,
+            ).problems,
         ).toEqual([]);
     });
 });

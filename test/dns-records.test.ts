@@ -1,6 +1,15 @@
 import { generateKeyPairSync } from "node:crypto";
 
-import { dkimRecordValue, mailDnsRecords, txtContent, txtValue } from "../cloud-init/dns-records";
+import {
+    checkZone,
+    dkimRecordValue,
+    dnsComment,
+    dnsCommentOwner,
+    mailDnsRecords,
+    recordOwnership,
+    txtContent,
+    txtValue,
+} from "../cloud-init/dns-records";
 import { buildSpec, publishedNames } from "../spec";
 import { twoDomains } from "./helpers/fixtures";
 
@@ -100,5 +109,58 @@ describe("mail DNS records", () => {
 
     test("dkimRecordValue refuses something that is not an RSA public key", () => {
         expect(() => dkimRecordValue("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----")).toThrow(/RSA 2048/);
+    });
+});
+
+describe("record comments name the stack that made the record", () => {
+    const owner = { stack: "mailstack/prod", stateId: "0123abcd" };
+
+    test("written once, read back: project/stack and state id; the old form without them is legacy", () => {
+        const comment = dnsComment({ purpose: "SMTP TLS reporting" }, owner);
+        expect(comment).toBe("mailstack:mailstack/prod#0123abcd: SMTP TLS reporting");
+        expect(dnsCommentOwner(comment)).toEqual(owner);
+        expect(dnsCommentOwner("mailstack: SMTP TLS reporting")).toBe("legacy");
+        // The old form, still written while a rollout defers rewriting a deployed domain's comments.
+        expect(dnsComment({ purpose: "SMTP TLS reporting" }, "legacy")).toBe("mailstack: SMTP TLS reporting");
+        expect(dnsCommentOwner("made by hand")).toBeUndefined();
+        expect(dnsCommentOwner(undefined)).toBeUndefined();
+    });
+
+    test("a long stack name is cut and hashed, the purpose shortened: always 100 characters at most, and still this stack's", () => {
+        const long = { stack: `${"p".repeat(60)}/${"s".repeat(60)}`, stateId: "0123abcd" };
+        const other = { stack: `${"p".repeat(60)}/${"s".repeat(59)}t`, stateId: "0123abcd" };
+        const comment = dnsComment({ purpose: "x".repeat(200) }, long);
+        expect([...comment].length).toBe(100);
+        expect(comment.endsWith("...")).toBe(true);
+        expect(recordOwnership({ comment }, long)).toBe("held");
+        expect(recordOwnership({ comment }, other)).toBe("foreign");
+        expect(() => dnsComment({ purpose: "x" }, { stack: "a/b", stateId: "nothex!!" })).toThrow(/state id/);
+    });
+
+    test("held, foreign or none: another stack, another state of this stack, and a first deploy's preview (no state id yet)", () => {
+        const comment = (o: { stack: string; stateId: string }) => dnsComment({ purpose: "p" }, o);
+        expect(recordOwnership({ comment: comment(owner) }, owner)).toBe("held");
+        expect(recordOwnership({ comment: "mailstack: p" }, owner)).toBe("held");
+        expect(recordOwnership({ comment: comment({ ...owner, stateId: "deadbeef" }) }, owner)).toBe("foreign");
+        expect(recordOwnership({ comment: comment({ ...owner, stack: "mailstack/staging" }) }, owner)).toBe("foreign");
+        expect(recordOwnership({ comment: comment(owner) }, { stack: owner.stack })).toBe("foreign");
+        expect(recordOwnership({}, owner)).toBe("none");
+    });
+
+    test("the pre-flight: a foreign CAA record of ours is matched by its tag", () => {
+        const spec = buildSpec(twoDomains());
+        const [d] = spec.domains;
+        const foreign = { stack: "mailstack/old", stateId: "0badcafe" };
+        const caa = (id: string, tag: string) => ({
+            id,
+            name: d.name,
+            type: "CAA",
+            content: `0 ${tag} "letsencrypt.org"`,
+            comment: dnsComment({ purpose: "CAA" }, foreign),
+        });
+        const found = checkZone(spec, d, [caa("c1", "issue"), caa("c2", "issuewild")], owner);
+        expect(found.problems).toEqual([expect.stringContaining("(id c1) made by the stack mailstack/old")]);
+        const taken = checkZone(spec, { ...d, takeOverRecords: true }, [caa("c1", "issue")], owner);
+        expect([...taken.adopt]).toEqual([[`caa-issue-${d.name}`, "c1"]]);
     });
 });

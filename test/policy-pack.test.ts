@@ -161,7 +161,7 @@ describe("the real program, as the mocks declare it", () => {
                 spec,
                 passwords: pulumi.secret({}),
                 configuredPasswordAddresses: [],
-                zones: await readZones(spec),
+                zones: await readZones(spec, { transformations: [recordOptions] }),
             },
             { transformations: [recordOptions] },
         );

@@ -32,7 +32,7 @@ async function deploy(name: string, raw: RawConfig, relayPassword?: string) {
             passwords: pulumi.secret({ "evaluation@nathabee.de": PASSWORD }),
             configuredPasswordAddresses: ["evaluation@nathabee.de"],
             ...(relayPassword !== undefined ? { relayPassword: pulumi.secret(relayPassword) } : {}),
-            zones: await readZones(spec),
+            zones: await readZones(spec, { transformations: [recordOptions] }),
         },
         { transformations: [recordOptions] },
     );

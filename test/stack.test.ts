@@ -5,7 +5,9 @@ import {
     providerWarnings,
     zoneRecords,
     SERVER_HOST_KEY,
+    MOCK_STATE_ID,
     invokes,
+    created,
     mocksReady,
     options,
     promiseOf,
@@ -24,7 +26,7 @@ import { parse, stringify } from "yaml";
 import { txtValue } from "../cloud-init/dns-records";
 import { serverIpv6 } from "../components/host";
 import { MailStack } from "../components/mailstack";
-import { readZones } from "../components/zones";
+import { readZones, rollout } from "../components/zones";
 import { buildSpec, type BackupSecretKey, type RawConfig } from "../spec";
 import { oneDomain, twoDomains } from "./helpers/fixtures";
 
@@ -41,6 +43,8 @@ const COMMAND = "command:remote:Command";
 const PRIVATE_KEY = "tls:index/privateKey:PrivateKey";
 
 const SECRET_PASSWORD = "correct-horse-battery-staple";
+/** How every record comment of a test stack begins: project/stack and the mocks' state id. */
+const OURS = `mailstack:mailstack/test#${MOCK_STATE_ID}: `;
 
 async function deploy(
     name: string,
@@ -50,13 +54,14 @@ async function deploy(
     now?: Date,
 ) {
     await mocksReady;
-    const spec = buildSpec({
+    const configured = buildSpec({
         ...raw,
         passwords: { "evaluation@nathabee.de": SECRET_PASSWORD },
         hasRelayPassword: relayPassword !== undefined,
         backupSecretsSet: Object.keys(backupSecrets ?? {}) as BackupSecretKey[],
     });
-    const zones = await readZones(spec);
+    // As index.ts: the new domains that do not fit in Cloudflare's request budget wait.
+    const { spec, zones } = rollout(configured, await readZones(configured));
     const stack = new MailStack(
         name,
         {
@@ -797,18 +802,75 @@ describe("zone pre-flight", () => {
         expect(resourcesOf("zoneconflict").length).toBe(before);
     });
 
-    test("the records mailstack created itself are no conflict", async () => {
+    /** A record as Cloudflare lists it. */
+    const listed = (id: string, name: string, type: string, content: string, comment?: string) => ({
+        id,
+        name,
+        type,
+        content,
+        ...(comment ? { comment } : {}),
+    });
+
+    test("the records this stack's state made are no conflict, nor those of before comments named the stack (an upgrade)", async () => {
         zoneRecords["zone-of-nathabee.de"] = [
-            {
-                id: "ours",
-                name: "nathabee.de",
-                type: "MX",
-                content: "mail.nathabee.de",
-                comment: "mailstack: mail for nathabee.de",
-            },
-            { id: "www", name: "www.nathabee.de", type: "A", content: "198.51.100.80" },
+            listed("legacy", "nathabee.de", "MX", "mail.nathabee.de", "mailstack: mail for nathabee.de"),
+            listed("ours", "_dmarc.nathabee.de", "TXT", '"v=DMARC1; p=quarantine"', `${OURS}DMARC policy and reports`),
+            listed("www", "www.nathabee.de", "A", "198.51.100.80"),
         ];
         await expect(deploy("zoneours", oneDomain())).resolves.toBeDefined();
+    });
+
+    test("a mailstack record of another stack, or of this stack's lost state, at a name and type of ours is a conflict with its fix", async () => {
+        const old = "mailstack:mailstack/old#0badcafe: ";
+        zoneRecords["zone-of-nathabee.de"] = [
+            // Another stack that once served the domain.
+            listed("other-mx", "nathabee.de", "MX", "mail.old.example", `${old}mail for nathabee.de`),
+            // This stack, made by a state that is gone (lost, or the stack removed and made again).
+            listed(
+                "lost-dkim",
+                "mail._domainkey.nathabee.de",
+                "TXT",
+                '"v=DKIM1; k=rsa; p=AAAA"',
+                "mailstack:mailstack/test#deadbeef: DKIM public key of the key OpenDKIM signs with",
+            ),
+            // Another stack's record at a name this stack does not publish: none of its business.
+            listed("other-host", "mail2.nathabee.de", "A", "198.51.100.25", `${old}mail host IPv4`),
+        ];
+        const error = await deploy("zoneforeign", oneDomain()).catch((e: Error) => e);
+        expect(pulumi.RunError.isInstance(error)).toBe(true);
+        const problems = (error as Error).message.split("\n").slice(1);
+        expect(problems).toEqual([
+            expect.stringContaining(
+                'MX nathabee.de "mail.old.example" (id other-mx) made by the stack mailstack/old, and this stack\'s state does not hold it: creating ours beside it fails (Cloudflare 81058',
+            ),
+            expect.stringContaining(
+                "(id lost-dkim) made by this stack (mailstack/test) under another state (state id deadbeef, this state's is 5a7e0001): a lost or removed state",
+            ),
+        ]);
+        for (const p of problems)
+            expect(p).toContain("Delete it in Cloudflare, or set mailstack:domains[0].takeOverRecords to true");
+
+        const withTakeOver = oneDomain();
+        withTakeOver.domains = [{ ...(withTakeOver.domains as object[])[0], takeOverRecords: true }];
+        const res = await deploy("zoneforeign2", withTakeOver);
+        expect(Object.fromEntries(res.options.filter((o) => o.import).map((o) => [o.name, o.import]))).toEqual({
+            "zoneforeign2-dns-nathabee.de-mx-nathabee.de": "zone-of-nathabee.de/other-mx",
+            "zoneforeign2-dns-nathabee.de-txt-mail._domainkey.nathabee.de": "zone-of-nathabee.de/lost-dkim",
+        });
+    });
+
+    test("every record's comment names the project, the stack and its state id, within 100 characters", async () => {
+        const res = await deploy("zonecomments", oneDomain());
+        const comments: string[] = records(res.resources).map((r) => r.inputs.comment);
+        expect(comments.length).toBeGreaterThan(10);
+        for (const c of comments) {
+            expect(c.startsWith(OURS)).toBe(true);
+            expect([...c].length).toBeLessThanOrEqual(100);
+        }
+        // Made once with the state, before the pre-flight, and kept in it.
+        const owner = created.filter((r) => r.type === "random:index/randomId:RandomId" && r.name === "dns-owner");
+        expect(owner.length).toBeGreaterThan(0);
+        expect(owner[0].inputs).toEqual({ byteLength: 4 });
     });
 
     test("takeOverRecords adopts one record per record of ours and still refuses the extra MX", async () => {
@@ -834,6 +896,56 @@ describe("zone pre-flight", () => {
     });
 });
 
+describe("Cloudflare's request budget", () => {
+    afterEach(() => {
+        for (const k of Object.keys(zoneRecords)) delete zoneRecords[k];
+    });
+
+    test("new domains over mailstack:rollout.newDomainsPerUp wait for the next up, said in a warning; a domain whose records exist is never left out", async () => {
+        const three = (): RawConfig => {
+            const raw = twoDomains();
+            const extra = {
+                name: "third.example",
+                mailboxes: ["dora"],
+                aliases: { postmaster: ["dora@third.example"] },
+            };
+            return { ...raw, domains: [...(raw.domains as object[]), extra], rollout: { newDomainsPerUp: 1 } };
+        };
+        const warn = jest.spyOn(pulumi.log, "warn").mockResolvedValue(undefined);
+        try {
+            const first = await deploy("budget1", three());
+            expect(first.spec.domains.map((d) => d.name)).toEqual(["nathabee.de", "example.org"]);
+            expect(new Set(records(first.resources).map((r) => r.inputs.zoneId))).toEqual(
+                new Set(["zone-of-nathabee.de", "zone-of-example.org"]),
+            );
+            const mailData: string = find(first.resources, COMMAND, "budget1-provision-mail-data").inputs.stdin;
+            expect(bundleFile(mailData, "/etc/postfix/mailstack/virtual-mailboxes")).not.toContain("third.example");
+            expect(warn).toHaveBeenCalledWith(
+                expect.stringMatching(
+                    /^mailstack: 1 new domain waits for the next pulumi up \(third\.example\): Cloudflare allows 1200 API requests per 5 minutes per token, and this up makes about \d+ \(mailstack:rollout\.newDomainsPerUp is 1\)\. Run pulumi up again in 5 minutes to add them$/,
+                ),
+            );
+
+            // The next up: example.org's records are there (this state's), so only third.example is new.
+            warn.mockClear();
+            zoneRecords["zone-of-example.org"] = [
+                {
+                    id: "held-mx",
+                    name: "example.org",
+                    type: "MX",
+                    content: "mail.nathabee.de",
+                    comment: `${OURS}mail for example.org goes to mail.nathabee.de`,
+                },
+            ];
+            const second = await deploy("budget2", three());
+            expect(second.spec.domains.map((d) => d.name)).toEqual(["nathabee.de", "example.org", "third.example"]);
+            expect(warn).not.toHaveBeenCalled();
+        } finally {
+            warn.mockRestore();
+        }
+    });
+});
+
 describe("rotating a DKIM key", () => {
     /** nathabee.de signing with `selector`, with `retired` selectors still listed. */
     const rotated = (selector: string, retired: Record<string, string>): RawConfig => {
@@ -852,7 +964,7 @@ describe("rotating a DKIM key", () => {
     test("a new selector gets a new key, published before it signs; the old one stays published (not installed) until its day, then record and key go", async () => {
         const before = await deploy("rot0", oneDomain());
         expect(dkimRecords(before.resources)).toEqual([
-            ["mail._domainkey.nathabee.de", "mailstack: DKIM public key of the key OpenDKIM signs with"],
+            ["mail._domainkey.nathabee.de", `${OURS}DKIM public key of the key OpenDKIM signs with`],
         ]);
 
         // The rotation: mail2 signs, mail stays published until 2026-12-09.
@@ -864,11 +976,8 @@ describe("rotating a DKIM key", () => {
             new Date("2026-12-02T12:00:00Z"),
         );
         expect(dkimRecords(during.resources)).toEqual([
-            [
-                "mail._domainkey.nathabee.de",
-                "mailstack: retired DKIM key, no longer signing, published until 2026-12-09",
-            ],
-            ["mail2._domainkey.nathabee.de", "mailstack: DKIM public key of the key OpenDKIM signs with"],
+            ["mail._domainkey.nathabee.de", `${OURS}retired DKIM key, no longer signing, published until 2026-12-09`],
+            ["mail2._domainkey.nathabee.de", `${OURS}DKIM public key of the key OpenDKIM signs with`],
         ]);
         const keys = during.resources.filter((r) => r.type === PRIVATE_KEY && r.name.startsWith("rot1-dkim-"));
         expect(keys.map((k) => k.name).sort()).toEqual(["rot1-dkim-nathabee.de-mail", "rot1-dkim-nathabee.de-mail2"]);
@@ -913,7 +1022,7 @@ describe("rotating a DKIM key", () => {
             new Date("2026-12-10T00:00:01Z"),
         );
         expect(dkimRecords(after.resources)).toEqual([
-            ["mail2._domainkey.nathabee.de", "mailstack: DKIM public key of the key OpenDKIM signs with"],
+            ["mail2._domainkey.nathabee.de", `${OURS}DKIM public key of the key OpenDKIM signs with`],
         ]);
         expect(
             after.resources.filter((r) => r.type === PRIVATE_KEY && r.name.startsWith("rot2-dkim-")).map((k) => k.name),

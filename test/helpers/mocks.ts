@@ -26,6 +26,7 @@ export interface RecordedOptions {
     readonly name: string;
     readonly protect?: boolean;
     readonly ignoreChanges?: string[];
+    readonly additionalSecretOutputs?: string[];
     readonly deleteBeforeReplace?: boolean;
     readonly import?: string;
     readonly parentType?: string;
@@ -68,6 +69,7 @@ export const recordOptions: pulumi.ResourceTransformation = ({ resource, type, n
         name,
         protect: opts.protect,
         ignoreChanges: opts.ignoreChanges,
+        additionalSecretOutputs: (opts as pulumi.CustomResourceOptions).additionalSecretOutputs,
         deleteBeforeReplace: (opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
         import: (opts as pulumi.CustomResourceOptions).import,
         parentType: (opts.parent as { __pulumiType?: string } | undefined)?.__pulumiType,
@@ -156,6 +158,9 @@ function fakeOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, any>
             const digest = createHash("sha256").update(result).digest("base64").replace(/[+=]/g, ".").slice(0, 53);
             return { ...i, result, bcryptHash: `$2a$10$${digest.padEnd(53, ".")}` };
         }
+        case "random:index/randomId:RandomId":
+            // Every test stack gets the same state id, so two stacks' records compare.
+            return { ...i, hex: MOCK_STATE_ID.padEnd(2 * (i.byteLength ?? 4), "0").slice(0, 2 * (i.byteLength ?? 4)) };
         case "random:index/randomString:RandomString":
             return { ...i, result: "abcdefghijklmnopqrstuv".slice(0, i.length) };
         case "command:remote:Command":
@@ -226,6 +231,9 @@ export const zoneRecords: Record<
 > = {};
 
 /** The host key the mocked server makes in the host-key step. */
+/** The state id (components/zones.ts dnsOwner) of every test stack. */
+export const MOCK_STATE_ID = "5a7e0001";
+
 export const SERVER_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeServerMadeHostKeyForTheMockedServer0000";
 
 /** Names of the command.local.Command resources the mock provider ran. */
