@@ -17,6 +17,10 @@
 # recorded in /var/lib/mailstack/pending-actions and runs again with the next bundle.
 # A `prune` line removes the files in <directory> matching <pattern> that the bundle does
 # not list: files mailstack owns and no longer renders (the key of a removed domain).
+#
+# APPLY_BUNDLE_ROOT (tests only, unset on a server): a directory that every path the script
+# reads or writes is taken under, instead of /. test/apply-bundle.test.ts runs the script
+# against a temporary root with the daemons' tools stubbed on PATH.
 set -euo pipefail
 umask 022
 
@@ -26,11 +30,12 @@ die() {
 }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root"
+root=${APPLY_BUNDLE_ROOT:-}
 
 # The order in which actions run: units first, then the daemons Postfix talks to, then Postfix.
 ACTION_ORDER=(daemon-reload apply:volume-state restart:metadata-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:submission-limit enable:disk-guard restart:valkey restart:rspamd restart:mta-sts reload:dovecot reload:postfix restart:webmail reload:nginx reload:fail2ban restart:ssh)
 
-work=$(mktemp -d /run/mailstack-bundle.XXXXXX)
+work=$(mktemp -d "$root/run/mailstack-bundle.XXXXXX")
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
     rm -rf "$work"
@@ -93,7 +98,7 @@ while IFS= read -r line || [ -n "$line" ]; do
         fi
         acts=$owner
         check_actions "$acts"
-        prune_dirs+=("$path") prune_patterns+=("$mode") prune_actions+=("$acts")
+        prune_dirs+=("$root$path") prune_patterns+=("$mode") prune_actions+=("$acts")
         continue
     fi
     if [ "$kind" != "file" ] || [ -z "${content:-}" ] || [ -n "${extra:-}" ]; then
@@ -111,7 +116,7 @@ while IFS= read -r line || [ -n "$line" ]; do
     fi
     check_actions "$acts"
     for p in "${paths[@]}"; do
-        [ "$p" != "$path" ] || die "line $lineno: $path appears twice"
+        [ "$p" != "$root$path" ] || die "line $lineno: $path appears twice"
     done
     n=${#paths[@]}
     if [ "$content" = "-" ]; then
@@ -121,7 +126,7 @@ while IFS= read -r line || [ -n "$line" ]; do
             die "line $lineno: content of $path is not base64"
         fi
     fi
-    paths+=("$path") modes+=("$mode") owners+=("$owner") groups+=("$group") actions+=("$acts") contents+=("$work/content.$n")
+    paths+=("$root$path") modes+=("$mode") owners+=("$owner") groups+=("$group") actions+=("$acts") contents+=("$work/content.$n")
 done <"$work/bundle"
 
 [ "$header_seen" -eq 1 ] || die "empty input: not a mailstack bundle"
@@ -181,7 +186,7 @@ done
 
 # Actions that failed in an earlier run: their files are in place now, so only this record
 # makes them run again (a rerun of the step would otherwise find nothing changed).
-pending_file=/var/lib/mailstack/pending-actions
+pending_file=$root/var/lib/mailstack/pending-actions
 pending=0
 if [ -s "$pending_file" ]; then
     while IFS= read -r a; do
@@ -245,7 +250,7 @@ uptime_ticks() {
 # A child busy with a long client session may outlive that; it ends with its session.
 wait_postfix_children() {
     local since=$1 master pid start old tries=0
-    master=$(tr -d ' \n' </var/spool/postfix/pid/master.pid 2>/dev/null) || return 0
+    master=$(tr -d ' \n' <"$root/var/spool/postfix/pid/master.pid" 2>/dev/null) || return 0
     while [ "$tries" -lt 150 ]; do
         old=0
         for pid in $(pgrep -P "$master" || true); do
@@ -311,9 +316,9 @@ journal_cursor() {
 # host-config arrives before its mail-data) starts empty, so lookups do not fail meanwhile.
 ensure_postfix_tables() {
     local table
-    grep -ohE 'texthash:/etc/postfix/mailstack/[A-Za-z0-9._-]+' /etc/postfix/main.cf /etc/postfix/master.cf |
+    grep -ohE 'texthash:/etc/postfix/mailstack/[A-Za-z0-9._-]+' "$root/etc/postfix/main.cf" "$root/etc/postfix/master.cf" |
         sort -u | while IFS= read -r table; do
-        table=${table#texthash:}
+        table=$root${table#texthash:}
         [ -e "$table" ] || install -m 0600 /dev/null "$table"
     done
 }
@@ -321,7 +326,7 @@ ensure_postfix_tables() {
 # The global Sieve scripts (cloud-init/sieve.ts SIEVE_DIR). Dovecot runs them as vmail, which
 # cannot write a compiled copy there, so they are compiled here: first to a scratch directory
 # as a check, then in place once the check passed.
-SIEVE_DIR=/etc/dovecot/sieve
+SIEVE_DIR=$root/etc/dovecot/sieve
 check_sieve() {
     local f
     [ -d "$SIEVE_DIR" ] || return 0
@@ -336,15 +341,15 @@ check() {
     reload:postfix) postfix check ;;
     reload:dovecot) doveconf -n >/dev/null && check_sieve ;;
     restart:opendkim) opendkim -n ;;
-    restart:sender-milter) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' /usr/local/sbin/mailstack-sender-milter ;;
-    restart:submission-limit) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' /usr/local/sbin/mailstack-submission-limit ;;
-    enable:disk-guard) bash -n /usr/local/sbin/mailstack-disk-guard ;;
-    restart:metadata-guard) nft -c -f /etc/mailstack/metadata-guard.nft ;;
+    restart:sender-milter) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$root"/usr/local/sbin/mailstack-sender-milter ;;
+    restart:submission-limit) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$root"/usr/local/sbin/mailstack-submission-limit ;;
+    enable:disk-guard) bash -n "$root"/usr/local/sbin/mailstack-disk-guard ;;
+    restart:metadata-guard) nft -c -f "$root"/etc/mailstack/metadata-guard.nft ;;
     restart:rspamd) rspamadm configtest >/dev/null ;;
     restart:unbound) unbound-checkconf >/dev/null ;;
-    restart:mta-sts) python3 -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' /etc/mta-sts-daemon.yml ;;
+    restart:mta-sts) python3 -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' "$root"/etc/mta-sts-daemon.yml ;;
     # php is Roundcube's dependency: there whenever the webmail's files are.
-    restart:webmail) php -l /etc/roundcube/config.inc.php >/dev/null ;;
+    restart:webmail) php -l "$root"/etc/roundcube/config.inc.php >/dev/null ;;
     reload:nginx) nginx -t -q ;;
     reload:fail2ban) fail2ban-client --test >/dev/null ;;
     restart:ssh) sshd -t ;;
@@ -357,7 +362,7 @@ run() {
     daemon-reload) systemctl daemon-reload ;;
     # Moves the queue and the certificates onto the mail volume (it stops and starts Postfix
     # and Dovecot itself, and only when a mount is not active yet).
-    apply:volume-state) /usr/local/sbin/mailstack-volume-state apply ;;
+    apply:volume-state) "$root"/usr/local/sbin/mailstack-volume-state apply ;;
     # Our own units are enabled too: a bundle may bring one to a server that never had it.
     restart:metadata-guard) systemctl enable --quiet mailstack-metadata-guard && systemctl restart mailstack-metadata-guard ;;
     # The resolver first: every daemon after it looks names up through it (resolv.conf).
@@ -405,7 +410,7 @@ run() {
         fi
         ;;
     # Roundcube's state on the mail volume (its des_key made once), then php-fpm restarted.
-    restart:webmail) /usr/local/sbin/mailstack-webmail ;;
+    restart:webmail) "$root"/usr/local/sbin/mailstack-webmail ;;
     reload:nginx) reload_or_start nginx ;;
     reload:fail2ban) reload_or_start fail2ban ;;
     # A restart keeps existing SSH sessions (including this one).
