@@ -45,3 +45,18 @@ export function twoDomains(): RawConfig {
         ],
     };
 }
+
+/** A backup to a Storage Box over SFTP, its password set (`--secret`). */
+export function sftpBackup(): RawConfig {
+    return {
+        backup: {
+            sftp: {
+                host: "u123456.your-storagebox.de",
+                user: "u123456",
+                path: "mail",
+                hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIj0Y7Fwm6wZUmPQpVuZ7mUr2Z5ZpOHg6oYd3Vtq8x9c",
+            },
+        },
+        backupSecretsSet: ["backupPassword"],
+    };
+}

@@ -1,0 +1,425 @@
+// The settings that matter for security, delivery or data, each named with the value it must
+// have. The golden files (test/golden/) show every change for review; these tests make sure
+// that a reviewed golden update can never be the only guard of such a setting (issue 29).
+// They read the rendered files the way the daemons do (a setting's last value wins, master.cf
+// overrides main.cf), so a reworded comment or a moved line does not fail them.
+
+import { buildSpec, type MailSpec, type RawConfig } from "../spec";
+import { renderDkimFiles, renderHostFiles, renderMailData, type HostFile } from "../cloud-init";
+import { renderBackupFiles } from "../cloud-init/backup";
+import { dmarcValue, mailDnsRecords, spfValue } from "../cloud-init/dns-records";
+import { sftpBackup, twoDomains } from "./helpers/fixtures";
+
+const HASH = "{BLF-CRYPT}$2b$12$FsG2dsfa7VtRVtJ5nDpC5OXrM8/o1BrWkIzFcMjXgfRPL7Izgzht.";
+const PEM = "-----BEGIN PRIVATE KEY-----\nNOT-A-KEY\n-----END PRIVATE KEY-----\n";
+/** Not a key: the DNS records only take its base64 apart. */
+const DKIM_PUBLIC_KEY = `-----BEGIN PUBLIC KEY-----\n${"A".repeat(392)}\n-----END PUBLIC KEY-----`;
+
+const spec = (extra: Partial<RawConfig> = {}): MailSpec => buildSpec({ ...twoDomains(), ...extra });
+const withRelay = (tlsFingerprint?: string) =>
+    spec({
+        relay: { host: "smtp.relay.example.net", port: 587, username: "mailer", tlsFingerprint },
+        hasRelayPassword: true,
+    });
+const hashesFor = (s: MailSpec) => Object.fromEntries(s.domains.flatMap((d) => d.mailboxes).map((m) => [m, HASH]));
+
+function byPath(files: readonly HostFile[], p: string): HostFile {
+    const f = files.find((x) => x.path === p);
+    if (!f) throw new Error(`no file ${p}`);
+    return f;
+}
+const hostFile = (p: string, s = spec()) => byPath(renderHostFiles(s), p).content;
+
+// --- Postfix ------------------------------------------------------------------------------
+
+/** main.cf as postconf reads it: continuation lines joined, comments dropped, the last value wins. */
+export function postconf(text: string): Map<string, string> {
+    const logical: string[] = [];
+    for (const line of text.split("\n")) {
+        if (/^\s*#/.test(line) || line.trim() === "") continue;
+        if (/^\s/.test(line) && logical.length) logical[logical.length - 1] += " " + line.trim();
+        else logical.push(line);
+    }
+    const out = new Map<string, string>();
+    for (const l of logical) {
+        const m = /^([A-Za-z0-9_]+)\s*=\s*(.*)$/.exec(l);
+        if (m) out.set(m[1], m[2].trim());
+    }
+    return out;
+}
+
+interface MasterService {
+    readonly name: string;
+    readonly type: string;
+    readonly command: string;
+    /** The `-o name=value` overrides. */
+    readonly overrides: Map<string, string>;
+}
+/** master.cf's services with their -o overrides. */
+export function masterServices(text: string): MasterService[] {
+    const out: MasterService[] = [];
+    for (const line of text.split("\n")) {
+        if (/^\s*#/.test(line) || line.trim() === "") continue;
+        if (/^\S/.test(line)) {
+            const f = line.split(/\s+/);
+            out.push({ name: f[0], type: f[1], command: f.slice(7).join(" "), overrides: new Map() });
+        } else {
+            const o = /^\s+-o\s+([A-Za-z0-9_]+)=(.*)$/.exec(line);
+            if (o) out[out.length - 1].overrides.set(o[1], o[2].trim());
+        }
+    }
+    return out;
+}
+
+/** Postfix's effective value of a setting for one smtpd service: its -o override, else main.cf. */
+function smtpdSetting(service: string, name: string, s = spec()): string | undefined {
+    const main = postconf(hostFile("/etc/postfix/main.cf", s));
+    const svc = masterServices(hostFile("/etc/postfix/master.cf", s)).find(
+        (m) => m.name === service && m.type === "inet",
+    );
+    if (!svc) throw new Error(`master.cf has no ${service} inet service`);
+    const v = svc.overrides.get(name) ?? main.get(name);
+    // $name refers to another main.cf parameter (master.cf's -o x=$mailstack_...).
+    return v?.startsWith("$") ? main.get(v.slice(1)) : v;
+}
+const list = (v: string | undefined) => (v ?? "").split(/[\s,]+/).filter((x) => x !== "");
+
+const SMTPD_PORTS = [
+    { service: "smtp", port: 25 },
+    { service: "submission", port: 587 },
+    { service: "submissions", port: 465 },
+];
+
+describe("Postfix", () => {
+    test("master.cf runs smtpd on exactly ports 25, 587 and 465", () => {
+        const smtpd = masterServices(hostFile("/etc/postfix/master.cf")).filter(
+            (m) => m.type === "inet" && m.command.startsWith("smtpd"),
+        );
+        expect(smtpd.map((m) => m.name)).toEqual(SMTPD_PORTS.map((p) => p.service));
+    });
+
+    test.each(SMTPD_PORTS)("port $port offers TLS 1.2 and later only, opportunistic and mandatory", ({ service }) => {
+        expect(smtpdSetting(service, "smtpd_tls_protocols")).toBe(">=TLSv1.2");
+        expect(smtpdSetting(service, "smtpd_tls_mandatory_protocols")).toBe(">=TLSv1.2");
+    });
+
+    test.each(SMTPD_PORTS)("port $port offers AUTH only after TLS (smtpd_tls_auth_only = yes)", ({ service }) => {
+        expect(smtpdSetting(service, "smtpd_tls_auth_only")).toBe("yes");
+    });
+
+    test.each([
+        { port: 587, service: "submission", wrapper: undefined, how: "requires STARTTLS" },
+        { port: 465, service: "submissions", wrapper: "yes", how: "speaks TLS from the first byte" },
+    ])("port $port $how, and requires AUTH before any mail", ({ service, wrapper }) => {
+        expect(smtpdSetting(service, "smtpd_tls_wrappermode")).toBe(wrapper);
+        expect(smtpdSetting(service, "smtpd_tls_security_level")).toBe("encrypt");
+        expect(smtpdSetting(service, "smtpd_sasl_auth_enable")).toBe("yes");
+        for (const restriction of ["smtpd_relay_restrictions", "smtpd_client_restrictions"])
+            expect(list(smtpdSetting(service, restriction))).toEqual(["permit_sasl_authenticated", "reject"]);
+    });
+
+    test("port 25 offers STARTTLS without requiring it, and no AUTH at all", () => {
+        expect(smtpdSetting("smtp", "smtpd_tls_security_level")).toBe("may");
+        expect(smtpdSetting("smtp", "smtpd_sasl_auth_enable")).toBe("no");
+    });
+
+    test("port 25 relays only for the machine itself", () => {
+        expect(list(smtpdSetting("smtp", "smtpd_relay_restrictions"))).toEqual([
+            "permit_mynetworks",
+            "reject_unauth_destination",
+        ]);
+        expect(list(smtpdSetting("smtp", "mynetworks"))).toEqual(["127.0.0.0/8", "[::1]/128"]);
+    });
+
+    test("port 25 refuses an unknown recipient at RCPT time, and a full mailbox with 452 through Dovecot's quota-status", () => {
+        expect(smtpdSetting("smtp", "smtpd_reject_unlisted_recipient")).toBe("yes");
+        const rcpt = list(smtpdSetting("smtp", "smtpd_recipient_restrictions"));
+        expect(rcpt).toContain("reject_unlisted_recipient");
+        expect(rcpt.slice(-2)).toEqual(["check_policy_service", "unix:private/quota-status"]);
+    });
+
+    test("port 25 refuses our own domains as envelope sender from anyone but the machine itself", () => {
+        const senders = list(smtpdSetting("smtp", "smtpd_sender_restrictions"));
+        expect(senders.slice(-3)).toEqual([
+            "permit_mynetworks",
+            "check_sender_access",
+            "texthash:/etc/postfix/mailstack/own-sender-domains",
+        ]);
+    });
+
+    test("VRFY does not tell anyone which mailboxes exist", () => {
+        expect(postconf(hostFile("/etc/postfix/main.cf")).get("disable_vrfy_command")).toBe("yes");
+    });
+
+    test.each(SMTPD_PORTS)(
+        "port $port defers mail while a milter is down, never passes it unchecked",
+        ({ service }) => {
+            expect(smtpdSetting(service, "milter_default_action")).toBe("tempfail");
+        },
+    );
+
+    test("mail to other servers is sent with DANE; through a relay, only to its verified name or pinned certificate", () => {
+        expect(postconf(hostFile("/etc/postfix/main.cf")).get("smtp_tls_security_level")).toBe("dane");
+        const main = (s: MailSpec) => postconf(hostFile("/etc/postfix/main.cf", s));
+        expect(main(withRelay()).get("smtp_tls_security_level")).toBe("secure");
+        expect(
+            main(
+                withRelay(
+                    "a0:9d:d3:66:e7:50:6d:e1:86:2a:8a:1b:40:ed:6b:72:90:a0:90:72:89:e9:83:f2:58:83:c2:1a:b5:02:7f:e4",
+                ),
+            ).get("smtp_tls_security_level"),
+        ).toBe("fingerprint");
+    });
+});
+
+// --- Dovecot ------------------------------------------------------------------------------
+
+/** dovecot.conf's top-level settings (outside every block); the last value wins. */
+function dovecotTopLevel(text: string): Map<string, string> {
+    const out = new Map<string, string>();
+    let depth = 0;
+    for (const raw of text.split("\n")) {
+        const line = raw.replace(/^\s*#.*$/, "").trim();
+        if (line === "") continue;
+        if (depth === 0) {
+            const m = /^([A-Za-z0-9_]+)\s*=\s*(.*)$/.exec(line);
+            if (m && !line.endsWith("{")) out.set(m[1], m[2].trim());
+        }
+        depth += (line.match(/\{/g) ?? []).length - (line.match(/\}/g) ?? []).length;
+    }
+    return out;
+}
+const dovecot = (s = spec()) => dovecotTopLevel(hostFile("/etc/dovecot/dovecot.conf", s));
+
+describe("Dovecot", () => {
+    test("IMAP, POP3 and ManageSieve require TLS 1.2 or later, and never take a password in clear text", () => {
+        const conf = dovecot();
+        expect(conf.get("ssl")).toBe("required");
+        expect(conf.get("ssl_min_protocol")).toBe("TLSv1.2");
+        expect(conf.get("auth_allow_cleartext")).toBe("no");
+    });
+
+    test("a message to a full mailbox is refused at RCPT, with a temporary error, so the sender keeps it", () => {
+        const conf = dovecot();
+        expect(conf.get("lmtp_rcpt_check_quota")).toBe("yes");
+        expect(conf.get("quota_full_tempfail")).toBe("yes");
+        expect(conf.get("quota_status_overquota")).toMatch(/^"452 /);
+    });
+});
+
+// --- OpenDKIM -----------------------------------------------------------------------------
+
+/** opendkim.conf: `Key value`, the last value wins. */
+function opendkimConf(text: string): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const line of text.split("\n")) {
+        const m = /^([A-Za-z]+)\s+(.*)$/.exec(line.trim());
+        if (m && !line.trim().startsWith("#")) out.set(m[1], m[2].trim());
+    }
+    return out;
+}
+
+describe("OpenDKIM", () => {
+    const conf = () => opendkimConf(hostFile("/etc/opendkim.conf"));
+
+    test("signs outgoing mail and verifies incoming mail (Mode sv)", () => {
+        expect(conf().get("Mode")).toBe("sv");
+    });
+
+    test("oversigns From, so a From header added in transit breaks the signature", () => {
+        expect(list(conf().get("OversignHeaders"))).toContain("From");
+    });
+
+    test("refuses a key file that others can read, and signs with the domain's key from the KeyTable", () => {
+        expect(conf().get("RequireSafeKeys")).toBe("yes");
+        expect(conf().get("KeyTable")).toBe("/etc/opendkim/key.table");
+        expect(conf().get("SigningTable")).toBe("refile:/etc/opendkim/signing.table");
+    });
+});
+
+// --- nginx --------------------------------------------------------------------------------
+
+/** The `server { ... }` blocks of an nginx file, as text. */
+function serverBlocks(text: string): string[] {
+    const blocks: string[] = [];
+    const re = /^\s*server\s*\{/gm;
+    for (let m = re.exec(text); m; m = re.exec(text)) {
+        let depth = 0;
+        let i = text.indexOf("{", m.index);
+        const start = i;
+        for (; i < text.length; i++) {
+            if (text[i] === "{") depth++;
+            else if (text[i] === "}" && --depth === 0) break;
+        }
+        blocks.push(text.slice(start, i + 1));
+    }
+    return blocks;
+}
+
+describe("nginx", () => {
+    const files = renderHostFiles(spec());
+    const nginxFiles = files.filter((f) => f.path.startsWith("/etc/nginx/"));
+    const settings = "/etc/nginx/snippets/mailstack-tls-settings.conf";
+    // The certbot deploy hook writes the server blocks of the further certificates.
+    const deployHook = byPath(files, "/etc/letsencrypt/renewal-hooks/deploy/50-mailstack").content;
+
+    test("offers exactly TLS 1.2 and TLS 1.3, in the one snippet every HTTPS server includes", () => {
+        const protocols = [...nginxFiles, { path: "deploy hook", content: deployHook }].flatMap((f) =>
+            [...f.content.matchAll(/^\s*ssl_protocols\s+([^;]*);/gm)].map((m) => `${f.path}: ${m[1].trim()}`),
+        );
+        expect(protocols).toEqual([`${settings}: TLSv1.2 TLSv1.3`]);
+    });
+
+    test("every server on 443, including the deploy hook's, includes the TLS settings", () => {
+        const tls = byPath(files, "/etc/nginx/snippets/mailstack-tls.conf").content;
+        expect(tls).toMatch(new RegExp(`^include ${settings};$`, "m"));
+        const servers = [...nginxFiles.map((f) => f.content), deployHook].flatMap(serverBlocks);
+        const https = servers.filter((b) => /listen\s+(\[::\]:)?443\s+ssl/.test(b));
+        expect(https.length).toBeGreaterThanOrEqual(5);
+        for (const b of https)
+            expect(b).toMatch(
+                new RegExp(`include (/etc/nginx/snippets/mailstack-tls\\.conf|${settings.replace(/\./g, "\\.")});`),
+            );
+    });
+
+    test("tells browsers to use HTTPS only (HSTS) and keeps session tickets off", () => {
+        const text = byPath(files, settings).content;
+        expect(text).toMatch(/^add_header Strict-Transport-Security "max-age=\d{8,}" always;$/m);
+        expect(text).toMatch(/^ssl_session_tickets off;$/m);
+    });
+});
+
+// --- Other daemons ------------------------------------------------------------------------
+
+describe("SSH, Valkey and rspamd", () => {
+    test("sshd takes keys only: no passwords, no keyboard-interactive, root only with a key", () => {
+        const conf = hostFile("/etc/ssh/sshd_config.d/00-mailstack.conf");
+        const value = (k: string) => new RegExp(`^${k}\\s+(\\S+)$`, "m").exec(conf)?.[1];
+        expect(value("PasswordAuthentication")).toBe("no");
+        expect(value("KbdInteractiveAuthentication")).toBe("no");
+        expect(value("PermitEmptyPasswords")).toBe("no");
+        expect(value("PermitRootLogin")).toBe("prohibit-password");
+    });
+
+    const loopback = (addr: string) => /^(-?(127\.0\.0\.1|::1|\[::1\]|localhost)(:\d+)?|\/.*)$/.test(addr);
+
+    test("Valkey listens on loopback only", () => {
+        const conf = hostFile("/etc/valkey/valkey.conf");
+        const binds = [...conf.matchAll(/^bind\s+(.*)$/gm)].flatMap((m) => m[1].trim().split(/\s+/));
+        const port = /^port\s+(\d+)$/m.exec(conf)?.[1];
+        // Either TCP on loopback addresses only, or no TCP at all (port 0).
+        if (port !== "0") {
+            expect(binds.length).toBeGreaterThan(0);
+            for (const b of binds) expect(loopback(b)).toBe(true);
+        }
+        expect(/^protected-mode\s+(\S+)$/m.exec(conf)?.[1]).toBe("yes");
+    });
+
+    test("rspamd's workers (the controller among them) listen on loopback only", () => {
+        const workers = renderHostFiles(spec()).filter((f) => /^\/etc\/rspamd\/local\.d\/worker-/.test(f.path));
+        expect(workers.map((f) => f.path)).toContain("/etc/rspamd/local.d/worker-controller.inc");
+        for (const f of workers)
+            for (const m of f.content.matchAll(/^\s*bind_socket\s*=\s*"([^"]*)"/gm))
+                expect(`${f.path}: ${loopback(m[1])}`).toBe(`${f.path}: true`);
+    });
+
+    test("rspamd refuses a message whose domain asks for it (DMARC p=reject) and marks p=quarantine as spam", () => {
+        const conf = hostFile("/etc/rspamd/local.d/dmarc.conf");
+        expect(conf).toMatch(/^\s*reject\s*=\s*"reject";$/m);
+        expect(conf).toMatch(/^\s*quarantine\s*=\s*"add_header";$/m);
+    });
+});
+
+// --- Files that hold secrets --------------------------------------------------------------
+
+describe("files that hold secrets are readable only by who needs them", () => {
+    test("DKIM private keys: 0600, owned by opendkim", () => {
+        const s = spec();
+        const keys = renderDkimFiles(s, {
+            privateKeysPem: Object.fromEntries(s.domains.map((d) => [d.name, PEM])),
+        }).filter((f) => f.content.includes("PRIVATE KEY"));
+        expect(keys).toHaveLength(s.domains.length);
+        for (const k of keys) expect([k.path, k.mode, k.owner]).toEqual([k.path, "0600", "opendkim"]);
+    });
+
+    test("the password hashes: 0640 root:dovecot; the relay password: 0600 root", () => {
+        const s = withRelay();
+        const files = renderMailData(s, { passwordHashes: hashesFor(s), relayPassword: "relay-secret" });
+        const users = byPath(files, "/etc/dovecot/users");
+        expect([users.mode, users.owner, users.group]).toEqual(["0640", "root", "dovecot"]);
+        const relay = byPath(files, "/etc/postfix/mailstack/relay-password");
+        expect(relay.content).toContain("relay-secret");
+        expect([relay.mode, relay.owner, relay.group]).toEqual(["0600", "root", "root"]);
+    });
+
+    test("the backup's password, credentials and SSH key: 0600 root", () => {
+        const s = spec(sftpBackup());
+        const secret = "backup-secret-value";
+        const files = renderBackupFiles(s, {
+            password: secret,
+            sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nNOT-A-KEY\n-----END OPENSSH PRIVATE KEY-----\n",
+        });
+        const holding = files.filter((f) => f.content.includes(secret) || f.content.includes("PRIVATE KEY"));
+        expect(holding.length).toBeGreaterThanOrEqual(2);
+        for (const f of holding) expect([f.path, f.mode, f.owner]).toEqual([f.path, "0600", "root"]);
+    });
+});
+
+// --- DNS ----------------------------------------------------------------------------------
+
+describe("DNS", () => {
+    const records = (s: MailSpec, domain: MailSpec["domains"][number]) =>
+        mailDnsRecords(s, domain, { ipv4: "192.0.2.1", ipv6: "2001:db8::1", dkimPublicKeyPem: DKIM_PUBLIC_KEY });
+    const txt = (content = "") => [...content.matchAll(/"([^"]*)"/g)].map((m) => m[1]).join("");
+
+    test("each domain publishes one SPF record, ending in exactly one -all, after the extra mechanisms", () => {
+        const s = spec({
+            domains: [
+                {
+                    ...(twoDomains().domains as Record<string, unknown>[])[0],
+                    spf: { extra: ["include:_spf.example.net", "ip4:198.51.100.7"] },
+                },
+                (twoDomains().domains as Record<string, unknown>[])[1],
+            ],
+        });
+        for (const d of s.domains) {
+            const spf = records(s, d)
+                .filter((r) => r.type === "TXT" && r.name === d.name)
+                .map((r) => txt(r.content))
+                .filter((t) => t.startsWith("v=spf1"));
+            expect(spf).toEqual([spfValue(d)]);
+            const terms = spf[0].split(" ");
+            expect(terms.filter((t) => /^[+~?-]?all$/i.test(t))).toEqual(["-all"]);
+            expect(terms[terms.length - 1]).toBe("-all");
+            expect(terms.slice(0, terms.length - 1)).toEqual(["v=spf1", "mx", ...d.spfExtra]);
+        }
+        expect(s.domains[0].spfExtra).toEqual(["include:_spf.example.net", "ip4:198.51.100.7"]);
+    });
+
+    test.each(["none", "quarantine", "reject"] as const)("DMARC publishes the configured policy p=%s", (policy) => {
+        const base = twoDomains().domains as Record<string, unknown>[];
+        const s = spec({ domains: [{ ...base[0], dmarc: { policy } }, base[1]] });
+        const d = s.domains[0];
+        expect(dmarcValue(d)).toMatch(new RegExp(`^v=DMARC1; p=${policy};`));
+        const published = records(s, d).filter((r) => r.name === `_dmarc.${d.name}`);
+        expect(published.map((r) => txt(r.content))).toEqual([dmarcValue(d)]);
+    });
+});
+
+// --- Names --------------------------------------------------------------------------------
+
+describe("mailbox names", () => {
+    test("an upper-case mailbox in the config is a lower-case address in the model, the maps and Dovecot's passwd-file", () => {
+        const base = twoDomains().domains as Record<string, unknown>[];
+        const s = spec({
+            domains: [{ ...base[0], mailboxes: ["Evaluation", "FREEBUS"] }, base[1]],
+            passwords: { "Evaluation@Nathabee.de": "a-long-enough-password" },
+        } as Partial<RawConfig>);
+        expect(s.domains[0].mailboxes).toEqual(["evaluation@nathabee.de", "freebus@nathabee.de"]);
+        expect(Object.keys(s.domains[0].mailboxQuotas)).toEqual(["evaluation@nathabee.de", "freebus@nathabee.de"]);
+        const files = renderMailData(s, { passwordHashes: hashesFor(s) });
+        for (const f of files) expect(`${f.path}: ${/Evaluation|FREEBUS/.test(f.content)}`).toBe(`${f.path}: false`);
+        expect(byPath(files, "/etc/postfix/mailstack/virtual-mailboxes").content).toMatch(/^evaluation@nathabee\.de /m);
+        expect(byPath(files, "/etc/dovecot/users").content).toMatch(/^freebus@nathabee\.de:/m);
+    });
+});
