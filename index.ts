@@ -1,12 +1,17 @@
 // mailstack: read the stack config, check the DNS zones, build the mail server, export what
 // a user needs. Nothing is declared before the config and the zones have been checked, but
 // the stack's state id (a local random value the zone check reads, components/zones.ts).
+import type * as pulumi from "@pulumi/pulumi";
 import { readStackConfig } from "./components/config";
 import { MailStack } from "./components/mailstack";
 import { withoutStackTraces } from "./components/stack-traces";
 import { readZones, rollout } from "./components/zones";
+import type { StackOutputs } from "./spec";
 
-export = async () => {
+/** The outputs as the program returns them: each may still be an Output (spec/outputs.ts declares them). */
+type ProgramOutputs = { [K in keyof StackOutputs]: pulumi.Input<StackOutputs[K]> };
+
+export = async (): Promise<ProgramOutputs> => {
     withoutStackTraces();
     const config = readStackConfig();
     // Within Cloudflare's request budget: new domains that do not fit wait for the next up.

@@ -7,7 +7,9 @@
 //   tsx bench/load.ts pop3  '{"user":"alice@example.org","pass":"...","count":1000}'
 
 import { performance } from "node:perf_hooks";
-import { type BurstOptions, imapFetch, pop3Session, smtpBurst } from "../lab/clients";
+import { type BurstOptions, smtpBurst } from "../lab/burst";
+import { imapFetch, pop3Session } from "../lab/clients";
+import { statCount } from "../wire/pop3";
 
 export type BurstArgs = Omit<BurstOptions, "to"> & { recipients: string[] };
 export interface ReadResult {
@@ -26,7 +28,7 @@ async function imap(a: { user: string; pass: string; subject: string }): Promise
 /** One POP3S session: log in, STAT, RETR the last `count` messages one after the other. */
 async function pop3(a: { user: string; pass: string; count: number }): Promise<ReadResult> {
     const [, , , stat] = await pop3Session([`USER ${a.user}`, `PASS ${a.pass}`, "STAT"]);
-    const total = Number(stat.split(" ")[1] ?? 0);
+    const total = statCount(stat);
     const first = Math.max(1, total - a.count + 1);
     const start = performance.now();
     const retrs = Array.from({ length: total - first + 1 }, (_, k) => `RETR ${first + k}`);

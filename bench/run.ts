@@ -18,7 +18,7 @@ import { performance } from "node:perf_hooks";
 import { hashPassword } from "../cloud-init/passwords";
 import { renderBundle } from "../cloud-init/bundle";
 import { renderMailData } from "../cloud-init/mail-data";
-import type { BurstResult } from "../lab/clients";
+import type { BurstResult } from "../lab/burst";
 import { deliveredTo, type Delivered, mailLogSince, queueLength } from "../lab/delivery";
 import { type Lab, teardown } from "../lab/harness/container";
 import { containerCpu, cpuSecondsSince, type CpuSnapshot, daemonProcesses } from "../lab/harness/memory";
@@ -29,7 +29,7 @@ import { standUpLab } from "../lab/harness/standup";
 import { LAB_PASSWORDS, labRawConfig, LAB_RELAY, labSpec } from "../lab/lab-config";
 import { labPlanInputs, runStep } from "../lab/provision";
 import { sinkMessages } from "../lab/sink";
-import { buildSpec, type MailSpec } from "../spec";
+import { buildSpec, type MailSpec, port } from "../spec";
 import type { BurstArgs, ReadResult } from "./load";
 
 const BENCH_DIR = __dirname;
@@ -298,7 +298,7 @@ async function port25(
     peak.start();
     const cpuBefore = containerCpu();
     const burst = await load<BurstResult>("burst", {
-        port: 25,
+        port: port("smtp"),
         count,
         sessions: SIZE.sessions,
         from: "newsletter@sink.test",
@@ -351,7 +351,7 @@ async function submission(peak: MemoryPeak): Promise<void> {
     peak.start();
     const cpuBefore = containerCpu();
     const burst = await load<BurstResult>("burst", {
-        port: 587,
+        port: port("submission"),
         count: SIZE.submission,
         sessions: Math.max(1, Math.min(SIZE.sessions, SIZE.submission / SIZE.perConnection)),
         perConnection: SIZE.perConnection,
@@ -442,13 +442,13 @@ function smtpdProbe(rcpt: string): { firstMs: number; secondMs: number; rssKb: n
 import json, smtplib, subprocess, time
 def session(hold):
     t = time.monotonic()
-    s = smtplib.SMTP("127.0.0.1", 25, local_hostname="probe.sink.test")
+    s = smtplib.SMTP("127.0.0.1", ${port("smtp")}, local_hostname="probe.sink.test")
     s.ehlo(); s.mail("probe@sink.test"); code = s.rcpt("RCPT")[0]
     ms = (time.monotonic() - t) * 1000
     mem = None
     if hold:
         port = s.sock.getsockname()[1]
-        out = subprocess.run(["ss", "-Htnp", "state", "established", "(", "sport", "=", ":25", "and", "dport", "=", f":{port}", ")"], capture_output=True, text=True).stdout
+        out = subprocess.run(["ss", "-Htnp", "state", "established", "(", "sport", "=", ":${port("smtp")}", "and", "dport", "=", f":{port}", ")"], capture_output=True, text=True).stdout
         pid = out.split("pid=")[1].split(",")[0]
         roll = open(f"/proc/{pid}/smaps_rollup").read().split("\n")
         kb = lambda k: sum(int(l.split()[1]) for l in roll if l.startswith(k))
@@ -548,7 +548,7 @@ async function tables(peak: MemoryPeak): Promise<void> {
             await withinLogBudget(SIZE.tableBurst);
             const subject = `bench-tables-${size}-${Date.now().toString(36)}`;
             const burst = await load<BurstResult>("burst", {
-                port: 25,
+                port: port("smtp"),
                 count: SIZE.tableBurst,
                 sessions: SIZE.sessions,
                 from: "newsletter@sink.test",

@@ -7,10 +7,20 @@
 // policy/archive.ts reads it back, on its own (the policy pack imports nothing of the program).
 
 import { gzipSync } from "zlib";
-import type { ArchiveMember } from "../policy/archive";
 
-// The member's shape is the reader's (absolute path, octal mode, owner and group names, text).
-export type { ArchiveMember };
+/**
+ * A member: the writer's format. policy/archive.ts reads it back with a declaration of its
+ * own (the policy pack shares no code with the program); test/layers.test.ts holds the two to one shape.
+ */
+export interface ArchiveMember {
+    /** Absolute path; stored without the leading slash and unpacked with `tar -C /`. */
+    readonly path: string;
+    /** Octal, e.g. `0644`. */
+    readonly mode: string;
+    readonly owner: string;
+    readonly group: string;
+    readonly content: string;
+}
 
 const BLOCK = 512;
 

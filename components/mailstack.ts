@@ -17,7 +17,15 @@ import { localNodeCommand } from "../scripts/commands";
 import { MailProvisioning } from "./provisioning";
 import type { BackupSecrets } from "../cloud-init/backup";
 import type { ZoneFacts } from "./zones";
-import { allMailboxes, CLIENT_SERVICES, SERVICES, type BackupSecretKey, type MailSpec } from "../spec";
+import {
+    allMailboxes,
+    CLIENT_SERVICES,
+    SERVICES,
+    type BackupSecretKey,
+    type ClientEndpoint,
+    type ClientSettings,
+    type MailSpec,
+} from "../spec";
 
 export interface MailStackArgs {
     /** The validated configuration (see buildSpec). */
@@ -36,25 +44,7 @@ export interface MailStackArgs {
     readonly now?: Date;
 }
 
-/** How a mail client connects to one port. */
-export interface ClientEndpoint {
-    readonly host: string;
-    readonly port: number;
-    readonly security: "SSL/TLS" | "STARTTLS";
-}
-
-/** How a mail client connects; the same for every mailbox but the username. */
-export interface ClientSettings {
-    readonly username: string;
-    readonly imap: ClientEndpoint;
-    readonly pop3: ClientEndpoint;
-    /** Submission: STARTTLS (587) first, then implicit TLS (465). */
-    readonly smtp: readonly ClientEndpoint[];
-    /** ManageSieve, for filters and vacation (Thunderbird's Sieve add-on, Roundcube, sieve-connect). */
-    readonly managesieve: ClientEndpoint;
-    /** Per domain, the Apple Mail profile to open on an iPhone, iPad or Mac. */
-    readonly appleProfiles: Readonly<Record<string, string>>;
-}
+export type { ClientEndpoint, ClientSettings };
 
 /** Read off the services table (spec/services.ts), as Thunderbird's manual setup asks for it. */
 export function clientSettings(spec: MailSpec): ClientSettings {

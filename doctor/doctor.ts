@@ -7,11 +7,11 @@ import type { Lookup } from "./dns";
 import { portChecks, relayCheck, reverseDnsChecks, type Target } from "./outside";
 import { recordChecks } from "./records";
 import { sshChecks, type RemoteFacts } from "./remote";
-import type { StackOutputs } from "./outputs";
+import type { DoctorOutputs } from "../spec/outputs";
 import { fail, type Check, type CheckResult } from "./types";
 
 export interface DoctorOptions {
-    readonly outputs: StackOutputs;
+    readonly outputs: DoctorOutputs;
     readonly lookup: Lookup;
     readonly blocklists: readonly Blocklist[];
     /** Seconds each check may take. */
@@ -50,7 +50,7 @@ export async function runCheck(c: Check, timeoutMs: number): Promise<CheckResult
 }
 
 /** The domains the stack publishes mail records for (each MX name). */
-export function mailDomains(o: StackOutputs): string[] {
+export function mailDomains(o: DoctorOutputs): string[] {
     return o.dnsRecords
         .map(parseRecord)
         .filter((r) => r.type === "MX")
@@ -58,7 +58,7 @@ export function mailDomains(o: StackOutputs): string[] {
 }
 
 /** Each DKIM record: domain, selector and the published key. */
-export function dkimRecords(o: StackOutputs): RemoteFacts["dkim"] {
+export function dkimRecords(o: DoctorOutputs): RemoteFacts["dkim"] {
     return o.dnsRecords.map(parseRecord).flatMap((r) => {
         const m = /^([^.]+)\._domainkey\.(.+)$/.exec(r.name);
         const p = r.type === "TXT" ? /(?:^|;)\s*p=([A-Za-z0-9+/=]+)/.exec(txtValue(r.content!)) : null;

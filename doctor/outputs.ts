@@ -3,29 +3,17 @@
 
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import { z } from "zod";
-
-const OUTPUTS = z.object({
-    hostname: z.string().min(1),
-    ipv4: z.string().min(1),
-    ipv6: z.string().min(1),
-    dnsRecords: z.array(z.string()).min(1),
-    /** Secret: present with --show-secrets. Without it the SSH checks are skipped. */
-    deployPrivateKey: z.string().optional(),
-    sshHostKey: z.string().optional(),
-});
-
-export type StackOutputs = z.infer<typeof OUTPUTS>;
+import { DOCTOR_OUTPUTS, type DoctorOutputs } from "../spec/outputs";
 
 /** Parse and check the outputs; a missing or wrong one is named. */
-export function parseOutputs(json: string, source: string): StackOutputs {
+export function parseOutputs(json: string, source: string): DoctorOutputs {
     let value: unknown;
     try {
         value = JSON.parse(json);
     } catch (err) {
         throw new Error(`${source}: not JSON (${(err as Error).message})`);
     }
-    const r = OUTPUTS.safeParse(value);
+    const r = DOCTOR_OUTPUTS.safeParse(value);
     if (!r.success)
         throw new Error(
             `${source}: ${r.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ")}`,
@@ -37,7 +25,7 @@ export function parseOutputs(json: string, source: string): StackOutputs {
 }
 
 /** From a file, or from the Pulumi CLI for the current (or given) stack. */
-export function readOutputs(file: string | undefined, stack: string | undefined): StackOutputs {
+export function readOutputs(file: string | undefined, stack: string | undefined): DoctorOutputs {
     if (file) return parseOutputs(fs.readFileSync(file, "utf8"), file);
     const args = ["stack", "output", "--json", "--show-secrets", ...(stack ? ["--stack", stack] : [])];
     let json: string;

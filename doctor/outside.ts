@@ -5,15 +5,10 @@ import { reverseName } from "../cloud-init/dns-records";
 import { port, TLS_SERVICES } from "../spec/services";
 import { canonicalIp, type Lookup } from "./dns";
 import { RESOLVER_FIX } from "./records";
-import {
-    ehloKeywords,
-    implicitTls,
-    sieveCapabilities,
-    sieveSession,
-    smtpSession,
-    type Endpoint,
-    type TlsFacts,
-} from "./probe";
+import { sieveCapabilities } from "../wire/sieve";
+import { ehloKeywords } from "../wire/smtp";
+import type { TlsFacts } from "../wire/tls";
+import { implicitTls, sieveSession, smtpSession, startTls, type Endpoint } from "./probe";
 import { fail, ok, warn, type Check } from "./types";
 
 export interface Target {
@@ -94,7 +89,7 @@ export async function starttlsCheck(e: Endpoint, t: Target, signal: AbortSignal,
         const starttls = await session.reply("STARTTLS");
         if (starttls.code !== 220)
             return fail(`STARTTLS answered ${starttls.code}`, "postfix check; journalctl -u postfix");
-        const tls = await session.startTls(e);
+        const tls = await startTls(session, e);
         const after = ehloKeywords((await session.reply("EHLO doctor.mailstack.invalid")).lines);
         const judged = judgeTls(tls, t, "STARTTLS");
         if (judged.status !== "ok") return judged;
@@ -131,9 +126,9 @@ export async function managesieveCheck(e: Endpoint, t: Target, signal: AbortSign
         const starttls = await session.reply("STARTTLS");
         if (starttls.status !== "OK")
             return fail(`STARTTLS answered ${starttls.status}`, "doveconf -n; journalctl -u dovecot");
-        const tls = await session.startTls(e);
+        const tls = await startTls(session, e);
         // RFC 5804 2.2: the server sends its capabilities again, now inside TLS.
-        const after = sieveCapabilities((await session.reply()).lines);
+        const after = sieveCapabilities(await session.reply());
         const judged = judgeTls(tls, t, "STARTTLS");
         if (judged.status !== "ok") return judged;
         if (!(after.SASL ?? "").toUpperCase().split(/\s+/).includes("PLAIN"))

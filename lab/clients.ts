@@ -1,31 +1,41 @@
 // Mail clients for the checks, talking to the lab server from msl-out (the checks' process
-// runs there). Only the lab server's documentation addresses are ever contacted.
+// runs there). Only the lab server's documentation addresses are ever contacted. The
+// protocols are wire/'s; this file gives them the lab's server, certificate check and names.
 //
 //   smtpDialog(port, commands, opts)    raw SMTP conversation: every reply, for protocol checks
+//   sieveDialog(port, commands, opts)   raw ManageSieve conversation on 4190
 //   sendMail(opts)                      nodemailer: submission (587 STARTTLS, 465 TLS) or port 25
 //   imapFetch(user, password, opts)     imapflow over 993: messages of INBOX
 //   pop3Retrieve(user, password, opts)  POP3S on 995: STAT + RETR
 //   sinkMessages()                      what reached the lab's sink (lab/sink.ts)
+//   (bursts of many messages over parallel sessions: lab/burst.ts)
 
-import * as net from "node:net";
 import * as path from "node:path";
-import * as tls from "node:tls";
-import { ImapFlow } from "imapflow";
+import type * as tls from "node:tls";
 import nodemailer from "nodemailer";
+import { port, type PortOf } from "../spec/services";
+import * as imap from "../wire/imap";
+import * as pop3 from "../wire/pop3";
+import type { DialogTarget } from "../wire/session";
+import * as sieve from "../wire/sieve";
+import * as smtp from "../wire/smtp";
+import * as wireTcp from "../wire/tcp";
+import * as wireTls from "../wire/tls";
 import { NET } from "./harness/net";
 import { STATE_DIR } from "./harness/processes";
 import { sinkMessages as readSink } from "./sink";
+
+export { authPlain, type SmtpReply } from "../wire/smtp";
+export { sieveAuthPlain, sieveCapabilities, sievePutScript, type SieveReply } from "../wire/sieve";
+export type { FetchedMessage } from "../wire/imap";
 
 export const SERVER = NET.server4;
 export const SINK_DIR = path.join(STATE_DIR, "sink");
 
 /** The lab server presents a self-signed certificate until ACME: never verify, always lab-only. */
 const LAB_TLS = { rejectUnauthorized: false, servername: "mail.example.org" } as const;
-
-export interface SmtpReply {
-    code: number;
-    lines: string[];
-}
+/** The name the lab's clients give in EHLO and Message-ID. */
+const CLIENT_NAME = "client.sink.test";
 
 export interface DialogOptions {
     host?: string;
@@ -40,167 +50,26 @@ export interface DialogOptions {
     timeoutMs?: number;
 }
 
-/** Lines off a socket, cut into replies where `end` says a reply is complete. */
-class ReplyReader<R> {
-    private buf = "";
-    private waiters: ((r: R) => void)[] = [];
-    private ready: R[] = [];
-    private current: string[] = [];
-    constructor(private readonly end: (lines: string[]) => R | undefined) {}
-    feed(data: string): void {
-        this.buf += data;
-        let i: number;
-        while ((i = this.buf.indexOf("\r\n")) >= 0) {
-            const line = this.buf.slice(0, i);
-            this.buf = this.buf.slice(i + 2);
-            this.current.push(line);
-            const reply = this.end(this.current);
-            if (reply) {
-                this.current = [];
-                const w = this.waiters.shift();
-                if (w) w(reply);
-                else this.ready.push(reply);
-            }
-        }
-    }
-    next(timeoutMs: number): Promise<R> {
-        const r = this.ready.shift();
-        if (r) return Promise.resolve(r);
-        return new Promise((resolve, reject) => {
-            const t = setTimeout(() => reject(new Error("reply timeout")), timeoutMs);
-            this.waiters.push((reply) => {
-                clearTimeout(t);
-                resolve(reply);
-            });
-        });
-    }
-}
-
-/** An SMTP reply ends with "250 ..." (a code and a space, or the code alone). */
-function smtpReplyEnd(lines: string[]): SmtpReply | undefined {
-    const last = lines[lines.length - 1];
-    if (!/^\d{3} /.test(last) && !/^\d{3}$/.test(last)) return undefined;
-    return { code: Number(last.slice(0, 3)), lines: lines.map((l) => l.slice(4)) };
-}
-
-/** A ManageSieve response (RFC 5804): data lines, then OK, NO or BYE with an optional text. */
-export interface SieveReply {
-    status: "OK" | "NO" | "BYE";
-    /** The data lines before the status line, e.g. `"SASL" "PLAIN"`. */
-    lines: string[];
-    /** The status line's text, e.g. `(QUOTA) "Quota exceeded"`. */
-    text: string;
-}
-
-function sieveReplyEnd(lines: string[]): SieveReply | undefined {
-    const m = /^(OK|NO|BYE)\b ?(.*)$/i.exec(lines[lines.length - 1]);
-    if (!m) return undefined;
-    return { status: m[1].toUpperCase() as SieveReply["status"], lines: lines.slice(0, -1), text: m[2] };
-}
-
-/** ManageSieve capabilities by name (upper case): `"SASL" "PLAIN"` is SASL -> PLAIN. */
-export function sieveCapabilities(reply: SieveReply): Record<string, string> {
-    return Object.fromEntries(
-        reply.lines.map((l) => {
-            const m = /^"([^"]*)"(?: "([^"]*)")?$/.exec(l);
-            return m ? [m[1].toUpperCase(), m[2] ?? ""] : [l, ""];
-        }),
-    );
-}
-
-/** Connect, optionally TLS from the first byte; a time limit on the whole socket. */
-function openSocket(port: number, opts: DialogOptions, host: string, timeoutMs: number): Promise<net.Socket> {
-    return new Promise((resolve, reject) => {
-        const tlsOpts = {
-            host,
-            port,
-            localAddress: opts.localAddress,
-            ...LAB_TLS,
-            ...opts.tlsOptions,
-        } as tls.ConnectionOptions;
-        const s: net.Socket = opts.implicitTls
-            ? tls.connect(tlsOpts, () => resolve(s))
-            : net.connect({ host, port, localAddress: opts.localAddress }, () => resolve(s));
-        s.once("error", reject);
-        s.setTimeout(timeoutMs, () => s.destroy(new Error(`connection to port ${port} timed out`)));
-    });
-}
-
-/** TLS on a connected plain socket (after STARTTLS was answered). */
-function upgrade(plain: net.Socket, opts: DialogOptions): Promise<tls.TLSSocket> {
-    plain.removeAllListeners("data");
-    return new Promise<tls.TLSSocket>((resolve, reject) => {
-        const t = tls.connect({ socket: plain, ...LAB_TLS, ...opts.tlsOptions }, () => resolve(t));
-        t.once("error", reject);
-    });
-}
-
-function close(sock: net.Socket, quit: string): void {
-    try {
-        sock.write(`${quit}\r\n`);
-    } catch {
-        /* closed */
-    }
-    sock.end();
-    setTimeout(() => sock.destroy(), 1000).unref();
-}
-
-/**
- * A raw ManageSieve conversation on 4190: the greeting (capabilities), STARTTLS if asked
- * (then the capabilities again, as RFC 5804 sends them after TLS), then each command as
- * given (a PUTSCRIPT carries its script as a literal: `{N+}\r\n<script>`). Stops at the first
- * NO or BYE unless `keepGoing`. The connection always ends with LOGOUT.
- */
-export async function sieveDialog(
-    port: number,
-    commands: string[],
-    opts: DialogOptions & { keepGoing?: boolean } = {},
-): Promise<{
-    greeting: SieveReply;
-    /** STARTTLS's answer and, if it was OK, the capabilities inside TLS. */
-    starttls?: SieveReply;
-    capabilitiesInTls?: SieveReply;
-    replies: SieveReply[];
-    tlsProtocol?: string;
-    peerFingerprint?: string;
-}> {
-    const timeoutMs = opts.timeoutMs ?? 15_000;
-    let sock = await openSocket(port, opts, opts.host ?? SERVER, timeoutMs);
-    let reader = new ReplyReader<SieveReply>(sieveReplyEnd);
-    sock.setEncoding("utf8");
-    sock.on("data", (d: string) => reader.feed(d));
-    const send = (line: string) => {
-        sock.write(`${line}\r\n`);
-        return reader.next(timeoutMs);
+/** The lab server's `port`, with the lab's TLS options under the dialog's own. */
+function target(p: number, opts: DialogOptions): DialogTarget {
+    return {
+        host: opts.host ?? SERVER,
+        port: p,
+        localAddress: opts.localAddress,
+        implicitTls: opts.implicitTls,
+        tlsOptions: { ...LAB_TLS, ...opts.tlsOptions },
+        timeoutMs: opts.timeoutMs ?? 15_000,
     };
-    try {
-        const greeting = await reader.next(timeoutMs);
-        let tlsProtocol: string | undefined;
-        let peerFingerprint: string | undefined;
-        let starttls: SieveReply | undefined;
-        let capabilitiesInTls: SieveReply | undefined;
-        if (opts.starttls) {
-            starttls = await send("STARTTLS");
-            if (starttls.status !== "OK") return { greeting, starttls, replies: [] };
-            const secure = await upgrade(sock, opts);
-            tlsProtocol = secure.getProtocol() ?? undefined;
-            peerFingerprint = secure.getPeerCertificate().fingerprint256;
-            sock = secure;
-            reader = new ReplyReader<SieveReply>(sieveReplyEnd);
-            sock.setEncoding("utf8");
-            sock.on("data", (d: string) => reader.feed(d));
-            capabilitiesInTls = await reader.next(timeoutMs);
-        }
-        const replies: SieveReply[] = [];
-        for (const c of commands) {
-            const r = await send(c);
-            replies.push(r);
-            if (r.status !== "OK" && !opts.keepGoing) break;
-        }
-        return { greeting, starttls, capabilitiesInTls, replies, tlsProtocol, peerFingerprint };
-    } finally {
-        close(sock, "LOGOUT");
-    }
+}
+
+/** wire's sieveDialog against the lab server (STARTTLS with the lab's TLS options). */
+export function sieveDialog(p: number, commands: string[], opts: DialogOptions & { keepGoing?: boolean } = {}) {
+    return sieve.sieveDialog(target(p, opts), commands, opts);
+}
+
+/** wire's smtpDialog against the lab server; the EHLO before STARTTLS is the lab client's. */
+export function smtpDialog(p: number, commands: string[], opts: DialogOptions & { keepGoing?: boolean } = {}) {
+    return smtp.smtpDialog(target(p, opts), commands, { ...opts, ehloName: CLIENT_NAME });
 }
 
 /** STARTTLS on a STARTTLS port of the services table, spoken in that port's protocol. */
@@ -213,68 +82,8 @@ export async function starttlsPeer(
         : smtpDialog(s.port, [], { starttls: true, tlsOptions });
 }
 
-/** ManageSieve's `AUTHENTICATE "PLAIN"` with the credentials inline (RFC 5804 2.1). */
-export function sieveAuthPlain(user: string, pass: string): string {
-    return `AUTHENTICATE "PLAIN" "${Buffer.from(`\0${user}\0${pass}`).toString("base64")}"`;
-}
-
-/** ManageSieve's PUTSCRIPT with the script as a non-synchronizing literal. */
-export function sievePutScript(name: string, script: string): string {
-    return `PUTSCRIPT "${name}" {${Buffer.byteLength(script)}+}\r\n${script}`;
-}
-
-/**
- * A raw SMTP conversation: greeting, then each command (a string; `DATA` content is sent
- * as given, end it with "\r\n."). Returns the greeting and every reply, in order. Stops at the
- * first reply >= 400 unless `keepGoing`. The connection always ends with QUIT.
- */
-export async function smtpDialog(
-    port: number,
-    commands: string[],
-    opts: DialogOptions & { keepGoing?: boolean } = {},
-): Promise<{ greeting: SmtpReply; replies: SmtpReply[]; tlsProtocol?: string; peerFingerprint?: string }> {
-    const host = opts.host ?? SERVER;
-    const timeoutMs = opts.timeoutMs ?? 15_000;
-    let sock: net.Socket | tls.TLSSocket = await openSocket(port, opts, host, timeoutMs);
-    let reader = new ReplyReader(smtpReplyEnd);
-    sock.setEncoding("utf8");
-    sock.on("data", (d: string) => reader.feed(d));
-    const send = async (line: string) => {
-        sock.write(`${line}\r\n`);
-        return reader.next(timeoutMs);
-    };
-    try {
-        const greeting = await reader.next(timeoutMs);
-        const replies: SmtpReply[] = [];
-        let tlsProtocol = opts.implicitTls ? ((sock as tls.TLSSocket).getProtocol() ?? undefined) : undefined;
-        let peerFingerprint = opts.implicitTls
-            ? (sock as tls.TLSSocket).getPeerCertificate().fingerprint256
-            : undefined;
-        if (opts.starttls) {
-            replies.push(await send("EHLO client.sink.test"));
-            const r = await send("STARTTLS");
-            replies.push(r);
-            if (r.code !== 220) return { greeting, replies };
-            sock = await upgrade(sock, opts);
-            tlsProtocol = (sock as tls.TLSSocket).getProtocol() ?? undefined;
-            peerFingerprint = (sock as tls.TLSSocket).getPeerCertificate().fingerprint256;
-            reader = new ReplyReader(smtpReplyEnd);
-            sock.setEncoding("utf8");
-            sock.on("data", (d: string) => reader.feed(d));
-        }
-        for (const c of commands) {
-            const r = await send(c);
-            replies.push(r);
-            if (r.code >= 400 && !opts.keepGoing) break;
-        }
-        return { greeting, replies, tlsProtocol, peerFingerprint };
-    } finally {
-        close(sock, "QUIT");
-    }
-}
-
 export interface SendOptions {
-    port: 25 | 465 | 587;
+    port: PortOf["smtp" | "submissions" | "submission"];
     from: string;
     to: string[];
     subject?: string;
@@ -299,7 +108,7 @@ export function rawMessage(o: {
         `From: <${o.from}>`,
         `To: <${o.to}>`,
         `Subject: ${o.subject}`,
-        `Message-ID: <${o.subject}@client.sink.test>`,
+        `Message-ID: <${o.subject}@${CLIENT_NAME}>`,
         `Date: ${new Date().toUTCString()}`,
         "MIME-Version: 1.0",
         "Content-Type: text/plain; charset=utf-8",
@@ -313,10 +122,10 @@ export async function sendMail(o: SendOptions): Promise<{ response: string; mess
     const transport = nodemailer.createTransport({
         host: SERVER,
         port: o.port,
-        secure: o.port === 465,
-        requireTLS: o.port === 587,
+        secure: o.port === port("submissions"),
+        requireTLS: o.port === port("submission"),
         ignoreTLS: false,
-        name: "client.sink.test",
+        name: CLIENT_NAME,
         localAddress: o.localAddress,
         auth: o.auth,
         tls: LAB_TLS,
@@ -343,143 +152,33 @@ export async function sendMail(o: SendOptions): Promise<{ response: string; mess
     }
 }
 
-export interface FetchedMessage {
-    uid: number;
-    subject?: string;
-    messageId?: string;
-    source: string;
-}
-
-/** An IMAPS (993) login with imapflow, for `use`; always logged out after. */
-async function withImap<T>(user: string, pass: string, port: number, use: (c: ImapFlow) => Promise<T>): Promise<T> {
-    const client = new ImapFlow({
-        host: SERVER,
-        port,
-        secure: true,
-        auth: { user, pass },
-        tls: LAB_TLS,
-        logger: false,
-    });
-    await client.connect();
-    try {
-        return await use(client);
-    } finally {
-        await client.logout().catch(() => undefined);
-    }
-}
-
 /** Log in over IMAPS (993) with imapflow and fetch a folder's messages (INBOX unless told; optionally matching a subject). */
-export async function imapFetch(
-    user: string,
-    pass: string,
-    o: { subject?: string; port?: number; mailbox?: string } = {},
-): Promise<FetchedMessage[]> {
-    return withImap(user, pass, o.port ?? 993, async (client) => {
-        const lock = await client.getMailboxLock(o.mailbox ?? "INBOX");
-        try {
-            const out: FetchedMessage[] = [];
-            const query = o.subject ? { subject: o.subject } : { all: true };
-            const uids = await client.search(query, { uid: true });
-            if (!uids || uids.length === 0) return out;
-            for await (const m of client.fetch(uids, { uid: true, envelope: true, source: true }, { uid: true })) {
-                out.push({
-                    uid: m.uid,
-                    subject: m.envelope?.subject,
-                    messageId: m.envelope?.messageId,
-                    source: m.source?.toString("utf8") ?? "",
-                });
-            }
-            return out;
-        } finally {
-            lock.release();
-        }
-    });
+export function imapFetch(user: string, pass: string, o: { subject?: string; port?: number; mailbox?: string } = {}) {
+    return imap.imapFetch({ host: SERVER, port: o.port ?? port("imaps"), tlsOptions: LAB_TLS }, user, pass, o);
 }
 
-/** Move the messages with this subject from one folder to another over IMAPS (the MOVE a mail client makes); how many moved. */
-export async function imapMove(
-    user: string,
-    pass: string,
-    o: { subject: string; from: string; to: string },
-): Promise<number> {
-    return withImap(user, pass, 993, async (client) => {
-        const lock = await client.getMailboxLock(o.from);
-        try {
-            const uids = await client.search({ subject: o.subject }, { uid: true });
-            if (!uids || uids.length === 0) return 0;
-            await client.messageMove(uids, o.to, { uid: true });
-            return uids.length;
-        } finally {
-            lock.release();
-        }
-    });
+/** Move the messages with this subject from one folder to another over IMAPS; how many moved. */
+export function imapMove(user: string, pass: string, o: { subject: string; from: string; to: string }) {
+    return imap.imapMove({ host: SERVER, port: port("imaps"), tlsOptions: LAB_TLS }, user, pass, o);
 }
 
 /** A raw POP3 session; returns every reply line block. Implicit TLS on 995 unless `plain`. */
-export async function pop3Session(
+export function pop3Session(
     commands: string[],
     o: { port?: number; plain?: boolean; tlsOptions?: tls.ConnectionOptions } = {},
 ): Promise<string[]> {
-    const port = o.port ?? 995;
-    const sock: net.Socket = await new Promise((resolve, reject) => {
-        const s = o.plain
-            ? net.connect({ host: SERVER, port }, () => resolve(s))
-            : tls.connect({ host: SERVER, port, ...LAB_TLS, ...o.tlsOptions }, () => resolve(s));
-        s.once("error", reject);
-        s.setTimeout(15_000, () => s.destroy(new Error("POP3 timeout")));
-    });
-    sock.setEncoding("utf8");
-    let buf = "";
-    const waiters: (() => void)[] = [];
-    sock.on("data", (d: string) => {
-        buf += d;
-        waiters.splice(0).forEach((w) => w());
-    });
-    // Multi-line answers (RETR, LIST without argument, CAPA, UIDL, TOP) end with "\r\n.\r\n".
-    const readReply = async (multi: boolean): Promise<string> => {
-        for (;;) {
-            const end = buf.indexOf("\r\n");
-            if (end >= 0) {
-                const first = buf.slice(0, end);
-                if (!multi || first.startsWith("-ERR")) {
-                    buf = buf.slice(end + 2);
-                    return first;
-                }
-                const term = buf.indexOf("\r\n.\r\n");
-                if (term >= 0) {
-                    const reply = buf.slice(0, term);
-                    buf = buf.slice(term + 5);
-                    return reply;
-                }
-            }
-            await new Promise<void>((resolve, reject) => {
-                waiters.push(resolve);
-                sock.once("close", () => reject(new Error("POP3 connection closed")));
-            });
-        }
+    const t = {
+        host: SERVER,
+        port: o.port ?? port("pop3s"),
+        plain: o.plain,
+        tlsOptions: { ...LAB_TLS, ...o.tlsOptions },
     };
-    const out = [await readReply(false)];
-    try {
-        for (const c of commands) {
-            sock.write(`${c}\r\n`);
-            out.push(await readReply(/^(RETR|TOP|CAPA|UIDL$|LIST$)/i.test(c)));
-        }
-        return out;
-    } finally {
-        sock.write("QUIT\r\n");
-        sock.end();
-        setTimeout(() => sock.destroy(), 1000).unref();
-    }
+    return pop3.pop3Session(t, commands);
 }
 
 /** POP3S: log in, STAT, RETR the last message; returns the message text (or throws the -ERR). */
-export async function pop3Retrieve(user: string, pass: string): Promise<{ count: number; last?: string }> {
-    const [, u, p, stat] = await pop3Session([`USER ${user}`, `PASS ${pass}`, "STAT"]);
-    if (!u.startsWith("+OK") || !p.startsWith("+OK")) throw new Error(`POP3 login refused: ${p}`);
-    const count = Number(stat.split(" ")[1] ?? 0);
-    if (count === 0) return { count };
-    const r = await pop3Session([`USER ${user}`, `PASS ${pass}`, `RETR ${count}`]);
-    return { count, last: r[3].replace(/^\+OK[^\r\n]*\r\n/, "").replace(/^\.\./gm, ".") };
+export function pop3Retrieve(user: string, pass: string): Promise<{ count: number; last?: string }> {
+    return pop3.pop3Retrieve({ host: SERVER, port: port("pop3s"), tlsOptions: LAB_TLS }, user, pass);
 }
 
 /** What reached the lab's sink (the relay at 198.51.100.7:587). */
@@ -509,161 +208,26 @@ export async function eventually<T>(
 }
 
 /**
- * An implicit-TLS handshake only (465, 993, 995): resolves with the negotiated protocol and
- * the SHA-256 fingerprint of the server's certificate, rejects when the handshake (or, with
- * `rejectUnauthorized`, the verification) fails.
+ * An implicit-TLS handshake only (465, 993, 995) with the lab server: the negotiated
+ * protocol and the certificate's SHA-256 fingerprint (wire/tls.ts).
  */
-export async function tlsPeer(
-    port: number,
+export function tlsPeer(
+    p: number,
     tlsOptions: tls.ConnectionOptions = {},
     host = SERVER,
 ): Promise<{ protocol: string; fingerprint: string }> {
-    return new Promise((resolve, reject) => {
-        const s = tls.connect({ host, port, ...LAB_TLS, ...tlsOptions }, () => {
-            const r = { protocol: s.getProtocol() ?? "unknown", fingerprint: s.getPeerCertificate().fingerprint256 };
-            s.end();
-            resolve(r);
-        });
-        s.once("error", reject);
-        s.setTimeout(15_000, () => s.destroy(new Error("TLS handshake timeout")));
-    });
+    return wireTls.tlsPeer(host, p, { ...LAB_TLS, ...tlsOptions });
 }
 
 /** The negotiated protocol of an implicit-TLS handshake; for TLS version checks. */
-export async function tlsHandshake(
-    port: number,
-    tlsOptions: tls.ConnectionOptions = {},
-    host = SERVER,
-): Promise<string> {
-    return (await tlsPeer(port, tlsOptions, host)).protocol;
-}
-
-/** AUTH PLAIN's initial response for user/password. */
-export function authPlain(user: string, pass: string): string {
-    return `AUTH PLAIN ${Buffer.from(`\0${user}\0${pass}`, "utf8").toString("base64")}`;
-}
-
-/** A bare TCP connect: "open" when something listens, "refused" when nothing does. */
-/**
- * Whether `port` takes a TCP connection: "open", "refused" (nothing listens: a RST), or
- * "dropped" (no answer within `timeoutMs`: a firewall such as the cloud's drops it).
- */
-export async function tcpProbe(
-    port: number,
-    host = SERVER,
-    localAddress?: string,
-    timeoutMs = 10_000,
-): Promise<"open" | "refused" | "dropped"> {
-    return new Promise((resolve, reject) => {
-        const s = net.connect({ host, port, localAddress }, () => {
-            s.destroy();
-            resolve("open");
-        });
-        s.once("error", (err: NodeJS.ErrnoException) =>
-            err.code === "ECONNREFUSED" ? resolve("refused") : reject(err),
-        );
-        s.setTimeout(timeoutMs, () => {
-            s.destroy();
-            resolve("dropped");
-        });
-    });
-}
-
-export interface BurstOptions {
-    port: 25 | 587;
-    /** Messages in all. */
-    count: number;
-    /** SMTP sessions in parallel. */
-    sessions: number;
-    /** Messages per connection; 1 (the default) opens a new connection for each, as `smtp-source` does. */
-    perConnection?: number;
-    from: string;
-    /** The recipient of message number i (0-based). */
-    to: (i: number) => string;
-    /** Size of each message in bytes (headers and body). */
-    size: number;
-    /** Each message's Subject is this, a space and its number. */
-    subject: string;
-    /** Log in (after STARTTLS), for 587. */
-    auth?: { user: string; pass: string };
-}
-
-export interface BurstResult {
-    accepted: number;
-    /** The refusals and errors, one line each ("5xx ..." or the client's error). */
-    refused: string[];
-    /** Epoch ms before the first connection was opened. */
-    startedAt: number;
-    /** Epoch ms when the last message was accepted. */
-    lastAcceptedAt: number;
-    /** Accepted messages per second, first connect to last acceptance. */
-    perSecond: number;
-}
-
-/** A message of about `size` bytes whose lines never start with a dot. */
-function burstMessage(o: BurstOptions, i: number): string {
-    const head = [
-        `From: <${o.from}>`,
-        `To: <${o.to(i)}>`,
-        `Subject: ${o.subject} ${i}`,
-        `Message-ID: <${o.subject}.${i}@client.sink.test>`,
-        `Date: ${new Date().toUTCString()}`,
-        "",
-    ].join("\r\n");
-    const line = "x".repeat(74);
-    const body: string[] = [];
-    for (let n = head.length + 2; n < o.size; n += line.length + 2) body.push(line);
-    return `${head}\r\n${body.join("\r\n")}\r\n.`;
+export async function tlsHandshake(p: number, tlsOptions: tls.ConnectionOptions = {}, host = SERVER): Promise<string> {
+    return (await tlsPeer(p, tlsOptions, host)).protocol;
 }
 
 /**
- * Send `count` messages over `sessions` parallel SMTP connections, each a raw dialog
- * (smtpDialog) without pipelining; the lab's equivalent of Postfix's `smtp-source`. Resolves
- * with what was accepted and how fast; a refusal or a dropped connection is counted, never thrown.
+ * Whether `port` of the lab server takes a TCP connection: "open", "refused" or "dropped"
+ * (wire/tcp.ts).
  */
-export async function smtpBurst(o: BurstOptions): Promise<BurstResult> {
-    const per = o.perConnection ?? 1;
-    const refused: string[] = [];
-    let accepted = 0;
-    let next = 0;
-    let lastAcceptedAt = 0;
-    const worker = async () => {
-        while (next < o.count) {
-            const first = next;
-            const n = Math.min(per, o.count - first);
-            next += n;
-            const login = o.auth
-                ? ["EHLO client.sink.test", authPlain(o.auth.user, o.auth.pass)]
-                : ["EHLO client.sink.test"];
-            const messages = Array.from({ length: n }, (_, k) => first + k).flatMap((i) => [
-                `MAIL FROM:<${o.from}>`,
-                `RCPT TO:<${o.to(i)}>`,
-                "DATA",
-                burstMessage(o, i),
-            ]);
-            try {
-                const { replies } = await smtpDialog(o.port, [...login, ...messages], {
-                    starttls: o.auth !== undefined,
-                    timeoutMs: 60_000,
-                });
-                const offset = (o.auth ? 2 : 0) + login.length;
-                for (let k = 0; k < n; k++) {
-                    const end = replies[offset + 4 * k + 3];
-                    if (end?.code === 250) {
-                        accepted += 1;
-                        lastAcceptedAt = Date.now();
-                    } else {
-                        const last = replies.at(-1);
-                        refused.push(last ? `${last.code} ${last.lines.join(" ")}` : "no reply");
-                    }
-                }
-            } catch (err) {
-                for (let k = 0; k < n; k++) refused.push((err as Error).message);
-            }
-        }
-    };
-    const startedAt = Date.now();
-    await Promise.all(Array.from({ length: o.sessions }, worker));
-    const seconds = (lastAcceptedAt - startedAt) / 1000;
-    return { accepted, refused, startedAt, lastAcceptedAt, perSecond: seconds > 0 ? accepted / seconds : 0 };
+export function tcpProbe(p: number, host = SERVER, localAddress?: string, timeoutMs = 10_000) {
+    return wireTcp.tcpProbe(host, p, localAddress, timeoutMs);
 }

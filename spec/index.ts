@@ -17,3 +17,4 @@ export * from "./names";
 export { configWarnings } from "./warnings";
 export { addressOwners, hostPostmaster } from "./addresses";
 export * from "./services";
+export * from "./outputs";

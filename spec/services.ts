@@ -108,7 +108,10 @@ export const SRV_SERVICES = SERVICES.filter(
     (s): s is Extract<(typeof SERVICES)[number], { srv: string }> => "srv" in s,
 );
 
-/** The port of a service by name: `port("submission")` is 587. */
-export function port(name: (typeof SERVICES)[number]["name"]): number {
-    return SERVICES.find((s) => s.name === name)!.port;
+/** Each service's port by its name, as literal types: `PortOf["smtp"]` is 25. */
+export type PortOf = { [S in (typeof SERVICES)[number] as S["name"]]: S["port"] };
+
+/** The port of a service by name: `port("submission")` is 587 (and typed so). */
+export function port<N extends keyof PortOf>(name: N): PortOf[N] {
+    return SERVICES.find((s) => s.name === name)!.port as PortOf[N];
 }

@@ -1,39 +1,59 @@
 // The layers and the one direction of their imports (docs/design.md, "Layers"):
 //
-//   spec/                 the validated MailSpec, schema, errors, services table: imports nothing of ours
+//   spec/                 the validated MailSpec, schema, errors, services table, stack outputs: imports nothing of ours
 //   cloud-init/, scripts/ pure renderers (server files, DNS values, the provisioning plan): spec/ only
 //   components/           Pulumi components: spec/ and the renderers
-//   lab/                  the lab: spec/ and the renderers, never components/
-//   doctor/               `npm run doctor`: spec/ and the renderers (what was published), never components/
+//   wire/                 the mail protocols (SMTP, ManageSieve, IMAP, POP3, TLS): spec/ only
+//   lab/                  the lab: spec/, the renderers and wire/, never components/
+//   doctor/               `npm run doctor`: spec/, the renderers (what was published) and wire/, never components/
+//   bench/                `npm run bench`: what the lab may use and the lab; bench/evaluate.ts also components/
+//                         (it times the program's evaluation), the one named exception
+//   policy/               the policy pack: self-contained (it shares no code with the program), imports nothing of ours
 //   index.ts              the program: components/ and spec/
 //
 // test/ may import anything.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { ArchiveMember as WrittenMember } from "../cloud-init/archive";
+import type { ArchiveMember as ReadMember } from "../policy/archive";
 
 const ROOT = path.join(__dirname, "..");
 
-type Layer = "spec" | "renderers" | "components" | "lab" | "doctor" | "program";
+type Layer = "spec" | "renderers" | "components" | "wire" | "lab" | "doctor" | "bench" | "policy" | "program";
 
 const LAYER_OF: Record<string, Layer> = {
     spec: "spec",
     "cloud-init": "renderers",
     scripts: "renderers",
     components: "components",
+    wire: "wire",
     lab: "lab",
     doctor: "doctor",
+    bench: "bench",
+    policy: "policy",
     "index.ts": "program",
 };
+
+/** Folders of the repository that hold no layer's code. */
+const NOT_LAYERS = new Set(["test", "node_modules", "docs", "bin", "coverage"]);
 
 const MAY_IMPORT: Record<Layer, readonly Layer[]> = {
     spec: ["spec"],
     renderers: ["spec", "renderers"],
     components: ["spec", "renderers", "components"],
-    lab: ["spec", "renderers", "lab"],
-    doctor: ["spec", "renderers", "doctor"],
+    wire: ["spec", "wire"],
+    lab: ["spec", "renderers", "wire", "lab"],
+    doctor: ["spec", "renderers", "wire", "doctor"],
+    bench: ["spec", "renderers", "wire", "lab", "bench"],
+    policy: ["policy"],
     program: ["spec", "components"],
 };
+
+/** The named exceptions: this file may import that layer too. */
+const EXCEPTIONS: readonly { readonly file: string; readonly layer: Layer; readonly why: string }[] = [
+    { file: "bench/evaluate.ts", layer: "components", why: "it times the program's evaluation under mocks" },
+];
 
 function layerOf(file: string): Layer | undefined {
     return LAYER_OF[path.relative(ROOT, file).split(path.sep)[0]];
@@ -59,50 +79,88 @@ export function violations(files: readonly string[]): string[] {
     return files.flatMap((file) => {
         const from = layerOf(file);
         if (!from) return [];
+        const rel = path.relative(ROOT, file).split(path.sep).join("/");
         return relativeImports(file)
             .filter((target) => {
                 const to = layerOf(target);
-                return to !== undefined && !MAY_IMPORT[from].includes(to);
+                if (to === undefined || MAY_IMPORT[from].includes(to)) return false;
+                return !EXCEPTIONS.some((e) => e.file === rel && e.layer === to);
             })
             .map((target) => `${path.relative(ROOT, file)} -> ${path.relative(ROOT, target)}`);
     });
 }
 
-const ALL = [
-    "index.ts",
-    ...["spec", "cloud-init", "scripts", "components", "lab", "doctor"].flatMap((d) => sources(path.join(ROOT, d))),
-].map((f) => path.resolve(ROOT, f));
+const FOLDERS = fs
+    .readdirSync(ROOT, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && !e.name.startsWith(".") && !NOT_LAYERS.has(e.name))
+    .map((e) => e.name);
 
-test("every layer exists and holds code", () => {
-    for (const dir of ["spec", "cloud-init", "scripts", "components", "lab", "doctor"]) {
+const ALL = ["index.ts", ...FOLDERS.flatMap((d) => sources(path.join(ROOT, d)))].map((f) => path.resolve(ROOT, f));
+
+test("every folder with code is a layer, and every layer exists and holds code", () => {
+    const withCode = FOLDERS.filter((d) => sources(path.join(ROOT, d)).length > 0);
+    expect(withCode.filter((d) => !(d in LAYER_OF))).toEqual([]);
+    for (const dir of Object.keys(LAYER_OF).filter((d) => d !== "index.ts")) {
         expect(ALL.some((f) => path.relative(ROOT, f).startsWith(`${dir}${path.sep}`))).toBe(true);
     }
 });
 
-test("imports go one way only: spec <- renderers <- components, and the lab never uses components", () => {
+test("imports go one way only: spec <- renderers <- components, and the lab, the doctor and the bench through wire/", () => {
     expect(violations(ALL)).toEqual([]);
 });
 
-test("spec/ imports no package but zod and node's own modules", () => {
-    const outside = sources(path.join(ROOT, "spec")).flatMap((f) =>
-        [...fs.readFileSync(f, "utf8").matchAll(/from\s+["']([^."'][^"']*)["']/g)]
-            .map((m) => m[1])
-            .filter((m) => m !== "zod" && !m.startsWith("node:"))
-            .map((m) => `${path.relative(ROOT, f)} -> ${m}`),
-    );
-    expect(outside).toEqual([]);
+test("each named exception is still needed", () => {
+    for (const e of EXCEPTIONS) {
+        const used = relativeImports(path.join(ROOT, e.file)).some((target) => layerOf(target) === e.layer);
+        expect({ ...e, used }).toEqual({ ...e, used: true });
+    }
+});
+
+test("spec/ imports no package but zod and node's own modules; wire/ none but node's and the mail clients'", () => {
+    const packages = (dir: string, allowed: readonly string[]) =>
+        sources(path.join(ROOT, dir)).flatMap((f) =>
+            [...fs.readFileSync(f, "utf8").matchAll(/from\s+["']([^."'][^"']*)["']/g)]
+                .map((m) => m[1])
+                .filter((m) => !allowed.includes(m) && !m.startsWith("node:"))
+                .map((m) => `${path.relative(ROOT, f)} -> ${m}`),
+        );
+    expect(packages("spec", ["zod"])).toEqual([]);
+    expect(packages("wire", ["imapflow"])).toEqual([]);
 });
 
 test("the check itself catches a wrong import", () => {
     const tmp = fs.mkdtempSync(path.join(ROOT, "spec", ".layers-"));
+    const wireTmp = fs.mkdtempSync(path.join(ROOT, "wire", ".layers-"));
+    const policyTmp = fs.mkdtempSync(path.join(ROOT, "policy", ".layers-"));
+    const benchTmp = fs.mkdtempSync(path.join(ROOT, "bench", ".layers-"));
     try {
         const bad = path.join(tmp, "bad.ts");
         fs.writeFileSync(bad, 'import { MailStack } from "../../components/mailstack";\n');
-        const lab = path.join(ROOT, "lab", "x.ts");
         expect(violations([bad])).toEqual([`${path.relative(ROOT, bad)} -> components/mailstack`]);
+        // wire/ knows no lab.
+        const wire = path.join(wireTmp, "bad.ts");
+        fs.writeFileSync(wire, 'import { SERVER } from "../../lab/clients";\n');
+        expect(violations([wire])).toEqual([`${path.relative(ROOT, wire)} -> lab/clients`]);
+        // The policy pack imports nothing of ours, not even a type.
+        const policy = path.join(policyTmp, "bad.ts");
+        fs.writeFileSync(policy, 'import type { ArchiveMember } from "../../cloud-init/archive";\n');
+        expect(violations([policy])).toEqual([`${path.relative(ROOT, policy)} -> cloud-init/archive`]);
+        // The exception is one file's.
+        const bench = path.join(benchTmp, "bad.ts");
+        fs.writeFileSync(bench, 'import { MailStack } from "../../components/mailstack";\n');
+        expect(violations([bench])).toEqual([`${path.relative(ROOT, bench)} -> components/mailstack`]);
         // A lab file importing a component is refused without the file having to exist.
-        expect(MAY_IMPORT[layerOf(lab)!]).not.toContain("components");
+        expect(MAY_IMPORT[layerOf(path.join(ROOT, "lab", "x.ts"))!]).not.toContain("components");
     } finally {
-        fs.rmSync(tmp, { recursive: true, force: true });
+        for (const d of [tmp, wireTmp, policyTmp, benchTmp]) fs.rmSync(d, { recursive: true, force: true });
     }
+});
+
+test("the first-boot archive's member has one shape for its writer (cloud-init/) and the policy pack's reader", () => {
+    // Checked when compiled: each is assignable to the other, so a field added to one and not the other fails here.
+    const member = { path: "/etc/x", mode: "0644", owner: "root", group: "root", content: "" };
+    const read: ReadMember = member;
+    const forth: WrittenMember = read;
+    const back: ReadMember = forth;
+    expect([back, forth]).toEqual([member, member]);
 });

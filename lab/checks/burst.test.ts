@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { eventually, smtpBurst } from "../clients";
+import { smtpBurst } from "../burst";
+import { eventually } from "../clients";
 import { delivered, mailLogSince, queueLength } from "../delivery";
 import { tag } from "./helpers";
 

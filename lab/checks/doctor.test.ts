@@ -13,7 +13,7 @@ import { after, before, test } from "node:test";
 import { describeRecord, mailDnsRecords, reverseName } from "../../cloud-init/dns-records";
 import { ACTIVE_UNITS } from "../../cloud-init/host-files";
 import { PHP_FPM_UNIT } from "../../cloud-init/webmail";
-import { TLS_SERVICES } from "../../spec";
+import { TLS_SERVICES, type DoctorOutputs } from "../../spec";
 import { pebbleRoot } from "../acme";
 import { eventually, tcpProbe } from "../clients";
 import { labDnsRecords, serveDns, type LabDnsRecord } from "../dns";
@@ -49,8 +49,8 @@ let closeDns: () => void;
 let egress: net.Server;
 
 before(async () => {
-    // What `pulumi stack output --json --show-secrets` prints for the lab's stack.
-    const outputs = {
+    // What `pulumi stack output --json --show-secrets` prints for the lab's stack (the part the doctor reads).
+    const outputs: DoctorOutputs = {
         hostname: spec.hostname,
         ipv4: NET.server4,
         ipv6: NET.server6,

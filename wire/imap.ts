@@ -1,0 +1,85 @@
+// IMAP (RFC 9051), through imapflow: a login over implicit TLS, fetching and moving messages.
+
+import type * as tls from "node:tls";
+import { ImapFlow } from "imapflow";
+
+export interface ImapTarget {
+    readonly host: string;
+    /** 993: TLS from the first byte. */
+    readonly port: number;
+    readonly tlsOptions?: tls.ConnectionOptions;
+}
+
+export interface FetchedMessage {
+    uid: number;
+    subject?: string;
+    messageId?: string;
+    source: string;
+}
+
+/** An IMAPS login with imapflow, for `use`; always logged out after. */
+async function withImap<T>(t: ImapTarget, user: string, pass: string, use: (c: ImapFlow) => Promise<T>): Promise<T> {
+    const client = new ImapFlow({
+        host: t.host,
+        port: t.port,
+        secure: true,
+        auth: { user, pass },
+        tls: t.tlsOptions,
+        logger: false,
+    });
+    await client.connect();
+    try {
+        return await use(client);
+    } finally {
+        await client.logout().catch(() => undefined);
+    }
+}
+
+/** A folder's messages (INBOX unless told), optionally only those with a subject. */
+export async function imapFetch(
+    t: ImapTarget,
+    user: string,
+    pass: string,
+    o: { subject?: string; mailbox?: string } = {},
+): Promise<FetchedMessage[]> {
+    return withImap(t, user, pass, async (client) => {
+        const lock = await client.getMailboxLock(o.mailbox ?? "INBOX");
+        try {
+            const out: FetchedMessage[] = [];
+            const query = o.subject ? { subject: o.subject } : { all: true };
+            const uids = await client.search(query, { uid: true });
+            if (!uids || uids.length === 0) return out;
+            for await (const m of client.fetch(uids, { uid: true, envelope: true, source: true }, { uid: true })) {
+                out.push({
+                    uid: m.uid,
+                    subject: m.envelope?.subject,
+                    messageId: m.envelope?.messageId,
+                    source: m.source?.toString("utf8") ?? "",
+                });
+            }
+            return out;
+        } finally {
+            lock.release();
+        }
+    });
+}
+
+/** Move the messages with this subject from one folder to another (the MOVE a mail client makes); how many moved. */
+export async function imapMove(
+    t: ImapTarget,
+    user: string,
+    pass: string,
+    o: { subject: string; from: string; to: string },
+): Promise<number> {
+    return withImap(t, user, pass, async (client) => {
+        const lock = await client.getMailboxLock(o.from);
+        try {
+            const uids = await client.search({ subject: o.subject }, { uid: true });
+            if (!uids || uids.length === 0) return 0;
+            await client.messageMove(uids, o.to, { uid: true });
+            return uids.length;
+        } finally {
+            lock.release();
+        }
+    });
+}
