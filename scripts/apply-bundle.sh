@@ -28,7 +28,7 @@ die() {
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 
 # The order in which actions run: units first, then the daemons Postfix talks to, then Postfix.
-ACTION_ORDER=(daemon-reload apply:volume-state restart:metadata-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:submission-limit enable:disk-guard restart:valkey restart:rspamd restart:mta-sts reload:dovecot reload:postfix restart:webmail reload:nginx reload:fail2ban restart:ssh)
+ACTION_ORDER=(daemon-reload apply:accounts apply:volume-state restart:metadata-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:submission-limit enable:disk-guard restart:valkey apply:rspamd-password restart:rspamd restart:mta-sts reload:dovecot reload:postfix restart:webmail reload:nginx reload:fail2ban restart:ssh)
 
 work=$(mktemp -d /run/mailstack-bundle.XXXXXX)
 # shellcheck disable=SC2317 # invoked by the EXIT trap
@@ -335,6 +335,8 @@ check() {
     case $1 in
     reload:postfix) postfix check ;;
     reload:dovecot) doveconf -n >/dev/null && check_sieve ;;
+    apply:accounts) systemd-sysusers --dry-run /etc/sysusers.d/mailstack.conf >/dev/null ;;
+    apply:rspamd-password) sh -n /usr/local/sbin/mailstack-rspamd-password ;;
     restart:opendkim) opendkim -n ;;
     restart:sender-milter) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' /usr/local/sbin/mailstack-sender-milter ;;
     restart:submission-limit) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' /usr/local/sbin/mailstack-submission-limit ;;
@@ -344,7 +346,13 @@ check() {
     restart:unbound) unbound-checkconf >/dev/null ;;
     restart:mta-sts) python3 -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' /etc/mta-sts-daemon.yml ;;
     # php is Roundcube's dependency: there whenever the webmail's files are.
-    restart:webmail) php -l /etc/roundcube/config.inc.php >/dev/null ;;
+    restart:webmail)
+        php -l /etc/roundcube/config.inc.php >/dev/null &&
+            for f in /var/lib/roundcube/plugins/mailstack_*/*.php; do
+                [ -e "$f" ] || continue
+                php -l "$f" >/dev/null || return 1
+            done
+        ;;
     reload:nginx) nginx -t -q ;;
     reload:fail2ban) fail2ban-client --test >/dev/null ;;
     restart:ssh) sshd -t ;;
@@ -355,6 +363,8 @@ check() {
 run() {
     case $1 in
     daemon-reload) systemctl daemon-reload ;;
+    # The users and group memberships the daemons' unix sockets rely on (accounts.ts).
+    apply:accounts) systemd-sysusers /etc/sysusers.d/mailstack.conf ;;
     # Moves the queue and the certificates onto the mail volume (it stops and starts Postfix
     # and Dovecot itself, and only when a mount is not active yet).
     apply:volume-state) /usr/local/sbin/mailstack-volume-state apply ;;
@@ -369,6 +379,8 @@ run() {
     restart:submission-limit) systemctl enable --quiet mailstack-submission-limit && systemctl restart mailstack-submission-limit ;;
     enable:disk-guard) systemctl enable --quiet --now mailstack-disk-guard.timer ;;
     restart:valkey) systemctl restart valkey-server ;;
+    # rspamd's controller password, made once on the server (before rspamd reads its hash).
+    apply:rspamd-password) /usr/local/sbin/mailstack-rspamd-password ;;
     # New workers with the new config; a message scanned during the second it takes is deferred (tempfail).
     # Enabled here: its config comes with host-config only, and first-boot leaves it stopped until then.
     restart:rspamd)
