@@ -264,12 +264,19 @@ wait_postfix_children() {
 # regexp tables first); until then Postfix answers port 25 with "try again later". Wait (at
 # most 120 s) until the controller answers and the milter's worker runs, so that the step
 # ends with mail flowing again.
+# rspamd's controller answers /ping (the one command that needs no password, issue 28).
+rspamd_pong() {
+    local reply
+    reply=$(timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/11334 && printf "GET /ping HTTP/1.0\r\n\r\n" >&3 && cat <&3' 2>/dev/null) || return 1
+    [[ "$reply" == *$'\n'pong* ]]
+}
+
 wait_rspamd() {
     local tries=0
     # Not running at all: systemd's Restart=always and the journal have it; nothing to wait for.
     systemctl is-active --quiet rspamd || return 0
     while [ "$tries" -lt 120 ]; do
-        if rspamc -t 2 -h 127.0.0.1:11334 stat >/dev/null 2>&1 && pgrep -f '^rspamd: rspamd_proxy process' >/dev/null; then
+        if rspamd_pong && pgrep -f '^rspamd: rspamd_proxy process' >/dev/null; then
             return 0
         fi
         tries=$((tries + 1))
