@@ -125,6 +125,9 @@ void test("Valkey answers nobody but rspamd and root: www-data's and nobody's PI
     assert.equal(ssh("ss -Hltn 'sport = :6379'").stdout.trim(), "", "Valkey still listens on TCP");
 });
 
+/** rspamd's controller refuses a command without the right password: 401 (rspamd 3.12), 403 (older). */
+const REFUSED = [401, 403];
+
 /** A learnspam request to rspamd's controller as `user`, with `password` or none: the HTTP status. */
 function learnSpam(user: string, password: string | undefined, subject: string): number {
     const words = Array.from({ length: 60 }, (_, i) => `${subject.replace(/\W/g, "")}w${i}`).join(" ");
@@ -147,13 +150,14 @@ except urllib.error.HTTPError as e:
 void test("rspamd learns nothing without its controller's password: www-data's and nobody's learnspam is refused, root's with the password is taken", () => {
     for (const user of STRANGERS) {
         const status = learnSpam(user, undefined, tag(`learn-${user}`));
-        assert.equal(status, 403, `${user}'s learnspam without a password got HTTP ${status}`);
+        assert.ok(REFUSED.includes(status), `${user}'s learnspam without a password got HTTP ${status}`);
         const read = as(user, `cat ${RSPAMD_CONTROLLER_PASSWORD_FILE}`);
         assert.notEqual(read.status, 0, `${user} can read the controller's password`);
     }
     const password = ssh(`cat ${RSPAMD_CONTROLLER_PASSWORD_FILE}`, { allowFail: true }).stdout.trim();
     assert.ok(password.length >= 20, `no controller password in ${RSPAMD_CONTROLLER_PASSWORD_FILE}`);
-    assert.equal(learnSpam("nobody", "not-the-password", tag("learn-guess")), 403, "a wrong password was taken");
+    const guess = learnSpam("nobody", "not-the-password", tag("learn-guess"));
+    assert.ok(REFUSED.includes(guess), `a wrong password got HTTP ${guess}`);
     const status = learnSpam("root", password, tag("learn-root"));
     assert.ok(status === 200 || status === 204, `root's learnspam with the password got HTTP ${status}`);
 });

@@ -101,6 +101,44 @@ void test("https://mail.example.org/ serves Roundcube with HSTS, a CSP and secur
     assert.equal(res.headers["x-powered-by"], undefined);
 });
 
+/** One HTTPS GET to the webmail (verified against pebble's root), the body read and dropped. */
+async function get(
+    pathname: string,
+    headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; bytes: number }> {
+    const ca = await pebbleRoot();
+    return new Promise((resolve, reject) => {
+        const req = https.get(
+            {
+                host: SERVER,
+                servername: HOST,
+                headers: { host: HOST, ...headers },
+                path: pathname,
+                ca,
+                rejectUnauthorized: true,
+            },
+            (r) => {
+                let bytes = 0;
+                r.on("data", (chunk: Buffer) => (bytes += chunk.length));
+                r.on("end", () => resolve({ status: r.statusCode ?? 0, headers: r.headers, bytes }));
+            },
+        );
+        req.on("error", reject);
+    });
+}
+
+void test("The webmail's pages are never compressed, whatever the browser accepts (BREACH); its static scripts are", async () => {
+    const gzip = { "accept-encoding": "gzip, deflate, br" };
+    for (const page of ["/", "/?_task=login", "/index.php?_task=mail"]) {
+        const res = await get(page, gzip);
+        assert.ok([200, 302, 401].includes(res.status), `${page}: HTTP ${res.status}`);
+        assert.equal(res.headers["content-encoding"], undefined, `${page} came compressed`);
+    }
+    const script = await get("/program/js/app.min.js", gzip);
+    assert.equal(script.status, 200);
+    assert.equal(script.headers["content-encoding"], "gzip", JSON.stringify(script.headers));
+});
+
 void test("Roundcube's SQLite database and des_key are on the mail volume; php-fpm needs the volume; no Apache", () => {
     const out = ssh(
         `findmnt -n -o TARGET --target ${WEBMAIL_DATABASE}; stat -c '%U:%G %a' ${WEBMAIL_DIR} ${WEBMAIL_DIR}/des_key; ` +
