@@ -11,12 +11,24 @@ import { VOLUME_STATE_DIRS } from "./volume";
 /** Where rspamd's milter listens; main.cf reads it from here. */
 export const RSPAMD_MILTER = "inet:127.0.0.1:11332";
 
+/** rspamd's controller (rspamc, the Sieve learning scripts): loopback, and a password for everything. */
+export const RSPAMD_CONTROLLER = "127.0.0.1:11334";
+
+/**
+ * The controller's password in clear, made on the server (mailstack-rspamd-password) and
+ * readable by root and group vmail only: the Sieve learning scripts run as vmail.
+ */
+export const RSPAMD_CONTROLLER_PASSWORD_FILE = "/etc/mailstack/rspamd-controller.password";
+/** Its hash, as rspamd reads it (worker-controller.inc includes it): root and _rspamd only. */
+const RSPAMD_CONTROLLER_INCLUDE = "/etc/mailstack/rspamd-controller.inc";
+
+/** Valkey's only listener: a unix socket of group valkey, whose one other member is _rspamd. */
+export const VALKEY_SOCKET = "/run/valkey/valkey.sock";
+
 /** The rspamd files under /etc/rspamd/local.d/ that are templates of their own. */
 const RSPAMD_LOCAL_FILES = [
     "worker-proxy.inc",
     "worker-normal.inc",
-    "worker-controller.inc",
-    "redis.conf",
     "dmarc.conf",
     "milter_headers.conf",
     "logging.inc",
@@ -48,12 +60,39 @@ export function renderFilterFiles(spec: MailSpec): HostFile[] {
             file(`/etc/rspamd/local.d/${name}`, renderTemplate(`rspamd/${name}`), ["restart:rspamd"]),
         ),
         file(
+            "/etc/rspamd/local.d/worker-controller.inc",
+            renderTemplate("rspamd/worker-controller.inc", {
+                controller: RSPAMD_CONTROLLER,
+                includeFile: RSPAMD_CONTROLLER_INCLUDE,
+            }),
+            ["apply:rspamd-password", "restart:rspamd"],
+        ),
+        file("/etc/rspamd/local.d/redis.conf", renderTemplate("rspamd/redis.conf", { valkeySocket: VALKEY_SOCKET }), [
+            "restart:rspamd",
+        ]),
+        file(
+            "/usr/local/sbin/mailstack-rspamd-password",
+            renderTemplate("mailstack/rspamd-password.sh", {
+                passwordFile: RSPAMD_CONTROLLER_PASSWORD_FILE,
+                includeFile: RSPAMD_CONTROLLER_INCLUDE,
+            }),
+            ["apply:rspamd-password", "restart:rspamd"],
+            "root",
+            "0755",
+        ),
+        file(
             "/etc/systemd/system/rspamd.service.d/mailstack.conf",
             renderTemplate("systemd/rspamd-after-valkey.conf"),
             ["daemon-reload"],
         ),
         // Read by valkey-server only (group valkey); nothing secret in it, but nobody else needs it.
-        file("/etc/valkey/valkey.conf", renderTemplate("valkey/valkey.conf"), ["restart:valkey"], "valkey", "0640"),
+        file(
+            "/etc/valkey/valkey.conf",
+            renderTemplate("valkey/valkey.conf", { socket: VALKEY_SOCKET }),
+            ["restart:valkey", "restart:rspamd"],
+            "valkey",
+            "0640",
+        ),
         file(
             "/etc/systemd/system/valkey-server.service.d/mailstack.conf",
             renderTemplate("systemd/valkey-requires-volume-state.conf", { valkeyDir }),

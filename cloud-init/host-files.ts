@@ -3,13 +3,22 @@
 
 import { CLIENT_HOST_LABELS, port, type MailSpec } from "../spec";
 import { shellQuote } from "../scripts/commands";
+import {
+    AUTHORIZED_SUBMIT_USERS,
+    OPENDKIM_SOCKET,
+    POSTFIX_SPOOL,
+    renderAccountFiles,
+    SENDER_MILTER_SOCKET,
+    SENDER_MILTER_USER,
+    socketDir,
+} from "./accounts";
 import { renderClientFiles } from "./client-config";
 import { renderTemplate } from "./template";
 import { hostFile, type HostFile, type ServiceAction } from "./types";
 import { renderFilterFiles, RSPAMD_MILTER } from "./filter";
 import { queueMinFreeBytes, renderLimitFiles, submissionRecipientRestrictions } from "./limits";
 import { MTA_STS_POLICY_MAP, renderOutboundFiles } from "./outbound";
-import { renderSieveFiles, sieveTemplateValues } from "./sieve";
+import { renderSieveFiles, renderSieveLearners, sieveTemplateValues } from "./sieve";
 import { renderWebmailFiles, WEBMAIL_NGINX_CONF } from "./webmail";
 import type { PruneRule } from "./bundle";
 import {
@@ -208,6 +217,9 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
                 outboundTlsLevel: outboundTlsLevel(spec),
                 outboundConfig: outboundConfig(spec),
                 rspamdMilter: RSPAMD_MILTER,
+                authorizedSubmitUsers: AUTHORIZED_SUBMIT_USERS.join(", "),
+                opendkimSocket: OPENDKIM_SOCKET,
+                senderMilterSocket: SENDER_MILTER_SOCKET,
             }),
             ["reload:postfix"],
         ),
@@ -224,17 +236,29 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
         ),
         file(QUOTA_WARNING_SCRIPT, renderTemplate("dovecot/quota-warning.sh"), [], "0755"),
         ...renderSieveFiles(),
-        file("/etc/opendkim.conf", renderTemplate("opendkim/opendkim.conf"), ["restart:opendkim"]),
+        ...renderSieveLearners(),
+        ...renderAccountFiles(),
+        file("/etc/opendkim.conf", renderTemplate("opendkim/opendkim.conf", { socket: OPENDKIM_SOCKET }), [
+            "restart:opendkim",
+        ]),
         file("/etc/opendkim/trusted.hosts", renderTemplate("opendkim/trusted.hosts"), ["restart:opendkim"]),
         file(
             "/usr/local/sbin/mailstack-sender-milter",
-            renderTemplate("mailstack/sender-milter.py"),
+            renderTemplate("mailstack/sender-milter.py", {
+                socket: SENDER_MILTER_SOCKET,
+                milterUser: SENDER_MILTER_USER,
+            }),
             ["restart:sender-milter"],
             "0755",
         ),
         file(
             "/etc/systemd/system/mailstack-sender-milter.service",
-            renderTemplate("systemd/mailstack-sender-milter.service"),
+            renderTemplate("systemd/mailstack-sender-milter.service", {
+                socket: SENDER_MILTER_SOCKET,
+                socketDir: socketDir(SENDER_MILTER_SOCKET),
+                spool: POSTFIX_SPOOL,
+                user: SENDER_MILTER_USER,
+            }),
             ["daemon-reload", "restart:sender-milter"],
         ),
         file("/usr/local/sbin/mailstack-host-key", renderTemplate("mailstack/host-key.sh"), [], "0755"),
@@ -294,7 +318,12 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
 
 /** The daemons' files that host-config brings and the user-data leaves out (the web files aside). */
 export function renderDaemonFilesLater(spec: MailSpec): HostFile[] {
-    return [...renderFilterFiles(spec), ...renderOutboundFiles(spec), ...renderLimitFiles(spec)];
+    return [
+        ...renderFilterFiles(spec),
+        ...renderSieveLearners(),
+        ...renderOutboundFiles(spec),
+        ...renderLimitFiles(spec),
+    ];
 }
 
 /**

@@ -4,6 +4,7 @@
 // DISK_FULL_PERCENT). Host-config files only, like the filter's: the user-data is near
 // Hetzner's 32 KiB, and no mailbox exists before mail-data anyway.
 
+import * as path from "path";
 import { hostPostmaster, type MailSpec } from "../spec";
 import { shellQuote } from "../scripts/commands";
 import { renderTemplate } from "./template";
@@ -12,6 +13,12 @@ import { MAIL_VOLUME_MOUNT, MAILBOX_ROOT } from "./volume";
 
 /** Where mailstack-submission-limit answers Postfix's policy requests. */
 export const SUBMISSION_LIMIT_LISTEN = "127.0.0.1:10040";
+
+/**
+ * Where `mailstack-submission-limit clear` asks the service: a unix socket in its runtime
+ * directory (0700, the service's own user), so only root may clear a login's count.
+ */
+export const SUBMISSION_LIMIT_CONTROL = "/run/mailstack-submission-limit/control.sock";
 
 /** The postmaster is told when the mail volume is this full (and doctor warns). */
 export const DISK_ALERT_PERCENT = 90;
@@ -52,7 +59,11 @@ export function renderLimitFiles(spec: MailSpec): HostFile[] {
     return [
         file(
             "/usr/local/sbin/mailstack-submission-limit",
-            renderTemplate("mailstack/submission-limit.py", { listen: SUBMISSION_LIMIT_LISTEN }),
+            renderTemplate("mailstack/submission-limit.py", {
+                listen: SUBMISSION_LIMIT_LISTEN,
+                controlDir: path.posix.dirname(SUBMISSION_LIMIT_CONTROL),
+                controlName: path.posix.basename(SUBMISSION_LIMIT_CONTROL),
+            }),
             ["restart:submission-limit"],
             "0755",
         ),
@@ -60,6 +71,7 @@ export function renderLimitFiles(spec: MailSpec): HostFile[] {
             "/etc/systemd/system/mailstack-submission-limit.service",
             renderTemplate("systemd/mailstack-submission-limit.service", {
                 listen: SUBMISSION_LIMIT_LISTEN,
+                control: SUBMISSION_LIMIT_CONTROL,
                 limit: limit === false ? "off" : String(limit),
             }),
             ["daemon-reload", "restart:submission-limit"],

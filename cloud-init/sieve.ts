@@ -4,6 +4,7 @@
 // ManageSieve; nothing here renders them.
 
 import type { MailSpec } from "../spec";
+import { RSPAMD_CONTROLLER, RSPAMD_CONTROLLER_PASSWORD_FILE } from "./filter";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
 
@@ -36,23 +37,35 @@ export function sieveTemplateValues(spec: MailSpec): Record<string, string> {
     };
 }
 
-/** The global scripts (a change recompiles them and reloads Dovecot) and the learn programs. */
+const file = (path: string, content: string, mode: string, onChange: HostFile["onChange"]): HostFile => ({
+    path,
+    mode,
+    owner: "root",
+    group: "root",
+    content,
+    onChange,
+});
+
+/** The global scripts (a change recompiles them and reloads Dovecot). */
 export function renderSieveFiles(): HostFile[] {
-    const file = (path: string, content: string, mode: string, onChange: HostFile["onChange"]): HostFile => ({
-        path,
-        mode,
-        owner: "root",
-        group: "root",
-        content,
-        onChange,
+    return SCRIPTS.map((name) =>
+        file(`${SIEVE_DIR}/${name}.sieve`, renderTemplate(`sieve/${name}.sieve`), "0644", ["reload:dovecot"]),
+    );
+}
+
+/**
+ * The learn programs the global scripts pipe to. They come with host-config, like rspamd's
+ * controller password they use (and no mailbox exists before mail-data anyway).
+ */
+export function renderSieveLearners(): HostFile[] {
+    return LEARNERS.map((l) => {
+        const path = `${SIEVE_PIPE_DIR}/learn-${l.class}`;
+        const values = {
+            path,
+            ...l,
+            controller: RSPAMD_CONTROLLER,
+            passwordFile: RSPAMD_CONTROLLER_PASSWORD_FILE,
+        };
+        return file(path, renderTemplate("sieve/learn.py", values), "0755", []);
     });
-    return [
-        ...SCRIPTS.map((name) =>
-            file(`${SIEVE_DIR}/${name}.sieve`, renderTemplate(`sieve/${name}.sieve`), "0644", ["reload:dovecot"]),
-        ),
-        ...LEARNERS.map((l) => {
-            const path = `${SIEVE_PIPE_DIR}/learn-${l.class}`;
-            return file(path, renderTemplate("sieve/learn.sh", { path, ...l }), "0755", []);
-        }),
-    ];
 }

@@ -19,10 +19,13 @@ export type ServiceAction =
     | "reload:fail2ban"
     | "restart:ssh"
     | "daemon-reload"
-    | "apply:volume-state";
+    | "apply:accounts"
+    | "apply:volume-state"
+    | "apply:rspamd-password";
 
 export const SERVICE_ACTIONS: readonly ServiceAction[] = [
     "daemon-reload",
+    "apply:accounts",
     "apply:volume-state",
     "restart:metadata-guard",
     "restart:unbound",
@@ -32,6 +35,7 @@ export const SERVICE_ACTIONS: readonly ServiceAction[] = [
     "restart:submission-limit",
     "enable:disk-guard",
     "restart:valkey",
+    "apply:rspamd-password",
     "restart:rspamd",
     "restart:mta-sts",
     "reload:dovecot",

@@ -24,6 +24,11 @@ export const WEBMAIL_DIR = `${VOLUME_STATE_ROOT}/webmail`;
 export const WEBMAIL_DATABASE = `${WEBMAIL_DIR}/roundcube.db`;
 const DES_KEY_FILE = `${WEBMAIL_DIR}/des_key`;
 
+/** Roundcube's plugins (Debian's; managesieve is a link into /usr/share/roundcube/plugins). */
+const ROUNDCUBE_PLUGINS = "/var/lib/roundcube/plugins";
+/** Ours: the browser's address to Dovecot before each IMAP login (login_trusted_networks). */
+export const ORIGIN_PLUGIN = `${ROUNDCUBE_PLUGINS}/mailstack_origin/mailstack_origin.php`;
+
 /** nginx's server for the host name; gone (pruned) when the webmail is off. */
 export const WEBMAIL_NGINX_CONF = "/etc/nginx/conf.d/mailstack-webmail.conf";
 
@@ -83,6 +88,7 @@ export function renderWebmailFiles(spec: MailSpec): HostFile[] {
             "root",
             "www-data",
         ),
+        hostFile(ORIGIN_PLUGIN, renderTemplate("roundcube/mailstack_origin.php", { path: ORIGIN_PLUGIN }), restart),
         hostFile(
             WEBMAIL_NGINX_CONF,
             renderTemplate("nginx/mailstack-webmail.conf", {

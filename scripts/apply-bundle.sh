@@ -33,7 +33,7 @@ die() {
 root=${APPLY_BUNDLE_ROOT:-}
 
 # The order in which actions run: units first, then the daemons Postfix talks to, then Postfix.
-ACTION_ORDER=(daemon-reload apply:volume-state restart:metadata-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:submission-limit enable:disk-guard restart:valkey restart:rspamd restart:mta-sts reload:dovecot reload:postfix restart:webmail reload:nginx reload:fail2ban restart:ssh)
+ACTION_ORDER=(daemon-reload apply:accounts apply:volume-state restart:metadata-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:submission-limit enable:disk-guard restart:valkey apply:rspamd-password restart:rspamd restart:mta-sts reload:dovecot reload:postfix restart:webmail reload:nginx reload:fail2ban restart:ssh)
 
 work=$(mktemp -d "$root/run/mailstack-bundle.XXXXXX")
 # shellcheck disable=SC2317 # invoked by the EXIT trap
@@ -269,12 +269,19 @@ wait_postfix_children() {
 # regexp tables first); until then Postfix answers port 25 with "try again later". Wait (at
 # most 120 s) until the controller answers and the milter's worker runs, so that the step
 # ends with mail flowing again.
+# rspamd's controller answers /ping (the one command that needs no password, issue 28).
+rspamd_pong() {
+    local reply
+    reply=$(timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/11334 && printf "GET /ping HTTP/1.0\r\n\r\n" >&3 && cat <&3' 2>/dev/null) || return 1
+    [[ "$reply" == *$'\n'pong* ]]
+}
+
 wait_rspamd() {
     local tries=0
     # Not running at all: systemd's Restart=always and the journal have it; nothing to wait for.
     systemctl is-active --quiet rspamd || return 0
     while [ "$tries" -lt 120 ]; do
-        if rspamc -t 2 -h 127.0.0.1:11334 stat >/dev/null 2>&1 && pgrep -f '^rspamd: rspamd_proxy process' >/dev/null; then
+        if rspamd_pong && pgrep -f '^rspamd: rspamd_proxy process' >/dev/null; then
             return 0
         fi
         tries=$((tries + 1))
@@ -340,6 +347,8 @@ check() {
     case $1 in
     reload:postfix) postfix check ;;
     reload:dovecot) doveconf -n >/dev/null && check_sieve ;;
+    apply:accounts) systemd-sysusers --dry-run "$root"/etc/sysusers.d/mailstack.conf >/dev/null ;;
+    apply:rspamd-password) sh -n "$root"/usr/local/sbin/mailstack-rspamd-password ;;
     restart:opendkim) opendkim -n ;;
     restart:sender-milter) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$root"/usr/local/sbin/mailstack-sender-milter ;;
     restart:submission-limit) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$root"/usr/local/sbin/mailstack-submission-limit ;;
@@ -349,7 +358,13 @@ check() {
     restart:unbound) unbound-checkconf >/dev/null ;;
     restart:mta-sts) python3 -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' "$root"/etc/mta-sts-daemon.yml ;;
     # php is Roundcube's dependency: there whenever the webmail's files are.
-    restart:webmail) php -l "$root"/etc/roundcube/config.inc.php >/dev/null ;;
+    restart:webmail)
+        php -l "$root"/etc/roundcube/config.inc.php >/dev/null &&
+            for f in "$root"/var/lib/roundcube/plugins/mailstack_*/*.php; do
+                [ -e "$f" ] || continue
+                php -l "$f" >/dev/null || return 1
+            done
+        ;;
     reload:nginx) nginx -t -q ;;
     reload:fail2ban) fail2ban-client --test >/dev/null ;;
     restart:ssh) sshd -t ;;
@@ -360,6 +375,8 @@ check() {
 run() {
     case $1 in
     daemon-reload) systemctl daemon-reload ;;
+    # The users and group memberships the daemons' unix sockets rely on (accounts.ts).
+    apply:accounts) systemd-sysusers /etc/sysusers.d/mailstack.conf ;;
     # Moves the queue and the certificates onto the mail volume (it stops and starts Postfix
     # and Dovecot itself, and only when a mount is not active yet).
     apply:volume-state) "$root"/usr/local/sbin/mailstack-volume-state apply ;;
@@ -374,6 +391,8 @@ run() {
     restart:submission-limit) systemctl enable --quiet mailstack-submission-limit && systemctl restart mailstack-submission-limit ;;
     enable:disk-guard) systemctl enable --quiet --now mailstack-disk-guard.timer ;;
     restart:valkey) systemctl restart valkey-server ;;
+    # rspamd's controller password, made once on the server (before rspamd reads its hash).
+    apply:rspamd-password) /usr/local/sbin/mailstack-rspamd-password ;;
     # New workers with the new config; a message scanned during the second it takes is deferred (tempfail).
     # Enabled here: its config comes with host-config only, and first-boot leaves it stopped until then.
     restart:rspamd)

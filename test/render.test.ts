@@ -172,6 +172,7 @@ describe("user-data", () => {
             "/etc/systemd/system/php8.4-fpm.service.d/mailstack.conf",
             "/etc/php/8.4/fpm/conf.d/90-mailstack-webmail.ini",
             "/etc/roundcube/config.inc.php",
+            "/var/lib/roundcube/plugins/mailstack_origin/mailstack_origin.php",
             "/etc/nginx/conf.d/mailstack-webmail.conf",
         ]);
     });
@@ -266,7 +267,9 @@ describe("host files", () => {
             ),
         ).toBe(String(10 * 1024 * 1024));
         expect(setting(mainCf, "smtpd_sasl_auth_enable")).toBe("no");
-        expect(setting(mainCf, "smtpd_relay_restrictions")).toBe("permit_mynetworks, reject_unauth_destination");
+        // Port 25 relays for nobody, not even a local process: permit_mynetworks is nowhere.
+        expect(setting(mainCf, "smtpd_relay_restrictions")).toBe("reject_unauth_destination");
+        expect(mainCf).not.toMatch(/permit_mynetworks/);
         expect(setting(mainCf, "mynetworks")).toBe("127.0.0.0/8 [::1]/128");
         expect(setting(mainCf, "allow_percent_hack")).toBe("no");
         expect(setting(mainCf, "relayhost")).toBeUndefined();
@@ -372,8 +375,10 @@ describe("host files", () => {
         }
         const mainCf = byPath(files, "/etc/postfix/main.cf").content;
         // The From: check first, then OpenDKIM signs what passed it; port 25 goes to rspamd (test/filter.test.ts).
-        expect(mainCf).toMatch(/^mailstack_submission_milters = inet:127\.0\.0\.1:8893, inet:127\.0\.0\.1:8891$/m);
-        expect(mainCf).toMatch(/^non_smtpd_milters = inet:127\.0\.0\.1:8891$/m);
+        expect(mainCf).toMatch(
+            /^mailstack_submission_milters = unix:\/var\/spool\/postfix\/mailstack-milter\/sender\.sock, unix:\/var\/spool\/postfix\/opendkim\/opendkim\.sock$/m,
+        );
+        expect(mainCf).toMatch(/^non_smtpd_milters = unix:\/var\/spool\/postfix\/opendkim\/opendkim\.sock$/m);
         const restrictions =
             /^mailstack_submission_sender_restrictions =\n((?: {4}[^\n]*\n)+)/m.exec(mainCf)?.[1] ?? "";
         expect(restrictions.split(",\n").map((r) => r.trim())).toEqual([
@@ -829,6 +834,7 @@ describe("webmail (mailstack:webmail)", () => {
                 "/etc/roundcube/config.inc.php",
                 `/etc/systemd/system/${PHP_FPM_UNIT}.service.d/mailstack.conf`,
                 "/usr/local/sbin/mailstack-webmail",
+                "/var/lib/roundcube/plugins/mailstack_origin/mailstack_origin.php",
             ].sort(),
         );
         expect(off.filter((p) => !on.includes(p))).toEqual([]);
@@ -859,7 +865,7 @@ describe("webmail (mailstack:webmail)", () => {
         );
         for (const k of ["imap", "smtp", "managesieve"])
             expect(php).toContain(`$config['${k}_conn_options'] = $mailstack_tls;`);
-        expect(php).toContain("$config['plugins'] = ['managesieve'];");
+        expect(php).toContain("$config['plugins'] = ['managesieve', 'mailstack_origin'];");
         expect(php).not.toMatch(/'(password|zipdownload)'/);
         expect(php).toContain(`$config['db_dsnw'] = 'sqlite:///${WEBMAIL_DATABASE}?mode=0640';`);
         expect(WEBMAIL_DATABASE.startsWith("/srv/mail/")).toBe(true);
@@ -913,5 +919,149 @@ describe("webmail (mailstack:webmail)", () => {
         expect(re.exec(line("alice@example.org"))?.groups?.host).toBe("192.0.2.10");
         expect(re.exec(line("x from 203.0.113.9 in session a (error: 0)"))?.groups?.host).toBe("192.0.2.10");
         expect(re.test("Successful login for alice@example.org (ID: 1) from 192.0.2.10 in session abc")).toBe(false);
+    });
+});
+
+describe("local accounts speak for no one (issue 28)", () => {
+    const setting = (text: string, name: string) => text.match(new RegExp(`^${name} = (.*)$`, "m"))?.[1];
+    const files = renderHostFiles(spec());
+    const content = (p: string) => byPath(files, p).content;
+    const mainCf = content("/etc/postfix/main.cf");
+
+    it("only root and vmail may hand mail to sendmail (cron, the disk guard, backups; vacation replies and redirects run as vmail); only root sees or flushes the queue", () => {
+        expect(setting(mainCf, "authorized_submit_users")).toBe("root, vmail");
+        expect(setting(mainCf, "authorized_mailq_users")).toBe("root");
+        expect(setting(mainCf, "authorized_flush_users")).toBe("root");
+        // Dovecot's LMTP (Sieve) runs as vmail; the quota warning's dovecot-lda does too.
+        const dovecot = content("/etc/dovecot/dovecot.conf");
+        expect(dovecot).toMatch(/^mail_uid = vmail$/m);
+        expect(dovecot).toMatch(/^service quota-warning \{[^}]*\n {2}user = vmail\n/m);
+    });
+
+    it("port 25 relays for nobody and takes no hosted sender, from loopback either: permit_mynetworks is in no restriction", () => {
+        expect(setting(mainCf, "smtpd_relay_restrictions")).toBe("reject_unauth_destination");
+        const sender = /^smtpd_sender_restrictions =\n((?: {4}[^\n]*\n)+)/m.exec(mainCf)![1];
+        expect(sender.split(",\n").map((r) => r.trim())).toEqual([
+            "reject_non_fqdn_sender",
+            "reject_unknown_sender_domain",
+            "check_sender_access texthash:/etc/postfix/mailstack/own-sender-domains",
+        ]);
+        for (const f of ["/etc/postfix/main.cf", "/etc/postfix/master.cf"])
+            expect(content(f)).not.toMatch(/permit_mynetworks/);
+    });
+
+    it("OpenDKIM and the sender milter listen on unix sockets in Postfix's spool, never on loopback TCP; postfix is the one other member of each socket's group", () => {
+        expect(content("/etc/opendkim.conf")).toMatch(
+            /^Socket\s+local:\/var\/spool\/postfix\/opendkim\/opendkim\.sock$/m,
+        );
+        expect(content("/etc/opendkim.conf")).toMatch(/^UMask\s+007$/m);
+        expect(content("/usr/local/sbin/mailstack-sender-milter")).toMatch(
+            /^SOCKET = "unix:\/var\/spool\/postfix\/mailstack-milter\/sender\.sock"$/m,
+        );
+        for (const f of files) expect(f.content).not.toMatch(/\b(8891|8893)\b/);
+        const dropIn = content("/etc/systemd/system/opendkim.service.d/mailstack.conf");
+        expect(dropIn).toMatch(/^RequiresMountsFor=\/var\/spool\/postfix$/m);
+        expect(dropIn).toContain("install -d -o opendkim -g opendkim -m 0750 /var/spool/postfix/opendkim");
+        const unit = content("/etc/systemd/system/mailstack-sender-milter.service");
+        expect(unit).toMatch(/^User=mailstack-milter$/m);
+        expect(unit).toMatch(/^UMask=0007$/m);
+        expect(unit).not.toMatch(/DynamicUser/);
+        expect(unit).toContain(
+            "install -d -o mailstack-milter -g mailstack-milter -m 0750 /var/spool/postfix/mailstack-milter",
+        );
+        const sysusers = byPath(files, "/etc/sysusers.d/mailstack.conf");
+        const lines = sysusers.content.split("\n").filter((l) => l && !l.startsWith("#"));
+        expect(lines).toEqual([
+            'u mailstack-milter - "mailstack sender milter" / /usr/sbin/nologin',
+            "m postfix opendkim",
+            "m postfix mailstack-milter",
+            "m _rspamd valkey",
+        ]);
+        expect(sysusers.onChange).toContain("apply:accounts");
+        // First boot applies it before any daemon starts.
+        const firstBoot = userDataFiles(
+            renderUserData(spec(), { mailVolumeDevice: DEVICE, provisionalHostKey: TEST_PROVISIONAL_HOST_KEY }),
+        );
+        expect(firstBoot.get("/etc/sysusers.d/mailstack.conf")).toBe(sysusers.content);
+        const script = firstBoot.get("/usr/local/sbin/mailstack-first-boot")!;
+        expect(script.indexOf("systemd-sysusers /etc/sysusers.d/mailstack.conf")).toBeGreaterThan(0);
+        expect(script.indexOf("systemd-sysusers")).toBeLessThan(script.indexOf('systemctl restart "$unit"'));
+    });
+
+    it("Valkey has no TCP listener, only a unix socket of group valkey (0660) that rspamd uses", () => {
+        const valkey = content("/etc/valkey/valkey.conf");
+        expect(valkey).toMatch(/^port 0$/m);
+        expect(valkey).toMatch(/^unixsocket \/run\/valkey\/valkey\.sock$/m);
+        expect(valkey).toMatch(/^unixsocketperm 660$/m);
+        expect(valkey).not.toMatch(/^bind /m);
+        expect(valkey).not.toMatch(/requirepass/);
+        expect(content("/etc/rspamd/local.d/redis.conf")).toMatch(/^servers = "\/run\/valkey\/valkey\.sock";$/m);
+    });
+
+    it("rspamd's controller trusts no address: every command needs its password, made on the server and readable by vmail's learn programs only", () => {
+        const controller = byPath(files, "/etc/rspamd/local.d/worker-controller.inc");
+        expect(controller.content).toMatch(/^bind_socket = "127\.0\.0\.1:11334";$/m);
+        expect(controller.content).toMatch(/^secure_ip = \[\];$/m);
+        expect(controller.content).toMatch(
+            /^\.include\(try=true; priority=2\) "\/etc\/mailstack\/rspamd-controller\.inc"$/m,
+        );
+        expect(controller.onChange).toEqual(["apply:rspamd-password", "restart:rspamd"]);
+        const maker = content("/usr/local/sbin/mailstack-rspamd-password");
+        expect(maker).toContain("password_file='/etc/mailstack/rspamd-controller.password'");
+        expect(maker).toContain("chgrp vmail");
+        expect(maker).toContain("chgrp _rspamd");
+        expect(maker).toContain('echo "enable_password = \\"$hash\\";"');
+        // Never on a command line: the password goes to rspamadm on stdin.
+        expect(maker).toContain('rspamadm lua "$lua" <"$password_file"');
+        for (const cls of ["spam", "ham"]) {
+            const learn = content(`/usr/local/lib/mailstack/sieve-pipe/learn-${cls}`);
+            expect(learn).toContain(`"http://127.0.0.1:11334/learn${cls}"`);
+            expect(learn).toContain('open("/etc/mailstack/rspamd-controller.password"');
+            expect(learn).toContain('headers={"Password": password}');
+        }
+    });
+
+    it("a submission limit is cleared only over a unix socket in the service's own 0700 runtime directory; the policy port refuses a clear", () => {
+        const script = content("/usr/local/sbin/mailstack-submission-limit");
+        expect(script).toContain(
+            'CONTROL = os.path.join(os.environ.get("RUNTIME_DIRECTORY", "/run/mailstack-submission-limit"), "control.sock")',
+        );
+        expect(script).toContain('if not control:\n            log(f"refused: a clear');
+        const unit = content("/etc/systemd/system/mailstack-submission-limit.service");
+        expect(unit).toMatch(/^RuntimeDirectory=mailstack-submission-limit$/m);
+        expect(unit).toMatch(/^RuntimeDirectoryMode=0700$/m);
+        expect(unit).toMatch(/^DynamicUser=yes$/m);
+    });
+});
+
+describe("webmail logins carry the browser's address (issue 28)", () => {
+    const files = renderHostFiles(spec());
+
+    it("Dovecot believes a client address only from loopback, where Roundcube's mailstack_origin plugin sends the browser's before each login", () => {
+        const dovecot = byPath(files, "/etc/dovecot/dovecot.conf").content;
+        expect(dovecot).toMatch(/^login_trusted_networks = 127\.0\.0\.1\/32 ::1\/128$/m);
+        const plugin = byPath(files, "/var/lib/roundcube/plugins/mailstack_origin/mailstack_origin.php");
+        expect(plugin.onChange).toEqual(["restart:webmail"]);
+        expect(plugin.content).toContain("class mailstack_origin extends rcube_plugin");
+        expect(plugin.content).toContain("$this->add_hook('storage_connect'");
+        expect(plugin.content).toContain("$args['preauth_ident'] = ['x-originating-ip' => $ip];");
+        expect(byPath(files, "/etc/roundcube/config.inc.php").content).toContain(
+            "$config['plugins'] = ['managesieve', 'mailstack_origin'];",
+        );
+    });
+});
+
+describe("no compression of the webmail's dynamic responses (BREACH, issue 28)", () => {
+    it("nginx compresses static files but never what PHP answers", () => {
+        const site = byPath(renderHostFiles(spec()), WEBMAIL_NGINX_CONF).content;
+        const php = /location ~ \^\/\[\^\/\]\+\\\.php\$ \{([^}]*)\}/.exec(site)![1];
+        expect(php).toMatch(/^\s+gzip off;$/m);
+        expect(php).toContain("fastcgi_pass");
+        // Every PHP response goes through that one location: nothing else reaches php-fpm.
+        expect(site.match(/fastcgi_pass/g)).toHaveLength(1);
+        const server = site.replace(/location[^{]*\{[^}]*\}/g, "");
+        expect(server).toMatch(/^\s+gzip on;$/m);
+        expect(server).toMatch(/^\s+gzip_types text\/css application\/javascript /m);
+        expect(server).not.toMatch(/gzip_types[^;]*text\/html/);
     });
 });

@@ -123,12 +123,8 @@ describe("Postfix", () => {
         expect(smtpdSetting("smtp", "smtpd_sasl_auth_enable")).toBe("no");
     });
 
-    test("port 25 relays only for the machine itself", () => {
-        expect(list(smtpdSetting("smtp", "smtpd_relay_restrictions"))).toEqual([
-            "permit_mynetworks",
-            "reject_unauth_destination",
-        ]);
-        expect(list(smtpdSetting("smtp", "mynetworks"))).toEqual(["127.0.0.0/8", "[::1]/128"]);
+    test("port 25 relays for no one, not even a local process on 127.0.0.1 (loopback is not a trust boundary)", () => {
+        expect(list(smtpdSetting("smtp", "smtpd_relay_restrictions"))).toEqual(["reject_unauth_destination"]);
     });
 
     test("port 25 refuses an unknown recipient at RCPT time, and a full mailbox with 452 through Dovecot's quota-status", () => {
@@ -138,10 +134,10 @@ describe("Postfix", () => {
         expect(rcpt.slice(-2)).toEqual(["check_policy_service", "unix:private/quota-status"]);
     });
 
-    test("port 25 refuses our own domains as envelope sender from anyone but the machine itself", () => {
+    test("port 25 refuses our own domains as envelope sender from anyone, the machine itself included", () => {
         const senders = list(smtpdSetting("smtp", "smtpd_sender_restrictions"));
-        expect(senders.slice(-3)).toEqual([
-            "permit_mynetworks",
+        expect(senders).not.toContain("permit_mynetworks");
+        expect(senders.slice(-2)).toEqual([
             "check_sender_access",
             "texthash:/etc/postfix/mailstack/own-sender-domains",
         ]);

@@ -85,8 +85,7 @@ describe("the global Sieve scripts", () => {
         for (const name of piped) {
             const prog = fileAt(files, `${SIEVE_PIPE_DIR}/${name}`);
             expect(prog.mode).toBe("0755");
-            expect(prog.content).toContain(`--connect ${bind} `);
-            expect(prog.content).toMatch(new RegExp(`learn_${name.slice("learn-".length)}$`, "m"));
+            expect(prog.content).toContain(`"http://${bind}/learn${name.slice("learn-".length)}"`);
         }
     });
 

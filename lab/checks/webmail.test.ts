@@ -101,6 +101,44 @@ void test("https://mail.example.org/ serves Roundcube with HSTS, a CSP and secur
     assert.equal(res.headers["x-powered-by"], undefined);
 });
 
+/** One HTTPS GET to the webmail (verified against pebble's root), the body read and dropped. */
+async function get(
+    pathname: string,
+    headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; bytes: number }> {
+    const ca = await pebbleRoot();
+    return new Promise((resolve, reject) => {
+        const req = https.get(
+            {
+                host: SERVER,
+                servername: HOST,
+                headers: { host: HOST, ...headers },
+                path: pathname,
+                ca,
+                rejectUnauthorized: true,
+            },
+            (r) => {
+                let bytes = 0;
+                r.on("data", (chunk: Buffer) => (bytes += chunk.length));
+                r.on("end", () => resolve({ status: r.statusCode ?? 0, headers: r.headers, bytes }));
+            },
+        );
+        req.on("error", reject);
+    });
+}
+
+void test("The webmail's pages are never compressed, whatever the browser accepts (BREACH); its static scripts are", async () => {
+    const gzip = { "accept-encoding": "gzip, deflate, br" };
+    for (const page of ["/", "/?_task=login", "/index.php?_task=mail"]) {
+        const res = await get(page, gzip);
+        assert.ok([200, 302, 401].includes(res.status), `${page}: HTTP ${res.status}`);
+        assert.equal(res.headers["content-encoding"], undefined, `${page} came compressed`);
+    }
+    const script = await get("/program/js/app.min.js", gzip);
+    assert.equal(script.status, 200);
+    assert.equal(script.headers["content-encoding"], "gzip", JSON.stringify(script.headers));
+});
+
 void test("Roundcube's SQLite database and des_key are on the mail volume; php-fpm needs the volume; no Apache", () => {
     const out = ssh(
         `findmnt -n -o TARGET --target ${WEBMAIL_DATABASE}; stat -c '%U:%G %a' ${WEBMAIL_DIR} ${WEBMAIL_DIR}/des_key; ` +
@@ -116,8 +154,9 @@ void test("Roundcube's SQLite database and des_key are on the mail volume; php-f
     assert.doesNotMatch(out, /^installed$/m, `Apache is installed:\n${out}`);
 });
 
-void test("A wrong password is refused, and fail2ban's roundcube-auth jail counts it without banning", async () => {
+void test("A wrong password is refused, logged by Roundcube and Dovecot with the browser's address, and fail2ban's roundcube-auth jail counts it without banning", async () => {
     const failedBefore = jailCount("Total failed");
+    const since = serverNow();
     const { context, page } = await newPage();
     try {
         await login(page, ALICE, "not-alices-password");
@@ -134,12 +173,29 @@ void test("A wrong password is refused, and fail2ban's roundcube-auth jail count
             15_000,
         );
         assert.match(journal, /Failed login for alice@example\.org from 192\.0\.2\.\d+ in session/);
+        // Dovecot saw the browser's address too (Roundcube's ID before login, 127.0.0.1 a trusted
+        // login proxy): its auth penalty and fail2ban's dovecot jail count the guesser, not the webmail.
+        const failed = await dovecotLogin(ALICE, /auth failed|Login aborted/, since);
+        assert.match(failed, /rip=192\.0\.2\.\d+,/, failed);
         await eventually(() => jailCount("Total failed") > failedBefore, 20_000);
         assert.equal(jailCount("Currently banned"), 0);
     } finally {
         await context.close();
     }
 });
+
+/** The server's clock, for journalctl --since. */
+function serverNow(): string {
+    return ssh("date '+%Y-%m-%d %H:%M:%S'").stdout.trim();
+}
+
+/** Dovecot's imap-login line for `user` since `since` that matches `what` (waits for it). */
+async function dovecotLogin(user: string, what: RegExp, since: string): Promise<string> {
+    return eventually(() => {
+        const lines = ssh(`journalctl -q -o cat -u dovecot --since '${since}' | grep -F 'imap-login:' || true`).stdout;
+        return lines.split("\n").find((l) => l.includes(`user=<${user}>`) && what.test(l));
+    }, 20_000);
+}
 
 function jailCount(what: "Total failed" | "Currently banned"): number {
     const out = ssh("fail2ban-client status roundcube-auth").stdout;
@@ -155,8 +211,12 @@ void test("alice logs in, reads mail that came over port 25, sends to bob (fetch
 
     const { context, page } = await newPage();
     try {
+        const since = serverNow();
         await login(page, ALICE, LAB_PASSWORDS[ALICE]);
         await page.waitForURL(/_task=mail/, { timeout: 20_000 });
+        // Dovecot logs the login with the browser's address, not the webmail's 127.0.0.1.
+        const logged = await dovecotLogin(ALICE, /Log(?:ged )?in: /, since);
+        assert.match(logged, /rip=192\.0\.2\.\d+,/, logged);
         const cookies = await context.cookies(URL_BASE);
         const sess = cookies.find((c) => c.name === "roundcube_sessid");
         assert.ok(sess && sess.secure && sess.httpOnly, JSON.stringify(cookies));

@@ -54,8 +54,9 @@ else
 fi
 expect_doveconf "Sieve programs come from the learn directory" sieve_pipe_bin_dir /usr/local/lib/mailstack/sieve-pipe
 for f in "$ROOT"/usr/local/lib/mailstack/sieve-pipe/*; do
-    check "shellcheck ${f#"$ROOT"}" shellcheck -s sh "$f"
+    check "python3 compiles ${f#"$ROOT"}" in_root python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "${f#"$ROOT"}"
 done
+expect_doveconf "the webmail (127.0.0.1) may name the browser's address" login_trusted_networks "127.0.0.1/32 ::1/128"
 # quota-status: Postfix asks it at RCPT (main.cf); a mailbox with room and a non-mailbox
 # (alias, forward) get no opinion, a full one a temporary 452.
 qs=$(in_root doveconf -c /etc/dovecot/dovecot.conf -n service/quota-status 2>&1 | tr -s ' \n' ' ')

@@ -15,9 +15,10 @@ expect_postconf "smtpd stops taking mail (4xx) with the last 5% of the mail volu
 
 limit=/usr/local/sbin/mailstack-submission-limit
 listen=127.0.0.1:39040
-mkdir -p "$ROOT/tmp/limit-state"
+mkdir -p "$ROOT/tmp/limit-state" "$ROOT/tmp/limit-run"
+control=/tmp/limit-run/control.sock
 start_limit() {
-    in_root env STATE_DIRECTORY=/tmp/limit-state python3 "$limit" 3 "$listen" >>"$WORK/limit.log" 2>&1 &
+    in_root env STATE_DIRECTORY=/tmp/limit-state RUNTIME_DIRECTORY=/tmp/limit-run python3 "$limit" 3 "$listen" >>"$WORK/limit.log" 2>&1 &
     limit_pid=$!
     for _ in $(seq 1 50); do
         grep -q "listening on $listen" "$WORK/limit.log" && return 0
@@ -54,7 +55,7 @@ if start_limit; then
         have=$(policy ALICE@example.org bob@example.org bob@example.org bob@example.org 2>&1)
         want=$'action=450 4.7.1 alice@example.org has sent to 3 recipients in the past hour; try again in 60 minutes\naction=DUNNO\naction=DUNNO\naction=450 4.7.1 bob@example.org has sent to 3 recipients in the past hour; try again in 60 minutes'
         if [ "$have" = "$want" ]; then ok "the rate limit's counts survive a restart"; else not_ok "the rate limit's counts survive a restart" "$have"; fi
-        have=$(in_root python3 "$limit" clear Alice@example.org "$listen" 2>&1 && policy alice@example.org bob@example.org 2>&1)
+        have=$(in_root python3 "$limit" clear Alice@example.org "$control" 2>&1 && policy alice@example.org bob@example.org 2>&1)
         want=$'alice@example.org: 3 recipients of the past hour forgotten\naction=DUNNO\naction=450 4.7.1 bob@example.org has sent to 3 recipients in the past hour; try again in 60 minutes'
         if [ "$have" = "$want" ]; then ok "mailstack-submission-limit clear LOGIN lets that login send again, and only that one"; else not_ok "mailstack-submission-limit clear LOGIN lets that login send again, and only that one" "$have"; fi
         kill "$limit_pid"

@@ -13,6 +13,14 @@ else
 fi
 # Roundcube's config: PHP 8.4 (Debian 13's, Roundcube's own dependency) parses it.
 check "php -l accepts Roundcube's config.inc.php" in_root php -l /etc/roundcube/config.inc.php
+check "php -l accepts the mailstack_origin plugin" in_root php -l /var/lib/roundcube/plugins/mailstack_origin/mailstack_origin.php
+# BREACH: PHP's responses are never compressed, static files are (nginx -T, the merged view).
+webmail_conf=$(sed -n '/^# configuration file \/etc\/nginx\/conf.d\/mailstack-webmail.conf:/,/^# configuration file /p' <<<"$dump")
+if grep -Pzq 'location ~ \^/\[\^/\]\+\\\.php\$ \{\n\s+gzip off;' <<<"$webmail_conf" && grep -q '^    gzip on;' <<<"$webmail_conf"; then
+    ok "nginx compresses the webmail's static files, never its PHP responses"
+else
+    not_ok "nginx compresses the webmail's static files, never its PHP responses" "$webmail_conf"
+fi
 # Apple's configuration profiles, one per domain: Python's plistlib (strict about Apple's
 # format) reads each one as a profile with one mail account.
 # shellcheck disable=SC2016 # the Python program is in single quotes on purpose

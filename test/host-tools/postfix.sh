@@ -13,8 +13,12 @@ expect_postconf() { # NAME PARAM EXPECTED [postconf options]
     if [ "$have" = "$want" ]; then ok "$name"; else not_ok "$name" "$param = $have (want $want)"; fi
 }
 expect_postconf "port 25 offers no AUTH" smtpd_sasl_auth_enable no
-expect_postconf "port 25 relays only for the machine itself" smtpd_relay_restrictions "permit_mynetworks, reject_unauth_destination"
+expect_postconf "port 25 relays for nobody, not even a local process" smtpd_relay_restrictions "reject_unauth_destination"
+expect_postconf "port 25 takes no hosted sender from loopback either" smtpd_sender_restrictions \
+    "reject_non_fqdn_sender, reject_unknown_sender_domain, check_sender_access texthash:/etc/postfix/mailstack/own-sender-domains"
 expect_postconf "mynetworks is loopback only" mynetworks "127.0.0.0/8 [::1]/128"
+expect_postconf "only root and vmail may submit mail with sendmail" authorized_submit_users "root, vmail"
+expect_postconf "only root lists the queue" authorized_mailq_users root
 expect_postconf "port 587 requires TLS" submission/inet/smtpd_tls_security_level encrypt -P
 expect_postconf "port 587 requires AUTH to relay" submission/inet/smtpd_relay_restrictions "permit_sasl_authenticated,reject" -P
 for service in submission submissions; do

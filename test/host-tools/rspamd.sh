@@ -25,10 +25,23 @@ else
 fi
 expect_dump "DMARC p=reject is enforced" dmarc 'reject = "reject";'
 expect_dump "every incoming Authentication-Results header is removed before ours is added" milter_headers 'remove = 0;'
-expect_dump "rspamd keeps its state in the local Valkey" redis 'servers = "127.0.0.1:6379";'
+expect_dump "rspamd keeps its state in the local Valkey, over its unix socket" redis 'servers = "/run/valkey/valkey.sock";'
 expect_postconf "port 25 is checked by rspamd" smtpd_milters "inet:127.0.0.1:11332"
 expect_postconf "port 25 defers while rspamd is down" milter_default_action tempfail
-expect_postconf "locally submitted mail is DKIM-signed" non_smtpd_milters "inet:127.0.0.1:8891"
+expect_postconf "locally submitted mail is DKIM-signed" non_smtpd_milters "unix:/var/spool/postfix/opendkim/opendkim.sock"
+# The controller trusts no address (rspamd's default trusts loopback, i.e. every local account)
+# and takes the password hash mailstack-rspamd-password made when bundles.sh applied host-config.
+hash=$(sed -n 's/^enable_password = "\(.*\)";$/\1/p' "$ROOT/etc/mailstack/rspamd-controller.inc" 2>/dev/null)
+controller=$(dump worker | sed -n '/^controller {/,/^}/p' | tr -s ' \n' ' ')
+meta=$(in_root stat -c '%a %U %G' /etc/mailstack/rspamd-controller.password /etc/mailstack/rspamd-controller.inc 2>&1 | tr '\n' ,)
+# shellcheck disable=SC2016 # the hash begins with a literal $2$
+if [[ "$hash" == '$2$'* && "$controller" == *"password = \"$hash\";"* && "$controller" == *"enable_password = \"$hash\";"* &&
+    "$controller" == *'bind_socket = "127.0.0.1:11334";'* && "$controller" == *'secure_ip []'* &&
+    "$meta" == "640 root vmail,640 root _rspamd," ]]; then
+    ok "rspamd's controller trusts no address and takes the password mailstack-rspamd-password made"
+else
+    not_ok "rspamd's controller trusts no address and takes the password mailstack-rspamd-password made" "$meta $hash $controller"
+fi
 # Spamhaus answers queries through shared public resolvers with 127.255.255.254 and 127.255.255.255:
 # rspamd must read those as "blocked" (a symbol of weight 0), never as "listed".
 expect_dump "a blocklist's error answers are not read as listed" rbl 'SPAMHAUS_BLOCKED_OPENRESOLVER = "127.255.255.254";'

@@ -22,6 +22,10 @@ getent passwd vmail >/dev/null ||
     useradd --system --uid 5000 --gid 5000 --home-dir /srv/mail --no-create-home \
         --shell /usr/sbin/nologin vmail
 
+# The milters' own user and the group memberships their unix sockets rely on (postfix in
+# opendkim and mailstack-milter, _rspamd in valkey): before any of them starts.
+systemd-sysusers /etc/sysusers.d/mailstack.conf
+
 # The mail volume. Hetzner attaches it right after the server is created, possibly after
 # this boot began: wait for its device for up to 10 minutes (systemd alone gives up after
 # 90 s). If it never comes this fails, and cloud-init reports the error.

@@ -14,7 +14,9 @@ import sys
 import Milter
 
 TABLE = "/etc/postfix/mailstack/sender-logins"
-SOCKET = "inet:8893@127.0.0.1"
+# A unix socket only postfix may open (group {{milterUser}}, 0660 by the unit's UMask); the
+# unit makes its directory, and Milter.runmilter removes a socket left by a crash.
+SOCKET = "unix:{{socket}}"
 
 _owners = {}
 _mtime = None

@@ -11,9 +11,13 @@
 # The counts survive a restart (STATE_DIRECTORY/sent.json, written every few seconds and at
 # exit).
 #
-#   mailstack-submission-limit LIMIT|off [HOST:PORT]    the service (systemd runs it)
-#   mailstack-submission-limit clear LOGIN [HOST:PORT]  let LOGIN send again at once (after
-#                                                       its password was changed)
+#   mailstack-submission-limit LIMIT|off [HOST:PORT]   the service (systemd runs it)
+#   mailstack-submission-limit clear LOGIN [SOCKET]    let LOGIN send again at once (after
+#                                                      its password was changed); root only
+#
+# Postfix asks on HOST:PORT (loopback TCP, which any local account can reach), so a clear is
+# never taken there: only on CONTROL, a unix socket in the service's runtime directory (0700,
+# owned by the service's own dynamic user), which no local account but root can open.
 import asyncio
 import collections
 import json
@@ -25,6 +29,9 @@ import time
 WINDOW = 3600
 SAVE_EVERY = 5
 LISTEN = "{{listen}}"
+# systemd names the runtime directory (RuntimeDirectory=); the clear command, run by root
+# from a shell, finds the same path without it.
+CONTROL = os.path.join(os.environ.get("RUNTIME_DIRECTORY", "{{controlDir}}"), "{{controlName}}")
 # Postfix sends some 30 attributes per request; anything far beyond that is not Postfix.
 MAX_LINES = 200
 STATE = os.path.join(os.environ.get("STATE_DIRECTORY", "/var/lib/mailstack-submission-limit"), "sent.json")
@@ -72,11 +79,14 @@ def save():
         log(f"cannot write {STATE} ({e})")
 
 
-def decide(attrs, now):
-    """The action for one policy request."""
+def decide(attrs, now, control=False):
+    """The action for one policy request (`control`: it came over CONTROL, from root)."""
     global dirty
     if attrs.get("request") == "mailstack_clear":
         login = attrs.get("sasl_username", "").lower()
+        if not control:
+            log(f"refused: a clear for login={login} over {LISTEN} (only root may clear, over {CONTROL})")
+            return "DUNNO"
         cleared = len(sent.pop(login, ()))
         dirty = True
         log(f"cleared: login={login} ({cleared} recipients in the past hour)")
@@ -104,7 +114,7 @@ def decide(attrs, now):
 clients = set()
 
 
-async def serve(reader, writer):
+async def serve(reader, writer, control=False):
     clients.add(writer)
     try:
         while True:
@@ -121,7 +131,7 @@ async def serve(reader, writer):
                     return
                 name, _, value = line.partition("=")
                 attrs[name] = value
-            writer.write(f"action={decide(attrs, time.time())}\n\n".encode())
+            writer.write(f"action={decide(attrs, time.time(), control)}\n\n".encode())
             await writer.drain()
     except (ConnectionError, asyncio.IncompleteReadError, ValueError):
         pass
@@ -130,12 +140,18 @@ async def serve(reader, writer):
         writer.close()
 
 
-def clear(login, address):
-    """The clear command: one request to the running service."""
+def clear(login, path):
+    """The clear command: one request to the running service, over its control socket."""
     import socket
 
-    host, _, port = address.rpartition(":")
-    with socket.create_connection((host, int(port)), timeout=10) as c:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(10)
+        try:
+            c.connect(path)
+        except PermissionError:
+            sys.exit(f"mailstack-submission-limit: only root may clear a login's count ({path})")
+        except OSError as e:
+            sys.exit(f"mailstack-submission-limit: cannot reach the service at {path}: {e}")
         c.sendall(f"request=mailstack_clear\nsasl_username={login}\n\n".encode())
         reply = c.makefile().readline().strip()
     if not reply.startswith("action=OK cleared "):
@@ -146,6 +162,12 @@ def clear(login, address):
 async def main():
     host, _, port = (sys.argv[2] if len(sys.argv) > 2 else LISTEN).rpartition(":")
     server = await asyncio.start_server(serve, host, int(port))
+    # systemd makes CONTROL's directory (RuntimeDirectory, 0700); a socket left by a crash goes.
+    try:
+        os.unlink(CONTROL)
+    except FileNotFoundError:
+        pass
+    control = await asyncio.start_unix_server(lambda r, w: serve(r, w, control=True), CONTROL)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
@@ -157,6 +179,7 @@ async def main():
             pass
         save()
     server.close()
+    control.close()
     for writer in list(clients):
         writer.close()
     save()
@@ -164,10 +187,10 @@ async def main():
 
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "clear":
-        clear(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else LISTEN)
+        clear(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else CONTROL)
         sys.exit(0)
     if len(sys.argv) < 2 or not (sys.argv[1] == "off" or sys.argv[1].isdigit()):
-        sys.exit("usage: mailstack-submission-limit LIMIT|off [HOST:PORT] | clear LOGIN [HOST:PORT]")
+        sys.exit("usage: mailstack-submission-limit LIMIT|off [HOST:PORT] | clear LOGIN [SOCKET]")
     limit = None if sys.argv[1] == "off" else int(sys.argv[1])
     load()
     asyncio.run(main())

@@ -40,7 +40,9 @@ $config['smtp_conn_options'] = $mailstack_tls;
 // managesieve: filters and vacation replies from the browser, to Dovecot's ManageSieve
 // (STARTTLS: the tls:// prefix). No password plugin: passwords come from the stack config
 // (README, "Passwords"), and one changed here would be overwritten by the next deploy.
-$config['plugins'] = ['managesieve'];
+// mailstack_origin: tells Dovecot the browser's address before each IMAP login (see the
+// plugin); Dovecot trusts it from 127.0.0.1 only (login_trusted_networks).
+$config['plugins'] = ['managesieve', 'mailstack_origin'];
 $config['managesieve_host'] = 'tls://127.0.0.1:4190';
 $config['managesieve_conn_options'] = $mailstack_tls;
 $config['managesieve_vacation'] = 1;
