@@ -10,9 +10,9 @@
 #   mailstack-migrate status  the volume's version and this script's
 #
 # A volume without a version holds the state of a mailstack from before versions: 0 (the
-# first boot gives a fresh volume the current version: first-boot.sh). A
-# volume newer than this script (an older mailstack run against a server a newer one
-# provisioned) is refused, and nothing is changed: older files must not go over newer state.
+# first boot gives a fresh volume the current version: first-boot.sh). A volume newer than
+# this script (an older mailstack run against a server a newer one provisioned) is
+# refused, and nothing is changed: older files must not go over newer state.
 #
 # MAILSTACK_MIGRATE_ROOT (tests only, unset on a server): a directory every path is taken
 # under (test/migrations.test.ts).
