@@ -193,7 +193,7 @@ function firstBootStamp(root: string): string {
         stateVersion: STATE_VERSION,
         stateVersionFile: STATE_VERSION_FILE,
     });
-    const block = /^if \[ ! -e \/srv\/mail\/.*?^fi$/ms.exec(text)?.[0];
+    const block = /^version_file=.*?^fi$/ms.exec(text)?.[0];
     if (!block) throw new Error("first-boot.sh: no state version block");
     return block.replaceAll("/srv/mail", `${root}/srv/mail`);
 }
