@@ -21,6 +21,7 @@ import { MTA_STS_POLICY_MAP, renderOutboundFiles } from "./outbound";
 import { renderSieveFiles, renderSieveLearners, sieveTemplateValues } from "./sieve";
 import { renderWebmailFiles, WEBMAIL_NGINX_CONF } from "./webmail";
 import type { PruneRule } from "./bundle";
+import { DOVECOT_CONFIG_VERSION, DOVECOT_STORAGE_VERSION, migrateFile } from "./migrations";
 import {
     MAIL_VOLUME_MOUNT,
     mountUnitName,
@@ -227,6 +228,8 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
         file(
             "/etc/dovecot/dovecot.conf",
             renderTemplate("dovecot/dovecot.conf", {
+                dovecotConfigVersion: DOVECOT_CONFIG_VERSION,
+                dovecotStorageVersion: DOVECOT_STORAGE_VERSION,
                 lmtpUserConcurrency: DOVECOT_LMTP_USER_CONCURRENCY,
                 managesievePort: port("sieve"),
                 quotaWarningScript: QUOTA_WARNING_SCRIPT,
@@ -312,6 +315,9 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
         ...renderOutboundFiles(spec),
         ...renderLimitFiles(spec),
         ...volumeStateFiles(),
+        // The state version's migrations (host-config runs them from its own command first; the
+        // first boot stamps a fresh volume itself, in first-boot.sh).
+        ...(options.firstBoot ? [] : [migrateFile()]),
         ...(options.firstBoot ? [] : webFiles(spec)),
     ];
 }

@@ -13,6 +13,7 @@ import { DKIM_KEYS_PRUNE, renderDkimFiles } from "./dkim";
 import { HOST_CONFIG_PRUNE, MAIL_UNITS, renderHostFiles } from "./host-files";
 import { APPLE_PROFILES_PRUNE, renderAppleProfiles } from "./client-config";
 import { renderMailData } from "./mail-data";
+import { migrateCommand } from "./migrations";
 import { MAIL_PACKAGES, WEBMAIL_PACKAGES } from "./packages";
 import { ED25519_PUBLIC_KEY } from "./user-data";
 import { PHP_FPM_UNIT } from "./webmail";
@@ -142,10 +143,11 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
         triggers: none,
     },
     // The static configuration, the same files the user-data wrote, so a changed template
-    // reaches a running server.
+    // reaches a running server. First the mail volume's state migrations (migrations.ts):
+    // a volume newer than this mailstack stops the step before any file is written.
     {
         role: "host-config",
-        command: script("apply-bundle.sh"),
+        command: () => `${migrateCommand()} && ${remoteCommand("apply-bundle.sh")}`,
         uses: [],
         stdin: (spec) => renderBundle(renderHostFiles(spec), HOST_CONFIG_PRUNE),
         secret: false,

@@ -3,6 +3,7 @@
 // the box) and nothing that depends on the domains, so adding a domain never replaces the
 // server. Hetzner accepts at most 32 KiB.
 
+import { STATE_VERSION, STATE_VERSION_FILE } from "./migrations";
 import { stringify } from "yaml";
 import type { MailSpec } from "../spec";
 import { packArchive } from "./archive";
@@ -92,6 +93,8 @@ export function renderUserData(spec: MailSpec, options: UserDataOptions): string
                 content: renderTemplate("mailstack/first-boot.sh", {
                     mailUnits: MAIL_UNITS.join(" "),
                     firstBootArchive: FIRST_BOOT_ARCHIVE,
+                    stateVersion: STATE_VERSION,
+                    stateVersionFile: STATE_VERSION_FILE,
                 }),
                 // After the packages: the archive's owners exist by then, and our files replace the
                 // packages' defaults instead of racing with dpkg.

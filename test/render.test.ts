@@ -151,7 +151,7 @@ describe("user-data", () => {
         }
     });
 
-    it("leaves out only the filter's, the resolver's and the limits' files and nginx with what it serves on 443 (the webmail too), which host-config brings before the certificate step", () => {
+    it("leaves out only the filter's, the resolver's and the limits' files and nginx with what it serves on 443 (the webmail too), which host-config brings before the certificate step, and mailstack-migrate (host-config's; the first boot writes a fresh volume's state version itself)", () => {
         const files = userDataFiles(text);
         const filter = new Set(renderDaemonFilesLater(spec()).map((f) => f.path));
         const left = renderHostFiles(spec())
@@ -159,6 +159,7 @@ describe("user-data", () => {
             .filter((p) => !files.has(p) && !filter.has(p));
         expect([...filter].filter((p) => files.has(p))).toEqual([]);
         expect(left).toEqual([
+            "/usr/local/sbin/mailstack-migrate",
             "/etc/nginx/snippets/mailstack-tls-settings.conf",
             "/etc/nginx/snippets/mailstack-tls.conf",
             "/etc/nginx/snippets/mailstack-autoconfig.conf",

@@ -54,6 +54,10 @@ export const CHECK_ORDER = [
     "junk.test.ts",
     // After the checks above, so they see the server as the first provisioning left it: it adds a mailbox.
     "reprovision.test.ts",
+    // The mail volume's state version: the fresh volume's, then a newer one that stops host-config before it writes
+    // a file, then back; after reprovision (which expects host-config to find nothing to do), and it ends on the
+    // lab's version and files.
+    "state-version.test.ts",
     // autoconfig/autodiscover/MTA-STS over HTTPS, and a domain added and removed again (a new certificate
     // twice, host-config re-applied): after reprovision, which expects the first provisioning's state, and
     // before the certificate check, which renews whatever certificate is current.

@@ -49,3 +49,27 @@ else
     not_ok "first boot moves the Postfix queue, /etc/letsencrypt and Valkey's data onto the mail volume (owners kept), their daemons stopped" "$state_ok"$'\n'"$order"
 fi
 rm -f "$ROOT/tmp/systemctl.log"
+
+# The mail volume's state version (cloud-init/migrations.ts): the first boot gave the fresh
+# volume this mailstack's; host-config's rendered mailstack-migrate passes shellcheck, finds
+# nothing to migrate, and refuses a newer volume without touching it.
+migrate=/tmp/render/root/usr/local/sbin/mailstack-migrate
+check "shellcheck mailstack-migrate (rendered)" shellcheck "$RENDER/root/usr/local/sbin/mailstack-migrate"
+want_version=$(sed -n 's/^current=//p' "$RENDER/root/usr/local/sbin/mailstack-migrate")
+# shellcheck disable=SC2016 # the literal $root of the rendered script
+version_file=$(sed -n 's/^version_file=\$root//p' "$RENDER/root/usr/local/sbin/mailstack-migrate")
+have_version=$(in_root cat "$version_file" 2>&1)
+again=$(in_root bash "$migrate" run 2>&1)
+if [ -n "$want_version" ] && [ "$have_version" = "$want_version" ] && [ "$again" = "mailstack-migrate: state version $want_version, nothing to migrate" ]; then
+    ok "first boot: a fresh mail volume at state version $want_version; mailstack-migrate run finds nothing to migrate"
+else
+    not_ok "first boot: a fresh mail volume at state version $want_version; mailstack-migrate run finds nothing to migrate" "version: $have_version"$'\n'"$again"
+fi
+echo $((want_version + 1)) >"$ROOT$version_file"
+if ! refused=$(in_root bash "$migrate" run 2>&1) && grep -q "state is version $((want_version + 1)), newer than this mailstack's version $want_version" <<<"$refused" &&
+    [ "$(cat "$ROOT$version_file")" = "$((want_version + 1))" ]; then
+    ok "mailstack-migrate refuses a mail volume newer than this mailstack and leaves its version"
+else
+    not_ok "mailstack-migrate refuses a mail volume newer than this mailstack and leaves its version" "$refused"
+fi
+echo "$want_version" >"$ROOT$version_file"

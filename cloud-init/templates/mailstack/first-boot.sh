@@ -40,6 +40,14 @@ systemctl daemon-reload
 systemctl enable srv-mail.mount
 systemctl start srv-mail.mount
 mountpoint -q /srv/mail
+# The state version (cloud-init/migrations.ts): a fresh volume (lost+found at most) is at
+# this mailstack's; one with an older mailstack's state and no version stays at 0, and
+# host-config's mailstack-migrate brings it up.
+version_file='{{stateVersionFile}}'
+if [ ! -e "$version_file" ] && [ -z "$(find /srv/mail -mindepth 1 -maxdepth 1 ! -name lost+found -print -quit)" ]; then
+    install -d -m 0755 "$(dirname "$version_file")"
+    echo '{{stateVersion}}' >"$version_file"
+fi
 install -d -o vmail -g vmail -m 0750 /srv/mail/vhosts
 # The Postfix queue and /etc/letsencrypt on the volume too (bind mounts): a new server
 # that replaced an old one finds the old one's queue and certificate there.
