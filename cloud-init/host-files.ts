@@ -86,6 +86,10 @@ function outboundTlsLevel(spec: MailSpec): string {
     return spec.relay.tlsFingerprint ? "fingerprint" : "secure";
 }
 
+/** certbot runs it after every issue and renewal: copies the certificate for the daemons, reloads them. */
+const CERTBOT_DEPLOY_HOOK = "/etc/letsencrypt/renewal-hooks/deploy/50-mailstack";
+const UNATTENDED_UPGRADES_CONF = "/etc/apt/apt.conf.d/52mailstack-unattended-upgrades";
+
 /** What Dovecot runs when a mailbox passes 80% or 95% of its quota (dovecot.conf service quota-warning). */
 export const QUOTA_WARNING_SCRIPT = "/usr/local/lib/mailstack/quota-warning.sh";
 
@@ -281,11 +285,7 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
             "reload:fail2ban",
         ]),
         file("/etc/ssh/sshd_config.d/00-mailstack.conf", renderTemplate("ssh/00-mailstack.conf"), ["restart:ssh"]),
-        file(
-            "/etc/apt/apt.conf.d/52mailstack-unattended-upgrades",
-            renderTemplate("apt/52mailstack-unattended-upgrades"),
-            [],
-        ),
+        file(UNATTENDED_UPGRADES_CONF, renderTemplate("apt/52mailstack-unattended-upgrades"), []),
         file(
             "/etc/mailstack/acme.env",
             renderTemplate("mailstack/acme.env", {
@@ -296,7 +296,7 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
             [],
         ),
         file(
-            "/etc/letsencrypt/renewal-hooks/deploy/50-mailstack",
+            CERTBOT_DEPLOY_HOOK,
             renderTemplate("certbot/deploy-hook.sh", { clientLabels: CLIENT_HOST_LABELS.join(" ") }),
             [],
             "0755",
@@ -322,6 +322,17 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
     ];
 }
 
+/**
+ * Files nothing uses before host-config: the certificate's deploy hook (the certificate step
+ * comes after host-config), the quota warning (no mailbox is near its quota at first boot) and
+ * the unattended upgrades' settings (the packages step installs today's packages first).
+ */
+const NOT_NEEDED_BEFORE_HOST_CONFIG: readonly string[] = [
+    CERTBOT_DEPLOY_HOOK,
+    QUOTA_WARNING_SCRIPT,
+    UNATTENDED_UPGRADES_CONF,
+];
+
 /** The daemons' files that host-config brings and the user-data leaves out (the web files aside). */
 export function renderDaemonFilesLater(spec: MailSpec): HostFile[] {
     return [
@@ -329,6 +340,7 @@ export function renderDaemonFilesLater(spec: MailSpec): HostFile[] {
         ...renderSieveLearners(),
         ...renderOutboundFiles(spec),
         ...renderLimitFiles(spec),
+        ...renderHostFiles(spec).filter((f) => NOT_NEEDED_BEFORE_HOST_CONFIG.includes(f.path)),
     ];
 }
 

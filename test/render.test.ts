@@ -22,7 +22,7 @@ import { fill } from "../cloud-init/template";
 import { userDataFiles as userDataEntries } from "./helpers/user-data";
 import { FIRST_BOOT_ARCHIVE } from "../cloud-init/user-data";
 import { DKIM_KEYS_PRUNE } from "../cloud-init/dkim";
-import { MAIL_UNITS, renderDaemonFilesLater } from "../cloud-init/host-files";
+import { MAIL_UNITS, QUOTA_WARNING_SCRIPT, renderDaemonFilesLater } from "../cloud-init/host-files";
 import { mountUnitName, VOLUME_STATE_DIRS } from "../cloud-init/volume";
 import { hostKeyFromReport, PROVISIONING_PLAN, renderPackageList } from "../cloud-init/plan";
 import { WEBMAIL_PACKAGES } from "../cloud-init/packages";
@@ -148,6 +148,20 @@ describe("user-data", () => {
             // In the archive, which first-boot.sh unpacks after the packages.
             expect(written.via).toBe(FIRST_BOOT_ARCHIVE);
             expect(written.deferred).toBe(true);
+        }
+    });
+
+    it("leaves the certificate's deploy hook, the quota warning and the unattended upgrades' settings to host-config (nothing needs them earlier, and the user-data must fit 32 KiB)", () => {
+        const files = userDataFiles(text);
+        const later = renderDaemonFilesLater(spec()).map((f) => f.path);
+        for (const path of [
+            "/etc/letsencrypt/renewal-hooks/deploy/50-mailstack",
+            QUOTA_WARNING_SCRIPT,
+            "/etc/apt/apt.conf.d/52mailstack-unattended-upgrades",
+        ]) {
+            expect(later).toContain(path);
+            expect(files.has(path)).toBe(false);
+            expect(renderHostFiles(spec()).map((f) => f.path)).toContain(path);
         }
     });
 
