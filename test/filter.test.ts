@@ -114,3 +114,65 @@ describe("rspamd and Valkey files", () => {
         expect(mainCf.content).toMatch(/^milter_default_action = tempfail$/m);
     });
 });
+
+describe("internationalized mail (RFC 6531/6532) in rspamd and Postfix", () => {
+    const files = renderHostFiles(buildSpec(twoDomains()));
+    const lua = byPath(files, "/etc/rspamd/lua.local.d/mailstack-smtputf8.lua").content;
+    const composites = byPath(files, "/etc/rspamd/local.d/composites.conf").content;
+    const expressions = [...composites.matchAll(/^\s*expression = "([^"]*)";$/gm)].map((m) => m[1]);
+    /** The Lua patterns the symbol matches the first Received header with, as JS regexps. */
+    const patterns = [...lua.matchAll(/first:match\('([^']*)'\)/g)].map(
+        (m) => new RegExp(m[1].replace(/%s/g, "\\s").replace(/%/g, "\\")),
+    );
+    const smtputf8 = (received: string) => patterns.some((p) => p.test(received));
+
+    test("Postfix accepts SMTPUTF8 (smtputf8_enable = yes)", () => {
+        expect(byPath(files, "/etc/postfix/main.cf").content).toMatch(/^smtputf8_enable = yes$/m);
+    });
+
+    test("MAILSTACK_SMTPUTF8 reads only the first Received header, the one our Postfix wrote", () => {
+        expect(lua).toMatch(/received\[1\]\.value/);
+        expect(lua).not.toMatch(/received\[[2-9]\]|ipairs\(received\)/);
+        expect(patterns.length).toBeGreaterThan(0);
+    });
+
+    test("MAILSTACK_SMTPUTF8 knows Postfix's SMTPUTF8 protocol names and nothing else", () => {
+        for (const proto of ["UTF8SMTP", "UTF8SMTPS", "UTF8SMTPA", "UTF8SMTPSA"])
+            expect(
+                smtputf8(
+                    `from client.sink.test (client.sink.test [192.0.2.7])\n\tby mail.example.org (Postfix) with ${proto} id 4dK;`,
+                ),
+            ).toBe(true);
+        expect(smtputf8("from x (x [192.0.2.7]) by mail.example.org (Postfix) with UTF8SMTPS\n\tid 4dK")).toBe(true);
+        for (const proto of ["ESMTP", "ESMTPS", "ESMTPSA", "SMTP", "UTF8SMTPX"])
+            expect(smtputf8(`from x (x [192.0.2.7]) by mail.example.org (Postfix) with ${proto} id 4dK;`)).toBe(false);
+    });
+
+    test("every composite that takes points back needs MAILSTACK_SMTPUTF8, and keeps that symbol", () => {
+        expect(expressions).toHaveLength(2);
+        for (const e of expressions) expect(e).toMatch(/^-MAILSTACK_SMTPUTF8 & /);
+        expect(composites).not.toMatch(/policy\s*=/);
+    });
+
+    test("with SMTPUTF8 the header-encoding rules are removed, even where another composite keeps them", () => {
+        expect(expressions[0]).toBe(
+            "-MAILSTACK_SMTPUTF8 & (^FROM_NEEDS_ENCODING | ^TO_NEEDS_ENCODING | ^SUBJECT_NEEDS_ENCODING)",
+        );
+    });
+
+    test("R_MIXED_CHARSET is removed only with SMTPUTF8 and raw UTF-8 headers together; without them it counts", () => {
+        const mixed = expressions.filter((e) => e.includes("R_MIXED_CHARSET"));
+        expect(mixed).toEqual([
+            "-MAILSTACK_SMTPUTF8 & (-FROM_NEEDS_ENCODING | -TO_NEEDS_ENCODING | -SUBJECT_NEEDS_ENCODING) & ^R_MIXED_CHARSET",
+        ]);
+        // Not R_MIXED_CHARSET_URL, nor any score override of the rules themselves.
+        expect(composites).not.toMatch(/R_MIXED_CHARSET_URL|weight/);
+    });
+
+    test("both files come with host-config and restart rspamd when they change", () => {
+        for (const p of ["/etc/rspamd/lua.local.d/mailstack-smtputf8.lua", "/etc/rspamd/local.d/composites.conf"])
+            expect(byPath(renderFilterFiles(buildSpec(twoDomains())), p)).toMatchObject({
+                onChange: ["restart:rspamd"],
+            });
+    });
+});
