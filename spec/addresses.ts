@@ -84,8 +84,8 @@ function checkCatchAll(d: DomainParts, di: number, name: string | undefined, pro
             path,
             `"${target}" is an address: give the name of one of ${domain}'s mailboxes (e.g. "${mailboxes[0] ?? "alice"}"); the catch-all must be a mailbox of its own domain`,
         );
-    // An invalid mailbox entry is reported on its own; it may be the one meant here.
-    else if (!mailboxes.includes(local) && mailboxes.every(isLocalPart) && mailboxes.length === d.mailboxes.length)
+    // A mailbox entry that is not a string is reported on its own; it may be the one meant here.
+    else if (!mailboxes.includes(local) && mailboxes.length === d.mailboxes.length)
         problems.at(
             path,
             `"${target}" is not a mailbox of ${domain} (its mailboxes: ${mailboxes.join(", ") || "none"}); the catch-all must be one of them`,

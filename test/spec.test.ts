@@ -478,6 +478,10 @@ describe("catch-all per domain (domains[i].catchAll)", () => {
         expect(problems(withDomain({ mailboxes: ["carol", "dä"], catchAll: "dä" }, 1))).toEqual([
             expect.stringMatching(/^mailstack:domains\[1\]\.mailboxes\[1\]: "dä" is not a valid mailbox name/),
         ]);
+        // A mailbox that is not even a string may be the one the catch-all names: one problem, its own.
+        expect(problems(withDomain({ mailboxes: ["carol", 7], catchAll: "dave" }, 1))).toEqual([
+            expect.stringMatching(/^mailstack:domains\[1\]\.mailboxes\[1\]: /),
+        ]);
     });
 
     test("postmaster@ must still be listed: a catch-all does not stand in for it", () => {
