@@ -133,6 +133,14 @@ describe("internationalized mail (RFC 6531/6532) in rspamd and Postfix", () => {
         expect(mainCf).toMatch(/^strict_smtputf8 = yes$/m);
     });
 
+    test("Dovecot's LMTP offers SMTPUTF8, so Postfix can hand over mail with a UTF-8 envelope address; IMAP is left as it was", () => {
+        const conf = byPath(files, "/etc/dovecot/dovecot.conf").content;
+        // Every protocol lmtp block, up to its closing brace at the start of a line.
+        const lmtp = [...conf.matchAll(/^protocol lmtp \{\n([\s\S]*?)\n\}$/gm)].map((m) => m[1]).join("\n");
+        expect(lmtp).toMatch(/^ {2}mail_utf8_extensions = yes$/m);
+        expect(conf.match(/mail_utf8_extensions/g)).toHaveLength(1);
+    });
+
     test("MAILSTACK_SMTPUTF8 looks at the envelope sender and recipients, which rspamd's milter is given", () => {
         expect(lua).toMatch(/ipairs\(task:get_from\('smtp'\) or \{\}\)/);
         expect(lua).toMatch(/ipairs\(task:get_recipients\('smtp'\) or \{\}\)/);

@@ -11,7 +11,10 @@ import { ssh, tag } from "./helpers";
 async function whereDelivered(subject: string, waitMs = 30_000): Promise<string> {
     const deadline = Date.now() + waitMs;
     for (;;) {
-        const found = ssh(`cd /srv/mail/vhosts && grep -rlsF -- 'Subject: ${subject}' . || true`).stdout.trim();
+        // Messages only (new/ and cur/ of any folder), not Dovecot's index cache of their headers.
+        const found = ssh(
+            `cd /srv/mail/vhosts && grep -rlsF -- 'Subject: ${subject}' . | grep -E '/(new|cur)/' || true`,
+        ).stdout.trim();
         if (found !== "" || Date.now() > deadline) return found;
         await new Promise((r) => setTimeout(r, 500));
     }
