@@ -32,6 +32,7 @@ const RSPAMD_LOCAL_FILES = [
     "dmarc.conf",
     "milter_headers.conf",
     "logging.inc",
+    "composites.conf",
 ] as const;
 
 /** rspamd's action scores: a number, or null for an action switched off. */
@@ -59,6 +60,10 @@ export function renderFilterFiles(spec: MailSpec): HostFile[] {
         ...RSPAMD_LOCAL_FILES.map((name) =>
             file(`/etc/rspamd/local.d/${name}`, renderTemplate(`rspamd/${name}`), ["restart:rspamd"]),
         ),
+        // SMTPUTF8 mail (RFC 6531): the symbol local.d/composites.conf builds on.
+        file("/etc/rspamd/lua.local.d/mailstack-smtputf8.lua", renderTemplate("rspamd/mailstack-smtputf8.lua"), [
+            "restart:rspamd",
+        ]),
         file(
             "/etc/rspamd/local.d/worker-controller.inc",
             renderTemplate("rspamd/worker-controller.inc", {

@@ -58,7 +58,8 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
     });
 
     // Aliases from the config, then addresses every domain must have (RFC 2142 abuse@) when
-    // the config does not define them, then the host's own addresses.
+    // the config does not define them, then a catch-all domain's mailboxes and its @domain
+    // row, then the host's own addresses.
     const aliasRows: string[] = [];
     for (const d of spec.domains) {
         const defined = new Set([...d.mailboxes, ...d.aliases.map((a) => a.address)]);
@@ -67,6 +68,15 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
                 `${checkToken(a.address, "alias")} ${a.targets.map((t) => checkToken(t, "alias target")).join(",")}`,
             );
         if (!defined.has(`abuse@${d.name}`)) aliasRows.push(`abuse@${d.name} postmaster@${d.name}`);
+        if (d.catchAll !== undefined) {
+            if (!d.mailboxes.includes(d.catchAll))
+                throw new Error(`mail-data: the catch-all ${d.catchAll} is not a mailbox of ${d.name}`);
+            // Postfix looks up user@domain before @domain (virtual(5)), but a mailbox is only in
+            // virtual-mailboxes: without a row of its own here the catch-all would take its mail.
+            // Aliases (and abuse@ above) have their rows; each mailbox gets one to itself.
+            for (const m of d.mailboxes) aliasRows.push(`${m} ${m}`);
+            aliasRows.push(`@${checkToken(d.name, "domain")} ${checkToken(d.catchAll, "catch-all")}`);
+        }
     }
     const firstPostmaster = hostPostmaster(spec);
     for (const local of HOST_ADDRESSES) aliasRows.push(`${local}@${spec.hostname} ${firstPostmaster}`);

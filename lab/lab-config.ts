@@ -81,6 +81,8 @@ const LAB_BASE_CONFIG: RawConfig = {
             name: "example.net",
             mailboxes: ["carol"],
             aliases: { postmaster: ["carol@example.net"], fwd: [LAB_SINK_ADDRESS] },
+            // Every other address of example.net reaches carol (lab/checks/catchall.test.ts).
+            catchAll: "carol",
         },
     ],
     // Backups to the lab's Storage Box (lab/storagebox.ts), with the password and SSH key as secrets.

@@ -28,6 +28,8 @@ interface DomainParts {
     /** False when the set of this domain's addresses is not fully known (bad or misspelt keys). */
     readonly addressesKnown: boolean;
     readonly rua?: string;
+    /** The catch-all as written, when it is a string. */
+    readonly catchAll?: string;
 }
 
 function domainParts(entry: unknown): DomainParts | undefined {
@@ -51,7 +53,43 @@ function domainParts(entry: unknown): DomainParts | undefined {
             (aliases !== undefined || isRecord(entry.aliases)) &&
             Object.keys(entry).every((k) => k in shape),
         ...(isRecord(dmarc) && typeof dmarc.rua === "string" ? { rua: dmarc.rua } : {}),
+        ...(typeof entry.catchAll === "string" ? { catchAll: entry.catchAll } : {}),
     };
+}
+
+/**
+ * Mailbox and alias names are ASCII: they are Maildir paths, Dovecot login names and lookup
+ * table keys, and a sender without SMTPUTF8 could not write them. Mail from and to UTF-8
+ * addresses elsewhere is fine (Postfix's smtputf8_enable).
+ */
+function nonAscii(name: string): string {
+    return /[^\x00-\x7f]/.test(name)
+        ? ": mailstack's mailbox and alias names are ASCII only (mail from UTF-8 addresses elsewhere is accepted)"
+        : "";
+}
+
+/**
+ * `domains[i].catchAll` names one of the domain's own mailboxes, by its name: mail for
+ * addresses nobody listed stays on this server, where its quota and its Junk folder apply,
+ * and is never forwarded outside on a stranger's word.
+ */
+function checkCatchAll(d: DomainParts, di: number, name: string | undefined, problems: Problems): void {
+    const path = ["domains", di, "catchAll"];
+    const target = d.catchAll!;
+    const local = target.toLowerCase();
+    const mailboxes = d.mailboxes.filter((m): m is string => m !== undefined).map((m) => m.toLowerCase());
+    const domain = name ?? "this domain";
+    if (target.includes("@"))
+        problems.at(
+            path,
+            `"${target}" is an address: give the name of one of ${domain}'s mailboxes (e.g. "${mailboxes[0] ?? "alice"}"); the catch-all must be a mailbox of its own domain`,
+        );
+    // A mailbox entry that is not a string is reported on its own; it may be the one meant here.
+    else if (!mailboxes.includes(local) && mailboxes.length === d.mailboxes.length)
+        problems.at(
+            path,
+            `"${target}" is not a mailbox of ${domain} (its mailboxes: ${mailboxes.join(", ") || "none"}); the catch-all must be one of them`,
+        );
 }
 
 /** What the address pass learnt, for the checks that depend on the domains. */
@@ -100,6 +138,7 @@ export function checkAddresses(domainsInput: unknown, passwords: unknown, proble
             else domainNames.set(name, di);
             if (!d.addressesKnown) unknownDomains.add(name);
         }
+        if (d.catchAll !== undefined) checkCatchAll(d, di, name, problems);
         const define = (address: string, path: ConfigPath): boolean => {
             const earlier = localAddresses.get(address);
             if (earlier) {
@@ -114,7 +153,10 @@ export function checkAddresses(domainsInput: unknown, passwords: unknown, proble
             const local = m.toLowerCase();
             const path = ["domains", di, "mailboxes", mi];
             if (!isLocalPart(local)) {
-                at(path, `"${m}" is not a valid mailbox name (a-z, 0-9, ".", "_", "-"; no "@domain", it is added)`);
+                at(
+                    path,
+                    `"${m}" is not a valid mailbox name (a-z, 0-9, ".", "_", "-"; no "@domain", it is added)${nonAscii(m)}`,
+                );
                 if (name !== undefined) unknownAddresses.add(`${local}@${name}`);
                 return;
             }
@@ -127,7 +169,7 @@ export function checkAddresses(domainsInput: unknown, passwords: unknown, proble
             const local = alias.toLowerCase();
             const path = ["domains", di, "aliases", alias];
             if (!isLocalPart(local)) {
-                at(path, `"${alias}" is not a valid alias name (a-z, 0-9, ".", "_", "-")`);
+                at(path, `"${alias}" is not a valid alias name (a-z, 0-9, ".", "_", "-")${nonAscii(alias)}`);
                 if (name !== undefined) unknownAddresses.add(`${local}@${name}`);
                 return;
             }

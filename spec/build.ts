@@ -290,6 +290,7 @@ export function buildSpec(config: RawConfig): MailSpec {
                 address: `${a.toLowerCase()}@${name}`,
                 targets: targets.map((t) => t.toLowerCase()),
             })),
+            ...(d.catchAll !== undefined ? { catchAll: `${d.catchAll.toLowerCase()}@${name}` } : {}),
             dkimSelector: d.dkimSelector,
             dkimRetired: Object.entries(d.dkimRetiredSelectors)
                 .map(([selector, until]) => ({ selector, until }))

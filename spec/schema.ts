@@ -80,6 +80,11 @@ export const domainInput = z
         /** Mailbox local part -> its own quota, e.g. {alice: "10G"}. */
         mailboxQuotas: z.record(z.string(), quotaSizeInput).default({}),
         aliases: z.record(z.string(), aliasTargetsInput).default({}),
+        /**
+         * The name of one of this domain's mailboxes that takes mail for every address of the
+         * domain that is neither a mailbox nor an alias (checked in the address pass).
+         */
+        catchAll: z.string().optional(),
         dkimSelector: dkimSelectorInput.default(DEFAULT_DKIM_SELECTOR),
         /**
          * Selectors that no longer sign but stay published until the date (UTC, inclusive),

@@ -17,6 +17,8 @@ export interface DomainSpec {
     /** Full addresses of the mailboxes, lower case. */
     readonly mailboxes: readonly string[];
     readonly aliases: readonly AliasSpec[];
+    /** The mailbox (full address, one of `mailboxes`) that takes mail for every unlisted address of the domain. */
+    readonly catchAll?: string;
     /** Mailbox address -> its quota as Dovecot reads it (e.g. `2G`); one entry per mailbox. */
     readonly mailboxQuotas: Readonly<Record<string, string>>;
     /** DKIM selector: the key is published at `<selector>._domainkey.<domain>`. */

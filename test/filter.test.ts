@@ -114,3 +114,71 @@ describe("rspamd and Valkey files", () => {
         expect(mainCf.content).toMatch(/^milter_default_action = tempfail$/m);
     });
 });
+
+describe("internationalized mail (RFC 6531/6532) in rspamd and Postfix", () => {
+    const files = renderHostFiles(buildSpec(twoDomains()));
+    const lua = byPath(files, "/etc/rspamd/lua.local.d/mailstack-smtputf8.lua").content;
+    const composites = byPath(files, "/etc/rspamd/local.d/composites.conf").content;
+    const expressions = [...composites.matchAll(/^\s*expression = "([^"]*)";$/gm)].map((m) => m[1]);
+    /** The Lua byte class the symbol looks for in an envelope address, as a JS regexp over its bytes. */
+    const byteClass = /text:find\('\[\\(\d+)-\\(\d+)\]'\)/.exec(lua);
+    const utf8Address = (address: string) => {
+        const [lo, hi] = [Number(byteClass?.[1]), Number(byteClass?.[2])];
+        return [...Buffer.from(address, "utf8")].some((b) => b >= lo && b <= hi);
+    };
+
+    test("Postfix accepts SMTPUTF8 (smtputf8_enable = yes) and a UTF-8 address only with it (strict_smtputf8 = yes)", () => {
+        const mainCf = byPath(files, "/etc/postfix/main.cf").content;
+        expect(mainCf).toMatch(/^smtputf8_enable = yes$/m);
+        expect(mainCf).toMatch(/^strict_smtputf8 = yes$/m);
+    });
+
+    test("Dovecot's LMTP offers SMTPUTF8, so Postfix can hand over mail with a UTF-8 envelope address; IMAP is left as it was", () => {
+        const conf = byPath(files, "/etc/dovecot/dovecot.conf").content;
+        // Every protocol lmtp block, up to its closing brace at the start of a line.
+        const lmtp = [...conf.matchAll(/^protocol lmtp \{\n([\s\S]*?)\n\}$/gm)].map((m) => m[1]).join("\n");
+        expect(lmtp).toMatch(/^ {2}mail_utf8_extensions = yes$/m);
+        expect(conf.match(/mail_utf8_extensions/g)).toHaveLength(1);
+    });
+
+    test("MAILSTACK_SMTPUTF8 looks at the envelope sender and recipients, which rspamd's milter is given", () => {
+        expect(lua).toMatch(/ipairs\(task:get_from\('smtp'\) or \{\}\)/);
+        expect(lua).toMatch(/ipairs\(task:get_recipients\('smtp'\) or \{\}\)/);
+        // Not the headers: a sender writes those itself.
+        expect(lua).not.toMatch(/get_header/);
+    });
+
+    test("MAILSTACK_SMTPUTF8 takes any non-ASCII byte in an address as UTF-8, and no ASCII address", () => {
+        for (const a of ["jürgen@sink.test", "用户@例子.广告", "x@münchen.test"]) expect(utf8Address(a)).toBe(true);
+        for (const a of ["juergen@sink.test", "someone+tag@xn--mnchen-3ya.test", "", "~!#$%&'*=?^_`{|}@x.test"])
+            expect(utf8Address(a)).toBe(false);
+    });
+
+    test("every composite that takes points back needs MAILSTACK_SMTPUTF8, and keeps that symbol", () => {
+        expect(expressions).toHaveLength(2);
+        for (const e of expressions) expect(e).toMatch(/^-MAILSTACK_SMTPUTF8 & /);
+        expect(composites).not.toMatch(/policy\s*=/);
+    });
+
+    test("with SMTPUTF8 the header-encoding rules are removed, even where another composite keeps them", () => {
+        expect(expressions[0]).toBe(
+            "-MAILSTACK_SMTPUTF8 & (^FROM_NEEDS_ENCODING | ^TO_NEEDS_ENCODING | ^SUBJECT_NEEDS_ENCODING)",
+        );
+    });
+
+    test("R_MIXED_CHARSET is removed only with SMTPUTF8 and raw UTF-8 headers together; without them it counts", () => {
+        const mixed = expressions.filter((e) => e.includes("R_MIXED_CHARSET"));
+        expect(mixed).toEqual([
+            "-MAILSTACK_SMTPUTF8 & (-FROM_NEEDS_ENCODING | -TO_NEEDS_ENCODING | -SUBJECT_NEEDS_ENCODING) & ^R_MIXED_CHARSET",
+        ]);
+        // Not R_MIXED_CHARSET_URL, nor any score override of the rules themselves.
+        expect(composites).not.toMatch(/R_MIXED_CHARSET_URL|weight/);
+    });
+
+    test("both files come with host-config and restart rspamd when they change", () => {
+        for (const p of ["/etc/rspamd/lua.local.d/mailstack-smtputf8.lua", "/etc/rspamd/local.d/composites.conf"])
+            expect(byPath(renderFilterFiles(buildSpec(twoDomains())), p)).toMatchObject({
+                onChange: ["restart:rspamd"],
+            });
+    });
+});

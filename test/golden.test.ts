@@ -34,8 +34,14 @@ twIDAQAB
 const DKIM_PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nGOLDEN-SAMPLE-NOT-A-KEY\n-----END PRIVATE KEY-----\n";
 
 function sampleSpec(): MailSpec {
+    const raw = twoDomains();
+    // example.org takes every unlisted address into carol's mailbox (domains[i].catchAll).
+    const domains = (raw.domains as Record<string, unknown>[]).map((d) =>
+        d.name === "example.org" ? { ...d, catchAll: "carol" } : d,
+    );
     return buildSpec({
-        ...twoDomains(),
+        ...raw,
+        domains,
         relay: { host: "smtp.relay.example.net", port: 2525, username: "mailer" },
         hasRelayPassword: true,
     });

@@ -463,6 +463,65 @@ describe("mail-data", () => {
         expect(aliases).toContain("postmaster@mail.example.org postmaster@example.org");
     });
 
+    describe("with a catch-all for example.com (carol)", () => {
+        const withCatchAll = spec({ domains: [orgDomain, { ...comDomain, catchAll: "carol" }] });
+        const aliasRows = () =>
+            rows(
+                byPath(
+                    renderMailData(withCatchAll, { passwordHashes: hashesFor(withCatchAll) }),
+                    "/etc/postfix/mailstack/virtual-aliases",
+                ),
+            );
+
+        it("maps every other address of the domain to the catch-all mailbox with an @domain row", () => {
+            expect(aliasRows().filter((r) => r.startsWith("@"))).toEqual(["@example.com carol@example.com"]);
+        });
+
+        it("gives each mailbox of that domain a row to itself, so the catch-all never takes a listed mailbox's mail", () => {
+            expect(aliasRows()).toContain("carol@example.com carol@example.com");
+        });
+
+        it("keeps the listed aliases and abuse@ as they were, so they still win over the catch-all", () => {
+            const before = rows(byPath(files, "/etc/postfix/mailstack/virtual-aliases"));
+            const after = aliasRows();
+            for (const row of before) expect(after).toContain(row);
+            expect(after).toContain("postmaster@example.com alice@example.org");
+            expect(after).toContain("abuse@example.com carol@example.com");
+        });
+
+        it("leaves a domain without a catch-all as it was: no @domain row, no rows for its mailboxes", () => {
+            const after = aliasRows();
+            expect(after.filter((r) => r.includes("example.org") && r.startsWith("@"))).toEqual([]);
+            expect(after).not.toContain("alice@example.org alice@example.org");
+            expect(rows(byPath(files, "/etc/postfix/mailstack/virtual-aliases")).some((r) => r.startsWith("@"))).toBe(
+                false,
+            );
+        });
+
+        it("changes neither the mailboxes, the sender logins nor Dovecot's users: the catch-all cannot log in or send as anyone", () => {
+            const rendered = renderMailData(withCatchAll, { passwordHashes: hashesFor(withCatchAll) });
+            for (const p of [
+                "/etc/postfix/mailstack/virtual-mailboxes",
+                "/etc/postfix/mailstack/sender-logins",
+                "/etc/dovecot/users",
+                "/etc/default/postsrsd",
+            ])
+                expect(byPath(rendered, p).content).toBe(byPath(files, p).content);
+        });
+
+        it("refuses to render a catch-all that is not a mailbox of its domain", () => {
+            const bad: MailSpec = {
+                ...withCatchAll,
+                domains: withCatchAll.domains.map((d) =>
+                    d.name === "example.com" ? { ...d, catchAll: "alice@example.org" } : d,
+                ),
+            };
+            expect(() => renderMailData(bad, { passwordHashes: hashesFor(bad) })).toThrow(
+                "mail-data: the catch-all alice@example.org is not a mailbox of example.com",
+            );
+        });
+    });
+
     it("lets a login send only as its address and the aliases that reach it", () => {
         const logins = addressOwners(s);
         expect(logins.get("alice@example.org")).toEqual(["alice@example.org"]);

@@ -448,3 +448,69 @@ describe("mailbox quotas", () => {
         expect(found).toContain('mailstack:domains[0].mailboxQuotas.nobody: "nobody" is not a mailbox of this domain');
     });
 });
+
+describe("catch-all per domain (domains[i].catchAll)", () => {
+    test("names a mailbox of its own domain, and the spec holds its full address", () => {
+        const spec = buildSpec(withDomain({ catchAll: "Carol" }, 1));
+        expect(spec.domains[1].catchAll).toBe("carol@example.org");
+        expect(spec.domains[0].catchAll).toBeUndefined();
+    });
+
+    test("a full address is refused with the key path, naming the mailbox to give instead", () => {
+        expect(problems(withDomain({ catchAll: "carol@example.org" }, 1))).toEqual([
+            'mailstack:domains[1].catchAll: "carol@example.org" is an address: give the name of one of example.org\'s mailboxes (e.g. "carol"); the catch-all must be a mailbox of its own domain',
+        ]);
+    });
+
+    test("a name that is not a mailbox of the domain is refused, an alias or another domain's mailbox too", () => {
+        expect(problems(withDomain({ catchAll: "postmaster" }, 1))).toEqual([
+            'mailstack:domains[1].catchAll: "postmaster" is not a mailbox of example.org (its mailboxes: carol); the catch-all must be one of them',
+        ]);
+        expect(problems(withDomain({ catchAll: "evaluation" }, 1))).toEqual([
+            'mailstack:domains[1].catchAll: "evaluation" is not a mailbox of example.org (its mailboxes: carol); the catch-all must be one of them',
+        ]);
+        expect(problems(withDomain({ catchAll: 7 }, 1))).toEqual([
+            expect.stringMatching(/^mailstack:domains\[1\]\.catchAll: /),
+        ]);
+    });
+
+    test("an invalid mailbox entry is reported once, not again as a missing catch-all", () => {
+        expect(problems(withDomain({ mailboxes: ["carol", "dä"], catchAll: "dä" }, 1))).toEqual([
+            expect.stringMatching(/^mailstack:domains\[1\]\.mailboxes\[1\]: "dä" is not a valid mailbox name/),
+        ]);
+        // A mailbox that is not even a string may be the one the catch-all names: one problem, its own.
+        expect(problems(withDomain({ mailboxes: ["carol", 7], catchAll: "dave" }, 1))).toEqual([
+            expect.stringMatching(/^mailstack:domains\[1\]\.mailboxes\[1\]: /),
+        ]);
+    });
+
+    test("postmaster@ must still be listed: a catch-all does not stand in for it", () => {
+        expect(problems(withDomain({ aliases: { abuse: ["postmaster@nathabee.de"] }, catchAll: "carol" }, 1))).toEqual([
+            'mailstack:domains[1].aliases: postmaster@example.org must exist (RFC 5321): add a mailbox "postmaster" or an alias postmaster: [someone@...]',
+        ]);
+    });
+});
+
+describe("mailbox and alias names are ASCII (internationalized mail is accepted, not created)", () => {
+    test("a non-ASCII mailbox name is refused with the key path and the reason", () => {
+        expect(problems(withDomain({ mailboxes: ["evaluation", "freebus", "jürgen"] }))).toEqual([
+            'mailstack:domains[0].mailboxes[2]: "jürgen" is not a valid mailbox name (a-z, 0-9, ".", "_", "-"; no "@domain", it is added): mailstack\'s mailbox and alias names are ASCII only (mail from UTF-8 addresses elsewhere is accepted)',
+        ]);
+    });
+
+    test("a non-ASCII alias name is refused with the key path and the reason", () => {
+        expect(
+            problems(
+                withDomain({ aliases: { postmaster: ["evaluation@nathabee.de"], grüße: ["evaluation@nathabee.de"] } }),
+            ),
+        ).toEqual([
+            'mailstack:domains[0].aliases.grüße: "grüße" is not a valid alias name (a-z, 0-9, ".", "_", "-"): mailstack\'s mailbox and alias names are ASCII only (mail from UTF-8 addresses elsewhere is accepted)',
+        ]);
+    });
+
+    test("an ASCII name that is invalid for another reason gets no word about ASCII", () => {
+        expect(problems(withDomain({ mailboxes: ["evaluation", "freebus", "a+b"] }))).toEqual([
+            'mailstack:domains[0].mailboxes[2]: "a+b" is not a valid mailbox name (a-z, 0-9, ".", "_", "-"; no "@domain", it is added)',
+        ]);
+    });
+});

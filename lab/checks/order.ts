@@ -16,6 +16,12 @@ export const CHECK_ORDER = [
     // rspamd on port 25: GTUBE and a DMARC p=reject forgery refused, our Authentication-Results only; after mail.test.ts,
     // whose path (25 in, IMAP out) it uses.
     "filter.test.ts",
+    // SMTPUTF8 mail with UTF-8 headers not penalised, raw 8-bit headers without it scored as before; after
+    // filter.test.ts (rspamd's verdicts), on the same path (25 in, IMAP out).
+    "smtputf8.test.ts",
+    // example.net's catch-all (carol): unknown addresses there land with her, aliases still win, example.org
+    // still refuses unknown recipients; independent of the checks around it.
+    "catchall.test.ts",
     // Sieve: ManageSieve, bob's own filter and vacation reply, spam into Junk, learning from moves into and out of
     // Junk; after filter.test.ts (rspamd's verdicts it builds on). It leaves bob with no active script.
     "sieve.test.ts",

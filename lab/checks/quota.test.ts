@@ -13,6 +13,8 @@ const CAROL = "carol@example.net";
 // postmaster@example.net is an alias of carol; fwd@example.net forwards to the sink.
 const ALIAS_OF_CAROL = "postmaster@example.net";
 const OTHER_ALIAS = "fwd@example.net";
+// example.net's catch-all is carol: an address nobody listed reaches her mailbox.
+const CATCH_ALL = "nobody-listed@example.net";
 
 /** The lab config with carol's mailbox limited to `quota`. */
 function withCarolQuota(quota: string): RawConfig {
@@ -57,7 +59,7 @@ async function warned(percent: number): Promise<void> {
     assert.match(m.source, /^From: Postmaster <postmaster@example\.net>/m);
 }
 
-void test("A full mailbox is refused at RCPT with 452 on port 25, an alias of it is not refused as unknown, and mail gets in once the quota allows", async () => {
+void test("A full mailbox is refused at RCPT with 452 on port 25, an alias of it and an address its catch-all takes are not refused as unknown, and mail gets in once the quota allows", async () => {
     await mailData(withCarolQuota("1M"));
     try {
         // 84% of the quota: the 80% warning. Then over it: LMTP lets the last message take a
@@ -74,12 +76,15 @@ void test("A full mailbox is refused at RCPT with 452 on port 25, an alias of it
         }, 30_000);
 
         const sender = `${tag("quota-full")}@sink.test`;
-        const [carol, alias, other] = await rcptCodes(sender, [CAROL, ALIAS_OF_CAROL, OTHER_ALIAS]);
+        const [carol, alias, other, caught] = await rcptCodes(sender, [CAROL, ALIAS_OF_CAROL, OTHER_ALIAS, CATCH_ALL]);
         assert.equal(carol, 452, "a full mailbox: 452 at RCPT (the sender keeps it)");
         // The alias is no mailbox for quota-status (DUNNO): never 5xx "unknown user"; LMTP's own
         // check keeps mail behind it in our queue until the mailbox has room.
         assert.ok(alias < 500, `the alias of a full mailbox got ${alias}`);
         assert.equal(other, 250, "a normal alias still takes mail");
+        // The catch-all is like the alias: quota-status knows no such user (DUNNO), so it is never
+        // refused as unknown; LMTP's quota check for carol keeps the mail in our queue until she has room.
+        assert.ok(caught < 500, `an unlisted address of the catch-all domain got ${caught}`);
         const log = ssh(
             `journalctl -u postfix --no-pager -o cat | grep -F '<${sender}>' | grep -F 'RCPT' || true`,
         ).stdout;

@@ -24,6 +24,15 @@ else
     not_ok "rspamd's normal worker is off (one process less)" "$proxy"
 fi
 expect_dump "DMARC p=reject is enforced" dmarc 'reject = "reject";'
+# Internationalized mail (RFC 6531/6532): SMTPUTF8 on, and rspamd's composites that take back
+# the points for UTF-8 headers only when the message arrived with it (MAILSTACK_SMTPUTF8: a UTF-8
+# envelope address, which strict_smtputf8 lets in only with SMTPUTF8).
+expect_postconf "Postfix takes SMTPUTF8 mail (RFC 6531)" smtputf8_enable yes
+expect_postconf "Postfix takes a UTF-8 address only with SMTPUTF8" strict_smtputf8 yes
+expect_dump "UTF-8 headers of SMTPUTF8 mail lose the header-encoding points, and only those" composites \
+    'expression = "-MAILSTACK_SMTPUTF8 & \(\^FROM_NEEDS_ENCODING \| \^TO_NEEDS_ENCODING \| \^SUBJECT_NEEDS_ENCODING\)";'
+expect_dump "R_MIXED_CHARSET is taken back only for SMTPUTF8 mail with raw UTF-8 headers" composites \
+    'expression = "-MAILSTACK_SMTPUTF8 & \(-FROM_NEEDS_ENCODING \| -TO_NEEDS_ENCODING \| -SUBJECT_NEEDS_ENCODING\) & \^R_MIXED_CHARSET";'
 expect_dump "every incoming Authentication-Results header is removed before ours is added" milter_headers 'remove = 0;'
 expect_dump "rspamd keeps its state in the local Valkey, over its unix socket" redis 'servers = "/run/valkey/valkey.sock";'
 expect_postconf "port 25 is checked by rspamd" smtpd_milters "inet:127.0.0.1:11332"
