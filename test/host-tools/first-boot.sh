@@ -40,9 +40,10 @@ fi
 state_ok=$(in_root sh -c 'for d in /var/spool/postfix:postfix-queue /etc/letsencrypt:letsencrypt /var/lib/valkey:valkey; do
         a=$(cd "${d%%:*}" && find . -printf "%p %u %g %m\n" | sort); b=$(cd "/srv/mail/state/${d#*:}" && find . -printf "%p %u %g %m\n" | sort)
         [ -n "$a" ] && [ "$a" = "$b" ] && echo "same ${d#*:}"
-    done; test -x /srv/mail/state/letsencrypt/renewal-hooks/deploy/50-mailstack && echo hook' 2>&1)
+    done' 2>&1)
 order=$(grep -nE '^(stop |start [a-z-]+\.mount$)' "$ROOT/tmp/systemctl.log" | cut -d: -f2 | tr '\n' ,)
-if [ "$(tr '\n' , <<<"$state_ok")" = "same postfix-queue,same letsencrypt,same valkey,hook," ] &&
+# (certbot's deploy hook is not among them: host-config brings it, through the bind mount.)
+if [ "$(tr '\n' , <<<"$state_ok")" = "same postfix-queue,same letsencrypt,same valkey," ] &&
     [ "$order" = "start srv-mail.mount,stop dovecot postfix certbot.timer valkey-server certbot.service,start var-spool-postfix.mount,start etc-letsencrypt.mount,start var-lib-valkey.mount," ]; then
     ok "first boot moves the Postfix queue, /etc/letsencrypt and Valkey's data onto the mail volume (owners kept), their daemons stopped"
 else
