@@ -131,6 +131,7 @@ export const MAIL_UNITS = [
 export const ACTIVE_UNITS: readonly string[] = [
     ...MAIL_UNITS,
     "rspamd",
+    "mailstack-smtp-egress-guard",
     "mailstack-submission-limit",
     "mailstack-disk-guard.timer",
 ];
@@ -269,6 +270,7 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
             ["daemon-reload", "restart:sender-milter"],
         ),
         file("/usr/local/sbin/mailstack-host-key", renderTemplate("mailstack/host-key.sh"), [], "0755"),
+        ...smtpEgressGuardFiles(),
         file("/etc/mailstack/metadata-guard.nft", renderTemplate("nftables/metadata-guard.nft"), [
             "restart:metadata-guard",
         ]),
@@ -322,6 +324,20 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
     ];
 }
 
+/** Only Postfix and root open connections to port 25 elsewhere (the nft file says why). */
+function smtpEgressGuardFiles(): HostFile[] {
+    return [
+        file("/etc/mailstack/smtp-egress-guard.nft", renderTemplate("nftables/smtp-egress-guard.nft"), [
+            "restart:smtp-egress-guard",
+        ]),
+        file(
+            "/etc/systemd/system/mailstack-smtp-egress-guard.service",
+            renderTemplate("systemd/mailstack-smtp-egress-guard.service"),
+            ["daemon-reload", "restart:smtp-egress-guard"],
+        ),
+    ];
+}
+
 /**
  * Files nothing uses before host-config: the certificate's deploy hook (the certificate step
  * comes after host-config), the quota warning (no mailbox is near its quota at first boot) and
@@ -341,6 +357,8 @@ export function renderDaemonFilesLater(spec: MailSpec): HostFile[] {
         ...renderOutboundFiles(spec),
         ...renderLimitFiles(spec),
         ...renderHostFiles(spec).filter((f) => NOT_NEEDED_BEFORE_HOST_CONFIG.includes(f.path)),
+        // Its rule names the postfix user, which exists only once the packages are installed.
+        ...smtpEgressGuardFiles(),
     ];
 }
 

@@ -12,6 +12,7 @@ export type ServiceAction =
     | "restart:valkey"
     | "restart:rspamd"
     | "restart:metadata-guard"
+    | "restart:smtp-egress-guard"
     | "restart:unbound"
     | "restart:mta-sts"
     | "restart:webmail"
@@ -28,6 +29,7 @@ export const SERVICE_ACTIONS: readonly ServiceAction[] = [
     "apply:accounts",
     "apply:volume-state",
     "restart:metadata-guard",
+    "restart:smtp-egress-guard",
     "restart:unbound",
     "restart:postsrsd",
     "restart:opendkim",

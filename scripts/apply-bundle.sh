@@ -33,7 +33,7 @@ die() {
 root=${APPLY_BUNDLE_ROOT:-}
 
 # The order in which actions run: units first, then the daemons Postfix talks to, then Postfix.
-ACTION_ORDER=(daemon-reload apply:accounts apply:volume-state restart:metadata-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:submission-limit enable:disk-guard restart:valkey apply:rspamd-password restart:rspamd restart:mta-sts reload:dovecot reload:postfix restart:webmail reload:nginx reload:fail2ban restart:ssh)
+ACTION_ORDER=(daemon-reload apply:accounts apply:volume-state restart:metadata-guard restart:smtp-egress-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:submission-limit enable:disk-guard restart:valkey apply:rspamd-password restart:rspamd restart:mta-sts reload:dovecot reload:postfix restart:webmail reload:nginx reload:fail2ban restart:ssh)
 
 work=$(mktemp -d "$root/run/mailstack-bundle.XXXXXX")
 # shellcheck disable=SC2317 # invoked by the EXIT trap
@@ -354,6 +354,7 @@ check() {
     restart:submission-limit) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$root"/usr/local/sbin/mailstack-submission-limit ;;
     enable:disk-guard) bash -n "$root"/usr/local/sbin/mailstack-disk-guard ;;
     restart:metadata-guard) nft -c -f "$root"/etc/mailstack/metadata-guard.nft ;;
+    restart:smtp-egress-guard) nft -c -f "$root"/etc/mailstack/smtp-egress-guard.nft ;;
     restart:rspamd) rspamadm configtest >/dev/null ;;
     restart:unbound) unbound-checkconf >/dev/null ;;
     restart:mta-sts) python3 -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' "$root"/etc/mta-sts-daemon.yml ;;
@@ -382,6 +383,7 @@ run() {
     apply:volume-state) "$root"/usr/local/sbin/mailstack-volume-state apply ;;
     # Our own units are enabled too: a bundle may bring one to a server that never had it.
     restart:metadata-guard) systemctl enable --quiet mailstack-metadata-guard && systemctl restart mailstack-metadata-guard ;;
+    restart:smtp-egress-guard) systemctl enable --quiet mailstack-smtp-egress-guard && systemctl restart mailstack-smtp-egress-guard ;;
     # The resolver first: every daemon after it looks names up through it (resolv.conf).
     restart:unbound) systemctl restart unbound ;;
     restart:postsrsd) systemctl restart postsrsd ;;

@@ -7,6 +7,7 @@
 import { buildSpec, type MailSpec, type RawConfig } from "../spec";
 import { renderDkimFiles, renderHostFiles, renderMailData, type HostFile } from "../cloud-init";
 import { renderBackupFiles } from "../cloud-init/backup";
+import { ACTIVE_UNITS, renderDaemonFilesLater } from "../cloud-init/host-files";
 import { dmarcValue, mailDnsRecords, spfValue } from "../cloud-init/dns-records";
 import { sftpBackup, twoDomains } from "./helpers/fixtures";
 
@@ -382,6 +383,29 @@ describe("SSH, Valkey and rspamd", () => {
 });
 
 // --- Files that hold secrets --------------------------------------------------------------
+
+describe("local accounts and port 25 elsewhere", () => {
+    const nft = () => hostFile("/etc/mailstack/smtp-egress-guard.nft");
+
+    test("only Postfix's SMTP client and root may open connections to another server's port 25; every other account is refused at once", () => {
+        expect(nft()).toMatch(/^\s*tcp dport 25 meta skuid != \{ root, postfix \} counter reject with tcp reset$/m);
+        // Loopback's port 25 is Postfix's own, which relays for no one.
+        expect(nft()).toMatch(/^\s*oifname "lo" accept$/m);
+    });
+
+    test("the guard is a unit that must be active, brought by host-config (its rule names the postfix user, which the first boot does not have yet)", () => {
+        expect(ACTIVE_UNITS).toContain("mailstack-smtp-egress-guard");
+        expect(renderDaemonFilesLater(spec()).map((f) => f.path)).toEqual(
+            expect.arrayContaining([
+                "/etc/mailstack/smtp-egress-guard.nft",
+                "/etc/systemd/system/mailstack-smtp-egress-guard.service",
+            ]),
+        );
+        expect(byPath(renderHostFiles(spec()), "/etc/mailstack/smtp-egress-guard.nft").onChange).toEqual([
+            "restart:smtp-egress-guard",
+        ]);
+    });
+});
 
 describe("files that hold secrets are readable only by who needs them", () => {
     test("DKIM private keys: 0600, owned by opendkim", () => {

@@ -8,7 +8,7 @@ import { OPENDKIM_SOCKET, SENDER_MILTER_SOCKET } from "../../cloud-init/accounts
 import { RSPAMD_CONTROLLER, RSPAMD_CONTROLLER_PASSWORD_FILE, VALKEY_SOCKET } from "../../cloud-init/filter";
 import { SUBMISSION_LIMIT_CONTROL, SUBMISSION_LIMIT_LISTEN } from "../../cloud-init/limits";
 import { eventually, sinkMessages } from "../clients";
-import { ssh, tag } from "./helpers";
+import { NET, ssh, tag } from "./helpers";
 
 const ALICE = "alice@example.org";
 const OUTSIDE = "local-accounts@sink.test";
@@ -112,6 +112,20 @@ print(json.dumps({"tcp": ping(socket.AF_INET, ("127.0.0.1", 6379)), "unix": ping
     );
     return JSON.parse(out) as { tcp: string; unix: string };
 }
+
+void test("Only Postfix and root open connections to another server's port 25: www-data and nobody cannot hand a forged message straight to an outside MX (our address passes SPF)", () => {
+    assert.equal(ssh("systemctl is-active mailstack-smtp-egress-guard", { allowFail: true }).stdout.trim(), "active");
+    const connect = `import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM); s.settimeout(5)
+try:
+    s.connect(("${NET.mx4}", 25)); print("connected")
+except socket.timeout: print("timeout")
+except OSError as e: print(type(e).__name__)`;
+    for (const user of STRANGERS)
+        assert.equal(python(user, connect), "ConnectionRefusedError", `${user} reached the outside MX's port 25`);
+    assert.equal(python("root", connect), "connected", "root no longer reaches the outside MX");
+    // Postfix's own SMTP client (user postfix) still delivers: outbound.test.ts and dkim.test.ts send through it.
+});
 
 void test("Valkey answers nobody but rspamd and root: www-data's and nobody's PING gets no PONG, over TCP or its socket", () => {
     for (const user of STRANGERS) {
