@@ -102,6 +102,9 @@ function outputs(type: string, inputs: Record<string, unknown>, id: string): Rec
             return { ...inputs, linuxDevice: `/dev/disk/by-id/scsi-0HC_Volume_${id}` };
         case "random:index/randomPassword:RandomPassword":
             return { ...inputs, result: "generated-password-xxxxxxxx", bcryptHash: FAKE_HASH };
+        case "random:index/randomId:RandomId":
+            // The stack's state id (components/zones.ts dnsOwner): 8 hex digits for 4 bytes.
+            return { ...inputs, hex: "0b5e55ed".padEnd(2 * Number(inputs.byteLength ?? 4), "0") };
         case "random:index/randomString:RandomString":
             return { ...inputs, result: "abcdefghijklmnopqrstuv".slice(0, Number(inputs.length)) };
         case "command:remote:Command":
