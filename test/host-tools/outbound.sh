@@ -25,20 +25,21 @@ have=$(in_root unbound-checkconf -o trust-anchor 2>&1)
 if [[ "$have" == "dane.test. DS 46278 13 2 "* ]]; then ok "the signed zone's DS is a trust anchor"; else not_ok "the signed zone's DS is a trust anchor" "trust-anchor: $have"; fi
 cp "$WORK/unbound-mailstack.conf" "$ROOT$conf"
 cp "$WORK/unbound-root-anchor.conf" "$ROOT$anchor"
-# main.cf without a relay, beside master.cf (postconf -c reads a directory).
-mkdir -p "$ROOT/tmp/direct-postfix"
-cp "$RENDER/direct/main.cf" "$ROOT/tmp/direct-postfix/main.cf"
-cp "$ROOT/etc/postfix/master.cf" "$ROOT/tmp/direct-postfix/master.cf"
-quiet "postconf -n accepts main.cf without a relay" in_root postconf -n -c /tmp/direct-postfix
+# A variant of main.cf (RENDER/<variant>/main.cf) beside the installed master.cf, in
+# /tmp/<variant>-postfix inside the root (postconf -c reads a directory), accepted by postconf.
+postfix_variant() { # VARIANT NAME
+    mkdir -p "$ROOT/tmp/$1-postfix"
+    cp "$RENDER/$1/main.cf" "$ROOT/tmp/$1-postfix/main.cf"
+    cp "$ROOT/etc/postfix/master.cf" "$ROOT/tmp/$1-postfix/master.cf"
+    quiet "$2" in_root postconf -n -c "/tmp/$1-postfix"
+}
+postfix_variant direct "postconf -n accepts main.cf without a relay"
 expect_postconf "without a relay: DANE to every MX" smtp_tls_security_level dane -c /tmp/direct-postfix
 expect_postconf "without a relay: DNSSEC answers are used" smtp_dns_support_level dnssec -c /tmp/direct-postfix
 expect_postconf "without a relay: MTA-STS policies from postfix-mta-sts-resolver" smtp_tls_policy_maps \
     "socketmap:inet:127.0.0.1:8461:postfix" -c /tmp/direct-postfix
 # main.cf with a relay given by IP address: its certificate pinned, never mere encryption.
-mkdir -p "$ROOT/tmp/pinned-postfix"
-cp "$RENDER/pinned/main.cf" "$ROOT/tmp/pinned-postfix/main.cf"
-cp "$ROOT/etc/postfix/master.cf" "$ROOT/tmp/pinned-postfix/master.cf"
-quiet "postconf -n accepts main.cf with a relay by IP address" in_root postconf -n -c /tmp/pinned-postfix
+postfix_variant pinned "postconf -n accepts main.cf with a relay by IP address"
 expect_postconf "a relay by IP address: its certificate's fingerprint is checked" smtp_tls_security_level fingerprint -c /tmp/pinned-postfix
 expect_postconf "a relay by IP address: SHA-256 fingerprints" smtp_tls_fingerprint_digest sha256 -c /tmp/pinned-postfix
 expect_postconf "a relay by IP address: the pinned fingerprint" smtp_tls_fingerprint_cert_match \
