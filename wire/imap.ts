@@ -17,8 +17,13 @@ export interface FetchedMessage {
     source: string;
 }
 
-/** An IMAPS login with imapflow, for `use`; always logged out after. */
-async function withImap<T>(t: ImapTarget, user: string, pass: string, use: (c: ImapFlow) => Promise<T>): Promise<T> {
+/** An IMAPS login with imapflow, for `use` (folders, flags: what a mail client does); always logged out after. */
+export async function withImap<T>(
+    t: ImapTarget,
+    user: string,
+    pass: string,
+    use: (c: ImapFlow) => Promise<T>,
+): Promise<T> {
     const client = new ImapFlow({
         host: t.host,
         port: t.port,

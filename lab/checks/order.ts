@@ -91,6 +91,9 @@ export const CHECK_ORDER = [
     // Replaces the server (clean shutdown, new root, same volume, every step): after every check of the first
     // server, so the volume it proves intact holds their mail, and so the others all see the first server.
     "replacement.test.ts",
-    // Last: the volume is lost; a new server on an empty volume gets everything back from the backup.
+    // The volume is lost; a new server on an empty volume gets everything back from the backup.
     "restore.test.ts",
+    // After the last: the server is replaced by one an earlier mailstack deployed (lab/harness/earlier.ts) on a
+    // fresh volume, used, then upgraded by today's plan; nothing of the lab's own server is needed any more.
+    "upgrade.test.ts",
 ] as const;
