@@ -42,8 +42,12 @@ const ALICE = "alice@example.org";
 const BOB = "bob@example.org";
 const CAROL = "carol@example.net";
 const pass = (a: string) => LAB_PASSWORDS[a];
-/** carol's mailbox near its quota: the config both mailstacks are given (the same Pulumi config). */
-const PATCH = { mailboxQuotas: { "example.net": { carol: "1M" } } };
+/**
+ * The config both mailstacks are given (the same Pulumi config): carol's mailbox near its
+ * quota, and a backup repository of this server's own (the lab's first server has one at the
+ * Storage Box's default path, which refuses a volume it has not seen).
+ */
+const PATCH = { mailboxQuotas: { "example.net": { carol: "1M" } }, backupPath: "mailstack-upgrade" };
 
 after(async () => {
     removeEarlierTree();
@@ -118,11 +122,14 @@ function carolQuota(): { used: number; limit: number } {
     return { used: Number(line[2]), limit: Number(line[3]) };
 }
 
-/** Every snapshot of the backup repository, and the repository's id. */
-function backupRepository(): { id: string; snapshots: string[] } {
+/** The backup repository's id and its snapshots (each with the snapshot restic based it on). */
+function backupRepository(): { id: string; snapshots: { id: string; parent?: string }[] } {
     const config = JSON.parse(ssh("mailstack-backup restic cat config").stdout) as { id: string };
-    const snapshots = JSON.parse(ssh("mailstack-backup restic snapshots --json").stdout) as { id: string }[];
-    return { id: config.id, snapshots: snapshots.map((s) => s.id) };
+    const snapshots = JSON.parse(ssh("mailstack-backup restic snapshots --json").stdout) as {
+        id: string;
+        parent?: string;
+    }[];
+    return { id: config.id, snapshots: snapshots.map((s) => ({ id: s.id, parent: s.parent })) };
 }
 
 // A browser's requests to Roundcube, over verified TLS to the lab server's address.
@@ -356,12 +363,14 @@ void test("A server deployed by an earlier mailstack and used for mail, filters,
     const quota = carolQuota();
     assert.equal(quota.limit, before.quota.limit);
     assert.ok(Math.abs(quota.used - before.quota.used) <= 0.02 * before.quota.used, JSON.stringify({ before, quota }));
-    // The backup: a new snapshot in the same repository, the earlier one still there.
+    // The backup: a new snapshot in the same repository, made on top of the earlier one (which
+    // the retention, one snapshot a day, then forgets).
     ssh("systemctl start mailstack-backup.service", { timeoutMs: 300_000 });
     const backup = backupRepository();
     assert.equal(backup.id, before.backup.id, "the backup went to another repository");
-    assert.deepEqual(backup.snapshots.slice(0, -1), before.backup.snapshots);
-    assert.equal(backup.snapshots.length, 2);
+    const latest = backup.snapshots.at(-1)!;
+    assert.notEqual(latest.id, before.backup.snapshots[0].id, "no new snapshot");
+    assert.equal(latest.parent, before.backup.snapshots[0].id, JSON.stringify({ before: before.backup, backup }));
 
     // Every daemon active, and doctor finds nothing wrong.
     const doctor = await startDoctorLab(buildSpec(earlier.raw));

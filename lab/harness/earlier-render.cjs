@@ -10,9 +10,11 @@ const { labPlanInputs } = require("./lab/provision");
 const { PROVISIONING_PLAN } = require("./cloud-init/plan");
 const { buildSpec } = require("./spec");
 
-// {"mailboxQuotas": {"example.net": {"carol": "1M"}}}: the lab config as the check sets it.
+// {"mailboxQuotas": {"example.net": {"carol": "1M"}}, "backupPath": "..."}: the lab config
+// as the check sets it.
 const patch = JSON.parse(process.env.MAILSTACK_EARLIER_PATCH || "{}");
 const raw = labRawConfig();
+if (patch.backupPath) raw.backup = { ...raw.backup, sftp: { ...raw.backup.sftp, path: patch.backupPath } };
 raw.domains = raw.domains.map((d) =>
     patch.mailboxQuotas && patch.mailboxQuotas[d.name]
         ? { ...d, mailboxQuotas: { ...d.mailboxQuotas, ...patch.mailboxQuotas[d.name] } }

@@ -44,10 +44,13 @@ export const EARLIER_TREE = path.join(STATE_DIR, "earlier-mailstack");
 /**
  * Unpack EARLIER_MAILSTACK's tree (git archive: no worktree to register or leave behind),
  * give it today's node_modules (its package.json is the same), and run its own renderers
- * there. `patch` changes the lab config as the check needs it (carol's quota).
+ * there. `patch` changes the lab config as the check needs it (carol's quota, its own
+ * backup repository).
  */
 export function renderEarlierMailstack(patch: {
     mailboxQuotas?: Record<string, Record<string, string>>;
+    /** The Storage Box path of the backup repository (mailstack:backup.sftp.path). */
+    backupPath?: string;
 }): EarlierMailstack {
     const has = sh("git", ["-C", REPO_DIR, "cat-file", "-e", `${EARLIER_MAILSTACK}^{commit}`], { allowFail: true });
     if (has.status !== 0)
