@@ -110,10 +110,10 @@ const mailRecord = (users: readonly string[]) =>
 const sieveFiles = () =>
     ssh("cd /srv/mail/vhosts/example.org/bob && readlink .dovecot.sieve && sha256sum sieve/*.sieve").stdout;
 
-/** Roundcube's users and their saved preferences, read from its SQLite database on the volume. */
+/** Roundcube's users and their saved preferences, read (read-only, as root) from its SQLite database on the volume. */
 const webmailUsers = () =>
     ssh(
-        `php -r '$d = new PDO("sqlite:${WEBMAIL_DATABASE}"); foreach ($d->query("SELECT user_id, username, preferences FROM users ORDER BY user_id") as $r) echo $r[0], " ", $r[1], " ", $r[2], "\\n";'`,
+        `php -r '$d = new PDO("sqlite:${WEBMAIL_DATABASE}", null, null, [PDO::SQLITE_ATTR_OPEN_FLAGS => PDO::SQLITE_OPEN_READONLY]); foreach ($d->query("SELECT user_id, username, preferences FROM users ORDER BY user_id") as $r) echo $r[0], " ", $r[1], " ", $r[2], "\\n";'`,
     ).stdout;
 
 /** carol's quota from Dovecot: STORAGE used and limit in KiB. */
