@@ -12,7 +12,6 @@ import { after, test } from "node:test";
 import { RSPAMD_CONTROLLER, RSPAMD_CONTROLLER_PASSWORD_FILE } from "../../cloud-init/filter";
 import { STATE_VERSION, STATE_VERSION_FILE } from "../../cloud-init/migrations";
 import { PROVISIONING_PLAN } from "../../cloud-init/plan";
-import { WEBMAIL_DATABASE } from "../../cloud-init/webmail";
 import { allMailboxes, buildSpec } from "../../spec";
 import { pebbleRoot } from "../acme";
 import {
@@ -110,10 +109,13 @@ const mailRecord = (users: readonly string[]) =>
 const sieveFiles = () =>
     ssh("cd /srv/mail/vhosts/example.org/bob && readlink .dovecot.sieve && sha256sum sieve/*.sieve").stdout;
 
-/** Roundcube's users and their saved preferences, read (read-only, as root) from its SQLite database on the volume. */
+/**
+ * Roundcube's database (the file its config names, as Roundcube finds it) and its users with
+ * their saved preferences, read-only as root.
+ */
 const webmailUsers = () =>
     ssh(
-        `php -r '$d = new PDO("sqlite:${WEBMAIL_DATABASE}", null, null, [PDO::SQLITE_ATTR_OPEN_FLAGS => PDO::SQLITE_OPEN_READONLY]); foreach ($d->query("SELECT user_id, username, preferences FROM users ORDER BY user_id") as $r) echo $r[0], " ", $r[1], " ", $r[2], "\\n";'`,
+        `php -r 'include "/etc/roundcube/config.inc.php"; $f = preg_replace("#^sqlite:///([^?]*).*#", "$1", $config["db_dsnw"]); echo $f, "\n"; $d = new PDO("sqlite:$f", null, null, [PDO::SQLITE_ATTR_OPEN_FLAGS => PDO::SQLITE_OPEN_READONLY]); foreach ($d->query("SELECT user_id, username, preferences FROM users ORDER BY user_id") as $r) echo $r[0], " ", $r[1], " ", $r[2], "\n";'`,
     ).stdout;
 
 /** carol's quota from Dovecot: STORAGE used and limit in KiB. */
