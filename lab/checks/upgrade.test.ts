@@ -304,6 +304,7 @@ void test("A server deployed by an earlier mailstack and used for mail, filters,
     assert.match(before.mail.join("\n"), /\$Important/);
 
     // A message for a destination that is down waits in the queue across the upgrade.
+    let hostConfig = "";
     await stopSink();
     try {
         await sendMail({
@@ -330,7 +331,7 @@ void test("A server deployed by an earlier mailstack and used for mail, filters,
             upgrade.steps?.map((s) => s.step),
             PROVISIONING_PLAN.map((s) => s.role).filter((r) => r !== "host-key"),
         );
-        const hostConfig = upgrade.steps!.find((s) => s.step === "host-config")!.output;
+        hostConfig = upgrade.steps!.find((s) => s.step === "host-config")!.output;
         assert.match(hostConfig, new RegExp(`state is now version ${STATE_VERSION} \\(was 0\\)`));
         assert.equal(ssh(`cat ${STATE_VERSION_FILE}`).stdout.trim(), String(STATE_VERSION));
         assert.doesNotMatch(ssh("cat /etc/dovecot/dovecot.conf").stdout, /^\s+driver = count$/m);
@@ -373,6 +374,16 @@ void test("A server deployed by an earlier mailstack and used for mail, filters,
     const latest = backup.snapshots.at(-1)!;
     assert.notEqual(latest.id, before.backup.snapshots[0].id, "no new snapshot");
     assert.equal(latest.parent, before.backup.snapshots[0].id, JSON.stringify({ before: before.backup, backup }));
+
+    console.log(
+        `upgrade from ${earlier.commit.slice(0, 7)}: ${before.mail.length} mailbox lines kept; host-config: ` +
+            `${hostConfig
+                .split("\n")
+                .filter((l) => l.startsWith("mailstack-migrate"))
+                .join("; ")}; learned ` +
+            `${JSON.stringify(before.learned)}; carol's quota ${before.quota.used} -> ${quota.used} of ${quota.limit} KiB; ` +
+            `backup ${before.backup.snapshots[0].id.slice(0, 8)} -> ${latest.id.slice(0, 8)} in repository ${backup.id.slice(0, 8)}`,
+    );
 
     // Every daemon active, and doctor finds nothing wrong.
     const doctor = await startDoctorLab(buildSpec(earlier.raw));
