@@ -7,8 +7,8 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { describeRecord, mailDnsRecords } from "../../cloud-init/dns-records";
-import type { DoctorOutputs, MailSpec } from "../../spec";
+import { describeRecord, mailDnsRecords } from "../../render/dns/dns-records";
+import type { DoctorOutputs, MailSpec } from "../../model";
 import { pebbleRoot } from "../acme";
 import { labDnsRecords, serveDns, type LabDnsRecord } from "../dns";
 import { REPO_DIR, shAsync } from "../harness/processes";

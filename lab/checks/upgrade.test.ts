@@ -9,10 +9,10 @@ import assert from "node:assert/strict";
 import * as https from "node:https";
 import * as path from "node:path";
 import { after, test } from "node:test";
-import { RSPAMD_CONTROLLER, RSPAMD_CONTROLLER_PASSWORD_FILE } from "../../cloud-init/filter";
-import { STATE_VERSION, STATE_VERSION_FILE } from "../../cloud-init/migrations";
-import { PROVISIONING_PLAN } from "../../cloud-init/plan";
-import { allMailboxes, buildSpec } from "../../spec";
+import { RSPAMD_CONTROLLER, RSPAMD_CONTROLLER_PASSWORD_FILE } from "../../render/host/filter";
+import { STATE_VERSION, STATE_VERSION_FILE } from "../../render/host/migrations";
+import { PROVISIONING_PLAN } from "../../render/plan/plan";
+import { allMailboxes, buildSpec } from "../../model";
 import { pebbleRoot } from "../acme";
 import {
     eventually,
