@@ -160,11 +160,11 @@ export class MailHost extends pulumi.ComponentResource {
                 // After the first boot, configuration changes go through the provisioning
                 // commands: a new user-data must never replace a server that holds mail.
                 ignoreChanges: ["userData", "sshKeys"],
-                // A new image is a new server (Debian's next release, README): a replacement,
-                // which `protect` stops at planning until it is made on purpose; never
-                // Hetzner's in-place rebuild (same id: no provisioning step would run again),
-                // and never ignored (Pulumi would keep the old image even for --replace,
-                // pulumi/pulumi#2657, and a newer mailstack would provision the old Debian).
+                // A new image is a new server (Debian's next release, README): Hetzner's provider
+                // replaces a server for a new image, and replaceOnChanges says so here too;
+                // `protect` stops that replacement at planning until it is made on purpose. It
+                // is never ignored: Pulumi would keep the old image even for --replace
+                // (pulumi/pulumi#2657), and a newer mailstack would provision the old Debian.
                 replaceOnChanges: ["image"],
                 // A replacement (`pulumi up --replace`) needs the old server gone first: it
                 // holds the name, both primary IPs and the volume. Its delete protection
