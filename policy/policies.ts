@@ -233,9 +233,9 @@ export const MAILSTACK_IMAGE = "debian-13";
 /**
  * A new server image is a new server: Debian's next release comes as a replacement onto the
  * new image (the same volume and addresses, every provisioning step: README, "Debian's next
- * release"), never as an in-place dist-upgrade. A
- * policy sees only the planned inputs, never the previous ones, so it cannot tell a changed
- * image from an unchanged one; it warns about the two things that make a change go wrong:
+ * release"), never as an in-place dist-upgrade. A policy sees only the planned inputs,
+ * never the previous ones, so it cannot tell a changed image from an unchanged one; it
+ * warns about the two things that make a change go wrong:
  * an image that is not the release this mailstack is made for, and a Server that ignores
  * changes to its image (Pulumi then keeps the old image from state, pulumi/pulumi#2657: an up
  * would bring the new release's files to the old Debian, and even `--replace` would boot the
