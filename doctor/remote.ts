@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { dkimKeyPath } from "../render/host/dkim";
-import { ACTIVE_UNITS } from "../render/host/host-files";
+import { ACTIVE_UNITS } from "../render/features";
 import { PHP_FPM_UNIT, WEBMAIL_NGINX_CONF } from "../render/host/webmail";
 import { DISK_ALERT_PERCENT, DISK_FULL_PERCENT } from "../render/host/limits";
 import { MAIL_VOLUME_MOUNT } from "../render/host/volume";

@@ -11,7 +11,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { describeRecord, mailDnsRecords, reverseName } from "../../render/dns/dns-records";
-import { ACTIVE_UNITS } from "../../render/host/host-files";
+import { ACTIVE_UNITS } from "../../render/features";
 import { PHP_FPM_UNIT } from "../../render/host/webmail";
 import { TLS_SERVICES, type DoctorOutputs } from "../../model";
 import { pebbleRoot } from "../acme";
