@@ -26,6 +26,34 @@ describe("a valid config", () => {
         expect(spec.messageSizeLimitBytes).toBe(50 * 1024 * 1024);
     });
 
+    test("lower-cases every name it is given in upper or mixed case: host, domain, mailboxes, quotas, aliases and their targets, catch-all", () => {
+        const raw = oneDomain();
+        const spec = buildSpec({
+            ...raw,
+            hostname: "Mail.NathaBee.DE",
+            domains: [
+                {
+                    name: "NathaBee.DE",
+                    mailboxes: ["Evaluation", "FREEBUS"],
+                    mailboxQuotas: { EVALUATION: "5G" },
+                    aliases: { Admin: ["Someone@Example.NET"], postmaster: ["Evaluation@NathaBee.de"] },
+                    catchAll: "FreeBus",
+                    dmarc: { policy: "quarantine" },
+                },
+            ],
+        });
+        expect(spec.hostname).toBe("mail.nathabee.de");
+        const d = spec.domains[0];
+        expect(d.name).toBe("nathabee.de");
+        expect(d.mailboxes).toEqual(["evaluation@nathabee.de", "freebus@nathabee.de"]);
+        expect(d.mailboxQuotas).toEqual({ "evaluation@nathabee.de": "5G", "freebus@nathabee.de": "2G" });
+        expect(d.aliases).toEqual([
+            { address: "admin@nathabee.de", targets: ["someone@example.net"] },
+            { address: "postmaster@nathabee.de", targets: ["evaluation@nathabee.de"] },
+        ]);
+        expect(d.catchAll).toBe("freebus@nathabee.de");
+    });
+
     test("accepts an alias chain that ends in a mailbox and a cross-domain alias", () => {
         expect(problems(twoDomains())).toEqual([]);
     });
