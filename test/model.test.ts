@@ -1,4 +1,4 @@
-import { buildSpec, isCidr, type RawConfig } from "../model";
+import { buildSpec, dkimName, isCidr, parseDkimName, type RawConfig } from "../model";
 import { configProblems, oneDomain, twoDomains } from "./helpers/fixtures";
 
 const problems = configProblems;
@@ -56,6 +56,18 @@ describe("a valid config", () => {
 
     test("accepts an alias chain that ends in a mailbox and a cross-domain alias", () => {
         expect(problems(twoDomains())).toEqual([]);
+    });
+});
+
+describe("the DKIM record's name", () => {
+    test("is built in one place and read back by the same rule", () => {
+        expect(dkimName("mail", "example.org")).toBe("mail._domainkey.example.org");
+        expect(parseDkimName("s2026._domainkey.mail.example.org")).toEqual({
+            selector: "s2026",
+            domain: "mail.example.org",
+        });
+        expect(parseDkimName("_dmarc.example.org")).toBeUndefined();
+        expect(parseDkimName("a.b._domainkey.example.org")).toBeUndefined();
     });
 });
 
