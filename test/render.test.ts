@@ -19,6 +19,7 @@ import {
     type HostFile,
 } from "../render";
 import { fill } from "../render/host/template";
+import { TLS_DIR } from "../render/host/tls";
 import { userDataFiles as userDataEntries } from "./helpers/user-data";
 import { FIRST_BOOT_ARCHIVE } from "../render/boot/user-data";
 import { DKIM_KEYS_PRUNE } from "../render/host/dkim";
@@ -729,6 +730,30 @@ describe("templates", () => {
         expect(fill("a {{x}} b", { x: 1 })).toBe("a 1 b");
         expect(() => fill("a {{x}} {{y}}", { x: 1 })).toThrow(/\{\{y\}\}/);
         expect(() => fill("a {{x}}", { x: 1, z: 2 })).toThrow(/z/);
+    });
+
+    it("name the certificate's directory only as {{tlsDir}}, which every daemon's file gets as TLS_DIR", () => {
+        const dir = path.join(__dirname, "..", "render", "host", "templates");
+        const all = (d: string): string[] =>
+            fs
+                .readdirSync(d, { withFileTypes: true })
+                .flatMap((e) => (e.isDirectory() ? all(path.join(d, e.name)) : [path.join(d, e.name)]));
+        // Two shell scripts are shellchecked as written (test/host-tools/shell-scripts.sh), where
+        // a placeholder is not shell: they name the directory itself, and must name this one.
+        const literal = ["mailstack/first-boot.sh", "certbot/deploy-hook.sh"];
+        const naming = all(dir).filter((f) => fs.readFileSync(f, "utf8").includes(TLS_DIR));
+        expect(naming.map((f) => path.relative(dir, f)).sort()).toEqual([...literal].sort());
+        const files = renderHostFiles(spec());
+        const cert = `${TLS_DIR}/fullchain.pem`;
+        const key = `${TLS_DIR}/privkey.pem`;
+        expect(byPath(files, "/etc/postfix/main.cf").content).toContain(`smtpd_tls_chain_files = ${key}, ${cert}`);
+        expect(byPath(files, "/etc/dovecot/dovecot.conf").content).toContain(
+            `ssl_server_cert_file = ${cert}\nssl_server_key_file = ${key}\n`,
+        );
+        expect(byPath(files, "/etc/nginx/snippets/mailstack-tls.conf").content).toContain(
+            `ssl_certificate ${cert};\nssl_certificate_key ${key};`,
+        );
+        expect(TLS_DIR).toBe("/etc/mailstack/tls");
     });
 });
 
