@@ -157,6 +157,11 @@ export function imapFetch(user: string, pass: string, o: { subject?: string; por
     return imap.imapFetch({ host: SERVER, port: o.port ?? port("imaps"), tlsOptions: LAB_TLS }, user, pass, o);
 }
 
+/** UID SEARCH BODY (or TEXT) over IMAPS (993): the UIDs found, in order. */
+export function imapSearch(user: string, pass: string, o: { body?: string; text?: string; mailbox?: string }) {
+    return imap.imapSearch({ host: SERVER, port: port("imaps"), tlsOptions: LAB_TLS }, user, pass, o);
+}
+
 /** Move the messages with this subject from one folder to another over IMAPS; how many moved. */
 export function imapMove(user: string, pass: string, o: { subject: string; from: string; to: string }) {
     return imap.imapMove({ host: SERVER, port: port("imaps"), tlsOptions: LAB_TLS }, user, pass, o);

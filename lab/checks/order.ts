@@ -77,6 +77,9 @@ export const CHECK_ORDER = [
     // A burst of 1000 messages to one mailbox, none deferred (issue 9). After the checks that read alice's
     // mailbox (they search a small INBOX) and before the reboot, which proves these files survive it too.
     "burst.test.ts",
+    // Full-text search: 3000 messages to alice over LMTP, indexed on delivery, SEARCH BODY/TEXT from the index.
+    // After the burst (alice's INBOX is large already), before backup and restore, which rebuild her index.
+    "search.test.ts",
     // Purges a package (and the milter it runs) for the packages step to bring back; before the reboot, which sees it start.
     "packages.test.ts",
     // Grows the mail volume online; after the checks that fill it with mail, before the reboot, which mounts the grown one.

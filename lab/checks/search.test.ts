@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { imapSearch } from "../clients";
+import { LAB_PASSWORDS } from "../lab-config";
+import { ssh } from "./helpers";
+import { deliverCorpus, indexedToTheEnd, lastUid, uidsOfFilesWith } from "./search";
+
+// Full-text search (issue 31): Dovecot's fts with the flatcurve backend. Mail is indexed as it
+// is delivered, before anyone searches; IMAP SEARCH BODY and TEXT are answered from the index
+// (dovecot.conf: fts_search_read_fallback = no, so there is no answer without it) and find
+// exactly the messages whose files hold the word. Without fts the index never appears and the
+// first test fails. The SEARCH's time is printed, never asserted (docs/benchmarks.md).
+
+const ALICE = { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] };
+const MAILDIR = "/srv/mail/vhosts/example.org/alice/Maildir";
+const COUNT = 3000;
+// Letters only, so that the tokenizer keeps it one word; new on every run.
+const WORD = `quokka${Math.random()
+    .toString(36)
+    .replace(/[^a-z]/g, "")
+    .slice(0, 8)}fest`;
+
+void test(`${COUNT} messages delivered over LMTP to alice are in the flatcurve index of her INBOX up to the last UID before any search asks (indexed on delivery), and the index is a directory in the Maildir`, async () => {
+    const seconds = deliverCorpus({
+        to: ALICE.user,
+        count: COUNT,
+        subject: "search corpus",
+        word: WORD,
+        rare: [17, 1234, COUNT - 3],
+    });
+    const last = lastUid(ALICE.user);
+    console.log(`search: ${COUNT} messages over LMTP in ${seconds.toFixed(1)} s; INBOX up to UID ${last}`);
+    const stats = await indexedToTheEnd(ALICE.user, 180_000);
+    assert.ok(stats.messages >= COUNT, `the index holds ${stats.messages} messages, fewer than the ${COUNT} delivered`);
+    const dir = ssh(`ls ${MAILDIR}/fts-flatcurve`, { allowFail: true });
+    assert.equal(dir.status, 0, `no index directory in the Maildir: ${dir.stderr}`);
+    assert.match(dir.stdout, /^current\./m, "the index directory holds no current database");
+});
+
+void test("IMAP SEARCH BODY and TEXT for a word in 3 of them find exactly those 3 (the messages whose files hold it), a part of the word finds the same (IMAP's substring match), and a word in none finds none", async () => {
+    const expected = uidsOfFilesWith(MAILDIR, WORD);
+    assert.equal(expected.length, 3, `grep finds ${expected.length} files with the word`);
+    const started = Date.now();
+    assert.deepEqual(await imapSearch(ALICE.user, ALICE.pass, { body: WORD }), expected, "SEARCH BODY");
+    console.log(
+        `search: SEARCH BODY in an INBOX of ${lastUid(ALICE.user)} messages, login included: ${Date.now() - started} ms`,
+    );
+    assert.deepEqual(await imapSearch(ALICE.user, ALICE.pass, { text: WORD }), expected, "SEARCH TEXT");
+    assert.deepEqual(
+        await imapSearch(ALICE.user, ALICE.pass, { body: WORD.slice(3, -2) }),
+        expected,
+        "SEARCH BODY for a part of the word",
+    );
+    assert.deepEqual(
+        await imapSearch(ALICE.user, ALICE.pass, { body: `${WORD}zzz` }),
+        [],
+        "SEARCH BODY for a word in no message",
+    );
+});

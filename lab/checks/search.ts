@@ -1,0 +1,95 @@
+// Full-text search (issue 31): mail delivered in bulk over Dovecot's own LMTP socket on the
+// server (one session, far faster than SMTP), the flatcurve index's own account of what it
+// holds, and the messages that contain a word read from the Maildir's files themselves.
+import { eventually } from "../clients";
+import { ssh } from "./helpers";
+
+/** What `doveadm fts flatcurve stats` says of a folder's index: the last UID and the messages it holds. */
+export interface IndexStats {
+    lastUid: number;
+    messages: number;
+}
+
+/** Postfix's LMTP socket to Dovecot (dovecot.conf, service lmtp): the path every delivery takes. */
+const LMTP_SOCKET = "/var/spool/postfix/private/dovecot-lmtp";
+
+/**
+ * `count` small messages to `to` in one LMTP session, subjects `<subject> <n>`, each a few
+ * lines of ordinary words; the messages numbered in `rare` also carry `word`. Returns the
+ * seconds the deliveries took.
+ */
+export function deliverCorpus(o: { to: string; count: number; subject: string; word: string; rare: number[] }): number {
+    const script = `
+import smtplib, sys, time, random
+to, count, subject, word = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+rare = set(int(n) for n in sys.argv[5].split(",") if n)
+words = "report meeting invoice weekly project budget holiday train ticket garden letter photo update team review plan draft customer order delivery".split()
+rnd = random.Random(31)
+started = time.time()
+c = smtplib.LMTP("${LMTP_SOCKET}")
+for n in range(count):
+    lines = [" ".join(rnd.choice(words) for _ in range(12)) for _ in range(4)]
+    if n in rare:
+        lines.insert(2, "It was all about the " + word + " this year.")
+    msg = "From: Lab <lab@sink.test>\\r\\nTo: <%s>\\r\\nSubject: %s %d\\r\\nMessage-ID: <search-%d-%s@sink.test>\\r\\n\\r\\n%s\\r\\n" % (to, subject, n, n, word, "\\r\\n".join(lines))
+    c.sendmail("lab@sink.test", [to], msg.encode())
+c.quit()
+print("%.2f" % (time.time() - started))
+`;
+    const r = ssh(
+        `python3 -c '${script.replace(/'/g, `'"'"'`)}' ${o.to} ${o.count} '${o.subject}' ${o.word} ${o.rare.join(",")}`,
+        {
+            timeoutMs: 600_000,
+        },
+    );
+    return Number(r.stdout.trim());
+}
+
+/** The flatcurve index of `mailbox`, or undefined when doveadm has none to show (no fts, no index). */
+export function indexStats(user: string, mailbox = "INBOX"): IndexStats | undefined {
+    const r = ssh(`doveadm fts flatcurve stats -u ${user} ${mailbox}`, { allowFail: true });
+    const lastUid = /\blast_uid=(\d+)/.exec(r.stdout)?.[1];
+    const messages = /\bmessages=(\d+)/.exec(r.stdout)?.[1];
+    return r.status === 0 && lastUid && messages ? { lastUid: Number(lastUid), messages: Number(messages) } : undefined;
+}
+
+/** The folder's highest UID, from Dovecot's mailbox status (not a search). */
+export function lastUid(user: string, mailbox = "INBOX"): number {
+    const out = ssh(`doveadm -f tab mailbox status -u ${user} uidnext ${mailbox} | tail -n 1`).stdout;
+    return Number(out.trim()) - 1;
+}
+
+/**
+ * The UIDs of the messages whose files contain `word`, found with grep in the Maildir and
+ * mapped to UIDs through dovecot-uidlist: the answer a search must give, without Dovecot.
+ */
+export function uidsOfFilesWith(maildir: string, word: string): number[] {
+    const out = ssh(
+        `cd ${maildir} && grep -rlF -- '${word}' new cur | sed 's|.*/||; s|:2,.*||' | while read -r f; do awk -v f=":$f" '{ i = index($0, f) } i && i + length(f) == length($0) + 1 { print $1 }' dovecot-uidlist; done`,
+    ).stdout;
+    return out
+        .split("\n")
+        .filter(Boolean)
+        .map(Number)
+        .sort((a, b) => a - b);
+}
+
+/**
+ * Waits until the flatcurve index of `mailbox` reaches the folder's last UID, with no search
+ * asking for it (the indexer's own work, queued by a delivery or a restore); its stats.
+ */
+export async function indexedToTheEnd(user: string, timeoutMs: number, mailbox = "INBOX"): Promise<IndexStats> {
+    const last = lastUid(user, mailbox);
+    return eventually(
+        () => {
+            const s = indexStats(user, mailbox);
+            return s && s.lastUid >= last ? s : undefined;
+        },
+        timeoutMs,
+        2000,
+    ).catch(() => {
+        throw new Error(
+            `${user}'s ${mailbox} is not indexed up to UID ${last}: ${JSON.stringify(indexStats(user, mailbox))}`,
+        );
+    });
+}
