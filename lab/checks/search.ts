@@ -26,12 +26,13 @@ rare = set(int(n) for n in sys.argv[5].split(",") if n)
 words = "report meeting invoice weekly project budget holiday train ticket garden letter photo update team review plan draft customer order delivery".split()
 rnd = random.Random(31)
 started = time.time()
+run = int(started)  # in the Message-IDs, never the word: only the rare messages hold it
 c = smtplib.LMTP("${LMTP_SOCKET}")
 for n in range(count):
     lines = [" ".join(rnd.choice(words) for _ in range(12)) for _ in range(4)]
     if n in rare:
         lines.insert(2, "It was all about the " + word + " this year.")
-    msg = "From: Lab <lab@sink.test>\\r\\nTo: <%s>\\r\\nSubject: %s %d\\r\\nMessage-ID: <search-%d-%s@sink.test>\\r\\n\\r\\n%s\\r\\n" % (to, subject, n, n, word, "\\r\\n".join(lines))
+    msg = "From: Lab <lab@sink.test>\\r\\nTo: <%s>\\r\\nSubject: %s %d\\r\\nMessage-ID: <search-%d-%d@sink.test>\\r\\n\\r\\n%s\\r\\n" % (to, subject, n, n, run, "\\r\\n".join(lines))
     c.sendmail("lab@sink.test", [to], msg.encode())
 c.quit()
 print("%.2f" % (time.time() - started))
@@ -55,8 +56,11 @@ export function indexStats(user: string, mailbox = "INBOX"): IndexStats | undefi
 
 /** The folder's highest UID, from Dovecot's mailbox status (not a search). */
 export function lastUid(user: string, mailbox = "INBOX"): number {
-    const out = ssh(`doveadm -f tab mailbox status -u ${user} uidnext ${mailbox} | tail -n 1`).stdout;
-    return Number(out.trim()) - 1;
+    // "INBOX uidnext=4012" (doveadm's tab format has a header line and the folder's name first).
+    const out = ssh(`doveadm -f flow mailbox status -u ${user} uidnext ${mailbox}`).stdout;
+    const next = /\buidnext=(\d+)/.exec(out)?.[1];
+    if (!next) throw new Error(`no uidnext in doveadm mailbox status for ${user}'s ${mailbox}: ${out}`);
+    return Number(next) - 1;
 }
 
 /**
