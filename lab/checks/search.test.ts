@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { eventually, imapFetch, imapSearch, sendMail } from "../clients";
 import { LAB_PASSWORDS } from "../lab-config";
 import { ssh } from "./helpers";
-import { deliverCorpus, indexedToTheEnd, lastUid, uidsOfFilesWith } from "./search";
+import { deliverCorpus, indexedToTheEnd, lastUid, uidsOfFilesWith, webmailSearch } from "./search";
 
 // Full-text search (issue 31): Dovecot's fts with the flatcurve backend. Mail is indexed as it
 // is delivered, before anyone searches; IMAP SEARCH BODY and TEXT are answered from the index
@@ -56,6 +56,28 @@ void test("IMAP SEARCH BODY and TEXT for a word in 3 of them find exactly those 
         [],
         "SEARCH BODY for a word in no message",
     );
+});
+
+void test('The webmail\'s search (Roundcube, "Body" ticked: IMAP SEARCH BODY, answered from the index) lists exactly those 3', async () => {
+    const expected = uidsOfFilesWith(MAILDIR, WORD);
+    const started = Date.now();
+    const found = await webmailSearch(ALICE.user, ALICE.pass, WORD);
+    console.log(`search: Roundcube's search, login included: ${Date.now() - started} ms`);
+    assert.deepEqual(found, { count: expected.length, uids: expected });
+});
+
+void test("Those searches come from the index only: with INBOX's index unreadable to Dovecot, IMAP and the webmail find nothing (no read of every message), and once it is back they find the 3 again", async () => {
+    const expected = uidsOfFilesWith(MAILDIR, WORD);
+    const index = `${MAILDIR}/fts-flatcurve`;
+    ssh(`chown root ${index} && chmod 000 ${index}`);
+    try {
+        // Dovecot answers NO (fts_search_read_fallback = no); imapflow's search gives nothing.
+        assert.deepEqual(await imapSearch(ALICE.user, ALICE.pass, { body: WORD }).catch(() => []), []);
+        assert.deepEqual(await webmailSearch(ALICE.user, ALICE.pass, WORD), { count: 0, uids: [] });
+    } finally {
+        ssh(`chown vmail:vmail ${index} && chmod 700 ${index}`);
+    }
+    assert.deepEqual(await imapSearch(ALICE.user, ALICE.pass, { body: WORD }), expected);
 });
 
 void test('SEARCH SUBJECT for a subject with a one-character word ("away-2-…", as the lab\'s tags are) finds its message: flatcurve indexes words of one character (min_term_size = 1)', async () => {

@@ -1,8 +1,15 @@
 // Full-text search (issue 31): mail delivered in bulk over Dovecot's own LMTP socket on the
 // server (one session, far faster than SMTP), the flatcurve index's own account of what it
 // holds, and the messages that contain a word read from the Maildir's files themselves.
-import { eventually } from "../clients";
+import assert from "node:assert/strict";
+import * as https from "node:https";
+import { pebbleRoot } from "../acme";
+import { eventually, SERVER } from "../clients";
+import { labSpec } from "../lab-config";
 import { ssh } from "./helpers";
+
+/** The webmail's name (the stack's A record); the lab reaches it at the server's address. */
+const WEBMAIL_HOST = labSpec().hostname;
 
 /** What `doveadm fts flatcurve stats` says of a folder's index: the last UID and the messages it holds. */
 export interface IndexStats {
@@ -96,4 +103,86 @@ export async function indexedToTheEnd(user: string, timeoutMs: number, mailbox =
             `${user}'s ${mailbox} is not indexed up to UID ${last}: ${JSON.stringify(indexStats(user, mailbox))}`,
         );
     });
+}
+
+/** One HTTPS request to the webmail (verified against pebble's root), with the cookies of `jar`, which takes the new ones. */
+async function webmailRequest(
+    jar: Map<string, string>,
+    pathname: string,
+    o: { method?: "GET" | "POST"; form?: Record<string, string>; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: string }> {
+    const ca = await pebbleRoot();
+    const body = o.form ? new URLSearchParams(o.form).toString() : undefined;
+    const headers: Record<string, string> = {
+        host: WEBMAIL_HOST,
+        cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; "),
+        ...(body ? { "content-type": "application/x-www-form-urlencoded" } : {}),
+        ...o.headers,
+    };
+    return new Promise((resolve, reject) => {
+        const req = https.request(
+            { host: SERVER, servername: WEBMAIL_HOST, path: pathname, method: o.method ?? "GET", headers, ca },
+            (r) => {
+                for (const c of [r.headers["set-cookie"] ?? []].flat()) {
+                    const [pair] = c.split(";");
+                    const eq = pair.indexOf("=");
+                    jar.set(pair.slice(0, eq), pair.slice(eq + 1));
+                }
+                let text = "";
+                r.setEncoding("utf8");
+                r.on("data", (d: string) => (text += d));
+                r.on("end", () => resolve({ status: r.statusCode ?? 0, body: text }));
+            },
+        );
+        req.on("error", reject);
+        req.end(body);
+    });
+}
+
+/**
+ * A search in Roundcube, as its search box sends it with "Body" ticked (`_action=search`,
+ * `_headers=body`, which Roundcube turns into IMAP `SEARCH BODY`): logs in as `user`, then
+ * returns the message count Roundcube shows and the UIDs of the rows it lists.
+ */
+export async function webmailSearch(
+    user: string,
+    pass: string,
+    word: string,
+    mailbox = "INBOX",
+): Promise<{ count: number; uids: number[] }> {
+    const jar = new Map<string, string>();
+    const page = await webmailRequest(jar, "/");
+    const loginToken = /name="_token" value="([^"]+)"/.exec(page.body)?.[1];
+    assert.ok(loginToken, `no login form at https://${WEBMAIL_HOST}/ (HTTP ${page.status})`);
+    const login = await webmailRequest(jar, "/?_task=login", {
+        method: "POST",
+        form: {
+            _token: loginToken,
+            _task: "login",
+            _action: "login",
+            _timezone: "UTC",
+            _url: "",
+            _user: user,
+            _pass: pass,
+        },
+    });
+    assert.equal(login.status, 302, `Roundcube's login for ${user}: HTTP ${login.status}`);
+    const mail = await webmailRequest(jar, `/?_task=mail&_mbox=${encodeURIComponent(mailbox)}`);
+    const token = /"request_token":"([^"]+)"/.exec(mail.body)?.[1];
+    assert.ok(token, `no request token in Roundcube's mail view (HTTP ${mail.status})`);
+    const q = new URLSearchParams({
+        _task: "mail",
+        _action: "search",
+        _q: word,
+        _headers: "body",
+        _mbox: mailbox,
+        _scope: "base",
+        _filter: "ALL",
+        _remote: "1",
+    });
+    const res = await webmailRequest(jar, `/?${q.toString()}`, { headers: { "X-Roundcube-Request": token } });
+    assert.equal(res.status, 200, `Roundcube's search: HTTP ${res.status} ${res.body.slice(0, 300)}`);
+    const json = JSON.parse(res.body) as { env?: { messagecount?: number }; exec?: string };
+    const uids = [...(json.exec ?? "").matchAll(/add_message_row\((\d+),/g)].map((m) => Number(m[1]));
+    return { count: json.env?.messagecount ?? -1, uids: uids.sort((a, b) => a - b) };
 }
