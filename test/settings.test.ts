@@ -241,7 +241,7 @@ describe("Dovecot", () => {
         expect(conf.get("fts flatcurve/substring_search")).toBe("yes");
     });
 
-    test("words of one character are indexed (flatcurve's default of 2 drops them from the index but not from a query: SUBJECT \"away-2-x\" found nothing)", () => {
+    test('words of one character are indexed (flatcurve\'s default of 2 drops them from the index but not from a query: SUBJECT "away-2-x" found nothing)', () => {
         expect(dovecotAll().get("fts flatcurve/min_term_size")).toBe("1");
     });
 
