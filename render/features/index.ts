@@ -22,6 +22,7 @@ import { mtaSts } from "./mta-sts";
 import { opendkim } from "./opendkim";
 import { postfix } from "./postfix";
 import { resolver } from "./resolver";
+import { search } from "./search";
 import { senderMilter } from "./sender-milter";
 import { sieve } from "./sieve";
 import { smtpEgressGuard } from "./smtp-egress-guard";
@@ -46,6 +47,7 @@ export const FEATURES: readonly Feature[] = [
     postfix,
     dovecot,
     sieve,
+    search,
     accounts,
     opendkim,
     senderMilter,
@@ -76,6 +78,7 @@ const PACKAGE_ORDER = [
     "postfix",
     "dovecot",
     "sieve",
+    "search",
     "opendkim",
     "sender-milter",
     "srs",
