@@ -23,7 +23,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseBundle, USER_DATA_LIMIT_BYTES } from "../render";
 import { HOST_KEY_COMMAND } from "../render/plan/plan";
 import { parse, stringify } from "yaml";
-import { txtValue } from "../render/dns/dns-records";
+import { txtValue } from "../render/dns/text";
 import { serverIpv6 } from "../components/host";
 import { MailStack } from "../components/mailstack";
 import { readZones, rollout } from "../components/zones";
