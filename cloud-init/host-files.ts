@@ -19,6 +19,7 @@ import { renderFilterFiles, RSPAMD_MILTER } from "./filter";
 import { queueMinFreeBytes, renderLimitFiles, submissionRecipientRestrictions } from "./limits";
 import { MTA_STS_POLICY_MAP, renderOutboundFiles } from "./outbound";
 import { renderSieveFiles, renderSieveLearners, sieveTemplateValues } from "./sieve";
+import { DOVECOT_USERS, renderPasswordFiles } from "./mailbox-passwords";
 import { renderWebmailFiles, WEBMAIL_NGINX_CONF } from "./webmail";
 import type { PruneRule } from "./bundle";
 import { DOVECOT_CONFIG_VERSION, DOVECOT_STORAGE_VERSION, migrateFile } from "./migrations";
@@ -235,6 +236,7 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
             renderTemplate("dovecot/dovecot.conf", {
                 dovecotConfigVersion: DOVECOT_CONFIG_VERSION,
                 dovecotStorageVersion: DOVECOT_STORAGE_VERSION,
+                dovecotUsers: DOVECOT_USERS,
                 lmtpUserConcurrency: DOVECOT_LMTP_USER_CONCURRENCY,
                 managesievePort: port("sieve"),
                 quotaWarningScript: QUOTA_WARNING_SCRIPT,
@@ -316,6 +318,7 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
         ...renderFilterFiles(spec),
         ...renderOutboundFiles(spec),
         ...renderLimitFiles(spec),
+        ...renderPasswordFiles(spec),
         ...volumeStateFiles(),
         // The state version's migrations (host-config runs them from its own command first; the
         // first boot stamps a fresh volume itself, in first-boot.sh).
@@ -356,6 +359,8 @@ export function renderDaemonFilesLater(spec: MailSpec): HostFile[] {
         ...renderSieveLearners(),
         ...renderOutboundFiles(spec),
         ...renderLimitFiles(spec),
+        // Nothing logs in before mail-data, which comes after host-config.
+        ...renderPasswordFiles(spec),
         ...renderHostFiles(spec).filter((f) => NOT_NEEDED_BEFORE_HOST_CONFIG.includes(f.path)),
         // Its rule names the postfix user, which exists only once the packages are installed.
         ...smtpEgressGuardFiles(),

@@ -22,7 +22,9 @@ export type ServiceAction =
     | "daemon-reload"
     | "apply:accounts"
     | "apply:volume-state"
-    | "apply:rspamd-password";
+    | "apply:rspamd-password"
+    | "apply:passwords"
+    | "restart:password-socket";
 
 export const SERVICE_ACTIONS: readonly ServiceAction[] = [
     "daemon-reload",
@@ -41,8 +43,10 @@ export const SERVICE_ACTIONS: readonly ServiceAction[] = [
     "restart:rspamd",
     "restart:mta-sts",
     "reload:dovecot",
+    "apply:passwords",
     "reload:postfix",
     "restart:webmail",
+    "restart:password-socket",
     "reload:nginx",
     "reload:fail2ban",
     "restart:ssh",
