@@ -17,9 +17,11 @@ import {
     renderPasswordFiles,
     USER_SET_PASSWORDS,
 } from "../cloud-init/mailbox-passwords";
+import { BACKUP_EXCLUDE, renderBackupFiles } from "../cloud-init/backup";
 import { renderMailData } from "../cloud-init/mail-data";
 import { configProblems } from "./helpers/fixtures";
 
+const BACKUP_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIj0Y7Fwm6wZUmPQpVuZ7mUr2Z5ZpOHg6oYd3Vtq8x9c";
 const HASH = "{BLF-CRYPT}$2b$12$abcdefghijklmnopqrstuu5Lf0vXgUQx9J4vy7QUrCpLn2jyV4xq6";
 
 let root: string;
@@ -231,4 +233,26 @@ test("a removed mailbox's own password is dropped, and Dovecot sees a change mad
     const r = run(["apply"]);
     expect(r.stderr).toContain("alice@example.org: the password the user set is dropped (the mailbox is gone)");
     expect(fs.readFileSync(path.join(root, DOVECOT_USERS), "utf8")).not.toContain("alice@");
+});
+
+test("the passwords users set are in the backup, and `mailstack-restore all` writes Dovecot's passwd-file again with them", () => {
+    // restic's exclude patterns: none of them covers the accounts directory or its file.
+    for (const pattern of BACKUP_EXCLUDE) {
+        const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*+/g, ".*")}(/|$)`);
+        expect(USER_SET_PASSWORDS).not.toMatch(re);
+    }
+    const s = buildSpec({
+        ...config(),
+        backup: { sftp: { host: "u1.your-storagebox.de", user: "u1", path: "mail", hostKey: BACKUP_HOST_KEY } },
+        backupSecretsSet: ["backupPassword", "backupSshPrivateKey"],
+    });
+    const restore = renderBackupFiles(s, { password: "pw-0123456789", sshPrivateKey: "KEY" }).find(
+        (f) => f.path === "/usr/local/sbin/mailstack-restore",
+    )!.content;
+    // Only after `all` (state/ came back), before Dovecot starts again.
+    expect(restore).toMatch(
+        new RegExp(
+            `if \\[ "\\$what" = all \\]; then\\n(?:\\s*#.*\\n)*\\s*"${PASSWORDS_HELPER}" apply .*\\n\\s*restart\\n`,
+        ),
+    );
 });

@@ -7,7 +7,12 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import type { Browser } from "playwright-core";
-import { PASSWORD_SOCKET, USER_SET_PASSWORDS, DOVECOT_USERS } from "../../cloud-init/mailbox-passwords";
+import {
+    CONFIGURED_USERS,
+    DOVECOT_USERS,
+    PASSWORD_SOCKET,
+    USER_SET_PASSWORDS,
+} from "../../cloud-init/mailbox-passwords";
 import { buildSpec, type RawConfig } from "../../spec";
 import { authPlain, imapFetch, smtpDialog } from "../clients";
 import { LAB_PASSWORDS, labRawConfig } from "../lab-config";
@@ -70,6 +75,36 @@ async function submissionAuth(pass: string): Promise<number> {
 /** alice's hash in Dovecot's passwd-file. */
 const dovecotHash = () => ssh(`grep -m1 '^${ALICE}:' ${DOVECOT_USERS} | cut -d: -f2`).stdout.trim();
 
+void test("figures: an IMAPS login and logout, and a webmail message-list request (each pays bcrypt)", async () => {
+    const rounds = 5;
+    let started = performance.now();
+    for (let i = 0; i < rounds; i++) await imapFetch(ALICE, CONFIGURED, { subject: "no-such-subject" });
+    const imapMs = (performance.now() - started) / rounds;
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    try {
+        await webmailLogin(page, ALICE, CONFIGURED);
+        await page.waitForURL(/_task=mail/, { timeout: 20_000 });
+        started = performance.now();
+        const listMs = await page.evaluate(async (n) => {
+            const token = (globalThis as unknown as { rcmail: { env: { request_token: string } } }).rcmail.env
+                .request_token;
+            const t0 = performance.now();
+            for (let i = 0; i < n; i++)
+                await fetch("./?_task=mail&_action=list&_mbox=INBOX&_remote=1", {
+                    headers: { "X-Roundcube-Request": token },
+                });
+            return (performance.now() - t0) / n;
+        }, rounds);
+        console.log(
+            `accounts: IMAPS login, search and logout ${imapMs.toFixed(0)} ms; webmail message list ${listMs.toFixed(0)} ms (mean of ${rounds})`,
+        );
+        assert.ok(imapMs > 0 && listMs > 0);
+    } finally {
+        await context.close();
+    }
+});
+
 void test("alice changes her password in the webmail: the current one is required, then only the new one opens IMAPS and 587", async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
@@ -118,6 +153,14 @@ void test("the mail-data step run again (bob's password reset) keeps the passwor
     assert.equal(dovecotHash(), before);
     assert.ok(await imapWorks(CHOSEN), "mail-data took alice's own password away");
     assert.ok(await imapFetch("bob@example.org", LAB_PASSWORDS["bob@example.org"]), "bob's configured password");
+});
+
+void test("a new root disk (a replaced server) gets the password alice set back from the mail volume", async () => {
+    // What a replacement's first mail-data step finds: no passwd-file and no configured rows yet.
+    ssh(`rm -f ${DOVECOT_USERS} ${CONFIGURED_USERS}`);
+    await mailData(withResets({ bob: "lab-reset-1" }));
+    await passwdFileSettles();
+    assert.ok(await imapWorks(CHOSEN), "the password alice set is gone with the root disk");
 });
 
 void test("www-data reaches password hashes only through the helper, which wants the user's current password", () => {
