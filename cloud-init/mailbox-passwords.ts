@@ -78,5 +78,16 @@ export function renderPasswordFiles(spec: MailSpec): HostFile[] {
             }),
             ["daemon-reload"],
         ),
+        // fail2ban watches the password form too: a wrong current password is a guess.
+        hostFile(
+            "/etc/fail2ban/filter.d/mailstack-password.conf",
+            renderTemplate("fail2ban/mailstack-password-filter.conf"),
+            ["reload:fail2ban"],
+        ),
+        hostFile(
+            "/etc/fail2ban/jail.d/mailstack-password.conf",
+            renderTemplate("fail2ban/mailstack-password-jail.conf"),
+            ["reload:fail2ban"],
+        ),
     ];
 }

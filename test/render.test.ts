@@ -921,6 +921,8 @@ describe("webmail (mailstack:webmail)", () => {
                 "/var/lib/roundcube/plugins/mailstack_password/localization/en_US.inc",
                 "/etc/systemd/system/mailstack-password.socket",
                 "/etc/systemd/system/mailstack-password@.service",
+                "/etc/fail2ban/filter.d/mailstack-password.conf",
+                "/etc/fail2ban/jail.d/mailstack-password.conf",
             ].sort(),
         );
         expect(off.filter((p) => !on.includes(p))).toEqual([]);

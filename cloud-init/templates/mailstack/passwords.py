@@ -19,7 +19,9 @@
 #                               only the hash of a user whose password it holds: the one
 #                               logged in. www-data never writes a password file.
 import fcntl
+import ipaddress
 import json
+import re
 import os
 import pwd
 import grp
@@ -211,7 +213,14 @@ def serve():
         req = json.loads(data.decode("utf-8"))
         user = str(req["user"]).lower()
         current, new = str(req["current"]), str(req["new"])
-        name, origin = str(req.get("name", "")), str(req.get("origin", "unknown"))
+        name, origin = str(req.get("name", "")), str(req.get("origin", ""))
+        # Both go to the journal, which fail2ban reads: nothing in them may pass for more.
+        if not re.fullmatch(r"[^\s@:]+@[a-z0-9.-]+", user):
+            raise ValueError(user)
+        try:
+            origin = str(ipaddress.ip_address(origin))
+        except ValueError:
+            origin = "unknown"
     except (ValueError, KeyError, UnicodeDecodeError):
         sock.sendall(b'{"ok": false, "error": "bad request"}\n')
         return 1
