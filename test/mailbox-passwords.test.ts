@@ -1,4 +1,4 @@
-// Who owns a mailbox password (cloud-init/mailbox-passwords.ts): the helper that writes
+// Who owns a mailbox password (render/host/mailbox-passwords.ts): the helper that writes
 // Dovecot's passwd-file from the configured hashes and the ones users set themselves, run
 // for real (python3) against a temporary root. `doveadm pw` is a stub on PATH that "hashes"
 // as {PLAIN}<password>; the lab runs the real one (lab/checks/accounts.test.ts).
@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
-import { buildSpec, type RawConfig } from "../spec";
+import { buildSpec, type RawConfig } from "../model";
 import {
     CONFIGURED_USERS,
     DOVECOT_USERS,
@@ -16,9 +16,9 @@ import {
     PASSWORDS_HELPER,
     renderPasswordFiles,
     USER_SET_PASSWORDS,
-} from "../cloud-init/mailbox-passwords";
-import { BACKUP_EXCLUDE, renderBackupFiles } from "../cloud-init/backup";
-import { renderMailData } from "../cloud-init/mail-data";
+} from "../render/host/mailbox-passwords";
+import { BACKUP_EXCLUDE, renderBackupFiles } from "../render/host/backup";
+import { renderMailData } from "../render/host/mail-data";
 import { configProblems } from "./helpers/fixtures";
 
 const BACKUP_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIj0Y7Fwm6wZUmPQpVuZ7mUr2Z5ZpOHg6oYd3Vtq8x9c";

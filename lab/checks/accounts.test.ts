@@ -12,8 +12,8 @@ import {
     DOVECOT_USERS,
     PASSWORD_SOCKET,
     USER_SET_PASSWORDS,
-} from "../../cloud-init/mailbox-passwords";
-import { buildSpec, type RawConfig } from "../../spec";
+} from "../../render/host/mailbox-passwords";
+import { buildSpec, type RawConfig } from "../../model";
 import { authPlain, imapFetch, smtpDialog } from "../clients";
 import { LAB_PASSWORDS, labRawConfig } from "../lab-config";
 import { provision } from "../provision";

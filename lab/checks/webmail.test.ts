@@ -11,7 +11,7 @@ import * as https from "node:https";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { WEBMAIL_DATABASE, WEBMAIL_DIR } from "../../cloud-init/webmail";
+import { WEBMAIL_DATABASE, WEBMAIL_DIR } from "../../render/host/webmail";
 import { pebbleRoot } from "../acme";
 import { eventually, imapFetch, SERVER, sendMail } from "../clients";
 import { LAB_PASSWORDS } from "../lab-config";
