@@ -1,6 +1,6 @@
 # 0644 root:root, on change: restart:webmail
 <?php
-// /var/lib/roundcube/plugins/mailstack_password/mailstack_password.php - rendered by mailstack (cloud-init/templates/roundcube/mailstack_password.php).
+// /var/lib/roundcube/plugins/mailstack_password/mailstack_password.php - rendered by mailstack (render/host/templates/roundcube/mailstack_password.php).
 //
 // Settings > Password: the logged-in user changes their own mailbox password. The plugin has
 // no access to any password file: it hands the request to a root-owned helper on
