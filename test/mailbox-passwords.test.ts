@@ -256,3 +256,25 @@ test("the passwords users set are in the backup, and `mailstack-restore all` wri
         ),
     );
 });
+
+test("the webmail reaches the helper only through a root-owned socket of group www-data, one root process per request", () => {
+    const files = renderPasswordFiles(spec());
+    const socket = files.find((f) => f.path === "/etc/systemd/system/mailstack-password.socket")!.content;
+    for (const line of [
+        "ListenStream=/run/mailstack-password.sock",
+        "SocketUser=root",
+        "SocketGroup=www-data",
+        "SocketMode=0660",
+        "Accept=yes",
+        "MaxConnections=4",
+    ])
+        expect(socket).toMatch(new RegExp(`^${line}$`, "m"));
+    const service = files.find((f) => f.path === "/etc/systemd/system/mailstack-password@.service")!.content;
+    expect(service).toMatch(/^ExecStart=\/usr\/bin\/python3 \/usr\/local\/sbin\/mailstack-passwords serve$/m);
+    expect(service).toMatch(/^StandardInput=socket$/m);
+    expect(service).toMatch(/^ProtectSystem=strict$/m);
+    expect(service).not.toMatch(/^User=/m);
+    // Without the webmail there is no socket at all; the helper stays (mail-data's apply).
+    const off = buildSpec({ ...config(), webmail: false });
+    expect(renderPasswordFiles(off).map((f) => f.path)).toEqual([PASSWORDS_HELPER]);
+});
