@@ -33,7 +33,7 @@ die() {
 root=${APPLY_BUNDLE_ROOT:-}
 
 # The order in which actions run: units first, then the daemons Postfix talks to, then Postfix.
-ACTION_ORDER=(daemon-reload apply:accounts apply:volume-state restart:metadata-guard restart:smtp-egress-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:submission-limit enable:disk-guard restart:valkey apply:rspamd-password restart:rspamd restart:mta-sts reload:dovecot apply:passwords reload:postfix restart:webmail restart:password-socket reload:nginx reload:fail2ban restart:ssh)
+ACTION_ORDER=(daemon-reload apply:accounts apply:volume-state restart:metadata-guard restart:smtp-egress-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:submission-limit enable:disk-guard restart:valkey apply:rspamd-password restart:rspamd restart:mta-sts reload:dovecot apply:passwords restart:password-socket reload:postfix restart:webmail reload:nginx reload:fail2ban restart:ssh)
 
 work=$(mktemp -d "$root/run/mailstack-bundle.XXXXXX")
 # shellcheck disable=SC2317 # invoked by the EXIT trap
