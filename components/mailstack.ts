@@ -7,7 +7,7 @@ import * as tls from "@pulumi/tls";
 
 import { renderUserData } from "../render";
 import { DkimKeys } from "./dkim";
-import { describeRecord } from "../render/dns/dns-records";
+import { describeRecord } from "../render/dns/text";
 import { appleProfileUrl } from "../render/host/client-config";
 import { MTA_STS_POLICY_STEPS } from "../render/plan/plan";
 import { MailDns } from "./dns";

@@ -163,6 +163,11 @@ export function withImap<T>(user: string, pass: string, use: (client: ImapFlow) 
     return imap.withImap({ host: SERVER, port: port("imaps"), tlsOptions: LAB_TLS }, user, pass, use);
 }
 
+/** UID SEARCH BODY (or TEXT) over IMAPS (993): the UIDs found, in order. */
+export function imapSearch(user: string, pass: string, o: { body?: string; text?: string; mailbox?: string }) {
+    return imap.imapSearch({ host: SERVER, port: port("imaps"), tlsOptions: LAB_TLS }, user, pass, o);
+}
+
 /** Move the messages with this subject from one folder to another over IMAPS; how many moved. */
 export function imapMove(user: string, pass: string, o: { subject: string; from: string; to: string }) {
     return imap.imapMove({ host: SERVER, port: port("imaps"), tlsOptions: LAB_TLS }, user, pass, o);

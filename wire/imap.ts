@@ -88,3 +88,22 @@ export async function imapMove(
         }
     });
 }
+
+/** UID SEARCH in a folder (INBOX unless told): BODY (RFC 9051 6.4.4) when `body` is given, TEXT when `text` is. */
+export async function imapSearch(
+    t: ImapTarget,
+    user: string,
+    pass: string,
+    o: { body?: string; text?: string; mailbox?: string },
+): Promise<number[]> {
+    return withImap(t, user, pass, async (client) => {
+        const lock = await client.getMailboxLock(o.mailbox ?? "INBOX");
+        try {
+            const query = o.body !== undefined ? { body: o.body } : { text: o.text };
+            const uids = await client.search(query, { uid: true });
+            return (uids || []).sort((a, b) => a - b);
+        } finally {
+            lock.release();
+        }
+    });
+}

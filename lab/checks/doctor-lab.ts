@@ -7,7 +7,8 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { describeRecord, mailDnsRecords } from "../../render/dns/dns-records";
+import { mailDnsRecords } from "../../render/dns/dns-records";
+import { describeRecord } from "../../render/dns/text";
 import type { DoctorOutputs, MailSpec } from "../../model";
 import { pebbleRoot } from "../acme";
 import { labDnsRecords, serveDns, type LabDnsRecord } from "../dns";

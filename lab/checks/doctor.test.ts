@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { reverseName } from "../../render/dns/dns-records";
+import { reverseName } from "../../render/dns/text";
 import { ACTIVE_UNITS } from "../../render/features";
 import { PHP_FPM_UNIT } from "../../render/host/webmail";
 import { dkimName, TLS_SERVICES } from "../../model";

@@ -20,8 +20,10 @@ import { mailVolume } from "./mail-volume";
 import { metadataGuard } from "./metadata-guard";
 import { mtaSts } from "./mta-sts";
 import { opendkim } from "./opendkim";
+import { passwords } from "./passwords";
 import { postfix } from "./postfix";
 import { resolver } from "./resolver";
+import { search } from "./search";
 import { senderMilter } from "./sender-milter";
 import { sieve } from "./sieve";
 import { smtpEgressGuard } from "./smtp-egress-guard";
@@ -46,6 +48,7 @@ export const FEATURES: readonly Feature[] = [
     postfix,
     dovecot,
     sieve,
+    search,
     accounts,
     opendkim,
     senderMilter,
@@ -65,6 +68,7 @@ export const FEATURES: readonly Feature[] = [
     web,
     clients,
     webmail,
+    passwords,
     srs,
     backup,
     tls,
@@ -76,6 +80,7 @@ const PACKAGE_ORDER = [
     "postfix",
     "dovecot",
     "sieve",
+    "search",
     "opendkim",
     "sender-milter",
     "srs",
@@ -135,6 +140,7 @@ const ACTION_ORDER = [
     "filter",
     "mta-sts",
     "dovecot",
+    "passwords",
     "postfix",
     "webmail",
     "web",
