@@ -8,3 +8,6 @@ export const MAIL_PACKAGES: readonly string[] = Object.freeze([...packages.mail]
  * switching the webmail on or off never changes the user-data (which would replace the server).
  */
 export const WEBMAIL_PACKAGES: readonly string[] = Object.freeze([...packages.webmail]);
+
+/** mbsync, while mailstack:imports lists an account: the packages step only, like the webmail's. */
+export const IMPORT_PACKAGES: readonly string[] = Object.freeze([...packages.import]);

@@ -12,9 +12,10 @@ import { certificateNames, renderCertificateRequests } from "./client-config";
 import { DKIM_KEYS_PRUNE, renderDkimFiles } from "./dkim";
 import { HOST_CONFIG_PRUNE, MAIL_UNITS, renderHostFiles } from "./host-files";
 import { APPLE_PROFILES_PRUNE, renderAppleProfiles } from "./client-config";
+import { IMPORT_PRUNE, renderImportFiles } from "./import";
 import { renderMailData } from "./mail-data";
 import { migrateCommand } from "./migrations";
-import { MAIL_PACKAGES, WEBMAIL_PACKAGES } from "./packages";
+import { IMPORT_PACKAGES, MAIL_PACKAGES, WEBMAIL_PACKAGES } from "./packages";
 import { ED25519_PUBLIC_KEY } from "./user-data";
 import { PHP_FPM_UNIT } from "./webmail";
 
@@ -28,6 +29,8 @@ export interface PlanInputs {
     readonly relayPassword?: string;
     /** The backup repository's password and credentials, when spec.backup is set. */
     readonly backup?: BackupSecrets;
+    /** mailbox -> the old account's password, one per spec.imports entry. */
+    readonly importPasswords?: Readonly<Record<string, string>>;
 }
 
 export type StepRole =
@@ -39,7 +42,8 @@ export type StepRole =
     | "mail-data"
     | "mail-volume"
     | "certificate"
-    | "backup";
+    | "backup"
+    | "import";
 
 /** Outside things a step must wait for, besides other steps. */
 export type StepWait =
@@ -99,7 +103,12 @@ export function hostKeyFromReport(stdout: string): string {
  * The webmail's (mailstack:webmail) come only with this step, never with the user-data.
  */
 export function renderPackageList(spec: MailSpec): string {
-    const packages = [...MAIL_PACKAGES, ...(spec.webmail ? WEBMAIL_PACKAGES : [])];
+    // mbsync only while imports are configured; switched off, it stays installed, unused.
+    const packages = [
+        ...MAIL_PACKAGES,
+        ...(spec.webmail ? WEBMAIL_PACKAGES : []),
+        ...(spec.imports.length > 0 ? IMPORT_PACKAGES : []),
+    ];
     const units = [...MAIL_UNITS, ...(spec.webmail ? [PHP_FPM_UNIT] : [])];
     return [...packages.map((p) => `package ${p}`), ...units.map((u) => `unit ${u}`)].join("\n") + "\n";
 }
@@ -225,6 +234,21 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
         stdin: (spec, i) => renderBundle(renderBackupFiles(spec, i.backup)),
         secret: true,
         pin: "replaced",
+        after: ["mail-data"],
+        waitsFor: [],
+        triggers: none,
+    },
+    // Old IMAP accounts imported into mailboxes (cloud-init/import.ts): each account's
+    // settings and password, the script and its timer; then the timer is enabled and a first
+    // run started, or, with no import left, the timer is stopped and its units are gone.
+    {
+        role: "import",
+        command: () => `${remoteCommand("apply-bundle.sh")} && /usr/local/sbin/mailstack-import enable`,
+        uses: ["importPasswords"],
+        stdin: (spec, i) => renderBundle(renderImportFiles(spec, i.importPasswords), IMPORT_PRUNE),
+        secret: true,
+        pin: "replaced",
+        // The mailboxes exist (mail-data) and mbsync is installed (packages, before host-config).
         after: ["mail-data"],
         waitsFor: [],
         triggers: none,

@@ -26,9 +26,10 @@ list() { # list image|mail -> one package per line
 }
 mapfile -t image_pkgs < <(list image)
 mapfile -t mail_pkgs < <(list mail)
-# The packages step adds the webmail's on top (cloud-init/plan.ts): the repo holds both.
+# The packages step adds the webmail's and the import's on top (cloud-init/plan.ts): the repo holds all.
 mapfile -t webmail_pkgs < <(list webmail)
-mail_pkgs+=("${webmail_pkgs[@]}")
+mapfile -t import_pkgs < <(list import)
+mail_pkgs+=("${webmail_pkgs[@]}" "${import_pkgs[@]}")
 if [ "${#image_pkgs[@]}" -eq 0 ] || [ "${#mail_pkgs[@]}" -eq 0 ]; then
     echo "image: cannot read $pkgjson" >&2
     exit 1

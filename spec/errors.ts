@@ -2,7 +2,7 @@
 // key order, then by element (domain, CIDR) and field (schema order).
 
 import { autoExpungeInput, spamFilterInput, submissionLimitInput } from "./filter";
-import { backupInput, CONFIG_KEYS, domainInput, relayInput, serverInput } from "./schema";
+import { backupInput, CONFIG_KEYS, domainInput, importInput, relayInput, serverInput } from "./schema";
 
 /** Thrown with every problem of the config at once; each line names a key path. */
 export class ConfigError extends Error {
@@ -31,6 +31,7 @@ const FIELD_ORDER: Readonly<Record<string, { depth: number; fields: readonly str
     relay: { depth: 1, fields: Object.keys(relayInput.shape) },
     domains: { depth: 2, fields: Object.keys(domainInput.shape) },
     backup: { depth: 1, fields: Object.keys(backupInput.shape) },
+    imports: { depth: 2, fields: Object.keys(importInput.shape) },
     spamFilter: { depth: 1, fields: Object.keys(spamFilterInput.shape) },
     autoExpunge: { depth: 1, fields: Object.keys(autoExpungeInput.shape) },
     submissionLimit: { depth: 1, fields: Object.keys(submissionLimitInput.shape) },
