@@ -73,6 +73,9 @@ s reboot
 if [ -e /run/reboot-required ]; then echo yes; cat /run/reboot-required.pkgs 2>/dev/null | tr '\\n' ' '; echo; else echo no; fi
 s backup
 if command -v mailstack-backup >/dev/null; then ${t} mailstack-backup status 2>&1; else echo absent; fi
+s imports
+if command -v mailstack-import >/dev/null; then ${t} mailstack-import status 2>&1; else echo none; fi
+printf 'now %s\n' "$(date +%s)"
 s fail2ban
 ${t} fail2ban-client banned 2>&1
 s dkim
@@ -342,6 +345,10 @@ export function remoteResults(output: string, f: RemoteFacts, now = Date.now()):
         else add("backup", unknown(`mailstack-backup status: ${backup}`, "mailstack-backup status"));
     }
 
+    const imports = get("imports");
+    if (!imports) missing("imports", "imports");
+    else importResults(imports).forEach(([check, r]) => add(check, r));
+
     const bans = get("fail2ban");
     if (!bans) missing("fail2ban", "fail2ban");
     else {
@@ -391,6 +398,27 @@ export function remoteResults(output: string, f: RemoteFacts, now = Date.now()):
                 );
         }
     return results;
+}
+
+/** `mailstack-import status` and the server's clock: one check per imported account. */
+export function importResults(lines: readonly string[]): [string, Omit<CheckResult, "check">][] {
+    const now = Number(lines.find((l) => l.startsWith("now "))?.split(" ")[1]);
+    const accounts = lines.filter((l) => !l.startsWith("now ") && l !== "none");
+    const why = "journalctl -u mailstack-import -n 50 says why; systemctl start mailstack-import runs it again";
+    return accounts.map((line) => {
+        const [mailbox, state, at, imported, ...words] = line.split(" ");
+        const message = words.join(" ");
+        const hours = ((now - Number(at)) / 3600).toFixed(1);
+        const check = `import ${mailbox}`;
+        if (state === "failed") return [check, fail(`the last run (${hours} h ago) failed: ${message}`, why)];
+        if (state === "running") return [check, ok(`running since ${hours} h`)];
+        if (state === "never") return [check, warn("configured, not run yet", why)];
+        if (state !== "ok") return [check, unknown(`mailstack-import status: ${line}`, "mailstack-import status")];
+        // Hourly: a last run older than three hours means the timer is not running.
+        if (now - Number(at) > 3 * 3600)
+            return [check, warn(`the hourly import last ran ${hours} h ago`, "systemctl status mailstack-import.timer")];
+        return [check, ok(`last run ${hours} h ago: ${imported} new message(s) imported`)];
+    });
 }
 
 const gib = (bytes: string | undefined) => (Number(bytes) / 2 ** 30).toFixed(1);

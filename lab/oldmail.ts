@@ -208,3 +208,13 @@ export async function stopOldProvider(): Promise<void> {
         await sleep(100);
     }
 }
+
+/** How many messages the old account holds (every folder's cur/ and new/), read on the host. */
+export function oldMessageCount(): number {
+    return OLD_FOLDERS.reduce(
+        (n, f) =>
+            n +
+            ["cur", "new"].reduce((k, sub) => k + fs.readdirSync(path.join(maildir(), f.dir, sub)).length, 0),
+        0,
+    );
+}

@@ -77,6 +77,10 @@ export const CHECK_ORDER = [
     // A burst of 1000 messages to one mailbox, none deferred (issue 9). After the checks that read alice's
     // mailbox (they search a small INBOX) and before the reboot, which proves these files survive it too.
     "burst.test.ts",
+    // Moving in (issue 31): alice's old Gmail-like account (lab/oldmail.ts) imported twice, wrong inputs refused
+    // with their reason, then switched off; after burst.test.ts (alice's INBOX small before it) and before the
+    // backup, which then holds the imported mail. It ends on the lab's config (no import).
+    "import.test.ts",
     // Purges a package (and the milter it runs) for the packages step to bring back; before the reboot, which sees it start.
     "packages.test.ts",
     // Grows the mail volume online; after the checks that fill it with mail, before the reboot, which mounts the grown one.

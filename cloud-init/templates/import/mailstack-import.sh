@@ -11,7 +11,7 @@
 #   mailstack-import run       import every configured account once (the hourly timer)
 #   mailstack-import enable    the timer on, and a first run started, when accounts are configured;
 #                              else the timer off (the import step runs this)
-#   mailstack-import status    one line per account for `mailstack doctor`:
+#   mailstack-import status    one line per account for `mailstack doctor` ("none" without any):
 #                              <mailbox> never|running|ok|failed <epoch> <imported> <message>
 set -uo pipefail
 
@@ -130,6 +130,7 @@ enable)
     fi
     ;;
 status)
+    [ -n "$(accounts)" ] || echo none
     for mailbox in $(accounts); do
         printf '%s %s\n' "$mailbox" "$(cat "$state/$mailbox/status" 2>/dev/null || echo 'never 0 0 not run yet')"
     done
