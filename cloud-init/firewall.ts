@@ -54,7 +54,9 @@ export function firewallRules(spec: MailSpec): FirewallRuleSpec[] {
     const fixed = [port("smtp"), 53, 80, HTTPS_PORT];
     const earlier = [...fixed, ...(relay ? [relay.port] : []), ...(backupPort !== undefined ? [backupPort] : [])];
     // The old providers' IMAP ports (mailstack:imports), each once.
-    const importPorts = [...new Set(spec.imports.map((i) => i.port))].filter((p) => !earlier.includes(p)).sort((a, b) => a - b);
+    const importPorts = [...new Set(spec.imports.map((i) => i.port))]
+        .filter((p) => !earlier.includes(p))
+        .sort((a, b) => a - b);
     return [
         ...SERVICES.map((s): FirewallRuleSpec => ({
             direction: "in",

@@ -98,6 +98,8 @@ export function renderImportFiles(spec: MailSpec, passwords: Readonly<Record<str
         file("/usr/local/sbin/mailstack-import", renderTemplate("import/mailstack-import.sh"), "0755"),
         file("/usr/local/lib/mailstack/import-folders.py", renderTemplate("import/import-folders.py"), "0755"),
         ...accounts,
-        ...(spec.imports.length > 0 ? IMPORT_UNITS.map((u) => file(`/etc/systemd/system/${u}`, renderTemplate(`import/${u}`))) : []),
+        ...(spec.imports.length > 0
+            ? IMPORT_UNITS.map((u) => file(`/etc/systemd/system/${u}`, renderTemplate(`import/${u}`)))
+            : []),
     ];
 }

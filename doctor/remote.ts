@@ -416,7 +416,10 @@ export function importResults(lines: readonly string[]): [string, Omit<CheckResu
         if (state !== "ok") return [check, unknown(`mailstack-import status: ${line}`, "mailstack-import status")];
         // Hourly: a last run older than three hours means the timer is not running.
         if (now - Number(at) > 3 * 3600)
-            return [check, warn(`the hourly import last ran ${hours} h ago`, "systemctl status mailstack-import.timer")];
+            return [
+                check,
+                warn(`the hourly import last ran ${hours} h ago`, "systemctl status mailstack-import.timer"),
+            ];
         return [check, ok(`last run ${hours} h ago: ${imported} new message(s) imported`)];
     });
 }

@@ -17,7 +17,11 @@ import { NET, startOutsideProcess } from "./harness/net";
 import { readPid, sh, sleep } from "./harness/processes";
 
 /** The old account, as the stack config's mailstack:imports names it. */
-export const OLD_ACCOUNT = { host: "imap.oldmail.test", user: "alice@gmail.test", password: "old-account-app-password" };
+export const OLD_ACCOUNT = {
+    host: "imap.oldmail.test",
+    user: "alice@gmail.test",
+    password: "old-account-app-password",
+};
 export const OLD_BAD_CERT_HOST = "badcert.oldmail.test";
 const UID = 2002;
 
@@ -118,9 +122,21 @@ async function oldProviderRoot(): Promise<string> {
     fs.mkdirSync(conf, { recursive: true, mode: 0o755 });
     labCaCertificate(conf, "imap", [OLD_ACCOUNT.host]);
     sh("openssl", [
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", `/CN=${OLD_BAD_CERT_HOST}`,
-        "-addext", `subjectAltName=DNS:${OLD_BAD_CERT_HOST}`,
-        "-keyout", path.join(conf, "selfsigned.key"), "-out", path.join(conf, "selfsigned.pem"),
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        `/CN=${OLD_BAD_CERT_HOST}`,
+        "-addext",
+        `subjectAltName=DNS:${OLD_BAD_CERT_HOST}`,
+        "-keyout",
+        path.join(conf, "selfsigned.key"),
+        "-out",
+        path.join(conf, "selfsigned.pem"),
     ]);
     fs.writeFileSync(
         path.join(conf, "users"),
@@ -172,7 +188,12 @@ export function seedOldAccount(count: number, tag: string): OldMessage[] {
             `Message ${n} of the old account, in ${folder.name}.`,
             "",
         ].join("\r\n");
-        const file = path.join(maildir(), folder.dir, "cur", `${Math.floor(date.getTime() / 1000)}.M${n}P1.oldmail:2,${flags}`);
+        const file = path.join(
+            maildir(),
+            folder.dir,
+            "cur",
+            `${Math.floor(date.getTime() / 1000)}.M${n}P1.oldmail:2,${flags}`,
+        );
         fs.writeFileSync(file, text);
         fs.utimesSync(file, date, date);
         fs.chownSync(file, UID, UID);
@@ -212,9 +233,7 @@ export async function stopOldProvider(): Promise<void> {
 /** How many messages the old account holds (every folder's cur/ and new/), read on the host. */
 export function oldMessageCount(): number {
     return OLD_FOLDERS.reduce(
-        (n, f) =>
-            n +
-            ["cur", "new"].reduce((k, sub) => k + fs.readdirSync(path.join(maildir(), f.dir, sub)).length, 0),
+        (n, f) => n + ["cur", "new"].reduce((k, sub) => k + fs.readdirSync(path.join(maildir(), f.dir, sub)).length, 0),
         0,
     );
 }

@@ -408,14 +408,12 @@ export function buildSpec(config: RawConfig): MailSpec {
             ds: z.ds.map((d) => d.toLowerCase()),
         })),
         ...(cfg.backup ? { backup: backupSpec(cfg.backup) } : {}),
-        imports: (cfg.imports ?? []).map(
-            (i): ImportSpec => ({
-                mailbox: i.mailbox.toLowerCase(),
-                host: i.host.toLowerCase(),
-                port: i.port,
-                tls: i.tls,
-                user: i.user,
-            }),
-        ),
+        imports: (cfg.imports ?? []).map((i): ImportSpec => ({
+            mailbox: i.mailbox.toLowerCase(),
+            host: i.host.toLowerCase(),
+            port: i.port,
+            tls: i.tls,
+            user: i.user,
+        })),
     };
 }

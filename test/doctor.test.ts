@@ -564,10 +564,15 @@ describe("the checks on the server (the SSH script's output)", () => {
         });
         expect(r["ssh import bob@nathabee.de"]).toMatchObject({
             status: "fail",
-            detail: expect.stringMatching(/^the last run \(0\.2 h ago\) failed: login: imap\.gmail\.com refused the login/),
+            detail: expect.stringMatching(
+                /^the last run \(0\.2 h ago\) failed: login: imap\.gmail\.com refused the login/,
+            ),
             fix: expect.stringMatching(/journalctl -u mailstack-import/),
         });
-        expect(r["ssh import carol@nathabee.de"]).toMatchObject({ status: "warn", detail: "the hourly import last ran 5.0 h ago" });
+        expect(r["ssh import carol@nathabee.de"]).toMatchObject({
+            status: "warn",
+            detail: "the hourly import last ran 5.0 h ago",
+        });
         expect(Object.keys(byCheck(healthy())).filter((c) => c.startsWith("ssh import"))).toEqual([]);
     });
 

@@ -128,7 +128,11 @@ describe("the import step's files", () => {
         const two = buildSpec({
             ...oneDomain(),
             domains: [{ ...(oneDomain().domains as object[])[0], mailboxes: ["evaluation", "freebus", "dave"] }],
-            imports: [GMAIL, { ...GMAIL, mailbox: "dave@nathabee.de", port: 143, tls: "starttls" }, { ...GMAIL, mailbox: "freebus@nathabee.de" }],
+            imports: [
+                GMAIL,
+                { ...GMAIL, mailbox: "dave@nathabee.de", port: 143, tls: "starttls" },
+                { ...GMAIL, mailbox: "freebus@nathabee.de" },
+            ],
             importPasswords: { [MAILBOX]: "x", "dave@nathabee.de": "y", "freebus@nathabee.de": "z" },
         });
         expect(out(two)).toEqual(["143", "993"]);
@@ -202,6 +206,9 @@ describe("the folder mapper (import-folders.py) puts each old folder where it be
 
     test("an account with nothing to import is an error, not an empty success", () => {
         const r = map(['(\\HasChildren \\Noselect) "/" "[Gmail]"']);
-        expect([r.status, r.stderr.trim().split("\n").pop()]).toEqual([5, "other: the old account lists no folder to import"]);
+        expect([r.status, r.stderr.trim().split("\n").pop()]).toEqual([
+            5,
+            "other: the old account lists no folder to import",
+        ]);
     });
 });

@@ -162,8 +162,16 @@ describe("the provisioning plan", () => {
             () => {
                 const s = spec(oneImport());
                 return [
-                    runKey("import", s, inputs(s, { importPasswords: { "evaluation@nathabee.de": "first-app-password" } })),
-                    runKey("import", s, inputs(s, { importPasswords: { "evaluation@nathabee.de": "other-app-password" } })),
+                    runKey(
+                        "import",
+                        s,
+                        inputs(s, { importPasswords: { "evaluation@nathabee.de": "first-app-password" } }),
+                    ),
+                    runKey(
+                        "import",
+                        s,
+                        inputs(s, { importPasswords: { "evaluation@nathabee.de": "other-app-password" } }),
+                    ),
                 ];
             },
         ],

@@ -92,11 +92,7 @@ export interface ListedMessage {
 }
 
 /** Every selectable folder (its name decoded from modified UTF-7) with its messages' subject, flags and INTERNALDATE. */
-export async function imapFolders(
-    t: ImapTarget,
-    user: string,
-    pass: string,
-): Promise<Map<string, ListedMessage[]>> {
+export async function imapFolders(t: ImapTarget, user: string, pass: string): Promise<Map<string, ListedMessage[]>> {
     return withImap(t, user, pass, async (c) => {
         const folders = new Map<string, ListedMessage[]>();
         for (const box of await c.list()) {

@@ -139,14 +139,24 @@ void test("A second run after new mail arrived there imports exactly the new mes
 
 void test("A wrong password, a certificate that does not verify and an unreachable port fail with their reason, import nothing, and doctor's status line says it", async () => {
     const cases: [string, MailSpec, string, RegExp][] = [
-        ["wrong password", importSpec(), "not-the-password", /login: imap\.oldmail\.test refused the login of alice@gmail\.test/],
+        [
+            "wrong password",
+            importSpec(),
+            "not-the-password",
+            /login: imap\.oldmail\.test refused the login of alice@gmail\.test/,
+        ],
         [
             "untrusted certificate",
             importSpec({ host: OLD_BAD_CERT_HOST }),
             OLD_ACCOUNT.password,
             /certificate: the certificate of badcert\.oldmail\.test port 993 does not verify/,
         ],
-        ["unreachable", importSpec({ port: 994 }), OLD_ACCOUNT.password, /unreachable: cannot reach imap\.oldmail\.test port 994/],
+        [
+            "unreachable",
+            importSpec({ port: 994 }),
+            OLD_ACCOUNT.password,
+            /unreachable: cannot reach imap\.oldmail\.test port 994/,
+        ],
     ];
     for (const [name, spec, password, reason] of cases) {
         const count = (await imported(SEED)).size;
@@ -168,7 +178,12 @@ void test("A wrong password, a certificate that does not verify and an unreachab
 void test("Removed from the config, the import's timer and unit are gone, and the account's settings and password too", async () => {
     await provisionImport(labSpec());
     assert.equal(ssh("systemctl list-unit-files 'mailstack-import*' --no-legend | wc -l").stdout.trim(), "0");
-    assert.equal(ssh("ls /etc/systemd/system/timers.target.wants/ | grep -c mailstack-import", { allowFail: true }).stdout.trim(), "0");
+    assert.equal(
+        ssh("ls /etc/systemd/system/timers.target.wants/ | grep -c mailstack-import", {
+            allowFail: true,
+        }).stdout.trim(),
+        "0",
+    );
     assert.equal(ssh("ls /etc/mailstack/import/ | wc -l").stdout.trim(), "0");
     assert.equal(ssh("mailstack-import status").stdout.trim(), "none");
     // What was imported stays.
