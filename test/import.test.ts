@@ -4,10 +4,10 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 
-import { firewallRules } from "../cloud-init/firewall";
-import { IMPORT_PRUNE, renderImportFiles, renderImportRc } from "../cloud-init/import";
-import { renderPackageList } from "../cloud-init/plan";
-import { buildSpec, type RawConfig } from "../spec";
+import { firewallRules } from "../render/boot/firewall";
+import { IMPORT_PRUNE, renderImportFiles, renderImportRc } from "../render/host/import";
+import { renderPackageList } from "../render/plan/plan";
+import { buildSpec, type RawConfig } from "../model";
 import { configProblems, oneDomain, oneImport } from "./helpers/fixtures";
 
 const MAILBOX = "evaluation@nathabee.de";
@@ -141,7 +141,7 @@ describe("the import step's files", () => {
 });
 
 describe("the folder mapper (import-folders.py) puts each old folder where it belongs here", () => {
-    const script = path.join(__dirname, "..", "cloud-init", "templates", "import", "import-folders.py");
+    const script = path.join(__dirname, "..", "render", "host", "templates", "import", "import-folders.py");
     const map = (lines: string[]) => {
         const r = spawnSync("python3", [script, "--map"], { input: lines.join("\r\n") + "\r\n", encoding: "utf8" });
         const pairs = [...r.stdout.matchAll(/^Far :old:"(.*)"\nNear :here:"(.*)"$/gm)].map((m) => `${m[1]} -> ${m[2]}`);

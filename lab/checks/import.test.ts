@@ -22,7 +22,7 @@ import {
     type OldMessage,
 } from "../oldmail";
 import { provision } from "../provision";
-import { buildSpec, type MailSpec } from "../../spec";
+import { buildSpec, type MailSpec } from "../../model";
 import { ssh, tag } from "./helpers";
 
 const ALICE = "alice@example.org";

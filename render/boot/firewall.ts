@@ -2,7 +2,7 @@
 // (components/host.ts), and the lab applies the very same rules with nftables between its
 // server and its "outside" (lab/firewall.ts), so every lab check runs behind them.
 
-import { port, SERVICES, SSH_PORT, type MailSpec } from "../spec";
+import { port, SERVICES, SSH_PORT, type MailSpec } from "../../model";
 
 /** One firewall rule as Hetzner takes it. */
 export interface FirewallRuleSpec {
@@ -32,7 +32,7 @@ export function backupEgressPort(spec: MailSpec): number | undefined {
 }
 
 /**
- * The firewall. Ingress: every service of the services table (spec/services.ts), SSH only
+ * The firewall. Ingress: every service of the services table (model/services.ts), SSH only
  * from the deployers, ICMP (path MTU discovery breaks without it). No 110/143: clients use
  * 993/995.
  *

@@ -1,7 +1,7 @@
 // Everything that depends on the domains and mailboxes, and the secrets derived from them:
 // Postfix lookup tables, Dovecot's passwd-file, postsrsd's exclusions, relay credentials.
 
-import { addressOwners, hostPostmaster, type MailSpec } from "../spec";
+import { addressOwners, hostPostmaster, type MailSpec } from "../../model";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
 import { MAILBOX_ROOT } from "./volume";

@@ -87,7 +87,7 @@ export const REFUSED_SERVICES = [
 /** The names every mail domain gets under it for the HTTPS services, each pointing at the mail host. */
 export const CLIENT_HOST_LABELS = ["autoconfig", "autodiscover", "mta-sts"] as const;
 
-/** Let's Encrypt's limit of names in one certificate (the host's certificates, cloud-init/client-config.ts). */
+/** Let's Encrypt's limit of names in one certificate (the host's certificates, render/host/client-config.ts). */
 export const CERTIFICATE_NAME_LIMIT = 100;
 
 /** SSH: only from the deployers' CIDRs. */

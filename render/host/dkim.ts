@@ -1,8 +1,8 @@
 // OpenDKIM's per-domain keys and tables: every configured domain is signed with its own key
 // and selector. The private keys come from the deploy (never from the user-data).
 
-import type { MailSpec } from "../spec";
-import type { PruneRule } from "./bundle";
+import type { MailSpec } from "../../model";
+import type { PruneRule } from "../plan/bundle";
 import type { HostFile } from "./types";
 
 /**

@@ -4,20 +4,20 @@
 // the lab (lab/provision.ts) runs the very same steps over SSH in the same order, pinned the
 // same way. A step is added here, once.
 
-import { remoteCommand, type ScriptName } from "../scripts/commands";
-import type { MailSpec } from "../spec";
-import { renderBackupFiles, type BackupSecrets } from "./backup";
+import { remoteCommand, type ScriptName } from "../../scripts/commands";
+import type { MailSpec } from "../../model";
+import { renderBackupFiles, type BackupSecrets } from "../host/backup";
 import { renderBundle } from "./bundle";
-import { certificateNames, renderCertificateRequests } from "./client-config";
-import { DKIM_KEYS_PRUNE, renderDkimFiles } from "./dkim";
-import { HOST_CONFIG_PRUNE, MAIL_UNITS, renderHostFiles } from "./host-files";
-import { APPLE_PROFILES_PRUNE, renderAppleProfiles } from "./client-config";
-import { IMPORT_PRUNE, renderImportFiles } from "./import";
-import { renderMailData } from "./mail-data";
-import { migrateCommand } from "./migrations";
-import { IMPORT_PACKAGES, MAIL_PACKAGES, WEBMAIL_PACKAGES } from "./packages";
-import { ED25519_PUBLIC_KEY } from "./user-data";
-import { PHP_FPM_UNIT } from "./webmail";
+import { certificateNames, renderCertificateRequests } from "../host/client-config";
+import { DKIM_KEYS_PRUNE, renderDkimFiles } from "../host/dkim";
+import { HOST_CONFIG_PRUNE, MAIL_UNITS, renderHostFiles } from "../host/host-files";
+import { APPLE_PROFILES_PRUNE, renderAppleProfiles } from "../host/client-config";
+import { IMPORT_PRUNE, renderImportFiles } from "../host/import";
+import { renderMailData } from "../host/mail-data";
+import { migrateCommand } from "../host/migrations";
+import { IMPORT_PACKAGES, MAIL_PACKAGES, WEBMAIL_PACKAGES } from "../boot/packages";
+import { ED25519_PUBLIC_KEY } from "../boot/user-data";
+import { PHP_FPM_UNIT } from "../host/webmail";
 
 /** The secrets and deploy-time values some steps render their stdin from. */
 export interface PlanInputs {

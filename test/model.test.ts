@@ -1,4 +1,4 @@
-import { buildSpec, isCidr, type RawConfig } from "../spec";
+import { buildSpec, isCidr, type RawConfig } from "../model";
 import { configProblems, oneDomain, twoDomains } from "./helpers/fixtures";
 
 const problems = configProblems;

@@ -9,8 +9,8 @@
 // old provider spells it ("[Gmail]/Sent Mail" beside our Sent), and cannot map it; mbsync
 // takes one Channel per folder with any name on each side. docs/benchmarks.md has the figures.
 
-import type { ImportSpec, MailSpec } from "../spec";
-import type { PruneRule } from "./bundle";
+import type { ImportSpec, MailSpec } from "../../model";
+import type { PruneRule } from "../plan/bundle";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
 

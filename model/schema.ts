@@ -292,7 +292,7 @@ export const configInput = z.object({
     /**
      * How much one `pulumi up` asks of Cloudflare (1200 API requests per 5 minutes per token):
      * at most this many domains whose records are all new; the rest wait for the next up.
-     * Without it, as many as the budget allows (cloud-init/rollout.ts).
+     * Without it, as many as the budget allows (render/dns/rollout.ts).
      */
     rollout: z
         .object({ newDomainsPerUp: z.number().int().min(1, "must be at least 1").optional() })

@@ -5,8 +5,8 @@
 // Hetzner's 32 KiB, and no mailbox exists before mail-data anyway.
 
 import * as path from "path";
-import { hostPostmaster, type MailSpec } from "../spec";
-import { shellQuote } from "../scripts/commands";
+import { hostPostmaster, type MailSpec } from "../../model";
+import { shellQuote } from "../../scripts/commands";
 import { renderTemplate } from "./template";
 import { hostFile as file, type HostFile } from "./types";
 import { MAIL_VOLUME_MOUNT, MAILBOX_ROOT } from "./volume";

@@ -3,13 +3,13 @@
 // the box) and nothing that depends on the domains, so adding a domain never replaces the
 // server. Hetzner accepts at most 32 KiB.
 
-import { STATE_VERSION, STATE_VERSION_FILE } from "./migrations";
+import { STATE_VERSION, STATE_VERSION_FILE } from "../host/migrations";
 import { stringify } from "yaml";
-import type { MailSpec } from "../spec";
+import type { MailSpec } from "../../model";
 import { packArchive } from "./archive";
-import { MAIL_UNITS, renderFirstBootFiles } from "./host-files";
+import { MAIL_UNITS, renderFirstBootFiles } from "../host/host-files";
 import { MAIL_PACKAGES } from "./packages";
-import { renderTemplate } from "./template";
+import { renderTemplate } from "../host/template";
 
 export interface UserDataOptions {
     /** Stable device path of the mail volume, e.g. `/dev/disk/by-id/scsi-0HC_Volume_123`. */
@@ -27,7 +27,7 @@ export const ED25519_PUBLIC_KEY = /^ssh-ed25519 [A-Za-z0-9+/]+={0,3}$/;
 
 export const USER_DATA_LIMIT_BYTES = 32 * 1024;
 
-/** Where the user-data puts the first-boot files' archive (cloud-init/archive.ts); first-boot.sh unpacks it. */
+/** Where the user-data puts the first-boot files' archive (render/boot/archive.ts); first-boot.sh unpacks it. */
 export const FIRST_BOOT_ARCHIVE = "/var/lib/mailstack/first-boot-files.tar.gz";
 
 export function renderUserData(spec: MailSpec, options: UserDataOptions): string {
@@ -46,7 +46,7 @@ export function renderUserData(spec: MailSpec, options: UserDataOptions): string
     )
         throw new Error("user-data: the provisional host key is not an OpenSSH private key");
     // Every host file the first boot needs, in one compressed archive (a third smaller than one
-    // gzip per file); the readable source is cloud-init/templates/, and the host-config bundle
+    // gzip per file); the readable source is render/host/templates/, and the host-config bundle
     // installs the very same text.
     const archive = packArchive(renderFirstBootFiles(spec));
     const config = {

@@ -3,7 +3,7 @@
 // daemon Postfix asks before each delivery to another MX. Host-config files only (the
 // user-data leaves them out): until host-config, Debian's defaults of both packages run.
 
-import type { MailSpec } from "../spec";
+import type { MailSpec } from "../../model";
 import { renderTemplate } from "./template";
 import type { HostFile, ServiceAction } from "./types";
 

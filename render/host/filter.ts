@@ -2,7 +2,7 @@
 // port 25 (main.cf smtpd_milters), with its state in Valkey on the mail volume. These are
 // static host files (the same for any list of domains), part of the host-config bundle.
 
-import type { MailSpec, SpamFilterSpec } from "../spec";
+import type { MailSpec, SpamFilterSpec } from "../../model";
 import { RESOLVER_ADDRESS } from "./outbound";
 import { renderTemplate } from "./template";
 import type { HostFile, ServiceAction } from "./types";

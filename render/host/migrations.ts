@@ -26,7 +26,7 @@
 // (a replacement boots the first deploy's) leaves a new volume at 0. A migration is never
 // changed or removed once released: a volume somewhere may still need it.
 
-import { shellQuote } from "../scripts/commands";
+import { shellQuote } from "../../scripts/commands";
 import { renderTemplate } from "./template";
 import { hostFile, type HostFile } from "./types";
 import { MAIL_VOLUME_MOUNT, VOLUME_STATE_ROOT } from "./volume";

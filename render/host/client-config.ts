@@ -1,6 +1,6 @@
 // What mail clients and sending servers fetch over HTTPS from the mail host: Thunderbird's
 // autoconfig, Outlook's POX autodiscover and the MTA-STS policy (RFC 8461), and the names
-// they are fetched from. The servers are read off the services table (spec/services.ts);
+// they are fetched from. The servers are read off the services table (model/services.ts);
 // nginx serves the files (templates/nginx/default), the certificate step covers the names
 // (scripts/issue-certificate.sh) and the DNS records point them at the host
 // (dns-records.ts). These files are the same for every domain, so they are host-config;
@@ -8,8 +8,8 @@
 
 import { createHash } from "node:crypto";
 
-import { CERTIFICATE_NAME_LIMIT, CLIENT_HOST_LABELS, CLIENT_SERVICES, type MailSpec } from "../spec";
-import type { PruneRule } from "./bundle";
+import { CERTIFICATE_NAME_LIMIT, CLIENT_HOST_LABELS, CLIENT_SERVICES, type MailSpec } from "../../model";
+import type { PruneRule } from "../plan/bundle";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
 

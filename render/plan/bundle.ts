@@ -8,7 +8,7 @@
 // "-" as content means an empty file. Every field is checked here so that a bad value fails
 // the deploy on the deployer's machine instead of on the server.
 
-import { SERVICE_ACTIONS, type HostFile, type ServiceAction } from "./types";
+import { SERVICE_ACTIONS, type HostFile, type ServiceAction } from "../host/types";
 
 /**
  * Files mailstack owns in a directory: those matching `pattern` (one `*`) that the bundle

@@ -4,8 +4,8 @@
 // files are written with an empty repository setting, and `mailstack-backup enable` (run by
 // the step) disables the timers, so removing the config also stops the backups.
 
-import { hostPostmaster, type BackupSpec, type MailSpec } from "../spec";
-import { shellQuote } from "../scripts/commands";
+import { hostPostmaster, type BackupSpec, type MailSpec } from "../../model";
+import { shellQuote } from "../../scripts/commands";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
 import {

@@ -1,5 +1,5 @@
 // The DNS names mailstack publishes under each mail domain, written once: the DNS records
-// (cloud-init/dns-records.ts) are named by these functions, and buildSpec refuses a domain
+// (render/dns/dns-records.ts) are named by these functions, and buildSpec refuses a domain
 // whose longest name would not fit in DNS (RFC 1035: 253 characters).
 
 import { CLIENT_HOST_LABELS, REFUSED_SERVICES, SRV_SERVICES } from "./services";

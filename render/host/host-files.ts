@@ -1,8 +1,8 @@
 // The static host configuration: the same for any list of domains and mailboxes, so it can
 // go into the user-data (first boot) and, unchanged, into the `host-config` bundle.
 
-import { CLIENT_HOST_LABELS, port, type MailSpec } from "../spec";
-import { shellQuote } from "../scripts/commands";
+import { CLIENT_HOST_LABELS, port, type MailSpec } from "../../model";
+import { shellQuote } from "../../scripts/commands";
 import {
     AUTHORIZED_SUBMIT_USERS,
     OPENDKIM_SOCKET,
@@ -20,7 +20,7 @@ import { queueMinFreeBytes, renderLimitFiles, submissionRecipientRestrictions } 
 import { MTA_STS_POLICY_MAP, renderOutboundFiles } from "./outbound";
 import { renderSieveFiles, renderSieveLearners, sieveTemplateValues } from "./sieve";
 import { renderWebmailFiles, WEBMAIL_NGINX_CONF } from "./webmail";
-import type { PruneRule } from "./bundle";
+import type { PruneRule } from "../plan/bundle";
 import { DOVECOT_CONFIG_VERSION, DOVECOT_STORAGE_VERSION, migrateFile } from "./migrations";
 import {
     MAIL_VOLUME_MOUNT,

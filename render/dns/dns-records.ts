@@ -16,8 +16,8 @@ import {
     tlsRptName,
     type DomainSpec,
     type MailSpec,
-} from "../spec";
-import { mtaStsRecordValue } from "./client-config";
+} from "../../model";
+import { mtaStsRecordValue } from "../host/client-config";
 
 /** One DNS record, with full names (never `@`), as Cloudflare stores it. */
 export interface MailDnsRecord {
@@ -370,7 +370,7 @@ export interface ZoneCheck {
     readonly problems: readonly string[];
     /** recordKey -> id of an existing record that our record takes over (imports, then rewrites). */
     readonly adopt: ReadonlyMap<string, string>;
-    /** What publishing the domain's records asks of Cloudflare's API (cloud-init/rollout.ts). */
+    /** What publishing the domain's records asks of Cloudflare's API (render/dns/rollout.ts). */
     readonly cost: RecordsCost;
 }
 

@@ -3,7 +3,7 @@
 // their homes on the mail volume (dovecot.conf sieve_script personal), uploaded over
 // ManageSieve; nothing here renders them.
 
-import type { MailSpec } from "../spec";
+import type { MailSpec } from "../../model";
 import { RSPAMD_CONTROLLER, RSPAMD_CONTROLLER_PASSWORD_FILE } from "./filter";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
