@@ -185,7 +185,7 @@ def list_folders(rc):
     except imaplib.IMAP4.error as e:
         text = str(e).strip("b'\"")
         fail("login", f"{host} refused the login of {user}: {text}; check mailstack:importPasswords "
-             "(Gmail and Microsoft 365 need an app password, and IMAP switched on)")
+             "(Gmail takes an app password only; Microsoft 365 and Outlook.com take no password over IMAP)")
     typ, data = imap.list()
     if typ != "OK":
         fail("other", f"{host} did not list its folders: {typ}")
