@@ -148,7 +148,7 @@ describe("the folder mapper (import-folders.py) puts each old folder where it be
         return { pairs, status: r.status, stderr: r.stderr };
     };
 
-    test("Gmail: its system folders by special-use, All Mail into Archive, Starred and Important left out, labels as folders", () => {
+    test("Gmail (in German here): its system folders by special-use, All Mail into Archive, Starred and Important (Markiert, Wichtig) left out, labels as folders", () => {
         expect(
             map([
                 '(\\HasNoChildren) "/" "INBOX"',
@@ -158,8 +158,8 @@ describe("the folder mapper (import-folders.py) puts each old folder where it be
                 '(\\HasNoChildren \\Sent) "/" "[Gmail]/Gesendet"',
                 '(\\HasNoChildren \\Junk) "/" "[Gmail]/Spam"',
                 '(\\HasNoChildren \\Trash) "/" "[Gmail]/Trash"',
-                '(\\Flagged \\HasNoChildren) "/" "[Gmail]/Starred"',
-                '(\\HasNoChildren \\Important) "/" "[Gmail]/Important"',
+                '(\\Flagged \\HasNoChildren) "/" "[Gmail]/Markiert"',
+                '(\\HasNoChildren \\Important) "/" "[Gmail]/Wichtig"',
                 '(\\HasChildren) "/" "Work"',
                 '(\\HasNoChildren) "/" "Work/Projekte"',
                 '(\\HasNoChildren) "/" "&AMQ-rger"',
