@@ -62,7 +62,7 @@ export const MAILDIR_FLAGS: Readonly<Record<string, string>> = {
 const root = () => path.join(labTmpfs(), "oldmail");
 const maildir = () => path.join(root(), "home", "alice", "Maildir");
 
-function config(): string {
+export function oldProviderConfig(): string {
     const mailbox = (f: OldFolder) =>
         f.specialUse ? [`  mailbox "${f.name}" {`, `    special_use = ${f.specialUse}`, "  }"] : [];
     return [
@@ -143,7 +143,7 @@ async function oldProviderRoot(): Promise<string> {
         `${OLD_ACCOUNT.user}:{PLAIN}${OLD_ACCOUNT.password}:${UID}:${UID}::/home/alice::\n`,
         { mode: 0o644 },
     );
-    fs.writeFileSync(path.join(dir, "etc/dovecot/dovecot.conf"), config());
+    fs.writeFileSync(path.join(dir, "etc/dovecot/dovecot.conf"), oldProviderConfig());
     fs.mkdirSync(path.join(dir, "home/alice"), { recursive: true });
     for (const f of OLD_FOLDERS)
         for (const sub of ["cur", "new", "tmp"]) fs.mkdirSync(path.join(maildir(), f.dir, sub), { recursive: true });
