@@ -71,7 +71,7 @@ import_one() { # import_one MAILBOX
     imported=$(grep -o 'Near: +[0-9]*' <<<"$out" | tail -n 1 | tr -dc 0-9)
     imported=${imported:-0}
     if [ "$code" -ne 0 ]; then
-        errors=$(grep -iE 'error|fail|refused|certificate' <<<"$out" | tail -n 1)
+        errors=$(grep -iE 'error|fatal|fail|refused|certificate' <<<"$out" | tail -n 1)
         fail "$mailbox" "$previous" "mbsync failed (exit $code): ${errors:-see journalctl -u mailstack-import}; $imported message(s) imported, the next run goes on from there"
         return 1
     fi
