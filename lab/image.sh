@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build (or reuse from cache) the lab image: a Debian 13 root that looks like Hetzner's
 # debian-13 image (cloud-init, root login by key) plus an offline apt repository holding
-# every .deb that installing the `mail` and `webmail` packages of render/boot/packages.json needs.
+# every .deb that installing the `mail`, `webmail` and `import` packages of render/boot/packages.json needs.
 #
 #   lab/image.sh            prints the path of the cached image tarball
 #

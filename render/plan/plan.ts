@@ -10,14 +10,12 @@ import { renderBackupFiles, type BackupSecrets } from "../host/backup";
 import { renderBundle } from "./bundle";
 import { certificateNames, renderCertificateRequests } from "../host/client-config";
 import { DKIM_KEYS_PRUNE, renderDkimFiles } from "../host/dkim";
-import { HOST_CONFIG_PRUNE, MAIL_UNITS, renderHostFiles } from "../host/host-files";
+import { HOST_CONFIG_PRUNE, packageStep, renderHostFiles } from "../features";
 import { APPLE_PROFILES_PRUNE, renderAppleProfiles } from "../host/client-config";
 import { IMPORT_PRUNE, renderImportFiles } from "../host/import";
 import { renderMailData } from "../host/mail-data";
 import { migrateCommand } from "../host/migrations";
-import { IMPORT_PACKAGES, MAIL_PACKAGES, WEBMAIL_PACKAGES } from "../boot/packages";
 import { ED25519_PUBLIC_KEY } from "../boot/user-data";
-import { PHP_FPM_UNIT } from "../host/webmail";
 
 /** The secrets and deploy-time values some steps render their stdin from. */
 export interface PlanInputs {
@@ -103,13 +101,7 @@ export function hostKeyFromReport(stdout: string): string {
  * The webmail's (mailstack:webmail) come only with this step, never with the user-data.
  */
 export function renderPackageList(spec: MailSpec): string {
-    // mbsync only while imports are configured; switched off, it stays installed, unused.
-    const packages = [
-        ...MAIL_PACKAGES,
-        ...(spec.webmail ? WEBMAIL_PACKAGES : []),
-        ...(spec.imports.length > 0 ? IMPORT_PACKAGES : []),
-    ];
-    const units = [...MAIL_UNITS, ...(spec.webmail ? [PHP_FPM_UNIT] : [])];
+    const { packages, units } = packageStep(spec);
     return [...packages.map((p) => `package ${p}`), ...units.map((u) => `unit ${u}`)].join("\n") + "\n";
 }
 
