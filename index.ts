@@ -22,6 +22,7 @@ export = async (): Promise<ProgramOutputs> => {
         configuredPasswordAddresses: config.configuredPasswordAddresses,
         ...(config.relayPassword ? { relayPassword: config.relayPassword } : {}),
         backupSecrets: config.backupSecrets,
+        importPasswords: config.importPasswords,
         zones,
     });
     return {

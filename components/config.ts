@@ -25,6 +25,8 @@ export interface StackConfig {
     readonly configuredPasswordAddresses: readonly string[];
     /** `mailstack:relayPassword` (secret). */
     readonly relayPassword?: pulumi.Output<string>;
+    /** `mailstack:importPasswords`, mailbox -> the old account's password (secret). */
+    readonly importPasswords: pulumi.Output<Record<string, string>>;
     /** `mailstack:backupPassword`, `backupSshPrivateKey`, `backupS3*` that are set (secrets). */
     readonly backupSecrets: Readonly<Partial<Record<BackupSecretKey, pulumi.Output<string>>>>;
 }
@@ -73,6 +75,7 @@ function plainSecrets(): string[] {
     if (!isConfigSecret) return [];
     const how: Record<string, string> = {
         passwords: `pulumi config set --secret --path 'mailstack:passwords["<address>"]' for each entry`,
+        importPasswords: `pulumi config set --secret --path 'mailstack:importPasswords["<mailbox>"]' for each entry`,
     };
     return SECRET_KEYS.filter((k) => readText(k) !== undefined && !isConfigSecret(`mailstack:${k}`)).map(
         (k) =>
@@ -110,6 +113,15 @@ export function readStackConfig(): StackConfig {
     return {
         spec,
         passwords: pulumi.secret(map),
+        // Keys lower case, as the spec's mailboxes (checkImports refused two spellings of one).
+        importPasswords: pulumi.secret(
+            Object.fromEntries(
+                Object.entries((raw.importPasswords ?? {}) as Record<string, string>).map(([k, v]) => [
+                    k.toLowerCase(),
+                    String(v),
+                ]),
+            ),
+        ),
         configuredPasswordAddresses: Object.keys(map),
         ...(typeof relayPassword === "string" ? { relayPassword: pulumi.secret(relayPassword) } : {}),
         backupSecrets: Object.fromEntries(backupSecretsSet.map((k) => [k, pulumi.secret(String(raw[k]))])),

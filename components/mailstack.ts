@@ -38,6 +38,8 @@ export interface MailStackArgs {
     readonly relayPassword?: pulumi.Input<string>;
     /** `mailstack:backupPassword` and the repository's credentials that are set (secrets). */
     readonly backupSecrets?: Readonly<Partial<Record<BackupSecretKey, pulumi.Input<string>>>>;
+    /** `mailstack:importPasswords`, mailbox -> the old account's password (secret). */
+    readonly importPasswords?: pulumi.Input<Record<string, string>>;
     /** Each domain's zone, from the pre-flight (readZones). */
     readonly zones: Readonly<Record<string, ZoneFacts>>;
     /** The day that decides which retired DKIM selectors are still published (default: today). */
@@ -203,6 +205,7 @@ export class MailStack extends pulumi.ComponentResource {
                 dkimPrivateKeysPem: dkim.privateKeysPem,
                 ...(args.relayPassword !== undefined ? { relayPassword: args.relayPassword } : {}),
                 ...(backup ? { backup } : {}),
+                importPasswords: pulumi.secret(args.importPasswords ?? {}),
                 waitFor: {
                     // The certificate's names: the host's A/AAAA and every domain's client names.
                     "host-dns": dns.flatMap((d) => d.nameRecords),

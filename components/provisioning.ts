@@ -39,6 +39,8 @@ export interface MailProvisioningArgs {
     readonly relayPassword?: pulumi.Input<string>;
     /** The backup repository's password and credentials, when spec.backup is set. */
     readonly backup?: pulumi.Input<BackupSecrets>;
+    /** mailbox -> the old account's password, for mailstack:imports (secret). */
+    readonly importPasswords?: pulumi.Input<Record<string, string>>;
     /** The resources behind each outside condition a step waits for. */
     readonly waitFor: Readonly<Record<StepWait, readonly pulumi.Input<pulumi.Resource>[]>>;
 }
@@ -97,6 +99,7 @@ export class MailProvisioning extends pulumi.ComponentResource {
             passwordHashes: args.passwordHashes,
             relayPassword: args.relayPassword,
             backup: args.backup,
+            importPasswords: args.importPasswords ?? {},
         };
         const done = new Map<StepRole, command.remote.Command>();
         let replacedKey: pulumi.Output<string> | undefined;

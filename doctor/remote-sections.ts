@@ -326,6 +326,15 @@ printf 'now %s\\n' "$(date +%s)"`,
         },
     },
     {
+        name: "imports",
+        script: (_f, t) =>
+            `if command -v mailstack-import >/dev/null; then ${t} mailstack-import status 2>&1; else echo none; fi\nprintf 'now %s\\n' "$(date +%s)"`,
+        judge: ({ lines, add, missing }) => {
+            if (!lines) return missing("imports", "imports");
+            importResults(lines).forEach(([check, r]) => add(check, r));
+        },
+    },
+    {
         name: "fail2ban",
         script: (_f, t) => `${t} fail2ban-client banned 2>&1`,
         judge: ({ lines: bans, add, missing }) => {
@@ -387,3 +396,27 @@ printf 'now %s\\n' "$(date +%s)"`,
         },
     },
 ];
+
+/** `mailstack-import status` and the server's clock: one check per imported account. */
+export function importResults(lines: readonly string[]): [string, Omit<CheckResult, "check">][] {
+    const now = Number(lines.find((l) => l.startsWith("now "))?.split(" ")[1]);
+    const accounts = lines.filter((l) => !l.startsWith("now ") && l !== "none");
+    const why = "journalctl -u mailstack-import -n 50 says why; systemctl start mailstack-import runs it again";
+    return accounts.map((line) => {
+        const [mailbox, state, at, imported, ...words] = line.split(" ");
+        const message = words.join(" ");
+        const hours = ((now - Number(at)) / 3600).toFixed(1);
+        const check = `import ${mailbox}`;
+        if (state === "failed") return [check, fail(`the last run (${hours} h ago) failed: ${message}`, why)];
+        if (state === "running") return [check, ok(`running since ${hours} h`)];
+        if (state === "never") return [check, warn("configured, not run yet", why)];
+        if (state !== "ok") return [check, unknown(`mailstack-import status: ${line}`, "mailstack-import status")];
+        // Hourly: a last run older than three hours means the timer is not running.
+        if (now - Number(at) > 3 * 3600)
+            return [
+                check,
+                warn(`the hourly import last ran ${hours} h ago`, "systemctl status mailstack-import.timer"),
+            ];
+        return [check, ok(`last run ${hours} h ago: ${imported} new message(s) imported`)];
+    });
+}

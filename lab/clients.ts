@@ -168,6 +168,11 @@ export function imapSearch(user: string, pass: string, o: { body?: string; text?
     return imap.imapSearch({ host: SERVER, port: port("imaps"), tlsOptions: LAB_TLS }, user, pass, o);
 }
 
+/** Every folder of a mailbox over IMAPS, with each message's subject, flags and INTERNALDATE. */
+export function imapFolders(user: string, pass: string) {
+    return imap.imapFolders({ host: SERVER, port: port("imaps"), tlsOptions: LAB_TLS }, user, pass);
+}
+
 /** Move the messages with this subject from one folder to another over IMAPS; how many moved. */
 export function imapMove(user: string, pass: string, o: { subject: string; from: string; to: string }) {
     return imap.imapMove({ host: SERVER, port: port("imaps"), tlsOptions: LAB_TLS }, user, pass, o);

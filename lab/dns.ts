@@ -73,6 +73,9 @@ export function outsideRecords(): LabDnsRecord[] {
         { name: "acme.lab.test", type: "A", content: NET.outside4 },
         // The backup target (lab/storagebox.ts), named like a Hetzner Storage Box.
         { name: STORAGE_BOX.host, type: "A", content: NET.storagebox4 },
+        // The import check's old provider (lab/oldmail.ts), and its self-signed twin.
+        { name: "imap.oldmail.test", type: "A", content: NET.oldImap4 },
+        { name: "badcert.oldmail.test", type: "A", content: NET.oldImapBadCert4 },
         { name: reverseName(NET.outside4), type: "PTR", content: "relay.sink.test" },
         { name: "client.sink.test", type: "A", content: NET.client4 },
         { name: "client.sink.test", type: "AAAA", content: NET.client6 },

@@ -153,14 +153,16 @@ export async function runSteps(steps: readonly RenderedStep[]): Promise<Provisio
 
 /**
  * Every step of the plan, in order. `passwords` defaults to the lab's; a check adding a
- * mailbox passes its own (same path). `only` runs a subset (still in plan order).
+ * mailbox passes its own (same path). `only` runs a subset (still in plan order). `extra`:
+ * further secrets a check's config needs (the import check's old-account passwords).
  */
 export async function provision(
     spec: MailSpec,
     passwords: Readonly<Record<string, string>> = LAB_PASSWORDS,
     only?: readonly StepRole[],
+    extra: Partial<PlanInputs> = {},
 ): Promise<ProvisionResult> {
-    const inputs = labPlanInputs(spec, passwords);
+    const inputs = { ...labPlanInputs(spec, passwords), ...extra };
     // `pulumi up` updates the cloud firewall with the config (a relay's port, the backup's).
     applyCloudFirewall(spec);
     return runSteps(

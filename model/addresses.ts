@@ -98,6 +98,8 @@ export interface AddressFacts {
     readonly domainNames: ReadonlyMap<string, number>;
     /** False when some domain's name is missing or invalid. */
     readonly allNamesKnown: boolean;
+    /** Every valid mailbox address, lower case. */
+    readonly mailboxes: ReadonlySet<string>;
 }
 
 /** Check `domains` and `passwords` together; report into `problems`. */
@@ -284,7 +286,7 @@ export function checkAddresses(domainsInput: unknown, passwords: unknown, proble
             else if (/[\x00-\x1f]/.test(password)) at(path, "must not contain control characters");
         });
     }
-    return { domainNames, allNamesKnown };
+    return { domainNames, allNamesKnown, mailboxes };
 }
 
 /**

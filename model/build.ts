@@ -3,7 +3,7 @@
 // the addresses (domains, aliases, passwords), then the hostname against the domains.
 
 import { checkAddresses, type AddressFacts } from "./addresses";
-import { ConfigError, Problems } from "./errors";
+import { ConfigError, configPath, Problems } from "./errors";
 import { checkSpamFilter } from "./filter";
 import { longestPublishedName, DNS_NAME_LIMIT } from "./names";
 import {
@@ -12,6 +12,7 @@ import {
     backupSftpInput,
     configInput,
     domainInput,
+    importInput,
     relayInput,
     serverInput,
     type RawConfig,
@@ -31,8 +32,10 @@ import {
     SUPPORTED_IMAGE,
     type BackupSpec,
     type DomainSpec,
+    type ImportSpec,
     type MailSpec,
 } from "./types";
+import { isIP } from "node:net";
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
     typeof value === "object" && value !== null && !Array.isArray(value);
@@ -257,6 +260,73 @@ function checkHostname(input: RawConfig, facts: AddressFacts, problems: Problems
 }
 
 /**
+ * `mailstack:imports` against the mailboxes, and `mailstack:importPasswords`: one password per
+ * import, for nothing else. The passwords are checked for shape only and never echoed.
+ */
+function checkImports(input: RawConfig, mailboxes: ReadonlySet<string>, problems: Problems): void {
+    const imports = Array.isArray(input.imports) ? input.imports : [];
+    const importing = new Map<string, number>(); // mailbox -> first index
+    imports.forEach((entry: unknown, i) => {
+        if (!isRecord(entry)) return; // the schema reports it
+        const mailbox = stringAt(importInput.shape.mailbox, entry.mailbox)?.toLowerCase();
+        if (mailbox !== undefined) {
+            const first = importing.get(mailbox);
+            if (!isEmail(mailbox)) problems.at(["imports", i, "mailbox"], `"${mailbox}" is not an email address`);
+            else if (!mailboxes.has(mailbox))
+                problems.at(
+                    ["imports", i, "mailbox"],
+                    `${mailbox} is not a configured mailbox (the import fills a mailbox: list it under its domain's mailboxes)`,
+                );
+            else if (first !== undefined)
+                problems.at(
+                    ["imports", i, "mailbox"],
+                    `${mailbox} is already imported into by mailstack:imports[${first}]: one account per mailbox`,
+                );
+            else importing.set(mailbox, i);
+        }
+        const host = stringAt(importInput.shape.host, entry.host);
+        if (host !== undefined && !isDomainName(host.toLowerCase()) && isIP(host) === 0)
+            problems.at(["imports", i, "host"], `"${host}" is not a host name or IP address`);
+    });
+    const passwords = input.importPasswords;
+    if (passwords === undefined) {
+        for (const [mailbox, i] of importing)
+            problems.at(
+                ["importPasswords"],
+                `has no password for ${mailbox} (mailstack:imports[${i}]): pulumi config set --secret --path 'mailstack:importPasswords["${mailbox}"]'`,
+            );
+        return;
+    }
+    if (!isRecord(passwords)) {
+        problems.at(["importPasswords"], 'must be a map of "mailbox address": "password"');
+        return;
+    }
+    const given = new Map<string, string>(); // lower case -> as written
+    for (const [address, password] of Object.entries(passwords)) {
+        const path = ["importPasswords", address];
+        const lower = address.toLowerCase();
+        const first = given.get(lower);
+        if (first !== undefined) {
+            problems.at(path, `is the same address as ${configPath(["importPasswords", first])}: keep one`);
+            continue;
+        }
+        given.set(lower, address);
+        // Never echo the value: it is the old account's password.
+        if (!importing.has(lower)) problems.at(path, "is set but mailstack:imports has no entry for this mailbox");
+        else if (typeof password === "number")
+            problems.at(path, "is a number (digits only?): set it as a string with --secret");
+        else if (typeof password !== "string" || password.length === 0) problems.at(path, "must be a non-empty string");
+        else if (/[\x00-\x1f\x7f]/.test(password)) problems.at(path, "must be one line without control characters");
+    }
+    for (const [mailbox, i] of importing)
+        if (!given.has(mailbox))
+            problems.at(
+                ["importPasswords"],
+                `has no password for ${mailbox} (mailstack:imports[${i}]): pulumi config set --secret --path 'mailstack:importPasswords["${mailbox}"]'`,
+            );
+}
+
+/**
  * Validate the stack config and build the MailSpec, or throw a ConfigError that lists
  * every problem with its key path (`mailstack:domains[1].aliases.admin[0]: ...`).
  *
@@ -277,6 +347,7 @@ export function buildSpec(config: RawConfig): MailSpec {
     checkBackup(raw, problems);
     checkSpamFilter(raw.spamFilter, problems);
     const facts = checkAddresses(raw.domains, passwords, problems);
+    checkImports(raw, facts.mailboxes, problems);
     const hostnameDomain = checkHostname(raw, facts, problems);
 
     const found = problems.sorted();
@@ -347,5 +418,12 @@ export function buildSpec(config: RawConfig): MailSpec {
             ds: z.ds.map((d) => d.toLowerCase()),
         })),
         ...(cfg.backup ? { backup: backupSpec(cfg.backup) } : {}),
+        imports: (cfg.imports ?? []).map((i): ImportSpec => ({
+            mailbox: i.mailbox.toLowerCase(),
+            host: i.host.toLowerCase(),
+            port: i.port,
+            tls: i.tls,
+            user: i.user,
+        })),
     };
 }

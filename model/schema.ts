@@ -235,6 +235,32 @@ export const backupInput = z
     .strict();
 
 /**
+ * One IMAP account whose mail is imported into a mailbox (README "Moving in"): mbsync on the
+ * server pulls what is new, hourly, until the entry is removed. The password is the secret
+ * `mailstack:importPasswords["<mailbox>"]`.
+ */
+export const importInput = z
+    .object({
+        /** The address of a configured mailbox that receives the mail. */
+        mailbox: z.string(),
+        /** The old provider's IMAP host, e.g. imap.gmail.com (checked as a host name or IP address). */
+        host: z.string(),
+        port: z.number().int().min(1).max(65535).default(993),
+        /** implicit: TLS from the first byte (993); starttls: the plain port, upgraded (143). Never clear text. */
+        tls: z
+            .enum(["implicit", "starttls"], {
+                error: 'must be "implicit" (TLS on connect, port 993) or "starttls" (port 143, upgraded before login)',
+            })
+            .default("implicit"),
+        /** The login at the old provider (often the full old address). */
+        user: z
+            .string()
+            .min(1, "must not be empty")
+            .regex(/^[^\x00-\x1f\x7f"\\]+$/, 'must be one line without control characters, " or \\'),
+    })
+    .strict();
+
+/**
  * Every `mailstack:*` key, in the order problems are reported. Secret keys are checked here
  * (presence, shape) and never kept in the MailSpec.
  */
@@ -329,6 +355,10 @@ export const configInput = z.object({
     backupSshPrivateKey: secret(z.string().superRefine(refinedBy(privateKeyProblem)).optional()),
     backupS3AccessKeyId: secret(s3Key.optional()),
     backupS3SecretAccessKey: secret(s3Key.optional()),
+    /** IMAP accounts to import, one per mailbox; removing an entry stops its import. */
+    imports: z.array(importInput).optional(),
+    /** mailbox address -> the old account's password (an app password at Gmail/Microsoft); checked in checkImports. */
+    importPasswords: secret(z.unknown().optional()),
 });
 
 export type ConfigKey = keyof typeof configInput.shape;

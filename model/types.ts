@@ -82,6 +82,17 @@ export interface SpamFilterSpec {
     readonly greylist: number | false;
 }
 
+/** One IMAP account imported into a mailbox; its password is a secret the spec never holds. */
+export interface ImportSpec {
+    /** The receiving mailbox's address, lower case. */
+    readonly mailbox: string;
+    /** The source's host, lower case. */
+    readonly host: string;
+    readonly port: number;
+    readonly tls: "implicit" | "starttls";
+    readonly user: string;
+}
+
 export interface MailSpec {
     /** The MX host: A/AAAA, PTR, EHLO name and TLS certificate name. */
     readonly hostname: string;
@@ -115,6 +126,8 @@ export interface MailSpec {
     readonly resolverSignedZones: readonly SignedZoneSpec[];
     /** restic backups of the mail volume; none when absent. */
     readonly backup?: BackupSpec;
+    /** IMAP accounts imported into mailboxes (mailstack:imports), in config order. */
+    readonly imports: readonly ImportSpec[];
 }
 
 export interface SignedZoneSpec {

@@ -469,6 +469,7 @@ describe("the checks on the server (the SSH script's output)", () => {
             updates: "0",
             reboot: "no",
             backup: "unconfigured",
+            imports: `none\nnow ${now / 1000}`,
             fail2ban: "[{'sshd': []}, {'dovecot': []}]",
             dkim: `nathabee.de mail ${"A".repeat(392)}`,
             ...over,
@@ -544,6 +545,36 @@ describe("the checks on the server (the SSH script's output)", () => {
             status: "fail",
             detail: expect.stringMatching(/not the key OpenDKIM signs with/),
         });
+    });
+
+    test("imports: one check per imported account; a failed run is a failure with its reason, a stale one a warning", () => {
+        const t = now / 1000;
+        const r = byCheck(
+            healthy({
+                imports: [
+                    `alice@nathabee.de ok ${t - 1800} 12 12 new message(s) imported`,
+                    `bob@nathabee.de failed ${t - 600} 0 login: imap.gmail.com refused the login of bob@gmail.com: [AUTHENTICATIONFAILED] Invalid credentials; check mailstack:importPasswords`,
+                    `carol@nathabee.de ok ${t - 5 * 3600} 0 0 new message(s) imported`,
+                    `now ${t}`,
+                ].join("\n"),
+            }),
+        );
+        expect(r["ssh import alice@nathabee.de"]).toMatchObject({
+            status: "ok",
+            detail: "last run 0.5 h ago: 12 new message(s) imported",
+        });
+        expect(r["ssh import bob@nathabee.de"]).toMatchObject({
+            status: "fail",
+            detail: expect.stringMatching(
+                /^the last run \(0\.2 h ago\) failed: login: imap\.gmail\.com refused the login/,
+            ),
+            fix: expect.stringMatching(/journalctl -u mailstack-import/),
+        });
+        expect(r["ssh import carol@nathabee.de"]).toMatchObject({
+            status: "warn",
+            detail: "the hourly import last ran 5.0 h ago",
+        });
+        expect(Object.keys(byCheck(healthy())).filter((c) => c.startsWith("ssh import"))).toEqual([]);
     });
 
     test("outbound TLS: the week's sessions by verification; mail held for a TLS policy is a warning naming the domain", () => {

@@ -18,6 +18,7 @@ import {
     renderLaterFiles,
     SERVICE_ACTIONS,
     WEBMAIL_PACKAGES,
+    IMPORT_PACKAGES,
     type Feature,
 } from "../render/features";
 import { renderBackupFiles } from "../render/host/backup";
@@ -175,6 +176,7 @@ describe("render/boot/packages.json, the lab image's copy of the package lists (
     test("its mail and webmail lists are the registry's, in the same order", () => {
         expect(packagesJson.mail).toEqual([...MAIL_PACKAGES]);
         expect(packagesJson.webmail).toEqual([...WEBMAIL_PACKAGES]);
+        expect(packagesJson.import).toEqual([...IMPORT_PACKAGES]);
     });
 
     test("lab/image.sh reads it from where it is", () => {

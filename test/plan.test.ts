@@ -5,7 +5,7 @@
 import { buildSpec, type MailSpec, type RawConfig } from "../model";
 import { PROVISIONING_PLAN, type PlanInputs, type StepRole } from "../render/plan/plan";
 import type { StepWait } from "../render/plan/plan";
-import { sftpBackup, twoDomains } from "./helpers/fixtures";
+import { oneImport, sftpBackup, twoDomains } from "./helpers/fixtures";
 
 const HASH = "{BLF-CRYPT}$2b$12$FsG2dsfa7VtRVtJ5nDpC5OXrM8/o1BrWkIzFcMjXgfRPL7Izgzht.";
 const PEM = "-----BEGIN PRIVATE KEY-----\nNOT-A-KEY\n-----END PRIVATE KEY-----\n";
@@ -27,7 +27,7 @@ function runKey(role: StepRole, s: MailSpec, i: PlanInputs): string {
 }
 
 describe("the provisioning plan", () => {
-    test("runs its steps in this order: host-key, first-boot, packages, host-config, dkim, mail-data, mail-volume, certificate, backup", () => {
+    test("runs its steps in this order: host-key, first-boot, packages, host-config, dkim, mail-data, mail-volume, certificate, backup, import", () => {
         expect(PROVISIONING_PLAN.map((s) => s.role)).toEqual([
             "host-key",
             "first-boot",
@@ -38,6 +38,7 @@ describe("the provisioning plan", () => {
             "mail-volume",
             "certificate",
             "backup",
+            "import",
         ]);
     });
 
@@ -53,6 +54,7 @@ describe("the provisioning plan", () => {
             "mail-volume": ["first-boot"],
             certificate: ["host-config"],
             backup: ["mail-data"],
+            import: ["mail-data"],
         });
     });
 
@@ -76,6 +78,7 @@ describe("the provisioning plan", () => {
             "mail-volume": ["volume-size"],
             certificate: ["host-dns"],
             backup: [],
+            import: [],
         });
     });
 
@@ -151,6 +154,24 @@ describe("the provisioning plan", () => {
                 return [
                     runKey("backup", s, inputs(s, { backup: { password: "first-password", sshPrivateKey: key } })),
                     runKey("backup", s, inputs(s, { backup: { password: "other-password", sshPrivateKey: key } })),
+                ];
+            },
+        ],
+        import: [
+            "a new password for the old account",
+            () => {
+                const s = spec(oneImport());
+                return [
+                    runKey(
+                        "import",
+                        s,
+                        inputs(s, { importPasswords: { "evaluation@nathabee.de": "first-app-password" } }),
+                    ),
+                    runKey(
+                        "import",
+                        s,
+                        inputs(s, { importPasswords: { "evaluation@nathabee.de": "other-app-password" } }),
+                    ),
                 ];
             },
         ],

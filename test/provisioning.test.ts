@@ -89,6 +89,7 @@ const IDEMPOTENT: Readonly<Record<Exclude<StepRole, "host-key">, string>> = {
     "mail-volume": "resize2fs only when the device is larger than the filesystem",
     certificate: "the same names again request nothing",
     backup: "apply-bundle, then `mailstack-backup enable` sets the timers it already set",
+    import: "apply-bundle, then `mailstack-import enable` sets the timer it already set; the run it starts adds only what is new",
 };
 
 describe("a changed SSH connection (a rotated deploy key, other timeouts)", () => {
@@ -151,7 +152,7 @@ describe("steps whose stdin holds a secret", () => {
     test("print nothing to the log and keep stdout and stderr encrypted in the state; the others report in clear", async () => {
         const steps = await provision("secretout", { privateKey: "deploy-key-1" });
         const secret = PROVISIONING_PLAN.filter((s) => s.secret).map((s) => s.role);
-        expect(secret.sort()).toEqual(["backup", "dkim", "mail-data"]);
+        expect(secret.sort()).toEqual(["backup", "dkim", "import", "mail-data"]);
         for (const s of steps) {
             const isSecret = secret.includes(s.role);
             expect([s.role, s.inputs.logging]).toEqual([s.role, isSecret ? "none" : undefined]);

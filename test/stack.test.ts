@@ -28,7 +28,7 @@ import { serverIpv6 } from "../components/host";
 import { MailStack } from "../components/mailstack";
 import { readZones, rollout } from "../components/zones";
 import { buildSpec, type BackupSecretKey, type RawConfig } from "../model";
-import { oneDomain, twoDomains } from "./helpers/fixtures";
+import { oneDomain, oneImport, twoDomains } from "./helpers/fixtures";
 
 const HCLOUD = {
     server: "hcloud:index/server:Server",
@@ -70,6 +70,9 @@ async function deploy(
             configuredPasswordAddresses: ["evaluation@nathabee.de"],
             ...(now ? { now } : {}),
             ...(relayPassword !== undefined ? { relayPassword: pulumi.secret(relayPassword) } : {}),
+            ...(raw.importPasswords !== undefined
+                ? { importPasswords: pulumi.secret(raw.importPasswords as Record<string, string>) }
+                : {}),
             ...(backupSecrets
                 ? {
                       backupSecrets: Object.fromEntries(
@@ -374,6 +377,7 @@ describe("one domain", () => {
                 "one-provision-mail-volume",
                 "one-provision-certificate",
                 "one-provision-backup",
+                "one-provision-import",
             ].sort(),
         );
         for (const c of commands) {
@@ -474,7 +478,7 @@ describe("one domain", () => {
     test("every provisioning step is triggered by the server's id, so a replaced server re-runs them all", () => {
         const serverId = find(res.resources, HCLOUD.server, "one-server").id;
         const commands = res.resources.filter((r) => r.type === COMMAND);
-        expect(commands).toHaveLength(9);
+        expect(commands).toHaveLength(10);
         for (const c of commands) expect(c.inputs.triggers[0]).toBe(serverId);
     });
 
@@ -664,6 +668,27 @@ describe("relay", () => {
             .map((f) => f.content)
             .join("\n");
         expect(decoded).toContain("relay-secret-value-123");
+    });
+});
+
+describe("importing an old IMAP account", () => {
+    test("its password reaches the server only through the import step's secret stdin; the firewall opens the source's port", async () => {
+        const raw = { ...oneDomain(), ...oneImport() };
+        const password = (oneImport().importPasswords as Record<string, string>)["evaluation@nathabee.de"];
+        const res = await deploy("import", raw);
+        for (const r of res.resources) {
+            if (r.name === "import-provision-import") continue;
+            expect([r.name, JSON.stringify(r.inputs).includes(password)]).toEqual([r.name, false]);
+        }
+        const step = find(res.resources, COMMAND, "import-provision-import");
+        expect(step.secretInputs).toContain("stdin");
+        expect(step.inputs.create).not.toContain(password);
+        const files = parseBundle(step.inputs.stdin);
+        const secret = files.find((f) => f.path === "/etc/mailstack/import/evaluation@nathabee.de.password")!;
+        expect([secret.content, secret.mode, secret.owner]).toEqual([`${password}\n`, "0600", "root"]);
+        const rules: any[] = find(res.resources, HCLOUD.firewall, "import-firewall").inputs.rules;
+        const out = rules.filter((r) => r.direction === "out" && r.protocol === "tcp").map((r) => r.port);
+        expect(out).toContain("993");
     });
 });
 

@@ -107,3 +107,36 @@ export async function imapSearch(
         }
     });
 }
+
+/** One message as a mailbox listing shows it: subject, flags, INTERNALDATE. */
+export interface ListedMessage {
+    readonly subject: string;
+    readonly flags: readonly string[];
+    readonly internalDate: Date;
+}
+
+/** Every selectable folder (its name decoded from modified UTF-7) with its messages' subject, flags and INTERNALDATE. */
+export async function imapFolders(t: ImapTarget, user: string, pass: string): Promise<Map<string, ListedMessage[]>> {
+    return withImap(t, user, pass, async (c) => {
+        const folders = new Map<string, ListedMessage[]>();
+        for (const box of await c.list()) {
+            if (box.flags.has("\\Noselect")) continue;
+            const lock = await c.getMailboxLock(box.path);
+            try {
+                const messages: ListedMessage[] = [];
+                const exists = typeof c.mailbox === "object" ? c.mailbox.exists : 0;
+                if (exists > 0)
+                    for await (const m of c.fetch("1:*", { envelope: true, flags: true, internalDate: true }))
+                        messages.push({
+                            subject: m.envelope?.subject ?? "",
+                            flags: [...(m.flags ?? [])].sort(),
+                            internalDate: new Date(m.internalDate ?? 0),
+                        });
+                folders.set(box.path, messages);
+            } finally {
+                lock.release();
+            }
+        }
+        return folders;
+    });
+}

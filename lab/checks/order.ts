@@ -84,6 +84,10 @@ export const CHECK_ORDER = [
     // Full-text search: 3000 messages to alice over LMTP, indexed on delivery, SEARCH BODY/TEXT from the index.
     // After the burst (alice's INBOX is large already), before backup and restore, which rebuild her index.
     "search.test.ts",
+    // Moving in (issue 31): alice's old Gmail-like account (lab/oldmail.ts) imported twice, wrong inputs refused
+    // with their reason, then switched off; after burst.test.ts (alice's INBOX small before it) and before the
+    // backup, which then holds the imported mail. It ends on the lab's config (no import).
+    "import.test.ts",
     // Purges a package (and the milter it runs) for the packages step to bring back; before the reboot, which sees it start.
     "packages.test.ts",
     // Grows the mail volume online; after the checks that fill it with mail, before the reboot, which mounts the grown one.

@@ -38,6 +38,10 @@ export const NET = {
     plainMx4: "198.51.100.27",
     /** Knot DNS with the DNSSEC-signed zone dane.test (lab/dane.ts), the server's stub zone for it. */
     signedDns4: "198.51.100.53",
+    /** The old provider of the import check (lab/oldmail.ts): IMAPS with a lab-CA certificate. */
+    oldImap4: "203.0.113.143",
+    /** The same old provider with a self-signed certificate (a certificate that does not verify). */
+    oldImapBadCert4: "203.0.113.144",
 } as const;
 
 /** Create msl-srv and msl-out with one veth pair between them. No link to the host. */
@@ -63,7 +67,7 @@ export function createNetwork(): void {
     run(o, "addr", "add", `${NET.attacker4}/32`, "dev", NET.outsideIf);
     run(o, "addr", "add", `${NET.storagebox4}/32`, "dev", NET.outsideIf);
     run(o, "addr", "add", `${NET.listed4}/32`, "dev", NET.outsideIf);
-    for (const a of [NET.mx4, NET.badTlsMx4, NET.plainMx4, NET.signedDns4])
+    for (const a of [NET.mx4, NET.badTlsMx4, NET.plainMx4, NET.signedDns4, NET.oldImap4, NET.oldImapBadCert4])
         run(o, "addr", "add", `${a}/32`, "dev", NET.outsideIf);
     run(o, "-6", "addr", "add", `${NET.client6}/64`, "dev", NET.outsideIf, "nodad");
     run(o, "-6", "addr", "add", `${NET.mx6}/64`, "dev", NET.outsideIf, "nodad");

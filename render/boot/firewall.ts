@@ -52,6 +52,11 @@ export function firewallRules(spec: MailSpec): FirewallRuleSpec[] {
     const relay = spec.relay;
     const backupPort = backupEgressPort(spec);
     const fixed = [port("smtp"), 53, 80, HTTPS_PORT];
+    const earlier = [...fixed, ...(relay ? [relay.port] : []), ...(backupPort !== undefined ? [backupPort] : [])];
+    // The old providers' IMAP ports (mailstack:imports), each once.
+    const importPorts = [...new Set(spec.imports.map((i) => i.port))]
+        .filter((p) => !earlier.includes(p))
+        .sort((a, b) => a - b);
     return [
         ...SERVICES.map((s): FirewallRuleSpec => ({
             direction: "in",
@@ -75,6 +80,7 @@ export function firewallRules(spec: MailSpec): FirewallRuleSpec[] {
         ...(backupPort !== undefined && !fixed.includes(backupPort) && backupPort !== relay?.port
             ? [outbound("tcp", backupPort, "the backup repository")]
             : []),
+        ...importPorts.map((p) => outbound("tcp", p, "IMAP of an old account being imported")),
         outbound("tcp", 53, "DNS over TCP"),
         outbound("udp", 53, "DNS"),
         outbound("tcp", 80, "HTTP: Debian packages"),

@@ -15,6 +15,7 @@ import { fail2ban } from "./fail2ban";
 import type { Feature } from "./feature";
 import { filter } from "./filter";
 import { hostKey } from "./host-key";
+import { imports } from "./import";
 import { limits } from "./limits";
 import { mailVolume } from "./mail-volume";
 import { metadataGuard } from "./metadata-guard";
@@ -39,6 +40,7 @@ import { webmail } from "./webmail";
 export type { Feature } from "./feature";
 export { QUOTA_WARNING_SCRIPT } from "./dovecot";
 export { WEBMAIL_PACKAGES } from "./webmail";
+export { IMPORT_PACKAGES } from "./import";
 
 /**
  * Every feature, in the order host-config writes their files (and the first boot's archive
@@ -71,6 +73,7 @@ export const FEATURES: readonly Feature[] = [
     passwords,
     srs,
     backup,
+    imports,
     tls,
     systemd,
 ];

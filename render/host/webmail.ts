@@ -1,7 +1,7 @@
 // Roundcube at https://<hostname>/ (mailstack:webmail): its config, nginx's server for the
 // host name, php-fpm's settings and the script that keeps its state on the mail volume. All
 // of it comes with host-config (the user-data has no room, and nothing needs it before the
-// certificate); its packages with the packages step (render/boot/packages.ts).
+// certificate); its packages with the packages step (render/features/webmail.ts).
 
 import { port, type MailSpec } from "../../model";
 import { MIN_PASSWORD_LENGTH } from "../plan/passwords";

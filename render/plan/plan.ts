@@ -12,6 +12,7 @@ import { certificateNames, renderCertificateRequests } from "../host/client-conf
 import { DKIM_KEYS_PRUNE, renderDkimFiles } from "../host/dkim";
 import { HOST_CONFIG_PRUNE, packageStep, renderHostFiles } from "../features";
 import { APPLE_PROFILES_PRUNE, renderAppleProfiles } from "../host/client-config";
+import { IMPORT_PRUNE, renderImportFiles } from "../host/import";
 import { renderMailData } from "../host/mail-data";
 import { migrateCommand } from "../host/migrations";
 import { ED25519_PUBLIC_KEY } from "../boot/user-data";
@@ -26,6 +27,8 @@ export interface PlanInputs {
     readonly relayPassword?: string;
     /** The backup repository's password and credentials, when spec.backup is set. */
     readonly backup?: BackupSecrets;
+    /** mailbox -> the old account's password, one per spec.imports entry. */
+    readonly importPasswords?: Readonly<Record<string, string>>;
 }
 
 export type StepRole =
@@ -37,7 +40,8 @@ export type StepRole =
     | "mail-data"
     | "mail-volume"
     | "certificate"
-    | "backup";
+    | "backup"
+    | "import";
 
 /** Outside things a step must wait for, besides other steps. */
 export type StepWait =
@@ -222,6 +226,21 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
         stdin: (spec, i) => renderBundle(renderBackupFiles(spec, i.backup)),
         secret: true,
         pin: "replaced",
+        after: ["mail-data"],
+        waitsFor: [],
+        triggers: none,
+    },
+    // Old IMAP accounts imported into mailboxes (cloud-init/import.ts): each account's
+    // settings and password, the script and its timer; then the timer is enabled and a first
+    // run started, or, with no import left, the timer is stopped and its units are gone.
+    {
+        role: "import",
+        command: () => `${remoteCommand("apply-bundle.sh")} && /usr/local/sbin/mailstack-import enable`,
+        uses: ["importPasswords"],
+        stdin: (spec, i) => renderBundle(renderImportFiles(spec, i.importPasswords), IMPORT_PRUNE),
+        secret: true,
+        pin: "replaced",
+        // The mailboxes exist (mail-data) and mbsync is installed (packages, before host-config).
         after: ["mail-data"],
         waitsFor: [],
         triggers: none,

@@ -60,3 +60,11 @@ export function sftpBackup(): RawConfig {
         backupSecretsSet: ["backupPassword"],
     };
 }
+
+/** Gmail imported into evaluation@nathabee.de (oneDomain's first mailbox), with its app password. */
+export function oneImport(): RawConfig {
+    return {
+        imports: [{ mailbox: "evaluation@nathabee.de", host: "imap.gmail.com", user: "evaluation.old@gmail.com" }],
+        importPasswords: { "evaluation@nathabee.de": "abcd efgh ijkl mnop" },
+    };
+}
