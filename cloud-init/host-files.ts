@@ -125,6 +125,14 @@ export const MAIL_UNITS = [
 ] as const;
 
 /**
+ * The mail units whose Debian unit has no Restart= (Postfix, Dovecot): a drop-in restarts each
+ * after a crash. rspamd, Valkey, unbound and OpenDKIM restart by their own units (Restart=always
+ * or on-failure), our own units by theirs.
+ */
+export const RESTARTED_AFTER_CRASH = ["postfix", "dovecot"] as const;
+const restartDropIn = (unit: string) => `/etc/systemd/system/${unit}.service.d/restart.conf`;
+
+/**
  * Every unit that must be active on a provisioned server: MAIL_UNITS, and rspamd and the
  * limits (limits.ts), which come with host-config (mailstack doctor checks these).
  */
@@ -313,6 +321,9 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
             renderTemplate("systemd/postfix-requires-mail-volume.conf"),
             ["daemon-reload"],
         ),
+        ...RESTARTED_AFTER_CRASH.map((unit) =>
+            file(restartDropIn(unit), renderTemplate("systemd/restart-after-crash.conf", { unit }), ["daemon-reload"]),
+        ),
         ...renderFilterFiles(spec),
         ...renderOutboundFiles(spec),
         ...renderLimitFiles(spec),
@@ -344,6 +355,8 @@ function smtpEgressGuardFiles(): HostFile[] {
  * the unattended upgrades' settings (the packages step installs today's packages first).
  */
 const NOT_NEEDED_BEFORE_HOST_CONFIG: readonly string[] = [
+    // A restart after a crash: the first boot's minutes before host-config can do without it.
+    ...RESTARTED_AFTER_CRASH.map(restartDropIn),
     CERTBOT_DEPLOY_HOOK,
     QUOTA_WARNING_SCRIPT,
     UNATTENDED_UPGRADES_CONF,
