@@ -80,7 +80,7 @@ const FAULTS: Fault[] = [
     {
         id: "dovecot-lmtp",
         what: "kill -9 of Dovecot's LMTP processes mid-delivery",
-        pids: "pgrep -f '^dovecot/lmtp'",
+        pids: "pgrep -f '^(dovecot/lmtp|/usr/lib/dovecot/lmtp)'",
         cutsDelivery: true,
         submissions: true,
     },
