@@ -158,6 +158,32 @@ function unitsDown(): string[] {
         .filter((l) => !l.endsWith(" active"));
 }
 
+/**
+ * Seconds from the end of the fault until every unit is active and each killed process is
+ * gone with another in its place (but Dovecot's LMTP, started on demand); asks every 250 ms
+ * without holding up the burst.
+ */
+async function backAfter(fault: Fault, killed: readonly string[]): Promise<number> {
+    const limit = (fault.recoverySeconds ?? RECOVERY_SECONDS) * 1000;
+    const pids = killed.length > 0 && fault.id !== "dovecot-lmtp" ? `$(${fault.pids}) ${killed.join(" ")}` : "";
+    const probe =
+        `for u in ${UNITS.join(" ")}; do [ "$(systemctl is-active $u)" = active ] || echo "down $u"; done; ` +
+        `for p in ${pids}; do kill -0 $p 2>/dev/null && echo "live $p"; done; true`;
+    let last = "";
+    for (;;) {
+        const r = await sshAsync(probe, { allowFail: true, timeoutMs: 15_000 });
+        const lines = r.status === 0 ? r.stdout.trim().split("\n").filter(Boolean) : ["down ssh"];
+        const live = lines.filter((l) => l.startsWith("live ")).map((l) => l.slice(5));
+        const down = lines.filter((l) => l.startsWith("down "));
+        const replaced = pids === "" || (live.length > 0 && live.every((p) => !killed.includes(p)));
+        if (down.length === 0 && replaced) return Math.round((Date.now() - faultEndedAt) / 100) / 10;
+        last = down.join(", ") || `${fault.pids}: ${live.join(" ") || "none"} (killed ${killed.join(" ")})`;
+        if (Date.now() - faultEndedAt > limit)
+            throw new Error(`not back within ${limit / 1000} s of the fault: ${last}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+}
+
 interface Row {
     fault: string;
     accepted: number;
@@ -217,6 +243,7 @@ for (const fault of FAULTS) {
         };
         let killed: string[] = [];
         let strike: Promise<void> | undefined;
+        let recovery: Promise<number> | undefined;
         let submissions: Promise<BurstResult> | undefined;
         let n = 0;
         try {
@@ -230,6 +257,9 @@ for (const fault of FAULTS) {
                               killed = r.stdout.trim().split(/\s+/).filter(Boolean);
                           })
                         : fault.strike!();
+                    // Timed while the burst goes on, from the kill, the power cut or the volume's blocks given back.
+                    recovery = strike.then(() => backAfter(fault, killed));
+                    recovery.catch(() => undefined); // awaited below: no unhandled rejection meanwhile
                     if (fault.submissions) submissions = smtpBurst(submitted);
                 },
             });
@@ -238,26 +268,7 @@ for (const fault of FAULTS) {
             await strike;
             if (fault.pids) assert.ok(killed.length > 0, `nothing to kill: ${fault.pids}`);
             const sub = submissions ? await submissions : undefined;
-
-            // Back: every unit active, each killed process gone and (but Dovecot's LMTP, started
-            // on demand) another in its place.
-            const limit = (fault.recoverySeconds ?? RECOVERY_SECONDS) * 1000;
-            const replaced = () => {
-                if (killed.length === 0 || fault.id === "dovecot-lmtp") return true;
-                const live = ssh(
-                    `for p in $(${fault.pids}) ${killed.join(" ")}; do kill -0 $p 2>/dev/null && echo $p; done; true`,
-                )
-                    .stdout.trim()
-                    .split(/\s+/)
-                    .filter(Boolean);
-                return live.length > 0 && live.every((p) => !killed.includes(p));
-            };
-            await eventually(() => unitsDown().length === 0 && replaced(), limit, 250).catch(() => {
-                throw new Error(
-                    `not back within ${limit / 1000} s of the fault: ${unitsDown().join(", ") || `${fault.pids} not replaced`}`,
-                );
-            });
-            const recovered = (Date.now() - faultEndedAt) / 1000;
+            const recovered = await recovery!;
 
             for (const r of [burst, sub]) {
                 assert.deepEqual(
@@ -333,7 +344,7 @@ for (const fault of FAULTS) {
                 lost: ids.filter((id) => !copies.has(id)).length,
                 duplicated: dupes.reduce((sum, [, c]) => sum + c - 1, 0),
                 deferred: state.deferred.length,
-                recovered: Math.round(recovered * 10) / 10,
+                recovered,
             };
             rows.push(row);
             console.log(`fault ${JSON.stringify(row)}`);
@@ -344,6 +355,7 @@ for (const fault of FAULTS) {
             burstOver();
             burstOver = () => undefined;
             await strike?.catch(() => undefined);
+            await recovery?.catch(() => undefined);
             ssh(`rm -f /srv/mail/fault-ballast; systemctl start ${UNITS.join(" ")}; postqueue -f`, { allowFail: true });
         }
     });
