@@ -1,13 +1,14 @@
 // The doctor: every check from the stack's outputs, each under its own time limit, run
 // side by side; a check that throws or runs out of time is a result like any other.
 
-import { parseRecord, txtValue } from "../cloud-init/dns-records";
+import { parseRecord, txtValue } from "../render/dns/dns-records";
 import { blocklistChecks, type Blocklist } from "./dnsbl";
 import type { Lookup } from "./dns";
 import { portChecks, relayCheck, reverseDnsChecks, type Target } from "./outside";
 import { recordChecks } from "./records";
 import { sshChecks, type RemoteFacts } from "./remote";
-import type { DoctorOutputs } from "../spec/outputs";
+import { parseDkimName } from "../model/names";
+import type { DoctorOutputs } from "../model/outputs";
 import { fail, type Check, type CheckResult } from "./types";
 
 export interface DoctorOptions {
@@ -60,9 +61,9 @@ export function mailDomains(o: DoctorOutputs): string[] {
 /** Each DKIM record: domain, selector and the published key. */
 export function dkimRecords(o: DoctorOutputs): RemoteFacts["dkim"] {
     return o.dnsRecords.map(parseRecord).flatMap((r) => {
-        const m = /^([^.]+)\._domainkey\.(.+)$/.exec(r.name);
+        const name = parseDkimName(r.name);
         const p = r.type === "TXT" ? /(?:^|;)\s*p=([A-Za-z0-9+/=]+)/.exec(txtValue(r.content!)) : null;
-        return m && p ? [{ domain: m[2].toLowerCase(), selector: m[1], publicKey: p[1] }] : [];
+        return name && p ? [{ domain: name.domain.toLowerCase(), selector: name.selector, publicKey: p[1] }] : [];
     });
 }
 

@@ -4,12 +4,12 @@
 // They read the rendered files the way the daemons do (a setting's last value wins, master.cf
 // overrides main.cf), so a reworded comment or a moved line does not fail them.
 
-import { buildSpec, type MailSpec, type RawConfig } from "../spec";
-import { renderDkimFiles, renderHostFiles, renderMailData, type HostFile } from "../cloud-init";
-import { renderBackupFiles } from "../cloud-init/backup";
-import { ACTIVE_UNITS, renderDaemonFilesLater, renderFirstBootFiles } from "../cloud-init/host-files";
-import { renderTemplate } from "../cloud-init/template";
-import { dmarcValue, mailDnsRecords, spfValue } from "../cloud-init/dns-records";
+import { buildSpec, type MailSpec, type RawConfig } from "../model";
+import { renderDkimFiles, renderHostFiles, renderMailData, type HostFile } from "../render";
+import { renderBackupFiles } from "../render/host/backup";
+import { ACTIVE_UNITS, renderFirstBootFiles, renderLaterFiles } from "../render/features";
+import { renderTemplate } from "../render/host/template";
+import { dmarcValue, mailDnsRecords, spfValue } from "../render/dns/dns-records";
 import { sftpBackup, twoDomains } from "./helpers/fixtures";
 
 const HASH = "{BLF-CRYPT}$2b$12$FsG2dsfa7VtRVtJ5nDpC5OXrM8/o1BrWkIzFcMjXgfRPL7Izgzht.";
@@ -384,7 +384,7 @@ describe("local accounts and port 25 elsewhere", () => {
 
     test("the guard is a unit that must be active, brought by host-config (its rule names the postfix user, which the first boot does not have yet)", () => {
         expect(ACTIVE_UNITS).toContain("mailstack-smtp-egress-guard");
-        expect(renderDaemonFilesLater(spec()).map((f) => f.path)).toEqual(
+        expect(renderLaterFiles(spec()).map((f) => f.path)).toEqual(
             expect.arrayContaining([
                 "/etc/mailstack/smtp-egress-guard.nft",
                 "/etc/systemd/system/mailstack-smtp-egress-guard.service",

@@ -15,7 +15,7 @@
 // delivery, fails the check.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MAIL_UNITS } from "../../cloud-init/host-files";
+import { ACTIVE_UNITS } from "../../render/features";
 import { smtpBurst, type BurstOptions, type BurstResult } from "../burst";
 import { eventually } from "../clients";
 import { deliveredCopies, queuedMessageIds } from "../delivery";
@@ -35,8 +35,8 @@ const ALICE = { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.or
 /** Every daemon runs again within this many seconds of the fault (the reboot: of the kill). */
 const RECOVERY_SECONDS = 30;
 const REBOOT_RECOVERY_SECONDS = 120;
-/** Every unit a provisioned server runs for mail, and rspamd (host-config's). */
-const UNITS = [...MAIL_UNITS, "rspamd"];
+/** Every unit that must be active on a provisioned server. */
+const UNITS = ACTIVE_UNITS;
 
 /** The processes a fault kills (a shell command printing their PIDs) and when they are back. */
 interface Fault {
