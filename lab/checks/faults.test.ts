@@ -168,7 +168,7 @@ async function backAfter(fault: Fault, killed: readonly string[]): Promise<numbe
     const pids = killed.length > 0 && fault.id !== "dovecot-lmtp" ? `$(${fault.pids}) ${killed.join(" ")}` : "";
     const probe =
         `for u in ${UNITS.join(" ")}; do [ "$(systemctl is-active $u)" = active ] || echo "down $u"; done; ` +
-        `for p in ${pids}; do kill -0 $p 2>/dev/null && echo "live $p"; done; true`;
+        `for p in ${pids}; do [ "$p" != 0 ] && kill -0 $p 2>/dev/null && echo "live $p"; done; true`;
     let last = "";
     for (;;) {
         const r = await sshAsync(probe, { allowFail: true, timeoutMs: 15_000 });
