@@ -388,7 +388,7 @@ describe("one domain", () => {
         const mailData: string = find(res.resources, COMMAND, "one-provision-mail-data").inputs.stdin;
         expect(mailData).toMatch(/^mailstack-bundle 1\n/);
         expect(mailData).toMatch(/\nend\n?$/);
-        const users = bundleFile(mailData, "/etc/dovecot/users");
+        const users = bundleFile(mailData, "/etc/dovecot/configured-users");
         expect(users).toBeDefined();
         expect(users).toMatch(/^evaluation@nathabee\.de:\{BLF-CRYPT\}\$2b\$12\$/m);
         expect(mailData).not.toContain(SECRET_PASSWORD);
@@ -398,7 +398,7 @@ describe("one domain", () => {
         const bcrypt = (await import("bcryptjs")).default;
         const users = bundleFile(
             find(res.resources, COMMAND, "one-provision-mail-data").inputs.stdin,
-            "/etc/dovecot/users",
+            "/etc/dovecot/configured-users",
         )!;
         const line = users.split("\n").find((l) => l.startsWith("evaluation@nathabee.de:"))!;
         const hash = line.split(":")[1].replace("{BLF-CRYPT}", "");
