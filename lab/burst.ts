@@ -22,10 +22,17 @@ export interface BurstOptions {
     subject: string;
     /** Log in (after STARTTLS), for 587. */
     auth?: { user: string; pass: string };
+    /** Send only these message numbers (a sender's retry of those not accepted); all `count` by default. */
+    only?: readonly number[];
+    /** Called with each message's number as it is accepted (a fault lab strikes mid-burst). */
+    onAccepted?: (i: number) => void;
 }
 
 export interface BurstResult {
     accepted: number;
+    /** The numbers of the messages answered 250 at the end of DATA, and of the others. */
+    acceptedNumbers: number[];
+    notAcceptedNumbers: number[];
     /** The refusals and errors, one line each ("5xx ..." or the client's error). */
     refused: string[];
     /** Epoch ms before the first connection was opened. */
@@ -59,19 +66,23 @@ function burstMessage(o: BurstOptions, i: number): string {
  */
 export async function smtpBurst(o: BurstOptions): Promise<BurstResult> {
     const per = o.perConnection ?? 1;
+    const numbers = o.only ?? Array.from({ length: o.count }, (_, i) => i);
     const refused: string[] = [];
+    const acceptedNumbers: number[] = [];
+    const notAcceptedNumbers: number[] = [];
     let accepted = 0;
     let next = 0;
     let lastAcceptedAt = 0;
     const worker = async () => {
-        while (next < o.count) {
+        while (next < numbers.length) {
             const first = next;
-            const n = Math.min(per, o.count - first);
+            const n = Math.min(per, numbers.length - first);
             next += n;
+            const batch = numbers.slice(first, first + n);
             const login = o.auth
                 ? ["EHLO client.sink.test", authPlain(o.auth.user, o.auth.pass)]
                 : ["EHLO client.sink.test"];
-            const messages = Array.from({ length: n }, (_, k) => first + k).flatMap((i) => [
+            const messages = batch.flatMap((i) => [
                 `MAIL FROM:<${o.from}>`,
                 `RCPT TO:<${o.to(i)}>`,
                 "DATA",
@@ -87,19 +98,33 @@ export async function smtpBurst(o: BurstOptions): Promise<BurstResult> {
                     const end = replies[offset + 4 * k + 3];
                     if (end?.code === 250) {
                         accepted += 1;
+                        acceptedNumbers.push(batch[k]);
                         lastAcceptedAt = Date.now();
+                        o.onAccepted?.(batch[k]);
                     } else {
                         const last = replies.at(-1);
                         refused.push(last ? `${last.code} ${last.lines.join(" ")}` : "no reply");
+                        notAcceptedNumbers.push(batch[k]);
                     }
                 }
             } catch (err) {
+                // A dropped connection or a timeout: none of its messages was seen accepted. A 250
+                // lost with the connection leaves the sender to retry: the one duplicate SMTP allows.
                 for (let k = 0; k < n; k++) refused.push((err as Error).message);
+                notAcceptedNumbers.push(...batch);
             }
         }
     };
     const startedAt = Date.now();
     await Promise.all(Array.from({ length: o.sessions }, worker));
     const seconds = (lastAcceptedAt - startedAt) / 1000;
-    return { accepted, refused, startedAt, lastAcceptedAt, perSecond: seconds > 0 ? accepted / seconds : 0 };
+    return {
+        accepted,
+        acceptedNumbers,
+        notAcceptedNumbers,
+        refused,
+        startedAt,
+        lastAcceptedAt,
+        perSecond: seconds > 0 ? accepted / seconds : 0,
+    };
 }

@@ -61,3 +61,34 @@ export function mailLogSince(sinceMs: number): MailLog {
 export function queueLength(): number {
     return Number(ssh("postqueue -j | wc -l").stdout.trim());
 }
+
+/** `<prefix>...>` Message-IDs, checked before they go into a shell command. */
+function messageIdPattern(prefix: string): string {
+    if (!/^[\w.-]+$/.test(prefix)) throw new Error(`unexpected Message-ID prefix ${prefix}`);
+    return `Message-ID: <${prefix.replace(/\./g, "\\.")}[^>]*>`;
+}
+
+/**
+ * How many copies of each message whose Message-ID starts with `prefix` are in any Maildir
+ * folder of any mailbox (new/ and cur/; tmp/ holds deliveries not finished), by the
+ * Message-ID's left part (before the @).
+ */
+export function deliveredCopies(prefix: string): Map<string, number> {
+    const out = ssh(
+        `grep -rhoIE --exclude-dir=tmp -e '^${messageIdPattern(prefix)}' /srv/mail/vhosts | sort | uniq -c`,
+        { allowFail: true, timeoutMs: 60_000 },
+    ).stdout;
+    const copies = new Map<string, number>();
+    for (const m of out.matchAll(/^\s*(\d+) Message-ID: <([^@>]+)@[^>]*>$/gm)) copies.set(m[2], Number(m[1]));
+    return copies;
+}
+
+/** The messages in Postfix's queue whose Message-ID starts with `prefix`: each Message-ID's left part with its queue (active, deferred, ...). */
+export function queuedMessageIds(prefix: string): { id: string; queue: string }[] {
+    const out = ssh(
+        `postqueue -j | python3 -c 'import json, sys\nfor l in sys.stdin:\n q = json.loads(l)\n print(q["queue_name"], q["queue_id"])' | ` +
+            `while read -r queue id; do postcat -h -q "$id" 2>/dev/null | grep -oE -e '${messageIdPattern(prefix)}' | sed "s/^/$queue /"; done; true`,
+        { timeoutMs: 60_000 },
+    ).stdout;
+    return [...out.matchAll(/^(\S+) Message-ID: <([^@>]+)@[^>]*>$/gm)].map((m) => ({ queue: m[1], id: m[2] }));
+}

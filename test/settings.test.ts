@@ -7,7 +7,8 @@
 import { buildSpec, type MailSpec, type RawConfig } from "../model";
 import { renderDkimFiles, renderHostFiles, renderMailData, type HostFile } from "../render";
 import { renderBackupFiles } from "../render/host/backup";
-import { ACTIVE_UNITS, renderLaterFiles } from "../render/features";
+import { ACTIVE_UNITS, renderFirstBootFiles, renderLaterFiles } from "../render/features";
+import { renderTemplate } from "../render/host/template";
 import { dmarcValue, mailDnsRecords, spfValue } from "../render/dns/dns-records";
 import { sftpBackup, twoDomains } from "./helpers/fixtures";
 
@@ -260,6 +261,49 @@ describe("Dovecot", () => {
         expect(conf.get("service indexer-worker/process_limit")).toBe("2");
         expect(conf.get("service indexer-worker/vsz_limit")).toBe("256M");
         expect(conf.get("fts flatcurve/commit_limit")).toBe("500");
+    });
+});
+
+// --- Durability: what a crash must not lose (docs/faults.md, lab/checks/faults.test.ts) ----------
+
+/** A systemd unit file's `Key=value` lines of one section; the last value wins. */
+function unitSection(text: string, section: string): Map<string, string> {
+    const out = new Map<string, string>();
+    let current = "";
+    for (const line of text.split("\n")) {
+        const head = /^\[(\w+)\]$/.exec(line.trim());
+        if (head) current = head[1];
+        const m = /^(\w+)=(.*)$/.exec(line.trim());
+        if (m && current === section) out.set(m[1], m[2]);
+    }
+    return out;
+}
+
+describe("durability", () => {
+    test.each(["postfix", "dovecot"])(
+        "%s is started again when its main process dies (Restart=on-failure): Debian's unit leaves it down",
+        (unit) => {
+            const path = `/etc/systemd/system/${unit}.service.d/restart.conf`;
+            const service = unitSection(hostFile(path), "Service");
+            expect(service.get("Restart")).toBe("on-failure");
+            expect(Number(service.get("RestartSec"))).toBeLessThanOrEqual(5);
+            // Host-config brings it; the user-data (32 KiB) has no room to spare.
+            expect(renderFirstBootFiles(spec()).map((f) => f.path)).not.toContain(path);
+            expect(byPath(renderHostFiles(spec()), path).onChange).toEqual(["daemon-reload"]);
+        },
+    );
+
+    test("Dovecot fsyncs each delivered message, and new/ after the rename, before LMTP answers 250 (mail_fsync = optimized)", () => {
+        expect(dovecot().get("mail_fsync")).toBe("optimized");
+    });
+
+    test("the mail volume keeps ext4's journal order and write barriers, which Postfix's and Dovecot's fsyncs rely on", () => {
+        const mount = unitSection(renderTemplate("systemd/srv-mail.mount", { mailVolumeDevice: "/dev/x" }), "Mount");
+        expect(mount.get("Type")).toBe("ext4");
+        const options = (mount.get("Options") ?? "").split(",");
+        for (const risky of ["nobarrier", "barrier=0", "data=writeback", "async", "journal_async_commit"])
+            expect(options).not.toContain(risky);
+        expect(options.filter((o) => /^(data|commit|barrier)=/.test(o))).toEqual([]);
     });
 });
 

@@ -8,7 +8,7 @@ import { STATE_DIR } from "../harness/processes";
 import { ssh } from "../harness/ssh";
 import type { LabContext } from "../run";
 
-export { MAIL_VOLUME_DEVICE, rebootContainer } from "../harness/container";
+export { hardRebootContainer, MAIL_VOLUME_DEVICE, rebootContainer } from "../harness/container";
 export { NET } from "../harness/net";
 export { STATE_DIR } from "../harness/processes";
 export { ssh } from "../harness/ssh";

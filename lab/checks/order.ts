@@ -97,6 +97,10 @@ export const CHECK_ORDER = [
     "backup.test.ts",
     // After every check that delivers mail, so the volume it proves intact across the reboot holds their mail.
     "reboot.test.ts",
+    // The fault lab (issue 34): daemons killed, the volume full and the power cut, each mid-burst; after the
+    // clean reboot (whose file comparison its mail would disturb) and before fail2ban.test.ts. It ends with every
+    // daemon running, the volume's ballast gone and the queue empty.
+    "faults.test.ts",
     // After the others on the first server: it bans an address (its own, then unbans it), so no check can meet a ban it left behind.
     "fail2ban.test.ts",
     // Replaces the server (clean shutdown, new root, same volume, every step): after every check of the first

@@ -245,6 +245,30 @@ export async function rebootContainer(): Promise<number> {
     return (Date.now() - start) / 1000;
 }
 
+/**
+ * A power cut, as far as a container can have one: the container's PID 1 is killed with
+ * SIGKILL from the host, which kills every process in it at once (no daemon stops, flushes
+ * or says goodbye), then the lab boots the same root with the same volume. The host's kernel
+ * keeps running, so what the daemons had written but not fsynced still reaches the volume
+ * image: this shows the daemons' recovery, not the disk's (docs/faults.md). Returns the
+ * seconds until root can log in again.
+ */
+export async function hardRebootContainer(): Promise<number> {
+    const timeoutMs = 120_000;
+    const leader = readPid("leader");
+    if (leader === undefined || readPid("nspawn") === undefined) throw new Error("no lab container is running");
+    const start = Date.now();
+    process.kill(leader, "SIGKILL");
+    while (readPid("nspawn") !== undefined) {
+        if (Date.now() - start > timeoutMs)
+            throw new Error("systemd-nspawn did not exit after its container was killed");
+        await sleep(100);
+    }
+    await bootContainer(path.join(labTmpfs(), "root"), labLoopDevice());
+    await waitForSsh();
+    return (Date.now() - start) / 1000;
+}
+
 /** Stop everything the lab recorded (lab/stop.sh); returns its output. */
 export function teardown(): { ok: boolean; output: string } {
     const r = spawnSync("bash", [path.join(LAB_DIR, "stop.sh")], {

@@ -7,6 +7,7 @@ import { renderTemplate } from "../host/template";
 import { hostFile as file } from "../host/types";
 import type { Feature } from "./feature";
 import { LMTP_PER_MAILBOX_CONCURRENCY } from "./postfix";
+import { restartAfterCrash } from "./systemd";
 import { DOVECOT_USERS } from "../host/mailbox-passwords";
 
 /** What Dovecot runs when a mailbox passes 80% or 95% of its quota (dovecot.conf service quota-warning). */
@@ -41,5 +42,8 @@ export const dovecot: Feature = {
         ),
     ],
     // No mailbox is near its quota at first boot.
-    laterFiles: () => [file(QUOTA_WARNING_SCRIPT, renderTemplate("dovecot/quota-warning.sh"), [], "0755")],
+    laterFiles: () => [
+        file(QUOTA_WARNING_SCRIPT, renderTemplate("dovecot/quota-warning.sh"), [], "0755"),
+        restartAfterCrash("dovecot"),
+    ],
 };

@@ -8,6 +8,7 @@ import { MTA_STS_POLICY_MAP } from "../host/outbound";
 import { renderTemplate } from "../host/template";
 import { hostFile as file } from "../host/types";
 import type { Feature } from "./feature";
+import { restartAfterCrash } from "./systemd";
 
 /**
  * LMTP deliveries at once to one mailbox: Postfix's limit and Dovecot's, written once. Ten
@@ -95,4 +96,5 @@ export const postfix: Feature = {
         ),
         file("/etc/postfix/master.cf", renderTemplate("postfix/master.cf"), ["reload:postfix"]),
     ],
+    laterFiles: () => [restartAfterCrash("postfix")],
 };
