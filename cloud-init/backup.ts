@@ -6,6 +6,7 @@
 
 import { hostPostmaster, type BackupSpec, type MailSpec } from "../spec";
 import { shellQuote } from "../scripts/commands";
+import { DAV_UNIT, DAV_USER_ROOT } from "./dav";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
 import {
@@ -124,6 +125,8 @@ export function renderBackupFiles(spec: MailSpec, secrets?: BackupSecrets): Host
                     .map((d) => `${d.name} ${mountUnitName(d.path)}`)
                     .join("\n"),
                 stateUnits: VOLUME_STATE_UNITS.join(" "),
+                davUsers: DAV_USER_ROOT,
+                davUnit: DAV_UNIT,
             }),
             "0755",
         ),

@@ -20,6 +20,7 @@ import { queueMinFreeBytes, renderLimitFiles, submissionRecipientRestrictions } 
 import { MTA_STS_POLICY_MAP, renderOutboundFiles } from "./outbound";
 import { renderSieveFiles, renderSieveLearners, sieveTemplateValues } from "./sieve";
 import { renderWebmailFiles, WEBMAIL_NGINX_CONF } from "./webmail";
+import { DAV_PRUNE, renderDavFiles } from "./dav";
 import type { PruneRule } from "./bundle";
 import { DOVECOT_CONFIG_VERSION, DOVECOT_STORAGE_VERSION, migrateFile } from "./migrations";
 import {
@@ -190,12 +191,14 @@ function webFiles(spec: MailSpec): HostFile[] {
         ]),
         ...renderClientFiles(spec),
         ...renderWebmailFiles(spec),
+        ...renderDavFiles(spec),
     ];
 }
 
 /**
  * What host-config removes when it no longer renders it: nginx's webmail server once
- * mailstack:webmail is off (Roundcube's packages stay installed, unreachable).
+ * mailstack:webmail is off (Roundcube's packages stay installed, unreachable), and the
+ * calendar server's site and Dovecot listener once mailstack:dav is off (likewise).
  */
 export const HOST_CONFIG_PRUNE: readonly PruneRule[] = [
     {
@@ -203,6 +206,7 @@ export const HOST_CONFIG_PRUNE: readonly PruneRule[] = [
         pattern: "mailstack-*.conf",
         onChange: ["reload:nginx"],
     },
+    ...DAV_PRUNE,
 ];
 
 /**

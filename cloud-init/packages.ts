@@ -8,3 +8,6 @@ export const MAIL_PACKAGES: readonly string[] = Object.freeze([...packages.mail]
  * switching the webmail on or off never changes the user-data (which would replace the server).
  */
 export const WEBMAIL_PACKAGES: readonly string[] = Object.freeze([...packages.webmail]);
+
+/** Radicale, when mailstack:dav is on: likewise only from the packages step. */
+export const DAV_PACKAGES: readonly string[] = Object.freeze([...packages.dav]);

@@ -14,7 +14,8 @@ import { HOST_CONFIG_PRUNE, MAIL_UNITS, renderHostFiles } from "./host-files";
 import { APPLE_PROFILES_PRUNE, renderAppleProfiles } from "./client-config";
 import { renderMailData } from "./mail-data";
 import { migrateCommand } from "./migrations";
-import { MAIL_PACKAGES, WEBMAIL_PACKAGES } from "./packages";
+import { DAV_PACKAGES, MAIL_PACKAGES, WEBMAIL_PACKAGES } from "./packages";
+import { DAV_UNIT } from "./dav";
 import { ED25519_PUBLIC_KEY } from "./user-data";
 import { PHP_FPM_UNIT } from "./webmail";
 
@@ -96,11 +97,12 @@ export function hostKeyFromReport(stdout: string): string {
 
 /**
  * The packages step's stdin: every package, then every unit to run once they are there.
- * The webmail's (mailstack:webmail) come only with this step, never with the user-data.
+ * The webmail's (mailstack:webmail) and the calendar server's (mailstack:dav) come only with
+ * this step, never with the user-data.
  */
 export function renderPackageList(spec: MailSpec): string {
-    const packages = [...MAIL_PACKAGES, ...(spec.webmail ? WEBMAIL_PACKAGES : [])];
-    const units = [...MAIL_UNITS, ...(spec.webmail ? [PHP_FPM_UNIT] : [])];
+    const packages = [...MAIL_PACKAGES, ...(spec.webmail ? WEBMAIL_PACKAGES : []), ...(spec.dav ? DAV_PACKAGES : [])];
+    const units = [...MAIL_UNITS, ...(spec.webmail ? [PHP_FPM_UNIT] : []), ...(spec.dav ? [DAV_UNIT] : [])];
     return [...packages.map((p) => `package ${p}`), ...units.map((u) => `unit ${u}`)].join("\n") + "\n";
 }
 

@@ -16,6 +16,7 @@ export type ServiceAction =
     | "restart:unbound"
     | "restart:mta-sts"
     | "restart:webmail"
+    | "restart:dav"
     | "reload:nginx"
     | "reload:fail2ban"
     | "restart:ssh"
@@ -43,6 +44,7 @@ export const SERVICE_ACTIONS: readonly ServiceAction[] = [
     "reload:dovecot",
     "reload:postfix",
     "restart:webmail",
+    "restart:dav",
     "reload:nginx",
     "reload:fail2ban",
     "restart:ssh",

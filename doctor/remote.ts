@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { dkimKeyPath } from "../cloud-init/dkim";
 import { ACTIVE_UNITS } from "../cloud-init/host-files";
 import { PHP_FPM_UNIT, WEBMAIL_NGINX_CONF } from "../cloud-init/webmail";
+import { DAV_NGINX_CONF, DAV_UNIT } from "../cloud-init/dav";
 import { DISK_ALERT_PERCENT, DISK_FULL_PERCENT } from "../cloud-init/limits";
 import { MAIL_VOLUME_MOUNT } from "../cloud-init/volume";
 import { pinnedSshOptions, shellQuote } from "../scripts/commands";
@@ -43,6 +44,8 @@ s units
 for u in ${ACTIVE_UNITS.join(" ")}; do printf '%s %s\\n' "$u" "$(systemctl is-active "$u")"; done
 # The webmail's site is there (mailstack:webmail): its PHP must run too.
 if [ -e ${WEBMAIL_NGINX_CONF} ]; then printf '%s %s\\n' ${PHP_FPM_UNIT} "$(systemctl is-active ${PHP_FPM_UNIT})"; fi
+# Calendars and contacts are served (mailstack:dav): Radicale must run too.
+if [ -e ${DAV_NGINX_CONF} ]; then printf '%s %s\\n' ${DAV_UNIT} "$(systemctl is-active ${DAV_UNIT})"; fi
 s egress
 # Hetzner blocks outbound 25 on new accounts: try the way out a direct delivery takes, and,
 # with a relayhost, the relay's port (mail leaves through it then).

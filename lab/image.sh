@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build (or reuse from cache) the lab image: a Debian 13 root that looks like Hetzner's
 # debian-13 image (cloud-init, root login by key) plus an offline apt repository holding
-# every .deb that installing the `mail` and `webmail` packages of cloud-init/packages.json needs.
+# every .deb that installing the `mail`, `webmail` and `dav` packages of cloud-init/packages.json needs.
 #
 #   lab/image.sh            prints the path of the cached image tarball
 #
@@ -26,9 +26,10 @@ list() { # list image|mail -> one package per line
 }
 mapfile -t image_pkgs < <(list image)
 mapfile -t mail_pkgs < <(list mail)
-# The packages step adds the webmail's on top (cloud-init/plan.ts): the repo holds both.
+# The packages step adds the webmail's and the calendar server's on top (cloud-init/plan.ts): the repo holds both.
 mapfile -t webmail_pkgs < <(list webmail)
-mail_pkgs+=("${webmail_pkgs[@]}")
+mapfile -t dav_pkgs < <(list dav)
+mail_pkgs+=("${webmail_pkgs[@]}" "${dav_pkgs[@]}")
 if [ "${#image_pkgs[@]}" -eq 0 ] || [ "${#mail_pkgs[@]}" -eq 0 ]; then
     echo "image: cannot read $pkgjson" >&2
     exit 1

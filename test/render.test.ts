@@ -28,6 +28,7 @@ import { hostKeyFromReport, PROVISIONING_PLAN, renderPackageList } from "../clou
 import { WEBMAIL_PACKAGES } from "../cloud-init/packages";
 import { PHP_FPM_UNIT, WEBMAIL_DATABASE, WEBMAIL_NGINX_CONF } from "../cloud-init/webmail";
 import { HOST_CONFIG_PRUNE } from "../cloud-init/host-files";
+import { DAV_PRUNE } from "../cloud-init/dav";
 import { remoteCommand } from "../scripts/commands";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 
@@ -189,6 +190,13 @@ describe("user-data", () => {
             "/etc/roundcube/config.inc.php",
             "/var/lib/roundcube/plugins/mailstack_origin/mailstack_origin.php",
             "/etc/nginx/conf.d/mailstack-webmail.conf",
+            "/etc/dovecot/mailstack.d/dav.conf",
+            "/etc/systemd/system/radicale.service.d/mailstack.conf",
+            "/usr/local/lib/mailstack/radicale/mailstack_dovecot_auth.py",
+            "/etc/radicale/config",
+            "/etc/nginx/mailstack-host.d/mailstack-dav.conf",
+            "/etc/fail2ban/filter.d/mailstack-radicale.conf",
+            "/etc/fail2ban/jail.d/mailstack-radicale.local",
         ]);
     });
 
@@ -414,7 +422,9 @@ describe("host files", () => {
         expect(settings[0]).toMatch(/^dovecot_config_version = 2\.4/);
         expect(settings[1]).toMatch(/^dovecot_storage_version = 2\.4/);
         expect(conf).not.toMatch(/^\s*(mail_location|ssl_cert|ssl_key|ssl_dh|disable_plaintext_auth)\b/m);
-        expect(conf).not.toMatch(/%[Lndu]\b|!include/);
+        expect(conf).not.toMatch(/%[Lndu]\b/);
+        // Never Debian's conf.d (its PAM passdb and LMTP filter); only our own listeners' directory.
+        expect(conf.match(/^!include.*$/gm)).toEqual(["!include_try /etc/dovecot/mailstack.d/*.conf"]);
         expect(conf).toMatch(/^ssl = required$/m);
         expect(conf).toMatch(/^auth_allow_cleartext = no$/m);
         expect(conf).toMatch(/inet_listener imap \{\n\s+port = 0\n/);
@@ -820,7 +830,7 @@ describe("quota warnings", () => {
 });
 
 describe("provisioning plan", () => {
-    it("the packages step's stdin lists every package of the user-data and every mail unit, and the webmail's", () => {
+    it("the packages step's stdin lists every package of the user-data and every mail unit, and the webmail's and Radicale's (each only when switched on)", () => {
         const list = (s: MailSpec) => {
             const lines = renderPackageList(s).trim().split("\n");
             return {
@@ -828,10 +838,17 @@ describe("provisioning plan", () => {
                 units: lines.filter((l) => l.startsWith("unit ")).map((l) => l.slice(5)),
             };
         };
-        expect(list(spec({ webmail: false }))).toEqual({ packages: [...MAIL_PACKAGES], units: [...MAIL_UNITS] });
+        expect(list(spec({ webmail: false, dav: false }))).toEqual({
+            packages: [...MAIL_PACKAGES],
+            units: [...MAIL_UNITS],
+        });
         expect(list(spec())).toEqual({
-            packages: [...MAIL_PACKAGES, ...WEBMAIL_PACKAGES],
-            units: [...MAIL_UNITS, PHP_FPM_UNIT],
+            packages: [...MAIL_PACKAGES, ...WEBMAIL_PACKAGES, "radicale"],
+            units: [...MAIL_UNITS, PHP_FPM_UNIT, "radicale"],
+        });
+        expect(list(spec({ webmail: false }))).toEqual({
+            packages: [...MAIL_PACKAGES, "radicale"],
+            units: [...MAIL_UNITS, "radicale"],
         });
         // php-fpm before Roundcube: apt would otherwise meet php's first alternative, Apache's mod_php.
         expect(WEBMAIL_PACKAGES[0]).toBe("php-fpm");
@@ -975,6 +992,7 @@ describe("webmail (mailstack:webmail)", () => {
         ).toBe(false);
         expect(HOST_CONFIG_PRUNE).toEqual([
             { dir: "/etc/nginx/conf.d", pattern: "mailstack-*.conf", onChange: ["reload:nginx"] },
+            ...DAV_PRUNE,
         ]);
         const hostConfig = PROVISIONING_PLAN.find((s) => s.role === "host-config")!;
         const rules = parseBundleRules(hostConfig.stdin!(spec({ webmail: false }), {} as never));

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import { MAIL_PACKAGES } from "../../cloud-init";
-import { WEBMAIL_PACKAGES } from "../../cloud-init/packages";
+import { DAV_PACKAGES, WEBMAIL_PACKAGES } from "../../cloud-init/packages";
 import { daemonMemory } from "../harness/memory";
 import { labSpec } from "../lab-config";
 import { context, MAIL_VOLUME_DEVICE, NET, ssh } from "./helpers";
@@ -44,8 +44,12 @@ void test("The lab network has no way out: only lab namespaces and documentation
     );
 });
 
-void test("The mail packages (and the webmail's, from the packages step) are installed from the image's local repository", () => {
-    const pkgs = [...MAIL_PACKAGES, ...(labSpec().webmail ? WEBMAIL_PACKAGES : [])];
+void test("The mail packages (and the webmail's and Radicale's, from the packages step) are installed from the image's local repository", () => {
+    const pkgs = [
+        ...MAIL_PACKAGES,
+        ...(labSpec().webmail ? WEBMAIL_PACKAGES : []),
+        ...(labSpec().dav ? DAV_PACKAGES : []),
+    ];
     const r = ssh(`dpkg-query -W -f '\${Package} \${db:Status-Abbrev}\\n' ${pkgs.join(" ")}`, { allowFail: true });
     const installed = new Set(
         r.stdout

@@ -72,6 +72,10 @@ export const CHECK_ORDER = [
     // password counted by fail2ban from the lab's client address, once: far from a ban). After autoconfig (443's
     // other servers, the certificate they reissued) and before fail2ban.test.ts, which bans and unbans.
     "webmail.test.ts",
+    // Calendars and contacts from an address alone (SRV/TXT, well-known), bob kept out of alice's, a wrong
+    // password counted by fail2ban's radicale jail from the lab's client address, once: far from a ban. After
+    // autoconfig (the Apple profile it reads, the certificate it reissued), before fail2ban.test.ts.
+    "dav.test.ts",
     // Renews the certificate; after the checks above, so they see the certificate provisioning issued.
     "certificate.test.ts",
     // A burst of 1000 messages to one mailbox, none deferred (issue 9). After the checks that read alice's

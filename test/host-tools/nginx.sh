@@ -11,6 +11,14 @@ if grep -q "server_name mail.example.org;" "$ROOT/etc/nginx/conf.d/mailstack-web
 else
     not_ok "nginx reads the webmail's server (conf.d/mailstack-webmail.conf)"
 fi
+# Calendars and contacts (mailstack:dav): nginx reads their locations, Radicale its config.
+if grep -q "^# configuration file /etc/nginx/mailstack-host.d/mailstack-dav.conf:" <<<"$dump" &&
+    grep -q "proxy_pass http://127.0.0.1:5232/;" <<<"$dump"; then
+    ok "nginx reads the calendar server's locations (mailstack-host.d/mailstack-dav.conf)"
+else
+    not_ok "nginx reads the calendar server's locations (mailstack-host.d/mailstack-dav.conf)"
+fi
+check "Radicale accepts its config" in_root python3 -c 'from radicale import config; config.load([("/etc/radicale/config", False)])'
 # Roundcube's config: PHP 8.4 (Debian 13's, Roundcube's own dependency) parses it.
 check "php -l accepts Roundcube's config.inc.php" in_root php -l /etc/roundcube/config.inc.php
 check "php -l accepts the mailstack_origin plugin" in_root php -l /var/lib/roundcube/plugins/mailstack_origin/mailstack_origin.php
