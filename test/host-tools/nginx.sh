@@ -30,9 +30,10 @@ else
     not_ok "nginx compresses the webmail's static files, never its PHP responses" "$webmail_conf"
 fi
 # Apple's configuration profiles, one per domain: Python's plistlib (strict about Apple's
-# format) reads each one as a profile with one mail account.
+# format) reads each one as a profile with one mail account, then (mailstack:dav) a calendar
+# and a contacts account.
 # shellcheck disable=SC2016 # the Python program is in single quotes on purpose
-check "plistlib reads each domain's Apple profile as a Configuration with one mail account" \
+check "plistlib reads each domain's Apple profile as a Configuration with a mail, a CalDAV and a CardDAV account" \
     in_root python3 -c '
 import glob, plistlib, sys
 paths = sorted(glob.glob("/var/www/mailstack/autoconfig/apple/*.mobileconfig"))
@@ -41,7 +42,8 @@ for p in paths:
     with open(p, "rb") as f:
         d = plistlib.load(f)
     kinds = [c["PayloadType"] for c in d["PayloadContent"]]
-    assert d["PayloadType"] == "Configuration" and kinds == ["com.apple.mail.managed"], (p, kinds)
+    assert d["PayloadType"] == "Configuration" and kinds == ["com.apple.mail.managed", "com.apple.caldav.account", "com.apple.carddav.account"], (p, kinds)
     assert isinstance(d["PayloadContent"][0]["IncomingMailServerPortNumber"], int), p
+    assert d["PayloadContent"][1]["CalDAVPort"] == 443 and d["PayloadContent"][2]["CardDAVUseSSL"] is True, p
 print(len(paths))
 '

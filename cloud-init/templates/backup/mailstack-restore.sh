@@ -21,7 +21,7 @@ what=${1:-}
 vhosts=/srv/mail/vhosts
 # Radicale's collections, one folder per user (login address), and its unit.
 dav_users='{{davUsers}}'
-dav_unit={{davUnit}}
+dav_unit='{{davUnit}}'
 # Each user's calendars and contacts to restore (patterns: a domain's are *@<domain>).
 dav=()
 case $what in
