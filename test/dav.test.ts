@@ -1,12 +1,12 @@
 // Calendars and contacts (mailstack:dav, issue 32): what Radicale, Dovecot, nginx, fail2ban,
 // the DNS records and Apple's profile must say, and that switching it off leaves none of it.
-import { buildSpec, type MailSpec } from "../spec";
-import { renderAppleProfile } from "../cloud-init/client-config";
-import { DAV_AUTH_SOCKET, DAV_COLLECTIONS, DAV_PRUNE, renderDavFiles } from "../cloud-init/dav";
-import { HOST_CONFIG_PRUNE, renderHostFiles } from "../cloud-init/host-files";
-import { renderPackageList } from "../cloud-init/plan";
-import { PROVISIONING_PLAN } from "../cloud-init/plan";
-import { parseBundleRules } from "../cloud-init/bundle";
+import { buildSpec, type MailSpec } from "../model";
+import { renderAppleProfile } from "../render/host/client-config";
+import { DAV_AUTH_SOCKET, DAV_COLLECTIONS, DAV_PRUNE, renderDavFiles } from "../render/host/dav";
+import { HOST_CONFIG_PRUNE, renderHostFiles } from "../render/host/host-files";
+import { renderPackageList } from "../render/plan/plan";
+import { PROVISIONING_PLAN } from "../render/plan/plan";
+import { parseBundleRules } from "../render/plan/bundle";
 import { parsePlist, type PlistValue } from "../lab/plist";
 import { twoDomains } from "./helpers/fixtures";
 

@@ -5,8 +5,8 @@
 // guesser by its own address.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { appleProfileUrl } from "../../cloud-init/client-config";
-import { DAV_PATH } from "../../spec";
+import { appleProfileUrl } from "../../render/host/client-config";
+import { DAV_PATH } from "../../model";
 import { account, davRequest, discover, propfind, putObject, vcard, vevent } from "../dav";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";
 import { parsePlist, type PlistValue } from "../plist";

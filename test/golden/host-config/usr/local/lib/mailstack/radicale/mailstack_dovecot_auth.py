@@ -1,5 +1,5 @@
 # 0644 root:root, on change: restart:dav
-# /usr/local/lib/mailstack/radicale/mailstack_dovecot_auth.py - rendered by mailstack (cloud-init/templates/radicale/mailstack_dovecot_auth.py).
+# /usr/local/lib/mailstack/radicale/mailstack_dovecot_auth.py - rendered by mailstack (render/host/templates/radicale/mailstack_dovecot_auth.py).
 #
 # Radicale's login check against Dovecot's auth socket, in the protocol Dovecot 2.4 speaks:
 # the client says VERSION first, then reads the mechanisms up to DONE, line by line. Debian
