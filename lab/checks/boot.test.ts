@@ -89,7 +89,13 @@ void test("Postfix, Dovecot, OpenDKIM, the sender milter, nginx and fail2ban are
 // host-config restarts rspamd, whose hs_helper then compiles the hyperscan databases; the
 // workers that load them at run time keep two to three times their memory, so apply-bundle.sh
 // restarts rspamd once more after a fresh compile, and the databases come from the cache.
-void test("rspamd idles with its hyperscan databases from the cache, the mail daemons within 350 MiB (PSS)", () => {
+/**
+ * All mail daemons idle (PSS): issue 10's 350 MiB, plus 30 for the calendar server (issue 32:
+ * Radicale, one Python process, measured at 27 MiB PSS idle).
+ */
+const IDLE_LIMIT_MIB = 350 + (labSpec().dav ? 30 : 0);
+
+void test(`rspamd idles with its hyperscan databases from the cache, the mail daemons within ${IDLE_LIMIT_MIB} MiB (PSS)`, () => {
     const compiled = ssh(
         "journalctl -q --no-pager -u rspamd _SYSTEMD_INVOCATION_ID=$(systemctl show -p InvocationID --value rspamd) " +
             "-g 'rspamd_rs_compile_cb: compiled [0-9]+ regular expressions'",
@@ -101,7 +107,7 @@ void test("rspamd idles with its hyperscan databases from the cache, the mail da
     const rspamd = mib(memory.rspamd?.pssKb ?? 0);
     const all = mib(Object.values(memory).reduce((t, m) => t + m.pssKb, 0));
     assert.ok(rspamd > 0 && rspamd < 180, `rspamd: ${rspamd} MiB PSS idle (expected under 180)`);
-    assert.ok(all < 350, `all mail daemons: ${all} MiB PSS idle (issue 10's limit is 350)`);
+    assert.ok(all < IDLE_LIMIT_MIB, `all mail daemons: ${all} MiB PSS idle (the limit is ${IDLE_LIMIT_MIB})`);
 });
 
 void test("The provisioning scripts succeed over SSH with the deploy key", () => {
