@@ -76,7 +76,7 @@ describe("calendars and contacts (mailstack:dav)", () => {
         const dav = content("/etc/nginx/mailstack-host.d/mailstack-dav.conf");
         expect(dav).toMatch(/location = \/\.well-known\/caldav \{\n\s*return 301 https:\/\/\$host\/dav\/;/);
         expect(dav).toMatch(/location = \/\.well-known\/carddav \{\n\s*return 301 https:\/\/\$host\/dav\/;/);
-        expect(dav).toMatch(/location \^~ \/dav\/ \{\n\s*proxy_pass http:\/\/127\.0\.0\.1:5232\/;/);
+        expect(dav).toMatch(/location \^~ \/dav\/ \{\n(\s*#.*\n)*\s*proxy_pass http:\/\/127\.0\.0\.1:5232;/);
         expect(dav).toMatch(/^\s*proxy_set_header X-Forwarded-For \$remote_addr;$/m);
         expect(dav).toMatch(/^\s*proxy_set_header X-Script-Name \/dav;$/m);
         const include = "include /etc/nginx/mailstack-host.d/*.conf;";

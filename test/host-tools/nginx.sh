@@ -13,7 +13,7 @@ else
 fi
 # Calendars and contacts (mailstack:dav): nginx reads their locations, Radicale its config.
 if grep -q "^# configuration file /etc/nginx/mailstack-host.d/mailstack-dav.conf:" <<<"$dump" &&
-    grep -q "proxy_pass http://127.0.0.1:5232/;" <<<"$dump"; then
+    grep -q "proxy_pass http://127.0.0.1:5232;" <<<"$dump"; then
     ok "nginx reads the calendar server's locations (mailstack-host.d/mailstack-dav.conf)"
 else
     not_ok "nginx reads the calendar server's locations (mailstack-host.d/mailstack-dav.conf)"
