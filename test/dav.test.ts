@@ -3,7 +3,7 @@
 import { buildSpec, type MailSpec } from "../model";
 import { renderAppleProfile } from "../render/host/client-config";
 import { DAV_AUTH_SOCKET, DAV_COLLECTIONS, DAV_PRUNE, renderDavFiles } from "../render/host/dav";
-import { HOST_CONFIG_PRUNE, renderHostFiles } from "../render/host/host-files";
+import { HOST_CONFIG_PRUNE, renderHostFiles } from "../render/features";
 import { renderPackageList } from "../render/plan/plan";
 import { PROVISIONING_PLAN } from "../render/plan/plan";
 import { parseBundleRules } from "../render/plan/bundle";

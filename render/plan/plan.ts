@@ -10,14 +10,11 @@ import { renderBackupFiles, type BackupSecrets } from "../host/backup";
 import { renderBundle } from "./bundle";
 import { certificateNames, renderCertificateRequests } from "../host/client-config";
 import { DKIM_KEYS_PRUNE, renderDkimFiles } from "../host/dkim";
-import { HOST_CONFIG_PRUNE, MAIL_UNITS, renderHostFiles } from "../host/host-files";
+import { HOST_CONFIG_PRUNE, packageStep, renderHostFiles } from "../features";
 import { APPLE_PROFILES_PRUNE, renderAppleProfiles } from "../host/client-config";
 import { renderMailData } from "../host/mail-data";
 import { migrateCommand } from "../host/migrations";
-import { DAV_PACKAGES, MAIL_PACKAGES, WEBMAIL_PACKAGES } from "../boot/packages";
-import { DAV_UNIT } from "../host/dav";
 import { ED25519_PUBLIC_KEY } from "../boot/user-data";
-import { PHP_FPM_UNIT } from "../host/webmail";
 
 /** The secrets and deploy-time values some steps render their stdin from. */
 export interface PlanInputs {
@@ -101,8 +98,7 @@ export function hostKeyFromReport(stdout: string): string {
  * this step, never with the user-data.
  */
 export function renderPackageList(spec: MailSpec): string {
-    const packages = [...MAIL_PACKAGES, ...(spec.webmail ? WEBMAIL_PACKAGES : []), ...(spec.dav ? DAV_PACKAGES : [])];
-    const units = [...MAIL_UNITS, ...(spec.webmail ? [PHP_FPM_UNIT] : []), ...(spec.dav ? [DAV_UNIT] : [])];
+    const { packages, units } = packageStep(spec);
     return [...packages.map((p) => `package ${p}`), ...units.map((u) => `unit ${u}`)].join("\n") + "\n";
 }
 
