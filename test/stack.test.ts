@@ -411,7 +411,11 @@ describe("one domain", () => {
         expect(opts(HCLOUD.server).map((o) => o.protect)).toEqual([true]);
         expect(opts(HCLOUD.volume).map((o) => o.protect)).toEqual([true]);
         expect(opts(HCLOUD.primaryIp).map((o) => o.protect)).toEqual([true, true]);
-        expect(opts(HCLOUD.server)[0].ignoreChanges).toEqual(expect.arrayContaining(["userData", "image", "sshKeys"]));
+        expect(opts(HCLOUD.server)[0].ignoreChanges).toEqual(expect.arrayContaining(["userData", "sshKeys"]));
+        // A new image (Debian's next release) is a replacement the protection stops at planning,
+        // never ignored: Pulumi would keep the old image even for --replace (pulumi/pulumi#2657).
+        expect(opts(HCLOUD.server)[0].ignoreChanges).not.toContain("image");
+        expect(opts(HCLOUD.server)[0].replaceOnChanges).toEqual(["image"]);
         // A replacement frees the name, the primary IPs and the volume before the new server
         // asks for them (create-before-delete could never succeed here).
         expect(opts(HCLOUD.server)[0].deleteBeforeReplace).toBe(true);
