@@ -8,6 +8,7 @@ import { dkimKeyPath } from "../render/host/dkim";
 import { DISK_ALERT_PERCENT, DISK_FULL_PERCENT } from "../render/host/limits";
 import { MAIL_VOLUME_MOUNT } from "../render/host/volume";
 import { PHP_FPM_UNIT, WEBMAIL_NGINX_CONF } from "../render/host/webmail";
+import { DAV_NGINX_CONF, DAV_UNIT } from "../render/host/dav";
 import { shellQuote } from "../scripts/commands";
 import { fail, ok, unknown, warn, type CheckResult } from "./types";
 
@@ -80,7 +81,9 @@ export const SECTIONS: readonly RemoteSection[] = [
         name: "units",
         script: () => `for u in ${ACTIVE_UNITS.join(" ")}; do printf '%s %s\\n' "$u" "$(systemctl is-active "$u")"; done
 # The webmail's site is there (mailstack:webmail): its PHP must run too.
-if [ -e ${WEBMAIL_NGINX_CONF} ]; then printf '%s %s\\n' ${PHP_FPM_UNIT} "$(systemctl is-active ${PHP_FPM_UNIT})"; fi`,
+if [ -e ${WEBMAIL_NGINX_CONF} ]; then printf '%s %s\\n' ${PHP_FPM_UNIT} "$(systemctl is-active ${PHP_FPM_UNIT})"; fi
+# Calendars and contacts are served (mailstack:dav): Radicale must run too.
+if [ -e ${DAV_NGINX_CONF} ]; then printf '%s %s\\n' ${DAV_UNIT} "$(systemctl is-active ${DAV_UNIT})"; fi`,
         judge: ({ lines: units, add, missing }) => {
             if (!units) return missing("daemons", "units");
             const down = units.filter((l) => !/ active$/.test(l));

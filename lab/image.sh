@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build (or reuse from cache) the lab image: a Debian 13 root that looks like Hetzner's
 # debian-13 image (cloud-init, root login by key) plus an offline apt repository holding
-# every .deb that installing the `mail`, `webmail` and `import` packages of render/boot/packages.json needs.
+# every .deb that installing the `mail`, `webmail`, `import` and `dav` packages of render/boot/packages.json needs.
 #
 #   lab/image.sh            prints the path of the cached image tarball
 #
@@ -26,10 +26,11 @@ list() { # list image|mail -> one package per line
 }
 mapfile -t image_pkgs < <(list image)
 mapfile -t mail_pkgs < <(list mail)
-# The packages step adds the webmail's and the import's on top (render/plan/plan.ts): the repo holds all.
+# The packages step adds the webmail's, the import's and the calendar server's on top (render/plan/plan.ts): the repo holds them all.
 mapfile -t webmail_pkgs < <(list webmail)
 mapfile -t import_pkgs < <(list import)
-mail_pkgs+=("${webmail_pkgs[@]}" "${import_pkgs[@]}")
+mapfile -t dav_pkgs < <(list dav)
+mail_pkgs+=("${webmail_pkgs[@]}" "${import_pkgs[@]}" "${dav_pkgs[@]}")
 if [ "${#image_pkgs[@]}" -eq 0 ] || [ "${#mail_pkgs[@]}" -eq 0 ]; then
     echo "image: cannot read $pkgjson" >&2
     exit 1

@@ -411,6 +411,7 @@ export function buildSpec(config: RawConfig): MailSpec {
         rollout: cfg.rollout.newDomainsPerUp !== undefined ? { newDomainsPerUp: cfg.rollout.newDomainsPerUp } : {},
         mtaStsMode: cfg.mtaSts.mode,
         webmail: cfg.webmail,
+        dav: cfg.dav,
         resolverForward: cfg.resolver?.forward ?? [],
         resolverSignedZones: (cfg.resolver?.signedZones ?? []).map((z) => ({
             name: z.name.toLowerCase().replace(/\.$/, ""),

@@ -2,7 +2,7 @@
 // (render/dns/dns-records.ts) are named by these functions, and buildSpec refuses a domain
 // whose longest name would not fit in DNS (RFC 1035: 253 characters).
 
-import { CLIENT_HOST_LABELS, REFUSED_SERVICES, SRV_SERVICES } from "./services";
+import { CLIENT_HOST_LABELS, DAV_SERVICES, REFUSED_SERVICES, SRV_SERVICES } from "./services";
 
 /** RFC 1035 2.3.4: a name of at most 255 octets on the wire, 253 characters as text. */
 export const DNS_NAME_LIMIT = 253;
@@ -29,7 +29,7 @@ export function publishedNames(domain: string, selectors: readonly string[]): st
         tlsRptName(domain),
         mtaStsName(domain),
         ...CLIENT_HOST_LABELS.map((label) => clientHostName(label, domain)),
-        ...[...SRV_SERVICES, ...REFUSED_SERVICES].map((s) => srvName(s.srv, domain)),
+        ...[...SRV_SERVICES, ...REFUSED_SERVICES, ...DAV_SERVICES].map((s) => srvName(s.srv, domain)),
     ];
 }
 

@@ -328,6 +328,14 @@ export const configInput = z.object({
         .boolean({ error: "must be true (Roundcube at https://<hostname>/) or false (no webmail)" })
         .default(true),
     /**
+     * Calendars and contacts (CalDAV and CardDAV, Radicale) at https://<hostname>/dav/, with
+     * the mail logins; its data on the mail volume. false: no packages on a new server, no
+     * site, no DNS records.
+     */
+    dav: z
+        .boolean({ error: "must be true (CalDAV and CardDAV at https://<hostname>/dav/) or false (none)" })
+        .default(true),
+    /**
      * The host's own DNS resolver (unbound). Without it, full recursion from the root with
      * DNSSEC validation. `forward`: ask these resolvers instead; only for a network whose DNS
      * is not signed and not reachable otherwise (the lab): the root trust anchor is left out,

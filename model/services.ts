@@ -84,6 +84,19 @@ export const REFUSED_SERVICES = [
     { port: 110, name: "pop3", srv: "_pop3", purpose: "plain POP3 is not offered" },
 ] as const;
 
+/** Where calendars and contacts are served on the host name (mailstack:dav): Radicale behind nginx. */
+export const DAV_PATH = "/dav/";
+
+/**
+ * Calendars and contacts (mailstack:dav), on 443 of the host name: each announced under every
+ * domain by an SRV record and a TXT record with the path (RFC 6764), and found at its
+ * well-known URL on the host, which redirects to DAV_PATH.
+ */
+export const DAV_SERVICES = [
+    { srv: "_caldavs", wellKnown: "/.well-known/caldav", srvPurpose: "CalDAV (calendars) over HTTPS" },
+    { srv: "_carddavs", wellKnown: "/.well-known/carddav", srvPurpose: "CardDAV (contacts) over HTTPS" },
+] as const;
+
 /** The names every mail domain gets under it for the HTTPS services, each pointing at the mail host. */
 export const CLIENT_HOST_LABELS = ["autoconfig", "autodiscover", "mta-sts"] as const;
 

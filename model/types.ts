@@ -120,6 +120,8 @@ export interface MailSpec {
     readonly mtaStsMode: "testing" | "enforce";
     /** Roundcube at https://<hostname>/; false: none of its packages, files or site. */
     readonly webmail: boolean;
+    /** Calendars and contacts (Radicale) at https://<hostname>/dav/; false: none of its packages, files, site or records. */
+    readonly dav: boolean;
     /** Where the host's resolver sends its queries: [] is full recursion with DNSSEC validation. */
     readonly resolverForward: readonly string[];
     /** Private DNSSEC-signed zones: asked of their own servers, validated against their DS. */

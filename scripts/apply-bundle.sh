@@ -33,7 +33,7 @@ die() {
 root=${APPLY_BUNDLE_ROOT:-}
 
 # The order in which actions run: units first, then the daemons Postfix talks to, then Postfix.
-ACTION_ORDER=(daemon-reload apply:accounts apply:volume-state restart:metadata-guard restart:smtp-egress-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:submission-limit enable:disk-guard restart:valkey apply:rspamd-password restart:rspamd restart:mta-sts reload:dovecot apply:passwords restart:password-socket reload:postfix restart:webmail reload:nginx reload:fail2ban restart:ssh)
+ACTION_ORDER=(daemon-reload apply:accounts apply:volume-state restart:metadata-guard restart:smtp-egress-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:submission-limit enable:disk-guard restart:valkey apply:rspamd-password restart:rspamd restart:mta-sts reload:dovecot apply:passwords restart:password-socket reload:postfix restart:webmail restart:dav reload:nginx reload:fail2ban restart:ssh)
 
 work=$(mktemp -d "$root/run/mailstack-bundle.XXXXXX")
 # shellcheck disable=SC2317 # invoked by the EXIT trap
@@ -367,6 +367,10 @@ check() {
                 php -l "$f" >/dev/null || return 1
             done
         ;;
+    restart:dav)
+        python3 -c 'import configparser, sys; configparser.ConfigParser().read_file(open(sys.argv[1]))' "$root"/etc/radicale/config &&
+            python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$root"/usr/local/lib/mailstack/radicale/mailstack_dovecot_auth.py
+        ;;
     reload:nginx) nginx -t -q ;;
     reload:fail2ban) fail2ban-client --test >/dev/null ;;
     restart:ssh) sshd -t ;;
@@ -438,6 +442,9 @@ run() {
     restart:password-socket) systemctl enable --quiet mailstack-password.socket && systemctl restart mailstack-password.socket ;;
     # Roundcube's state on the mail volume (its des_key made once), then php-fpm restarted.
     restart:webmail) "$root"/usr/local/sbin/mailstack-webmail ;;
+    # Radicale (mailstack:dav), after Dovecot has its auth socket; enabled too, since its
+    # package's unit may have been installed stopped.
+    restart:dav) systemctl enable --quiet radicale && systemctl restart radicale ;;
     reload:nginx) reload_or_start nginx ;;
     reload:fail2ban) reload_or_start fail2ban ;;
     # A restart keeps existing SSH sessions (including this one).

@@ -90,7 +90,23 @@ describe("mail DNS records", () => {
             ["_sieve._tcp.nathabee.de", 4190, "mail.nathabee.de"],
             ["_imap._tcp.nathabee.de", 0, "."],
             ["_pop3._tcp.nathabee.de", 0, "."],
+            ["_caldavs._tcp.nathabee.de", 443, "mail.nathabee.de"],
+            ["_carddavs._tcp.nathabee.de", 443, "mail.nathabee.de"],
         ]);
+    });
+
+    test("calendars and contacts (RFC 6764): SRV for 443 and a TXT path=/dav/ under every domain with mailstack:dav; nothing without it", () => {
+        const dav = (s: typeof spec) =>
+            mailDnsRecords(s, primary, facts)
+                .filter((r) => /^_(cal|card)davs\./.test(r.name))
+                .map((r) => `${r.name} ${r.type} ${r.srv ? `${r.srv.port} ${r.srv.target}` : r.content}`);
+        expect(dav(spec)).toEqual([
+            "_caldavs._tcp.nathabee.de SRV 443 mail.nathabee.de",
+            '_caldavs._tcp.nathabee.de TXT "path=/dav/"',
+            "_carddavs._tcp.nathabee.de SRV 443 mail.nathabee.de",
+            '_carddavs._tcp.nathabee.de TXT "path=/dav/"',
+        ]);
+        expect(dav({ ...spec, dav: false })).toEqual([]);
     });
 
     test("txtContent refuses quotes and round-trips long values", () => {

@@ -663,6 +663,28 @@ describe("the checks on the server (the SSH script's output)", () => {
         });
     });
 
+    test("the units part asks for radicale only where the calendar site is (mailstack:dav), and a stopped one is reported", () => {
+        const part = remoteScript(f).split("\ns units\n")[1].split("\ns egress\n")[0];
+        const site = "/etc/nginx/mailstack-host.d/mailstack-dav.conf";
+        expect(part).toContain(`if [ -e ${site} ]`);
+        const run = (present: boolean) =>
+            execFileSync(
+                "bash",
+                [
+                    "-c",
+                    `systemctl() { [[ $2 == radicale ]] && echo failed || echo active; }\n${part.replace(site, present ? "/" : "/nonexistent")}`,
+                ],
+                { encoding: "utf8" },
+            ).trim();
+        expect(run(false)).not.toMatch(/radicale/);
+        const withSite = run(true);
+        expect(withSite).toMatch(/^radicale failed$/m);
+        expect(byCheck(healthy({ units: withSite }))["ssh daemons"]).toMatchObject({
+            status: "fail",
+            detail: expect.stringContaining("radicale"),
+        });
+    });
+
     test("the outbound-TLS part, run here on Postfix's log lines, is what the parser reads", () => {
         const part = remoteScript(f).split("\ns outbound-tls\n")[1].split("\ns volume\n")[0];
         const [, awk] = /\| (awk '[\s\S]*')$/.exec(part.trim())!;

@@ -19,6 +19,7 @@ import {
     SERVICE_ACTIONS,
     WEBMAIL_PACKAGES,
     IMPORT_PACKAGES,
+    DAV_PACKAGES,
     type Feature,
 } from "../render/features";
 import { renderBackupFiles } from "../render/host/backup";
@@ -133,6 +134,8 @@ describe("what the features declare is what their files say", () => {
             sieve: ["reload:dovecot"],
             // Its nginx server block.
             webmail: ["reload:nginx"],
+            // Its login socket in Dovecot, its nginx locations and its fail2ban jail.
+            dav: ["reload:dovecot", "reload:fail2ban", "reload:nginx"],
         });
     });
 
@@ -173,10 +176,11 @@ describe("what the features declare is what their files say", () => {
 });
 
 describe("render/boot/packages.json, the lab image's copy of the package lists (lab/image.sh is a shell script)", () => {
-    test("its mail and webmail lists are the registry's, in the same order", () => {
+    test("its mail, webmail and dav lists are the registry's, in the same order", () => {
         expect(packagesJson.mail).toEqual([...MAIL_PACKAGES]);
         expect(packagesJson.webmail).toEqual([...WEBMAIL_PACKAGES]);
         expect(packagesJson.import).toEqual([...IMPORT_PACKAGES]);
+        expect(packagesJson.dav).toEqual([...DAV_PACKAGES]);
     });
 
     test("lab/image.sh reads it from where it is", () => {

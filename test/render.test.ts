@@ -29,6 +29,7 @@ import { hostKeyFromReport, PROVISIONING_PLAN, renderPackageList } from "../rend
 import { WEBMAIL_PACKAGES } from "../render/features";
 import { PHP_FPM_UNIT, WEBMAIL_DATABASE, WEBMAIL_NGINX_CONF } from "../render/host/webmail";
 import { HOST_CONFIG_PRUNE } from "../render/features";
+import { DAV_PRUNE } from "../render/host/dav";
 import { remoteCommand } from "../scripts/commands";
 import { passwordGeneration } from "../render/host/mailbox-passwords";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
@@ -418,7 +419,9 @@ describe("host files", () => {
         expect(settings[0]).toMatch(/^dovecot_config_version = 2\.4/);
         expect(settings[1]).toMatch(/^dovecot_storage_version = 2\.4/);
         expect(conf).not.toMatch(/^\s*(mail_location|ssl_cert|ssl_key|ssl_dh|disable_plaintext_auth)\b/m);
-        expect(conf).not.toMatch(/%[Lndu]\b|!include/);
+        expect(conf).not.toMatch(/%[Lndu]\b/);
+        // Never Debian's conf.d (its PAM passdb and LMTP filter); only our own listeners' directory.
+        expect(conf.match(/^!include.*$/gm)).toEqual(["!include_try /etc/dovecot/mailstack.d/*.conf"]);
         expect(conf).toMatch(/^ssl = required$/m);
         expect(conf).toMatch(/^auth_allow_cleartext = no$/m);
         expect(conf).toMatch(/inet_listener imap \{\n\s+port = 0\n/);
@@ -853,7 +856,7 @@ describe("quota warnings", () => {
 });
 
 describe("provisioning plan", () => {
-    it("the packages step's stdin lists every package of the user-data and every mail unit, and the webmail's", () => {
+    it("the packages step's stdin lists every package of the user-data and every mail unit, and the webmail's and Radicale's (each only when switched on)", () => {
         const list = (s: MailSpec) => {
             const lines = renderPackageList(s).trim().split("\n");
             return {
@@ -861,10 +864,17 @@ describe("provisioning plan", () => {
                 units: lines.filter((l) => l.startsWith("unit ")).map((l) => l.slice(5)),
             };
         };
-        expect(list(spec({ webmail: false }))).toEqual({ packages: [...MAIL_PACKAGES], units: [...MAIL_UNITS] });
+        expect(list(spec({ webmail: false, dav: false }))).toEqual({
+            packages: [...MAIL_PACKAGES],
+            units: [...MAIL_UNITS],
+        });
         expect(list(spec())).toEqual({
-            packages: [...MAIL_PACKAGES, ...WEBMAIL_PACKAGES],
-            units: [...MAIL_UNITS, PHP_FPM_UNIT],
+            packages: [...MAIL_PACKAGES, ...WEBMAIL_PACKAGES, "radicale"],
+            units: [...MAIL_UNITS, PHP_FPM_UNIT, "radicale"],
+        });
+        expect(list(spec({ webmail: false }))).toEqual({
+            packages: [...MAIL_PACKAGES, "radicale"],
+            units: [...MAIL_UNITS, "radicale"],
         });
         // php-fpm before Roundcube: apt would otherwise meet php's first alternative, Apache's mod_php.
         expect(WEBMAIL_PACKAGES[0]).toBe("php-fpm");
@@ -1014,6 +1024,7 @@ describe("webmail (mailstack:webmail)", () => {
         ).toBe(false);
         expect(HOST_CONFIG_PRUNE).toEqual([
             { dir: "/etc/nginx/conf.d", pattern: "mailstack-*.conf", onChange: ["reload:nginx"] },
+            ...DAV_PRUNE,
         ]);
         const hostConfig = PROVISIONING_PLAN.find((s) => s.role === "host-config")!;
         const rules = parseBundleRules(hostConfig.stdin!(spec({ webmail: false }), {} as never));

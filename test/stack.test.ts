@@ -556,6 +556,10 @@ describe("adding a second domain", () => {
                 "_sieve._tcp.example.org SRV",
                 "_imap._tcp.example.org SRV",
                 "_pop3._tcp.example.org SRV",
+                "_caldavs._tcp.example.org SRV",
+                "_caldavs._tcp.example.org TXT",
+                "_carddavs._tcp.example.org SRV",
+                "_carddavs._tcp.example.org TXT",
                 "_mta-sts.example.org TXT",
                 "autoconfig.example.org CNAME",
                 "autodiscover.example.org CNAME",
@@ -564,7 +568,7 @@ describe("adding a second domain", () => {
                 "example.org CAA",
             ].sort(),
         );
-        expect(after.length).toBe(before.length + 18);
+        expect(after.length).toBe(before.length + 22);
         expect(
             records(b.resources)
                 .filter((r) => r.inputs.name.endsWith("example.org"))

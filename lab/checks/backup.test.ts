@@ -4,7 +4,8 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { eventually, imapFetch, imapSearch, sendMail } from "../clients";
 import { readPid, sh } from "../harness/processes";
-import { LAB_PASSWORDS } from "../lab-config";
+import { davRequest, keepObjects, objectsMissing } from "../dav";
+import { LAB_PASSWORDS, labSpec } from "../lab-config";
 import { startStorageBox, storageBoxRepository, stopStorageBox } from "../storagebox";
 import { ssh, tag } from "./helpers";
 import { lineDiff, mailboxRecord } from "./mailboxes";
@@ -83,7 +84,7 @@ void test("The backup step enables the timers; a backup runs over SFTP to the St
     assert.equal(check.status, 0, `mailstack-backup-check.service: ${check.output}`);
 });
 
-void test("A lost mailbox comes back from the backup: mailstack-restore mailbox gives every file byte for byte (the quota total counted again), the same UIDs and UIDVALIDITY, and moves what was there aside; the full-text index, not in the snapshot, is built again and SEARCH BODY finds the message", async () => {
+void test("A lost mailbox comes back from the backup: mailstack-restore mailbox gives every file byte for byte (the quota total counted again), the same UIDs and UIDVALIDITY, and its owner's calendar and contacts, and moves what was there aside; the full-text index, not in the snapshot, is built again and SEARCH BODY finds the message", async () => {
     // A message to read again over IMAP, in the backup.
     const subject = tag("restore-me");
     const word = `restorable${Date.now()
@@ -93,6 +94,8 @@ void test("A lost mailbox comes back from the backup: mailstack-restore mailbox 
     const [before] = await eventually(() =>
         imapFetch(ALICE.user, ALICE.pass, { subject }).then((m) => (m.length === 1 ? m : undefined)),
     );
+    // alice's event and contact (mailstack:dav): the mailbox's owner's, restored with it.
+    const kept = labSpec().dav ? await keepObjects(ALICE, tag("dav-backup")) : undefined;
     assert.equal(startUnit("mailstack-backup.service").status, 0, "the backup before the loss failed");
     const inSnapshot = ssh(
         `mailstack-backup restic ls latest ${MAILDIR}/Maildir | grep -c /fts-flatcurve || true`,
@@ -115,6 +118,9 @@ void test("A lost mailbox comes back from the backup: mailstack-restore mailbox 
 
     // The loss: the Maildir is gone, and Dovecot makes a new, empty one on the next access.
     ssh(`rm -rf ${MAILDIR} && doveadm kick ${ALICE.user} >/dev/null 2>&1 || true`);
+    if (kept)
+        for (const url of [kept.event, kept.contact])
+            assert.equal((await davRequest(url, { method: "DELETE", auth: ALICE })).status, 200);
     const left = ssh(`doveadm -f tab mailbox status -u ${ALICE.user} messages INBOX | tail -n 1`).stdout;
     assert.equal(left.trim().split("\t").at(-1), "0", `messages in the new INBOX: ${left}`);
 
@@ -135,6 +141,12 @@ void test("A lost mailbox comes back from the backup: mailstack-restore mailbox 
     const recordAfter = mailboxRecord([ALICE.user]);
     assert.deepEqual(recordAfter, recordBefore, `alice's mailbox differs: ${lineDiff(recordBefore, recordAfter)}`);
     assert.equal(ssh(`stat -c %U:%G ${MAILDIR} ${MAILDIR}/Maildir/cur`).stdout.trim(), "vmail:vmail\nvmail:vmail");
+    if (kept)
+        assert.equal(
+            await objectsMissing(ALICE, kept),
+            "",
+            "alice's calendar or contacts not restored with her mailbox",
+        );
     const again = await imapFetch(ALICE.user, ALICE.pass, { subject });
     assert.deepEqual(
         again.map((m) => [m.uid, m.source]),

@@ -8,11 +8,14 @@ import { OPENDKIM_SOCKET, SENDER_MILTER_SOCKET } from "../../render/host/account
 import { RSPAMD_CONTROLLER, RSPAMD_CONTROLLER_PASSWORD_FILE, VALKEY_SOCKET } from "../../render/host/filter";
 import { SUBMISSION_LIMIT_CONTROL, SUBMISSION_LIMIT_LISTEN } from "../../render/host/limits";
 import { eventually, sinkMessages } from "../clients";
+import { DAV_AUTH_SOCKET } from "../../render/host/dav";
+import { labSpec } from "../lab-config";
 import { NET, ssh, tag } from "./helpers";
 
 const ALICE = "alice@example.org";
 const OUTSIDE = "local-accounts@sink.test";
-const STRANGERS = ["www-data", "nobody"] as const;
+// Radicale (mailstack:dav) runs as radicale: a bug in it must not send mail either.
+const STRANGERS = ["www-data", "nobody", ...(labSpec().dav ? ["radicale"] : [])];
 
 /** `command` on the server as `user` (root: as it is), never throwing. */
 function as(user: string, command: string, input?: string) {
@@ -40,7 +43,7 @@ function forged(subject: string): string {
     ].join("\r\n");
 }
 
-void test("www-data and nobody cannot send mail through sendmail, not even as a hosted address; root and vmail can, and their mail is signed", async () => {
+void test("www-data, nobody and radicale cannot send mail through sendmail, not even as a hosted address; root and vmail can, and their mail is signed", async () => {
     const refused: string[] = [];
     for (const user of STRANGERS) {
         const subject = tag(`sendmail-${user}`);
@@ -113,7 +116,7 @@ print(json.dumps({"tcp": ping(socket.AF_INET, ("127.0.0.1", 6379)), "unix": ping
     return JSON.parse(out) as { tcp: string; unix: string };
 }
 
-void test("Only Postfix and root open connections to another server's port 25: www-data and nobody cannot hand a forged message straight to an outside MX (our address passes SPF)", () => {
+void test("Only Postfix and root open connections to another server's port 25: www-data, nobody and radicale cannot hand a forged message straight to an outside MX (our address passes SPF)", () => {
     assert.equal(ssh("systemctl is-active mailstack-smtp-egress-guard", { allowFail: true }).stdout.trim(), "active");
     const connect = `import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM); s.settimeout(5)
@@ -214,4 +217,19 @@ except OSError as e:
         for (const user of STRANGERS)
             assert.equal(python(user, probe), "PermissionError", `${user} reached ${socket} (or it is missing)`);
     }
+});
+
+void test("Dovecot's login socket for Radicale opens for radicale alone: www-data and nobody are refused before they can try a password", () => {
+    if (!labSpec().dav) return;
+    const probe = `
+import socket
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect("${DAV_AUTH_SOCKET}"); print("connected")
+except OSError as e:
+    print(type(e).__name__)
+`;
+    assert.equal(python("radicale", probe), "connected", `radicale cannot open ${DAV_AUTH_SOCKET}`);
+    for (const user of ["www-data", "nobody"])
+        assert.equal(python(user, probe), "PermissionError", `${user} reached ${DAV_AUTH_SOCKET} (or it is missing)`);
 });

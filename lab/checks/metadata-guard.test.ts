@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { labSpec } from "../lab-config";
 import { ssh } from "./helpers";
 
 const METADATA = "169.254.169.254";
@@ -9,7 +10,7 @@ const METADATA = "169.254.169.254";
  * (root or another user via runuser): what each got (an errno name, "timeout" or
  * "connected"/"answered") and after how many seconds.
  */
-function probe(user: "root" | "nobody"): { tcp: string; tcpSeconds: number; udp: string } {
+function probe(user: "root" | "nobody" | "radicale"): { tcp: string; tcpSeconds: number; udp: string } {
     const code = `
 import errno, socket, time
 def name(e): return errno.errorcode.get(e.errno, str(e.errno))
@@ -72,4 +73,6 @@ void test("Only root reaches the metadata address: another user's TCP and UDP ar
     );
     assert.ok(["timeout", "EHOSTUNREACH", "ENETUNREACH"].includes(root.udp), `root's UDP: ${JSON.stringify(root)}`);
     assert.deepEqual(afterRoot, afterNobody, "the guard counted root's packets");
+    // Radicale (mailstack:dav) is one more local user: refused the same way.
+    if (labSpec().dav) assert.equal(probe("radicale").tcp, "ECONNREFUSED", "radicale reached the metadata address");
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { MAIL_PACKAGES } from "../../render";
-import { WEBMAIL_PACKAGES } from "../../render/features";
+import { DAV_PACKAGES, WEBMAIL_PACKAGES } from "../../render/features";
 import { eventually, sendMail } from "../clients";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";
 import { provision } from "../provision";
@@ -132,7 +132,7 @@ void test("The packages step again, with every package there, installs nothing a
     assert.match(
         out,
         new RegExp(
-            `^install-packages: ${MAIL_PACKAGES.length + WEBMAIL_PACKAGES.length} packages present \\(0 installed now\\)$`,
+            `^install-packages: ${MAIL_PACKAGES.length + WEBMAIL_PACKAGES.length + DAV_PACKAGES.length} packages present \\(0 installed now\\)$`,
             "m",
         ),
     );

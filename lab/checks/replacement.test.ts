@@ -6,7 +6,8 @@ import { queueLength } from "../delivery";
 import { startOutsideDaemon } from "../harness/net";
 import { LAB_DIR, readPid, sleep } from "../harness/processes";
 import { replaceServer } from "../harness/replace";
-import { LAB_PASSWORDS, LAB_RELAY } from "../lab-config";
+import { keepObjects, objectsMissing } from "../dav";
+import { LAB_PASSWORDS, LAB_RELAY, labSpec } from "../lab-config";
 import { verify } from "./dkim-verify";
 import { lineDiff, mailboxRecord } from "./mailboxes";
 import { NET, ssh, STATE_DIR, tag } from "./helpers";
@@ -31,7 +32,7 @@ function startSink(): Promise<number> {
     ]);
 }
 
-void test("A replacement server (clean shutdown, new root from the user-data, the same volume and addresses, every step) loses nothing: old mail with its UIDs, the queued message, the DKIM key, the certificate, the full-text index (SEARCH BODY finds the old message at once)", async () => {
+void test("A replacement server (clean shutdown, new root from the user-data, the same volume and addresses, every step) loses nothing: old mail with its UIDs, the queued message, the DKIM key, the certificate, the full-text index (SEARCH BODY finds the old message at once), alice's event and contact", async () => {
     // The old server: a message to read again, a record of every mailbox, the certificate.
     const oldSubject = tag("before-replacement");
     const word = `replaced${Date.now()
@@ -54,6 +55,8 @@ void test("A replacement server (clean shutdown, new root from the user-data, th
     const certBefore = ssh(certificate).stdout;
     assert.match(ssh("findmnt -n -o SOURCE /var/spool/postfix").stdout, /\[\/state\/postfix-queue\]/);
     assert.match(ssh("findmnt -n -o SOURCE /etc/letsencrypt").stdout, /\[\/state\/letsencrypt\]/);
+    // An event and a contact of alice's (mailstack:dav), read again on the new server.
+    const kept = labSpec().dav ? await keepObjects(ALICE, tag("dav-replacement")) : undefined;
 
     // A message for a destination that is down: it waits in the old server's queue.
     const queuedSubject = tag("queued-across-replacement");
@@ -102,6 +105,7 @@ void test("A replacement server (clean shutdown, new root from the user-data, th
             [oldMessage.uid],
             "SEARCH BODY on the new server",
         );
+        if (kept) assert.equal(await objectsMissing(ALICE, kept), "", "alice's calendar or contacts lost");
         // The queued message is in the new server's queue, waiting.
         assert.ok(queueLength() >= 1, "the queue is empty on the new server");
     } finally {

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eventually, imapFetch, imapSearch, sendMail } from "../clients";
 import { replaceServer } from "../harness/replace";
-import { LAB_PASSWORDS } from "../lab-config";
+import { keepObjects, objectsMissing } from "../dav";
+import { LAB_PASSWORDS, labSpec } from "../lab-config";
 import { ssh, tag } from "./helpers";
 import { lineDiff, mailboxRecord } from "./mailboxes";
 import { indexedToTheEnd } from "./search";
@@ -14,7 +15,7 @@ import { indexedToTheEnd } from "./search";
 const ALICE = { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] };
 const CERT = "openssl x509 -in /etc/letsencrypt/live/mail.example.org/cert.pem -noout -serial";
 
-void test("A new server on an empty volume refuses to back itself up over the old server's backups, and mailstack-restore all brings back every mailbox (UIDs, UIDVALIDITY, bytes) and the certificate state, and builds the full-text index again (SEARCH BODY finds the last message); then backups and mail go on", async () => {
+void test("A new server on an empty volume refuses to back itself up over the old server's backups, and mailstack-restore all brings back every mailbox (UIDs, UIDVALIDITY, bytes), alice's calendar and contacts and the certificate state, and builds the full-text index again (SEARCH BODY finds the last message); then backups and mail go on", async () => {
     // The old server's last backup, and what it holds.
     const subject = tag("before-the-volume-was-lost");
     const word = `lostvolume${Date.now()
@@ -24,6 +25,8 @@ void test("A new server on an empty volume refuses to back itself up over the ol
     const [before] = await eventually(() =>
         imapFetch(ALICE.user, ALICE.pass, { subject }).then((m) => (m.length === 1 ? m : undefined)),
     );
+    // An event and a contact of alice's (mailstack:dav), in the same backup.
+    const kept = labSpec().dav ? await keepObjects(ALICE, tag("dav-restore")) : undefined;
     const backup = ssh("systemctl start mailstack-backup.service", { allowFail: true, timeoutMs: 300_000 });
     assert.equal(backup.status, 0, `the last backup failed: ${backup.stderr}`);
     const recordBefore = mailboxRecord();
@@ -39,6 +42,7 @@ void test("A new server on an empty volume refuses to back itself up over the ol
     assert.ok([0, 2].includes(r.cloudInit.status), `cloud-init on the new server: ${r.cloudInit.long}`);
     assert.ok(r.provisioning.ok, `provisioning the new server: ${r.provisioning.detail}`);
     assert.deepEqual(await imapFetch(ALICE.user, ALICE.pass, { subject }), [], "the new volume is not empty");
+    if (kept) assert.notEqual(await objectsMissing(ALICE, kept), "", "the new volume already has alice's calendar");
 
     // Its first backup would become the latest snapshot, the one a restore takes: refused.
     const refused = ssh("mailstack-backup run", { allowFail: true, timeoutMs: 300_000 });
@@ -57,12 +61,14 @@ void test("A new server on an empty volume refuses to back itself up over the ol
         "certbot.timer",
         "valkey-server",
         "rspamd",
+        ...(labSpec().dav ? ["radicale"] : []),
     ])
         assert.equal(ssh(`systemctl is-active ${unit}`, { allowFail: true }).stdout.trim(), "active", unit);
     // The bind mount is the restored directory, not the one moved aside.
     assert.match(ssh("findmnt -n -o SOURCE /etc/letsencrypt").stdout, /\[\/state\/letsencrypt\]/);
     assert.equal(ssh(CERT).stdout, certBefore, "/etc/letsencrypt is not the old server's");
 
+    if (kept) assert.equal(await objectsMissing(ALICE, kept), "", "alice's calendar or contacts not restored");
     const recordAfter = mailboxRecord();
     assert.ok(
         recordBefore.some((l) => l.startsWith(`${ALICE.user} INBOX\t${before.uid}\t`)),

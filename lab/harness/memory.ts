@@ -6,7 +6,7 @@ import { readPid } from "./processes";
 /** One process of a mail daemon in the lab container, as the host's /proc shows it. */
 export interface DaemonProcess {
     pid: number;
-    /** postfix, dovecot, opendkim, postsrsd, rspamd, valkey, unbound, mta-sts, nginx, php-fpm (Roundcube), fail2ban, sender-milter */
+    /** postfix, dovecot, opendkim, postsrsd, rspamd, valkey, unbound, mta-sts, nginx, php-fpm (Roundcube), fail2ban, sender-milter, radicale */
     daemon: string;
     /** The process name (`smtpd`, `auth`, `imap-login`, ...). */
     name: string;
@@ -36,6 +36,12 @@ function daemonOf(exe: string, name: string, pid: string): string | undefined {
         return "mta-sts";
     if (name === "python3" && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("mailstack-sender-milter"))
         return "sender-milter";
+    // Calendars and contacts (mailstack:dav): /usr/bin/radicale under python3.
+    if (
+        name === "radicale" ||
+        (name === "python3" && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("radicale"))
+    )
+        return "radicale";
     return undefined;
 }
 

@@ -6,9 +6,12 @@
 import {
     CLIENT_HOST_LABELS,
     clientHostName,
+    DAV_PATH,
+    DAV_SERVICES,
     dkimName,
     dmarcName,
     mtaStsName,
+    port,
     REFUSED_SERVICES,
     SRV_SERVICES,
     srvName,
@@ -225,5 +228,20 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
         ...SRV_SERVICES.map((s) => srv(s.srv, s.port, spec.hostname, s.srvPurpose)),
         ...REFUSED_SERVICES.map((s) => srv(s.srv, 0, ".", s.purpose)),
     );
+    // RFC 6764: calendar and contact clients (iOS, DAVx5, Thunderbird) find the server from
+    // the address alone: the SRV record gives host and port, its TXT the path on it.
+    if (spec.dav)
+        records.push(
+            ...DAV_SERVICES.flatMap((s) => [
+                srv(s.srv, port("https"), spec.hostname, s.srvPurpose),
+                {
+                    name: srvName(s.srv, d),
+                    type: "TXT" as const,
+                    content: txtContent(`path=${DAV_PATH}`),
+                    ttl,
+                    purpose: `${s.srvPurpose}: its path on ${spec.hostname}`,
+                },
+            ]),
+        );
     return records;
 }

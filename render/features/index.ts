@@ -10,6 +10,7 @@ import { accounts } from "./accounts";
 import { backup } from "./backup";
 import { certificate } from "./certificate";
 import { clients } from "./clients";
+import { dav } from "./dav";
 import { dovecot } from "./dovecot";
 import { fail2ban } from "./fail2ban";
 import type { Feature } from "./feature";
@@ -41,6 +42,7 @@ export type { Feature } from "./feature";
 export { QUOTA_WARNING_SCRIPT } from "./dovecot";
 export { WEBMAIL_PACKAGES } from "./webmail";
 export { IMPORT_PACKAGES } from "./import";
+export { DAV_PACKAGES } from "./dav";
 
 /**
  * Every feature, in the order host-config writes their files (and the first boot's archive
@@ -71,6 +73,7 @@ export const FEATURES: readonly Feature[] = [
     clients,
     webmail,
     passwords,
+    dav,
     srs,
     backup,
     imports,
@@ -127,7 +130,8 @@ const UNIT_ORDER = [
  * test/apply-bundle.test.ts holds to SERVICE_ACTIONS): units read after daemon-reload, the
  * accounts and the volume's state before the daemons that use them, the resolver before every
  * daemon that looks names up, what Postfix asks (milters, policy services, Dovecot) before
- * Postfix reloads, the webmail before nginx serves it, SSH last.
+ * Postfix reloads, the webmail and the calendar server (after Dovecot, whose socket it logs
+ * in through) before nginx serves them, SSH last.
  */
 const ACTION_ORDER = [
     "systemd",
@@ -146,6 +150,7 @@ const ACTION_ORDER = [
     "passwords",
     "postfix",
     "webmail",
+    "dav",
     "web",
     "fail2ban",
     "ssh",

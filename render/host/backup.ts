@@ -6,6 +6,7 @@
 
 import { hostPostmaster, type BackupSpec, type MailSpec } from "../../model";
 import { shellQuote } from "../../scripts/commands";
+import { DAV_UNIT, DAV_USER_ROOT } from "./dav";
 import { PASSWORDS_HELPER } from "./mailbox-passwords";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
@@ -129,6 +130,8 @@ export function renderBackupFiles(spec: MailSpec, secrets?: BackupSecrets): Host
                     .join("\n"),
                 stateUnits: VOLUME_STATE_UNITS.join(" "),
                 passwordsHelper: PASSWORDS_HELPER,
+                davUsers: DAV_USER_ROOT,
+                davUnit: DAV_UNIT,
             }),
             "0755",
         ),

@@ -8,7 +8,7 @@
 
 import { createHash } from "node:crypto";
 
-import { CERTIFICATE_NAME_LIMIT, CLIENT_HOST_LABELS, CLIENT_SERVICES, type MailSpec } from "../../model";
+import { CERTIFICATE_NAME_LIMIT, CLIENT_HOST_LABELS, CLIENT_SERVICES, port, type MailSpec } from "../../model";
 import type { PruneRule } from "../plan/bundle";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
@@ -185,11 +185,25 @@ export function renderAppleProfile(spec: MailSpec, domain: string): string {
         .sort((a, b) => Number(b.tls === "implicit") - Number(a.tls === "implicit"))[0];
     if (!imap || !smtp) throw new Error("the services table has no IMAPS or no submission port");
     const identifier = `${domain.split(".").reverse().join(".")}.mailstack`;
+    // With mailstack:dav: calendars and contacts too. No principal URL (it holds the login):
+    // the device asks the host's well-known URLs, which lead it to its own.
+    const davPayloads = spec.dav
+        ? renderTemplate("clients/dav-payloads.plist", {
+              domain,
+              hostname: spec.hostname,
+              port: port("https"),
+              identifier,
+              caldavUuid: namedUuid(`mailstack caldav account ${spec.hostname} ${domain}`),
+              carddavUuid: namedUuid(`mailstack carddav account ${spec.hostname} ${domain}`),
+          }).trimEnd()
+        : "";
     return renderTemplate("clients/mailstack.mobileconfig", {
         domain,
         hostname: spec.hostname,
         imapPort: imap.port,
         smtpPort: smtp.port,
+        davPayloads,
+        description: `Mail${spec.dav ? ", calendars and contacts" : ""} for ${domain} on ${spec.hostname} (IMAP and SMTP with TLS${spec.dav ? ", CalDAV and CardDAV over HTTPS" : ""}).`,
         identifier,
         profileUuid: namedUuid(`mailstack profile ${spec.hostname} ${domain}`),
         accountUuid: namedUuid(`mailstack mail account ${spec.hostname} ${domain}`),

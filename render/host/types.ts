@@ -20,6 +20,7 @@ export type ServiceAction =
     | "restart:unbound"
     | "restart:mta-sts"
     | "restart:webmail"
+    | "restart:dav"
     | "reload:nginx"
     | "reload:fail2ban"
     | "restart:ssh"

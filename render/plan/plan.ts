@@ -98,7 +98,8 @@ export function hostKeyFromReport(stdout: string): string {
 
 /**
  * The packages step's stdin: every package, then every unit to run once they are there.
- * The webmail's (mailstack:webmail) come only with this step, never with the user-data.
+ * The webmail's (mailstack:webmail) and the calendar server's (mailstack:dav) come only with
+ * this step, never with the user-data.
  */
 export function renderPackageList(spec: MailSpec): string {
     const { packages, units } = packageStep(spec);

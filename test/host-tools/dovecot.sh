@@ -24,6 +24,12 @@ if [[ "$sockets" == *"unix_listener /var/spool/postfix/private/dovecot-lmtp {"* 
 else
     not_ok "dovecot LMTP and auth sockets are in the Postfix spool" "$sockets"
 fi
+# Radicale's login check (mailstack:dav, mailstack.d/dav.conf): its user alone.
+if [[ "$sockets" == *"unix_listener auth-radicale { group = radicale mode = 0600 user = radicale }"* ]]; then
+    ok "dovecot's auth socket for Radicale opens for the radicale user only"
+else
+    not_ok "dovecot's auth socket for Radicale opens for the radicale user only" "$sockets"
+fi
 hash=$(grep -m1 '^alice@example.org:' "$ROOT/etc/dovecot/users" | cut -d: -f2)
 check "doveadm pw accepts the rendered password hash" in_root doveadm pw -t "$hash" -p "$(cat "$RENDER/password")"
 if ! in_root doveadm pw -t "$hash" -p "wrong password" >/dev/null 2>&1; then ok "doveadm pw rejects a wrong password"; else not_ok "doveadm pw rejects a wrong password"; fi

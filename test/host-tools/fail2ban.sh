@@ -3,10 +3,10 @@
 # journal, and their filters catch the failed logins Debian 13's daemons write.
 check "fail2ban-client --test accepts the jails" in_root fail2ban-client --test
 jails=$(in_root fail2ban-client -d 2>/dev/null | grep -oE "\['add', '[a-z-]+', 'systemd'\]" | sort | tr '\n' ' ')
-if [ "$jails" = "['add', 'dovecot', 'systemd'] ['add', 'mailstack-password', 'systemd'] ['add', 'postfix-sasl', 'systemd'] ['add', 'roundcube-auth', 'systemd'] ['add', 'sshd', 'systemd'] " ]; then
-    ok "fail2ban jails dovecot, mailstack-password, postfix-sasl, roundcube-auth, sshd read the journal"
+if [ "$jails" = "['add', 'dovecot', 'systemd'] ['add', 'mailstack-password', 'systemd'] ['add', 'postfix-sasl', 'systemd'] ['add', 'radicale', 'systemd'] ['add', 'roundcube-auth', 'systemd'] ['add', 'sshd', 'systemd'] " ]; then
+    ok "fail2ban jails dovecot, mailstack-password, postfix-sasl, radicale, roundcube-auth, sshd read the journal"
 else
-    not_ok "fail2ban jails dovecot, mailstack-password, postfix-sasl, roundcube-auth, sshd read the journal" "$jails"
+    not_ok "fail2ban jails dovecot, mailstack-password, postfix-sasl, radicale, roundcube-auth, sshd read the journal" "$jails"
 fi
 # The failed-login lines Dovecot 2.4 and Postfix 3.10 write (from the lab's journal): each
 # jail's filter, with our overrides, must find the address in them.
@@ -42,6 +42,12 @@ f2b_catches dovecot dovecot-fail.log
 f2b_catches 'postfix[mode=auth]' postfix-fail.log
 f2b_catches roundcube-auth roundcube-fail.log
 f2b_catches mailstack-password mailstack-password-fail.log
+# Radicale 3.5 behind nginx (mailstack:dav), as fail2ban's systemd backend writes the journal entry.
+cat >"$ROOT/tmp/radicale-fail.log" <<'LOG'
+2026-12-06T08:10:02.000000+00:00 mail radicale[812]: [812/Thread-3 (process_request_thread)] [WARNING] Failed login attempt from 127.0.0.1 (forwarded for '198.51.100.66'): 'alice@example.org' ()
+2026-12-06T08:10:04.000000+00:00 mail radicale[812]: [812/Thread-4 (process_request_thread)] [WARNING] Failed login attempt from 127.0.0.1 (forwarded for '2001:db8::66'): 'bob@example.org' ()
+LOG
+f2b_catches mailstack-radicale radicale-fail.log
 # The second line's user tried to plant an address: the one Roundcube wrote is found.
 if in_root fail2ban-regex -v "/tmp/roundcube-fail.log" roundcube-auth 2>&1 | grep -q "2001:db8::66" &&
     ! in_root fail2ban-regex -v "/tmp/roundcube-fail.log" roundcube-auth 2>&1 | grep -qE "^\s*\|\s+203\.0\.113\.1\b"; then

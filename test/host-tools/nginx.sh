@@ -11,6 +11,14 @@ if grep -q "server_name mail.example.org;" "$ROOT/etc/nginx/conf.d/mailstack-web
 else
     not_ok "nginx reads the webmail's server (conf.d/mailstack-webmail.conf)"
 fi
+# Calendars and contacts (mailstack:dav): nginx reads their locations, Radicale its config.
+if grep -q "^# configuration file /etc/nginx/mailstack-host.d/mailstack-dav.conf:" <<<"$dump" &&
+    grep -q "proxy_pass http://127.0.0.1:5232;" <<<"$dump"; then
+    ok "nginx reads the calendar server's locations (mailstack-host.d/mailstack-dav.conf)"
+else
+    not_ok "nginx reads the calendar server's locations (mailstack-host.d/mailstack-dav.conf)"
+fi
+check "Radicale accepts its config" in_root python3 -c 'from radicale import config; config.load([("/etc/radicale/config", False)])'
 # Roundcube's config: PHP 8.4 (Debian 13's, Roundcube's own dependency) parses it.
 check "php -l accepts Roundcube's config.inc.php" in_root php -l /etc/roundcube/config.inc.php
 check "php -l accepts the mailstack_origin plugin" in_root php -l /var/lib/roundcube/plugins/mailstack_origin/mailstack_origin.php
@@ -24,9 +32,10 @@ else
     not_ok "nginx compresses the webmail's static files, never its PHP responses" "$webmail_conf"
 fi
 # Apple's configuration profiles, one per domain: Python's plistlib (strict about Apple's
-# format) reads each one as a profile with one mail account.
+# format) reads each one as a profile with one mail account, then (mailstack:dav) a calendar
+# and a contacts account.
 # shellcheck disable=SC2016 # the Python program is in single quotes on purpose
-check "plistlib reads each domain's Apple profile as a Configuration with one mail account" \
+check "plistlib reads each domain's Apple profile as a Configuration with a mail, a CalDAV and a CardDAV account" \
     in_root python3 -c '
 import glob, plistlib, sys
 paths = sorted(glob.glob("/var/www/mailstack/autoconfig/apple/*.mobileconfig"))
@@ -35,7 +44,8 @@ for p in paths:
     with open(p, "rb") as f:
         d = plistlib.load(f)
     kinds = [c["PayloadType"] for c in d["PayloadContent"]]
-    assert d["PayloadType"] == "Configuration" and kinds == ["com.apple.mail.managed"], (p, kinds)
+    assert d["PayloadType"] == "Configuration" and kinds == ["com.apple.mail.managed", "com.apple.caldav.account", "com.apple.carddav.account"], (p, kinds)
     assert isinstance(d["PayloadContent"][0]["IncomingMailServerPortNumber"], int), p
+    assert d["PayloadContent"][1]["CalDAVPort"] == 443 and d["PayloadContent"][2]["CardDAVUseSSL"] is True, p
 print(len(paths))
 '

@@ -180,6 +180,10 @@ fs.writeFileSync(
 // What Hetzner's debian-13 image already has (only in packages.json) plus what the user-data
 // installs, and Debian 13's PHP command line (Roundcube's dependency) for `php -l` on its
 // config. Not the webmail packages themselves: debootstrap would take php's first
-// alternative, Apache's mod_php, and Apache would start on this machine's port 80.
-fs.writeFileSync(path.join(out, "rootfs-packages"), [...packages.image, ...MAIL_PACKAGES, "php-cli"].join("\n") + "\n");
+// alternative, Apache's mod_php, and Apache would start on this machine's port 80. Radicale
+// (mailstack:dav): Dovecot's listener for it names its user, and its config is checked.
+fs.writeFileSync(
+    path.join(out, "rootfs-packages"),
+    [...packages.image, ...MAIL_PACKAGES, "php-cli", ...packages.dav].join("\n") + "\n",
+);
 fs.writeFileSync(path.join(out, "user-data-limit"), `${USER_DATA_LIMIT_BYTES}\n`);

@@ -9,7 +9,9 @@
 # is replaced is first moved aside to <path>.before-restore-<time> on the same volume.
 # Maildirs are restored byte for byte, dovecot-uidlist included, so Dovecot shows every
 # message with its old UID and UIDVALIDITY. The full-text indexes are not in the backup: the
-# restore queues their rebuild, and Dovecot's indexer builds them in the background.
+# restore queues their rebuild, and Dovecot's indexer builds them in the background. A
+# mailbox's owner's calendars and contacts (mailstack:dav) come back with the mailbox, a
+# domain's with the domain.
 set -euo pipefail
 
 snapshot=latest
@@ -19,16 +21,23 @@ if [ "${1:-}" = --snapshot ]; then
 fi
 what=${1:-}
 vhosts=/srv/mail/vhosts
+# Radicale's collections, one folder per user (login address), and its unit.
+dav_users='{{davUsers}}'
+dav_unit='{{davUnit}}'
+# Each user's calendars and contacts to restore (patterns: a domain's are *@<domain>).
+dav=()
 case $what in
 mailbox)
     address=${2:?address}
-    [[ $address =~ ^[^/@[:space:]]+@[^/@[:space:]]+$ ]] || { echo "mailstack-restore: bad address $address" >&2; exit 2; }
+    [[ $address =~ ^[^/@[:space:]*?]+@[^/@[:space:]*?]+$ ]] || { echo "mailstack-restore: bad address $address" >&2; exit 2; }
     paths=("$vhosts/${address#*@}/${address%@*}")
+    dav=("$dav_users/$address")
     ;;
 domain)
     domain=${2:?domain}
     [[ $domain =~ ^[a-z0-9.-]+$ ]] || { echo "mailstack-restore: bad domain $domain" >&2; exit 2; }
     paths=("$vhosts/$domain")
+    dav=("$dav_users/*@$domain")
     ;;
 all) paths=(/srv/mail/vhosts /srv/mail/state) ;;
 *)
@@ -43,7 +52,7 @@ mountpoint -q /srv/mail || { echo "mailstack-restore: /srv/mail is not mounted" 
 tmp=$(mktemp -d /srv/mail/.restore.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 includes=()
-for p in "${paths[@]}"; do includes+=(--include "$p"); done
+for p in "${paths[@]}" "${dav[@]}"; do includes+=(--include "$p"); done
 /usr/local/sbin/mailstack-backup restic restore "$snapshot" --target "$tmp" "${includes[@]}"
 
 # The state directories in the backup, bind-mounted at their usual paths: <name> <mount unit>
@@ -61,18 +70,19 @@ restart() {
     local i
     for ((i = ${#stopped[@]} - 1; i >= 0; i--)); do systemctl start "${stopped[i]}" || true; done
 }
+# Radicale, whenever its folders change: it must not write into one being replaced.
+trap 'restart; rm -rf "$tmp"' EXIT
+units=("$dav_unit")
 if [ "$what" = all ]; then
-    trap 'restart; rm -rf "$tmp"' EXIT
-    units=()
     for unit in $state_units; do units=("$unit" "${units[@]}"); done
     while read -r _ unit; do units+=("$unit"); done <<<"$state_mounts"
-    for unit in "${units[@]}"; do
-        if systemctl is-active --quiet "$unit"; then
-            systemctl stop "$unit"
-            stopped+=("$unit")
-        fi
-    done
 fi
+for unit in "${units[@]}"; do
+    if systemctl is-active --quiet "$unit"; then
+        systemctl stop "$unit"
+        stopped+=("$unit")
+    fi
+done
 stamp=$(date +%Y%m%dT%H%M%S)
 for p in "${paths[@]}"; do
     if [ ! -e "$tmp$p" ]; then
@@ -96,14 +106,34 @@ for p in "${paths[@]}"; do
     echo "mailstack-restore: restored $p from $snapshot"
 done
 chown vmail:vmail "$vhosts" "$vhosts"/* 2>/dev/null || true
+# Calendars and contacts: each user's folder as a whole (with `all`, state/ brought them).
+for pattern in "${dav[@]}"; do
+    found=0
+    # shellcheck disable=SC2086 # the pattern's * must expand (addresses and domains have no spaces)
+    for d in "$tmp"$pattern; do
+        [ -d "$d" ] || continue
+        found=1
+        t=${d#"$tmp"}
+        mkdir -p "$dav_users"
+        [ -e "$t" ] && mv "$t" "$t.before-restore-$stamp"
+        mv "$d" "$t"
+        echo "mailstack-restore: restored $t from $snapshot"
+    done
+    [ "$found" = 1 ] || echo "mailstack-restore: no calendars or contacts for ${pattern##*/} in snapshot $snapshot"
+done
+# restic restores owners by number; a new server's radicale user may have another uid.
+dav_dir=${dav_users%/collections/*}
+if [ -d "$dav_dir" ] && id -u radicale >/dev/null 2>&1; then chown -R radicale:radicale "$dav_dir"; fi
 if [ "$what" = all ]; then
     # The passwords users set came back with state/accounts: Dovecot's passwd-file again from
     # them and today's configured ones (a password the config reset since stays reset).
     passwords_helper='{{passwordsHelper}}'
     "$passwords_helper" apply || echo "mailstack-restore: $passwords_helper apply failed" >&2
-    restart
-    stopped=()
-    echo "mailstack-restore: started again: postfix, dovecot and the state mounts"
+fi
+restart
+stopped=()
+if [ "$what" = all ]; then
+    echo "mailstack-restore: started again: postfix, dovecot, radicale and the state mounts"
 elif [ "$what" = mailbox ]; then
     # Sessions that had the old Maildir open would keep its view: end them, clients reconnect
     # and read the restored one. (Stopping Dovecot would end every user's session.)
