@@ -252,7 +252,7 @@ test("the passwords users set are in the backup, and `mailstack-restore all` wri
     // Only after `all` (state/ came back), before Dovecot starts again.
     expect(restore).toMatch(
         new RegExp(
-            `if \\[ "\\$what" = all \\]; then\\n(?:\\s*#.*\\n)*\\s*passwords_helper='${PASSWORDS_HELPER}'\\n\\s*"\\$passwords_helper" apply .*\\n\\s*restart\\n`,
+            `if \\[ "\\$what" = all \\]; then\\n(?:\\s*#.*\\n)*\\s*passwords_helper='${PASSWORDS_HELPER}'\\n\\s*"\\$passwords_helper" apply .*\\n\\s*fi\\n\\s*restart\\n`,
         ),
     );
 });
