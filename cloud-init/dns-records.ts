@@ -61,7 +61,13 @@ export interface DnsFacts {
      * caller decides by date: spec's publishedRetiredSelectors). None when absent.
      */
     readonly dkimRetiredPublicKeysPem?: Readonly<Record<string, string>>;
+    /** The backup MX's addresses; required when spec.secondaryMx is set. */
+    readonly secondary?: { readonly ipv4: string; readonly ipv6: string };
 }
+
+/** MX preferences (RFC 5321 5.1: lower is tried first): the primary, then the backup MX. */
+export const PRIMARY_MX_PREFERENCE = 10;
+export const SECONDARY_MX_PREFERENCE = 20;
 
 /** The last day a retired selector stays published; a selector not retired in the spec is a bug. */
 function retiredUntil(domain: DomainSpec, selector: string): string {
@@ -157,7 +163,8 @@ export function dkimRecordValue(publicKeyPem: string): string {
 }
 
 export function spfValue(domain: DomainSpec): string {
-    // mx: the only host that sends our mail is the MX itself. -all: everything else is forged.
+    // mx: the only hosts that send our mail are the MX hosts (the backup MX, when there is one,
+    // sends the bounces and delay notices it must). -all: everything else is forged.
     return ["v=spf1", "mx", ...domain.spfExtra, "-all"].join(" ");
 }
 
@@ -166,33 +173,50 @@ export function dmarcValue(domain: DomainSpec): string {
     return `v=DMARC1; p=${domain.dmarc.policy}; rua=mailto:${domain.dmarc.rua}; adkim=r; aspf=r`;
 }
 
+/** A mail host's A, AAAA and own SPF records (its EHLO name is checked by receivers). */
+function hostRecords(hostname: string, ipv4: string, ipv6: string, what: string, spfWhy: string): MailDnsRecord[] {
+    const ttl = MAIL_DNS_TTL;
+    return [
+        { name: hostname, type: "A", content: ipv4, ttl, purpose: `${what} IPv4 (matches its PTR)` },
+        { name: hostname, type: "AAAA", content: ipv6, ttl, purpose: `${what} IPv6 (matches its PTR)` },
+        { name: hostname, type: "TXT", content: txtContent("v=spf1 a -all"), ttl, purpose: spfWhy },
+    ];
+}
+
 /**
  * The records of one mail domain. The domain holding the hostname also gets the hostname's
- * A/AAAA records; every domain points its MX at that one host.
+ * A/AAAA records (the backup MX's likewise); every domain points its MX at that one host,
+ * and with a backup MX a second MX of a higher preference at it.
  */
 export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFacts): MailDnsRecord[] {
     const ttl = MAIL_DNS_TTL;
     const d = domain.name;
     const records: MailDnsRecord[] = [];
+    const secondary = spec.secondaryMx;
+    if (secondary && !facts.secondary) throw new Error("dns: mailstack:secondaryMx is set but its addresses are not known");
     if (spec.hostnameDomain === d) {
+        // The host's own SPF: forwarded mail leaves with an SRS sender @hostname (postsrsd),
+        // which must pass SPF as well.
         records.push(
-            { name: spec.hostname, type: "A", content: facts.ipv4, ttl, purpose: "mail host IPv4 (matches its PTR)" },
-            {
-                name: spec.hostname,
-                type: "AAAA",
-                content: facts.ipv6,
-                ttl,
-                purpose: "mail host IPv6 (matches its PTR)",
-            },
-            // The host's own SPF: its EHLO name is checked by receivers, and forwarded mail
-            // leaves with an SRS sender @hostname (postsrsd), which must pass SPF as well.
-            {
-                name: spec.hostname,
-                type: "TXT",
-                content: txtContent("v=spf1 a -all"),
-                ttl,
-                purpose: "SPF for the host name (EHLO, SRS senders)",
-            },
+            ...hostRecords(
+                spec.hostname,
+                facts.ipv4,
+                facts.ipv6,
+                "mail host",
+                "SPF for the host name (EHLO, SRS senders)",
+            ),
+        );
+    }
+    if (secondary && secondary.hostnameDomain === d) {
+        // Its bounces and delay notices come from MAILER-DAEMON, checked against its EHLO name.
+        records.push(
+            ...hostRecords(
+                secondary.hostname,
+                facts.secondary!.ipv4,
+                facts.secondary!.ipv6,
+                "backup MX",
+                "SPF for the backup MX's name (EHLO, its bounces)",
+            ),
         );
     }
     records.push(
@@ -200,10 +224,23 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
             name: d,
             type: "MX",
             content: spec.hostname,
-            priority: 10,
+            priority: PRIMARY_MX_PREFERENCE,
             ttl,
             purpose: `mail for ${d} goes to ${spec.hostname}`,
         },
+        // Senders try it only when the primary does not answer (a higher preference).
+        ...(secondary
+            ? [
+                  {
+                      name: d,
+                      type: "MX" as const,
+                      content: secondary.hostname,
+                      priority: SECONDARY_MX_PREFERENCE,
+                      ttl,
+                      purpose: `backup MX: queues mail for ${d} while ${spec.hostname} is down`,
+                  },
+              ]
+            : []),
         {
             name: d,
             type: "TXT",
@@ -299,9 +336,13 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
     return records;
 }
 
-/** A stable, unique resource-name suffix for a record (CAA: one per tag at the same name). */
-export function recordKey(record: Pick<MailDnsRecord, "type" | "name" | "caa">): string {
-    return `${record.type.toLowerCase()}${record.caa ? `-${record.caa.tag}` : ""}-${record.name}`;
+/**
+ * A stable, unique resource-name suffix for a record (CAA: one per tag at the same name; MX:
+ * the backup MX's by its preference, the primary's as it always was).
+ */
+export function recordKey(record: Pick<MailDnsRecord, "type" | "name" | "caa" | "priority">): string {
+    const backupMx = record.type === "MX" && record.priority !== undefined && record.priority !== PRIMARY_MX_PREFERENCE;
+    return `${record.type.toLowerCase()}${record.caa ? `-${record.caa.tag}` : ""}${backupMx ? `-${record.priority}` : ""}-${record.name}`;
 }
 
 /** `name TYPE [priority] content`, as a zone file would show it. */
@@ -440,6 +481,7 @@ export function checkZone(
         ipv4: "192.0.2.1",
         ipv6: "2001:db8::1",
         dkimPublicKeyPem: `-----BEGIN PUBLIC KEY-----\n${"A".repeat(392)}\n-----END PUBLIC KEY-----`,
+        secondary: { ipv4: "192.0.2.2", ipv6: "2001:db8::2" },
     });
     const ourKeys = new Set(ours.map(recordKey));
     const ourKey = (kind: string) =>

@@ -87,8 +87,8 @@ function outboundTlsLevel(spec: MailSpec): string {
 }
 
 /** certbot runs it after every issue and renewal: copies the certificate for the daemons, reloads them. */
-const CERTBOT_DEPLOY_HOOK = "/etc/letsencrypt/renewal-hooks/deploy/50-mailstack";
-const UNATTENDED_UPGRADES_CONF = "/etc/apt/apt.conf.d/52mailstack-unattended-upgrades";
+export const CERTBOT_DEPLOY_HOOK = "/etc/letsencrypt/renewal-hooks/deploy/50-mailstack";
+export const UNATTENDED_UPGRADES_CONF = "/etc/apt/apt.conf.d/52mailstack-unattended-upgrades";
 
 /** What Dovecot runs when a mailbox passes 80% or 95% of its quota (dovecot.conf service quota-warning). */
 export const QUOTA_WARNING_SCRIPT = "/usr/local/lib/mailstack/quota-warning.sh";
@@ -137,7 +137,7 @@ export const ACTIVE_UNITS: readonly string[] = [
 ];
 
 /** The bind mounts that put the state in VOLUME_STATE_DIRS on the mail volume, and the script that moves it there. */
-function volumeStateFiles(): HostFile[] {
+export function volumeStateFiles(): HostFile[] {
     const onChange: ServiceAction[] = ["daemon-reload", "apply:volume-state"];
     return [
         file(
@@ -220,6 +220,7 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
                 queueMinFreeBytes: queueMinFreeBytes(spec),
                 submissionRecipientRestrictions: submissionRecipientRestrictions(spec),
                 lmtpPerMailboxConcurrency: LMTP_PER_MAILBOX_CONCURRENCY,
+                smtpdTls: renderTemplate("postfix/smtpd-tls.cf"),
                 outboundTlsLevel: outboundTlsLevel(spec),
                 outboundConfig: outboundConfig(spec),
                 rspamdMilter: RSPAMD_MILTER,
@@ -271,14 +272,7 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
         ),
         file("/usr/local/sbin/mailstack-host-key", renderTemplate("mailstack/host-key.sh"), [], "0755"),
         ...smtpEgressGuardFiles(),
-        file("/etc/mailstack/metadata-guard.nft", renderTemplate("nftables/metadata-guard.nft"), [
-            "restart:metadata-guard",
-        ]),
-        file(
-            "/etc/systemd/system/mailstack-metadata-guard.service",
-            renderTemplate("systemd/mailstack-metadata-guard.service"),
-            ["daemon-reload", "restart:metadata-guard"],
-        ),
+        ...metadataGuardFiles(),
         file("/etc/fail2ban/jail.local", renderTemplate("fail2ban/jail.local", { webmailJail: String(spec.webmail) }), [
             "reload:fail2ban",
         ]),
@@ -286,23 +280,7 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
         file("/etc/fail2ban/filter.d/roundcube-auth.local", renderTemplate("fail2ban/roundcube-auth.local"), [
             "reload:fail2ban",
         ]),
-        file("/etc/ssh/sshd_config.d/00-mailstack.conf", renderTemplate("ssh/00-mailstack.conf"), ["restart:ssh"]),
-        file(UNATTENDED_UPGRADES_CONF, renderTemplate("apt/52mailstack-unattended-upgrades"), []),
-        file(
-            "/etc/mailstack/acme.env",
-            renderTemplate("mailstack/acme.env", {
-                hostname: shellQuote(hostname),
-                acmeServer: shellQuote(spec.acmeServer),
-                acmeEmail: shellQuote(spec.acmeEmail),
-            }),
-            [],
-        ),
-        file(
-            CERTBOT_DEPLOY_HOOK,
-            renderTemplate("certbot/deploy-hook.sh", { clientLabels: CLIENT_HOST_LABELS.join(" ") }),
-            [],
-            "0755",
-        ),
+        ...sshAndAcmeFiles(spec, hostname),
         file(
             "/etc/systemd/system/dovecot.service.d/mailstack.conf",
             renderTemplate("systemd/dovecot-requires-mail-volume.conf"),
@@ -324,8 +302,45 @@ export function renderHostFiles(spec: MailSpec, options: { readonly firstBoot?: 
     ];
 }
 
+/** Only root reaches the metadata service, which serves the user-data. */
+export function metadataGuardFiles(): HostFile[] {
+    return [
+        file("/etc/mailstack/metadata-guard.nft", renderTemplate("nftables/metadata-guard.nft"), [
+            "restart:metadata-guard",
+        ]),
+        file(
+            "/etc/systemd/system/mailstack-metadata-guard.service",
+            renderTemplate("systemd/mailstack-metadata-guard.service"),
+            ["daemon-reload", "restart:metadata-guard"],
+        ),
+    ];
+}
+
+/** sshd's drop-in, the unattended upgrades, and certbot's settings and deploy hook for `hostname`. */
+export function sshAndAcmeFiles(spec: MailSpec, hostname: string): HostFile[] {
+    return [
+        file("/etc/ssh/sshd_config.d/00-mailstack.conf", renderTemplate("ssh/00-mailstack.conf"), ["restart:ssh"]),
+        file(UNATTENDED_UPGRADES_CONF, renderTemplate("apt/52mailstack-unattended-upgrades"), []),
+        file(
+            "/etc/mailstack/acme.env",
+            renderTemplate("mailstack/acme.env", {
+                hostname: shellQuote(hostname),
+                acmeServer: shellQuote(spec.acmeServer),
+                acmeEmail: shellQuote(spec.acmeEmail),
+            }),
+            [],
+        ),
+        file(
+            CERTBOT_DEPLOY_HOOK,
+            renderTemplate("certbot/deploy-hook.sh", { clientLabels: CLIENT_HOST_LABELS.join(" ") }),
+            [],
+            "0755",
+        ),
+    ];
+}
+
 /** Only Postfix and root open connections to port 25 elsewhere (the nft file says why). */
-function smtpEgressGuardFiles(): HostFile[] {
+export function smtpEgressGuardFiles(): HostFile[] {
     return [
         file("/etc/mailstack/smtp-egress-guard.nft", renderTemplate("nftables/smtp-egress-guard.nft"), [
             "restart:smtp-egress-guard",

@@ -17,6 +17,7 @@ import { migrateCommand } from "./migrations";
 import { MAIL_PACKAGES, WEBMAIL_PACKAGES } from "./packages";
 import { ED25519_PUBLIC_KEY } from "./user-data";
 import { PHP_FPM_UNIT } from "./webmail";
+import { renderRelayData, renderSecondaryHostFiles, renderSecondaryPackageList, secondaryOf } from "./secondary-mx";
 
 /** The secrets and deploy-time values some steps render their stdin from. */
 export interface PlanInputs {
@@ -39,7 +40,9 @@ export type StepRole =
     | "mail-data"
     | "mail-volume"
     | "certificate"
-    | "backup";
+    | "backup"
+    /** The backup MX's domains and valid addresses (secondary-mx.ts). */
+    | "relay-data";
 
 /** Outside things a step must wait for, besides other steps. */
 export type StepWait =
@@ -228,5 +231,55 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
         after: ["mail-data"],
         waitsFor: [],
         triggers: none,
+    },
+];
+
+/** A step of the primary's plan, by role (the backup MX runs several of them unchanged). */
+function primaryStep(role: StepRole): ProvisioningStep {
+    return PROVISIONING_PLAN.find((s) => s.role === role)!;
+}
+
+/**
+ * The backup MX's plan (mailstack:secondaryMx), run the same way against its own server:
+ * the same host-key pinning and first-boot report, its own packages and host files, the
+ * domains and valid addresses (relay-data: the step a new mailbox, alias or domain re-runs
+ * here, with mail-data on the primary), its queue volume and its own certificate. No step
+ * carries a secret: it holds no password and no key but its own.
+ */
+export const SECONDARY_PROVISIONING_PLAN: readonly ProvisioningStep[] = [
+    primaryStep("host-key"),
+    primaryStep("first-boot"),
+    {
+        ...primaryStep("packages"),
+        stdin: () => renderSecondaryPackageList(),
+    },
+    {
+        ...primaryStep("host-config"),
+        // No state migrations: its volume holds the queue, the certificate and rspamd's state only.
+        command: script("apply-bundle.sh"),
+        stdin: (spec) => renderBundle(renderSecondaryHostFiles(spec)),
+    },
+    {
+        role: "relay-data",
+        command: script("apply-bundle.sh"),
+        uses: [],
+        stdin: (spec) => renderBundle(renderRelayData(spec)),
+        secret: false,
+        pin: "replaced",
+        after: ["host-config"],
+        waitsFor: [],
+        triggers: none,
+    },
+    {
+        ...primaryStep("mail-volume"),
+        triggers: (spec) => [secondaryOf(spec).queueVolumeSizeGb],
+    },
+    {
+        ...primaryStep("certificate"),
+        stdin: (spec) => {
+            const name = secondaryOf(spec).hostname;
+            return `${name} ${name}\n`;
+        },
+        triggers: (spec) => [secondaryOf(spec).hostname, spec.acmeServer, spec.acmeEmail],
     },
 ];

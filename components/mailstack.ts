@@ -5,11 +5,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 
-import { renderUserData } from "../cloud-init";
+import { renderSecondaryUserData, renderUserData } from "../cloud-init";
 import { DkimKeys } from "./dkim";
 import { describeRecord } from "../cloud-init/dns-records";
 import { appleProfileUrl } from "../cloud-init/client-config";
-import { MTA_STS_POLICY_STEPS } from "../cloud-init/plan";
+import { MTA_STS_POLICY_STEPS, SECONDARY_PROVISIONING_PLAN } from "../cloud-init/plan";
 import { MailDns } from "./dns";
 import { MailHost } from "./host";
 import { BCRYPT_SALT_LENGTH } from "../cloud-init/passwords";
@@ -79,6 +79,12 @@ export class MailStack extends pulumi.ComponentResource {
     /** The SSH public key to install on the Storage Box, when mailstack generated it. */
     public readonly backupSshPublicKey?: pulumi.Output<string>;
     public readonly provisioning: MailProvisioning;
+    /** The backup MX (mailstack:secondaryMx): its server and its own provisioning. */
+    public readonly secondaryMx?: {
+        readonly hostname: string;
+        readonly host: MailHost;
+        readonly provisioning: MailProvisioning;
+    };
 
     constructor(name: string, args: MailStackArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:stack:MailStack", name, {}, opts);
@@ -86,6 +92,15 @@ export class MailStack extends pulumi.ComponentResource {
         const parent = { parent: this };
 
         const host = new MailHost(name, { spec, userData: (options) => renderUserData(spec, options) }, parent);
+        // The backup MX: its own server, addresses, firewall and queue volume in another
+        // location, booted from its own user-data. Nothing of the primary's changes with it.
+        const secondaryHost = spec.secondaryMx
+            ? new MailHost(
+                  `${name}-mx2`,
+                  { spec, role: "secondary", userData: (options) => renderSecondaryUserData(spec, options) },
+                  parent,
+              )
+            : undefined;
         const dkim = new DkimKeys(`${name}-dkim`, { spec, now: args.now }, parent);
 
         // The `_mta-sts` records wait for the steps that serve the policy, which are declared
@@ -101,6 +116,7 @@ export class MailStack extends pulumi.ComponentResource {
                         domain,
                         ipv4: host.ipv4,
                         ipv6: host.ipv6,
+                        ...(secondaryHost ? { secondary: { ipv4: secondaryHost.ipv4, ipv6: secondaryHost.ipv6 } } : {}),
                         dkimPublicKeyPem: dkim.publicKeysPem[domain.name],
                         dkimRetiredPublicKeysPem: dkim.retiredPublicKeysPem[domain.name],
                         zone: args.zones[domain.name],
@@ -214,6 +230,35 @@ export class MailStack extends pulumi.ComponentResource {
         );
         policyServed(MTA_STS_POLICY_STEPS.map((role) => this.provisioning.steps.get(role)!));
 
+        // The backup MX follows the config through its own steps (relay-data: the domains and
+        // every valid address). It gets no password hash and no DKIM key.
+        if (spec.secondaryMx && secondaryHost) {
+            this.secondaryMx = {
+                hostname: spec.secondaryMx.hostname,
+                host: secondaryHost,
+                provisioning: new MailProvisioning(
+                    `${name}-mx2-provision`,
+                    {
+                        spec,
+                        plan: SECONDARY_PROVISIONING_PLAN,
+                        serverId: secondaryHost.serverId,
+                        host: secondaryHost.ipv4,
+                        privateKey: secondaryHost.deployPrivateKey,
+                        provisionalHostKey: secondaryHost.provisionalHostKey,
+                        passwordHashes: {},
+                        dkimPrivateKeysPem: {},
+                        waitFor: {
+                            // Its certificate's one name: its own A/AAAA.
+                            "host-dns": dns.flatMap((d) => d.secondaryNameRecords),
+                            "dkim-dns": [],
+                            "volume-size": [secondaryHost.mailVolume],
+                        },
+                    },
+                    parent,
+                ),
+            };
+        }
+
         this.ipv4 = host.ipv4;
         this.ipv6 = host.ipv6;
         this.hostname = spec.hostname;
@@ -231,6 +276,7 @@ export class MailStack extends pulumi.ComponentResource {
             clientSettings: this.clientSettings,
             sshHostKey: this.sshHostKey,
             backupSshPublicKey: this.backupSshPublicKey,
+            ...(this.secondaryMx ? { secondaryMxHostKey: this.secondaryMx.provisioning.hostKey } : {}),
         });
     }
 }

@@ -14,6 +14,7 @@ import {
     hostKeyFromReport,
     PROVISIONING_PLAN,
     type PlanInputs,
+    type ProvisioningStep,
     type StepRole,
     type StepWait,
 } from "../cloud-init/plan";
@@ -39,6 +40,8 @@ export interface MailProvisioningArgs {
     readonly relayPassword?: pulumi.Input<string>;
     /** The backup repository's password and credentials, when spec.backup is set. */
     readonly backup?: pulumi.Input<BackupSecrets>;
+    /** The steps to run: the mail server's plan (default), or the backup MX's (SECONDARY_PROVISIONING_PLAN). */
+    readonly plan?: readonly ProvisioningStep[];
     /** The resources behind each outside condition a step waits for. */
     readonly waitFor: Readonly<Record<StepWait, readonly pulumi.Input<pulumi.Resource>[]>>;
 }
@@ -98,9 +101,10 @@ export class MailProvisioning extends pulumi.ComponentResource {
             relayPassword: args.relayPassword,
             backup: args.backup,
         };
+        const plan = args.plan ?? PROVISIONING_PLAN;
         const done = new Map<StepRole, command.remote.Command>();
         let replacedKey: pulumi.Output<string> | undefined;
-        for (const step of PROVISIONING_PLAN) {
+        for (const step of plan) {
             const render = step.stdin;
             // Only the inputs the step names, so that a new mailbox changes mail-data's stdin only.
             const used = pulumi.all(Object.fromEntries(step.uses.map((k) => [k, inputs[k]])));
@@ -133,7 +137,7 @@ export class MailProvisioning extends pulumi.ComponentResource {
         }
         this.hostKey = replacedKey!;
         this.steps = done;
-        this.reports = Object.fromEntries(PROVISIONING_PLAN.map((s) => [reportKey(s.role), done.get(s.role)!.stdout]));
+        this.reports = Object.fromEntries(plan.map((s) => [reportKey(s.role), done.get(s.role)!.stdout]));
         this.registerOutputs({ reports: this.reports, hostKey: this.hostKey });
     }
 }

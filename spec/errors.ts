@@ -2,7 +2,7 @@
 // key order, then by element (domain, CIDR) and field (schema order).
 
 import { autoExpungeInput, spamFilterInput, submissionLimitInput } from "./filter";
-import { backupInput, CONFIG_KEYS, domainInput, relayInput, serverInput } from "./schema";
+import { backupInput, CONFIG_KEYS, domainInput, relayInput, secondaryMxInput, serverInput } from "./schema";
 
 /** Thrown with every problem of the config at once; each line names a key path. */
 export class ConfigError extends Error {
@@ -28,6 +28,7 @@ export function configPath(path: ConfigPath): string {
 /** Field order of the objects under a key, and at which depth of the path those fields are. */
 const FIELD_ORDER: Readonly<Record<string, { depth: number; fields: readonly string[] }>> = {
     server: { depth: 1, fields: Object.keys(serverInput.shape) },
+    secondaryMx: { depth: 1, fields: Object.keys(secondaryMxInput.shape) },
     relay: { depth: 1, fields: Object.keys(relayInput.shape) },
     domains: { depth: 2, fields: Object.keys(domainInput.shape) },
     backup: { depth: 1, fields: Object.keys(backupInput.shape) },
