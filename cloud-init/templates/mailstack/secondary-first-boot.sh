@@ -47,7 +47,8 @@ fi
 
 # Empty tables until relay-data delivers the real ones: Postfix starts, and takes nothing.
 install -d -m 0755 /etc/postfix/mailstack
-for table in {{tables}}; do
+tables='{{tables}}'
+for table in $tables; do
     [ -e "/etc/postfix/mailstack/$table" ] || install -m 0644 /dev/null "/etc/postfix/mailstack/$table"
 done
 
