@@ -13,6 +13,7 @@ import { DKIM_KEYS_PRUNE, renderDkimFiles } from "./dkim";
 import { HOST_CONFIG_PRUNE, MAIL_UNITS, renderHostFiles } from "./host-files";
 import { APPLE_PROFILES_PRUNE, renderAppleProfiles } from "./client-config";
 import { renderMailData } from "./mail-data";
+import { renderTrustedRelays } from "./filter";
 import { migrateCommand } from "./migrations";
 import { MAIL_PACKAGES, WEBMAIL_PACKAGES } from "./packages";
 import { ED25519_PUBLIC_KEY } from "./user-data";
@@ -29,6 +30,8 @@ export interface PlanInputs {
     readonly relayPassword?: string;
     /** The backup repository's password and credentials, when spec.backup is set. */
     readonly backup?: BackupSecrets;
+    /** The backup MX's IPv4 and IPv6 address, when spec.secondaryMx is set: the primary trusts its Received: lines. */
+    readonly secondaryMxAddresses?: readonly string[];
 }
 
 export type StepRole =
@@ -176,7 +179,7 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
     {
         role: "mail-data",
         command: script("apply-bundle.sh"),
-        uses: ["passwordHashes", "relayPassword"],
+        uses: ["passwordHashes", "relayPassword", "secondaryMxAddresses"],
         stdin: (spec, i) =>
             renderBundle(
                 [
@@ -185,6 +188,7 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
                         ...(i.relayPassword !== undefined ? { relayPassword: i.relayPassword } : {}),
                     }),
                     ...renderAppleProfiles(spec),
+                    renderTrustedRelays(spec, i.secondaryMxAddresses),
                 ],
                 [APPLE_PROFILES_PRUNE],
             ),

@@ -219,6 +219,7 @@ export class MailStack extends pulumi.ComponentResource {
                 dkimPrivateKeysPem: dkim.privateKeysPem,
                 ...(args.relayPassword !== undefined ? { relayPassword: args.relayPassword } : {}),
                 ...(backup ? { backup } : {}),
+                ...(secondaryHost ? { secondaryMxAddresses: [secondaryHost.ipv4, secondaryHost.ipv6] } : {}),
                 waitFor: {
                     // The certificate's names: the host's A/AAAA and every domain's client names.
                     "host-dns": dns.flatMap((d) => d.nameRecords),

@@ -40,6 +40,8 @@ export interface MailProvisioningArgs {
     readonly relayPassword?: pulumi.Input<string>;
     /** The backup repository's password and credentials, when spec.backup is set. */
     readonly backup?: pulumi.Input<BackupSecrets>;
+    /** The backup MX's addresses, when spec.secondaryMx is set (the primary trusts its Received: lines). */
+    readonly secondaryMxAddresses?: pulumi.Input<pulumi.Input<string>[]>;
     /** The steps to run: the mail server's plan (default), or the backup MX's (SECONDARY_PROVISIONING_PLAN). */
     readonly plan?: readonly ProvisioningStep[];
     /** The resources behind each outside condition a step waits for. */
@@ -100,6 +102,7 @@ export class MailProvisioning extends pulumi.ComponentResource {
             passwordHashes: args.passwordHashes,
             relayPassword: args.relayPassword,
             backup: args.backup,
+            secondaryMxAddresses: args.secondaryMxAddresses,
         };
         const plan = args.plan ?? PROVISIONING_PLAN;
         const done = new Map<StepRole, command.remote.Command>();

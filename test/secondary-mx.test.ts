@@ -9,7 +9,7 @@ import { parse } from "yaml";
 import { parseBundle, renderBundle, renderHostFiles, USER_DATA_LIMIT_BYTES } from "../cloud-init";
 import { mailDnsRecords, describeRecord, spfValue } from "../cloud-init/dns-records";
 import { mtaStsPolicy } from "../cloud-init/client-config";
-import { renderFilterFiles } from "../cloud-init/filter";
+import { renderFilterFiles, renderTrustedRelays } from "../cloud-init/filter";
 import { secondaryFirewallRules } from "../cloud-init/firewall";
 import { PROVISIONING_PLAN, SECONDARY_PROVISIONING_PLAN, type StepRole } from "../cloud-init/plan";
 import {
@@ -243,6 +243,44 @@ describe("the backup MX's first boot and steps", () => {
     });
 });
 
+describe("the primary trusts the backup MX and no one else", () => {
+    const relayFile = (s: MailSpec, addresses?: string[]) => renderTrustedRelays(s, addresses).content;
+
+    test("rspamd takes the original sender from the Received: lines of the backup MX's two addresses only (ip_map)", () => {
+        const text = relayFile(spec(), ["2001:db8:26::1", "192.0.2.26"]);
+        expect(text).toMatch(/MAILSTACK_BACKUP_MX \{\s+strategy = "ip_map";\s+ip_map = \["192\.0\.2\.26", "2001:db8:26::1"\];/);
+        expect(text.match(/strategy/g)).toHaveLength(1);
+        // Without a backup MX nobody's Received: lines are believed.
+        const none = relayFile(buildSpec(twoDomains()), ["192.0.2.26"]);
+        expect(none).not.toMatch(/strategy|ip_map/);
+        expect(() => relayFile(spec(), [])).toThrow(/not IP addresses/);
+        expect(() => relayFile(spec(), ["mx2.nathabee.de"])).toThrow(/not IP addresses/);
+    });
+
+    test("what the backup MX relayed is not greylisted a second time: greylist.conf skips the rule's symbol", () => {
+        const greylist = fileOf(renderFilterFiles(spec()), "/etc/rspamd/local.d/greylist.conf");
+        const symbol = /rules \{\s+(\w+) \{/.exec(relayFile(spec(), ["192.0.2.26", "2001:db8:26::1"]))![1];
+        expect(greylist).toMatch(new RegExp(`whitelist_symbols = \\["${symbol}"\\];`));
+    });
+
+    test("one Authentication-Results of ours: every one the message arrived with (the backup MX's too) is removed first", () => {
+        const headers = fileOf(renderFilterFiles(spec()), "/etc/rspamd/local.d/milter_headers.conf");
+        expect(headers).toMatch(/authentication-results \{\s+remove = 0;/);
+    });
+
+    test("the primary's mail-data step carries the trust and runs again when the backup MX's addresses change", () => {
+        const step = PROVISIONING_PLAN.find((x) => x.role === "mail-data")!;
+        expect(step.uses).toContain("secondaryMxAddresses");
+        const hashes = Object.fromEntries(spec().domains.flatMap((d) => d.mailboxes).map((m) => [m, "{BLF-CRYPT}$2b$x"]));
+        const run = (a: string[]) =>
+            step.stdin!(spec(), { dkimPrivateKeysPem: {}, passwordHashes: hashes, secondaryMxAddresses: a });
+        const before = run(["192.0.2.26", "2001:db8:26::1"]);
+        expect(parseBundle(before).find((f) => f.path === "/etc/rspamd/local.d/external_relay.conf")).toBeDefined();
+        expect(run(["192.0.2.27", "2001:db8:26::1"])).not.toBe(before);
+        expect(run(["192.0.2.26", "2001:db8:26::1"])).toBe(before);
+    });
+});
+
 describe("DNS and firewall with a backup MX", () => {
     const facts = {
         ipv4: "192.0.2.25",
@@ -403,5 +441,9 @@ describe("the program with a backup MX (mocks)", () => {
         ]);
         const a = dns.find((r) => r.inputs.name === "mx2.nathabee.de" && r.inputs.type === "A")!;
         expect(a.inputs.content).toBe("192.0.2.26");
+        // The primary's mail-data (secret stdin) carries its trust in exactly these addresses.
+        const mailData = find(resources, "command:remote:Command", "bk3-provision-mail-data");
+        const trust = parseBundle(mailData.inputs.stdin).find((f) => f.path === "/etc/rspamd/local.d/external_relay.conf")!;
+        expect(trust.content).toContain('ip_map = ["192.0.2.26", "2001:db8:26::1"];');
     });
 });

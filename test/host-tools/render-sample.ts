@@ -27,6 +27,7 @@ import {
     type HostFile,
 } from "../../cloud-init";
 import { renderBackupFiles } from "../../cloud-init/backup";
+import { renderTrustedRelays } from "../../cloud-init/filter";
 import { renderRelayData, renderSecondaryHostFiles, renderSecondaryUserData } from "../../cloud-init/secondary-mx";
 import { TEST_PROVISIONAL_HOST_KEY } from "../helpers/host-key";
 
@@ -196,6 +197,11 @@ fs.mkdirSync(path.join(out, "secondary"), { recursive: true });
 for (const f of [...renderSecondaryHostFiles(secondarySpec), ...renderRelayData(secondarySpec)])
     if (f.path.startsWith("/etc/postfix/"))
         fs.writeFileSync(path.join(out, "secondary", path.basename(f.path)), f.content);
+// The primary's trust in it (mail-data's external_relay.conf), for rspamadm.
+fs.writeFileSync(
+    path.join(out, "secondary", "external_relay.conf"),
+    renderTrustedRelays(secondarySpec, ["2001:db8:26::1", "192.0.2.26"]).content,
+);
 fs.writeFileSync(
     path.join(out, "secondary", "user-data"),
     renderSecondaryUserData(secondarySpec, {

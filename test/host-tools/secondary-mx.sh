@@ -40,3 +40,22 @@ else
     not_ok "cloud-init schema: the backup MX's user-data is valid, no deprecations" "$schema"
 fi
 rm -f "$ROOT/etc/postfix/mailstack/relay-domains" "$ROOT/etc/postfix/mailstack/relay-recipients"
+# The primary trusts the backup MX's Received: lines (mail-data's external_relay.conf): rspamd
+# accepts the rule, and greylisting skips what it marks.
+relay_conf=/etc/rspamd/local.d/external_relay.conf
+cp "$ROOT$relay_conf" "$WORK/external_relay.conf"
+cp "$RENDER/secondary/external_relay.conf" "$ROOT$relay_conf"
+check "rspamadm configtest accepts the primary's trust in the backup MX" in_root rspamadm configtest
+have=$(in_root rspamadm configdump external_relay 2>&1 | tr -s ' \n' ' ')
+if [[ "$have" == *MAILSTACK_BACKUP_MX*'strategy = "ip_map"'*'"192.0.2.26"'*'"2001:db8:26::1"'* ]]; then
+    ok "rspamd trusts exactly the backup MX's two addresses (ip_map)"
+else
+    not_ok "rspamd trusts exactly the backup MX's two addresses (ip_map)" "$have"
+fi
+have=$(in_root rspamadm configdump greylist 2>&1 | tr -s ' \n' ' ')
+if [[ "$have" == *whitelist_symbols*MAILSTACK_BACKUP_MX* ]]; then
+    ok "greylisting skips mail the backup MX relayed"
+else
+    not_ok "greylisting skips mail the backup MX relayed" "$have"
+fi
+cp "$WORK/external_relay.conf" "$ROOT$relay_conf"
