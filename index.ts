@@ -6,9 +6,9 @@ import { readStackConfig } from "./components/config";
 import { MailStack } from "./components/mailstack";
 import { withoutStackTraces } from "./components/stack-traces";
 import { readZones, rollout } from "./components/zones";
-import type { StackOutputs } from "./spec";
+import type { StackOutputs } from "./model";
 
-/** The outputs as the program returns them: each may still be an Output (spec/outputs.ts declares them). */
+/** The outputs as the program returns them: each may still be an Output (model/outputs.ts declares them). */
 type ProgramOutputs = { [K in keyof StackOutputs]: pulumi.Input<StackOutputs[K]> };
 
 export = async (): Promise<ProgramOutputs> => {

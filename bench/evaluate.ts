@@ -31,7 +31,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MailStack } from "../components/mailstack";
 import { withoutStackTraces } from "../components/stack-traces";
 import { readZones } from "../components/zones";
-import { buildSpec, type RawConfig } from "../spec";
+import { buildSpec, type RawConfig } from "../model";
 
 const startupMs = performance.now();
 // As index.ts does.

@@ -1,5 +1,5 @@
 // Reads the `mailstack:*` stack config into plain values for buildSpec. The keys, which are
-// secret and which are plain strings all come from the schema (spec/schema.ts). Secrets are
+// secret and which are plain strings all come from the schema (model/schema.ts). Secrets are
 // read raw (to validate their keys before anything is declared) and wrapped as secrets at once.
 
 import * as pulumi from "@pulumi/pulumi";
@@ -16,7 +16,7 @@ import {
     type ConfigKey,
     type MailSpec,
     type RawConfig,
-} from "../spec";
+} from "../model";
 
 export interface StackConfig {
     readonly spec: MailSpec;

@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 
-import { publishedRetiredSelectors, type MailSpec } from "../spec";
+import { publishedRetiredSelectors, type MailSpec } from "../model";
 
 export interface DkimKeysArgs {
     /** The validated configuration; one key per domain and published selector. */

@@ -5,8 +5,8 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 
-import { dnsComment, mailDnsRecords, recordKey, type DnsFacts, type MailDnsRecord } from "../cloud-init/dns-records";
-import type { DomainSpec, MailSpec } from "../spec";
+import { dnsComment, mailDnsRecords, recordKey, type DnsFacts, type MailDnsRecord } from "../render/dns/dns-records";
+import type { DomainSpec, MailSpec } from "../model";
 import type { ZoneFacts } from "./zones";
 
 export interface MailDnsArgs {

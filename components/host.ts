@@ -5,8 +5,8 @@ import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 
-import { firewallRules, secondaryFirewallRules, type FirewallRuleSpec, type UserDataOptions } from "../cloud-init";
-import type { MailSpec } from "../spec";
+import { firewallRules, secondaryFirewallRules, type FirewallRuleSpec, type UserDataOptions } from "../render";
+import type { MailSpec } from "../model";
 
 export interface MailHostArgs {
     /** The validated configuration. */
@@ -98,7 +98,7 @@ export class MailHost extends pulumi.ComponentResource {
 
         // The server's first SSH host key, known to the deploy before the server exists, so the
         // first connection can be verified. It travels in the user-data, so the first
-        // provisioning step replaces it (cloud-init/plan.ts, host-key).
+        // provisioning step replaces it (render/plan/plan.ts, host-key).
         const hostKey = new tls.PrivateKey(`${name}-provisional-host-key`, { algorithm: "ED25519" }, parent);
         this.provisionalHostKey = hostKey.publicKeyOpenssh.apply((k) => k.trim());
 

@@ -5,17 +5,17 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 
-import { renderSecondaryUserData, renderUserData } from "../cloud-init";
+import { renderSecondaryUserData, renderUserData } from "../render";
 import { DkimKeys } from "./dkim";
-import { describeRecord } from "../cloud-init/dns-records";
-import { appleProfileUrl } from "../cloud-init/client-config";
-import { MTA_STS_POLICY_STEPS, SECONDARY_PROVISIONING_PLAN } from "../cloud-init/plan";
+import { describeRecord } from "../render/dns/dns-records";
+import { appleProfileUrl } from "../render/host/client-config";
+import { MTA_STS_POLICY_STEPS, SECONDARY_PROVISIONING_PLAN } from "../render/plan/plan";
 import { MailDns } from "./dns";
 import { MailHost } from "./host";
-import { BCRYPT_SALT_LENGTH } from "../cloud-init/passwords";
+import { BCRYPT_SALT_LENGTH } from "../render/plan/passwords";
 import { localNodeCommand } from "../scripts/commands";
 import { MailProvisioning } from "./provisioning";
-import type { BackupSecrets } from "../cloud-init/backup";
+import type { BackupSecrets } from "../render/host/backup";
 import type { ZoneFacts } from "./zones";
 import {
     allMailboxes,
@@ -25,7 +25,7 @@ import {
     type ClientEndpoint,
     type ClientSettings,
     type MailSpec,
-} from "../spec";
+} from "../model";
 
 export interface MailStackArgs {
     /** The validated configuration (see buildSpec). */
@@ -46,7 +46,7 @@ export interface MailStackArgs {
 
 export type { ClientEndpoint, ClientSettings };
 
-/** Read off the services table (spec/services.ts), as Thunderbird's manual setup asks for it. */
+/** Read off the services table (model/services.ts), as Thunderbird's manual setup asks for it. */
 export function clientSettings(spec: MailSpec): ClientSettings {
     const endpoint = (s: { readonly port: number; readonly tls: string }): ClientEndpoint => ({
         host: spec.hostname,

@@ -1,4 +1,4 @@
-// Provisioning over SSH: each step of the plan (cloud-init/plan.ts) is its own command, so
+// Provisioning over SSH: each step of the plan (render/plan/plan.ts) is its own command, so
 // a new mailbox re-runs only `mail-data`, and a replaced server (new id) re-runs them all.
 // What changes over time or is secret goes as bundles on the scripts' standard input.
 //
@@ -17,9 +17,9 @@ import {
     type ProvisioningStep,
     type StepRole,
     type StepWait,
-} from "../cloud-init/plan";
-import type { BackupSecrets } from "../cloud-init/backup";
-import type { MailSpec } from "../spec";
+} from "../render/plan/plan";
+import type { BackupSecrets } from "../render/host/backup";
+import type { MailSpec } from "../model";
 
 export interface MailProvisioningArgs {
     /** The validated configuration. */

@@ -1,14 +1,14 @@
 // The zone pre-flight: before any resource is declared, read each domain's Cloudflare zone
 // and stop when a record mailstack does not manage would break mail next to ours (another
-// MX, a second SPF, another _dmarc). See checkZone in cloud-init/dns-records.ts.
+// MX, a second SPF, another _dmarc). See checkZone in render/dns/dns-records.ts.
 
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 
-import { checkZone, STATE_ID, type DnsOwner, type ExistingRecord } from "../cloud-init/dns-records";
-import { planRollout, preflightRequests, type DomainCost } from "../cloud-init/rollout";
-import type { MailSpec } from "../spec";
+import { checkZone, STATE_ID, type DnsOwner, type ExistingRecord } from "../render/dns/dns-records";
+import { planRollout, preflightRequests, type DomainCost } from "../render/dns/rollout";
+import type { MailSpec } from "../model";
 
 /** What the pre-flight learnt about one domain's zone. */
 export interface ZoneFacts {
@@ -90,7 +90,7 @@ export async function readZones(
 }
 
 /**
- * What this `pulumi up` publishes within Cloudflare's request budget (cloud-init/rollout.ts):
+ * What this `pulumi up` publishes within Cloudflare's request budget (render/dns/rollout.ts):
  * the spec without the new domains that wait for a later up (each is added then, as any new
  * domain is), and the zones of those that keep their old comments this up. Says what it
  * deferred; throws a RunError when even the rest would not fit.

@@ -1,13 +1,13 @@
 // The doctor: every check from the stack's outputs, each under its own time limit, run
 // side by side; a check that throws or runs out of time is a result like any other.
 
-import { parseRecord, txtValue } from "../cloud-init/dns-records";
+import { parseRecord, txtValue } from "../render/dns/dns-records";
 import { blocklistChecks, type Blocklist } from "./dnsbl";
 import type { Lookup } from "./dns";
 import { portChecks, relayCheck, reverseDnsChecks, type Target } from "./outside";
 import { recordChecks } from "./records";
 import { sshChecks, type RemoteFacts } from "./remote";
-import type { DoctorOutputs } from "../spec/outputs";
+import type { DoctorOutputs } from "../model/outputs";
 import { fail, type Check, type CheckResult } from "./types";
 
 export interface DoctorOptions {

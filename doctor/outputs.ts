@@ -3,7 +3,7 @@
 
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import { DOCTOR_OUTPUTS, type DoctorOutputs } from "../spec/outputs";
+import { DOCTOR_OUTPUTS, type DoctorOutputs } from "../model/outputs";
 
 /** Parse and check the outputs; a missing or wrong one is named. */
 export function parseOutputs(json: string, source: string): DoctorOutputs {

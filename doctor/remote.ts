@@ -7,11 +7,11 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { dkimKeyPath } from "../cloud-init/dkim";
-import { ACTIVE_UNITS } from "../cloud-init/host-files";
-import { PHP_FPM_UNIT, WEBMAIL_NGINX_CONF } from "../cloud-init/webmail";
-import { DISK_ALERT_PERCENT, DISK_FULL_PERCENT } from "../cloud-init/limits";
-import { MAIL_VOLUME_MOUNT } from "../cloud-init/volume";
+import { dkimKeyPath } from "../render/host/dkim";
+import { ACTIVE_UNITS } from "../render/host/host-files";
+import { PHP_FPM_UNIT, WEBMAIL_NGINX_CONF } from "../render/host/webmail";
+import { DISK_ALERT_PERCENT, DISK_FULL_PERCENT } from "../render/host/limits";
+import { MAIL_VOLUME_MOUNT } from "../render/host/volume";
 import { pinnedSshOptions, shellQuote } from "../scripts/commands";
 import { fail, ok, unknown, warn, type CheckResult } from "./types";
 

@@ -1,7 +1,7 @@
 // Bursts: many messages over parallel raw SMTP sessions, the lab's equivalent of Postfix's
 // `smtp-source` (lab/checks/burst.test.ts, and the bench's loads).
 
-import type { PortOf } from "../spec/services";
+import type { PortOf } from "../model/services";
 import { authPlain } from "../wire/smtp";
 import { smtpDialog } from "./clients";
 

@@ -13,7 +13,7 @@
 import * as path from "node:path";
 import type * as tls from "node:tls";
 import nodemailer from "nodemailer";
-import { port, type PortOf } from "../spec/services";
+import { port, type PortOf } from "../model/services";
 import * as imap from "../wire/imap";
 import * as pop3 from "../wire/pop3";
 import type { DialogTarget } from "../wire/session";

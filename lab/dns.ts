@@ -9,8 +9,8 @@
 import * as dgram from "node:dgram";
 import * as fs from "node:fs";
 import * as net from "node:net";
-import { mailDnsRecords, MailDnsRecord, reverseName } from "../cloud-init/dns-records";
-import type { MailSpec } from "../spec";
+import { mailDnsRecords, MailDnsRecord, reverseName } from "../render/dns/dns-records";
+import type { MailSpec } from "../model";
 import { NET } from "./harness/net";
 import { outsideMxRecords } from "./peer";
 import { STORAGE_BOX } from "./storagebox";

@@ -1,4 +1,4 @@
-// The stack's own cloud firewall (cloud-init/firewall.ts), enforced in the lab with nftables
+// The stack's own cloud firewall (render/boot/firewall.ts), enforced in the lab with nftables
 // where Hetzner enforces it: between the server and everything else. The table lives in
 // msl-out, on the veth that is the server's only link, so the server's own nftables
 // (fail2ban, the metadata guard) are untouched and every lab check runs behind the rules the
@@ -9,8 +9,8 @@
 // what a rule allows; outbound everything until the first outbound rule exists, then only
 // what the rules allow; ICMP only as listed.
 
-import { firewallRules, type FirewallRuleSpec } from "../cloud-init";
-import type { MailSpec } from "../spec";
+import { firewallRules, type FirewallRuleSpec } from "../render";
+import type { MailSpec } from "../model";
 import { NET } from "./harness/net";
 import { sh } from "./harness/processes";
 
@@ -81,7 +81,7 @@ export function renderCloudFirewall(rules: readonly FirewallRuleSpec[], iface: s
         "    }",
     ];
     return [
-        `# The stack's cloud firewall (cloud-init/firewall.ts) on ${iface}, with Hetzner's semantics.`,
+        `# The stack's cloud firewall (render/boot/firewall.ts) on ${iface}, with Hetzner's semantics.`,
         `table inet ${CLOUD_FIREWALL_TABLE}`,
         `delete table inet ${CLOUD_FIREWALL_TABLE}`,
         `table inet ${CLOUD_FIREWALL_TABLE} {`,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build (or reuse from cache) the lab image: a Debian 13 root that looks like Hetzner's
 # debian-13 image (cloud-init, root login by key) plus an offline apt repository holding
-# every .deb that installing the `mail` and `webmail` packages of cloud-init/packages.json needs.
+# every .deb that installing the `mail` and `webmail` packages of render/boot/packages.json needs.
 #
 #   lab/image.sh            prints the path of the cached image tarball
 #
@@ -18,7 +18,7 @@ repo=$(dirname "$here")
 . "$here/lib.sh"
 suite=${MAILSTACK_SUITE:-trixie}
 cache=${MAILSTACK_CACHE:-/var/cache/mailstack}
-pkgjson="$repo/cloud-init/packages.json"
+pkgjson="$repo/render/boot/packages.json"
 
 list() { # list image|mail -> one package per line
     python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))[sys.argv[2]]))' "$pkgjson" "$1" 2>/dev/null ||
@@ -26,7 +26,7 @@ list() { # list image|mail -> one package per line
 }
 mapfile -t image_pkgs < <(list image)
 mapfile -t mail_pkgs < <(list mail)
-# The packages step adds the webmail's on top (cloud-init/plan.ts): the repo holds both.
+# The packages step adds the webmail's on top (render/plan/plan.ts): the repo holds both.
 mapfile -t webmail_pkgs < <(list webmail)
 mail_pkgs+=("${webmail_pkgs[@]}")
 if [ "${#image_pkgs[@]}" -eq 0 ] || [ "${#mail_pkgs[@]}" -eq 0 ]; then

@@ -4,8 +4,8 @@
 import { X509Certificate } from "node:crypto";
 import { createRequire } from "node:module";
 
-import { renderUserData } from "../cloud-init/user-data";
-import { buildSpec, MailSpec, RawConfig } from "../spec";
+import { renderUserData } from "../render/boot/user-data";
+import { buildSpec, MailSpec, RawConfig } from "../model";
 import { ACME_DIRECTORY, ACME_HOST } from "./acme";
 import { daneSignedZone } from "./dane";
 import { MAIL_VOLUME_DEVICE } from "./harness/container";

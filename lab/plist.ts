@@ -1,5 +1,5 @@
 // A reader for Apple's XML property lists (the configuration profiles of
-// cloud-init/client-config.ts), as a device reads them: dict, array, string, integer, real,
+// render/host/client-config.ts), as a device reads them: dict, array, string, integer, real,
 // true and false. Used by the unit tests and the lab's autoconfig check.
 import { XMLParser } from "fast-xml-parser";
 

@@ -1,14 +1,14 @@
-// Provisioning in the lab: the stack's provisioning plan (cloud-init/plan.ts), step by
+// Provisioning in the lab: the stack's provisioning plan (render/plan/plan.ts), step by
 // step, with the very same scripts and bundles, over SSH with the deploy key. The
 // certificate comes from the lab's ACME CA (lab/acme.ts).
 
 import { createHash, createPublicKey, generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { hostKeyFromReport, PROVISIONING_PLAN, type PlanInputs, type StepRole } from "../cloud-init/plan";
-import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH, hashPassword } from "../cloud-init/passwords";
+import { hostKeyFromReport, PROVISIONING_PLAN, type PlanInputs, type StepRole } from "../render/plan/plan";
+import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH, hashPassword } from "../render/plan/passwords";
 import { remoteCommand, type ScriptName } from "../scripts/commands";
-import type { MailSpec } from "../spec";
+import type { MailSpec } from "../model";
 import { acmeLabCa } from "./acme";
 import { applyCloudFirewall } from "./firewall";
 import { STATE_DIR } from "./harness/processes";

@@ -1,5 +1,5 @@
 // Reads the first-boot files' archive the program's user-data carries (a gzip'd ustar, as
-// cloud-init/archive.ts writes it), so the policy can look into every file that lands on
+// render/boot/archive.ts writes it), so the policy can look into every file that lands on
 // disk. Written here on its own: the policy pack imports nothing of the program, and a
 // reader of its own checks what is really there.
 

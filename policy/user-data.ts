@@ -39,7 +39,7 @@ export const USER_DATA_ALLOWED_SECRETS: readonly AllowedSecret[] = [
         location: "ssh_keys.ed25519_private",
         kinds: ["private-key"],
         why:
-            "the provisional SSH host key (cloud-init/user-data.ts, README 'What is trusted, and when'): the " +
+            "the provisional SSH host key (render/boot/user-data.ts, README 'What is trusted, and when'): the " +
             "deploy pins it for the first connection, the host-key step replaces it on the server before any " +
             "secret is sent, and only root may reach the metadata service meanwhile",
     },
@@ -217,7 +217,7 @@ export function scanUserData(userData: string): UserDataScan {
         const decoded = decodeWriteFile(entry as Record<string, unknown>);
         if ("problem" in decoded) problems.push(`write_files ${path} ${decoded.problem}`);
         else if (decoded.bytes[0] === 0x1f && decoded.bytes[1] === 0x8b) {
-            // A .tar.gz (the first-boot files, cloud-init/archive.ts): each file as it lands on disk.
+            // A .tar.gz (the first-boot files, render/boot/archive.ts): each file as it lands on disk.
             try {
                 for (const m of unpackArchive(decoded.bytes))
                     findings.push(...scanText(m.content, `write_files:${m.path}`));

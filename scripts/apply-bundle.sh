@@ -330,7 +330,7 @@ ensure_postfix_tables() {
     done
 }
 
-# The global Sieve scripts (cloud-init/sieve.ts SIEVE_DIR). Dovecot runs them as vmail, which
+# The global Sieve scripts (render/host/sieve.ts SIEVE_DIR). Dovecot runs them as vmail, which
 # cannot write a compiled copy there, so they are compiled here: first to a scratch directory
 # as a check, then in place once the check passed.
 SIEVE_DIR=$root/etc/dovecot/sieve

@@ -2,7 +2,7 @@
 // command.local.Command (components/mailstack.ts) so the hash is computed once per change and
 // kept in the stack's state: an unchanged password is never hashed again, not by a preview
 // nor by an up. The password comes on stdin, the stable salt in BCRYPT_SALT; the output is
-// `{BLF-CRYPT}$2b$12$...`, the same as cloud-init/passwords.ts's hashPassword.
+// `{BLF-CRYPT}$2b$12$...`, the same as render/plan/passwords.ts's hashPassword.
 //
 // Plain JavaScript for any Node the deployer has; bcryptjs from the project's node_modules
 // (the command runs in the Pulumi project's directory).

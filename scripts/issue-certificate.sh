@@ -2,7 +2,7 @@
 # Obtain the mail host's certificates with certbot (HTTP-01 through nginx's webroot), as root.
 #
 # stdin: one certificate a line, its certbot lineage and then its names, separated by spaces
-# (cloud-init/client-config.ts): first the lineage named after the host, holding the host name
+# (render/host/client-config.ts): first the lineage named after the host, holding the host name
 # and autoconfig., autodiscover. and mta-sts. of the first 33 domains (the one Postfix,
 # Dovecot and nginx's own name use); then, with more domains, <host>-2, <host>-3, ... with
 # the client names of 33 domains each. A new domain extends the last one, a removed one drops

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
-import { renderBundle, SERVICE_ACTIONS, type HostFile, type ServiceAction } from "../cloud-init";
+import { renderBundle, SERVICE_ACTIONS, type HostFile, type ServiceAction } from "../render";
 
 const SCRIPT = fs.readFileSync(path.join(__dirname, "..", "scripts", "apply-bundle.sh"), "utf8");
 

@@ -1,4 +1,4 @@
-// The first-boot files' archive (cloud-init/archive.ts): GNU tar, as first-boot.sh runs it,
+// The first-boot files' archive (render/boot/archive.ts): GNU tar, as first-boot.sh runs it,
 // reads back exactly what was packed, and the reader the policy pack uses agrees.
 
 import { execFileSync } from "child_process";
@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { gunzipSync, gzipSync } from "zlib";
-import { packArchive, type ArchiveMember } from "../cloud-init/archive";
+import { packArchive, type ArchiveMember } from "../render/boot/archive";
 import { unpackArchive } from "../policy/archive";
 
 const members: ArchiveMember[] = [

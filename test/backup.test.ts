@@ -1,7 +1,7 @@
 // mailstack:backup: the config's checks (each problem names its key path) and the backup
 // step's files (renderBackupFiles).
-import { BACKUP_EXCLUDE, renderBackupFiles } from "../cloud-init/backup";
-import { buildSpec, type RawConfig } from "../spec";
+import { BACKUP_EXCLUDE, renderBackupFiles } from "../render/host/backup";
+import { buildSpec, type RawConfig } from "../model";
 import { configProblems, oneDomain } from "./helpers/fixtures";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIj0Y7Fwm6wZUmPQpVuZ7mUr2Z5ZpOHg6oYd3Vtq8x9c";

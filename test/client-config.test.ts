@@ -1,4 +1,4 @@
-// What clients and sending servers fetch over HTTPS (cloud-init/client-config.ts): the
+// What clients and sending servers fetch over HTTPS (render/host/client-config.ts): the
 // autoconfig and autodiscover answers read off the services table, the MTA-STS policy and
 // its id, and the certificate's names.
 import { XMLParser } from "fast-xml-parser";
@@ -15,12 +15,12 @@ import {
     clientHostNames,
     hostCertificates,
     renderCertificateRequests,
-} from "../cloud-init/client-config";
-import { checkZone, mailDnsRecords, txtValue } from "../cloud-init/dns-records";
-import { parseBundleRules, renderHostFiles } from "../cloud-init";
+} from "../render/host/client-config";
+import { checkZone, mailDnsRecords, txtValue } from "../render/dns/dns-records";
+import { parseBundleRules, renderHostFiles } from "../render";
 import { parsePlist, type PlistValue } from "../lab/plist";
-import { PROVISIONING_PLAN } from "../cloud-init/plan";
-import { buildSpec, CLIENT_SERVICES, ConfigError, type RawConfig } from "../spec";
+import { PROVISIONING_PLAN } from "../render/plan/plan";
+import { buildSpec, CLIENT_SERVICES, ConfigError, type RawConfig } from "../model";
 import { oneDomain, twoDomains } from "./helpers/fixtures";
 
 const xml = new XMLParser({

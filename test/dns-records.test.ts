@@ -9,8 +9,8 @@ import {
     recordOwnership,
     txtContent,
     txtValue,
-} from "../cloud-init/dns-records";
-import { buildSpec, publishedNames } from "../spec";
+} from "../render/dns/dns-records";
+import { buildSpec, publishedNames } from "../model";
 import { twoDomains } from "./helpers/fixtures";
 
 const publicKeyPem = generateKeyPairSync("rsa", { modulusLength: 2048 })
@@ -22,7 +22,7 @@ describe("mail DNS records", () => {
     const spec = buildSpec(twoDomains());
     const [primary, second] = spec.domains;
 
-    test("every name published under a domain is one the length check knows (spec/names.ts)", () => {
+    test("every name published under a domain is one the length check knows (model/names.ts)", () => {
         const retired = {
             ...spec,
             domains: [{ ...primary, dkimRetired: [{ selector: "old2024", until: "2999-01-01" }] }],

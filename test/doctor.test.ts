@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
-import { describeRecord, mailDnsRecords, parseRecord, txtValue } from "../cloud-init/dns-records";
+import { describeRecord, mailDnsRecords, parseRecord, txtValue } from "../render/dns/dns-records";
 import { classify, blocklistChecks, customBlocklist, PUBLIC_BLOCKLISTS, queryName } from "../doctor/dnsbl";
 import { DnsError, systemLookup, type Lookup } from "../doctor/dns";
 import { dkimRecords, mailDomains, runCheck } from "../doctor/doctor";
@@ -29,7 +29,7 @@ import { remoteResults, remoteScript, type RemoteFacts } from "../doctor/remote"
 import { exitStatus, table } from "../doctor/report";
 import type { Check, CheckResult } from "../doctor/types";
 import { labDnsRecords, serveDns } from "../lab/dns";
-import { buildSpec } from "../spec";
+import { buildSpec } from "../model";
 import { twoDomains } from "./helpers/fixtures";
 
 const spec = buildSpec(twoDomains());

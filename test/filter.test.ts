@@ -2,13 +2,13 @@
 // Valkey's rendered files, where they are wired into Postfix, the volume and the steps.
 import { writtenFiles } from "./helpers/user-data";
 import { parse } from "yaml";
-import { renderHostFiles, renderUserData } from "../cloud-init";
-import { renderFilterFiles, RSPAMD_MILTER } from "../cloud-init/filter";
-import { MAIL_UNITS } from "../cloud-init/host-files";
-import { PROVISIONING_PLAN } from "../cloud-init/plan";
-import { parseBundle } from "../cloud-init/bundle";
-import { VOLUME_STATE_DIRS } from "../cloud-init/volume";
-import { buildSpec, type RawConfig } from "../spec";
+import { renderHostFiles, renderUserData } from "../render";
+import { renderFilterFiles, RSPAMD_MILTER } from "../render/host/filter";
+import { MAIL_UNITS } from "../render/host/host-files";
+import { PROVISIONING_PLAN } from "../render/plan/plan";
+import { parseBundle } from "../render/plan/bundle";
+import { VOLUME_STATE_DIRS } from "../render/host/volume";
+import { buildSpec, type RawConfig } from "../model";
 import { configProblems, twoDomains } from "./helpers/fixtures";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 

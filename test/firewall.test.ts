@@ -1,9 +1,9 @@
-// The cloud firewall as data (cloud-init/firewall.ts) and as the lab enforces it
+// The cloud firewall as data (render/boot/firewall.ts) and as the lab enforces it
 // (lab/firewall.ts): every outbound connection the server needs is a rule, and the lab's
 // nftables follow Hetzner's semantics.
-import { firewallRules, type FirewallRuleSpec } from "../cloud-init";
+import { firewallRules, type FirewallRuleSpec } from "../render";
 import { renderCloudFirewall } from "../lab/firewall";
-import { buildSpec, type RawConfig } from "../spec";
+import { buildSpec, type RawConfig } from "../model";
 import { oneDomain } from "./helpers/fixtures";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIj0Y7Fwm6wZUmPQpVuZ7mUr2Z5ZpOHg6oYd3Vtq8x9c";

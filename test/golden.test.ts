@@ -10,10 +10,10 @@ import * as path from "node:path";
 import { writtenFiles } from "./helpers/user-data";
 import { parse, stringify } from "yaml";
 
-import { renderDkimFiles, renderHostFiles, renderMailData, renderUserData, type HostFile } from "../cloud-init";
-import { describeRecord, mailDnsRecords } from "../cloud-init/dns-records";
-import { renderAppleProfiles } from "../cloud-init/client-config";
-import { buildSpec, type MailSpec } from "../spec";
+import { renderDkimFiles, renderHostFiles, renderMailData, renderUserData, type HostFile } from "../render";
+import { describeRecord, mailDnsRecords } from "../render/dns/dns-records";
+import { renderAppleProfiles } from "../render/host/client-config";
+import { buildSpec, type MailSpec } from "../model";
 import { twoDomains } from "./helpers/fixtures";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 

@@ -3,7 +3,7 @@
 // 127.0.0.1 only, and asked with Node's own resolver (c-ares), as the lab checks do.
 import { Resolver } from "node:dns/promises";
 
-import { buildSpec } from "../spec";
+import { buildSpec } from "../model";
 import { labDnsRecords, serveDns } from "../lab/dns";
 import { twoDomains } from "./helpers/fixtures";
 

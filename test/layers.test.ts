@@ -1,30 +1,30 @@
 // The layers and the one direction of their imports (docs/design.md, "Layers"):
 //
-//   spec/                 the validated MailSpec, schema, errors, services table, stack outputs: imports nothing of ours
-//   cloud-init/, scripts/ pure renderers (server files, DNS values, the provisioning plan): spec/ only
-//   components/           Pulumi components: spec/ and the renderers
-//   wire/                 the mail protocols (SMTP, ManageSieve, IMAP, POP3, TLS): spec/ only
-//   lab/                  the lab: spec/, the renderers and wire/, never components/
-//   doctor/               `npm run doctor`: spec/, the renderers (what was published) and wire/, never components/
+//   model/                the validated MailSpec, schema, errors, services table, stack outputs: imports nothing of ours
+//   render/, scripts/     pure renderers (server files, DNS values, the provisioning plan): model/ only
+//   components/           Pulumi components: model/ and the renderers
+//   wire/                 the mail protocols (SMTP, ManageSieve, IMAP, POP3, TLS): model/ only
+//   lab/                  the lab: model/, the renderers and wire/, never components/
+//   doctor/               `npm run doctor`: model/, the renderers (what was published) and wire/, never components/
 //   bench/                `npm run bench`: what the lab may use and the lab; bench/evaluate.ts also components/
 //                         (it times the program's evaluation), the one named exception
 //   policy/               the policy pack: self-contained (it shares no code with the program), imports nothing of ours
-//   index.ts              the program: components/ and spec/
+//   index.ts              the program: components/ and model/
 //
 // test/ may import anything.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { ArchiveMember as WrittenMember } from "../cloud-init/archive";
+import type { ArchiveMember as WrittenMember } from "../render/boot/archive";
 import type { ArchiveMember as ReadMember } from "../policy/archive";
 
 const ROOT = path.join(__dirname, "..");
 
-type Layer = "spec" | "renderers" | "components" | "wire" | "lab" | "doctor" | "bench" | "policy" | "program";
+type Layer = "model" | "renderers" | "components" | "wire" | "lab" | "doctor" | "bench" | "policy" | "program";
 
 const LAYER_OF: Record<string, Layer> = {
-    spec: "spec",
-    "cloud-init": "renderers",
+    model: "model",
+    render: "renderers",
     scripts: "renderers",
     components: "components",
     wire: "wire",
@@ -39,15 +39,15 @@ const LAYER_OF: Record<string, Layer> = {
 const NOT_LAYERS = new Set(["test", "node_modules", "docs", "bin", "coverage"]);
 
 const MAY_IMPORT: Record<Layer, readonly Layer[]> = {
-    spec: ["spec"],
-    renderers: ["spec", "renderers"],
-    components: ["spec", "renderers", "components"],
-    wire: ["spec", "wire"],
-    lab: ["spec", "renderers", "wire", "lab"],
-    doctor: ["spec", "renderers", "wire", "doctor"],
-    bench: ["spec", "renderers", "wire", "lab", "bench"],
+    model: ["model"],
+    renderers: ["model", "renderers"],
+    components: ["model", "renderers", "components"],
+    wire: ["model", "wire"],
+    lab: ["model", "renderers", "wire", "lab"],
+    doctor: ["model", "renderers", "wire", "doctor"],
+    bench: ["model", "renderers", "wire", "lab", "bench"],
     policy: ["policy"],
-    program: ["spec", "components"],
+    program: ["model", "components"],
 };
 
 /** The named exceptions: this file may import that layer too. */
@@ -105,7 +105,7 @@ test("every folder with code is a layer, and every layer exists and holds code",
     }
 });
 
-test("imports go one way only: spec <- renderers <- components, and the lab, the doctor and the bench through wire/", () => {
+test("imports go one way only: model <- renderers <- components, and the lab, the doctor and the bench through wire/", () => {
     expect(violations(ALL)).toEqual([]);
 });
 
@@ -116,7 +116,7 @@ test("each named exception is still needed", () => {
     }
 });
 
-test("spec/ imports no package but zod and node's own modules; wire/ none but node's and the mail clients'", () => {
+test("model/ imports no package but zod and node's own modules; wire/ none but node's and the mail clients'", () => {
     const packages = (dir: string, allowed: readonly string[]) =>
         sources(path.join(ROOT, dir)).flatMap((f) =>
             [...fs.readFileSync(f, "utf8").matchAll(/from\s+["']([^."'][^"']*)["']/g)]
@@ -124,12 +124,12 @@ test("spec/ imports no package but zod and node's own modules; wire/ none but no
                 .filter((m) => !allowed.includes(m) && !m.startsWith("node:"))
                 .map((m) => `${path.relative(ROOT, f)} -> ${m}`),
         );
-    expect(packages("spec", ["zod"])).toEqual([]);
+    expect(packages("model", ["zod"])).toEqual([]);
     expect(packages("wire", ["imapflow"])).toEqual([]);
 });
 
 test("the check itself catches a wrong import", () => {
-    const tmp = fs.mkdtempSync(path.join(ROOT, "spec", ".layers-"));
+    const tmp = fs.mkdtempSync(path.join(ROOT, "model", ".layers-"));
     const wireTmp = fs.mkdtempSync(path.join(ROOT, "wire", ".layers-"));
     const policyTmp = fs.mkdtempSync(path.join(ROOT, "policy", ".layers-"));
     const benchTmp = fs.mkdtempSync(path.join(ROOT, "bench", ".layers-"));
@@ -143,8 +143,8 @@ test("the check itself catches a wrong import", () => {
         expect(violations([wire])).toEqual([`${path.relative(ROOT, wire)} -> lab/clients`]);
         // The policy pack imports nothing of ours, not even a type.
         const policy = path.join(policyTmp, "bad.ts");
-        fs.writeFileSync(policy, 'import type { ArchiveMember } from "../../cloud-init/archive";\n');
-        expect(violations([policy])).toEqual([`${path.relative(ROOT, policy)} -> cloud-init/archive`]);
+        fs.writeFileSync(policy, 'import type { ArchiveMember } from "../../render/boot/archive";\n');
+        expect(violations([policy])).toEqual([`${path.relative(ROOT, policy)} -> render/boot/archive`]);
         // The exception is one file's.
         const bench = path.join(benchTmp, "bad.ts");
         fs.writeFileSync(bench, 'import { MailStack } from "../../components/mailstack";\n');
@@ -156,7 +156,7 @@ test("the check itself catches a wrong import", () => {
     }
 });
 
-test("the first-boot archive's member has one shape for its writer (cloud-init/) and the policy pack's reader", () => {
+test("the first-boot archive's member has one shape for its writer (render/boot/) and the policy pack's reader", () => {
     // Checked when compiled: each is assignable to the other, so a field added to one and not the other fails here.
     const member = { path: "/etc/x", mode: "0644", owner: "root", group: "root", content: "" };
     const read: ReadMember = member;

@@ -2,10 +2,10 @@
 // the disk guard's files and Postfix's queue_minfree. What the policy service and the guard
 // do is run with Debian 13's Python and bash in check:host (test/host-tools/limits.sh) and
 // live in the lab (lab/checks/limits.test.ts).
-import { renderHostFiles } from "../cloud-init";
-import { ACTIVE_UNITS, renderFirstBootFiles } from "../cloud-init/host-files";
-import { DISK_ALERT_PERCENT, SUBMISSION_LIMIT_LISTEN } from "../cloud-init/limits";
-import { buildSpec, type RawConfig } from "../spec";
+import { renderHostFiles } from "../render";
+import { ACTIVE_UNITS, renderFirstBootFiles } from "../render/host/host-files";
+import { DISK_ALERT_PERCENT, SUBMISSION_LIMIT_LISTEN } from "../render/host/limits";
+import { buildSpec, type RawConfig } from "../model";
 import { configProblems, twoDomains } from "./helpers/fixtures";
 
 const contentOf = (raw: RawConfig, p: string) => {

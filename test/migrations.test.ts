@@ -1,4 +1,4 @@
-// The mail volume's state version and its migrations (cloud-init/migrations.ts). The rendered
+// The mail volume's state version and its migrations (render/host/migrations.ts). The rendered
 // mailstack-migrate runs in bash against a temporary root (MAILSTACK_MIGRATE_ROOT, as
 // test/apply-bundle.test.ts does with APPLY_BUNDLE_ROOT): `id -u` says 0 and `mountpoint`
 // says mounted, stubbed on PATH; the test migrations leave a trace of every run in the root.
@@ -8,8 +8,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
-import { renderHostFiles } from "../cloud-init";
-import { renderFirstBootFiles } from "../cloud-init/host-files";
+import { renderHostFiles } from "../render";
+import { renderFirstBootFiles } from "../render/host/host-files";
 import {
     checkMigrations,
     DOVECOT_CONFIG_VERSION,
@@ -21,11 +21,11 @@ import {
     STATE_VERSION,
     STATE_VERSION_FILE,
     type Migration,
-} from "../cloud-init/migrations";
-import { PROVISIONING_PLAN } from "../cloud-init/plan";
-import { renderTemplate } from "../cloud-init/template";
+} from "../render/host/migrations";
+import { PROVISIONING_PLAN } from "../render/plan/plan";
+import { renderTemplate } from "../render/host/template";
 import { remoteCommand } from "../scripts/commands";
-import { buildSpec } from "../spec";
+import { buildSpec } from "../model";
 import { twoDomains } from "./helpers/fixtures";
 
 /** Three migrations, each writing its number to $root/trace when it runs; the second one idempotent on a file of its own. */
@@ -227,7 +227,7 @@ describe("the first boot's state version", () => {
 
     test("it comes once the volume is mounted, before the first boot writes to it", () => {
         const firstBoot = fs.readFileSync(
-            path.join(__dirname, "../cloud-init/templates/mailstack/first-boot.sh"),
+            path.join(__dirname, "../render/host/templates/mailstack/first-boot.sh"),
             "utf8",
         );
         const at = firstBoot.indexOf("# The state version");
@@ -270,7 +270,7 @@ describe("the migrations of this mailstack", () => {
 });
 
 describe("Dovecot's versions", () => {
-    // Raised only on purpose (cloud-init/migrations.ts says why): a change here is a decision.
+    // Raised only on purpose (render/host/migrations.ts says why): a change here is a decision.
     test("dovecot_config_version and dovecot_storage_version are pinned to 2.4.1, first in dovecot.conf", () => {
         expect(DOVECOT_CONFIG_VERSION).toBe("2.4.1");
         expect(DOVECOT_STORAGE_VERSION).toBe("2.4.1");

@@ -1,10 +1,10 @@
-// The provisioning plan (cloud-init/plan.ts) as an admin relies on it: the steps in their
+// The provisioning plan (render/plan/plan.ts) as an admin relies on it: the steps in their
 // exact order, what each waits for, and that each one runs again when the config it serves
 // changes: through its stdin, or, for a step that takes none, through its triggers.
 
-import { buildSpec, type MailSpec, type RawConfig } from "../spec";
-import { PROVISIONING_PLAN, type PlanInputs, type StepRole } from "../cloud-init/plan";
-import type { StepWait } from "../cloud-init/plan";
+import { buildSpec, type MailSpec, type RawConfig } from "../model";
+import { PROVISIONING_PLAN, type PlanInputs, type StepRole } from "../render/plan/plan";
+import type { StepWait } from "../render/plan/plan";
 import { sftpBackup, twoDomains } from "./helpers/fixtures";
 
 const HASH = "{BLF-CRYPT}$2b$12$FsG2dsfa7VtRVtJ5nDpC5OXrM8/o1BrWkIzFcMjXgfRPL7Izgzht.";

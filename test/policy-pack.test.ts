@@ -21,7 +21,7 @@ import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { MailStack } from "../components/mailstack";
 import { readZones } from "../components/zones";
 import { POLICIES } from "../policy/policies";
-import { buildSpec } from "../spec";
+import { buildSpec } from "../model";
 import { oneDomain } from "./helpers/fixtures";
 import { fromMocks, urnOf, type StackResourceSpec } from "./helpers/policy";
 

@@ -11,7 +11,7 @@ import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/po
 import { MailStack } from "../components/mailstack";
 import { readZones } from "../components/zones";
 import { POLICIES } from "../policy/policies";
-import { buildSpec, type RawConfig } from "../spec";
+import { buildSpec, type RawConfig } from "../model";
 import { oneDomain, twoDomains } from "./helpers/fixtures";
 import { checkResource, checkStack, fromMocks, type Violation } from "./helpers/policy";
 

@@ -10,8 +10,8 @@ import { UnknownValueError } from "@pulumi/policy";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { stringify } from "yaml";
 
-import { renderUserData } from "../cloud-init";
-import { packArchive } from "../cloud-init/archive";
+import { renderUserData } from "../render";
+import { packArchive } from "../render/boot/archive";
 import {
     mailDnsRecordsUnproxied,
     mailHostAddressUnproxied,
@@ -24,7 +24,7 @@ import {
     userDataNoSecrets,
 } from "../policy/policies";
 import { scanUserData, USER_DATA_ALLOWED_SECRETS, type AllowedSecret } from "../policy/user-data";
-import { buildSpec } from "../spec";
+import { buildSpec } from "../model";
 import { oneDomain } from "./helpers/fixtures";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 import { checkResource, checkStack, stackResources, urnOf, type StackResourceSpec } from "./helpers/policy";
@@ -209,7 +209,7 @@ describe("user-data-holds-no-secrets", () => {
     const gzb64 = (text: string) => gzipSync(Buffer.from(text)).toString("base64");
     const file = (path: string, content: string, encoding?: string) =>
         encoding === "archive"
-            ? // The first-boot files' form (cloud-init/archive.ts): a .tar.gz in a b64 entry.
+            ? // The first-boot files' form (render/boot/archive.ts): a .tar.gz in a b64 entry.
               {
                   path: `${path}.tar.gz`,
                   permissions: "0600",

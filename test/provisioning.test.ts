@@ -4,9 +4,9 @@
 import { find, created, mocksReady, options, promiseOf, recordOptions, settle, SERVER_HOST_KEY } from "./helpers/mocks";
 import { commandStep, FakeServer } from "./helpers/command-provider";
 
-import { HOST_KEY_COMMAND, PROVISIONING_PLAN, SECONDARY_PROVISIONING_PLAN, type StepRole } from "../cloud-init/plan";
+import { HOST_KEY_COMMAND, PROVISIONING_PLAN, SECONDARY_PROVISIONING_PLAN, type StepRole } from "../render/plan/plan";
 import { MailProvisioning } from "../components/provisioning";
-import { buildSpec } from "../spec";
+import { buildSpec } from "../model";
 import { oneDomain } from "./helpers/fixtures";
 
 const COMMAND = "command:remote:Command";

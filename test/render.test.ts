@@ -5,7 +5,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { addressOwners, buildSpec, type MailSpec, type RawConfig } from "../spec";
+import { addressOwners, buildSpec, type MailSpec, type RawConfig } from "../model";
 import {
     MAIL_PACKAGES,
     parseBundle,
@@ -17,17 +17,17 @@ import {
     renderUserData,
     USER_DATA_LIMIT_BYTES,
     type HostFile,
-} from "../cloud-init";
-import { fill } from "../cloud-init/template";
+} from "../render";
+import { fill } from "../render/host/template";
 import { userDataFiles as userDataEntries } from "./helpers/user-data";
-import { FIRST_BOOT_ARCHIVE } from "../cloud-init/user-data";
-import { DKIM_KEYS_PRUNE } from "../cloud-init/dkim";
-import { MAIL_UNITS, QUOTA_WARNING_SCRIPT, renderDaemonFilesLater } from "../cloud-init/host-files";
-import { mountUnitName, VOLUME_STATE_DIRS } from "../cloud-init/volume";
-import { hostKeyFromReport, PROVISIONING_PLAN, renderPackageList } from "../cloud-init/plan";
-import { WEBMAIL_PACKAGES } from "../cloud-init/packages";
-import { PHP_FPM_UNIT, WEBMAIL_DATABASE, WEBMAIL_NGINX_CONF } from "../cloud-init/webmail";
-import { HOST_CONFIG_PRUNE } from "../cloud-init/host-files";
+import { FIRST_BOOT_ARCHIVE } from "../render/boot/user-data";
+import { DKIM_KEYS_PRUNE } from "../render/host/dkim";
+import { MAIL_UNITS, QUOTA_WARNING_SCRIPT, renderDaemonFilesLater } from "../render/host/host-files";
+import { mountUnitName, VOLUME_STATE_DIRS } from "../render/host/volume";
+import { hostKeyFromReport, PROVISIONING_PLAN, renderPackageList } from "../render/plan/plan";
+import { WEBMAIL_PACKAGES } from "../render/boot/packages";
+import { PHP_FPM_UNIT, WEBMAIL_DATABASE, WEBMAIL_NGINX_CONF } from "../render/host/webmail";
+import { HOST_CONFIG_PRUNE } from "../render/host/host-files";
 import { remoteCommand } from "../scripts/commands";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 

@@ -1,14 +1,14 @@
-// The budget for Cloudflare's API rate limit (cloud-init/rollout.ts): what one `pulumi up`
+// The budget for Cloudflare's API rate limit (render/dns/rollout.ts): what one `pulumi up`
 // asks of the API, and which new domains wait for the next one.
-import { mailDnsRecords } from "../cloud-init/dns-records";
+import { mailDnsRecords } from "../render/dns/dns-records";
 import {
     CLOUDFLARE_REQUEST_LIMIT,
     planRollout,
     preflightRequests,
     PROGRAM_RUNS_PER_UP,
     type DomainCost,
-} from "../cloud-init/rollout";
-import { buildSpec, type RawConfig } from "../spec";
+} from "../render/dns/rollout";
+import { buildSpec, type RawConfig } from "../model";
 import { oneDomain } from "./helpers/fixtures";
 
 /** The hostname's domain and `n - 1` more, each with a postmaster. */

@@ -6,21 +6,21 @@ import { created, find, mocksReady, promiseOf, recordOptions, settle, resourcesO
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 
-import { parseBundle, renderBundle, renderHostFiles, USER_DATA_LIMIT_BYTES } from "../cloud-init";
-import { mailDnsRecords, describeRecord, spfValue } from "../cloud-init/dns-records";
-import { mtaStsPolicy } from "../cloud-init/client-config";
-import { renderFilterFiles, renderTrustedRelays } from "../cloud-init/filter";
-import { secondaryFirewallRules } from "../cloud-init/firewall";
-import { PROVISIONING_PLAN, SECONDARY_PROVISIONING_PLAN, type StepRole } from "../cloud-init/plan";
+import { parseBundle, renderBundle, renderHostFiles, USER_DATA_LIMIT_BYTES } from "../render";
+import { mailDnsRecords, describeRecord, spfValue } from "../render/dns/dns-records";
+import { mtaStsPolicy } from "../render/host/client-config";
+import { renderFilterFiles, renderTrustedRelays } from "../render/host/filter";
+import { secondaryFirewallRules } from "../render/boot/firewall";
+import { PROVISIONING_PLAN, SECONDARY_PROVISIONING_PLAN, type StepRole } from "../render/plan/plan";
 import {
     relayRecipients,
     renderRelayData,
     renderSecondaryHostFiles,
     renderSecondaryUserData,
-} from "../cloud-init/secondary-mx";
+} from "../render/host/secondary-mx";
 import { MailStack } from "../components/mailstack";
 import { readZones } from "../components/zones";
-import { buildSpec, type MailSpec, type RawConfig } from "../spec";
+import { buildSpec, type MailSpec, type RawConfig } from "../model";
 import { configProblems, oneDomain, twoDomains } from "./helpers/fixtures";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 

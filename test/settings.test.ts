@@ -4,11 +4,11 @@
 // They read the rendered files the way the daemons do (a setting's last value wins, master.cf
 // overrides main.cf), so a reworded comment or a moved line does not fail them.
 
-import { buildSpec, type MailSpec, type RawConfig } from "../spec";
-import { renderDkimFiles, renderHostFiles, renderMailData, type HostFile } from "../cloud-init";
-import { renderBackupFiles } from "../cloud-init/backup";
-import { ACTIVE_UNITS, renderDaemonFilesLater } from "../cloud-init/host-files";
-import { dmarcValue, mailDnsRecords, spfValue } from "../cloud-init/dns-records";
+import { buildSpec, type MailSpec, type RawConfig } from "../model";
+import { renderDkimFiles, renderHostFiles, renderMailData, type HostFile } from "../render";
+import { renderBackupFiles } from "../render/host/backup";
+import { ACTIVE_UNITS, renderDaemonFilesLater } from "../render/host/host-files";
+import { dmarcValue, mailDnsRecords, spfValue } from "../render/dns/dns-records";
 import { sftpBackup, twoDomains } from "./helpers/fixtures";
 
 const HASH = "{BLF-CRYPT}$2b$12$FsG2dsfa7VtRVtJ5nDpC5OXrM8/o1BrWkIzFcMjXgfRPL7Izgzht.";

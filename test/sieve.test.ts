@@ -3,11 +3,11 @@
 import fs from "node:fs";
 import path from "node:path";
 
-import { renderHostFiles } from "../cloud-init";
-import { renderFirstBootFiles } from "../cloud-init/host-files";
-import { SIEVE_DIR, SIEVE_PIPE_DIR } from "../cloud-init/sieve";
-import { buildSpec, type RawConfig } from "../spec";
-import { port, SERVICES } from "../spec/services";
+import { renderHostFiles } from "../render";
+import { renderFirstBootFiles } from "../render/host/host-files";
+import { SIEVE_DIR, SIEVE_PIPE_DIR } from "../render/host/sieve";
+import { buildSpec, type RawConfig } from "../model";
+import { port, SERVICES } from "../model/services";
 import { configProblems, twoDomains } from "./helpers/fixtures";
 
 const problems = (autoExpunge: unknown) => configProblems({ ...twoDomains(), autoExpunge } as RawConfig);

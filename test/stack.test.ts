@@ -20,14 +20,14 @@ import {
 
 import * as pulumi from "@pulumi/pulumi";
 
-import { parseBundle, USER_DATA_LIMIT_BYTES } from "../cloud-init";
-import { HOST_KEY_COMMAND } from "../cloud-init/plan";
+import { parseBundle, USER_DATA_LIMIT_BYTES } from "../render";
+import { HOST_KEY_COMMAND } from "../render/plan/plan";
 import { parse, stringify } from "yaml";
-import { txtValue } from "../cloud-init/dns-records";
+import { txtValue } from "../render/dns/dns-records";
 import { serverIpv6 } from "../components/host";
 import { MailStack } from "../components/mailstack";
 import { readZones, rollout } from "../components/zones";
-import { buildSpec, type BackupSecretKey, type RawConfig } from "../spec";
+import { buildSpec, type BackupSecretKey, type RawConfig } from "../model";
 import { oneDomain, twoDomains } from "./helpers/fixtures";
 
 const HCLOUD = {
@@ -756,10 +756,10 @@ describe("password hashing", () => {
         expect(a.resources.some((r) => r.name === "hasha-hash-freebus@nathabee.de")).toBe(false);
     });
 
-    test("the hash script gives exactly cloud-init/passwords.ts's hash (the lab's), for the same password and salt", async () => {
+    test("the hash script gives exactly render/plan/passwords.ts's hash (the lab's), for the same password and salt", async () => {
         const { execFileSync } = await import("node:child_process");
         const { localNodeCommand } = await import("../scripts/commands");
-        const { hashPassword } = await import("../cloud-init/passwords");
+        const { hashPassword } = await import("../render/plan/passwords");
         const salt = "abcdefghijklmnopqrstuv";
         const out = execFileSync("/bin/sh", ["-c", localNodeCommand("hash-password.cjs")], {
             input: SECRET_PASSWORD,

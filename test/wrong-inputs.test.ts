@@ -1,7 +1,7 @@
 // Issue 28, item 4: inputs that used to pass the config check but were wrong. Each is now a
 // config problem with its key path (before anything is declared), made canonical, or
 // refused as ambiguous; secret values are judged by their shape and never echoed.
-import { buildSpec, configWarnings, type RawConfig } from "../spec";
+import { buildSpec, configWarnings, type RawConfig } from "../model";
 import { configProblems, oneDomain } from "./helpers/fixtures";
 
 const problems = configProblems;

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
-import { MAIL_PACKAGES } from "../../cloud-init";
-import { WEBMAIL_PACKAGES } from "../../cloud-init/packages";
+import { MAIL_PACKAGES } from "../../render";
+import { WEBMAIL_PACKAGES } from "../../render/boot/packages";
 import { daemonMemory } from "../harness/memory";
 import { labSpec } from "../lab-config";
 import { context, MAIL_VOLUME_DEVICE, NET, ssh } from "./helpers";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { buildSpec, type MailSpec } from "../../spec";
+import { buildSpec, type MailSpec } from "../../model";
 import { eventually, sendMail, sinkMessages } from "../clients";
 import { LAB_PASSWORDS, labRawConfig, labSpec } from "../lab-config";
 import { provision } from "../provision";

@@ -2,7 +2,7 @@
 // Authentication-Results on what is delivered, forged ones removed, thresholds from config.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { rspamdActions } from "../../cloud-init/filter";
+import { rspamdActions } from "../../render/host/filter";
 import { eventually, imapFetch, rawMessage, sendMail, smtpDialog } from "../clients";
 import { labSpec, LAB_PASSWORDS } from "../lab-config";
 import { NET, ssh, tag } from "./helpers";

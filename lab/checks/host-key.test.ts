@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { test } from "node:test";
-import { HOST_KEY_COMMAND, hostKeyFromReport, PROVISIONING_PLAN } from "../../cloud-init/plan";
+import { HOST_KEY_COMMAND, hostKeyFromReport, PROVISIONING_PLAN } from "../../render/plan/plan";
 import { pinnedHostKey, provisionalHostKey, sshPinnedTo } from "../harness/ssh";
 import type { ProvisionResult } from "../provision";
 import { context, NET, ssh, tag } from "./helpers";

@@ -5,7 +5,7 @@
 // cleared and the ballast file removed.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DISK_ALERT_PERCENT, DISK_FULL_PERCENT } from "../../cloud-init/limits";
+import { DISK_ALERT_PERCENT, DISK_FULL_PERCENT } from "../../render/host/limits";
 import { authPlain, eventually, imapFetch, smtpDialog } from "../clients";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";
 import { ssh, tag } from "./helpers";

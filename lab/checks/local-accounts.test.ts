@@ -4,9 +4,9 @@
 // submission limit; root (and vmail, for vacation replies and Sieve redirects) still can.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { OPENDKIM_SOCKET, SENDER_MILTER_SOCKET } from "../../cloud-init/accounts";
-import { RSPAMD_CONTROLLER, RSPAMD_CONTROLLER_PASSWORD_FILE, VALKEY_SOCKET } from "../../cloud-init/filter";
-import { SUBMISSION_LIMIT_CONTROL, SUBMISSION_LIMIT_LISTEN } from "../../cloud-init/limits";
+import { OPENDKIM_SOCKET, SENDER_MILTER_SOCKET } from "../../render/host/accounts";
+import { RSPAMD_CONTROLLER, RSPAMD_CONTROLLER_PASSWORD_FILE, VALKEY_SOCKET } from "../../render/host/filter";
+import { SUBMISSION_LIMIT_CONTROL, SUBMISSION_LIMIT_LISTEN } from "../../render/host/limits";
 import { eventually, sinkMessages } from "../clients";
 import { NET, ssh, tag } from "./helpers";
 

@@ -1,6 +1,6 @@
 // What Dovecot serves of the lab's mailboxes, for the checks that prove mail survives
 // something (a server replacement, a restore): compared line by line before and after.
-import { allMailboxes } from "../../spec";
+import { allMailboxes } from "../../model";
 import { labSpec } from "../lab-config";
 import { ssh } from "./helpers";
 

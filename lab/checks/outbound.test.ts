@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { eventually, sendMail, sinkMessages } from "../clients";
 import { labRelayRawConfig, LAB_PASSWORDS, LAB_RELAY, LAB_SINK_ADDRESS, labSpec } from "../lab-config";
 import { provision } from "../provision";
-import { buildSpec } from "../../spec";
+import { buildSpec } from "../../model";
 import { deferredLine, dropQueued, NET, smtpLog, ssh, tag } from "./helpers";
 
 const ALICE = { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] };

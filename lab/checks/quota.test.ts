@@ -3,7 +3,7 @@
 // quota is lowered to 1M for the check (mail-data step only) and put back at the end.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { buildSpec, type RawConfig } from "../../spec";
+import { buildSpec, type RawConfig } from "../../model";
 import { eventually, imapFetch, rawMessage, sendMail, smtpDialog } from "../clients";
 import { LAB_PASSWORDS, labRawConfig } from "../lab-config";
 import { provision } from "../provision";

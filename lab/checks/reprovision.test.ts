@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { PROVISIONING_PLAN } from "../../cloud-init/plan";
-import { buildSpec } from "../../spec";
+import { PROVISIONING_PLAN } from "../../render/plan/plan";
+import { buildSpec } from "../../model";
 import { eventually, imapFetch, sendMail, smtpDialog } from "../clients";
 import { provision } from "../provision";
 import { LAB_PASSWORDS, labRawConfig, labSpec } from "../lab-config";

@@ -4,8 +4,8 @@
 // other check reads.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { RSPAMD_CONTROLLER, RSPAMD_CONTROLLER_PASSWORD_FILE } from "../../cloud-init/filter";
-import { port } from "../../spec";
+import { RSPAMD_CONTROLLER, RSPAMD_CONTROLLER_PASSWORD_FILE } from "../../render/host/filter";
+import { port } from "../../model";
 import {
     eventually,
     imapFetch,

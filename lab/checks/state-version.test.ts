@@ -1,11 +1,11 @@
-// The mail volume's state version (cloud-init/migrations.ts): the first boot gave the lab's
+// The mail volume's state version (render/host/migrations.ts): the first boot gave the lab's
 // fresh volume this mailstack's version; a volume newer than the code (an older mailstack run
 // against a server a newer one provisioned) stops host-config before it writes a file; with
 // the version back, provisioning goes on as before.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { renderHostFiles } from "../../cloud-init";
-import { MIGRATE_SCRIPT, STATE_VERSION, STATE_VERSION_FILE } from "../../cloud-init/migrations";
+import { renderHostFiles } from "../../render";
+import { MIGRATE_SCRIPT, STATE_VERSION, STATE_VERSION_FILE } from "../../render/host/migrations";
 import { provision } from "../provision";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";
 import { ssh } from "./helpers";

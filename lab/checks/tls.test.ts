@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ConnectionOptions } from "node:tls";
-import { TLS_SERVICES } from "../../spec";
+import { TLS_SERVICES } from "../../model";
 import { starttlsPeer, tlsHandshake } from "../clients";
 import { inWords } from "./helpers";
 

@@ -13,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { WEBMAIL_DATABASE, WEBMAIL_DIR } from "../../cloud-init/webmail";
+import { WEBMAIL_DATABASE, WEBMAIL_DIR } from "../../render/host/webmail";
 import { pebbleRoot } from "../acme";
 import { eventually, imapFetch, SERVER, sendMail } from "../clients";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";

@@ -5,7 +5,7 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { MailSpec } from "../../spec";
+import type { MailSpec } from "../../model";
 import { savePebbleRoot, startAcmeServer } from "../acme";
 import { startSignedDns } from "../dane";
 import { applyCloudFirewall } from "../firewall";

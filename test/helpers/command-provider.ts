@@ -10,7 +10,7 @@
 
 import { isDeepStrictEqual } from "node:util";
 
-import { HOST_KEY_COMMAND } from "../../cloud-init/plan";
+import { HOST_KEY_COMMAND } from "../../render/plan/plan";
 
 export type CommandStep = "same" | "update" | "replace";
 

@@ -1,5 +1,5 @@
 // Sample stack configs, as `pulumi config` would hold them.
-import { buildSpec, ConfigError, type RawConfig } from "../../spec";
+import { buildSpec, ConfigError, type RawConfig } from "../../model";
 
 /** The problems buildSpec reports for a config, or [] when it is valid. */
 export function configProblems(raw: RawConfig): string[] {

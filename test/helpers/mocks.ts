@@ -7,7 +7,7 @@ import * as path from "node:path";
 
 import * as pulumi from "@pulumi/pulumi";
 
-import { HOST_KEY_COMMAND } from "../../cloud-init/plan";
+import { HOST_KEY_COMMAND } from "../../render/plan/plan";
 
 export interface RecordedResource {
     readonly type: string;
@@ -252,7 +252,7 @@ const HOST_BITS_CIDR = (cidr: string) => {
         const n = addr.split(".").reduce((a, p) => (a << 8n) | BigInt(Number(p)), 0n);
         return (n & ((1n << BigInt(32 - Number(bits))) - 1n)) !== 0n;
     }
-    return false; // IPv6 host bits: checked by spec/syntax.ts's own tests
+    return false; // IPv6 host bits: checked by model/syntax.ts's own tests
 };
 
 /** What Cloudflare's provider (v6, terraform-provider-cloudflare v5) refuses, or keeps showing as a change, in a CAA record. */

@@ -51,7 +51,7 @@ else
 fi
 rm -f "$ROOT/tmp/systemctl.log"
 
-# The mail volume's state version (cloud-init/migrations.ts): the first boot gave the fresh
+# The mail volume's state version (render/host/migrations.ts): the first boot gave the fresh
 # volume this mailstack's; host-config's rendered mailstack-migrate passes shellcheck, finds
 # nothing to migrate, and refuses a newer volume without touching it.
 migrate=/tmp/render/root/usr/local/sbin/mailstack-migrate

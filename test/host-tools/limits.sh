@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Part of run.sh (lib.sh first, after postfix.sh): the limits (cloud-init/limits.ts) with
+# Part of run.sh (lib.sh first, after postfix.sh): the limits (render/host/limits.ts) with
 # Debian 13's own Python and bash. The submission rate limit answers Postfix's policy protocol
 # as main.cf asks it, counts per login, and keeps its counts across a restart; the disk guard
 # mails the postmaster once per crossing of its level; main.cf has queue_minfree.

@@ -13,8 +13,8 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import bcrypt from "bcryptjs";
-import { buildSpec } from "../../spec";
-import packages from "../../cloud-init/packages.json";
+import { buildSpec } from "../../model";
+import packages from "../../render/boot/packages.json";
 import {
     MAIL_PACKAGES,
     PROVISIONING_PLAN,
@@ -25,10 +25,10 @@ import {
     renderUserData,
     USER_DATA_LIMIT_BYTES,
     type HostFile,
-} from "../../cloud-init";
-import { renderBackupFiles } from "../../cloud-init/backup";
-import { renderTrustedRelays } from "../../cloud-init/filter";
-import { renderRelayData, renderSecondaryHostFiles, renderSecondaryUserData } from "../../cloud-init/secondary-mx";
+} from "../../render";
+import { renderBackupFiles } from "../../render/host/backup";
+import { renderTrustedRelays } from "../../render/host/filter";
+import { renderRelayData, renderSecondaryHostFiles, renderSecondaryUserData } from "../../render/host/secondary-mx";
 import { TEST_PROVISIONAL_HOST_KEY } from "../helpers/host-key";
 
 const out = process.argv[2];
