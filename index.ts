@@ -37,7 +37,11 @@ export = async (): Promise<ProgramOutputs> => {
         ...(mail.secondaryMx
             ? {
                   secondaryMx: pulumi
-                      .all([mail.secondaryMx.host.ipv4, mail.secondaryMx.host.ipv6, mail.secondaryMx.provisioning.hostKey])
+                      .all([
+                          mail.secondaryMx.host.ipv4,
+                          mail.secondaryMx.host.ipv6,
+                          mail.secondaryMx.provisioning.hostKey,
+                      ])
                       .apply(([ipv4, ipv6, sshHostKey]) => ({
                           hostname: mail.secondaryMx!.hostname,
                           ipv4,

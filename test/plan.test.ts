@@ -90,7 +90,10 @@ describe("the provisioning plan", () => {
 
     // Each step with the config change it must follow. A step added to the plan must be added
     // here with the change that re-runs it.
-    const FOLLOWS: Record<Exclude<StepRole, "host-key" | "first-boot" | "relay-data">, [string, () => [string, string]]> = {
+    const FOLLOWS: Record<
+        Exclude<StepRole, "host-key" | "first-boot" | "relay-data">,
+        [string, () => [string, string]]
+    > = {
         packages: [
             "the webmail switched off",
             () => [

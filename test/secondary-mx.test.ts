@@ -21,7 +21,7 @@ import {
 import { MailStack } from "../components/mailstack";
 import { readZones } from "../components/zones";
 import { buildSpec, type MailSpec, type RawConfig } from "../model";
-import { configProblems, oneDomain, twoDomains } from "./helpers/fixtures";
+import { configProblems, twoDomains } from "./helpers/fixtures";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 
 const SECONDARY = { hostname: "mx2.nathabee.de", location: "fsn1" };
@@ -50,13 +50,19 @@ function settings(mainCf: string): Record<string, string> {
 describe("mailstack:secondaryMx is checked before anything is declared", () => {
     test("a backup MX in the primary's location is refused, naming the key path: it would share the outage it is for", () => {
         const problems = configProblems(withSecondary({ secondaryMx: { ...SECONDARY, location: "nbg1" } }));
-        expect(problems).toEqual([expect.stringMatching(/^mailstack:secondaryMx\.location: is the primary's location/)]);
+        expect(problems).toEqual([
+            expect.stringMatching(/^mailstack:secondaryMx\.location: is the primary's location/),
+        ]);
         // The primary's location is nbg1 by default; given explicitly it counts the same.
         expect(
             configProblems(
                 withSecondary({ server: { location: "fsn1" }, secondaryMx: { ...SECONDARY, location: "fsn1" } }),
             ),
-        ).toEqual([expect.stringMatching(/^mailstack:secondaryMx\.location: is the primary's location \(mailstack:server\.location fsn1\)/)]);
+        ).toEqual([
+            expect.stringMatching(
+                /^mailstack:secondaryMx\.location: is the primary's location \(mailstack:server\.location fsn1\)/,
+            ),
+        ]);
     });
 
     test("its location and host name are required", () => {
@@ -68,11 +74,21 @@ describe("mailstack:secondaryMx is checked before anything is declared", () => {
 
     test("its host name is its own, inside a configured domain, and no name mailstack publishes already", () => {
         const at = (hostname: string) => configProblems(withSecondary({ secondaryMx: { ...SECONDARY, hostname } }));
-        expect(at("mail.nathabee.de")).toEqual([expect.stringMatching(/^mailstack:secondaryMx\.hostname: .* is the primary's hostname/)]);
-        expect(at("mx2.example.net")).toEqual([expect.stringMatching(/^mailstack:secondaryMx\.hostname: .* must be a host inside a configured domain/)]);
-        expect(at("example.org")).toEqual([expect.stringMatching(/^mailstack:secondaryMx\.hostname: .* must be a host inside a configured domain/)]);
-        expect(at("mta-sts.example.org")).toEqual([expect.stringMatching(/^mailstack:secondaryMx\.hostname: .* is a name mailstack publishes already/)]);
-        expect(at("not a name")).toEqual([expect.stringMatching(/^mailstack:secondaryMx\.hostname: .* is not a valid host name/)]);
+        expect(at("mail.nathabee.de")).toEqual([
+            expect.stringMatching(/^mailstack:secondaryMx\.hostname: .* is the primary's hostname/),
+        ]);
+        expect(at("mx2.example.net")).toEqual([
+            expect.stringMatching(/^mailstack:secondaryMx\.hostname: .* must be a host inside a configured domain/),
+        ]);
+        expect(at("example.org")).toEqual([
+            expect.stringMatching(/^mailstack:secondaryMx\.hostname: .* must be a host inside a configured domain/),
+        ]);
+        expect(at("mta-sts.example.org")).toEqual([
+            expect.stringMatching(/^mailstack:secondaryMx\.hostname: .* is a name mailstack publishes already/),
+        ]);
+        expect(at("not a name")).toEqual([
+            expect.stringMatching(/^mailstack:secondaryMx\.hostname: .* is not a valid host name/),
+        ]);
     });
 
     test("a queue volume below Hetzner's smallest or an unknown key is refused with its key path", () => {
@@ -137,9 +153,7 @@ describe("the backup MX's Postfix", () => {
     test("it hands mail only to the primary, by name, over TLS verified for the primary's name", () => {
         const m = main();
         expect(m.relay_transport).toBe("relay:[mail.nathabee.de]:25");
-        expect(m.smtp_tls_policy_maps).toBe(
-            "inline:{ { [mail.nathabee.de]:25 = secure match=mail.nathabee.de } }",
-        );
+        expect(m.smtp_tls_policy_maps).toBe("inline:{ { [mail.nathabee.de]:25 = secure match=mail.nathabee.de } }");
     });
 
     test("it filters as the primary does: the same rspamd files, rspamd as its milter, tempfail without it, our domains refused as senders", () => {
@@ -217,14 +231,29 @@ describe("the backup MX's first boot and steps", () => {
     });
 
     const stdinOf = (role: StepRole, s: MailSpec) =>
-        SECONDARY_PROVISIONING_PLAN.find((x) => x.role === role)!.stdin!(s, { dkimPrivateKeysPem: {}, passwordHashes: {} });
+        SECONDARY_PROVISIONING_PLAN.find((x) => x.role === role)!.stdin!(s, {
+            dkimPrivateKeysPem: {},
+            passwordHashes: {},
+        });
 
     test("relay-data runs again after a new mailbox, alias or domain, and its bundle then lists the new address", () => {
         const domains = twoDomains().domains as Record<string, any>[];
         const before = stdinOf("relay-data", spec());
-        const mailbox = spec({ domains: [{ ...domains[0], mailboxes: ["evaluation", "freebus", "dave"] }, domains[1]] });
-        const alias = spec({ domains: [{ ...domains[0], aliases: { ...domains[0].aliases, info: ["evaluation@nathabee.de"] } }, domains[1]] });
-        const domain = spec({ domains: [...domains, { name: "example.com", mailboxes: ["eve"], aliases: { postmaster: ["eve@example.com"] } }] });
+        const mailbox = spec({
+            domains: [{ ...domains[0], mailboxes: ["evaluation", "freebus", "dave"] }, domains[1]],
+        });
+        const alias = spec({
+            domains: [
+                { ...domains[0], aliases: { ...domains[0].aliases, info: ["evaluation@nathabee.de"] } },
+                domains[1],
+            ],
+        });
+        const domain = spec({
+            domains: [
+                ...domains,
+                { name: "example.com", mailboxes: ["eve"], aliases: { postmaster: ["eve@example.com"] } },
+            ],
+        });
         for (const [changed, address] of [
             [mailbox, "dave@nathabee.de"],
             [alias, "info@nathabee.de"],
@@ -248,7 +277,9 @@ describe("the primary trusts the backup MX and no one else", () => {
 
     test("rspamd takes the original sender from the Received: lines of the backup MX's two addresses only (ip_map)", () => {
         const text = relayFile(spec(), ["2001:db8:26::1", "192.0.2.26"]);
-        expect(text).toMatch(/MAILSTACK_BACKUP_MX \{\s+strategy = "ip_map";\s+ip_map = \["192\.0\.2\.26", "2001:db8:26::1"\];/);
+        expect(text).toMatch(
+            /MAILSTACK_BACKUP_MX \{\s+strategy = "ip_map";\s+ip_map = \["192\.0\.2\.26", "2001:db8:26::1"\];/,
+        );
         expect(text.match(/strategy/g)).toHaveLength(1);
         // Without a backup MX nobody's Received: lines are believed.
         const none = relayFile(buildSpec(twoDomains()), ["192.0.2.26"]);
@@ -271,7 +302,11 @@ describe("the primary trusts the backup MX and no one else", () => {
     test("the primary's mail-data step carries the trust and runs again when the backup MX's addresses change", () => {
         const step = PROVISIONING_PLAN.find((x) => x.role === "mail-data")!;
         expect(step.uses).toContain("secondaryMxAddresses");
-        const hashes = Object.fromEntries(spec().domains.flatMap((d) => d.mailboxes).map((m) => [m, "{BLF-CRYPT}$2b$x"]));
+        const hashes = Object.fromEntries(
+            spec()
+                .domains.flatMap((d) => d.mailboxes)
+                .map((m) => [m, "{BLF-CRYPT}$2b$x"]),
+        );
         const run = (a: string[]) =>
             step.stdin!(spec(), { dkimPrivateKeysPem: {}, passwordHashes: hashes, secondaryMxAddresses: a });
         const before = run(["192.0.2.26", "2001:db8:26::1"]);
@@ -398,7 +433,9 @@ describe("the program with a backup MX (mocks)", () => {
             deleteProtection: true,
         });
         expect(server.inputs.userData).toContain("fqdn: mx2.nathabee.de");
-        const ips = resources.filter((r) => r.type === "hcloud:index/primaryIp:PrimaryIp" && r.name.startsWith("bk2-mx2-"));
+        const ips = resources.filter(
+            (r) => r.type === "hcloud:index/primaryIp:PrimaryIp" && r.name.startsWith("bk2-mx2-"),
+        );
         expect(ips.map((r) => [r.inputs.name, r.inputs.location, r.inputs.autoDelete])).toEqual([
             ["mx2-nathabee-de-ipv4", "fsn1", false],
             ["mx2-nathabee-de-ipv6", "fsn1", false],
@@ -409,22 +446,26 @@ describe("the program with a backup MX (mocks)", () => {
             ["2001:db8:26::1", "mx2.nathabee.de"],
         ]);
         const volume = find(resources, "hcloud:index/volume:Volume", "bk2-mx2-mail-volume");
-        expect(volume.inputs).toMatchObject({ name: "mx2-nathabee-de-queue", size: 10, location: "fsn1", deleteProtection: true });
+        expect(volume.inputs).toMatchObject({
+            name: "mx2-nathabee-de-queue",
+            size: 10,
+            location: "fsn1",
+            deleteProtection: true,
+        });
         const firewall = find(resources, "hcloud:index/firewall:Firewall", "bk2-mx2-firewall");
         expect(firewall.inputs.name).toBe("mx2-nathabee-de-mx");
-        expect(firewall.inputs.rules.filter((r: any) => r.direction === "in").map((r: any) => r.port ?? "icmp")).toEqual([
-            "25",
-            "80",
-            "22",
-            "icmp",
-        ]);
+        expect(
+            firewall.inputs.rules.filter((r: any) => r.direction === "in").map((r: any) => r.port ?? "icmp"),
+        ).toEqual(["25", "80", "22", "icmp"]);
         const keys = resources.filter((r) => r.type === "hcloud:index/sshKey:SshKey").map((r) => r.inputs.name);
         expect(keys.sort()).toEqual(["mail-nathabee-de-deploy", "mx2-nathabee-de-deploy"]);
     });
 
     test("its provisioning steps connect to its own address, and relay-data's stdin holds no password hash", async () => {
         const { resources } = await deploy("bk3", withSecondary());
-        const steps = resources.filter((r) => r.type === "command:remote:Command" && r.name.startsWith("bk3-mx2-provision-"));
+        const steps = resources.filter(
+            (r) => r.type === "command:remote:Command" && r.name.startsWith("bk3-mx2-provision-"),
+        );
         expect(steps.map((r) => r.name.slice("bk3-mx2-provision-".length)).sort()).toEqual(
             SECONDARY_PROVISIONING_PLAN.map((s) => s.role).sort(),
         );
@@ -433,7 +474,11 @@ describe("the program with a backup MX (mocks)", () => {
         expect(relay.inputs.stdin).toContain("relay-recipients");
         expect(relay.inputs.stdin).not.toMatch(/BLF-CRYPT|PRIVATE KEY/);
         const dns = resources.filter((r) => r.type === "cloudflare:index/dnsRecord:DnsRecord");
-        expect(dns.filter((r) => r.inputs.type === "MX").map((r) => `${r.inputs.name} ${r.inputs.priority} ${r.inputs.content}`)).toEqual([
+        expect(
+            dns
+                .filter((r) => r.inputs.type === "MX")
+                .map((r) => `${r.inputs.name} ${r.inputs.priority} ${r.inputs.content}`),
+        ).toEqual([
             "nathabee.de 10 mail.nathabee.de",
             "nathabee.de 20 mx2.nathabee.de",
             "example.org 10 mail.nathabee.de",
@@ -443,7 +488,9 @@ describe("the program with a backup MX (mocks)", () => {
         expect(a.inputs.content).toBe("192.0.2.26");
         // The primary's mail-data (secret stdin) carries its trust in exactly these addresses.
         const mailData = find(resources, "command:remote:Command", "bk3-provision-mail-data");
-        const trust = parseBundle(mailData.inputs.stdin).find((f) => f.path === "/etc/rspamd/local.d/external_relay.conf")!;
+        const trust = parseBundle(mailData.inputs.stdin).find(
+            (f) => f.path === "/etc/rspamd/local.d/external_relay.conf",
+        )!;
         expect(trust.content).toContain('ip_map = ["192.0.2.26", "2001:db8:26::1"];');
     });
 });

@@ -193,7 +193,8 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
     const d = domain.name;
     const records: MailDnsRecord[] = [];
     const secondary = spec.secondaryMx;
-    if (secondary && !facts.secondary) throw new Error("dns: mailstack:secondaryMx is set but its addresses are not known");
+    if (secondary && !facts.secondary)
+        throw new Error("dns: mailstack:secondaryMx is set but its addresses are not known");
     if (spec.hostnameDomain === d) {
         // The host's own SPF: forwarded mail leaves with an SRS sender @hostname (postsrsd),
         // which must pass SPF as well.

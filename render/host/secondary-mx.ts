@@ -30,11 +30,7 @@ export const SECONDARY_PACKAGES: readonly string[] = Object.freeze([...packages.
 export const SECONDARY_UNITS = ["mailstack-metadata-guard", "unbound", "valkey-server", "postfix", "nginx"] as const;
 
 /** Every unit that must be active on a provisioned backup MX (mailstack doctor checks these). */
-export const SECONDARY_ACTIVE_UNITS: readonly string[] = [
-    ...SECONDARY_UNITS,
-    "rspamd",
-    "mailstack-smtp-egress-guard",
-];
+export const SECONDARY_ACTIVE_UNITS: readonly string[] = [...SECONDARY_UNITS, "rspamd", "mailstack-smtp-egress-guard"];
 
 /**
  * How long a message waits for the primary before its sender is told it failed: longer than
@@ -133,7 +129,9 @@ export function renderSecondaryUserData(spec: MailSpec, options: UserDataOptions
 
 /** The packages step's stdin for the backup MX. */
 export function renderSecondaryPackageList(): string {
-    return [...SECONDARY_PACKAGES.map((p) => `package ${p}`), ...SECONDARY_UNITS.map((u) => `unit ${u}`)].join("\n") + "\n";
+    return (
+        [...SECONDARY_PACKAGES.map((p) => `package ${p}`), ...SECONDARY_UNITS.map((u) => `unit ${u}`)].join("\n") + "\n"
+    );
 }
 
 /**

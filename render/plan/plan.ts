@@ -18,7 +18,12 @@ import { migrateCommand } from "../host/migrations";
 import { MAIL_PACKAGES, WEBMAIL_PACKAGES } from "../boot/packages";
 import { ED25519_PUBLIC_KEY } from "../boot/user-data";
 import { PHP_FPM_UNIT } from "../host/webmail";
-import { renderRelayData, renderSecondaryHostFiles, renderSecondaryPackageList, secondaryOf } from "../host/secondary-mx";
+import {
+    renderRelayData,
+    renderSecondaryHostFiles,
+    renderSecondaryPackageList,
+    secondaryOf,
+} from "../host/secondary-mx";
 
 /** The secrets and deploy-time values some steps render their stdin from. */
 export interface PlanInputs {
