@@ -69,6 +69,8 @@ export const DOCTOR_OUTPUTS = STACK_OUTPUTS.pick({
     dnsRecords: true,
     deployPrivateKey: true,
     sshHostKey: true,
+    secondaryMx: true,
+    secondaryMxDeployPrivateKey: true,
 }).partial({ deployPrivateKey: true, sshHostKey: true });
 
 export type DoctorOutputs = z.infer<typeof DOCTOR_OUTPUTS>;
