@@ -160,7 +160,11 @@ describe("the backup MX's Postfix", () => {
 
     test("it filters as the primary does: the same rspamd files, rspamd as its milter, tempfail without it, our domains refused as senders", () => {
         const files = renderSecondaryHostFiles(spec());
-        for (const f of renderFilterFiles(spec())) expect(fileOf(files, f.path)).toBe(f.content);
+        // The controller password's group aside (no vmail there: root only), the very same files.
+        const rootOnly = { group: "root", why: "the backup MX runs no Sieve: root only" };
+        for (const f of renderFilterFiles(spec(), rootOnly)) expect(fileOf(files, f.path)).toBe(f.content);
+        const differs = renderFilterFiles(spec()).filter((f) => fileOf(files, f.path) !== f.content);
+        expect(differs.map((f) => f.path)).toEqual(["/usr/local/sbin/mailstack-rspamd-password"]);
         const m = main();
         const primary = settings(fileOf(renderHostFiles(spec()), "/etc/postfix/main.cf"));
         expect(m.smtpd_milters).toBe(primary.smtpd_milters);
@@ -190,6 +194,15 @@ describe("the backup MX's first boot and steps", () => {
     const key = TEST_PROVISIONAL_HOST_KEY;
     const userData = (s: MailSpec) =>
         renderSecondaryUserData(s, { mailVolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_7", provisionalHostKey: key });
+
+    test("nothing on it names what only the mail server has: no vmail, no Dovecot unit to stop", () => {
+        const files = renderSecondaryHostFiles(spec());
+        expect(fileOf(files, "/usr/local/sbin/mailstack-rspamd-password")).toMatch(/^password_group='root'$/m);
+        expect(fileOf(files, "/usr/local/sbin/mailstack-volume-state")).toMatch(
+            /^units='postfix certbot.timer valkey-server'$/m,
+        );
+        expect(files.filter((f) => /\bvmail\b/.test(f.content)).map((f) => f.path)).toEqual([]);
+    });
 
     test("its host-config bundle is whole: every file once, the first boot's files a part of it", () => {
         const all = renderSecondaryHostFiles(spec());

@@ -49,7 +49,23 @@ function file(path: string, content: string, onChange: ServiceAction[], group = 
 }
 
 /** rspamd's local config, Valkey's config and their systemd drop-ins. */
-export function renderFilterFiles(spec: MailSpec): HostFile[] {
+/**
+ * Who may read the controller password besides root: on the mail server the group vmail (the
+ * Sieve learning scripts run as vmail); the backup MX runs no Sieve and has no vmail, so root only.
+ */
+export interface ControllerPasswordReaders {
+    readonly group: string;
+    readonly why: string;
+}
+const SIEVE_LEARNERS: ControllerPasswordReaders = {
+    group: "vmail",
+    why: "the Sieve learning scripts run as vmail",
+};
+
+export function renderFilterFiles(
+    spec: MailSpec,
+    passwordReaders: ControllerPasswordReaders = SIEVE_LEARNERS,
+): HostFile[] {
     const valkeyDir = VOLUME_STATE_DIRS.find((d) => d.name === "valkey")!.path;
     return [
         file(
@@ -82,6 +98,8 @@ export function renderFilterFiles(spec: MailSpec): HostFile[] {
             "/usr/local/sbin/mailstack-rspamd-password",
             renderTemplate("mailstack/rspamd-password.sh", {
                 passwordFile: RSPAMD_CONTROLLER_PASSWORD_FILE,
+                passwordGroup: passwordReaders.group,
+                passwordReaders: passwordReaders.why,
                 includeFile: RSPAMD_CONTROLLER_INCLUDE,
             }),
             ["apply:rspamd-password", "restart:rspamd"],

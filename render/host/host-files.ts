@@ -137,7 +137,7 @@ export const ACTIVE_UNITS: readonly string[] = [
 ];
 
 /** The bind mounts that put the state in VOLUME_STATE_DIRS on the mail volume, and the script that moves it there. */
-export function volumeStateFiles(): HostFile[] {
+export function volumeStateFiles(stateUnits: readonly string[] = VOLUME_STATE_UNITS): HostFile[] {
     const onChange: ServiceAction[] = ["daemon-reload", "apply:volume-state"];
     return [
         file(
@@ -146,7 +146,7 @@ export function volumeStateFiles(): HostFile[] {
                 mailVolume: MAIL_VOLUME_MOUNT,
                 stateRoot: VOLUME_STATE_ROOT,
                 stateDirs: VOLUME_STATE_DIRS.map((d) => `${d.path} ${d.name} ${mountUnitName(d.path)}`).join("\n"),
-                stateUnits: VOLUME_STATE_UNITS.join(" "),
+                stateUnits: stateUnits.join(" "),
             }),
             ["apply:volume-state"],
             "0755",

@@ -17,6 +17,7 @@ import {
 } from "./host-files";
 import { queueMinFreeBytes } from "./limits";
 import { ownSenderDomainsFile } from "./mail-data";
+import { VOLUME_STATE_UNITS } from "./volume";
 import { renderOutboundFiles } from "./outbound";
 import packages from "../boot/packages.json";
 import { renderTemplate } from "./template";
@@ -82,7 +83,7 @@ export function renderSecondaryHostFiles(spec: MailSpec, options: { readonly fir
     const secondary = secondaryOf(spec);
     const later = [
         // The primary's spam and forgery policy, the very same files.
-        ...renderFilterFiles(spec),
+        ...renderFilterFiles(spec, { group: "root", why: "the backup MX runs no Sieve: root only" }),
         // unbound (DNSSEC-validating, for DANE and the blocklists); no MTA-STS resolver: the
         // one destination that matters is the primary, whose TLS policy main.cf pins.
         ...renderOutboundFiles(spec).filter((f) => f.path !== "/etc/mta-sts-daemon.yml"),
@@ -104,7 +105,9 @@ export function renderSecondaryHostFiles(spec: MailSpec, options: { readonly fir
             renderTemplate("systemd/postfix-requires-mail-volume.conf"),
             ["daemon-reload"],
         ),
-        ...volumeStateFiles(),
+        // Its state units less Dovecot, which it does not have (`systemctl stop` of a unit
+        // that does not exist fails, and the move with it).
+        ...volumeStateFiles(VOLUME_STATE_UNITS.filter((u) => u !== "dovecot")),
         ...later,
     ];
     if (!options.firstBoot) return all;
