@@ -6,7 +6,7 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 
 import { dnsComment, mailDnsRecords, recordKey, type DnsFacts, type MailDnsRecord } from "../render/dns/dns-records";
-import type { DomainSpec, MailSpec } from "../model";
+import { dkimName, type DomainSpec, type MailSpec } from "../model";
 import type { ZoneFacts } from "./zones";
 
 export interface MailDnsArgs {
@@ -77,7 +77,7 @@ export class MailDns extends pulumi.ComponentResource {
                 Object.keys(retired).map((s) => [s, SHAPE_FACTS.dkimPublicKeyPem]),
             ),
         };
-        const dkimKey = recordKey({ name: `${domain.dkimSelector}._domainkey.${domain.name}`, type: "TXT" });
+        const dkimKey = recordKey({ name: dkimName(domain.dkimSelector, domain.name), type: "TXT" });
         let dkimRecord: cloudflare.DnsRecord | undefined;
         for (const shape of mailDnsRecords(spec, domain, shapeFacts)) {
             const key = recordKey(shape);

@@ -8,6 +8,7 @@ import { portChecks, relayCheck, reverseDnsChecks, type Target } from "./outside
 import { recordChecks } from "./records";
 import { sshChecks, type RemoteFacts } from "./remote";
 import { secondaryOutsideChecks, secondarySshChecks } from "./secondary";
+import { parseDkimName } from "../model/names";
 import type { DoctorOutputs } from "../model/outputs";
 import { fail, type Check, type CheckResult } from "./types";
 
@@ -61,9 +62,9 @@ export function mailDomains(o: DoctorOutputs): string[] {
 /** Each DKIM record: domain, selector and the published key. */
 export function dkimRecords(o: DoctorOutputs): RemoteFacts["dkim"] {
     return o.dnsRecords.map(parseRecord).flatMap((r) => {
-        const m = /^([^.]+)\._domainkey\.(.+)$/.exec(r.name);
+        const name = parseDkimName(r.name);
         const p = r.type === "TXT" ? /(?:^|;)\s*p=([A-Za-z0-9+/=]+)/.exec(txtValue(r.content!)) : null;
-        return m && p ? [{ domain: m[2].toLowerCase(), selector: m[1], publicKey: p[1] }] : [];
+        return name && p ? [{ domain: name.domain.toLowerCase(), selector: name.selector, publicKey: p[1] }] : [];
     });
 }
 

@@ -7,8 +7,9 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { dkimName } from "../model/names";
 import { dkimKeyPath } from "../render/host/dkim";
-import { ACTIVE_UNITS } from "../render/host/host-files";
+import { ACTIVE_UNITS } from "../render/features";
 import { PHP_FPM_UNIT, WEBMAIL_NGINX_CONF } from "../render/host/webmail";
 import { DISK_ALERT_PERCENT, DISK_FULL_PERCENT } from "../render/host/limits";
 import { MAIL_VOLUME_MOUNT } from "../render/host/volume";
@@ -371,7 +372,7 @@ export function remoteResults(output: string, f: RemoteFacts, now = Date.now()):
         for (const k of f.dkim) {
             const line = dkim.find((l) => l.startsWith(`${k.domain} ${k.selector} `));
             const key = line?.split(" ")[2] ?? "";
-            const check = `dkim key ${k.selector}._domainkey.${k.domain}`;
+            const check = `dkim key ${dkimName(k.selector, k.domain)}`;
             if (key === k.publicKey) add(check, ok("the published key is the one OpenDKIM signs with"));
             else if (!/^[A-Za-z0-9+/]{300,}=*$/.test(key))
                 add(

@@ -4,7 +4,7 @@
 // Mail waiting there means the primary did not take it: normal for the hours of an outage,
 // a problem when it lasts.
 
-import { SECONDARY_ACTIVE_UNITS, SECONDARY_QUEUE_LIFETIME } from "../render/host/secondary-mx";
+import { SECONDARY_ACTIVE_UNITS, SECONDARY_QUEUE_LIFETIME } from "../render/features/backup-mx";
 import { TLS_SERVICES } from "../model/services";
 import type { DoctorOutputs } from "../model/outputs";
 import { blocklistChecks, type Blocklist } from "./dnsbl";

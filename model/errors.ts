@@ -1,8 +1,8 @@
 // Config problems: each names its key path, and all of them are reported at once, in config
 // key order, then by element (domain, CIDR) and field (schema order).
 
-import { autoExpungeInput, spamFilterInput, submissionLimitInput } from "./filter";
-import { backupInput, CONFIG_KEYS, domainInput, relayInput, secondaryMxInput, serverInput } from "./schema";
+import type { z } from "zod";
+import { CONFIG_KEYS, configInput } from "./schema";
 
 /** Thrown with every problem of the config at once; each line names a key path. */
 export class ConfigError extends Error {
@@ -25,17 +25,33 @@ export function configPath(path: ConfigPath): string {
     return out;
 }
 
-/** Field order of the objects under a key, and at which depth of the path those fields are. */
-const FIELD_ORDER: Readonly<Record<string, { depth: number; fields: readonly string[] }>> = {
-    server: { depth: 1, fields: Object.keys(serverInput.shape) },
-    secondaryMx: { depth: 1, fields: Object.keys(secondaryMxInput.shape) },
-    relay: { depth: 1, fields: Object.keys(relayInput.shape) },
-    domains: { depth: 2, fields: Object.keys(domainInput.shape) },
-    backup: { depth: 1, fields: Object.keys(backupInput.shape) },
-    spamFilter: { depth: 1, fields: Object.keys(spamFilterInput.shape) },
-    autoExpunge: { depth: 1, fields: Object.keys(autoExpungeInput.shape) },
-    submissionLimit: { depth: 1, fields: Object.keys(submissionLimitInput.shape) },
-};
+/**
+ * The fields of the object a schema holds (under defaults, optionals and arrays), and how
+ * many levels down: 1 for `mailstack:relay.host`, 2 for `mailstack:domains[0].name`.
+ */
+function objectFields(schema: z.ZodType): { depth: number; fields: readonly string[] } | undefined {
+    let t = schema;
+    let depth = 1;
+    for (;;) {
+        const def = t._zod.def as { type: string; innerType?: z.ZodType; in?: z.ZodType; element?: z.ZodType };
+        if (def.type === "object") return { depth, fields: Object.keys((t as z.ZodObject).shape) };
+        if (def.type === "array") depth++;
+        const inner = def.innerType ?? def.in ?? def.element;
+        if (!inner) return undefined;
+        t = inner;
+    }
+}
+
+/**
+ * Field order of the objects under a key, and at which depth of the path those fields are:
+ * read off the schema, so a new config section reports its problems in its fields' order.
+ */
+const FIELD_ORDER: Readonly<Record<string, { depth: number; fields: readonly string[] }>> = Object.fromEntries(
+    CONFIG_KEYS.flatMap((key) => {
+        const fields = objectFields(configInput.shape[key]);
+        return fields ? [[key, fields]] : [];
+    }),
+);
 
 function sortRank(path: ConfigPath): number[] {
     const rankIn = (order: readonly string[], p: PropertyKey) => {

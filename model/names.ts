@@ -7,7 +7,13 @@ import { CLIENT_HOST_LABELS, REFUSED_SERVICES, SRV_SERVICES } from "./services";
 /** RFC 1035 2.3.4: a name of at most 255 octets on the wire, 253 characters as text. */
 export const DNS_NAME_LIMIT = 253;
 
+/** Where a domain's DKIM key with this selector is published (RFC 6376 3.6.2.1). */
 export const dkimName = (selector: string, domain: string): string => `${selector}._domainkey.${domain}`;
+/** dkimName read back: the selector and the domain of `<selector>._domainkey.<domain>`, or undefined. */
+export function parseDkimName(name: string): { selector: string; domain: string } | undefined {
+    const m = /^([^.]+)\._domainkey\.(.+)$/.exec(name);
+    return m ? { selector: m[1], domain: m[2] } : undefined;
+}
 export const dmarcName = (domain: string): string => `_dmarc.${domain}`;
 export const tlsRptName = (domain: string): string => `_smtp._tls.${domain}`;
 export const mtaStsName = (domain: string): string => `_mta-sts.${domain}`;

@@ -115,3 +115,6 @@ export type PortOf = { [S in (typeof SERVICES)[number] as S["name"]]: S["port"] 
 export function port<N extends keyof PortOf>(name: N): PortOf[N] {
     return SERVICES.find((s) => s.name === name)!.port as PortOf[N];
 }
+
+/** A service's name in the table: `"smtp"`, `"imaps"`, ... */
+export type ServiceName = keyof PortOf;

@@ -4,7 +4,7 @@ import { writtenFiles } from "./helpers/user-data";
 import { parse } from "yaml";
 import { renderHostFiles, renderUserData } from "../render";
 import { renderFilterFiles, RSPAMD_MILTER } from "../render/host/filter";
-import { MAIL_UNITS } from "../render/host/host-files";
+import { MAIL_UNITS } from "../render/features";
 import { PROVISIONING_PLAN } from "../render/plan/plan";
 import { parseBundle } from "../render/plan/bundle";
 import { VOLUME_STATE_DIRS } from "../render/host/volume";

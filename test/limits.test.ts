@@ -3,7 +3,7 @@
 // do is run with Debian 13's Python and bash in check:host (test/host-tools/limits.sh) and
 // live in the lab (lab/checks/limits.test.ts).
 import { renderHostFiles } from "../render";
-import { ACTIVE_UNITS, renderFirstBootFiles } from "../render/host/host-files";
+import { ACTIVE_UNITS, renderFirstBootFiles } from "../render/features";
 import { DISK_ALERT_PERCENT, SUBMISSION_LIMIT_LISTEN } from "../render/host/limits";
 import { buildSpec, type RawConfig } from "../model";
 import { configProblems, twoDomains } from "./helpers/fixtures";

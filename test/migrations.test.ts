@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 import { renderHostFiles } from "../render";
-import { renderFirstBootFiles } from "../render/host/host-files";
+import { renderFirstBootFiles } from "../render/features";
 import {
     checkMigrations,
     DOVECOT_CONFIG_VERSION,

@@ -1,4 +1,4 @@
-import { buildSpec, isCidr, type RawConfig } from "../model";
+import { buildSpec, dkimName, isCidr, parseDkimName, type RawConfig } from "../model";
 import { configProblems, oneDomain, twoDomains } from "./helpers/fixtures";
 
 const problems = configProblems;
@@ -26,8 +26,48 @@ describe("a valid config", () => {
         expect(spec.messageSizeLimitBytes).toBe(50 * 1024 * 1024);
     });
 
+    test("lower-cases every name it is given in upper or mixed case: host, domain, mailboxes, quotas, aliases and their targets, catch-all", () => {
+        const raw = oneDomain();
+        const spec = buildSpec({
+            ...raw,
+            hostname: "Mail.NathaBee.DE",
+            domains: [
+                {
+                    name: "NathaBee.DE",
+                    mailboxes: ["Evaluation", "FREEBUS"],
+                    mailboxQuotas: { EVALUATION: "5G" },
+                    aliases: { Admin: ["Someone@Example.NET"], postmaster: ["Evaluation@NathaBee.de"] },
+                    catchAll: "FreeBus",
+                    dmarc: { policy: "quarantine" },
+                },
+            ],
+        });
+        expect(spec.hostname).toBe("mail.nathabee.de");
+        const d = spec.domains[0];
+        expect(d.name).toBe("nathabee.de");
+        expect(d.mailboxes).toEqual(["evaluation@nathabee.de", "freebus@nathabee.de"]);
+        expect(d.mailboxQuotas).toEqual({ "evaluation@nathabee.de": "5G", "freebus@nathabee.de": "2G" });
+        expect(d.aliases).toEqual([
+            { address: "admin@nathabee.de", targets: ["someone@example.net"] },
+            { address: "postmaster@nathabee.de", targets: ["evaluation@nathabee.de"] },
+        ]);
+        expect(d.catchAll).toBe("freebus@nathabee.de");
+    });
+
     test("accepts an alias chain that ends in a mailbox and a cross-domain alias", () => {
         expect(problems(twoDomains())).toEqual([]);
+    });
+});
+
+describe("the DKIM record's name", () => {
+    test("is built in one place and read back by the same rule", () => {
+        expect(dkimName("mail", "example.org")).toBe("mail._domainkey.example.org");
+        expect(parseDkimName("s2026._domainkey.mail.example.org")).toEqual({
+            selector: "s2026",
+            domain: "mail.example.org",
+        });
+        expect(parseDkimName("_dmarc.example.org")).toBeUndefined();
+        expect(parseDkimName("a.b._domainkey.example.org")).toBeUndefined();
     });
 });
 

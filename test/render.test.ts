@@ -19,15 +19,16 @@ import {
     type HostFile,
 } from "../render";
 import { fill } from "../render/host/template";
+import { TLS_DIR } from "../render/host/tls";
 import { userDataFiles as userDataEntries } from "./helpers/user-data";
 import { FIRST_BOOT_ARCHIVE } from "../render/boot/user-data";
 import { DKIM_KEYS_PRUNE } from "../render/host/dkim";
-import { MAIL_UNITS, QUOTA_WARNING_SCRIPT, renderDaemonFilesLater } from "../render/host/host-files";
+import { MAIL_UNITS, QUOTA_WARNING_SCRIPT, renderLaterFiles } from "../render/features";
 import { mountUnitName, VOLUME_STATE_DIRS } from "../render/host/volume";
 import { hostKeyFromReport, PROVISIONING_PLAN, renderPackageList } from "../render/plan/plan";
-import { WEBMAIL_PACKAGES } from "../render/boot/packages";
+import { WEBMAIL_PACKAGES } from "../render/features";
 import { PHP_FPM_UNIT, WEBMAIL_DATABASE, WEBMAIL_NGINX_CONF } from "../render/host/webmail";
-import { HOST_CONFIG_PRUNE } from "../render/host/host-files";
+import { HOST_CONFIG_PRUNE } from "../render/features";
 import { remoteCommand } from "../scripts/commands";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 
@@ -139,7 +140,7 @@ describe("user-data", () => {
         const files = new Map(userDataEntries(text).map((f) => [f.path, f]));
         // The filter's files come with host-config only (test/filter.test.ts), and so do the
         // resolver's and MTA-STS's (renderOutboundFiles), the limits' and the web files.
-        const filter = new Set(renderDaemonFilesLater(spec()).map((f) => f.path));
+        const filter = new Set(renderLaterFiles(spec()).map((f) => f.path));
         for (const f of renderHostFiles(spec(), { firstBoot: true }).filter((h) => !filter.has(h.path))) {
             const written = files.get(f.path)!;
             expect(written.content).toBe(f.content);
@@ -153,7 +154,7 @@ describe("user-data", () => {
 
     it("leaves the certificate's deploy hook, the quota warning and the unattended upgrades' settings to host-config (nothing needs them earlier, and the user-data must fit 32 KiB)", () => {
         const files = userDataFiles(text);
-        const later = renderDaemonFilesLater(spec()).map((f) => f.path);
+        const later = renderLaterFiles(spec()).map((f) => f.path);
         for (const path of [
             "/etc/letsencrypt/renewal-hooks/deploy/50-mailstack",
             QUOTA_WARNING_SCRIPT,
@@ -165,31 +166,33 @@ describe("user-data", () => {
         }
     });
 
-    it("leaves out only the filter's, the resolver's and the limits' files and nginx with what it serves on 443 (the webmail too), which host-config brings before the certificate step, and mailstack-migrate (host-config's; the first boot writes a fresh volume's state version itself)", () => {
+    it("writes exactly the features' first-boot files, and leaves every later file (the filter's, the resolver's, the limits', nginx with what it serves on 443, the webmail, mailstack-migrate) to host-config", () => {
         const files = userDataFiles(text);
-        const filter = new Set(renderDaemonFilesLater(spec()).map((f) => f.path));
-        const left = renderHostFiles(spec())
-            .map((f) => f.path)
-            .filter((p) => !files.has(p) && !filter.has(p));
-        expect([...filter].filter((p) => files.has(p))).toEqual([]);
-        expect(left).toEqual([
-            "/usr/local/sbin/mailstack-migrate",
-            "/etc/nginx/snippets/mailstack-tls-settings.conf",
-            "/etc/nginx/snippets/mailstack-tls.conf",
-            "/etc/nginx/snippets/mailstack-autoconfig.conf",
-            "/etc/nginx/snippets/mailstack-autodiscover.conf",
-            "/etc/nginx/snippets/mailstack-mta-sts.conf",
-            "/etc/nginx/sites-available/default",
-            "/var/www/mailstack/autoconfig/mail/config-v1.1.xml",
-            "/var/www/mailstack/autodiscover/autodiscover/autodiscover.xml",
-            "/var/www/mailstack/mta-sts/.well-known/mta-sts.txt",
-            "/usr/local/sbin/mailstack-webmail",
-            "/etc/systemd/system/php8.4-fpm.service.d/mailstack.conf",
-            "/etc/php/8.4/fpm/conf.d/90-mailstack-webmail.ini",
-            "/etc/roundcube/config.inc.php",
-            "/var/lib/roundcube/plugins/mailstack_origin/mailstack_origin.php",
-            "/etc/nginx/conf.d/mailstack-webmail.conf",
-        ]);
+        const later = renderLaterFiles(spec()).map((f) => f.path);
+        const all = renderHostFiles(spec()).map((f) => f.path);
+        expect(later.filter((p) => files.has(p))).toEqual([]);
+        // Every host file is a first-boot file (in the user-data) or a later one, never both.
+        expect(all.filter((p) => !files.has(p)).sort()).toEqual([...later].sort());
+        expect(later).toEqual(
+            expect.arrayContaining([
+                "/usr/local/sbin/mailstack-migrate",
+                "/etc/nginx/snippets/mailstack-tls-settings.conf",
+                "/etc/nginx/snippets/mailstack-tls.conf",
+                "/etc/nginx/snippets/mailstack-autoconfig.conf",
+                "/etc/nginx/snippets/mailstack-autodiscover.conf",
+                "/etc/nginx/snippets/mailstack-mta-sts.conf",
+                "/etc/nginx/sites-available/default",
+                "/var/www/mailstack/autoconfig/mail/config-v1.1.xml",
+                "/var/www/mailstack/autodiscover/autodiscover/autodiscover.xml",
+                "/var/www/mailstack/mta-sts/.well-known/mta-sts.txt",
+                "/usr/local/sbin/mailstack-webmail",
+                "/etc/systemd/system/php8.4-fpm.service.d/mailstack.conf",
+                "/etc/php/8.4/fpm/conf.d/90-mailstack-webmail.ini",
+                "/etc/roundcube/config.inc.php",
+                "/var/lib/roundcube/plugins/mailstack_origin/mailstack_origin.php",
+                "/etc/nginx/conf.d/mailstack-webmail.conf",
+            ]),
+        );
     });
 
     it("mounts the mail volume by its device path without nofail", () => {
@@ -728,6 +731,30 @@ describe("templates", () => {
         expect(() => fill("a {{x}} {{y}}", { x: 1 })).toThrow(/\{\{y\}\}/);
         expect(() => fill("a {{x}}", { x: 1, z: 2 })).toThrow(/z/);
     });
+
+    it("name the certificate's directory only as {{tlsDir}}, which every daemon's file gets as TLS_DIR", () => {
+        const dir = path.join(__dirname, "..", "render", "host", "templates");
+        const all = (d: string): string[] =>
+            fs
+                .readdirSync(d, { withFileTypes: true })
+                .flatMap((e) => (e.isDirectory() ? all(path.join(d, e.name)) : [path.join(d, e.name)]));
+        // Three shell scripts are shellchecked as written (test/host-tools/shell-scripts.sh), where
+        // a placeholder is not shell: they name the directory itself, and must name this one.
+        const literal = ["mailstack/first-boot.sh", "mailstack/secondary-first-boot.sh", "certbot/deploy-hook.sh"];
+        const naming = all(dir).filter((f) => fs.readFileSync(f, "utf8").includes(TLS_DIR));
+        expect(naming.map((f) => path.relative(dir, f)).sort()).toEqual([...literal].sort());
+        const files = renderHostFiles(spec());
+        const cert = `${TLS_DIR}/fullchain.pem`;
+        const key = `${TLS_DIR}/privkey.pem`;
+        expect(byPath(files, "/etc/postfix/main.cf").content).toContain(`smtpd_tls_chain_files = ${key}, ${cert}`);
+        expect(byPath(files, "/etc/dovecot/dovecot.conf").content).toContain(
+            `ssl_server_cert_file = ${cert}\nssl_server_key_file = ${key}\n`,
+        );
+        expect(byPath(files, "/etc/nginx/snippets/mailstack-tls.conf").content).toContain(
+            `ssl_certificate ${cert};\nssl_certificate_key ${key};`,
+        );
+        expect(TLS_DIR).toBe("/etc/mailstack/tls");
+    });
 });
 
 describe("remoteCommand", () => {
@@ -1082,7 +1109,8 @@ describe("local accounts speak for no one (issue 28)", () => {
         expect(controller.onChange).toEqual(["apply:rspamd-password", "restart:rspamd"]);
         const maker = content("/usr/local/sbin/mailstack-rspamd-password");
         expect(maker).toContain("password_file='/etc/mailstack/rspamd-controller.password'");
-        expect(maker).toContain("chgrp vmail");
+        expect(maker).toContain("password_group='vmail'");
+        expect(maker).toContain('chgrp "$password_group" "$password_file.new"');
         expect(maker).toContain("chgrp _rspamd");
         expect(maker).toContain('echo "enable_password = \\"$hash\\";"');
         // Never on a command line: the password goes to rspamadm on stdin.

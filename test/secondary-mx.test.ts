@@ -18,7 +18,7 @@ import {
     renderRelayData,
     renderSecondaryHostFiles,
     renderSecondaryUserData,
-} from "../render/host/secondary-mx";
+} from "../render/features/backup-mx";
 import { MailStack } from "../components/mailstack";
 import { secondaryOutsideChecks, secondaryResults, secondaryScript } from "../doctor/secondary";
 import { readZones } from "../components/zones";

@@ -7,7 +7,7 @@
 import { buildSpec, type MailSpec, type RawConfig } from "../model";
 import { renderDkimFiles, renderHostFiles, renderMailData, type HostFile } from "../render";
 import { renderBackupFiles } from "../render/host/backup";
-import { ACTIVE_UNITS, renderDaemonFilesLater } from "../render/host/host-files";
+import { ACTIVE_UNITS, renderLaterFiles } from "../render/features";
 import { dmarcValue, mailDnsRecords, spfValue } from "../render/dns/dns-records";
 import { sftpBackup, twoDomains } from "./helpers/fixtures";
 
@@ -340,7 +340,7 @@ describe("local accounts and port 25 elsewhere", () => {
 
     test("the guard is a unit that must be active, brought by host-config (its rule names the postfix user, which the first boot does not have yet)", () => {
         expect(ACTIVE_UNITS).toContain("mailstack-smtp-egress-guard");
-        expect(renderDaemonFilesLater(spec()).map((f) => f.path)).toEqual(
+        expect(renderLaterFiles(spec()).map((f) => f.path)).toEqual(
             expect.arrayContaining([
                 "/etc/mailstack/smtp-egress-guard.nft",
                 "/etc/systemd/system/mailstack-smtp-egress-guard.service",

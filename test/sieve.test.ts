@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 
 import { renderHostFiles } from "../render";
-import { renderFirstBootFiles } from "../render/host/host-files";
+import { renderFirstBootFiles } from "../render/features";
 import { SIEVE_DIR, SIEVE_PIPE_DIR } from "../render/host/sieve";
 import { buildSpec, type RawConfig } from "../model";
 import { port, SERVICES } from "../model/services";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import { MAIL_PACKAGES } from "../../render";
-import { WEBMAIL_PACKAGES } from "../../render/boot/packages";
+import { WEBMAIL_PACKAGES } from "../../render/features";
 import { daemonMemory } from "../harness/memory";
 import { labSpec } from "../lab-config";
 import { context, MAIL_VOLUME_DEVICE, NET, ssh } from "./helpers";

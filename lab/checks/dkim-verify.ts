@@ -2,7 +2,7 @@
 // publishes for the lab's keys (used by the DKIM and the replacement checks).
 import { authenticate } from "mailauth";
 import { mailDnsRecords, txtValue } from "../../render/dns/dns-records";
-import { publishedRetiredSelectors, type MailSpec } from "../../model";
+import { parseDkimName, publishedRetiredSelectors, type MailSpec } from "../../model";
 import { labSpec } from "../lab-config";
 import { labDkimPublicKeyPem } from "../provision";
 import { NET } from "./helpers";
@@ -23,8 +23,7 @@ export function publishedDkimTxt(spec: MailSpec = labSpec(), now = new Date()): 
             ),
         };
         for (const r of mailDnsRecords(spec, d, facts)) {
-            if (r.type === "TXT" && r.name.includes("._domainkey.") && r.content)
-                out.set(r.name.toLowerCase(), r.content);
+            if (r.type === "TXT" && parseDkimName(r.name) && r.content) out.set(r.name.toLowerCase(), r.content);
         }
     }
     return out;

@@ -11,9 +11,9 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { describeRecord, mailDnsRecords, reverseName } from "../../render/dns/dns-records";
-import { ACTIVE_UNITS } from "../../render/host/host-files";
+import { ACTIVE_UNITS } from "../../render/features";
 import { PHP_FPM_UNIT } from "../../render/host/webmail";
-import { TLS_SERVICES, type DoctorOutputs } from "../../model";
+import { dkimName, TLS_SERVICES, type DoctorOutputs } from "../../model";
 import { pebbleRoot } from "../acme";
 import { eventually, tcpProbe } from "../clients";
 import { labDnsRecords, serveDns, type LabDnsRecord } from "../dns";
@@ -169,7 +169,7 @@ void test("doctor against the lab: every DNS, reverse DNS, port, TLS, relay, lab
         // The lab delivers directly to the recipients' MX (no mailstack:relay), so there is no relay check.
         ...["daemons", "outbound 25", "queue", "mail volume", "certificate renewal"].map((c) => `ssh ${c}`),
         ...["security updates", "reboot", "backup", "fail2ban"].map((c) => `ssh ${c}`),
-        ...spec.domains.map((d) => `ssh dkim key ${d.dkimSelector}._domainkey.${d.name}`),
+        ...spec.domains.map((d) => `ssh dkim key ${dkimName(d.dkimSelector, d.name)}`),
     ])
         assert.ok(checks.includes(c), `no check ${c}`);
 });
@@ -205,13 +205,13 @@ void test("the public blocklists, which the lab cannot reach, are reported unkno
 
 void test("a wrong DKIM key in DNS is named: that one record, nothing else", async () => {
     const d = spec.domains[0];
-    const name = `${d.dkimSelector}._domainkey.${d.name}`;
+    const name = dkimName(d.dkimSelector, d.name);
     const other = spec.domains[1];
     await withZone(
         () => {
             const rec = zone.find((r) => r.name === name && r.type === "TXT")!;
             // The other domain's key: a well-formed record, just not the one this domain signs with.
-            rec.content = zone.find((r) => r.name === `${other.dkimSelector}._domainkey.${other.name}`)!.content;
+            rec.content = zone.find((r) => r.name === dkimName(other.dkimSelector, other.name))!.content;
         },
         (rs, status) => {
             assert.deepEqual(names(failing(rs)), [`dns DKIM ${name}`], show(failing(rs)));

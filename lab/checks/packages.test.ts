@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { MAIL_PACKAGES } from "../../render";
-import { WEBMAIL_PACKAGES } from "../../render/boot/packages";
+import { WEBMAIL_PACKAGES } from "../../render/features";
 import { eventually, sendMail } from "../clients";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";
 import { provision } from "../provision";

@@ -7,8 +7,7 @@ import { STATE_VERSION, STATE_VERSION_FILE } from "../host/migrations";
 import { stringify } from "yaml";
 import type { MailSpec } from "../../model";
 import { packArchive } from "./archive";
-import { MAIL_UNITS, renderFirstBootFiles } from "../host/host-files";
-import { MAIL_PACKAGES } from "./packages";
+import { MAIL_PACKAGES, MAIL_UNITS, renderFirstBootFiles } from "../features";
 import { renderTemplate } from "../host/template";
 import type { HostFile } from "../host/types";
 

@@ -1,7 +1,7 @@
 // OpenDKIM's per-domain keys and tables: every configured domain is signed with its own key
 // and selector. The private keys come from the deploy (never from the user-data).
 
-import type { MailSpec } from "../../model";
+import { dkimName, type MailSpec } from "../../model";
 import type { PruneRule } from "../plan/bundle";
 import type { HostFile } from "./types";
 
@@ -47,10 +47,10 @@ export function renderDkimFiles(spec: MailSpec, secrets: DkimSecrets): HostFile[
     });
     const keyTable = spec.domains.map(
         (d) =>
-            `${d.dkimSelector}._domainkey.${d.name} ${d.name}:${d.dkimSelector}:${dkimKeyPath(d.name, d.dkimSelector)}\n`,
+            `${dkimName(d.dkimSelector, d.name)} ${d.name}:${d.dkimSelector}:${dkimKeyPath(d.name, d.dkimSelector)}\n`,
     );
     // refile: patterns; `*@domain` matches every sender address of that domain (not subdomains).
-    const signingTable = spec.domains.map((d) => `*@${d.name} ${d.dkimSelector}._domainkey.${d.name}\n`);
+    const signingTable = spec.domains.map((d) => `*@${d.name} ${dkimName(d.dkimSelector, d.name)}\n`);
     const head = (what: string) => `# /etc/opendkim/${what} - rendered by mailstack from the stack config (dkim).\n`;
     return [
         ...keys,

@@ -82,8 +82,8 @@ function file(path: string, content: string, onChange: ServiceAction[]): HostFil
     return { path, mode: "0644", owner: "root", group: "root", content, onChange };
 }
 
-/** unbound's config, resolv.conf pointing at it, and the MTA-STS resolver's config. */
-export function renderOutboundFiles(spec: MailSpec): HostFile[] {
+/** unbound's config and resolv.conf pointing at it. */
+export function renderResolverFiles(spec: MailSpec): HostFile[] {
     return [
         file(
             "/etc/unbound/unbound.conf.d/mailstack.conf",
@@ -95,6 +95,12 @@ export function renderOutboundFiles(spec: MailSpec): HostFile[] {
         file("/etc/resolv.conf", renderTemplate("mailstack/resolv.conf", { resolver: RESOLVER_ADDRESS }), [
             "restart:unbound",
         ]),
+    ];
+}
+
+/** The MTA-STS resolver's config. */
+export function renderMtaStsFiles(): HostFile[] {
+    return [
         file(
             "/etc/mta-sts-daemon.yml",
             renderTemplate("mta-sts/mta-sts-daemon.yml", {

@@ -4,8 +4,15 @@
 
 import * as fs from "fs";
 import * as path from "path";
+import { TLS_DIR } from "./tls";
 
 const TEMPLATE_DIR = path.join(__dirname, "templates");
+
+/**
+ * Paths every template may name without its renderer passing them (and need not use):
+ * `{{tlsDir}}`, the certificate's directory.
+ */
+export const TEMPLATE_CONSTANTS: Readonly<Record<string, string>> = { tlsDir: TLS_DIR };
 
 function readTemplate(relativePath: string): string {
     return fs.readFileSync(path.join(TEMPLATE_DIR, relativePath), "utf8");
@@ -25,5 +32,9 @@ export function fill(text: string, values: Readonly<Record<string, string | numb
 }
 
 export function renderTemplate(relativePath: string, values: Readonly<Record<string, string | number>> = {}): string {
-    return fill(readTemplate(relativePath), values, relativePath);
+    const text = readTemplate(relativePath);
+    const constants = Object.fromEntries(
+        Object.entries(TEMPLATE_CONSTANTS).filter(([key]) => text.includes(`{{${key}}}`) && !(key in values)),
+    );
+    return fill(text, { ...constants, ...values }, relativePath);
 }

@@ -1,6 +1,10 @@
 // The shapes every renderer returns: files for the server and what to do when they change.
 
-/** What the server must do after a file changed; applied once each, in a fixed order, by scripts/apply-bundle.sh. */
+/**
+ * What the server must do after a file changed; applied once each by scripts/apply-bundle.sh,
+ * in the order of SERVICE_ACTIONS (the feature registry, render/features/). Each is declared by
+ * the feature it belongs to.
+ */
 export type ServiceAction =
     | "reload:postfix"
     | "reload:dovecot"
@@ -23,30 +27,6 @@ export type ServiceAction =
     | "apply:accounts"
     | "apply:volume-state"
     | "apply:rspamd-password";
-
-export const SERVICE_ACTIONS: readonly ServiceAction[] = [
-    "daemon-reload",
-    "apply:accounts",
-    "apply:volume-state",
-    "restart:metadata-guard",
-    "restart:smtp-egress-guard",
-    "restart:unbound",
-    "restart:postsrsd",
-    "restart:opendkim",
-    "restart:sender-milter",
-    "restart:submission-limit",
-    "enable:disk-guard",
-    "restart:valkey",
-    "apply:rspamd-password",
-    "restart:rspamd",
-    "restart:mta-sts",
-    "reload:dovecot",
-    "reload:postfix",
-    "restart:webmail",
-    "reload:nginx",
-    "reload:fail2ban",
-    "restart:ssh",
-];
 
 /** One file on the server: where it goes, who owns it, what it holds, what to run when it changes. */
 export interface HostFile {

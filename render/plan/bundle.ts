@@ -8,7 +8,8 @@
 // "-" as content means an empty file. Every field is checked here so that a bad value fails
 // the deploy on the deployer's machine instead of on the server.
 
-import { SERVICE_ACTIONS, type HostFile, type ServiceAction } from "../host/types";
+import { SERVICE_ACTIONS } from "../features";
+import type { HostFile, ServiceAction } from "../host/types";
 
 /**
  * Files mailstack owns in a directory: those matching `pattern` (one `*`) that the bundle

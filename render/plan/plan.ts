@@ -10,12 +10,11 @@ import { renderBackupFiles, type BackupSecrets } from "../host/backup";
 import { renderBundle } from "./bundle";
 import { certificateNames, renderCertificateRequests } from "../host/client-config";
 import { DKIM_KEYS_PRUNE, renderDkimFiles } from "../host/dkim";
-import { HOST_CONFIG_PRUNE, MAIL_UNITS, renderHostFiles } from "../host/host-files";
+import { HOST_CONFIG_PRUNE, packageStep, renderHostFiles } from "../features";
 import { APPLE_PROFILES_PRUNE, renderAppleProfiles } from "../host/client-config";
 import { renderMailData } from "../host/mail-data";
 import { renderTrustedRelays } from "../host/filter";
 import { migrateCommand } from "../host/migrations";
-import { MAIL_PACKAGES, WEBMAIL_PACKAGES } from "../boot/packages";
 import { ED25519_PUBLIC_KEY } from "../boot/user-data";
 import { PHP_FPM_UNIT } from "../host/webmail";
 import {
@@ -23,7 +22,7 @@ import {
     renderSecondaryHostFiles,
     renderSecondaryPackageList,
     secondaryOf,
-} from "../host/secondary-mx";
+} from "../features/backup-mx";
 
 /** The secrets and deploy-time values some steps render their stdin from. */
 export interface PlanInputs {
@@ -110,8 +109,7 @@ export function hostKeyFromReport(stdout: string): string {
  * The webmail's (mailstack:webmail) come only with this step, never with the user-data.
  */
 export function renderPackageList(spec: MailSpec): string {
-    const packages = [...MAIL_PACKAGES, ...(spec.webmail ? WEBMAIL_PACKAGES : [])];
-    const units = [...MAIL_UNITS, ...(spec.webmail ? [PHP_FPM_UNIT] : [])];
+    const { packages, units } = packageStep(spec);
     return [...packages.map((p) => `package ${p}`), ...units.map((u) => `unit ${u}`)].join("\n") + "\n";
 }
 

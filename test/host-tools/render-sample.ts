@@ -28,7 +28,7 @@ import {
 } from "../../render";
 import { renderBackupFiles } from "../../render/host/backup";
 import { renderTrustedRelays } from "../../render/host/filter";
-import { renderRelayData, renderSecondaryHostFiles, renderSecondaryUserData } from "../../render/host/secondary-mx";
+import { renderRelayData, renderSecondaryHostFiles, renderSecondaryUserData } from "../../render/features/backup-mx";
 import { TEST_PROVISIONAL_HOST_KEY } from "../helpers/host-key";
 
 const out = process.argv[2];
