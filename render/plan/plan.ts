@@ -16,7 +16,6 @@ import { renderMailData } from "../host/mail-data";
 import { renderTrustedRelays } from "../host/filter";
 import { migrateCommand } from "../host/migrations";
 import { ED25519_PUBLIC_KEY } from "../boot/user-data";
-import { PHP_FPM_UNIT } from "../host/webmail";
 import {
     renderRelayData,
     renderSecondaryHostFiles,
