@@ -5,7 +5,9 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 
-import { dnsComment, mailDnsRecords, recordKey, type DnsFacts, type MailDnsRecord } from "../render/dns/dns-records";
+import { mailDnsRecords, type DnsFacts, type MailDnsRecord } from "../render/dns/dns-records";
+import { recordKey } from "../render/dns/text";
+import { dnsComment } from "../render/dns/zone";
 import { dkimName, type DomainSpec, type MailSpec } from "../model";
 import type { ZoneFacts } from "./zones";
 

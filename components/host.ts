@@ -195,7 +195,13 @@ export class MailHost extends pulumi.ComponentResource {
                 protect: true,
                 // After the first boot, configuration changes go through the provisioning
                 // commands: a new user-data must never replace a server that holds mail.
-                ignoreChanges: ["userData", "image", "sshKeys"],
+                ignoreChanges: ["userData", "sshKeys"],
+                // A new image is a new server (Debian's next release, README): Hetzner's provider
+                // replaces a server for a new image, and replaceOnChanges says so here too;
+                // `protect` stops that replacement at planning until it is made on purpose. It
+                // is never ignored: Pulumi would keep the old image even for --replace
+                // (pulumi/pulumi#2657), and a newer mailstack would provision the old Debian.
+                replaceOnChanges: ["image"],
                 // A replacement (`pulumi up --replace`) needs the old server gone first: it
                 // holds the name, both primary IPs and the volume. Its delete protection
                 // makes that a deliberate step (README, "Replacing the server").

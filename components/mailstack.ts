@@ -7,7 +7,7 @@ import * as tls from "@pulumi/tls";
 
 import { renderSecondaryUserData, renderUserData } from "../render";
 import { DkimKeys } from "./dkim";
-import { describeRecord } from "../render/dns/dns-records";
+import { describeRecord } from "../render/dns/text";
 import { appleProfileUrl } from "../render/host/client-config";
 import { MTA_STS_POLICY_STEPS, SECONDARY_PROVISIONING_PLAN } from "../render/plan/plan";
 import { MailDns } from "./dns";

@@ -1,12 +1,12 @@
 // The zone pre-flight: before any resource is declared, read each domain's Cloudflare zone
 // and stop when a record mailstack does not manage would break mail next to ours (another
-// MX, a second SPF, another _dmarc). See checkZone in render/dns/dns-records.ts.
+// MX, a second SPF, another _dmarc). See checkZone in render/dns/zone.ts.
 
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 
-import { checkZone, STATE_ID, type DnsOwner, type ExistingRecord } from "../render/dns/dns-records";
+import { checkZone, STATE_ID, type DnsOwner, type ExistingRecord } from "../render/dns/zone";
 import { planRollout, preflightRequests, type DomainCost } from "../render/dns/rollout";
 import type { MailSpec } from "../model";
 

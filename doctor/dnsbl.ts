@@ -5,7 +5,7 @@
 // answering at all (blocked resolver, a resolver that rewrites NXDOMAIN, the lab): unknown
 // too, so that "not listed" is only said when the list is known to be answering.
 
-import { reverseLabels } from "../render/dns/dns-records";
+import { reverseLabels } from "../render/dns/text";
 import { DnsError, type Lookup } from "./dns";
 import { fail, ok, unknown, type Check } from "./types";
 

@@ -1,7 +1,7 @@
 // The doctor: every check from the stack's outputs, each under its own time limit, run
 // side by side; a check that throws or runs out of time is a result like any other.
 
-import { parseRecord, txtValue } from "../render/dns/dns-records";
+import { parseRecord, txtValue } from "../render/dns/text";
 import { blocklistChecks, type Blocklist } from "./dnsbl";
 import type { Lookup } from "./dns";
 import { portChecks, relayCheck, reverseDnsChecks, type Target } from "./outside";

@@ -1,7 +1,7 @@
 // The checks from outside, as a receiving provider sees the server: reverse DNS, every mail
 // port on both addresses, TLS and the certificate, STARTTLS, no AUTH on 25, no relaying.
 
-import { reverseName } from "../render/dns/dns-records";
+import { reverseName } from "../render/dns/text";
 import { port, TLS_SERVICES } from "../model/services";
 import { canonicalIp, type Lookup } from "./dns";
 import { RESOLVER_FIX } from "./records";

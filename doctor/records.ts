@@ -2,7 +2,7 @@
 // check per name and type, so that a mismatch is named exactly: which record, what DNS
 // has, what it should have.
 
-import { parseRecord, txtValue } from "../render/dns/dns-records";
+import { parseRecord, txtValue } from "../render/dns/text";
 import { canonicalIp, type Lookup, type QueryType } from "./dns";
 import { fail, ok, type Check } from "./types";
 

@@ -9,7 +9,8 @@
 import * as dgram from "node:dgram";
 import * as fs from "node:fs";
 import * as net from "node:net";
-import { mailDnsRecords, MailDnsRecord, reverseName } from "../render/dns/dns-records";
+import { mailDnsRecords, MailDnsRecord } from "../render/dns/dns-records";
+import { reverseName } from "../render/dns/text";
 import type { MailSpec } from "../model";
 import { NET } from "./harness/net";
 import { outsideMxRecords } from "./peer";

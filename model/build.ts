@@ -168,28 +168,35 @@ function backupSpec(cfg: ReturnType<typeof backupInput.parse>): BackupSpec {
     return { repository, schedule: cfg.schedule, retention: cfg.retention };
 }
 
-/** Every mailboxQuotas key names a mailbox of its domain, once (names are case-insensitive, as mailboxes are). */
-function checkMailboxQuotas(input: RawConfig, problems: Problems): void {
+/**
+ * Every key of a per-mailbox map (mailboxQuotas, passwordResets) names a mailbox of its
+ * domain, once (names are case-insensitive, as mailboxes are).
+ */
+function checkMailboxMaps(input: RawConfig, problems: Problems): void {
     if (!Array.isArray(input.domains)) return;
     input.domains.forEach((d: unknown, i) => {
-        if (!isRecord(d) || !isRecord(d.mailboxQuotas)) return;
+        if (!isRecord(d)) return;
         const mailboxes = new Set(
             (Array.isArray(d.mailboxes) ? d.mailboxes : [])
                 .filter((m) => typeof m === "string")
                 .map((m) => m.toLowerCase()),
         );
-        const seen = new Map<string, string>(); // lower case -> the key as first written
-        for (const key of Object.keys(d.mailboxQuotas)) {
-            const local = key.toLowerCase();
-            const first = seen.get(local);
-            if (first !== undefined)
-                problems.at(
-                    ["domains", i, "mailboxQuotas", key],
-                    `names the same mailbox as mailboxQuotas.${first} (names are case-insensitive): keep one`,
-                );
-            else if (!mailboxes.has(local))
-                problems.at(["domains", i, "mailboxQuotas", key], `"${key}" is not a mailbox of this domain`);
-            seen.set(local, first ?? key);
+        for (const map of ["mailboxQuotas", "passwordResets"] as const) {
+            const entries = d[map];
+            if (!isRecord(entries)) continue;
+            const seen = new Map<string, string>(); // lower case -> the key as first written
+            for (const key of Object.keys(entries)) {
+                const local = key.toLowerCase();
+                const first = seen.get(local);
+                if (first !== undefined)
+                    problems.at(
+                        ["domains", i, map, key],
+                        `names the same mailbox as ${map}.${first} (names are case-insensitive): keep one`,
+                    );
+                else if (!mailboxes.has(local))
+                    problems.at(["domains", i, map, key], `"${key}" is not a mailbox of this domain`);
+                seen.set(local, first ?? key);
+            }
         }
     });
 }
@@ -321,7 +328,7 @@ export function buildSpec(config: RawConfig): MailSpec {
     if (!parsed.success) parsed.error.issues.forEach((i) => problems.at(i.path, i.message));
     checkSettings(raw, problems);
     checkDkimSelectors(raw, problems);
-    checkMailboxQuotas(raw, problems);
+    checkMailboxMaps(raw, problems);
     checkNameLengths(raw, problems);
     checkBackup(raw, problems);
     checkSpamFilter(raw.spamFilter, problems);
@@ -342,6 +349,9 @@ export function buildSpec(config: RawConfig): MailSpec {
             mailboxes: d.mailboxes.map((m) => `${m.toLowerCase()}@${name}`),
             mailboxQuotas: Object.fromEntries(
                 d.mailboxes.map((m) => [`${m.toLowerCase()}@${name}`, quotas.get(m.toLowerCase()) ?? d.quota]),
+            ),
+            passwordResets: Object.fromEntries(
+                Object.entries(d.passwordResets).map(([m, marker]) => [`${m.toLowerCase()}@${name}`, marker]),
             ),
             aliases: Object.entries(d.aliases).map(([a, targets]) => ({
                 address: `${a.toLowerCase()}@${name}`,

@@ -32,7 +32,7 @@ export const STACK_OUTPUTS = z.object({
     hostname: z.string().min(1),
     ipv4: z.string().min(1),
     ipv6: z.string().min(1),
-    /** Every DNS record published, in its text form (render/dns/dns-records.ts describeRecord). */
+    /** Every DNS record published, in its text form (render/dns/text.ts describeRecord). */
     dnsRecords: z.array(z.string()).min(1),
     /** Secret: the key that provisions the server over SSH. */
     deployPrivateKey: z.string(),

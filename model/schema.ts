@@ -79,6 +79,19 @@ export const domainInput = z
         quota: quotaSizeInput.default(DEFAULT_MAILBOX_QUOTA),
         /** Mailbox local part -> its own quota, e.g. {alice: "10G"}. */
         mailboxQuotas: z.record(z.string(), quotaSizeInput).default({}),
+        /**
+         * Mailbox local part -> a reset marker, e.g. {alice: "2026-12-06"}: a user may change
+         * their own password, and the next `pulumi up` keeps it; a new marker (any other
+         * value) puts the configured or generated password back once.
+         */
+        passwordResets: z
+            .record(
+                z.string(),
+                z
+                    .string()
+                    .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be a short marker such as a date (A-Z, a-z, 0-9, . _ -)"),
+            )
+            .default({}),
         aliases: z.record(z.string(), aliasTargetsInput).default({}),
         /**
          * The name of one of this domain's mailboxes that takes mail for every address of the

@@ -21,6 +21,11 @@ export interface DomainSpec {
     readonly catchAll?: string;
     /** Mailbox address -> its quota as Dovecot reads it (e.g. `2G`); one entry per mailbox. */
     readonly mailboxQuotas: Readonly<Record<string, string>>;
+    /**
+     * Mailbox address -> its password reset marker (only the mailboxes that have one): a new
+     * marker replaces the password the user set with the configured one.
+     */
+    readonly passwordResets: Readonly<Record<string, string>>;
     /** DKIM selector: the key is published at `<selector>._domainkey.<domain>`. */
     readonly dkimSelector: string;
     /** Selectors of earlier keys, published (no longer signing) until the day `until` (UTC, inclusive). */

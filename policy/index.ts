@@ -1,5 +1,6 @@
 // mailstack's policy pack: `pulumi preview --policy-pack policy` (the pull-request workflow)
-// holds every preview to the rules in policies.ts, all mandatory, so a violation fails it.
+// holds every preview to the rules in policies.ts, mandatory unless a policy says otherwise
+// (server-image-change-is-a-replacement is advisory: a warning), so a violation fails it.
 //
 // The Pulumi CLI runs this directory as a Node.js policy pack (PulumiPolicy.yaml): from here it
 // resolves @pulumi/pulumi's run-policy-pack, which compiles this file with ts-node and

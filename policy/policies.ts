@@ -225,6 +225,47 @@ export const ptrNamesTheMailHost: StackValidationPolicy = {
     },
 };
 
+/**
+ * The Debian image this mailstack's files are made for (its templates, its package list,
+ * Dovecot's pinned config and storage versions). The program's own constant is
+ * SUPPORTED_IMAGE; test/policy.test.ts holds the two equal, so both move on purpose.
+ */
+export const MAILSTACK_IMAGE = "debian-13";
+
+/**
+ * A new server image is a new server: Debian's next release comes as a replacement onto the
+ * new image (the same volume and addresses, every provisioning step: README, "Debian's next
+ * release"), never as an in-place dist-upgrade. A policy sees only the planned inputs,
+ * never the previous ones, so it cannot tell a changed image from an unchanged one; it
+ * warns about the two things that make a change go wrong:
+ * an image that is not the release this mailstack is made for, and a Server that ignores
+ * changes to its image (Pulumi then keeps the old image from state, pulumi/pulumi#2657: an up
+ * would bring the new release's files to the old Debian, and even `--replace` would boot the
+ * old image). The program declares `replaceOnChanges: ["image"]` with `protect`, so the
+ * engine stops such a plan until the replacement is made on purpose.
+ */
+export const serverImageChangeIsAReplacement: ResourceValidationPolicy = {
+    name: "server-image-change-is-a-replacement",
+    description:
+        "The hcloud Server runs the Debian release this mailstack is made for and never ignores a changed image: a new release is a replacement, never an in-place upgrade.",
+    enforcementLevel: "advisory",
+    validateResource: validateResourceOfType(hcloud.Server, (server, args, reportViolation) => {
+        const image = String(server.image ?? "");
+        if (image !== MAILSTACK_IMAGE)
+            reportViolation(
+                `hcloud Server "${args.name}" has image "${image}", but this mailstack's files are made for ` +
+                    `${MAILSTACK_IMAGE}. Another Debian release is a replacement onto its image with a mailstack ` +
+                    `made for it (README, "Debian's next release"), never an apt full-upgrade in place.`,
+            );
+        if ((args.opts.ignoreChanges ?? []).includes("image"))
+            reportViolation(
+                `hcloud Server "${args.name}" ignores changes to its image: a new image would never reach it, ` +
+                    "Pulumi would keep the old one even for `pulumi up --replace` (pulumi/pulumi#2657), and a newer " +
+                    'mailstack would provision its release\'s files onto the old Debian. Declare replaceOnChanges: ["image"] instead.',
+            );
+    }),
+};
+
 /** Every policy of the pack, in the order they are reported. */
 export const POLICIES: readonly (ResourceValidationPolicy | StackValidationPolicy)[] = [
     mailDnsRecordsUnproxied,
@@ -234,4 +275,5 @@ export const POLICIES: readonly (ResourceValidationPolicy | StackValidationPolic
     sshNotOpenToTheWorld,
     userDataNoSecrets,
     ptrNamesTheMailHost,
+    serverImageChangeIsAReplacement,
 ];

@@ -33,7 +33,7 @@ die() {
 root=${APPLY_BUNDLE_ROOT:-}
 
 # The order in which actions run: units first, then the daemons Postfix talks to, then Postfix.
-ACTION_ORDER=(daemon-reload apply:accounts apply:volume-state restart:metadata-guard restart:smtp-egress-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:submission-limit enable:disk-guard restart:valkey apply:rspamd-password restart:rspamd restart:mta-sts reload:dovecot reload:postfix restart:webmail reload:nginx reload:fail2ban restart:ssh)
+ACTION_ORDER=(daemon-reload apply:accounts apply:volume-state restart:metadata-guard restart:smtp-egress-guard restart:unbound restart:postsrsd restart:opendkim restart:sender-milter restart:submission-limit enable:disk-guard restart:valkey apply:rspamd-password restart:rspamd restart:mta-sts reload:dovecot apply:passwords restart:password-socket reload:postfix restart:webmail reload:nginx reload:fail2ban restart:ssh)
 
 work=$(mktemp -d "$root/run/mailstack-bundle.XXXXXX")
 # shellcheck disable=SC2317 # invoked by the EXIT trap
@@ -349,6 +349,7 @@ check() {
     reload:dovecot) doveconf -n >/dev/null && check_sieve ;;
     apply:accounts) systemd-sysusers --dry-run "$root"/etc/sysusers.d/mailstack.conf >/dev/null ;;
     apply:rspamd-password) sh -n "$root"/usr/local/sbin/mailstack-rspamd-password ;;
+    apply:passwords) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$root"/usr/local/sbin/mailstack-passwords ;;
     restart:opendkim) opendkim -n ;;
     restart:sender-milter) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$root"/usr/local/sbin/mailstack-sender-milter ;;
     restart:submission-limit) python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$root"/usr/local/sbin/mailstack-submission-limit ;;
@@ -430,6 +431,11 @@ run() {
             systemctl start postfix
         fi
         ;;
+    # The passwd-file Dovecot reads: the configured hashes, or the ones users set themselves
+    # while the config has not reset them (mailbox-passwords.ts).
+    apply:passwords) "$root"/usr/local/sbin/mailstack-passwords apply ;;
+    # Where the webmail asks for a password change (a root-owned helper per connection).
+    restart:password-socket) systemctl enable --quiet mailstack-password.socket && systemctl restart mailstack-password.socket ;;
     # Roundcube's state on the mail volume (its des_key made once), then php-fpm restarted.
     restart:webmail) "$root"/usr/local/sbin/mailstack-webmail ;;
     reload:nginx) reload_or_start nginx ;;

@@ -16,7 +16,9 @@ import {
     hostCertificates,
     renderCertificateRequests,
 } from "../render/host/client-config";
-import { checkZone, mailDnsRecords, txtValue } from "../render/dns/dns-records";
+import { mailDnsRecords } from "../render/dns/dns-records";
+import { txtValue } from "../render/dns/text";
+import { checkZone } from "../render/dns/zone";
 import { parseBundleRules, renderHostFiles } from "../render";
 import { parsePlist, type PlistValue } from "../lab/plist";
 import { PROVISIONING_PLAN } from "../render/plan/plan";

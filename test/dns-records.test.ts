@@ -1,15 +1,8 @@
 import { generateKeyPairSync } from "node:crypto";
 
-import {
-    checkZone,
-    dkimRecordValue,
-    dnsComment,
-    dnsCommentOwner,
-    mailDnsRecords,
-    recordOwnership,
-    txtContent,
-    txtValue,
-} from "../render/dns/dns-records";
+import { dkimRecordValue, mailDnsRecords } from "../render/dns/dns-records";
+import { txtContent, txtValue } from "../render/dns/text";
+import { checkZone, dnsComment, dnsCommentOwner, recordOwnership } from "../render/dns/zone";
 import { buildSpec, publishedNames } from "../model";
 import { twoDomains } from "./helpers/fixtures";
 

@@ -11,7 +11,8 @@ import { writtenFiles } from "./helpers/user-data";
 import { parse, stringify } from "yaml";
 
 import { renderDkimFiles, renderHostFiles, renderMailData, renderUserData, type HostFile } from "../render";
-import { describeRecord, mailDnsRecords } from "../render/dns/dns-records";
+import { mailDnsRecords } from "../render/dns/dns-records";
+import { describeRecord } from "../render/dns/text";
 import { renderAppleProfiles } from "../render/host/client-config";
 import { buildSpec, type MailSpec } from "../model";
 import { twoDomains } from "./helpers/fixtures";

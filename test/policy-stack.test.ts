@@ -98,6 +98,7 @@ describe.each([
         expect(result.checked["primary-ips-protected"].sort()).toEqual([`${name}-ipv4`, `${name}-ipv6`]);
         expect(result.checked["ssh-not-open-to-the-world"]).toEqual([`${name}-firewall`]);
         expect(result.checked["user-data-holds-no-secrets"]).toEqual([`${name}-server`]);
+        expect(result.checked["server-image-change-is-a-replacement"]).toEqual([`${name}-server`]);
         expect(result.checked["mail-host-address-unproxied"]).toEqual(["(stack)"]);
         expect(result.checked["ptr-names-the-mail-host"]).toEqual(["(stack)"]);
     });

@@ -16,15 +16,17 @@ import {
     mailDnsRecordsUnproxied,
     mailHostAddressUnproxied,
     mailVolumeProtected,
+    MAILSTACK_IMAGE,
     portRange,
     primaryIpsProtected,
     ptrNamesTheMailHost,
+    serverImageChangeIsAReplacement,
     sshNotOpenToTheWorld,
     userDataHoldsNoSecrets,
     userDataNoSecrets,
 } from "../policy/policies";
 import { scanUserData, USER_DATA_ALLOWED_SECRETS, type AllowedSecret } from "../policy/user-data";
-import { buildSpec } from "../model";
+import { buildSpec, SUPPORTED_IMAGE } from "../model";
 import { oneDomain } from "./helpers/fixtures";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 import { checkResource, checkStack, stackResources, urnOf, type StackResourceSpec } from "./helpers/policy";
@@ -541,5 +543,46 @@ describe("ptr-names-the-mail-host", () => {
         expect(messages(orphan)).toEqual([
             'hcloud Rdns "mx2-ptr-ipv4" is set on hcloud PrimaryIp "mx2-ipv4", which 0 hcloud Servers have in their publicNets; it must be exactly one, whose name the PTR is.',
         ]);
+    });
+});
+
+describe("server-image-change-is-a-replacement", () => {
+    const server = (image: string, ignoreChanges: string[] = ["userData", "sshKeys"]) =>
+        checkResource(serverImageChangeIsAReplacement, {
+            type: T.server,
+            name: "mail-server",
+            props: { name: "mail.example.org", image, serverType: "cx23", location: "nbg1" },
+            protect: true,
+            ignoreChanges,
+        });
+
+    test("the pack's Debian release is the program's (SUPPORTED_IMAGE): the two move together, on purpose", () => {
+        expect(MAILSTACK_IMAGE).toBe(SUPPORTED_IMAGE);
+    });
+
+    test("a server on this mailstack's release, whose image change is not ignored, passes", async () => {
+        expect(await server(MAILSTACK_IMAGE)).toEqual({ violations: [] });
+    });
+
+    test("another image is a warning that says a new release is a replacement, never an in-place upgrade", async () => {
+        const out = await server("debian-14");
+        expect(messages(out)).toEqual([
+            `hcloud Server "mail-server" has image "debian-14", but this mailstack's files are made for ${MAILSTACK_IMAGE}. ` +
+                "Another Debian release is a replacement onto its image with a mailstack made for it " +
+                `(README, "Debian's next release"), never an apt full-upgrade in place.`,
+        ]);
+    });
+
+    test("a server that ignores changes to its image is a warning: the new image would never reach it", async () => {
+        const out = await server(MAILSTACK_IMAGE, ["userData", "image", "sshKeys"]);
+        expect(messages(out)).toEqual([expect.stringContaining("ignores changes to its image")]);
+        expect(messages(out)[0]).toContain("pulumi/pulumi#2657");
+        expect(messages(out)[0]).toContain('replaceOnChanges: ["image"]');
+    });
+
+    test("it is advisory (a warning in the preview), and other resources are not its concern", async () => {
+        expect(serverImageChangeIsAReplacement.enforcementLevel).toBe("advisory");
+        const other = await checkResource(serverImageChangeIsAReplacement, { type: T.volume, name: "v", props: {} });
+        expect(other.notApplicable).toContain("hcloud:index/server:Server");
     });
 });

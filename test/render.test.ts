@@ -30,6 +30,7 @@ import { WEBMAIL_PACKAGES } from "../render/features";
 import { PHP_FPM_UNIT, WEBMAIL_DATABASE, WEBMAIL_NGINX_CONF } from "../render/host/webmail";
 import { HOST_CONFIG_PRUNE } from "../render/features";
 import { remoteCommand } from "../scripts/commands";
+import { passwordGeneration } from "../render/host/mailbox-passwords";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 
 const DEVICE = "/dev/disk/by-id/scsi-0HC_Volume_123";
@@ -506,7 +507,7 @@ describe("mail-data", () => {
             for (const p of [
                 "/etc/postfix/mailstack/virtual-mailboxes",
                 "/etc/postfix/mailstack/sender-logins",
-                "/etc/dovecot/users",
+                "/etc/dovecot/configured-users",
                 "/etc/default/postsrsd",
             ])
                 expect(byPath(rendered, p).content).toBe(byPath(files, p).content);
@@ -536,13 +537,18 @@ describe("mail-data", () => {
         );
     });
 
-    it("writes Dovecot's passwd-file with hashes, vmail ids and the mailbox home", () => {
-        const users = byPath(files, "/etc/dovecot/users");
-        expect([users.mode, users.owner, users.group]).toEqual(["0640", "root", "dovecot"]);
+    it("writes the configured passwd-file rows with hashes, vmail ids, the password's generation and the mailbox home", () => {
+        const users = byPath(files, "/etc/dovecot/configured-users");
+        // Root only: mailstack-passwords writes the file Dovecot reads from it.
+        expect([users.mode, users.owner, users.group]).toEqual(["0600", "root", "root"]);
+        expect(users.onChange).toEqual(["apply:passwords"]);
+        const generation = passwordGeneration(HASH, undefined);
+        expect(generation).toMatch(/^[0-9a-f]{16}$/);
         expect(rows(users)).toContain(
-            `carol@example.com:${HASH}:5000:5000::/srv/mail/vhosts/example.com/carol::userdb_quota_storage_size=2G`,
+            `carol@example.com:${HASH}:5000:5000:${generation}:/srv/mail/vhosts/example.com/carol::userdb_quota_storage_size=2G`,
         );
         expect(rows(users)).toHaveLength(3);
+        expect(files.map((f) => f.path)).not.toContain("/etc/dovecot/users");
     });
 
     it("excludes our own domains from SRS rewriting", () => {
@@ -936,6 +942,12 @@ describe("webmail (mailstack:webmail)", () => {
                 `/etc/systemd/system/${PHP_FPM_UNIT}.service.d/mailstack.conf`,
                 "/usr/local/sbin/mailstack-webmail",
                 "/var/lib/roundcube/plugins/mailstack_origin/mailstack_origin.php",
+                "/var/lib/roundcube/plugins/mailstack_password/mailstack_password.php",
+                "/var/lib/roundcube/plugins/mailstack_password/localization/en_US.inc",
+                "/etc/systemd/system/mailstack-password.socket",
+                "/etc/systemd/system/mailstack-password@.service",
+                "/etc/fail2ban/filter.d/mailstack-password.conf",
+                "/etc/fail2ban/jail.d/mailstack-password.conf",
             ].sort(),
         );
         expect(off.filter((p) => !on.includes(p))).toEqual([]);
@@ -966,7 +978,7 @@ describe("webmail (mailstack:webmail)", () => {
         );
         for (const k of ["imap", "smtp", "managesieve"])
             expect(php).toContain(`$config['${k}_conn_options'] = $mailstack_tls;`);
-        expect(php).toContain("$config['plugins'] = ['managesieve', 'mailstack_origin'];");
+        expect(php).toContain("$config['plugins'] = ['managesieve', 'mailstack_origin', 'mailstack_password'];");
         expect(php).not.toMatch(/'(password|zipdownload)'/);
         expect(php).toContain(`$config['db_dsnw'] = 'sqlite:///${WEBMAIL_DATABASE}?mode=0640';`);
         expect(WEBMAIL_DATABASE.startsWith("/srv/mail/")).toBe(true);
@@ -1148,7 +1160,7 @@ describe("webmail logins carry the browser's address (issue 28)", () => {
         expect(plugin.content).toContain("$this->add_hook('storage_connect'");
         expect(plugin.content).toContain("$args['preauth_ident'] = ['x-originating-ip' => $ip];");
         expect(byPath(files, "/etc/roundcube/config.inc.php").content).toContain(
-            "$config['plugins'] = ['managesieve', 'mailstack_origin'];",
+            "$config['plugins'] = ['managesieve', 'mailstack_origin', 'mailstack_password'];",
         );
     });
 });

@@ -7,7 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 
 import { parseBundle, renderBundle, renderHostFiles, USER_DATA_LIMIT_BYTES } from "../render";
-import { mailDnsRecords, describeRecord, spfValue } from "../render/dns/dns-records";
+import { mailDnsRecords, spfValue } from "../render/dns/dns-records";
+import { describeRecord } from "../render/dns/text";
 import { mtaStsPolicy } from "../render/host/client-config";
 import { renderFilterFiles, renderTrustedRelays } from "../render/host/filter";
 import { secondaryFirewallRules } from "../render/boot/firewall";

@@ -362,11 +362,11 @@ describe("files that hold secrets are readable only by who needs them", () => {
         for (const k of keys) expect([k.path, k.mode, k.owner]).toEqual([k.path, "0600", "opendkim"]);
     });
 
-    test("the password hashes: 0640 root:dovecot; the relay password: 0600 root", () => {
+    test("the configured password hashes and the relay password: 0600 root (Dovecot's passwd-file is written on the server)", () => {
         const s = withRelay();
         const files = renderMailData(s, { passwordHashes: hashesFor(s), relayPassword: "relay-secret" });
-        const users = byPath(files, "/etc/dovecot/users");
-        expect([users.mode, users.owner, users.group]).toEqual(["0640", "root", "dovecot"]);
+        const users = byPath(files, "/etc/dovecot/configured-users");
+        expect([users.mode, users.owner, users.group]).toEqual(["0600", "root", "root"]);
         const relay = byPath(files, "/etc/postfix/mailstack/relay-password");
         expect(relay.content).toContain("relay-secret");
         expect([relay.mode, relay.owner, relay.group]).toEqual(["0600", "root", "root"]);
@@ -440,6 +440,6 @@ describe("mailbox names", () => {
         const files = renderMailData(s, { passwordHashes: hashesFor(s) });
         for (const f of files) expect(`${f.path}: ${/Evaluation|FREEBUS/.test(f.content)}`).toBe(`${f.path}: false`);
         expect(byPath(files, "/etc/postfix/mailstack/virtual-mailboxes").content).toMatch(/^evaluation@nathabee\.de /m);
-        expect(byPath(files, "/etc/dovecot/users").content).toMatch(/^freebus@nathabee\.de:/m);
+        expect(byPath(files, "/etc/dovecot/configured-users").content).toMatch(/^freebus@nathabee\.de:/m);
     });
 });

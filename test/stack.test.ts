@@ -23,7 +23,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseBundle, USER_DATA_LIMIT_BYTES } from "../render";
 import { HOST_KEY_COMMAND } from "../render/plan/plan";
 import { parse, stringify } from "yaml";
-import { txtValue } from "../render/dns/dns-records";
+import { txtValue } from "../render/dns/text";
 import { serverIpv6 } from "../components/host";
 import { MailStack } from "../components/mailstack";
 import { readZones, rollout } from "../components/zones";
@@ -388,7 +388,7 @@ describe("one domain", () => {
         const mailData: string = find(res.resources, COMMAND, "one-provision-mail-data").inputs.stdin;
         expect(mailData).toMatch(/^mailstack-bundle 1\n/);
         expect(mailData).toMatch(/\nend\n?$/);
-        const users = bundleFile(mailData, "/etc/dovecot/users");
+        const users = bundleFile(mailData, "/etc/dovecot/configured-users");
         expect(users).toBeDefined();
         expect(users).toMatch(/^evaluation@nathabee\.de:\{BLF-CRYPT\}\$2b\$12\$/m);
         expect(mailData).not.toContain(SECRET_PASSWORD);
@@ -398,7 +398,7 @@ describe("one domain", () => {
         const bcrypt = (await import("bcryptjs")).default;
         const users = bundleFile(
             find(res.resources, COMMAND, "one-provision-mail-data").inputs.stdin,
-            "/etc/dovecot/users",
+            "/etc/dovecot/configured-users",
         )!;
         const line = users.split("\n").find((l) => l.startsWith("evaluation@nathabee.de:"))!;
         const hash = line.split(":")[1].replace("{BLF-CRYPT}", "");
@@ -411,7 +411,11 @@ describe("one domain", () => {
         expect(opts(HCLOUD.server).map((o) => o.protect)).toEqual([true]);
         expect(opts(HCLOUD.volume).map((o) => o.protect)).toEqual([true]);
         expect(opts(HCLOUD.primaryIp).map((o) => o.protect)).toEqual([true, true]);
-        expect(opts(HCLOUD.server)[0].ignoreChanges).toEqual(expect.arrayContaining(["userData", "image", "sshKeys"]));
+        expect(opts(HCLOUD.server)[0].ignoreChanges).toEqual(expect.arrayContaining(["userData", "sshKeys"]));
+        // A new image (Debian's next release) is a replacement the protection stops at planning,
+        // never ignored: Pulumi would keep the old image even for --replace (pulumi/pulumi#2657).
+        expect(opts(HCLOUD.server)[0].ignoreChanges).not.toContain("image");
+        expect(opts(HCLOUD.server)[0].replaceOnChanges).toEqual(["image"]);
         // A replacement frees the name, the primary IPs and the volume before the new server
         // asks for them (create-before-delete could never succeed here).
         expect(opts(HCLOUD.server)[0].deleteBeforeReplace).toBe(true);

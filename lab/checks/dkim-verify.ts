@@ -1,7 +1,8 @@
 // DKIM verification as a receiver does it, against exactly the TXT records the stack
 // publishes for the lab's keys (used by the DKIM and the replacement checks).
 import { authenticate } from "mailauth";
-import { mailDnsRecords, txtValue } from "../../render/dns/dns-records";
+import { mailDnsRecords } from "../../render/dns/dns-records";
+import { txtValue } from "../../render/dns/text";
 import { parseDkimName, publishedRetiredSelectors, type MailSpec } from "../../model";
 import { labSpec } from "../lab-config";
 import { labDkimPublicKeyPem } from "../provision";

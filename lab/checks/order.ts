@@ -72,6 +72,10 @@ export const CHECK_ORDER = [
     // password counted by fail2ban from the lab's client address, once: far from a ban). After autoconfig (443's
     // other servers, the certificate they reissued) and before fail2ban.test.ts, which bans and unbans.
     "webmail.test.ts",
+    // Who owns a password (issue 30): alice changes hers in the browser, mail-data keeps it, a reset marker takes
+    // it back; after webmail.test.ts (the browser's first login) and before fail2ban.test.ts, with at most two
+    // failed logins from each lab client address. It ends with alice's configured password and the lab's config.
+    "accounts.test.ts",
     // Renews the certificate; after the checks above, so they see the certificate provisioning issued.
     "certificate.test.ts",
     // A burst of 1000 messages to one mailbox, none deferred (issue 9). After the checks that read alice's

@@ -1,58 +1,39 @@
 // Webmail (issue 11): Roundcube at https://mail.example.org/ in a real browser, Debian's
-// chromium driven by playwright-core. The browser trusts pebble's root through its own NSS
+// chromium driven by playwright-core (lab/checks/browser.ts). The browser trusts pebble's root through its own NSS
 // database (verified TLS, nothing ignored) and finds the host name at the lab server's
 // address. It logs in as alice, reads a message that came in over port 25, sends one to
 // bob (fetched over IMAPS), creates a filter with the managesieve plugin and sees it file
 // mail; a wrong password is refused and counted by fail2ban's roundcube-auth jail. The
 // inbox and the compose view are kept as screenshots beside the lab's report.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { WEBMAIL_DATABASE, WEBMAIL_DIR } from "../../render/host/webmail";
 import { pebbleRoot } from "../acme";
 import { eventually, imapFetch, SERVER, sendMail } from "../clients";
-import { LAB_PASSWORDS, labSpec } from "../lab-config";
+import { LAB_PASSWORDS } from "../lab-config";
+import { labBrowser, WEBMAIL_HOST, WEBMAIL_URL, webmailLogin } from "./browser";
 import { ARTIFACTS_DIR, ssh, tag } from "./helpers";
 
-const HOST = labSpec().hostname;
-const URL_BASE = `https://${HOST}/`;
+const HOST = WEBMAIL_HOST;
+const URL_BASE = WEBMAIL_URL;
 const ALICE = "alice@example.org";
 const BOB = "bob@example.org";
 
-let home: string;
 let browser: Browser;
+let closeBrowser: (() => Promise<void>) | undefined;
 const violations: string[] = [];
 
 before(async () => {
-    // Chromium reads trust for local CAs from the user's NSS database: pebble's root, only.
-    home = fs.mkdtempSync(path.join(os.tmpdir(), "mailstack-webmail-"));
-    const nssdb = path.join(home, ".pki/nssdb");
-    fs.mkdirSync(nssdb, { recursive: true });
-    const root = path.join(home, "pebble-root.pem");
-    fs.writeFileSync(root, await pebbleRoot());
-    execFileSync("certutil", ["-d", `sql:${nssdb}`, "-N", "--empty-password"]);
-    execFileSync("certutil", ["-d", `sql:${nssdb}`, "-A", "-t", "C,,", "-n", "mailstack-lab-pebble", "-i", root]);
     fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
-    browser = await chromium.launch({
-        executablePath: "/usr/bin/chromium",
-        env: { ...process.env, HOME: home },
-        args: [
-            // As root in the lab namespace: chromium's sandbox needs user namespaces it cannot have here.
-            "--no-sandbox",
-            // The name as the lab DNS has it (the stack's A record): the lab server's address.
-            `--host-resolver-rules=MAP ${HOST} ${SERVER}`,
-        ],
-    });
+    ({ browser, close: closeBrowser } = await labBrowser());
 });
 
 after(async () => {
-    await browser?.close();
-    if (home) fs.rmSync(home, { recursive: true, force: true });
+    await closeBrowser?.();
 });
 
 /** A fresh browser profile (no cookies) that records CSP violations and console errors. */
@@ -66,12 +47,7 @@ async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
     return { context, page };
 }
 
-async function login(page: Page, user: string, pass: string): Promise<void> {
-    await page.goto(URL_BASE);
-    await page.fill("#rcmloginuser", user);
-    await page.fill("#rcmloginpwd", pass);
-    await Promise.all([page.waitForLoadState("load"), page.click("#rcmloginsubmit")]);
-}
+const login = webmailLogin;
 
 void test("https://mail.example.org/ serves Roundcube with HSTS, a CSP and secure HttpOnly session cookies", async () => {
     const ca = await pebbleRoot();

@@ -1,8 +1,7 @@
 // Every DNS record a mail domain needs, from one function of the spec (as mox does), so that
 // what the DNS component publishes, what the tests check and what the lab's DKIM verifier
-// is given as DNS answer cannot drift apart.
-
-import { createHash } from "node:crypto";
+// is given as DNS answer cannot drift apart. Their text form: text.ts; the zone pre-flight
+// and whose a record is: zone.ts.
 
 import {
     CLIENT_HOST_LABELS,
@@ -18,6 +17,7 @@ import {
     type MailSpec,
 } from "../../model";
 import { mtaStsRecordValue } from "../host/client-config";
+import { PRIMARY_MX_PREFERENCE, SECONDARY_MX_PREFERENCE, txtContent } from "./text";
 
 /** One DNS record, with full names (never `@`), as Cloudflare stores it. */
 export interface MailDnsRecord {
@@ -65,10 +65,6 @@ export interface DnsFacts {
     readonly secondary?: { readonly ipv4: string; readonly ipv6: string };
 }
 
-/** MX preferences (RFC 5321 5.1: lower is tried first): the primary, then the backup MX. */
-export const PRIMARY_MX_PREFERENCE = 10;
-export const SECONDARY_MX_PREFERENCE = 20;
-
 /** The last day a retired selector stays published; a selector not retired in the spec is a bug. */
 function retiredUntil(domain: DomainSpec, selector: string): string {
     const r = domain.dkimRetired.find((x) => x.selector === selector);
@@ -76,79 +72,8 @@ function retiredUntil(domain: DomainSpec, selector: string): string {
     return r.until;
 }
 
-/** Cloudflare's free plan allows record comments of 100 characters. */
-export const DNS_COMMENT_LIMIT = 100;
-
-/**
- * Who made a record: the stack (`<project>/<stack>`) and its state id, a random value made
- * once with the stack's state and kept in it (components/zones.ts). A record whose comment
- * names this stack with another state id was made by a state that is gone (lost, or the
- * stack removed and made again); one naming another stack belongs to that stack. Neither is
- * held by this state, so creating ours beside it fails (Cloudflare's 81058).
- */
-export interface DnsOwner {
-    /** `<project>/<stack>`. */
-    readonly stack: string;
-    /** The state id; absent while this stack's state has none yet (a first deploy's preview). */
-    readonly stateId?: string;
-}
-
-/** A state id: 8 hex digits. */
-export const STATE_ID = /^[0-9a-f]{8}$/;
-
-/** The longest stack name a comment carries whole; a longer one is cut and keeps a hash of the rest. */
-const OWNER_STACK_LIMIT = 40;
-
-function ownerStack(stack: string): string {
-    if (stack.length <= OWNER_STACK_LIMIT && !/[\s#]/.test(stack)) return stack;
-    const hash = createHash("sha256").update(stack).digest("hex").slice(0, 8);
-    return `${stack.replace(/[\s#]/g, "_").slice(0, OWNER_STACK_LIMIT - 9)}~${hash}`;
-}
-
-/**
- * The record's comment in Cloudflare: `mailstack:<project>/<stack>#<state id>: <purpose>`,
- * the purpose shortened to fit any plan. Written here only; read back by dnsCommentOwner.
- */
-export function dnsComment(record: Pick<MailDnsRecord, "purpose">, owner: Required<DnsOwner> | "legacy"): string {
-    if (owner !== "legacy" && !STATE_ID.test(owner.stateId)) throw new Error(`dns: not a state id: ${owner.stateId}`);
-    // "legacy": the form before comments named the stack, kept while a rollout defers rewriting them.
-    const by = owner === "legacy" ? " " : `${ownerStack(owner.stack)}#${owner.stateId}: `;
-    const text = `mailstack:${by}${record.purpose}`;
-    const chars = [...text];
-    return chars.length <= DNS_COMMENT_LIMIT ? text : `${chars.slice(0, DNS_COMMENT_LIMIT - 3).join("")}...`;
-}
-
-/**
- * Who a comment says made the record: a stack and state id; `legacy` for mailstack's
- * comments before they named the stack (`mailstack: <purpose>`); undefined when mailstack
- * did not make it.
- */
-export function dnsCommentOwner(comment: string | undefined): Required<DnsOwner> | "legacy" | undefined {
-    const text = comment ?? "";
-    if (!text.startsWith("mailstack:")) return undefined;
-    const m = /^mailstack:([^\s#]+)#([0-9a-f]{8}): /.exec(text);
-    return m ? { stack: m[1], stateId: m[2] } : "legacy";
-}
-
 /** One hour: short enough to fix a mistake the same day, long enough to be cached. */
 export const MAIL_DNS_TTL = 3600;
-
-/**
- * A TXT value as RFC 1035 character-strings: quoted, at most 255 bytes each, separated by a
- * space. Cloudflare returns TXT content in exactly this form, so anything else would show up
- * as drift in every `pulumi preview`.
- */
-export function txtContent(value: string): string {
-    if (/["\\]/.test(value)) throw new Error(`TXT value must not contain quotes or backslashes: ${value}`);
-    const chunks: string[] = [];
-    for (let i = 0; i < value.length; i += 255) chunks.push(value.slice(i, i + 255));
-    return chunks.map((c) => `"${c}"`).join(" ");
-}
-
-/** The inverse of txtContent: what a resolver hands to a DKIM/SPF verifier. */
-export function txtValue(content: string): string {
-    return [...content.matchAll(/"([^"]*)"/g)].map((m) => m[1]).join("");
-}
 
 /** `v=DKIM1; k=rsa; p=<base64 SPKI>` for a PEM public key. */
 export function dkimRecordValue(publicKeyPem: string): string {
@@ -335,221 +260,4 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
         ...REFUSED_SERVICES.map((s) => srv(s.srv, 0, ".", s.purpose)),
     );
     return records;
-}
-
-/**
- * A stable, unique resource-name suffix for a record (CAA: one per tag at the same name; MX:
- * the backup MX's by its preference, the primary's as it always was).
- */
-export function recordKey(record: Pick<MailDnsRecord, "type" | "name" | "caa" | "priority">): string {
-    const backupMx = record.type === "MX" && record.priority !== undefined && record.priority !== PRIMARY_MX_PREFERENCE;
-    return `${record.type.toLowerCase()}${record.caa ? `-${record.caa.tag}` : ""}${backupMx ? `-${record.priority}` : ""}-${record.name}`;
-}
-
-/** `name TYPE [priority] content`, as a zone file would show it. */
-export function describeRecord(r: MailDnsRecord): string {
-    if (r.srv) return `${r.name} SRV ${r.srv.priority} ${r.srv.weight} ${r.srv.port} ${r.srv.target}`;
-    if (r.caa) return `${r.name} CAA ${r.caa.flags} ${r.caa.tag} "${r.caa.value}"`;
-    return `${r.name} ${r.type}${r.priority !== undefined ? ` ${r.priority}` : ""} ${r.content}`;
-}
-
-/**
- * The inverse of describeRecord, for the `dnsRecords` stack output: what `mailstack doctor`
- * compares public DNS with. TXT content stays in its quoted form.
- */
-export function parseRecord(
-    line: string,
-): Pick<MailDnsRecord, "name" | "type" | "content" | "priority" | "srv" | "caa"> {
-    const m = /^(\S+) (MX|A|AAAA|CNAME|TXT|SRV|CAA) (.+)$/.exec(line.trim());
-    if (!m) throw new Error(`not a DNS record line (name TYPE content): ${line}`);
-    const [, name, type, rest] = m as unknown as [string, string, MailDnsRecord["type"], string];
-    if (type === "SRV") {
-        const f = /^(\d+) (\d+) (\d+) (\S+)$/.exec(rest);
-        if (!f) throw new Error(`not an SRV record (priority weight port target): ${line}`);
-        return { name, type, srv: { priority: +f[1], weight: +f[2], port: +f[3], target: f[4] } };
-    }
-    if (type === "CAA") {
-        const f = /^(\d+) ([a-z]+) "(.*)"$/.exec(rest);
-        if (!f) throw new Error(`not a CAA record (flags tag "value"): ${line}`);
-        return { name, type, caa: { flags: +f[1], tag: f[2] as "issue" | "iodef", value: f[3] } };
-    }
-    if (type === "MX") {
-        const f = /^(\d+) (\S+)$/.exec(rest);
-        if (!f) throw new Error(`not an MX record (preference host): ${line}`);
-        return { name, type, priority: +f[1], content: f[2] };
-    }
-    return { name, type, content: rest };
-}
-
-/** Reverse-DNS names: 25.2.0.192.in-addr.arpa, and the nibble form for IPv6. */
-export function reverseName(ip: string): string {
-    return `${reverseLabels(ip)}.${ip.includes(":") ? "ip6" : "in-addr"}.arpa`;
-}
-
-/** The address's labels in reverse order (RFC 1035 3.5, RFC 3596 2.5): also how DNSBLs are queried (RFC 5782). */
-export function reverseLabels(ip: string): string {
-    if (!ip.includes(":")) return ip.split(".").reverse().join(".");
-    const halves = ip.split("::");
-    const head = halves[0] ? halves[0].split(":") : [];
-    const tail = halves.length > 1 && halves[1] ? halves[1].split(":") : [];
-    const groups = [...head, ...Array<string>(8 - head.length - tail.length).fill("0"), ...tail];
-    const nibbles = groups.map((g) => g.padStart(4, "0")).join("");
-    return [...nibbles.toLowerCase()].reverse().join(".");
-}
-
-/** A record already in a zone, as Cloudflare lists it. */
-export interface ExistingRecord {
-    readonly id: string;
-    readonly name: string;
-    readonly type: string;
-    readonly content: string;
-    readonly comment?: string;
-}
-
-/** What the zone pre-flight found for one domain. */
-export interface ZoneCheck {
-    /** Problems, each naming the conflicting record; empty when the zone is fine. */
-    readonly problems: readonly string[];
-    /** recordKey -> id of an existing record that our record takes over (imports, then rewrites). */
-    readonly adopt: ReadonlyMap<string, string>;
-    /** What publishing the domain's records asks of Cloudflare's API (render/dns/rollout.ts). */
-    readonly cost: RecordsCost;
-}
-
-/** The API requests one up makes for a domain's records, from what its zone holds. */
-export interface RecordsCost {
-    /** Records of ours the zone already holds for this stack: its records exist, it is not new. */
-    readonly held: number;
-    /** Creates (and takeovers: an import's read and an update count as two). */
-    readonly creates: number;
-    /** Held records with an old comment (`mailstack: <purpose>`), rewritten by an update each. */
-    readonly legacyComments: number;
-}
-
-/** A name as we compare it: lower case, no trailing dot. */
-const bareName = (name: string) => name.toLowerCase().replace(/\.$/, "");
-
-/**
- * Whose a mailstack record is, as the pre-flight sees it: `held` (this stack's state holds
- * it: its comment names this stack and state id, or it is a legacy comment, from before
- * comments named the stack: the upgrade of a deployment, whose records are in its state),
- * `foreign` (another stack's, or this stack's from a state that is gone), or `none`
- * (mailstack did not make it).
- */
-export function recordOwnership(r: Pick<ExistingRecord, "comment">, owner: DnsOwner): "held" | "foreign" | "none" {
-    const made = dnsCommentOwner(r.comment);
-    if (made === undefined) return "none";
-    if (made === "legacy") return "held";
-    return made.stack === ownerStack(owner.stack) && made.stateId === owner.stateId ? "held" : "foreign";
-}
-
-/** The recordKey an existing record would have (CAA: the tag from its content `0 issue "..."`). */
-function existingKey(r: ExistingRecord): string {
-    const tag = r.type === "CAA" ? /^\d+\s+(\w+)/.exec(r.content)?.[1]?.toLowerCase() : undefined;
-    return `${r.type.toLowerCase()}${tag ? `-${tag}` : ""}-${bareName(r.name)}`;
-}
-
-/** Who a foreign record's comment names, for the message. */
-function madeBy(r: ExistingRecord, owner: DnsOwner): string {
-    const made = dnsCommentOwner(r.comment);
-    if (made === undefined || made === "legacy") return "mailstack";
-    return made.stack === ownerStack(owner.stack)
-        ? `this stack (${made.stack}) under another state (state id ${made.stateId}, this state's is ${owner.stateId ?? "not made yet"}): a lost or removed state`
-        : `the stack ${made.stack}`;
-}
-
-/**
- * The records of a zone that would break mail next to ours: another MX (mail split between
- * hosts), a second SPF TXT at the apex (SPF permerror, RFC 7208 4.5), another `_dmarc`
- * record (DMARC ignores all of them), and a record mailstack made for another stack or
- * state at a name and type of ours (Cloudflare refuses the create: 81058 "An identical
- * record already exists"). With `domain.takeOverRecords`, one such record per record of
- * ours is taken over instead; what is left over must be deleted by hand.
- *
- * What stays unseen: a record this state made whose create response was lost (its comment
- * is this state's, the state does not hold it). The create then fails with 81058; delete
- * the record, or import it (`pulumi import`), and run `pulumi up` again.
- */
-export function checkZone(
-    spec: MailSpec,
-    domain: DomainSpec,
-    existing: readonly ExistingRecord[],
-    owner: DnsOwner,
-): ZoneCheck {
-    const d = domain.name;
-    const at = `mailstack:domains[${spec.domains.indexOf(domain)}]`;
-    const ours = mailDnsRecords(spec, domain, {
-        ipv4: "192.0.2.1",
-        ipv6: "2001:db8::1",
-        dkimPublicKeyPem: `-----BEGIN PUBLIC KEY-----\n${"A".repeat(392)}\n-----END PUBLIC KEY-----`,
-        secondary: { ipv4: "192.0.2.2", ipv6: "2001:db8::2" },
-    });
-    const ourKeys = new Set(ours.map(recordKey));
-    const ourKey = (kind: string) =>
-        recordKey(
-            ours.find((r) =>
-                kind === "mx"
-                    ? r.type === "MX" && r.name === d
-                    : kind === "spf"
-                      ? r.type === "TXT" && r.name === d
-                      : r.type === "TXT" && r.name === dmarcName(d),
-            )!,
-        );
-    const unmanaged = existing.filter((r) => recordOwnership(r, owner) === "none");
-    const foreign = existing.filter((r) => recordOwnership(r, owner) === "foreign" && ourKeys.has(existingKey(r)));
-    const conflicts = [
-        ...foreign.map((r) => ({
-            key: existingKey(r),
-            r,
-            why: `made by ${madeBy(r, owner)}, and this stack's state does not hold it: creating ours beside it fails (Cloudflare 81058, an identical record already exists)`,
-        })),
-        ...unmanaged.flatMap((r) => {
-            const name = bareName(r.name);
-            const text = r.type === "TXT" ? txtValue(r.content) || r.content : r.content;
-            if (r.type === "MX" && name === d)
-                return [{ key: ourKey("mx"), r, why: "mail would be split between MX hosts" }];
-            if (r.type === "TXT" && name === d && /^v=spf1(\s|$)/i.test(text.trim()))
-                return [{ key: ourKey("spf"), r, why: "two SPF records are a permanent SPF error" }];
-            if (name === dmarcName(d))
-                return [{ key: ourKey("dmarc"), r, why: "receivers ignore DMARC with two records" }];
-            return [];
-        }),
-    ];
-    // Names mailstack needs for itself, which it never takes over: Cloudflare refuses a CNAME
-    // beside any other record of its name, and senders ignore MTA-STS with two TXT records.
-    const ownNames = new Map(
-        ours.filter((r) => r.type === "CNAME" || r.publishAfter).map((r) => [r.name, r.type] as const),
-    );
-    const taken = unmanaged
-        .filter((r) => ownNames.has(bareName(r.name)))
-        .map(
-            (r) =>
-                `${at}: the zone already has ${r.type} ${r.name} "${r.content}" (id ${r.id}), a name mailstack publishes as ${ownNames.get(bareName(r.name))} itself: delete it in Cloudflare`,
-        );
-    const adopt = new Map<string, string>();
-    const problems: string[] = [];
-    for (const c of conflicts) {
-        const shown = `${c.r.type} ${c.r.name} "${c.r.content}" (id ${c.r.id})`;
-        if (domain.takeOverRecords && !adopt.has(c.key)) {
-            adopt.set(c.key, c.r.id);
-            continue;
-        }
-        const managed = recordOwnership(c.r, owner) === "foreign" ? c.why : `that mailstack does not manage: ${c.why}`;
-        problems.push(
-            domain.takeOverRecords
-                ? `${at}: the zone also has ${shown}, which mailstack cannot take over (one record per name and type): delete it in Cloudflare`
-                : `${at}: the zone already has ${shown} ${managed}. Delete it in Cloudflare, or set ${at}.takeOverRecords to true to let mailstack take it over`,
-        );
-    }
-    const heldKeys = new Set(
-        existing
-            .filter((r) => recordOwnership(r, owner) === "held")
-            .map(existingKey)
-            .filter((k) => ourKeys.has(k)),
-    );
-    const legacyComments = existing.filter(
-        (r) => dnsCommentOwner(r.comment) === "legacy" && ourKeys.has(existingKey(r)),
-    ).length;
-    const cost = { held: heldKeys.size, creates: ourKeys.size - heldKeys.size + adopt.size, legacyComments };
-    return { problems: [...problems, ...taken], adopt, cost };
 }

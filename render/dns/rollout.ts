@@ -13,7 +13,7 @@
 // 5-minute window that one `pulumi up` used up, so the up fails half-way with the 429.
 // Hence a budget: count what an up asks, and defer what does not fit to the next up.
 
-import type { RecordsCost } from "./dns-records";
+import type { RecordsCost } from "./zone";
 
 /** Cloudflare: requests per token per window. */
 export const CLOUDFLARE_REQUEST_LIMIT = 1200;

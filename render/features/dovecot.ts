@@ -7,6 +7,7 @@ import { renderTemplate } from "../host/template";
 import { hostFile as file } from "../host/types";
 import type { Feature } from "./feature";
 import { LMTP_PER_MAILBOX_CONCURRENCY } from "./postfix";
+import { DOVECOT_USERS } from "../host/mailbox-passwords";
 
 /** What Dovecot runs when a mailbox passes 80% or 95% of its quota (dovecot.conf service quota-warning). */
 export const QUOTA_WARNING_SCRIPT = "/usr/local/lib/mailstack/quota-warning.sh";
@@ -30,6 +31,7 @@ export const dovecot: Feature = {
             renderTemplate("dovecot/dovecot.conf", {
                 dovecotConfigVersion: DOVECOT_CONFIG_VERSION,
                 dovecotStorageVersion: DOVECOT_STORAGE_VERSION,
+                dovecotUsers: DOVECOT_USERS,
                 lmtpUserConcurrency: DOVECOT_LMTP_USER_CONCURRENCY,
                 managesievePort: port("sieve"),
                 quotaWarningScript: QUOTA_WARNING_SCRIPT,

@@ -21,6 +21,7 @@ import { mailVolume } from "./mail-volume";
 import { metadataGuard } from "./metadata-guard";
 import { mtaSts } from "./mta-sts";
 import { opendkim } from "./opendkim";
+import { passwords } from "./passwords";
 import { postfix } from "./postfix";
 import { resolver } from "./resolver";
 import { senderMilter } from "./sender-milter";
@@ -66,6 +67,7 @@ export const FEATURES: readonly Feature[] = [
     web,
     clients,
     webmail,
+    passwords,
     srs,
     backup,
     tls,
@@ -138,6 +140,7 @@ const ACTION_ORDER = [
     "filter",
     "mta-sts",
     "dovecot",
+    "passwords",
     "postfix",
     "webmail",
     "web",

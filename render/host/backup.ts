@@ -6,6 +6,7 @@
 
 import { hostPostmaster, type BackupSpec, type MailSpec } from "../../model";
 import { shellQuote } from "../../scripts/commands";
+import { PASSWORDS_HELPER } from "./mailbox-passwords";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
 import {
@@ -28,7 +29,7 @@ export const BACKUP_EXCLUDE: readonly string[] = [
     "/srv/mail/.restore.*",
     "/srv/mail/**/*.before-restore-*",
 ];
-// Not backed up at all: /etc/dovecot/users, the DKIM keys and every other file Pulumi renders
+// Not backed up at all: /etc/dovecot/users (the passwords users set are in state/accounts), the DKIM keys and every other file Pulumi renders
 // again from its state on any server.
 
 /** The backup's secrets, from the stack (Pulumi secrets). */
@@ -124,6 +125,7 @@ export function renderBackupFiles(spec: MailSpec, secrets?: BackupSecrets): Host
                     .map((d) => `${d.name} ${mountUnitName(d.path)}`)
                     .join("\n"),
                 stateUnits: VOLUME_STATE_UNITS.join(" "),
+                passwordsHelper: PASSWORDS_HELPER,
             }),
             "0755",
         ),

@@ -1,7 +1,8 @@
 // Everything that depends on the domains and mailboxes, and the secrets derived from them:
-// Postfix lookup tables, Dovecot's passwd-file, postsrsd's exclusions, relay credentials.
+// Postfix lookup tables, Dovecot's passwd-file (as configured), postsrsd's exclusions, relay credentials.
 
 import { addressOwners, hostPostmaster, type MailSpec } from "../../model";
+import { CONFIGURED_USERS, passwordGeneration } from "./mailbox-passwords";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
 import { MAILBOX_ROOT } from "./volume";
@@ -112,9 +113,13 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
         const hash = secrets.passwordHashes[m];
         if (/[:\n]/.test(hash) || !/^\{[A-Z0-9-]+\}/.test(hash))
             throw new Error(`mail-data: the password hash for ${m} is not a {SCHEME}hash value`);
+        const domain = spec.domains.find((d) => d.mailboxes.includes(m))!;
         // The last field: userdb extra fields; the quota limit (dovecot.conf, quota "User quota").
-        const quota = checkToken(spec.domains.find((d) => d.mailboxes.includes(m))!.mailboxQuotas[m], "quota");
-        return `${m}:${hash}:${VMAIL_UID}:${VMAIL_GID}::${mailboxHome(m)}::userdb_quota_storage_size=${quota}`;
+        const quota = checkToken(domain.mailboxQuotas[m], "quota");
+        // The gecos field (Dovecot ignores it) holds the generation: mailstack-passwords keeps
+        // a password the user set while it names the generation the user replaced.
+        const generation = passwordGeneration(hash, domain.passwordResets[m]);
+        return `${m}:${hash}:${VMAIL_UID}:${VMAIL_GID}:${generation}:${mailboxHome(m)}::userdb_quota_storage_size=${quota}`;
     });
 
     // Always written, so removing the relay from the config also removes its password here.
@@ -164,12 +169,14 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
         },
         ownSenderDomainsFile(spec),
         {
-            path: "/etc/dovecot/users",
-            mode: "0640",
+            // Not what Dovecot reads: mailstack-passwords writes /etc/dovecot/users from it and
+            // the passwords users set themselves (mailbox-passwords.ts).
+            path: CONFIGURED_USERS,
+            mode: "0600",
             owner: "root",
-            group: "dovecot",
+            group: "root",
             content: lines(users),
-            onChange: ["reload:dovecot"],
+            onChange: ["apply:passwords"],
         },
         {
             path: "/etc/default/postsrsd",

@@ -26,7 +26,9 @@ export type ServiceAction =
     | "daemon-reload"
     | "apply:accounts"
     | "apply:volume-state"
-    | "apply:rspamd-password";
+    | "apply:rspamd-password"
+    | "apply:passwords"
+    | "restart:password-socket";
 
 /** One file on the server: where it goes, who owns it, what it holds, what to run when it changes. */
 export interface HostFile {

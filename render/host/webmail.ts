@@ -4,6 +4,8 @@
 // certificate); its packages with the packages step (render/boot/packages.ts).
 
 import { port, type MailSpec } from "../../model";
+import { MIN_PASSWORD_LENGTH } from "../plan/passwords";
+import { PASSWORD_SOCKET } from "./mailbox-passwords";
 import { renderTemplate } from "./template";
 import { hostFile, type HostFile } from "./types";
 import { MAIL_VOLUME_MOUNT, VOLUME_STATE_ROOT } from "./volume";
@@ -28,6 +30,9 @@ const DES_KEY_FILE = `${WEBMAIL_DIR}/des_key`;
 const ROUNDCUBE_PLUGINS = "/var/lib/roundcube/plugins";
 /** Ours: the browser's address to Dovecot before each IMAP login (login_trusted_networks). */
 export const ORIGIN_PLUGIN = `${ROUNDCUBE_PLUGINS}/mailstack_origin/mailstack_origin.php`;
+
+/** Ours: Settings > Password, through the root-owned helper's socket (mailbox-passwords.ts). */
+export const PASSWORD_PLUGIN_DIR = `${ROUNDCUBE_PLUGINS}/mailstack_password`;
 
 /** nginx's server for the host name; gone (pruned) when the webmail is off. */
 export const WEBMAIL_NGINX_CONF = "/etc/nginx/conf.d/mailstack-webmail.conf";
@@ -89,6 +94,22 @@ export function renderWebmailFiles(spec: MailSpec): HostFile[] {
             "www-data",
         ),
         hostFile(ORIGIN_PLUGIN, renderTemplate("roundcube/mailstack_origin.php", { path: ORIGIN_PLUGIN }), restart),
+        hostFile(
+            `${PASSWORD_PLUGIN_DIR}/mailstack_password.php`,
+            renderTemplate("roundcube/mailstack_password.php", {
+                path: `${PASSWORD_PLUGIN_DIR}/mailstack_password.php`,
+                socket: PASSWORD_SOCKET,
+                minLength: MIN_PASSWORD_LENGTH,
+            }),
+            restart,
+        ),
+        hostFile(
+            `${PASSWORD_PLUGIN_DIR}/localization/en_US.inc`,
+            renderTemplate("roundcube/mailstack_password.en_US.inc", {
+                path: `${PASSWORD_PLUGIN_DIR}/localization/en_US.inc`,
+            }),
+            restart,
+        ),
         hostFile(
             WEBMAIL_NGINX_CONF,
             renderTemplate("nginx/mailstack-webmail.conf", {

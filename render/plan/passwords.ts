@@ -9,10 +9,13 @@ export const BCRYPT_COST = 12;
 /** bcrypt's salt is 22 characters of this alphabet. */
 export const BCRYPT_SALT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 export const BCRYPT_SALT_LENGTH = 22;
+/** The shortest mailbox password, configured or set by the user in the webmail. */
+export const MIN_PASSWORD_LENGTH = 12;
 
 /** `{BLF-CRYPT}$2b$12$...` for Dovecot's passwd-file. Same password and salt, same hash. */
 export function hashPassword(password: string, salt22: string): string {
-    if (password.length < 12) throw new Error("a mailbox password must have at least 12 characters");
+    if (password.length < MIN_PASSWORD_LENGTH)
+        throw new Error(`a mailbox password must have at least ${MIN_PASSWORD_LENGTH} characters`);
     if (salt22.length !== BCRYPT_SALT_LENGTH || [...salt22].some((c) => !BCRYPT_SALT_ALPHABET.includes(c))) {
         throw new Error("bcrypt salt must be 22 characters of [./A-Za-z0-9]");
     }

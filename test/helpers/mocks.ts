@@ -26,6 +26,7 @@ export interface RecordedOptions {
     readonly name: string;
     readonly protect?: boolean;
     readonly ignoreChanges?: string[];
+    readonly replaceOnChanges?: string[];
     readonly additionalSecretOutputs?: string[];
     readonly deleteBeforeReplace?: boolean;
     readonly import?: string;
@@ -69,6 +70,7 @@ export const recordOptions: pulumi.ResourceTransformation = ({ resource, type, n
         name,
         protect: opts.protect,
         ignoreChanges: opts.ignoreChanges,
+        replaceOnChanges: opts.replaceOnChanges,
         additionalSecretOutputs: (opts as pulumi.CustomResourceOptions).additionalSecretOutputs,
         deleteBeforeReplace: (opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
         import: (opts as pulumi.CustomResourceOptions).import,

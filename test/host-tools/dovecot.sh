@@ -27,6 +27,38 @@ fi
 hash=$(grep -m1 '^alice@example.org:' "$ROOT/etc/dovecot/users" | cut -d: -f2)
 check "doveadm pw accepts the rendered password hash" in_root doveadm pw -t "$hash" -p "$(cat "$RENDER/password")"
 if ! in_root doveadm pw -t "$hash" -p "wrong password" >/dev/null 2>&1; then ok "doveadm pw rejects a wrong password"; else not_ok "doveadm pw rejects a wrong password"; fi
+# mailstack-passwords with Debian's own doveadm pw (the password on its stdin, never argv): a
+# change request as the webmail's socket hands it over needs alice's current password, and
+# Dovecot's passwd-file then holds a hash doveadm verifies for the new one only.
+change_password() { # CURRENT NEW: the helper's answer
+    # shellcheck disable=SC2016 # the Python program is in single quotes on purpose
+    in_root python3 -c '
+import json, socket, subprocess, sys
+a, b = socket.socketpair()
+p = subprocess.Popen(["/usr/local/sbin/mailstack-passwords", "serve"], stdin=b)
+b.close()
+a.sendall((json.dumps({"user": "alice@example.org", "current": sys.argv[1], "new": sys.argv[2]}) + "\n").encode())
+print(a.makefile().readline(), end="")
+p.wait()' "$1" "$2" 2>/dev/null
+}
+answer=$(change_password "wrong password" "a-new-password-of-hers")
+if [[ "$answer" == *'"ok": false'* ]] && grep -qF "alice@example.org:$hash:" "$ROOT/etc/dovecot/users"; then
+    ok "mailstack-passwords refuses a change without the current password"
+else
+    not_ok "mailstack-passwords refuses a change without the current password" "$answer"
+fi
+answer=$(change_password "$(cat "$RENDER/password")" "a-new-password-of-hers")
+new_hash=$(grep -m1 '^alice@example.org:' "$ROOT/etc/dovecot/users" | cut -d: -f2)
+if [[ "$answer" == *'"ok": true'* ]] && in_root doveadm pw -t "$new_hash" -p "a-new-password-of-hers" >/dev/null 2>&1 &&
+    ! in_root doveadm pw -t "$new_hash" -p "$(cat "$RENDER/password")" >/dev/null 2>&1 &&
+    grep -q "^alice@example.org:{BLF-CRYPT}" "$ROOT/srv/mail/state/accounts/passwords"; then
+    ok "mailstack-passwords changes alice's hash with doveadm pw (the new password only) and keeps it on the volume"
+else
+    not_ok "mailstack-passwords changes alice's hash with doveadm pw (the new password only) and keeps it on the volume" "$answer"
+fi
+# Back to the configured password for the checks after this one.
+rm -f "$ROOT/srv/mail/state/accounts/passwords"
+in_root /usr/local/sbin/mailstack-passwords apply
 # The quota root's own settings (doveconf -n shows only what differs from the default, count).
 quota_root=$(in_root doveconf -c /etc/dovecot/dovecot.conf -n 2>&1 | sed -n '/^quota .*User quota.* {$/,/^}$/p')
 if [[ "$quota_root" == *"driver = maildir"* ]]; then

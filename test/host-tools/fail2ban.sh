@@ -3,10 +3,10 @@
 # journal, and their filters catch the failed logins Debian 13's daemons write.
 check "fail2ban-client --test accepts the jails" in_root fail2ban-client --test
 jails=$(in_root fail2ban-client -d 2>/dev/null | grep -oE "\['add', '[a-z-]+', 'systemd'\]" | sort | tr '\n' ' ')
-if [ "$jails" = "['add', 'dovecot', 'systemd'] ['add', 'postfix-sasl', 'systemd'] ['add', 'roundcube-auth', 'systemd'] ['add', 'sshd', 'systemd'] " ]; then
-    ok "fail2ban jails dovecot, postfix-sasl, roundcube-auth, sshd read the journal"
+if [ "$jails" = "['add', 'dovecot', 'systemd'] ['add', 'mailstack-password', 'systemd'] ['add', 'postfix-sasl', 'systemd'] ['add', 'roundcube-auth', 'systemd'] ['add', 'sshd', 'systemd'] " ]; then
+    ok "fail2ban jails dovecot, mailstack-password, postfix-sasl, roundcube-auth, sshd read the journal"
 else
-    not_ok "fail2ban jails dovecot, postfix-sasl, roundcube-auth, sshd read the journal" "$jails"
+    not_ok "fail2ban jails dovecot, mailstack-password, postfix-sasl, roundcube-auth, sshd read the journal" "$jails"
 fi
 # The failed-login lines Dovecot 2.4 and Postfix 3.10 write (from the lab's journal): each
 # jail's filter, with our overrides, must find the address in them.
@@ -23,6 +23,11 @@ cat >"$ROOT/tmp/roundcube-fail.log" <<'LOG'
 2026-12-04T01:40:12.000000+00:00 mail roundcube[2211]: <k3m9q2xa> Failed login for alice@example.org from 198.51.100.66 in session k3m9q2xa7d1c0b5e (error: 0)
 2026-12-04T01:40:13.000000+00:00 mail roundcube[2212]: <p0w8e7r6> Failed login for nobody from 203.0.113.1 in session x (error: 0) from 2001:db8::66 in session p0w8e7r6a5s4d3f2 (error: 0)
 LOG
+# mailstack-passwords: a wrong current password in the webmail's password form.
+cat >"$ROOT/tmp/mailstack-password-fail.log" <<'LOG'
+2026-12-06T08:10:02.000000+00:00 mail mailstack-password[3120]: mailstack-passwords: password change refused for alice@example.org: wrong current password (from 198.51.100.66)
+2026-12-06T08:10:05.000000+00:00 mail mailstack-password[3121]: mailstack-passwords: password change refused for bob@example.org: wrong current password (from 2001:db8::66)
+LOG
 f2b_catches() { # f2b_catches FILTER LOG: every line of LOG matches FILTER
     local filter=$1 log=$2 lines hits
     lines=$(wc -l <"$ROOT/tmp/$log")
@@ -36,6 +41,7 @@ f2b_catches() { # f2b_catches FILTER LOG: every line of LOG matches FILTER
 f2b_catches dovecot dovecot-fail.log
 f2b_catches 'postfix[mode=auth]' postfix-fail.log
 f2b_catches roundcube-auth roundcube-fail.log
+f2b_catches mailstack-password mailstack-password-fail.log
 # The second line's user tried to plant an address: the one Roundcube wrote is found.
 if in_root fail2ban-regex -v "/tmp/roundcube-fail.log" roundcube-auth 2>&1 | grep -q "2001:db8::66" &&
     ! in_root fail2ban-regex -v "/tmp/roundcube-fail.log" roundcube-auth 2>&1 | grep -qE "^\s*\|\s+203\.0\.113\.1\b"; then

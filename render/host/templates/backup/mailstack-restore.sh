@@ -96,6 +96,10 @@ for p in "${paths[@]}"; do
 done
 chown vmail:vmail "$vhosts" "$vhosts"/* 2>/dev/null || true
 if [ "$what" = all ]; then
+    # The passwords users set came back with state/accounts: Dovecot's passwd-file again from
+    # them and today's configured ones (a password the config reset since stays reset).
+    passwords_helper='{{passwordsHelper}}'
+    "$passwords_helper" apply || echo "mailstack-restore: $passwords_helper apply failed" >&2
     restart
     stopped=()
     echo "mailstack-restore: started again: postfix, dovecot and the state mounts"

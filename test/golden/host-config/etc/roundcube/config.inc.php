@@ -38,11 +38,12 @@ $config['smtp_pass'] = '%p';
 $config['smtp_conn_options'] = $mailstack_tls;
 
 // managesieve: filters and vacation replies from the browser, to Dovecot's ManageSieve
-// (STARTTLS: the tls:// prefix). No password plugin: passwords come from the stack config
-// (README, "Passwords"), and one changed here would be overwritten by the next deploy.
+// (STARTTLS: the tls:// prefix).
+// mailstack_password: Settings > Password, through a root-owned helper (the plugin writes no
+// file); the next deploy keeps the new password unless the stack config resets it.
 // mailstack_origin: tells Dovecot the browser's address before each IMAP login (see the
 // plugin); Dovecot trusts it from 127.0.0.1 only (login_trusted_networks).
-$config['plugins'] = ['managesieve', 'mailstack_origin'];
+$config['plugins'] = ['managesieve', 'mailstack_origin', 'mailstack_password'];
 $config['managesieve_host'] = 'tls://127.0.0.1:4190';
 $config['managesieve_conn_options'] = $mailstack_tls;
 $config['managesieve_vacation'] = 1;

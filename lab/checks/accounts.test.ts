@@ -1,0 +1,202 @@
+// Who owns a password (issue 30): alice changes her own password in the webmail (Settings >
+// Password, in the real browser); the old one is refused on IMAPS and 587 and the new one
+// works at once; the mail-data step run again keeps it; www-data cannot change anyone's hash
+// but through the helper, which wants the current password; a reset marker in the config
+// puts the configured password back (which also leaves the server as the lab configured it).
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, test } from "node:test";
+import type { Browser } from "playwright-core";
+import {
+    CONFIGURED_USERS,
+    DOVECOT_USERS,
+    PASSWORD_SOCKET,
+    USER_SET_PASSWORDS,
+} from "../../render/host/mailbox-passwords";
+import { buildSpec, type RawConfig } from "../../model";
+import { authPlain, imapFetch, smtpDialog } from "../clients";
+import { LAB_PASSWORDS, labRawConfig } from "../lab-config";
+import { provision } from "../provision";
+import { labBrowser, WEBMAIL_URL, webmailLogin } from "./browser";
+import { ssh } from "./helpers";
+
+const ALICE = "alice@example.org";
+const CONFIGURED = LAB_PASSWORDS[ALICE];
+// Neither her address nor her name in it (the helper refuses those).
+const CHOSEN = `Q7-${randomBytes(8).toString("hex")}`;
+
+let browser: Browser;
+let closeBrowser: (() => Promise<void>) | undefined;
+
+before(async () => {
+    ({ browser, close: closeBrowser } = await labBrowser());
+});
+
+after(async () => {
+    await closeBrowser?.();
+});
+
+/** The lab config with these reset markers on example.org's mailboxes. */
+function withResets(resets: Record<string, string>): RawConfig {
+    const raw = labRawConfig();
+    const domains = (raw.domains as Record<string, unknown>[]).map((d) =>
+        d.name === "example.org" ? { ...d, passwordResets: resets } : d,
+    );
+    return { ...raw, domains };
+}
+
+async function mailData(raw: RawConfig): Promise<void> {
+    const r = await provision(buildSpec(raw), LAB_PASSWORDS, ["mail-data"]);
+    assert.ok(r.ok, r.detail);
+}
+
+/** Dovecot re-reads its passwd-file at most once a second: a login right after a change waits that out. */
+const passwdFileSettles = () => new Promise((r) => setTimeout(r, 1_500));
+
+async function imapWorks(pass: string): Promise<boolean> {
+    try {
+        await imapFetch(ALICE, pass, { subject: "no-such-subject" });
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+/** AUTH on 587 (from the lab's second client address, so fail2ban's counts stay apart). */
+async function submissionAuth(pass: string): Promise<number> {
+    const r = await smtpDialog(587, ["EHLO client.sink.test", authPlain(ALICE, pass)], {
+        starttls: true,
+        keepGoing: true,
+        localAddress: "198.51.100.7",
+    });
+    return r.replies[3]?.code ?? 0;
+}
+
+/** alice's hash in Dovecot's passwd-file. */
+const dovecotHash = () => ssh(`grep -m1 '^${ALICE}:' ${DOVECOT_USERS} | cut -d: -f2`).stdout.trim();
+
+void test("figures: an IMAPS login and logout, and a webmail message-list request (each pays bcrypt)", async () => {
+    const rounds = 5;
+    let started = performance.now();
+    for (let i = 0; i < rounds; i++) await imapFetch(ALICE, CONFIGURED, { subject: "no-such-subject" });
+    const imapMs = (performance.now() - started) / rounds;
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    try {
+        await webmailLogin(page, ALICE, CONFIGURED);
+        await page.waitForURL(/_task=mail/, { timeout: 20_000 });
+        started = performance.now();
+        const listMs = await page.evaluate(async (n) => {
+            const token = (globalThis as unknown as { rcmail: { env: { request_token: string } } }).rcmail.env
+                .request_token;
+            const t0 = performance.now();
+            for (let i = 0; i < n; i++)
+                await fetch("./?_task=mail&_action=list&_mbox=INBOX&_remote=1", {
+                    headers: { "X-Roundcube-Request": token },
+                });
+            return (performance.now() - t0) / n;
+        }, rounds);
+        console.log(
+            `accounts: IMAPS login, search and logout ${imapMs.toFixed(0)} ms; webmail message list ${listMs.toFixed(0)} ms (mean of ${rounds})`,
+        );
+        assert.ok(imapMs > 0 && listMs > 0);
+    } finally {
+        await context.close();
+    }
+});
+
+void test("alice changes her password in the webmail: the current one is required, then only the new one opens IMAPS and 587", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    try {
+        await webmailLogin(page, ALICE, CONFIGURED);
+        await page.waitForURL(/_task=mail/, { timeout: 20_000 });
+        const form = `${WEBMAIL_URL}?_task=settings&_action=plugin.mailstack_password`;
+        const submit = async (current: string, next: string) => {
+            await page.goto(form);
+            await page.fill("#curpasswd", current);
+            await page.fill("#newpasswd", next);
+            await page.fill("#confpasswd", next);
+            await Promise.all([page.waitForLoadState("load"), page.click("#mailstack-password-save")]);
+        };
+
+        await submit("not-her-current-password", CHOSEN);
+        await page.getByText("the current password is wrong").waitFor({ timeout: 20_000 });
+        await submit(CONFIGURED, "alice-example-2026");
+        await page.getByText("must not contain your address or your name").waitFor({ timeout: 20_000 });
+        assert.ok(await imapWorks(CONFIGURED), "a refused change left the configured password working");
+
+        await submit(CONFIGURED, CHOSEN);
+        await page.getByText("Your password is changed").waitFor({ timeout: 20_000 });
+        // The session goes on with the new password (Roundcube logs in to IMAP on every request).
+        await page.goto(`${WEBMAIL_URL}?_task=mail`);
+        await page.locator("#messagelist").waitFor({ timeout: 20_000 });
+    } finally {
+        await context.close();
+    }
+
+    await passwdFileSettles();
+    assert.ok(await imapWorks(CHOSEN), "the new password does not open IMAPS");
+    assert.equal(await imapWorks(CONFIGURED), false, "the old password still opens IMAPS");
+    assert.equal(await submissionAuth(CHOSEN), 235);
+    assert.equal(await submissionAuth(CONFIGURED), 535);
+    // On the mail volume (backed up), 0600 root; never sent from the deployer.
+    const stored = ssh(
+        `stat -c '%a %U' ${USER_SET_PASSWORDS} && grep -c '^${ALICE}:{BLF-CRYPT}' ${USER_SET_PASSWORDS}`,
+    );
+    assert.equal(stored.stdout.trim(), "600 root\n1");
+});
+
+void test("the mail-data step run again (bob's password reset) keeps the password alice set", async () => {
+    const before = dovecotHash();
+    await mailData(withResets({ bob: "lab-reset-1" }));
+    assert.equal(dovecotHash(), before);
+    assert.ok(await imapWorks(CHOSEN), "mail-data took alice's own password away");
+    assert.ok(
+        await imapFetch("bob@example.org", LAB_PASSWORDS["bob@example.org"], { subject: "no-such-subject" }),
+        "bob's configured password",
+    );
+});
+
+void test("a new root disk (a replaced server) gets the password alice set back from the mail volume", async () => {
+    // What a replacement's first mail-data step finds: no passwd-file and no configured rows yet.
+    ssh(`rm -f ${DOVECOT_USERS} ${CONFIGURED_USERS}`);
+    await mailData(withResets({ bob: "lab-reset-1" }));
+    await passwdFileSettles();
+    assert.ok(await imapWorks(CHOSEN), "the password alice set is gone with the root disk");
+});
+
+void test("www-data reaches password hashes only through the helper, which wants the user's current password", () => {
+    const asUser = (user: string, script: string, input = "") =>
+        ssh(`runuser -u ${user} -- python3 -c '${script}'`, { input, allowFail: true });
+    // No write access for the webmail's user to any password file, and no read access to the hashes.
+    const files = ssh(
+        `runuser -u www-data -- sh -c 'test -w ${DOVECOT_USERS} || test -r ${DOVECOT_USERS} || test -r ${USER_SET_PASSWORDS}'`,
+        { allowFail: true },
+    );
+    assert.notEqual(files.status, 0, "www-data can read or write a password file");
+    // Through the socket: bob's password cannot be changed with alice's.
+    const ask = `import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect("${PASSWORD_SOCKET}")
+s.sendall(sys.stdin.buffer.read())
+print(s.makefile().readline(), end="")`;
+    const request = JSON.stringify({ user: "bob@example.org", current: CHOSEN, new: "taken-over-by-www" });
+    const answer = asUser("www-data", ask, `${request}\n`);
+    assert.match(answer.stdout, /"ok": false/, `${answer.stdout}${answer.stderr}`);
+    // Any other local user cannot even connect.
+    const nobody = asUser("nobody", ask, `${request}\n`);
+    assert.notEqual(nobody.status, 0);
+    assert.match(nobody.stderr, /Permission denied/);
+});
+
+void test("a reset marker in the config puts the configured password back, and the lab's config keeps it", async () => {
+    await mailData(withResets({ alice: "lab-reset-1" }));
+    await passwdFileSettles();
+    assert.ok(await imapWorks(CONFIGURED), "the reset did not bring the configured password back");
+    assert.equal(await imapWorks(CHOSEN), false, "alice's own password survived the reset");
+    assert.equal(ssh(`grep -c '^${ALICE}:' ${USER_SET_PASSWORDS} || true`).stdout.trim(), "0");
+    // The lab's own config again (no markers): nothing of alice's own password comes back.
+    await mailData(labRawConfig());
+    assert.ok(await imapWorks(CONFIGURED));
+});

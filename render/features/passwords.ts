@@ -1,0 +1,13 @@
+// Who owns a mailbox password, and changing it in the webmail (render/host/mailbox-passwords.ts):
+// the root-owned helper that writes Dovecot's passwd-file, and with the webmail its socket
+// and fail2ban's jail for wrong current passwords. Host-config only: nothing logs in before
+// mail-data, which runs after it.
+
+import { renderPasswordFiles } from "../host/mailbox-passwords";
+import type { Feature } from "./feature";
+
+export const passwords: Feature = {
+    name: "passwords",
+    actions: ["apply:passwords", "restart:password-socket"],
+    laterFiles: (spec) => renderPasswordFiles(spec),
+};

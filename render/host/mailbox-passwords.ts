@@ -1,0 +1,93 @@
+// Who owns a mailbox password (README "Passwords: who owns them"). The stack config sets the
+// first one; the user may set their own in the webmail; the next `pulumi up` keeps it unless
+// the config resets it (a new configured password, or a new reset marker). Three files:
+// mail-data renders the configured hashes with their generation (CONFIGURED_USERS), the
+// user's own hashes live on the mail volume (USER_SET_PASSWORDS), and mailstack-passwords
+// writes the passwd-file Dovecot reads (DOVECOT_USERS) from the two.
+// The helper, its socket and its unit come with host-config (the user-data has no room, and
+// nothing logs in before mail-data).
+
+import { createHash } from "crypto";
+import type { MailSpec } from "../../model";
+import { BCRYPT_COST, MIN_PASSWORD_LENGTH } from "../plan/passwords";
+import { renderTemplate } from "./template";
+import { hostFile, type HostFile } from "./types";
+import { MAIL_VOLUME_MOUNT, VOLUME_STATE_ROOT } from "./volume";
+
+/** The passwd-file Dovecot's passdb and userdb read (0640 root:dovecot), written on the server only. */
+export const DOVECOT_USERS = "/etc/dovecot/users";
+/** The configured rows as mail-data renders them: the hash Pulumi holds and its generation (root only). */
+export const CONFIGURED_USERS = "/etc/dovecot/configured-users";
+/** The user's own directory of account state on the mail volume (backed up with state/). */
+export const ACCOUNTS_DIR = `${VOLUME_STATE_ROOT}/accounts`;
+/** The hashes users set themselves: address:hash:generation it replaced:when. */
+export const USER_SET_PASSWORDS = `${ACCOUNTS_DIR}/passwords`;
+/** The root-owned helper: `apply` (merge) and `serve` (one change request from the webmail). */
+export const PASSWORDS_HELPER = "/usr/local/sbin/mailstack-passwords";
+/** Where the webmail asks for a password change (0660 root:www-data, systemd socket activation). */
+export const PASSWORD_SOCKET = "/run/mailstack-password.sock";
+
+/**
+ * A configured password's generation: changes exactly when the configured hash or the
+ * mailbox's reset marker does. A password the user set is kept while the generation it
+ * replaced is the current one. 16 hex digits (a digest: nothing about the hash is revealed
+ * beyond what the row beside it holds anyway).
+ */
+export function passwordGeneration(configuredHash: string, resetMarker: string | undefined): string {
+    return createHash("sha256")
+        .update(`${configuredHash}\n${resetMarker ?? ""}`)
+        .digest("hex")
+        .slice(0, 16);
+}
+
+/** The helper and, with the webmail, the socket it answers on. */
+export function renderPasswordFiles(spec: MailSpec): HostFile[] {
+    const files = [
+        hostFile(
+            PASSWORDS_HELPER,
+            renderTemplate("mailstack/passwords.py", {
+                helper: PASSWORDS_HELPER,
+                configured: CONFIGURED_USERS,
+                effective: DOVECOT_USERS,
+                userSet: USER_SET_PASSWORDS,
+                socket: PASSWORD_SOCKET,
+                minLength: MIN_PASSWORD_LENGTH,
+                bcryptCost: BCRYPT_COST,
+            }),
+            [],
+            "0755",
+        ),
+    ];
+    if (!spec.webmail) return files;
+    return [
+        ...files,
+        hostFile(
+            "/etc/systemd/system/mailstack-password.socket",
+            renderTemplate("systemd/mailstack-password.socket", { socket: PASSWORD_SOCKET }),
+            ["daemon-reload", "restart:password-socket"],
+        ),
+        hostFile(
+            "/etc/systemd/system/mailstack-password@.service",
+            renderTemplate("systemd/mailstack-password@.service", {
+                helper: PASSWORDS_HELPER,
+                userSet: USER_SET_PASSWORDS,
+                effective: DOVECOT_USERS,
+                mailVolume: MAIL_VOLUME_MOUNT,
+                accountsDir: ACCOUNTS_DIR,
+                effectiveDir: DOVECOT_USERS.slice(0, DOVECOT_USERS.lastIndexOf("/")),
+            }),
+            ["daemon-reload"],
+        ),
+        // fail2ban watches the password form too: a wrong current password is a guess.
+        hostFile(
+            "/etc/fail2ban/filter.d/mailstack-password.conf",
+            renderTemplate("fail2ban/mailstack-password-filter.conf"),
+            ["reload:fail2ban"],
+        ),
+        hostFile(
+            "/etc/fail2ban/jail.d/mailstack-password.conf",
+            renderTemplate("fail2ban/mailstack-password-jail.conf"),
+            ["reload:fail2ban"],
+        ),
+    ];
+}

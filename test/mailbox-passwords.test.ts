@@ -1,0 +1,280 @@
+// Who owns a mailbox password (render/host/mailbox-passwords.ts): the helper that writes
+// Dovecot's passwd-file from the configured hashes and the ones users set themselves, run
+// for real (python3) against a temporary root. `doveadm pw` is a stub on PATH that "hashes"
+// as {PLAIN}<password>; the lab runs the real one (lab/checks/accounts.test.ts).
+
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+import { buildSpec, type RawConfig } from "../model";
+import {
+    CONFIGURED_USERS,
+    DOVECOT_USERS,
+    passwordGeneration,
+    PASSWORDS_HELPER,
+    renderPasswordFiles,
+    USER_SET_PASSWORDS,
+} from "../render/host/mailbox-passwords";
+import { BACKUP_EXCLUDE, renderBackupFiles } from "../render/host/backup";
+import { renderMailData } from "../render/host/mail-data";
+import { configProblems } from "./helpers/fixtures";
+
+const BACKUP_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIj0Y7Fwm6wZUmPQpVuZ7mUr2Z5ZpOHg6oYd3Vtq8x9c";
+const HASH = "{BLF-CRYPT}$2b$12$abcdefghijklmnopqrstuu5Lf0vXgUQx9J4vy7QUrCpLn2jyV4xq6";
+
+let root: string;
+let helper: string;
+let bin: string;
+
+beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "mailstack-passwords-"));
+    for (const p of [CONFIGURED_USERS, USER_SET_PASSWORDS])
+        fs.mkdirSync(path.join(root, path.dirname(p)), { recursive: true });
+    helper = path.join(root, "helper.py");
+    fs.writeFileSync(helper, renderPasswordFiles(spec()).find((f) => f.path === PASSWORDS_HELPER)!.content);
+    // doveadm pw: -t HASH verifies stdin's password against {PLAIN}; -s makes {BLF-CRYPT}$2y$PLAIN:<pw>.
+    bin = path.join(root, "bin");
+    fs.mkdirSync(bin);
+    fs.writeFileSync(
+        path.join(bin, "doveadm"),
+        `#!/bin/sh
+read -r pw
+case "$2" in
+-t) [ "$3" = "{BLF-CRYPT}\\$2y\\$fake\\$$pw" ] || [ "$3" = "{PLAIN}$pw" ] ;;
+*) printf '{BLF-CRYPT}$2y$fake$%s\\n' "$pw" ;;
+esac
+`,
+        { mode: 0o755 },
+    );
+});
+
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+function config(resets: unknown = {}): RawConfig {
+    return {
+        hostname: "mail.example.org",
+        acmeEmail: "postmaster@example.org",
+        sshAllowedCidrs: ["203.0.113.7/32"],
+        domains: [
+            {
+                name: "example.org",
+                mailboxes: ["alice", "bob"],
+                aliases: { postmaster: ["alice@example.org"] },
+                passwordResets: resets,
+            },
+        ],
+    };
+}
+
+function spec(resets: Record<string, string> = {}) {
+    return buildSpec(config(resets));
+}
+
+/** mail-data's configured rows for the sample, every mailbox with `hash` (alice's may differ). */
+function configure(resets: Record<string, string> = {}, aliceHash = "{PLAIN}configured-alice-1"): void {
+    const s = spec(resets);
+    const hashes = Object.fromEntries(
+        s.domains.flatMap((d) => d.mailboxes).map((m) => [m, m === "alice@example.org" ? aliceHash : HASH]),
+    );
+    const file = renderMailData(s, { passwordHashes: hashes }).find((f) => f.path === CONFIGURED_USERS)!;
+    fs.writeFileSync(path.join(root, CONFIGURED_USERS), file.content);
+}
+
+function run(args: string[], input?: string) {
+    return spawnSync("python3", [helper, ...args], {
+        env: { ...process.env, MAILSTACK_PASSWORDS_ROOT: root, PATH: `${bin}:${process.env.PATH}` },
+        input,
+        encoding: "utf8",
+    });
+}
+
+/** One change request through a connected unix socket, as systemd hands it to `serve`. */
+function change(request: object): { ok: boolean; error?: string } {
+    const py = `
+import socket, subprocess, sys
+a, b = socket.socketpair()
+p = subprocess.Popen([sys.executable, sys.argv[1], "serve"], stdin=b)
+b.close()
+a.sendall(sys.stdin.buffer.read())
+print(a.makefile().readline(), end="")
+p.wait()
+`;
+    const r = spawnSync("python3", ["-c", py, helper], {
+        env: { ...process.env, MAILSTACK_PASSWORDS_ROOT: root, PATH: `${bin}:${process.env.PATH}` },
+        input: `${JSON.stringify(request)}\n`,
+        encoding: "utf8",
+    });
+    return JSON.parse(r.stdout) as { ok: boolean; error?: string };
+}
+
+const dovecotHash = (address: string) =>
+    fs
+        .readFileSync(path.join(root, DOVECOT_USERS), "utf8")
+        .split("\n")
+        .find((l) => l.startsWith(`${address}:`))!
+        .split(":")[1];
+
+test("a configured password's generation changes with its hash or its reset marker, and only then", () => {
+    expect(passwordGeneration(HASH, undefined)).toBe(passwordGeneration(HASH, undefined));
+    expect(passwordGeneration(HASH, "2026-12-06")).not.toBe(passwordGeneration(HASH, undefined));
+    expect(passwordGeneration(HASH, "2026-12-06")).not.toBe(passwordGeneration(HASH, "2026-12-07"));
+    expect(passwordGeneration(`${HASH}x`, undefined)).not.toBe(passwordGeneration(HASH, undefined));
+});
+
+test("passwordResets names mailboxes of its domain, with a short marker", () => {
+    expect(buildSpec(config({ Alice: "2026-12-06" })).domains[0].passwordResets).toEqual({
+        "alice@example.org": "2026-12-06",
+    });
+    expect(configProblems(config({ nobody: "1" })).join("\n")).toMatch(
+        /passwordResets\.nobody.*not a mailbox of this domain/,
+    );
+    expect(configProblems(config({ alice: "two words" })).join("\n")).toMatch(/passwordResets\.alice.*short marker/);
+    expect(configProblems(config({ alice: "1", ALICE: "2" })).join("\n")).toMatch(/same mailbox/);
+});
+
+test("without passwords set by users, Dovecot's passwd-file is the configured one (0640, as Dovecot reads it)", () => {
+    configure();
+    const r = run(["apply"]);
+    expect(r.status).toBe(0);
+    expect(fs.readFileSync(path.join(root, DOVECOT_USERS), "utf8")).toBe(
+        fs.readFileSync(path.join(root, CONFIGURED_USERS), "utf8"),
+    );
+    expect(fs.statSync(path.join(root, DOVECOT_USERS)).mode & 0o777).toBe(0o640);
+});
+
+test("a user's password is kept by every later apply, until the config changes the password or resets it", () => {
+    configure();
+    expect(run(["apply"]).status).toBe(0);
+    expect(
+        change({ user: "alice@example.org", current: "configured-alice-1", new: "a-new-secret-of-hers", name: "" }),
+    ).toEqual({ ok: true });
+    expect(dovecotHash("alice@example.org")).toBe("{BLF-CRYPT}$2y$fake$a-new-secret-of-hers");
+    expect(dovecotHash("bob@example.org")).toBe(HASH);
+    const stored = fs.readFileSync(path.join(root, USER_SET_PASSWORDS), "utf8");
+    expect(fs.statSync(path.join(root, USER_SET_PASSWORDS)).mode & 0o777).toBe(0o600);
+    expect(stored).toMatch(/^alice@example\.org:\{BLF-CRYPT\}\$2y\$fake\$a-new-secret-of-hers:[0-9a-f]{16}:\d+$/m);
+
+    // `pulumi up` again (mail-data's file rewritten, apply again): the user's password stays.
+    configure();
+    expect(run(["apply"]).status).toBe(0);
+    expect(dovecotHash("alice@example.org")).toBe("{BLF-CRYPT}$2y$fake$a-new-secret-of-hers");
+
+    // A reset marker: the configured password again, and the user's hash is gone from the volume.
+    configure({ alice: "2026-12-06" });
+    const reset = run(["apply"]);
+    expect(reset.status).toBe(0);
+    expect(reset.stderr).toContain(
+        "alice@example.org: the password the user set is dropped (reset by the stack config)",
+    );
+    expect(dovecotHash("alice@example.org")).toBe("{PLAIN}configured-alice-1");
+    expect(fs.readFileSync(path.join(root, USER_SET_PASSWORDS), "utf8")).not.toContain("alice@");
+
+    // Set again, then a new configured password takes it back too.
+    expect(
+        change({ user: "alice@example.org", current: "configured-alice-1", new: "another-secret-of-hers", name: "" }),
+    ).toEqual({ ok: true });
+    configure({ alice: "2026-12-06" }, "{PLAIN}configured-alice-2");
+    expect(run(["apply"]).status).toBe(0);
+    expect(dovecotHash("alice@example.org")).toBe("{PLAIN}configured-alice-2");
+});
+
+test("a change needs the current password and refuses short passwords and ones holding the address or the name", () => {
+    configure();
+    expect(run(["apply"]).status).toBe(0);
+    const alice = (current: string, next: string, name = "") =>
+        change({ user: "alice@example.org", current, new: next, name });
+    expect(alice("configured-alice-1", "short-1")).toEqual({ ok: false, error: expect.stringMatching(/at least 12/) });
+    expect(alice("configured-alice-1", "xx-Alice-is-my-name")).toEqual({
+        ok: false,
+        error: expect.stringMatching(/address or your name/),
+    });
+    expect(alice("configured-alice-1", "verylong-example-word")).toEqual({
+        ok: false,
+        error: expect.stringMatching(/address or your name/),
+    });
+    expect(alice("configured-alice-1", "my-Liddell-password", "Alice Liddell")).toEqual({
+        ok: false,
+        error: expect.stringMatching(/address or your name/),
+    });
+    expect(alice("configured-alice-1", "configured-alice-1")).toEqual({
+        ok: false,
+        error: expect.stringMatching(/at least|current password|address/),
+    });
+    // bob's current password is not alice's: whoever asks must know the password of the user it names.
+    expect(
+        change({ user: "bob@example.org", current: "configured-alice-1", new: "bobs-password-now", name: "" }),
+    ).toEqual({
+        ok: false,
+        error: "the current password is wrong",
+    });
+    expect(dovecotHash("bob@example.org")).toBe(HASH);
+    expect(dovecotHash("alice@example.org")).toBe("{PLAIN}configured-alice-1");
+});
+
+test("a removed mailbox's own password is dropped, and Dovecot sees a change made within the same second", () => {
+    configure();
+    expect(run(["apply"]).status).toBe(0);
+    const before = fs.statSync(path.join(root, DOVECOT_USERS)).mtimeMs;
+    expect(
+        change({ user: "alice@example.org", current: "configured-alice-1", new: "a-new-secret-of-hers", name: "" }),
+    ).toEqual({ ok: true });
+    // Same size (the hash's length), so the mtime must move on: Dovecot compares whole seconds and size.
+    expect(Math.floor(fs.statSync(path.join(root, DOVECOT_USERS)).mtimeMs / 1000)).toBeGreaterThan(
+        Math.floor(before / 1000),
+    );
+    const withoutAlice = fs
+        .readFileSync(path.join(root, CONFIGURED_USERS), "utf8")
+        .split("\n")
+        .filter((l) => !l.startsWith("alice@"))
+        .join("\n");
+    fs.writeFileSync(path.join(root, CONFIGURED_USERS), withoutAlice);
+    const r = run(["apply"]);
+    expect(r.stderr).toContain("alice@example.org: the password the user set is dropped (the mailbox is gone)");
+    expect(fs.readFileSync(path.join(root, DOVECOT_USERS), "utf8")).not.toContain("alice@");
+});
+
+test("the passwords users set are in the backup, and `mailstack-restore all` writes Dovecot's passwd-file again with them", () => {
+    // restic's exclude patterns: none of them covers the accounts directory or its file.
+    for (const pattern of BACKUP_EXCLUDE) {
+        const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*+/g, ".*")}(/|$)`);
+        expect(USER_SET_PASSWORDS).not.toMatch(re);
+    }
+    const s = buildSpec({
+        ...config(),
+        backup: { sftp: { host: "u1.your-storagebox.de", user: "u1", path: "mail", hostKey: BACKUP_HOST_KEY } },
+        backupSecretsSet: ["backupPassword", "backupSshPrivateKey"],
+    });
+    const restore = renderBackupFiles(s, { password: "pw-0123456789", sshPrivateKey: "KEY" }).find(
+        (f) => f.path === "/usr/local/sbin/mailstack-restore",
+    )!.content;
+    // Only after `all` (state/ came back), before Dovecot starts again.
+    expect(restore).toMatch(
+        new RegExp(
+            `if \\[ "\\$what" = all \\]; then\\n(?:\\s*#.*\\n)*\\s*passwords_helper='${PASSWORDS_HELPER}'\\n\\s*"\\$passwords_helper" apply .*\\n\\s*restart\\n`,
+        ),
+    );
+});
+
+test("the webmail reaches the helper only through a root-owned socket of group www-data, one root process per request", () => {
+    const files = renderPasswordFiles(spec());
+    const socket = files.find((f) => f.path === "/etc/systemd/system/mailstack-password.socket")!.content;
+    for (const line of [
+        "ListenStream=/run/mailstack-password.sock",
+        "SocketUser=root",
+        "SocketGroup=www-data",
+        "SocketMode=0660",
+        "Accept=yes",
+        "MaxConnections=4",
+    ])
+        expect(socket).toMatch(new RegExp(`^${line}$`, "m"));
+    const service = files.find((f) => f.path === "/etc/systemd/system/mailstack-password@.service")!.content;
+    expect(service).toMatch(/^ExecStart=\/usr\/bin\/python3 \/usr\/local\/sbin\/mailstack-passwords serve$/m);
+    expect(service).toMatch(/^StandardInput=socket$/m);
+    expect(service).toMatch(/^ProtectSystem=strict$/m);
+    expect(service).not.toMatch(/^User=/m);
+    // Without the webmail there is no socket at all; the helper stays (mail-data's apply).
+    const off = buildSpec({ ...config(), webmail: false });
+    expect(renderPasswordFiles(off).map((f) => f.path)).toEqual([PASSWORDS_HELPER]);
+});
