@@ -13,6 +13,7 @@
 import * as path from "node:path";
 import type * as tls from "node:tls";
 import nodemailer from "nodemailer";
+import type { ImapFlow } from "imapflow";
 import { port, type PortOf } from "../model/services";
 import * as imap from "../wire/imap";
 import * as pop3 from "../wire/pop3";
@@ -155,6 +156,16 @@ export async function sendMail(o: SendOptions): Promise<{ response: string; mess
 /** Log in over IMAPS (993) with imapflow and fetch a folder's messages (INBOX unless told; optionally matching a subject). */
 export function imapFetch(user: string, pass: string, o: { subject?: string; port?: number; mailbox?: string } = {}) {
     return imap.imapFetch({ host: SERVER, port: o.port ?? port("imaps"), tlsOptions: LAB_TLS }, user, pass, o);
+}
+
+/** An IMAPS login (993) with imapflow for `use`: what a mail client does with folders and flags. */
+export function withImap<T>(user: string, pass: string, use: (client: ImapFlow) => Promise<T>): Promise<T> {
+    return imap.withImap({ host: SERVER, port: port("imaps"), tlsOptions: LAB_TLS }, user, pass, use);
+}
+
+/** UID SEARCH BODY (or TEXT) over IMAPS (993): the UIDs found, in order. */
+export function imapSearch(user: string, pass: string, o: { body?: string; text?: string; mailbox?: string }) {
+    return imap.imapSearch({ host: SERVER, port: port("imaps"), tlsOptions: LAB_TLS }, user, pass, o);
 }
 
 /** Move the messages with this subject from one folder to another over IMAPS; how many moved. */

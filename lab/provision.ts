@@ -105,6 +105,52 @@ async function trustLabAcmeCa(): Promise<{ status: number; output: string }> {
     return { status: r.status ?? -1, output: r.stderr };
 }
 
+/** One step of a provisioning plan, rendered: the command and stdin a `pulumi up` would send. */
+export interface RenderedStep {
+    role: string;
+    command: string;
+    stdin?: string;
+    pin: "provisional" | "replaced";
+    waitsFor: readonly string[];
+}
+
+/**
+ * Run rendered steps in their order, as `pulumi up` runs the plan's Commands: the lab's own
+ * provisioning (below) and an earlier mailstack's plan (lab/harness/earlier.ts) both go
+ * through here.
+ */
+export async function runSteps(steps: readonly RenderedStep[]): Promise<ProvisionResult> {
+    const done: NonNullable<ProvisionResult["steps"]> = [];
+    const failed = (step: string, r: { status: number; output: string }) => ({
+        ran: true,
+        ok: false,
+        steps: done,
+        detail: `${step} failed (exit ${r.status}): ${r.output.slice(-1500)}`,
+    });
+    for (const step of steps) {
+        // As in the stack, where its inputs never change on one server: host-key runs once,
+        // and the key it made stays pinned.
+        if (step.pin === "provisional" && pinnedHostKey() !== provisionalHostKey().publicKeyOpenssh) continue;
+        // The stack orders this step after the host's DNS records; in the lab, the DNS is up
+        // before provisioning starts, and the lab's ACME CA must be trusted first.
+        if (step.waitsFor.includes("host-dns")) {
+            const ca = await trustLabAcmeCa();
+            if (ca.status !== 0) return failed("lab ACME CA", ca);
+        }
+        const r = await runCommand(step.command, step.stdin);
+        done.push({ step: step.role, ...r });
+        if (r.status !== 0) return failed(step.role, r);
+        // From here on, ssh expects the key the server made (connection.hostKey in the stack).
+        if (step.role === "host-key") pinHostKey(hostKeyFromReport(r.output));
+    }
+    return {
+        ran: true,
+        ok: true,
+        steps: done,
+        detail: done.map((s) => `${s.step} ${(s.ms / 1000).toFixed(1)} s`).join(", "),
+    };
+}
+
 /**
  * Every step of the plan, in order. `passwords` defaults to the lab's; a check adding a
  * mailbox passes its own (same path). `only` runs a subset (still in plan order).
@@ -117,34 +163,13 @@ export async function provision(
     const inputs = labPlanInputs(spec, passwords);
     // `pulumi up` updates the cloud firewall with the config (a relay's port, the backup's).
     applyCloudFirewall(spec);
-    const steps: NonNullable<ProvisionResult["steps"]> = [];
-    const failed = (step: string, r: { status: number; output: string }) => ({
-        ran: true,
-        ok: false,
-        steps,
-        detail: `${step} failed (exit ${r.status}): ${r.output.slice(-1500)}`,
-    });
-    for (const step of PROVISIONING_PLAN) {
-        if (only && !only.includes(step.role)) continue;
-        // As in the stack, where its inputs never change on one server: host-key runs once,
-        // and the key it made stays pinned.
-        if (step.pin === "provisional" && pinnedHostKey() !== provisionalHostKey().publicKeyOpenssh) continue;
-        // The stack orders this step after the host's DNS records; in the lab, the DNS is up
-        // before provisioning starts, and the lab's ACME CA must be trusted first.
-        if (step.waitsFor.includes("host-dns")) {
-            const ca = await trustLabAcmeCa();
-            if (ca.status !== 0) return failed("lab ACME CA", ca);
-        }
-        const r = await runCommand(step.command(), step.stdin?.(spec, inputs));
-        steps.push({ step: step.role, ...r });
-        if (r.status !== 0) return failed(step.role, r);
-        // From here on, ssh expects the key the server made (connection.hostKey in the stack).
-        if (step.role === "host-key") pinHostKey(hostKeyFromReport(r.output));
-    }
-    return {
-        ran: true,
-        ok: true,
-        steps,
-        detail: steps.map((s) => `${s.step} ${(s.ms / 1000).toFixed(1)} s`).join(", "),
-    };
+    return runSteps(
+        PROVISIONING_PLAN.filter((step) => !only || only.includes(step.role)).map((step) => ({
+            role: step.role,
+            command: step.command(),
+            stdin: step.stdin?.(spec, inputs),
+            pin: step.pin,
+            waitsFor: step.waitsFor,
+        })),
+    );
 }

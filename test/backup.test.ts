@@ -108,6 +108,15 @@ describe("the backup step's files", () => {
         expect(BACKUP_EXCLUDE).toContain("/srv/mail/state/postfix-queue");
     });
 
+    test("the full-text indexes are not backed up, and every kind of restore queues their rebuild", () => {
+        const f = byPath(renderBackupFiles(spec({ sftp: SFTP }), { password: "pw-0123456789", sshPrivateKey: "KEY" }));
+        expect(f["/etc/mailstack/backup/exclude"].content.split("\n")).toContain("/srv/mail/vhosts/**/fts-flatcurve");
+        const restore = f["/usr/local/sbin/mailstack-restore"].content;
+        expect(restore).toContain("all) doveadm index -A -q '*' ;;");
+        expect(restore).toContain(`mailbox) doveadm index -u "$address" -q '*' ;;`);
+        expect(restore).toContain(`*) doveadm index -u "*@$domain" -q '*' ;;`);
+    });
+
     test("the restore stops and starts the mount of each backed-up state directory (not the queue's); the volume's repository mark is in state/", () => {
         const f = byPath(renderBackupFiles(spec({ sftp: SFTP }), { password: "pw-0123456789", sshPrivateKey: "KEY" }));
         const restore = f["/usr/local/sbin/mailstack-restore"].content;

@@ -188,6 +188,29 @@ function dovecotTopLevel(text: string): Map<string, string> {
 }
 const dovecot = (s = spec()) => dovecotTopLevel(hostFile("/etc/dovecot/dovecot.conf", s));
 
+/**
+ * Every dovecot.conf setting under its blocks' path ("fts flatcurve/commit_limit",
+ * "namespace inbox/mailbox Junk/fts_autoindex"); a block opened twice adds to the same path
+ * (as Dovecot merges it), and the last value wins.
+ */
+function dovecotSettings(text: string): Map<string, string> {
+    const out = new Map<string, string>();
+    const path: string[] = [];
+    for (const raw of text.split("\n")) {
+        const line = raw.replace(/^\s*#.*$/, "").trim();
+        if (line === "") continue;
+        const open = /^(.*?)\s*\{$/.exec(line);
+        if (open) path.push(open[1]);
+        else if (line === "}") path.pop();
+        else {
+            const m = /^([A-Za-z0-9_]+)\s*=\s*(.*)$/.exec(line);
+            if (m) out.set([...path, m[1]].join("/"), m[2].trim());
+        }
+    }
+    return out;
+}
+const dovecotAll = (s = spec()) => dovecotSettings(hostFile("/etc/dovecot/dovecot.conf", s));
+
 describe("Dovecot", () => {
     test("IMAP, POP3 and ManageSieve require TLS 1.2 or later, and never take a password in clear text", () => {
         const conf = dovecot();
@@ -201,6 +224,42 @@ describe("Dovecot", () => {
         expect(conf.get("lmtp_rcpt_check_quota")).toBe("yes");
         expect(conf.get("quota_full_tempfail")).toBe("yes");
         expect(conf.get("quota_status_overquota")).toMatch(/^"452 /);
+    });
+
+    test("mail is indexed for full-text search with the flatcurve backend as it is delivered or appended, in every folder but Junk", () => {
+        const conf = dovecotAll();
+        expect(conf.get("mail_plugins/fts")).toBe("yes");
+        expect(conf.get("mail_plugins/fts_flatcurve")).toBe("yes");
+        expect(conf.get("fts_autoindex")).toBe("yes");
+        expect(conf.get("namespace inbox/mailbox Junk/fts_autoindex")).toBe("no");
+    });
+
+    test("SEARCH BODY and TEXT are answered from the index, complete (what it lacks is indexed first), with IMAP's substring match, and never by reading every message", () => {
+        const conf = dovecotAll();
+        expect(conf.get("fts_search_add_missing")).toBe("yes");
+        expect(conf.get("fts_search_read_fallback")).toBe("no");
+        expect(conf.get("fts flatcurve/substring_search")).toBe("yes");
+    });
+
+    test('words of one character are indexed (flatcurve\'s default of 2 drops them from the index but not from a query: SUBJECT "away-2-x" found nothing)', () => {
+        expect(dovecotAll().get("fts flatcurve/min_term_size")).toBe("1");
+    });
+
+    test("words are indexed whatever their language: split into words and whole addresses, lower-cased without accents, never stemmed", () => {
+        const conf = dovecotAll();
+        expect(list(conf.get("language_tokenizers"))).toEqual(["generic", "email-address"]);
+        expect(conf.get("language en/default")).toBe("yes");
+        expect(conf.get("language en/filters")).toBe("normalizer-icu");
+        expect([...conf.keys()].filter((k) => k.startsWith("language ") && k.endsWith("/default"))).toEqual([
+            "language en/default",
+        ]);
+    });
+
+    test("indexing memory is bounded: at most two indexer processes of 256 MB each, Xapian writing to disk every 500 messages", () => {
+        const conf = dovecotAll();
+        expect(conf.get("service indexer-worker/process_limit")).toBe("2");
+        expect(conf.get("service indexer-worker/vsz_limit")).toBe("256M");
+        expect(conf.get("fts flatcurve/commit_limit")).toBe("500");
     });
 });
 

@@ -17,8 +17,13 @@ export interface FetchedMessage {
     source: string;
 }
 
-/** An IMAPS login with imapflow, for `use`; always logged out after. */
-async function withImap<T>(t: ImapTarget, user: string, pass: string, use: (c: ImapFlow) => Promise<T>): Promise<T> {
+/** An IMAPS login with imapflow, for `use` (folders, flags: what a mail client does); always logged out after. */
+export async function withImap<T>(
+    t: ImapTarget,
+    user: string,
+    pass: string,
+    use: (c: ImapFlow) => Promise<T>,
+): Promise<T> {
     const client = new ImapFlow({
         host: t.host,
         port: t.port,
@@ -78,6 +83,25 @@ export async function imapMove(
             if (!uids || uids.length === 0) return 0;
             await client.messageMove(uids, o.to, { uid: true });
             return uids.length;
+        } finally {
+            lock.release();
+        }
+    });
+}
+
+/** UID SEARCH in a folder (INBOX unless told): BODY (RFC 9051 6.4.4) when `body` is given, TEXT when `text` is. */
+export async function imapSearch(
+    t: ImapTarget,
+    user: string,
+    pass: string,
+    o: { body?: string; text?: string; mailbox?: string },
+): Promise<number[]> {
+    return withImap(t, user, pass, async (client) => {
+        const lock = await client.getMailboxLock(o.mailbox ?? "INBOX");
+        try {
+            const query = o.body !== undefined ? { body: o.body } : { text: o.text };
+            const uids = await client.search(query, { uid: true });
+            return (uids || []).sort((a, b) => a - b);
         } finally {
             lock.release();
         }

@@ -7,121 +7,48 @@
 
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { mailDnsRecords } from "../../render/dns/dns-records";
-import { describeRecord, reverseName } from "../../render/dns/text";
+import { reverseName } from "../../render/dns/text";
 import { ACTIVE_UNITS } from "../../render/features";
 import { PHP_FPM_UNIT } from "../../render/host/webmail";
-import { dkimName, TLS_SERVICES, type DoctorOutputs } from "../../model";
-import { pebbleRoot } from "../acme";
+import { dkimName, TLS_SERVICES } from "../../model";
 import { eventually, tcpProbe } from "../clients";
-import { labDnsRecords, serveDns, type LabDnsRecord } from "../dns";
-import { REPO_DIR, sh, shAsync } from "../harness/processes";
-import { keyPath, pinnedHostKey } from "../harness/ssh";
+import type { LabDnsRecord } from "../dns";
+import { sh } from "../harness/processes";
 import { labSpec } from "../lab-config";
-import { labDkimPublicKeysPem } from "../provision";
+import {
+    BLOCKLIST,
+    DOCTOR_OUTPUTS,
+    DOCTOR_TIMEOUT_S,
+    isPublicList,
+    showResults,
+    startDoctorLab,
+    type DoctorLab,
+    type DoctorResult,
+} from "./doctor-lab";
 import { inWords, NET, ssh, STATE_DIR } from "./helpers";
 
-interface Result {
-    check: string;
-    status: "ok" | "warn" | "fail" | "unknown";
-    detail: string;
-    fix?: string;
-    ms?: number;
-}
+type Result = DoctorResult;
 
 const spec = labSpec();
-const keys = labDkimPublicKeysPem(spec);
-/** The lab's zone, served by this check on its own port so that it can change the answers. */
-const zone: LabDnsRecord[] = labDnsRecords(spec, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeysPem: keys });
-/** The lab's own blocklist (RFC 5782): it lists its test entry, 127.0.0.2. */
-const BLOCKLIST = "bl.lab.test";
-zone.push({ name: `2.0.0.127.${BLOCKLIST}`, type: "A", content: "127.0.0.2" });
-const DNS_PORT = 5353;
-const OUTPUTS = path.join(STATE_DIR, "doctor-outputs.json");
-const CA = path.join(STATE_DIR, "doctor-ca.pem");
-/** Where "the internet's" port 25 is for the server's outbound check: a listener in msl-out. */
-const EGRESS = `${NET.outside4}:25`;
-const TIMEOUT_S = 6;
-
-let closeDns: () => void;
-let egress: net.Server;
+let lab: DoctorLab;
+/** The lab's zone, served by doctor's resolver on its own port so that the checks can change the answers. */
+let zone: LabDnsRecord[];
 
 before(async () => {
-    // What `pulumi stack output --json --show-secrets` prints for the lab's stack (the part the doctor reads).
-    const outputs: DoctorOutputs = {
-        hostname: spec.hostname,
-        ipv4: NET.server4,
-        ipv6: NET.server6,
-        dnsRecords: spec.domains.flatMap((d) =>
-            mailDnsRecords(spec, d, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeyPem: keys[d.name] }).map(
-                describeRecord,
-            ),
-        ),
-        deployPrivateKey: fs.readFileSync(keyPath(), "utf8"),
-        sshHostKey: pinnedHostKey(),
-    };
-    fs.writeFileSync(OUTPUTS, JSON.stringify(outputs, null, 2), { mode: 0o600 });
-    fs.writeFileSync(CA, await pebbleRoot());
-    closeDns = await serveDns(zone, [NET.client4], DNS_PORT);
-    egress = net.createServer((s) => s.destroy());
-    await new Promise<void>((resolve) => egress.listen(25, NET.outside4, resolve));
+    lab = await startDoctorLab(spec);
+    zone = lab.zone;
 });
 
-after(() => {
-    closeDns?.();
-    egress?.close();
-    fs.rmSync(OUTPUTS, { force: true });
-});
+after(() => lab?.stop());
 
-/** `npm run doctor -- ...` with the lab's options (the same command, through tsx). */
-function doctorCommand(extra: string[], resolver = `${NET.client4}:${DNS_PORT}`) {
-    return shAsync(
-        process.execPath,
-        [
-            "--import",
-            "tsx",
-            path.join(REPO_DIR, "doctor", "cli.ts"),
-            "--outputs",
-            OUTPUTS,
-            "--resolver",
-            resolver,
-            "--ca",
-            CA,
-            "--dnsbl",
-            BLOCKLIST,
-            "--egress",
-            EGRESS,
-            "--timeout",
-            String(TIMEOUT_S),
-            ...extra,
-        ],
-        { allowFail: true, timeoutMs: 120_000 },
-    );
-}
-
-/** doctor's --json results, its exit status and how long it took. */
-async function doctor(
-    extra: string[] = [],
-    resolver?: string,
-): Promise<{ status: number | null; results: Result[]; seconds: number }> {
-    const started = Date.now();
-    const r = await doctorCommand(["--json", ...extra], resolver);
-    let results: Result[];
-    try {
-        results = (JSON.parse(r.stdout) as { results: Result[] }).results;
-    } catch {
-        throw new Error(`doctor printed no JSON (exit ${r.status}): ${r.stderr.trim()} ${r.stdout.slice(0, 500)}`);
-    }
-    return { status: r.status, results, seconds: (Date.now() - started) / 1000 };
-}
+const doctorCommand = (extra: string[], resolver?: string) => lab.command(extra, resolver);
+const doctor = (extra: string[] = [], resolver?: string) => lab.run(extra, resolver);
 
 const notOk = (rs: Result[]) => rs.filter((r) => r.status !== "ok");
 const names = (rs: Result[]) => rs.map((r) => r.check).sort();
-const show = (rs: Result[]) => rs.map((r) => `${r.status} ${r.check}: ${r.detail}`).join("\n");
-const isPublicList = (r: Result) => /^dnsbl (?!bl\.lab\.test )/.test(r.check);
+const show = showResults;
 
 /** A healthy lab's run: only the public blocklists are not ok. */
 async function healthy(): Promise<Result[]> {
@@ -390,7 +317,7 @@ void test("a server that shows another host key than sshHostKey is refused: no c
     const wrong = path.join(STATE_DIR, "doctor-outputs-wrong-key.json");
     fs.rmSync(other, { force: true });
     sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", other]);
-    const outputs = JSON.parse(fs.readFileSync(OUTPUTS, "utf8")) as Record<string, string>;
+    const outputs = JSON.parse(fs.readFileSync(DOCTOR_OUTPUTS, "utf8")) as Record<string, string>;
     const key = fs.readFileSync(`${other}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
     fs.writeFileSync(wrong, JSON.stringify({ ...outputs, sshHostKey: key }), { mode: 0o600 });
     try {
@@ -415,7 +342,7 @@ void test("an unreachable network is reported, not hung on: every check answers 
         "203.0.113.53",
     );
     assert.equal(status, 1);
-    assert.ok(seconds < 3 * TIMEOUT_S + 15, `doctor took ${seconds} s`);
+    assert.ok(seconds < 3 * DOCTOR_TIMEOUT_S + 15, `doctor took ${seconds} s`);
     const port25 = results.find((r) => r.check === "port 25 smtp IPv4")!;
     assert.equal(port25.status, "fail");
     assert.match(port25.detail, /unreachable|time limit/);

@@ -6,15 +6,20 @@ import { ssh } from "./helpers";
 
 /**
  * Every mailbox's folders with UIDVALIDITY and message count, and every message's UID,
- * physical size and received date (the file's mtime), as Dovecot serves them. By default
- * the lab spec's mailboxes: the one the reprovision check added is not in the config a
- * new server is provisioned from (its Maildir stays on the volume, without a login).
+ * physical size and received date (the file's mtime), as Dovecot serves them; with
+ * `flags`, each message's flags and keywords too. By default the lab spec's mailboxes: the
+ * one the reprovision check added is not in the config a new server is provisioned from
+ * (its Maildir stays on the volume, without a login).
  */
-export function mailboxRecord(users: readonly string[] = allMailboxes(labSpec()).sort()): string[] {
+export function mailboxRecord(
+    users: readonly string[] = allMailboxes(labSpec()).sort(),
+    o: { flags?: boolean } = {},
+): string[] {
+    const fields = `mailbox uid${o.flags ? " flags" : ""} size.physical date.received`;
     return ssh(
         `for u in ${users.join(" ")}; do
             doveadm -f tab mailbox status -u "$u" "uidvalidity messages" '*' | sed "s|^|$u |"
-            doveadm -f tab fetch -u "$u" "mailbox uid size.physical date.received" ALL | sed "s|^|$u |"
+            doveadm -f tab fetch -u "$u" "${fields}" ALL | sed "s|^|$u |"
         done`,
         { timeoutMs: 120_000 },
     )

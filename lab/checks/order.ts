@@ -81,6 +81,9 @@ export const CHECK_ORDER = [
     // A burst of 1000 messages to one mailbox, none deferred (issue 9). After the checks that read alice's
     // mailbox (they search a small INBOX) and before the reboot, which proves these files survive it too.
     "burst.test.ts",
+    // Full-text search: 3000 messages to alice over LMTP, indexed on delivery, SEARCH BODY/TEXT from the index.
+    // After the burst (alice's INBOX is large already), before backup and restore, which rebuild her index.
+    "search.test.ts",
     // Purges a package (and the milter it runs) for the packages step to bring back; before the reboot, which sees it start.
     "packages.test.ts",
     // Grows the mail volume online; after the checks that fill it with mail, before the reboot, which mounts the grown one.
@@ -95,6 +98,9 @@ export const CHECK_ORDER = [
     // Replaces the server (clean shutdown, new root, same volume, every step): after every check of the first
     // server, so the volume it proves intact holds their mail, and so the others all see the first server.
     "replacement.test.ts",
-    // Last: the volume is lost; a new server on an empty volume gets everything back from the backup.
+    // The volume is lost; a new server on an empty volume gets everything back from the backup.
     "restore.test.ts",
+    // After the last: the server is replaced by one an earlier mailstack deployed (lab/harness/earlier.ts) on a
+    // fresh volume, used, then upgraded by today's plan; nothing of the lab's own server is needed any more.
+    "upgrade.test.ts",
 ] as const;

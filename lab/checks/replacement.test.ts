@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { test } from "node:test";
-import { eventually, imapFetch, sendMail, sinkMessages } from "../clients";
+import { eventually, imapFetch, imapSearch, sendMail, sinkMessages } from "../clients";
 import { queueLength } from "../delivery";
 import { startOutsideDaemon } from "../harness/net";
 import { LAB_DIR, readPid, sleep } from "../harness/processes";
@@ -10,6 +10,7 @@ import { LAB_PASSWORDS, LAB_RELAY } from "../lab-config";
 import { verify } from "./dkim-verify";
 import { lineDiff, mailboxRecord } from "./mailboxes";
 import { NET, ssh, STATE_DIR, tag } from "./helpers";
+import { indexedToTheEnd, indexStats } from "./search";
 
 // After the first server's checks (lab/checks/order.ts); restore.test.ts replaces it once more.
 
@@ -30,13 +31,24 @@ function startSink(): Promise<number> {
     ]);
 }
 
-void test("A replacement server (clean shutdown, new root from the user-data, the same volume and addresses, every step) loses nothing: old mail with its UIDs, the queued message, the DKIM key, the certificate", async () => {
+void test("A replacement server (clean shutdown, new root from the user-data, the same volume and addresses, every step) loses nothing: old mail with its UIDs, the queued message, the DKIM key, the certificate, the full-text index (SEARCH BODY finds the old message at once)", async () => {
     // The old server: a message to read again, a record of every mailbox, the certificate.
     const oldSubject = tag("before-replacement");
-    await sendMail({ port: 25, from: "someone@sink.test", to: ["alice@example.org"], subject: oldSubject });
+    const word = `replaced${Date.now()
+        .toString(36)
+        .replace(/[^a-z]/g, "")}word`;
+    await sendMail({
+        port: 25,
+        from: "someone@sink.test",
+        to: ["alice@example.org"],
+        subject: oldSubject,
+        text: `A ${word} to search.\n`,
+    });
     const [oldMessage] = await eventually(() =>
         imapFetch(ALICE.user, ALICE.pass, { subject: oldSubject }).then((m) => (m.length === 1 ? m : undefined)),
     );
+    // The full-text index is on the volume: the new server has it as it was, nothing to rebuild.
+    const indexBefore = await indexedToTheEnd(ALICE.user, 120_000);
     const recordBefore = mailboxRecord();
     const certificate = "openssl x509 -in /etc/mailstack/tls/fullchain.pem -noout -serial -enddate";
     const certBefore = ssh(certificate).stdout;
@@ -83,6 +95,12 @@ void test("A replacement server (clean shutdown, new root from the user-data, th
         assert.deepEqual(
             again.map((m) => [m.uid, m.source]),
             [[oldMessage.uid, oldMessage.source]],
+        );
+        assert.deepEqual(indexStats(ALICE.user), indexBefore, "alice's index on the new server");
+        assert.deepEqual(
+            await imapSearch(ALICE.user, ALICE.pass, { body: word }),
+            [oldMessage.uid],
+            "SEARCH BODY on the new server",
         );
         // The queued message is in the new server's queue, waiting.
         assert.ok(queueLength() >= 1, "the queue is empty on the new server");

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { eventually, imapFetch, sendMail } from "../clients";
+import { eventually, imapFetch, imapSearch, sendMail } from "../clients";
 import { replaceServer } from "../harness/replace";
 import { LAB_PASSWORDS } from "../lab-config";
 import { ssh, tag } from "./helpers";
 import { lineDiff, mailboxRecord } from "./mailboxes";
+import { indexedToTheEnd } from "./search";
 
 // Last (lab/checks/order.ts): the volume is lost with the server. A new server on a new,
 // empty volume, provisioned by every step, gets everything back from the Storage Box with
@@ -13,10 +14,13 @@ import { lineDiff, mailboxRecord } from "./mailboxes";
 const ALICE = { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] };
 const CERT = "openssl x509 -in /etc/letsencrypt/live/mail.example.org/cert.pem -noout -serial";
 
-void test("A new server on an empty volume refuses to back itself up over the old server's backups, and mailstack-restore all brings back every mailbox (UIDs, UIDVALIDITY, bytes) and the certificate state; then backups and mail go on", async () => {
+void test("A new server on an empty volume refuses to back itself up over the old server's backups, and mailstack-restore all brings back every mailbox (UIDs, UIDVALIDITY, bytes) and the certificate state, and builds the full-text index again (SEARCH BODY finds the last message); then backups and mail go on", async () => {
     // The old server's last backup, and what it holds.
     const subject = tag("before-the-volume-was-lost");
-    await sendMail({ port: 25, from: "someone@sink.test", to: [ALICE.user], subject });
+    const word = `lostvolume${Date.now()
+        .toString(36)
+        .replace(/[^a-z]/g, "")}word`;
+    await sendMail({ port: 25, from: "someone@sink.test", to: [ALICE.user], subject, text: `A ${word} to search.\n` });
     const [before] = await eventually(() =>
         imapFetch(ALICE.user, ALICE.pass, { subject }).then((m) => (m.length === 1 ? m : undefined)),
     );
@@ -65,6 +69,13 @@ void test("A new server on an empty volume refuses to back itself up over the ol
         `alice's message is not in the record: ${recordBefore.join(" / ")}`,
     );
     assert.deepEqual(recordAfter, recordBefore, `the mailboxes differ: ${lineDiff(recordBefore, recordAfter)}`);
+    // The index is not in the backup: the restore queued its rebuild, done with no search asking.
+    await indexedToTheEnd(ALICE.user, 180_000);
+    assert.deepEqual(
+        await imapSearch(ALICE.user, ALICE.pass, { body: word }),
+        [before.uid],
+        "SEARCH BODY after the restore",
+    );
     const again = await imapFetch(ALICE.user, ALICE.pass, { subject });
     assert.deepEqual(
         again.map((m) => [m.uid, m.source]),

@@ -16,12 +16,17 @@ export interface RunOptions {
     input?: string;
     allowFail?: boolean;
     timeoutMs?: number;
+    /** sh only: the working directory and environment (the runner's unless given). */
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
 }
 
 export function sh(cmd: string, args: string[], opts: RunOptions = {}): SpawnSyncReturns<string> {
     const r = spawnSync(cmd, args, {
         input: opts.input,
         encoding: "utf8",
+        cwd: opts.cwd,
+        env: opts.env,
         timeout: opts.timeoutMs ?? 600_000,
         maxBuffer: 64 << 20,
     });

@@ -36,8 +36,16 @@ export async function shutDownServer(timeoutMs = 120_000): Promise<void> {
     }
 }
 
-/** Replace the running lab server by a new one (see the top of this file). */
-export async function replaceServer(opts: { freshVolume: boolean }): Promise<Replacement> {
+/**
+ * Replace the running lab server by a new one (see the top of this file), booted from
+ * `firstBoot` (today's user-data of the lab spec unless given: lab/harness/earlier.ts boots
+ * an earlier mailstack's) and provisioned by `provisionIt` (today's plan unless given).
+ */
+export async function replaceServer(opts: {
+    freshVolume: boolean;
+    firstBoot?: { userData: string; hostname: string };
+    provisionIt?: () => Promise<ProvisionResult>;
+}): Promise<Replacement> {
     await shutDownServer();
     const volumeCleanlyUnmounted = cleanlyUnmounted(labLoopDevice());
     if (opts.freshVolume) {
@@ -47,12 +55,12 @@ export async function replaceServer(opts: { freshVolume: boolean }): Promise<Rep
     const spec = labSpec();
     const root = unpackRoot(
         await imageTarball(),
-        { userData: labUserData(spec), hostname: spec.hostname },
+        opts.firstBoot ?? { userData: labUserData(spec), hostname: spec.hostname },
         deployKey(),
     );
     await bootContainer(root, labLoopDevice());
     await waitForSsh();
     const cloudInit = await waitForCloudInit();
-    const provisioning = await provision(spec);
+    const provisioning = await (opts.provisionIt ?? (() => provision(spec)))();
     return { volumeCleanlyUnmounted, cloudInit, provisioning };
 }

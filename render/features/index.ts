@@ -24,6 +24,7 @@ import { opendkim } from "./opendkim";
 import { passwords } from "./passwords";
 import { postfix } from "./postfix";
 import { resolver } from "./resolver";
+import { search } from "./search";
 import { senderMilter } from "./sender-milter";
 import { sieve } from "./sieve";
 import { smtpEgressGuard } from "./smtp-egress-guard";
@@ -48,6 +49,7 @@ export const FEATURES: readonly Feature[] = [
     postfix,
     dovecot,
     sieve,
+    search,
     accounts,
     opendkim,
     senderMilter,
@@ -81,6 +83,7 @@ const PACKAGE_ORDER = [
     "postfix",
     "dovecot",
     "sieve",
+    "search",
     "opendkim",
     "sender-milter",
     "srs",

@@ -25,6 +25,9 @@ export const BACKUP_EXCLUDE: readonly string[] = [
     // (restoring an old one would send its mail again).
     ...VOLUME_STATE_DIRS.filter((d) => !d.backup).map(volumeStatePath),
     "/srv/mail/lost+found",
+    // The full-text indexes (Dovecot's fts-flatcurve, one per folder): rebuilt from the mail
+    // after a restore (mailstack-restore queues it), so the snapshot holds only the mail.
+    "/srv/mail/vhosts/**/fts-flatcurve",
     // A restore's own work directory and what a restore moved aside.
     "/srv/mail/.restore.*",
     "/srv/mail/**/*.before-restore-*",

@@ -107,3 +107,12 @@ else
     not_ok "dovecot runs the quota-warning script (installed, executable)" "$qw"
 fi
 check "shellcheck quota-warning.sh" shellcheck -s sh "$ROOT/usr/local/lib/mailstack/quota-warning.sh"
+# Full-text search: Debian's dovecot-flatcurve is installed (doveconf above loaded its settings)
+# and a search is answered from the index only.
+if [ -e "$ROOT/usr/lib/dovecot/modules/lib21_fts_flatcurve_plugin.so" ]; then
+    ok "the fts flatcurve plugin is installed (dovecot-flatcurve)"
+else
+    not_ok "the fts flatcurve plugin is installed (dovecot-flatcurve)"
+fi
+expect_doveconf "full-text search: answered from the index, never by reading every message" fts_search_read_fallback no
+expect_doveconf "full-text search: mail is indexed as it arrives" fts_autoindex yes

@@ -8,7 +8,8 @@
 # Restores from the latest snapshot (or ID, see `mailstack-backup restic snapshots`). What
 # is replaced is first moved aside to <path>.before-restore-<time> on the same volume.
 # Maildirs are restored byte for byte, dovecot-uidlist included, so Dovecot shows every
-# message with its old UID and UIDVALIDITY.
+# message with its old UID and UIDVALIDITY. The full-text indexes are not in the backup: the
+# restore queues their rebuild, and Dovecot's indexer builds them in the background.
 set -euo pipefail
 
 snapshot=latest
@@ -117,3 +118,11 @@ all) doveadm quota recalc -A ;;
 mailbox) doveadm quota recalc -u "$address" ;;
 *) doveadm quota recalc -u "*@$domain" ;;
 esac || echo "mailstack-restore: doveadm quota recalc failed; Dovecot recounts the quota later by itself" >&2
+# The full-text indexes (fts-flatcurve) are not in the snapshot: queue their rebuild for the
+# indexer service. Until it is done a search waits for it (fts_search_add_missing).
+case $what in
+all) doveadm index -A -q '*' ;;
+mailbox) doveadm index -u "$address" -q '*' ;;
+*) doveadm index -u "*@$domain" -q '*' ;;
+esac || echo "mailstack-restore: doveadm index failed; a search indexes what it needs itself" >&2
+echo "mailstack-restore: the full-text index is being built again in the background"
