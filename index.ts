@@ -1,7 +1,7 @@
 // mailstack: read the stack config, check the DNS zones, build the mail server, export what
 // a user needs. Nothing is declared before the config and the zones have been checked, but
 // the stack's state id (a local random value the zone check reads, components/zones.ts).
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig } from "./components/config";
 import { MailStack } from "./components/mailstack";
 import { withoutStackTraces } from "./components/stack-traces";
@@ -35,5 +35,22 @@ export = async (): Promise<ProgramOutputs> => {
         deployPrivateKey: mail.deployPrivateKey,
         sshHostKey: mail.sshHostKey,
         ...(mail.backupSshPublicKey ? { backupSshPublicKey: mail.backupSshPublicKey } : {}),
+        ...(mail.secondaryMx
+            ? {
+                  secondaryMx: pulumi
+                      .all([
+                          mail.secondaryMx.host.ipv4,
+                          mail.secondaryMx.host.ipv6,
+                          mail.secondaryMx.provisioning.hostKey,
+                      ])
+                      .apply(([ipv4, ipv6, sshHostKey]) => ({
+                          hostname: mail.secondaryMx!.hostname,
+                          ipv4,
+                          ipv6,
+                          sshHostKey,
+                      })),
+                  secondaryMxDeployPrivateKey: mail.secondaryMx.host.deployPrivateKey,
+              }
+            : {}),
     };
 };

@@ -20,6 +20,8 @@ export interface MailDnsArgs {
     readonly ipv4: pulumi.Input<string>;
     /** The server's public IPv6 address. */
     readonly ipv6: pulumi.Input<string>;
+    /** The backup MX's addresses, when spec.secondaryMx is set. */
+    readonly secondary?: { readonly ipv4: pulumi.Input<string>; readonly ipv6: pulumi.Input<string> };
     /** PEM public key of the domain's DKIM key. */
     readonly dkimPublicKeyPem: pulumi.Input<string>;
     /** Retired DKIM selector still published -> its PEM public key (a rotation). */
@@ -38,6 +40,7 @@ const SHAPE_FACTS: DnsFacts = {
     ipv4: "192.0.2.1",
     ipv6: "2001:db8::1",
     dkimPublicKeyPem: `-----BEGIN PUBLIC KEY-----\n${"A".repeat(392)}\n-----END PUBLIC KEY-----`,
+    secondary: { ipv4: "192.0.2.2", ipv6: "2001:db8::2" },
 };
 
 export class MailDns extends pulumi.ComponentResource {
@@ -47,6 +50,8 @@ export class MailDns extends pulumi.ComponentResource {
     public readonly dkimRecord: cloudflare.DnsRecord;
     /** The A/AAAA/CNAME records: what the CA resolves to validate the certificate's names. */
     public readonly nameRecords: cloudflare.DnsRecord[] = [];
+    /** The backup MX's A/AAAA records (in the zone that holds its name): its certificate waits for them. */
+    public readonly secondaryNameRecords: cloudflare.DnsRecord[] = [];
 
     constructor(name: string, args: MailDnsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:dns:MailDns", name, {}, opts);
@@ -55,10 +60,17 @@ export class MailDns extends pulumi.ComponentResource {
         const zoneId = args.zone.zoneId;
 
         const retired = args.dkimRetiredPublicKeysPem ?? {};
+        const secondary = args.secondary ? pulumi.all([args.secondary.ipv4, args.secondary.ipv6]) : undefined;
         this.records = pulumi
-            .all([args.ipv4, args.ipv6, args.dkimPublicKeyPem, pulumi.all(retired)])
-            .apply(([ipv4, ipv6, dkimPublicKeyPem, dkimRetiredPublicKeysPem]) =>
-                mailDnsRecords(spec, domain, { ipv4, ipv6, dkimPublicKeyPem, dkimRetiredPublicKeysPem }),
+            .all([args.ipv4, args.ipv6, args.dkimPublicKeyPem, pulumi.all(retired), secondary])
+            .apply(([ipv4, ipv6, dkimPublicKeyPem, dkimRetiredPublicKeysPem, secondaryIps]) =>
+                mailDnsRecords(spec, domain, {
+                    ipv4,
+                    ipv6,
+                    dkimPublicKeyPem,
+                    dkimRetiredPublicKeysPem,
+                    ...(secondaryIps ? { secondary: { ipv4: secondaryIps[0], ipv6: secondaryIps[1] } } : {}),
+                }),
             );
 
         const shapeFacts: DnsFacts = {
@@ -108,7 +120,9 @@ export class MailDns extends pulumi.ComponentResource {
                 },
             );
             if (key === dkimKey) dkimRecord = resource;
-            if (["A", "AAAA", "CNAME"].includes(shape.type)) this.nameRecords.push(resource);
+            if (["A", "AAAA"].includes(shape.type) && shape.name === spec.secondaryMx?.hostname)
+                this.secondaryNameRecords.push(resource);
+            else if (["A", "AAAA", "CNAME"].includes(shape.type)) this.nameRecords.push(resource);
         }
         if (!dkimRecord) throw new Error(`DNS: no DKIM record ${dkimKey} among the records of ${domain.name}`);
         this.dkimRecord = dkimRecord;

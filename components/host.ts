@@ -5,7 +5,7 @@ import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 
-import { firewallRules, type UserDataOptions } from "../render";
+import { firewallRules, secondaryFirewallRules, type FirewallRuleSpec, type UserDataOptions } from "../render";
 import type { MailSpec } from "../model";
 
 export interface MailHostArgs {
@@ -13,6 +13,42 @@ export interface MailHostArgs {
     readonly spec: MailSpec;
     /** Renders the first-boot user-data from the mail volume's device path and the provisional host key. */
     readonly userData: (options: UserDataOptions) => string;
+    /** Which server: the mail server (default), or the backup MX (mailstack:secondaryMx). */
+    readonly role?: "primary" | "secondary";
+}
+
+/** What differs between the two servers: the names, the place, the volume and the firewall. */
+interface HostShape {
+    readonly hostname: string;
+    readonly server: { readonly type: string; readonly location: string; readonly image: string };
+    readonly volumeSizeGb: number;
+    /** Hetzner name suffixes of the volume and the firewall. */
+    readonly volumeSuffix: string;
+    readonly firewallSuffix: string;
+    readonly firewallRules: readonly FirewallRuleSpec[];
+}
+
+/** The primary's shape is exactly what it always was: a backup MX added beside it changes none of its inputs. */
+export function hostShape(spec: MailSpec, role: "primary" | "secondary"): HostShape {
+    if (role === "primary")
+        return {
+            hostname: spec.hostname,
+            server: spec.server,
+            volumeSizeGb: spec.mailVolumeSizeGb,
+            volumeSuffix: "mail",
+            firewallSuffix: "mail",
+            firewallRules: firewallRules(spec),
+        };
+    const secondary = spec.secondaryMx;
+    if (!secondary) throw new Error("MailHost: role secondary without mailstack:secondaryMx");
+    return {
+        hostname: secondary.hostname,
+        server: secondary.server,
+        volumeSizeGb: secondary.queueVolumeSizeGb,
+        volumeSuffix: "queue",
+        firewallSuffix: "mx",
+        firewallRules: secondaryFirewallRules(spec),
+    };
 }
 
 /**
@@ -45,11 +81,11 @@ export class MailHost extends pulumi.ComponentResource {
 
     constructor(name: string, args: MailHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:host:MailHost", name, {}, opts);
-        const { spec } = args;
+        const shape = hostShape(args.spec, args.role ?? "primary");
         const parent = { parent: this };
         const labels = { "managed-by": "mailstack" };
         // Hetzner names: lower-case letters, digits, dashes.
-        const baseName = spec.hostname.replace(/\./g, "-");
+        const baseName = shape.hostname.replace(/\./g, "-");
 
         const deployKey = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: "ED25519" }, parent);
         const sshKey = new hcloud.SshKey(
@@ -74,7 +110,7 @@ export class MailHost extends pulumi.ComponentResource {
                 {
                     name: `${baseName}-${version}`,
                     type: version,
-                    location: spec.server.location,
+                    location: shape.server.location,
                     // No assigneeType: it is only meaningful with an assigneeId, and the
                     // server assigns itself the IP through publicNets (hcloud provider #1395).
                     autoDelete: false,
@@ -89,9 +125,9 @@ export class MailHost extends pulumi.ComponentResource {
         const firewall = new hcloud.Firewall(
             `${name}-firewall`,
             {
-                name: `${baseName}-mail`,
+                name: `${baseName}-${shape.firewallSuffix}`,
                 labels,
-                rules: firewallRules(spec).map((r) => ({
+                rules: shape.firewallRules.map((r) => ({
                     direction: r.direction,
                     protocol: r.protocol,
                     ...(r.port ? { port: r.port } : {}),
@@ -108,9 +144,9 @@ export class MailHost extends pulumi.ComponentResource {
         const volume = new hcloud.Volume(
             `${name}-mail-volume`,
             {
-                name: `${baseName}-mail`,
-                size: spec.mailVolumeSizeGb,
-                location: spec.server.location,
+                name: `${baseName}-${shape.volumeSuffix}`,
+                size: shape.volumeSizeGb,
+                location: shape.server.location,
                 format: "ext4",
                 deleteProtection: true,
                 labels,
@@ -121,10 +157,10 @@ export class MailHost extends pulumi.ComponentResource {
         const server = new hcloud.Server(
             `${name}-server`,
             {
-                name: spec.hostname,
-                serverType: spec.server.type,
-                image: spec.server.image,
-                location: spec.server.location,
+                name: shape.hostname,
+                serverType: shape.server.type,
+                image: shape.server.image,
+                location: shape.server.location,
                 sshKeys: [sshKey.id],
                 firewallIds: [firewall.id.apply((id) => Number(id))],
                 publicNets: [
@@ -193,12 +229,12 @@ export class MailHost extends pulumi.ComponentResource {
         // points back (FCrDNS); without it much mail is refused or lands in spam.
         new hcloud.Rdns(
             `${name}-ptr-ipv4`,
-            { primaryIpId: ip4.id.apply((id) => Number(id)), ipAddress: this.ipv4, dnsPtr: spec.hostname },
+            { primaryIpId: ip4.id.apply((id) => Number(id)), ipAddress: this.ipv4, dnsPtr: shape.hostname },
             parent,
         );
         new hcloud.Rdns(
             `${name}-ptr-ipv6`,
-            { primaryIpId: ip6.id.apply((id) => Number(id)), ipAddress: this.ipv6, dnsPtr: spec.hostname },
+            { primaryIpId: ip6.id.apply((id) => Number(id)), ipAddress: this.ipv6, dnsPtr: shape.hostname },
             parent,
         );
 

@@ -5,11 +5,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 
-import { renderUserData } from "../render";
+import { renderSecondaryUserData, renderUserData } from "../render";
 import { DkimKeys } from "./dkim";
 import { describeRecord } from "../render/dns/text";
 import { appleProfileUrl } from "../render/host/client-config";
-import { MTA_STS_POLICY_STEPS } from "../render/plan/plan";
+import { MTA_STS_POLICY_STEPS, SECONDARY_PROVISIONING_PLAN } from "../render/plan/plan";
 import { MailDns } from "./dns";
 import { MailHost } from "./host";
 import { BCRYPT_SALT_LENGTH } from "../render/plan/passwords";
@@ -81,6 +81,12 @@ export class MailStack extends pulumi.ComponentResource {
     /** The SSH public key to install on the Storage Box, when mailstack generated it. */
     public readonly backupSshPublicKey?: pulumi.Output<string>;
     public readonly provisioning: MailProvisioning;
+    /** The backup MX (mailstack:secondaryMx): its server and its own provisioning. */
+    public readonly secondaryMx?: {
+        readonly hostname: string;
+        readonly host: MailHost;
+        readonly provisioning: MailProvisioning;
+    };
 
     constructor(name: string, args: MailStackArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:stack:MailStack", name, {}, opts);
@@ -88,6 +94,15 @@ export class MailStack extends pulumi.ComponentResource {
         const parent = { parent: this };
 
         const host = new MailHost(name, { spec, userData: (options) => renderUserData(spec, options) }, parent);
+        // The backup MX: its own server, addresses, firewall and queue volume in another
+        // location, booted from its own user-data. Nothing of the primary's changes with it.
+        const secondaryHost = spec.secondaryMx
+            ? new MailHost(
+                  `${name}-mx2`,
+                  { spec, role: "secondary", userData: (options) => renderSecondaryUserData(spec, options) },
+                  parent,
+              )
+            : undefined;
         const dkim = new DkimKeys(`${name}-dkim`, { spec, now: args.now }, parent);
 
         // The `_mta-sts` records wait for the steps that serve the policy, which are declared
@@ -103,6 +118,7 @@ export class MailStack extends pulumi.ComponentResource {
                         domain,
                         ipv4: host.ipv4,
                         ipv6: host.ipv6,
+                        ...(secondaryHost ? { secondary: { ipv4: secondaryHost.ipv4, ipv6: secondaryHost.ipv6 } } : {}),
                         dkimPublicKeyPem: dkim.publicKeysPem[domain.name],
                         dkimRetiredPublicKeysPem: dkim.retiredPublicKeysPem[domain.name],
                         zone: args.zones[domain.name],
@@ -206,6 +222,7 @@ export class MailStack extends pulumi.ComponentResource {
                 ...(args.relayPassword !== undefined ? { relayPassword: args.relayPassword } : {}),
                 ...(backup ? { backup } : {}),
                 importPasswords: pulumi.secret(args.importPasswords ?? {}),
+                ...(secondaryHost ? { secondaryMxAddresses: [secondaryHost.ipv4, secondaryHost.ipv6] } : {}),
                 waitFor: {
                     // The certificate's names: the host's A/AAAA and every domain's client names.
                     "host-dns": dns.flatMap((d) => d.nameRecords),
@@ -216,6 +233,35 @@ export class MailStack extends pulumi.ComponentResource {
             parent,
         );
         policyServed(MTA_STS_POLICY_STEPS.map((role) => this.provisioning.steps.get(role)!));
+
+        // The backup MX follows the config through its own steps (relay-data: the domains and
+        // every valid address). It gets no password hash and no DKIM key.
+        if (spec.secondaryMx && secondaryHost) {
+            this.secondaryMx = {
+                hostname: spec.secondaryMx.hostname,
+                host: secondaryHost,
+                provisioning: new MailProvisioning(
+                    `${name}-mx2-provision`,
+                    {
+                        spec,
+                        plan: SECONDARY_PROVISIONING_PLAN,
+                        serverId: secondaryHost.serverId,
+                        host: secondaryHost.ipv4,
+                        privateKey: secondaryHost.deployPrivateKey,
+                        provisionalHostKey: secondaryHost.provisionalHostKey,
+                        passwordHashes: {},
+                        dkimPrivateKeysPem: {},
+                        waitFor: {
+                            // Its certificate's one name: its own A/AAAA.
+                            "host-dns": dns.flatMap((d) => d.secondaryNameRecords),
+                            "dkim-dns": [],
+                            "volume-size": [secondaryHost.mailVolume],
+                        },
+                    },
+                    parent,
+                ),
+            };
+        }
 
         this.ipv4 = host.ipv4;
         this.ipv6 = host.ipv6;
@@ -234,6 +280,7 @@ export class MailStack extends pulumi.ComponentResource {
             clientSettings: this.clientSettings,
             sshHostKey: this.sshHostKey,
             backupSshPublicKey: this.backupSshPublicKey,
+            ...(this.secondaryMx ? { secondaryMxHostKey: this.secondaryMx.provisioning.hostKey } : {}),
         });
     }
 }

@@ -14,6 +14,7 @@ import {
     hostKeyFromReport,
     PROVISIONING_PLAN,
     type PlanInputs,
+    type ProvisioningStep,
     type StepRole,
     type StepWait,
 } from "../render/plan/plan";
@@ -41,6 +42,10 @@ export interface MailProvisioningArgs {
     readonly backup?: pulumi.Input<BackupSecrets>;
     /** mailbox -> the old account's password, for mailstack:imports (secret). */
     readonly importPasswords?: pulumi.Input<Record<string, string>>;
+    /** The backup MX's addresses, when spec.secondaryMx is set (the primary trusts its Received: lines). */
+    readonly secondaryMxAddresses?: pulumi.Input<pulumi.Input<string>[]>;
+    /** The steps to run: the mail server's plan (default), or the backup MX's (SECONDARY_PROVISIONING_PLAN). */
+    readonly plan?: readonly ProvisioningStep[];
     /** The resources behind each outside condition a step waits for. */
     readonly waitFor: Readonly<Record<StepWait, readonly pulumi.Input<pulumi.Resource>[]>>;
 }
@@ -100,10 +105,12 @@ export class MailProvisioning extends pulumi.ComponentResource {
             relayPassword: args.relayPassword,
             backup: args.backup,
             importPasswords: args.importPasswords ?? {},
+            secondaryMxAddresses: args.secondaryMxAddresses,
         };
+        const plan = args.plan ?? PROVISIONING_PLAN;
         const done = new Map<StepRole, command.remote.Command>();
         let replacedKey: pulumi.Output<string> | undefined;
-        for (const step of PROVISIONING_PLAN) {
+        for (const step of plan) {
             const render = step.stdin;
             // Only the inputs the step names, so that a new mailbox changes mail-data's stdin only.
             const used = pulumi.all(Object.fromEntries(step.uses.map((k) => [k, inputs[k]])));
@@ -136,7 +143,7 @@ export class MailProvisioning extends pulumi.ComponentResource {
         }
         this.hostKey = replacedKey!;
         this.steps = done;
-        this.reports = Object.fromEntries(PROVISIONING_PLAN.map((s) => [reportKey(s.role), done.get(s.role)!.stdout]));
+        this.reports = Object.fromEntries(plan.map((s) => [reportKey(s.role), done.get(s.role)!.stdout]));
         this.registerOutputs({ reports: this.reports, hostKey: this.hostKey });
     }
 }

@@ -7,6 +7,7 @@ import type { Lookup } from "./dns";
 import { portChecks, relayCheck, reverseDnsChecks, type Target } from "./outside";
 import { recordChecks } from "./records";
 import { sshChecks, type RemoteFacts } from "./remote";
+import { secondaryOutsideChecks, secondarySshChecks } from "./secondary";
 import { parseDkimName } from "../model/names";
 import type { DoctorOutputs } from "../model/outputs";
 import { fail, type Check, type CheckResult } from "./types";
@@ -82,6 +83,13 @@ export async function runDoctor(o: DoctorOptions): Promise<CheckResult[]> {
         ...portChecks(target),
         relayCheck(target),
         ...blocklistChecks(o.blocklists, { ips: [out.ipv4, out.ipv6], domains: mailDomains(out) }, o.lookup),
+        // The backup MX (mailstack:secondaryMx), when there is one: the same from outside, port 25 only.
+        ...secondaryOutsideChecks(out, {
+            lookup: o.lookup,
+            blocklists: o.blocklists,
+            minCertDays: o.minCertDays,
+            ...(o.ca ? { ca: o.ca } : {}),
+        }),
     ];
     const timeoutMs = o.timeoutSeconds * 1000;
     const outside = Promise.all(checks.map((c) => runCheck(c, timeoutMs)));
@@ -108,5 +116,6 @@ export async function runDoctor(o: DoctorOptions): Promise<CheckResult[]> {
                 // One session for every check on the server, each command limited on its own.
                 timeoutMs * 3,
             );
-    return [...(await outside), ...(await remote)];
+    const secondary = o.ssh ? secondarySshChecks(out, o.timeoutSeconds) : Promise.resolve([]);
+    return [...(await outside), ...(await remote), ...(await secondary)];
 }

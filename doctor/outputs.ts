@@ -21,7 +21,12 @@ export function parseOutputs(json: string, source: string): DoctorOutputs {
     // `pulumi stack output --json` without --show-secrets prints secrets as "[secret]".
     const secret = (v?: string) => (v && v !== "[secret]" ? v : undefined);
     const deployPrivateKey = secret(r.data.deployPrivateKey);
-    return { ...r.data, ...(deployPrivateKey ? { deployPrivateKey } : { deployPrivateKey: undefined }) };
+    const secondaryMxDeployPrivateKey = secret(r.data.secondaryMxDeployPrivateKey);
+    return {
+        ...r.data,
+        ...(deployPrivateKey ? { deployPrivateKey } : { deployPrivateKey: undefined }),
+        ...(secondaryMxDeployPrivateKey ? { secondaryMxDeployPrivateKey } : { secondaryMxDeployPrivateKey: undefined }),
+    };
 }
 
 /** From a file, or from the Pulumi CLI for the current (or given) stack. */

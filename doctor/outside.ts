@@ -139,9 +139,9 @@ export async function managesieveCheck(e: Endpoint, t: Target, signal: AbortSign
     }
 }
 
-/** Each TLS port of the services table on each address. */
-export function portChecks(t: Target): Check[] {
-    return TLS_SERVICES.flatMap((s) =>
+/** Each TLS port of the services table (or of `services`: the backup MX's port 25) on each address. */
+export function portChecks(t: Target, services: readonly (typeof TLS_SERVICES)[number][] = TLS_SERVICES): Check[] {
+    return services.flatMap((s) =>
         families(t).map(([family, address]): Check => ({
             check: `port ${s.port} ${s.name} ${family}`,
             onError: `is the server up and the daemon running (ssh daemons)? the cloud firewall opens ${s.port} (pulumi up); from here, is ${family} routed at all?`,

@@ -87,13 +87,20 @@ export function outsideRecords(): LabDnsRecord[] {
 /** The lab's zone: the stack's own records for every domain, and PTRs for the server. */
 export function labDnsRecords(
     spec: MailSpec,
-    facts: { ipv4: string; ipv6: string; dkimPublicKeysPem: Record<string, string> },
+    facts: {
+        ipv4: string;
+        ipv6: string;
+        dkimPublicKeysPem: Record<string, string>;
+        /** The backup MX's addresses, when spec.secondaryMx is set. */
+        secondary?: { ipv4: string; ipv6: string };
+    },
 ): LabDnsRecord[] {
     const records: LabDnsRecord[] = spec.domains.flatMap((d) =>
         mailDnsRecords(spec, d, {
             ipv4: facts.ipv4,
             ipv6: facts.ipv6,
             dkimPublicKeyPem: facts.dkimPublicKeysPem[d.name],
+            ...(facts.secondary ? { secondary: facts.secondary } : {}),
         }).map((r: MailDnsRecord): LabDnsRecord => ({
             name: r.name,
             type: r.type,
@@ -105,6 +112,9 @@ export function labDnsRecords(
     );
     records.push({ name: reverseName(facts.ipv4), type: "PTR", content: spec.hostname });
     records.push({ name: reverseName(facts.ipv6), type: "PTR", content: spec.hostname });
+    if (facts.secondary && spec.secondaryMx)
+        for (const ip of [facts.secondary.ipv4, facts.secondary.ipv6])
+            records.push({ name: reverseName(ip), type: "PTR", content: spec.secondaryMx.hostname });
     records.push(...outsideRecords());
     return records;
 }

@@ -5,7 +5,7 @@
 import { checkAddresses, type AddressFacts } from "./addresses";
 import { ConfigError, configPath, Problems } from "./errors";
 import { checkSpamFilter } from "./filter";
-import { longestPublishedName, DNS_NAME_LIMIT } from "./names";
+import { longestPublishedName, DNS_NAME_LIMIT, publishedNames } from "./names";
 import {
     BACKUP_SECRET_KEYS,
     backupInput,
@@ -14,6 +14,7 @@ import {
     domainInput,
     importInput,
     relayInput,
+    secondaryMxInput,
     serverInput,
     type RawConfig,
 } from "./schema";
@@ -327,6 +328,61 @@ function checkImports(input: RawConfig, mailboxes: ReadonlySet<string>, problems
 }
 
 /**
+ * The backup MX: its own host name inside a configured domain (its A/AAAA records), not the
+ * primary's, not a name mailstack publishes already; and another location than the primary's.
+ * The same location is an error, not a warning: a backup MX exists for the hours its
+ * primary's location is out (Hetzner's incidents are per location: its network, its power),
+ * and beside the primary it shares exactly that failure, at the same price as elsewhere.
+ */
+function checkSecondaryMx(input: RawConfig, facts: AddressFacts, problems: Problems): string | undefined {
+    const given = input.secondaryMx;
+    if (!isRecord(given)) return undefined;
+    const shape = secondaryMxInput.shape;
+    const primaryLocation = isRecord(input.server)
+        ? stringAt(serverInput.shape.location, input.server.location)
+        : serverInput.shape.location.parse(undefined);
+    const location = stringAt(shape.location, given.location);
+    if (location !== undefined && primaryLocation !== undefined && location === primaryLocation)
+        problems.at(
+            ["secondaryMx", "location"],
+            `is the primary's location (mailstack:server.location ${primaryLocation}); a backup MX must be elsewhere ` +
+                "(another of Hetzner's locations, e.g. fsn1, nbg1, hel1), or an outage of that location stops both",
+        );
+    const image = stringAt(shape.image, given.image) ?? SUPPORTED_IMAGE;
+    if (image !== SUPPORTED_IMAGE)
+        problems.at(
+            ["secondaryMx", "image"],
+            `"${image}" is not supported: the server configuration targets exactly ${SUPPORTED_IMAGE}`,
+        );
+    const hostname = stringAt(shape.hostname, given.hostname)?.toLowerCase();
+    if (hostname === undefined) return undefined;
+    if (!isDomainName(hostname)) {
+        problems.at(["secondaryMx", "hostname"], `"${hostname}" is not a valid host name`);
+        return undefined;
+    }
+    const primary = stringAt(configInput.shape.hostname, input.hostname)?.toLowerCase();
+    if (hostname === primary) {
+        problems.at(["secondaryMx", "hostname"], `"${hostname}" is the primary's hostname; give the backup MX its own`);
+        return undefined;
+    }
+    const zone = [...facts.domainNames.keys()]
+        .filter((n) => hostname.endsWith(`.${n}`))
+        .sort((a, b) => b.length - a.length)[0];
+    if (facts.domainNames.has(hostname) || (!zone && facts.allNamesKnown)) {
+        problems.at(
+            ["secondaryMx", "hostname"],
+            `"${hostname}" must be a host inside a configured domain (not the domain itself), e.g. mx2.<domain>, so its A/AAAA records can be created`,
+        );
+        return undefined;
+    }
+    if (zone && publishedNames(zone, []).includes(hostname)) {
+        problems.at(["secondaryMx", "hostname"], `"${hostname}" is a name mailstack publishes already; choose another`);
+        return undefined;
+    }
+    return zone;
+}
+
+/**
  * Validate the stack config and build the MailSpec, or throw a ConfigError that lists
  * every problem with its key path (`mailstack:domains[1].aliases.admin[0]: ...`).
  *
@@ -349,6 +405,7 @@ export function buildSpec(config: RawConfig): MailSpec {
     const facts = checkAddresses(raw.domains, passwords, problems);
     checkImports(raw, facts.mailboxes, problems);
     const hostnameDomain = checkHostname(raw, facts, problems);
+    const secondaryHostnameDomain = checkSecondaryMx(raw, facts, problems);
 
     const found = problems.sorted();
     if (found.length > 0 || !parsed.success || hostnameDomain === undefined) throw new ConfigError(found);
@@ -388,6 +445,20 @@ export function buildSpec(config: RawConfig): MailSpec {
         acmeServer: cfg.acmeServer,
         acmeCaaIdentity: cfg.acmeCaaIdentity ?? caaIdentityOf(cfg.acmeServer)!,
         server: cfg.server,
+        ...(cfg.secondaryMx && secondaryHostnameDomain
+            ? {
+                  secondaryMx: {
+                      hostname: cfg.secondaryMx.hostname.toLowerCase(),
+                      hostnameDomain: secondaryHostnameDomain,
+                      server: {
+                          type: cfg.secondaryMx.type,
+                          location: cfg.secondaryMx.location,
+                          image: cfg.secondaryMx.image,
+                      },
+                      queueVolumeSizeGb: cfg.secondaryMx.queueVolumeSizeGb,
+                  },
+              }
+            : {}),
         // As Hetzner stores them (RFC 5952), so that no up shows a firewall diff.
         sshAllowedCidrs: cfg.sshAllowedCidrs.map(cidrNetwork),
         domains,

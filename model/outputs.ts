@@ -43,6 +43,17 @@ export const STACK_OUTPUTS = z.object({
     mailboxPasswords: z.record(z.string(), z.string()),
     /** With `mailstack:backup`: the key to authorize on the Storage Box. */
     backupSshPublicKey: z.string().optional(),
+    /** With `mailstack:secondaryMx`: the backup MX, and the host key its provisioning pinned. */
+    secondaryMx: z
+        .object({
+            hostname: z.string().min(1),
+            ipv4: z.string().min(1),
+            ipv6: z.string().min(1),
+            sshHostKey: z.string(),
+        })
+        .optional(),
+    /** Secret: the key that provisions the backup MX over SSH. */
+    secondaryMxDeployPrivateKey: z.string().optional(),
 });
 
 export type StackOutputs = z.infer<typeof STACK_OUTPUTS>;
@@ -58,6 +69,8 @@ export const DOCTOR_OUTPUTS = STACK_OUTPUTS.pick({
     dnsRecords: true,
     deployPrivateKey: true,
     sshHostKey: true,
+    secondaryMx: true,
+    secondaryMxDeployPrivateKey: true,
 }).partial({ deployPrivateKey: true, sshHostKey: true });
 
 export type DoctorOutputs = z.infer<typeof DOCTOR_OUTPUTS>;

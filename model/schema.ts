@@ -145,6 +145,33 @@ export const serverInput = z
     })
     .strict();
 
+/**
+ * `mailstack:secondaryMx`: a backup MX in another location (render/host/secondary-mx.ts). It
+ * holds the queue only: no mailbox, no password, no DKIM key.
+ */
+export const secondaryMxInput = z
+    .object({
+        /** Its own name: A/AAAA, PTR, EHLO and certificate, like the primary's hostname. */
+        hostname: z.string({ error: "is required (the backup MX's host name, e.g. mx2.example.org)" }),
+        /** Required, and never the primary's: the point is to survive the primary's location. */
+        location: z
+            .string({ error: "is required (a Hetzner location other than server.location, e.g. fsn1)" })
+            .regex(/^[a-z0-9-]+$/, "must be a Hetzner location such as fsn1"),
+        type: z
+            .string()
+            .regex(/^[a-z0-9-]+$/, "must be a Hetzner server type such as cx23")
+            .default("cx23"),
+        image: z.string().default(SUPPORTED_IMAGE),
+        /** The volume its queue (and certificate, rspamd's state) lives on. */
+        queueVolumeSizeGb: z
+            .number()
+            .int()
+            .min(10, "must be at least 10 (Hetzner's smallest volume)")
+            .max(100, "must be at most 100: it holds a queue of days, not mailboxes")
+            .default(10),
+    })
+    .strict();
+
 export const relayInput = z
     .object({
         host: z.string(),
@@ -279,6 +306,8 @@ export const configInput = z.object({
         .regex(/^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$/, "must be the CA's CAA domain, e.g. letsencrypt.org")
         .optional(),
     server: serverInput.default({ type: "cx23", location: "nbg1", image: SUPPORTED_IMAGE }),
+    /** A second MX in another location that queues mail while the server is down; none when absent. */
+    secondaryMx: secondaryMxInput.optional(),
     sshAllowedCidrs: z.array(z.string()).min(1, "must list at least one CIDR that may reach SSH (the deployer, CI)"),
     domains: z.array(domainInput).min(1, "must list at least one mail domain"),
     relay: relayInput.optional(),

@@ -93,6 +93,18 @@ export interface ImportSpec {
     readonly user: string;
 }
 
+/** The backup MX (mailstack:secondaryMx): Postfix and rspamd in front of a queue of days. */
+export interface SecondaryMxSpec {
+    /** Its host name: A/AAAA, PTR, EHLO name and TLS certificate name. */
+    readonly hostname: string;
+    /** The configured domain whose zone holds its A/AAAA records. */
+    readonly hostnameDomain: string;
+    /** Another location than the primary's (buildSpec refuses the same one). */
+    readonly server: { readonly type: string; readonly location: string; readonly image: string };
+    /** Size of the volume its queue lives on. */
+    readonly queueVolumeSizeGb: number;
+}
+
 export interface MailSpec {
     /** The MX host: A/AAAA, PTR, EHLO name and TLS certificate name. */
     readonly hostname: string;
@@ -104,6 +116,8 @@ export interface MailSpec {
     /** The CAA `issue` value: the only CA that may issue for our domains (RFC 8659). */
     readonly acmeCaaIdentity: string;
     readonly server: { readonly type: string; readonly location: string; readonly image: string };
+    /** The backup MX in another location; none when absent. */
+    readonly secondaryMx?: SecondaryMxSpec;
     readonly sshAllowedCidrs: readonly string[];
     readonly domains: readonly DomainSpec[];
     readonly relay?: RelaySpec;

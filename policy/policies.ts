@@ -166,47 +166,49 @@ export const userDataNoSecrets = userDataHoldsNoSecrets();
 export const ptrNamesTheMailHost: StackValidationPolicy = {
     name: "ptr-names-the-mail-host",
     description:
-        "Each primary IP has exactly one hcloud Rdns, and every dnsPtr is the mail host name (the hcloud Server's name).",
+        "Each primary IP has exactly one hcloud Rdns, whose dnsPtr is the name of the hcloud Server that has the address " +
+        "(the mail host, or the backup MX).",
     validateStack: (args, reportViolation) => {
         const servers = args.resources.filter((r) => r.isType(hcloud.Server));
         const ips = args.resources.filter((r) => r.isType(hcloud.PrimaryIp));
         const ptrs = args.resources.filter((r) => r.isType(hcloud.Rdns));
         if (servers.length === 0 && ips.length === 0 && ptrs.length === 0)
             args.notApplicable("no hcloud Server, PrimaryIp or Rdns in this stack");
-
-        if (servers.length !== 1)
-            reportViolation(
-                `expected exactly one hcloud Server, whose name is the mail host name; found ${servers.length}` +
-                    (servers.length ? ` (${servers.map((s) => `"${s.name}"`).join(", ")})` : "") +
-                    ".",
-            );
-        const host = servers.length === 1 ? dnsName(servers[0].props.name) : undefined;
-
-        const ptrNames = [...new Set(ptrs.map((p) => dnsName(p.props.dnsPtr)))];
-        if (ptrNames.length > 1)
-            reportViolation(
-                `the hcloud Rdns records name different hosts (${ptrNames.map((n) => `"${n}"`).join(", ")}); ` +
-                    "every PTR must name the one mail host.",
-            );
-        for (const p of ptrs) {
-            if (host !== undefined && dnsName(p.props.dnsPtr) !== host)
-                reportViolation(
-                    `hcloud Rdns "${p.name}" has dnsPtr "${p.props.dnsPtr}"; it must be the mail host name ` +
-                        `"${host}" (the name of hcloud Server "${servers[0].name}"), or receivers' FCrDNS check fails.`,
-                    p.urn,
-                );
-        }
+        if (servers.length === 0)
+            reportViolation("expected an hcloud Server, whose name is the mail host name; found none.");
 
         // Which primary IP each Rdns is set on: the resource its primaryIpId comes from (known
-        // even in a preview, when the id itself is not).
+        // even in a preview, when the id itself is not); which server has that IP: the one
+        // whose publicNets it feeds.
         const ipOf = (p: PolicyResource) =>
             (p.propertyDependencies["primaryIpId"] ?? []).filter((d) => d.isType(hcloud.PrimaryIp));
+        const serversOf = (ip: PolicyResource) =>
+            servers.filter((sv) => (sv.propertyDependencies["publicNets"] ?? []).some((d) => d.urn === ip.urn));
         for (const p of ptrs) {
             const on = ipOf(p);
-            if (on.length !== 1)
+            if (on.length !== 1) {
                 reportViolation(
                     `hcloud Rdns "${p.name}" is not set on exactly one primary IP of this stack ` +
                         `(its primaryIpId comes from ${on.length} hcloud PrimaryIp resources; it must be one).`,
+                    p.urn,
+                );
+                continue;
+            }
+            const holders = serversOf(on[0]);
+            if (holders.length !== 1) {
+                if (servers.length > 0)
+                    reportViolation(
+                        `hcloud Rdns "${p.name}" is set on hcloud PrimaryIp "${on[0].name}", which ${holders.length} hcloud ` +
+                            "Servers have in their publicNets; it must be exactly one, whose name the PTR is.",
+                        p.urn,
+                    );
+                continue;
+            }
+            const host = dnsName(holders[0].props.name);
+            if (dnsName(p.props.dnsPtr) !== host)
+                reportViolation(
+                    `hcloud Rdns "${p.name}" has dnsPtr "${p.props.dnsPtr}"; it must be the mail host name ` +
+                        `"${host}" (the name of hcloud Server "${holders[0].name}"), or receivers' FCrDNS check fails.`,
                     p.urn,
                 );
         }

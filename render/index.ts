@@ -5,6 +5,7 @@ export { SERVICE_ACTIONS, renderHostFiles, MAIL_PACKAGES, FEATURES, type Feature
 export { renderMailData, type MailDataSecrets } from "./host/mail-data";
 export { renderDkimFiles, type DkimSecrets } from "./host/dkim";
 export { renderUserData, USER_DATA_LIMIT_BYTES, type UserDataOptions } from "./boot/user-data";
+export { renderSecondaryUserData } from "./features/backup-mx";
 export { renderBundle, parseBundle, parseBundleRules, type PruneRule } from "./plan/bundle";
 export { PROVISIONING_PLAN, type PlanInputs, type ProvisioningStep, type StepRole } from "./plan/plan";
-export { firewallRules, ANYWHERE, type FirewallRuleSpec } from "./boot/firewall";
+export { firewallRules, secondaryFirewallRules, ANYWHERE, type FirewallRuleSpec } from "./boot/firewall";

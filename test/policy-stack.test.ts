@@ -104,6 +104,24 @@ describe.each([
     });
 });
 
+describe("the program with a backup MX (mailstack:secondaryMx)", () => {
+    test("keeps every policy: its volume and IPs protected, its SSH closed, its user-data clean, each PTR naming its own server", async () => {
+        const result = await runAll(
+            await deploy("pmx2", { ...twoDomains(), secondaryMx: { hostname: "mx2.nathabee.de", location: "fsn1" } }),
+        );
+        expect(result.violations).toEqual(none);
+        expect(result.checked["mail-volume-protected"].sort()).toEqual(["pmx2-mail-volume", "pmx2-mx2-mail-volume"]);
+        expect(result.checked["primary-ips-protected"].sort()).toEqual([
+            "pmx2-ipv4",
+            "pmx2-ipv6",
+            "pmx2-mx2-ipv4",
+            "pmx2-mx2-ipv6",
+        ]);
+        expect(result.checked["ssh-not-open-to-the-world"].sort()).toEqual(["pmx2-firewall", "pmx2-mx2-firewall"]);
+        expect(result.checked["user-data-holds-no-secrets"].sort()).toEqual(["pmx2-mx2-server", "pmx2-server"]);
+    });
+});
+
 describe("the policies see what the program really declares", () => {
     test("the A/AAAA records the stack policy checks are the mail host's, and the PTRs are tied to the IPs", async () => {
         const stack = await deploy("pshape", oneDomain());

@@ -426,7 +426,12 @@ describe("user-data-holds-no-secrets", () => {
 
 describe("ptr-names-the-mail-host", () => {
     const base = (): StackResourceSpec[] => [
-        { type: T.server, name: "server", props: { name: "mail.example.org" } },
+        {
+            type: T.server,
+            name: "server",
+            props: { name: "mail.example.org" },
+            propertyDependencies: { publicNets: ["ipv4", "ipv6"] },
+        },
         { type: T.primaryIp, name: "ipv4", props: { type: "ipv4" } },
         { type: T.primaryIp, name: "ipv6", props: { type: "ipv6" } },
         {
@@ -461,10 +466,6 @@ describe("ptr-names-the-mail-host", () => {
     test("a PTR naming another host is a violation on that Rdns", async () => {
         const out = await run(edit("ptr-ipv6", (s) => ({ ...s, props: { ...s.props, dnsPtr: "static.example.net" } })));
         expect(out.violations).toEqual([
-            {
-                message:
-                    'the hcloud Rdns records name different hosts ("mail.example.org", "static.example.net"); every PTR must name the one mail host.',
-            },
             {
                 message:
                     'hcloud Rdns "ptr-ipv6" has dnsPtr "static.example.net"; it must be the mail host name "mail.example.org" ' +
@@ -503,14 +504,44 @@ describe("ptr-names-the-mail-host", () => {
         ]);
     });
 
-    test("no server, or two, is a violation: the mail host name is the one server's name", async () => {
+    test("no server is a violation: the PTR names the server that has the address", async () => {
         const none = await run(base().filter((s) => s.type !== T.server));
-        expect(messages(none)).toEqual([
-            "expected exactly one hcloud Server, whose name is the mail host name; found 0.",
+        expect(messages(none)).toEqual(["expected an hcloud Server, whose name is the mail host name; found none."]);
+    });
+
+    // The backup MX (mailstack:secondaryMx): a second server with its own primary IPs.
+    const withBackupMx = (ptr = "mx2.example.org"): StackResourceSpec[] => [
+        ...base(),
+        {
+            type: T.server,
+            name: "mx2-server",
+            props: { name: "mx2.example.org" },
+            propertyDependencies: { publicNets: ["mx2-ipv4"] },
+        },
+        { type: T.primaryIp, name: "mx2-ipv4", props: { type: "ipv4" } },
+        {
+            type: T.rdns,
+            name: "mx2-ptr-ipv4",
+            props: { primaryIpId: 3, ipAddress: "192.0.2.26", dnsPtr: ptr },
+            propertyDependencies: { primaryIpId: ["mx2-ipv4"] },
+        },
+    ];
+
+    test("a second server (the backup MX): each PTR names the server that has its address", async () => {
+        expect(await run(withBackupMx())).toEqual({ violations: [] });
+        const out = await run(withBackupMx("mail.example.org"));
+        expect(messages(out)).toEqual([
+            'hcloud Rdns "mx2-ptr-ipv4" has dnsPtr "mail.example.org"; it must be the mail host name "mx2.example.org" ' +
+                '(the name of hcloud Server "mx2-server"), or receivers\' FCrDNS check fails.',
         ]);
-        const two = await run([...base(), { type: T.server, name: "other", props: { name: "mail.example.org" } }]);
-        expect(messages(two)).toEqual([
-            'expected exactly one hcloud Server, whose name is the mail host name; found 2 ("server", "other").',
+    });
+
+    test("a primary IP that no server has, or two have, leaves its PTR without a host: a violation", async () => {
+        const orphan = await run(
+            withBackupMx().map((s) => (s.name === "mx2-server" ? { ...s, propertyDependencies: {} } : s)),
+        );
+        expect(messages(orphan)).toEqual([
+            'hcloud Rdns "mx2-ptr-ipv4" is set on hcloud PrimaryIp "mx2-ipv4", which 0 hcloud Servers have in their publicNets; it must be exactly one, whose name the PTR is.',
         ]);
     });
 });

@@ -17,6 +17,9 @@ export interface FirewallRuleSpec {
 
 export const ANYWHERE: readonly string[] = ["0.0.0.0/0", "::/0"];
 
+/** HTTP: ACME's HTTP-01 challenges come in on it. */
+const HTTP_PORT = 80;
+
 /** HTTPS, the port of an S3 endpoint URL that names none. */
 const HTTPS_PORT = 443;
 
@@ -87,5 +90,29 @@ export function firewallRules(spec: MailSpec): FirewallRuleSpec[] {
         outbound("tcp", HTTPS_PORT, "HTTPS: ACME and packages"),
         outbound("udp", 123, "NTP"),
         { direction: "out", protocol: "icmp", destinationIps: ANYWHERE, description: "ICMP" },
+    ];
+}
+
+/**
+ * The backup MX's firewall (mailstack:secondaryMx): SMTP in from anywhere, HTTP in for its
+ * ACME challenges, SSH from the deployers only, ICMP; nothing of the primary's client ports.
+ * Out: SMTP (to the primary, and its bounces), DNS, HTTP(S) for packages and ACME, NTP, ICMP.
+ */
+export function secondaryFirewallRules(spec: MailSpec): FirewallRuleSpec[] {
+    const inbound = (port: number, description: string): FirewallRuleSpec => ({
+        direction: "in",
+        protocol: "tcp",
+        port: String(port),
+        sourceIps: ANYWHERE,
+        description,
+    });
+    // The primary's rules without its relay and backup repository (the backup MX uses
+    // neither): its SSH and ICMP in, and all of its way out.
+    const primary = firewallRules({ ...spec, relay: undefined, backup: undefined });
+    const kept = (r: FirewallRuleSpec) => r.direction === "out" || r.protocol === "icmp" || r.port === String(SSH_PORT);
+    return [
+        inbound(port("smtp"), "SMTP from other mail servers (backup MX)"),
+        inbound(HTTP_PORT, "HTTP: ACME challenges for its certificate"),
+        ...primary.filter(kept),
     ];
 }

@@ -9,6 +9,7 @@ import type { MailSpec } from "../../model";
 import { packArchive } from "./archive";
 import { MAIL_PACKAGES, MAIL_UNITS, renderFirstBootFiles } from "../features";
 import { renderTemplate } from "../host/template";
+import type { HostFile } from "../host/types";
 
 export interface UserDataOptions {
     /** Stable device path of the mail volume, e.g. `/dev/disk/by-id/scsi-0HC_Volume_123`. */
@@ -30,6 +31,31 @@ export const USER_DATA_LIMIT_BYTES = 32 * 1024;
 export const FIRST_BOOT_ARCHIVE = "/var/lib/mailstack/first-boot-files.tar.gz";
 
 export function renderUserData(spec: MailSpec, options: UserDataOptions): string {
+    return renderCloudConfig(options, {
+        hostname: spec.hostname,
+        packages: MAIL_PACKAGES,
+        files: renderFirstBootFiles(spec),
+        firstBootScript: renderTemplate("mailstack/first-boot.sh", {
+            mailUnits: MAIL_UNITS.join(" "),
+            firstBootArchive: FIRST_BOOT_ARCHIVE,
+            stateVersion: STATE_VERSION,
+            stateVersionFile: STATE_VERSION_FILE,
+        }),
+    });
+}
+
+/** What differs between the primary's first boot and the backup MX's (secondary-mx.ts). */
+export interface FirstBoot {
+    readonly hostname: string;
+    readonly packages: readonly string[];
+    /** The host files of the first boot, packed into one archive. */
+    readonly files: readonly HostFile[];
+    /** /usr/local/sbin/mailstack-first-boot, which unpacks them and starts the services. */
+    readonly firstBootScript: string;
+}
+
+/** The `#cloud-config` of a first boot: the provisional host key, the packages, the volume's mount and the files. */
+export function renderCloudConfig(options: UserDataOptions, boot: FirstBoot): string {
     const device = options.mailVolumeDevice;
     if (!/^\/dev\/[A-Za-z0-9/_.:-]+$/.test(device) || device.includes("..")) {
         throw new Error(`user-data: "${device}" is not a device path under /dev`);
@@ -47,12 +73,12 @@ export function renderUserData(spec: MailSpec, options: UserDataOptions): string
     // Every host file the first boot needs, in one compressed archive (a third smaller than one
     // gzip per file); the readable source is render/host/templates/, and the host-config bundle
     // installs the very same text.
-    const archive = packArchive(renderFirstBootFiles(spec));
+    const archive = packArchive(boot.files);
     const config = {
         // C.UTF-8 is built into glibc: nothing to generate on the minimal image.
         locale: "C.UTF-8",
-        hostname: spec.hostname.split(".")[0],
-        fqdn: spec.hostname,
+        hostname: boot.hostname.split(".")[0],
+        fqdn: boot.hostname,
         // Keys only (the sshd drop-in says the same); root logs in with the Hetzner SSH key.
         ssh_pwauth: false,
         disable_root: false,
@@ -70,7 +96,7 @@ export function renderUserData(spec: MailSpec, options: UserDataOptions): string
         // Security updates arrive through unattended-upgrades; a full upgrade here would make
         // the first boot as slow as the image is old.
         package_upgrade: false,
-        packages: [...MAIL_PACKAGES],
+        packages: [...boot.packages],
         write_files: [
             {
                 path: "/etc/systemd/system/srv-mail.mount",
@@ -89,12 +115,7 @@ export function renderUserData(spec: MailSpec, options: UserDataOptions): string
                 path: "/usr/local/sbin/mailstack-first-boot",
                 owner: "root:root",
                 permissions: "0755",
-                content: renderTemplate("mailstack/first-boot.sh", {
-                    mailUnits: MAIL_UNITS.join(" "),
-                    firstBootArchive: FIRST_BOOT_ARCHIVE,
-                    stateVersion: STATE_VERSION,
-                    stateVersionFile: STATE_VERSION_FILE,
-                }),
+                content: boot.firstBootScript,
                 // After the packages: the archive's owners exist by then, and our files replace the
                 // packages' defaults instead of racing with dpkg.
                 defer: true,

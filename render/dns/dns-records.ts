@@ -20,7 +20,7 @@ import {
     type MailSpec,
 } from "../../model";
 import { mtaStsRecordValue } from "../host/client-config";
-import { txtContent } from "./text";
+import { PRIMARY_MX_PREFERENCE, SECONDARY_MX_PREFERENCE, txtContent } from "./text";
 
 /** One DNS record, with full names (never `@`), as Cloudflare stores it. */
 export interface MailDnsRecord {
@@ -64,6 +64,8 @@ export interface DnsFacts {
      * caller decides by date: spec's publishedRetiredSelectors). None when absent.
      */
     readonly dkimRetiredPublicKeysPem?: Readonly<Record<string, string>>;
+    /** The backup MX's addresses; required when spec.secondaryMx is set. */
+    readonly secondary?: { readonly ipv4: string; readonly ipv6: string };
 }
 
 /** The last day a retired selector stays published; a selector not retired in the spec is a bug. */
@@ -89,7 +91,8 @@ export function dkimRecordValue(publicKeyPem: string): string {
 }
 
 export function spfValue(domain: DomainSpec): string {
-    // mx: the only host that sends our mail is the MX itself. -all: everything else is forged.
+    // mx: the only hosts that send our mail are the MX hosts (the backup MX, when there is one,
+    // sends the bounces and delay notices it must). -all: everything else is forged.
     return ["v=spf1", "mx", ...domain.spfExtra, "-all"].join(" ");
 }
 
@@ -98,33 +101,51 @@ export function dmarcValue(domain: DomainSpec): string {
     return `v=DMARC1; p=${domain.dmarc.policy}; rua=mailto:${domain.dmarc.rua}; adkim=r; aspf=r`;
 }
 
+/** A mail host's A, AAAA and own SPF records (its EHLO name is checked by receivers). */
+function hostRecords(hostname: string, ipv4: string, ipv6: string, what: string, spfWhy: string): MailDnsRecord[] {
+    const ttl = MAIL_DNS_TTL;
+    return [
+        { name: hostname, type: "A", content: ipv4, ttl, purpose: `${what} IPv4 (matches its PTR)` },
+        { name: hostname, type: "AAAA", content: ipv6, ttl, purpose: `${what} IPv6 (matches its PTR)` },
+        { name: hostname, type: "TXT", content: txtContent("v=spf1 a -all"), ttl, purpose: spfWhy },
+    ];
+}
+
 /**
  * The records of one mail domain. The domain holding the hostname also gets the hostname's
- * A/AAAA records; every domain points its MX at that one host.
+ * A/AAAA records (the backup MX's likewise); every domain points its MX at that one host,
+ * and with a backup MX a second MX of a higher preference at it.
  */
 export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFacts): MailDnsRecord[] {
     const ttl = MAIL_DNS_TTL;
     const d = domain.name;
     const records: MailDnsRecord[] = [];
+    const secondary = spec.secondaryMx;
+    if (secondary && !facts.secondary)
+        throw new Error("dns: mailstack:secondaryMx is set but its addresses are not known");
     if (spec.hostnameDomain === d) {
+        // The host's own SPF: forwarded mail leaves with an SRS sender @hostname (postsrsd),
+        // which must pass SPF as well.
         records.push(
-            { name: spec.hostname, type: "A", content: facts.ipv4, ttl, purpose: "mail host IPv4 (matches its PTR)" },
-            {
-                name: spec.hostname,
-                type: "AAAA",
-                content: facts.ipv6,
-                ttl,
-                purpose: "mail host IPv6 (matches its PTR)",
-            },
-            // The host's own SPF: its EHLO name is checked by receivers, and forwarded mail
-            // leaves with an SRS sender @hostname (postsrsd), which must pass SPF as well.
-            {
-                name: spec.hostname,
-                type: "TXT",
-                content: txtContent("v=spf1 a -all"),
-                ttl,
-                purpose: "SPF for the host name (EHLO, SRS senders)",
-            },
+            ...hostRecords(
+                spec.hostname,
+                facts.ipv4,
+                facts.ipv6,
+                "mail host",
+                "SPF for the host name (EHLO, SRS senders)",
+            ),
+        );
+    }
+    if (secondary && secondary.hostnameDomain === d) {
+        // Its bounces and delay notices come from MAILER-DAEMON, checked against its EHLO name.
+        records.push(
+            ...hostRecords(
+                secondary.hostname,
+                facts.secondary!.ipv4,
+                facts.secondary!.ipv6,
+                "backup MX",
+                "SPF for the backup MX's name (EHLO, its bounces)",
+            ),
         );
     }
     records.push(
@@ -132,10 +153,23 @@ export function mailDnsRecords(spec: MailSpec, domain: DomainSpec, facts: DnsFac
             name: d,
             type: "MX",
             content: spec.hostname,
-            priority: 10,
+            priority: PRIMARY_MX_PREFERENCE,
             ttl,
             purpose: `mail for ${d} goes to ${spec.hostname}`,
         },
+        // Senders try it only when the primary does not answer (a higher preference).
+        ...(secondary
+            ? [
+                  {
+                      name: d,
+                      type: "MX" as const,
+                      content: secondary.hostname,
+                      priority: SECONDARY_MX_PREFERENCE,
+                      ttl,
+                      purpose: `backup MX: queues mail for ${d} while ${spec.hostname} is down`,
+                  },
+              ]
+            : []),
         {
             name: d,
             type: "TXT",

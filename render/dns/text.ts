@@ -20,9 +20,17 @@ export function txtValue(content: string): string {
     return [...content.matchAll(/"([^"]*)"/g)].map((m) => m[1]).join("");
 }
 
-/** A stable, unique resource-name suffix for a record (CAA: one per tag at the same name). */
-export function recordKey(record: Pick<MailDnsRecord, "type" | "name" | "caa">): string {
-    return `${record.type.toLowerCase()}${record.caa ? `-${record.caa.tag}` : ""}-${record.name}`;
+/** MX preferences (RFC 5321 5.1: lower is tried first): the primary, then the backup MX. */
+export const PRIMARY_MX_PREFERENCE = 10;
+export const SECONDARY_MX_PREFERENCE = 20;
+
+/**
+ * A stable, unique resource-name suffix for a record (CAA: one per tag at the same name; MX:
+ * the backup MX's by its preference, the primary's as it always was).
+ */
+export function recordKey(record: Pick<MailDnsRecord, "type" | "name" | "caa" | "priority">): string {
+    const backupMx = record.type === "MX" && record.priority !== undefined && record.priority !== PRIMARY_MX_PREFERENCE;
+    return `${record.type.toLowerCase()}${record.caa ? `-${record.caa.tag}` : ""}${backupMx ? `-${record.priority}` : ""}-${record.name}`;
 }
 
 /** `name TYPE [priority] content`, as a zone file would show it. */

@@ -146,6 +146,7 @@ export function checkZone(
         ipv4: "192.0.2.1",
         ipv6: "2001:db8::1",
         dkimPublicKeyPem: `-----BEGIN PUBLIC KEY-----\n${"A".repeat(392)}\n-----END PUBLIC KEY-----`,
+        secondary: { ipv4: "192.0.2.2", ipv6: "2001:db8::2" },
     });
     const ourKeys = new Set(ours.map(recordKey));
     const ourKey = (kind: string) =>

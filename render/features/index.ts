@@ -8,6 +8,7 @@ import type { HostFile, ServiceAction } from "../host/types";
 import type { PruneRule } from "../plan/bundle";
 import { accounts } from "./accounts";
 import { backup } from "./backup";
+import { backupMx } from "./backup-mx";
 import { certificate } from "./certificate";
 import { clients } from "./clients";
 import { dav } from "./dav";
@@ -79,6 +80,8 @@ export const FEATURES: readonly Feature[] = [
     imports,
     tls,
     systemd,
+    // The backup MX is a server of its own (backup-mx.ts, BACKUP_MX_FEATURES); here it owns its config key only.
+    backupMx,
 ];
 
 /** The user-data's package list, by feature (never reordered: that would replace the server). */

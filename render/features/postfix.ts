@@ -85,6 +85,7 @@ export const postfix: Feature = {
                 queueMinFreeBytes: queueMinFreeBytes(spec),
                 submissionRecipientRestrictions: submissionRecipientRestrictions(spec),
                 lmtpPerMailboxConcurrency: LMTP_PER_MAILBOX_CONCURRENCY,
+                smtpdTls: renderTemplate("postfix/smtpd-tls.cf"),
                 outboundTlsLevel: outboundTlsLevel(spec),
                 outboundConfig: outboundConfig(spec),
                 rspamdMilter: RSPAMD_MILTER,

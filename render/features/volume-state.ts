@@ -14,8 +14,11 @@ import {
 } from "../host/volume";
 import type { Feature } from "./feature";
 
-/** The bind mounts that put the state in VOLUME_STATE_DIRS on the mail volume, and the script that moves it there. */
-function volumeStateFiles(): HostFile[] {
+/**
+ * The bind mounts that put the state in VOLUME_STATE_DIRS on the mail volume, and the script
+ * that moves it there; `stateUnits` the units it stops for the move (the backup MX has no Dovecot).
+ */
+export function volumeStateFiles(stateUnits: readonly string[] = VOLUME_STATE_UNITS): HostFile[] {
     const onChange: ServiceAction[] = ["daemon-reload", "apply:volume-state"];
     return [
         file(
@@ -24,7 +27,7 @@ function volumeStateFiles(): HostFile[] {
                 mailVolume: MAIL_VOLUME_MOUNT,
                 stateRoot: VOLUME_STATE_ROOT,
                 stateDirs: VOLUME_STATE_DIRS.map((d) => `${d.path} ${d.name} ${mountUnitName(d.path)}`).join("\n"),
-                stateUnits: VOLUME_STATE_UNITS.join(" "),
+                stateUnits: stateUnits.join(" "),
             }),
             ["apply:volume-state"],
             "0755",

@@ -69,12 +69,14 @@ export function renderCertificateRequests(spec: MailSpec): string {
 /** One week: long enough to protect between a sender's visits, short enough to recover from a mistake. */
 export const MTA_STS_MAX_AGE_SECONDS = 7 * 24 * 3600;
 
-/** The policy file (RFC 8461 3.2: key/value lines ending in CRLF). The same for every domain: one MX host. */
+/** The policy file (RFC 8461 3.2: key/value lines ending in CRLF). The same for every domain: its MX hosts. */
 export function mtaStsPolicy(spec: MailSpec): string {
     const lines = [
         "version: STSv1",
         `mode: ${spec.mtaStsMode}`,
         `mx: ${spec.hostname}`,
+        // The backup MX takes mail too: senders that enforce the policy must accept its name.
+        ...(spec.secondaryMx ? [`mx: ${spec.secondaryMx.hostname}`] : []),
         `max_age: ${MTA_STS_MAX_AGE_SECONDS}`,
     ];
     return lines.map((l) => `${l}\r\n`).join("");

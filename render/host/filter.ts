@@ -2,6 +2,8 @@
 // port 25 (main.cf smtpd_milters), with its state in Valkey on the mail volume. These are
 // static host files (the same for any list of domains), part of the host-config bundle.
 
+import { isIP } from "node:net";
+
 import type { MailSpec, SpamFilterSpec } from "../../model";
 import { RESOLVER_ADDRESS } from "./outbound";
 import { renderTemplate } from "./template";
@@ -33,6 +35,7 @@ const RSPAMD_LOCAL_FILES = [
     "milter_headers.conf",
     "logging.inc",
     "composites.conf",
+    "greylist.conf",
 ] as const;
 
 /** rspamd's action scores: a number, or null for an action switched off. */
@@ -46,7 +49,23 @@ function file(path: string, content: string, onChange: ServiceAction[], group = 
 }
 
 /** rspamd's local config, Valkey's config and their systemd drop-ins. */
-export function renderFilterFiles(spec: MailSpec): HostFile[] {
+/**
+ * Who may read the controller password besides root: on the mail server the group vmail (the
+ * Sieve learning scripts run as vmail); the backup MX runs no Sieve and has no vmail, so root only.
+ */
+export interface ControllerPasswordReaders {
+    readonly group: string;
+    readonly why: string;
+}
+const SIEVE_LEARNERS: ControllerPasswordReaders = {
+    group: "vmail",
+    why: "the Sieve learning scripts run as vmail",
+};
+
+export function renderFilterFiles(
+    spec: MailSpec,
+    passwordReaders: ControllerPasswordReaders = SIEVE_LEARNERS,
+): HostFile[] {
     const valkeyDir = VOLUME_STATE_DIRS.find((d) => d.name === "valkey")!.path;
     return [
         file(
@@ -79,6 +98,8 @@ export function renderFilterFiles(spec: MailSpec): HostFile[] {
             "/usr/local/sbin/mailstack-rspamd-password",
             renderTemplate("mailstack/rspamd-password.sh", {
                 passwordFile: RSPAMD_CONTROLLER_PASSWORD_FILE,
+                passwordGroup: passwordReaders.group,
+                passwordReaders: passwordReaders.why,
                 includeFile: RSPAMD_CONTROLLER_INCLUDE,
             }),
             ["apply:rspamd-password", "restart:rspamd"],
@@ -104,4 +125,27 @@ export function renderFilterFiles(spec: MailSpec): HostFile[] {
             ["daemon-reload"],
         ),
     ];
+}
+
+/**
+ * The primary trusts its backup MX and no one else (mail-data: the backup MX's addresses are
+ * known only once its primary IPs exist): rspamd's external_relay takes the original sender's
+ * address and name from the backup MX's Received: line. Without a backup MX, no rule.
+ */
+export function renderTrustedRelays(spec: MailSpec, secondaryAddresses: readonly string[] | undefined): HostFile {
+    const path = "/etc/rspamd/local.d/external_relay.conf";
+    if (!spec.secondaryMx) return file(path, renderTemplate("rspamd/external_relay-none.conf"), ["restart:rspamd"]);
+    const addresses = secondaryAddresses ?? [];
+    if (addresses.length === 0 || addresses.some((a) => isIP(a) === 0))
+        throw new Error(`rspamd: the backup MX's addresses are not IP addresses: ${JSON.stringify(addresses)}`);
+    // lua_maps reads an inline list as IP networks when its first entry starts with a digit: IPv4 first.
+    const ordered = [...addresses].sort((a, b) => isIP(a) - isIP(b));
+    return file(
+        path,
+        renderTemplate("rspamd/external_relay.conf", {
+            secondaryHostname: spec.secondaryMx.hostname,
+            addresses: ordered.map((a) => `"${a}"`).join(", "),
+        }),
+        ["restart:rspamd"],
+    );
 }

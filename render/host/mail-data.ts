@@ -41,6 +41,31 @@ function checkToken(value: string, what: string): string {
 /** Host-level addresses (root@, postmaster@, abuse@ the host name) go to the first domain's postmaster. */
 const HOST_ADDRESSES = ["root", "postmaster", "abuse", "hostmaster", "webmaster", "mailer-daemon"];
 
+/**
+ * Port 25 refuses our domains as envelope sender (main.cf check_sender_access), on the
+ * primary and on the backup MX alike: our users send through 587/465 with a login.
+ */
+export function ownSenderDomainsFile(spec: MailSpec): HostFile {
+    return {
+        path: "/etc/postfix/mailstack/own-sender-domains",
+        mode: "0644",
+        owner: "root",
+        group: "root",
+        content:
+            header(
+                "own-sender-domains",
+                "Port 25 refuses our domains as envelope sender: our users authenticate on 587/465.",
+            ) +
+            lines(
+                spec.domains.map(
+                    (d) =>
+                        `${d.name} REJECT 5.7.1 Mail from ${d.name} is only accepted with authentication on port 587 or 465`,
+                ),
+            ),
+        onChange: ["reload:postfix"],
+    };
+}
+
 export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFile[] {
     const domains = spec.domains.map((d) => d.name);
     const mailboxes = spec.domains.flatMap((d) => d.mailboxes);
@@ -142,24 +167,7 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
             content: header("sender-logins", "Envelope sender -> the logins allowed to use it.") + lines(logins),
             onChange: ["reload:postfix"],
         },
-        {
-            path: "/etc/postfix/mailstack/own-sender-domains",
-            mode: "0644",
-            owner: "root",
-            group: "root",
-            content:
-                header(
-                    "own-sender-domains",
-                    "Port 25 refuses our domains as envelope sender: our users authenticate on 587/465.",
-                ) +
-                lines(
-                    domains.map(
-                        (d) =>
-                            `${d} REJECT 5.7.1 Mail from ${d} is only accepted with authentication on port 587 or 465`,
-                    ),
-                ),
-            onChange: ["reload:postfix"],
-        },
+        ownSenderDomainsFile(spec),
         {
             // Not what Dovecot reads: mailstack-passwords writes /etc/dovecot/users from it and
             // the passwords users set themselves (mailbox-passwords.ts).

@@ -14,8 +14,15 @@ import { HOST_CONFIG_PRUNE, packageStep, renderHostFiles } from "../features";
 import { APPLE_PROFILES_PRUNE, renderAppleProfiles } from "../host/client-config";
 import { IMPORT_PRUNE, renderImportFiles } from "../host/import";
 import { renderMailData } from "../host/mail-data";
+import { renderTrustedRelays } from "../host/filter";
 import { migrateCommand } from "../host/migrations";
 import { ED25519_PUBLIC_KEY } from "../boot/user-data";
+import {
+    renderRelayData,
+    renderSecondaryHostFiles,
+    renderSecondaryPackageList,
+    secondaryOf,
+} from "../features/backup-mx";
 
 /** The secrets and deploy-time values some steps render their stdin from. */
 export interface PlanInputs {
@@ -29,6 +36,8 @@ export interface PlanInputs {
     readonly backup?: BackupSecrets;
     /** mailbox -> the old account's password, one per spec.imports entry. */
     readonly importPasswords?: Readonly<Record<string, string>>;
+    /** The backup MX's IPv4 and IPv6 address, when spec.secondaryMx is set: the primary trusts its Received: lines. */
+    readonly secondaryMxAddresses?: readonly string[];
 }
 
 export type StepRole =
@@ -41,7 +50,9 @@ export type StepRole =
     | "mail-volume"
     | "certificate"
     | "backup"
-    | "import";
+    | "import"
+    /** The backup MX's domains and valid addresses (secondary-mx.ts). */
+    | "relay-data";
 
 /** Outside things a step must wait for, besides other steps. */
 export type StepWait =
@@ -175,7 +186,7 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
     {
         role: "mail-data",
         command: script("apply-bundle.sh"),
-        uses: ["passwordHashes", "relayPassword"],
+        uses: ["passwordHashes", "relayPassword", "secondaryMxAddresses"],
         stdin: (spec, i) =>
             renderBundle(
                 [
@@ -184,6 +195,7 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
                         ...(i.relayPassword !== undefined ? { relayPassword: i.relayPassword } : {}),
                     }),
                     ...renderAppleProfiles(spec),
+                    renderTrustedRelays(spec, i.secondaryMxAddresses),
                 ],
                 [APPLE_PROFILES_PRUNE],
             ),
@@ -245,5 +257,55 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
         after: ["mail-data"],
         waitsFor: [],
         triggers: none,
+    },
+];
+
+/** A step of the primary's plan, by role (the backup MX runs several of them unchanged). */
+function primaryStep(role: StepRole): ProvisioningStep {
+    return PROVISIONING_PLAN.find((s) => s.role === role)!;
+}
+
+/**
+ * The backup MX's plan (mailstack:secondaryMx), run the same way against its own server:
+ * the same host-key pinning and first-boot report, its own packages and host files, the
+ * domains and valid addresses (relay-data: the step a new mailbox, alias or domain re-runs
+ * here, with mail-data on the primary), its queue volume and its own certificate. No step
+ * carries a secret: it holds no password and no key but its own.
+ */
+export const SECONDARY_PROVISIONING_PLAN: readonly ProvisioningStep[] = [
+    primaryStep("host-key"),
+    primaryStep("first-boot"),
+    {
+        ...primaryStep("packages"),
+        stdin: () => renderSecondaryPackageList(),
+    },
+    {
+        ...primaryStep("host-config"),
+        // No state migrations: its volume holds the queue, the certificate and rspamd's state only.
+        command: script("apply-bundle.sh"),
+        stdin: (spec) => renderBundle(renderSecondaryHostFiles(spec)),
+    },
+    {
+        role: "relay-data",
+        command: script("apply-bundle.sh"),
+        uses: [],
+        stdin: (spec) => renderBundle(renderRelayData(spec)),
+        secret: false,
+        pin: "replaced",
+        after: ["host-config"],
+        waitsFor: [],
+        triggers: none,
+    },
+    {
+        ...primaryStep("mail-volume"),
+        triggers: (spec) => [secondaryOf(spec).queueVolumeSizeGb],
+    },
+    {
+        ...primaryStep("certificate"),
+        stdin: (spec) => {
+            const name = secondaryOf(spec).hostname;
+            return `${name} ${name}\n`;
+        },
+        triggers: (spec) => [secondaryOf(spec).hostname, spec.acmeServer, spec.acmeEmail],
     },
 ];

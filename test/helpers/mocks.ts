@@ -149,9 +149,14 @@ function fakeOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, any>
         case "hcloud:index/primaryIp:PrimaryIp":
             // As the provider reports them: the IPv6 primary IP's address is its network's
             // first address, without the prefix length (which is in ipNetwork).
-            return i.type === "ipv4"
-                ? { ...i, ipAddress: "192.0.2.25" }
-                : { ...i, ipAddress: "2001:db8:25::", ipNetwork: "2001:db8:25::/64" };
+            // Each server's its own: the backup MX's (resource name "<stack>-mx2-...") end in 26.
+            return args.name.includes("-mx2-")
+                ? i.type === "ipv4"
+                    ? { ...i, ipAddress: "192.0.2.26" }
+                    : { ...i, ipAddress: "2001:db8:26::", ipNetwork: "2001:db8:26::/64" }
+                : i.type === "ipv4"
+                  ? { ...i, ipAddress: "192.0.2.25" }
+                  : { ...i, ipAddress: "2001:db8:25::", ipNetwork: "2001:db8:25::/64" };
         case "hcloud:index/volume:Volume":
             return { ...i, linuxDevice: `/dev/disk/by-id/scsi-0HC_Volume_${args.id}` };
         case "random:index/randomPassword:RandomPassword": {

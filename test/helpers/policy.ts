@@ -142,7 +142,8 @@ export async function checkStack(policy: StackValidationPolicy, resources: Polic
  * the policy pack: inputs as props (the mocks' outputs are the inputs, plus computed values
  * the policies do not read), `protect` and `ignoreChanges` from the recorded options, and a
  * property's dependencies found the way its value got there: an input equal to another
- * resource's id came from that resource (`primaryIpId: ip4.id.apply(Number)`).
+ * resource's id came from that resource (`primaryIpId: ip4.id.apply(Number)`, also inside a list
+ * of objects such as the server's `publicNets`).
  */
 export function fromMocks(
     created: readonly RecordedResource[],
@@ -153,10 +154,18 @@ export function fromMocks(
         const o = options.find((x) => x.type === r.type && x.name === r.name);
         if (!o) throw new Error(`no recorded options for ${r.type} ${r.name}`);
         const propertyDependencies: Record<string, string[]> = {};
+        // The scalars anywhere inside a value: an id may sit in a list of objects
+        // (`publicNets: [{ipv4: ip4.id.apply(Number), ...}]`).
+        const scalars = (v: unknown): (string | number)[] =>
+            typeof v === "string" || typeof v === "number"
+                ? [v]
+                : Array.isArray(v)
+                  ? v.flatMap(scalars)
+                  : v !== null && typeof v === "object"
+                    ? Object.values(v).flatMap(scalars)
+                    : [];
         for (const [key, value] of Object.entries(r.inputs)) {
-            const from = [value]
-                .flat()
-                .filter((v) => typeof v === "string" || typeof v === "number")
+            const from = scalars(value)
                 .map((v) => byId.get(String(v)))
                 .filter((n): n is string => n !== undefined && n !== r.name);
             if (from.length) propertyDependencies[key] = from;

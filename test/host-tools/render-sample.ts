@@ -27,6 +27,8 @@ import {
     type HostFile,
 } from "../../render";
 import { renderBackupFiles } from "../../render/host/backup";
+import { renderTrustedRelays } from "../../render/host/filter";
+import { renderRelayData, renderSecondaryHostFiles, renderSecondaryUserData } from "../../render/features/backup-mx";
 import { TEST_PROVISIONAL_HOST_KEY } from "../helpers/host-key";
 
 const out = process.argv[2];
@@ -176,6 +178,36 @@ fs.mkdirSync(path.join(out, "pinned"), { recursive: true });
 fs.writeFileSync(
     path.join(out, "pinned", "main.cf"),
     pinnedFiles.find((f) => f.path === "/etc/postfix/main.cf")!.content,
+);
+// The backup MX (mailstack:secondaryMx) of the same sample, under OUTDIR/secondary: its
+// main.cf, master.cf and relay-data tables (secondary-mx.sh hands them to postconf and postmap)
+// and its user-data (cloud-init schema).
+const secondarySpec = buildSpec({
+    hostname: "mail.example.org",
+    acmeEmail: "hostmaster@example.org",
+    sshAllowedCidrs: ["203.0.113.7/32"],
+    domains: spec.domains.map((d) => ({
+        name: d.name,
+        mailboxes: d.mailboxes.map((m) => m.split("@")[0]),
+        aliases: Object.fromEntries(d.aliases.map((a) => [a.address.split("@")[0], [...a.targets]])),
+    })),
+    secondaryMx: { hostname: "mx2.example.org", location: "fsn1" },
+});
+fs.mkdirSync(path.join(out, "secondary"), { recursive: true });
+for (const f of [...renderSecondaryHostFiles(secondarySpec), ...renderRelayData(secondarySpec)])
+    if (f.path.startsWith("/etc/postfix/"))
+        fs.writeFileSync(path.join(out, "secondary", path.basename(f.path)), f.content);
+// The primary's trust in it (mail-data's external_relay.conf), for rspamadm.
+fs.writeFileSync(
+    path.join(out, "secondary", "external_relay.conf"),
+    renderTrustedRelays(secondarySpec, ["2001:db8:26::1", "192.0.2.26"]).content,
+);
+fs.writeFileSync(
+    path.join(out, "secondary", "user-data"),
+    renderSecondaryUserData(secondarySpec, {
+        mailVolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_124",
+        provisionalHostKey: TEST_PROVISIONAL_HOST_KEY,
+    }),
 );
 // What Hetzner's debian-13 image already has (only in packages.json) plus what the user-data
 // installs, and Debian 13's PHP command line (Roundcube's dependency) for `php -l` on its

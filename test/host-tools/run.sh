@@ -31,7 +31,7 @@ run_part() { # run_part NAME: source NAME.sh, reporting a missing one
 run_part shell-scripts
 render_sample
 build_root
-for part in first-boot bundles backup postfix limits rspamd outbound dovecot opendkim apt nginx sshd fail2ban postsrsd certbot; do
+for part in first-boot bundles backup postfix limits rspamd outbound secondary-mx dovecot opendkim apt nginx sshd fail2ban postsrsd certbot; do
     run_part "$part"
 done
 # The daemons themselves: the part that may go away without the rest noticing.

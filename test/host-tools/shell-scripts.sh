@@ -4,7 +4,7 @@ if ! command -v shellcheck >/dev/null; then
     (apt-get install -y -q shellcheck || { apt-get update -q && apt-get install -y -q shellcheck; }) >/dev/null 2>&1
 fi
 shopt -s nullglob
-scripts=("$REPO"/scripts/*.sh "$REPO"/lab/*.sh "$REPO"/test/host-tools/*.sh "$REPO"/render/host/templates/mailstack/first-boot.sh "$REPO"/render/host/templates/mailstack/rspamd-password.sh "$REPO"/render/host/templates/certbot/deploy-hook.sh "$REPO"/render/host/templates/backup/*.sh "$REPO"/render/host/templates/import/*.sh)
+scripts=("$REPO"/scripts/*.sh "$REPO"/lab/*.sh "$REPO"/test/host-tools/*.sh "$REPO"/render/host/templates/mailstack/first-boot.sh "$REPO"/render/host/templates/mailstack/secondary-first-boot.sh "$REPO"/render/host/templates/mailstack/rspamd-password.sh "$REPO"/render/host/templates/certbot/deploy-hook.sh "$REPO"/render/host/templates/backup/*.sh "$REPO"/render/host/templates/import/*.sh)
 shopt -u nullglob
 for s in "${scripts[@]}"; do
     rel=${s#"$REPO"/}

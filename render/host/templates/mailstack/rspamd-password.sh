@@ -4,16 +4,17 @@
 # rspamd's controller password, made once on this server from /dev/urandom, like the
 # webmail's des_key: it never crosses the network or enters Pulumi's state, and a rebuilt
 # server makes its own. host-config runs this before it restarts rspamd.
-#   {{passwordFile}}  the password, root:vmail 0640 (the Sieve learning scripts run as vmail)
+#   {{passwordFile}}  the password, root:{{passwordGroup}} 0640 ({{passwordReaders}})
 #   {{includeFile}}   its hash for rspamd (worker-controller.inc), root:_rspamd 0640
 set -eu
 password_file='{{passwordFile}}'
 include_file='{{includeFile}}'
+password_group='{{passwordGroup}}'
 umask 077
 install -d -m 0755 "$(dirname "$password_file")"
 if [ ! -s "$password_file" ]; then
     head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 >"$password_file.new"
-    chgrp vmail "$password_file.new"
+    chgrp "$password_group" "$password_file.new"
     chmod 0640 "$password_file.new"
     mv -f "$password_file.new" "$password_file"
 fi
