@@ -58,7 +58,7 @@ describe("calendars and contacts (mailstack:dav)", () => {
         expect(Object.values(predefined).map((c) => c.tag)).toEqual(["VCALENDAR", "VADDRESSBOOK"]);
         const unit = content("/etc/systemd/system/radicale.service.d/mailstack.conf");
         expect(unit).toMatch(/^RequiresMountsFor=\/srv\/mail\/state\/dav$/m);
-        expect(unit).toMatch(/^ReadWritePaths=\/srv\/mail\/state\/dav$/m);
+        expect(unit).toMatch(/^ReadWritePaths=-\/srv\/mail\/state\/dav$/m);
         // A replaced server's radicale user may have another uid: the folder is handed to it.
         expect(unit).toMatch(/^ExecStartPre=\+\/bin\/sh -c .*chown -R radicale:radicale \/srv\/mail\/state\/dav/m);
         const config = files.find((f) => f.path === "/etc/radicale/config")!;
