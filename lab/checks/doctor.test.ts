@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { reverseName } from "../../render/dns/text";
 import { ACTIVE_UNITS } from "../../render/features";
+import { DAV_UNIT } from "../../render/host/dav";
 import { PHP_FPM_UNIT } from "../../render/host/webmail";
 import { dkimName, TLS_SERVICES } from "../../model";
 import { eventually, tcpProbe } from "../clients";
@@ -110,10 +111,11 @@ void test("doctor's table: a line per check, a fix under each problem, the count
     const lines = r.stdout.trim().split("\n");
     assert.match(lines.at(-1)!, /^0 fail, 0 warn, \d+ unknown, \d+ ok$/);
     assert.match(r.stdout, /^unknown dnsbl zen\.spamhaus\.org 192\.0\.2\.25 +cannot tell: .*\n {8}fix: /m);
-    // The webmail's php-fpm counts too where the webmail is on (the lab's default).
-    const units = ACTIVE_UNITS.length + (spec.webmail ? 1 : 0);
+    // The webmail's php-fpm and Radicale count too where the webmail and dav are on (the lab's default).
+    const units = ACTIVE_UNITS.length + (spec.webmail ? 1 : 0) + (spec.dav ? 1 : 0);
     assert.match(r.stdout, new RegExp(`^ok +ssh daemons +${units} active: `, "m"));
     if (spec.webmail) assert.match(r.stdout, new RegExp(`^ok +ssh daemons .*\\b${PHP_FPM_UNIT}\\b`, "m"));
+    if (spec.dav) assert.match(r.stdout, new RegExp(`^ok +ssh daemons .*\\b${DAV_UNIT}\\b`, "m"));
 });
 
 void test("the public blocklists, which the lab cannot reach, are reported unknown at once, not hung on", async () => {
