@@ -1,36 +1,20 @@
 import assert from "node:assert/strict";
-import * as path from "node:path";
 import { test } from "node:test";
 import { eventually, imapFetch, imapSearch, sendMail, sinkMessages } from "../clients";
 import { queueLength } from "../delivery";
-import { startOutsideDaemon } from "../harness/net";
-import { LAB_DIR, readPid, sleep } from "../harness/processes";
+import { readPid, sleep } from "../harness/processes";
+import { startSink, stopSink } from "./sink-process";
 import { replaceServer } from "../harness/replace";
 import { keepObjects, objectsMissing } from "../dav";
-import { LAB_PASSWORDS, LAB_RELAY, labSpec } from "../lab-config";
+import { LAB_PASSWORDS, labSpec } from "../lab-config";
 import { verify } from "./dkim-verify";
 import { lineDiff, mailboxRecord } from "./mailboxes";
-import { NET, ssh, STATE_DIR, tag } from "./helpers";
+import { ssh, tag } from "./helpers";
 import { indexedToTheEnd, indexStats } from "./search";
 
 // After the first server's checks (lab/checks/order.ts); restore.test.ts replaces it once more.
 
 const ALICE = { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] };
-
-async function stopSink(): Promise<void> {
-    const pid = readPid("sink");
-    assert.ok(pid, "the lab's sink is not running");
-    process.kill(pid, "SIGTERM");
-    await eventually(() => readPid("sink") === undefined, 10_000);
-}
-
-function startSink(): Promise<number> {
-    return startOutsideDaemon("sink", path.join(LAB_DIR, "sink.ts"), [
-        path.join(STATE_DIR, "sink"),
-        NET.outside4,
-        String(LAB_RELAY.port),
-    ]);
-}
 
 void test("A replacement server (clean shutdown, new root from the user-data, the same volume and addresses, every step) loses nothing: old mail with its UIDs, the queued message, the DKIM key, the certificate, the full-text index (SEARCH BODY finds the old message at once), alice's event and contact", async () => {
     // The old server: a message to read again, a record of every mailbox, the certificate.

@@ -7,7 +7,6 @@
 // Last in the order: it replaces the lab's server by the earlier one on a fresh volume.
 import assert from "node:assert/strict";
 import * as https from "node:https";
-import * as path from "node:path";
 import { after, test } from "node:test";
 import { RSPAMD_CONTROLLER, RSPAMD_CONTROLLER_PASSWORD_FILE } from "../../render/host/filter";
 import { STATE_VERSION, STATE_VERSION_FILE } from "../../render/host/migrations";
@@ -28,14 +27,14 @@ import {
     withImap,
 } from "../clients";
 import { removeEarlierTree, renderEarlierMailstack } from "../harness/earlier";
-import { startOutsideDaemon } from "../harness/net";
-import { LAB_DIR, readPid, sleep } from "../harness/processes";
+import { readPid, sleep } from "../harness/processes";
+import { startSink, stopSink } from "./sink-process";
 import { replaceServer } from "../harness/replace";
-import { LAB_PASSWORDS, LAB_RELAY } from "../lab-config";
+import { LAB_PASSWORDS } from "../lab-config";
 import { provision, runSteps } from "../provision";
 import { isPublicList, showResults, startDoctorLab } from "./doctor-lab";
 import { lineDiff, mailboxRecord } from "./mailboxes";
-import { NET, ssh, STATE_DIR, tag } from "./helpers";
+import { ssh, tag } from "./helpers";
 
 const ALICE = "alice@example.org";
 const BOB = "bob@example.org";
@@ -52,21 +51,6 @@ after(async () => {
     removeEarlierTree();
     if (readPid("sink") === undefined) await startSink();
 });
-
-async function stopSink(): Promise<void> {
-    const pid = readPid("sink");
-    assert.ok(pid, "the lab's sink is not running");
-    process.kill(pid, "SIGTERM");
-    await eventually(() => readPid("sink") === undefined, 10_000);
-}
-
-function startSink(): Promise<number> {
-    return startOutsideDaemon("sink", path.join(LAB_DIR, "sink.ts"), [
-        path.join(STATE_DIR, "sink"),
-        NET.outside4,
-        String(LAB_RELAY.port),
-    ]);
-}
 
 /** A message as a real client writes it; enough words for rspamd's Bayes. */
 function wordy(from: string, to: string, subject: string, lines = 0): string {
