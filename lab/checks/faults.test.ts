@@ -327,8 +327,30 @@ for (const fault of FAULTS) {
                     );
                 });
             }
-            await eventually(() => queuedMessageIds(subject).length === 0, 30_000, 1000).catch(() => {
-                throw new Error(`${queuedMessageIds(subject).length} messages of the burst still queued`);
+            // A queue file can outlive its delivery: with the queue manager killed while a
+            // delivery agent had the file open, the new one finds it locked and defers it for
+            // minimal_backoff_time although its recipients are marked done (seen once in CI). The
+            // next try only removes it; the lab asks for that try now, and says why it waited.
+            let lateDeferred = 0;
+            await eventually(
+                () => {
+                    const left = queuedMessageIds(subject);
+                    const waiting = left.filter((q) => q.queue === "deferred");
+                    if (waiting.length > 0 && lateDeferred === 0) {
+                        lateDeferred = waiting.length;
+                        console.log(
+                            `fault ${fault.id}: ${waiting.length} delivered message(s) still deferred:\n${ssh("postqueue -p").stdout}`,
+                        );
+                        ssh("postqueue -f");
+                    }
+                    return left.length === 0;
+                },
+                60_000,
+                1000,
+            ).catch(() => {
+                throw new Error(
+                    `${queuedMessageIds(subject).length} messages of the burst still queued:\n${ssh("postqueue -p").stdout}`,
+                );
             });
             copies = arrived();
             const dupes = [...copies].filter(([, c]) => c > 1);
@@ -343,7 +365,7 @@ for (const fault of FAULTS) {
                 delivered: copies.size,
                 lost: ids.filter((id) => !copies.has(id)).length,
                 duplicated: dupes.reduce((sum, [, c]) => sum + c - 1, 0),
-                deferred: state.deferred.length,
+                deferred: state.deferred.length + lateDeferred,
                 recovered,
             };
             rows.push(row);
