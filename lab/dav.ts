@@ -4,10 +4,13 @@
 // the principal, its calendar and address book homes, their collections; then PUT, GET and
 // DELETE of objects. TLS is verified against the lab ACME CA's root for the host's name.
 import { Resolver } from "node:dns/promises";
+import * as fs from "node:fs";
 import * as https from "node:https";
+import * as path from "node:path";
 import { XMLParser } from "fast-xml-parser";
 import { pebbleRoot } from "./acme";
 import { NET } from "./harness/net";
+import { LAB_DIR, shAsync, STATE_DIR } from "./harness/processes";
 
 const resolver = new Resolver();
 resolver.setServers([NET.client4]);
@@ -242,4 +245,75 @@ export async function objectsMissing(auth: DavAuth, kept: KeptObjects): Promise<
         if (r.status !== 200 || !r.body.includes(`UID:${kept.uid}`)) missing.push(`${url}: ${r.status}`);
     }
     return missing.join("; ");
+}
+
+/** A request the server had to refuse: the library's error (e.g. `AuthorizationError: Forbidden`), or what it got. */
+export type RefusedOrGot = { readonly refused: string } | { readonly got: string };
+
+/** What lab/dav_clients.py saw through python3-caldav and vdirsyncer (see that script). */
+export interface RealClientsSeen {
+    /** The URL discovery handed to python3-caldav (SRV host and port, TXT path). */
+    readonly caldavContext: string;
+    readonly principal: string;
+    readonly calendars: string[];
+    readonly eventUrl: string;
+    readonly eventReadBack: string;
+    readonly eventListed: boolean;
+    /** The address books vdirsyncer's discovery found (their names), and the first one's URL. */
+    readonly addressBooks: string[];
+    readonly addressBookUrl: string;
+    /** The contact as a second, empty copy of the address book received it ("" if it did not). */
+    readonly contactReadBack: string;
+    readonly otherPrincipal: string;
+    readonly otherReadsCalendar: RefusedOrGot;
+    readonly otherReadsEvent: RefusedOrGot;
+    readonly otherListsAddressBook: RefusedOrGot;
+    readonly wrongPassword: RefusedOrGot;
+    readonly eventAfterDelete: RefusedOrGot;
+    /** How many copies of the deleted contact, and of the one kept, the second copy still had. */
+    readonly contactAfterDelete: { readonly deleted: number; readonly kept: number };
+}
+
+/**
+ * Debian's python3-caldav and vdirsyncer (installed by lab/install-deps.sh) with `user`'s and
+ * `other`'s addresses and passwords only: lab/dav_clients.py, in a mount namespace of its own
+ * whose /etc/resolv.conf names the lab DNS, so the libraries resolve (SRV, TXT, the host) through
+ * the system resolver as on a user's machine; the host's own resolv.conf is left as it is.
+ * `steps`: the script's log, each step with its time.
+ */
+export async function realClients(user: DavAuth, other: DavAuth): Promise<{ seen: RealClientsSeen; steps: string }> {
+    const work = fs.mkdtempSync(path.join(STATE_DIR, "dav-clients-"));
+    try {
+        const ca = path.join(work, "ca.pem");
+        fs.writeFileSync(ca, await pebbleRoot());
+        const resolv = path.join(work, "resolv.conf");
+        fs.writeFileSync(resolv, `nameserver ${NET.client4}\n`);
+        const r = await shAsync(
+            "unshare",
+            [
+                "--mount",
+                "--",
+                "sh",
+                "-c",
+                'mount --bind "$0" /etc/resolv.conf && exec env -i PATH=/usr/bin:/bin HOME="$2" /usr/bin/python3 "$1"',
+                resolv,
+                path.join(LAB_DIR, "dav_clients.py"),
+                work,
+            ],
+            {
+                input: JSON.stringify({
+                    user: user.user,
+                    password: user.pass,
+                    other: other.user,
+                    otherPassword: other.pass,
+                    ca,
+                    workdir: work,
+                }),
+                timeoutMs: 120_000,
+            },
+        );
+        return { seen: JSON.parse(r.stdout) as RealClientsSeen, steps: r.stderr };
+    } finally {
+        fs.rmSync(work, { recursive: true, force: true });
+    }
 }

@@ -32,10 +32,21 @@ declare -A need=(
     # the lab's ACME root: Debian's packages, never a downloaded browser.
     [chromium]=chromium
     [certutil]=libnss3-tools
+    # The calendar and contacts check's real clients (lab/dav-clients.py): vdirsyncer for CardDAV.
+    [vdirsyncer]=vdirsyncer
+)
+# Python module -> package, for Debian's own python3 (not one on PATH before it).
+declare -A modules=(
+    # The calendar check's CalDAV library, and the SRV/TXT lookup of RFC 6764 before it.
+    [caldav]=python3-caldav
+    [dns.resolver]=python3-dnspython
 )
 missing=()
 for cmd in "${!need[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+for mod in "${!modules[@]}"; do
+    /usr/bin/python3 -c "import $mod" >/dev/null 2>&1 || missing+=("${modules[$mod]}")
 done
 [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
 if [ "${#missing[@]}" -eq 0 ]; then

@@ -1,6 +1,7 @@
 // mailstack:backup: the config's checks (each problem names its key path) and the backup
 // step's files (renderBackupFiles).
-import { BACKUP_EXCLUDE, renderBackupFiles } from "../render/host/backup";
+import { BACKUP_EXCLUDE, BACKUP_INCLUDE, renderBackupFiles } from "../render/host/backup";
+import { DAV_DIR, DAV_UNIT, DAV_USER_ROOT } from "../render/host/dav";
 import { buildSpec, type RawConfig } from "../model";
 import { configProblems, oneDomain } from "./helpers/fixtures";
 
@@ -127,6 +128,34 @@ describe("the backup step's files", () => {
         // The mails name the host from the stack: `hostname -f` fails where no resolver knows it (the lab found it).
         expect(f["/usr/local/sbin/mailstack-backup"].content).toContain("host='mail.nathabee.de'\n");
         expect(f["/usr/local/sbin/mailstack-backup"].content).not.toContain("$(hostname -f)");
+    });
+
+    test("calendars and contacts (mailstack:dav) are in the backup, and come back with their owner's mailbox, a domain, or all", () => {
+        // restic's patterns: * within a name, ** across names; a pattern that matches a path or
+        // one of its parents leaves it out.
+        const glob = (p: string) =>
+            new RegExp(
+                `^${p.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*\*|\*/g, (m) => (m === "**" ? ".*" : "[^/]*"))}$`,
+            );
+        const event = `${DAV_USER_ROOT}/alice@example.org/calendar/event.ics`;
+        const parents = event
+            .split("/")
+            .map((_, i, parts) => parts.slice(0, i + 1).join("/"))
+            .filter(Boolean);
+        expect(BACKUP_INCLUDE.some((p) => parents.includes(p))).toBe(true);
+        expect(BACKUP_EXCLUDE.filter((p) => parents.some((x) => glob(p).test(x)))).toEqual([]);
+
+        const f = byPath(renderBackupFiles(spec({ sftp: SFTP }), { password: "pw-0123456789", sshPrivateKey: "KEY" }));
+        const restore = f["/usr/local/sbin/mailstack-restore"].content;
+        expect(restore).toContain(`dav_users='${DAV_USER_ROOT}'\n`);
+        expect(restore).toContain(`dav_unit='${DAV_UNIT}'\n`);
+        // mailbox: the owner's folder; domain: every user's of it; all: the whole of state/, Radicale's among it.
+        expect(restore).toMatch(/^mailbox\)\n(?:.*\n)*? {4}dav=\("\$dav_users\/\$address"\)$/m);
+        expect(restore).toMatch(/^domain\)\n(?:.*\n)*? {4}dav=\("\$dav_users\/\*@\$domain"\)$/m);
+        const all = /^all\) paths=\((.*)\) ;;$/m.exec(restore)![1].split(" ");
+        expect(all.some((p) => DAV_DIR.startsWith(`${p}/`))).toBe(true);
+        // Radicale is stopped while its folders change, whatever is restored.
+        expect(restore).toContain(`units=("$dav_unit")\n`);
     });
 
     test("a secret on two lines is refused; spec.backup without secrets is refused", () => {

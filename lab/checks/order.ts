@@ -76,9 +76,10 @@ export const CHECK_ORDER = [
     // it back; after webmail.test.ts (the browser's first login) and before fail2ban.test.ts, with at most two
     // failed logins from each lab client address. It ends with alice's configured password and the lab's config.
     "accounts.test.ts",
-    // Calendars and contacts from an address alone (SRV/TXT, well-known), bob kept out of alice's, a wrong
-    // password counted by fail2ban's radicale jail from the lab's client address, once: far from a ban. After
-    // autoconfig (the Apple profile it reads, the certificate it reissued), before fail2ban.test.ts.
+    // Calendars and contacts from an address alone (SRV/TXT, well-known) with python3-caldav, vdirsyncer and the
+    // lab's own requests, bob kept out of alice's; three failed logins from the lab's client address (caldav's
+    // wrong password twice, fail2ban's count once), below the radicale jail's five. After autoconfig (the Apple
+    // profile it reads, the certificate it reissued), before fail2ban.test.ts.
     "dav.test.ts",
     // Renews the certificate; after the checks above, so they see the certificate provisioning issued.
     "certificate.test.ts",
