@@ -309,7 +309,8 @@ export async function realClients(user: DavAuth, other: DavAuth): Promise<{ seen
                     ca,
                     workdir: work,
                 }),
-                timeoutMs: 120_000,
+                // The script's own limits fail a step before this (60 s a request).
+                timeoutMs: 300_000,
             },
         );
         return { seen: JSON.parse(r.stdout) as RealClientsSeen, steps: r.stderr };
