@@ -101,7 +101,8 @@ void test("bob cannot list, read or write alice's collections; no login gets 401
     assert.ok([403, 404].includes(write.status), `bob's PUT into alice's calendar: ${write.status}`);
 
     // A wrong password is the real clients' check (above), which keeps this file's failed logins
-    // from the lab's client address to three (far from the radicale jail's ban).
+    // from the lab's client address to three (the caldav library's two, fail2ban's check's one),
+    // below the radicale jail's five.
     const none = await davRequest(event);
     assert.equal(none.status, 401, "no login at all");
     assert.match(String(none.headers["www-authenticate"]), /^Basic /);
