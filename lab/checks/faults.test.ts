@@ -1,6 +1,6 @@
 // The fault lab (issue 34): during a burst of mail to several mailboxes on port 25 (and a
-// stream of submissions on 587), one fault at a time: a daemon killed with SIGKILL, the mail
-// volume full, the server's power cut. After each, with no step by hand, every message the
+// stream of submissions on 587), one fault at a time: a daemon killed with SIGKILL, the
+// resolver's upstream unreachable for a minute, the mail volume full, the server's power cut. After each, with no step by hand, every message the
 // server answered 250 is in a mailbox exactly once (or still queued, then delivered), nothing
 // else got a 250, no message got a 5xx (the sender would bounce it), every daemon runs again
 // within RECOVERY_SECONDS, and nothing of the burst is left in the queue. docs/faults.md has
