@@ -17,6 +17,7 @@ import {
     renderPasswordFiles,
     USER_SET_PASSWORDS,
 } from "../render/host/mailbox-passwords";
+import { BCRYPT_COST } from "../render/plan/passwords";
 import { BACKUP_EXCLUDE, renderBackupFiles } from "../render/host/backup";
 import { renderMailData } from "../render/host/mail-data";
 import { configProblems } from "./helpers/fixtures";
@@ -133,6 +134,13 @@ test("a configured password's generation changes with its hash or its reset mark
     expect(passwordGeneration(HASH, "2026-12-06")).not.toBe(passwordGeneration(HASH, undefined));
     expect(passwordGeneration(HASH, "2026-12-06")).not.toBe(passwordGeneration(HASH, "2026-12-07"));
     expect(passwordGeneration(`${HASH}x`, undefined)).not.toBe(passwordGeneration(HASH, undefined));
+});
+
+test("the bcrypt cost stays 12: a new cost re-hashes every configured password, and a new hash is a new generation, which drops every password users set", () => {
+    expect(BCRYPT_COST).toBe(12);
+    expect(passwordGeneration("{BLF-CRYPT}$2b$13$same-password", undefined)).not.toBe(
+        passwordGeneration("{BLF-CRYPT}$2b$12$same-password", undefined),
+    );
 });
 
 test("passwordResets names mailboxes of its domain, with a short marker", () => {
