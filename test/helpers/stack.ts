@@ -1,5 +1,6 @@
-// The Pulumi program under mocks, for test/stack-server, stack-domains and stack-dns.test.ts:
-// `deploy` runs MailStack as index.ts does and returns every resource it recorded, with its inputs.
+// The Pulumi program under mocks, for test/stack-server.test.ts, stack-domains.test.ts and
+// stack-dns.test.ts: `deploy` runs MailStack as index.ts does and returns every resource it
+// recorded, with its inputs.
 
 import {
     MOCK_STATE_ID,

@@ -12,6 +12,9 @@
 #
 #   mailstack-passwords apply   rewrite {{effective}} (mail-data runs it when {{configured}}
 #                               changed; mailstack-restore after a restore)
+#   mailstack-passwords keep-newer FILE
+#                               after a restore: a user's password in FILE (the one the
+#                               restore moved aside) set after the snapshot's is kept
 #   mailstack-passwords serve   one change request on stdin, a unix socket from systemd
 #                               ({{socket}}, group www-data): {"user", "current", "new",
 #                               "name", "origin"} as one JSON line; answers {"ok": ...}.
@@ -118,6 +121,24 @@ def apply_locked():
     if kept != user_set:
         write_user_set(kept)
     write_atomic(EFFECTIVE, "".join(out), 0o640, "dovecot")
+    return 0
+
+
+def keep_newer_locked(older_state):
+    """After `mailstack-restore all`: a password a user set after the snapshot was taken (in
+    the accounts folder the restore moved aside) stays theirs; restoring mail never brings
+    back a password they replaced, perhaps because it was stolen. apply decides after it."""
+    rows = user_set_rows()
+    theirs = read_rows(older_state) or []
+    for r in theirs:
+        if len(r) != 4:
+            continue
+        address, hashed, generation, at = r
+        mine = rows.get(address)
+        if mine is None or int(at) > int(mine[2]):
+            rows[address] = (hashed, generation, at)
+            log(f"mailstack-passwords: {address}: keeps the password set after the snapshot")
+    write_user_set(rows)
     return 0
 
 
@@ -233,9 +254,11 @@ def main():
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "apply":
         return with_lock(apply_locked)
+    if command == "keep-newer" and len(sys.argv) == 3:
+        return with_lock(keep_newer_locked, sys.argv[2])
     if command == "serve":
         return serve()
-    print("usage: mailstack-passwords apply|serve", file=sys.stderr)
+    print("usage: mailstack-passwords apply|keep-newer <moved-aside file>|serve", file=sys.stderr)
     return 2
 
 
