@@ -167,8 +167,8 @@ describe("the backup step's files", () => {
         expect(restore).toContain(`dav_users='${DAV_USER_ROOT}'\n`);
         expect(restore).toContain(`dav_unit='${DAV_UNIT}'\n`);
         // mailbox: the owner's folder; domain: every user's of it; all: the whole of state/, Radicale's among it.
-        expect(restore).toMatch(/^mailbox\)\n(?:.*\n)*? {4}dav=\("\$dav_users\/\$address"\)$/m);
-        expect(restore).toMatch(/^domain\)\n(?:.*\n)*? {4}dav=\("\$dav_users\/\*@\$domain"\)$/m);
+        expect(restore).toMatch(/^mailbox\)\n(?:.*\n)*? {4}dav=\("\$dav_users\/\$address"[ )]/m);
+        expect(restore).toMatch(/^domain\)\n(?:.*\n)*? {4}dav=\("\$dav_users\/\*@\$domain"[ )]/m);
         const all = /^all\) paths=\((.*)\) ;;$/m.exec(restore)![1].split(" ");
         expect(all.some((p) => DAV_DIR.startsWith(`${p}/`))).toBe(true);
         // Radicale is stopped while its folders change, whatever is restored.
