@@ -90,6 +90,7 @@ const PACKAGE_ORDER = [
     "dovecot",
     "sieve",
     "search",
+    "passwords",
     "opendkim",
     "sender-milter",
     "srs",
