@@ -242,11 +242,12 @@ test("a removed mailbox's own password is dropped, and Dovecot sees a change mad
     expect(fs.readFileSync(path.join(root, DOVECOT_USERS), "utf8")).not.toContain("alice@");
 });
 
-test("the passwords users set are in the backup, and `mailstack-restore all` writes Dovecot's passwd-file again with them", () => {
+test("the passwords and app passwords users set are in the backup, and `mailstack-restore all` writes Dovecot's files again with them", () => {
     // restic's exclude patterns: none of them covers the accounts directory or its file.
     for (const pattern of BACKUP_EXCLUDE) {
         const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*+/g, ".*")}(/|$)`);
         expect(USER_SET_PASSWORDS).not.toMatch(re);
+        expect(USER_APP_PASSWORDS).not.toMatch(re);
     }
     const s = buildSpec({
         ...config(),
