@@ -1,6 +1,6 @@
 // The lab's DNS: a tiny authoritative server in msl-out (the container's only resolver)
 // answering with exactly the records the stack's DNS component publishes
-// (components/dns-records.ts `mailDnsRecords`), plus the PTR of the server's addresses.
+// (render/dns/dns-records.ts `mailDnsRecords`), plus the PTR of the server's addresses.
 // Everything else is NXDOMAIN at once, so nothing in the container waits for a timeout and
 // no name can resolve to anything outside the lab.
 //

@@ -146,7 +146,7 @@ export const serverInput = z
     .strict();
 
 /**
- * `mailstack:secondaryMx`: a backup MX in another location (render/host/secondary-mx.ts). It
+ * `mailstack:secondaryMx`: a backup MX in another location (render/features/backup-mx.ts). It
  * holds the queue only: no mailbox, no password, no DKIM key.
  */
 export const secondaryMxInput = z

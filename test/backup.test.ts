@@ -1,6 +1,7 @@
 // mailstack:backup: the config's checks (each problem names its key path) and the backup
 // step's files (renderBackupFiles).
 import { BACKUP_EXCLUDE, renderBackupFiles } from "../render/host/backup";
+import { IMPORT_STATE_DIR } from "../render/host/import";
 import { buildSpec, type RawConfig } from "../model";
 import { configProblems, oneDomain } from "./helpers/fixtures";
 
@@ -115,6 +116,22 @@ describe("the backup step's files", () => {
         expect(restore).toContain("all) doveadm index -A -q '*' ;;");
         expect(restore).toContain(`mailbox) doveadm index -u "$address" -q '*' ;;`);
         expect(restore).toContain(`*) doveadm index -u "*@$domain" -q '*' ;;`);
+    });
+
+    test("a mailbox's restore brings back its IMAP import's state with it (a domain's: each of its mailboxes'), so the next import run copies again what the snapshot lacks", () => {
+        const f = byPath(renderBackupFiles(spec({ sftp: SFTP }), { password: "pw-0123456789", sshPrivateKey: "KEY" }));
+        const restore = f["/usr/local/sbin/mailstack-restore"].content;
+        expect(restore).toContain(`import_state='${IMPORT_STATE_DIR}'\n`);
+        expect(restore).toContain(`    dav=("$dav_users/$address" "$import_state/$address")\n`);
+        expect(restore).toContain(`    dav=("$dav_users/*@$domain" "$import_state/*@$domain")\n`);
+        // Each pattern's folders are put in place: the loop restores what the patterns name.
+        expect(restore).toMatch(/for pattern in "\$\{dav\[@\]\}"; do\n(?:.*\n)*?\s+for d in "\$tmp"\$pattern; do/);
+        // An import begun after the snapshot: its state is moved aside, so nothing is skipped.
+        expect(restore).toMatch(
+            /\[\[ \$pattern == "\$import_state"\/\* \]\] \|\| continue\n(?:.*\n)*?\s+mv "\$t" "\$t\.before-restore-\$stamp"\n/,
+        );
+        // ... and restic was asked for them.
+        expect(restore).toContain('for p in "${paths[@]}" "${dav[@]}"; do includes+=(--include "$p"); done');
     });
 
     test("the restore stops and starts the mount of each backed-up state directory (not the queue's); the volume's repository mark is in state/", () => {

@@ -63,6 +63,7 @@ describe("the registry", () => {
         expect(() => ordered(ORDERS.units, "units", "UNIT_ORDER")).not.toThrow();
         expect(() => ordered(ORDERS.units, "laterUnits", "UNIT_ORDER")).not.toThrow();
         expect(() => ordered(ORDERS.actions, "actions", "ACTION_ORDER")).not.toThrow();
+        expect(() => ordered(ORDERS.records, "dnsRecords", "RECORD_ORDER")).not.toThrow();
     });
 
     test("a feature left out of an order, or an order naming no feature, is refused when the registry loads", () => {

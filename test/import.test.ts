@@ -204,6 +204,43 @@ describe("the folder mapper (import-folders.py) puts each old folder where it be
         ]);
     });
 
+    test("a folder whose name cannot be written here is left out and said so, and the others are still imported", () => {
+        const r = map([
+            '(\\HasNoChildren) "/" "INBOX"',
+            // Not modified UTF-7: no closing "-", then base64 that is no UTF-16.
+            '(\\HasNoChildren) "/" "&AMQ"',
+            '(\\HasNoChildren) "/" "&A-"',
+            // A newline, in modified UTF-7: it would end the line of mbsync's config.
+            '(\\HasNoChildren) "/" "a&AAo-b"',
+            '(\\HasNoChildren) "/" "Work"',
+        ]);
+        expect(r.pairs).toEqual(["INBOX -> INBOX", "Work -> Work"]);
+        expect(r.stderr).toContain(
+            `folder '(\\\\HasNoChildren) "/" "&AMQ"': left out (its name is not valid modified UTF-7)`,
+        );
+        expect(r.stderr).toContain(
+            `folder '(\\\\HasNoChildren) "/" "&A-"': left out (its name is not valid modified UTF-7)`,
+        );
+        expect(r.stderr).toContain("folder 'a\\nb': left out (a control character in its name)");
+    });
+
+    test("a folder name the server sends as a literal is imported like a quoted one", () => {
+        const py = [
+            "import importlib.util as u, sys",
+            "s = u.spec_from_file_location('m', sys.argv[1]); m = u.module_from_spec(s); s.loader.exec_module(m)",
+            "data = [(b'(\\\\HasNoChildren) \"/\" {9}', b'Projekte\\xc3'), b'', b'(\\\\HasNoChildren) \"/\" INBOX']",
+            "print(m.response_lines(data))",
+            "print(m.mapping(m.response_lines([(b'(\\\\HasNoChildren) \"/\" {4}', b'Work'), b'']), print))",
+        ].join("\n");
+        const r = spawnSync("python3", ["-c", py, script], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        expect(r.stdout.trim().split("\n")).toEqual([
+            `['(\\\\HasNoChildren) "/" "Projekte\ufffd"', '(\\\\HasNoChildren) "/" INBOX']`,
+            'folder "Work" -> "Work"',
+            "[('Work', 'Work')]",
+        ]);
+    });
+
     test("an account with nothing to import is an error, not an empty success", () => {
         const r = map(['(\\HasChildren \\Noselect) "/" "[Gmail]"']);
         expect([r.status, r.stderr.trim().split("\n").pop()]).toEqual([

@@ -13,6 +13,7 @@
 //
 // test/ may import anything.
 
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ArchiveMember as WrittenMember } from "../render/boot/archive";
@@ -154,6 +155,23 @@ test("the check itself catches a wrong import", () => {
     } finally {
         for (const d of [tmp, wireTmp, policyTmp, benchTmp]) fs.rmSync(d, { recursive: true, force: true });
     }
+});
+
+/** No source file is over this many lines (issue 29): a file that outgrows it is split by concern. */
+const MAX_LINES = 600;
+
+/** The tracked source files (.ts, .sh, .py, .php, .cjs) and their line counts. */
+export function sourceLengths(): { file: string; lines: number }[] {
+    return execFileSync("git", ["ls-files", "-z"], { cwd: ROOT, encoding: "utf8" })
+        .split("\0")
+        .filter((f) => /\.(ts|mts|cjs|js|sh|py|php)$/.test(f) && fs.existsSync(path.join(ROOT, f)))
+        .map((file) => ({ file, lines: fs.readFileSync(path.join(ROOT, file), "utf8").split("\n").length - 1 }));
+}
+
+test(`no tracked source file is over ${MAX_LINES} lines`, () => {
+    const lengths = sourceLengths();
+    expect(lengths.length).toBeGreaterThan(100);
+    expect(lengths.filter((f) => f.lines > MAX_LINES)).toEqual([]);
 });
 
 test("the first-boot archive's member has one shape for its writer (render/boot/) and the policy pack's reader", () => {

@@ -24,6 +24,7 @@ import {
     USER_SET_PASSWORDS,
 } from "../render/host/mailbox-passwords";
 import { renderHostFiles } from "../render";
+import { BCRYPT_COST } from "../render/plan/passwords";
 import { BACKUP_EXCLUDE, renderBackupFiles } from "../render/host/backup";
 import { renderMailData } from "../render/host/mail-data";
 import { configProblems } from "./helpers/fixtures";
@@ -116,6 +117,18 @@ p.wait()
     return JSON.parse(r.stdout) as { ok: boolean; error?: string };
 }
 
+/** mailstack-restore as the backup step renders it for the sample with a backup. */
+function restoreScript(): string {
+    const s = buildSpec({
+        ...config(),
+        backup: { sftp: { host: "u1.your-storagebox.de", user: "u1", path: "mail", hostKey: BACKUP_HOST_KEY } },
+        backupSecretsSet: ["backupPassword", "backupSshPrivateKey"],
+    });
+    return renderBackupFiles(s, { password: "pw-0123456789", sshPrivateKey: "KEY" }).find(
+        (f) => f.path === "/usr/local/sbin/mailstack-restore",
+    )!.content;
+}
+
 const dovecotHash = (address: string) =>
     fs
         .readFileSync(path.join(root, DOVECOT_USERS), "utf8")
@@ -128,6 +141,13 @@ test("a configured password's generation changes with its hash or its reset mark
     expect(passwordGeneration(HASH, "2026-12-06")).not.toBe(passwordGeneration(HASH, undefined));
     expect(passwordGeneration(HASH, "2026-12-06")).not.toBe(passwordGeneration(HASH, "2026-12-07"));
     expect(passwordGeneration(`${HASH}x`, undefined)).not.toBe(passwordGeneration(HASH, undefined));
+});
+
+test("the bcrypt cost stays 12: a new cost re-hashes every configured password, and a new hash is a new generation, which drops every password users set", () => {
+    expect(BCRYPT_COST).toBe(12);
+    expect(passwordGeneration("{BLF-CRYPT}$2b$13$same-password", undefined)).not.toBe(
+        passwordGeneration("{BLF-CRYPT}$2b$12$same-password", undefined),
+    );
 });
 
 test("passwordResets names mailboxes of its domain, with a short marker", () => {
@@ -249,19 +269,53 @@ test("the passwords and app passwords users set are in the backup, and `mailstac
         expect(USER_SET_PASSWORDS).not.toMatch(re);
         expect(USER_APP_PASSWORDS).not.toMatch(re);
     }
-    const s = buildSpec({
-        ...config(),
-        backup: { sftp: { host: "u1.your-storagebox.de", user: "u1", path: "mail", hostKey: BACKUP_HOST_KEY } },
-        backupSecretsSet: ["backupPassword", "backupSshPrivateKey"],
-    });
-    const restore = renderBackupFiles(s, { password: "pw-0123456789", sshPrivateKey: "KEY" }).find(
-        (f) => f.path === "/usr/local/sbin/mailstack-restore",
-    )!.content;
+    const restore = restoreScript();
     // Only after `all` (state/ came back), before Dovecot starts again.
     expect(restore).toMatch(
         new RegExp(
-            `if \\[ "\\$what" = all \\]; then\\n(?:\\s*#.*\\n)*\\s*passwords_helper='${PASSWORDS_HELPER}'\\n\\s*"\\$passwords_helper" apply .*\\n\\s*fi\\n\\s*restart\\n`,
+            `if \\[ "\\$what" = all \\]; then\\n(?:\\s*#.*\\n)*\\s*passwords_helper='${PASSWORDS_HELPER}'\\n(?:.*\\n)*?\\s*"\\$passwords_helper" apply .*\\n\\s*fi\\n\\s*restart\\n`,
         ),
+    );
+});
+
+test("after `mailstack-restore all`, a password a user set after the snapshot stays theirs, and an older one does not come back", () => {
+    configure();
+    const stored = path.join(root, USER_SET_PASSWORDS);
+    // The generation of today's configured passwords (the same for both here: none was reset).
+    const g = fs
+        .readFileSync(path.join(root, CONFIGURED_USERS), "utf8")
+        .split("\n")
+        .find((l) => l.startsWith("alice@example.org:"))!
+        .split(":")[4];
+    const gBob = fs
+        .readFileSync(path.join(root, CONFIGURED_USERS), "utf8")
+        .split("\n")
+        .find((l) => l.startsWith("bob@example.org:"))!
+        .split(":")[4];
+    // The snapshot's: alice's (stolen) password of time 100, bob's of time 300.
+    fs.writeFileSync(
+        stored,
+        `alice@example.org:{PLAIN}stolen:${g}:100\nbob@example.org:{PLAIN}bob-in-snapshot:${gBob}:300\n`,
+    );
+    // Moved aside by the restore: alice changed hers at 200; bob's is older than the snapshot's.
+    const aside = path.join(root, "passwords.before-restore");
+    fs.writeFileSync(
+        aside,
+        `# header\nalice@example.org:{PLAIN}changed-since:${g}:200\nbob@example.org:{PLAIN}bob-older:${gBob}:250\n`,
+    );
+    const r = run(["keep-newer", aside]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain("alice@example.org: keeps the password set after the snapshot");
+    const rows = fs.readFileSync(stored, "utf8");
+    expect(rows).toMatch(/^alice@example\.org:\{PLAIN\}changed-since:[0-9a-f]{16}:200$/m);
+    expect(rows).toMatch(/^bob@example\.org:\{PLAIN\}bob-in-snapshot:[0-9a-f]{16}:300$/m);
+    expect(run(["apply"]).status).toBe(0);
+    expect(dovecotHash("alice@example.org")).toBe("{PLAIN}changed-since");
+    // The restore runs it with the file it moved aside, before apply.
+    const restore = restoreScript();
+    expect(restore).toContain(`user_set='${USER_SET_PASSWORDS}'`);
+    expect(restore).toMatch(
+        /\n {8}"\$passwords_helper" keep-newer "\$accounts\.before-restore-\$stamp\/\$\{user_set##\*\/\}"[^]*"\$passwords_helper" apply/,
     );
 });
 
@@ -422,6 +476,28 @@ test("a reset by the stack config, or the mailbox's removal, revokes its app pas
     expect(reset.stderr).toContain("alice@example.org: app password 'phone' dropped");
     expect(dovecotApps()).toEqual([]);
     expect(fs.readFileSync(path.join(root, USER_APP_PASSWORDS), "utf8")).not.toContain("alice@");
+});
+
+test("a restore of state/ keeps the app passwords of before it: none revoked since the snapshot comes back, none made since is lost", () => {
+    configure();
+    expect(run(["apply"]).status).toBe(0);
+    const phone = create("phone", ["mail"]);
+    const snapshot = fs.readFileSync(path.join(root, USER_APP_PASSWORDS), "utf8");
+    // After the snapshot: the phone was stolen and revoked, a laptop was added.
+    expect(
+        apps({ action: "app-revoke", user: "alice@example.org", current: "configured-alice-1", id: phone.id }),
+    ).toEqual({ ok: true });
+    const laptop = create("laptop", ["mail"]);
+    // mailstack-restore all: the accounts folder moved aside, the snapshot's in its place.
+    const accounts = path.dirname(path.join(root, USER_APP_PASSWORDS));
+    fs.cpSync(accounts, `${accounts}.before-restore`, { recursive: true });
+    fs.writeFileSync(path.join(root, USER_APP_PASSWORDS), snapshot);
+    const r = run(["keep-newer", path.join(`${accounts}.before-restore`, path.basename(USER_SET_PASSWORDS))]);
+    expect(r.status).toBe(0);
+    expect(run(["apply"]).status).toBe(0);
+    expect(dovecotApps()).toEqual([expect.stringContaining(`alice@example.org:${laptop.id}:imap,pop3:`)]);
+    // The restore calls it when either file was moved aside.
+    expect(restoreScript()).toContain(`user_apps='${USER_APP_PASSWORDS}'`);
 });
 
 test("Dovecot asks the app passwords' Lua passdb first, in the auth worker, and never for a login from the server itself", () => {

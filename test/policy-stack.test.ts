@@ -17,7 +17,7 @@ import { checkResource, checkStack, fromMocks, type Violation } from "./helpers/
 
 const PASSWORD = "correct-horse-battery-staple";
 
-/** Declares the program as index.ts does (as test/stack.test.ts does) and waits for it all. */
+/** Declares the program as index.ts does (as test/helpers/stack.ts does) and waits for it all. */
 async function deploy(name: string, raw: RawConfig, relayPassword?: string) {
     await mocksReady;
     const spec = buildSpec({

@@ -1,6 +1,6 @@
 // The fault lab (issue 34): during a burst of mail to several mailboxes on port 25 (and a
-// stream of submissions on 587), one fault at a time: a daemon killed with SIGKILL, the mail
-// volume full, the server's power cut. After each, with no step by hand, every message the
+// stream of submissions on 587), one fault at a time: a daemon killed with SIGKILL, the
+// resolver's upstream unreachable for a minute, the mail volume full, the server's power cut. After each, with no step by hand, every message the
 // server answered 250 is in a mailbox exactly once (or still queued, then delivered), nothing
 // else got a 250, no message got a 5xx (the sender would bounce it), every daemon runs again
 // within RECOVERY_SECONDS, and nothing of the burst is left in the queue. docs/faults.md has
@@ -107,6 +107,13 @@ const FAULTS: Fault[] = [
         submissions: true,
     },
     {
+        id: "resolver-down",
+        what: "the resolver's upstream unreachable for a minute (unbound's cache emptied first)",
+        strike: resolverUnreachable,
+        cutsDelivery: false,
+        submissions: true,
+    },
+    {
         id: "volume-full",
         what: "the mail volume full (every block taken) until the burst is over",
         strike: fillVolume,
@@ -129,6 +136,40 @@ const FAULTS: Fault[] = [
 let burstOver: () => void = () => undefined;
 /** When the fault ended: the kill, the power cut, or the volume's blocks given back. */
 let faultEndedAt = 0;
+
+/** How long the resolver's upstream stays unreachable. */
+const RESOLVER_DOWN_MS = 60_000;
+/** nftables table of the server that drops its DNS queries to anything but loopback. */
+const NO_DNS = "inet mailstack_fault_dns";
+
+/**
+ * The server's own resolver (unbound) loses its upstream for a minute: every query to
+ * port 53 beyond loopback is dropped, after unbound's cache (answers and what it knows of
+ * its upstream's health) was emptied, so Postfix's and rspamd's lookups find nothing cached.
+ * Resolves when the upstream is reachable again.
+ */
+async function resolverUnreachable(): Promise<void> {
+    try {
+        await sshAsync(
+            `nft add table ${NO_DNS} && nft 'add chain ${NO_DNS} out { type filter hook output priority 0; }' && ` +
+                `nft 'add rule ${NO_DNS} out oifname != "lo" meta l4proto { tcp, udp } th dport 53 drop' && ` +
+                "unbound-control flush_zone . >/dev/null && unbound-control flush_infra all >/dev/null && unbound-control flush_requestlist >/dev/null",
+        );
+        // The fault is real: the lab client's name no longer resolves.
+        const lookup = await sshAsync(
+            "timeout 20 python3 -c 'import socket; socket.getaddrinfo(\"client.sink.test\", 25)'",
+            {
+                allowFail: true,
+                timeoutMs: 30_000,
+            },
+        );
+        assert.notEqual(lookup.status, 0, "client.sink.test still resolved with the resolver's upstream dropped");
+        await new Promise((resolve) => setTimeout(resolve, RESOLVER_DOWN_MS));
+    } finally {
+        await sshAsync(`nft delete table ${NO_DNS}`, { allowFail: true });
+        faultEndedAt = Date.now();
+    }
+}
 
 /** Takes every free block of the mail volume (fallocate: nothing written) until the burst is over. */
 async function fillVolume(): Promise<void> {

@@ -44,7 +44,7 @@ export function renderUserData(spec: MailSpec, options: UserDataOptions): string
     });
 }
 
-/** What differs between the primary's first boot and the backup MX's (secondary-mx.ts). */
+/** What differs between the primary's first boot and the backup MX's (render/features/backup-mx.ts). */
 export interface FirstBoot {
     readonly hostname: string;
     readonly packages: readonly string[];

@@ -1,7 +1,7 @@
 // DNS records as text: TXT character-strings, a record's key and its zone-file line (the
 // `dnsRecords` output the doctor reads back), reverse names.
 
-import type { MailDnsRecord } from "./dns-records";
+import type { MailDnsRecord } from "./record";
 
 /**
  * A TXT value as RFC 1035 character-strings: quoted, at most 255 bytes each, separated by a

@@ -9,6 +9,8 @@
 
 import { hostPostmaster, type MailSpec, type SecondaryMxSpec } from "../../model";
 import { renderCloudConfig, FIRST_BOOT_ARCHIVE, type UserDataOptions } from "../boot/user-data";
+import { hostRecords, MAIL_DNS_TTL } from "../dns/record";
+import { SECONDARY_MX_PREFERENCE } from "../dns/text";
 import { renderFilterFiles, RSPAMD_MILTER } from "../host/filter";
 import { queueMinFreeBytes } from "../host/limits";
 import { ownSenderDomainsFile } from "../host/mail-data";
@@ -165,10 +167,36 @@ export function renderSecondaryHostFiles(spec: MailSpec, options: { readonly fir
     ]);
 }
 
-/** The registry's entry: the config section it owns. Its server is BACKUP_MX_FEATURES. */
+/** The registry's entry: the config section it owns, and its records. Its server is BACKUP_MX_FEATURES. */
 export const backupMx: Feature = {
     name: "backup-mx",
     config: ["secondaryMx"],
+    dnsRecords: (spec, domain, facts) => {
+        const secondary = spec.secondaryMx;
+        if (!secondary) return [];
+        if (!facts.secondary) throw new Error("dns: mailstack:secondaryMx is set but its addresses are not known");
+        return [
+            // Its bounces and delay notices come from MAILER-DAEMON, checked against its EHLO name.
+            ...(secondary.hostnameDomain === domain.name
+                ? hostRecords(
+                      secondary.hostname,
+                      facts.secondary.ipv4,
+                      facts.secondary.ipv6,
+                      "backup MX",
+                      "SPF for the backup MX's name (EHLO, its bounces)",
+                  )
+                : []),
+            // Senders try it only when the primary does not answer (a higher preference).
+            {
+                name: domain.name,
+                type: "MX",
+                content: secondary.hostname,
+                priority: SECONDARY_MX_PREFERENCE,
+                ttl: MAIL_DNS_TTL,
+                purpose: `backup MX: queues mail for ${domain.name} while ${spec.hostname} is down`,
+            },
+        ];
+    },
 };
 
 /** The backup MX's first-boot user-data: no secret but the provisional host key, nothing per domain. */

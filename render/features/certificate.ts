@@ -3,6 +3,7 @@
 
 import { CLIENT_HOST_LABELS } from "../../model";
 import { shellQuote } from "../../scripts/commands";
+import { MAIL_DNS_TTL, type MailDnsRecord } from "../dns/record";
 import { renderTemplate } from "../host/template";
 import { hostFile as file } from "../host/types";
 import type { Feature } from "./feature";
@@ -34,4 +35,18 @@ export const certificate: Feature = {
             "0755",
         ),
     ],
+    // RFC 8659: only our ACME CA may issue for the domain and every name under it (the client
+    // names too), and it reports refused requests to the domain's report address. Flags 0:
+    // not critical, every CA understands issue and iodef.
+    dnsRecords: (spec, domain) =>
+        (["issue", "iodef"] as const).map((tag): MailDnsRecord => ({
+            name: domain.name,
+            type: "CAA",
+            ttl: MAIL_DNS_TTL,
+            caa: { flags: 0, tag, value: tag === "issue" ? spec.acmeCaaIdentity : `mailto:${domain.dmarc.rua}` },
+            purpose:
+                tag === "issue"
+                    ? `CAA: only ${spec.acmeCaaIdentity} may issue certificates`
+                    : "CAA: where CAs report refused requests",
+        })),
 };

@@ -2,7 +2,8 @@
 // (index.ts) lists the features; the host files, the package and unit lists, the service
 // actions and their order derive from it (docs/design.md, "How to add a feature").
 
-import type { ConfigKey, MailSpec, ServiceName } from "../../model";
+import type { ConfigKey, DomainSpec, MailSpec, ServiceName } from "../../model";
+import type { DnsFacts, MailDnsRecord } from "../dns/record";
 import type { HostFile, ServiceAction } from "../host/types";
 import type { PruneRule } from "../plan/bundle";
 
@@ -36,4 +37,9 @@ export interface Feature {
     readonly laterFiles?: (spec: MailSpec) => HostFile[];
     /** What host-config removes once it no longer renders it. */
     readonly prune?: readonly PruneRule[];
+    /**
+     * The DNS records it publishes in each mail domain (render/dns/dns-records.ts puts them
+     * together in RECORD_ORDER): what it answers under the domain's names.
+     */
+    readonly dnsRecords?: (spec: MailSpec, domain: DomainSpec, facts: DnsFacts) => MailDnsRecord[];
 }

@@ -12,6 +12,7 @@ import { backupMx } from "./backup-mx";
 import { certificate } from "./certificate";
 import { clients } from "./clients";
 import { dav } from "./dav";
+import { dmarc } from "./dmarc";
 import { dovecot } from "./dovecot";
 import { fail2ban } from "./fail2ban";
 import type { Feature } from "./feature";
@@ -80,8 +81,9 @@ export const FEATURES: readonly Feature[] = [
     imports,
     tls,
     systemd,
-    // The backup MX is a server of its own (backup-mx.ts, BACKUP_MX_FEATURES); here it owns its config key only.
+    // The backup MX is a server of its own (backup-mx.ts, BACKUP_MX_FEATURES); here it owns its config key and records.
     backupMx,
+    dmarc,
 ];
 
 /** The user-data's package list, by feature (never reordered: that would replace the server). */
@@ -161,6 +163,14 @@ const ACTION_ORDER = [
 ] as const;
 
 /**
+ * A domain's DNS records, by feature (dns-records.ts; the `dnsRecords` output lists them so):
+ * the mail host and the MX, the backup MX, the sender checks (SPF with the MX, DKIM, DMARC),
+ * MTA-STS and TLS reporting, CAA, then what clients look up. Each host's own records come
+ * first and the MX records next (dns-records.ts), whichever feature declares them.
+ */
+const RECORD_ORDER = ["postfix", "backup-mx", "opendkim", "dmarc", "mta-sts", "certificate", "clients", "dav"] as const;
+
+/**
  * The features in `order` that declare `part`, each exactly once; a feature that declares it
  * and is missing from the order (or a name that is no feature) is an error when this loads.
  */
@@ -183,7 +193,12 @@ export function ordered(
 const unique = (items: readonly string[]) => [...new Set(items)];
 
 /** The orders, for the tests. */
-export const ORDERS = { packages: PACKAGE_ORDER, units: UNIT_ORDER, actions: ACTION_ORDER } as const;
+export const ORDERS = {
+    packages: PACKAGE_ORDER,
+    units: UNIT_ORDER,
+    actions: ACTION_ORDER,
+    records: RECORD_ORDER,
+} as const;
 
 /** What the user-data installs on first boot (and the packages step on every server); the lab pre-downloads exactly these. */
 export const MAIL_PACKAGES: readonly string[] = Object.freeze(
@@ -211,6 +226,9 @@ export const ACTIVE_UNITS: readonly string[] = Object.freeze([
 export const SERVICE_ACTIONS: readonly ServiceAction[] = Object.freeze(
     ordered(ACTION_ORDER, "actions", "ACTION_ORDER").flatMap((f) => f.actions!),
 );
+
+/** The features that publish DNS records, in RECORD_ORDER. */
+export const DNS_FEATURES: readonly Feature[] = Object.freeze(ordered(RECORD_ORDER, "dnsRecords", "RECORD_ORDER"));
 
 /** The features whose packages and units only the packages step brings, when they are on. */
 const OPTIONAL = FEATURES.filter((f) => f.optional !== undefined);

@@ -1,6 +1,8 @@
 // Postfix: the MTA on 25, 587 and 465. main.cf gathers the other features' sockets and limits.
 
-import type { MailSpec } from "../../model";
+import type { DomainSpec, MailSpec } from "../../model";
+import { hostRecords, MAIL_DNS_TTL, txtRecord } from "../dns/record";
+import { PRIMARY_MX_PREFERENCE } from "../dns/text";
 import { AUTHORIZED_SUBMIT_USERS, OPENDKIM_SOCKET, SENDER_MILTER_SOCKET } from "../host/accounts";
 import { RSPAMD_MILTER } from "../host/filter";
 import { queueMinFreeBytes, submissionRecipientRestrictions } from "../host/limits";
@@ -69,6 +71,12 @@ function outboundTlsLevel(spec: MailSpec): string {
     return spec.relay.tlsFingerprint ? "fingerprint" : "secure";
 }
 
+export function spfValue(domain: DomainSpec): string {
+    // mx: the only hosts that send our mail are the MX hosts (the backup MX, when there is one,
+    // sends the bounces and delay notices it must). -all: everything else is forged.
+    return ["v=spf1", "mx", ...domain.spfExtra, "-all"].join(" ");
+}
+
 export const postfix: Feature = {
     name: "postfix",
     config: ["hostname", "relay", "relayPassword", "messageSizeLimitMb"],
@@ -98,4 +106,27 @@ export const postfix: Feature = {
         file("/etc/postfix/master.cf", renderTemplate("postfix/master.cf"), ["reload:postfix"]),
     ],
     laterFiles: () => [restartAfterCrash("postfix")],
+    // The domain holding the hostname also gets the hostname's A/AAAA records and its own SPF:
+    // forwarded mail leaves with an SRS sender @hostname (postsrsd), which must pass SPF as
+    // well. Every domain points its MX at that one host.
+    dnsRecords: (spec, domain, facts) => [
+        ...(spec.hostnameDomain === domain.name
+            ? hostRecords(
+                  spec.hostname,
+                  facts.ipv4,
+                  facts.ipv6,
+                  "mail host",
+                  "SPF for the host name (EHLO, SRS senders)",
+              )
+            : []),
+        {
+            name: domain.name,
+            type: "MX",
+            content: spec.hostname,
+            priority: PRIMARY_MX_PREFERENCE,
+            ttl: MAIL_DNS_TTL,
+            purpose: `mail for ${domain.name} goes to ${spec.hostname}`,
+        },
+        txtRecord(domain.name, spfValue(domain), "SPF: only the MX sends for this domain"),
+    ],
 };

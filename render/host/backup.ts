@@ -7,7 +7,8 @@
 import { hostPostmaster, type BackupSpec, type MailSpec } from "../../model";
 import { shellQuote } from "../../scripts/commands";
 import { DAV_UNIT, DAV_USER_ROOT } from "./dav";
-import { PASSWORDS_HELPER } from "./mailbox-passwords";
+import { IMPORT_STATE_DIR } from "./import";
+import { PASSWORDS_HELPER, USER_APP_PASSWORDS, USER_SET_PASSWORDS } from "./mailbox-passwords";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
 import {
@@ -130,8 +131,11 @@ export function renderBackupFiles(spec: MailSpec, secrets?: BackupSecrets): Host
                     .join("\n"),
                 stateUnits: VOLUME_STATE_UNITS.join(" "),
                 passwordsHelper: PASSWORDS_HELPER,
+                userSetPasswords: USER_SET_PASSWORDS,
+                userAppPasswords: USER_APP_PASSWORDS,
                 davUsers: DAV_USER_ROOT,
                 davUnit: DAV_UNIT,
+                importState: IMPORT_STATE_DIR,
             }),
             "0755",
         ),

@@ -37,7 +37,7 @@ export const ROOT_ANCHOR_CONF = "/etc/unbound/unbound.conf.d/root-auto-trust-anc
 function rootAnchor(spec: MailSpec): string {
     if (spec.resolverForward.length === 0) return renderTemplate("unbound/root-auto-trust-anchor-file.conf");
     return [
-        `# ${ROOT_ANCHOR_CONF} - rendered by mailstack (cloud-init/outbound.ts).`,
+        `# ${ROOT_ANCHOR_CONF} - rendered by mailstack (render/host/outbound.ts).`,
         "# No root trust anchor: mailstack:resolver.forward sends every query to resolvers whose",
         "# network is not signed from the root; an anchor here would make all their answers bogus.",
         "# Validation stays on for mailstack:resolver.signedZones (trust anchors in mailstack.conf).",

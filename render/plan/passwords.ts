@@ -4,7 +4,13 @@
 
 import bcrypt from "bcryptjs";
 
-/** bcrypt cost: 2^12 rounds, about a quarter second per login on a small VM. */
+/**
+ * bcrypt cost: 2^12 rounds, about a quarter second per login on a small VM. Changing it
+ * re-hashes every configured password, and so changes each one's generation
+ * (passwordGeneration, render/host/mailbox-passwords.ts): at the next `pulumi up` every
+ * password a user set in the webmail would be dropped for the configured one. Change it only
+ * together with a generation that does not follow the cost.
+ */
 export const BCRYPT_COST = 12;
 /** bcrypt's salt is 22 characters of this alphabet. */
 export const BCRYPT_SALT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

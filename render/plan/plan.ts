@@ -51,7 +51,7 @@ export type StepRole =
     | "certificate"
     | "backup"
     | "import"
-    /** The backup MX's domains and valid addresses (secondary-mx.ts). */
+    /** The backup MX's domains and valid addresses (render/features/backup-mx.ts). */
     | "relay-data";
 
 /** Outside things a step must wait for, besides other steps. */
@@ -243,7 +243,7 @@ export const PROVISIONING_PLAN: readonly ProvisioningStep[] = [
         waitsFor: [],
         triggers: none,
     },
-    // Old IMAP accounts imported into mailboxes (cloud-init/import.ts): each account's
+    // Old IMAP accounts imported into mailboxes (render/host/import.ts): each account's
     // settings and password, the script and its timer; then the timer is enabled and a first
     // run started, or, with no import left, the timer is stopped and its units are gone.
     {

@@ -14,7 +14,8 @@ expect_postconf "465/587 ask the rate limit before permitting a logged-in sender
 expect_postconf "smtpd stops taking mail (4xx) with the last 5% of the mail volume left" queue_minfree 536870912
 
 limit=/usr/local/sbin/mailstack-submission-limit
-listen=127.0.0.1:39040
+# A free port, not a fixed one: two check:host runs at once must not meet on it.
+listen=127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$ROOT/tmp/limit-state" "$ROOT/tmp/limit-run"
 control=/tmp/limit-run/control.sock
 start_limit() {

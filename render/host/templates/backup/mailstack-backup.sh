@@ -75,7 +75,7 @@ run)
         fi
         echo "$id" >"$mark.tmp" && mv "$mark.tmp" "$mark"
     fi
-    # The include and exclude lists are rendered from one place (cloud-init/backup.ts).
+    # The include and exclude lists are rendered from one place (render/host/backup.ts).
     r backup --one-file-system --files-from "$conf/include" --exclude-file "$conf/exclude" --tag mailstack
     r forget --tag mailstack --prune --keep-daily "$KEEP_DAILY" --keep-weekly "$KEEP_WEEKLY" --keep-monthly "$KEEP_MONTHLY"
     mkdir -p "$state"

@@ -24,20 +24,23 @@ vhosts=/srv/mail/vhosts
 # Radicale's collections, one folder per user (login address), and its unit.
 dav_users='{{davUsers}}'
 dav_unit='{{davUnit}}'
-# Each user's calendars and contacts to restore (patterns: a domain's are *@<domain>).
+# The IMAP import's state (what it copied from the old account), one folder per mailbox: it
+# comes back with the Maildir, so the next run copies again what the snapshot lacks.
+import_state='{{importState}}'
+# Each user's calendars and contacts, and import state, to restore (patterns: a domain's are *@<domain>).
 dav=()
 case $what in
 mailbox)
     address=${2:?address}
     [[ $address =~ ^[^/@[:space:]*?]+@[^/@[:space:]*?]+$ ]] || { echo "mailstack-restore: bad address $address" >&2; exit 2; }
     paths=("$vhosts/${address#*@}/${address%@*}")
-    dav=("$dav_users/$address")
+    dav=("$dav_users/$address" "$import_state/$address")
     ;;
 domain)
     domain=${2:?domain}
     [[ $domain =~ ^[a-z0-9.-]+$ ]] || { echo "mailstack-restore: bad domain $domain" >&2; exit 2; }
     paths=("$vhosts/$domain")
-    dav=("$dav_users/*@$domain")
+    dav=("$dav_users/*@$domain" "$import_state/*@$domain")
     ;;
 all) paths=(/srv/mail/vhosts /srv/mail/state) ;;
 *)
@@ -106,7 +109,8 @@ for p in "${paths[@]}"; do
     echo "mailstack-restore: restored $p from $snapshot"
 done
 chown vmail:vmail "$vhosts" "$vhosts"/* 2>/dev/null || true
-# Calendars and contacts: each user's folder as a whole (with `all`, state/ brought them).
+# Calendars and contacts, and the import's state: each user's folder as a whole (with `all`,
+# state/ brought them).
 for pattern in "${dav[@]}"; do
     found=0
     # shellcheck disable=SC2086 # the pattern's * must expand (addresses and domains have no spaces)
@@ -114,12 +118,22 @@ for pattern in "${dav[@]}"; do
         [ -d "$d" ] || continue
         found=1
         t=${d#"$tmp"}
-        mkdir -p "$dav_users"
+        mkdir -p "${t%/*}"
         [ -e "$t" ] && mv "$t" "$t.before-restore-$stamp"
         mv "$d" "$t"
         echo "mailstack-restore: restored $t from $snapshot"
     done
-    [ "$found" = 1 ] || echo "mailstack-restore: no calendars or contacts for ${pattern##*/} in snapshot $snapshot"
+    [ "$found" = 1 ] && continue
+    echo "mailstack-restore: no ${pattern%/*} for ${pattern##*/} in snapshot $snapshot"
+    # An import begun after the snapshot: its state would claim mail the restored Maildir
+    # lacks. Moved aside, the next run copies it all again.
+    [[ $pattern == "$import_state"/* ]] || continue
+    # shellcheck disable=SC2086 # as above
+    for t in $pattern; do
+        [ -d "$t" ] || continue
+        mv "$t" "$t.before-restore-$stamp"
+        echo "mailstack-restore: $t is now $t.before-restore-$stamp"
+    done
 done
 # restic restores owners by number; a new server's radicale user may have another uid.
 dav_dir=${dav_users%/collections/*}
@@ -128,6 +142,15 @@ if [ "$what" = all ]; then
     # The passwords users set came back with state/accounts: Dovecot's passwd-file again from
     # them and today's configured ones (a password the config reset since stays reset).
     passwords_helper='{{passwordsHelper}}'
+    # A password a user set after the snapshot (in the accounts moved aside) stays theirs; the
+    # app passwords are those of before the restore (none revoked since comes back).
+    user_set='{{userSetPasswords}}'
+    user_apps='{{userAppPasswords}}'
+    accounts=${user_set%/*}
+    if [ -f "$accounts.before-restore-$stamp/${user_set##*/}" ] || [ -f "$accounts.before-restore-$stamp/${user_apps##*/}" ]; then
+        "$passwords_helper" keep-newer "$accounts.before-restore-$stamp/${user_set##*/}" ||
+            echo "mailstack-restore: $passwords_helper keep-newer failed" >&2
+    fi
     "$passwords_helper" apply || echo "mailstack-restore: $passwords_helper apply failed" >&2
 fi
 restart

@@ -46,7 +46,7 @@ esac
 
 dir=/etc/mailstack/tls/$name
 copy "$dir"
-# The labels of the client names (spec/services.ts), each with its snippet.
+# The labels of the client names (model/services.ts), each with its snippet.
 labels='{{clientLabels}}'
 names=$(openssl x509 -in "$dir/fullchain.pem" -noout -ext subjectAltName | tr ',' '\n' | sed -n 's/^[[:space:]]*DNS://p')
 conf=/etc/nginx/mailstack-certificates/$name.conf

@@ -1,5 +1,5 @@
 #!/bin/sh
-# /usr/local/lib/mailstack/quota-warning.sh - rendered by mailstack (cloud-init/templates/dovecot/quota-warning.sh).
+# /usr/local/lib/mailstack/quota-warning.sh - rendered by mailstack (render/host/templates/dovecot/quota-warning.sh).
 #
 #   quota-warning.sh PERCENT USER
 #

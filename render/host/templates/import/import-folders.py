@@ -83,6 +83,21 @@ def parse_list(line):
     return attrs, sep, decode_mutf7(raw)
 
 
+def response_lines(data):
+    """imaplib's LIST data -> one line per folder. A name the server sent as a literal ({n},
+    then its bytes: a tuple from imaplib) becomes a quoted string, so no folder is dropped
+    unseen."""
+    lines = []
+    for d in data:
+        if isinstance(d, tuple) and len(d) == 2:
+            head = re.sub(rb"\{\d+\}$", b"", d[0]).decode("utf-8", "replace")
+            name = d[1].decode("utf-8", "replace")
+            lines.append(head + '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        elif isinstance(d, bytes) and d:
+            lines.append(d.decode("utf-8", "replace"))
+    return lines
+
+
 def near_name(attrs, sep, name):
     """The folder here for a folder there, or None to leave it out."""
     if "\\noselect" in attrs or "\\nonexistent" in attrs:
@@ -125,8 +140,13 @@ def channels(folders):
 def mapping(lines, log):
     folders, seen = [], set()
     for line in lines:
-        parsed = parse_list(line)
+        try:
+            parsed = parse_list(line)
+        except ValueError:  # bad modified UTF-7: binascii's and Unicode's errors are ValueErrors
+            log(f"folder {line!r}: left out (its name is not valid modified UTF-7)")
+            continue
         if not parsed:
+            log(f"folder {line!r}: left out (a LIST answer not understood)")
             continue
         attrs, sep, name = parsed
         near = near_name(attrs, sep, name)
@@ -136,6 +156,9 @@ def mapping(lines, log):
             continue
         if '"' in far + near or "\\" in far + near:
             log(f'folder "{far}": left out (a quote or backslash in its name)')
+            continue
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in far + near):
+            log(f"folder {far!r}: left out (a control character in its name)")
             continue
         if far in seen:
             continue
@@ -189,7 +212,7 @@ def list_folders(rc):
     typ, data = imap.list()
     if typ != "OK":
         fail("other", f"{host} did not list its folders: {typ}")
-    lines = [d.decode("utf-8", "replace") for d in data if isinstance(d, bytes)]
+    lines = response_lines(data)
     try:
         imap.logout()
     except Exception:

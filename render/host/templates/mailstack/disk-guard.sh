@@ -1,5 +1,5 @@
 #!/bin/bash
-# /usr/local/sbin/mailstack-disk-guard - rendered by mailstack (cloud-init/limits.ts).
+# /usr/local/sbin/mailstack-disk-guard - rendered by mailstack (render/host/limits.ts).
 #
 # Run by mailstack-disk-guard.timer. When the mail volume passes {{alertPercent}}% used, the
 # postmaster gets one mail saying so, with the largest mailboxes; when it is back below

@@ -40,7 +40,7 @@ systemctl daemon-reload
 systemctl enable srv-mail.mount
 systemctl start srv-mail.mount
 mountpoint -q /srv/mail
-# The state version (cloud-init/migrations.ts): a fresh volume (lost+found at most) is at
+# The state version (render/host/migrations.ts): a fresh volume (lost+found at most) is at
 # this mailstack's; one with an older mailstack's state and no version stays at 0, and
 # host-config's mailstack-migrate brings it up.
 version_file='{{stateVersionFile}}'

@@ -1,5 +1,5 @@
 #!/bin/bash
-# /usr/local/sbin/mailstack-migrate - rendered by mailstack (cloud-init/migrations.ts).
+# /usr/local/sbin/mailstack-migrate - rendered by mailstack (render/host/migrations.ts).
 #
 # The mail volume's state version ({{versionFile}}, one integer) and the migrations
 # that bring an older volume's state to this mailstack's, version {{currentVersion}}.

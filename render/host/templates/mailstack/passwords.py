@@ -12,6 +12,10 @@
 #
 #   mailstack-passwords apply   rewrite {{effective}} (mail-data runs it when {{configured}}
 #                               changed; mailstack-restore after a restore)
+#   mailstack-passwords keep-newer FILE
+#                               after a restore: a user's password in FILE (the one the
+#                               restore moved aside) set after the snapshot's is kept, and
+#                               the app passwords beside FILE replace the snapshot's
 #   mailstack-passwords serve   one request on stdin, a unix socket from systemd
 #                               ({{socket}}, group www-data), as one JSON line; answers
 #                               {"ok": ...}. Every request names the user and carries that
@@ -176,6 +180,30 @@ def apply_apps(generations):
         lines.append(f"{address}:{ident}:{','.join(protocols)}:{hashed}\n")
     os.makedirs(LAST_USED_DIR, mode=0o700, exist_ok=True)
     write_atomic(EFFECTIVE_APPS, "".join(lines), 0o600, "root")
+
+
+def keep_newer_locked(older_state):
+    """After `mailstack-restore all`: a password a user set after the snapshot was taken (in
+    the accounts folder the restore moved aside) stays theirs; restoring mail never brings
+    back a password they replaced, perhaps because it was stolen. apply decides after it."""
+    rows = user_set_rows()
+    theirs = read_rows(older_state) or []
+    for r in theirs:
+        if len(r) != 4:
+            continue
+        address, hashed, generation, at = r
+        mine = rows.get(address)
+        if mine is None or int(at) > int(mine[2]):
+            rows[address] = (hashed, generation, at)
+            log(f"mailstack-passwords: {address}: keeps the password set after the snapshot")
+    write_user_set(rows)
+    # App passwords: the list as it was before the restore, whole. Restoring mail neither
+    # revives one revoked since the snapshot (perhaps stolen) nor drops one made since.
+    theirs_apps = os.path.join(os.path.dirname(older_state), os.path.basename(USER_APPS))
+    if os.path.exists(theirs_apps):
+        write_app_rows([r for r in (read_rows(theirs_apps) or []) if len(r) == 7])
+        log("mailstack-passwords: the app passwords are those of before the restore")
+    return 0
 
 
 def with_lock(fn, *args):
@@ -397,9 +425,11 @@ def main():
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "apply":
         return with_lock(apply_locked)
+    if command == "keep-newer" and len(sys.argv) == 3:
+        return with_lock(keep_newer_locked, sys.argv[2])
     if command == "serve":
         return serve()
-    print("usage: mailstack-passwords apply|serve", file=sys.stderr)
+    print("usage: mailstack-passwords apply|keep-newer <moved-aside file>|serve", file=sys.stderr)
     return 2
 
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# /usr/local/sbin/mailstack-rspamd-password - rendered by mailstack (cloud-init/filter.ts).
+# /usr/local/sbin/mailstack-rspamd-password - rendered by mailstack (render/host/filter.ts).
 #
 # rspamd's controller password, made once on this server from /dev/urandom, like the
 # webmail's des_key: it never crosses the network or enters Pulumi's state, and a rebuilt

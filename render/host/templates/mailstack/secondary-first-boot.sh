@@ -1,6 +1,6 @@
 #!/bin/sh
 # /usr/local/sbin/mailstack-first-boot - written by the backup MX's user-data
-# (render/host/secondary-mx.ts) and run once by cloud-init (runcmd), after the packages.
+# (render/features/backup-mx.ts) and run once by cloud-init (runcmd), after the packages.
 # The primary's first boot without what needs a mailbox: the mount, a temporary certificate,
 # empty tables and starting the services. Nothing here depends on the domains or holds a secret.
 set -eu

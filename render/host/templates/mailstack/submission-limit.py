@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# /usr/local/sbin/mailstack-submission-limit - rendered by mailstack (cloud-init/limits.ts).
+# /usr/local/sbin/mailstack-submission-limit - rendered by mailstack (render/host/limits.ts).
 #
 # A Postfix policy service (postconf(5) check_policy_service, SMTPD_POLICY_README) for 587
 # and 465 only (main.cf, mailstack_submission_recipient_restrictions): one login may send to

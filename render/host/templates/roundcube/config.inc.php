@@ -1,5 +1,5 @@
 <?php
-// /etc/roundcube/config.inc.php - rendered by mailstack (cloud-init/templates/roundcube/config.inc.php).
+// /etc/roundcube/config.inc.php - rendered by mailstack (render/host/templates/roundcube/config.inc.php).
 //
 // Roundcube at https://{{hostname}}/ (nginx: /etc/nginx/conf.d/mailstack-webmail.conf).
 // Only what differs from Roundcube's defaults (/usr/share/roundcube/config/defaults.inc.php).

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# {{path}} - rendered by mailstack (cloud-init/templates/sieve/learn.py).
+# {{path}} - rendered by mailstack (render/host/templates/sieve/learn.py).
 #
 # Called by Dovecot's IMAPSieve (report-{{class}}.sieve, vnd.dovecot.pipe) as vmail, with the
 # message on stdin, when a user moves mail {{direction}} Junk. rspamd's controller learns

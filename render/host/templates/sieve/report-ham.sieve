@@ -1,4 +1,4 @@
-# /etc/dovecot/sieve/report-ham.sieve - rendered by mailstack (cloud-init/templates/sieve/).
+# /etc/dovecot/sieve/report-ham.sieve - rendered by mailstack (render/host/templates/sieve/).
 #
 # IMAPSieve: a message moved out of Junk (dovecot.conf, imapsieve_from Junk) was not spam;
 # rspamd learns it as ham. Into Trash is only tidying up, not a verdict.

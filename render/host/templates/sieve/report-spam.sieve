@@ -1,4 +1,4 @@
-# /etc/dovecot/sieve/report-spam.sieve - rendered by mailstack (cloud-init/templates/sieve/).
+# /etc/dovecot/sieve/report-spam.sieve - rendered by mailstack (render/host/templates/sieve/).
 #
 # IMAPSieve: a message copied, moved or saved into Junk (dovecot.conf, mailbox Junk) is
 # taught to rspamd as spam, so the next one like it scores higher.

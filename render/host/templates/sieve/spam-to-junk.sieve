@@ -1,4 +1,4 @@
-# /etc/dovecot/sieve/spam-to-junk.sieve - rendered by mailstack (cloud-init/templates/sieve/).
+# /etc/dovecot/sieve/spam-to-junk.sieve - rendered by mailstack (render/host/templates/sieve/).
 #
 # Runs before every user's own script (dovecot.conf, sieve_script spam-to-junk). rspamd writes
 # "X-Spam-Status: Yes, score=..." on mail from other servers that scored above the junk

@@ -1,6 +1,6 @@
 # 0640 root:www-data, on change: restart:webmail
 <?php
-// /etc/roundcube/config.inc.php - rendered by mailstack (cloud-init/templates/roundcube/config.inc.php).
+// /etc/roundcube/config.inc.php - rendered by mailstack (render/host/templates/roundcube/config.inc.php).
 //
 // Roundcube at https://mail.nathabee.de/ (nginx: /etc/nginx/conf.d/mailstack-webmail.conf).
 // Only what differs from Roundcube's defaults (/usr/share/roundcube/config/defaults.inc.php).

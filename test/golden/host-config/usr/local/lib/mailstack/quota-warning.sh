@@ -1,6 +1,6 @@
 # 0755 root:root, on change: -
 #!/bin/sh
-# /usr/local/lib/mailstack/quota-warning.sh - rendered by mailstack (cloud-init/templates/dovecot/quota-warning.sh).
+# /usr/local/lib/mailstack/quota-warning.sh - rendered by mailstack (render/host/templates/dovecot/quota-warning.sh).
 #
 #   quota-warning.sh PERCENT USER
 #

@@ -1,6 +1,6 @@
 # 0644 root:root, on change: restart:webmail
 <?php
-// /var/lib/roundcube/plugins/mailstack_origin/mailstack_origin.php - rendered by mailstack (cloud-init/templates/roundcube/mailstack_origin.php).
+// /var/lib/roundcube/plugins/mailstack_origin/mailstack_origin.php - rendered by mailstack (render/host/templates/roundcube/mailstack_origin.php).
 //
 // Every webmail login reaches Dovecot from 127.0.0.1. Before each IMAP login this sends the
 // browser's address and port in an ID command (x-originating-ip, x-originating-port; Roundcube's
