@@ -7,7 +7,8 @@ import { readPid, STATE_DIR } from "../lab/harness/processes";
 import { standUpLab } from "../lab/harness/standup";
 import { current, MiB, note, put } from "./figures";
 import { port25, reading, sinkCeiling, submission, withoutSpamFilter } from "./mail-load";
-import { ALICE, MAILBOXES, SIZE } from "./options";
+import { movein } from "./movein";
+import { ALICE, MAILBOXES, only, SIZE } from "./options";
 import { BASE_DAEMONS, memoryNow, MemoryPeak, sum, untilIdle } from "./server";
 import { tables } from "./tables";
 
@@ -37,6 +38,10 @@ export async function labRun(): Promise<void> {
         const settled = await untilIdle();
         put("boot.settle", "after provisioning: until the server is idle (< 10% CPU for 5 s)", "s", settled.seconds);
         note(`settling took ${settled.seconds.toFixed(0)} s; busy: ${settled.busy || "nothing"}`);
+        if (only === "movein") {
+            await movein();
+            return;
+        }
         const idle = memoryNow();
         const peak = new MemoryPeak();
         peak.sample();
@@ -106,6 +111,7 @@ export async function labRun(): Promise<void> {
         put("mem.peak.total.pss", "memory peak under load: all mail daemons (PSS)", "MiB", MiB(peak.total.pss));
 
         await tables(peak);
+        await movein();
     } finally {
         if (started) {
             const r = teardown();

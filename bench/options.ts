@@ -24,6 +24,7 @@ export const SIZE = smoke
           perConnection: 10,
           tableAddresses: 1000,
           tableBurst: 100,
+          movein: { old: 200, mailbox: 400, deliveries: 50 },
           evaluations: [
               [1, 5],
               [2, 5],
@@ -38,6 +39,7 @@ export const SIZE = smoke
           perConnection: 20,
           tableAddresses: 10000,
           tableBurst: 300,
+          movein: { old: 10_000, mailbox: 20_000, deliveries: 500 },
           evaluations: [
               [1, 5],
               [10, 5],

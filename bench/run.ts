@@ -3,7 +3,8 @@
 //
 //   --smoke        one run with small counts: keeps the bench working (CI), measures nothing
 //   --runs N       runs of every measurement (default 3); each figure is min/median/max
-//   --only lab|eval  the lab measurements only (root, Linux) or the program's evaluation only
+//   --only lab|eval|movein  the lab measurements only (root, Linux), the program's evaluation
+//                  only, or the lab's moving-in phase only (import and search, movein.ts)
 //   --out FILE     where the JSON goes
 //
 // Each run stands a fresh lab up exactly as `npm run lab` does (lab/harness/standup.ts),
@@ -14,6 +15,7 @@
 // The parts: options.ts (the command line, how much), figures.ts (one value per run),
 // server.ts (the server's memory and CPU, idleness, the load generator load.ts in msl-out),
 // mail-load.ts (the ceiling, port 25, 587, IMAPS and POP3S), tables.ts (the tables' scale),
+// movein.ts (import from the old provider, search in 20 000 messages),
 // lab-run.ts (one run against the lab), evaluations.ts (the program under mocks,
 // evaluate.ts), report.ts (the table, the targets, the JSON).
 
@@ -32,7 +34,7 @@ async function main(): Promise<void> {
     if (withLab && (process.platform !== "linux" || process.getuid?.() !== 0))
         throw new Error("the lab part of the bench needs root on Linux (use --only eval for the evaluation alone)");
     for (current.run = 0; current.run < runs; current.run++) {
-        if (only !== "lab") await evaluations();
+        if (only !== "lab" && only !== "movein") await evaluations();
         if (withLab) await labRun();
     }
     report(startedAt);

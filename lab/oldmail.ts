@@ -159,47 +159,168 @@ export interface OldMessage {
     readonly flags: string;
     /** INTERNALDATE, whole seconds. */
     readonly date: Date;
+    /** The file's size in bytes. */
+    readonly bytes: number;
+}
+
+/** How the messages are spread and what they hold (the lab's check: the defaults). */
+export interface SeedOptions {
+    /**
+     * "even": one message per folder in turn (every folder, flag and date is crossed with few
+     * messages); "gmail": as a Gmail account is filled, most mail in All Mail, then INBOX and
+     * Sent, a little in each label; "all-mail": every message in All Mail.
+     */
+    readonly layout?: "even" | "gmail" | "all-mail";
+    /**
+     * "short": one line each (the check); "real": a body of 150 to 900 words drawn from a
+     * vocabulary of 20 000 words (a few common, most rare, as in prose), one in ten with a
+     * 20-50 KB attachment: about 6 KB a message, for the bench's import and index figures.
+     */
+    readonly body?: "short" | "real";
+    /** The messages (0-based, in this call) that also carry `word` in their text. */
+    readonly rare?: { readonly word: string; readonly at: readonly number[] };
 }
 
 let serial = 0;
 
+/** A deterministic generator (mulberry32), so that every bench run writes the same mail. */
+function random(seed: number): () => number {
+    let a = seed >>> 0;
+    return () => {
+        a = (a + 0x6d2b79f5) >>> 0;
+        let t = a;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+}
+
+let vocabulary: string[] | undefined;
+/** 20 000 made-up words of 3 to 11 letters. */
+function words(): string[] {
+    if (vocabulary) return vocabulary;
+    const rnd = random(31);
+    const syllables =
+        "ka lo mi ne ru sa te vo bri chen dor fal gun hes jit lum mar nok pel quo rin sol tur wex zan".split(" ");
+    const set = new Set<string>();
+    while (set.size < 20_000) {
+        let w = "";
+        for (let k = 1 + Math.floor(rnd() * 4); k > 0; k--) w += syllables[Math.floor(rnd() * syllables.length)];
+        set.add(w);
+    }
+    return (vocabulary = [...set]);
+}
+
+/** A body of ordinary text: words picked with a steep (Zipf-like) bias toward the first ones. */
+function prose(rnd: () => number, count: number): string {
+    const v = words();
+    const lines: string[] = [];
+    let line: string[] = [];
+    for (let i = 0; i < count; i++) {
+        line.push(v[Math.floor(v.length * rnd() ** 4)]);
+        if (line.length === 12) {
+            lines.push(line.join(" "));
+            line = [];
+        }
+    }
+    if (line.length) lines.push(line.join(" "));
+    return lines.join("\r\n");
+}
+
+const GMAIL_WEIGHTS: Readonly<Record<string, number>> = {
+    "[Gmail]/All Mail": 60,
+    INBOX: 15,
+    "[Gmail]/Sent Mail": 10,
+    "[Gmail]/Drafts": 1,
+    "[Gmail]/Trash": 3,
+    "[Gmail]/Spam": 2,
+    "[Gmail]/Starred": 2,
+    Work: 4,
+    "Work/Projekte": 2,
+    Ärger: 1,
+};
+
+/** The folder of message `i` of a call, by layout. */
+function folderOf(layout: NonNullable<SeedOptions["layout"]>, i: number): OldFolder {
+    if (layout === "even") return OLD_FOLDERS[i % OLD_FOLDERS.length];
+    if (layout === "all-mail") return OLD_FOLDERS.find((f) => f.name === "[Gmail]/All Mail")!;
+    // Spread by weight over every 100 messages, the same way each time.
+    let k = i % 100;
+    for (const f of OLD_FOLDERS) {
+        k -= GMAIL_WEIGHTS[f.name] ?? 0;
+        if (k < 0) return f;
+    }
+    return OLD_FOLDERS[0];
+}
+
 /**
- * Write `count` messages spread over the folders (with flags and dates that vary), `tag` in each
- * subject. Dovecot sees them as any Maildir delivery. Returns what was written.
+ * Write `count` messages into the old account's folders (with flags and dates that vary), `tag`
+ * in each subject. Dovecot sees them as any Maildir delivery. Returns what was written.
  */
-export function seedOldAccount(count: number, tag: string): OldMessage[] {
+export function seedOldAccount(count: number, tag: string, o: SeedOptions = {}): OldMessage[] {
     const written: OldMessage[] = [];
     const flagSets = ["", "S", "FS", "RS", "S", "DS"];
+    const rare = new Set(o.rare?.at ?? []);
     for (let i = 0; i < count; i++) {
-        const folder = OLD_FOLDERS[i % OLD_FOLDERS.length];
+        const folder = folderOf(o.layout ?? "even", i);
         const n = serial++;
+        const rnd = random(n + 1);
         const flags = folder.name === "[Gmail]/Drafts" ? "DS" : flagSets[n % flagSets.length];
         const date = new Date(Date.UTC(2019 + (n % 6), n % 12, 1 + (n % 28), 8 + (n % 10), n % 60, 0));
         const subject = `${tag} ${n}`;
-        const text = [
+        const head = [
             `From: sender${n % 17}@oldmail.test`,
             `To: ${OLD_ACCOUNT.user}`,
             `Subject: ${subject}`,
             `Message-ID: <${tag}-${n}@oldmail.test>`,
             `Date: ${date.toUTCString().replace("GMT", "+0000")}`,
             "MIME-Version: 1.0",
-            "Content-Type: text/plain; charset=utf-8",
-            "",
-            `Message ${n} of the old account, in ${folder.name}.`,
-            "",
-        ].join("\r\n");
+        ];
+        let text = `Message ${n} of the old account, in ${folder.name}.`;
+        if (o.body === "real") text += "\r\n\r\n" + prose(rnd, 150 + Math.floor(rnd() * 750));
+        if (rare.has(i)) text += `\r\n\r\nIt was all about the ${o.rare!.word} this year.`;
+        const attach = o.body === "real" && n % 10 === 3 ? 15_000 + Math.floor(rnd() * 22_500) : 0;
+        const parts = attach
+            ? [
+                  'Content-Type: multipart/mixed; boundary="b"',
+                  "",
+                  "--b",
+                  "Content-Type: text/plain; charset=utf-8",
+                  "",
+                  text,
+                  "--b",
+                  'Content-Type: application/octet-stream; name="scan.bin"',
+                  "Content-Transfer-Encoding: base64",
+                  "",
+                  ...(Buffer.from(Array.from({ length: attach }, () => Math.floor(rnd() * 256)))
+                      .toString("base64")
+                      .match(/.{1,76}/g) ?? []),
+                  "--b--",
+                  "",
+              ]
+            : ["Content-Type: text/plain; charset=utf-8", "", text, ""];
+        const message = [...head, ...parts].join("\r\n");
         const file = path.join(
             maildir(),
             folder.dir,
             "cur",
             `${Math.floor(date.getTime() / 1000)}.M${n}P1.oldmail:2,${flags}`,
         );
-        fs.writeFileSync(file, text);
+        fs.writeFileSync(file, message);
         fs.utimesSync(file, date, date);
         fs.chownSync(file, UID, UID);
-        written.push({ folder, subject, flags, date });
+        written.push({ folder, subject, flags, date, bytes: Buffer.byteLength(message) });
     }
     return written;
+}
+
+/** Empty every folder of the old account (the provider stopped): the bench starts from nothing. */
+export function emptyOldAccount(): void {
+    if (readPid("oldmail") !== undefined) throw new Error("stop the old provider before emptying its account");
+    fs.rmSync(maildir(), { recursive: true, force: true });
+    for (const f of OLD_FOLDERS)
+        for (const sub of ["cur", "new", "tmp"]) fs.mkdirSync(path.join(maildir(), f.dir, sub), { recursive: true });
+    sh("chown", ["-R", `${UID}:${UID}`, maildir()]);
 }
 
 /** Start the old provider in msl-out (first call: builds its root); resolves when Dovecot listens. */
