@@ -26,8 +26,11 @@ import { buildSpec, type MailSpec } from "../../model";
 import { ssh, tag } from "./helpers";
 
 const ALICE = "alice@example.org";
-/** Enough to cross folders and flags; the bench measures 10 000 (docs/benchmarks.md). */
-const FIRST = 300;
+/**
+ * The issue's size, spread as Gmail spreads mail (most in All Mail); short messages. The
+ * bench imports 10 000 messages of 9 KB and 14 000 more (docs/benchmarks.md).
+ */
+const FIRST = 10_000;
 const LATER = 12;
 
 function importSpec(over: Record<string, unknown> = {}): MailSpec {
@@ -82,6 +85,14 @@ async function imported(tagged: string): Promise<Map<string, Map<string, string>
     return have;
 }
 
+/** The messages in alice's folders but INBOX (where the import's notes go): a cheap count, no fetch. */
+function outsideInbox(): number {
+    return ssh(`doveadm -f flow mailbox status -u ${ALICE} messages '*'`)
+        .stdout.split("\n")
+        .filter((l) => l && !/^INBOX messages=/.test(l))
+        .reduce((n, l) => n + Number(/\bmessages=(\d+)/.exec(l)?.[1] ?? 0), 0);
+}
+
 const sorted = (m: Map<string, Map<string, string>>) =>
     [...m].map(([f, msgs]) => [f, [...msgs].sort()] as const).sort((a, b) => a[0].localeCompare(b[0]));
 
@@ -90,7 +101,7 @@ let seeded: OldMessage[] = [];
 
 before(async () => {
     await startOldProvider();
-    seeded = seedOldAccount(FIRST, SEED);
+    seeded = seedOldAccount(FIRST, SEED, { layout: "gmail" });
 });
 
 after(async () => {
@@ -159,14 +170,14 @@ void test("A wrong password, a certificate that does not verify and an unreachab
         ],
     ];
     for (const [name, spec, password, reason] of cases) {
-        const count = (await imported(SEED)).size;
+        const count = outsideInbox();
         await provisionImport(spec, password);
         const run = runImport();
         assert.equal(run.ok, false, `${name}: the run succeeded`);
         assert.match(run.journal, reason, `${name}: ${run.journal}`);
         assert.match(run.status, new RegExp(`^${ALICE} failed \\d+ 0 `), `${name}: ${run.status}`);
         assert.match(run.status, reason, name);
-        assert.equal((await imported(SEED)).size, count, `${name}: something was imported`);
+        assert.equal(outsideInbox(), count, `${name}: something was imported`);
     }
     // Fixed again, the next run succeeds and imports nothing twice.
     await provisionImport(importSpec());
