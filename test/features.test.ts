@@ -129,8 +129,8 @@ describe("what the features declare is what their files say", () => {
         expect(foreign).toEqual({
             // The socket groups: each daemon that opens or owns one restarts to join its group.
             accounts: ["reload:postfix", "restart:opendkim", "restart:rspamd", "restart:sender-milter"],
-            // The jail for wrong current passwords in the webmail's password form.
-            passwords: ["reload:fail2ban"],
+            // The jail for wrong current passwords in the webmail's password form; the app passwords' passdb.
+            passwords: ["reload:dovecot", "reload:fail2ban"],
             // The global Sieve scripts are Dovecot's (compiled and reloaded with it).
             sieve: ["reload:dovecot"],
             // Its nginx server block.

@@ -9,14 +9,21 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 import { buildSpec, type RawConfig } from "../model";
+import { createHash } from "node:crypto";
 import {
+    APP_PASSWORDS_CONF,
+    APP_PASSWORDS_LAST_USED,
+    APP_PASSWORDS_LUA,
     CONFIGURED_USERS,
+    DOVECOT_APP_PASSWORDS,
     DOVECOT_USERS,
     passwordGeneration,
     PASSWORDS_HELPER,
     renderPasswordFiles,
+    USER_APP_PASSWORDS,
     USER_SET_PASSWORDS,
 } from "../render/host/mailbox-passwords";
+import { renderHostFiles } from "../render";
 import { BCRYPT_COST } from "../render/plan/passwords";
 import { BACKUP_EXCLUDE, renderBackupFiles } from "../render/host/backup";
 import { renderMailData } from "../render/host/mail-data";
@@ -255,11 +262,12 @@ test("a removed mailbox's own password is dropped, and Dovecot sees a change mad
     expect(fs.readFileSync(path.join(root, DOVECOT_USERS), "utf8")).not.toContain("alice@");
 });
 
-test("the passwords users set are in the backup, and `mailstack-restore all` writes Dovecot's passwd-file again with them", () => {
+test("the passwords and app passwords users set are in the backup, and `mailstack-restore all` writes Dovecot's files again with them", () => {
     // restic's exclude patterns: none of them covers the accounts directory or its file.
     for (const pattern of BACKUP_EXCLUDE) {
         const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*+/g, ".*")}(/|$)`);
         expect(USER_SET_PASSWORDS).not.toMatch(re);
+        expect(USER_APP_PASSWORDS).not.toMatch(re);
     }
     const restore = restoreScript();
     // Only after `all` (state/ came back), before Dovecot starts again.
@@ -330,5 +338,181 @@ test("the webmail reaches the helper only through a root-owned socket of group w
     expect(service).not.toMatch(/^User=/m);
     // Without the webmail there is no socket at all; the helper stays (mail-data's apply).
     const off = buildSpec({ ...config(), webmail: false });
-    expect(renderPasswordFiles(off).map((f) => f.path)).toEqual([PASSWORDS_HELPER]);
+    expect(renderPasswordFiles(off).map((f) => f.path)).toEqual([
+        PASSWORDS_HELPER,
+        APP_PASSWORDS_LUA,
+        APP_PASSWORDS_CONF,
+    ]);
+});
+
+// --- App passwords ------------------------------------------------------------------------
+
+type AppAnswer = {
+    ok: boolean;
+    error?: string;
+    id?: string;
+    password?: string;
+    appPasswords?: { id: string; label: string; protocols: string[]; created: number; lastUsed: number | null }[];
+};
+const apps = (request: object) => change(request) as AppAnswer;
+const create = (label: string, protocols: string[], user = "alice@example.org", current = "configured-alice-1") =>
+    apps({ action: "app-create", user, current, label, protocols });
+const dovecotApps = () =>
+    fs
+        .readFileSync(path.join(root, DOVECOT_APP_PASSWORDS), "utf8")
+        .split("\n")
+        .filter((l) => l !== "");
+
+/** Dovecot's {SSHA512}: base64 of SHA-512(password + salt) + salt. */
+function ssha512Matches(hash: string, password: string): boolean {
+    const raw = Buffer.from(hash.replace(/^\{SSHA512\}/, ""), "base64");
+    const salt = raw.subarray(64);
+    return createHash("sha512")
+        .update(Buffer.concat([Buffer.from(password), salt]))
+        .digest()
+        .equals(raw.subarray(0, 64));
+}
+
+test("alice makes an app password: shown once, kept only as a salted SHA-512 on the volume, and Dovecot's file opens only what she chose", () => {
+    configure();
+    expect(run(["apply"]).status).toBe(0);
+    const phone = create("phone", ["mail"]);
+    expect(phone).toMatchObject({ ok: true, password: expect.stringMatching(/^[a-z]{4}-[a-z]{4}-[a-z]{4}-[a-z]{4}$/) });
+    const laptop = create("laptop", []);
+    expect(laptop.ok).toBe(true);
+    expect(laptop.password).not.toBe(phone.password);
+
+    const stored = fs.readFileSync(path.join(root, USER_APP_PASSWORDS), "utf8");
+    expect(fs.statSync(path.join(root, USER_APP_PASSWORDS)).mode & 0o777).toBe(0o600);
+    expect(stored).not.toContain(phone.password!);
+    const row = stored
+        .split("\n")
+        .find((l) => l.includes(":phone:"))!
+        .split(":");
+    expect(row.slice(0, 4)).toEqual(["alice@example.org", phone.id, "phone", "mail"]);
+    expect(ssha512Matches(row[4], phone.password!)).toBe(true);
+
+    // The file Dovecot's Lua passdb reads: root only, Dovecot's protocol names; no choice is everything.
+    expect(fs.statSync(path.join(root, DOVECOT_APP_PASSWORDS)).mode & 0o777).toBe(0o600);
+    expect(dovecotApps()).toEqual([
+        `alice@example.org:${phone.id}:imap,pop3:${row[4]}`,
+        expect.stringMatching(
+            new RegExp(`^alice@example\\.org:${laptop.id}:imap,pop3,smtp,sieve,radicale:\\{SSHA512\\}`),
+        ),
+    ]);
+
+    // The list: names and protocols, never a hash or a password; last use as Dovecot noted it.
+    fs.writeFileSync(path.join(root, APP_PASSWORDS_LAST_USED, phone.id!), "1796000000\n");
+    const list = apps({ action: "app-list", user: "alice@example.org", current: "configured-alice-1" });
+    expect(list.appPasswords).toEqual([
+        { id: phone.id, label: "phone", protocols: ["mail"], created: expect.any(Number), lastUsed: 1796000000 },
+        {
+            id: laptop.id,
+            label: "laptop",
+            protocols: ["mail", "submission", "sieve", "dav"],
+            created: expect.any(Number),
+            lastUsed: null,
+        },
+    ]);
+    expect(JSON.stringify(list)).not.toContain("SSHA512");
+
+    // Names are unique and plain; protocols are the four known ones.
+    expect(create("phone", ["mail"])).toEqual({ ok: false, error: "an app password of that name exists" });
+    expect(create("a:b", ["mail"]).ok).toBe(false);
+    expect(create("tablet", ["imap"])).toEqual({ ok: false, error: "unknown protocol" });
+
+    // Revoked: gone from Dovecot's file at once, with its last-use note.
+    expect(
+        apps({ action: "app-revoke", user: "alice@example.org", current: "configured-alice-1", id: phone.id }),
+    ).toEqual({
+        ok: true,
+    });
+    expect(dovecotApps()).toHaveLength(1);
+    expect(dovecotApps()[0]).toContain(laptop.id);
+    expect(fs.existsSync(path.join(root, APP_PASSWORDS_LAST_USED, phone.id!))).toBe(false);
+});
+
+test("app passwords need the user's own current password: bob can neither list nor revoke alice's", () => {
+    configure();
+    expect(run(["apply"]).status).toBe(0);
+    const phone = create("phone", ["mail"]);
+    // Alice's password does not speak for bob, nor a wrong one for alice.
+    expect(apps({ action: "app-list", user: "bob@example.org", current: "configured-alice-1" })).toEqual({
+        ok: false,
+        error: "the current password is wrong",
+    });
+    expect(create("phone", ["mail"], "alice@example.org", "not-hers")).toEqual({
+        ok: false,
+        error: "the current password is wrong",
+    });
+    // bob with his own password (the stub's {PLAIN}): his list is his, alice's id is not his to revoke.
+    fs.writeFileSync(
+        path.join(root, CONFIGURED_USERS),
+        fs.readFileSync(path.join(root, CONFIGURED_USERS), "utf8").replace(HASH, "{PLAIN}configured-bob-1"),
+    );
+    expect(run(["apply"]).status).toBe(0);
+    const bob = { user: "bob@example.org", current: "configured-bob-1" };
+    expect(apps({ action: "app-list", ...bob })).toEqual({ ok: true, appPasswords: [] });
+    expect(apps({ action: "app-revoke", ...bob, id: phone.id })).toEqual({ ok: false, error: "no such app password" });
+    expect(dovecotApps()).toHaveLength(1);
+    // Malformed requests go no further.
+    expect(apps({ action: "app-revoke", ...bob, id: "../passwords" })).toEqual({ ok: false, error: "bad request" });
+    expect(apps({ action: "app-export", ...bob })).toEqual({ ok: false, error: "bad request" });
+});
+
+test("a reset by the stack config, or the mailbox's removal, revokes its app passwords; any other apply keeps them", () => {
+    configure();
+    expect(run(["apply"]).status).toBe(0);
+    expect(create("phone", ["mail"]).ok).toBe(true);
+    configure();
+    expect(run(["apply"]).status).toBe(0);
+    expect(dovecotApps()).toHaveLength(1);
+    // Dovecot's file is made again from the volume (a replaced or restored server).
+    fs.rmSync(path.join(root, DOVECOT_APP_PASSWORDS));
+    expect(run(["apply"]).status).toBe(0);
+    expect(dovecotApps()).toHaveLength(1);
+    configure({ alice: "2026-12-06" });
+    const reset = run(["apply"]);
+    expect(reset.stderr).toContain("alice@example.org: app password 'phone' dropped");
+    expect(dovecotApps()).toEqual([]);
+    expect(fs.readFileSync(path.join(root, USER_APP_PASSWORDS), "utf8")).not.toContain("alice@");
+});
+
+test("a restore of state/ keeps the app passwords of before it: none revoked since the snapshot comes back, none made since is lost", () => {
+    configure();
+    expect(run(["apply"]).status).toBe(0);
+    const phone = create("phone", ["mail"]);
+    const snapshot = fs.readFileSync(path.join(root, USER_APP_PASSWORDS), "utf8");
+    // After the snapshot: the phone was stolen and revoked, a laptop was added.
+    expect(
+        apps({ action: "app-revoke", user: "alice@example.org", current: "configured-alice-1", id: phone.id }),
+    ).toEqual({ ok: true });
+    const laptop = create("laptop", ["mail"]);
+    // mailstack-restore all: the accounts folder moved aside, the snapshot's in its place.
+    const accounts = path.dirname(path.join(root, USER_APP_PASSWORDS));
+    fs.cpSync(accounts, `${accounts}.before-restore`, { recursive: true });
+    fs.writeFileSync(path.join(root, USER_APP_PASSWORDS), snapshot);
+    const r = run(["keep-newer", path.join(`${accounts}.before-restore`, path.basename(USER_SET_PASSWORDS))]);
+    expect(r.status).toBe(0);
+    expect(run(["apply"]).status).toBe(0);
+    expect(dovecotApps()).toEqual([expect.stringContaining(`alice@example.org:${laptop.id}:imap,pop3:`)]);
+    // The restore calls it when either file was moved aside.
+    expect(restoreScript()).toContain(`user_apps='${USER_APP_PASSWORDS}'`);
+});
+
+test("Dovecot asks the app passwords' Lua passdb first, in the auth worker, and never for a login from the server itself", () => {
+    const files = renderPasswordFiles(spec());
+    const conf = files.find((f) => f.path === APP_PASSWORDS_CONF)!;
+    expect(conf.content).toMatch(/^passdb lua \{\n(?:\s*#.*\n)*\s*lua_file = \/etc\/dovecot\/app-passwords\.lua\n/m);
+    expect(conf.content).toMatch(/^\s*use_worker = yes$/m);
+    expect(conf.onChange).toEqual(["reload:dovecot"]);
+    const lua = files.find((f) => f.path === APP_PASSWORDS_LUA)!.content;
+    expect(lua).toContain(`local APP_PASSWORDS = "${DOVECOT_APP_PASSWORDS}"`);
+    expect(lua).toContain(`local LAST_USED_DIR = "${APP_PASSWORDS_LAST_USED}"`);
+    expect(lua).toContain('local LOOPBACK = { ["127.0.0.1"] = true, ["::1"] = true }');
+    // dovecot.conf includes the directory before its passwd-file passdb: config order is passdb order.
+    const dovecot = renderHostFiles(spec()).find((f) => f.path === "/etc/dovecot/dovecot.conf")!.content;
+    const include = dovecot.indexOf(`!include_try ${APP_PASSWORDS_CONF.replace(/[^/]+$/, "")}*.conf`);
+    expect(include).toBeGreaterThan(0);
+    expect(include).toBeLessThan(dovecot.indexOf("passdb passwd-file {"));
 });

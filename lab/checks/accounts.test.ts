@@ -14,11 +14,12 @@ import {
     USER_SET_PASSWORDS,
 } from "../../render/host/mailbox-passwords";
 import { buildSpec, type RawConfig } from "../../model";
-import { authPlain, imapFetch, smtpDialog } from "../clients";
+import { imapFetch } from "../clients";
 import { LAB_PASSWORDS, labRawConfig } from "../lab-config";
 import { provision } from "../provision";
 import { labBrowser, WEBMAIL_URL, webmailLogin } from "./browser";
 import { ssh } from "./helpers";
+import * as logins from "./logins";
 
 const ALICE = "alice@example.org";
 const CONFIGURED = LAB_PASSWORDS[ALICE];
@@ -53,24 +54,8 @@ async function mailData(raw: RawConfig): Promise<void> {
 /** Dovecot re-reads its passwd-file at most once a second: a login right after a change waits that out. */
 const passwdFileSettles = () => new Promise((r) => setTimeout(r, 1_500));
 
-async function imapWorks(pass: string): Promise<boolean> {
-    try {
-        await imapFetch(ALICE, pass, { subject: "no-such-subject" });
-        return true;
-    } catch {
-        return false;
-    }
-}
-
-/** AUTH on 587 (from the lab's second client address, so fail2ban's counts stay apart). */
-async function submissionAuth(pass: string): Promise<number> {
-    const r = await smtpDialog(587, ["EHLO client.sink.test", authPlain(ALICE, pass)], {
-        starttls: true,
-        keepGoing: true,
-        localAddress: "198.51.100.7",
-    });
-    return r.replies[3]?.code ?? 0;
-}
+const imapWorks = (pass: string) => logins.imapWorks(ALICE, pass);
+const submissionAuth = (pass: string) => logins.submissionAuth(ALICE, pass);
 
 /** alice's hash in Dovecot's passwd-file. */
 const dovecotHash = () => ssh(`grep -m1 '^${ALICE}:' ${DOVECOT_USERS} | cut -d: -f2`).stdout.trim();

@@ -73,6 +73,10 @@ export const CHECK_ORDER = [
     // it back; after webmail.test.ts (the browser's first login) and before fail2ban.test.ts, with at most two
     // failed logins from each lab client address. It ends with alice's configured password and the lab's config.
     "accounts.test.ts",
+    // App passwords (issue 30): alice makes two in the browser, each opens what it was made for, revoked one
+    // fails at once; after accounts.test.ts (alice's configured password again), before fail2ban.test.ts, with one
+    // failed login from each lab client address. It revokes what it made.
+    "app-passwords.test.ts",
     // Calendars and contacts from an address alone (SRV/TXT, well-known), bob kept out of alice's, a wrong
     // password counted by fail2ban's radicale jail from the lab's client address, once: far from a ban. After
     // autoconfig (the Apple profile it reads, the certificate it reissued), before fail2ban.test.ts.

@@ -92,6 +92,7 @@ const PACKAGE_ORDER = [
     "dovecot",
     "sieve",
     "search",
+    "passwords",
     "opendkim",
     "sender-milter",
     "srs",

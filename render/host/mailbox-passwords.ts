@@ -10,6 +10,7 @@
 import { createHash } from "crypto";
 import type { MailSpec } from "../../model";
 import { BCRYPT_COST, MIN_PASSWORD_LENGTH } from "../plan/passwords";
+import { DOVECOT_EXTRA_DIR } from "./dav";
 import { renderTemplate } from "./template";
 import { hostFile, type HostFile } from "./types";
 import { MAIL_VOLUME_MOUNT, VOLUME_STATE_ROOT } from "./volume";
@@ -22,6 +23,19 @@ export const CONFIGURED_USERS = "/etc/dovecot/configured-users";
 export const ACCOUNTS_DIR = `${VOLUME_STATE_ROOT}/accounts`;
 /** The hashes users set themselves: address:hash:generation it replaced:when. */
 export const USER_SET_PASSWORDS = `${ACCOUNTS_DIR}/passwords`;
+/** The app passwords users made themselves: address:id:label:protocols:hash:generation:created. */
+export const USER_APP_PASSWORDS = `${ACCOUNTS_DIR}/app-passwords`;
+/** When each app password last opened a login: one file per app password, written by Dovecot's auth worker. */
+export const APP_PASSWORDS_LAST_USED = `${ACCOUNTS_DIR}/app-passwords-used`;
+/** The app passwords Dovecot's Lua passdb reads (address:id:protocols:hash, 0600 root), written on the server only. */
+export const DOVECOT_APP_PASSWORDS = "/etc/dovecot/app-passwords";
+/** The Lua passdb that checks app passwords before the main password (Debian's dovecot-auth-lua). */
+export const APP_PASSWORDS_LUA = "/etc/dovecot/app-passwords.lua";
+/** Its passdb block; dovecot.conf includes the directory before its passwd-file passdb. */
+export const APP_PASSWORDS_CONF = `${DOVECOT_EXTRA_DIR}/app-passwords.conf`;
+/** What a user may limit an app password to (the helper maps each to Dovecot's protocol names). */
+export const APP_PASSWORD_PROTOCOLS = ["mail", "submission", "sieve", "dav"] as const;
+
 /** The root-owned helper: `apply` (merge) and `serve` (one change request from the webmail). */
 export const PASSWORDS_HELPER = "/usr/local/sbin/mailstack-passwords";
 /** Where the webmail asks for a password change (0660 root:www-data, systemd socket activation). */
@@ -50,12 +64,34 @@ export function renderPasswordFiles(spec: MailSpec): HostFile[] {
                 configured: CONFIGURED_USERS,
                 effective: DOVECOT_USERS,
                 userSet: USER_SET_PASSWORDS,
+                userApps: USER_APP_PASSWORDS,
+                effectiveApps: DOVECOT_APP_PASSWORDS,
+                lastUsedDir: APP_PASSWORDS_LAST_USED,
                 socket: PASSWORD_SOCKET,
                 minLength: MIN_PASSWORD_LENGTH,
                 bcryptCost: BCRYPT_COST,
             }),
             [],
             "0755",
+        ),
+        // App passwords: Dovecot asks this passdb first (reload: a new passdb needs no restart).
+        hostFile(
+            APP_PASSWORDS_LUA,
+            renderTemplate("dovecot/app-passwords.lua", {
+                path: APP_PASSWORDS_LUA,
+                appPasswords: DOVECOT_APP_PASSWORDS,
+                lastUsedDir: APP_PASSWORDS_LAST_USED,
+            }),
+            ["reload:dovecot"],
+        ),
+        hostFile(
+            APP_PASSWORDS_CONF,
+            renderTemplate("dovecot/app-passwords.conf", {
+                path: APP_PASSWORDS_CONF,
+                luaFile: APP_PASSWORDS_LUA,
+                appPasswords: DOVECOT_APP_PASSWORDS,
+            }),
+            ["reload:dovecot"],
         ),
     ];
     if (!spec.webmail) return files;

@@ -5,7 +5,7 @@
 
 import { port, type MailSpec } from "../../model";
 import { MIN_PASSWORD_LENGTH } from "../plan/passwords";
-import { PASSWORD_SOCKET } from "./mailbox-passwords";
+import { APP_PASSWORD_PROTOCOLS, PASSWORD_SOCKET } from "./mailbox-passwords";
 import { renderTemplate } from "./template";
 import { hostFile, type HostFile } from "./types";
 import { MAIL_VOLUME_MOUNT, VOLUME_STATE_ROOT } from "./volume";
@@ -100,6 +100,8 @@ export function renderWebmailFiles(spec: MailSpec): HostFile[] {
                 path: `${PASSWORD_PLUGIN_DIR}/mailstack_password.php`,
                 socket: PASSWORD_SOCKET,
                 minLength: MIN_PASSWORD_LENGTH,
+                // Calendars and contacts only where Radicale runs.
+                appProtocols: APP_PASSWORD_PROTOCOLS.filter((p) => p !== "dav" || spec.dav).join(","),
             }),
             restart,
         ),

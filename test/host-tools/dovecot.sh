@@ -65,6 +65,89 @@ fi
 # Back to the configured password for the checks after this one.
 rm -f "$ROOT/srv/mail/state/accounts/passwords"
 in_root /usr/local/sbin/mailstack-passwords apply
+# App passwords with Debian's own Dovecot: the rendered dovecot.conf (its passdbs, the Lua one
+# of app passwords first) in an auth server started inside the root with no listener on the
+# network, asked with doveadm auth test as IMAP, Postfix (smtp) and the webmail (from
+# loopback) ask it. The helper makes and revokes the app passwords as the webmail's socket
+# asks it to.
+ask_helper() { # JSON request: the helper's answer
+    # shellcheck disable=SC2016 # the Python program is in single quotes on purpose
+    in_root python3 -c '
+import socket, subprocess, sys
+a, b = socket.socketpair()
+p = subprocess.Popen(["/usr/local/sbin/mailstack-passwords", "serve"], stdin=b)
+b.close()
+a.sendall((sys.argv[1] + "\n").encode())
+print(a.makefile().readline(), end="")
+p.wait()' "$1" 2>/dev/null
+}
+json_field() { python3 -c 'import json, sys; print(json.loads(sys.argv[1]).get(sys.argv[2], ""))' "$1" "$2" 2>/dev/null || true; }
+sample_password=$(cat "$RENDER/password")
+passdbs=$(in_root doveconf -c /etc/dovecot/dovecot.conf -n 2>&1 | grep '^passdb ' | tr '\n' ' ')
+if [ "$passdbs" = "passdb lua { passdb passwd-file { " ]; then
+    ok "dovecot asks the app passwords' Lua passdb before the main password's passwd-file"
+else
+    not_ok "dovecot asks the app passwords' Lua passdb before the main password's passwd-file" "$passdbs"
+fi
+created=$(ask_helper "{\"action\": \"app-create\", \"user\": \"alice@example.org\", \"current\": \"$sample_password\", \"label\": \"phone\", \"protocols\": [\"mail\"]}")
+app_secret=$(json_field "$created" password)
+app_id=$(json_field "$created" id)
+mkdir -p "$ROOT/tmp/auth-test"
+# The rendered file, then: no protocol (no listener on this machine's network, no TLS), only
+# the auth server in its own base_dir.
+{
+    cat "$ROOT/etc/dovecot/dovecot.conf"
+    printf 'protocols =\nssl = no\nbase_dir = /tmp/auth-test\nlog_path = /tmp/auth-test.log\n'
+} >"$ROOT/tmp/auth-test.conf"
+auth_test() { # USER PASSWORD PROTOCOL [REAL_RIP]: doveadm auth test's status (Radicale names no address)
+    local from=()
+    [ -n "${4:-}" ] && from=(-x rip=192.0.2.10 -x real_rip="$4")
+    in_root doveadm -c /tmp/auth-test.conf auth test -x service="$3" "${from[@]}" "$1" "$2" >/dev/null 2>&1
+}
+if in_root dovecot -c /tmp/auth-test.conf 2>"$WORK/dovecot-auth.err"; then
+    for _ in $(seq 1 20); do [ -S "$ROOT/tmp/auth-test/auth-client" ] && break; sleep 0.25; done
+    if [ -n "$app_secret" ] && auth_test alice@example.org "$app_secret" imap 192.0.2.10 &&
+        auth_test alice@example.org "$app_secret" pop3 192.0.2.10 &&
+        grep -qx '[0-9]*' "$ROOT/srv/mail/state/accounts/app-passwords-used/$app_id"; then
+        ok "an app password opens IMAP and POP3, and its last use is noted"
+    else
+        not_ok "an app password opens IMAP and POP3, and its last use is noted" "$created$(tail -n 20 "$ROOT/tmp/auth-test.log")"
+    fi
+    if ! auth_test alice@example.org "$app_secret" smtp 192.0.2.10 && ! auth_test alice@example.org "$app_secret" imap 127.0.0.1; then
+        ok "an app password for mail opens neither submission nor the webmail (a login from the server itself)"
+    else
+        not_ok "an app password for mail opens neither submission nor the webmail (a login from the server itself)"
+    fi
+    if auth_test alice@example.org "$sample_password" smtp 192.0.2.10 && auth_test alice@example.org "$sample_password" imap 127.0.0.1 &&
+        ! auth_test bob@example.org "$app_secret" imap 192.0.2.10; then
+        ok "the main password still opens submission and the webmail; alice's app password is not bob's"
+    else
+        not_ok "the main password still opens submission and the webmail; alice's app password is not bob's"
+    fi
+    calendar=$(json_field "$(ask_helper "{\"action\": \"app-create\", \"user\": \"alice@example.org\", \"current\": \"$sample_password\", \"label\": \"calendar\", \"protocols\": [\"dav\"]}")" password)
+    if [ -n "$calendar" ] && auth_test alice@example.org "$calendar" radicale && ! auth_test alice@example.org "$calendar" imap 192.0.2.10; then
+        ok "an app password for calendars and contacts opens Radicale's logins (protocol radicale) and not IMAP"
+    else
+        not_ok "an app password for calendars and contacts opens Radicale's logins (protocol radicale) and not IMAP"
+    fi
+    bobs=$(ask_helper "{\"action\": \"app-revoke\", \"user\": \"bob@example.org\", \"current\": \"$sample_password\", \"id\": \"$app_id\"}")
+    if [[ "$bobs" == *'"ok": false'* ]] && auth_test alice@example.org "$app_secret" imap 192.0.2.10; then
+        ok "bob cannot revoke alice's app password"
+    else
+        not_ok "bob cannot revoke alice's app password" "$bobs"
+    fi
+    revoked=$(ask_helper "{\"action\": \"app-revoke\", \"user\": \"alice@example.org\", \"current\": \"$sample_password\", \"id\": \"$app_id\"}")
+    if [[ "$revoked" == *'"ok": true'* ]] && ! auth_test alice@example.org "$app_secret" imap 192.0.2.10; then
+        ok "a revoked app password fails at once"
+    else
+        not_ok "a revoked app password fails at once" "$revoked"
+    fi
+    in_root doveadm -c /tmp/auth-test.conf stop >/dev/null 2>&1 || true
+else
+    not_ok "dovecot starts with the rendered passdbs (auth only)" "$(cat "$WORK/dovecot-auth.err")"
+fi
+rm -f "$ROOT/srv/mail/state/accounts/app-passwords"
+in_root /usr/local/sbin/mailstack-passwords apply
 # The quota root's own settings (doveconf -n shows only what differs from the default, count).
 quota_root=$(in_root doveconf -c /etc/dovecot/dovecot.conf -n 2>&1 | sed -n '/^quota .*User quota.* {$/,/^}$/p')
 if [[ "$quota_root" == *"driver = maildir"* ]]; then

@@ -142,10 +142,12 @@ if [ "$what" = all ]; then
     # The passwords users set came back with state/accounts: Dovecot's passwd-file again from
     # them and today's configured ones (a password the config reset since stays reset).
     passwords_helper='{{passwordsHelper}}'
-    # A password a user set after the snapshot (in the accounts moved aside) stays theirs.
+    # A password a user set after the snapshot (in the accounts moved aside) stays theirs; the
+    # app passwords are those of before the restore (none revoked since comes back).
     user_set='{{userSetPasswords}}'
+    user_apps='{{userAppPasswords}}'
     accounts=${user_set%/*}
-    if [ -f "$accounts.before-restore-$stamp/${user_set##*/}" ]; then
+    if [ -f "$accounts.before-restore-$stamp/${user_set##*/}" ] || [ -f "$accounts.before-restore-$stamp/${user_apps##*/}" ]; then
         "$passwords_helper" keep-newer "$accounts.before-restore-$stamp/${user_set##*/}" ||
             echo "mailstack-restore: $passwords_helper keep-newer failed" >&2
     fi

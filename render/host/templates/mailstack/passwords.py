@@ -14,18 +14,33 @@
 #                               changed; mailstack-restore after a restore)
 #   mailstack-passwords keep-newer FILE
 #                               after a restore: a user's password in FILE (the one the
-#                               restore moved aside) set after the snapshot's is kept
-#   mailstack-passwords serve   one change request on stdin, a unix socket from systemd
-#                               ({{socket}}, group www-data): {"user", "current", "new",
-#                               "name", "origin"} as one JSON line; answers {"ok": ...}.
-#                               The current password is required, so the webmail can change
-#                               only the hash of a user whose password it holds: the one
-#                               logged in. www-data never writes a password file.
+#                               restore moved aside) set after the snapshot's is kept, and
+#                               the app passwords beside FILE replace the snapshot's
+#   mailstack-passwords serve   one request on stdin, a unix socket from systemd
+#                               ({{socket}}, group www-data), as one JSON line; answers
+#                               {"ok": ...}. Every request names the user and carries that
+#                               user's current password ("current"), checked against the
+#                               hash Dovecot uses, so the webmail can act only for a user
+#                               whose password it holds: the one logged in. www-data never
+#                               writes a password file. "action" is one of:
+#       change      {"new", "name"}: set the user's own password
+#       app-list    the user's app passwords: name, protocols, created, last used
+#       app-create  {"label", "protocols"}: a new app password, answered once ("password")
+#       app-revoke  {"id"}: remove one of the user's app passwords
+#
+# App passwords (README "App passwords") live on the mail volume too ({{userApps}}), each
+# stamped with the configured generation it was made under: a reset by the stack config
+# revokes them with the user's own password. Dovecot's Lua passdb reads {{effectiveApps}},
+# written from them (address:id:protocols:hash, 0600 root), and notes each one's last use in
+# {{lastUsedDir}}/<id>.
+import base64
 import fcntl
+import hashlib
 import ipaddress
 import json
 import re
 import os
+import secrets
 import pwd
 import grp
 import socket
@@ -39,6 +54,14 @@ CONFIGURED = ROOT + "{{configured}}"
 EFFECTIVE = ROOT + "{{effective}}"
 USER_SET = ROOT + "{{userSet}}"
 LOCK = ROOT + "{{userSet}}.lock"
+USER_APPS = ROOT + "{{userApps}}"
+EFFECTIVE_APPS = ROOT + "{{effectiveApps}}"
+LAST_USED_DIR = ROOT + "{{lastUsedDir}}"
+# What a user may limit an app password to, and the protocol names Dovecot's Lua passdb sees
+# for each (Postfix asks for submission as smtp, Radicale as radicale).
+APP_PROTOCOLS = {"mail": ["imap", "pop3"], "submission": ["smtp"], "sieve": ["sieve"], "dav": ["radicale"]}
+MAX_APP_PASSWORDS = 20
+APP_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,31}")
 MIN_LENGTH = {{minLength}}
 # bcrypt reads only the first 72 bytes; a longer password is refused, never cut.
 MAX_BYTES = 72
@@ -121,7 +144,42 @@ def apply_locked():
     if kept != user_set:
         write_user_set(kept)
     write_atomic(EFFECTIVE, "".join(out), 0o640, "dovecot")
+    apply_apps({r[0]: r[4] for r in configured})
     return 0
+
+
+def app_rows():
+    """[address, id, label, groups, hash, generation, created] from the volume."""
+    return [r for r in (read_rows(USER_APPS) or []) if len(r) == 7]
+
+
+def write_app_rows(rows):
+    os.makedirs(os.path.dirname(USER_APPS), mode=0o700, exist_ok=True)
+    text = "# address:id:label:protocols:hash:generation it was made under:created at (unix time) - written by mailstack-passwords\n"
+    text += "".join(":".join(r) + "\n" for r in rows)
+    write_atomic(USER_APPS, text, 0o600, "root")
+
+
+def apply_apps(generations):
+    """Dovecot's app-password file from the volume's: only those of existing mailboxes made
+    under the current configured generation (a reset by the config revokes them)."""
+    rows = app_rows()
+    kept = [r for r in rows if generations.get(r[0]) == r[5]]
+    for r in rows:
+        if r not in kept:
+            log(f"mailstack-passwords: {r[0]}: app password {r[2]!r} dropped (the mailbox is gone or its password was reset by the stack config)")
+            try:
+                os.unlink(os.path.join(LAST_USED_DIR, r[1]))
+            except FileNotFoundError:
+                pass
+    if kept != rows:
+        write_app_rows(kept)
+    lines = []
+    for address, ident, _label, groups, hashed, _generation, _created in kept:
+        protocols = [p for g in groups.split(",") if g in APP_PROTOCOLS for p in APP_PROTOCOLS[g]]
+        lines.append(f"{address}:{ident}:{','.join(protocols)}:{hashed}\n")
+    os.makedirs(LAST_USED_DIR, mode=0o700, exist_ok=True)
+    write_atomic(EFFECTIVE_APPS, "".join(lines), 0o600, "root")
 
 
 def keep_newer_locked(older_state):
@@ -139,6 +197,12 @@ def keep_newer_locked(older_state):
             rows[address] = (hashed, generation, at)
             log(f"mailstack-passwords: {address}: keeps the password set after the snapshot")
     write_user_set(rows)
+    # App passwords: the list as it was before the restore, whole. Restoring mail neither
+    # revives one revoked since the snapshot (perhaps stolen) nor drops one made since.
+    theirs_apps = os.path.join(os.path.dirname(older_state), os.path.basename(USER_APPS))
+    if os.path.exists(theirs_apps):
+        write_app_rows([r for r in (read_rows(theirs_apps) or []) if len(r) == 7])
+        log("mailstack-passwords: the app passwords are those of before the restore")
     return 0
 
 
@@ -183,14 +247,26 @@ def weakness(user, password, name):
     return None
 
 
-def change(user, current, new, name, origin):
+def configured_row(user, current, origin, what):
+    """The user's configured row when `current` is the password Dovecot takes for them, else
+    None after the failure delay (logged for fail2ban)."""
     configured = read_rows(CONFIGURED) or []
     row = next((r for r in configured if r[0] == user), None)
     effective = next((r for r in (read_rows(EFFECTIVE) or []) if r[0] == user), None)
     if row is None or effective is None or not verify(current, effective[1]):
-        log(f"mailstack-passwords: password change refused for {user}: wrong current password (from {origin})")
+        log(f"mailstack-passwords: {what} refused for {user}: wrong current password (from {origin})")
         time.sleep(FAILURE_DELAY_SECONDS)
-        return {"ok": False, "error": "the current password is wrong"}
+        return None
+    return row
+
+
+WRONG_CURRENT = {"ok": False, "error": "the current password is wrong"}
+
+
+def change(user, current, new, name, origin):
+    row = configured_row(user, current, origin, "password change")
+    if row is None:
+        return WRONG_CURRENT
     why = weakness(user, new, name)
     if why is None and new == current:
         why = "it is the current password"
@@ -208,6 +284,92 @@ def change(user, current, new, name, origin):
         return {"ok": False, "error": "internal error"}
     log(f"mailstack-passwords: {user} changed their password (from {origin})")
     return {"ok": True}
+
+
+def app_hash(password):
+    """{SSHA512}: one salted SHA-512, as Dovecot verifies it. Enough for 16 random letters."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.sha512(password.encode("utf-8") + salt).digest()
+    return "{SSHA512}" + base64.b64encode(digest + salt).decode("ascii")
+
+
+def new_app_secret():
+    """16 random lower-case letters (75 bits) in four groups: easy to type on a phone."""
+    letters = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(16))
+    return "-".join(letters[i : i + 4] for i in range(0, 16, 4))
+
+
+def last_used(ident):
+    try:
+        with open(os.path.join(LAST_USED_DIR, ident), encoding="ascii") as f:
+            return int(f.read().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def app_list(user):
+    return [
+        {"id": r[1], "label": r[2], "protocols": r[3].split(","), "created": int(r[6]), "lastUsed": last_used(r[1])}
+        for r in app_rows()
+        if r[0] == user
+    ]
+
+
+def app_passwords(action, user, current, req, origin):
+    """app-list, app-create and app-revoke: only ever on `user`'s own app passwords."""
+    row = configured_row(user, current, origin, "app passwords")
+    if row is None:
+        return WRONG_CURRENT
+    if action == "app-list":
+        return {"ok": True, "appPasswords": app_list(user)}
+    if action == "app-create":
+        label = str(req.get("label", "")).strip()
+        groups = [str(g) for g in req.get("protocols") or []] or list(APP_PROTOCOLS)
+        if not APP_LABEL.fullmatch(label):
+            return {"ok": False, "error": "a name of 1 to 32 letters, digits, spaces, dots, dashes or underscores"}
+        if any(g not in APP_PROTOCOLS for g in groups):
+            return {"ok": False, "error": "unknown protocol"}
+        mine = app_list(user)
+        if any(a["label"] == label for a in mine):
+            return {"ok": False, "error": "an app password of that name exists"}
+        if len(mine) >= MAX_APP_PASSWORDS:
+            return {"ok": False, "error": f"at most {MAX_APP_PASSWORDS} app passwords"}
+        secret = new_app_secret()
+        ident = secrets.token_hex(8)
+        groups = [g for g in APP_PROTOCOLS if g in groups]
+        new_row = [user, ident, label, ",".join(groups), app_hash(secret), row[4], str(int(time.time()))]
+
+        def store():
+            write_app_rows(app_rows() + [new_row])
+            return apply_locked()
+
+        if with_lock(store) != 0:
+            return {"ok": False, "error": "internal error"}
+        log(f"mailstack-passwords: {user} created app password {label!r} for {','.join(groups)} (from {origin})")
+        return {"ok": True, "id": ident, "label": label, "password": secret}
+    if action == "app-revoke":
+        ident = str(req.get("id", ""))
+
+        def drop():
+            rows = app_rows()
+            left = [r for r in rows if not (r[0] == user and r[1] == ident)]
+            if left == rows:
+                return None
+            write_app_rows(left)
+            return apply_locked()
+
+        result = with_lock(drop)
+        if result is None:
+            return {"ok": False, "error": "no such app password"}
+        if result != 0:
+            return {"ok": False, "error": "internal error"}
+        try:
+            os.unlink(os.path.join(LAST_USED_DIR, ident))
+        except FileNotFoundError:
+            pass
+        log(f"mailstack-passwords: {user} revoked app password {ident} (from {origin})")
+        return {"ok": True}
+    return {"ok": False, "error": "bad request"}
 
 
 def peer_uid(sock):
@@ -232,8 +394,10 @@ def serve():
         data += chunk
     try:
         req = json.loads(data.decode("utf-8"))
+        action = str(req.get("action", "change"))
         user = str(req["user"]).lower()
-        current, new = str(req["current"]), str(req["new"])
+        current = str(req["current"])
+        new = str(req["new"]) if action == "change" else ""
         name, origin = str(req.get("name", "")), str(req.get("origin", ""))
         # Both go to the journal, which fail2ban reads: nothing in them may pass for more.
         if not re.fullmatch(r"[^\s@:]+@[a-z0-9.-]+", user):
@@ -242,10 +406,17 @@ def serve():
             origin = str(ipaddress.ip_address(origin))
         except ValueError:
             origin = "unknown"
-    except (ValueError, KeyError, UnicodeDecodeError):
+        if action not in ("change", "app-list", "app-create", "app-revoke"):
+            raise ValueError(action)
+        if action == "app-revoke" and not re.fullmatch(r"[0-9a-f]{16}", str(req.get("id", ""))):
+            raise ValueError("id")
+    except (ValueError, KeyError, UnicodeDecodeError, AttributeError, TypeError):
         sock.sendall(b'{"ok": false, "error": "bad request"}\n')
         return 1
-    answer = change(user, current, new, name, origin)
+    if action == "change":
+        answer = change(user, current, new, name, origin)
+    else:
+        answer = app_passwords(action, user, current, req, origin)
     sock.sendall((json.dumps(answer) + "\n").encode("utf-8"))
     return 0
 
