@@ -1,5 +1,9 @@
 // Calendars and contacts (mailstack:dav, issue 32): what Radicale, Dovecot, nginx, fail2ban,
 // the DNS records and Apple's profile must say, and that switching it off leaves none of it.
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { buildSpec, type MailSpec } from "../model";
 import { renderAppleProfile } from "../render/host/client-config";
 import { DAV_AUTH_SOCKET, DAV_COLLECTIONS, DAV_PRUNE, renderDavFiles } from "../render/host/dav";
@@ -49,6 +53,58 @@ describe("calendars and contacts (mailstack:dav)", () => {
         expect(ini(radicale, "auth", "cache_logins")).toBe("False");
         expect(ini(radicale, "rights", "type")).toBe("owner_only");
         expect(ini(radicale, "logging", "mask_passwords")).toBe("True");
+    });
+
+    it("tells Dovecot the DAV client's own address (nginx's X-Forwarded-For), so its auth penalty falls on a guesser alone, and waits out that penalty", () => {
+        const unit = content("/etc/systemd/system/radicale.service.d/mailstack.conf");
+        const pythonPath = /^Environment=PYTHONPATH=(.*)$/m.exec(unit)![1];
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailstack-dav-auth-"));
+        try {
+            fs.writeFileSync(path.join(dir, "plugin.py"), content(`${pythonPath}/mailstack_dovecot_auth.py`));
+            // Radicale's modules as far as the plugin uses them, and Dovecot's side of the socket.
+            const py = `
+import importlib.util, socket, sys, threading, types
+radicale = types.ModuleType("radicale"); sys.modules["radicale"] = radicale
+a = types.ModuleType("radicale.auth"); a.BaseAuth = type("BaseAuth", (), {"__init__": lambda self, c: None})
+log = types.ModuleType("radicale.log"); log.logger = types.SimpleNamespace(error=print)
+sys.modules["radicale.auth"] = radicale.auth = a; sys.modules["radicale.log"] = log
+spec = importlib.util.spec_from_file_location("plugin", sys.argv[1] + "/plugin.py")
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+server = socket.socket(socket.AF_UNIX); server.bind(sys.argv[1] + "/auth"); server.listen()
+def dovecot():
+    for _ in range(2):
+        c, _ = server.accept(); f = c.makefile("rb")
+        f.readline(); f.readline()
+        c.sendall(b"VERSION\\t1\\t2\\nMECH\\tPLAIN\\tplaintext\\nDONE\\n")
+        line = f.readline().decode().rstrip("\\n"); print(line.split("\\tresp=")[0])
+        c.sendall(b"OK\\t%s\\tuser=x\\n" % line.split("\\t")[1].encode()); c.close()
+threading.Thread(target=dovecot, daemon=True).start()
+conf = types.SimpleNamespace(get=lambda section, key: sys.argv[1] + "/auth")
+auth = m.Auth(conf)
+print(m.ANSWER_TIMEOUT_SECONDS)
+for xff in ["192.0.2.7", "not an address"]:
+    assert auth.get_external_login({"HTTP_X_FORWARDED_FOR": xff}) == ()
+    print(auth._login("alice@example.org", "pw"))
+`;
+            const r = spawnSync("python3", ["-c", py, dir], { encoding: "utf8" });
+            expect(r.stderr).toBe("");
+            const [timeout, ...lines] = r.stdout.trim().split("\n");
+            // Above Dovecot's longest auth penalty (15 s).
+            expect(Number(timeout)).toBeGreaterThan(15);
+            expect(lines).toEqual([
+                "AUTH\t1\tPLAIN\tservice=radicale\trip=192.0.2.7",
+                "alice@example.org",
+                // Not an address: none is sent rather than a wrong one.
+                "AUTH\t2\tPLAIN\tservice=radicale",
+                "alice@example.org",
+            ]);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+        // nginx replaces what the client sent with its own view of the address.
+        expect(content("/etc/nginx/mailstack-host.d/mailstack-dav.conf")).toMatch(
+            /^\s*proxy_set_header X-Forwarded-For \$remote_addr;$/m,
+        );
     });
 
     it("keeps its collections on the mail volume, and gives a new user a calendar and an address book", () => {

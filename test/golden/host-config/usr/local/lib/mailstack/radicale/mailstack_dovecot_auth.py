@@ -9,12 +9,23 @@
 # refused); Kozea/Radicale#1878 fixed it upstream after 3.5.3. Same settings as that backend:
 # [auth] dovecot_socket.
 import base64
+import ipaddress
 import itertools
 import os
 import socket
+import threading
 
 from radicale import auth
 from radicale.log import logger
+
+
+# Dovecot delays a failed login's answer by up to 15 s (its auth penalty, counted per client
+# address); the wait for an answer outlasts that.
+ANSWER_TIMEOUT_SECONDS = 25
+
+# The client's address of the request this thread serves (Radicale serves each request in a
+# thread of its own, and asks get_external_login just before login).
+_request = threading.local()
 
 
 class Auth(auth.BaseAuth):
@@ -23,12 +34,25 @@ class Auth(auth.BaseAuth):
         self._socket = configuration.get("auth", "dovecot_socket")
         self._ids = itertools.count(1)
 
+    def get_external_login(self, environ):
+        # nginx sets X-Forwarded-For to the client's own address (it replaces what the client
+        # sent), and only nginx reaches Radicale's loopback port. Dovecot then counts failed
+        # logins, and delays answers, per client: without it every DAV login would share one
+        # penalty, and one guesser would lock every user out.
+        _request.rip = environ.get("HTTP_X_FORWARDED_FOR", "")
+        return ()
+
     def _login(self, login, password):
         if not login or not password:
             return ""
+        rip = getattr(_request, "rip", "")
+        try:
+            rip = str(ipaddress.ip_address(rip))
+        except ValueError:
+            rip = ""
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                s.settimeout(10)
+                s.settimeout(ANSWER_TIMEOUT_SECONDS)
                 s.connect(self._socket)
                 lines = s.makefile("rb")
                 s.sendall(b"VERSION\t1\t2\nCPID\t%d\n" % os.getpid())
@@ -53,7 +77,8 @@ class Auth(auth.BaseAuth):
                 # newline in them cannot reach the protocol's own fields.
                 request = next(self._ids)
                 response = base64.b64encode(b"\0%s\0%s" % (login.encode(), password.encode()))
-                s.sendall(b"AUTH\t%d\tPLAIN\tservice=radicale\tresp=%s\n" % (request, response))
+                client = b"\trip=%s" % rip.encode() if rip else b""
+                s.sendall(b"AUTH\t%d\tPLAIN\tservice=radicale%s\tresp=%s\n" % (request, client, response))
                 fields = lines.readline().rstrip(b"\n").split(b"\t")
                 if fields[:2] == [b"OK", str(request).encode()]:
                     return login
