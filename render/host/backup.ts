@@ -10,7 +10,7 @@ import { DAV_UNIT, DAV_USER_ROOT } from "./dav";
 import { IMPORT_STATE_DIR } from "./import";
 import { PASSWORDS_HELPER, USER_APP_PASSWORDS, USER_SET_PASSWORDS } from "./mailbox-passwords";
 import { renderTemplate } from "./template";
-import type { HostFile } from "./types";
+import { rootFile, type HostFile } from "./types";
 import {
     MAIL_VOLUME_MOUNT,
     mountUnitName,
@@ -48,17 +48,6 @@ export interface BackupSecrets {
 }
 
 const CONF = "/etc/mailstack/backup";
-
-function file(path: string, content: string, mode = "0644"): HostFile {
-    return {
-        path,
-        mode,
-        owner: "root",
-        group: "root",
-        content,
-        onChange: path.endsWith(".timer") || path.endsWith(".service") ? ["daemon-reload"] : [],
-    };
-}
 
 /** One line of the env file: a value the script sources, quoted for the shell. */
 function oneLine(value: string, what: string): string {
@@ -113,9 +102,9 @@ export function renderBackupFiles(spec: MailSpec, secrets?: BackupSecrets): Host
     const password = backup ? oneLineSecret(secrets!.password) : "";
     const key = backup?.repository.type === "sftp" ? `${secrets!.sshPrivateKey!.trim()}\n` : "";
     const unit = (name: string, values: Record<string, string> = {}) =>
-        file(`/etc/systemd/system/${name}`, renderTemplate(`backup/${name}`, values));
+        rootFile(`/etc/systemd/system/${name}`, renderTemplate(`backup/${name}`, values));
     return [
-        file(
+        rootFile(
             "/usr/local/sbin/mailstack-backup",
             renderTemplate("backup/mailstack-backup.sh", {
                 repositoryMark: `${VOLUME_STATE_ROOT}/backup-repository`,
@@ -123,7 +112,7 @@ export function renderBackupFiles(spec: MailSpec, secrets?: BackupSecrets): Host
             }),
             "0755",
         ),
-        file(
+        rootFile(
             "/usr/local/sbin/mailstack-restore",
             renderTemplate("backup/mailstack-restore.sh", {
                 stateMounts: VOLUME_STATE_DIRS.filter((d) => d.backup)
@@ -139,12 +128,12 @@ export function renderBackupFiles(spec: MailSpec, secrets?: BackupSecrets): Host
             }),
             "0755",
         ),
-        file(`${CONF}/env`, env, "0600"),
-        file(`${CONF}/password`, password, "0600"),
-        file(`${CONF}/ssh/id_ed25519`, key, "0600"),
-        file(`${CONF}/ssh/known_hosts`, backup ? knownHosts(backup) : ""),
-        file(`${CONF}/include`, BACKUP_INCLUDE.map((p) => `${p}\n`).join("")),
-        file(`${CONF}/exclude`, BACKUP_EXCLUDE.map((p) => `${p}\n`).join("")),
+        rootFile(`${CONF}/env`, env, "0600"),
+        rootFile(`${CONF}/password`, password, "0600"),
+        rootFile(`${CONF}/ssh/id_ed25519`, key, "0600"),
+        rootFile(`${CONF}/ssh/known_hosts`, backup ? knownHosts(backup) : ""),
+        rootFile(`${CONF}/include`, BACKUP_INCLUDE.map((p) => `${p}\n`).join("")),
+        rootFile(`${CONF}/exclude`, BACKUP_EXCLUDE.map((p) => `${p}\n`).join("")),
         unit("mailstack-backup.service"),
         unit("mailstack-backup.timer", { schedule: backup?.schedule ?? "daily" }),
         unit("mailstack-backup-check.service"),

@@ -12,7 +12,7 @@
 import type { ImportSpec, MailSpec } from "../../model";
 import type { PruneRule } from "../plan/bundle";
 import { renderTemplate } from "./template";
-import type { HostFile } from "./types";
+import { rootFile, type HostFile } from "./types";
 
 export const IMPORT_CONF_DIR = "/etc/mailstack/import";
 /** mbsync's record of what was imported, per mailbox: on the mail volume, so in the backup. */
@@ -25,17 +25,6 @@ export const IMPORT_PRUNE: readonly PruneRule[] = [
     { dir: IMPORT_CONF_DIR, pattern: "*.password", onChange: [] },
     { dir: "/etc/systemd/system", pattern: "mailstack-import*", onChange: ["daemon-reload"] },
 ];
-
-function file(path: string, content: string, mode = "0644"): HostFile {
-    return {
-        path,
-        mode,
-        owner: "root",
-        group: "root",
-        content,
-        onChange: path.endsWith(".timer") || path.endsWith(".service") ? ["daemon-reload"] : [],
-    };
-}
 
 /** A value inside mbsync's double quotes: the schema refuses `"` and `\`, checked again here. */
 function quoted(value: string, what: string): string {
@@ -90,16 +79,16 @@ export function renderImportFiles(spec: MailSpec, passwords: Readonly<Record<str
         if (password === undefined) throw new Error(`import: no password for ${i.mailbox}`);
         if (/[\n\r\0]/.test(password)) throw new Error(`import: the password for ${i.mailbox} must be one line`);
         return [
-            file(`${IMPORT_CONF_DIR}/${i.mailbox}.mbsyncrc`, renderImportRc(i), "0600"),
-            file(`${IMPORT_CONF_DIR}/${i.mailbox}.password`, `${password}\n`, "0600"),
+            rootFile(`${IMPORT_CONF_DIR}/${i.mailbox}.mbsyncrc`, renderImportRc(i), "0600"),
+            rootFile(`${IMPORT_CONF_DIR}/${i.mailbox}.password`, `${password}\n`, "0600"),
         ];
     });
     return [
-        file("/usr/local/sbin/mailstack-import", renderTemplate("import/mailstack-import.sh"), "0755"),
-        file("/usr/local/lib/mailstack/import-folders.py", renderTemplate("import/import-folders.py"), "0755"),
+        rootFile("/usr/local/sbin/mailstack-import", renderTemplate("import/mailstack-import.sh"), "0755"),
+        rootFile("/usr/local/lib/mailstack/import-folders.py", renderTemplate("import/import-folders.py"), "0755"),
         ...accounts,
         ...(spec.imports.length > 0
-            ? IMPORT_UNITS.map((u) => file(`/etc/systemd/system/${u}`, renderTemplate(`import/${u}`)))
+            ? IMPORT_UNITS.map((u) => rootFile(`/etc/systemd/system/${u}`, renderTemplate(`import/${u}`)))
             : []),
     ];
 }

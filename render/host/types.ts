@@ -55,3 +55,8 @@ export function hostFile(
 ): HostFile {
     return { path, mode, owner, group, content, onChange };
 }
+
+/** A root-owned file whose change reloads systemd when it is a unit (.service, .timer). */
+export function rootFile(path: string, content: string, mode = "0644"): HostFile {
+    return hostFile(path, content, /\.(?:service|timer)$/.test(path) ? ["daemon-reload"] : [], mode);
+}

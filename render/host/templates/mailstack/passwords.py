@@ -110,9 +110,9 @@ def write_atomic(path, text, mode, group):
     os.rename(tmp, path)
 
 
-def user_set_rows():
-    """address -> (hash, generation, epoch) from the volume."""
-    rows = read_rows(USER_SET) or []
+def user_set_rows(path=USER_SET):
+    """address -> (hash, generation, epoch) from the volume (or a copy the restore moved aside)."""
+    rows = read_rows(path) or []
     return {r[0]: (r[1], r[2], r[3]) for r in rows if len(r) == 4}
 
 
@@ -187,11 +187,7 @@ def keep_newer_locked(older_state):
     the accounts folder the restore moved aside) stays theirs; restoring mail never brings
     back a password they replaced, perhaps because it was stolen. apply decides after it."""
     rows = user_set_rows()
-    theirs = read_rows(older_state) or []
-    for r in theirs:
-        if len(r) != 4:
-            continue
-        address, hashed, generation, at = r
+    for address, (hashed, generation, at) in user_set_rows(older_state).items():
         mine = rows.get(address)
         if mine is None or int(at) > int(mine[2]):
             rows[address] = (hashed, generation, at)
