@@ -1,6 +1,5 @@
 // Senders for applications (mailstack:senders, issue 30): a login that may only submit mail,
 // only as its own address; no mailbox, no IMAP, POP3, ManageSieve, webmail or DAV.
-import bcrypt from "bcryptjs";
 import * as pulumi from "@pulumi/pulumi";
 
 import { addressOwners, buildSpec, type RawConfig } from "../model";
@@ -171,7 +170,8 @@ describe("the stack", () => {
         const row = bundleFile(step.inputs.stdin, DOVECOT_SENDERS)!;
         const [address, hash] = row.trim().split(":");
         expect(address).toBe("notify@nathabee.de");
-        expect(bcrypt.compareSync(password, hash.replace("{BLF-CRYPT}", ""))).toBe(true);
+        // The random provider's bcrypt hash of it (a stand-in of that shape under the mocks).
+        expect(hash).toMatch(/^\{BLF-CRYPT\}\$2[ab]\$\d\d\$[./A-Za-z0-9]{53}$/);
         expect(step.inputs.stdin).not.toContain(password);
     });
 });
