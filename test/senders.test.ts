@@ -3,7 +3,8 @@
 import * as pulumi from "@pulumi/pulumi";
 
 import { addressOwners, buildSpec, type RawConfig } from "../model";
-import { renderHostFiles, renderMailData } from "../render";
+import { renderHostFiles, renderMailData, renderUserData } from "../render";
+import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 import { DOVECOT_SENDERS, SENDERS_CONF } from "../render/host/senders";
 import { configProblems, oneDomain, twoDomains } from "./helpers/fixtures";
 import { byPath, hashesFor, HASH, rows, spec } from "./helpers/render";
@@ -152,6 +153,17 @@ describe("the server's files", () => {
         // The same file whatever the senders: adding one changes mail-data only.
         expect(byPath(renderHostFiles(spec()), SENDERS_CONF).content).toBe(conf);
     });
+});
+
+test("adding a sender changes only mail-data: the user-data and host-config stay byte for byte the same", () => {
+    const without = spec();
+    const withSender = spec({ senders: ["notify@example.org"] });
+    const options = {
+        mailVolumeDevice: "/dev/disk/by-id/scsi-0HC_Volume_1",
+        provisionalHostKey: TEST_PROVISIONAL_HOST_KEY,
+    };
+    expect(renderUserData(withSender, options)).toBe(renderUserData(without, options));
+    expect(renderHostFiles(withSender)).toEqual(renderHostFiles(without));
 });
 
 describe("the stack", () => {
