@@ -32,7 +32,14 @@ export async function withImap<T>(
         tls: t.tlsOptions,
         logger: false,
     });
-    await client.connect();
+    try {
+        await client.connect();
+    } catch (err) {
+        // A refused login leaves the connection open: closed now, or it holds the process
+        // until the server's pre-login timeout (Dovecot: 3 minutes).
+        client.close();
+        throw err;
+    }
     try {
         return await use(client);
     } finally {

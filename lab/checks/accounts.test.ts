@@ -18,7 +18,7 @@ import { imapFetch } from "../clients";
 import { LAB_PASSWORDS, labRawConfig } from "../lab-config";
 import { provision } from "../provision";
 import { labBrowser, WEBMAIL_URL, webmailLogin } from "./browser";
-import { ssh } from "./helpers";
+import { NET, ssh } from "./helpers";
 import * as logins from "./logins";
 
 const ALICE = "alice@example.org";
@@ -54,7 +54,7 @@ async function mailData(raw: RawConfig): Promise<void> {
 /** Dovecot re-reads its passwd-file at most once a second: a login right after a change waits that out. */
 const passwdFileSettles = () => new Promise((r) => setTimeout(r, 1_500));
 
-const imapWorks = (pass: string) => logins.imapWorks(ALICE, pass);
+const imapWorks = (pass: string) => logins.imapWorks(ALICE, pass, NET.accountsProbe4);
 const submissionAuth = (pass: string) => logins.submissionAuth(ALICE, pass);
 
 /** alice's hash in Dovecot's passwd-file. */

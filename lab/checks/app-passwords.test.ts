@@ -10,7 +10,7 @@ import { APP_PASSWORDS_LAST_USED, PASSWORD_SOCKET } from "../../render/host/mail
 import { imapFetch } from "../clients";
 import { LAB_PASSWORDS } from "../lab-config";
 import { labBrowser, WEBMAIL_URL, webmailLogin } from "./browser";
-import { ssh } from "./helpers";
+import { NET, ssh } from "./helpers";
 import * as logins from "./logins";
 
 const ALICE = "alice@example.org";
@@ -29,7 +29,7 @@ after(async () => {
     await closeBrowser?.();
 });
 
-const imapWorks = (pass: string) => logins.imapWorks(ALICE, pass);
+const imapWorks = (pass: string) => logins.imapWorks(ALICE, pass, NET.appPasswordsProbe4);
 const submissionAuth = (pass: string) => logins.submissionAuth(ALICE, pass);
 
 /** Create an app password on the page, opening only `opens` (checkbox values); the password shown once. */

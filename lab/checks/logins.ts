@@ -1,15 +1,52 @@
-// Does a password open a login: IMAPS, and AUTH on 587. Shared by the checks of passwords and
-// app passwords (accounts.test.ts, app-passwords.test.ts).
-import { authPlain, imapFetch, smtpDialog } from "../clients";
+// Does a password open a login: IMAPS, and AUTH on 587. Shared by the checks of passwords, app
+// passwords and senders (accounts.test.ts, app-passwords.test.ts, senders.test.ts).
+//
+// An IMAPS login here comes from an address of the check's own (NET.loginProbes4 and the
+// like), never from the lab's client (192.0.2.7): a refused login counts in fail2ban's Dovecot
+// jail (5 in 10 minutes ban an address) and in Dovecot's delay after failures, both per
+// address, and the client's address must stay usable by every later check. And the
+// connection is closed as soon as the answer is there: one left open after a refused login
+// (imapflow's connect() throwing) keeps the check's process alive until Dovecot's pre-login
+// timeout, 3 minutes.
+import * as tls from "node:tls";
+import { port } from "../../model";
+import { authPlain, SERVER, smtpDialog } from "../clients";
+import { labSpec } from "../lab-config";
 
-/** Whether `pass` opens an IMAPS login for `user` (and a search in the INBOX). */
-export async function imapWorks(user: string, pass: string): Promise<boolean> {
-    try {
-        await imapFetch(user, pass, { subject: "no-such-subject" });
-        return true;
-    } catch {
-        return false;
-    }
+/** A raw IMAPS LOGIN from `from`: the tagged answer ("a OK ..." or "a NO ..."). */
+export function imapLogin(user: string, pass: string, from: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const sock = tls.connect({
+            host: SERVER,
+            port: port("imaps"),
+            localAddress: from,
+            servername: labSpec().hostname,
+            rejectUnauthorized: false,
+        } as tls.ConnectionOptions);
+        sock.setEncoding("utf8");
+        sock.setTimeout(30_000, () => sock.destroy(new Error("IMAP login timed out")));
+        sock.on("error", reject);
+        let text = "";
+        let sent = false;
+        sock.on("data", (d: string) => {
+            text += d;
+            if (!sent && /^\* OK/m.test(text)) {
+                sent = true;
+                sock.write(`a LOGIN "${user}" "${pass}"\r\n`);
+            }
+            const answer = /^a (?:OK|NO|BAD).*$/m.exec(text)?.[0];
+            if (answer) {
+                if (/^a OK/.test(answer)) sock.write("b LOGOUT\r\n");
+                sock.end();
+                resolve(answer);
+            }
+        });
+    });
+}
+
+/** Whether `pass` opens an IMAPS login for `user`, tried from `from`. */
+export async function imapWorks(user: string, pass: string, from: string): Promise<boolean> {
+    return /^a OK/.test(await imapLogin(user, pass, from));
 }
 
 /** AUTH on 587 (from the lab's second client address, so fail2ban's counts stay apart): the reply code. */

@@ -4,7 +4,7 @@
 // after a failed login grows per address, and fail2ban counts per address.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import * as tls from "node:tls";
+import type * as tls from "node:tls";
 import { DAV_PATH, port } from "../../model";
 import {
     authPlain,
@@ -12,50 +12,20 @@ import {
     pop3Session,
     rawMessage,
     sendMail,
-    SERVER,
     sieveAuthPlain,
     sieveDialog,
     sinkMessages,
     smtpDialog,
 } from "../clients";
-import { LAB_SENDER, LAB_SENDER_PASSWORDS, labSpec } from "../lab-config";
+import { LAB_SENDER, LAB_SENDER_PASSWORDS } from "../lab-config";
 import { verify } from "./dkim-verify";
 import { NET, tag } from "./helpers";
+import { imapLogin } from "./logins";
 import { webmailRequest } from "./search";
 
 const SENDER = { user: LAB_SENDER, pass: LAB_SENDER_PASSWORDS[LAB_SENDER] };
 const ALICE = "alice@example.org";
 const [IMAP_FROM, POP3_FROM, SIEVE_FROM, WEBMAIL_FROM, DAV_FROM, WRONG_FROM] = NET.loginProbes4;
-
-/** A raw IMAPS LOGIN from `from`: the tagged answer ("a OK ..." or "a NO ..."). */
-function imapLogin(user: string, pass: string, from: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-        const sock = tls.connect({
-            host: SERVER,
-            port: port("imaps"),
-            localAddress: from,
-            servername: labSpec().hostname,
-            rejectUnauthorized: false,
-        } as tls.ConnectionOptions);
-        sock.setEncoding("utf8");
-        sock.setTimeout(30_000, () => sock.destroy(new Error("IMAP login timed out")));
-        sock.on("error", reject);
-        let text = "";
-        let sent = false;
-        sock.on("data", (d: string) => {
-            text += d;
-            if (!sent && /^\* OK/m.test(text)) {
-                sent = true;
-                sock.write(`a LOGIN "${user}" "${pass}"\r\n`);
-            }
-            const answer = /^a (?:OK|NO|BAD).*$/m.exec(text)?.[0];
-            if (answer) {
-                sock.end();
-                resolve(answer);
-            }
-        });
-    });
-}
 
 /** Roundcube's login form, filled in from `from`: its HTTP status and page. */
 async function webmailLogin(user: string, pass: string, from: string) {
