@@ -27,6 +27,17 @@ export const USER_SET_PASSWORDS = `${ACCOUNTS_DIR}/passwords`;
 export const USER_APP_PASSWORDS = `${ACCOUNTS_DIR}/app-passwords`;
 /** When each app password last opened a login: one file per app password, written by Dovecot's auth worker. */
 export const APP_PASSWORDS_LAST_USED = `${ACCOUNTS_DIR}/app-passwords-used`;
+/**
+ * The second factor for the webmail (TOTP): address:secret:pending|on:last step used:recovery
+ * code hashes:generation:since, written only by the helper (0600 root); www-data never reads it.
+ */
+export const USER_TOTP = `${ACCOUNTS_DIR}/totp`;
+/**
+ * The passdb field on the main password's row of a user with the second factor on: the main
+ * password opens only logins from the server itself (the webmail, after its code); Dovecot
+ * compares the address before login_trusted_networks replaces it (docs/design.md, "Logins").
+ */
+export const WEBMAIL_ONLY_FIELD = "allow_real_nets=127.0.0.1/32,::1/128";
 /** The app passwords Dovecot's Lua passdb reads (address:id:protocols:hash, 0600 root), written on the server only. */
 export const DOVECOT_APP_PASSWORDS = "/etc/dovecot/app-passwords";
 /** The Lua passdb that checks app passwords before the main password (Debian's dovecot-auth-lua). */
@@ -67,6 +78,8 @@ export function renderPasswordFiles(spec: MailSpec): HostFile[] {
                 userApps: USER_APP_PASSWORDS,
                 effectiveApps: DOVECOT_APP_PASSWORDS,
                 lastUsedDir: APP_PASSWORDS_LAST_USED,
+                userTotp: USER_TOTP,
+                allowRealNets: WEBMAIL_ONLY_FIELD,
                 socket: PASSWORD_SOCKET,
                 minLength: MIN_PASSWORD_LENGTH,
                 bcryptCost: BCRYPT_COST,
