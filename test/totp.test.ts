@@ -17,11 +17,12 @@ import { renderMailData } from "../render/host/mail-data";
 import {
     CONFIGURED_USERS,
     DOVECOT_USERS,
-    PASSWORDS_HELPER,
+    TOTP_MODULE,
     USER_TOTP,
     WEBMAIL_ONLY_FIELD,
 } from "../render/host/mailbox-passwords";
 import { TOTP_PLUGIN_DIR } from "../render/host/webmail";
+import { installHelper } from "./helpers/passwords-helper";
 
 const ALICE = "alice@example.org";
 const config = (resets: Record<string, string> = {}) => ({
@@ -55,8 +56,7 @@ function configure(resets: Record<string, string> = {}): void {
 beforeEach(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), "mailstack-totp-"));
     fs.mkdirSync(path.join(root, path.dirname(CONFIGURED_USERS)), { recursive: true });
-    const helper = renderHostFiles(buildSpec(config())).find((f) => f.path === PASSWORDS_HELPER)!;
-    fs.writeFileSync(path.join(root, "helper.py"), helper.content);
+    installHelper(root, renderHostFiles(buildSpec(config())));
     fs.mkdirSync(path.join(root, "bin"));
     // doveadm pw -t {PLAIN}x: whether stdin's password is x.
     fs.writeFileSync(path.join(root, "bin/doveadm"), '#!/bin/sh\nread -r pw\n[ "$3" = "{PLAIN}$pw" ]\n', {
@@ -73,14 +73,14 @@ beforeEach(() => {
 
 afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-/** Python run with the helper imported as `h`. */
+/** Python run with the helper's TOTP module (what the server has at TOTP_MODULE) imported as `h`. */
 function python(code: string): string {
     const r = spawnSync(
         "python3",
         [
             "-c",
             `import importlib.util as u, sys\ns = u.spec_from_file_location("h", sys.argv[1])\nh = u.module_from_spec(s)\ns.loader.exec_module(h)\n${code}`,
-            path.join(root, "helper.py"),
+            path.join(root, TOTP_MODULE),
         ],
         { env, encoding: "utf8" },
     );

@@ -47,6 +47,9 @@ export const APP_PASSWORDS_CONF = `${DOVECOT_EXTRA_DIR}/app-passwords.conf`;
 /** What a user may limit an app password to (the helper maps each to Dovecot's protocol names). */
 export const APP_PASSWORD_PROTOCOLS = ["mail", "submission", "sieve", "dav"] as const;
 
+/** The second factor's codes (TOTP, recovery codes) and the hashes of random secrets: a module the helper imports. */
+export const TOTP_MODULE = "/usr/local/lib/mailstack/totp.py";
+
 /** The root-owned helper: `apply` (merge) and `serve` (one change request from the webmail). */
 export const PASSWORDS_HELPER = "/usr/local/sbin/mailstack-passwords";
 /** Where the webmail asks for a password change (0660 root:www-data, systemd socket activation). */
@@ -80,6 +83,8 @@ export function renderPasswordFiles(spec: MailSpec): HostFile[] {
                 lastUsedDir: APP_PASSWORDS_LAST_USED,
                 userTotp: USER_TOTP,
                 allowRealNets: WEBMAIL_ONLY_FIELD,
+                totpModule: TOTP_MODULE,
+                totpDir: TOTP_MODULE.slice(0, TOTP_MODULE.lastIndexOf("/")),
                 socket: PASSWORD_SOCKET,
                 minLength: MIN_PASSWORD_LENGTH,
                 bcryptCost: BCRYPT_COST,
@@ -87,6 +92,7 @@ export function renderPasswordFiles(spec: MailSpec): HostFile[] {
             [],
             "0755",
         ),
+        hostFile(TOTP_MODULE, renderTemplate("mailstack/totp.py", { path: TOTP_MODULE }), []),
         // App passwords: Dovecot asks this passdb first (reload: a new passdb needs no restart).
         hostFile(
             APP_PASSWORDS_LUA,

@@ -35,14 +35,10 @@
 #                    needed when the second factor is on
 #       totp-disable {"code"}: turns the second factor off
 #
-# The second factor for the webmail (README "Second factor"): TOTP (RFC 6238: HMAC-SHA-1, 6
-# digits, 30 s steps, one step either side). The secrets live on the mail volume
-# ({{userTotp}}, 0600 root: backed up, kept by a replaced or restored server) with the last
-# time step used, so a code works once, and the recovery codes' hashes; www-data never reads
-# them: the webmail hands the code here. For a user with it on, apply writes
-# {{allowRealNets}} on their passwd-file row: the main password then opens only logins from
-# the server itself (the webmail, after its code); IMAP, POP3, 587 and ManageSieve from
-# outside take app passwords only (the Lua passdb answers before that row). A reset by the
+# The second factor for the webmail (README "Second factor"; the codes: {{totpModule}}): the
+# secrets live on the mail volume ({{userTotp}}, 0600 root), which www-data never reads. For a
+# user with it on, apply writes {{allowRealNets}} on their passwd-file row: the main password
+# then opens only logins from the server itself (the webmail, after its code); a reset by the
 # stack config turns it off, as it revokes the app passwords.
 #
 # App passwords (README "App passwords") live on the mail volume too ({{userApps}}), each
@@ -52,8 +48,6 @@
 # {{lastUsedDir}}/<id>.
 import base64
 import fcntl
-import hashlib
-import hmac
 import ipaddress
 import json
 import re
@@ -68,6 +62,9 @@ import sys
 import time
 
 ROOT = os.environ.get("MAILSTACK_PASSWORDS_ROOT", "")
+sys.path.insert(0, ROOT + "{{totpDir}}")
+from totp import app_hash, new_app_secret, recovery_code, ssha512_matches, totp_step  # noqa: E402
+
 CONFIGURED = ROOT + "{{configured}}"
 EFFECTIVE = ROOT + "{{effective}}"
 USER_SET = ROOT + "{{userSet}}"
@@ -85,11 +82,6 @@ MIN_LENGTH = {{minLength}}
 # bcrypt reads only the first 72 bytes; a longer password is refused, never cut.
 MAX_BYTES = 72
 BCRYPT_COST = {{bcryptCost}}
-# TOTP as every authenticator app reads an otpauth:// URI by default (RFC 6238's SHA-1).
-TOTP_STEP_SECONDS = 30
-TOTP_DIGITS = 6
-# One step either side: a phone's clock a little off, a code typed as it changes.
-TOTP_WINDOW = 1
 RECOVERY_CODES = 10
 # What the passdb row of a user with the second factor on carries (docs/design.md, "Logins").
 ALLOW_REAL_NETS = "{{allowRealNets}}"
@@ -211,45 +203,6 @@ def apply_totp(generations):
     if kept != rows:
         write_totp_rows(kept)
     return {r[0] for r in kept if r[2] == "on"}
-
-
-def hotp(key, counter, digits=TOTP_DIGITS):
-    """RFC 4226: HMAC-SHA-1 of the counter, dynamically truncated to `digits` decimal digits."""
-    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
-    offset = mac[-1] & 0x0F
-    value = struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF
-    return str(value % 10**digits).zfill(digits)
-
-
-def totp(key, at, digits=TOTP_DIGITS):
-    """RFC 6238: the code of the time step `at` (unix time) falls in."""
-    return hotp(key, int(at) // TOTP_STEP_SECONDS, digits)
-
-
-def totp_step(secret, code, last_step, at=None):
-    """The time step `code` belongs to, within the window and after `last_step` (a code is
-    used once), or None."""
-    if not re.fullmatch(r"[0-9]{%d}" % TOTP_DIGITS, code):
-        return None
-    key = base64.b32decode(secret)
-    now = int(time.time() if at is None else at) // TOTP_STEP_SECONDS
-    found = None
-    for step in range(now - TOTP_WINDOW, now + TOTP_WINDOW + 1):
-        if hmac.compare_digest(hotp(key, step), code) and step > last_step:
-            found = step
-    return found
-
-
-def recovery_code():
-    """10 random lower-case letters and digits (51 bits) in two groups; each opens once."""
-    chars = "".join(secrets.choice("abcdefghijkmnpqrstuvwxyz23456789") for _ in range(10))
-    return chars[:5] + "-" + chars[5:]
-
-
-def ssha512_matches(password, hashed):
-    raw = base64.b64decode(hashed[len("{SSHA512}") :])
-    digest, salt = raw[:64], raw[64:]
-    return hmac.compare_digest(hashlib.sha512(password.encode("utf-8") + salt).digest(), digest)
 
 
 def app_rows():
@@ -389,19 +342,6 @@ def change(user, current, new, name, origin):
         return {"ok": False, "error": "internal error"}
     log(f"mailstack-passwords: {user} changed their password (from {origin})")
     return {"ok": True}
-
-
-def app_hash(password):
-    """{SSHA512}: one salted SHA-512, as Dovecot verifies it. Enough for 16 random letters."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.sha512(password.encode("utf-8") + salt).digest()
-    return "{SSHA512}" + base64.b64encode(digest + salt).decode("ascii")
-
-
-def new_app_secret():
-    """16 random lower-case letters (75 bits) in four groups: easy to type on a phone."""
-    letters = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(16))
-    return "-".join(letters[i : i + 4] for i in range(0, 16, 4))
 
 
 def last_used(ident):
