@@ -32,7 +32,14 @@ export async function withImap<T>(
         tls: t.tlsOptions,
         logger: false,
     });
-    await client.connect();
+    try {
+        await client.connect();
+    } catch (e) {
+        // A refused login leaves imapflow's connection open until the server's pre-login
+        // timeout (Dovecot: 3 minutes), and the process with it.
+        client.close();
+        throw e;
+    }
     try {
         return await use(client);
     } finally {
