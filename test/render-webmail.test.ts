@@ -64,7 +64,9 @@ describe("webmail (mailstack:webmail)", () => {
         );
         for (const k of ["imap", "smtp", "managesieve"])
             expect(php).toContain(`$config['${k}_conn_options'] = $mailstack_tls;`);
-        expect(php).toContain("$config['plugins'] = ['managesieve', 'mailstack_origin', 'mailstack_password', 'mailstack_totp'];");
+        expect(php).toContain(
+            "$config['plugins'] = ['managesieve', 'mailstack_origin', 'mailstack_password', 'mailstack_totp'];",
+        );
         expect(php).not.toMatch(/'(password|zipdownload)'/);
         expect(php).toContain(`$config['db_dsnw'] = 'sqlite:///${WEBMAIL_DATABASE}?mode=0640';`);
         expect(WEBMAIL_DATABASE.startsWith("/srv/mail/")).toBe(true);
