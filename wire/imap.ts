@@ -32,19 +32,36 @@ export async function withImap<T>(
         tls: t.tlsOptions,
         logger: false,
     });
-    try {
-        await client.connect();
-    } catch (e) {
-        // A refused login leaves imapflow's connection open until the server's pre-login
-        // timeout (Dovecot: 3 minutes), and the process with it.
-        client.close();
-        throw e;
-    }
+    await client.connect();
     try {
         return await use(client);
     } finally {
         await client.logout().catch(() => undefined);
     }
+}
+
+/**
+ * Whether the server refuses an IMAPS login with `pass`. A refused connection is closed at once:
+ * left open (as withImap leaves it), it holds the process until the server's pre-login timeout
+ * (Dovecot: 3 minutes).
+ */
+export async function imapLoginRefused(t: ImapTarget, user: string, pass: string): Promise<boolean> {
+    const client = new ImapFlow({
+        host: t.host,
+        port: t.port,
+        secure: true,
+        auth: { user, pass },
+        tls: t.tlsOptions,
+        logger: false,
+    });
+    try {
+        await client.connect();
+    } catch {
+        client.close();
+        return true;
+    }
+    await client.logout().catch(() => undefined);
+    return false;
 }
 
 /** A folder's messages (INBOX unless told), optionally only those with a subject. */
