@@ -12,6 +12,8 @@ import * as tls from "node:tls";
 import { port } from "../../model";
 import { authPlain, SERVER, smtpDialog } from "../clients";
 import { labSpec } from "../lab-config";
+import { PASSWORD_SOCKET } from "../../render/host/mailbox-passwords";
+import { ssh } from "./helpers";
 
 /** A raw IMAPS LOGIN from `from`: the tagged answer ("a OK ..." or "a NO ..."). */
 export function imapLogin(user: string, pass: string, from: string): Promise<string> {
@@ -57,4 +59,16 @@ export async function submissionAuth(user: string, pass: string): Promise<number
         localAddress: "198.51.100.7",
     });
     return r.replies[3]?.code ?? 0;
+}
+
+/** One request to the password helper's socket as www-data (what the webmail's plugins send): its answer line. */
+export function askHelper(request: object): string {
+    return ssh(
+        `runuser -u www-data -- python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect("${PASSWORD_SOCKET}")
+s.sendall(sys.stdin.buffer.read())
+print(s.makefile().readline(), end="")'`,
+        { input: `${JSON.stringify(request)}\n` },
+    ).stdout;
 }

@@ -38,12 +38,14 @@ export const NET = {
         "198.51.100.46",
     ],
     /**
-     * Where the password checks' IMAPS logins come from (accounts.test.ts, app-passwords.test.ts):
+     * Where the password checks' IMAPS logins come from (accounts.test.ts, app-passwords.test.ts,
+     * totp.test.ts):
      * their refused logins count against these addresses in fail2ban and Dovecot, not against
      * the lab's client.
      */
     accountsProbe4: "198.51.100.47",
     appPasswordsProbe4: "198.51.100.48",
+    totpProbe4: "198.51.100.49",
     /** The backup target: an SFTP "Storage Box" on port 23 (lab/storagebox.ts). */
     storagebox4: "203.0.113.22",
     /** A sender the lab's DNS lists in a blocklist (Spamhaus ZEN), for the spam filter's checks. */
@@ -97,6 +99,7 @@ export function createNetwork(): void {
         ...NET.loginProbes4,
         NET.accountsProbe4,
         NET.appPasswordsProbe4,
+        NET.totpProbe4,
     ])
         run(o, "addr", "add", `${a}/32`, "dev", NET.outsideIf);
     run(o, "-6", "addr", "add", `${NET.client6}/64`, "dev", NET.outsideIf, "nodad");
