@@ -14,16 +14,18 @@ alive() { # alive PID STARTTIME: running (a zombie, exited but not yet reaped, c
         [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]
 }
 
-# Processes: the container (nspawn) first, then the rest.
+# Processes: the containers (nspawn, and nspawn-mx2 of the backup MX) first, then the rest.
 if [ -d "$state/pids" ]; then
     names=()
-    [ -e "$state/pids/nspawn" ] && names+=(nspawn)
+    for p in "$state/pids"/nspawn*; do
+        [ -e "$p" ] && names+=("${p##*/}")
+    done
     for p in "$state/pids"/*; do
-        [ -e "$p" ] && [ "${p##*/}" != nspawn ] && names+=("${p##*/}")
+        case ${p##*/} in nspawn*) ;; *) [ -e "$p" ] && names+=("${p##*/}") ;; esac
     done
     for f in "${names[@]}"; do
         read -r pid st sig <"$state/pids/$f" || continue
-        if [ "$f" = leader ]; then
+        if [ "$f" = leader ] || [ "$f" = leader-mx2 ]; then
             if alive "$pid" "$st"; then
                 echo "stop: the container's PID 1 outlived nspawn, SIGKILL (pid $pid)"
                 kill -KILL "$pid" 2>/dev/null
@@ -58,15 +60,17 @@ if [ -d "$state/pids" ]; then
     done
 fi
 
-# The mail volume's loop device.
-if [ -s "$state/loop" ]; then
-    dev=$(cat "$state/loop")
-    if losetup "$dev" 2>/dev/null | grep -q "$state"; then
-        echo "stop: detaching $dev"
-        losetup -d "$dev" || echo "stop: could not detach $dev" >&2
+# The mail volume's loop device, and the backup MX's queue volume's.
+for loop in loop loop-mx2; do
+    if [ -s "$state/$loop" ]; then
+        dev=$(cat "$state/$loop")
+        if losetup "$dev" 2>/dev/null | grep -q "$state"; then
+            echo "stop: detaching $dev"
+            losetup -d "$dev" || echo "stop: could not detach $dev" >&2
+        fi
+        rm -f "$state/$loop"
     fi
-    rm -f "$state/loop"
-fi
+done
 
 # The tmpfs with the container's root and the volume image.
 if [ -s "$state/mount" ]; then
@@ -90,7 +94,7 @@ if [ -s "$state/netns" ]; then
     rm -f "$state/netns"
 fi
 
-left=$( { [ -s "$state/mount" ] && echo mount; [ -s "$state/loop" ] && echo loop; ls "$state/pids" 2>/dev/null; } | tr '\n' ' ')
+left=$( { [ -s "$state/mount" ] && echo mount; [ -s "$state/loop" ] && echo loop; [ -s "$state/loop-mx2" ] && echo loop-mx2; ls "$state/pids" 2>/dev/null; } | tr '\n' ' ')
 if [ -n "${left// /}" ]; then
     echo "stop: left behind: $left(state kept in $state)" >&2
     exit 1
