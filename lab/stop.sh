@@ -23,6 +23,17 @@ if [ -d "$state/pids" ]; then
     for p in "$state/pids"/*; do
         case ${p##*/} in nspawn*) ;; *) [ -e "$p" ] && names+=("${p##*/}") ;; esac
     done
+    # The containers halt together (each may take its 15 s below), not one after the other.
+    declare -A termed=()
+    for f in "${names[@]}"; do
+        case $f in nspawn*) ;; *) continue ;; esac
+        read -r pid st _ <"$state/pids/$f" || continue
+        if alive "$pid" "$st"; then
+            echo "stop: $f (pid $pid)"
+            kill -TERM "$pid" 2>/dev/null
+            termed[$f]=1
+        fi
+    done
     for f in "${names[@]}"; do
         read -r pid st sig <"$state/pids/$f" || continue
         if [ "$f" = leader ] || [ "$f" = leader-mx2 ]; then
@@ -41,8 +52,10 @@ if [ -d "$state/pids" ]; then
             for _ in $(seq 1 25); do alive "$pid" "$st" || break; sleep 0.2; done
         fi
         if alive "$pid" "$st"; then
-            echo "stop: $f (pid $pid)"
-            kill -TERM "$pid" 2>/dev/null
+            if [ -z "${termed[$f]:-}" ]; then
+                echo "stop: $f (pid $pid)"
+                kill -TERM "$pid" 2>/dev/null
+            fi
             # nspawn: the first SIGTERM halts the container cleanly, a second one terminates it.
             for _ in $(seq 1 75); do alive "$pid" "$st" || break; sleep 0.2; done
             if alive "$pid" "$st"; then

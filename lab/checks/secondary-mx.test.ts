@@ -7,12 +7,15 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { Resolver } from "node:dns/promises";
+import * as path from "node:path";
 import { test } from "node:test";
 import { eventually, imapFetch, smtpDialog, tcpProbe } from "../clients";
 import { deliveredCopies, deliveredTo } from "../delivery";
 import { LAB_PASSWORDS, LAB_SECONDARY_MX, labSpec } from "../lab-config";
 import { SECONDARY_FIREWALL_TABLE } from "../firewall";
-import { SECONDARY } from "../harness/ssh";
+import { bootContainer, labLoopDevice, labTmpfs } from "../harness/container";
+import { shutDownServer } from "../harness/replace";
+import { SECONDARY, waitForSsh } from "../harness/ssh";
 import { context, NET, ssh, tag } from "./helpers";
 import { relayProbes } from "./relay-probes";
 
@@ -67,7 +70,8 @@ function queuedOnMx2(): number {
 
 /** What the backup MX's way to the primary (postfix/relay) logged since `since` (epoch ms). */
 function relayLog(since: number): string[] {
-    return onMx2(`journalctl --no-pager -q -o cat -t postfix/relay --since=@${Math.floor(since / 1000)}`)
+    // syslog_name=postfix/relay: its smtp client logs as postfix/relay/smtp.
+    return onMx2(`journalctl --no-pager -q -o cat -t postfix/relay/smtp --since=@${Math.floor(since / 1000)}`)
         .stdout.split("\n")
         .filter(Boolean);
 }
@@ -93,7 +97,7 @@ void test(
         assert.ok([0, 2].includes(up.cloudInit.status), `cloud-init: ${up.cloudInit.long}`);
         assert.ok(up.provisioning.ok, up.provisioning.detail);
         const r = onMx2(
-            "hostname -f; systemctl is-active postfix rspamd valkey-server unbound; dpkg -s dovecot-core >/dev/null 2>&1 && echo dovecot || echo no-dovecot; postconf -h relay_transport",
+            "postconf -h myhostname; systemctl is-active postfix rspamd valkey-server unbound; dpkg -s dovecot-core >/dev/null 2>&1 && echo dovecot || echo no-dovecot; postconf -h relay_transport",
         );
         assert.deepEqual(r.stdout.trim().split("\n"), [
             LAB_SECONDARY_MX.hostname,
@@ -104,6 +108,31 @@ void test(
             "no-dovecot",
             `relay:[${labSpec().hostname}]:25`,
         ]);
+    },
+);
+
+void test(
+    "The backup MX's namespace has no way out but msl-out: one link, documentation addresses only, its default routes via msl-out",
+    { skip },
+    () => {
+        const r = onMx2(
+            "ip -o link show; echo --; ip -o addr show scope global; echo --; ip route show default; ip -6 route show default",
+        );
+        const [links, addrs, routes] = r.stdout.split("--\n");
+        assert.deepEqual(
+            links
+                .trim()
+                .split("\n")
+                .map((l) => l.split(":")[1].trim().split("@")[0])
+                .sort(),
+            ["eth0", "lo"],
+        );
+        assert.deepEqual(
+            [...addrs.matchAll(/inet6? (\S+)\//g)].map((m) => m[1]).sort(),
+            [NET.mx2Server4, NET.mx2Server6].sort(),
+        );
+        assert.ok(routes.includes(`default via ${NET.mx2Gateway4} `), routes);
+        assert.ok(routes.includes(`default via ${NET.mx2Gateway6} `), routes);
     },
 );
 
@@ -242,7 +271,9 @@ void test(
         const done = await eventually(() => {
             const d = deliveredTo(boxes, marker);
             return d.count >= ACCEPTED.length ? d : undefined;
-        }, 60_000);
+        }, 60_000).catch((err: Error) => {
+            throw new Error(`${err.message}; the backup MX's way to the primary:\n${relayLog(back).join("\n")}`);
+        });
         const seconds = (done.lastAt - back) / 1000;
         t.diagnostic(`delivered ${seconds.toFixed(1)} s after the primary answered again`);
         console.log(
@@ -279,5 +310,53 @@ void test(
         const line = ssh(`journalctl -u rspamd --no-pager -o cat | grep -F 'id: <${marker}.1@' || true`).stdout.trim();
         assert.match(line, /MAILSTACK_BACKUP_MX/, line);
         assert.match(line, /\(no action\)/, line);
+    },
+);
+
+void test(
+    "With the whole primary powered off, the backup MX still takes the mail; booted again, the primary gets it exactly once",
+    { skip },
+    async (t) => {
+        const n = "down";
+        const to = "bob@example.org";
+        await shutDownServer();
+        try {
+            // Nobody answers at the primary's address any more.
+            assert.notEqual(await tcpProbe(25, NET.server4, NET.client4, 3_000), "open");
+            const { replies } = await offer(
+                "someone@sink.test",
+                to,
+                message(n, "someone@sink.test", to, "While down."),
+            );
+            assert.deepEqual(
+                replies.map((r) => r.code),
+                [250, 250, 250, 354, 250],
+                JSON.stringify(replies),
+            );
+        } finally {
+            await bootContainer(path.join(labTmpfs(), "root"), labLoopDevice());
+            await waitForSsh();
+        }
+        await eventually(
+            async () => (await smtpDialog(25, [], { timeoutMs: 3_000 })).greeting.code === 220,
+            120_000,
+            200,
+        );
+        const back = Date.now();
+        onMx2("postqueue -f");
+        const done = await eventually(() => {
+            const d = deliveredTo(["example.org/bob"], marker);
+            return d.count >= 1 ? d : undefined;
+        }, 60_000).catch((err: Error) => {
+            throw new Error(`${err.message}; the backup MX's way to the primary:\n${relayLog(back).join("\n")}`);
+        });
+        const seconds = (done.lastAt - back) / 1000;
+        t.diagnostic(`delivered ${seconds.toFixed(1)} s after the rebooted primary answered`);
+        console.log(
+            `backup MX: the message taken while the primary was off delivered ${seconds.toFixed(1)} s after it answered`,
+        );
+        await new Promise((r) => setTimeout(r, 2000));
+        assert.equal(deliveredCopies(marker).get(`${marker}.${n}`), 1);
+        assert.equal(queuedOnMx2(), 0);
     },
 );
