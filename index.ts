@@ -32,6 +32,7 @@ export = async (): Promise<ProgramOutputs> => {
         dnsRecords: mail.dnsRecords,
         clientSettings: mail.clientSettings,
         mailboxPasswords: mail.mailboxPasswords,
+        senderPasswords: mail.senderPasswords,
         deployPrivateKey: mail.deployPrivateKey,
         sshHostKey: mail.sshHostKey,
         ...(mail.backupSshPublicKey ? { backupSshPublicKey: mail.backupSshPublicKey } : {}),

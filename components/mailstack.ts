@@ -18,6 +18,7 @@ import { MailProvisioning } from "./provisioning";
 import type { BackupSecrets } from "../render/host/backup";
 import type { ZoneFacts } from "./zones";
 import {
+    allLogins,
     allMailboxes,
     CLIENT_SERVICES,
     SERVICES,
@@ -74,6 +75,8 @@ export class MailStack extends pulumi.ComponentResource {
     public readonly dnsRecords: pulumi.Output<string[]>;
     /** Generated passwords of mailboxes without a configured one (secret). */
     public readonly mailboxPasswords: pulumi.Output<Record<string, string>>;
+    /** Generated passwords of the senders for applications without a configured one (secret). */
+    public readonly senderPasswords: pulumi.Output<Record<string, string>>;
     public readonly deployPrivateKey: pulumi.Output<string>;
     /** The server's SSH host key after the first deploy, for `~/.ssh/known_hosts`. */
     public readonly sshHostKey: pulumi.Output<string>;
@@ -135,7 +138,9 @@ export class MailStack extends pulumi.ComponentResource {
         const generated: Record<string, pulumi.Output<string>> = {};
         const hashes: Record<string, pulumi.Output<string>> = {};
         const configuredPasswords = pulumi.output(args.passwords);
-        for (const address of allMailboxes(spec)) {
+        // The senders for applications (mailstack:senders) get theirs the same way: only the
+        // hash reaches the server, as mail-data's stdin.
+        for (const address of allLogins(spec)) {
             if (configured.has(address)) {
                 const password = configuredPasswords.apply((all) => {
                     const entry = Object.entries(all).find(([a]) => a.toLowerCase() === address);
@@ -267,7 +272,12 @@ export class MailStack extends pulumi.ComponentResource {
         this.ipv6 = host.ipv6;
         this.hostname = spec.hostname;
         this.dnsRecords = pulumi.all(dns.map((d) => d.records)).apply((lists) => lists.flat().map(describeRecord));
-        this.mailboxPasswords = pulumi.secret(pulumi.all(generated));
+        const generatedOf = (addresses: readonly string[]) =>
+            pulumi.secret(
+                pulumi.all(Object.fromEntries(addresses.filter((a) => a in generated).map((a) => [a, generated[a]]))),
+            );
+        this.mailboxPasswords = generatedOf(allMailboxes(spec));
+        this.senderPasswords = generatedOf(spec.senders);
         this.deployPrivateKey = host.deployPrivateKey;
         this.sshHostKey = this.provisioning.hostKey;
         this.clientSettings = clientSettings(spec);
@@ -277,6 +287,7 @@ export class MailStack extends pulumi.ComponentResource {
             hostname: this.hostname,
             dnsRecords: this.dnsRecords,
             mailboxPasswords: this.mailboxPasswords,
+            senderPasswords: this.senderPasswords,
             clientSettings: this.clientSettings,
             sshHostKey: this.sshHostKey,
             backupSshPublicKey: this.backupSshPublicKey,

@@ -109,7 +109,12 @@ export function rollout(
     const kept = new Set(plan.kept);
     const legacy = new Set(plan.legacyCommentsKept);
     return {
-        spec: { ...spec, domains: spec.domains.filter((d) => kept.has(d.name)) },
+        spec: {
+            ...spec,
+            domains: spec.domains.filter((d) => kept.has(d.name)),
+            // A deferred domain's senders for applications wait with it.
+            senders: spec.senders.filter((s) => kept.has(s.slice(s.lastIndexOf("@") + 1))),
+        },
         zones: Object.fromEntries(
             plan.kept.map((name) => [
                 name,

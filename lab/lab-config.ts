@@ -23,6 +23,13 @@ export const LAB_PASSWORDS: Readonly<Record<string, string>> = {
 };
 
 /**
+ * The lab's sender for applications (mailstack:senders) and its password: a login that may
+ * only submit, as notify@example.org (lab/checks/senders.test.ts).
+ */
+export const LAB_SENDER = "notify@example.org";
+export const LAB_SENDER_PASSWORDS: Readonly<Record<string, string>> = { [LAB_SENDER]: "notify-lab-password-4444" };
+
+/**
  * The certificate the lab's relay presents (lab/sink.ts): smtp-server's built-in self-signed
  * one, read from the package itself (its exports name the file lib/tls-options).
  */
@@ -100,9 +107,10 @@ const LAB_BASE_CONFIG: RawConfig = {
             catchAll: "carol",
         },
     ],
+    senders: [LAB_SENDER],
     // Backups to the lab's Storage Box (lab/storagebox.ts), with the password and SSH key as secrets.
     backupSecretsSet: ["backupPassword", "backupSshPrivateKey"],
-    passwords: LAB_PASSWORDS,
+    passwords: { ...LAB_PASSWORDS, ...LAB_SENDER_PASSWORDS },
 };
 
 /**

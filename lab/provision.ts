@@ -29,7 +29,7 @@ import {
     sshAsync,
     type SshTarget,
 } from "./harness/ssh";
-import { LAB_PASSWORDS, LAB_RELAY } from "./lab-config";
+import { LAB_PASSWORDS, LAB_RELAY, LAB_SENDER_PASSWORDS } from "./lab-config";
 import { backupClientKey, LAB_BACKUP_PASSWORD } from "./storagebox";
 
 export interface ProvisionResult {
@@ -89,7 +89,12 @@ export function labDkimPublicKeysPem(spec: MailSpec): Record<string, string> {
 export function labPlanInputs(spec: MailSpec, passwords: Readonly<Record<string, string>> = LAB_PASSWORDS): PlanInputs {
     return {
         dkimPrivateKeysPem: labDkimKeys(spec),
-        passwordHashes: Object.fromEntries(Object.entries(passwords).map(([a, p]) => [a, hashPassword(p, labSalt(a))])),
+        // The mailboxes' passwords as given, and each sender's (mailstack:senders) from the lab's own.
+        passwordHashes: Object.fromEntries(
+            [...Object.entries(passwords), ...spec.senders.map((a) => [a, LAB_SENDER_PASSWORDS[a]] as const)].map(
+                ([a, p]) => [a, hashPassword(p, labSalt(a))],
+            ),
+        ),
         ...(spec.relay ? { relayPassword: LAB_RELAY.password } : {}),
         ...(spec.backup
             ? { backup: { password: LAB_BACKUP_PASSWORD, sshPrivateKey: backupClientKey().privateKeyOpenssh } }

@@ -1,6 +1,7 @@
 // The address pass: every domain's mailboxes and aliases, checked against each other. An
 // alias target must exist when it is local, no alias may loop or lead nowhere, postmaster@
-// must reach a person, and only mailboxes have passwords. Parts that are invalid are
+// must reach a person, senders for applications are addresses of their own, and only
+// mailboxes and senders have passwords. Parts that are invalid are
 // skipped, and what they make unknowable is remembered, so they cause no follow-on problems.
 
 import { z } from "zod";
@@ -102,8 +103,70 @@ export interface AddressFacts {
     readonly mailboxes: ReadonlySet<string>;
 }
 
-/** Check `domains` and `passwords` together; report into `problems`. */
-export function checkAddresses(domainsInput: unknown, passwords: unknown, problems: Problems): AddressFacts {
+/**
+ * `mailstack:senders`: each is one address of a configured domain, listed once, and no
+ * mailbox (a mailbox logs in with its own password; two logins for one address would leave
+ * its owner to chance). An alias of the same address is welcome: it is where replies and
+ * bounces to the application's address go. Returns the valid senders, lower case.
+ */
+function checkSenders(
+    input: unknown,
+    domains: { names: ReadonlyMap<string, number>; allNamesKnown: boolean },
+    localAddresses: ReadonlyMap<string, ConfigPath>,
+    mailboxes: ReadonlySet<string>,
+    problems: Problems,
+): Set<string> {
+    const senders = new Map<string, number>(); // address -> first index
+    if (!Array.isArray(input)) return new Set(); // the schema reports it
+    const example = [...domains.names.keys()][0] ?? "example.org";
+    input.forEach((given: unknown, i) => {
+        if (typeof given !== "string") return; // the schema reports it
+        const path = ["senders", i];
+        const address = given.toLowerCase();
+        const at = address.lastIndexOf("@");
+        if (!isEmail(address) || !isLocalPart(address.slice(0, at))) {
+            problems.at(
+                path,
+                `"${given}" is not an address such as notify@${example} (a-z, 0-9, ".", "_", "-" before the @)${nonAscii(given)}`,
+            );
+            return;
+        }
+        const first = senders.get(address);
+        if (first !== undefined) {
+            problems.at(
+                path,
+                `${address} is already listed at mailstack:senders[${first}] (addresses are case-insensitive)`,
+            );
+            return;
+        }
+        senders.set(address, i);
+        const domain = address.slice(at + 1);
+        if (!domains.names.has(domain)) {
+            if (domains.allNamesKnown)
+                problems.at(
+                    path,
+                    `${address} is not an address of a configured domain (${[...domains.names.keys()].join(", ")}): ` +
+                        "a sender sends only as an address of this server's domains, which it signs with their DKIM keys",
+                );
+        } else if (mailboxes.has(address))
+            problems.at(
+                path,
+                `${address} is a mailbox (${configPath(localAddresses.get(address)!)}), which logs in and sends with its own password; ` +
+                    "give the application an address of its own",
+            );
+    });
+    return new Set(
+        [...senders.keys()].filter((a) => domains.names.has(a.slice(a.lastIndexOf("@") + 1)) && !mailboxes.has(a)),
+    );
+}
+
+/** Check `domains`, `senders` and `passwords` together; report into `problems`. */
+export function checkAddresses(
+    domainsInput: unknown,
+    sendersInput: unknown,
+    passwords: unknown,
+    problems: Problems,
+): AddressFacts {
     const at = (path: ConfigPath, message: string) => problems.at(path, message);
     const entries: unknown[] | undefined = Array.isArray(domainsInput) ? domainsInput : undefined;
     const parts = (entries ?? []).map(domainParts);
@@ -258,6 +321,14 @@ export function checkAddresses(domainsInput: unknown, passwords: unknown, proble
             );
     });
 
+    const senders = checkSenders(
+        sendersInput,
+        { names: domainNames, allNamesKnown },
+        localAddresses,
+        mailboxes,
+        problems,
+    );
+
     if (passwords !== undefined && !isRecord(passwords)) {
         at(["passwords"], 'must be a map of "address": "password"');
     } else if (passwords) {
@@ -273,8 +344,8 @@ export function checkAddresses(domainsInput: unknown, passwords: unknown, proble
                     path,
                     `is the same address as ${configPath(["passwords", first])} (addresses are case-insensitive): keep one`,
                 );
-            else if (!mailboxes.has(lower) && isKnown(lower))
-                at(path, `${address} is not a configured mailbox (only mailboxes log in)`);
+            else if (!mailboxes.has(lower) && !senders.has(lower) && isKnown(lower))
+                at(path, `${address} is not a configured mailbox or sender (only they log in)`);
             // Never echo the value: this is a secret.
             // `pulumi config set --path` stores a digits-only value as a number, which would
             // lose leading zeros: refuse it rather than guess the password.
@@ -291,8 +362,9 @@ export function checkAddresses(domainsInput: unknown, passwords: unknown, proble
 
 /**
  * Which logins own which addresses: a mailbox owns its own address and every alias that
- * reaches it, directly or through other aliases. An alias that only forwards outside has no
- * owner, so nobody can send as it.
+ * reaches it, directly or through other aliases; a sender for applications owns its own
+ * address only (and shares it with the mailboxes an alias of that name reaches). An alias
+ * that only forwards outside has no owner, so nobody can send as it.
  */
 export function addressOwners(spec: MailSpec): Map<string, string[]> {
     const mailboxes = new Set(spec.domains.flatMap((d) => d.mailboxes));
@@ -310,6 +382,7 @@ export function addressOwners(spec: MailSpec): Map<string, string[]> {
         const logins = [...new Set(reach(address, new Set()))].sort();
         if (logins.length > 0) owners.set(address, logins);
     }
+    for (const sender of spec.senders) owners.set(sender, [...(owners.get(sender) ?? []), sender].sort());
     return owners;
 }
 

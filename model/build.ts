@@ -402,7 +402,7 @@ export function buildSpec(config: RawConfig): MailSpec {
     checkNameLengths(raw, problems);
     checkBackup(raw, problems);
     checkSpamFilter(raw.spamFilter, problems);
-    const facts = checkAddresses(raw.domains, passwords, problems);
+    const facts = checkAddresses(raw.domains, raw.senders, passwords, problems);
     checkImports(raw, facts.mailboxes, problems);
     const hostnameDomain = checkHostname(raw, facts, problems);
     const secondaryHostnameDomain = checkSecondaryMx(raw, facts, problems);
@@ -462,6 +462,7 @@ export function buildSpec(config: RawConfig): MailSpec {
         // As Hetzner stores them (RFC 5952), so that no up shows a firewall diff.
         sshAllowedCidrs: cfg.sshAllowedCidrs.map(cidrNetwork),
         domains,
+        senders: cfg.senders.map((a) => a.toLowerCase()),
         ...(cfg.relay
             ? {
                   relay: {

@@ -41,6 +41,8 @@ export const STACK_OUTPUTS = z.object({
     clientSettings: CLIENT_SETTINGS,
     /** Secret: each mailbox's password. */
     mailboxPasswords: z.record(z.string(), z.string()),
+    /** Secret: each generated password of a sender for applications (mailstack:senders). */
+    senderPasswords: z.record(z.string(), z.string()),
     /** With `mailstack:backup`: the key to authorize on the Storage Box. */
     backupSshPublicKey: z.string().optional(),
     /** With `mailstack:secondaryMx`: the backup MX, and the host key its provisioning pinned. */

@@ -310,6 +310,14 @@ export const configInput = z.object({
     secondaryMx: secondaryMxInput.optional(),
     sshAllowedCidrs: z.array(z.string()).min(1, "must list at least one CIDR that may reach SSH (the deployer, CI)"),
     domains: z.array(domainInput).min(1, "must list at least one mail domain"),
+    /**
+     * Logins for applications that only send (README "Senders for applications"): each is one
+     * address of a configured domain, the only one it may use as envelope sender and From:.
+     * No mailbox: IMAP, POP3, ManageSieve, the webmail and DAV refuse it. Its password is
+     * mailstack:passwords["<address>"] (secret), or generated (the stack output senderPasswords).
+     * Checked in the address pass.
+     */
+    senders: z.array(z.string()).default([]),
     relay: relayInput.optional(),
     /** The relay's SASL password: one line, in Postfix's password map (which drops trailing blanks). */
     relayPassword: secret(
@@ -383,7 +391,7 @@ export const configInput = z.object({
         .strict()
         .refine((r) => r.forward !== undefined || r.signedZones !== undefined, "must set forward or signedZones")
         .optional(),
-    /** address -> password; checked against the mailboxes in the address pass. */
+    /** address -> password, of a mailbox or a sender; checked in the address pass. */
     passwords: secret(z.unknown().optional()),
     backup: backupInput.optional(),
     /** The restic repository password: without it no backup can be read, so keep a copy outside Pulumi. */

@@ -120,6 +120,11 @@ export interface MailSpec {
     readonly secondaryMx?: SecondaryMxSpec;
     readonly sshAllowedCidrs: readonly string[];
     readonly domains: readonly DomainSpec[];
+    /**
+     * Senders for applications (mailstack:senders): full addresses, lower case. Each is a
+     * login that may only submit (587/465), only as itself; it has no mailbox.
+     */
+    readonly senders: readonly string[];
     readonly relay?: RelaySpec;
     readonly mailVolumeSizeGb: number;
     readonly messageSizeLimitBytes: number;
@@ -170,7 +175,12 @@ export function publishedRetiredSelectors(domain: DomainSpec, now: Date = new Da
     return domain.dkimRetired.filter((r) => r.until >= today).map((r) => r.selector);
 }
 
-/** Every address that can log in and send: the mailboxes. */
+/** Every mailbox address. */
 export function allMailboxes(spec: MailSpec): string[] {
     return spec.domains.flatMap((d) => d.mailboxes);
+}
+
+/** Every login, each with a password: the mailboxes, then the senders for applications. */
+export function allLogins(spec: MailSpec): string[] {
+    return [...allMailboxes(spec), ...spec.senders];
 }

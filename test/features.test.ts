@@ -131,6 +131,8 @@ describe("what the features declare is what their files say", () => {
             accounts: ["reload:postfix", "restart:opendkim", "restart:rspamd", "restart:sender-milter"],
             // The jail for wrong current passwords in the webmail's password form; the app passwords' passdb.
             passwords: ["reload:dovecot", "reload:fail2ban"],
+            // The senders' passdb (protocol smtp) in Dovecot.
+            senders: ["reload:dovecot"],
             // The global Sieve scripts are Dovecot's (compiled and reloaded with it).
             sieve: ["reload:dovecot"],
             // Its nginx server block.

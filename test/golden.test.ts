@@ -14,7 +14,7 @@ import { renderDkimFiles, renderHostFiles, renderMailData, renderUserData, type 
 import { mailDnsRecords } from "../render/dns/dns-records";
 import { describeRecord } from "../render/dns/text";
 import { renderAppleProfiles } from "../render/host/client-config";
-import { buildSpec, type MailSpec } from "../model";
+import { allLogins, buildSpec, type MailSpec } from "../model";
 import { twoDomains } from "./helpers/fixtures";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 
@@ -45,6 +45,8 @@ function sampleSpec(): MailSpec {
         domains,
         relay: { host: "smtp.relay.example.net", port: 2525, username: "mailer" },
         hasRelayPassword: true,
+        // A sender for applications: its sender-logins row and its hash in Dovecot's senders file.
+        senders: ["notify@nathabee.de"],
     });
 }
 
@@ -65,9 +67,7 @@ function rendered(): Map<string, string> {
             privateKeysPem: Object.fromEntries(spec.domains.map((d) => [d.name, DKIM_PRIVATE_KEY])),
         }),
     );
-    const hashes = Object.fromEntries(
-        spec.domains.flatMap((d) => d.mailboxes).map((m) => [m, `{BLF-CRYPT}$2b$12$golden.sample.hash.of.${m}`]),
-    );
+    const hashes = Object.fromEntries(allLogins(spec).map((m) => [m, `{BLF-CRYPT}$2b$12$golden.sample.hash.of.${m}`]));
     add("mail-data", [
         ...renderMailData(spec, { passwordHashes: hashes, relayPassword: "golden-relay-password" }),
         ...renderAppleProfiles(spec),

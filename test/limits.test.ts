@@ -77,13 +77,13 @@ describe("the mail volume's free space", () => {
         expect(Number(mainCf(big, "queue_minfree"))).toBeGreaterThanOrEqual(1.5 * 200 * 1024 ** 2);
     });
 
-    it("has a guard that mails the first domain's postmaster at 90%, every 10 minutes from a timer", () => {
+    it("has a guard that mails the first domain's postmaster at 90%, every 2 minutes from a timer", () => {
         const guard = contentOf(twoDomains(), "/usr/local/sbin/mailstack-disk-guard");
         expect(guard).toMatch(new RegExp(`^alert=${DISK_ALERT_PERCENT}$`, "m"));
         expect(guard).toMatch(/^postmaster='postmaster@nathabee\.de'$/m);
         expect(guard).toMatch(/^volume=\/srv\/mail$/m);
         expect(contentOf(twoDomains(), "/etc/systemd/system/mailstack-disk-guard.timer")).toMatch(
-            /^OnUnitActiveSec=10min$/m,
+            /^OnUnitActiveSec=2min$/m,
         );
     });
 

@@ -216,7 +216,7 @@ describe("bad input names the key path and what is wrong", () => {
 
     test("password for an unknown address", () => {
         expect(problems({ ...oneDomain(), passwords: { "ghost@nathabee.de": "a-long-enough-password" } })).toEqual([
-            "mailstack:passwords.ghost@nathabee.de: ghost@nathabee.de is not a configured mailbox (only mailboxes log in)",
+            "mailstack:passwords.ghost@nathabee.de: ghost@nathabee.de is not a configured mailbox or sender (only they log in)",
         ]);
     });
 

@@ -42,6 +42,7 @@ test("index.ts exports an async program whose outputs are the ones the README li
             "ipv4",
             "ipv6",
             "mailboxPasswords",
+            "senderPasswords",
             "sshHostKey",
         ].sort(),
     );

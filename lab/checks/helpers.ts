@@ -3,7 +3,7 @@
 // Checks run inside the lab's "outside" namespace (msl-out), launched by run.ts.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { eventually } from "../clients";
+import { eventually, imapFetch } from "../clients";
 import { STATE_DIR } from "../harness/processes";
 import { ssh } from "../harness/ssh";
 import type { LabContext } from "../run";
@@ -51,4 +51,34 @@ export function dropQueued(to: string): void {
     ssh(
         `postqueue -j | python3 -c 'import json, sys\nfor l in sys.stdin:\n q = json.loads(l)\n if any(r["address"] == "${to}" for r in q["recipients"]): print(q["queue_id"])' | postsuper -d - >/dev/null 2>&1 || true`,
     );
+}
+
+/**
+ * The one message with this subject in the user's INBOX, fetched over IMAPS (SEARCH SUBJECT,
+ * answered from the full-text index) once it arrived; waits up to 60 s, since a search first
+ * has the indexer take in what its index lacks (fts_search_add_missing). When it does not
+ * come, the error says whether it reached the Maildir and what Dovecot said of the search.
+ */
+export async function fetchArrived(user: string, pass: string, subject: string) {
+    const [local, domain] = user.split("@");
+    if (!/^[\w.+-]+$/.test(local ?? "") || !/^[\w.-]+$/.test(domain ?? "") || !/^[\w.-]+$/.test(subject))
+        throw new Error(`fetchArrived: unexpected user or subject ${user} ${subject}`);
+    return eventually(
+        () => imapFetch(user, pass, { subject }).then((m) => (m.length === 1 ? m : undefined)),
+        60_000,
+    ).catch((err: Error) => {
+        const files = ssh(`grep -rlsF -- 'Subject: ${subject}' /srv/mail/vhosts/${domain}/${local}/Maildir | wc -l`, {
+            allowFail: true,
+        }).stdout.trim();
+        const search = ssh(`timeout 40 doveadm search -u ${user} mailbox INBOX subject ${subject} 2>&1 | tail -n 3`, {
+            allowFail: true,
+            timeoutMs: 60_000,
+        }).stdout.trim();
+        const log = ssh("journalctl -q -o cat -u dovecot --since=-3min | grep -E 'Error|Warning' | tail -n 5", {
+            allowFail: true,
+        }).stdout.trim();
+        throw new Error(
+            `${err.message}: ${subject} is in ${files} file(s) of ${user}'s Maildir; doveadm search: ${search || "(nothing)"}; Dovecot's last errors: ${log || "(none)"}`,
+        );
+    });
 }

@@ -36,6 +36,9 @@ export const CHECK_ORDER = [
     "secondary-mx.test.ts",
     // Sending with a login on 587/465 and the sender rules; independent of the checks around it.
     "submission.test.ts",
+    // A sender for applications (notify@example.org): it sends as itself, signed, and nothing else; its refused
+    // logins come from addresses no other check uses. Independent of the checks around it.
+    "senders.test.ts",
     // The submission rate limit (bob past it, then his counts cleared) and the disk guard (a ballast file to
     // 91% and 96% of the mail volume, then removed); after submission.test.ts, and it leaves both as they were.
     "limits.test.ts",

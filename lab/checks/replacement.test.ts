@@ -9,7 +9,7 @@ import { keepObjects, objectsMissing } from "../dav";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";
 import { verify } from "./dkim-verify";
 import { lineDiff, mailboxRecord } from "./mailboxes";
-import { ssh, tag } from "./helpers";
+import { fetchArrived, ssh, tag } from "./helpers";
 import { indexedToTheEnd, indexStats } from "./search";
 
 // After the first server's checks (lab/checks/order.ts); restore.test.ts replaces it once more.
@@ -29,9 +29,7 @@ void test("A replacement server (clean shutdown, new root from the user-data, th
         subject: oldSubject,
         text: `A ${word} to search.\n`,
     });
-    const [oldMessage] = await eventually(() =>
-        imapFetch(ALICE.user, ALICE.pass, { subject: oldSubject }).then((m) => (m.length === 1 ? m : undefined)),
-    );
+    const [oldMessage] = await fetchArrived(ALICE.user, ALICE.pass, oldSubject);
     // The full-text index is on the volume: the new server has it as it was, nothing to rebuild.
     const indexBefore = await indexedToTheEnd(ALICE.user, 120_000);
     const recordBefore = mailboxRecord();

@@ -4,7 +4,7 @@ import { eventually, imapFetch, imapSearch, sendMail } from "../clients";
 import { replaceServer } from "../harness/replace";
 import { keepObjects, objectsMissing } from "../dav";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";
-import { ssh, tag } from "./helpers";
+import { fetchArrived, ssh, tag } from "./helpers";
 import { lineDiff, mailboxRecord } from "./mailboxes";
 import { indexedToTheEnd } from "./search";
 
@@ -22,9 +22,7 @@ void test("A new server on an empty volume refuses to back itself up over the ol
         .toString(36)
         .replace(/[^a-z]/g, "")}word`;
     await sendMail({ port: 25, from: "someone@sink.test", to: [ALICE.user], subject, text: `A ${word} to search.\n` });
-    const [before] = await eventually(() =>
-        imapFetch(ALICE.user, ALICE.pass, { subject }).then((m) => (m.length === 1 ? m : undefined)),
-    );
+    const [before] = await fetchArrived(ALICE.user, ALICE.pass, subject);
     // An event and a contact of alice's (mailstack:dav), in the same backup.
     const kept = labSpec().dav ? await keepObjects(ALICE, tag("dav-restore")) : undefined;
     const backup = ssh("systemctl start mailstack-backup.service", { allowFail: true, timeoutMs: 300_000 });

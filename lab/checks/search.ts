@@ -105,11 +105,19 @@ export async function indexedToTheEnd(user: string, timeoutMs: number, mailbox =
     });
 }
 
-/** One HTTPS request to the webmail (verified against pebble's root), with the cookies of `jar`, which takes the new ones. */
-async function webmailRequest(
+/**
+ * One HTTPS request to the webmail (verified against pebble's root), with the cookies of `jar`,
+ * which takes the new ones; from the lab's client address unless `localAddress` names another.
+ */
+export async function webmailRequest(
     jar: Map<string, string>,
     pathname: string,
-    o: { method?: "GET" | "POST"; form?: Record<string, string>; headers?: Record<string, string> } = {},
+    o: {
+        method?: "GET" | "POST";
+        form?: Record<string, string>;
+        headers?: Record<string, string>;
+        localAddress?: string;
+    } = {},
 ): Promise<{ status: number; body: string }> {
     const ca = await pebbleRoot();
     const body = o.form ? new URLSearchParams(o.form).toString() : undefined;
@@ -121,7 +129,15 @@ async function webmailRequest(
     };
     return new Promise((resolve, reject) => {
         const req = https.request(
-            { host: SERVER, servername: WEBMAIL_HOST, path: pathname, method: o.method ?? "GET", headers, ca },
+            {
+                host: SERVER,
+                servername: WEBMAIL_HOST,
+                path: pathname,
+                method: o.method ?? "GET",
+                headers,
+                ca,
+                ...(o.localAddress ? { localAddress: o.localAddress } : {}),
+            },
             (r) => {
                 for (const c of [r.headers["set-cookie"] ?? []].flat()) {
                     const [pair] = c.split(";");

@@ -24,6 +24,19 @@ export const NET = {
     outside4: "198.51.100.7",
     /** A password guesser, for the fail2ban checks (banned and unbanned there). */
     attacker4: "198.51.100.66",
+    /**
+     * Where the sender check's refused logins come from, one address each (IMAP, POP3,
+     * ManageSieve, webmail, DAV, 587): Dovecot's delay after a failed login grows per address,
+     * and so do fail2ban's counts; apart, each costs one delay and no check meets the others'.
+     */
+    loginProbes4: [
+        "198.51.100.41",
+        "198.51.100.42",
+        "198.51.100.43",
+        "198.51.100.44",
+        "198.51.100.45",
+        "198.51.100.46",
+    ],
     /** The backup target: an SFTP "Storage Box" on port 23 (lab/storagebox.ts). */
     storagebox4: "203.0.113.22",
     /** A sender the lab's DNS lists in a blocklist (Spamhaus ZEN), for the spam filter's checks. */
@@ -79,7 +92,15 @@ export function createNetwork(): void {
     run(o, "addr", "add", `${NET.attacker4}/32`, "dev", NET.outsideIf);
     run(o, "addr", "add", `${NET.storagebox4}/32`, "dev", NET.outsideIf);
     run(o, "addr", "add", `${NET.listed4}/32`, "dev", NET.outsideIf);
-    for (const a of [NET.mx4, NET.badTlsMx4, NET.plainMx4, NET.signedDns4, NET.oldImap4, NET.oldImapBadCert4])
+    for (const a of [
+        NET.mx4,
+        NET.badTlsMx4,
+        NET.plainMx4,
+        NET.signedDns4,
+        NET.oldImap4,
+        NET.oldImapBadCert4,
+        ...NET.loginProbes4,
+    ])
         run(o, "addr", "add", `${a}/32`, "dev", NET.outsideIf);
     run(o, "-6", "addr", "add", `${NET.client6}/64`, "dev", NET.outsideIf, "nodad");
     run(o, "-6", "addr", "add", `${NET.mx6}/64`, "dev", NET.outsideIf, "nodad");

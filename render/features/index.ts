@@ -29,6 +29,7 @@ import { postfix } from "./postfix";
 import { resolver } from "./resolver";
 import { search } from "./search";
 import { senderMilter } from "./sender-milter";
+import { senders } from "./senders";
 import { sieve } from "./sieve";
 import { smtpEgressGuard } from "./smtp-egress-guard";
 import { srs } from "./srs";
@@ -75,6 +76,7 @@ export const FEATURES: readonly Feature[] = [
     clients,
     webmail,
     passwords,
+    senders,
     dav,
     srs,
     backup,

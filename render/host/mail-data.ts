@@ -1,14 +1,16 @@
 // Everything that depends on the domains and mailboxes, and the secrets derived from them:
-// Postfix lookup tables, Dovecot's passwd-file (as configured), postsrsd's exclusions, relay credentials.
+// Postfix lookup tables, Dovecot's passwd-file (as configured) and the senders' passwd-file,
+// postsrsd's exclusions, relay credentials.
 
 import { addressOwners, hostPostmaster, type MailSpec } from "../../model";
 import { CONFIGURED_USERS, passwordGeneration } from "./mailbox-passwords";
+import { renderSendersFile } from "./senders";
 import { renderTemplate } from "./template";
 import type { HostFile } from "./types";
 import { MAILBOX_ROOT } from "./volume";
 
 export interface MailDataSecrets {
-    /** Dovecot password hash per mailbox address, e.g. `{BLF-CRYPT}$2b$12$...`. */
+    /** Dovecot password hash per login (mailbox or sender), e.g. `{BLF-CRYPT}$2b$12$...`. */
     readonly passwordHashes: Readonly<Record<string, string>>;
     /** The relay's SASL password; required when spec.relay is set. */
     readonly relayPassword?: string;
@@ -72,8 +74,10 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
 
     const missing = mailboxes.filter((m) => !secrets.passwordHashes[m]);
     if (missing.length > 0) throw new Error(`mail-data: no password hash for ${missing.join(", ")}`);
-    const extra = Object.keys(secrets.passwordHashes).filter((a) => !mailboxes.includes(a));
-    if (extra.length > 0) throw new Error(`mail-data: password hash for unknown mailbox ${extra.join(", ")}`);
+    const extra = Object.keys(secrets.passwordHashes).filter(
+        (a) => !mailboxes.includes(a) && !spec.senders.includes(a),
+    );
+    if (extra.length > 0) throw new Error(`mail-data: password hash for unknown login ${extra.join(", ")}`);
     if (spec.relay && secrets.relayPassword === undefined)
         throw new Error("mail-data: spec.relay is set but no relayPassword was given");
 
@@ -168,6 +172,7 @@ export function renderMailData(spec: MailSpec, secrets: MailDataSecrets): HostFi
             onChange: ["reload:postfix"],
         },
         ownSenderDomainsFile(spec),
+        renderSendersFile(spec, secrets.passwordHashes),
         {
             // Not what Dovecot reads: mailstack-passwords writes /etc/dovecot/users from it and
             // the passwords users set themselves (mailbox-passwords.ts).

@@ -1,7 +1,7 @@
 // The sample specs and small readers the renderer tests (test/render-*.test.ts) share.
 
 import { parse, stringify } from "yaml";
-import { buildSpec, type MailSpec, type RawConfig } from "../../model";
+import { allLogins, buildSpec, type MailSpec, type RawConfig } from "../../model";
 import { type HostFile } from "../../render";
 import { userDataFiles as userDataEntries } from "./user-data";
 
@@ -42,8 +42,8 @@ export const RELAY_FINGERPRINT =
 export const withRelay = (host = "smtp.relay.example.net", port = 587, tlsFingerprint?: string) =>
     spec({ relay: { host, port, username: "relayuser", tlsFingerprint }, hasRelayPassword: true });
 
-export const hashesFor = (s: MailSpec) =>
-    Object.fromEntries(s.domains.flatMap((d) => d.mailboxes).map((m) => [m, HASH]));
+/** A hash for every login: each mailbox and each sender for applications. */
+export const hashesFor = (s: MailSpec) => Object.fromEntries(allLogins(s).map((m) => [m, HASH]));
 export const keysFor = (s: MailSpec) => Object.fromEntries(s.domains.map((d) => [d.name, PEM]));
 /** The user-data without its provisional SSH host key. */
 export function withoutHostKey(text: string): string {

@@ -75,6 +75,7 @@ export async function deploy(
     const outputs = {
         dnsRecords: await promiseOf(stack.dnsRecords),
         mailboxPasswords: await promiseOf(stack.mailboxPasswords),
+        senderPasswords: await promiseOf(stack.senderPasswords),
         ipv4: await promiseOf(stack.ipv4),
         ipv6: await promiseOf(stack.ipv6),
         sshHostKey: await promiseOf(stack.sshHostKey),

@@ -142,6 +142,21 @@ if in_root dovecot -c /tmp/auth-test.conf 2>"$WORK/dovecot-auth.err"; then
     else
         not_ok "a revoked app password fails at once" "$revoked"
     fi
+    # A sender for applications (mailstack:senders, senders.conf): its password opens Postfix's
+    # logins (smtp) only; IMAP, POP3, ManageSieve, the webmail (IMAP from loopback) and
+    # Radicale refuse it, and a wrong password fails on smtp too.
+    if auth_test notify@example.org "$sample_password" smtp 192.0.2.10; then
+        ok "a sender's password opens submission (Postfix asks with protocol smtp)"
+    else
+        not_ok "a sender's password opens submission (Postfix asks with protocol smtp)" "$(tail -n 20 "$ROOT/tmp/auth-test.log")"
+    fi
+    if ! auth_test notify@example.org "$sample_password" imap 192.0.2.10 && ! auth_test notify@example.org "$sample_password" pop3 192.0.2.10 &&
+        ! auth_test notify@example.org "$sample_password" sieve 192.0.2.10 && ! auth_test notify@example.org "$sample_password" imap 127.0.0.1 &&
+        ! auth_test notify@example.org "$sample_password" radicale && ! auth_test notify@example.org "wrong password" smtp 192.0.2.10; then
+        ok "a sender's password opens no IMAP, POP3, ManageSieve, webmail or Radicale login; a wrong one no submission"
+    else
+        not_ok "a sender's password opens no IMAP, POP3, ManageSieve, webmail or Radicale login; a wrong one no submission"
+    fi
     in_root doveadm -c /tmp/auth-test.conf stop >/dev/null 2>&1 || true
 else
     not_ok "dovecot starts with the rendered passdbs (auth only)" "$(cat "$WORK/dovecot-auth.err")"

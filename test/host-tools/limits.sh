@@ -75,9 +75,12 @@ check "bash -n $guard (rendered)" bash -n "$ROOT$guard"
 check "shellcheck $guard (rendered)" shellcheck "$ROOT$guard"
 mkdir -p "$ROOT/tmp/guard/bin" "$ROOT/tmp/guard/state"
 printf '#!/bin/sh\nprintf "Use%%%%\\n %%s%%%%\\n" "$(cat /tmp/guard/pcent)"\n' >"$ROOT/tmp/guard/bin/df"
+# The journal (what Dovecot logged) is a file too; pkill and doveadm only say what they would do.
+printf '#!/bin/sh\ncat /tmp/guard/journal 2>/dev/null\nexit 0\n' >"$ROOT/tmp/guard/bin/journalctl"
+for cmd in pkill doveadm; do printf '#!/bin/sh\necho "%s $*" >>/tmp/guard/calls\n' "$cmd" >"$ROOT/tmp/guard/bin/$cmd"; done
 cp -a "$ROOT/usr/sbin/sendmail" "$WORK/sendmail.real"
 printf '#!/bin/sh\n{ echo "sendmail $*"; cat; } >>/tmp/guard/mail\n' >"$ROOT/usr/sbin/sendmail"
-chmod 0755 "$ROOT/tmp/guard/bin/df" "$ROOT/usr/sbin/sendmail"
+chmod 0755 "$ROOT"/tmp/guard/bin/* "$ROOT/usr/sbin/sendmail"
 guard_at() { # guard_at PERCENT: run the check at that level; prints the number of mails so far
     echo "$1" >"$ROOT/tmp/guard/pcent"
     chroot "$ROOT" /usr/bin/env PATH="/tmp/guard/bin:$ROOT_PATH" STATE_DIRECTORY=/tmp/guard/state "$guard" check >/dev/null 2>&1 || echo "exit $?"
@@ -89,4 +92,21 @@ if [ "$have" = "0 0 1 1 1 1 2 2 3 " ]; then ok "the disk guard mails the postmas
 if grep -q '^To: postmaster@example.org$' "$ROOT/tmp/guard/mail" && grep -q '^Subject: Mail volume of mail.example.org is 90% full$' "$ROOT/tmp/guard/mail"; then ok "the disk guard's mail goes to the first domain's postmaster and names the level"; else not_ok "the disk guard's mail goes to the first domain's postmaster and names the level" "$(head -n 20 "$ROOT/tmp/guard/mail")"; fi
 have=$(chroot "$ROOT" /usr/bin/env PATH="/tmp/guard/bin:$ROOT_PATH" STATE_DIRECTORY=/tmp/guard/state "$guard" status 2>&1)
 if [ "$have" = "alert 92" ]; then ok "mailstack-disk-guard status says alert and the level"; else not_ok "mailstack-disk-guard status says alert and the level" "$have"; fi
+# After index writes failed on the full volume, the next check ends the indexer workers (they
+# may hold a folder's index locked) and checks the indexes of the users whose writes failed,
+# once; a journal without such an error does neither.
+{
+    echo 'indexer-worker(alice@example.org)<7><x:y>: Error: fts-flatcurve: fts-flatcurve(INBOX): Could not write message data: uid=37; DatabaseError: Error writing block 20 (No space left on device)'
+    echo 'indexer-worker(alice@example.org)<7><x:y>: Error: fts-flatcurve: fts-flatcurve: DatabaseError: Error writing block 25 (No space left on device)'
+    echo 'indexer-worker(carol@example.net)<7><x:z>: Error: fts-flatcurve: fts-flatcurve: DatabaseError: Error writing block 25 (No space left on device)'
+    echo 'lmtp(bob@example.org)<8><z>: Error: Mailbox INBOX: Saving mail: write() failed: No space left on device'
+} >"$ROOT/tmp/guard/journal"
+have=$(guard_at 80 >/dev/null; rm "$ROOT/tmp/guard/journal"; guard_at 80 >/dev/null; cat "$ROOT/tmp/guard/calls" 2>/dev/null)
+want=$'pkill -x indexer-worker\ndoveadm fts flatcurve check -u alice@example.org *\ndoveadm fts flatcurve check -u carol@example.net *'
+if [ "$have" = "$want" ]; then ok "after the indexer's writes failed on a full volume, the disk guard ends the indexer workers and checks those users' indexes, once"; else not_ok "after the indexer's writes failed on a full volume, the disk guard ends the indexer workers and checks those users' indexes, once" "calls: $have"; fi
+echo 'lmtp(bob@example.org)<8><z>: Error: Mailbox INBOX: Saving mail: write() failed: No space left on device' >"$ROOT/tmp/guard/journal"
+rm -f "$ROOT/tmp/guard/calls"
+have=$(guard_at 80 >/dev/null; cat "$ROOT/tmp/guard/calls" 2>/dev/null)
+if [ -z "$have" ]; then ok "a full volume that hit only deliveries ends no indexer worker"; else not_ok "a full volume that hit only deliveries ends no indexer worker" "calls: $have"; fi
+rm -f "$ROOT/tmp/guard/journal"
 cp -a "$WORK/sendmail.real" "$ROOT/usr/sbin/sendmail"

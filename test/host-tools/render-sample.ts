@@ -13,7 +13,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import bcrypt from "bcryptjs";
-import { buildSpec } from "../../model";
+import { allLogins, buildSpec } from "../../model";
 import packages from "../../render/boot/packages.json";
 import {
     MAIL_PACKAGES,
@@ -58,6 +58,8 @@ const spec = buildSpec({
         },
     ],
     relay: { host: "smtp.relay.example.net", port: 587, username: "relayuser" },
+    // A sender for applications (dovecot.sh: its login opens submission and nothing else).
+    senders: ["notify@example.org"],
     // The default thresholds, with one action switched off (rspamd.sh checks both forms).
     spamFilter: { greylist: false },
     passwords: {
@@ -70,7 +72,7 @@ const spec = buildSpec({
 
 const salt = bcrypt.genSaltSync(10);
 const passwordHashes = Object.fromEntries(
-    spec.domains.flatMap((d) => d.mailboxes).map((m) => [m, `{BLF-CRYPT}${bcrypt.hashSync(SAMPLE_PASSWORD, salt)}`]),
+    allLogins(spec).map((m) => [m, `{BLF-CRYPT}${bcrypt.hashSync(SAMPLE_PASSWORD, salt)}`]),
 );
 const privateKeysPem = Object.fromEntries(
     spec.domains.map((d) => [

@@ -5,8 +5,9 @@
 # postmaster gets one mail saying so, with the largest mailboxes; when it is back below
 # {{clearPercent}}%, one more saying that. At {{fullPercent}}% Postfix itself stops taking mail
 # with a 4xx (main.cf queue_minfree), so senders keep their mail until there is room.
+# And after the volume was full, it gets Dovecot's full-text indexer going again (below).
 #
-#   mailstack-disk-guard check     compare, mail on a crossing (the timer)
+#   mailstack-disk-guard check     compare, mail on a crossing, free the indexer (the timer)
 #   mailstack-disk-guard status    one line: ok|alert PERCENT
 set -euo pipefail
 
@@ -19,6 +20,8 @@ postmaster={{postmaster}}
 # Present while the volume is above the alert level and the postmaster has been told.
 # On the root disk: with the mail volume full, this must still be writable.
 mark=${STATE_DIRECTORY:-/var/lib/mailstack-disk-guard}/alerted
+# When the journal was last read for the indexer's write errors (epoch seconds).
+indexer_read=${STATE_DIRECTORY:-/var/lib/mailstack-disk-guard}/indexer-read
 
 percent() { df --output=pcent "$volume" | tail -n 1 | tr -dc 0-9; }
 
@@ -38,8 +41,32 @@ report() {
     { du -s -B1M "$mail_root"/*/* 2>/dev/null || true; } | sort -rn | awk 'NR <= 10 { printf "  %8d MiB  %s\n", $1, $2 }'
 }
 
+# An indexer worker whose write to a folder's full-text index failed for want of space keeps
+# that index locked (fts-flatcurve leaves its writer open; seen in the fault lab, Dovecot
+# 2.4.1): every later indexing and search of the folder waits 60 s and fails, until the worker
+# process ends, which an indexer kept busy by new mail never lets happen. So the workers that
+# may hold such a lock are ended (the indexer starts new ones, which index what is missing),
+# and the indexes of the users whose writes failed get Xapian's check, which repairs what it
+# can (as xapian-check -F).
+free_indexer() {
+    local now since failures user
+    now=$(date +%s)
+    since=$(cat "$indexer_read" 2>/dev/null || echo "$now")
+    # grep reads to the end (grep -q would leave journalctl a SIGPIPE, a failure under pipefail).
+    failures=$(journalctl -q -o cat -u dovecot --since "@$since" | grep 'indexer-worker.*No space left on device' || true)
+    if [ -n "$failures" ]; then
+        pkill -x indexer-worker || true
+        echo "indexer: $(wc -l <<<"$failures") index writes failed on a full volume since $(date -d "@$since" -u +%FT%TZ); workers ended"
+        sed -n 's/^indexer-worker(\([^)]*@[^)]*\)).*/\1/p' <<<"$failures" | sort -u | while read -r user; do
+            echo "indexer: $user's indexes checked: $(doveadm fts flatcurve check -u "$user" '*' </dev/null 2>&1 | tr '\n' ' ')"
+        done
+    fi
+    echo "$now" >"$indexer_read"
+}
+
 case ${1:-} in
 check)
+    free_indexer
     used=$(percent)
     if [ "$used" -ge "$alert" ] && [ ! -e "$mark" ]; then
         {

@@ -1,0 +1,143 @@
+// Senders for applications (mailstack:senders, issue 30): the lab's notify@example.org may
+// submit on 587 as itself, signed like any mailbox's mail, and do nothing else. Its refused
+// logins each come from an address of their own (NET.loginProbes4), at once: Dovecot's delay
+// after a failed login grows per address, and fail2ban counts per address.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import * as tls from "node:tls";
+import { DAV_PATH, port } from "../../model";
+import {
+    authPlain,
+    eventually,
+    pop3Session,
+    rawMessage,
+    sendMail,
+    SERVER,
+    sieveAuthPlain,
+    sieveDialog,
+    sinkMessages,
+    smtpDialog,
+} from "../clients";
+import { LAB_SENDER, LAB_SENDER_PASSWORDS, labSpec } from "../lab-config";
+import { verify } from "./dkim-verify";
+import { NET, tag } from "./helpers";
+import { webmailRequest } from "./search";
+
+const SENDER = { user: LAB_SENDER, pass: LAB_SENDER_PASSWORDS[LAB_SENDER] };
+const ALICE = "alice@example.org";
+const [IMAP_FROM, POP3_FROM, SIEVE_FROM, WEBMAIL_FROM, DAV_FROM, WRONG_FROM] = NET.loginProbes4;
+
+/** A raw IMAPS LOGIN from `from`: the tagged answer ("a OK ..." or "a NO ..."). */
+function imapLogin(user: string, pass: string, from: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const sock = tls.connect({
+            host: SERVER,
+            port: port("imaps"),
+            localAddress: from,
+            servername: labSpec().hostname,
+            rejectUnauthorized: false,
+        } as tls.ConnectionOptions);
+        sock.setEncoding("utf8");
+        sock.setTimeout(30_000, () => sock.destroy(new Error("IMAP login timed out")));
+        sock.on("error", reject);
+        let text = "";
+        let sent = false;
+        sock.on("data", (d: string) => {
+            text += d;
+            if (!sent && /^\* OK/m.test(text)) {
+                sent = true;
+                sock.write(`a LOGIN "${user}" "${pass}"\r\n`);
+            }
+            const answer = /^a (?:OK|NO|BAD).*$/m.exec(text)?.[0];
+            if (answer) {
+                sock.end();
+                resolve(answer);
+            }
+        });
+    });
+}
+
+/** Roundcube's login form, filled in from `from`: its HTTP status and page. */
+async function webmailLogin(user: string, pass: string, from: string) {
+    const jar = new Map<string, string>();
+    const page = await webmailRequest(jar, "/", { localAddress: from });
+    const token = /name="_token" value="([^"]+)"/.exec(page.body)?.[1];
+    assert.ok(token, `no login form (HTTP ${page.status})`);
+    return webmailRequest(jar, "/?_task=login", {
+        method: "POST",
+        form: { _token: token, _task: "login", _action: "login", _timezone: "UTC", _url: "", _user: user, _pass: pass },
+        localAddress: from,
+    });
+}
+
+void test("The sender submits on 587 as itself; the outside receives its mail DKIM-signed for example.org", async () => {
+    const subject = tag("sender");
+    await sendMail({ port: 587, auth: SENDER, from: SENDER.user, to: ["app-user@sink.test"], subject });
+    const msg = await eventually(() => sinkMessages().find((m) => m.raw.includes(subject)), 30_000);
+    assert.equal(msg.mailFrom, SENDER.user);
+    const asked: string[] = [];
+    const dkim = await verify(msg.raw, asked, SENDER.user);
+    assert.ok(dkim, `no DKIM signature for example.org (asked: ${asked.join(", ")})`);
+    assert.equal(dkim.status.result, "pass", JSON.stringify(dkim.status));
+});
+
+void test("The sender cannot send as anyone else: another From: is refused after DATA, another envelope sender at MAIL FROM", async () => {
+    const to = "app-user@sink.test";
+    await assert.rejects(
+        sendMail({
+            port: 587,
+            auth: SENDER,
+            from: SENDER.user,
+            to: [to],
+            raw: rawMessage({ from: ALICE, to, subject: tag("sender-from"), body: "Not mine to send." }),
+        }),
+        /550 5\.7\.1 From: alice@example\.org is not an address of notify@example\.org/,
+    );
+    await assert.rejects(
+        sendMail({ port: 587, auth: SENDER, from: ALICE, to: [to], subject: tag("sender-envelope") }),
+        /553 .*not owned by user notify@example\.org/,
+    );
+});
+
+void test("The sender's password opens no IMAP, POP3, ManageSieve, webmail or DAV login; a wrong password opens no 587; mail to it is refused", async () => {
+    const [imap, pop3, sieve, webmail, dav, wrong, inbound] = await Promise.all([
+        imapLogin(SENDER.user, SENDER.pass, IMAP_FROM),
+        pop3Session([`USER ${SENDER.user}`, `PASS ${SENDER.pass}`], {
+            tlsOptions: { localAddress: POP3_FROM } as tls.ConnectionOptions,
+        }),
+        sieveDialog(port("sieve"), [sieveAuthPlain(SENDER.user, SENDER.pass)], {
+            starttls: true,
+            keepGoing: true,
+            localAddress: SIEVE_FROM,
+        }),
+        webmailLogin(SENDER.user, SENDER.pass, WEBMAIL_FROM),
+        webmailRequest(new Map(), DAV_PATH, {
+            method: "GET",
+            headers: { authorization: `Basic ${Buffer.from(`${SENDER.user}:${SENDER.pass}`).toString("base64")}` },
+            localAddress: DAV_FROM,
+        }),
+        smtpDialog(587, ["EHLO client.sink.test", authPlain(SENDER.user, "not-the-senders-password")], {
+            starttls: true,
+            keepGoing: true,
+            localAddress: WRONG_FROM,
+        }),
+        smtpDialog(
+            port("smtp"),
+            ["EHLO client.sink.test", "MAIL FROM:<someone@sink.test>", `RCPT TO:<${SENDER.user}>`],
+            {
+                keepGoing: true,
+            },
+        ),
+    ]);
+    // Every probe's verdict at once: a failure names each login that opened.
+    const opened = [
+        !/^a NO /.test(imap) && `IMAP: ${imap}`,
+        !/^-ERR/.test(pop3[2] ?? "") && `POP3: ${pop3.join(" | ")}`,
+        sieve.replies[0]?.status !== "NO" && `ManageSieve: ${JSON.stringify(sieve.replies[0])}`,
+        (webmail.status === 302 || !/Login failed/i.test(webmail.body)) && `webmail: HTTP ${webmail.status}`,
+        dav.status !== 401 && `DAV: HTTP ${dav.status}`,
+        wrong.replies[3]?.code !== 535 && `587 with a wrong password: ${JSON.stringify(wrong.replies[3])}`,
+        inbound.replies[2]?.code !== 550 && `RCPT TO the sender on 25: ${JSON.stringify(inbound.replies[2])}`,
+    ].filter((x): x is string => typeof x === "string");
+    assert.deepEqual(opened, []);
+});
