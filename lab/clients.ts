@@ -153,6 +153,11 @@ export async function sendMail(o: SendOptions): Promise<{ response: string; mess
     }
 }
 
+/** Whether an IMAPS login is refused (the refused connection closed at once, see wire/imap.ts). */
+export function imapLoginRefused(user: string, pass: string): Promise<boolean> {
+    return imap.imapLoginRefused({ host: SERVER, port: port("imaps"), tlsOptions: LAB_TLS }, user, pass);
+}
+
 /** Log in over IMAPS (993) with imapflow and fetch a folder's messages (INBOX unless told; optionally matching a subject). */
 export function imapFetch(user: string, pass: string, o: { subject?: string; port?: number; mailbox?: string } = {}) {
     return imap.imapFetch({ host: SERVER, port: o.port ?? port("imaps"), tlsOptions: LAB_TLS }, user, pass, o);

@@ -34,6 +34,8 @@ declare -A need=(
     [certutil]=libnss3-tools
     # The calendar and contacts check's real clients (lab/dav-clients.py): vdirsyncer for CardDAV.
     [vdirsyncer]=vdirsyncer
+    # The second-factor check's codes (RFC 6238), computed by Debian's tool rather than ours.
+    [oathtool]=oathtool
 )
 # Python module -> package, for Debian's own python3 (not one on PATH before it).
 declare -A modules=(

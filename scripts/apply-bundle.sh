@@ -367,9 +367,12 @@ check() {
                 php -l "$f" >/dev/null || return 1
             done
         ;;
+    # Only while mailstack:dav is on (its Dovecot listener there): off, Radicale is stopped.
     restart:dav)
-        python3 -c 'import configparser, sys; configparser.ConfigParser().read_file(open(sys.argv[1]))' "$root"/etc/radicale/config &&
-            python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$root"/usr/local/lib/mailstack/radicale/mailstack_dovecot_auth.py
+        [ ! -e "$root"/etc/dovecot/mailstack.d/dav.conf ] || {
+            python3 -c 'import configparser, sys; configparser.ConfigParser().read_file(open(sys.argv[1]))' "$root"/etc/radicale/config &&
+                python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$root"/usr/local/lib/mailstack/radicale/mailstack_dovecot_auth.py
+        }
         ;;
     reload:nginx) nginx -t -q ;;
     reload:fail2ban) fail2ban-client --test >/dev/null ;;
@@ -443,8 +446,15 @@ run() {
     # Roundcube's state on the mail volume (its des_key made once), then php-fpm restarted.
     restart:webmail) "$root"/usr/local/sbin/mailstack-webmail ;;
     # Radicale (mailstack:dav), after Dovecot has its auth socket; enabled too, since its
-    # package's unit may have been installed stopped.
-    restart:dav) systemctl enable --quiet radicale && systemctl restart radicale ;;
+    # package's unit may have been installed stopped. With mailstack:dav turned off (its
+    # Dovecot listener pruned) it is stopped and disabled instead: installed, not running.
+    restart:dav)
+        if [ -e "$root"/etc/dovecot/mailstack.d/dav.conf ]; then
+            systemctl enable --quiet radicale && systemctl restart radicale
+        elif systemctl cat radicale >/dev/null 2>&1; then
+            systemctl disable --quiet --now radicale
+        fi
+        ;;
     reload:nginx) reload_or_start nginx ;;
     reload:fail2ban) reload_or_start fail2ban ;;
     # A restart keeps existing SSH sessions (including this one).

@@ -20,6 +20,7 @@ import {
     passwordGeneration,
     PASSWORDS_HELPER,
     renderPasswordFiles,
+    TOTP_MODULE,
     USER_APP_PASSWORDS,
     USER_SET_PASSWORDS,
 } from "../render/host/mailbox-passwords";
@@ -28,6 +29,7 @@ import { BCRYPT_COST } from "../render/plan/passwords";
 import { BACKUP_EXCLUDE, renderBackupFiles } from "../render/host/backup";
 import { renderMailData } from "../render/host/mail-data";
 import { configProblems } from "./helpers/fixtures";
+import { installHelper } from "./helpers/passwords-helper";
 
 const BACKUP_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIj0Y7Fwm6wZUmPQpVuZ7mUr2Z5ZpOHg6oYd3Vtq8x9c";
 const HASH = "{BLF-CRYPT}$2b$12$abcdefghijklmnopqrstuu5Lf0vXgUQx9J4vy7QUrCpLn2jyV4xq6";
@@ -41,7 +43,7 @@ beforeEach(() => {
     for (const p of [CONFIGURED_USERS, USER_SET_PASSWORDS])
         fs.mkdirSync(path.join(root, path.dirname(p)), { recursive: true });
     helper = path.join(root, "helper.py");
-    fs.writeFileSync(helper, renderPasswordFiles(spec()).find((f) => f.path === PASSWORDS_HELPER)!.content);
+    installHelper(root, renderPasswordFiles(spec()));
     // doveadm pw: -t HASH verifies stdin's password against {PLAIN}; -s makes {BLF-CRYPT}$2y$PLAIN:<pw>.
     bin = path.join(root, "bin");
     fs.mkdirSync(bin);
@@ -340,6 +342,7 @@ test("the webmail reaches the helper only through a root-owned socket of group w
     const off = buildSpec({ ...config(), webmail: false });
     expect(renderPasswordFiles(off).map((f) => f.path)).toEqual([
         PASSWORDS_HELPER,
+        TOTP_MODULE,
         APP_PASSWORDS_LUA,
         APP_PASSWORDS_CONF,
     ]);

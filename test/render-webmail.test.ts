@@ -28,6 +28,8 @@ describe("webmail (mailstack:webmail)", () => {
                 "/var/lib/roundcube/plugins/mailstack_origin/mailstack_origin.php",
                 "/var/lib/roundcube/plugins/mailstack_password/mailstack_password.php",
                 "/var/lib/roundcube/plugins/mailstack_password/localization/en_US.inc",
+                "/var/lib/roundcube/plugins/mailstack_totp/mailstack_totp.php",
+                "/var/lib/roundcube/plugins/mailstack_totp/localization/en_US.inc",
                 "/etc/systemd/system/mailstack-password.socket",
                 "/etc/systemd/system/mailstack-password@.service",
                 "/etc/fail2ban/filter.d/mailstack-password.conf",
@@ -62,7 +64,9 @@ describe("webmail (mailstack:webmail)", () => {
         );
         for (const k of ["imap", "smtp", "managesieve"])
             expect(php).toContain(`$config['${k}_conn_options'] = $mailstack_tls;`);
-        expect(php).toContain("$config['plugins'] = ['managesieve', 'mailstack_origin', 'mailstack_password'];");
+        expect(php).toContain(
+            "$config['plugins'] = ['managesieve', 'mailstack_origin', 'mailstack_password', 'mailstack_totp'];",
+        );
         expect(php).not.toMatch(/'(password|zipdownload)'/);
         expect(php).toContain(`$config['db_dsnw'] = 'sqlite:///${WEBMAIL_DATABASE}?mode=0640';`);
         expect(WEBMAIL_DATABASE.startsWith("/srv/mail/")).toBe(true);
@@ -245,7 +249,7 @@ describe("webmail logins carry the browser's address (issue 28)", () => {
         expect(plugin.content).toContain("$this->add_hook('storage_connect'");
         expect(plugin.content).toContain("$args['preauth_ident'] = ['x-originating-ip' => $ip];");
         expect(byPath(files, "/etc/roundcube/config.inc.php").content).toContain(
-            "$config['plugins'] = ['managesieve', 'mailstack_origin', 'mailstack_password'];",
+            "$config['plugins'] = ['managesieve', 'mailstack_origin', 'mailstack_password', 'mailstack_totp'];",
         );
     });
 });

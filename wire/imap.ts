@@ -40,6 +40,30 @@ export async function withImap<T>(
     }
 }
 
+/**
+ * Whether the server refuses an IMAPS login with `pass`. A refused connection is closed at once:
+ * left open (as withImap leaves it), it holds the process until the server's pre-login timeout
+ * (Dovecot: 3 minutes).
+ */
+export async function imapLoginRefused(t: ImapTarget, user: string, pass: string): Promise<boolean> {
+    const client = new ImapFlow({
+        host: t.host,
+        port: t.port,
+        secure: true,
+        auth: { user, pass },
+        tls: t.tlsOptions,
+        logger: false,
+    });
+    try {
+        await client.connect();
+    } catch {
+        client.close();
+        return true;
+    }
+    await client.logout().catch(() => undefined);
+    return false;
+}
+
 /** A folder's messages (INBOX unless told), optionally only those with a subject. */
 export async function imapFetch(
     t: ImapTarget,

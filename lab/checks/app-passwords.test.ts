@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import { APP_PASSWORDS_LAST_USED, PASSWORD_SOCKET } from "../../render/host/mailbox-passwords";
+import { APP_PASSWORDS_LAST_USED } from "../../render/host/mailbox-passwords";
 import { imapFetch } from "../clients";
 import { LAB_PASSWORDS } from "../lab-config";
 import { labBrowser, WEBMAIL_URL, webmailLogin } from "./browser";
@@ -100,15 +100,7 @@ void test("bob can neither list nor revoke alice's app passwords through the web
         `grep -m1 '^${ALICE}:[0-9a-f]*:laptop:' /srv/mail/state/accounts/app-passwords | cut -d: -f2`,
     ).stdout.trim();
     assert.match(id, /^[0-9a-f]{16}$/);
-    const ask = (request: object) =>
-        ssh(
-            `runuser -u www-data -- python3 -c 'import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect("${PASSWORD_SOCKET}")
-s.sendall(sys.stdin.buffer.read())
-print(s.makefile().readline(), end="")'`,
-            { input: `${JSON.stringify(request)}\n` },
-        ).stdout;
+    const ask = logins.askHelper;
     const bob = { user: BOB, current: LAB_PASSWORDS[BOB] };
     assert.match(ask({ action: "app-list", ...bob }), /"appPasswords": \[\]/);
     assert.match(ask({ action: "app-list", user: ALICE, current: LAB_PASSWORDS[BOB] }), /"ok": false/);

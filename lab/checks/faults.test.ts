@@ -455,7 +455,7 @@ for (const fault of FAULTS) {
             if (fault.timer) {
                 ssh(`systemctl start ${fault.timer}`);
                 console.log(
-                    `fault ${fault.id}, ${fault.timer}: ${ssh(`journalctl -q -o cat -u ${fault.timer} -n 6`).stdout}`,
+                    `fault ${fault.id}, ${fault.timer}: ${ssh(`journalctl -q -o cat -u ${fault.timer} -n 12`).stdout}`,
                 );
             }
             assert.deepEqual(searchMisses(subject), [], "full-text search after the fault");

@@ -84,6 +84,10 @@ export const CHECK_ORDER = [
     // fails at once; after accounts.test.ts (alice's configured password again), before fail2ban.test.ts, with one
     // failed login from each lab client address. It revokes what it made.
     "app-passwords.test.ts",
+    // The second factor (issue 30): alice turns it on in the browser, logs in with codes and a recovery code, mail
+    // apps then need app passwords; after app-passwords.test.ts (whose app passwords are revoked), before
+    // fail2ban.test.ts, with two refused webmail logins from the lab's client address. It turns it off again.
+    "totp.test.ts",
     // Calendars and contacts from an address alone (SRV/TXT, well-known) with python3-caldav, vdirsyncer and the
     // lab's own requests, bob kept out of alice's; three failed logins from the lab's client address (caldav's
     // wrong password twice, fail2ban's count once), below the radicale jail's five. After autoconfig (the Apple

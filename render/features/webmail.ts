@@ -9,6 +9,8 @@ export const WEBMAIL_PACKAGES: readonly string[] = [
     "roundcube-core",
     "roundcube-sqlite3",
     "roundcube-plugins",
+    // The second factor's QR code, drawn on the server (mailstack_totp; no script from elsewhere).
+    "qrencode",
 ];
 
 export const webmail: Feature = {

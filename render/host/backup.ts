@@ -8,7 +8,7 @@ import { hostPostmaster, type BackupSpec, type MailSpec } from "../../model";
 import { shellQuote } from "../../scripts/commands";
 import { DAV_UNIT, DAV_USER_ROOT } from "./dav";
 import { IMPORT_STATE_DIR } from "./import";
-import { PASSWORDS_HELPER, USER_APP_PASSWORDS, USER_SET_PASSWORDS } from "./mailbox-passwords";
+import { PASSWORDS_HELPER, USER_APP_PASSWORDS, USER_SET_PASSWORDS, USER_TOTP } from "./mailbox-passwords";
 import { renderTemplate } from "./template";
 import { rootFile, type HostFile } from "./types";
 import {
@@ -122,6 +122,7 @@ export function renderBackupFiles(spec: MailSpec, secrets?: BackupSecrets): Host
                 passwordsHelper: PASSWORDS_HELPER,
                 userSetPasswords: USER_SET_PASSWORDS,
                 userAppPasswords: USER_APP_PASSWORDS,
+                userTotp: USER_TOTP,
                 davUsers: DAV_USER_ROOT,
                 davUnit: DAV_UNIT,
                 importState: IMPORT_STATE_DIR,

@@ -61,7 +61,8 @@ export const DAV_NGINX_CONF = `${DAV_NGINX_DIR}/mailstack-dav.conf`;
 /** What host-config removes once mailstack:dav is off. */
 export const DAV_PRUNE: readonly PruneRule[] = [
     { dir: DAV_NGINX_DIR, pattern: "mailstack-*.conf", onChange: ["reload:nginx"] },
-    { dir: DOVECOT_EXTRA_DIR, pattern: "*.conf", onChange: ["reload:dovecot"] },
+    // restart:dav stops and disables Radicale once its listener (dav.conf) is gone.
+    { dir: DOVECOT_EXTRA_DIR, pattern: "*.conf", onChange: ["reload:dovecot", "restart:dav"] },
     { dir: FAIL2BAN_JAILS, pattern: "mailstack-*.local", onChange: ["reload:fail2ban"] },
 ];
 

@@ -27,6 +27,17 @@ export const USER_SET_PASSWORDS = `${ACCOUNTS_DIR}/passwords`;
 export const USER_APP_PASSWORDS = `${ACCOUNTS_DIR}/app-passwords`;
 /** When each app password last opened a login: one file per app password, written by Dovecot's auth worker. */
 export const APP_PASSWORDS_LAST_USED = `${ACCOUNTS_DIR}/app-passwords-used`;
+/**
+ * The second factor for the webmail (TOTP): address:secret:pending|on:last step used:recovery
+ * code hashes:generation:since, written only by the helper (0600 root); www-data never reads it.
+ */
+export const USER_TOTP = `${ACCOUNTS_DIR}/totp`;
+/**
+ * The passdb field on the main password's row of a user with the second factor on: the main
+ * password opens only logins from the server itself (the webmail, after its code); Dovecot
+ * compares the address before login_trusted_networks replaces it (docs/design.md, "Logins").
+ */
+export const WEBMAIL_ONLY_FIELD = "allow_real_nets=127.0.0.1/32,::1/128";
 /** The app passwords Dovecot's Lua passdb reads (address:id:protocols:hash, 0600 root), written on the server only. */
 export const DOVECOT_APP_PASSWORDS = "/etc/dovecot/app-passwords";
 /** The Lua passdb that checks app passwords before the main password (Debian's dovecot-auth-lua). */
@@ -35,6 +46,9 @@ export const APP_PASSWORDS_LUA = "/etc/dovecot/app-passwords.lua";
 export const APP_PASSWORDS_CONF = `${DOVECOT_EXTRA_DIR}/app-passwords.conf`;
 /** What a user may limit an app password to (the helper maps each to Dovecot's protocol names). */
 export const APP_PASSWORD_PROTOCOLS = ["mail", "submission", "sieve", "dav"] as const;
+
+/** The second factor's codes (TOTP, recovery codes) and the hashes of random secrets: a module the helper imports. */
+export const TOTP_MODULE = "/usr/local/lib/mailstack/totp.py";
 
 /** The root-owned helper: `apply` (merge) and `serve` (one change request from the webmail). */
 export const PASSWORDS_HELPER = "/usr/local/sbin/mailstack-passwords";
@@ -67,6 +81,10 @@ export function renderPasswordFiles(spec: MailSpec): HostFile[] {
                 userApps: USER_APP_PASSWORDS,
                 effectiveApps: DOVECOT_APP_PASSWORDS,
                 lastUsedDir: APP_PASSWORDS_LAST_USED,
+                userTotp: USER_TOTP,
+                allowRealNets: WEBMAIL_ONLY_FIELD,
+                totpModule: TOTP_MODULE,
+                totpDir: TOTP_MODULE.slice(0, TOTP_MODULE.lastIndexOf("/")),
                 socket: PASSWORD_SOCKET,
                 minLength: MIN_PASSWORD_LENGTH,
                 bcryptCost: BCRYPT_COST,
@@ -74,6 +92,7 @@ export function renderPasswordFiles(spec: MailSpec): HostFile[] {
             [],
             "0755",
         ),
+        hostFile(TOTP_MODULE, renderTemplate("mailstack/totp.py", { path: TOTP_MODULE }), []),
         // App passwords: Dovecot asks this passdb first (reload: a new passdb needs no restart).
         hostFile(
             APP_PASSWORDS_LUA,

@@ -34,6 +34,9 @@ export const ORIGIN_PLUGIN = `${ROUNDCUBE_PLUGINS}/mailstack_origin/mailstack_or
 /** Ours: Settings > Password, through the root-owned helper's socket (mailbox-passwords.ts). */
 export const PASSWORD_PLUGIN_DIR = `${ROUNDCUBE_PLUGINS}/mailstack_password`;
 
+/** Ours: the second factor (TOTP) at login and in Settings, through the same helper's socket. */
+export const TOTP_PLUGIN_DIR = `${ROUNDCUBE_PLUGINS}/mailstack_totp`;
+
 /** nginx's server for the host name; gone (pruned) when the webmail is off. */
 export const WEBMAIL_NGINX_CONF = "/etc/nginx/conf.d/mailstack-webmail.conf";
 
@@ -110,6 +113,20 @@ export function renderWebmailFiles(spec: MailSpec): HostFile[] {
             renderTemplate("roundcube/mailstack_password.en_US.inc", {
                 path: `${PASSWORD_PLUGIN_DIR}/localization/en_US.inc`,
             }),
+            restart,
+        ),
+        hostFile(
+            `${TOTP_PLUGIN_DIR}/mailstack_totp.php`,
+            renderTemplate("roundcube/mailstack_totp.php", {
+                path: `${TOTP_PLUGIN_DIR}/mailstack_totp.php`,
+                socket: PASSWORD_SOCKET,
+                issuer: spec.hostname,
+            }),
+            restart,
+        ),
+        hostFile(
+            `${TOTP_PLUGIN_DIR}/localization/en_US.inc`,
+            renderTemplate("roundcube/mailstack_totp.en_US.inc", { path: `${TOTP_PLUGIN_DIR}/localization/en_US.inc` }),
             restart,
         ),
         hostFile(

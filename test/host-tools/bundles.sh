@@ -112,3 +112,19 @@ else
     not_ok "apply-bundle.sh prunes the DKIM key of a removed domain, restarts OpenDKIM, keeps other files; then unchanged" "$pruned"$'\n--\n'"$again"
 fi
 rm -f "$ROOT/etc/opendkim/keys/README"
+
+# mailstack:dav turned off: host-config prunes Radicale's Dovecot listener and stops and
+# disables Radicale (its package stays, nothing runs); turned on again, Radicale runs again.
+rm -f "$ROOT/tmp/systemctl.log"
+off=$(in_root bash /tmp/apply-bundle.sh <"$RENDER/host-config-nodav.bundle" 2>&1)
+off_calls=$(cat "$ROOT/tmp/systemctl.log" 2>/dev/null)
+rm -f "$ROOT/tmp/systemctl.log"
+on=$(in_root bash /tmp/apply-bundle.sh <"$RENDER/host-config.bundle" 2>&1)
+on_calls=$(cat "$ROOT/tmp/systemctl.log" 2>/dev/null)
+if grep -qx "removed   /etc/dovecot/mailstack.d/dav.conf" <<<"$off" && grep -qx "disable --quiet --now radicale" <<<"$off_calls" &&
+    ! grep -q "restart radicale" <<<"$off_calls" && grep -qx "restart radicale" <<<"$on_calls" &&
+    ! grep -q "disable.*radicale" <<<"$on_calls"; then
+    ok "mailstack:dav turned off stops and disables Radicale with its listener gone; turned on, it runs again"
+else
+    not_ok "mailstack:dav turned off stops and disables Radicale with its listener gone; turned on, it runs again" "$off"$'\n'"$off_calls"$'\n--\n'"$on"$'\n'"$on_calls"
+fi

@@ -23,11 +23,13 @@ cat >"$ROOT/tmp/roundcube-fail.log" <<'LOG'
 2026-12-04T01:40:12.000000+00:00 mail roundcube[2211]: <k3m9q2xa> Failed login for alice@example.org from 198.51.100.66 in session k3m9q2xa7d1c0b5e (error: 0)
 2026-12-04T01:40:13.000000+00:00 mail roundcube[2212]: <p0w8e7r6> Failed login for nobody from 203.0.113.1 in session x (error: 0) from 2001:db8::66 in session p0w8e7r6a5s4d3f2 (error: 0)
 LOG
-# mailstack-passwords: a wrong current password in the webmail's password form or its app passwords.
+# mailstack-passwords: a wrong current password in the webmail's password form or its app
+# passwords, a wrong second-factor code.
 cat >"$ROOT/tmp/mailstack-password-fail.log" <<'LOG'
 2026-12-06T08:10:02.000000+00:00 mail mailstack-password[3120]: mailstack-passwords: password change refused for alice@example.org: wrong current password (from 198.51.100.66)
 2026-12-06T08:10:05.000000+00:00 mail mailstack-password[3121]: mailstack-passwords: password change refused for bob@example.org: wrong current password (from 2001:db8::66)
 2026-12-06T08:10:07.000000+00:00 mail mailstack-password[3122]: mailstack-passwords: app passwords refused for alice@example.org: wrong current password (from 198.51.100.66)
+2026-12-06T08:10:09.000000+00:00 mail mailstack-password[3123]: mailstack-passwords: second factor refused for alice@example.org: wrong code (from 2001:db8::66)
 LOG
 f2b_catches() { # f2b_catches FILTER LOG: every line of LOG matches FILTER
     local filter=$1 log=$2 lines hits

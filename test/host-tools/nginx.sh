@@ -24,6 +24,8 @@ check "php -l accepts Roundcube's config.inc.php" in_root php -l /etc/roundcube/
 check "php -l accepts the mailstack_origin plugin" in_root php -l /var/lib/roundcube/plugins/mailstack_origin/mailstack_origin.php
 check "php -l accepts the mailstack_password plugin" in_root php -l /var/lib/roundcube/plugins/mailstack_password/mailstack_password.php
 check "php -l accepts the mailstack_password plugin's texts" in_root php -l /var/lib/roundcube/plugins/mailstack_password/localization/en_US.inc
+check "php -l accepts the mailstack_totp plugin" in_root php -l /var/lib/roundcube/plugins/mailstack_totp/mailstack_totp.php
+check "php -l accepts the mailstack_totp plugin's texts" in_root php -l /var/lib/roundcube/plugins/mailstack_totp/localization/en_US.inc
 # BREACH: PHP's responses are never compressed, static files are (nginx -T, the merged view).
 webmail_conf=$(sed -n '/^# configuration file \/etc\/nginx\/conf.d\/mailstack-webmail.conf:/,/^# configuration file /p' <<<"$dump")
 if grep -Pzq 'location ~ \^/\[\^/\]\+\\\.php\$ \{\n\s+gzip off;' <<<"$webmail_conf" && grep -q '^    gzip on;' <<<"$webmail_conf"; then

@@ -4,8 +4,8 @@
 //   npx tsx test/host-tools/render-sample.ts OUTDIR
 //
 // OUTDIR/root/<path> holds each file, OUTDIR/user-data the user-data, OUTDIR/*.bundle the
-// three bundles, OUTDIR/files.tsv "path mode owner group" per file. So that the shell side
-// reads them from here rather than keeping copies: OUTDIR/rootfs-packages the packages of the
+// three bundles (and host-config's with mailstack:dav off), OUTDIR/files.tsv "path mode owner
+// group" per file. So that the shell side reads them from here rather than keeping copies: OUTDIR/rootfs-packages the packages of the
 // root the tools run in (the image's, then MAIL_PACKAGES, one a line), OUTDIR/user-data-limit
 // USER_DATA_LIMIT_BYTES.
 
@@ -109,6 +109,13 @@ fs.writeFileSync(
 );
 fs.writeFileSync(path.join(out, "host-config.bundle"), renderBundle(host));
 fs.writeFileSync(path.join(out, "mail-data.bundle"), mailBundle);
+// The host-config step's own stdin (its prune rules included) for the same sample with
+// mailstack:dav turned off, as the plan renders it.
+const hostStep = PROVISIONING_PLAN.find((s) => s.role === "host-config")!;
+fs.writeFileSync(
+    path.join(out, "host-config-nodav.bundle"),
+    hostStep.stdin!({ ...spec, dav: false }, { dkimPrivateKeysPem: {}, passwordHashes }),
+);
 // The dkim step's own stdin (its prune rule included), as the plan renders it.
 const dkimStep = PROVISIONING_PLAN.find((s) => s.role === "dkim")!;
 fs.writeFileSync(

@@ -143,11 +143,14 @@ if [ "$what" = all ]; then
     # them and today's configured ones (a password the config reset since stays reset).
     passwords_helper='{{passwordsHelper}}'
     # A password a user set after the snapshot (in the accounts moved aside) stays theirs; the
-    # app passwords are those of before the restore (none revoked since comes back).
+    # app passwords and second factors are those of before the restore (none revoked or turned
+    # off since comes back).
     user_set='{{userSetPasswords}}'
     user_apps='{{userAppPasswords}}'
+    user_totp='{{userTotp}}'
     accounts=${user_set%/*}
-    if [ -f "$accounts.before-restore-$stamp/${user_set##*/}" ] || [ -f "$accounts.before-restore-$stamp/${user_apps##*/}" ]; then
+    if [ -f "$accounts.before-restore-$stamp/${user_set##*/}" ] || [ -f "$accounts.before-restore-$stamp/${user_apps##*/}" ] ||
+        [ -f "$accounts.before-restore-$stamp/${user_totp##*/}" ]; then
         "$passwords_helper" keep-newer "$accounts.before-restore-$stamp/${user_set##*/}" ||
             echo "mailstack-restore: $passwords_helper keep-newer failed" >&2
     fi

@@ -15,6 +15,7 @@ volume={{mailVolume}}
 mail_root={{mailRoot}}
 alert={{alertPercent}}
 clear={{clearPercent}}
+full={{fullPercent}}
 host={{hostname}}
 postmaster={{postmaster}}
 # Present while the volume is above the alert level and the postmaster has been told.
@@ -44,19 +45,26 @@ report() {
 # An indexer worker whose write to a folder's full-text index failed for want of space keeps
 # that index locked (fts-flatcurve leaves its writer open; seen in the fault lab, Dovecot
 # 2.4.1): every later indexing and search of the folder waits 60 s and fails, until the worker
-# process ends, which an indexer kept busy by new mail never lets happen. So the workers that
-# may hold such a lock are ended (the indexer starts new ones, which index what is missing),
-# and the indexes of the users whose writes failed get Xapian's check, which repairs what it
-# can (as xapian-check -F).
+# process ends, which an indexer kept busy by new mail never lets happen. So once there is
+# room again, the workers that may hold such a lock are ended (the indexer starts new ones,
+# which index what is missing), and the indexes of the users concerned get Xapian's check,
+# which repairs what it can (as xapian-check -F). While the volume is still full, the errors
+# are left for the next run: a new worker would only fail the same way.
 free_indexer() {
-    local now since failures user
+    local now failures user
+    local since=(-b) # the first run: this boot
     now=$(date +%s)
-    since=$(cat "$indexer_read" 2>/dev/null || echo "$now")
+    [ ! -e "$indexer_read" ] || since=(--since "@$(cat "$indexer_read")")
     # grep reads to the end (grep -q would leave journalctl a SIGPIPE, a failure under pipefail).
-    failures=$(journalctl -q -o cat -u dovecot --since "@$since" | grep 'indexer-worker.*No space left on device' || true)
+    failures=$(journalctl -q -o cat -u dovecot "${since[@]}" |
+        grep -E '^indexer-worker\(.*(No space left on device|was locked for over)' || true)
     if [ -n "$failures" ]; then
+        if [ "$(percent)" -ge "$full" ]; then
+            echo "indexer: $(wc -l <<<"$failures") index errors on a full volume; left for the next run, when there is room"
+            return
+        fi
         pkill -x indexer-worker || true
-        echo "indexer: $(wc -l <<<"$failures") index writes failed on a full volume since $(date -d "@$since" -u +%FT%TZ); workers ended"
+        echo "indexer: $(wc -l <<<"$failures") index errors (the volume was full); workers ended"
         sed -n 's/^indexer-worker(\([^)]*@[^)]*\)).*/\1/p' <<<"$failures" | sort -u | while read -r user; do
             echo "indexer: $user's indexes checked: $(doveadm fts flatcurve check -u "$user" '*' </dev/null 2>&1 | tr '\n' ' ')"
         done

@@ -27,6 +27,19 @@
 #       app-list    the user's app passwords: name, protocols, created, last used
 #       app-create  {"label", "protocols"}: a new app password, answered once ("password")
 #       app-revoke  {"id"}: remove one of the user's app passwords
+#       totp-status  whether the second factor is off, pending or on, and recovery codes left
+#       totp-begin   a new secret, pending until confirmed (answered once: "secret")
+#       totp-confirm {"code"}: a code of the pending secret turns the second factor on;
+#                    answers the recovery codes, once ("recoveryCodes")
+#       totp-login   {"code"}: the webmail's login; a code (or a recovery code, used up) is
+#                    needed when the second factor is on
+#       totp-disable {"code"}: turns the second factor off
+#
+# The second factor for the webmail (README "Second factor"; the codes: {{totpModule}}): the
+# secrets live on the mail volume ({{userTotp}}, 0600 root), which www-data never reads. For a
+# user with it on, apply writes {{allowRealNets}} on their passwd-file row: the main password
+# then opens only logins from the server itself (the webmail, after its code); a reset by the
+# stack config turns it off, as it revokes the app passwords.
 #
 # App passwords (README "App passwords") live on the mail volume too ({{userApps}}), each
 # stamped with the configured generation it was made under: a reset by the stack config
@@ -35,7 +48,6 @@
 # {{lastUsedDir}}/<id>.
 import base64
 import fcntl
-import hashlib
 import ipaddress
 import json
 import re
@@ -50,6 +62,9 @@ import sys
 import time
 
 ROOT = os.environ.get("MAILSTACK_PASSWORDS_ROOT", "")
+sys.path.insert(0, ROOT + "{{totpDir}}")
+from totp import app_hash, new_app_secret, recovery_code, ssha512_matches, totp_step  # noqa: E402
+
 CONFIGURED = ROOT + "{{configured}}"
 EFFECTIVE = ROOT + "{{effective}}"
 USER_SET = ROOT + "{{userSet}}"
@@ -57,6 +72,7 @@ LOCK = ROOT + "{{userSet}}.lock"
 USER_APPS = ROOT + "{{userApps}}"
 EFFECTIVE_APPS = ROOT + "{{effectiveApps}}"
 LAST_USED_DIR = ROOT + "{{lastUsedDir}}"
+USER_TOTP = ROOT + "{{userTotp}}"
 # What a user may limit an app password to, and the protocol names Dovecot's Lua passdb sees
 # for each (Postfix asks for submission as smtp, Radicale as radicale).
 APP_PROTOCOLS = {"mail": ["imap", "pop3"], "submission": ["smtp"], "sieve": ["sieve"], "dav": ["radicale"]}
@@ -66,9 +82,13 @@ MIN_LENGTH = {{minLength}}
 # bcrypt reads only the first 72 bytes; a longer password is refused, never cut.
 MAX_BYTES = 72
 BCRYPT_COST = {{bcryptCost}}
+RECOVERY_CODES = 10
+# What the passdb row of a user with the second factor on carries (docs/design.md, "Logins").
+ALLOW_REAL_NETS = "{{allowRealNets}}"
 # A wrong current password costs the asker this long (with the socket's MaxConnections, a
-# guesser through the webmail is slower here than at Dovecot's own login).
-FAILURE_DELAY_SECONDS = 2
+# guesser through the webmail is slower here than at Dovecot's own login). Tests under a
+# temporary root may shorten it.
+FAILURE_DELAY_SECONDS = float(os.environ.get("MAILSTACK_PASSWORDS_FAILURE_DELAY", "2")) if ROOT else 2
 
 
 def log(message):
@@ -129,6 +149,7 @@ def apply_locked():
         log(f"mailstack-passwords: {CONFIGURED} is missing (the mail-data step writes it)")
         return 1
     user_set = user_set_rows()
+    second_factor = apply_totp({r[0]: r[4] for r in configured})
     kept = {}
     out = []
     for row in configured:
@@ -137,7 +158,7 @@ def apply_locked():
         if mine is not None and mine[1] == generation:
             kept[address] = mine
             row = [address, mine[0], *row[2:]]
-        out.append(":".join(row) + "\n")
+        out.append(passdb_line(row, address in second_factor) + "\n")
     for address in sorted(set(user_set) - set(kept)):
         why = "the mailbox is gone" if address not in {r[0] for r in configured} else "reset by the stack config"
         log(f"mailstack-passwords: {address}: the password the user set is dropped ({why})")
@@ -146,6 +167,42 @@ def apply_locked():
     write_atomic(EFFECTIVE, "".join(out), 0o640, "dovecot")
     apply_apps({r[0]: r[4] for r in configured})
     return 0
+
+
+def passdb_line(row, webmail_only):
+    """The passwd-file row; with the second factor on, the main password only from the server
+    itself. Extra fields are the 8th column on, space-separated (Dovecot joins the columns
+    after the 7th with ":" again, so IPv6 networks are safe there)."""
+    if not webmail_only:
+        return ":".join(row)
+    row = row + [""] * (8 - len(row))
+    extra = ":".join(row[7:])
+    return ":".join(row[:7]) + ":" + (extra + " " if extra else "") + ALLOW_REAL_NETS
+
+
+def totp_rows(path=None):
+    """[address, secret, state (pending|on), last step used, recovery hashes, generation, since]."""
+    return [r for r in (read_rows(path or USER_TOTP) or []) if len(r) == 7]
+
+
+def write_totp_rows(rows):
+    os.makedirs(os.path.dirname(USER_TOTP), mode=0o700, exist_ok=True)
+    text = "# address:secret (base32):pending|on:last time step used:recovery code hashes:generation it was made under:since (unix time) - written by mailstack-passwords\n"
+    text += "".join(":".join(r) + "\n" for r in rows)
+    write_atomic(USER_TOTP, text, 0o600, "root")
+
+
+def apply_totp(generations):
+    """The addresses with the second factor on. Like app passwords, a second factor of a
+    mailbox that is gone or whose password the stack config reset is dropped."""
+    rows = totp_rows()
+    kept = [r for r in rows if generations.get(r[0]) == r[5]]
+    for r in rows:
+        if r not in kept:
+            log(f"mailstack-passwords: {r[0]}: the second factor is turned off (the mailbox is gone or its password was reset by the stack config)")
+    if kept != rows:
+        write_totp_rows(kept)
+    return {r[0] for r in kept if r[2] == "on"}
 
 
 def app_rows():
@@ -199,6 +256,11 @@ def keep_newer_locked(older_state):
     if os.path.exists(theirs_apps):
         write_app_rows([r for r in (read_rows(theirs_apps) or []) if len(r) == 7])
         log("mailstack-passwords: the app passwords are those of before the restore")
+    # The second factor likewise: a secret turned off (or replaced) since the snapshot stays so.
+    theirs_totp = os.path.join(os.path.dirname(older_state), os.path.basename(USER_TOTP))
+    if os.path.exists(theirs_totp):
+        write_totp_rows(totp_rows(theirs_totp))
+        log("mailstack-passwords: the second factors are those of before the restore")
     return 0
 
 
@@ -282,19 +344,6 @@ def change(user, current, new, name, origin):
     return {"ok": True}
 
 
-def app_hash(password):
-    """{SSHA512}: one salted SHA-512, as Dovecot verifies it. Enough for 16 random letters."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.sha512(password.encode("utf-8") + salt).digest()
-    return "{SSHA512}" + base64.b64encode(digest + salt).decode("ascii")
-
-
-def new_app_secret():
-    """16 random lower-case letters (75 bits) in four groups: easy to type on a phone."""
-    letters = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(16))
-    return "-".join(letters[i : i + 4] for i in range(0, 16, 4))
-
-
 def last_used(ident):
     try:
         with open(os.path.join(LAST_USED_DIR, ident), encoding="ascii") as f:
@@ -368,6 +417,117 @@ def app_passwords(action, user, current, req, origin):
     return {"ok": False, "error": "bad request"}
 
 
+def totp_status(user):
+    row = next((r for r in totp_rows() if r[0] == user), None)
+    if row is None:
+        return {"ok": True, "totp": "off"}
+    return {"ok": True, "totp": row[2], "recoveryLeft": len([h for h in row[4].split(",") if h])}
+
+
+def second_factor(action, user, current, req, origin):
+    """totp-*: only ever on `user`'s own second factor, with their main password as the proof."""
+    what = "webmail login" if action == "totp-login" else "second factor"
+    row = configured_row(user, current, origin, what)
+    if row is None:
+        return WRONG_CURRENT
+    generation = row[4]
+    code = re.sub(r"\s", "", str(req.get("code", ""))).lower()
+    if re.fullmatch(r"[a-z0-9]{10}", code):
+        code = code[:5] + "-" + code[5:]
+    if action == "totp-status":
+        return totp_status(user)
+    if action == "totp-begin":
+        secret = base64.b32encode(secrets.token_bytes(20)).decode("ascii")
+
+        def begin():
+            rows = totp_rows()
+            if any(r[0] == user and r[2] == "on" for r in rows):
+                return False
+            rows = [r for r in rows if r[0] != user]
+            write_totp_rows(rows + [[user, secret, "pending", "0", "", generation, str(int(time.time()))]])
+            return True
+
+        if not with_lock(begin):
+            return {"ok": False, "error": "the second factor is on already"}
+        return {"ok": True, "secret": secret}
+
+    def check(on_match):
+        """Runs on_match(rows, row, used recovery hash or None, step) under the lock when
+        `code` opens `user`'s second factor; False when it does not, None without one."""
+
+        def locked():
+            rows = totp_rows()
+            mine = next((r for r in rows if r[0] == user), None)
+            if mine is None or (mine[2] != "on") != (action == "totp-confirm"):
+                return None
+            step = totp_step(mine[1], code, int(mine[3]))
+            used = None
+            if step is None and action != "totp-confirm":
+                used = next((h for h in mine[4].split(",") if h and ssha512_matches(code, h)), None)
+            if step is None and used is None:
+                return False
+            return on_match(rows, mine, used, step)
+
+        return with_lock(locked)
+
+    def refused():
+        log(f"mailstack-passwords: second factor refused for {user}: wrong code (from {origin})")
+        time.sleep(FAILURE_DELAY_SECONDS)
+        return {"ok": False, "error": "the code is wrong"}
+
+    def replace(rows, mine, new):
+        write_totp_rows([new if r is mine else r for r in rows if new is not None or r is not mine])
+
+    if action == "totp-login":
+
+        def login(rows, mine, used, step):
+            hashes = [h for h in mine[4].split(",") if h and h != used]
+            replace(rows, mine, [*mine[:3], str(step if step is not None else mine[3]), ",".join(hashes), *mine[5:]])
+            return "recovery code" if used else "code"
+
+        if not code and totp_status(user)["totp"] != "on":
+            return {"ok": True, "secondFactor": False}
+        result = check(login)
+        if result is None:
+            return {"ok": True, "secondFactor": False}
+        if result is False:
+            return refused()
+        log(f"mailstack-passwords: {user} logged in to the webmail with a {result} (from {origin})")
+        return {"ok": True, "secondFactor": True, "recoveryLeft": totp_status(user).get("recoveryLeft", 0)}
+    if action == "totp-confirm":
+        codes = [recovery_code() for _ in range(RECOVERY_CODES)]
+
+        def confirm(rows, mine, _used, step):
+            new = [user, mine[1], "on", str(step), ",".join(app_hash(c) for c in codes), generation, str(int(time.time()))]
+            replace(rows, mine, new)
+            return apply_locked() == 0
+
+        result = check(confirm)
+        if result is None:
+            return {"ok": False, "error": "set up the second factor first"}
+        if result is False:
+            return refused()
+        log(f"mailstack-passwords: {user} turned the second factor on (from {origin})")
+        return {"ok": True, "recoveryCodes": codes}
+    if action == "totp-disable":
+
+        def disable(rows, mine, _used, _step):
+            replace(rows, mine, None)
+            return apply_locked() == 0
+
+        result = check(disable)
+        if result is None:
+            return {"ok": False, "error": "the second factor is off"}
+        if result is False:
+            return refused()
+        log(f"mailstack-passwords: {user} turned the second factor off (from {origin})")
+        return {"ok": True}
+    return {"ok": False, "error": "bad request"}
+
+
+TOTP_ACTIONS = ("totp-status", "totp-begin", "totp-confirm", "totp-login", "totp-disable")
+
+
 def peer_uid(sock):
     _, uid, _ = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
     return uid
@@ -402,7 +562,7 @@ def serve():
             origin = str(ipaddress.ip_address(origin))
         except ValueError:
             origin = "unknown"
-        if action not in ("change", "app-list", "app-create", "app-revoke"):
+        if action not in ("change", "app-list", "app-create", "app-revoke", *TOTP_ACTIONS):
             raise ValueError(action)
         if action == "app-revoke" and not re.fullmatch(r"[0-9a-f]{16}", str(req.get("id", ""))):
             raise ValueError("id")
@@ -411,6 +571,8 @@ def serve():
         return 1
     if action == "change":
         answer = change(user, current, new, name, origin)
+    elif action in TOTP_ACTIONS:
+        answer = second_factor(action, user, current, req, origin)
     else:
         answer = app_passwords(action, user, current, req, origin)
     sock.sendall((json.dumps(answer) + "\n").encode("utf-8"))

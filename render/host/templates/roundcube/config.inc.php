@@ -40,9 +40,11 @@ $config['smtp_conn_options'] = $mailstack_tls;
 // (STARTTLS: the tls:// prefix).
 // mailstack_password: Settings > Password, through a root-owned helper (the plugin writes no
 // file); the next deploy keeps the new password unless the stack config resets it.
+// mailstack_totp: the second factor (a code at login, Settings > Second factor), through the
+// same helper; with it on, the main password opens mail only from here (README).
 // mailstack_origin: tells Dovecot the browser's address before each IMAP login (see the
 // plugin); Dovecot trusts it from 127.0.0.1 only (login_trusted_networks).
-$config['plugins'] = ['managesieve', 'mailstack_origin', 'mailstack_password'];
+$config['plugins'] = ['managesieve', 'mailstack_origin', 'mailstack_password', 'mailstack_totp'];
 $config['managesieve_host'] = 'tls://127.0.0.1:{{sievePort}}';
 $config['managesieve_conn_options'] = $mailstack_tls;
 $config['managesieve_vacation'] = 1;

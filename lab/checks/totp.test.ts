@@ -1,0 +1,157 @@
+// The second factor for the webmail (issue 30): alice sets it up in the real browser (Settings >
+// Second factor: a QR code and the key as text, confirmed by a code computed here by oathtool);
+// with it on, a webmail login without a code or with a replayed one is refused, a fresh code
+// opens it and so does a recovery code, once; her main password no longer opens IMAPS or 587
+// from outside while an app password does; she turns it off again with her password and a
+// code, which gives the main password back to mail apps (and leaves the lab as it was).
+// Two refused webmail logins from the lab's client address (roundcube-auth and
+// mailstack-password count them; no ban).
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { after, before, test } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import { DOVECOT_USERS, USER_TOTP, WEBMAIL_ONLY_FIELD } from "../../render/host/mailbox-passwords";
+import { imapLoginRefused } from "../clients";
+import { LAB_PASSWORDS } from "../lab-config";
+import { labBrowser, WEBMAIL_URL } from "./browser";
+import { ssh } from "./helpers";
+import * as logins from "./logins";
+
+const ALICE = "alice@example.org";
+const MAIN = LAB_PASSWORDS[ALICE];
+const PAGE = `${WEBMAIL_URL}?_task=settings&_action=plugin.mailstack_totp`;
+
+let browser: Browser;
+let closeBrowser: (() => Promise<void>) | undefined;
+
+before(async () => {
+    ({ browser, close: closeBrowser } = await labBrowser());
+});
+
+after(async () => {
+    await closeBrowser?.();
+});
+
+/** The code of `secret` (base32) `ahead` seconds from now, by oathtool (Debian's, not our code). */
+function oathtool(secret: string, ahead = 0): string {
+    const at = Math.floor(Date.now() / 1000) + ahead;
+    return execFileSync("oathtool", ["--totp", "-b", "-N", `@${at}`, secret], { encoding: "utf8" }).trim();
+}
+
+/** Dovecot re-reads its passwd-file at most once a second: a login right after a change waits that out. */
+const passwdFileSettles = () => new Promise((r) => setTimeout(r, 1_500));
+
+/** The login form with a code; true when the session opened (the mail view). */
+async function login(page: Page, code: string): Promise<boolean> {
+    await page.goto(WEBMAIL_URL);
+    await page.fill("#rcmloginuser", ALICE);
+    await page.fill("#rcmloginpwd", MAIN);
+    await page.fill("#rcmlogintotp", code);
+    await Promise.all([page.waitForLoadState("load"), page.click("#rcmloginsubmit")]);
+    if (/_task=mail/.test(page.url())) return true;
+    await page.getByText(/code from your authenticator app/).waitFor({ timeout: 20_000 });
+    return false;
+}
+
+const webmailOnly = () => ssh(`grep -m1 '^${ALICE}:' ${DOVECOT_USERS}`).stdout.includes(WEBMAIL_ONLY_FIELD);
+
+void test("alice's second factor: set up with a QR code, a code at every webmail login (once each), recovery codes once, mail apps on app passwords only, off again", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    let recovery: string[] = [];
+    let appId = "";
+    try {
+        // Without the second factor the code field stays empty and the login works.
+        assert.ok(await login(page, ""), "alice cannot log in without the second factor");
+        await page.goto(PAGE);
+        assert.equal(await page.locator("#mailstack-totp-status").getAttribute("data-state"), "off");
+        await Promise.all([page.waitForLoadState("load"), page.click("#mailstack-totp-begin-submit")]);
+        const secret = ((await page.locator("#mailstack-totp-secret").textContent({ timeout: 20_000 })) ?? "").replace(
+            / /g,
+            "",
+        );
+        assert.match(secret, /^[A-Z2-7]{32}$/);
+        // The QR code: an SVG drawn on the server, shown as an image (CSP: img-src data:).
+        const qr = page.locator("#mailstack-totp-qr");
+        assert.match((await qr.getAttribute("src")) ?? "", /^data:image\/svg\+xml;base64,/);
+        assert.ok(
+            await qr.evaluate(
+                (img) => (img as unknown as { complete: boolean; naturalWidth: number }).naturalWidth > 0,
+            ),
+            "the QR code is no image",
+        );
+        const enrolCode = oathtool(secret);
+        await page.fill("#totpcode", enrolCode);
+        await Promise.all([page.waitForLoadState("load"), page.click("#mailstack-totp-confirm-submit")]);
+        recovery = await page.locator("#mailstack-totp-recovery code").allTextContents();
+        assert.equal(recovery.length, 10, "ten recovery codes, shown once");
+        assert.equal(await page.locator("#mailstack-totp-status").getAttribute("data-state"), "on");
+        await page.goto(PAGE);
+        assert.equal(await page.locator("#mailstack-totp-recovery").count(), 0, "the recovery codes are shown again");
+
+        // On the volume (0600 root): the secret, and the recovery codes only as hashes.
+        const stored = ssh(`stat -c '%a %U' ${USER_TOTP}; grep '^${ALICE}:' ${USER_TOTP}`).stdout;
+        assert.match(stored, /^600 root\n/);
+        assert.ok(stored.includes(secret) && !recovery.some((c) => stored.includes(c)), stored);
+
+        // Mail apps: the main password is refused from outside, an app password opens IMAPS.
+        assert.ok(webmailOnly(), `no ${WEBMAIL_ONLY_FIELD} on alice's passdb row`);
+        await passwdFileSettles();
+        assert.ok(await imapLoginRefused(ALICE, MAIN), "the main password still opens IMAPS");
+        assert.equal(await logins.submissionAuth(ALICE, MAIN), 535, "the main password still opens 587");
+        const made = JSON.parse(
+            logins.askHelper({
+                action: "app-create",
+                user: ALICE,
+                current: MAIN,
+                label: "totp-phone",
+                protocols: ["mail"],
+            }),
+        ) as { ok: boolean; id: string; password: string };
+        assert.ok(made.ok, JSON.stringify(made));
+        appId = made.id;
+        assert.ok(await logins.imapWorks(ALICE, made.password), "an app password does not open IMAPS");
+
+        // The webmail: no session without a code, nor with the code already used.
+        const fresh = await browser.newContext();
+        const other = await fresh.newPage();
+        try {
+            assert.equal(await login(other, ""), false, "a login without a code opened the webmail");
+            assert.equal(await login(other, enrolCode), false, "a replayed code opened the webmail");
+            assert.ok(await login(other, oathtool(secret, 30)), "a fresh code does not open the webmail");
+            await other.locator("#messagelist").waitFor({ timeout: 20_000 });
+        } finally {
+            await fresh.close();
+        }
+        const byRecovery = await browser.newContext();
+        try {
+            assert.ok(
+                await login(await byRecovery.newPage(), recovery[0]),
+                "a recovery code does not open the webmail",
+            );
+        } finally {
+            await byRecovery.close();
+        }
+        // Used up: the helper refuses it a second time (asked directly: no third failed login from the lab's address).
+        assert.match(
+            logins.askHelper({ action: "totp-login", user: ALICE, current: MAIN, code: recovery[0] }),
+            /the code is wrong/,
+        );
+
+        // Off again: her password and a code.
+        await page.goto(PAGE);
+        await page.fill("#totpcurpasswd", MAIN);
+        await page.fill("#totpoffcode", recovery[1]);
+        await Promise.all([page.waitForLoadState("load"), page.click("#mailstack-totp-disable-submit")]);
+        await page.locator("#mailstack-totp-status[data-state=off]").waitFor({ timeout: 20_000 });
+        assert.equal(webmailOnly(), false, "the passdb row still limits the main password");
+        await passwdFileSettles();
+        assert.ok(await logins.imapWorks(ALICE, MAIN), "the main password does not open IMAPS again");
+    } finally {
+        await context.close();
+        // Whatever failed above: the lab's alice as she was (no second factor, no app password).
+        if (appId !== "") logins.askHelper({ action: "app-revoke", user: ALICE, current: MAIN, id: appId });
+        if (recovery.length > 2)
+            logins.askHelper({ action: "totp-disable", user: ALICE, current: MAIN, code: recovery[2] });
+    }
+});
