@@ -244,6 +244,6 @@ export async function tlsHandshake(p: number, tlsOptions: tls.ConnectionOptions 
  * Whether `port` of the lab server takes a TCP connection: "open", "refused" or "dropped"
  * (wire/tcp.ts).
  */
-export function tcpProbe(p: number, host = SERVER, localAddress?: string, timeoutMs = 10_000) {
+export function tcpProbe(p: number, host: string = SERVER, localAddress?: string, timeoutMs = 10_000) {
     return wireTcp.tcpProbe(host, p, localAddress, timeoutMs);
 }

@@ -57,6 +57,12 @@ export function outsideRecords(): LabDnsRecord[] {
         { name: "_dmarc.bank.test", type: "TXT", content: '"v=DMARC1; p=reject"' },
         { name: "bank.test", type: "MX", content: "mx.bank.test", priority: 10 },
         { name: "mx.bank.test", type: "A", content: "203.0.113.25" },
+        // An outside sender with DMARC p=reject whose SPF allows the lab's client only: its mail
+        // relayed by the backup MX passes DMARC at the primary only if the primary judges the
+        // original client, not the backup MX (lab/checks/secondary-mx.test.ts).
+        { name: "shop.test", type: "TXT", content: '"v=spf1 ip4:192.0.2.7 ip6:2001:db8::7 -all"' },
+        { name: "_dmarc.shop.test", type: "TXT", content: '"v=DMARC1; p=reject"' },
+        { name: "shop.test", type: "A", content: NET.client4 },
         // A blocklist in the lab: Spamhaus ZEN lists NET.listed4 in the SBL (127.0.0.2) and the
         // XBL (127.0.0.4), 4 points each in rspamd; the lab's DNS is all the container asks.
         {

@@ -9,7 +9,7 @@
 // what a rule allows; outbound everything until the first outbound rule exists, then only
 // what the rules allow; ICMP only as listed.
 
-import { firewallRules, type FirewallRuleSpec } from "../render";
+import { firewallRules, secondaryFirewallRules, type FirewallRuleSpec } from "../render";
 import type { MailSpec } from "../model";
 import { NET } from "./harness/net";
 import { sh } from "./harness/processes";
@@ -58,13 +58,17 @@ function ruleLines(rule: FirewallRuleSpec): string[] {
  * to the server leaves msl-out (hook output); traffic from it arrives there (hook input).
  * Replaces the table atomically (one `nft -f` transaction).
  */
-export function renderCloudFirewall(rules: readonly FirewallRuleSpec[], iface: string = NET.outsideIf): string {
+export function renderCloudFirewall(
+    rules: readonly FirewallRuleSpec[],
+    iface: string = NET.outsideIf,
+    table: string = CLOUD_FIREWALL_TABLE,
+): string {
     const inbound = rules.filter((r) => r.direction === "in").flatMap(ruleLines);
     const outboundRules = rules.filter((r) => r.direction === "out");
     const outbound = outboundRules.flatMap(ruleLines);
     const chain = (
         name: string,
-        hook: "input" | "output",
+        hook: "input" | "output" | "forward",
         dev: "iifname" | "oifname",
         lines: string[],
         enforce: boolean,
@@ -80,15 +84,20 @@ export function renderCloudFirewall(rules: readonly FirewallRuleSpec[], iface: s
         ...(enforce ? [`        counter drop comment "not allowed by the cloud firewall"`] : []),
         "    }",
     ];
+    const enforceOut = outboundRules.length > 0;
     return [
         `# The stack's cloud firewall (render/boot/firewall.ts) on ${iface}, with Hetzner's semantics.`,
-        `table inet ${CLOUD_FIREWALL_TABLE}`,
-        `delete table inet ${CLOUD_FIREWALL_TABLE}`,
-        `table inet ${CLOUD_FIREWALL_TABLE} {`,
+        `table inet ${table}`,
+        `delete table inet ${table}`,
+        `table inet ${table} {`,
         // Inbound: only what a rule allows.
         ...chain("to_server", "output", "oifname", inbound, true),
         // Outbound: everything until the first outbound rule exists, then only what the rules allow.
-        ...chain("from_server", "input", "iifname", outbound, outboundRules.length > 0),
+        ...chain("from_server", "input", "iifname", outbound, enforceOut),
+        // The same for what msl-out routes between this server and the other one (the backup
+        // MX and its primary): each server's own firewall judges it, as both of Hetzner's do.
+        ...chain("to_server_routed", "forward", "oifname", inbound, true),
+        ...chain("from_server_routed", "forward", "iifname", outbound, enforceOut),
         "}",
         "",
     ].join("\n");
@@ -97,4 +106,14 @@ export function renderCloudFirewall(rules: readonly FirewallRuleSpec[], iface: s
 /** Enforce `spec`'s firewall in msl-out now (replacing the previous rules). */
 export function applyCloudFirewall(spec: MailSpec): void {
     sh("ip", ["netns", "exec", NET.outsideNs, "nft", "-f", "-"], { input: renderCloudFirewall(firewallRules(spec)) });
+}
+
+/** The backup MX's own firewall (its table, on its own link). */
+export const SECONDARY_FIREWALL_TABLE = "mailstack_cloud_firewall_mx2";
+
+/** Enforce the backup MX's firewall (secondaryFirewallRules) in msl-out, on its link. */
+export function applySecondaryFirewall(spec: MailSpec): void {
+    sh("ip", ["netns", "exec", NET.outsideNs, "nft", "-f", "-"], {
+        input: renderCloudFirewall(secondaryFirewallRules(spec), NET.mx2OutsideIf, SECONDARY_FIREWALL_TABLE),
+    });
 }

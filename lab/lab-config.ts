@@ -5,12 +5,13 @@ import { X509Certificate } from "node:crypto";
 import { createRequire } from "node:module";
 
 import { renderUserData } from "../render/boot/user-data";
+import { renderSecondaryUserData } from "../render/features/backup-mx";
 import { buildSpec, MailSpec, RawConfig } from "../model";
 import { ACME_DIRECTORY, ACME_HOST } from "./acme";
 import { daneSignedZone } from "./dane";
 import { MAIL_VOLUME_DEVICE } from "./harness/container";
 import { NET } from "./harness/net";
-import { provisionalHostKey } from "./harness/ssh";
+import { provisionalHostKey, SECONDARY } from "./harness/ssh";
 import { labBackupConfig } from "./storagebox";
 
 /** Lab-only passwords (the lab network is private; these are never used anywhere else). */
@@ -67,8 +68,22 @@ export function labRawConfig(): RawConfig {
         // signed by the lab's Knot DNS with a key made for this run, is validated (its DS).
         resolver: { forward: [NET.client4], signedZones: [daneSignedZone()] },
         backup: labBackupConfig(),
+        ...(labHasSecondary() ? { secondaryMx: LAB_SECONDARY_MX } : {}),
     };
 }
+
+/**
+ * Whether this lab run boots the backup MX (`npm run lab -- --secondary`, or `--only` naming
+ * secondary-mx.test.ts): lab/run.ts sets it for itself and the checks it starts, so that all
+ * of them build the same config (with `mailstack:secondaryMx`: its MX records, the primary's
+ * trust in its addresses).
+ */
+export function labHasSecondary(): boolean {
+    return process.env.MAILSTACK_LAB_SECONDARY === "1";
+}
+
+/** The lab's backup MX: another name under example.org, in "another location" (msl-mx2). */
+export const LAB_SECONDARY_MX = { hostname: "mx2.example.org", location: "fsn1" } as const;
 
 const LAB_BASE_CONFIG: RawConfig = {
     hostname: "mail.example.org",
@@ -117,6 +132,14 @@ export function labRelayRawConfig(): RawConfig {
 
 export function labSpec(): MailSpec {
     return buildSpec(labRawConfig());
+}
+
+/** The backup MX's user-data, as the stack sends it for its second server (its own provisional host key). */
+export function labSecondaryUserData(spec: MailSpec): string {
+    return renderSecondaryUserData(spec, {
+        mailVolumeDevice: MAIL_VOLUME_DEVICE,
+        provisionalHostKey: provisionalHostKey(SECONDARY),
+    });
 }
 
 /** The user-data the stack sends to Hetzner for this spec, with the lab's mail volume device. */

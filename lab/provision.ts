@@ -5,14 +5,30 @@
 import { createHash, createPublicKey, generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { hostKeyFromReport, PROVISIONING_PLAN, type PlanInputs, type StepRole } from "../render/plan/plan";
+import {
+    hostKeyFromReport,
+    PROVISIONING_PLAN,
+    SECONDARY_PROVISIONING_PLAN,
+    type PlanInputs,
+    type ProvisioningStep,
+    type StepRole,
+} from "../render/plan/plan";
 import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH, hashPassword } from "../render/plan/passwords";
 import { remoteCommand, type ScriptName } from "../scripts/commands";
 import type { MailSpec } from "../model";
 import { acmeLabCa } from "./acme";
-import { applyCloudFirewall } from "./firewall";
+import { applyCloudFirewall, applySecondaryFirewall } from "./firewall";
 import { STATE_DIR } from "./harness/processes";
-import { pinHostKey, pinnedHostKey, provisionalHostKey, sshAsync } from "./harness/ssh";
+import { NET } from "./harness/net";
+import {
+    pinHostKey,
+    pinnedHostKey,
+    PRIMARY,
+    provisionalHostKey,
+    SECONDARY,
+    sshAsync,
+    type SshTarget,
+} from "./harness/ssh";
 import { LAB_PASSWORDS, LAB_RELAY, LAB_SENDER_PASSWORDS } from "./lab-config";
 import { backupClientKey, LAB_BACKUP_PASSWORD } from "./storagebox";
 
@@ -83,13 +99,19 @@ export function labPlanInputs(spec: MailSpec, passwords: Readonly<Record<string,
         ...(spec.backup
             ? { backup: { password: LAB_BACKUP_PASSWORD, sshPrivateKey: backupClientKey().privateKeyOpenssh } }
             : {}),
+        // The backup MX's primary IPs, which the primary's rspamd trusts (mail-data).
+        ...(spec.secondaryMx ? { secondaryMxAddresses: [NET.mx2Server4, NET.mx2Server6] } : {}),
     };
 }
 
 /** Run one command on the lab server exactly as the stack's step would. */
-async function runCommand(command: string, stdin?: string): Promise<{ status: number; output: string; ms: number }> {
+async function runCommand(
+    command: string,
+    stdin?: string,
+    target: SshTarget = PRIMARY,
+): Promise<{ status: number; output: string; ms: number }> {
     const start = Date.now();
-    const r = await sshAsync(command, { input: stdin ?? "", allowFail: true, timeoutMs: 600_000 });
+    const r = await sshAsync(command, { input: stdin ?? "", allowFail: true, timeoutMs: 600_000 }, target);
     return { status: r.status ?? -1, output: `${r.stdout}${r.stderr}`.trim(), ms: Date.now() - start };
 }
 
@@ -102,10 +124,11 @@ export function runStep(script: ScriptName, stdin?: string): Promise<{ status: n
  * Lab only: trust the lab CA behind pebble's HTTPS, the hook issue-certificate.sh offers for
  * a test CA. Written only when it differs, so a second run changes nothing.
  */
-async function trustLabAcmeCa(): Promise<{ status: number; output: string }> {
+async function trustLabAcmeCa(target: SshTarget): Promise<{ status: number; output: string }> {
     const r = await sshAsync(
         'f=/etc/mailstack/acme-ca.pem; t=$(mktemp); cat >"$t"; if cmp -s "$t" "$f"; then rm -f "$t"; else install -m 0644 "$t" "$f" && rm -f "$t"; fi',
         { input: acmeLabCa(), allowFail: true },
+        target,
     );
     return { status: r.status ?? -1, output: r.stderr };
 }
@@ -124,7 +147,7 @@ export interface RenderedStep {
  * provisioning (below) and an earlier mailstack's plan (lab/harness/earlier.ts) both go
  * through here.
  */
-export async function runSteps(steps: readonly RenderedStep[]): Promise<ProvisionResult> {
+export async function runSteps(steps: readonly RenderedStep[], target: SshTarget = PRIMARY): Promise<ProvisionResult> {
     const done: NonNullable<ProvisionResult["steps"]> = [];
     const failed = (step: string, r: { status: number; output: string }) => ({
         ran: true,
@@ -135,18 +158,19 @@ export async function runSteps(steps: readonly RenderedStep[]): Promise<Provisio
     for (const step of steps) {
         // As in the stack, where its inputs never change on one server: host-key runs once,
         // and the key it made stays pinned.
-        if (step.pin === "provisional" && pinnedHostKey() !== provisionalHostKey().publicKeyOpenssh) continue;
+        if (step.pin === "provisional" && pinnedHostKey(target) !== provisionalHostKey(target).publicKeyOpenssh)
+            continue;
         // The stack orders this step after the host's DNS records; in the lab, the DNS is up
         // before provisioning starts, and the lab's ACME CA must be trusted first.
         if (step.waitsFor.includes("host-dns")) {
-            const ca = await trustLabAcmeCa();
+            const ca = await trustLabAcmeCa(target);
             if (ca.status !== 0) return failed("lab ACME CA", ca);
         }
-        const r = await runCommand(step.command, step.stdin);
+        const r = await runCommand(step.command, step.stdin, target);
         done.push({ step: step.role, ...r });
         if (r.status !== 0) return failed(step.role, r);
         // From here on, ssh expects the key the server made (connection.hostKey in the stack).
-        if (step.role === "host-key") pinHostKey(hostKeyFromReport(r.output));
+        if (step.role === "host-key") pinHostKey(hostKeyFromReport(r.output), target);
     }
     return {
         ran: true,
@@ -170,13 +194,32 @@ export async function provision(
     const inputs = { ...labPlanInputs(spec, passwords), ...extra };
     // `pulumi up` updates the cloud firewall with the config (a relay's port, the backup's).
     applyCloudFirewall(spec);
-    return runSteps(
-        PROVISIONING_PLAN.filter((step) => !only || only.includes(step.role)).map((step) => ({
+    return runSteps(renderSteps(PROVISIONING_PLAN, spec, inputs, only));
+}
+
+function renderSteps(
+    plan: readonly ProvisioningStep[],
+    spec: MailSpec,
+    inputs: PlanInputs,
+    only?: readonly StepRole[],
+): RenderedStep[] {
+    return plan
+        .filter((step) => !only || only.includes(step.role))
+        .map((step) => ({
             role: step.role,
             command: step.command(),
             stdin: step.stdin?.(spec, inputs),
             pin: step.pin,
             waitsFor: step.waitsFor,
-        })),
-    );
+        }));
+}
+
+/**
+ * The backup MX's plan (SECONDARY_PROVISIONING_PLAN) against the lab's second server, as the
+ * stack runs it against its own server: no secret goes there. Its firewall first, as `pulumi
+ * up` updates it with the config. `only`: a subset, e.g. relay-data after a new mailbox.
+ */
+export async function provisionSecondary(spec: MailSpec, only?: readonly StepRole[]): Promise<ProvisionResult> {
+    applySecondaryFirewall(spec);
+    return runSteps(renderSteps(SECONDARY_PROVISIONING_PLAN, spec, labPlanInputs(spec), only), SECONDARY);
 }

@@ -7,6 +7,10 @@
 //   --only a.test.ts,b.test.ts
 //             run only these check files (and boot.test.ts, which every check needs), in
 //             the order of checks/order.ts: for working on a check. CI never passes it.
+//   --secondary
+//             also boot the backup MX (mailstack:secondaryMx) in msl-mx2, beside the primary,
+//             and run secondary-mx.test.ts (skipped without it). Implied by --only naming
+//             secondary-mx.test.ts. Opt-in for now: CI does not pass it (lab/README.md).
 //
 // Needs root on Linux (namespaces, tmpfs, loop device). Host tools: lab/install-deps.sh.
 
@@ -34,6 +38,12 @@ export type { LabContext } from "./harness/standup";
 const keep = process.argv.includes("--keep");
 const onlyArg = process.argv.indexOf("--only");
 const only = onlyArg >= 0 ? (process.argv[onlyArg + 1] ?? "").split(",").filter(Boolean) : undefined;
+/** The check that needs the backup MX; naming it in --only boots it. */
+const SECONDARY_CHECK = "secondary-mx.test.ts";
+if (process.argv.includes("--secondary") || only?.includes(SECONDARY_CHECK)) {
+    // Read by labSpec() here and in every check process (they inherit it): all build one config.
+    process.env.MAILSTACK_LAB_SECONDARY = "1";
+}
 /** The container's console of the last run, kept after the state dir is gone. */
 const LAST_CONSOLE_LOG = "/var/tmp/mailstack-lab-console.log";
 const timings: [string, number][] = [];

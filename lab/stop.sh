@@ -14,16 +14,29 @@ alive() { # alive PID STARTTIME: running (a zombie, exited but not yet reaped, c
         [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]
 }
 
-# Processes: the container (nspawn) first, then the rest.
+# Processes: the containers (nspawn, and nspawn-mx2 of the backup MX) first, then the rest.
 if [ -d "$state/pids" ]; then
     names=()
-    [ -e "$state/pids/nspawn" ] && names+=(nspawn)
+    for p in "$state/pids"/nspawn*; do
+        [ -e "$p" ] && names+=("${p##*/}")
+    done
     for p in "$state/pids"/*; do
-        [ -e "$p" ] && [ "${p##*/}" != nspawn ] && names+=("${p##*/}")
+        case ${p##*/} in nspawn*) ;; *) [ -e "$p" ] && names+=("${p##*/}") ;; esac
+    done
+    # The containers halt together (each may take its 15 s below), not one after the other.
+    declare -A termed=()
+    for f in "${names[@]}"; do
+        case $f in nspawn*) ;; *) continue ;; esac
+        read -r pid st _ <"$state/pids/$f" || continue
+        if alive "$pid" "$st"; then
+            echo "stop: $f (pid $pid)"
+            kill -TERM "$pid" 2>/dev/null
+            termed[$f]=1
+        fi
     done
     for f in "${names[@]}"; do
         read -r pid st sig <"$state/pids/$f" || continue
-        if [ "$f" = leader ]; then
+        if [ "$f" = leader ] || [ "$f" = leader-mx2 ]; then
             if alive "$pid" "$st"; then
                 echo "stop: the container's PID 1 outlived nspawn, SIGKILL (pid $pid)"
                 kill -KILL "$pid" 2>/dev/null
@@ -39,8 +52,10 @@ if [ -d "$state/pids" ]; then
             for _ in $(seq 1 25); do alive "$pid" "$st" || break; sleep 0.2; done
         fi
         if alive "$pid" "$st"; then
-            echo "stop: $f (pid $pid)"
-            kill -TERM "$pid" 2>/dev/null
+            if [ -z "${termed[$f]:-}" ]; then
+                echo "stop: $f (pid $pid)"
+                kill -TERM "$pid" 2>/dev/null
+            fi
             # nspawn: the first SIGTERM halts the container cleanly, a second one terminates it.
             # Nothing of the run needs the clean halt (the replacement check makes its own), and
             # after a full run one unit or another takes 15 s and more: 5 s, then terminate.
@@ -60,15 +75,17 @@ if [ -d "$state/pids" ]; then
     done
 fi
 
-# The mail volume's loop device.
-if [ -s "$state/loop" ]; then
-    dev=$(cat "$state/loop")
-    if losetup "$dev" 2>/dev/null | grep -q "$state"; then
-        echo "stop: detaching $dev"
-        losetup -d "$dev" || echo "stop: could not detach $dev" >&2
+# The mail volume's loop device, and the backup MX's queue volume's.
+for loop in loop loop-mx2; do
+    if [ -s "$state/$loop" ]; then
+        dev=$(cat "$state/$loop")
+        if losetup "$dev" 2>/dev/null | grep -q "$state"; then
+            echo "stop: detaching $dev"
+            losetup -d "$dev" || echo "stop: could not detach $dev" >&2
+        fi
+        rm -f "$state/$loop"
     fi
-    rm -f "$state/loop"
-fi
+done
 
 # The tmpfs with the container's root and the volume image.
 if [ -s "$state/mount" ]; then
@@ -92,7 +109,7 @@ if [ -s "$state/netns" ]; then
     rm -f "$state/netns"
 fi
 
-left=$( { [ -s "$state/mount" ] && echo mount; [ -s "$state/loop" ] && echo loop; ls "$state/pids" 2>/dev/null; } | tr '\n' ' ')
+left=$( { [ -s "$state/mount" ] && echo mount; [ -s "$state/loop" ] && echo loop; [ -s "$state/loop-mx2" ] && echo loop-mx2; ls "$state/pids" 2>/dev/null; } | tr '\n' ' ')
 if [ -n "${left// /}" ]; then
     echo "stop: left behind: $left(state kept in $state)" >&2
     exit 1

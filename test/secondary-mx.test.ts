@@ -574,5 +574,8 @@ describe("the program with a backup MX (mocks)", () => {
             (f) => f.path === "/etc/rspamd/local.d/external_relay.conf",
         )!;
         expect(trust.content).toContain('ip_map = ["192.0.2.26", "2001:db8:26::1"];');
+        // rspamd ships external_relay disabled: without this its rule is never loaded (the
+        // lab's secondary-mx.test.ts saw the backup MX's mail judged by its own address).
+        expect(trust.content).toMatch(/^enabled = true;$/m);
     });
 });

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import { MAIL_PACKAGES } from "../../render";
 import { DAV_PACKAGES, WEBMAIL_PACKAGES } from "../../render/features";
 import { daemonMemory } from "../harness/memory";
-import { labSpec } from "../lab-config";
+import { labHasSecondary, labSpec } from "../lab-config";
 import { context, MAIL_VOLUME_DEVICE, NET, ssh } from "./helpers";
 
 void test("The image boots and cloud-init finishes without error", () => {
@@ -25,12 +25,13 @@ void test("Root logs in over SSH from outside with the deploy key, and passwords
 });
 
 void test("The lab network has no way out: only lab namespaces and documentation addresses", () => {
-    // This process runs in msl-out: its only interfaces are lo and the veth to the server.
+    // This process runs in msl-out: its only interfaces are lo and the veth to the server (and,
+    // with --secondary, the veth to the backup MX in msl-mx2).
     const links = execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" })
         .trim()
         .split("\n")
         .map((l) => l.split(":")[1].trim().split("@")[0]);
-    assert.deepEqual(links.sort(), ["lo", NET.outsideIf].sort());
+    assert.deepEqual(links.sort(), ["lo", NET.outsideIf, ...(labHasSecondary() ? [NET.mx2OutsideIf] : [])].sort());
     const routes = ssh("ip -o route show; ip -o -6 route show").stdout;
     assert.match(routes, new RegExp(`default via ${NET.client4.replace(/\./g, "\\.")}`));
     assert.match(

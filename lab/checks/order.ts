@@ -30,6 +30,10 @@ export const CHECK_ORDER = [
     "quota.test.ts",
     // Port 25's refusals (relaying, our domains as sender, AUTH); independent of the checks around it.
     "relay.test.ts",
+    // The backup MX (only with --secondary, skipped otherwise): the primary's Postfix stopped, mail taken by the
+    // backup MX, refusals there, then delivered once. After relay.test.ts (whose probes it reuses); it ends with the
+    // primary's Postfix running and the backup MX's queue empty.
+    "secondary-mx.test.ts",
     // Sending with a login on 587/465 and the sender rules; independent of the checks around it.
     "submission.test.ts",
     // A sender for applications (notify@example.org): it sends as itself, signed, and nothing else; its refused

@@ -7,7 +7,18 @@ import * as path from "node:path";
 import { acmeLabCa, savedPebbleRoot } from "../acme";
 import { NET } from "./net";
 import { LAB_DIR, readPid, recordPid, sh, shAsync, sleep, startTime, STATE_DIR, writeState } from "./processes";
-import { keyPath, knownHostsFile, pinHostKey, provisionalHostKey, ssh, sshAsync, waitForSsh } from "./ssh";
+import {
+    keyPath,
+    knownHostsFile,
+    pinHostKey,
+    PRIMARY,
+    provisionalHostKey,
+    SECONDARY,
+    ssh,
+    sshAsync,
+    type SshTarget,
+    waitForSsh,
+} from "./ssh";
 
 /** Where the user-data finds the mail volume, shaped like Hetzner's `linuxDevice`. */
 export const MAIL_VOLUME_DEVICE = "/dev/disk/by-id/scsi-0HC_Volume_100000001";
@@ -47,7 +58,7 @@ export function prepareState(): void {
         }
         teardown();
     }
-    for (const ns of [NET.serverNs, NET.outsideNs]) {
+    for (const ns of [NET.serverNs, NET.outsideNs, NET.mx2Ns]) {
         if (fs.existsSync(`/run/netns/${ns}`)) {
             throw new Error(
                 `network namespace ${ns} exists but is not recorded by a lab; remove it with: ip netns del ${ns}`,
@@ -81,10 +92,15 @@ export function labTmpfs(): string {
  * with a NoCloud seed of the given user-data and a new instance id, as Hetzner boots a new
  * server. Returns the root's path.
  */
-export function unpackRoot(tarball: string, opts: { userData: string; hostname: string }, publicKey: string): string {
+export function unpackRoot(
+    tarball: string,
+    opts: { userData: string; hostname: string },
+    publicKey: string,
+    target: SshTarget = PRIMARY,
+): string {
     // A fresh root boots with the user-data's provisional host key: expect that one.
-    pinHostKey(provisionalHostKey().publicKeyOpenssh);
-    const root = path.join(labTmpfs(), "root");
+    pinHostKey(provisionalHostKey(target).publicKeyOpenssh, target);
+    const root = path.join(labTmpfs(), target.name ? `root-${target.name}` : "root");
     fs.rmSync(root, { recursive: true, force: true });
     fs.mkdirSync(root);
     sh("tar", ["-C", root, "--numeric-owner", "-xf", tarball]);
@@ -123,13 +139,13 @@ export function unpackRoot(tarball: string, opts: { userData: string; hostname: 
  * A new, empty mail volume: an ext4 image (Hetzner formats volumes with `format: ext4`) on
  * a loop device, recorded for lab/stop.sh. Returns the loop device.
  */
-export function createVolume(): string {
-    const image = labVolumeImage();
+export function createVolume(target: SshTarget = PRIMARY): string {
+    const image = target.name ? path.join(labTmpfs(), `queue-volume-${target.name}.img`) : labVolumeImage();
     fs.rmSync(image, { force: true });
     sh("truncate", ["-s", VOLUME_SIZE, image]);
     sh("mkfs.ext4", ["-q", "-F", image]);
     const loopDevice = sh("losetup", ["--find", "--show", image]).stdout.trim();
-    writeState("loop", `${loopDevice}\n`);
+    writeState(target.name ? `loop-${target.name}` : "loop", `${loopDevice}\n`);
     return loopDevice;
 }
 
@@ -174,8 +190,10 @@ function findLeader(nspawnPid: number): number | undefined {
 export async function bootContainer(
     root: string,
     loopDevice: string,
+    target: SshTarget = PRIMARY,
 ): Promise<Pick<Lab, "nspawnPid" | "leaderPid" | "consoleLog">> {
-    const consoleLog = path.join(STATE_DIR, "console.log");
+    const dash = target.name ? `-${target.name}` : "";
+    const consoleLog = path.join(STATE_DIR, `console${dash}.log`);
     const out = fs.openSync(consoleLog, "a");
     const child = spawn(
         "setsid",
@@ -183,10 +201,10 @@ export async function bootContainer(
             "systemd-nspawn",
             "--boot",
             `--directory=${root}`,
-            "--machine=mailstack-lab",
+            `--machine=mailstack-lab${dash}`,
             "--register=no",
             "--keep-unit",
-            `--network-namespace-path=/run/netns/${NET.serverNs}`,
+            `--network-namespace-path=/run/netns/${target === SECONDARY ? NET.mx2Ns : NET.serverNs}`,
             // nspawn grants CAP_NET_ADMIN only with --private-network, not when it joins a
             // namespace. fail2ban needs it for its nftables bans, as on the real VM; it only
             // reaches msl-srv, the lab's own namespace.
@@ -201,7 +219,7 @@ export async function bootContainer(
     fs.closeSync(out);
     if (child.pid === undefined) throw new Error("could not start systemd-nspawn");
     // setsid execs in place (we are not a group leader), so child.pid is nspawn's PID.
-    recordPid("nspawn", child.pid);
+    recordPid(target.nspawn, child.pid);
     child.unref();
     const started = Date.now();
     let leader: number | undefined;
@@ -215,13 +233,13 @@ export async function bootContainer(
         const tail = fs.readFileSync(consoleLog, "utf8").split("\n").slice(-30).join("\n");
         throw new Error(`systemd-nspawn did not start a container:\n${tail}`);
     }
-    recordPid("leader", leader);
+    recordPid(`leader${dash}`, leader);
     return { nspawnPid: child.pid, leaderPid: leader, consoleLog };
 }
 
 /** `cloud-init status --wait`: 0 done, 2 done with deprecation warnings, 1 error. */
-export async function waitForCloudInit(): Promise<{ status: number; long: string }> {
-    const r = await sshAsync("cloud-init status --wait --long", { allowFail: true, timeoutMs: 600_000 });
+export async function waitForCloudInit(target: SshTarget = PRIMARY): Promise<{ status: number; long: string }> {
+    const r = await sshAsync("cloud-init status --wait --long", { allowFail: true, timeoutMs: 600_000 }, target);
     return { status: r.status ?? -1, long: (r.stdout + r.stderr).trim() };
 }
 

@@ -64,6 +64,18 @@ export const NET = {
     oldImap4: "203.0.113.143",
     /** The same old provider with a self-signed certificate (a certificate that does not verify). */
     oldImapBadCert4: "203.0.113.144",
+    /**
+     * The backup MX (mailstack:secondaryMx, `--secondary`): its own namespace, linked to msl-out
+     * by a second veth pair, in another network as in another location; msl-out routes between
+     * it and msl-srv, as the internet does between two Hetzner locations.
+     */
+    mx2Ns: "msl-mx2",
+    mx2OutsideIf: "out1",
+    mx2Server4: "203.0.113.52",
+    mx2Server6: "2001:db8:52::52",
+    /** msl-out's end of that link: the backup MX's gateway. */
+    mx2Gateway4: "203.0.113.1",
+    mx2Gateway6: "2001:db8:52::1",
 } as const;
 
 /** Create msl-srv and msl-out with one veth pair between them. No link to the host. */
@@ -105,6 +117,37 @@ export function createNetwork(): void {
     run(o, "-6", "addr", "add", `${NET.client6}/64`, "dev", NET.outsideIf, "nodad");
     run(o, "-6", "addr", "add", `${NET.mx6}/64`, "dev", NET.outsideIf, "nodad");
     run(o, "link", "set", NET.outsideIf, "up");
+}
+
+/**
+ * The backup MX's namespace msl-mx2 with its veth pair to msl-out (created inside msl-out, its
+ * peer directly in msl-mx2: it never exists in the host netns), and forwarding in msl-out
+ * between its two links, so that the two servers reach each other through the "outside".
+ * Nothing is linked to the host's network.
+ */
+export function createSecondaryNetwork(): void {
+    const { mx2Ns: m, outsideNs: o } = NET;
+    fs.appendFileSync(path.join(STATE_DIR, "netns"), `${m}\n`);
+    sh("ip", ["netns", "add", m]);
+    sh("ip", ["-n", o, "link", "add", NET.mx2OutsideIf, "type", "veth", "peer", "name", NET.serverIf, "netns", m]);
+    const run = (ns: string, ...args: string[]) => sh("ip", ["-n", ns, ...args]);
+    run(m, "link", "set", "lo", "up");
+    run(m, "addr", "add", `${NET.mx2Server4}/24`, "dev", NET.serverIf);
+    run(m, "-6", "addr", "add", `${NET.mx2Server6}/64`, "dev", NET.serverIf, "nodad");
+    run(m, "link", "set", NET.serverIf, "up");
+    run(m, "route", "add", "default", "via", NET.mx2Gateway4);
+    run(m, "-6", "route", "add", "default", "via", NET.mx2Gateway6);
+    run(o, "addr", "add", `${NET.mx2Gateway4}/24`, "dev", NET.mx2OutsideIf);
+    run(o, "-6", "addr", "add", `${NET.mx2Gateway6}/64`, "dev", NET.mx2OutsideIf, "nodad");
+    run(o, "link", "set", NET.mx2OutsideIf, "up");
+    // msl-out routes between its two links (its own namespace's sysctls only).
+    sh("nsenter", [
+        `--net=/run/netns/${o}`,
+        "sysctl",
+        "-qw",
+        "net.ipv4.ip_forward=1",
+        "net.ipv6.conf.all.forwarding=1",
+    ]);
 }
 
 function nsInode(p: string): number | undefined {

@@ -8,20 +8,34 @@ import * as path from "node:path";
 import type { MailSpec } from "../../model";
 import { savePebbleRoot, startAcmeServer } from "../acme";
 import { startSignedDns } from "../dane";
-import { applyCloudFirewall } from "../firewall";
+import { applyCloudFirewall, applySecondaryFirewall } from "../firewall";
 import { labDnsRecords } from "../dns";
-import { LAB_RELAY, labSpec, labUserData } from "../lab-config";
-import { labDkimPublicKeysPem, provision } from "../provision";
+import { LAB_RELAY, labSecondaryUserData, labSpec, labUserData } from "../lab-config";
+import { labDkimPublicKeysPem, provision, provisionSecondary } from "../provision";
 import { startStorageBox } from "../storagebox";
-import { bootContainer, imageTarball, type Lab, prepareRoot, prepareState, waitForCloudInit } from "./container";
-import { createNetwork, NET, startOutsideDaemon } from "./net";
+import {
+    bootContainer,
+    createVolume,
+    imageTarball,
+    type Lab,
+    prepareRoot,
+    prepareState,
+    unpackRoot,
+    waitForCloudInit,
+} from "./container";
+import { createNetwork, createSecondaryNetwork, NET, startOutsideDaemon } from "./net";
 import { LAB_DIR, STATE_DIR } from "./processes";
-import { deployKey, waitForSsh } from "./ssh";
+import { deployKey, SECONDARY, waitForSsh } from "./ssh";
 
 /** What the checks can read about this run: $MAILSTACK_LAB_STATE/context.json. */
 export interface LabContext {
     cloudInit: { status: number; long: string };
     provisioning: { ran: boolean; ok: boolean; detail: string };
+    /** The backup MX, when this run booted one (`--secondary`). */
+    secondary?: {
+        cloudInit: { status: number; long: string };
+        provisioning: { ran: boolean; ok: boolean; detail: string };
+    };
 }
 
 /** Runs one stage of the stand-up and records how long it took under `label`. */
@@ -43,6 +57,7 @@ export function writeLabDnsRecords(spec: MailSpec): string {
         ipv4: NET.server4,
         ipv6: NET.server6,
         dkimPublicKeysPem: labDkimPublicKeysPem(spec),
+        ...(spec.secondaryMx ? { secondary: { ipv4: NET.mx2Server4, ipv6: NET.mx2Server6 } } : {}),
     });
     const file = path.join(STATE_DIR, "dns-records.json");
     // Whole or not at all: the lab DNS may read it at any moment.
@@ -66,6 +81,10 @@ export async function standUpLab(lab: Partial<Lab>, timed: Timed): Promise<Stood
         createNetwork();
         // Every check runs behind the firewall the real server gets.
         applyCloudFirewall(spec);
+        if (spec.secondaryMx) {
+            createSecondaryNetwork();
+            applySecondaryFirewall(spec);
+        }
     });
     const publicKey = deployKey();
     await timed("lab DNS in msl-out", async () => {
@@ -90,25 +109,63 @@ export async function standUpLab(lab: Partial<Lab>, timed: Timed): Promise<Stood
         lab,
         await timed("unpack onto tmpfs", () => prepareRoot(tarball, { userData, hostname: spec.hostname }, publicKey)),
     );
+    const secondaryRoot = spec.secondaryMx
+        ? await timed("backup MX: unpack onto tmpfs", () => ({
+              root: unpackRoot(
+                  tarball,
+                  { userData: labSecondaryUserData(spec), hostname: spec.secondaryMx!.hostname },
+                  publicKey,
+                  SECONDARY,
+              ),
+              loopDevice: createVolume(SECONDARY),
+          }))
+        : undefined;
     await timed("Storage Box in msl-out", () => startStorageBox(tarball));
     const booted = Date.now();
-    Object.assign(
-        lab,
-        await timed("boot to SSH login", async () => {
-            const b = await bootContainer(lab.root!, lab.loopDevice!);
-            console.log(
-                `lab: systemd-nspawn pid ${b.nspawnPid}, container leader pid ${b.leaderPid}, console ${b.consoleLog}`,
+    // The backup MX boots and is provisioned beside the primary (its plan needs nothing of the
+    // primary's), so it costs the lab little wall time.
+    const [primary, secondary] = await Promise.all([
+        (async () => {
+            Object.assign(
+                lab,
+                await timed("boot to SSH login", async () => {
+                    const b = await bootContainer(lab.root!, lab.loopDevice!);
+                    console.log(
+                        `lab: systemd-nspawn pid ${b.nspawnPid}, container leader pid ${b.leaderPid}, console ${b.consoleLog}`,
+                    );
+                    await waitForSsh();
+                    return b;
+                }),
             );
-            await waitForSsh();
-            return b;
-        }),
-    );
-    const cloudInit = await timed("cloud-init (after SSH)", () => waitForCloudInit());
-    console.log(`lab: cloud-init status exit ${cloudInit.status}\n${cloudInit.long.replace(/^/gm, "  ")}`);
-    const provisioning = await timed("provisioning", () => provision(spec));
+            const cloudInit = await timed("cloud-init (after SSH)", () => waitForCloudInit());
+            console.log(`lab: cloud-init status exit ${cloudInit.status}\n${cloudInit.long.replace(/^/gm, "  ")}`);
+            const provisioning = await timed("provisioning", () => provision(spec));
+            return { cloudInit, provisioning };
+        })(),
+        secondaryRoot && standUpSecondary(spec, secondaryRoot, timed),
+    ]);
+    const { cloudInit, provisioning } = primary;
     const bootToProvisioned = (Date.now() - booted) / 1000;
     console.log(`lab: provisioning: ${provisioning.detail}`);
-    const context: LabContext = { cloudInit, provisioning };
+    const context: LabContext = { cloudInit, provisioning, ...(secondary ? { secondary } : {}) };
     fs.writeFileSync(path.join(STATE_DIR, "context.json"), JSON.stringify(context, null, 2));
     return { spec, context, bootToProvisioned };
+}
+
+/** The backup MX: booted from its own user-data in msl-mx2, cloud-init, then its plan. */
+async function standUpSecondary(
+    spec: MailSpec,
+    disk: { root: string; loopDevice: string },
+    timed: Timed,
+): Promise<NonNullable<LabContext["secondary"]>> {
+    await timed("backup MX: boot to SSH login", async () => {
+        const b = await bootContainer(disk.root, disk.loopDevice, SECONDARY);
+        console.log(`lab: backup MX: systemd-nspawn pid ${b.nspawnPid}, console ${b.consoleLog}`);
+        await waitForSsh(SECONDARY);
+    });
+    const cloudInit = await timed("backup MX: cloud-init", () => waitForCloudInit(SECONDARY));
+    console.log(`lab: backup MX: cloud-init status exit ${cloudInit.status}\n${cloudInit.long.replace(/^/gm, "  ")}`);
+    const provisioning = await timed("backup MX: provisioning", () => provisionSecondary(spec));
+    console.log(`lab: backup MX: provisioning: ${provisioning.detail}`);
+    return { cloudInit, provisioning };
 }
