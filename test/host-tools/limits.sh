@@ -103,8 +103,8 @@ if [ "$have" = "alert 92" ]; then ok "mailstack-disk-guard status says alert and
     echo 'lmtp(bob@example.org)<8><z>: Error: Mailbox INBOX: Saving mail: write() failed: No space left on device'
 } >"$ROOT/tmp/guard/journal"
 have=$(guard_at 97 >/dev/null; cat "$ROOT/tmp/guard/calls" 2>/dev/null; echo --; guard_at 80 >/dev/null; rm "$ROOT/tmp/guard/journal"; guard_at 80 >/dev/null; cat "$ROOT/tmp/guard/calls" 2>/dev/null)
-want=$'--\npkill -x indexer-worker\ndoveadm fts flatcurve check -u alice@example.org *\ndoveadm fts flatcurve check -u carol@example.net *'
-if [ "$have" = "$want" ]; then ok "after the indexer's writes failed on a full volume, the disk guard waits for room, then ends the indexer workers and checks those users' indexes, once"; else not_ok "after the indexer's writes failed on a full volume, the disk guard waits for room, then ends the indexer workers and checks those users' indexes, once" "calls: $have"; fi
+want=$'--\npkill -x indexer-worker\ndoveadm fts flatcurve check -u alice@example.org *\ndoveadm fts rescan -u alice@example.org\ndoveadm index -u alice@example.org -q *\ndoveadm fts flatcurve check -u carol@example.net *\ndoveadm fts rescan -u carol@example.net\ndoveadm index -u carol@example.net -q *'
+if [ "$have" = "$want" ]; then ok "after the indexer's writes failed on a full volume, the disk guard waits for room, then ends the indexer workers, checks and rescans those users' indexes, once"; else not_ok "after the indexer's writes failed on a full volume, the disk guard waits for room, then ends the indexer workers, checks and rescans those users' indexes, once" "calls: $have"; fi
 echo 'lmtp(bob@example.org)<8><z>: Error: Mailbox INBOX: Saving mail: write() failed: No space left on device' >"$ROOT/tmp/guard/journal"
 rm -f "$ROOT/tmp/guard/calls"
 have=$(guard_at 80 >/dev/null; cat "$ROOT/tmp/guard/calls" 2>/dev/null)
