@@ -121,7 +121,7 @@ void test("alice's second factor: set up with a QR code, a code at every webmail
             const other = await fresh.newPage();
             assert.equal(await login(other, ""), false, "a login without a code opened the webmail");
             assert.ok(await login(other, nextCode), "a fresh code does not open the webmail");
-            await other.locator("#messagelist").waitFor({ timeout: 20_000 });
+            await other.locator("#mailboxlist").waitFor({ timeout: 20_000 }); // the folders: the message list is hidden while empty
             assert.equal(await login(await replayed.newPage(), nextCode), false, "a replayed code opened the webmail");
         } finally {
             await fresh.close();
