@@ -2,7 +2,8 @@
 // (lab/oldmail.ts) with mailstack:imports, then SEARCH BODY in a mailbox of 20 000 messages
 // with and without the full-text index, the index's size beside the mail, and the CPU a
 // delivery costs more with indexing. The lab's checks (import.test.ts, search.test.ts) show
-// that these work at smaller sizes; the sizes the issue names are measured here.
+// that these work at the sizes the issue names, with short messages; here they are measured
+// with bodies of ordinary text.
 //
 // The account: SIZE.movein.old messages spread as a Gmail account is (most in All Mail, then
 // INBOX, Sent, labels), about 9 KB each (bodies of ordinary text, one in ten with an
