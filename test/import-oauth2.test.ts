@@ -2,6 +2,7 @@
 // auth: "oauth2". The config's checks with their key paths, the files the import step sends
 // (XOAUTH2 in mbsync's settings, the app and endpoints, no password), the packages and the
 // firewall. The device authorization and the refresh run in the lab (lab/checks/import-oauth2.test.ts).
+import { importResults } from "../doctor/remote-sections";
 import { firewallRules } from "../render/boot/firewall";
 import { renderImportFiles, renderImportOAuth2, renderImportRc } from "../render/host/import";
 import { renderPackageList } from "../render/plan/plan";
@@ -171,4 +172,12 @@ describe("the import step's files for an OAuth2 account", () => {
         );
         expect(out(custom).filter((p) => p === "8443")).toHaveLength(1);
     });
+});
+
+test("doctor shows an expired or revoked authorization as a failure with the provider's reason and what to run", () => {
+    const reason =
+        "login: the OAuth2 authorization of evaluation@contoso.example expired or was revoked: invalid_grant (AADSTS50173: The provided grant has expired due to it being revoked, a fresh auth token is needed.); nothing was imported; run `mailstack-import authorize evaluation@nathabee.de` on the server";
+    const [[check, result]] = importResults([`${MAILBOX} failed 1796500000 0 ${reason}`, "now 1796503600"]);
+    expect(check).toBe(`import ${MAILBOX}`);
+    expect(result).toMatchObject({ status: "fail", detail: `the last run (1.0 h ago) failed: ${reason}` });
 });
