@@ -210,8 +210,10 @@ def list_folders(rc):
              "(the cloud firewall opens that port)")
     try:
         if xoauth2:
-            # The SASL XOAUTH2 initial response, as mbsync's Cyrus SASL plugin sends it.
-            imap.authenticate("XOAUTH2", lambda _: f"user={user}\x01auth=Bearer {password}\x01\x01".encode())
+            # The SASL XOAUTH2 initial response, as mbsync's Cyrus SASL plugin sends it; a
+            # refusal comes as a challenge with the error (JSON), answered with nothing.
+            xoauth2_response = f"user={user}\x01auth=Bearer {password}\x01\x01".encode()
+            imap.authenticate("XOAUTH2", lambda challenge: b"" if challenge else xoauth2_response)
         else:
             imap.login(user, password)
     except imaplib.IMAP4.error as e:
