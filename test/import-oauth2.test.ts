@@ -36,6 +36,15 @@ describe('mailstack:imports with auth: "oauth2" is checked before anything is de
         expect(
             buildSpec(withImports([{ ...M365, oauth2: { clientId: CLIENT_ID, tenant } }])).imports[0].oauth2?.tokenUrl,
         ).toBe(`https://login.microsoftonline.com/${tenant}/oauth2/v2.0/token`);
+        // Beside a password import, only that one needs its password.
+        const both = withImports([M365, { mailbox: "dave@nathabee.de", host: "imap.gmail.com", user: "d@gmail.com" }], {
+            "dave@nathabee.de": "an-app-password",
+        });
+        const domains = [{ ...(oneDomain().domains as object[])[0], mailboxes: ["evaluation", "dave"] }];
+        expect(configProblems({ ...both, domains })).toEqual([]);
+        expect(configProblems({ ...both, domains, importPasswords: {} })).toEqual([
+            `mailstack:importPasswords: has no password for dave@nathabee.de (mailstack:imports[1]): pulumi config set --secret --path 'mailstack:importPasswords["dave@nathabee.de"]'`,
+        ]);
         // A password import keeps no oauth2 at all.
         expect(
             buildSpec(withImports([{ mailbox: MAILBOX, host: "imap.gmail.com", user: "x" }], { [MAILBOX]: "p" }))
