@@ -140,6 +140,14 @@ describe("the import step's files for an OAuth2 account", () => {
         expect(lines.join("\n")).not.toContain(".password");
     });
 
+    test("a password account logs in with IMAP LOGIN only, never XOAUTH2, which the plugin would offer mbsync wherever the server does (Gmail)", () => {
+        const password = buildSpec(
+            withImports([{ mailbox: MAILBOX, host: "imap.gmail.com", user: "x@gmail.com" }], { [MAILBOX]: "p" }),
+        );
+        const lines = renderImportRc(password.imports[0]).split("\n");
+        expect(lines.filter((l) => l.startsWith("AuthMechs"))).toEqual(["AuthMechs LOGIN"]);
+    });
+
     test("the app and endpoints are a root-only file beside the settings; no password is sent, and none is needed", () => {
         const files = renderImportFiles(spec, {});
         const by = (p: string) => files.find((f) => f.path === p);

@@ -47,7 +47,13 @@ export function renderImportRc(i: ImportSpec): string {
               "AuthMechs XOAUTH2",
               `PassCmd "cat ${IMPORT_RUN_DIR}/${i.mailbox}.token"`,
           ]
-        : [`PassCmd "cat ${password}"`];
+        : [
+              "# IMAP LOGIN with the password. Named: by default mbsync tries every SASL mechanism",
+              "# the server offers, and with the XOAUTH2 plugin installed it would send the password",
+              "# as a token wherever XOAUTH2 is offered (Gmail offers it) and fail.",
+              "AuthMechs LOGIN",
+              `PassCmd "cat ${password}"`,
+          ];
     return [
         `# ${IMPORT_CONF_DIR}/${i.mailbox}.mbsyncrc - rendered by mailstack (import step). Root only.`,
         "# Every channel pulls new messages and flag changes from the old account, and never",
