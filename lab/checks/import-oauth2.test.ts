@@ -114,8 +114,9 @@ before(async () => {
 });
 
 after(async () => {
-    // Back to the lab's config (no import): the refresh token goes with it.
-    const r = await provision(labSpec(), LAB_PASSWORDS, ["packages", "import"]);
+    // Back to the lab's config (no import): the refresh token goes with it. The import step
+    // alone: the packages step never removes a package.
+    const r = await provision(labSpec(), LAB_PASSWORDS, ["import"]);
     assert.ok(r.ok, r.detail);
     assert.equal(ssh(`test -e '${TOKEN_FILE}' && echo kept || echo gone`).stdout.trim(), "gone");
     await stopOldProvider();
