@@ -23,7 +23,7 @@ import * as https from "node:https";
 import * as path from "node:path";
 import { labCaCertificate } from "./acme";
 import { NET, startOutsideDaemon } from "./harness/net";
-import { LAB_DIR, readPid, sleep, STATE_DIR } from "./harness/processes";
+import { LAB_DIR, readPid, STATE_DIR, stopRecorded } from "./harness/processes";
 
 export const OAUTH2_HOST = "login.oldmail.test";
 /** The app registered for the lab's server, as a user registers one in Entra ID. */
@@ -232,14 +232,7 @@ export async function startOAuth2Provider(): Promise<number> {
 
 /** Stop it by its recorded PID. */
 export async function stopOAuth2Provider(): Promise<void> {
-    const pid = readPid("oauth2");
-    if (pid === undefined) return;
-    process.kill(pid, "SIGTERM");
-    const start = Date.now();
-    while (readPid("oauth2") !== undefined) {
-        if (Date.now() - start > 10_000) throw new Error("the lab's OAuth2 provider did not stop");
-        await sleep(100);
-    }
+    await stopRecorded("oauth2", "SIGTERM", "the lab's OAuth2 provider");
 }
 
 /** A call to the provider's own side (the check runs in msl-out). */

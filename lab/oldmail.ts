@@ -16,7 +16,7 @@ import { labCaCertificate } from "./acme";
 import { imageTarball, labTmpfs } from "./harness/container";
 import { NET, startOutsideProcess } from "./harness/net";
 import { OAUTH2_INTERNAL } from "./oauth2";
-import { readPid, sh, sleep } from "./harness/processes";
+import { readPid, sh, stopRecorded } from "./harness/processes";
 
 /** The old account, as the stack config's mailstack:imports names it. */
 export const OLD_ACCOUNT = {
@@ -345,12 +345,17 @@ export function seedOldAccount(count: number, tag: string, o: SeedOptions = {}):
             "cur",
             `${Math.floor(date.getTime() / 1000)}.M${n}P1.oldmail:2,${flags}`,
         );
-        fs.writeFileSync(file, message);
-        fs.utimesSync(file, date, date);
-        fs.chownSync(file, UID, UID);
+        writeMaildirFile(file, message, date);
         written.push({ folder, subject, flags, date, bytes: Buffer.byteLength(message) });
     }
     return written;
+}
+
+/** One message file of the old provider: its mtime is the INTERNALDATE Dovecot shows. */
+function writeMaildirFile(file: string, message: string, date: Date): void {
+    fs.writeFileSync(file, message);
+    fs.utimesSync(file, date, date);
+    fs.chownSync(file, UID, UID);
 }
 
 /** Write `count` messages into carol's Microsoft-like folders, one per folder in turn, `tag` in each subject. */
@@ -379,9 +384,7 @@ export function seedM365Account(count: number, tag: string): OldMessage[] {
             "cur",
             `${Math.floor(date.getTime() / 1000)}.M${n}P2.m365:2,${flags}`,
         );
-        fs.writeFileSync(file, message);
-        fs.utimesSync(file, date, date);
-        fs.chownSync(file, UID, UID);
+        writeMaildirFile(file, message, date);
         written.push({ folder, subject: `${tag} ${n}`, flags, date, bytes: Buffer.byteLength(message) });
     }
     return written;
@@ -414,14 +417,7 @@ export async function startOldProvider(): Promise<number> {
 
 /** Stop it by its recorded PID (unshare ignores SIGTERM; --kill-child ends Dovecot). */
 export async function stopOldProvider(): Promise<void> {
-    const pid = readPid("oldmail");
-    if (pid === undefined) return;
-    process.kill(pid, "SIGKILL");
-    const start = Date.now();
-    while (readPid("oldmail") !== undefined) {
-        if (Date.now() - start > 10_000) throw new Error("the lab's old provider did not stop");
-        await sleep(100);
-    }
+    await stopRecorded("oldmail", "SIGKILL", "the lab's old provider");
 }
 
 /** How many messages the old account holds (every folder's cur/ and new/), read on the host. */
