@@ -7,6 +7,7 @@ import { readPid, STATE_DIR } from "../lab/harness/processes";
 import { standUpLab } from "../lab/harness/standup";
 import { current, MiB, note, put } from "./figures";
 import { port25, reading, sinkCeiling, submission, withoutSpamFilter } from "./mail-load";
+import { handover } from "./handover";
 import { movein } from "./movein";
 import { ALICE, MAILBOXES, only, SIZE } from "./options";
 import { BASE_DAEMONS, memoryNow, MemoryPeak, sum, untilIdle } from "./server";
@@ -40,6 +41,10 @@ export async function labRun(): Promise<void> {
         note(`settling took ${settled.seconds.toFixed(0)} s; busy: ${settled.busy || "nothing"}`);
         if (only === "movein") {
             await movein();
+            return;
+        }
+        if (only === "handover") {
+            await handover();
             return;
         }
         const idle = memoryNow();
@@ -112,6 +117,7 @@ export async function labRun(): Promise<void> {
 
         await tables(peak);
         await movein();
+        await handover();
     } finally {
         if (started) {
             const r = teardown();
