@@ -18,7 +18,8 @@
 // The parts: options.ts (the command line, how much), figures.ts (one value per run),
 // server.ts (the server's memory and CPU, idleness, the load generator load.ts in msl-out),
 // mail-load.ts (the ceiling, port 25, 587, IMAPS and POP3S), tables.ts (the tables' scale),
-// movein.ts (import from the old provider, search in 20 000 messages),
+// movein.ts (import from the old provider, search in 20 000 messages), handover.ts (the backup
+// MX's queue delivered once the primary answers again, with --secondary),
 // lab-run.ts (one run against the lab), evaluations.ts (the program under mocks,
 // evaluate.ts), report.ts (the table, the targets, the JSON).
 

@@ -51,8 +51,9 @@ export async function handOver(
 ): Promise<{ seconds: number; answeredAt: number }> {
     try {
         ssh("systemctl start postfix");
+        // Asked on the server itself: the bench runs outside msl-out, where the checks run.
         await eventually(
-            async () => (await smtpDialog(25, [], { timeoutMs: 3_000 })).greeting.code === 220,
+            () => ssh("exec 3<>/dev/tcp/127.0.0.1/25 && timeout 3 head -c 3 <&3", { allowFail: true }).stdout === "220",
             30_000,
             100,
         );
