@@ -21,7 +21,7 @@ import { LAB_SENDER, LAB_SENDER_PASSWORDS } from "../lab-config";
 import { verify } from "./dkim-verify";
 import { NET, tag } from "./helpers";
 import { imapLogin } from "./logins";
-import { webmailRequest } from "./search";
+import { webmailLoginPost, webmailLoginToken, webmailRequest } from "./search";
 
 const SENDER = { user: LAB_SENDER, pass: LAB_SENDER_PASSWORDS[LAB_SENDER] };
 const ALICE = "alice@example.org";
@@ -30,14 +30,7 @@ const [IMAP_FROM, POP3_FROM, SIEVE_FROM, WEBMAIL_FROM, DAV_FROM, WRONG_FROM] = N
 /** Roundcube's login form, filled in from `from`: its HTTP status and page. */
 async function webmailLogin(user: string, pass: string, from: string) {
     const jar = new Map<string, string>();
-    const page = await webmailRequest(jar, "/", { localAddress: from });
-    const token = /name="_token" value="([^"]+)"/.exec(page.body)?.[1];
-    assert.ok(token, `no login form (HTTP ${page.status})`);
-    return webmailRequest(jar, "/?_task=login", {
-        method: "POST",
-        form: { _token: token, _task: "login", _action: "login", _timezone: "UTC", _url: "", _user: user, _pass: pass },
-        localAddress: from,
-    });
+    return webmailLoginPost(jar, await webmailLoginToken(jar, from), user, pass, from);
 }
 
 void test("The sender submits on 587 as itself; the outside receives its mail DKIM-signed for example.org", async () => {

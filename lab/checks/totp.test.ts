@@ -4,32 +4,33 @@
 // opens it and so does a recovery code, once; her main password no longer opens IMAPS or 587
 // from outside while an app password does; she turns it off again with her password and a
 // code, which gives the main password back to mail apps (and leaves the lab as it was).
-// Two refused webmail logins from the lab's client address (roundcube-auth and
-// mailstack-password count them; no ban).
+// Two refused webmail logins from the lab's client address (each a session that Dovecot
+// opened and the plugin ended for want of a valid code; mailstack-password counts them; no
+// ban). Then wrong passwords at the login, as many at once as the helper takes requests,
+// each from its own address: alice's login meanwhile waits for none of them (Dovecot judges
+// a password before the helper is asked anything).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { after, before, test } from "node:test";
-import type { Browser, Page } from "playwright-core";
-import { DOVECOT_USERS, USER_TOTP, WEBMAIL_ONLY_FIELD } from "../../render/host/mailbox-passwords";
+import { test } from "node:test";
+import type { Page } from "playwright-core";
+import {
+    DOVECOT_USERS,
+    HELPER_CONNECTIONS,
+    HELPER_FAILURE_DELAY_SECONDS,
+    USER_TOTP,
+    WEBMAIL_ONLY_FIELD,
+} from "../../render/host/mailbox-passwords";
 import { LAB_PASSWORDS } from "../lab-config";
-import { labBrowser, WEBMAIL_URL } from "./browser";
+import { browserForChecks, WEBMAIL_URL } from "./browser";
 import { NET, ssh } from "./helpers";
 import * as logins from "./logins";
+import { webmailLoginPost, webmailLoginToken } from "./search";
 
 const ALICE = "alice@example.org";
 const MAIN = LAB_PASSWORDS[ALICE];
 const PAGE = `${WEBMAIL_URL}?_task=settings&_action=plugin.mailstack_totp`;
 
-let browser: Browser;
-let closeBrowser: (() => Promise<void>) | undefined;
-
-before(async () => {
-    ({ browser, close: closeBrowser } = await labBrowser());
-});
-
-after(async () => {
-    await closeBrowser?.();
-});
+const browser = browserForChecks();
 
 /** The code of `secret` (base32) `ahead` seconds from now, by oathtool (Debian's, not our code). */
 function oathtool(secret: string, ahead = 0): string {
@@ -55,7 +56,7 @@ async function login(page: Page, code: string): Promise<boolean> {
 const webmailOnly = () => ssh(`grep -m1 '^${ALICE}:' ${DOVECOT_USERS}`).stdout.includes(WEBMAIL_ONLY_FIELD);
 
 void test("alice's second factor: set up with a QR code, a code at every webmail login (once each), recovery codes once, mail apps on app passwords only, off again", async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await browser().newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     let recovery: string[] = [];
     let appId = "";
@@ -112,7 +113,7 @@ void test("alice's second factor: set up with a QR code, a code at every webmail
         assert.ok(await logins.imapWorks(ALICE, made.password, NET.totpProbe4), "an app password does not open IMAPS");
 
         // The webmail: no session without a code, nor with the code already used.
-        const fresh = await browser.newContext();
+        const fresh = await browser().newContext();
         const other = await fresh.newPage();
         try {
             assert.equal(await login(other, ""), false, "a login without a code opened the webmail");
@@ -122,7 +123,7 @@ void test("alice's second factor: set up with a QR code, a code at every webmail
         } finally {
             await fresh.close();
         }
-        const byRecovery = await browser.newContext();
+        const byRecovery = await browser().newContext();
         try {
             assert.ok(
                 await login(await byRecovery.newPage(), recovery[0]),
@@ -153,4 +154,35 @@ void test("alice's second factor: set up with a QR code, a code at every webmail
         if (recovery.length > 2)
             logins.askHelper({ action: "totp-disable", user: ALICE, current: MAIN, code: recovery[2] });
     }
+});
+
+void test("wrong passwords at the webmail's login hold none of the helper's connections: alice logs in while as many guessers as it has are refused", async () => {
+    // Each guesser from an address of its own, one wrong login each. The forms first, so that
+    // the logins themselves go out together. (php-fpm's five workers take all five at once.)
+    const [aliceFrom, ...crowd] = NET.webmailCrowd4;
+    assert.ok(crowd.length >= HELPER_CONNECTIONS, "fewer guessers than the helper has connections");
+    const guessers = await Promise.all(
+        crowd.slice(0, HELPER_CONNECTIONS).map(async (from) => {
+            const jar = new Map<string, string>();
+            return { from, jar, token: await webmailLoginToken(jar, from) };
+        }),
+    );
+    const aliceJar = new Map<string, string>();
+    const aliceToken = await webmailLoginToken(aliceJar, aliceFrom);
+    const wrong = guessers.map((g) => webmailLoginPost(g.jar, g.token, ALICE, "not-alices-password", g.from));
+    // Time for the wrong logins to reach whatever judges them (with the helper judging the
+    // password first, each one would hold one of its connections for the failure delay by now).
+    await new Promise((r) => setTimeout(r, 300));
+    const started = performance.now();
+    const good = await webmailLoginPost(aliceJar, aliceToken, ALICE, MAIN, aliceFrom);
+    const ms = performance.now() - started;
+    const refused = await Promise.all(wrong);
+    assert.equal(good.status, 302, `alice's login: HTTP ${good.status}`);
+    for (const r of refused)
+        assert.ok(r.status !== 302 && /Login failed/i.test(r.body), `a wrong password: HTTP ${r.status}`);
+    // Her login waited for none of them: it took less than one wrong password costs at the helper.
+    assert.ok(
+        ms < HELPER_FAILURE_DELAY_SECONDS * 1000,
+        `alice's login took ${Math.round(ms)} ms while ${guessers.length} wrong passwords were tried: it waited for them`,
+    );
 });
