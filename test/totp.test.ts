@@ -315,7 +315,17 @@ test("the webmail's plugin: a code field at login, the helper's socket, QR codes
     expect(plugin).toMatch(/proc_open\(\['qrencode', '-t', 'SVG'/);
     const roundcube = files.find((f) => f.path === "/etc/roundcube/config.inc.php")!.content;
     expect(roundcube).toMatch(/^\$config\['plugins'\] = \[[^\]]*'mailstack_totp'\];$/m);
-    expect(files.some((f) => f.path === `${TOTP_PLUGIN_DIR}/localization/en_US.inc`)).toBe(true);
+    // The texts name what then needs app passwords: calendars and contacts too with Radicale.
+    const texts = (dav: boolean) =>
+        renderHostFiles(buildSpec({ ...config(), dav })).find(
+            (f) => f.path === `${TOTP_PLUGIN_DIR}/localization/en_US.inc`,
+        )!.content;
+    expect(texts(true)).toContain(
+        "your password opens nothing else: mail, calendar and contacts apps log in with app passwords",
+    );
+    expect(texts(true)).toContain("Mail, calendar and contacts apps now need app passwords.");
+    expect(texts(false)).toContain("your password opens nothing else: mail apps log in with app passwords");
+    expect(texts(false)).not.toContain("calendar");
     const filter = files.find((f) => f.path === "/etc/fail2ban/filter.d/mailstack-password.conf")!.content;
     expect(filter).toMatch(/second factor\) refused for .* wrong \(\?:current password\|code\)/);
     // Without the webmail, no plugin.

@@ -136,7 +136,12 @@ export function renderWebmailFiles(spec: MailSpec): HostFile[] {
         ),
         hostFile(
             `${TOTP_PLUGIN_DIR}/localization/en_US.inc`,
-            renderTemplate("roundcube/mailstack_totp.en_US.inc", { path: `${TOTP_PLUGIN_DIR}/localization/en_US.inc` }),
+            renderTemplate("roundcube/mailstack_totp.en_US.inc", {
+                path: `${TOTP_PLUGIN_DIR}/localization/en_US.inc`,
+                // With Radicale, calendars and contacts take app passwords too.
+                apps: spec.dav ? "mail, calendar and contacts apps" : "mail apps",
+                Apps: spec.dav ? "Mail, calendar and contacts apps" : "Mail apps",
+            }),
             restart,
         ),
         hostFile(
