@@ -8,6 +8,7 @@
 // connection is closed as soon as the answer is there: one left open after a refused login
 // (imapflow's connect() throwing) keeps the check's process alive until Dovecot's pre-login
 // timeout, 3 minutes.
+import assert from "node:assert/strict";
 import * as tls from "node:tls";
 import { port } from "../../model";
 import { authPlain, SERVER, smtpDialog } from "../clients";
@@ -79,6 +80,27 @@ export async function submissionAuth(user: string, pass: string): Promise<number
         localAddress: "198.51.100.7",
     });
     return r.replies[3]?.code ?? 0;
+}
+
+/**
+ * RCPT TO answers on 587 for `count` outside addresses (`<prefix>-<i>@sink.test`), logged in as
+ * `login` from the lab's client, never sent (RSET): what the submission rate limit says.
+ */
+export async function submissionRcpts(login: { user: string; pass: string }, count: number, prefix: string) {
+    const r = await smtpDialog(
+        587,
+        [
+            "EHLO client.sink.test",
+            authPlain(login.user, login.pass),
+            `MAIL FROM:<${login.user}>`,
+            ...Array.from({ length: count }, (_, i) => `RCPT TO:<${prefix}-${i}@sink.test>`),
+            "RSET",
+        ],
+        { starttls: true, keepGoing: true },
+    );
+    assert.equal(r.replies[3].code, 235, `AUTH: ${r.replies[3].lines.join(" ")}`);
+    assert.equal(r.replies[4].code, 250, `MAIL FROM: ${r.replies[4].lines.join(" ")}`);
+    return r.replies.slice(5, 5 + count);
 }
 
 /** One request to the password helper's socket as www-data (what the webmail's plugins send): its answer line. */

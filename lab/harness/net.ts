@@ -51,7 +51,15 @@ export const NET = {
      * wrong login from each of the others, all at once (no fail2ban jail counts more than one
      * and no address meets Dovecot's delay after an earlier failure).
      */
-    webmailCrowd4: ["198.51.100.54", "198.51.100.55", "198.51.100.56", "198.51.100.57", "198.51.100.58"],
+    webmailCrowd4: [
+        "198.51.100.54",
+        "198.51.100.55",
+        "198.51.100.56",
+        "198.51.100.57",
+        "198.51.100.58",
+        "198.51.100.59",
+        "198.51.100.60",
+    ],
     /** The backup target: an SFTP "Storage Box" on port 23 (lab/storagebox.ts). */
     storagebox4: "203.0.113.22",
     /** A sender the lab's DNS lists in a blocklist (Spamhaus ZEN), for the spam filter's checks. */
