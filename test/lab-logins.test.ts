@@ -1,41 +1,19 @@
 // The lab's raw IMAPS login (lab/checks/logins.ts imapLogin) against a small TLS server here:
 // it settles on every way a server can end, never leaving a check waiting for ever.
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import { imapLogin } from "../lab/checks/logins";
+import { selfSignedCert } from "./helpers/tls";
 
-let key: string;
+let key: Buffer;
 let cert: string;
 
 beforeAll(() => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailstack-imap-login-"));
-    execFileSync(
-        "openssl",
-        [
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            path.join(dir, "key.pem"),
-            "-out",
-            path.join(dir, "cert.pem"),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=imap.test",
-        ],
-        { stdio: "ignore" },
-    );
-    key = fs.readFileSync(path.join(dir, "key.pem"), "utf8");
-    cert = fs.readFileSync(path.join(dir, "cert.pem"), "utf8");
+    ({ key, cert } = selfSignedCert(dir, "imap", "imap.test", 1));
     fs.rmSync(dir, { recursive: true, force: true });
 });
 

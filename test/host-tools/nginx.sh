@@ -21,14 +21,6 @@ fi
 check "Radicale accepts its config" in_root python3 -c 'from radicale import config; config.load([("/etc/radicale/config", False)])'
 # Roundcube's config: PHP 8.4 (Debian 13's, Roundcube's own dependency) parses it.
 check "php -l accepts Roundcube's config.inc.php" in_root php -l /etc/roundcube/config.inc.php
-# php-fpm's test of its whole config (-tt prints it, at NOTICE): our file joins Debian's www
-# pool (one pool, our pm settings), it does not make a second one.
-if fpm=$(in_root php-fpm8.4 -tt 2>&1) && [ "$(grep -c "\[www\]" <<<"$fpm")" = 1 ] &&
-    grep -q "pm = ondemand" <<<"$fpm" && grep -q "pm.max_children = 20" <<<"$fpm"; then
-    ok "php-fpm takes the webmail's pool settings into Debian's www pool (ondemand, 20 workers)"
-else
-    not_ok "php-fpm takes the webmail's pool settings into Debian's www pool (ondemand, 20 workers)" "$fpm"
-fi
 check "php -l accepts the mailstack_origin plugin" in_root php -l /var/lib/roundcube/plugins/mailstack_origin/mailstack_origin.php
 check "php -l accepts the mailstack_helper include" in_root php -l /var/lib/roundcube/plugins/mailstack_helper/mailstack_helper.php
 check "php -l accepts the mailstack_password plugin" in_root php -l /var/lib/roundcube/plugins/mailstack_password/mailstack_password.php
