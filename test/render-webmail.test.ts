@@ -13,13 +13,6 @@ import { DEVICE, spec, byPath, userDataFiles } from "./helpers/render";
 describe("webmail (mailstack:webmail)", () => {
     const paths = (s: MailSpec) => renderHostFiles(s).map((f) => f.path);
 
-    it("has php-fpm start a worker per request at once, up to 20: wrong passwords (each holding one for Dovecot's 2 s delay) hold up no one", () => {
-        const pool = renderHostFiles(spec()).find(
-            (f) => f.path === "/etc/php/8.4/fpm/pool.d/zz-mailstack-webmail-pool.conf",
-        )!.content;
-        expect(pool).toMatch(/^\[www\]\npm = ondemand\npm\.max_children = 20\npm\.process_idle_timeout = 60s\n$/m);
-    });
-
     it("is on by default; off renders none of its files and no package, and leaves the user-data alone", () => {
         expect(spec().webmail).toBe(true);
         const on = paths(spec());
@@ -29,7 +22,6 @@ describe("webmail (mailstack:webmail)", () => {
             [
                 "/etc/nginx/conf.d/mailstack-webmail.conf",
                 "/etc/php/8.4/fpm/conf.d/90-mailstack-webmail.ini",
-                "/etc/php/8.4/fpm/pool.d/zz-mailstack-webmail-pool.conf",
                 "/etc/roundcube/config.inc.php",
                 `/etc/systemd/system/${PHP_FPM_UNIT}.service.d/mailstack.conf`,
                 "/usr/local/sbin/mailstack-webmail",

@@ -15,13 +15,6 @@ const PHP_VERSION = "8.4";
 export const PHP_FPM_UNIT = `php${PHP_VERSION}-fpm`;
 const PHP_FPM_SOCKET = `/run/php/php${PHP_VERSION}-fpm.sock`;
 const PHP_FPM_CONF_DIR = `/etc/php/${PHP_VERSION}/fpm/conf.d`;
-/** Our settings for Debian's www pool, read after pool.d/www.conf. */
-const PHP_FPM_POOL_CONF = `/etc/php/${PHP_VERSION}/fpm/pool.d/zz-mailstack-webmail-pool.conf`;
-/**
- * php-fpm's workers at most: each request holds one, a wrong password's login for Dovecot's
- * 2 s failure delay; each worker may grow to PHP's memory_limit (128 MiB), a login far less.
- */
-export const PHP_FPM_WORKERS = 20;
 
 /**
  * Roundcube's state on the mail volume: its SQLite database and des_key. Beside the other
@@ -80,11 +73,6 @@ export function renderWebmailFiles(spec: MailSpec): HostFile[] {
                 webmailDir: WEBMAIL_DIR,
             }),
             ["daemon-reload", ...restart],
-        ),
-        hostFile(
-            PHP_FPM_POOL_CONF,
-            renderTemplate("php/zz-mailstack-webmail-pool.conf", { path: PHP_FPM_POOL_CONF, workers: PHP_FPM_WORKERS }),
-            restart,
         ),
         hostFile(
             `${PHP_FPM_CONF_DIR}/90-mailstack-webmail.ini`,
