@@ -5,8 +5,7 @@
 // puts the configured password back (which also leaves the server as the lab configured it).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { after, before, test } from "node:test";
-import type { Browser } from "playwright-core";
+import { test } from "node:test";
 import {
     CONFIGURED_USERS,
     DOVECOT_USERS,
@@ -17,7 +16,7 @@ import { buildSpec, type RawConfig } from "../../model";
 import { imapFetch } from "../clients";
 import { LAB_PASSWORDS, labRawConfig } from "../lab-config";
 import { provision } from "../provision";
-import { labBrowser, WEBMAIL_URL, webmailLogin } from "./browser";
+import { browserForChecks, WEBMAIL_URL, webmailLogin } from "./browser";
 import { NET, ssh } from "./helpers";
 import * as logins from "./logins";
 
@@ -26,16 +25,7 @@ const CONFIGURED = LAB_PASSWORDS[ALICE];
 // Neither her address nor her name in it (the helper refuses those).
 const CHOSEN = `Q7-${randomBytes(8).toString("hex")}`;
 
-let browser: Browser;
-let closeBrowser: (() => Promise<void>) | undefined;
-
-before(async () => {
-    ({ browser, close: closeBrowser } = await labBrowser());
-});
-
-after(async () => {
-    await closeBrowser?.();
-});
+const browser = browserForChecks();
 
 /** The lab config with these reset markers on example.org's mailboxes. */
 function withResets(resets: Record<string, string>): RawConfig {
@@ -65,7 +55,7 @@ void test("figures: an IMAPS login and logout, and a webmail message-list reques
     let started = performance.now();
     for (let i = 0; i < rounds; i++) await imapFetch(ALICE, CONFIGURED, { subject: "no-such-subject" });
     const imapMs = (performance.now() - started) / rounds;
-    const context = await browser.newContext();
+    const context = await browser().newContext();
     const page = await context.newPage();
     try {
         await webmailLogin(page, ALICE, CONFIGURED);
@@ -91,7 +81,7 @@ void test("figures: an IMAPS login and logout, and a webmail message-list reques
 });
 
 void test("alice changes her password in the webmail: the current one is required, then only the new one opens IMAPS and 587", async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await browser().newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     try {
         await webmailLogin(page, ALICE, CONFIGURED);
