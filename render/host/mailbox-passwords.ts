@@ -59,6 +59,8 @@ export const AUTH_CACHE_TTL = "15 mins";
 export const AUTH_CACHE_SIZE = "1M";
 /** Where the helper asks Dovecot's auth process to forget a user (doveadm auth cache flush). */
 export const DOVECOT_AUTH_MASTER = "/run/dovecot/auth-master";
+/** The helper's module that does it, for each user whose passwd-file row changed (beside TOTP_MODULE). */
+export const AUTH_CACHE_MODULE = "/usr/local/lib/mailstack/auth_cache.py";
 /** What a user may limit an app password to (the helper maps each to Dovecot's protocol names). */
 export const APP_PASSWORD_PROTOCOLS = ["mail", "submission", "sieve", "dav"] as const;
 
@@ -109,6 +111,7 @@ export function renderPasswordFiles(spec: MailSpec): HostFile[] {
             "0755",
         ),
         hostFile(TOTP_MODULE, renderTemplate("mailstack/totp.py", { path: TOTP_MODULE }), []),
+        hostFile(AUTH_CACHE_MODULE, renderTemplate("mailstack/auth_cache.py", { path: AUTH_CACHE_MODULE }), []),
         // App passwords: Dovecot asks this passdb first (reload: a new passdb needs no restart).
         hostFile(
             APP_PASSWORDS_LUA,

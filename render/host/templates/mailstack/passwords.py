@@ -64,6 +64,7 @@ import time
 ROOT = os.environ.get("MAILSTACK_PASSWORDS_ROOT", "")
 sys.path.insert(0, ROOT + "{{totpDir}}")
 from totp import app_hash, new_app_secret, recovery_code, ssha512_matches, totp_step  # noqa: E402
+from auth_cache import flush_changed  # noqa: E402
 
 CONFIGURED = ROOT + "{{configured}}"
 EFFECTIVE = ROOT + "{{effective}}"
@@ -73,7 +74,6 @@ USER_APPS = ROOT + "{{userApps}}"
 EFFECTIVE_APPS = ROOT + "{{effectiveApps}}"
 LAST_USED_DIR = ROOT + "{{lastUsedDir}}"
 USER_TOTP = ROOT + "{{userTotp}}"
-# Dovecot's auth process, where doveadm auth cache flush asks it to forget a user.
 AUTH_MASTER = ROOT + "{{authMaster}}"
 # What a user may limit an app password to, and the protocol names Dovecot's Lua passdb sees
 # for each (Postfix asks for submission as smtp, Radicale as radicale).
@@ -166,25 +166,10 @@ def apply_locked():
         log(f"mailstack-passwords: {address}: the password the user set is dropped ({why})")
     if kept != user_set:
         write_user_set(kept)
-    before = {r[0]: r for r in read_rows(EFFECTIVE) or []}
+    before = read_rows(EFFECTIVE) or []
     write_atomic(EFFECTIVE, "".join(out), 0o640, "dovecot")
     apply_apps({r[0]: r[4] for r in configured})
-    after = {r[0]: r for r in read_rows(EFFECTIVE) or []}
-    return flush_cache(sorted(a for a in set(before) | set(after) if before.get(a) != after.get(a)))
-
-
-def flush_cache(users):
-    """Dovecot's authentication cache forgets these users (README "Logins that cost no hash
-    when repeated"): a changed or reset password, or the second factor turned on or off, holds
-    from the next login, not when the cached entry expires. No auth process, no cache."""
-    if not users or not os.path.exists(AUTH_MASTER):
-        return 0
-    r = subprocess.run(["doveadm", "auth", "cache", "flush", *users], stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
-    if r.returncode != 0:
-        log(f"mailstack-passwords: doveadm auth cache flush failed: {r.stderr.strip()}")
-        return 1
-    log(f"mailstack-passwords: the authentication cache forgot {', '.join(users)}")
-    return 0
+    return flush_changed(before, read_rows(EFFECTIVE) or [], AUTH_MASTER)
 
 
 def passdb_line(row, webmail_only):
