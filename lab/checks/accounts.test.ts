@@ -54,9 +54,8 @@ async function mailData(raw: RawConfig): Promise<void> {
     assert.ok(r.ok, r.detail);
 }
 
-/** Dovecot re-reads its passwd-file at most once a second: a login right after a change waits that out. */
-const passwdFileSettles = () => new Promise((r) => setTimeout(r, 1_500));
-
+// No wait after a change: the main password's passdb (main-password.lua) reads the passwd-file
+// on every check that the cache does not answer, and every change flushes the cache.
 const imapWorks = (pass: string) => logins.imapWorks(ALICE, pass, NET.accountsProbe4);
 const submissionAuth = (pass: string) => logins.submissionAuth(ALICE, pass);
 
@@ -144,7 +143,6 @@ void test("alice changes her password in the webmail: the current one is require
         await context.close();
     }
 
-    await passwdFileSettles();
     assert.ok(await imapWorks(CHOSEN), "the new password does not open IMAPS");
     assert.equal(await imapWorks(CONFIGURED), false, "the old password still opens IMAPS");
     assert.equal(await submissionAuth(CHOSEN), 235);
@@ -171,7 +169,6 @@ void test("a new root disk (a replaced server) gets the password alice set back 
     // What a replacement's first mail-data step finds: no passwd-file and no configured rows yet.
     ssh(`rm -f ${DOVECOT_USERS} ${CONFIGURED_USERS}`);
     await mailData(withResets({ bob: "lab-reset-1" }));
-    await passwdFileSettles();
     assert.ok(await imapWorks(CHOSEN), "the password alice set is gone with the root disk");
 });
 
@@ -201,7 +198,6 @@ print(s.makefile().readline(), end="")`;
 
 void test("a reset marker in the config puts the configured password back, and the lab's config keeps it", async () => {
     await mailData(withResets({ alice: "lab-reset-1" }));
-    await passwdFileSettles();
     assert.ok(await imapWorks(CONFIGURED), "the reset did not bring the configured password back");
     assert.equal(await imapWorks(CHOSEN), false, "alice's own password survived the reset");
     assert.equal(ssh(`grep -c '^${ALICE}:' ${USER_SET_PASSWORDS} || true`).stdout.trim(), "0");
