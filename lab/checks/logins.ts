@@ -8,7 +8,6 @@
 // connection is closed as soon as the answer is there: one left open after a refused login
 // (imapflow's connect() throwing) keeps the check's process alive until Dovecot's pre-login
 // timeout, 3 minutes.
-import { performance } from "node:perf_hooks";
 import * as tls from "node:tls";
 import type { Page } from "playwright-core";
 import { port } from "../../model";
@@ -125,7 +124,8 @@ export function imapLoginLogoutMs(user: string, pass: string, from: string): Pro
 
 /**
  * One webmail message-list request (`_action=list`; Roundcube logs in to IMAP anew for it) in
- * `page`, logged in: ms, timed in the page.
+ * `page`, logged in: ms, timed in the page (by the page's own global `performance`: this
+ * module imports none, which the function's source, run in the browser, would name).
  */
 export async function webmailListMs(page: Page): Promise<number> {
     return page.evaluate(async () => {
