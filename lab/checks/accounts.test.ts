@@ -138,7 +138,7 @@ void test("alice changes her password in the webmail: the current one is require
         await page.getByText("Your password is changed").waitFor({ timeout: 20_000 });
         // The session goes on with the new password (Roundcube logs in to IMAP on every request).
         await page.goto(`${WEBMAIL_URL}?_task=mail`);
-        await page.locator("#messagelist").waitFor({ timeout: 20_000 });
+        await page.locator("#mailboxlist").waitFor({ timeout: 20_000 }); // the folders: the message list is hidden while empty
     } finally {
         await context.close();
     }

@@ -102,12 +102,13 @@ export const CHECK_ORDER = [
     // A burst of 1000 messages to one mailbox, none deferred (issue 9). After the checks that read alice's
     // mailbox (they search a small INBOX) and before the reboot, which proves these files survive it too.
     "burst.test.ts",
-    // Full-text search: 3000 messages to alice over LMTP, indexed on delivery, SEARCH BODY/TEXT from the index.
-    // After the burst (alice's INBOX is large already), before backup and restore, which rebuild her index.
+    // Full-text search: 3000 messages to alice over LMTP, indexed on delivery, SEARCH BODY/TEXT from the index, and
+    // a folder of 20 000 (deleted again). After the burst (alice's INBOX is large already), before backup and restore,
+    // which rebuild her index.
     "search.test.ts",
     // Moving in (issue 31): alice's old Gmail-like account (lab/oldmail.ts) imported twice, wrong inputs refused
-    // with their reason, then switched off; after burst.test.ts (alice's INBOX small before it) and before the
-    // backup, which then holds the imported mail. It ends on the lab's config (no import).
+    // with their reason, then switched off; after burst.test.ts (alice's INBOX small before it). It ends on the
+    // lab's config (no import) with the imported messages expunged, so the backup and the restore need not carry them.
     "import.test.ts",
     // Purges a package (and the milter it runs) for the packages step to bring back; before the reboot, which sees it start.
     "packages.test.ts",

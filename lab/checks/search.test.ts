@@ -3,7 +3,15 @@ import { test } from "node:test";
 import { eventually, imapFetch, imapSearch, sendMail } from "../clients";
 import { LAB_PASSWORDS } from "../lab-config";
 import { ssh } from "./helpers";
-import { deliverCorpus, indexedToTheEnd, lastUid, uidsOfFilesWith, webmailSearch } from "./search";
+import {
+    deliverCorpus,
+    fillFolder,
+    indexedToTheEnd,
+    indexStats,
+    lastUid,
+    uidsOfFilesWith,
+    webmailSearch,
+} from "./search";
 
 // Full-text search (issue 31): Dovecot's fts with the flatcurve backend. Mail is indexed as it
 // is delivered, before anyone searches; IMAP SEARCH BODY and TEXT are answered from the index
@@ -14,6 +22,8 @@ import { deliverCorpus, indexedToTheEnd, lastUid, uidsOfFilesWith, webmailSearch
 const ALICE = { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] };
 const MAILDIR = "/srv/mail/vhosts/example.org/alice/Maildir";
 const COUNT = 3000;
+/** The size of mailbox issue 31 names for search. */
+const ARCHIVE_SIZE = 20_000;
 // Letters only, so that the tokenizer keeps it one word; new on every run.
 const WORD = `quokka${Math.random()
     .toString(36)
@@ -64,6 +74,39 @@ void test('The webmail\'s search (Roundcube, "Body" ticked: IMAP SEARCH BODY, an
     const found = await webmailSearch(ALICE.user, ALICE.pass, WORD);
     console.log(`search: Roundcube's search, login included: ${Date.now() - started} ms`);
     assert.deepEqual(found, { count: expected.length, uids: expected });
+});
+
+void test(`A word in 3 messages of a folder of ${ARCHIVE_SIZE} (an old archive, its files copied in and indexed) is found over IMAP and in the webmail, exactly those 3, from the index; the folder is deleted again`, async () => {
+    const folder = "Corpus";
+    const word = `${WORD}old`;
+    try {
+        const took = fillFolder({
+            user: ALICE.user,
+            maildir: MAILDIR,
+            folder,
+            count: ARCHIVE_SIZE,
+            subject: "old archive",
+            word,
+            rare: [5, ARCHIVE_SIZE / 2, ARCHIVE_SIZE - 7],
+        });
+        console.log(
+            `search: ${ARCHIVE_SIZE} messages written in ${took.written.toFixed(1)} s, indexed in ${took.indexed.toFixed(1)} s`,
+        );
+        assert.equal(lastUid(ALICE.user, folder), ARCHIVE_SIZE);
+        assert.deepEqual(indexStats(ALICE.user, folder), { lastUid: ARCHIVE_SIZE, messages: ARCHIVE_SIZE });
+        const expected = uidsOfFilesWith(`${MAILDIR}/.${folder}`, word);
+        assert.equal(expected.length, 3, `grep finds ${expected.length} files with the word`);
+        let started = Date.now();
+        assert.deepEqual(await imapSearch(ALICE.user, ALICE.pass, { body: word, mailbox: folder }), expected);
+        console.log(`search: SEARCH BODY in a folder of ${ARCHIVE_SIZE}, login included: ${Date.now() - started} ms`);
+        started = Date.now();
+        const found = await webmailSearch(ALICE.user, ALICE.pass, word, folder);
+        console.log(`search: Roundcube's search there, login included: ${Date.now() - started} ms`);
+        assert.deepEqual(found, { count: 3, uids: expected });
+    } finally {
+        // The checks after this one (backup, restore, the replacement) need not carry it.
+        ssh(`doveadm mailbox delete -s -u ${ALICE.user} ${folder}`, { allowFail: true });
+    }
 });
 
 void test("Those searches come from the index only: with INBOX's index unreadable to Dovecot, IMAP and the webmail find nothing (no read of every message), and once it is back they find the 3 again", async () => {

@@ -21,36 +21,72 @@ export interface IndexStats {
 const LMTP_SOCKET = "/var/spool/postfix/private/dovecot-lmtp";
 
 /**
- * `count` small messages to `to` in one LMTP session, subjects `<subject> <n>`, each a few
- * lines of ordinary words; the messages numbered in `rare` also carry `word`. Returns the
- * seconds the deliveries took.
+ * The corpus's messages, made on the server by python3: `count` small ones, subjects
+ * `<subject> <n>`, each a few lines of ordinary words; the ones numbered in `rare` also carry
+ * `word`. Then either delivered in one LMTP session (`lmtp <to>`) or written as files into a
+ * Maildir folder (`maildir <dir>`). Prints the seconds that took.
  */
-export function deliverCorpus(o: { to: string; count: number; subject: string; word: string; rare: number[] }): number {
-    const script = `
-import smtplib, sys, time, random
-to, count, subject, word = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-rare = set(int(n) for n in sys.argv[5].split(",") if n)
+const CORPUS_PY = `
+import os, smtplib, sys, time, random
+how, where, count, subject, word = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+rare = set(int(n) for n in sys.argv[6].split(",") if n)
 words = "report meeting invoice weekly project budget holiday train ticket garden letter photo update team review plan draft customer order delivery".split()
 rnd = random.Random(31)
 started = time.time()
 run = int(started)  # in the Message-IDs, never the word: only the rare messages hold it
-c = smtplib.LMTP("${LMTP_SOCKET}")
+lmtp = smtplib.LMTP("${LMTP_SOCKET}") if how == "lmtp" else None
 for n in range(count):
     lines = [" ".join(rnd.choice(words) for _ in range(12)) for _ in range(4)]
     if n in rare:
         lines.insert(2, "It was all about the " + word + " this year.")
+    to = where if lmtp else "lab@example.org"
     msg = "From: Lab <lab@sink.test>\\r\\nTo: <%s>\\r\\nSubject: %s %d\\r\\nMessage-ID: <search-%d-%d@sink.test>\\r\\n\\r\\n%s\\r\\n" % (to, subject, n, n, run, "\\r\\n".join(lines))
-    c.sendmail("lab@sink.test", [to], msg.encode())
-c.quit()
+    if lmtp:
+        lmtp.sendmail("lab@sink.test", [to], msg.encode())
+    else:
+        with open(os.path.join(where, "new", "%d.M%dP0.corpus" % (run, n)), "w") as f:
+            f.write(msg)
+if lmtp:
+    lmtp.quit()
 print("%.2f" % (time.time() - started))
 `;
+
+/** Runs CORPUS_PY on the server (as `user`, when given); its seconds. */
+function corpus(how: "lmtp" | "maildir", where: string, o: CorpusOptions, user?: string): number {
+    const as = user ? `setpriv --reuid=${user} --regid=${user} --clear-groups ` : "";
     const r = ssh(
-        `python3 -c '${script.replace(/'/g, `'"'"'`)}' ${o.to} ${o.count} '${o.subject}' ${o.word} ${o.rare.join(",")}`,
-        {
-            timeoutMs: 600_000,
-        },
+        `${as}python3 -c '${CORPUS_PY.replace(/'/g, `'"'"'`)}' ${how} ${where} ${o.count} '${o.subject}' ${o.word} ${o.rare.join(",")}`,
+        { timeoutMs: 600_000 },
     );
     return Number(r.stdout.trim());
+}
+
+interface CorpusOptions {
+    count: number;
+    subject: string;
+    word: string;
+    rare: number[];
+}
+
+/** The corpus delivered to `to` in one LMTP session (the path every delivery takes); the seconds it took. */
+export function deliverCorpus(o: CorpusOptions & { to: string }): number {
+    return corpus("lmtp", o.to, o);
+}
+
+/**
+ * The corpus as a new folder of `user`'s, its files written straight into its Maildir (as an
+ * old archive copied in would be: far faster than delivering them), then taken into Dovecot's
+ * index and the flatcurve index by one `doveadm index`, as the indexer would. The seconds of each.
+ */
+export function fillFolder(o: CorpusOptions & { user: string; maildir: string; folder: string }): {
+    written: number;
+    indexed: number;
+} {
+    ssh(`doveadm mailbox create -s -u ${o.user} ${o.folder}`);
+    const written = corpus("maildir", `${o.maildir}/.${o.folder}`, o, "vmail");
+    const started = Date.now();
+    ssh(`doveadm index -u ${o.user} ${o.folder}`, { timeoutMs: 600_000 });
+    return { written, indexed: (Date.now() - started) / 1000 };
 }
 
 /** The flatcurve index of `mailbox`, or undefined when doveadm has none to show (no fts, no index). */

@@ -94,8 +94,8 @@ have=$(chroot "$ROOT" /usr/bin/env PATH="/tmp/guard/bin:$ROOT_PATH" STATE_DIRECT
 if [ "$have" = "alert 92" ]; then ok "mailstack-disk-guard status says alert and the level"; else not_ok "mailstack-disk-guard status says alert and the level" "$have"; fi
 # After index writes failed on the full volume, a check while it is still full (97%) leaves
 # them; the next one with room ends the indexer workers (they may hold a folder's index
-# locked) and checks the indexes of the users concerned, once; the same for an index found
-# locked; a journal without such an error does neither.
+# locked) and checks the indexes of the users concerned (those found locked too), once; a
+# journal without an index write failed for want of space does neither.
 {
     echo 'indexer-worker(alice@example.org)<7><x:y>: Error: fts-flatcurve: fts-flatcurve(INBOX): Could not write message data: uid=37; DatabaseError: Error writing block 20 (No space left on device)'
     echo 'indexer-worker(alice@example.org)<7><x:y>: Error: fts-flatcurve: fts-flatcurve: DatabaseError: Error writing block 25 (No space left on device)'
@@ -109,5 +109,8 @@ echo 'lmtp(bob@example.org)<8><z>: Error: Mailbox INBOX: Saving mail: write() fa
 rm -f "$ROOT/tmp/guard/calls"
 have=$(guard_at 80 >/dev/null; cat "$ROOT/tmp/guard/calls" 2>/dev/null)
 if [ -z "$have" ]; then ok "a full volume that hit only deliveries ends no indexer worker"; else not_ok "a full volume that hit only deliveries ends no indexer worker" "calls: $have"; fi
+echo 'indexer-worker(carol@example.net)<7><x:z>: Error: fts-flatcurve: fts-flatcurve(INBOX): DB (RW, current.1796565927111354) was locked for over 60 seconds' >"$ROOT/tmp/guard/journal"
+have=$(guard_at 80 >/dev/null; cat "$ROOT/tmp/guard/calls" 2>/dev/null)
+if [ -z "$have" ]; then ok "an index lock waited for, without a full volume, ends no indexer worker"; else not_ok "an index lock waited for, without a full volume, ends no indexer worker" "calls: $have"; fi
 rm -f "$ROOT/tmp/guard/journal"
 cp -a "$WORK/sendmail.real" "$ROOT/usr/sbin/sendmail"

@@ -51,8 +51,10 @@ report() {
 # ended (the indexer starts new ones); the indexes of the users concerned get Xapian's check,
 # which repairs what it can (as xapian-check -F), and a rescan (what the index lacks is
 # indexed again, queued for the indexer). While the volume is still full, the errors are left
-# for the next run: a new worker would only fail the same way. The same for an index found
-# locked for another reason.
+# for the next run: a new worker would only fail the same way. Only a write that failed for
+# want of space sets this off (the users whose index was found locked in the same stretch are
+# checked with them): a lock waited for without it (a long import being indexed while its
+# owner searches) is no reason to end anything.
 free_indexer() {
     local now failures user last
     local since=(-b) # the first run: this boot
@@ -62,13 +64,13 @@ free_indexer() {
     # grep reads to the end (grep -q would leave journalctl a SIGPIPE, a failure under pipefail).
     failures=$(journalctl -q -o cat -u dovecot "${since[@]}" |
         grep -E '^indexer-worker\(.*(No space left on device|was locked for over)' || true)
-    if [ -n "$failures" ]; then
+    if grep -q 'No space left on device' <<<"$failures"; then
         if [ "$(percent)" -ge "$full" ]; then
             echo "indexer: $(wc -l <<<"$failures") index errors on a full volume; left for the next run, when there is room"
             return
         fi
         pkill -x indexer-worker || true
-        echo "indexer: $(wc -l <<<"$failures") index errors (a full volume or a locked index); workers ended"
+        echo "indexer: $(wc -l <<<"$failures") index errors after a full volume; workers ended"
         sed -n 's/^indexer-worker(\([^)]*@[^)]*\)).*/\1/p' <<<"$failures" | sort -u | while read -r user; do
             echo "indexer: $user's indexes checked: $(doveadm fts flatcurve check -u "$user" '*' </dev/null 2>&1 | tr '\n' ' ')"
             doveadm fts rescan -u "$user" </dev/null && doveadm index -u "$user" -q '*' </dev/null &&
