@@ -82,6 +82,8 @@ export function outsideRecords(): LabDnsRecord[] {
         // The import check's old provider (lab/oldmail.ts), and its self-signed twin.
         { name: "imap.oldmail.test", type: "A", content: NET.oldImap4 },
         { name: "badcert.oldmail.test", type: "A", content: NET.oldImapBadCert4 },
+        // Its OAuth2 login (lab/oauth2.ts), for the Microsoft 365 import check.
+        { name: "login.oldmail.test", type: "A", content: NET.oauth4 },
         { name: reverseName(NET.outside4), type: "PTR", content: "relay.sink.test" },
         { name: "client.sink.test", type: "A", content: NET.client4 },
         { name: "client.sink.test", type: "AAAA", content: NET.client6 },

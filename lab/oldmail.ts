@@ -9,12 +9,14 @@
 // one, for the certificate that does not verify. Its mailboxes are Maildirs written directly
 // (fast, and exact: the file's mtime is the INTERNALDATE, its name carries the flags).
 
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { labCaCertificate } from "./acme";
 import { imageTarball, labTmpfs } from "./harness/container";
 import { NET, startOutsideProcess } from "./harness/net";
-import { readPid, sh, sleep } from "./harness/processes";
+import { OAUTH2_INTERNAL } from "./oauth2";
+import { readPid, sh, stopRecorded } from "./harness/processes";
 
 /** The old account, as the stack config's mailstack:imports names it. */
 export const OLD_ACCOUNT = {
@@ -24,6 +26,13 @@ export const OLD_ACCOUNT = {
 };
 export const OLD_BAD_CERT_HOST = "badcert.oldmail.test";
 const UID = 2002;
+
+/**
+ * A Microsoft-365-like account on the same provider: it takes no password over IMAP, only
+ * XOAUTH2 with an access token of the lab's OAuth2 provider (lab/oauth2.ts), which Dovecot
+ * checks there (oauth2_introspection_url).
+ */
+export const M365_ACCOUNT = { host: "imap.oldmail.test", user: "carol@contoso.test" };
 
 /** A folder of the old account: its name there (as IMAP lists it, decoded), special-use, where it must land. */
 export interface OldFolder {
@@ -51,6 +60,18 @@ export const OLD_FOLDERS: readonly OldFolder[] = [
     { name: "Ärger", dir: ".&AMQ-rger", ours: "Ärger" },
 ];
 
+/** Microsoft's folders (Outlook's English names, no special-use here): found by name. */
+export const M365_FOLDERS: readonly OldFolder[] = [
+    { name: "INBOX", dir: "", ours: "INBOX" },
+    { name: "Sent Items", dir: ".Sent Items", ours: "Sent" },
+    { name: "Deleted Items", dir: ".Deleted Items", ours: "Trash" },
+    { name: "Junk Email", dir: ".Junk Email", ours: "Junk" },
+    { name: "Archive", dir: ".Archive", ours: "Archive" },
+    { name: "Kunden", dir: ".Kunden", ours: "Kunden" },
+    // Mail waiting to be sent there: left out.
+    { name: "Outbox", dir: ".Outbox" },
+];
+
 /** Maildir info flags -> IMAP flags. */
 export const MAILDIR_FLAGS: Readonly<Record<string, string>> = {
     S: "\\Seen",
@@ -61,6 +82,7 @@ export const MAILDIR_FLAGS: Readonly<Record<string, string>> = {
 
 const root = () => path.join(labTmpfs(), "oldmail");
 const maildir = () => path.join(root(), "home", "alice", "Maildir");
+const m365Maildir = () => path.join(root(), "home", "carol", "Maildir");
 
 export function oldProviderConfig(): string {
     const mailbox = (f: OldFolder) =>
@@ -79,10 +101,22 @@ export function oldProviderConfig(): string {
         "  ssl_server_cert_file = /etc/dovecot/oldmail/selfsigned.pem",
         "  ssl_server_key_file = /etc/dovecot/oldmail/selfsigned.key",
         "}",
-        "auth_mechanisms = plain login",
+        "auth_mechanisms = plain login xoauth2",
         "passdb passwd-file {",
         "  passwd_file_path = /etc/dovecot/oldmail/users",
+        "  mechanisms_filter = plain login",
         "}",
+        "# XOAUTH2: the access token is checked at the provider's OAuth2 server (RFC 7662",
+        "# introspection), and must be active and issued to the user logging in.",
+        "passdb oauth2 {",
+        "  mechanisms_filter = xoauth2",
+        "}",
+        "oauth2_introspection_mode = post",
+        `oauth2_introspection_url = ${OAUTH2_INTERNAL}/introspect`,
+        "oauth2_username_attribute = email",
+        "oauth2_active_attribute = active",
+        "oauth2_active_value = true",
+        "oauth2_force_introspection = yes",
         "userdb passwd-file {",
         "  passwd_file_path = /etc/dovecot/oldmail/users",
         "}",
@@ -138,16 +172,21 @@ async function oldProviderRoot(): Promise<string> {
         "-out",
         path.join(conf, "selfsigned.pem"),
     ]);
+    // carol's password is known to nobody: her account is reached with XOAUTH2 only.
     fs.writeFileSync(
         path.join(conf, "users"),
-        `${OLD_ACCOUNT.user}:{PLAIN}${OLD_ACCOUNT.password}:${UID}:${UID}::/home/alice::\n`,
+        `${OLD_ACCOUNT.user}:{PLAIN}${OLD_ACCOUNT.password}:${UID}:${UID}::/home/alice::\n` +
+            `${M365_ACCOUNT.user}:{PLAIN}${randomBytes(18).toString("hex")}:${UID}:${UID}::/home/carol::\n`,
         { mode: 0o644 },
     );
     fs.writeFileSync(path.join(dir, "etc/dovecot/dovecot.conf"), oldProviderConfig());
     fs.mkdirSync(path.join(dir, "home/alice"), { recursive: true });
     for (const f of OLD_FOLDERS)
         for (const sub of ["cur", "new", "tmp"]) fs.mkdirSync(path.join(maildir(), f.dir, sub), { recursive: true });
-    sh("chown", ["-R", `${UID}:${UID}`, path.join(dir, "home/alice")]);
+    for (const f of M365_FOLDERS)
+        for (const sub of ["cur", "new", "tmp"])
+            fs.mkdirSync(path.join(m365Maildir(), f.dir, sub), { recursive: true });
+    sh("chown", ["-R", `${UID}:${UID}`, path.join(dir, "home")]);
     return dir;
 }
 
@@ -306,10 +345,47 @@ export function seedOldAccount(count: number, tag: string, o: SeedOptions = {}):
             "cur",
             `${Math.floor(date.getTime() / 1000)}.M${n}P1.oldmail:2,${flags}`,
         );
-        fs.writeFileSync(file, message);
-        fs.utimesSync(file, date, date);
-        fs.chownSync(file, UID, UID);
+        writeMaildirFile(file, message, date);
         written.push({ folder, subject, flags, date, bytes: Buffer.byteLength(message) });
+    }
+    return written;
+}
+
+/** One message file of the old provider: its mtime is the INTERNALDATE Dovecot shows. */
+function writeMaildirFile(file: string, message: string, date: Date): void {
+    fs.writeFileSync(file, message);
+    fs.utimesSync(file, date, date);
+    fs.chownSync(file, UID, UID);
+}
+
+/** Write `count` messages into carol's Microsoft-like folders, one per folder in turn, `tag` in each subject. */
+export function seedM365Account(count: number, tag: string): OldMessage[] {
+    const written: OldMessage[] = [];
+    for (let i = 0; i < count; i++) {
+        const folder = M365_FOLDERS[i % M365_FOLDERS.length];
+        const n = serial++;
+        const flags = ["S", "", "FS", "RS"][n % 4];
+        const date = new Date(Date.UTC(2020 + (n % 5), n % 12, 1 + (n % 28), 9, n % 60, 0));
+        const message = [
+            `From: colleague${n % 5}@contoso.test`,
+            `To: ${M365_ACCOUNT.user}`,
+            `Subject: ${tag} ${n}`,
+            `Message-ID: <${tag}-${n}@contoso.test>`,
+            `Date: ${date.toUTCString().replace("GMT", "+0000")}`,
+            "MIME-Version: 1.0",
+            "Content-Type: text/plain; charset=utf-8",
+            "",
+            `Message ${n} of the Microsoft 365 account, in ${folder.name}.`,
+            "",
+        ].join("\r\n");
+        const file = path.join(
+            m365Maildir(),
+            folder.dir,
+            "cur",
+            `${Math.floor(date.getTime() / 1000)}.M${n}P2.m365:2,${flags}`,
+        );
+        writeMaildirFile(file, message, date);
+        written.push({ folder, subject: `${tag} ${n}`, flags, date, bytes: Buffer.byteLength(message) });
     }
     return written;
 }
@@ -341,14 +417,7 @@ export async function startOldProvider(): Promise<number> {
 
 /** Stop it by its recorded PID (unshare ignores SIGTERM; --kill-child ends Dovecot). */
 export async function stopOldProvider(): Promise<void> {
-    const pid = readPid("oldmail");
-    if (pid === undefined) return;
-    process.kill(pid, "SIGKILL");
-    const start = Date.now();
-    while (readPid("oldmail") !== undefined) {
-        if (Date.now() - start > 10_000) throw new Error("the lab's old provider did not stop");
-        await sleep(100);
-    }
+    await stopRecorded("oldmail", "SIGKILL", "the lab's old provider");
 }
 
 /** How many messages the old account holds (every folder's cur/ and new/), read on the host. */

@@ -13,6 +13,7 @@ import {
     configInput,
     domainInput,
     importInput,
+    importOAuth2Input,
     relayInput,
     secondaryMxInput,
     serverInput,
@@ -33,8 +34,10 @@ import {
     SUPPORTED_IMAGE,
     type BackupSpec,
     type DomainSpec,
+    type ImportOAuth2Spec,
     type ImportSpec,
     type MailSpec,
+    MICROSOFT_OAUTH2,
 } from "./types";
 import { isIP } from "node:net";
 
@@ -171,6 +174,19 @@ function backupSpec(cfg: ReturnType<typeof backupInput.parse>): BackupSpec {
     return { repository, schedule: cfg.schedule, retention: cfg.retention };
 }
 
+/** An import's OAuth2 client, Microsoft's endpoints filled in for its tenant (checkImports checked the rest). */
+function importOAuth2Spec(o: ReturnType<typeof importOAuth2Input.parse>): ImportOAuth2Spec {
+    if (o.provider === "custom")
+        return { clientId: o.clientId, tokenUrl: o.tokenUrl!, deviceUrl: o.deviceUrl!, scope: o.scope! };
+    const tenant = o.tenant ?? MICROSOFT_OAUTH2.tenant;
+    return {
+        clientId: o.clientId,
+        tokenUrl: MICROSOFT_OAUTH2.tokenUrl(tenant),
+        deviceUrl: MICROSOFT_OAUTH2.deviceUrl(tenant),
+        scope: MICROSOFT_OAUTH2.scope,
+    };
+}
+
 /**
  * Every key of a per-mailbox map (mailboxQuotas, passwordResets) names a mailbox of its
  * domain, once (names are case-insensitive, as mailboxes are).
@@ -267,6 +283,8 @@ function checkHostname(input: RawConfig, facts: AddressFacts, problems: Problems
 function checkImports(input: RawConfig, mailboxes: ReadonlySet<string>, problems: Problems): void {
     const imports = Array.isArray(input.imports) ? input.imports : [];
     const importing = new Map<string, number>(); // mailbox -> first index
+    const oauth2 = new Set<string>(); // mailboxes whose import logs in with OAuth2: no password
+    const unknownAuth = new Set<string>(); // auth the schema refuses: no password problem said
     imports.forEach((entry: unknown, i) => {
         if (!isRecord(entry)) return; // the schema reports it
         const mailbox = stringAt(importInput.shape.mailbox, entry.mailbox)?.toLowerCase();
@@ -288,14 +306,44 @@ function checkImports(input: RawConfig, mailboxes: ReadonlySet<string>, problems
         const host = stringAt(importInput.shape.host, entry.host);
         if (host !== undefined && !isDomainName(host.toLowerCase()) && isIP(host) === 0)
             problems.at(["imports", i, "host"], `"${host}" is not a host name or IP address`);
+        if (entry.auth === "oauth2") {
+            if (mailbox !== undefined && importing.get(mailbox) === i) oauth2.add(mailbox);
+            if (entry.oauth2 === undefined)
+                problems.at(
+                    ["imports", i, "oauth2"],
+                    'is required with auth: "oauth2": { clientId: "<your app\'s Application (client) ID>" } (README "Moving in")',
+                );
+        } else if (entry.auth !== undefined && entry.auth !== "password") {
+            // The schema reports the value; whether a password is needed cannot be said.
+            if (mailbox !== undefined) unknownAuth.add(mailbox);
+        } else if (entry.oauth2 !== undefined)
+            problems.at(
+                ["imports", i, "oauth2"],
+                'is only used with auth: "oauth2" (the account logs in with a password)',
+            );
+        if (isRecord(entry.oauth2)) {
+            const o = entry.oauth2;
+            const custom = o.provider === "custom";
+            for (const key of ["tokenUrl", "deviceUrl", "scope"] as const)
+                if (custom && o[key] === undefined)
+                    problems.at(["imports", i, "oauth2", key], 'is required with provider: "custom"');
+                else if (!custom && o[key] !== undefined)
+                    problems.at(
+                        ["imports", i, "oauth2", key],
+                        'is Microsoft\'s with provider "microsoft" (set provider: "custom" for another provider)',
+                    );
+            if (custom && o.tenant !== undefined)
+                problems.at(["imports", i, "oauth2", "tenant"], 'is only used with provider "microsoft"');
+        }
     });
     const passwords = input.importPasswords;
     if (passwords === undefined) {
         for (const [mailbox, i] of importing)
-            problems.at(
-                ["importPasswords"],
-                `has no password for ${mailbox} (mailstack:imports[${i}]): pulumi config set --secret --path 'mailstack:importPasswords["${mailbox}"]'`,
-            );
+            if (!oauth2.has(mailbox) && !unknownAuth.has(mailbox))
+                problems.at(
+                    ["importPasswords"],
+                    `has no password for ${mailbox} (mailstack:imports[${i}]): pulumi config set --secret --path 'mailstack:importPasswords["${mailbox}"]'`,
+                );
         return;
     }
     if (!isRecord(passwords)) {
@@ -314,13 +362,18 @@ function checkImports(input: RawConfig, mailboxes: ReadonlySet<string>, problems
         given.set(lower, address);
         // Never echo the value: it is the old account's password.
         if (!importing.has(lower)) problems.at(path, "is set but mailstack:imports has no entry for this mailbox");
+        else if (oauth2.has(lower))
+            problems.at(
+                path,
+                `is set but mailstack:imports[${importing.get(lower)}] logs in with OAuth2 (auth: "oauth2"), which takes no password: remove it`,
+            );
         else if (typeof password === "number")
             problems.at(path, "is a number (digits only?): set it as a string with --secret");
         else if (typeof password !== "string" || password.length === 0) problems.at(path, "must be a non-empty string");
         else if (/[\x00-\x1f\x7f]/.test(password)) problems.at(path, "must be one line without control characters");
     }
     for (const [mailbox, i] of importing)
-        if (!given.has(mailbox))
+        if (!given.has(mailbox) && !oauth2.has(mailbox) && !unknownAuth.has(mailbox))
             problems.at(
                 ["importPasswords"],
                 `has no password for ${mailbox} (mailstack:imports[${i}]): pulumi config set --secret --path 'mailstack:importPasswords["${mailbox}"]'`,
@@ -497,6 +550,7 @@ export function buildSpec(config: RawConfig): MailSpec {
             port: i.port,
             tls: i.tls,
             user: i.user,
+            ...(i.auth === "oauth2" && i.oauth2 ? { oauth2: importOAuth2Spec(i.oauth2) } : {}),
         })),
     };
 }

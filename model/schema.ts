@@ -261,6 +261,49 @@ export const backupInput = z
     })
     .strict();
 
+/** A Microsoft Entra tenant: common, organizations, consumers, a tenant id or a domain. */
+const ENTRA_TENANT =
+    /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?)$/i;
+
+/**
+ * The OAuth2 app an import logs in with (RFC 8628 device authorization, then refresh tokens).
+ * provider "microsoft" fills in Microsoft's endpoints for the tenant and the IMAP scope;
+ * "custom" takes any provider's endpoints and scope. The client id is the user's own app
+ * registration's: a public client, so there is no client secret.
+ */
+export const importOAuth2Input = z
+    .object({
+        provider: z
+            .enum(["microsoft", "custom"], {
+                error: 'must be "microsoft" (Microsoft 365, Outlook.com) or "custom" (tokenUrl, deviceUrl and scope given)',
+            })
+            .default("microsoft"),
+        /** The Application (client) ID of the app registered for this server. */
+        clientId: z
+            .string({
+                error: 'is required: the Application (client) ID of the app you registered (README "Moving in")',
+            })
+            .regex(/^[A-Za-z0-9._:@-]{1,200}$/, "must be an application (client) ID: letters, digits and ._:@- only"),
+        /** microsoft: common (work/school and personal accounts), organizations, consumers, or your tenant's id or domain. */
+        tenant: z
+            .string()
+            .regex(ENTRA_TENANT, "must be common, organizations, consumers, a tenant id (GUID) or the tenant's domain")
+            .optional(),
+        /** custom: the token endpoint (refresh and device-code grants). */
+        tokenUrl: z.url({ protocol: /^https$/, error: "must be an https:// URL" }).optional(),
+        /** custom: the device authorization endpoint (RFC 8628). */
+        deviceUrl: z.url({ protocol: /^https$/, error: "must be an https:// URL" }).optional(),
+        /** custom: the scopes asked for, space separated (one must give a refresh token). */
+        scope: z
+            .string()
+            .regex(
+                /^[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*$/,
+                "must be scope tokens separated by single spaces",
+            )
+            .optional(),
+    })
+    .strict();
+
 /**
  * One IMAP account whose mail is imported into a mailbox (README "Moving in"): mbsync on the
  * server pulls what is new, hourly, until the entry is removed. The password is the secret
@@ -284,6 +327,18 @@ export const importInput = z
             .string()
             .min(1, "must not be empty")
             .regex(/^[^\x00-\x1f\x7f"\\]+$/, 'must be one line without control characters, " or \\'),
+        /**
+         * password: the secret mailstack:importPasswords["<mailbox>"]; oauth2: XOAUTH2 with an
+         * access token from the provider (Microsoft 365 takes nothing else), authorized once on
+         * the server with `mailstack-import authorize <mailbox>` (README "Moving in").
+         */
+        auth: z
+            .enum(["password", "oauth2"], {
+                error: 'must be "password" (mailstack:importPasswords) or "oauth2" (XOAUTH2, e.g. Microsoft 365)',
+            })
+            .default("password"),
+        /** With auth: "oauth2": the app registered at the provider and its endpoints. */
+        oauth2: importOAuth2Input.optional(),
     })
     .strict();
 

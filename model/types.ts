@@ -91,7 +91,28 @@ export interface ImportSpec {
     readonly port: number;
     readonly tls: "implicit" | "starttls";
     readonly user: string;
+    /** Set when the import logs in with XOAUTH2 (auth: "oauth2"); else the password is used. */
+    readonly oauth2?: ImportOAuth2Spec;
 }
+
+/** The OAuth2 public client an import gets its access tokens with (RFC 8628, then refresh). */
+export interface ImportOAuth2Spec {
+    readonly clientId: string;
+    /** The token endpoint: device-code and refresh-token grants. */
+    readonly tokenUrl: string;
+    /** The device authorization endpoint (RFC 8628). */
+    readonly deviceUrl: string;
+    /** Space separated; asks for a refresh token (offline_access at Microsoft). */
+    readonly scope: string;
+}
+
+/** Microsoft's identity platform (v2.0 endpoints) for a tenant, and the scope IMAP needs. */
+export const MICROSOFT_OAUTH2 = {
+    tokenUrl: (tenant: string) => `https://login.microsoftonline.com/${tenant}/oauth2/v2.0/token`,
+    deviceUrl: (tenant: string) => `https://login.microsoftonline.com/${tenant}/oauth2/v2.0/devicecode`,
+    scope: "https://outlook.office.com/IMAP.AccessAsUser.All offline_access",
+    tenant: "common",
+} as const;
 
 /** The backup MX (mailstack:secondaryMx): Postfix and rspamd in front of a queue of days. */
 export interface SecondaryMxSpec {

@@ -109,10 +109,15 @@ describe("the import step's files", () => {
 
     test("switched off, the units are not sent and the prune removes them and every account's files", () => {
         const off = renderImportFiles(buildSpec(oneDomain()), {}).map((f) => f.path);
-        expect(off).toEqual(["/usr/local/sbin/mailstack-import", "/usr/local/lib/mailstack/import-folders.py"]);
+        expect(off).toEqual([
+            "/usr/local/sbin/mailstack-import",
+            "/usr/local/lib/mailstack/import-folders.py",
+            "/usr/local/lib/mailstack/import-oauth2.py",
+        ]);
         expect(IMPORT_PRUNE.map((p) => `${p.dir}/${p.pattern}`)).toEqual([
             "/etc/mailstack/import/*.mbsyncrc",
             "/etc/mailstack/import/*.password",
+            "/etc/mailstack/import/*.oauth2",
             "/etc/systemd/system/mailstack-import*",
         ]);
     });

@@ -343,6 +343,36 @@ describe("CIDRs reach the firewall as Hetzner stores them", () => {
     });
 });
 
+describe("an import from Microsoft 365 (auth: oauth2)", () => {
+    const m365 = (oauth2: object) => ({
+        ...oneDomain(),
+        imports: [
+            {
+                mailbox: "evaluation@nathabee.de",
+                host: "outlook.office365.com",
+                user: "a@contoso.com",
+                auth: "oauth2",
+                oauth2,
+            },
+        ],
+    });
+
+    test("the app's client secret pasted where its client id belongs is refused with its key path, never echoed", () => {
+        const secret = "Qx8Q~k3vZr.Lm9-Tn2Wq_bYc4Hs1Df6Gj0Ak5Pl7";
+        const found = problems(m365({ clientId: secret }));
+        expect(found).toEqual([
+            "mailstack:imports[0].oauth2.clientId: must be an application (client) ID: letters, digits and ._:@- only",
+        ]);
+        expect(found.join()).not.toContain("Qx8Q");
+    });
+
+    test("the tenant's display name instead of its id or domain is refused with its key path", () => {
+        expect(problems(m365({ clientId: "0f1e2d3c-4b5a-6978-8a9b-acbdcedf0011", tenant: "Contoso Ltd" }))).toEqual([
+            "mailstack:imports[0].oauth2.tenant: must be common, organizations, consumers, a tenant id (GUID) or the tenant's domain",
+        ]);
+    });
+});
+
 describe("allowed but unwise: warnings", () => {
     test("SSH open to the whole internet is allowed, with a warning that says why it is a bad idea", () => {
         const spec = buildSpec({ ...oneDomain(), sshAllowedCidrs: ["203.0.113.7/32", "0.0.0.0/0", "::/0"] });

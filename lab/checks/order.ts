@@ -110,6 +110,10 @@ export const CHECK_ORDER = [
     // with their reason, then switched off; after burst.test.ts (alice's INBOX small before it). It ends on the
     // lab's config (no import) with the imported messages expunged, so the backup and the restore need not carry them.
     "import.test.ts",
+    // Moving in from Microsoft 365: carol's XOAUTH2-only old account (lab/oldmail.ts) and the lab's OAuth2 provider
+    // (lab/oauth2.ts): authorized with the device code, imported, the rotated refresh token used, a revoked one
+    // refused. A few dozen messages; after import.test.ts (it reuses the old provider), ends on the lab's config.
+    "import-oauth2.test.ts",
     // Purges a package (and the milter it runs) for the packages step to bring back; before the reboot, which sees it start.
     "packages.test.ts",
     // Grows the mail volume online; after the checks that fill it with mail, before the reboot, which mounts the grown one.

@@ -64,6 +64,8 @@ export const NET = {
     oldImap4: "203.0.113.143",
     /** The same old provider with a self-signed certificate (a certificate that does not verify). */
     oldImapBadCert4: "203.0.113.144",
+    /** The old provider's OAuth2 login (lab/oauth2.ts), as Microsoft's identity platform is for Microsoft 365. */
+    oauth4: "203.0.113.146",
     /**
      * The backup MX (mailstack:secondaryMx, `--secondary`): its own namespace, linked to msl-out
      * by a second veth pair, in another network as in another location; msl-out routes between
@@ -108,6 +110,7 @@ export function createNetwork(): void {
         NET.signedDns4,
         NET.oldImap4,
         NET.oldImapBadCert4,
+        NET.oauth4,
         ...NET.loginProbes4,
         NET.accountsProbe4,
         NET.appPasswordsProbe4,

@@ -122,3 +122,15 @@ export function readPid(name: string): number | undefined {
         return undefined;
     }
 }
+
+/** Stop a recorded process by its PID with `signal`; resolves once it is gone (10 s at most). */
+export async function stopRecorded(name: string, signal: "SIGTERM" | "SIGKILL", what: string): Promise<void> {
+    const pid = readPid(name);
+    if (pid === undefined) return;
+    process.kill(pid, signal);
+    const start = Date.now();
+    while (readPid(name) !== undefined) {
+        if (Date.now() - start > 10_000) throw new Error(`${what} did not stop`);
+        await sleep(100);
+    }
+}

@@ -56,8 +56,12 @@ export function firewallRules(spec: MailSpec): FirewallRuleSpec[] {
     const backupPort = backupEgressPort(spec);
     const fixed = [port("smtp"), 53, 80, HTTPS_PORT];
     const earlier = [...fixed, ...(relay ? [relay.port] : []), ...(backupPort !== undefined ? [backupPort] : [])];
-    // The old providers' IMAP ports (mailstack:imports), each once.
-    const importPorts = [...new Set(spec.imports.map((i) => i.port))]
+    // The old providers' IMAP ports (mailstack:imports), and their OAuth2 token endpoints'
+    // (Microsoft's are on 443, open above; another provider's may be elsewhere), each once.
+    const tokenPorts = spec.imports.flatMap((i) =>
+        i.oauth2 ? [i.oauth2.tokenUrl, i.oauth2.deviceUrl].map((u) => Number(new URL(u).port || HTTPS_PORT)) : [],
+    );
+    const importPorts = [...new Set([...spec.imports.map((i) => i.port), ...tokenPorts])]
         .filter((p) => !earlier.includes(p))
         .sort((a, b) => a - b);
     return [
@@ -87,6 +91,7 @@ export function firewallRules(spec: MailSpec): FirewallRuleSpec[] {
         outbound("tcp", 53, "DNS over TCP"),
         outbound("udp", 53, "DNS"),
         outbound("tcp", 80, "HTTP: Debian packages"),
+        // Also Microsoft's OAuth2 token endpoint for an import with auth: "oauth2".
         outbound("tcp", HTTPS_PORT, "HTTPS: ACME and packages"),
         outbound("udp", 123, "NTP"),
         { direction: "out", protocol: "icmp", destinationIps: ANYWHERE, description: "ICMP" },

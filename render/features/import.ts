@@ -3,8 +3,12 @@
 
 import type { Feature } from "./feature";
 
-/** mbsync: only the packages step installs it, and only while an import is configured. */
-export const IMPORT_PACKAGES: readonly string[] = ["isync"];
+/**
+ * mbsync, and Cyrus SASL's XOAUTH2 client plugin that mbsync's `AuthMechs XOAUTH2` loads
+ * (OAuth2 imports, e.g. Microsoft 365): only the packages step installs them, and only while
+ * an import is configured.
+ */
+export const IMPORT_PACKAGES: readonly string[] = ["isync", "libsasl2-modules-kdexoauth2"];
 
 export const imports: Feature = {
     name: "import",

@@ -5,7 +5,8 @@
 #   import-folders.py --map     the same mapping for LIST lines on stdin (tests)
 #
 # mailstack-import runs this before mbsync. It logs in to the old account the way mbsync will
-# (the host, port, TLS and user of RCFILE, the password file beside it, the system's CAs),
+# (the host, port, TLS and user of RCFILE, the password file beside it or, with XOAUTH2, the
+# access token import-oauth2.py obtained for this run; the system's CAs),
 # lists its folders with their special-use attributes (RFC 6154) and prints one mbsync
 # Channel per folder to import, mapped to this server's names: \Sent -> Sent, \Drafts ->
 # Drafts, \Trash -> Trash, \Junk -> Junk, \Archive and Gmail's \All ("[Gmail]/All Mail") ->
@@ -172,7 +173,7 @@ def rc_settings(path):
     s = {}
     with open(path, encoding="utf-8") as f:
         for line in f:
-            m = re.match(r'^(Host|Port|TLSType|User)\s+"?([^"\n]*)"?\s*$', line)
+            m = re.match(r'^(Host|Port|TLSType|User|AuthMechs|PassCmd)\s+"?([^"\n]*)"?\s*$', line)
             if m and m.group(1) not in s:
                 s[m.group(1)] = m.group(2)
     return s
@@ -186,7 +187,11 @@ def fail(kind, message):
 def list_folders(rc):
     s = rc_settings(rc)
     host, port, tls, user = s["Host"], int(s["Port"]), s["TLSType"], s["User"]
-    with open(re.sub(r"\.mbsyncrc$", ".password", rc), encoding="utf-8") as f:
+    # What mbsync's PassCmd reads: the password file beside RCFILE, or the access token that
+    # import-oauth2.py refreshed for this run (XOAUTH2).
+    secret_file = s["PassCmd"].removeprefix("cat ")
+    xoauth2 = s.get("AuthMechs") == "XOAUTH2"
+    with open(secret_file, encoding="utf-8") as f:
         password = f.read().rstrip("\n")
     where = f"{host} port {port}"
     ctx = ssl.create_default_context()
@@ -204,9 +209,18 @@ def list_folders(rc):
         fail("unreachable", f"cannot reach {where}: {reason}; check mailstack:imports host and port "
              "(the cloud firewall opens that port)")
     try:
-        imap.login(user, password)
+        if xoauth2:
+            # The SASL XOAUTH2 initial response, as mbsync's Cyrus SASL plugin sends it; a
+            # refusal comes as a challenge with the error (JSON), answered with nothing.
+            xoauth2_response = f"user={user}\x01auth=Bearer {password}\x01\x01".encode()
+            imap.authenticate("XOAUTH2", lambda challenge: b"" if challenge else xoauth2_response)
+        else:
+            imap.login(user, password)
     except imaplib.IMAP4.error as e:
         text = str(e).strip("b'\"")
+        if xoauth2:
+            fail("login", f"{host} refused the XOAUTH2 login of {user} with a fresh access token: {text}; "
+                 "the app needs the IMAP permission (IMAP.AccessAsUser.All) and the mailbox IMAP access")
         fail("login", f"{host} refused the login of {user}: {text}; check mailstack:importPasswords "
              "(Gmail takes an app password only; Microsoft 365 and Outlook.com take no password over IMAP)")
     typ, data = imap.list()

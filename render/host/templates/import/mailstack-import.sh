@@ -4,13 +4,17 @@
 # mbsync pulls new messages and flag changes and never changes, moves or deletes anything at
 # the old provider. Each account's settings are /etc/mailstack/import/<mailbox>.mbsyncrc,
 # its password <mailbox>.password (root only, from the import step over SSH, never in the
-# user-data). What was already imported is recorded in mbsync's state on the mail volume
+# user-data) or, with OAuth2, <mailbox>.oauth2 (the app and endpoints; the refresh token is
+# /srv/mail/state/import/<mailbox>/oauth2-refresh-token, from `authorize`). What was already imported is recorded in mbsync's state on the mail volume
 # (/srv/mail/state/import/<mailbox>/), so every run adds only what is new, an interrupted
 # run is completed by the next one, and a restored server does not import everything twice.
 #
 #   mailstack-import run       import every configured account once (the hourly timer)
 #   mailstack-import enable    the timer on, and a first run started, when accounts are configured;
 #                              else the timer off (the import step runs this)
+#   mailstack-import authorize MAILBOX
+#                              an account with auth: "oauth2" (Microsoft 365): sign in once with
+#                              the code it prints (import-oauth2.py); then the import starts
 #   mailstack-import status    one line per account for `mailstack doctor` ("none" without any):
 #                              <mailbox> never|running|ok|failed <epoch> <imported> <message>
 set -uo pipefail
@@ -51,12 +55,24 @@ import_one() { # import_one MAILBOX
     previous=$(cut -d' ' -f1 "$dir/status" 2>/dev/null || echo never)
     status "$mailbox" running 0 "started"
     echo "$mailbox: connecting to the old account"
+    # OAuth2 (Microsoft 365): an access token for this run from the refresh token first; an
+    # expired or revoked authorization stops here, with the reason, before anything is imported.
+    if [ -f "$conf/$mailbox.oauth2" ]; then
+        python3 "$lib/import-oauth2.py" refresh "$mailbox" 2>"$run/$mailbox.oauth2.log"
+        code=$?
+        sed "s/^/$mailbox: /" "$run/$mailbox.oauth2.log"
+        if [ "$code" -ne 0 ]; then
+            fail "$mailbox" "$previous" "$(tail -n 1 "$run/$mailbox.oauth2.log")"
+            return 1
+        fi
+    fi
     # The folders there and where each goes here; a bad host, certificate or password stops
     # here, with the reason, before anything is imported.
     folders=$(python3 "$lib/import-folders.py" "$rc" 2>"$run/$mailbox.folders.log")
     code=$?
     sed "s/^/$mailbox: /" "$run/$mailbox.folders.log"
     if [ "$code" -ne 0 ]; then
+        rm -f "$run/$mailbox.token"
         errors=$(tail -n 1 "$run/$mailbox.folders.log")
         fail "$mailbox" "$previous" "$errors"
         return 1
@@ -67,7 +83,7 @@ import_one() { # import_one MAILBOX
     mbsync -V -c "$run/$mailbox.rc" -a 2>&1 | tee "$run/$mailbox.log" | sed -u "s/^/$mailbox: /"
     code=${PIPESTATUS[0]}
     out=$(cat "$run/$mailbox.log")
-    rm -f "$run/$mailbox.rc" "$run/$mailbox.log"
+    rm -f "$run/$mailbox.rc" "$run/$mailbox.log" "$run/$mailbox.token"
     imported=$(grep -o 'Near: +[0-9]*' <<<"$out" | tail -n 1 | tr -dc 0-9)
     imported=${imported:-0}
     if [ "$code" -ne 0 ]; then
@@ -115,7 +131,24 @@ run)
     echo "mailstack-import: $n account(s), $failed failed"
     [ "$failed" -eq 0 ]
     ;;
+authorize)
+    # The OAuth2 device authorization (RFC 8628), once per account: where to sign in and the
+    # code, then the refresh token kept on the mail volume; the first import starts after it.
+    mailbox=$(tr '[:upper:]' '[:lower:]' <<<"${2:-}")
+    [ -f "$conf/$mailbox.oauth2" ] || die "usage: mailstack-import authorize MAILBOX, for an import with auth: \"oauth2\" (configured: $(find "$conf" -maxdepth 1 -name '*.oauth2' -printf '%f ' 2>/dev/null | sed 's/\.oauth2 / /g'))"
+    mkdir -p "$state/$mailbox" && chmod 0700 "$state/$mailbox"
+    python3 "$lib/import-oauth2.py" authorize "$mailbox" || exit 1
+    systemctl start --no-block mailstack-import.service
+    echo "mailstack-import: the import of $mailbox started: journalctl -fu mailstack-import"
+    ;;
 enable)
+    # A refresh token is a credential to the old account: gone when its import is switched
+    # off or no longer logs in with OAuth2.
+    for dir in "$state"/*/; do
+        [ -f "$dir/oauth2-refresh-token" ] || continue
+        mailbox=$(basename "$dir")
+        [ -f "$conf/$mailbox.oauth2" ] || rm -f "$dir/oauth2-refresh-token"
+    done
     if [ -n "$(accounts)" ]; then
         systemctl daemon-reload
         systemctl enable --now mailstack-import.timer
@@ -136,6 +169,6 @@ status)
     done
     ;;
 *)
-    die "usage: mailstack-import run|enable|status"
+    die "usage: mailstack-import run|enable|status|authorize MAILBOX"
     ;;
 esac
