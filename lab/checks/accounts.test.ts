@@ -8,8 +8,7 @@
 // entry (the old password refused at once after the change); prints what a login costs.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { after, before, test } from "node:test";
-import type { Browser } from "playwright-core";
+import { test } from "node:test";
 import {
     CONFIGURED_USERS,
     DOVECOT_USERS,
@@ -20,7 +19,7 @@ import { buildSpec, type RawConfig } from "../../model";
 import { imapFetch } from "../clients";
 import { LAB_PASSWORDS, labRawConfig } from "../lab-config";
 import { provision } from "../provision";
-import { labBrowser, WEBMAIL_URL, webmailLogin } from "./browser";
+import { browserForChecks, WEBMAIL_URL, webmailLogin } from "./browser";
 import { NET, ssh } from "./helpers";
 import * as logins from "./logins";
 
@@ -29,16 +28,7 @@ const CONFIGURED = LAB_PASSWORDS[ALICE];
 // Neither her address nor her name in it (the helper refuses those).
 const CHOSEN = `Q7-${randomBytes(8).toString("hex")}`;
 
-let browser: Browser;
-let closeBrowser: (() => Promise<void>) | undefined;
-
-before(async () => {
-    ({ browser, close: closeBrowser } = await labBrowser());
-});
-
-after(async () => {
-    await closeBrowser?.();
-});
+const browser = browserForChecks();
 
 /** The lab config with these reset markers on example.org's mailboxes. */
 function withResets(resets: Record<string, string>): RawConfig {
@@ -92,7 +82,7 @@ void test("logins that cost no hash when repeated: a login fills Dovecot's cache
     assert.equal(logins.flushLoginCache(ALICE), 0, "the apply left her entry in the cache");
     assert.ok(await imapWorks(CONFIGURED));
 
-    const context = await browser.newContext();
+    const context = await browser().newContext();
     const page = await context.newPage();
     try {
         await webmailLogin(page, ALICE, CONFIGURED);
@@ -114,7 +104,7 @@ void test("logins that cost no hash when repeated: a login fills Dovecot's cache
 });
 
 void test("alice changes her password in the webmail: the current one is required, then only the new one opens IMAPS and 587", async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await browser().newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     try {
         await webmailLogin(page, ALICE, CONFIGURED);

@@ -71,6 +71,10 @@ export const TOTP_MODULE = "/usr/local/lib/mailstack/totp.py";
 export const PASSWORDS_HELPER = "/usr/local/sbin/mailstack-passwords";
 /** Where the webmail asks for a password change (0660 root:www-data, systemd socket activation). */
 export const PASSWORD_SOCKET = "/run/mailstack-password.sock";
+/** What a wrong current password or code costs its asker at the helper, in seconds. */
+export const HELPER_FAILURE_DELAY_SECONDS = 2;
+/** The helper's requests at a time (the socket's MaxConnections); more wait for one to end. */
+export const HELPER_CONNECTIONS = 4;
 
 /**
  * A configured password's generation: changes exactly when the configured hash or the
@@ -106,6 +110,7 @@ export function renderPasswordFiles(spec: MailSpec): HostFile[] {
                 authMaster: DOVECOT_AUTH_MASTER,
                 minLength: MIN_PASSWORD_LENGTH,
                 bcryptCost: BCRYPT_COST,
+                failureDelay: HELPER_FAILURE_DELAY_SECONDS,
             }),
             [],
             "0755",
@@ -154,7 +159,10 @@ export function renderPasswordFiles(spec: MailSpec): HostFile[] {
         ...files,
         hostFile(
             "/etc/systemd/system/mailstack-password.socket",
-            renderTemplate("systemd/mailstack-password.socket", { socket: PASSWORD_SOCKET }),
+            renderTemplate("systemd/mailstack-password.socket", {
+                socket: PASSWORD_SOCKET,
+                connections: HELPER_CONNECTIONS,
+            }),
             ["daemon-reload", "restart:password-socket"],
         ),
         hostFile(

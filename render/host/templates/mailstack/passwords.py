@@ -31,7 +31,8 @@
 #       totp-begin   a new secret, pending until confirmed (answered once: "secret")
 #       totp-confirm {"code"}: a code of the pending secret turns the second factor on;
 #                    answers the recovery codes, once ("recoveryCodes")
-#       totp-login   {"code"}: the webmail's login; a code (or a recovery code, used up) is
+#       totp-login   {"code"}: the webmail's login, asked only once Dovecot took the password
+#                    (the plugin's login_after): a code (or a recovery code, used up) is
 #                    needed when the second factor is on
 #       totp-disable {"code"}: turns the second factor off
 #
@@ -87,10 +88,12 @@ BCRYPT_COST = {{bcryptCost}}
 RECOVERY_CODES = 10
 # What the passdb row of a user with the second factor on carries (docs/design.md, "Logins").
 ALLOW_REAL_NETS = "{{allowRealNets}}"
-# A wrong current password costs the asker this long (with the socket's MaxConnections, a
-# guesser through the webmail is slower here than at Dovecot's own login). Tests under a
-# temporary root may shorten it.
-FAILURE_DELAY_SECONDS = float(os.environ.get("MAILSTACK_PASSWORDS_FAILURE_DELAY", "2")) if ROOT else 2
+# A wrong current password or code costs the asker this long (with the socket's
+# MaxConnections, a guesser holding www-data is slower here than at Dovecot's own login). The
+# webmail's login form never brings a wrong password here: Dovecot judges it first, so
+# guessers cannot hold the few connections every login needs. Tests under a temporary root
+# may shorten it.
+FAILURE_DELAY_SECONDS = float(os.environ.get("MAILSTACK_PASSWORDS_FAILURE_DELAY", "{{failureDelay}}")) if ROOT else {{failureDelay}}
 
 
 def log(message):
@@ -497,35 +500,25 @@ def second_factor(action, user, current, req, origin):
             return refused()
         log(f"mailstack-passwords: {user} logged in to the webmail with a {result} (from {origin})")
         return {"ok": True, "secondFactor": True, "recoveryLeft": totp_status(user).get("recoveryLeft", 0)}
-    if action == "totp-confirm":
-        codes = [recovery_code() for _ in range(RECOVERY_CODES)]
+    # totp-confirm and totp-disable: a code of the pending (or the running) secret turns the
+    # second factor on (new recovery codes, answered once) or off.
+    turn_on = action == "totp-confirm"
+    codes = [recovery_code() for _ in range(RECOVERY_CODES)] if turn_on else []
 
-        def confirm(rows, mine, _used, step):
-            new = [user, mine[1], "on", str(step), ",".join(app_hash(c) for c in codes), generation, str(int(time.time()))]
-            replace(rows, mine, new)
-            return apply_locked() == 0
+    def turn(rows, mine, _used, step):
+        new = [user, mine[1], "on", str(step), ",".join(app_hash(c) for c in codes), generation, str(int(time.time()))]
+        replace(rows, mine, new if turn_on else None)
+        return "done" if apply_locked() == 0 else "failed"
 
-        result = check(confirm)
-        if result is None:
-            return {"ok": False, "error": "set up the second factor first"}
-        if result is False:
-            return refused()
-        log(f"mailstack-passwords: {user} turned the second factor on (from {origin})")
-        return {"ok": True, "recoveryCodes": codes}
-    if action == "totp-disable":
-
-        def disable(rows, mine, _used, _step):
-            replace(rows, mine, None)
-            return apply_locked() == 0
-
-        result = check(disable)
-        if result is None:
-            return {"ok": False, "error": "the second factor is off"}
-        if result is False:
-            return refused()
-        log(f"mailstack-passwords: {user} turned the second factor off (from {origin})")
-        return {"ok": True}
-    return {"ok": False, "error": "bad request"}
+    result = check(turn)
+    if result is None:
+        return {"ok": False, "error": "set up the second factor first" if turn_on else "the second factor is off"}
+    if result is False:
+        return refused()
+    if result == "failed":
+        return {"ok": False, "error": "internal error"}
+    log(f"mailstack-passwords: {user} turned the second factor {'on' if turn_on else 'off'} (from {origin})")
+    return {"ok": True, "recoveryCodes": codes} if turn_on else {"ok": True}
 
 
 TOTP_ACTIONS = ("totp-status", "totp-begin", "totp-confirm", "totp-login", "totp-disable")
