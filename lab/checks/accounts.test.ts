@@ -80,6 +80,15 @@ void test("logins that cost no hash when repeated: a login fills Dovecot's cache
     const applied = ssh("/usr/local/sbin/mailstack-passwords apply 2>&1").stdout;
     assert.match(applied, new RegExp(`cache forgot ${ALICE}`));
     assert.equal(logins.flushLoginCache(ALICE), 0, "the apply left her entry in the cache");
+    // A changed password: the old one, cached just before, is refused at once (the change
+    // flushed her entry; no login with the new one has replaced it yet).
+    assert.ok(await imapWorks(CONFIGURED));
+    const interim = `Q8-${randomBytes(8).toString("hex")}`;
+    const changed = logins.askHelper({ action: "change", user: ALICE, current: CONFIGURED, new: interim, name: "" });
+    assert.match(changed, /"ok": true/);
+    assert.equal(await imapWorks(CONFIGURED), false, "the old password, cached, still opens IMAPS after the change");
+    // Her configured password again: her own one dropped, the row written again.
+    ssh(`sed -i '/^${ALICE}:/d' ${USER_SET_PASSWORDS} && /usr/local/sbin/mailstack-passwords apply`);
     assert.ok(await imapWorks(CONFIGURED));
 
     const context = await browser().newContext();
