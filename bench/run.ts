@@ -3,9 +3,10 @@
 //
 //   --smoke        one run with small counts: keeps the bench working (CI), measures nothing
 //   --runs N       runs of every measurement (default 3); each figure is min/median/max
-//   --only lab|eval|movein|handover  the lab measurements only (root, Linux), the program's
-//                  evaluation only, the lab's moving-in phase only (import and search,
-//                  movein.ts), or the backup MX's hand-over only (handover.ts, with --secondary)
+//   --only lab|eval|movein|logins|handover  the lab measurements only (root, Linux), the
+//                  program's evaluation only, the lab's moving-in phase only (import and
+//                  search, movein.ts), what a login costs only (logins.ts), or the backup MX's
+//                  hand-over only (handover.ts, with --secondary)
 //   --secondary    stand the lab up with the backup MX (mailstack:secondaryMx) and measure its
 //                  hand-over (handover.ts); without it that figure is not measured
 //   --out FILE     where the JSON goes
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
     if (withLab && (process.platform !== "linux" || process.getuid?.() !== 0))
         throw new Error("the lab part of the bench needs root on Linux (use --only eval for the evaluation alone)");
     for (current.run = 0; current.run < runs; current.run++) {
-        if (only !== "lab" && only !== "movein" && only !== "handover") await evaluations();
+        if (!["lab", "movein", "logins", "handover"].includes(only ?? "")) await evaluations();
         if (withLab) await labRun();
     }
     report(startedAt);
