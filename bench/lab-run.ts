@@ -6,7 +6,9 @@ import { type Lab, teardown } from "../lab/harness/container";
 import { readPid, STATE_DIR } from "../lab/harness/processes";
 import { standUpLab } from "../lab/harness/standup";
 import { current, MiB, note, put } from "./figures";
+import { logins } from "./logins";
 import { port25, reading, sinkCeiling, submission, withoutSpamFilter } from "./mail-load";
+import { handover } from "./handover";
 import { movein } from "./movein";
 import { ALICE, MAILBOXES, only, SIZE } from "./options";
 import { BASE_DAEMONS, memoryNow, MemoryPeak, sum, untilIdle } from "./server";
@@ -40,6 +42,14 @@ export async function labRun(): Promise<void> {
         note(`settling took ${settled.seconds.toFixed(0)} s; busy: ${settled.busy || "nothing"}`);
         if (only === "movein") {
             await movein();
+            return;
+        }
+        if (only === "logins") {
+            await logins();
+            return;
+        }
+        if (only === "handover") {
+            await handover();
             return;
         }
         const idle = memoryNow();
@@ -93,6 +103,7 @@ export async function labRun(): Promise<void> {
         );
 
         await submission(peak);
+        await logins();
 
         for (const d of [...new Set([...Object.keys(idle.rss), ...Object.keys(peak.peak.rss)])].sort()) {
             put(`mem.idle.${d}`, `memory idle: ${d} (RSS)`, "MiB", MiB(idle.rss[d] ?? 0));
@@ -112,6 +123,7 @@ export async function labRun(): Promise<void> {
 
         await tables(peak);
         await movein();
+        await handover();
     } finally {
         if (started) {
             const r = teardown();

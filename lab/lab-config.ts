@@ -28,6 +28,8 @@ export const LAB_PASSWORDS: Readonly<Record<string, string>> = {
  */
 export const LAB_SENDER = "notify@example.org";
 export const LAB_SENDER_PASSWORDS: Readonly<Record<string, string>> = { [LAB_SENDER]: "notify-lab-password-4444" };
+/** Its own hourly limit (mailstack:submissionLimit.senders), far below the mailboxes' 300. */
+export const LAB_SENDER_LIMIT = 10;
 
 /**
  * The certificate the lab's relay presents (lab/sink.ts): smtp-server's built-in self-signed
@@ -108,6 +110,7 @@ const LAB_BASE_CONFIG: RawConfig = {
         },
     ],
     senders: [LAB_SENDER],
+    submissionLimit: { senders: { [LAB_SENDER]: LAB_SENDER_LIMIT } },
     // Backups to the lab's Storage Box (lab/storagebox.ts), with the password and SSH key as secrets.
     backupSecretsSet: ["backupPassword", "backupSshPrivateKey"],
     passwords: { ...LAB_PASSWORDS, ...LAB_SENDER_PASSWORDS },

@@ -4,7 +4,7 @@
 
 import { checkAddresses, type AddressFacts } from "./addresses";
 import { ConfigError, configPath, Problems } from "./errors";
-import { checkSpamFilter } from "./filter";
+import { checkSenderLimits, checkSpamFilter } from "./filter";
 import { longestPublishedName, DNS_NAME_LIMIT, publishedNames } from "./names";
 import {
     BACKUP_SECRET_KEYS,
@@ -455,6 +455,7 @@ export function buildSpec(config: RawConfig): MailSpec {
     checkNameLengths(raw, problems);
     checkBackup(raw, problems);
     checkSpamFilter(raw.spamFilter, problems);
+    checkSenderLimits(raw.submissionLimit, raw.senders, problems);
     const facts = checkAddresses(raw.domains, raw.senders, passwords, problems);
     checkImports(raw, facts.mailboxes, problems);
     const hostnameDomain = checkHostname(raw, facts, problems);
@@ -532,7 +533,12 @@ export function buildSpec(config: RawConfig): MailSpec {
         messageSizeLimitBytes: cfg.messageSizeLimitMb * 1024 * 1024,
         spamFilter: cfg.spamFilter,
         autoExpunge: cfg.autoExpunge,
-        submissionLimit: cfg.submissionLimit,
+        submissionLimit: {
+            recipientsPerHour: cfg.submissionLimit.recipientsPerHour,
+            senders: Object.fromEntries(
+                Object.entries(cfg.submissionLimit.senders).map(([a, limit]) => [a.toLowerCase(), limit]),
+            ),
+        },
         rollout: cfg.rollout.newDomainsPerUp !== undefined ? { newDomainsPerUp: cfg.rollout.newDomainsPerUp } : {},
         mtaStsMode: cfg.mtaSts.mode,
         webmail: cfg.webmail,

@@ -74,10 +74,44 @@ const recipientsPerHour = z.union(
     { error: RECIPIENTS_PER_HOUR },
 );
 
-export const DEFAULT_SUBMISSION_LIMIT = { recipientsPerHour: 300 } as const;
+export const DEFAULT_SUBMISSION_LIMIT = { recipientsPerHour: 300, senders: {} } as const;
 
 export const submissionLimitInput = z
     .object({
         recipientsPerHour: recipientsPerHour.default(DEFAULT_SUBMISSION_LIMIT.recipientsPerHour),
+        /**
+         * A sender for applications' own limit (mailstack:senders), by its address; a sender
+         * not listed has recipientsPerHour, like a mailbox. Checked by checkSenderLimits.
+         */
+        senders: z.record(z.string(), recipientsPerHour).default({}),
     })
     .strict();
+
+/**
+ * `mailstack:submissionLimit.senders`: each key is a sender of mailstack:senders (an
+ * application's own limit, never a mailbox's), written once whatever its case.
+ */
+export function checkSenderLimits(raw: unknown, sendersInput: unknown, problems: Problems): void {
+    const given = (raw as { senders?: unknown } | undefined)?.senders;
+    if (given === null || typeof given !== "object" || Array.isArray(given)) return; // the schema reports it
+    const senders = Array.isArray(sendersInput)
+        ? sendersInput.filter((s): s is string => typeof s === "string").map((s) => s.toLowerCase())
+        : [];
+    const seen = new Map<string, string>(); // lower case -> the key as first written
+    for (const key of Object.keys(given)) {
+        const lower = key.toLowerCase();
+        const first = seen.get(lower);
+        if (first !== undefined)
+            problems.at(
+                ["submissionLimit", "senders", key],
+                `is the same address as mailstack:submissionLimit.senders.${first} (addresses are case-insensitive): keep one`,
+            );
+        else if (!senders.includes(lower))
+            problems.at(
+                ["submissionLimit", "senders", key],
+                `${key} is not a sender for applications (mailstack:senders: ${senders.join(", ") || "none"}): ` +
+                    "only a sender has a limit of its own here; a mailbox has recipientsPerHour",
+            );
+        seen.set(lower, first ?? key);
+    }
+}

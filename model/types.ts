@@ -152,8 +152,14 @@ export interface MailSpec {
     readonly spamFilter: SpamFilterSpec;
     /** Days after which Junk and Trash lose a message, or false (never). */
     readonly autoExpunge: { readonly junk: number | false; readonly trash: number | false };
-    /** Recipients one login may send to in any hour on 587/465, or false (no limit). */
-    readonly submissionLimit: { readonly recipientsPerHour: number | false };
+    /**
+     * Recipients one login may send to in any hour on 587/465, or false (no limit); `senders`:
+     * a sender for applications' own limit by its address (lower case), where it has one.
+     */
+    readonly submissionLimit: {
+        readonly recipientsPerHour: number | false;
+        readonly senders: Readonly<Record<string, number | false>>;
+    };
     /** At most this many domains with all-new DNS records per `pulumi up`; absent: the request budget decides. */
     readonly rollout: { readonly newDomainsPerUp?: number };
     /** RFC 8461 policy mode, published at mta-sts.<domain> for every domain. */

@@ -1,7 +1,6 @@
 // mailstack doctor (doctor/): the time limits, and the TLS/SMTP probes against servers this test
 // starts on loopback. No network beyond 127.0.0.1, no root.
 
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -11,39 +10,12 @@ import { SMTPServer, type SMTPServerOptions } from "smtp-server";
 import { runCheck } from "../doctor/doctor";
 import { implicitTlsCheck, managesieveCheck, relayProbe, starttlsCheck, type Target } from "../doctor/outside";
 import type { Check } from "../doctor/types";
+import { selfSignedCert } from "./helpers/tls";
 
 describe("the probes, against servers on loopback", () => {
     let dir: string;
     const hostname = "mail.doctor.invalid";
-    const cert = (name: string, days: number) => {
-        execFileSync(
-            "openssl",
-            [
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-days",
-                String(days),
-                "-subj",
-                `/CN=${hostname}`,
-                "-addext",
-                `subjectAltName=DNS:${hostname}`,
-                "-keyout",
-                path.join(dir, `${name}.key`),
-                "-out",
-                path.join(dir, `${name}.pem`),
-            ],
-            { stdio: "ignore" },
-        );
-        return {
-            key: fs.readFileSync(path.join(dir, `${name}.key`)),
-            cert: fs.readFileSync(path.join(dir, `${name}.pem`), "utf8"),
-        };
-    };
+    const cert = (name: string, days: number) => selfSignedCert(dir, name, hostname, days);
     let good: { key: Buffer; cert: string };
     let expiring: { key: Buffer; cert: string };
     const closers: (() => void)[] = [];

@@ -25,9 +25,9 @@ describe("mailstack:submissionLimit", () => {
     const message = "must be a whole number of recipients from 1 to 100000, or false for no limit";
 
     it("is 300 recipients per login and hour by default, and may be changed or switched off", () => {
-        expect(buildSpec(twoDomains()).submissionLimit).toEqual({ recipientsPerHour: 300 });
+        expect(buildSpec(twoDomains()).submissionLimit).toEqual({ recipientsPerHour: 300, senders: {} });
         const raw = { ...twoDomains(), submissionLimit: { recipientsPerHour: false } } as RawConfig;
-        expect(buildSpec(raw).submissionLimit).toEqual({ recipientsPerHour: false });
+        expect(buildSpec(raw).submissionLimit).toEqual({ recipientsPerHour: false, senders: {} });
     });
 
     it("names the key path of a bad value", () => {
@@ -64,6 +64,59 @@ describe("mailstack:submissionLimit", () => {
         );
         const [host, port] = SUBMISSION_LIMIT_LISTEN.split(":");
         expect(contentOf(raw, "/usr/local/sbin/mailstack-submission-limit")).toContain(`LISTEN = "${host}:${port}"`);
+    });
+});
+
+describe("mailstack:submissionLimit.senders: a sender for applications' own hourly limit", () => {
+    const UNIT = "/etc/systemd/system/mailstack-submission-limit.service";
+    const withSenders = (submissionLimit: unknown, senders = ["notify@example.org", "Bulk@example.org"]) =>
+        ({ ...twoDomains(), senders, submissionLimit }) as RawConfig;
+    const message = "must be a whole number of recipients from 1 to 100000, or false for no limit";
+
+    it("is each sender's own, by its address in any case; a sender without one has the mailboxes' limit", () => {
+        const raw = withSenders({ senders: { "notify@example.org": 20, "BULK@example.org": false } });
+        expect(buildSpec(raw).submissionLimit).toEqual({
+            recipientsPerHour: 300,
+            senders: { "notify@example.org": 20, "bulk@example.org": false },
+        });
+        expect(contentOf(raw, UNIT)).toMatch(
+            /^ExecStart=\/usr\/bin\/python3 \/usr\/local\/sbin\/mailstack-submission-limit 300 --own bulk@example\.org=off --own notify@example\.org=20$/m,
+        );
+        expect(contentOf(withSenders(undefined), UNIT)).toMatch(/mailstack-submission-limit 300$/m);
+    });
+
+    it("keeps the policy service asked while a sender has a limit, even with the mailboxes' off", () => {
+        const raw = withSenders({ recipientsPerHour: false, senders: { "notify@example.org": 20 } });
+        expect(mainCf(raw, "mailstack_submission_recipient_restrictions")).toBe(
+            `reject_non_fqdn_recipient, check_policy_service inet:${SUBMISSION_LIMIT_LISTEN}, permit_sasl_authenticated, reject`,
+        );
+        expect(contentOf(raw, UNIT)).toMatch(/mailstack-submission-limit off --own notify@example\.org=20$/m);
+        const none = withSenders({ recipientsPerHour: false, senders: { "notify@example.org": false } });
+        expect(mainCf(none, "mailstack_submission_recipient_restrictions")).not.toContain(SUBMISSION_LIMIT_LISTEN);
+    });
+
+    it("names the key path of an address that is no sender, one given twice and a bad value", () => {
+        expect(configProblems(withSenders({ senders: { "alice@nathabee.de": 20, "nobody@example.org": 5 } }))).toEqual([
+            "mailstack:submissionLimit.senders.alice@nathabee.de: alice@nathabee.de is not a sender for applications " +
+                "(mailstack:senders: notify@example.org, bulk@example.org): only a sender has a limit of its own here; " +
+                "a mailbox has recipientsPerHour",
+            "mailstack:submissionLimit.senders.nobody@example.org: nobody@example.org is not a sender for applications " +
+                "(mailstack:senders: notify@example.org, bulk@example.org): only a sender has a limit of its own here; " +
+                "a mailbox has recipientsPerHour",
+        ]);
+        expect(
+            configProblems(withSenders({ senders: { "notify@example.org": 20, "Notify@example.org": 30 } })),
+        ).toEqual([
+            "mailstack:submissionLimit.senders.Notify@example.org: is the same address as " +
+                "mailstack:submissionLimit.senders.notify@example.org (addresses are case-insensitive): keep one",
+        ]);
+        for (const bad of [0, 2.5, "20", true])
+            expect(configProblems(withSenders({ senders: { "notify@example.org": bad } }))).toEqual([
+                `mailstack:submissionLimit.senders.notify@example.org: ${message}`,
+            ]);
+        expect(configProblems(withSenders({ senders: ["notify@example.org"] }))[0]).toMatch(
+            /^mailstack:submissionLimit\.senders: /,
+        );
     });
 });
 

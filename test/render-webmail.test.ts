@@ -26,6 +26,7 @@ describe("webmail (mailstack:webmail)", () => {
                 `/etc/systemd/system/${PHP_FPM_UNIT}.service.d/mailstack.conf`,
                 "/usr/local/sbin/mailstack-webmail",
                 "/var/lib/roundcube/plugins/mailstack_origin/mailstack_origin.php",
+                "/var/lib/roundcube/plugins/mailstack_helper/mailstack_helper.php",
                 "/var/lib/roundcube/plugins/mailstack_password/mailstack_password.php",
                 "/var/lib/roundcube/plugins/mailstack_password/localization/en_US.inc",
                 "/var/lib/roundcube/plugins/mailstack_totp/mailstack_totp.php",

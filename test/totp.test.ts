@@ -21,7 +21,7 @@ import {
     USER_TOTP,
     WEBMAIL_ONLY_FIELD,
 } from "../render/host/mailbox-passwords";
-import { TOTP_PLUGIN_DIR } from "../render/host/webmail";
+import { HELPER_INCLUDE, TOTP_PLUGIN_DIR } from "../render/host/webmail";
 import { installHelper } from "./helpers/passwords-helper";
 
 const ALICE = "alice@example.org";
@@ -295,14 +295,37 @@ test("the webmail's plugin: a code field at login, the helper's socket, QR codes
     const files = renderHostFiles(buildSpec(config()));
     const plugin = files.find((f) => f.path === `${TOTP_PLUGIN_DIR}/mailstack_totp.php`)!.content;
     expect(plugin).toContain("class mailstack_totp extends rcube_plugin");
-    expect(plugin).toContain("unix:///run/mailstack-password.sock");
-    expect(plugin).toContain("$this->add_hook('authenticate'");
-    expect(plugin).toMatch(/'action' {2}=> 'totp-login'/);
+    // The password is Dovecot's to judge: no hook before Roundcube's IMAP login asks the
+    // helper (a wrong password would hold one of its few connections); only a session that
+    // opened does, and ends without a valid code.
+    expect(plugin).not.toContain("'authenticate'");
+    expect(plugin).toContain("$this->add_hook('login_after', [$this, 'login_after']);");
+    const loginAfter = plugin.slice(
+        plugin.indexOf("public function login_after"),
+        plugin.indexOf("public function settings_actions"),
+    );
+    expect(loginAfter).toMatch(/'action' {2}=> 'totp-login'/);
+    expect(loginAfter).toMatch(/\$this->rc->kill_session\(\);\s+\$this->rc->output->show_message\(/);
+    // The socket's call, once, for both plugins.
+    expect(plugin).toContain(`require_once '${HELPER_INCLUDE}';`);
+    expect(plugin).not.toContain("stream_socket_client");
+    const include = files.find((f) => f.path === HELPER_INCLUDE)!.content;
+    expect(include).toContain("@stream_socket_client('unix:///run/mailstack-password.sock'");
     expect(plugin).toContain("const ISSUER = 'mail.example.org';");
     expect(plugin).toMatch(/proc_open\(\['qrencode', '-t', 'SVG'/);
     const roundcube = files.find((f) => f.path === "/etc/roundcube/config.inc.php")!.content;
     expect(roundcube).toMatch(/^\$config\['plugins'\] = \[[^\]]*'mailstack_totp'\];$/m);
-    expect(files.some((f) => f.path === `${TOTP_PLUGIN_DIR}/localization/en_US.inc`)).toBe(true);
+    // The texts name what then needs app passwords: calendars and contacts too with Radicale.
+    const texts = (dav: boolean) =>
+        renderHostFiles(buildSpec({ ...config(), dav })).find(
+            (f) => f.path === `${TOTP_PLUGIN_DIR}/localization/en_US.inc`,
+        )!.content;
+    expect(texts(true)).toContain(
+        "your password opens nothing else: mail, calendar and contacts apps log in with app passwords",
+    );
+    expect(texts(true)).toContain("Mail, calendar and contacts apps now need app passwords.");
+    expect(texts(false)).toContain("your password opens nothing else: mail apps log in with app passwords");
+    expect(texts(false)).not.toContain("calendar");
     const filter = files.find((f) => f.path === "/etc/fail2ban/filter.d/mailstack-password.conf")!.content;
     expect(filter).toMatch(/second factor\) refused for .* wrong \(\?:current password\|code\)/);
     // Without the webmail, no plugin.

@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { after, before } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { pebbleRoot } from "../acme";
 import { SERVER } from "../clients";
@@ -39,6 +40,24 @@ export async function labBrowser(): Promise<{ browser: Browser; close: () => Pro
             await browser.close();
             fs.rmSync(home, { recursive: true, force: true });
         },
+    };
+}
+
+/**
+ * The lab browser of one check file: started before its tests, closed after them. Call at the
+ * top level; the function it returns gives the browser inside a test.
+ */
+export function browserForChecks(): () => Browser {
+    let started: { browser: Browser; close: () => Promise<void> } | undefined;
+    before(async () => {
+        started = await labBrowser();
+    });
+    after(async () => {
+        await started?.close();
+    });
+    return () => {
+        if (started === undefined) throw new Error("the lab browser did not start");
+        return started.browser;
     };
 }
 

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { DISK_ALERT_PERCENT, DISK_FULL_PERCENT } from "../../render/host/limits";
-import { authPlain, eventually, imapFetch, smtpDialog } from "../clients";
+import { eventually, imapFetch, smtpDialog } from "../clients";
+import { submissionRcpts } from "./logins";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";
 import { ssh, tag } from "./helpers";
 
@@ -16,24 +17,7 @@ const POSTMASTER = { user: "postmaster@example.org", pass: LAB_PASSWORDS["postma
 const LIMIT = labSpec().submissionLimit.recipientsPerHour as number;
 const SERVICE = "mailstack-submission-limit";
 
-/** RCPT TO answers on 587 for `count` outside addresses, logged in as `login`, never sent (RSET). */
-async function rcptCodes(login: { user: string; pass: string }, count: number) {
-    const t = tag("limit");
-    const r = await smtpDialog(
-        587,
-        [
-            "EHLO client.sink.test",
-            authPlain(login.user, login.pass),
-            `MAIL FROM:<${login.user}>`,
-            ...Array.from({ length: count }, (_, i) => `RCPT TO:<${t}-${i}@sink.test>`),
-            "RSET",
-        ],
-        { starttls: true, keepGoing: true },
-    );
-    assert.equal(r.replies[3].code, 235, `AUTH: ${r.replies[3].lines.join(" ")}`);
-    assert.equal(r.replies[4].code, 250, `MAIL FROM: ${r.replies[4].lines.join(" ")}`);
-    return r.replies.slice(5, 5 + count);
-}
+const rcptCodes = (login: { user: string; pass: string }, count: number) => submissionRcpts(login, count, tag("limit"));
 
 void test(`A login past ${LIMIT} recipients in an hour gets 450 4.7.1 on 587; another login is not affected, and a restart keeps the count`, async () => {
     try {

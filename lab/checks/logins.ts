@@ -8,27 +8,48 @@
 // connection is closed as soon as the answer is there: one left open after a refused login
 // (imapflow's connect() throwing) keeps the check's process alive until Dovecot's pre-login
 // timeout, 3 minutes.
+import assert from "node:assert/strict";
 import * as tls from "node:tls";
+import type { Page } from "playwright-core";
 import { port } from "../../model";
 import { authPlain, SERVER, smtpDialog } from "../clients";
 import { labSpec } from "../lab-config";
 import { PASSWORD_SOCKET } from "../../render/host/mailbox-passwords";
 import { ssh } from "./helpers";
 
-/** A raw IMAPS LOGIN from `from`: the tagged answer ("a OK ..." or "a NO ..."). */
-export function imapLogin(user: string, pass: string, from: string): Promise<string> {
+/**
+ * A raw IMAPS LOGIN from `from`: the tagged answer ("a OK ..." or "a NO ..."). Rejects, naming
+ * what happened, when the connection fails, times out or is closed before that answer (a
+ * server that drops the connection must not leave the check waiting for ever). `to` is the
+ * lab server's IMAPS port unless given (the jest test's own server).
+ */
+export function imapLogin(
+    user: string,
+    pass: string,
+    from: string,
+    to: { host?: string; port?: number; timeoutMs?: number } = {},
+): Promise<string> {
     return new Promise((resolve, reject) => {
         const sock = tls.connect({
-            host: SERVER,
-            port: port("imaps"),
+            host: to.host ?? SERVER,
+            port: to.port ?? port("imaps"),
             localAddress: from,
             servername: labSpec().hostname,
             rejectUnauthorized: false,
         } as tls.ConnectionOptions);
-        sock.setEncoding("utf8");
-        sock.setTimeout(30_000, () => sock.destroy(new Error("IMAP login timed out")));
-        sock.on("error", reject);
         let text = "";
+        let settled = false;
+        const fail = (why: string) => {
+            if (settled) return;
+            settled = true;
+            sock.destroy();
+            const said = text.trim() === "" ? "nothing" : JSON.stringify(text.trim().slice(-200));
+            reject(new Error(`IMAPS login of ${user} from ${from}: ${why} (the server said ${said})`));
+        };
+        sock.setEncoding("utf8");
+        sock.setTimeout(to.timeoutMs ?? 30_000, () => fail("no answer in time"));
+        sock.on("error", (e) => fail(e.message));
+        sock.on("close", () => fail("the connection was closed before the LOGIN's answer"));
         let sent = false;
         sock.on("data", (d: string) => {
             text += d;
@@ -37,7 +58,8 @@ export function imapLogin(user: string, pass: string, from: string): Promise<str
                 sock.write(`a LOGIN "${user}" "${pass}"\r\n`);
             }
             const answer = /^a (?:OK|NO|BAD).*$/m.exec(text)?.[0];
-            if (answer) {
+            if (answer && !settled) {
+                settled = true;
                 if (/^a OK/.test(answer)) sock.write("b LOGOUT\r\n");
                 sock.end();
                 resolve(answer);
@@ -61,6 +83,27 @@ export async function submissionAuth(user: string, pass: string): Promise<number
     return r.replies[3]?.code ?? 0;
 }
 
+/**
+ * RCPT TO answers on 587 for `count` outside addresses (`<prefix>-<i>@sink.test`), logged in as
+ * `login` from the lab's client, never sent (RSET): what the submission rate limit says.
+ */
+export async function submissionRcpts(login: { user: string; pass: string }, count: number, prefix: string) {
+    const r = await smtpDialog(
+        587,
+        [
+            "EHLO client.sink.test",
+            authPlain(login.user, login.pass),
+            `MAIL FROM:<${login.user}>`,
+            ...Array.from({ length: count }, (_, i) => `RCPT TO:<${prefix}-${i}@sink.test>`),
+            "RSET",
+        ],
+        { starttls: true, keepGoing: true },
+    );
+    assert.equal(r.replies[3].code, 235, `AUTH: ${r.replies[3].lines.join(" ")}`);
+    assert.equal(r.replies[4].code, 250, `MAIL FROM: ${r.replies[4].lines.join(" ")}`);
+    return r.replies.slice(5, 5 + count);
+}
+
 /** One request to the password helper's socket as www-data (what the webmail's plugins send): its answer line. */
 export function askHelper(request: object): string {
     return ssh(
@@ -71,4 +114,71 @@ s.sendall(sys.stdin.buffer.read())
 print(s.makefile().readline(), end="")'`,
         { input: `${JSON.stringify(request)}\n` },
     ).stdout;
+}
+
+// --- What a login costs (issue 30: logins that cost no hash when repeated) -------------------
+// Shared by accounts.test.ts (which prints them) and the bench (bench/logins.ts, which records them).
+
+/** Dovecot's authentication cache forgets `user`: the entries it dropped (0 if none was cached). */
+export function flushLoginCache(user: string): number {
+    const out = ssh(`doveadm auth cache flush ${user}`).stdout;
+    const n = /^(\d+) cache entries flushed/m.exec(out);
+    if (!n) throw new Error(`doveadm auth cache flush: ${out}`);
+    return Number(n[1]);
+}
+
+/** One IMAPS login and logout of `user` from `from`: ms from the connection until the server closes it. */
+export function imapLoginLogoutMs(user: string, pass: string, from: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const started = performance.now();
+        const sock = tls.connect({
+            host: SERVER,
+            port: port("imaps"),
+            localAddress: from,
+            servername: labSpec().hostname,
+            rejectUnauthorized: false,
+        } as tls.ConnectionOptions);
+        sock.setEncoding("utf8");
+        sock.setTimeout(30_000, () => sock.destroy(new Error("IMAP login timed out")));
+        sock.on("error", reject);
+        let text = "";
+        let state: "greeting" | "login" | "logout" = "greeting";
+        sock.on("data", (d: string) => {
+            text += d;
+            if (state === "greeting" && /^\* OK/m.test(text)) {
+                state = "login";
+                sock.write(`a LOGIN "${user}" "${pass}"\r\n`);
+            } else if (state === "login" && /^a (?:OK|NO|BAD).*$/m.test(text)) {
+                if (!/^a OK/m.test(text)) {
+                    sock.destroy();
+                    reject(new Error(`IMAP login refused: ${text}`));
+                    return;
+                }
+                state = "logout";
+                sock.write("b LOGOUT\r\n");
+            }
+        });
+        sock.on("close", () => {
+            if (state === "logout") resolve(performance.now() - started);
+        });
+    });
+}
+
+/**
+ * One webmail message-list request (`_action=list`; Roundcube logs in to IMAP anew for it) in
+ * `page`, logged in: ms, timed in the page (by the page's own global `performance`: this
+ * module imports none, which the function's source, run in the browser, would name).
+ */
+export async function webmailListMs(page: Page): Promise<number> {
+    return page.evaluate(async () => {
+        const token = (globalThis as unknown as { rcmail: { env: { request_token: string } } }).rcmail.env
+            .request_token;
+        const t0 = performance.now();
+        const r = await fetch("./?_task=mail&_action=list&_mbox=INBOX&_remote=1", {
+            headers: { "X-Roundcube-Request": token },
+        });
+        await r.text();
+        if (!r.ok) throw new Error(`message list: HTTP ${r.status}`);
+        return performance.now() - t0;
+    });
 }

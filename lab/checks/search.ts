@@ -191,6 +191,29 @@ export async function webmailRequest(
     });
 }
 
+/** Roundcube's login form, fetched into `jar` (from `localAddress`): its request token. */
+export async function webmailLoginToken(jar: Map<string, string>, localAddress?: string): Promise<string> {
+    const page = await webmailRequest(jar, "/", { localAddress });
+    const token = /name="_token" value="([^"]+)"/.exec(page.body)?.[1];
+    assert.ok(token, `no login form at https://${WEBMAIL_HOST}/ (HTTP ${page.status})`);
+    return token;
+}
+
+/** The login form sent with `token` (webmailLoginToken): Roundcube's answer, 302 when a session opened. */
+export function webmailLoginPost(
+    jar: Map<string, string>,
+    token: string,
+    user: string,
+    pass: string,
+    localAddress?: string,
+): Promise<{ status: number; body: string }> {
+    return webmailRequest(jar, "/?_task=login", {
+        method: "POST",
+        form: { _token: token, _task: "login", _action: "login", _timezone: "UTC", _url: "", _user: user, _pass: pass },
+        localAddress,
+    });
+}
+
 /**
  * A search in Roundcube, as its search box sends it with "Body" ticked (`_action=search`,
  * `_headers=body`, which Roundcube turns into IMAP `SEARCH BODY`): logs in as `user`, then
@@ -203,21 +226,7 @@ export async function webmailSearch(
     mailbox = "INBOX",
 ): Promise<{ count: number; uids: number[] }> {
     const jar = new Map<string, string>();
-    const page = await webmailRequest(jar, "/");
-    const loginToken = /name="_token" value="([^"]+)"/.exec(page.body)?.[1];
-    assert.ok(loginToken, `no login form at https://${WEBMAIL_HOST}/ (HTTP ${page.status})`);
-    const login = await webmailRequest(jar, "/?_task=login", {
-        method: "POST",
-        form: {
-            _token: loginToken,
-            _task: "login",
-            _action: "login",
-            _timezone: "UTC",
-            _url: "",
-            _user: user,
-            _pass: pass,
-        },
-    });
+    const login = await webmailLoginPost(jar, await webmailLoginToken(jar), user, pass);
     assert.equal(login.status, 302, `Roundcube's login for ${user}: HTTP ${login.status}`);
     const mail = await webmailRequest(jar, `/?_task=mail&_mbox=${encodeURIComponent(mailbox)}`);
     const token = /"request_token":"([^"]+)"/.exec(mail.body)?.[1];

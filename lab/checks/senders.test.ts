@@ -1,7 +1,9 @@
 // Senders for applications (mailstack:senders, issue 30): the lab's notify@example.org may
 // submit on 587 as itself, signed like any mailbox's mail, and do nothing else. Its refused
 // logins each come from an address of their own (NET.loginProbes4), at once: Dovecot's delay
-// after a failed login grows per address, and fail2ban counts per address.
+// after a failed login grows per address, and fail2ban counts per address. Its own hourly
+// limit (mailstack:submissionLimit.senders, 10 in the lab) holds: the eleventh recipient gets
+// 450 4.7.1 (its count cleared afterwards).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type * as tls from "node:tls";
@@ -17,11 +19,11 @@ import {
     sinkMessages,
     smtpDialog,
 } from "../clients";
-import { LAB_SENDER, LAB_SENDER_PASSWORDS } from "../lab-config";
+import { LAB_SENDER, LAB_SENDER_LIMIT, LAB_SENDER_PASSWORDS } from "../lab-config";
 import { verify } from "./dkim-verify";
-import { NET, tag } from "./helpers";
-import { imapLogin } from "./logins";
-import { webmailRequest } from "./search";
+import { NET, ssh, tag } from "./helpers";
+import { imapLogin, submissionRcpts } from "./logins";
+import { webmailLoginPost, webmailLoginToken, webmailRequest } from "./search";
 
 const SENDER = { user: LAB_SENDER, pass: LAB_SENDER_PASSWORDS[LAB_SENDER] };
 const ALICE = "alice@example.org";
@@ -30,14 +32,7 @@ const [IMAP_FROM, POP3_FROM, SIEVE_FROM, WEBMAIL_FROM, DAV_FROM, WRONG_FROM] = N
 /** Roundcube's login form, filled in from `from`: its HTTP status and page. */
 async function webmailLogin(user: string, pass: string, from: string) {
     const jar = new Map<string, string>();
-    const page = await webmailRequest(jar, "/", { localAddress: from });
-    const token = /name="_token" value="([^"]+)"/.exec(page.body)?.[1];
-    assert.ok(token, `no login form (HTTP ${page.status})`);
-    return webmailRequest(jar, "/?_task=login", {
-        method: "POST",
-        form: { _token: token, _task: "login", _action: "login", _timezone: "UTC", _url: "", _user: user, _pass: pass },
-        localAddress: from,
-    });
+    return webmailLoginPost(jar, await webmailLoginToken(jar, from), user, pass, from);
 }
 
 void test("The sender submits on 587 as itself; the outside receives its mail DKIM-signed for example.org", async () => {
@@ -110,4 +105,26 @@ void test("The sender's password opens no IMAP, POP3, ManageSieve, webmail or DA
         inbound.replies[2]?.code !== 550 && `RCPT TO the sender on 25: ${JSON.stringify(inbound.replies[2])}`,
     ].filter((x): x is string => typeof x === "string");
     assert.deepEqual(opened, []);
+});
+
+void test(`The sender's own limit holds: past ${LAB_SENDER_LIMIT} recipients in an hour (mailstack:submissionLimit.senders, the mailboxes' being 300) it gets 450 4.7.1 on 587`, async () => {
+    try {
+        // The checks above spent some of its hour: every answer is 250 until its limit, 450 after.
+        const replies = await submissionRcpts(SENDER, LAB_SENDER_LIMIT + 2, tag("sender-limit"));
+        const accepted = replies.findIndex((r) => r.code !== 250);
+        assert.ok(
+            accepted > 0 && accepted <= LAB_SENDER_LIMIT,
+            `${accepted === -1 ? replies.length : accepted} recipients accepted of its limit of ${LAB_SENDER_LIMIT}`,
+        );
+        for (const r of replies.slice(accepted))
+            assert.match(
+                `${r.code} ${r.lines.join(" ")}`,
+                new RegExp(
+                    `^450 4\\.7\\.1 <[^>]+>: Recipient address rejected: notify@example\\.org has sent to ${LAB_SENDER_LIMIT} recipients in the past hour; try again in \\d+ minutes$`,
+                ),
+            );
+    } finally {
+        // As it was for the checks after this one (and a run against a kept lab).
+        ssh(`mailstack-submission-limit clear ${SENDER.user}`);
+    }
 });

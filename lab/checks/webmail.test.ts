@@ -9,13 +9,13 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
-import { after, before, test } from "node:test";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import { before, test } from "node:test";
+import type { BrowserContext, Page } from "playwright-core";
 import { WEBMAIL_DATABASE, WEBMAIL_DIR } from "../../render/host/webmail";
 import { pebbleRoot } from "../acme";
 import { eventually, imapFetch, SERVER, sendMail } from "../clients";
 import { LAB_PASSWORDS } from "../lab-config";
-import { labBrowser, WEBMAIL_HOST, WEBMAIL_URL, webmailLogin } from "./browser";
+import { browserForChecks, WEBMAIL_HOST, WEBMAIL_URL, webmailLogin } from "./browser";
 import { ARTIFACTS_DIR, ssh, tag } from "./helpers";
 
 const HOST = WEBMAIL_HOST;
@@ -23,22 +23,16 @@ const URL_BASE = WEBMAIL_URL;
 const ALICE = "alice@example.org";
 const BOB = "bob@example.org";
 
-let browser: Browser;
-let closeBrowser: (() => Promise<void>) | undefined;
+const browser = browserForChecks();
 const violations: string[] = [];
 
-before(async () => {
+before(() => {
     fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
-    ({ browser, close: closeBrowser } = await labBrowser());
-});
-
-after(async () => {
-    await closeBrowser?.();
 });
 
 /** A fresh browser profile (no cookies) that records CSP violations and console errors. */
 async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ ignoreHTTPSErrors: false, viewport: { width: 1280, height: 900 } });
+    const context = await browser().newContext({ ignoreHTTPSErrors: false, viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     page.on("console", (m) => {
         if (m.type() === "error" && /Content[- ]Security[- ]Policy|Refused to/i.test(m.text()))

@@ -27,15 +27,32 @@ export const DISK_CLEAR_PERCENT = 85;
 /** Postfix stops taking mail (4xx) when less than the rest is free (and doctor fails). */
 export const DISK_FULL_PERCENT = 95;
 
+/** Whether some login has a limit: the mailboxes' or a sender's own. */
+function anyLimit(spec: MailSpec): boolean {
+    const { recipientsPerHour, senders } = spec.submissionLimit;
+    return recipientsPerHour !== false || Object.values(senders).some((l) => l !== false);
+}
+
 /**
- * main.cf's recipient restrictions for 465/587 (master.cf): the rate limit first, when on,
- * so that a login past it gets 450 for each further recipient.
+ * The policy service's arguments: the limit of every login, then each sender's own
+ * (`--own ADDRESS=LIMIT|off`; addresses are checked, a-z, 0-9, ".", "_", "-" and "@").
+ */
+function limitArguments(spec: MailSpec): string {
+    const { recipientsPerHour, senders } = spec.submissionLimit;
+    const own = Object.entries(senders)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([address, l]) => ` --own ${address}=${l === false ? "off" : String(l)}`);
+    return (recipientsPerHour === false ? "off" : String(recipientsPerHour)) + own.join("");
+}
+
+/**
+ * main.cf's recipient restrictions for 465/587 (master.cf): the rate limit first, when some
+ * login has one, so that a login past it gets 450 for each further recipient.
  */
 export function submissionRecipientRestrictions(spec: MailSpec): string {
-    const limit = spec.submissionLimit.recipientsPerHour;
     return [
         "reject_non_fqdn_recipient",
-        ...(limit === false ? [] : [`check_policy_service inet:${SUBMISSION_LIMIT_LISTEN}`]),
+        ...(anyLimit(spec) ? [`check_policy_service inet:${SUBMISSION_LIMIT_LISTEN}`] : []),
         "permit_sasl_authenticated",
         "reject",
     ]
@@ -54,7 +71,6 @@ export function queueMinFreeBytes(spec: MailSpec): number {
 }
 
 export function renderLimitFiles(spec: MailSpec): HostFile[] {
-    const limit = spec.submissionLimit.recipientsPerHour;
     const guarded = { alertPercent: DISK_ALERT_PERCENT, mailVolume: MAIL_VOLUME_MOUNT };
     return [
         file(
@@ -72,7 +88,7 @@ export function renderLimitFiles(spec: MailSpec): HostFile[] {
             renderTemplate("systemd/mailstack-submission-limit.service", {
                 listen: SUBMISSION_LIMIT_LISTEN,
                 control: SUBMISSION_LIMIT_CONTROL,
-                limit: limit === false ? "off" : String(limit),
+                limits: limitArguments(spec),
             }),
             ["daemon-reload", "restart:submission-limit"],
         ),

@@ -44,6 +44,23 @@ export const DOVECOT_APP_PASSWORDS = "/etc/dovecot/app-passwords";
 export const APP_PASSWORDS_LUA = "/etc/dovecot/app-passwords.lua";
 /** Its passdb block; dovecot.conf includes the directory before its passwd-file passdb. */
 export const APP_PASSWORDS_CONF = `${DOVECOT_EXTRA_DIR}/app-passwords.conf`;
+/**
+ * The main password's Lua passdb (after the app passwords', before dovecot.conf's passwd-file):
+ * it checks the passwd-file's bcrypt hash itself, so that Dovecot's authentication cache keeps
+ * a SHA1 of the accepted password and a repeated login costs no bcrypt (README "Logins that
+ * cost no hash when repeated").
+ */
+export const MAIN_PASSWORD_LUA = "/etc/dovecot/main-password.lua";
+/** Its passdb block and the cache's settings. */
+export const MAIN_PASSWORD_CONF = `${DOVECOT_EXTRA_DIR}/main-password.conf`;
+/** How long a login's cache entry lives: a user pays bcrypt again at most this often. */
+export const AUTH_CACHE_TTL = "15 mins";
+/** The cache's memory (Dovecot drops the oldest entries beyond it): some thousand users. */
+export const AUTH_CACHE_SIZE = "1M";
+/** Where the helper asks Dovecot's auth process to forget a user (doveadm auth cache flush). */
+export const DOVECOT_AUTH_MASTER = "/run/dovecot/auth-master";
+/** The helper's module that does it, for each user whose passwd-file row changed (beside TOTP_MODULE). */
+export const AUTH_CACHE_MODULE = "/usr/local/lib/mailstack/auth_cache.py";
 /** What a user may limit an app password to (the helper maps each to Dovecot's protocol names). */
 export const APP_PASSWORD_PROTOCOLS = ["mail", "submission", "sieve", "dav"] as const;
 
@@ -54,6 +71,10 @@ export const TOTP_MODULE = "/usr/local/lib/mailstack/totp.py";
 export const PASSWORDS_HELPER = "/usr/local/sbin/mailstack-passwords";
 /** Where the webmail asks for a password change (0660 root:www-data, systemd socket activation). */
 export const PASSWORD_SOCKET = "/run/mailstack-password.sock";
+/** What a wrong current password or code costs its asker at the helper, in seconds. */
+export const HELPER_FAILURE_DELAY_SECONDS = 2;
+/** The helper's requests at a time (the socket's MaxConnections); more wait for one to end. */
+export const HELPER_CONNECTIONS = 4;
 
 /**
  * A configured password's generation: changes exactly when the configured hash or the
@@ -86,13 +107,16 @@ export function renderPasswordFiles(spec: MailSpec): HostFile[] {
                 totpModule: TOTP_MODULE,
                 totpDir: TOTP_MODULE.slice(0, TOTP_MODULE.lastIndexOf("/")),
                 socket: PASSWORD_SOCKET,
+                authMaster: DOVECOT_AUTH_MASTER,
                 minLength: MIN_PASSWORD_LENGTH,
                 bcryptCost: BCRYPT_COST,
+                failureDelay: HELPER_FAILURE_DELAY_SECONDS,
             }),
             [],
             "0755",
         ),
         hostFile(TOTP_MODULE, renderTemplate("mailstack/totp.py", { path: TOTP_MODULE }), []),
+        hostFile(AUTH_CACHE_MODULE, renderTemplate("mailstack/auth_cache.py", { path: AUTH_CACHE_MODULE }), []),
         // App passwords: Dovecot asks this passdb first (reload: a new passdb needs no restart).
         hostFile(
             APP_PASSWORDS_LUA,
@@ -112,13 +136,33 @@ export function renderPasswordFiles(spec: MailSpec): HostFile[] {
             }),
             ["reload:dovecot"],
         ),
+        // The main password, through Dovecot's authentication cache (a reload loads a new script).
+        hostFile(
+            MAIN_PASSWORD_LUA,
+            renderTemplate("dovecot/main-password.lua", { path: MAIN_PASSWORD_LUA, users: DOVECOT_USERS }),
+            ["reload:dovecot"],
+        ),
+        hostFile(
+            MAIN_PASSWORD_CONF,
+            renderTemplate("dovecot/main-password.conf", {
+                path: MAIN_PASSWORD_CONF,
+                luaFile: MAIN_PASSWORD_LUA,
+                users: DOVECOT_USERS,
+                cacheSize: AUTH_CACHE_SIZE,
+                cacheTtl: AUTH_CACHE_TTL,
+            }),
+            ["reload:dovecot"],
+        ),
     ];
     if (!spec.webmail) return files;
     return [
         ...files,
         hostFile(
             "/etc/systemd/system/mailstack-password.socket",
-            renderTemplate("systemd/mailstack-password.socket", { socket: PASSWORD_SOCKET }),
+            renderTemplate("systemd/mailstack-password.socket", {
+                socket: PASSWORD_SOCKET,
+                connections: HELPER_CONNECTIONS,
+            }),
             ["daemon-reload", "restart:password-socket"],
         ),
         hostFile(

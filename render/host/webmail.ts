@@ -37,6 +37,9 @@ export const PASSWORD_PLUGIN_DIR = `${ROUNDCUBE_PLUGINS}/mailstack_password`;
 /** Ours: the second factor (TOTP) at login and in Settings, through the same helper's socket. */
 export const TOTP_PLUGIN_DIR = `${ROUNDCUBE_PLUGINS}/mailstack_totp`;
 
+/** The call to that helper's socket, once, for both plugins (they require it; no plugin itself). */
+export const HELPER_INCLUDE = `${ROUNDCUBE_PLUGINS}/mailstack_helper/mailstack_helper.php`;
+
 /** nginx's server for the host name; gone (pruned) when the webmail is off. */
 export const WEBMAIL_NGINX_CONF = "/etc/nginx/conf.d/mailstack-webmail.conf";
 
@@ -98,10 +101,16 @@ export function renderWebmailFiles(spec: MailSpec): HostFile[] {
         ),
         hostFile(ORIGIN_PLUGIN, renderTemplate("roundcube/mailstack_origin.php", { path: ORIGIN_PLUGIN }), restart),
         hostFile(
+            HELPER_INCLUDE,
+            renderTemplate("roundcube/mailstack_helper.php", { path: HELPER_INCLUDE, socket: PASSWORD_SOCKET }),
+            restart,
+        ),
+        hostFile(
             `${PASSWORD_PLUGIN_DIR}/mailstack_password.php`,
             renderTemplate("roundcube/mailstack_password.php", {
                 path: `${PASSWORD_PLUGIN_DIR}/mailstack_password.php`,
                 socket: PASSWORD_SOCKET,
+                helperInclude: HELPER_INCLUDE,
                 minLength: MIN_PASSWORD_LENGTH,
                 // Calendars and contacts only where Radicale runs.
                 appProtocols: APP_PASSWORD_PROTOCOLS.filter((p) => p !== "dav" || spec.dav).join(","),
@@ -120,13 +129,19 @@ export function renderWebmailFiles(spec: MailSpec): HostFile[] {
             renderTemplate("roundcube/mailstack_totp.php", {
                 path: `${TOTP_PLUGIN_DIR}/mailstack_totp.php`,
                 socket: PASSWORD_SOCKET,
+                helperInclude: HELPER_INCLUDE,
                 issuer: spec.hostname,
             }),
             restart,
         ),
         hostFile(
             `${TOTP_PLUGIN_DIR}/localization/en_US.inc`,
-            renderTemplate("roundcube/mailstack_totp.en_US.inc", { path: `${TOTP_PLUGIN_DIR}/localization/en_US.inc` }),
+            renderTemplate("roundcube/mailstack_totp.en_US.inc", {
+                path: `${TOTP_PLUGIN_DIR}/localization/en_US.inc`,
+                // With Radicale, calendars and contacts take app passwords too.
+                apps: spec.dav ? "mail, calendar and contacts apps" : "mail apps",
+                Apps: spec.dav ? "Mail, calendar and contacts apps" : "Mail apps",
+            }),
             restart,
         ),
         hostFile(

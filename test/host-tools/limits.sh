@@ -67,6 +67,30 @@ if start_limit; then
 else
     not_ok "mailstack-submission-limit starts and listens" "$(cat "$WORK/limit.log")"
 fi
+# A sender for applications' own limit (mailstack:submissionLimit.senders), below and above
+# everyone else's 3, and none at all; the others keep 3. An instance of its own: its own port,
+# state and log, and its own process (exec: $! is the service, which kill ends).
+listen=127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$ROOT/tmp/limit-own-state" "$ROOT/tmp/limit-own-run"
+(exec chroot "$ROOT" /usr/bin/env PATH="$ROOT_PATH" STATE_DIRECTORY=/tmp/limit-own-state RUNTIME_DIRECTORY=/tmp/limit-own-run \
+    python3 "$limit" 3 "$listen" --own notify@example.org=1 --own bulk@example.org=5 --own free@example.org=off >"$WORK/limit-own.log" 2>&1) &
+own_pid=$!
+for _ in $(seq 1 50); do
+    grep -q "listening on $listen" "$WORK/limit-own.log" && break
+    sleep 0.1
+done
+logins=(notify@example.org notify@example.org)
+for _ in 1 2 3 4 5 6; do logins+=(bulk@example.org); done
+for _ in 1 2 3 4; do logins+=(free@example.org); done
+for _ in 1 2 3 4; do logins+=(alice@example.org); done
+have=$(policy "${logins[@]}" 2>&1)
+want=$'action=DUNNO\naction=450 4.7.1 notify@example.org has sent to 1 recipients in the past hour; try again in 60 minutes\n'
+want+=$'action=DUNNO\naction=DUNNO\naction=DUNNO\naction=DUNNO\naction=DUNNO\naction=450 4.7.1 bulk@example.org has sent to 5 recipients in the past hour; try again in 60 minutes\n'
+want+=$'action=DUNNO\naction=DUNNO\naction=DUNNO\naction=DUNNO\n'
+want+=$'action=DUNNO\naction=DUNNO\naction=DUNNO\naction=450 4.7.1 alice@example.org has sent to 3 recipients in the past hour; try again in 60 minutes'
+if [ "$have" = "$want" ]; then ok "a sender's own limit holds for it (lower, higher or none), the others keep theirs"; else not_ok "a sender's own limit holds for it (lower, higher or none), the others keep theirs" "$have $(cat "$WORK/limit-own.log")"; fi
+kill "$own_pid" 2>/dev/null
+wait "$own_pid" 2>/dev/null
 
 # The disk guard, with df and sendmail standing in: the level is read from a file, the mail
 # goes to a file.

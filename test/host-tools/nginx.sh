@@ -22,6 +22,7 @@ check "Radicale accepts its config" in_root python3 -c 'from radicale import con
 # Roundcube's config: PHP 8.4 (Debian 13's, Roundcube's own dependency) parses it.
 check "php -l accepts Roundcube's config.inc.php" in_root php -l /etc/roundcube/config.inc.php
 check "php -l accepts the mailstack_origin plugin" in_root php -l /var/lib/roundcube/plugins/mailstack_origin/mailstack_origin.php
+check "php -l accepts the mailstack_helper include" in_root php -l /var/lib/roundcube/plugins/mailstack_helper/mailstack_helper.php
 check "php -l accepts the mailstack_password plugin" in_root php -l /var/lib/roundcube/plugins/mailstack_password/mailstack_password.php
 check "php -l accepts the mailstack_password plugin's texts" in_root php -l /var/lib/roundcube/plugins/mailstack_password/localization/en_US.inc
 check "php -l accepts the mailstack_totp plugin" in_root php -l /var/lib/roundcube/plugins/mailstack_totp/mailstack_totp.php

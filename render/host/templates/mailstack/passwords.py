@@ -31,7 +31,8 @@
 #       totp-begin   a new secret, pending until confirmed (answered once: "secret")
 #       totp-confirm {"code"}: a code of the pending secret turns the second factor on;
 #                    answers the recovery codes, once ("recoveryCodes")
-#       totp-login   {"code"}: the webmail's login; a code (or a recovery code, used up) is
+#       totp-login   {"code"}: the webmail's login, asked only once Dovecot took the password
+#                    (the plugin's login_after): a code (or a recovery code, used up) is
 #                    needed when the second factor is on
 #       totp-disable {"code"}: turns the second factor off
 #
@@ -64,6 +65,7 @@ import time
 ROOT = os.environ.get("MAILSTACK_PASSWORDS_ROOT", "")
 sys.path.insert(0, ROOT + "{{totpDir}}")
 from totp import app_hash, new_app_secret, recovery_code, ssha512_matches, totp_step  # noqa: E402
+from auth_cache import flush_changed  # noqa: E402
 
 CONFIGURED = ROOT + "{{configured}}"
 EFFECTIVE = ROOT + "{{effective}}"
@@ -73,6 +75,7 @@ USER_APPS = ROOT + "{{userApps}}"
 EFFECTIVE_APPS = ROOT + "{{effectiveApps}}"
 LAST_USED_DIR = ROOT + "{{lastUsedDir}}"
 USER_TOTP = ROOT + "{{userTotp}}"
+AUTH_MASTER = ROOT + "{{authMaster}}"
 # What a user may limit an app password to, and the protocol names Dovecot's Lua passdb sees
 # for each (Postfix asks for submission as smtp, Radicale as radicale).
 APP_PROTOCOLS = {"mail": ["imap", "pop3"], "submission": ["smtp"], "sieve": ["sieve"], "dav": ["radicale"]}
@@ -85,10 +88,12 @@ BCRYPT_COST = {{bcryptCost}}
 RECOVERY_CODES = 10
 # What the passdb row of a user with the second factor on carries (docs/design.md, "Logins").
 ALLOW_REAL_NETS = "{{allowRealNets}}"
-# A wrong current password costs the asker this long (with the socket's MaxConnections, a
-# guesser through the webmail is slower here than at Dovecot's own login). Tests under a
-# temporary root may shorten it.
-FAILURE_DELAY_SECONDS = float(os.environ.get("MAILSTACK_PASSWORDS_FAILURE_DELAY", "2")) if ROOT else 2
+# A wrong current password or code costs the asker this long (with the socket's
+# MaxConnections, a guesser holding www-data is slower here than at Dovecot's own login). The
+# webmail's login form never brings a wrong password here: Dovecot judges it first, so
+# guessers cannot hold the few connections every login needs. Tests under a temporary root
+# may shorten it.
+FAILURE_DELAY_SECONDS = float(os.environ.get("MAILSTACK_PASSWORDS_FAILURE_DELAY", "{{failureDelay}}")) if ROOT else {{failureDelay}}
 
 
 def log(message):
@@ -164,9 +169,10 @@ def apply_locked():
         log(f"mailstack-passwords: {address}: the password the user set is dropped ({why})")
     if kept != user_set:
         write_user_set(kept)
+    before = read_rows(EFFECTIVE) or []
     write_atomic(EFFECTIVE, "".join(out), 0o640, "dovecot")
     apply_apps({r[0]: r[4] for r in configured})
-    return 0
+    return flush_changed(before, read_rows(EFFECTIVE) or [], AUTH_MASTER)
 
 
 def passdb_line(row, webmail_only):
@@ -494,35 +500,25 @@ def second_factor(action, user, current, req, origin):
             return refused()
         log(f"mailstack-passwords: {user} logged in to the webmail with a {result} (from {origin})")
         return {"ok": True, "secondFactor": True, "recoveryLeft": totp_status(user).get("recoveryLeft", 0)}
-    if action == "totp-confirm":
-        codes = [recovery_code() for _ in range(RECOVERY_CODES)]
+    # totp-confirm and totp-disable: a code of the pending (or the running) secret turns the
+    # second factor on (new recovery codes, answered once) or off.
+    turn_on = action == "totp-confirm"
+    codes = [recovery_code() for _ in range(RECOVERY_CODES)] if turn_on else []
 
-        def confirm(rows, mine, _used, step):
-            new = [user, mine[1], "on", str(step), ",".join(app_hash(c) for c in codes), generation, str(int(time.time()))]
-            replace(rows, mine, new)
-            return apply_locked() == 0
+    def turn(rows, mine, _used, step):
+        new = [user, mine[1], "on", str(step), ",".join(app_hash(c) for c in codes), generation, str(int(time.time()))]
+        replace(rows, mine, new if turn_on else None)
+        return "done" if apply_locked() == 0 else "failed"
 
-        result = check(confirm)
-        if result is None:
-            return {"ok": False, "error": "set up the second factor first"}
-        if result is False:
-            return refused()
-        log(f"mailstack-passwords: {user} turned the second factor on (from {origin})")
-        return {"ok": True, "recoveryCodes": codes}
-    if action == "totp-disable":
-
-        def disable(rows, mine, _used, _step):
-            replace(rows, mine, None)
-            return apply_locked() == 0
-
-        result = check(disable)
-        if result is None:
-            return {"ok": False, "error": "the second factor is off"}
-        if result is False:
-            return refused()
-        log(f"mailstack-passwords: {user} turned the second factor off (from {origin})")
-        return {"ok": True}
-    return {"ok": False, "error": "bad request"}
+    result = check(turn)
+    if result is None:
+        return {"ok": False, "error": "set up the second factor first" if turn_on else "the second factor is off"}
+    if result is False:
+        return refused()
+    if result == "failed":
+        return {"ok": False, "error": "internal error"}
+    log(f"mailstack-passwords: {user} turned the second factor {'on' if turn_on else 'off'} (from {origin})")
+    return {"ok": True, "recoveryCodes": codes} if turn_on else {"ok": True}
 
 
 TOTP_ACTIONS = ("totp-status", "totp-begin", "totp-confirm", "totp-login", "totp-disable")

@@ -3,7 +3,8 @@
 #
 # A Postfix policy service (postconf(5) check_policy_service, SMTPD_POLICY_README) for 587
 # and 465 only (main.cf, mailstack_submission_recipient_restrictions): one login may send to
-# at most LIMIT recipients in any hour (mailstack:submissionLimit). Past that every RCPT gets
+# at most LIMIT recipients in any hour (mailstack:submissionLimit), a sender for applications
+# with a limit of its own (--own, mailstack:submissionLimit.senders) at most that. Past that every RCPT gets
 # 450 4.7.1, so the client keeps the message and tries again later, and a stolen password
 # cannot spend the server's IP reputation in an hour. Every recipient Postfix asks about is
 # counted, accepted in the end or not: a login that probes addresses spends its budget too.
@@ -11,7 +12,8 @@
 # The counts survive a restart (STATE_DIRECTORY/sent.json, written every few seconds and at
 # exit).
 #
-#   mailstack-submission-limit LIMIT|off [HOST:PORT]   the service (systemd runs it)
+#   mailstack-submission-limit LIMIT|off [HOST:PORT] [--own LOGIN=LIMIT|off]...
+#                                                      the service (systemd runs it)
 #   mailstack-submission-limit clear LOGIN [SOCKET]    let LOGIN send again at once (after
 #                                                      its password was changed); root only
 #
@@ -37,6 +39,8 @@ MAX_LINES = 200
 STATE = os.path.join(os.environ.get("STATE_DIRECTORY", "/var/lib/mailstack-submission-limit"), "sent.json")
 
 limit = None
+# login -> its own limit (None: no limit), instead of `limit`
+own = {}
 # login -> times at which a recipient of that login was counted, oldest first
 sent = {}
 dirty = False
@@ -92,18 +96,19 @@ def decide(attrs, now, control=False):
         log(f"cleared: login={login} ({cleared} recipients in the past hour)")
         return f"OK cleared {cleared}"
     login = attrs.get("sasl_username", "").lower()
-    if limit is None or not login or attrs.get("protocol_state", "").upper() != "RCPT":
+    mine = own.get(login, limit)
+    if mine is None or not login or attrs.get("protocol_state", "").upper() != "RCPT":
         return "DUNNO"
     q = sent.setdefault(login, collections.deque())
     while q and q[0] <= now - WINDOW:
         q.popleft()
-    if len(q) >= limit:
+    if len(q) >= mine:
         minutes = max(1, int((q[0] + WINDOW - now + 59) // 60))
         log(
-            f"over limit: login={login} limit={limit}/hour client={attrs.get('client_address', '?')} "
+            f"over limit: login={login} limit={mine}/hour client={attrs.get('client_address', '?')} "
             f"recipient={attrs.get('recipient', '?')} retry_in={minutes}min"
         )
-        return f"450 4.7.1 {login} has sent to {limit} recipients in the past hour; try again in {minutes} minutes"
+        return f"450 4.7.1 {login} has sent to {mine} recipients in the past hour; try again in {minutes} minutes"
     q.append(now)
     dirty = True
     return "DUNNO"
@@ -159,8 +164,26 @@ def clear(login, path):
     print(f"{login.lower()}: {reply.rsplit(' ', 1)[1]} recipients of the past hour forgotten")
 
 
-async def main():
-    host, _, port = (sys.argv[2] if len(sys.argv) > 2 else LISTEN).rpartition(":")
+def arguments(args):
+    """LIMIT|off [HOST:PORT] [--own LOGIN=LIMIT|off]...: the limit, where to listen, own limits."""
+    if not args or not (args[0] == "off" or args[0].isdigit()):
+        return None
+    listen = LISTEN
+    rest = args[1:]
+    if rest and rest[0] != "--own":
+        listen, rest = rest[0], rest[1:]
+    mine = {}
+    while rest:
+        login, _, value = (rest[1] if len(rest) > 1 and rest[0] == "--own" else "").partition("=")
+        if not login or not (value == "off" or value.isdigit()):
+            return None
+        mine[login.lower()] = None if value == "off" else int(value)
+        rest = rest[2:]
+    return (None if args[0] == "off" else int(args[0])), listen, mine
+
+
+async def main(listen):
+    host, _, port = listen.rpartition(":")
     server = await asyncio.start_server(serve, host, int(port))
     # systemd makes CONTROL's directory (RuntimeDirectory, 0700); a socket left by a crash goes.
     try:
@@ -172,6 +195,8 @@ async def main():
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     log(f"listening on {host}:{port}, " + (f"{limit} recipients per login and hour" if limit else "no limit"))
+    for login, mine in sorted(own.items()):
+        log(f"{login}: " + (f"{mine} recipients an hour, its own limit" if mine else "no limit of its own"))
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), SAVE_EVERY)
@@ -189,8 +214,9 @@ if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "clear":
         clear(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else CONTROL)
         sys.exit(0)
-    if len(sys.argv) < 2 or not (sys.argv[1] == "off" or sys.argv[1].isdigit()):
-        sys.exit("usage: mailstack-submission-limit LIMIT|off [HOST:PORT] | clear LOGIN [SOCKET]")
-    limit = None if sys.argv[1] == "off" else int(sys.argv[1])
+    parsed = arguments(sys.argv[1:])
+    if parsed is None:
+        sys.exit("usage: mailstack-submission-limit LIMIT|off [HOST:PORT] [--own LOGIN=LIMIT|off]... | clear LOGIN [SOCKET]")
+    limit, listen, own = parsed
     load()
-    asyncio.run(main())
+    asyncio.run(main(listen))

@@ -15,6 +15,8 @@
 // for the logged-in user only: every request carries the session's password, which the
 // helper checks against the user's own hash (an app password never opens the webmail, so a
 // session always holds the main password).
+require_once '/var/lib/roundcube/plugins/mailstack_helper/mailstack_helper.php';
+
 class mailstack_password extends rcube_plugin
 {
     public $task = 'settings';
@@ -115,24 +117,7 @@ class mailstack_password extends rcube_plugin
     /** The helper's answer to one request for the logged-in user, or null when it cannot be asked. */
     private function call_helper(array $request)
     {
-        $request = json_encode($request + [
-            'user'   => $this->rc->get_user_name(),
-            'origin' => rcube_utils::remote_addr(),
-        ]);
-        if ($request === false) {
-            return null;
-        }
-        $socket = @stream_socket_client('unix:///run/mailstack-password.sock', $errno, $errstr, 5);
-        if ($socket === false) {
-            rcube::raise_error(['code' => 500, 'message' => "mailstack_password: /run/mailstack-password.sock: $errstr"], true, false);
-            return null;
-        }
-        // A wrong current password costs 2 s at the helper; hashing the new one about 0.3 s.
-        stream_set_timeout($socket, 20);
-        fwrite($socket, $request . "\n");
-        $answer = json_decode((string) fgets($socket), true);
-        fclose($socket);
-        return is_array($answer) ? $answer : null;
+        return mailstack_helper::ask($this->rc->get_user_name(), $request);
     }
 
     /** A request about the user's app passwords, with the session's password as the proof. */

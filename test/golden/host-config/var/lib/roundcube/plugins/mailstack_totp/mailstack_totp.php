@@ -9,13 +9,20 @@
 // logs every wrong code with the browser's address for fail2ban. Each request carries the
 // user's password, which the helper checks first, as for the password form.
 //
-// Login: the form has a code field; with the second factor on, no session starts without a
-// right code (the authenticate hook aborts the login before Roundcube opens IMAP). With it on
-// the main password opens IMAP, POP3, 587 and ManageSieve only from the server itself (the
-// helper writes allow_real_nets on the user's passdb row): mail apps take app passwords.
+// Login: the form has a code field. The password is Dovecot's to judge, as without this
+// plugin: Roundcube's own IMAP login (Dovecot's delay after failures, fail2ban's dovecot and
+// roundcube-auth jails). Only a session Dovecot opened asks the helper, which checks the code;
+// with the second factor on and no valid unused code the session ends at once (login_after),
+// before the browser gets it. So a wrong password never holds one of the helper's few
+// connections (its socket's MaxConnections), and a crowd of guessers cannot shut the webmail
+// for everyone by keeping them busy. With the second factor on the main password opens IMAP,
+// POP3, 587 and ManageSieve only from the server itself (the helper writes allow_real_nets on
+// the user's passdb row): mail apps take app passwords.
 // Settings > Second factor: set up (a QR code, drawn here by Debian's qrencode, and the secret
 // as text), confirmed by a code; the recovery codes shown once; off again with the password
 // and a code.
+require_once '/var/lib/roundcube/plugins/mailstack_helper/mailstack_helper.php';
+
 class mailstack_totp extends rcube_plugin
 {
     public $task = 'login|settings';
@@ -24,15 +31,12 @@ class mailstack_totp extends rcube_plugin
     const ISSUER = 'mail.nathabee.de';
 
     private $rc;
-    /** The user whose second factor the helper checked at this login (login_after compares). */
-    private $checked = null;
 
     public function init()
     {
         $this->rc = rcmail::get_instance();
         $this->add_texts('localization/');
         $this->add_hook('loginform_content', [$this, 'loginform']);
-        $this->add_hook('authenticate', [$this, 'authenticate']);
         $this->add_hook('login_after', [$this, 'login_after']);
         $this->add_hook('settings_actions', [$this, 'settings_actions']);
         $this->register_action('plugin.mailstack_totp', [$this, 'show']);
@@ -59,43 +63,26 @@ class mailstack_totp extends rcube_plugin
         return $content;
     }
 
-    // Before Roundcube opens IMAP: the helper checks the password and, with the second factor
-    // on, the code. A wrong password goes on to Dovecot, which refuses it and counts the
-    // guesser (its auth penalty, fail2ban's dovecot jail), as without this plugin.
-    public function authenticate($args)
+    // After Dovecot took the password and Roundcube opened the session, before the browser
+    // has it: the helper checks the password again (the proof it asks of every request) and,
+    // with the second factor on, the code. A wrong or missing code (the helper logs it for
+    // fail2ban and delays the answer), or no answer: the session ends here (fail closed).
+    public function login_after($args)
     {
-        if (empty($args['valid']) || !empty($args['abort'])) {
-            return $args;
-        }
-        $answer = $this->call_helper((string) $args['user'], [
+        $answer = mailstack_helper::ask($this->rc->get_user_name(), [
             'action'  => 'totp-login',
-            'current' => (string) $args['pass'],
+            'current' => (string) $this->rc->decrypt($_SESSION['password']),
             'code'    => rcube_utils::get_input_string('_totp', rcube_utils::INPUT_POST),
         ]);
         if (is_array($answer) && !empty($answer['ok'])) {
-            $this->checked = strtolower((string) $args['user']);
-        } elseif (is_array($answer) && ($answer['error'] ?? '') === 'the current password is wrong') {
             return $args;
-        } else {
-            // A wrong or missing code, or no answer: no session (fail closed).
-            $args['abort'] = true;
-            $args['error'] = is_array($answer) && ($answer['error'] ?? '') === 'the code is wrong'
-                ? 'mailstack_totp.loginwrong' : 'mailstack_totp.unavailable';
         }
-        return $args;
-    }
-
-    // The session Roundcube just opened must be the user the helper checked: any other (a
-    // password the helper refused that IMAP took) is closed at once.
-    public function login_after($args)
-    {
-        if ($this->checked === null || $this->checked !== strtolower((string) $this->rc->get_user_name())) {
-            rcube::write_log('userlogins', sprintf('Failed login for %s from %s (second factor not checked)',
-                $this->rc->get_user_name(), rcube_utils::remote_ip()));
-            $this->rc->kill_session();
-            $this->rc->output->show_message('mailstack_totp.unavailable', 'warning');
-            $this->rc->output->send('login');
-        }
+        $wrong = is_array($answer) && ($answer['error'] ?? '') === 'the code is wrong';
+        rcube::write_log('userlogins', sprintf('Login of %s from %s ended: %s', $this->rc->get_user_name(),
+            rcube_utils::remote_ip(), $wrong ? 'the second factor\'s code is missing or wrong' : 'the second factor could not be checked'));
+        $this->rc->kill_session();
+        $this->rc->output->show_message($wrong ? 'mailstack_totp.loginwrong' : 'mailstack_totp.unavailable', 'warning');
+        $this->rc->output->send('login');
         return $args;
     }
 
@@ -111,30 +98,10 @@ class mailstack_totp extends rcube_plugin
         return $args;
     }
 
-    /** The helper's answer to one request for `user`, or null when it cannot be asked. */
-    private function call_helper($user, array $request)
-    {
-        $request = json_encode($request + ['user' => $user, 'origin' => rcube_utils::remote_addr()]);
-        if ($request === false) {
-            return null;
-        }
-        $socket = @stream_socket_client('unix:///run/mailstack-password.sock', $errno, $errstr, 5);
-        if ($socket === false) {
-            rcube::raise_error(['code' => 500, 'message' => "mailstack_totp: /run/mailstack-password.sock: $errstr"], true, false);
-            return null;
-        }
-        // A wrong password or code costs 2 s at the helper, checking the password about 0.3 s.
-        stream_set_timeout($socket, 20);
-        fwrite($socket, $request . "\n");
-        $answer = json_decode((string) fgets($socket), true);
-        fclose($socket);
-        return is_array($answer) ? $answer : null;
-    }
-
     /** A request about the logged-in user's second factor; the session's password unless given. */
     private function call_mine($action, array $request = [])
     {
-        return $this->call_helper($this->rc->get_user_name(), ['action' => $action]
+        return mailstack_helper::ask($this->rc->get_user_name(), ['action' => $action]
             + $request + ['current' => (string) $this->rc->decrypt($_SESSION['password'])]);
     }
 
