@@ -458,19 +458,20 @@ for (const fault of FAULTS) {
                     `fault ${fault.id}, ${fault.timer}: ${ssh(`journalctl -q -o cat -u ${fault.timer} -n 12`).stdout}`,
                 );
             }
-            // Within 2 minutes: a folder the guard's rescan queued is being indexed again, and a
+            // Within 5 minutes: a folder the guard's rescan queued is being indexed again, and a
             // search that comes first waits for that and may time out (fts_search_timeout, 30 s),
-            // as a user's would; the next one finds it all. How long it took is printed.
+            // as a user's would; a later one finds it all (seen: 121 s, three timeouts, carol's
+            // INBOX). How long it took is printed, and the indexer's state at the first miss.
             const searchFrom = Date.now();
             let misses = searchMisses(subject);
             for (let tries = 1; misses.length > 0; tries++) {
                 console.log(`fault ${fault.id}: search, try ${tries}: ${misses.join("; ")}`);
-                if (Date.now() - searchFrom > 120_000) {
+                const late = Date.now() - searchFrom > 300_000;
+                if (tries === 1 || late)
                     console.log(
                         `fault ${fault.id}: ${ssh("doveadm indexer list; pgrep -a indexer; journalctl -q -o cat -u dovecot -n 20 | grep -i index", { allowFail: true }).stdout}`,
                     );
-                    break;
-                }
+                if (late) break;
                 await new Promise((r) => setTimeout(r, 5000));
                 misses = searchMisses(subject);
             }
@@ -478,7 +479,7 @@ for (const fault of FAULTS) {
                 console.log(
                     `fault ${fault.id}: search whole again after ${((Date.now() - searchFrom) / 1000).toFixed(0)} s`,
                 );
-            assert.deepEqual(misses, [], "full-text search after the fault, 2 minutes on");
+            assert.deepEqual(misses, [], "full-text search after the fault, 5 minutes on");
         } finally {
             // Whatever failed, the next fault (and check) gets a whole server.
             burstOver();
