@@ -6,6 +6,7 @@ import { type Lab, teardown } from "../lab/harness/container";
 import { readPid, STATE_DIR } from "../lab/harness/processes";
 import { standUpLab } from "../lab/harness/standup";
 import { current, MiB, note, put } from "./figures";
+import { logins } from "./logins";
 import { port25, reading, sinkCeiling, submission, withoutSpamFilter } from "./mail-load";
 import { movein } from "./movein";
 import { ALICE, MAILBOXES, only, SIZE } from "./options";
@@ -40,6 +41,10 @@ export async function labRun(): Promise<void> {
         note(`settling took ${settled.seconds.toFixed(0)} s; busy: ${settled.busy || "nothing"}`);
         if (only === "movein") {
             await movein();
+            return;
+        }
+        if (only === "logins") {
+            await logins();
             return;
         }
         const idle = memoryNow();
@@ -93,6 +98,7 @@ export async function labRun(): Promise<void> {
         );
 
         await submission(peak);
+        await logins();
 
         for (const d of [...new Set([...Object.keys(idle.rss), ...Object.keys(peak.peak.rss)])].sort()) {
             put(`mem.idle.${d}`, `memory idle: ${d} (RSS)`, "MiB", MiB(idle.rss[d] ?? 0));

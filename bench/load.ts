@@ -5,11 +5,13 @@
 //   tsx bench/load.ts burst '{"port":25,"count":1000,...,"recipients":["alice@example.org"]}'
 //   tsx bench/load.ts imap  '{"user":"alice@example.org","pass":"...","subject":"bench-..."}'
 //   tsx bench/load.ts pop3  '{"user":"alice@example.org","pass":"...","count":1000}'
+//   tsx bench/load.ts logins '{"rounds":10}'   (bench/logins.ts)
 
 import { performance } from "node:perf_hooks";
 import { type BurstOptions, smtpBurst } from "../lab/burst";
 import { imapFetch, pop3Session } from "../lab/clients";
 import { statCount } from "../wire/pop3";
+import { measureLogins } from "./logins";
 
 export type BurstArgs = Omit<BurstOptions, "to"> & { recipients: string[] };
 export interface ReadResult {
@@ -47,6 +49,7 @@ async function main(): Promise<void> {
         result = await smtpBurst({ ...o, to: (i) => recipients[i % recipients.length] });
     } else if (phase === "imap") result = await imap(args);
     else if (phase === "pop3") result = await pop3(args);
+    else if (phase === "logins") result = await measureLogins((args as { rounds: number }).rounds);
     else throw new Error(`unknown phase ${phase}`);
     console.log(JSON.stringify(result));
 }

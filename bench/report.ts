@@ -46,6 +46,8 @@ function targets(): { target: string; value: string; met: boolean | null }[] {
             "mem.idle.base",
             (s) => s.max <= 92 * 1.1,
         ),
+        check("IMAPS login and logout, again: <= 60 ms (issue 30)", "login.imaps.cached", (s) => s.max <= 60),
+        check("webmail message-list request, again: <= 80 ms (issue 30)", "login.webmail.cached", (s) => s.max <= 80),
     ];
 }
 

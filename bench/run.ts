@@ -3,8 +3,9 @@
 //
 //   --smoke        one run with small counts: keeps the bench working (CI), measures nothing
 //   --runs N       runs of every measurement (default 3); each figure is min/median/max
-//   --only lab|eval|movein  the lab measurements only (root, Linux), the program's evaluation
-//                  only, or the lab's moving-in phase only (import and search, movein.ts)
+//   --only lab|eval|movein|logins  the lab measurements only (root, Linux), the program's
+//                  evaluation only, the lab's moving-in phase only (import and search,
+//                  movein.ts), or what a login costs only (logins.ts)
 //   --out FILE     where the JSON goes
 //
 // Each run stands a fresh lab up exactly as `npm run lab` does (lab/harness/standup.ts),
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
     if (withLab && (process.platform !== "linux" || process.getuid?.() !== 0))
         throw new Error("the lab part of the bench needs root on Linux (use --only eval for the evaluation alone)");
     for (current.run = 0; current.run < runs; current.run++) {
-        if (only !== "lab" && only !== "movein") await evaluations();
+        if (only !== "lab" && only !== "movein" && only !== "logins") await evaluations();
         if (withLab) await labRun();
     }
     report(startedAt);

@@ -14,9 +14,13 @@ import {
     APP_PASSWORDS_CONF,
     APP_PASSWORDS_LAST_USED,
     APP_PASSWORDS_LUA,
+    AUTH_CACHE_MODULE,
     CONFIGURED_USERS,
+    DOVECOT_AUTH_MASTER,
     DOVECOT_APP_PASSWORDS,
     DOVECOT_USERS,
+    MAIN_PASSWORD_CONF,
+    MAIN_PASSWORD_LUA,
     passwordGeneration,
     PASSWORDS_HELPER,
     renderPasswordFiles,
@@ -50,6 +54,7 @@ beforeEach(() => {
     fs.writeFileSync(
         path.join(bin, "doveadm"),
         `#!/bin/sh
+if [ "$1" = auth ]; then echo "$*" >>"$MAILSTACK_PASSWORDS_ROOT/doveadm-auth.log"; exit "\${DOVEADM_AUTH_STATUS:-0}"; fi
 read -r pw
 case "$2" in
 -t) [ "$3" = "{BLF-CRYPT}\\$2y\\$fake\\$$pw" ] || [ "$3" = "{PLAIN}$pw" ] ;;
@@ -343,8 +348,11 @@ test("the webmail reaches the helper only through a root-owned socket of group w
     expect(renderPasswordFiles(off).map((f) => f.path)).toEqual([
         PASSWORDS_HELPER,
         TOTP_MODULE,
+        AUTH_CACHE_MODULE,
         APP_PASSWORDS_LUA,
         APP_PASSWORDS_CONF,
+        MAIN_PASSWORD_LUA,
+        MAIN_PASSWORD_CONF,
     ]);
 });
 
@@ -518,4 +526,26 @@ test("Dovecot asks the app passwords' Lua passdb first, in the auth worker, and 
     const include = dovecot.indexOf(`!include_try ${APP_PASSWORDS_CONF.replace(/[^/]+$/, "")}*.conf`);
     expect(include).toBeGreaterThan(0);
     expect(include).toBeLessThan(dovecot.indexOf("passdb passwd-file {"));
+});
+
+// --- Logins that cost no hash when repeated (the rest: login-cache.test.ts) -----------------
+
+test("a password change flushes that user from Dovecot's authentication cache; app passwords need no flush", () => {
+    configure();
+    const log = path.join(root, "doveadm-auth.log");
+    const flushed = () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : []);
+    expect(run(["apply"]).status).toBe(0);
+    fs.mkdirSync(path.join(root, path.dirname(DOVECOT_AUTH_MASTER)), { recursive: true });
+    fs.writeFileSync(path.join(root, DOVECOT_AUTH_MASTER), "");
+    const alice = { user: "alice@example.org", current: "a-new-secret-of-hers" };
+    expect(change({ ...alice, current: "configured-alice-1", new: alice.current, name: "" })).toEqual({ ok: true });
+    expect(flushed()).toEqual(["auth cache flush alice@example.org"]);
+    // App passwords are not in this cache: making and revoking one flushes nothing.
+    const made = apps({ action: "app-create", ...alice, label: "phone" });
+    expect(apps({ action: "app-revoke", ...alice, id: made.id }).ok).toBe(true);
+    expect(flushed()).toHaveLength(1);
+    // A reset by the stack config (a new generation on the row even where the hash stays): those users.
+    configure({ alice: "2026-12-06", bob: "2026-12-06" }, "{PLAIN}configured-alice-2");
+    expect(run(["apply"]).status).toBe(0);
+    expect(flushed()[1]).toBe("auth cache flush alice@example.org bob@example.org");
 });

@@ -10,6 +10,7 @@
 // timeout, 3 minutes.
 import assert from "node:assert/strict";
 import * as tls from "node:tls";
+import type { Page } from "playwright-core";
 import { port } from "../../model";
 import { authPlain, SERVER, smtpDialog } from "../clients";
 import { labSpec } from "../lab-config";
@@ -123,4 +124,71 @@ print(answer, end="")'`,
     ).stdout;
     const newline = out.indexOf("\n");
     return { ms: Number(out.slice(0, newline)), answer: out.slice(newline + 1) };
+}
+
+// --- What a login costs (issue 30: logins that cost no hash when repeated) -------------------
+// Shared by accounts.test.ts (which prints them) and the bench (bench/logins.ts, which records them).
+
+/** Dovecot's authentication cache forgets `user`: the entries it dropped (0 if none was cached). */
+export function flushLoginCache(user: string): number {
+    const out = ssh(`doveadm auth cache flush ${user}`).stdout;
+    const n = /^(\d+) cache entries flushed/m.exec(out);
+    if (!n) throw new Error(`doveadm auth cache flush: ${out}`);
+    return Number(n[1]);
+}
+
+/** One IMAPS login and logout of `user` from `from`: ms from the connection until the server closes it. */
+export function imapLoginLogoutMs(user: string, pass: string, from: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const started = performance.now();
+        const sock = tls.connect({
+            host: SERVER,
+            port: port("imaps"),
+            localAddress: from,
+            servername: labSpec().hostname,
+            rejectUnauthorized: false,
+        } as tls.ConnectionOptions);
+        sock.setEncoding("utf8");
+        sock.setTimeout(30_000, () => sock.destroy(new Error("IMAP login timed out")));
+        sock.on("error", reject);
+        let text = "";
+        let state: "greeting" | "login" | "logout" = "greeting";
+        sock.on("data", (d: string) => {
+            text += d;
+            if (state === "greeting" && /^\* OK/m.test(text)) {
+                state = "login";
+                sock.write(`a LOGIN "${user}" "${pass}"\r\n`);
+            } else if (state === "login" && /^a (?:OK|NO|BAD).*$/m.test(text)) {
+                if (!/^a OK/m.test(text)) {
+                    sock.destroy();
+                    reject(new Error(`IMAP login refused: ${text}`));
+                    return;
+                }
+                state = "logout";
+                sock.write("b LOGOUT\r\n");
+            }
+        });
+        sock.on("close", () => {
+            if (state === "logout") resolve(performance.now() - started);
+        });
+    });
+}
+
+/**
+ * One webmail message-list request (`_action=list`; Roundcube logs in to IMAP anew for it) in
+ * `page`, logged in: ms, timed in the page (by the page's own global `performance`: this
+ * module imports none, which the function's source, run in the browser, would name).
+ */
+export async function webmailListMs(page: Page): Promise<number> {
+    return page.evaluate(async () => {
+        const token = (globalThis as unknown as { rcmail: { env: { request_token: string } } }).rcmail.env
+            .request_token;
+        const t0 = performance.now();
+        const r = await fetch("./?_task=mail&_action=list&_mbox=INBOX&_remote=1", {
+            headers: { "X-Roundcube-Request": token },
+        });
+        await r.text();
+        if (!r.ok) throw new Error(`message list: HTTP ${r.status}`);
+        return performance.now() - t0;
+    });
 }

@@ -44,6 +44,23 @@ export const DOVECOT_APP_PASSWORDS = "/etc/dovecot/app-passwords";
 export const APP_PASSWORDS_LUA = "/etc/dovecot/app-passwords.lua";
 /** Its passdb block; dovecot.conf includes the directory before its passwd-file passdb. */
 export const APP_PASSWORDS_CONF = `${DOVECOT_EXTRA_DIR}/app-passwords.conf`;
+/**
+ * The main password's Lua passdb (after the app passwords', before dovecot.conf's passwd-file):
+ * it checks the passwd-file's bcrypt hash itself, so that Dovecot's authentication cache keeps
+ * a SHA1 of the accepted password and a repeated login costs no bcrypt (README "Logins that
+ * cost no hash when repeated").
+ */
+export const MAIN_PASSWORD_LUA = "/etc/dovecot/main-password.lua";
+/** Its passdb block and the cache's settings. */
+export const MAIN_PASSWORD_CONF = `${DOVECOT_EXTRA_DIR}/main-password.conf`;
+/** How long a login's cache entry lives: a user pays bcrypt again at most this often. */
+export const AUTH_CACHE_TTL = "15 mins";
+/** The cache's memory (Dovecot drops the oldest entries beyond it): some thousand users. */
+export const AUTH_CACHE_SIZE = "1M";
+/** Where the helper asks Dovecot's auth process to forget a user (doveadm auth cache flush). */
+export const DOVECOT_AUTH_MASTER = "/run/dovecot/auth-master";
+/** The helper's module that does it, for each user whose passwd-file row changed (beside TOTP_MODULE). */
+export const AUTH_CACHE_MODULE = "/usr/local/lib/mailstack/auth_cache.py";
 /** What a user may limit an app password to (the helper maps each to Dovecot's protocol names). */
 export const APP_PASSWORD_PROTOCOLS = ["mail", "submission", "sieve", "dav"] as const;
 
@@ -90,6 +107,7 @@ export function renderPasswordFiles(spec: MailSpec): HostFile[] {
                 totpModule: TOTP_MODULE,
                 totpDir: TOTP_MODULE.slice(0, TOTP_MODULE.lastIndexOf("/")),
                 socket: PASSWORD_SOCKET,
+                authMaster: DOVECOT_AUTH_MASTER,
                 minLength: MIN_PASSWORD_LENGTH,
                 bcryptCost: BCRYPT_COST,
                 failureDelay: HELPER_FAILURE_DELAY_SECONDS,
@@ -98,6 +116,7 @@ export function renderPasswordFiles(spec: MailSpec): HostFile[] {
             "0755",
         ),
         hostFile(TOTP_MODULE, renderTemplate("mailstack/totp.py", { path: TOTP_MODULE }), []),
+        hostFile(AUTH_CACHE_MODULE, renderTemplate("mailstack/auth_cache.py", { path: AUTH_CACHE_MODULE }), []),
         // App passwords: Dovecot asks this passdb first (reload: a new passdb needs no restart).
         hostFile(
             APP_PASSWORDS_LUA,
@@ -114,6 +133,23 @@ export function renderPasswordFiles(spec: MailSpec): HostFile[] {
                 path: APP_PASSWORDS_CONF,
                 luaFile: APP_PASSWORDS_LUA,
                 appPasswords: DOVECOT_APP_PASSWORDS,
+            }),
+            ["reload:dovecot"],
+        ),
+        // The main password, through Dovecot's authentication cache (a reload loads a new script).
+        hostFile(
+            MAIN_PASSWORD_LUA,
+            renderTemplate("dovecot/main-password.lua", { path: MAIN_PASSWORD_LUA, users: DOVECOT_USERS }),
+            ["reload:dovecot"],
+        ),
+        hostFile(
+            MAIN_PASSWORD_CONF,
+            renderTemplate("dovecot/main-password.conf", {
+                path: MAIN_PASSWORD_CONF,
+                luaFile: MAIN_PASSWORD_LUA,
+                users: DOVECOT_USERS,
+                cacheSize: AUTH_CACHE_SIZE,
+                cacheTtl: AUTH_CACHE_TTL,
             }),
             ["reload:dovecot"],
         ),

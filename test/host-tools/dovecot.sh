@@ -84,20 +84,20 @@ p.wait()' "$1" 2>/dev/null
 json_field() { python3 -c 'import json, sys; print(json.loads(sys.argv[1]).get(sys.argv[2], ""))' "$1" "$2" 2>/dev/null || true; }
 sample_password=$(cat "$RENDER/password")
 passdbs=$(in_root doveconf -c /etc/dovecot/dovecot.conf -n 2>&1 | grep '^passdb ' | tr '\n' ' ')
-if [ "$passdbs" = "passdb lua { passdb passwd-file { " ]; then
-    ok "dovecot asks the app passwords' Lua passdb before the main password's passwd-file"
+if [ "$passdbs" = "passdb lua { passdb main { passdb passwd-file { " ]; then
+    ok "dovecot asks the app passwords' Lua passdb, then the main password's (cached), then the passwd-file"
 else
-    not_ok "dovecot asks the app passwords' Lua passdb before the main password's passwd-file" "$passdbs"
+    not_ok "dovecot asks the app passwords' Lua passdb, then the main password's (cached), then the passwd-file" "$passdbs"
 fi
 created=$(ask_helper "{\"action\": \"app-create\", \"user\": \"alice@example.org\", \"current\": \"$sample_password\", \"label\": \"phone\", \"protocols\": [\"mail\"]}")
 app_secret=$(json_field "$created" password)
 app_id=$(json_field "$created" id)
-mkdir -p "$ROOT/tmp/auth-test"
 # The rendered file, then: no protocol (no listener on this machine's network, no TLS), only
-# the auth server in its own base_dir.
+# the auth server, in the root's own /run/dovecot (where the helper's doveadm auth cache flush
+# finds it, as on the server).
 {
     cat "$ROOT/etc/dovecot/dovecot.conf"
-    printf 'protocols =\nssl = no\nbase_dir = /tmp/auth-test\nlog_path = /tmp/auth-test.log\n'
+    printf 'protocols =\nssl = no\nlog_path = /tmp/auth-test.log\n'
 } >"$ROOT/tmp/auth-test.conf"
 auth_test() { # USER PASSWORD PROTOCOL [REAL_RIP]: doveadm auth test's status (Radicale names no address)
     local from=()
@@ -105,7 +105,7 @@ auth_test() { # USER PASSWORD PROTOCOL [REAL_RIP]: doveadm auth test's status (R
     in_root doveadm -c /tmp/auth-test.conf auth test -x service="$3" "${from[@]}" "$1" "$2" >/dev/null 2>&1
 }
 if in_root dovecot -c /tmp/auth-test.conf 2>"$WORK/dovecot-auth.err"; then
-    for _ in $(seq 1 20); do [ -S "$ROOT/tmp/auth-test/auth-client" ] && break; sleep 0.25; done
+    for _ in $(seq 1 20); do [ -S "$ROOT/run/dovecot/auth-client" ] && break; sleep 0.25; done
     if [ -n "$app_secret" ] && auth_test alice@example.org "$app_secret" imap 192.0.2.10 &&
         auth_test alice@example.org "$app_secret" pop3 192.0.2.10 &&
         grep -qx '[0-9]*' "$ROOT/srv/mail/state/accounts/app-passwords-used/$app_id"; then
@@ -157,6 +157,45 @@ if in_root dovecot -c /tmp/auth-test.conf 2>"$WORK/dovecot-auth.err"; then
     else
         not_ok "a sender's password opens no IMAP, POP3, ManageSieve, webmail or Radicale login; a wrong one no submission"
     fi
+    # Logins that cost no hash when repeated (main-password.conf): the cache answers alice's
+    # password again without asking the passdb, a password that is not the cached one goes to
+    # the passdb (bcrypt) rather than being refused by the cache, and the helper's apply
+    # flushes her entry when her row changes. Her hash is replaced behind the helper's back to
+    # tell the cache's answer from the passdb's.
+    set_alice_row() { # awk program on alice's row ($2 the hash, $0 the row)
+        in_root awk -F: -v OFS=: "\$1 == \"alice@example.org\" { $1 } 1" /etc/dovecot/users >"$WORK/users.new" &&
+            cat "$WORK/users.new" >"$ROOT/etc/dovecot/users"
+    }
+    other_hash=$(in_root doveadm pw -s BLF-CRYPT -r 4 -p "another-password-of-hers")
+    if auth_test alice@example.org "$sample_password" imap 192.0.2.10 &&
+        set_alice_row "\$2 = \"$other_hash\"" && auth_test alice@example.org "$sample_password" imap 192.0.2.10; then
+        ok "a repeated login is answered by Dovecot's authentication cache (the passwd-file not read again)"
+    else
+        not_ok "a repeated login is answered by Dovecot's authentication cache (the passwd-file not read again)" "$(tail -n 20 "$ROOT/tmp/auth-test.log")"
+    fi
+    if auth_test alice@example.org "another-password-of-hers" imap 192.0.2.10 && ! auth_test alice@example.org "$sample_password" imap 192.0.2.10; then
+        ok "a password that is not the cached one is checked against the passwd-file's bcrypt hash"
+    else
+        not_ok "a password that is not the cached one is checked against the passwd-file's bcrypt hash" "$(tail -n 20 "$ROOT/tmp/auth-test.log")"
+    fi
+    # The row back as the helper writes it: the apply flushes her entry, so the password the
+    # cache held fails at once.
+    if in_root /usr/local/sbin/mailstack-passwords apply 2>"$WORK/apply.err" && grep -q "cache forgot alice@example.org" "$WORK/apply.err" &&
+        ! auth_test alice@example.org "another-password-of-hers" imap 192.0.2.10 && auth_test alice@example.org "$sample_password" imap 192.0.2.10; then
+        ok "mailstack-passwords apply flushes a changed user from the cache: the cached password fails at once"
+    else
+        not_ok "mailstack-passwords apply flushes a changed user from the cache: the cached password fails at once" "$(cat "$WORK/apply.err")"
+    fi
+    # A second factor's row (webmail only): a cached entry keeps allow_real_nets and Dovecot
+    # checks it on every hit, so the main password cached by the webmail opens no IMAP from outside.
+    if set_alice_row "\$0 = \$0 \" allow_real_nets=127.0.0.1/32,::1/128\"" && in_root doveadm -c /tmp/auth-test.conf auth cache flush alice@example.org >/dev/null &&
+        auth_test alice@example.org "$sample_password" imap 127.0.0.1 && auth_test alice@example.org "$sample_password" imap 127.0.0.1 &&
+        ! auth_test alice@example.org "$sample_password" imap 192.0.2.10; then
+        ok "a cached main password with the second factor on still opens only the webmail's logins"
+    else
+        not_ok "a cached main password with the second factor on still opens only the webmail's logins" "$(grep -m1 '^alice@' "$ROOT/etc/dovecot/users")"
+    fi
+    in_root /usr/local/sbin/mailstack-passwords apply 2>/dev/null
     in_root doveadm -c /tmp/auth-test.conf stop >/dev/null 2>&1 || true
 else
     not_ok "dovecot starts with the rendered passdbs (auth only)" "$(cat "$WORK/dovecot-auth.err")"

@@ -65,6 +65,7 @@ import time
 ROOT = os.environ.get("MAILSTACK_PASSWORDS_ROOT", "")
 sys.path.insert(0, ROOT + "{{totpDir}}")
 from totp import app_hash, new_app_secret, recovery_code, ssha512_matches, totp_step  # noqa: E402
+from auth_cache import flush_changed  # noqa: E402
 
 CONFIGURED = ROOT + "{{configured}}"
 EFFECTIVE = ROOT + "{{effective}}"
@@ -74,6 +75,7 @@ USER_APPS = ROOT + "{{userApps}}"
 EFFECTIVE_APPS = ROOT + "{{effectiveApps}}"
 LAST_USED_DIR = ROOT + "{{lastUsedDir}}"
 USER_TOTP = ROOT + "{{userTotp}}"
+AUTH_MASTER = ROOT + "{{authMaster}}"
 # What a user may limit an app password to, and the protocol names Dovecot's Lua passdb sees
 # for each (Postfix asks for submission as smtp, Radicale as radicale).
 APP_PROTOCOLS = {"mail": ["imap", "pop3"], "submission": ["smtp"], "sieve": ["sieve"], "dav": ["radicale"]}
@@ -167,9 +169,10 @@ def apply_locked():
         log(f"mailstack-passwords: {address}: the password the user set is dropped ({why})")
     if kept != user_set:
         write_user_set(kept)
+    before = read_rows(EFFECTIVE) or []
     write_atomic(EFFECTIVE, "".join(out), 0o640, "dovecot")
     apply_apps({r[0]: r[4] for r in configured})
-    return 0
+    return flush_changed(before, read_rows(EFFECTIVE) or [], AUTH_MASTER)
 
 
 def passdb_line(row, webmail_only):

@@ -1,0 +1,32 @@
+# {{path}} - rendered by mailstack (render/host/templates/mailstack/auth_cache.py).
+#
+# Dovecot's authentication cache (README "Logins that cost no hash when repeated"): after
+# bcrypt has accepted a main password, Dovecot's auth process keeps a SHA1 of it for that
+# user until the entry expires. mailstack-passwords imports this module and, after every
+# write of Dovecot's passwd-file, has Dovecot forget each user whose row changed (a changed or
+# reset password, the second factor turned on or off, a removed mailbox): the row holds from
+# the next login, not when the entry expires. App passwords are not in this cache.
+import os
+import subprocess
+import sys
+
+
+def changed_users(before, after):
+    """The addresses whose passwd-file row was added, removed or changed (rows as field lists)."""
+    old = {r[0]: r for r in before}
+    new = {r[0]: r for r in after}
+    return sorted(a for a in set(old) | set(new) if old.get(a) != new.get(a))
+
+
+def flush_changed(before, after, auth_master):
+    """doveadm auth cache flush for those users: 0, or 1 if Dovecot could not be told. No auth
+    process (no socket at `auth_master`: a first boot, Dovecot stopped), no cache to flush."""
+    users = changed_users(before, after)
+    if not users or not os.path.exists(auth_master):
+        return 0
+    r = subprocess.run(["doveadm", "auth", "cache", "flush", *users], stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        print(f"mailstack-passwords: doveadm auth cache flush failed: {r.stderr.strip()}", file=sys.stderr, flush=True)
+        return 1
+    print(f"mailstack-passwords: the authentication cache forgot {', '.join(users)}", file=sys.stderr, flush=True)
+    return 0
