@@ -8,6 +8,7 @@ import { standUpLab } from "../lab/harness/standup";
 import { current, MiB, note, put } from "./figures";
 import { logins } from "./logins";
 import { port25, reading, sinkCeiling, submission, withoutSpamFilter } from "./mail-load";
+import { handover } from "./handover";
 import { movein } from "./movein";
 import { ALICE, MAILBOXES, only, SIZE } from "./options";
 import { BASE_DAEMONS, memoryNow, MemoryPeak, sum, untilIdle } from "./server";
@@ -45,6 +46,10 @@ export async function labRun(): Promise<void> {
         }
         if (only === "logins") {
             await logins();
+            return;
+        }
+        if (only === "handover") {
+            await handover();
             return;
         }
         const idle = memoryNow();
@@ -118,6 +123,7 @@ export async function labRun(): Promise<void> {
 
         await tables(peak);
         await movein();
+        await handover();
     } finally {
         if (started) {
             const r = teardown();

@@ -8,6 +8,10 @@ export const BENCH_DIR = __dirname;
 const argv = process.argv.slice(2);
 const option = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
 export const smoke = argv.includes("--smoke");
+if (argv.includes("--secondary")) {
+    // The lab the bench stands up has the backup MX (lab/lab-config.ts labHasSecondary), for its hand-over.
+    process.env.MAILSTACK_LAB_SECONDARY = "1";
+}
 export const runs = Number(option("--runs") ?? (smoke ? 1 : 3));
 export const only = option("--only");
 export const outFile = path.resolve(
@@ -25,6 +29,7 @@ export const SIZE = smoke
           tableAddresses: 1000,
           tableBurst: 100,
           movein: { old: 200, mailbox: 400, deliveries: 50 },
+          handover: 10,
           evaluations: [
               [1, 5],
               [2, 5],
@@ -40,6 +45,7 @@ export const SIZE = smoke
           tableAddresses: 10000,
           tableBurst: 300,
           movein: { old: 10_000, mailbox: 20_000, deliveries: 500 },
+          handover: 100,
           evaluations: [
               [1, 5],
               [10, 5],

@@ -7,6 +7,10 @@ import { smtpDialog } from "./clients";
 
 export interface BurstOptions {
     port: PortOf["smtp" | "submission"];
+    /** Another server than the lab's mail server (the backup MX, for the bench's hand-over). */
+    host?: string;
+    /** The client's address in msl-out (the one the lab's SPF records allow: NET.client4). */
+    localAddress?: string;
     /** Messages in all. */
     count: number;
     /** SMTP sessions in parallel. */
@@ -90,6 +94,8 @@ export async function smtpBurst(o: BurstOptions): Promise<BurstResult> {
             ]);
             try {
                 const { replies } = await smtpDialog(o.port, [...login, ...messages], {
+                    host: o.host,
+                    localAddress: o.localAddress,
                     starttls: o.auth !== undefined,
                     timeoutMs: 60_000,
                 });

@@ -215,6 +215,48 @@ function renderSteps(
 }
 
 /**
+ * The steps of `plan` a `pulumi up` runs again when the config goes from `before` to `after`
+ * (MailProvisioning, components/provisioning.ts): those whose triggers changed (a
+ * replacement), and those whose command or stdin changed (an update, which runs `create`
+ * again), but a step pinned to the provisional host key only on new triggers (its other
+ * inputs are ignored).
+ */
+export function stepsChangedBy(
+    plan: readonly ProvisioningStep[],
+    before: { spec: MailSpec; inputs: PlanInputs },
+    after: { spec: MailSpec; inputs: PlanInputs },
+): StepRole[] {
+    const key = (step: ProvisioningStep, s: { spec: MailSpec; inputs: PlanInputs }, all: boolean) =>
+        JSON.stringify([
+            step.triggers(s.spec),
+            ...(all ? [step.command(), step.stdin?.(s.spec, s.inputs) ?? null] : []),
+        ]);
+    return plan
+        .filter((step) => {
+            const all = step.pin !== "provisional";
+            return key(step, before, all) !== key(step, after, all);
+        })
+        .map((step) => step.role);
+}
+
+/**
+ * The backup MX's side of a `pulumi up` that takes the config from `before` to `after`: the
+ * steps of its plan whose inputs changed (stepsChangedBy), run as provisionSecondary runs
+ * them. Returns which steps ran, with their result.
+ */
+export async function updateSecondary(
+    before: MailSpec,
+    after: MailSpec,
+): Promise<ProvisionResult & { roles: StepRole[] }> {
+    const roles = stepsChangedBy(
+        SECONDARY_PROVISIONING_PLAN,
+        { spec: before, inputs: labPlanInputs(before) },
+        { spec: after, inputs: labPlanInputs(after) },
+    );
+    return { ...(await provisionSecondary(after, roles)), roles };
+}
+
+/**
  * The backup MX's plan (SECONDARY_PROVISIONING_PLAN) against the lab's second server, as the
  * stack runs it against its own server: no secret goes there. Its firewall first, as `pulumi
  * up` updates it with the config. `only`: a subset, e.g. relay-data after a new mailbox.

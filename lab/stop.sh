@@ -34,6 +34,8 @@ if [ -d "$state/pids" ]; then
             termed[$f]=1
         fi
     done
+    # One window of about 5 s for all of them, counted from these SIGTERMs (not 5 s each).
+    halt_until=$((SECONDS + 5))
     for f in "${names[@]}"; do
         read -r pid st sig <"$state/pids/$f" || continue
         if [ "$f" = leader ] || [ "$f" = leader-mx2 ]; then
@@ -59,7 +61,11 @@ if [ -d "$state/pids" ]; then
             # nspawn: the first SIGTERM halts the container cleanly, a second one terminates it.
             # Nothing of the run needs the clean halt (the replacement check makes its own), and
             # after a full run one unit or another takes 15 s and more: 5 s, then terminate.
-            for _ in $(seq 1 25); do alive "$pid" "$st" || break; sleep 0.2; done
+            if [ -n "${termed[$f]:-}" ]; then
+                while alive "$pid" "$st" && [ "$SECONDS" -lt "$halt_until" ]; do sleep 0.2; done
+            else
+                for _ in $(seq 1 25); do alive "$pid" "$st" || break; sleep 0.2; done
+            fi
             if alive "$pid" "$st"; then
                 echo "stop: $f still running after 5 s, SIGTERM again"
                 kill -TERM "$pid" 2>/dev/null

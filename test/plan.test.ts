@@ -3,9 +3,10 @@
 // changes: through its stdin, or, for a step that takes none, through its triggers.
 
 import { buildSpec, type MailSpec, type RawConfig } from "../model";
-import { PROVISIONING_PLAN, type PlanInputs, type StepRole } from "../render/plan/plan";
+import { PROVISIONING_PLAN, SECONDARY_PROVISIONING_PLAN, type PlanInputs, type StepRole } from "../render/plan/plan";
 import type { StepWait } from "../render/plan/plan";
 import { oneImport, sftpBackup, twoDomains } from "./helpers/fixtures";
+import { stepsChangedBy } from "../lab/provision";
 
 const HASH = "{BLF-CRYPT}$2b$12$FsG2dsfa7VtRVtJ5nDpC5OXrM8/o1BrWkIzFcMjXgfRPL7Izgzht.";
 const PEM = "-----BEGIN PRIVATE KEY-----\nNOT-A-KEY\n-----END PRIVATE KEY-----\n";
@@ -203,5 +204,47 @@ describe("the provisioning plan", () => {
         const noStdin = PROVISIONING_PLAN.filter((s) => s.stdin === undefined).map((s) => s.role);
         expect(noStdin).toEqual(["host-key", "first-boot", "mail-volume"]);
         expect(step("mail-volume").triggers(spec({ mailVolumeSizeGb: 20 }))).toEqual([20]);
+    });
+});
+
+// What the lab's updateSecondary runs (lab/provision.ts stepsChangedBy): the steps whose command,
+// stdin or triggers a config change alters, as the engine decides it for MailProvisioning.
+describe("the steps a config change re-runs", () => {
+    test("the backup MX's: a new mailbox or alias re-runs relay-data alone there, a new domain relay-data too, never host-key", () => {
+        const withMx2 = (extra: Partial<RawConfig> = {}) =>
+            spec({ secondaryMx: { hostname: "mx2.nathabee.de", location: "fsn1" }, ...extra });
+        const domains = twoDomains().domains as Record<string, any>[];
+        const changed = (after: MailSpec) =>
+            stepsChangedBy(
+                SECONDARY_PROVISIONING_PLAN,
+                { spec: withMx2(), inputs: { dkimPrivateKeysPem: {}, passwordHashes: {} } },
+                { spec: after, inputs: { dkimPrivateKeysPem: {}, passwordHashes: {} } },
+            );
+        expect(changed(withMx2())).toEqual([]);
+        expect(
+            changed(
+                withMx2({ domains: [{ ...domains[0], mailboxes: [...domains[0].mailboxes, "dave"] }, domains[1]] }),
+            ),
+        ).toEqual(["relay-data"]);
+        expect(
+            changed(
+                withMx2({
+                    domains: [
+                        { ...domains[0], aliases: { ...domains[0].aliases, sales: ["evaluation@nathabee.de"] } },
+                        domains[1],
+                    ],
+                }),
+            ),
+        ).toEqual(["relay-data"]);
+        const domain = changed(
+            withMx2({
+                domains: [
+                    ...domains,
+                    { name: "example.com", mailboxes: ["eve"], aliases: { postmaster: ["eve@example.com"] } },
+                ],
+            }),
+        );
+        expect(domain).toContain("relay-data");
+        expect(domain).not.toContain("host-key");
     });
 });

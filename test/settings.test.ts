@@ -9,6 +9,7 @@ import { renderDkimFiles, renderHostFiles, renderMailData, type HostFile } from 
 import { renderBackupFiles } from "../render/host/backup";
 import { ACTIVE_UNITS, renderFirstBootFiles, renderLaterFiles } from "../render/features";
 import { renderTemplate } from "../render/host/template";
+import { renderSecondaryHostFiles } from "../render/features/backup-mx";
 import { dmarcValue, mailDnsRecords, spfValue } from "../render/dns/dns-records";
 import { sftpBackup, twoDomains } from "./helpers/fixtures";
 
@@ -292,6 +293,18 @@ describe("durability", () => {
             expect(byPath(renderHostFiles(spec()), path).onChange).toEqual(["daemon-reload"]);
         },
     );
+
+    test("a stopped Postfix is waited for 15 s at most, on the primary and the backup MX (systemd's 90 s cost a lab stop and shutdown 90 s, issue 33)", () => {
+        const path = "/etc/systemd/system/postfix.service.d/stop.conf";
+        const withBackupMx = spec({ secondaryMx: { hostname: "mx2.nathabee.de", location: "fsn1" } });
+        for (const files of [renderHostFiles(spec()), renderSecondaryHostFiles(withBackupMx)]) {
+            const service = unitSection(byPath(files, path).content, "Service");
+            // More than postfix-script's own 5 s before it kills what is left.
+            expect(service.get("TimeoutStopSec")).toBe("15s");
+            expect(byPath(files, path).onChange).toEqual(["daemon-reload"]);
+        }
+        expect(renderFirstBootFiles(spec()).map((f) => f.path)).not.toContain(path);
+    });
 
     test("Dovecot fsyncs each delivered message, and new/ after the rename, before LMTP answers 250 (mail_fsync = optimized)", () => {
         expect(dovecot().get("mail_fsync")).toBe("optimized");

@@ -8,9 +8,16 @@ import { RSPAMD_MILTER } from "../host/filter";
 import { queueMinFreeBytes, submissionRecipientRestrictions } from "../host/limits";
 import { MTA_STS_POLICY_MAP } from "../host/outbound";
 import { renderTemplate } from "../host/template";
-import { hostFile as file } from "../host/types";
+import { hostFile as file, type HostFile } from "../host/types";
 import type { Feature } from "./feature";
 import { restartAfterCrash } from "./systemd";
+
+/** The drop-in that bounds how long systemd waits for a stopped Postfix (the backup MX's too). */
+export function postfixStop(): HostFile {
+    return file("/etc/systemd/system/postfix.service.d/stop.conf", renderTemplate("systemd/postfix-stop.conf"), [
+        "daemon-reload",
+    ]);
+}
 
 /**
  * LMTP deliveries at once to one mailbox: Postfix's limit and Dovecot's, written once. Ten
@@ -105,7 +112,7 @@ export const postfix: Feature = {
         ),
         file("/etc/postfix/master.cf", renderTemplate("postfix/master.cf"), ["reload:postfix"]),
     ],
-    laterFiles: () => [restartAfterCrash("postfix")],
+    laterFiles: () => [restartAfterCrash("postfix"), postfixStop()],
     // The domain holding the hostname also gets the hostname's A/AAAA records and its own SPF:
     // forwarded mail leaves with an SRS sender @hostname (postsrsd), which must pass SPF as
     // well. Every domain points its MX at that one host.
