@@ -106,14 +106,24 @@ export async function submissionRcpts(login: { user: string; pass: string }, cou
 
 /** One request to the password helper's socket as www-data (what the webmail's plugins send): its answer line. */
 export function askHelper(request: object): string {
-    return ssh(
-        `runuser -u www-data -- python3 -c 'import socket, sys
+    return askHelperTimed(request).answer;
+}
+
+/** askHelper, and how long the helper took to answer, measured on the server (no SSH in it). */
+export function askHelperTimed(request: object): { answer: string; ms: number } {
+    const out = ssh(
+        `runuser -u www-data -- python3 -c 'import socket, sys, time
+started = time.monotonic()
 s = socket.socket(socket.AF_UNIX)
 s.connect("${PASSWORD_SOCKET}")
 s.sendall(sys.stdin.buffer.read())
-print(s.makefile().readline(), end="")'`,
+answer = s.makefile().readline()
+print(round((time.monotonic() - started) * 1000))
+print(answer, end="")'`,
         { input: `${JSON.stringify(request)}\n` },
     ).stdout;
+    const newline = out.indexOf("\n");
+    return { ms: Number(out.slice(0, newline)), answer: out.slice(newline + 1) };
 }
 
 // --- What a login costs (issue 30: logins that cost no hash when repeated) -------------------

@@ -6,16 +6,25 @@
 // code, which gives the main password back to mail apps (and leaves the lab as it was).
 // Two refused webmail logins from the lab's client address (each a session that Dovecot
 // opened and the plugin ended for want of a valid code; mailstack-password counts them; no
-// ban).
+// ban). Then wrong passwords at the login, as many at once as the helper takes requests,
+// each from its own address: none reaches the helper (Dovecot judges a password before the
+// helper is asked anything), which answers at once meanwhile.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import type { Page } from "playwright-core";
-import { DOVECOT_USERS, USER_TOTP, WEBMAIL_ONLY_FIELD } from "../../render/host/mailbox-passwords";
+import {
+    DOVECOT_USERS,
+    HELPER_CONNECTIONS,
+    HELPER_FAILURE_DELAY_SECONDS,
+    USER_TOTP,
+    WEBMAIL_ONLY_FIELD,
+} from "../../render/host/mailbox-passwords";
 import { LAB_PASSWORDS } from "../lab-config";
 import { browserForChecks, WEBMAIL_URL } from "./browser";
 import { NET, ssh } from "./helpers";
 import * as logins from "./logins";
+import { webmailLoginPost, webmailLoginToken } from "./search";
 
 const ALICE = "alice@example.org";
 const MAIN = LAB_PASSWORDS[ALICE];
@@ -150,4 +159,42 @@ void test("alice's second factor: set up with a QR code, a code at every webmail
         if (recovery.length > 2)
             logins.askHelper({ action: "totp-disable", user: ALICE, current: MAIN, code: recovery[2] });
     }
+});
+
+void test("wrong passwords at the webmail's login never reach the password helper: as many guessers at once as it has connections are refused by Dovecot, and it answers at once meanwhile", async () => {
+    // One wrong login from each guesser's address, at postmaster's password (Roundcube locks
+    // a user's webmail login for a minute after 3 failures: not alice's). The forms first, so
+    // that the logins themselves go out together.
+    const guessers = await Promise.all(
+        NET.webmailGuessers4.map(async (from) => {
+            const jar = new Map<string, string>();
+            return { from, jar, token: await webmailLoginToken(jar, from) };
+        }),
+    );
+    assert.ok(guessers.length >= HELPER_CONNECTIONS, "fewer guessers than the helper has connections");
+    const since = ssh("date +%s").stdout.trim();
+    const wrong = guessers.map((g) =>
+        webmailLoginPost(g.jar, g.token, "postmaster@example.org", "not-the-postmasters-password", g.from),
+    );
+    // Time for the wrong logins to get wherever they are judged: a plugin that asked the
+    // helper first had them hold its connections from here on, each for the failure delay.
+    await new Promise((r) => setTimeout(r, 500));
+    const { answer, ms } = logins.askHelperTimed({ action: "totp-status", user: ALICE, current: MAIN });
+    const refused = await Promise.all(wrong);
+    assert.match(answer, /"ok": true/);
+    for (const r of refused)
+        assert.ok(r.status !== 302 && /Login failed/i.test(r.body), `a wrong password: HTTP ${r.status}`);
+    // None of them reached the helper: it logs every wrong password it is given (for fail2ban).
+    const reached = ssh(
+        `journalctl -q -o cat SYSLOG_IDENTIFIER=mailstack-password --since '@${since}' | grep -F 'refused for postmaster@example.org' || true`,
+    ).stdout.trim();
+    assert.equal(reached, "", "wrong passwords at the webmail's login reached the password helper");
+    assert.ok(
+        ms < HELPER_FAILURE_DELAY_SECONDS * 750,
+        `the helper answered after ${ms} ms while ${guessers.length} wrong passwords were tried at the webmail: they held its connections`,
+    );
+    // And the webmail takes alice's password as before.
+    const jar = new Map<string, string>();
+    const good = await webmailLoginPost(jar, await webmailLoginToken(jar, NET.totpProbe4), ALICE, MAIN, NET.totpProbe4);
+    assert.equal(good.status, 302, `alice's login: HTTP ${good.status}`);
 });

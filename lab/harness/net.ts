@@ -46,6 +46,12 @@ export const NET = {
     accountsProbe4: "198.51.100.47",
     appPasswordsProbe4: "198.51.100.48",
     totpProbe4: "198.51.100.49",
+    /**
+     * Password guessers at the webmail's login (totp.test.ts): one wrong login from each, all
+     * at once (no fail2ban jail counts more than one, and no address meets Dovecot's delay
+     * after an earlier failure).
+     */
+    webmailGuessers4: ["198.51.100.54", "198.51.100.55", "198.51.100.56", "198.51.100.57"],
     /** The backup target: an SFTP "Storage Box" on port 23 (lab/storagebox.ts). */
     storagebox4: "203.0.113.22",
     /** A sender the lab's DNS lists in a blocklist (Spamhaus ZEN), for the spam filter's checks. */
@@ -115,6 +121,7 @@ export function createNetwork(): void {
         NET.accountsProbe4,
         NET.appPasswordsProbe4,
         NET.totpProbe4,
+        ...NET.webmailGuessers4,
     ])
         run(o, "addr", "add", `${a}/32`, "dev", NET.outsideIf);
     run(o, "-6", "addr", "add", `${NET.client6}/64`, "dev", NET.outsideIf, "nodad");
