@@ -140,6 +140,8 @@ describe("host files", () => {
         const relayCf = byPath(renderHostFiles(withRelay()), "/etc/postfix/main.cf").content;
         expect(setting(relayCf, "relayhost")).toBe("[smtp.relay.example.net]:587");
         expect(setting(relayCf, "smtp_sasl_password_maps")).toBe("texthash:/etc/postfix/mailstack/relay-password");
+        // A password, never XOAUTH2 (the imports' Cyrus plugin for it is on the same server).
+        expect(setting(relayCf, "smtp_sasl_mechanism_filter")).toBe("plain, login");
         expect(setting(relayCf, "smtp_tls_security_level")).toBe("secure");
         expect(relayCf.match(/^smtp_tls_security_level =/gm)).toHaveLength(1);
         // The relay decides how mail goes on; MTA-STS and DANE are for our own MX lookups.
