@@ -6,7 +6,6 @@
 // there brings exactly the new messages; a wrong password, a certificate that does not verify
 // and an unreachable port each fail with their reason in the journal and in the status doctor
 // reads, importing nothing; removed from the config, the timer and the account's files are gone.
-// The old account holds 10 000 messages; what came in is expunged again at the end.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { imapFolders } from "../clients";
@@ -27,8 +26,13 @@ import { buildSpec, type MailSpec } from "../../model";
 import { ssh, tag } from "./helpers";
 
 const ALICE = "alice@example.org";
-/** The old account's size issue 31 names; the bench measures the same with real bodies (docs/benchmarks.md). */
-const FIRST = 10_000;
+/**
+ * Enough to cross folders and flags; the bench imports the 10 000 issue 31 names (docs/benchmarks.md).
+ * The lab ran 10 000 here (the check passed, 117-138 s), but expunging them again afterwards
+ * left the backup check's comparison racing Dovecot's rewrite of those folders' dovecot-uidlist,
+ * and keeping them makes every later check carry them.
+ */
+const FIRST = 300;
 const LATER = 12;
 
 function importSpec(over: Record<string, unknown> = {}): MailSpec {
@@ -120,24 +124,15 @@ function arrivedSince(uidnext: Map<string, number>): Map<string, string[]> {
     return arrived;
 }
 
-let uidsBefore: Map<string, number>;
-
 before(async () => {
-    uidsBefore = nextUids();
     await startOldProvider();
     seeded = seedOldAccount(FIRST, SEED);
 });
 
 after(async () => {
-    // Back to the lab's config: no import, so the checks after this one see the server as before;
-    // and without the imported messages, which the backup, the restore and the replacement need
-    // not carry (expunged by UID: a search would wait for their indexing).
+    // Back to the lab's config: no import, so the checks after this one see the server as before.
     await provisionImport(labSpec());
     await stopOldProvider();
-    for (const [folder, next] of nextUids()) {
-        const was = uidsBefore.get(folder) ?? 1;
-        if (next > was) ssh(`doveadm expunge -u ${ALICE} mailbox ${quoted(folder)} uid ${was}:*`);
-    }
 });
 
 void test("The first run imports every folder to its place here, with its flags and INTERNALDATEs, and tells alice", async () => {

@@ -107,8 +107,8 @@ export const CHECK_ORDER = [
     // which rebuild her index.
     "search.test.ts",
     // Moving in (issue 31): alice's old Gmail-like account (lab/oldmail.ts) imported twice, wrong inputs refused
-    // with their reason, then switched off; after burst.test.ts (alice's INBOX small before it). It ends on the
-    // lab's config (no import) with the imported messages expunged, so the backup and the restore need not carry them.
+    // with their reason, then switched off; after burst.test.ts (alice's INBOX small before it) and before the
+    // backup, which then holds the imported mail. It ends on the lab's config (no import).
     "import.test.ts",
     // Moving in from Microsoft 365: carol's XOAUTH2-only old account (lab/oldmail.ts) and the lab's OAuth2 provider
     // (lab/oauth2.ts): authorized with the device code, imported, the rotated refresh token used, a revoked one
