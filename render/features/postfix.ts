@@ -54,7 +54,7 @@ function outboundConfig(spec: MailSpec): string {
         "smtp_sasl_password_maps = texthash:/etc/postfix/mailstack/relay-password",
         "smtp_sasl_security_options = noanonymous",
         "smtp_sasl_tls_security_options = noanonymous",
-        "# A password: never XOAUTH2, which the imports' Cyrus plugin would otherwise offer.",
+        "# The relay login: PLAIN or LOGIN, never the XOAUTH2 of the imports' Cyrus plugin.",
         "smtp_sasl_mechanism_filter = plain, login",
         ...(port === 465
             ? ["# Port 465 speaks TLS from the first byte (RFC 8314).", "smtp_tls_wrappermode = yes"]
