@@ -82,3 +82,18 @@ export async function fetchArrived(user: string, pass: string, subject: string) 
         );
     });
 }
+
+/**
+ * One run of mailstack-import, as its timer starts it; the status line doctor reads and the
+ * run's journal. The step's own first run may still be going: start waits for it, then runs
+ * once more. The import checks' runs follow each other within seconds, past systemd's start
+ * limit (5 in 10 s): its count is cleared first.
+ */
+export function runImport(): { ok: boolean; status: string; journal: string } {
+    const since = ssh("date +%s").stdout.trim();
+    ssh("systemctl reset-failed mailstack-import.service", { allowFail: true });
+    const r = ssh("systemctl start mailstack-import.service", { allowFail: true });
+    const status = ssh("mailstack-import status").stdout.trim();
+    const journal = ssh(`journalctl -q -o cat -u mailstack-import --since=@${since}`).stdout;
+    return { ok: r.status === 0, status, journal };
+}

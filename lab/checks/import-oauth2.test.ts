@@ -32,7 +32,7 @@ import {
 } from "../oauth2";
 import { provision } from "../provision";
 import { buildSpec } from "../../model";
-import { ssh, tag } from "./helpers";
+import { runImport, ssh, tag } from "./helpers";
 
 const CAROL = "carol@example.net";
 const TOKEN_FILE = `/srv/mail/state/import/${CAROL}/oauth2-refresh-token`;
@@ -56,17 +56,6 @@ const spec = () =>
             },
         ],
     });
-
-/** One import run, as the timer starts it; carol's status line and the run's journal. */
-function runImport(): { ok: boolean; status: string; journal: string } {
-    const since = ssh("date +%s").stdout.trim();
-    // This check's runs follow each other within seconds: past systemd's start limit (5 in 10 s).
-    ssh("systemctl reset-failed mailstack-import.service", { allowFail: true });
-    const r = ssh("systemctl start mailstack-import.service", { allowFail: true });
-    const status = ssh("mailstack-import status").stdout.trim();
-    const journal = ssh(`journalctl -q -o cat -u mailstack-import --since=@${since}`).stdout;
-    return { ok: r.status === 0, status, journal };
-}
 
 /** carol's messages here with this tag: folder -> sorted "subject flags @ date". */
 async function imported(tagged: string): Promise<Map<string, string[]>> {

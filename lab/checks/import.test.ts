@@ -23,7 +23,7 @@ import {
 } from "../oldmail";
 import { provision } from "../provision";
 import { buildSpec, type MailSpec } from "../../model";
-import { ssh, tag } from "./helpers";
+import { runImport, ssh, tag } from "./helpers";
 
 const ALICE = "alice@example.org";
 /**
@@ -49,18 +49,6 @@ async function provisionImport(spec: MailSpec, password = OLD_ACCOUNT.password):
         importPasswords: spec.imports.length ? { [ALICE]: password } : {},
     });
     assert.ok(r.ok, r.detail);
-}
-
-/** One import run, as the timer starts it; the account's status line after it. */
-function runImport(): { ok: boolean; status: string; journal: string } {
-    const since = ssh("date +%s").stdout.trim();
-    // The step's own first run may still be going: start waits for it, then runs once more.
-    // Runs come quicker than systemd's start limit allows (5 in 10 s): its count is cleared first.
-    ssh("systemctl reset-failed mailstack-import.service", { allowFail: true });
-    const r = ssh("systemctl start mailstack-import.service", { allowFail: true });
-    const status = ssh("mailstack-import status").stdout.trim();
-    const journal = ssh(`journalctl -q -o cat -u mailstack-import --since=@${since}`).stdout;
-    return { ok: r.status === 0, status, journal };
 }
 
 /** What must be on our server for the messages seeded there: folder here -> subject -> [flags, date]. */
