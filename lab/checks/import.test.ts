@@ -150,6 +150,7 @@ before(async () => {
 });
 
 after(async () => {
+    const since = ssh("date +%s").stdout.trim();
     // movein@'s folders deleted while it is a mailbox (as search.test.ts deletes its folder of
     // 20 000: Dovecot takes the folder's indexes with it, and the indexer's queued work for it is
     // dropped), then the lab's config again (no import, no movein@) and what is left of its
@@ -162,6 +163,12 @@ after(async () => {
     await provisionImport(labSpec(), OLD_ACCOUNT.password, true);
     ssh(`rm -rf ${TARGET_MAILDIR} /srv/mail/state/import/${TARGET}`);
     await stopOldProvider();
+    // Nothing of it came back (an indexer still at work would have written into it again).
+    assert.equal(ssh(`ls -d ${TARGET_MAILDIR} 2>/dev/null | wc -l`).stdout.trim(), "0", `${TARGET_MAILDIR} is back`);
+    const errors = ssh(`journalctl -q -o cat -u dovecot --since=@${since} | grep -iE 'error|panic' | tail -n 5`, {
+        allowFail: true,
+    }).stdout.trim();
+    console.log(`import: Dovecot's errors while movein@ was removed: ${errors || "(none)"}`);
 });
 
 void test(`The first run imports ${FIRST} messages, every folder to its place here, with their flags and INTERNALDATEs, and tells the mailbox's owner`, async () => {
