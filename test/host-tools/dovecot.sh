@@ -17,6 +17,7 @@ expect_doveconf "dovecot keeps imap-login processes waiting" service/imap-login/
 expect_doveconf "dovecot keeps imap processes waiting" service/imap/process_min_avail 2
 expect_doveconf "imap-login serves one connection per process" service/imap-login/restart_request_count 1
 expect_doveconf "imap serves one connection per process" service/imap/restart_request_count 1
+# shellcheck disable=SC2016 # doveconf's own reference to another setting, not a shell variable
 expect_doveconf "imap-login runs as the login user" service/imap-login/user '$SET:default_login_user'
 expect_doveconf "imap-login runs chrooted" service/imap-login/chroot login
 listeners=$(in_root doveconf -c /etc/dovecot/dovecot.conf -n service/imap-login service/pop3-login 2>&1 | tr -s ' \n' ' ')
