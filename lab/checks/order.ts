@@ -106,9 +106,10 @@ export const CHECK_ORDER = [
     // a folder of 20 000 (deleted again). After the burst (alice's INBOX is large already), before backup and restore,
     // which rebuild her index.
     "search.test.ts",
-    // Moving in (issue 31): alice's old Gmail-like account (lab/oldmail.ts) imported twice, wrong inputs refused
-    // with their reason, then switched off; after burst.test.ts (alice's INBOX small before it) and before the
-    // backup, which then holds the imported mail. It ends on the lab's config (no import).
+    // Moving in (issue 31): an old Gmail-like account of 10 000 messages (lab/oldmail.ts) imported twice into
+    // movein@example.org, wrong inputs refused with their reason, then switched off; movein@ is the check's own
+    // mailbox, removed with its Maildir at the end, so the checks after it (backup, replacement, restore, which
+    // compare the lab's mailboxes) carry none of it. It ends on the lab's config (no import, no movein@).
     "import.test.ts",
     // Moving in from Microsoft 365: carol's XOAUTH2-only old account (lab/oldmail.ts) and the lab's OAuth2 provider
     // (lab/oauth2.ts): authorized with the device code, imported, the rotated refresh token used, a revoked one
