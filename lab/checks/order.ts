@@ -131,9 +131,11 @@ export const CHECK_ORDER = [
     // After the others on the first server: it bans an address (its own, then unbans it), so no check can meet a ban it left behind.
     "fail2ban.test.ts",
     // Replaces the server (clean shutdown, new root, same volume, every step): after every check of the first
-    // server, so the volume it proves intact holds their mail, and so the others all see the first server.
+    // server, so the volume it proves intact holds their mail, and so the others all see the first server. bob's own
+    // password, app password and second factor (kept-account.ts) are set before and taken back after it.
     "replacement.test.ts",
-    // The volume is lost; a new server on an empty volume gets everything back from the backup.
+    // The volume is lost; a new server on an empty volume gets everything back from the backup (bob's account
+    // as in replacement.test.ts, set before the backup and taken back after).
     "restore.test.ts",
     // After the last: the server is replaced by one an earlier mailstack deployed (lab/harness/earlier.ts) on a
     // fresh volume, used, then upgraded by today's plan; nothing of the lab's own server is needed any more.
