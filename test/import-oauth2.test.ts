@@ -2,6 +2,8 @@
 // auth: "oauth2". The config's checks with their key paths, the files the import step sends
 // (XOAUTH2 in mbsync's settings, the app and endpoints, no password), the packages and the
 // firewall. The device authorization and the refresh run in the lab (lab/checks/import-oauth2.test.ts).
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
 import { importResults } from "../doctor/remote-sections";
 import { firewallRules } from "../render/boot/firewall";
 import { renderImportFiles, renderImportOAuth2, renderImportRc } from "../render/host/import";
@@ -197,4 +199,32 @@ test("doctor shows an expired or revoked authorization as a failure with the pro
     const [[check, result]] = importResults([`${MAILBOX} failed 1796500000 0 ${reason}`, "now 1796503600"]);
     expect(check).toBe(`import ${MAILBOX}`);
     expect(result).toMatchObject({ status: "fail", detail: `the last run (1.0 h ago) failed: ${reason}` });
+});
+
+describe("import-oauth2.py's refresh token file", () => {
+    const script = path.join(__dirname, "../render/host/templates/import/import-oauth2.py");
+
+    test("two writers at once (authorize and the timer's refresh) each finish: the last one's token stays, root only, and no temporary file is left", () => {
+        // The second writer runs while the first is between writing its temporary file and
+        // renaming it (os.replace wrapped): with one shared name "<token>.tmp" the second
+        // renamed the first's file away and the first failed (FileNotFoundError).
+        const py = [
+            "import importlib.util as u, os, shutil, stat, sys, tempfile",
+            "s = u.spec_from_file_location('m', sys.argv[1]); m = u.module_from_spec(s); s.loader.exec_module(m)",
+            "d = tempfile.mkdtemp(); token = os.path.join(d, 'state', 'oauth2-refresh-token')",
+            "real = os.replace; seen = []",
+            "def replace(src, dst):",
+            "    if not seen:",
+            "        seen.append(src)",
+            "        m.write_private(token, 'from-refresh\\n')",
+            "    real(src, dst)",
+            "m.os.replace = replace",
+            "m.write_private(token, 'from-authorize\\n')",
+            "print(open(token).read().strip(), oct(stat.S_IMODE(os.stat(token).st_mode)), sorted(os.listdir(os.path.dirname(token))))",
+            "shutil.rmtree(d)",
+        ].join("\n");
+        const r = spawnSync("python3", ["-c", py, script], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        expect(r.stdout.trim()).toBe("from-authorize 0o600 ['oauth2-refresh-token']");
+    });
 });

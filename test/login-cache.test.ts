@@ -72,20 +72,26 @@ describe("the helper's flush (auth_cache.py)", () => {
         fs.mkdirSync(path.join(dir, "bin"));
         fs.writeFileSync(
             path.join(dir, "bin", "doveadm"),
-            `#!/bin/sh\necho "$*" >>"${dir}/asked"\necho "1 cache entries flushed"\nexit "\${DOVEADM_STATUS:-0}"\n`,
+            // Fails (DOVEADM_STATUS) the first DOVEADM_FAILS times it is asked.
+            `#!/bin/sh\necho "$*" >>"${dir}/asked"\n[ "$(wc -l <"${dir}/asked")" -gt "\${DOVEADM_FAILS:-0}" ] && { echo "1 cache entries flushed"; exit 0; }\necho "doveadm: auth-master: connect failed" >&2\nexit "\${DOVEADM_STATUS:-0}"\n`,
             { mode: 0o755 },
         );
     });
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     /** flush_changed(before, after, socket) with rows as passwd-file lines: status, stderr, doveadm's calls. */
-    function flush(before: string[], after: string[], socket: boolean, status = 0) {
+    function flush(before: string[], after: string[], socket: boolean, status = 0, fails = status === 0 ? 0 : 99) {
         if (socket) fs.writeFileSync(path.join(dir, "auth-master"), "");
         const py = `import sys; sys.path.insert(0, sys.argv[1]); from auth_cache import flush_changed
 rows = lambda s: [l.split(":") for l in s.split("\\n") if l]
-sys.exit(flush_changed(rows(sys.argv[2]), rows(sys.argv[3]), sys.argv[1] + "/auth-master"))`;
+sys.exit(flush_changed(rows(sys.argv[2]), rows(sys.argv[3]), sys.argv[1] + "/auth-master", pause=0))`;
         const r = spawnSync("python3", ["-c", py, dir, before.join("\n"), after.join("\n")], {
-            env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}`, DOVEADM_STATUS: String(status) },
+            env: {
+                ...process.env,
+                PATH: `${dir}/bin:${process.env.PATH}`,
+                DOVEADM_STATUS: String(status),
+                DOVEADM_FAILS: String(fails),
+            },
             encoding: "utf8",
         });
         const asked = fs.existsSync(path.join(dir, "asked")) ? fs.readFileSync(path.join(dir, "asked"), "utf8") : "";
@@ -114,11 +120,25 @@ sys.exit(flush_changed(rows(sys.argv[2]), rows(sys.argv[3]), sys.argv[1] + "/aut
         expect(flush([ALICE, BOB], [ALICE, BOB], true).asked).toEqual([]);
     });
 
-    test("no auth process (no socket), nothing to flush; a flush that fails fails the apply", () => {
+    test("no auth process (no socket), nothing to flush; a flush that fails is asked 3 times, then fails the apply and says what stays open", () => {
         const none = flush([ALICE], [], false);
         expect(none).toEqual({ status: 0, stderr: "", asked: [] });
         const failed = flush([ALICE], [], true, 75);
         expect(failed.status).toBe(1);
-        expect(failed.stderr).toContain("doveadm auth cache flush failed");
+        expect(failed.asked).toEqual(Array(3).fill("auth cache flush alice@example.org"));
+        expect(failed.stderr).toContain(
+            "doveadm auth cache flush failed (try 3 of 3): doveadm: auth-master: connect failed",
+        );
+        expect(failed.stderr).toContain(
+            `Dovecot still caches the old login of alice@example.org: the password their row replaced may open logins for up to ${AUTH_CACHE_TTL} more (auth_cache_ttl). Run: doveadm auth cache flush alice@example.org`,
+        );
+    });
+
+    test("a flush that fails once (Dovecot's auth process replaced by a reload) is asked again and succeeds", () => {
+        const r = flush([ALICE], [BOB], true, 75, 1);
+        expect(r.status).toBe(0);
+        expect(r.asked).toHaveLength(2);
+        expect(r.stderr).toContain("doveadm auth cache flush failed (try 1 of 3)");
+        expect(r.stderr).toContain("the authentication cache forgot alice@example.org, bob@example.org");
     });
 });

@@ -15,6 +15,7 @@ import {
     APP_PASSWORDS_LAST_USED,
     APP_PASSWORDS_LUA,
     AUTH_CACHE_MODULE,
+    AUTH_CACHE_TTL,
     CONFIGURED_USERS,
     DOVECOT_AUTH_MASTER,
     DOVECOT_APP_PASSWORDS,
@@ -54,7 +55,7 @@ beforeEach(() => {
     fs.writeFileSync(
         path.join(bin, "doveadm"),
         `#!/bin/sh
-if [ "$1" = auth ]; then echo "$*" >>"$MAILSTACK_PASSWORDS_ROOT/doveadm-auth.log"; exit "\${DOVEADM_AUTH_STATUS:-0}"; fi
+if [ "$1" = auth ]; then echo "$*" >>"$MAILSTACK_PASSWORDS_ROOT/doveadm-auth.log"; exit "$(cat "$MAILSTACK_PASSWORDS_ROOT/doveadm-auth-status" 2>/dev/null || echo 0)"; fi
 read -r pw
 case "$2" in
 -t) [ "$3" = "{BLF-CRYPT}\\$2y\\$fake\\$$pw" ] || [ "$3" = "{PLAIN}$pw" ] ;;
@@ -106,7 +107,7 @@ function run(args: string[], input?: string) {
 }
 
 /** One change request through a connected unix socket, as systemd hands it to `serve`. */
-function change(request: object): { ok: boolean; error?: string } {
+function change(request: object): { ok: boolean; error?: string; warning?: string } {
     const py = `
 import socket, subprocess, sys
 a, b = socket.socketpair()
@@ -548,4 +549,29 @@ test("a password change flushes that user from Dovecot's authentication cache; a
     configure({ alice: "2026-12-06", bob: "2026-12-06" }, "{PLAIN}configured-alice-2");
     expect(run(["apply"]).status).toBe(0);
     expect(flushed()[1]).toBe("auth cache flush alice@example.org bob@example.org");
+});
+
+test("a change whose cache flush keeps failing is kept, asked 3 times, and the user is told the old password may work for up to 15 mins", () => {
+    configure();
+    expect(run(["apply"]).status).toBe(0);
+    fs.mkdirSync(path.join(root, path.dirname(DOVECOT_AUTH_MASTER)), { recursive: true });
+    fs.writeFileSync(path.join(root, DOVECOT_AUTH_MASTER), "");
+    fs.writeFileSync(path.join(root, "doveadm-auth-status"), "75");
+    const answer = change({
+        user: "alice@example.org",
+        current: "configured-alice-1",
+        new: "a-new-secret-of-hers",
+        name: "",
+    });
+    expect(answer).toEqual({
+        ok: true,
+        warning: `The server could not clear its login cache: until it expires (at most ${AUTH_CACHE_TTL}), mail apps may still log in as before.`,
+    });
+    expect(fs.readFileSync(path.join(root, "doveadm-auth.log"), "utf8").trim().split("\n")).toEqual(
+        Array(3).fill("auth cache flush alice@example.org"),
+    );
+    // The new password is the one Dovecot's passwd-file holds.
+    expect(fs.readFileSync(path.join(root, DOVECOT_USERS), "utf8")).toContain(
+        "alice@example.org:{BLF-CRYPT}$2y$fake$a-new-secret-of-hers:",
+    );
 });

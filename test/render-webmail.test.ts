@@ -75,6 +75,9 @@ describe("webmail (mailstack:webmail)", () => {
         expect(php).toContain("$config['des_key'] = trim(file_get_contents('/srv/mail/state/webmail/des_key'));");
         expect(php).toContain("$config['log_driver'] = 'syslog';");
         expect(php).toContain("$config['log_logins'] = true;");
+        // No per-user lock after failed logins (anyone could keep any user out); guessers are
+        // judged by their own address (Dovecot's delay, fail2ban).
+        expect(php).toContain("$config['login_rate_limit'] = 0;");
     });
 
     it("nginx serves it on the hostname with HSTS and a CSP; host-config prunes it once off", () => {

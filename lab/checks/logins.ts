@@ -9,13 +9,15 @@
 // (imapflow's connect() throwing) keeps the check's process alive until Dovecot's pre-login
 // timeout, 3 minutes.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as tls from "node:tls";
 import type { Page } from "playwright-core";
-import { port } from "../../model";
-import { authPlain, SERVER, smtpDialog } from "../clients";
+import { DAV_PATH, port } from "../../model";
+import { authPlain, pop3Session, SERVER, sieveAuthPlain, sieveDialog, smtpDialog } from "../clients";
 import { labSpec } from "../lab-config";
 import { PASSWORD_SOCKET } from "../../render/host/mailbox-passwords";
 import { ssh } from "./helpers";
+import { webmailRequest } from "./search";
 
 /**
  * A raw IMAPS LOGIN from `from`: the tagged answer ("a OK ..." or "a NO ..."). Rejects, naming
@@ -71,6 +73,41 @@ export function imapLogin(
 /** Whether `pass` opens an IMAPS login for `user`, tried from `from`. */
 export async function imapWorks(user: string, pass: string, from: string): Promise<boolean> {
     return /^a OK/.test(await imapLogin(user, pass, from));
+}
+
+/** Whether `pass` opens a POP3S login (USER/PASS) for `user`, tried from `from`. */
+export async function pop3Works(user: string, pass: string, from: string): Promise<boolean> {
+    const replies = await pop3Session([`USER ${user}`, `PASS ${pass}`], {
+        tlsOptions: { localAddress: from } as tls.ConnectionOptions,
+    });
+    return /^\+OK/.test(replies[2] ?? "");
+}
+
+/** Whether `pass` opens a ManageSieve login (STARTTLS, AUTHENTICATE PLAIN) for `user`, tried from `from`. */
+export async function sieveWorks(user: string, pass: string, from: string): Promise<boolean> {
+    const r = await sieveDialog(port("sieve"), [sieveAuthPlain(user, pass)], {
+        starttls: true,
+        keepGoing: true,
+        localAddress: from,
+    });
+    return r.replies[0]?.status === "OK";
+}
+
+/** Whether `pass` opens `user`'s calendars and contacts (a PROPFIND of their own collection: 207, or 401), from `from`. */
+export async function davWorks(user: string, pass: string, from: string): Promise<boolean> {
+    const r = await webmailRequest(new Map(), `${DAV_PATH}${encodeURIComponent(user)}/`, {
+        method: "PROPFIND",
+        headers: { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`, depth: "0" },
+        localAddress: from,
+    });
+    if (r.status !== 207 && r.status !== 401) throw new Error(`PROPFIND of ${user}'s collection: HTTP ${r.status}`);
+    return r.status === 207;
+}
+
+/** The TOTP code of `secret` (base32) `ahead` seconds from now, by oathtool (Debian's, not our code). */
+export function totpCode(secret: string, ahead = 0): string {
+    const at = Math.floor(Date.now() / 1000) + ahead;
+    return execFileSync("oathtool", ["--totp", "-b", "-N", `@${at}`, secret], { encoding: "utf8" }).trim();
 }
 
 /** AUTH on 587 (from the lab's second client address, so fail2ban's counts stay apart): the reply code. */

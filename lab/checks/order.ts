@@ -106,9 +106,10 @@ export const CHECK_ORDER = [
     // a folder of 20 000 (deleted again). After the burst (alice's INBOX is large already), before backup and restore,
     // which rebuild her index.
     "search.test.ts",
-    // Moving in (issue 31): alice's old Gmail-like account (lab/oldmail.ts) imported twice, wrong inputs refused
-    // with their reason, then switched off; after burst.test.ts (alice's INBOX small before it) and before the
-    // backup, which then holds the imported mail. It ends on the lab's config (no import).
+    // Moving in (issue 31): an old Gmail-like account of 10 000 messages (lab/oldmail.ts) imported twice into
+    // movein@example.org, wrong inputs refused with their reason, then switched off; movein@ is the check's own
+    // mailbox, removed with its Maildir at the end, so the checks after it (backup, replacement, restore, which
+    // compare the lab's mailboxes) carry none of it. It ends on the lab's config (no import, no movein@).
     "import.test.ts",
     // Moving in from Microsoft 365: carol's XOAUTH2-only old account (lab/oldmail.ts) and the lab's OAuth2 provider
     // (lab/oauth2.ts): authorized with the device code, imported, the rotated refresh token used, a revoked one
@@ -130,9 +131,11 @@ export const CHECK_ORDER = [
     // After the others on the first server: it bans an address (its own, then unbans it), so no check can meet a ban it left behind.
     "fail2ban.test.ts",
     // Replaces the server (clean shutdown, new root, same volume, every step): after every check of the first
-    // server, so the volume it proves intact holds their mail, and so the others all see the first server.
+    // server, so the volume it proves intact holds their mail, and so the others all see the first server. bob's own
+    // password, app password and second factor (kept-account.ts) are set before and taken back after it.
     "replacement.test.ts",
-    // The volume is lost; a new server on an empty volume gets everything back from the backup.
+    // The volume is lost; a new server on an empty volume gets everything back from the backup (bob's account
+    // as in replacement.test.ts, set before the backup and taken back after).
     "restore.test.ts",
     // After the last: the server is replaced by one an earlier mailstack deployed (lab/harness/earlier.ts) on a
     // fresh volume, used, then upgraded by today's plan; nothing of the lab's own server is needed any more.

@@ -11,12 +11,13 @@ import { verify } from "./dkim-verify";
 import { lineDiff, mailboxRecord } from "./mailboxes";
 import { fetchArrived, ssh, tag } from "./helpers";
 import { indexedToTheEnd, indexStats } from "./search";
+import { keptAccountProblems, resetKeptAccount, setUpKeptAccount } from "./kept-account";
 
 // After the first server's checks (lab/checks/order.ts); restore.test.ts replaces it once more.
 
 const ALICE = { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] };
 
-void test("A replacement server (clean shutdown, new root from the user-data, the same volume and addresses, every step) loses nothing: old mail with its UIDs, the queued message, the DKIM key, the certificate, the full-text index (SEARCH BODY finds the old message at once), alice's event and contact", async () => {
+void test("A replacement server (clean shutdown, new root from the user-data, the same volume and addresses, every step) loses nothing: old mail with its UIDs, the queued message, the DKIM key, the certificate, the full-text index (SEARCH BODY finds the old message at once), alice's event and contact, bob's own password, app password and second factor", async () => {
     // The old server: a message to read again, a record of every mailbox, the certificate.
     const oldSubject = tag("before-replacement");
     const word = `replaced${Date.now()
@@ -39,6 +40,9 @@ void test("A replacement server (clean shutdown, new root from the user-data, th
     assert.match(ssh("findmnt -n -o SOURCE /etc/letsencrypt").stdout, /\[\/state\/letsencrypt\]/);
     // An event and a contact of alice's (mailstack:dav), read again on the new server.
     const kept = labSpec().dav ? await keepObjects(ALICE, tag("dav-replacement")) : undefined;
+    // bob's own password, an app password and his second factor (on the volume's account state).
+    const account = setUpKeptAccount();
+    let accountLost: string[] = [];
 
     // A message for a destination that is down: it waits in the old server's queue.
     const queuedSubject = tag("queued-across-replacement");
@@ -88,6 +92,7 @@ void test("A replacement server (clean shutdown, new root from the user-data, th
             "SEARCH BODY on the new server",
         );
         if (kept) assert.equal(await objectsMissing(ALICE, kept), "", "alice's calendar or contacts lost");
+        accountLost = await keptAccountProblems(account);
         // The queued message is in the new server's queue, waiting.
         assert.ok(queueLength() >= 1, "the queue is empty on the new server");
     } finally {
@@ -116,4 +121,7 @@ void test("A replacement server (clean shutdown, new root from the user-data, th
         () => imapFetch(ALICE.user, ALICE.pass, { subject: newSubject }).then((m) => m.length === 1),
         30_000,
     );
+    // Asked right after the provisioning, judged here (the queued message's check runs either way).
+    assert.deepEqual(accountLost, [], "bob's account on the new server");
+    resetKeptAccount();
 });

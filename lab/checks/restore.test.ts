@@ -7,6 +7,7 @@ import { LAB_PASSWORDS, labSpec } from "../lab-config";
 import { fetchArrived, ssh, tag } from "./helpers";
 import { lineDiff, mailboxRecord } from "./mailboxes";
 import { indexedToTheEnd } from "./search";
+import { keptAccountProblems, resetKeptAccount, setUpKeptAccount } from "./kept-account";
 
 // Last (lab/checks/order.ts): the volume is lost with the server. A new server on a new,
 // empty volume, provisioned by every step, gets everything back from the Storage Box with
@@ -15,7 +16,7 @@ import { indexedToTheEnd } from "./search";
 const ALICE = { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] };
 const CERT = "openssl x509 -in /etc/letsencrypt/live/mail.example.org/cert.pem -noout -serial";
 
-void test("A new server on an empty volume refuses to back itself up over the old server's backups, and mailstack-restore all brings back every mailbox (UIDs, UIDVALIDITY, bytes), alice's calendar and contacts and the certificate state, and builds the full-text index again (SEARCH BODY finds the last message); then backups and mail go on", async () => {
+void test("A new server on an empty volume refuses to back itself up over the old server's backups, and mailstack-restore all brings back every mailbox (UIDs, UIDVALIDITY, bytes), alice's calendar and contacts, bob's own password, app password and second factor and the certificate state, and builds the full-text index again (SEARCH BODY finds the last message); then backups and mail go on", async () => {
     // The old server's last backup, and what it holds.
     const subject = tag("before-the-volume-was-lost");
     const word = `lostvolume${Date.now()
@@ -25,6 +26,8 @@ void test("A new server on an empty volume refuses to back itself up over the ol
     const [before] = await fetchArrived(ALICE.user, ALICE.pass, subject);
     // An event and a contact of alice's (mailstack:dav), in the same backup.
     const kept = labSpec().dav ? await keepObjects(ALICE, tag("dav-restore")) : undefined;
+    // bob's own password, an app password and his second factor, in the same backup.
+    const account = setUpKeptAccount();
     const backup = ssh("systemctl start mailstack-backup.service", { allowFail: true, timeoutMs: 300_000 });
     assert.equal(backup.status, 0, `the last backup failed: ${backup.stderr}`);
     const recordBefore = mailboxRecord();
@@ -67,6 +70,7 @@ void test("A new server on an empty volume refuses to back itself up over the ol
     assert.equal(ssh(CERT).stdout, certBefore, "/etc/letsencrypt is not the old server's");
 
     if (kept) assert.equal(await objectsMissing(ALICE, kept), "", "alice's calendar or contacts not restored");
+    const accountLost = await keptAccountProblems(account);
     const recordAfter = mailboxRecord();
     assert.ok(
         recordBefore.some((l) => l.startsWith(`${ALICE.user} INBOX\t${before.uid}\t`)),
@@ -96,4 +100,7 @@ void test("A new server on an empty volume refuses to back itself up over the ol
         () => imapFetch(ALICE.user, ALICE.pass, { subject: newSubject }).then((m) => m.length === 1),
         30_000,
     );
+    // Asked right after the restore, judged here (the backup after it runs either way).
+    assert.deepEqual(accountLost, [], "bob's account after mailstack-restore all");
+    resetKeptAccount();
 });

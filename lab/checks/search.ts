@@ -149,7 +149,7 @@ export async function webmailRequest(
     jar: Map<string, string>,
     pathname: string,
     o: {
-        method?: "GET" | "POST";
+        method?: "GET" | "POST" | "PROPFIND";
         form?: Record<string, string>;
         headers?: Record<string, string>;
         localAddress?: string;
@@ -199,17 +199,30 @@ export async function webmailLoginToken(jar: Map<string, string>, localAddress?:
     return token;
 }
 
-/** The login form sent with `token` (webmailLoginToken): Roundcube's answer, 302 when a session opened. */
+/**
+ * The login form sent with `token` (webmailLoginToken): Roundcube's answer, 302 when a session
+ * opened. `code`: the second factor's field (the mailstack_totp plugin's `_totp`).
+ */
 export function webmailLoginPost(
     jar: Map<string, string>,
     token: string,
     user: string,
     pass: string,
     localAddress?: string,
+    code?: string,
 ): Promise<{ status: number; body: string }> {
     return webmailRequest(jar, "/?_task=login", {
         method: "POST",
-        form: { _token: token, _task: "login", _action: "login", _timezone: "UTC", _url: "", _user: user, _pass: pass },
+        form: {
+            _token: token,
+            _task: "login",
+            _action: "login",
+            _timezone: "UTC",
+            _url: "",
+            _user: user,
+            _pass: pass,
+            ...(code === undefined ? {} : { _totp: code }),
+        },
         localAddress,
     });
 }

@@ -10,7 +10,6 @@
 // each from its own address: none reaches the helper (Dovecot judges a password before the
 // helper is asked anything), which answers at once meanwhile.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import type { Page } from "playwright-core";
 import {
@@ -20,7 +19,7 @@ import {
     USER_TOTP,
     WEBMAIL_ONLY_FIELD,
 } from "../../render/host/mailbox-passwords";
-import { LAB_PASSWORDS } from "../lab-config";
+import { LAB_PASSWORDS, labSpec } from "../lab-config";
 import { browserForChecks, WEBMAIL_URL } from "./browser";
 import { NET, ssh } from "./helpers";
 import * as logins from "./logins";
@@ -32,11 +31,7 @@ const PAGE = `${WEBMAIL_URL}?_task=settings&_action=plugin.mailstack_totp`;
 
 const browser = browserForChecks();
 
-/** The code of `secret` (base32) `ahead` seconds from now, by oathtool (Debian's, not our code). */
-function oathtool(secret: string, ahead = 0): string {
-    const at = Math.floor(Date.now() / 1000) + ahead;
-    return execFileSync("oathtool", ["--totp", "-b", "-N", `@${at}`, secret], { encoding: "utf8" }).trim();
-}
+const oathtool = logins.totpCode;
 
 /** Dovecot re-reads its passwd-file at most once a second: a login right after a change waits that out. */
 const passwdFileSettles = () => new Promise((r) => setTimeout(r, 1_500));
@@ -94,23 +89,51 @@ void test("alice's second factor: set up with a QR code, a code at every webmail
         assert.match(stored, /^600 root\n/);
         assert.ok(stored.includes(secret) && !recovery.some((c) => stored.includes(c)), stored);
 
-        // Mail apps: the main password is refused from outside, an app password opens IMAPS.
-        assert.ok(webmailOnly(), `no ${WEBMAIL_ONLY_FIELD} on alice's passdb row`);
-        await passwdFileSettles();
-        assert.equal(await logins.imapWorks(ALICE, MAIN, NET.totpProbe4), false, "the main password still opens IMAPS");
-        assert.equal(await logins.submissionAuth(ALICE, MAIN), 535, "the main password still opens 587");
+        // Mail apps: the main password is refused from outside on IMAPS, 587, POP3S, ManageSieve
+        // and calendars and contacts; an app password opens them. Each refused login from an
+        // address of its own, all at once (one Dovecot delay, no jail counts more than one).
         const made = JSON.parse(
             logins.askHelper({
                 action: "app-create",
                 user: ALICE,
                 current: MAIN,
                 label: "totp-phone",
-                protocols: ["mail"],
+                protocols: ["mail", "sieve", ...(labSpec().dav ? ["dav"] : [])],
             }),
         ) as { ok: boolean; id: string; password: string };
         assert.ok(made.ok, JSON.stringify(made));
         appId = made.id;
-        assert.ok(await logins.imapWorks(ALICE, made.password, NET.totpProbe4), "an app password does not open IMAPS");
+        const [pop3From, sieveFrom, davFrom] = NET.totpProbes4;
+        await passwdFileSettles();
+        const probes: [string, boolean, Promise<boolean>][] = [
+            ["the main password on IMAPS", false, logins.imapWorks(ALICE, MAIN, NET.totpProbe4)],
+            ["the main password on 587", false, logins.submissionAuth(ALICE, MAIN).then((code) => code !== 535)],
+            ["the main password on POP3S", false, logins.pop3Works(ALICE, MAIN, pop3From)],
+            ["the main password on ManageSieve", false, logins.sieveWorks(ALICE, MAIN, sieveFrom)],
+            ["the app password on IMAPS", true, logins.imapWorks(ALICE, made.password, NET.totpProbe4)],
+            ["the app password on POP3S", true, logins.pop3Works(ALICE, made.password, pop3From)],
+            ["the app password on ManageSieve", true, logins.sieveWorks(ALICE, made.password, sieveFrom)],
+            ...(labSpec().dav
+                ? ([
+                      ["the main password on calendars and contacts", false, logins.davWorks(ALICE, MAIN, davFrom)],
+                      [
+                          "the app password on calendars and contacts",
+                          true,
+                          logins.davWorks(ALICE, made.password, davFrom),
+                      ],
+                  ] as [string, boolean, Promise<boolean>][])
+                : []),
+        ];
+        const opened = await Promise.all(probes.map(([, , p]) => p));
+        assert.deepEqual(
+            [
+                ...(webmailOnly() ? [] : [`no ${WEBMAIL_ONLY_FIELD} on alice's passdb row`]),
+                ...probes
+                    .filter(([, want], i) => opened[i] !== want)
+                    .map(([what, want]) => `${what} ${want ? "is refused" : "opens a login"}`),
+            ],
+            [],
+        );
 
         // The webmail: no session without a code; a fresh code opens one, and that code a
         // second time (seconds later, still inside its time window) opens none.
@@ -162,9 +185,8 @@ void test("alice's second factor: set up with a QR code, a code at every webmail
 });
 
 void test("wrong passwords at the webmail's login never reach the password helper: as many guessers at once as it has connections are refused by Dovecot, and it answers at once meanwhile", async () => {
-    // One wrong login from each guesser's address, at postmaster's password (Roundcube locks
-    // a user's webmail login for a minute after 3 failures: not alice's). The forms first, so
-    // that the logins themselves go out together.
+    // One wrong login from each guesser's address, at postmaster's password (not alice's, whose
+    // login follows). The forms first, so that the logins themselves go out together.
     const guessers = await Promise.all(
         NET.webmailGuessers4.map(async (from) => {
             const jar = new Map<string, string>();

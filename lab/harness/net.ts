@@ -46,6 +46,13 @@ export const NET = {
     accountsProbe4: "198.51.100.47",
     appPasswordsProbe4: "198.51.100.48",
     totpProbe4: "198.51.100.49",
+    /** The second factor check's refused POP3S, ManageSieve and DAV logins (totp.test.ts), one address each. */
+    totpProbes4: ["198.51.100.60", "198.51.100.61", "198.51.100.62"],
+    /**
+     * The replacement and restore checks' logins with bob's kept passwords (kept-account.ts): one
+     * refused IMAPS login on each new server.
+     */
+    keptAccountProbe4: "198.51.100.63",
     /**
      * Password guessers at the webmail's login (totp.test.ts): one wrong login from each, all
      * at once (no fail2ban jail counts more than one, and no address meets Dovecot's delay
@@ -121,6 +128,8 @@ export function createNetwork(): void {
         NET.accountsProbe4,
         NET.appPasswordsProbe4,
         NET.totpProbe4,
+        ...NET.totpProbes4,
+        NET.keptAccountProbe4,
         ...NET.webmailGuessers4,
     ])
         run(o, "addr", "add", `${a}/32`, "dev", NET.outsideIf);

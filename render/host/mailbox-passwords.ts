@@ -116,7 +116,11 @@ export function renderPasswordFiles(spec: MailSpec): HostFile[] {
             "0755",
         ),
         hostFile(TOTP_MODULE, renderTemplate("mailstack/totp.py", { path: TOTP_MODULE }), []),
-        hostFile(AUTH_CACHE_MODULE, renderTemplate("mailstack/auth_cache.py", { path: AUTH_CACHE_MODULE }), []),
+        hostFile(
+            AUTH_CACHE_MODULE,
+            renderTemplate("mailstack/auth_cache.py", { path: AUTH_CACHE_MODULE, cacheTtl: AUTH_CACHE_TTL }),
+            [],
+        ),
         // App passwords: Dovecot asks this passdb first (reload: a new passdb needs no restart).
         hostFile(
             APP_PASSWORDS_LUA,

@@ -22,6 +22,7 @@ import json
 import os
 import ssl
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -47,15 +48,24 @@ def settings(mailbox):
 
 
 def write_private(path, text):
-    """Write a root-only file atomically: a crash leaves the old one or the new one, never half."""
+    """Write a root-only file atomically: a crash leaves the old one or the new one, never half.
+    Each writer has its own temporary file (mkstemp, 0600, beside the file): `authorize` and a
+    timer's `refresh` may write the refresh token at the same time, and with one shared name
+    the second truncated the first's file or found it renamed away."""
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
 
 
 def post(url, form):

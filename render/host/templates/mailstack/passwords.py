@@ -65,7 +65,7 @@ import time
 ROOT = os.environ.get("MAILSTACK_PASSWORDS_ROOT", "")
 sys.path.insert(0, ROOT + "{{totpDir}}")
 from totp import app_hash, new_app_secret, recovery_code, ssha512_matches, totp_step  # noqa: E402
-from auth_cache import flush_changed  # noqa: E402
+from auth_cache import CACHE_TTL, flush_changed  # noqa: E402
 
 CONFIGURED = ROOT + "{{configured}}"
 EFFECTIVE = ROOT + "{{effective}}"
@@ -325,6 +325,8 @@ def configured_row(user, current, origin, what):
 
 
 WRONG_CURRENT = {"ok": False, "error": "the current password is wrong"}
+# What the user is told when a change is stored but Dovecot's cache could not be flushed.
+STALE_LOGIN = f"The server could not clear its login cache: until it expires (at most {CACHE_TTL}), mail apps may still log in as before."
 
 
 def change(user, current, new, name, origin):
@@ -344,10 +346,10 @@ def change(user, current, new, name, origin):
         write_user_set(rows)
         return apply_locked()
 
-    if with_lock(store) != 0:
-        return {"ok": False, "error": "internal error"}
+    stale = with_lock(store) != 0
     log(f"mailstack-passwords: {user} changed their password (from {origin})")
-    return {"ok": True}
+    # The new hash is written either way; a failed flush of Dovecot's cache (apply logged it) is told.
+    return {"ok": True, "warning": STALE_LOGIN} if stale else {"ok": True}
 
 
 def last_used(ident):
@@ -515,10 +517,10 @@ def second_factor(action, user, current, req, origin):
         return {"ok": False, "error": "set up the second factor first" if turn_on else "the second factor is off"}
     if result is False:
         return refused()
-    if result == "failed":
-        return {"ok": False, "error": "internal error"}
     log(f"mailstack-passwords: {user} turned the second factor {'on' if turn_on else 'off'} (from {origin})")
-    return {"ok": True, "recoveryCodes": codes} if turn_on else {"ok": True}
+    # Turned either way; a failed flush of Dovecot's cache (apply logged it) is told.
+    answer = {"ok": True, "recoveryCodes": codes} if turn_on else {"ok": True}
+    return {**answer, "warning": STALE_LOGIN} if result == "failed" else answer
 
 
 TOTP_ACTIONS = ("totp-status", "totp-begin", "totp-confirm", "totp-login", "totp-disable")

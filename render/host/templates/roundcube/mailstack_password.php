@@ -22,6 +22,8 @@ class mailstack_password extends rcube_plugin
 
     /** The shortest password the helper takes (it checks again, and checks the address and name). */
     const MIN_LENGTH = {{minLength}};
+    /** What the helper warned of with its last yes (a change stored, Dovecot's cache not cleared). */
+    private $warning = '';
 
     /** What an app password may be limited to (mailstack-passwords maps each to Dovecot's protocols). */
     const APP_PROTOCOLS = '{{appProtocols}}';
@@ -84,7 +86,9 @@ class mailstack_password extends rcube_plugin
         if ($error === null) {
             // The next IMAP, SMTP and ManageSieve logins of this session use the new password.
             $_SESSION['password'] = $this->rc->encrypt($new);
-            $this->rc->output->command('display_message', $this->gettext('changed'), 'confirmation');
+            // A warning from the helper: changed, but Dovecot's login cache could not be cleared.
+            $this->rc->output->command('display_message', trim($this->gettext('changed') . ' ' . $this->warning),
+                $this->warning === '' ? 'confirmation' : 'warning');
         } else {
             $this->rc->output->command('display_message', $error, 'error');
         }
@@ -108,6 +112,7 @@ class mailstack_password extends rcube_plugin
             return $this->gettext('unavailable');
         }
         if (!empty($answer['ok'])) {
+            $this->warning = (string) ($answer['warning'] ?? '');
             return null;
         }
         return $this->gettext('refused') . ' ' . (string) ($answer['error'] ?? '');

@@ -59,6 +59,11 @@ $config['session_samesite'] = 'Strict';
 $config['ip_check'] = true;
 $config['session_lifetime'] = 30;
 $config['login_autocomplete'] = 0;
+// No lock per user: Roundcube's default (3 failed logins a minute lock a user's webmail login
+// for a minute, whoever sent them) lets anyone keep any user out with 3 requests a minute,
+// and guards nothing the IMAP port does not offer the same guesser. Guessers are slowed and
+// banned by their own address (Dovecot's delay, the dovecot and roundcube-auth jails).
+$config['login_rate_limit'] = 0;
 $config['enable_installer'] = false;
 $config['x_frame_options'] = 'sameorigin';
 

@@ -10,6 +10,10 @@
 import os
 import subprocess
 import sys
+import time
+
+# Dovecot's auth_cache_ttl: how long an entry that could not be flushed may still answer.
+CACHE_TTL = "15 mins"
 
 
 def changed_users(before, after):
@@ -19,15 +23,25 @@ def changed_users(before, after):
     return sorted(a for a in set(old) | set(new) if old.get(a) != new.get(a))
 
 
-def flush_changed(before, after, auth_master):
-    """doveadm auth cache flush for those users: 0, or 1 if Dovecot could not be told. No auth
-    process (no socket at `auth_master`: a first boot, Dovecot stopped), no cache to flush."""
+def flush_changed(before, after, auth_master, tries=3, pause=1.0):
+    """doveadm auth cache flush for those users: 0, or 1 if Dovecot could not be told (asked
+    `tries` times, `pause` seconds apart: a reload of Dovecot replaces its auth process). No
+    auth process (no socket at `auth_master`: a first boot, Dovecot stopped), no cache to flush."""
     users = changed_users(before, after)
     if not users or not os.path.exists(auth_master):
         return 0
-    r = subprocess.run(["doveadm", "auth", "cache", "flush", *users], stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
-    if r.returncode != 0:
-        print(f"mailstack-passwords: doveadm auth cache flush failed: {r.stderr.strip()}", file=sys.stderr, flush=True)
-        return 1
-    print(f"mailstack-passwords: the authentication cache forgot {', '.join(users)}", file=sys.stderr, flush=True)
-    return 0
+    for attempt in range(1, tries + 1):
+        r = subprocess.run(["doveadm", "auth", "cache", "flush", *users], stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+        if r.returncode == 0:
+            print(f"mailstack-passwords: the authentication cache forgot {', '.join(users)}", file=sys.stderr, flush=True)
+            return 0
+        print(f"mailstack-passwords: doveadm auth cache flush failed (try {attempt} of {tries}): {r.stderr.strip()}", file=sys.stderr, flush=True)
+        if attempt < tries:
+            time.sleep(pause)
+    print(
+        f"mailstack-passwords: Dovecot still caches the old login of {', '.join(users)}: the password their row replaced"
+        f" may open logins for up to {CACHE_TTL} more (auth_cache_ttl). Run: doveadm auth cache flush {' '.join(users)}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return 1

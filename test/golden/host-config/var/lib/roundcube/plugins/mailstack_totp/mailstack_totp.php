@@ -148,8 +148,11 @@ class mailstack_totp extends rcube_plugin
             $this->rc->output->command('display_message', $this->gettext('refused') . ' ' . (string) ($answer['error'] ?? ''), 'error');
             return false;
         }
-        if ($confirmation !== null) {
-            $this->rc->output->command('display_message', $this->gettext($confirmation), 'confirmation');
+        // A warning from the helper: done, but Dovecot's login cache could not be cleared.
+        $warning = (string) ($answer['warning'] ?? '');
+        if ($confirmation !== null || $warning !== '') {
+            $this->rc->output->command('display_message', trim(($confirmation === null ? '' : $this->gettext($confirmation)) . ' ' . $warning),
+                $warning === '' ? 'confirmation' : 'warning');
         }
         return true;
     }
