@@ -64,7 +64,7 @@ export function report(startedAt: Date): void {
     }
     if (notes.length > 0) console.log(`\nnotes:\n${notes.map((n) => `  ${n.replace(/\n/g, "\n    ")}`).join("\n")}`);
     const t = targets();
-    console.log("\ntargets (issue 9):");
+    console.log("\ntargets (each names its issue when it is not issue 9):");
     for (const x of t) console.log(`  ${x.met === null ? "n/a " : x.met ? "MET " : "MISS"}  ${x.target}  (${x.value})`);
     const json = {
         mode: smoke ? "smoke" : "full",

@@ -92,6 +92,22 @@ export function outsideRecords(): LabDnsRecord[] {
     ];
 }
 
+/**
+ * The lab server's addresses as the stack's outputs give them to the DNS records: the primary's,
+ * and the backup MX's when `spec` has one (its MX records need them).
+ */
+export function labAddressFacts(spec: MailSpec): {
+    ipv4: string;
+    ipv6: string;
+    secondary?: { ipv4: string; ipv6: string };
+} {
+    return {
+        ipv4: NET.server4,
+        ipv6: NET.server6,
+        ...(spec.secondaryMx ? { secondary: { ipv4: NET.mx2Server4, ipv6: NET.mx2Server6 } } : {}),
+    };
+}
+
 /** The lab's zone: the stack's own records for every domain, and PTRs for the server. */
 export function labDnsRecords(
     spec: MailSpec,

@@ -8,9 +8,9 @@
 //             run only these check files (and boot.test.ts, which every check needs), in
 //             the order of checks/order.ts: for working on a check. CI never passes it.
 //   --secondary
-//             also boot the backup MX (mailstack:secondaryMx) in msl-mx2, beside the primary,
-//             and run secondary-mx.test.ts (skipped without it). Implied by --only naming
-//             secondary-mx.test.ts. Opt-in for now: CI does not pass it (lab/README.md).
+//             with --only: also boot the backup MX (mailstack:secondaryMx) in msl-mx2, beside
+//             the primary, and run secondary-mx.test.ts (skipped without it). Implied by --only
+//             naming secondary-mx.test.ts, and by a full run (no --only): CI's run has it.
 //
 // Needs root on Linux (namespaces, tmpfs, loop device). Host tools: lab/install-deps.sh.
 
@@ -38,9 +38,9 @@ export type { LabContext } from "./harness/standup";
 const keep = process.argv.includes("--keep");
 const onlyArg = process.argv.indexOf("--only");
 const only = onlyArg >= 0 ? (process.argv[onlyArg + 1] ?? "").split(",").filter(Boolean) : undefined;
-/** The check that needs the backup MX; naming it in --only boots it. */
+/** The check that needs the backup MX; naming it in --only boots it, as a full run does. */
 const SECONDARY_CHECK = "secondary-mx.test.ts";
-if (process.argv.includes("--secondary") || only?.includes(SECONDARY_CHECK)) {
+if (!only || process.argv.includes("--secondary") || only.includes(SECONDARY_CHECK)) {
     // Read by labSpec() here and in every check process (they inherit it): all build one config.
     process.env.MAILSTACK_LAB_SECONDARY = "1";
 }

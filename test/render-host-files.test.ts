@@ -6,6 +6,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { renderHostFiles } from "../render";
+import { FEATURES } from "../render/features";
 import { fill } from "../render/host/template";
 import { TLS_DIR } from "../render/host/tls";
 import { mountUnitName, VOLUME_STATE_DIRS } from "../render/host/volume";
@@ -210,6 +211,21 @@ describe("host files", () => {
         expect(conf).toMatch(/^auth_allow_cleartext = no$/m);
         expect(conf).toMatch(/inet_listener imap \{\n\s+port = 0\n/);
         expect(conf).toMatch(/inet_listener pop3 \{\n\s+port = 0\n/);
+    });
+
+    it("IMAPS logins wait for no process to start: imap-login and imap processes kept waiting, still one connection each (issue 30)", () => {
+        const conf = byPath(files, "/etc/dovecot/mailstack.d/processes.conf");
+        const block = (name: string) => new RegExp(`^service ${name} \\{\\n([^}]*)\\}$`, "m").exec(conf.content)?.[1];
+        // High-security mode as Dovecot's default: a process ends with its one connection. The
+        // login processes keep Dovecot's dovenull user and chroot (nothing here changes them).
+        expect(block("imap-login")).toBe("  restart_request_count = 1\n  process_min_avail = 2\n");
+        expect(block("imap")).toBe("  restart_request_count = 1\n  process_min_avail = 2\n");
+        expect(conf.content).not.toMatch(/^\s*(client_limit|user|chroot|service_count)\b/m);
+        // A reload applies it (the master starts the waiting processes); host-config's, not the user-data's.
+        expect(conf.onChange).toEqual(["reload:dovecot"]);
+        const dovecot = FEATURES.find((f) => f.name === "dovecot")!;
+        expect(dovecot.files!(spec()).map((f) => f.path)).not.toContain(conf.path);
+        expect(dovecot.laterFiles!(spec()).map((f) => f.path)).toContain(conf.path);
     });
 
     it("acme.env quotes every value for the shell", () => {

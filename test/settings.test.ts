@@ -294,6 +294,24 @@ describe("durability", () => {
         },
     );
 
+    test("systemd knows Postfix's master by its pid file, and starts it again when it dies, on the primary and the backup MX (without PIDFile= systemd may guess no main PID, and a dead master then goes unnoticed)", () => {
+        const withBackupMx = spec({ secondaryMx: { hostname: "mx2.nathabee.de", location: "fsn1" } });
+        for (const files of [renderHostFiles(spec()), renderSecondaryHostFiles(withBackupMx)]) {
+            const pid = byPath(files, "/etc/systemd/system/postfix.service.d/main-pid.conf");
+            // Where the master writes it: queue_directory/pid/master.pid.
+            expect(unitSection(pid.content, "Service").get("PIDFile")).toBe("/var/spool/postfix/pid/master.pid");
+            expect(pid.onChange).toEqual(["daemon-reload"]);
+            const restart = unitSection(
+                byPath(files, "/etc/systemd/system/postfix.service.d/restart.conf").content,
+                "Service",
+            );
+            expect(restart.get("Restart")).toBe("on-failure");
+        }
+        expect(renderFirstBootFiles(spec()).map((f) => f.path)).not.toContain(
+            "/etc/systemd/system/postfix.service.d/main-pid.conf",
+        );
+    });
+
     test("a stopped Postfix is waited for 15 s at most, on the primary and the backup MX (systemd's 90 s cost a lab stop and shutdown 90 s, issue 33)", () => {
         const path = "/etc/systemd/system/postfix.service.d/stop.conf";
         const withBackupMx = spec({ secondaryMx: { hostname: "mx2.nathabee.de", location: "fsn1" } });

@@ -4,6 +4,7 @@ import { authenticate } from "mailauth";
 import { mailDnsRecords } from "../../render/dns/dns-records";
 import { txtValue } from "../../render/dns/text";
 import { parseDkimName, publishedRetiredSelectors, type MailSpec } from "../../model";
+import { labAddressFacts } from "../dns";
 import { labSpec } from "../lab-config";
 import { labDkimPublicKeyPem } from "../provision";
 import { NET } from "./helpers";
@@ -16,8 +17,7 @@ export function publishedDkimTxt(spec: MailSpec = labSpec(), now = new Date()): 
     const out = new Map<string, string>();
     for (const d of spec.domains) {
         const facts = {
-            ipv4: NET.server4,
-            ipv6: NET.server6,
+            ...labAddressFacts(spec),
             dkimPublicKeyPem: labDkimPublicKeyPem(d.name, d.dkimSelector),
             dkimRetiredPublicKeysPem: Object.fromEntries(
                 publishedRetiredSelectors(d, now).map((s) => [s, labDkimPublicKeyPem(d.name, s)]),

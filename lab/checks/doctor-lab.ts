@@ -11,7 +11,7 @@ import { mailDnsRecords } from "../../render/dns/dns-records";
 import { describeRecord } from "../../render/dns/text";
 import type { DoctorOutputs, MailSpec } from "../../model";
 import { pebbleRoot } from "../acme";
-import { labDnsRecords, serveDns, type LabDnsRecord } from "../dns";
+import { labAddressFacts, labDnsRecords, serveDns, type LabDnsRecord } from "../dns";
 import { REPO_DIR, shAsync } from "../harness/processes";
 import { keyPath, pinnedHostKey } from "../harness/ssh";
 import { labDkimPublicKeysPem } from "../provision";
@@ -50,7 +50,7 @@ export interface DoctorLab {
 /** Start doctor's resolver and egress listener for the lab server provisioned from `spec`. */
 export async function startDoctorLab(spec: MailSpec): Promise<DoctorLab> {
     const keys = labDkimPublicKeysPem(spec);
-    const zone = labDnsRecords(spec, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeysPem: keys });
+    const zone = labDnsRecords(spec, { ...labAddressFacts(spec), dkimPublicKeysPem: keys });
     zone.push({ name: `2.0.0.127.${BLOCKLIST}`, type: "A", content: "127.0.0.2" });
     // What `pulumi stack output --json --show-secrets` prints for the lab's stack (the part the doctor reads).
     const outputs: DoctorOutputs = {
@@ -58,9 +58,7 @@ export async function startDoctorLab(spec: MailSpec): Promise<DoctorLab> {
         ipv4: NET.server4,
         ipv6: NET.server6,
         dnsRecords: spec.domains.flatMap((d) =>
-            mailDnsRecords(spec, d, { ipv4: NET.server4, ipv6: NET.server6, dkimPublicKeyPem: keys[d.name] }).map(
-                describeRecord,
-            ),
+            mailDnsRecords(spec, d, { ...labAddressFacts(spec), dkimPublicKeyPem: keys[d.name] }).map(describeRecord),
         ),
         deployPrivateKey: fs.readFileSync(keyPath(), "utf8"),
         sshHostKey: pinnedHostKey(),

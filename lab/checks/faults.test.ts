@@ -17,6 +17,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ACTIVE_UNITS } from "../../render/features";
+import { POSTFIX_MASTER_PID } from "../../render/host/accounts";
 import { smtpBurst, type BurstOptions, type BurstResult } from "../burst";
 import { eventually } from "../clients";
 import { deliveredCopies, queuedMessageIds } from "../delivery";
@@ -62,7 +63,7 @@ const ALL_FAULTS: Fault[] = [
     {
         id: "postfix-master",
         what: "kill -9 of Postfix's master (every Postfix process goes with it)",
-        pids: "tr -d ' ' < /var/spool/postfix/pid/master.pid",
+        pids: `tr -d ' ' < ${POSTFIX_MASTER_PID}`,
         cutsDelivery: true,
         submissions: true,
     },

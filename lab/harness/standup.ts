@@ -9,7 +9,7 @@ import type { MailSpec } from "../../model";
 import { savePebbleRoot, startAcmeServer } from "../acme";
 import { startSignedDns } from "../dane";
 import { applyCloudFirewall, applySecondaryFirewall } from "../firewall";
-import { labDnsRecords } from "../dns";
+import { labAddressFacts, labDnsRecords } from "../dns";
 import { LAB_RELAY, labSecondaryUserData, labSpec, labUserData } from "../lab-config";
 import { labDkimPublicKeysPem, provision, provisionSecondary } from "../provision";
 import { startStorageBox } from "../storagebox";
@@ -53,12 +53,7 @@ export interface StoodUp {
  * the lab DNS serves; it reloads the file when it changes. Returns the file's path.
  */
 export function writeLabDnsRecords(spec: MailSpec): string {
-    const records = labDnsRecords(spec, {
-        ipv4: NET.server4,
-        ipv6: NET.server6,
-        dkimPublicKeysPem: labDkimPublicKeysPem(spec),
-        ...(spec.secondaryMx ? { secondary: { ipv4: NET.mx2Server4, ipv6: NET.mx2Server6 } } : {}),
-    });
+    const records = labDnsRecords(spec, { ...labAddressFacts(spec), dkimPublicKeysPem: labDkimPublicKeysPem(spec) });
     const file = path.join(STATE_DIR, "dns-records.json");
     // Whole or not at all: the lab DNS may read it at any moment.
     fs.writeFileSync(`${file}.new`, JSON.stringify(records, null, 2));

@@ -22,7 +22,7 @@ import type { Feature } from "./feature";
 import { filter } from "./filter";
 import { hostKey } from "./host-key";
 import { mailVolume } from "./mail-volume";
-import { postfixStop } from "./postfix";
+import { postfixUnitFiles } from "./postfix";
 import { metadataGuard } from "./metadata-guard";
 import { resolver } from "./resolver";
 import { smtpEgressGuard } from "./smtp-egress-guard";
@@ -91,7 +91,7 @@ const backupMxPostfix: Feature = {
         ]),
         hostFile("/etc/nginx/sites-available/default", renderTemplate("nginx/secondary-default"), ["reload:nginx"]),
     ],
-    laterFiles: () => [postfixStop()],
+    laterFiles: () => postfixUnitFiles(),
 };
 
 /** The primary's spec as the backup MX's features read it: its own host name (acme.env, the certificate). */

@@ -3,7 +3,7 @@
 import type { DomainSpec, MailSpec } from "../../model";
 import { hostRecords, MAIL_DNS_TTL, txtRecord } from "../dns/record";
 import { PRIMARY_MX_PREFERENCE } from "../dns/text";
-import { AUTHORIZED_SUBMIT_USERS, OPENDKIM_SOCKET, SENDER_MILTER_SOCKET } from "../host/accounts";
+import { AUTHORIZED_SUBMIT_USERS, OPENDKIM_SOCKET, POSTFIX_MASTER_PID, SENDER_MILTER_SOCKET } from "../host/accounts";
 import { RSPAMD_MILTER } from "../host/filter";
 import { queueMinFreeBytes, submissionRecipientRestrictions } from "../host/limits";
 import { MTA_STS_POLICY_MAP } from "../host/outbound";
@@ -12,11 +12,23 @@ import { hostFile as file, type HostFile } from "../host/types";
 import type { Feature } from "./feature";
 import { restartAfterCrash } from "./systemd";
 
-/** The drop-in that bounds how long systemd waits for a stopped Postfix (the backup MX's too). */
-export function postfixStop(): HostFile {
-    return file("/etc/systemd/system/postfix.service.d/stop.conf", renderTemplate("systemd/postfix-stop.conf"), [
-        "daemon-reload",
-    ]);
+/**
+ * Postfix's systemd drop-ins, on the primary and the backup MX alike: systemd knows the
+ * master's PID (from its pid file), starts Postfix again when the master dies, and waits for
+ * a stopped Postfix 15 s at most. laterFiles: the user-data has no room for them.
+ */
+export function postfixUnitFiles(): HostFile[] {
+    return [
+        file(
+            "/etc/systemd/system/postfix.service.d/main-pid.conf",
+            renderTemplate("systemd/postfix-main-pid.conf", { pidFile: POSTFIX_MASTER_PID }),
+            ["daemon-reload"],
+        ),
+        restartAfterCrash("postfix"),
+        file("/etc/systemd/system/postfix.service.d/stop.conf", renderTemplate("systemd/postfix-stop.conf"), [
+            "daemon-reload",
+        ]),
+    ];
 }
 
 /**
@@ -114,7 +126,7 @@ export const postfix: Feature = {
         ),
         file("/etc/postfix/master.cf", renderTemplate("postfix/master.cf"), ["reload:postfix"]),
     ],
-    laterFiles: () => [restartAfterCrash("postfix"), postfixStop()],
+    laterFiles: () => postfixUnitFiles(),
     // The domain holding the hostname also gets the hostname's A/AAAA records and its own SPF:
     // forwarded mail leaves with an SRS sender @hostname (postsrsd), which must pass SPF as
     // well. Every domain points its MX at that one host.

@@ -16,6 +16,8 @@ export const AUTHORIZED_SUBMIT_USERS = ["root", "vmail"] as const;
 
 /** Postfix's spool: the milter sockets live in it, as the queue does, on the mail volume. */
 export const POSTFIX_SPOOL = "/var/spool/postfix";
+/** Where Postfix's master writes its PID (queue_directory/pid), which systemd reads. */
+export const POSTFIX_MASTER_PID = `${POSTFIX_SPOOL}/pid/master.pid`;
 
 /** OpenDKIM's milter socket: directory and socket of group opendkim, whose one other member is postfix. */
 export const OPENDKIM_SOCKET = `${POSTFIX_SPOOL}/opendkim/opendkim.sock`;

@@ -11,6 +11,15 @@ expect_doveconf "dovecot requires TLS" ssl required
 expect_doveconf "dovecot refuses clear-text authentication" auth_allow_cleartext no
 expect_doveconf "dovecot TLS 1.2 and later" ssl_min_protocol TLSv1.2
 expect_doveconf "mail on the mail volume" mail_home "/srv/mail/vhosts/%{user | domain}/%{user | username}"
+# Processes started ahead for IMAPS logins (mailstack.d/processes.conf, issue 30), still one
+# connection each and the login processes still dovenull in their chroot (high-security mode).
+expect_doveconf "dovecot keeps imap-login processes waiting" service/imap-login/process_min_avail 2
+expect_doveconf "dovecot keeps imap processes waiting" service/imap/process_min_avail 2
+expect_doveconf "imap-login serves one connection per process" service/imap-login/restart_request_count 1
+expect_doveconf "imap serves one connection per process" service/imap/restart_request_count 1
+# shellcheck disable=SC2016 # doveconf's own reference to another setting, not a shell variable
+expect_doveconf "imap-login runs as the login user" service/imap-login/user '$SET:default_login_user'
+expect_doveconf "imap-login runs chrooted" service/imap-login/chroot login
 listeners=$(in_root doveconf -c /etc/dovecot/dovecot.conf -n service/imap-login service/pop3-login 2>&1 | tr -s ' \n' ' ')
 if [[ "$listeners" == *"inet_listener imap { port = 0 }"* && "$listeners" == *"inet_listener pop3 { port = 0 }"* &&
     "$listeners" == *"inet_listener imaps { port = 993 ssl = yes }"* && "$listeners" == *"inet_listener pop3s { port = 995 ssl = yes }"* ]]; then

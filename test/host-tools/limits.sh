@@ -146,3 +146,84 @@ have=$(guard_at 80 >/dev/null; cat "$ROOT/tmp/guard/calls" 2>/dev/null)
 if [ -z "$have" ]; then ok "an index lock waited for, without a full volume, ends no indexer worker"; else not_ok "an index lock waited for, without a full volume, ends no indexer worker" "calls: $have"; fi
 rm -f "$ROOT/tmp/guard/journal"
 cp -a "$WORK/sendmail.real" "$ROOT/usr/sbin/sendmail"
+
+# The same repair with Debian's own Dovecot and Xapian (the stubs above only show the calls):
+# a Dovecot of its own in the root (no listener, its sockets in /tmp/fts/run, mail as the
+# mail user) with the rendered full-text search settings, a folder of 200 messages indexed,
+# then its index cut short as a write that failed for want of space leaves it. Xapian's check
+# then says "Check failed" and a search of the folder aborts (an IMAP SEARCH would kill the
+# user's session); after the guard, the index is built again and the word is found.
+fts=/tmp/fts
+mkdir -p "$ROOT$fts/run" "$ROOT$fts/mail"
+chown mail:mail "$ROOT$fts/mail"
+{
+    cat <<CONF
+dovecot_config_version = 2.4.0
+dovecot_storage_version = 2.4.0
+protocols =
+base_dir = $fts/run
+state_dir = $fts/state
+log_path = $fts/log
+mail_driver = maildir
+mail_path = $fts/mail/%{user}
+first_valid_uid = 1
+namespace inbox {
+  inbox = yes
+}
+passdb static {
+  password = unused
+}
+userdb static {
+  fields {
+    uid = mail
+    gid = mail
+    home = $fts/mail/%{user}
+  }
+}
+CONF
+    sed -n '/^# --- Full-text search/,/^# --- TLS/p' "$ROOT/etc/dovecot/dovecot.conf" | sed '$d'
+} >"$ROOT$fts/dovecot.conf"
+printf '#!/bin/sh\nexec /usr/bin/doveadm -c %s/dovecot.conf "$@"\n' "$fts" >"$ROOT/tmp/guard/bin/doveadm"
+chmod 0755 "$ROOT/tmp/guard/bin/doveadm"
+real_doveadm() { chroot "$ROOT" /usr/bin/env PATH="/tmp/guard/bin:$ROOT_PATH" doveadm "$@"; }
+(exec chroot "$ROOT" /usr/bin/env PATH="$ROOT_PATH" dovecot -F -c "$fts/dovecot.conf" >"$WORK/fts-dovecot.log" 2>&1) &
+fts_pid=$!
+for _ in $(seq 1 50); do
+    [ -S "$ROOT$fts/run/auth-userdb" ] && break
+    sleep 0.1
+done
+# The folder's messages as a delivery leaves them (Maildir files in new/), then indexed.
+maildir=$ROOT$fts/mail/alice@example.org
+mkdir -p "$maildir/new" "$maildir/cur" "$maildir/tmp"
+for i in $(seq 1 200); do
+    printf 'From: bob@example.org\nSubject: note %s\nMessage-ID: <note.%s@example.org>\n\nwords of note %s: zebra%s\n' "$i" "$i" "$i" "$((i % 7))" >"$maildir/new/$i.note"
+done
+chown -R mail:mail "$maildir"
+real_doveadm index -u alice@example.org INBOX >/dev/null 2>&1
+found() { real_doveadm search -u alice@example.org mailbox INBOX body "$1" 2>&1 | wc -l; }
+db=$(find "$ROOT$fts/mail" -name postlist.glass | head -n 1)
+before=$(found zebra3)
+if [ -n "$db" ]; then truncate -s "$(($(stat -c %s "$db") * 2 / 3))" "$db"; fi
+damaged=$(real_doveadm fts flatcurve check -u alice@example.org '*' 2>&1 || true)
+echo 'indexer-worker(alice@example.org)<7><x:y>: Error: fts-flatcurve: fts-flatcurve(INBOX): Could not write message data: uid=37; DatabaseError: Error writing block 20 (No space left on device)' >"$ROOT/tmp/guard/journal"
+rm -f "$ROOT/tmp/guard/state/indexer-read"
+echo 80 >"$ROOT/tmp/guard/pcent"
+said=$(chroot "$ROOT" /usr/bin/env PATH="/tmp/guard/bin:$ROOT_PATH" STATE_DIRECTORY=/tmp/guard/state "$guard" check 2>&1)
+after=""
+for _ in $(seq 1 50); do
+    after=$(found zebra3)
+    [ "$after" = "$before" ] && break
+    sleep 0.2
+done
+checked=$(real_doveadm fts flatcurve check -u alice@example.org '*' 2>&1)
+if [ "$before" = 29 ] && [[ "$damaged" == *"fts-flatcurve(INBOX): Check failed"* ]] &&
+    [[ "$said" == *"alice@example.org's index of INBOX was damaged: removed"* ]] &&
+    [ "$after" = 29 ] && [[ "$checked" == *"errors=0"* ]]; then
+    ok "with Debian's Dovecot: an index cut short fails Xapian's check, and the disk guard removes it, has it built again, and search finds the word again"
+else
+    not_ok "with Debian's Dovecot: an index cut short fails Xapian's check, and the disk guard removes it, has it built again, and search finds the word again" \
+        "found before: $before, after: $after; check of the damaged index: $damaged; the guard: $said; check after: $checked; $(tail -n 5 "$ROOT$fts/log" 2>/dev/null)"
+fi
+kill "$fts_pid" 2>/dev/null
+wait "$fts_pid" 2>/dev/null
+rm -f "$ROOT/tmp/guard/journal"
