@@ -324,6 +324,15 @@ describe("durability", () => {
         expect(renderFirstBootFiles(spec()).map((f) => f.path)).not.toContain(path);
     });
 
+    test("a killed rspamd is started again within 15 s of systemd's wait, on the primary and the backup MX (its default 90 s kept it down in a lab fault run)", () => {
+        const path = "/etc/systemd/system/rspamd.service.d/stop.conf";
+        const withBackupMx = spec({ secondaryMx: { hostname: "mx2.nathabee.de", location: "fsn1" } });
+        for (const files of [renderHostFiles(spec()), renderSecondaryHostFiles(withBackupMx)]) {
+            expect(unitSection(byPath(files, path).content, "Service").get("TimeoutStopSec")).toBe("15s");
+            expect(byPath(files, path).onChange).toEqual(["daemon-reload"]);
+        }
+    });
+
     test("Dovecot fsyncs each delivered message, and new/ after the rename, before LMTP answers 250 (mail_fsync = optimized)", () => {
         expect(dovecot().get("mail_fsync")).toBe("optimized");
     });

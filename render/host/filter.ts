@@ -111,6 +111,9 @@ export function renderFilterFiles(
             renderTemplate("systemd/rspamd-after-valkey.conf"),
             ["daemon-reload"],
         ),
+        file("/etc/systemd/system/rspamd.service.d/stop.conf", renderTemplate("systemd/rspamd-stop.conf"), [
+            "daemon-reload",
+        ]),
         // Read by valkey-server only (group valkey); nothing secret in it, but nobody else needs it.
         file(
             "/etc/valkey/valkey.conf",
