@@ -201,17 +201,37 @@ async function resolverUnreachable(): Promise<void> {
     }
 }
 
-/** Takes every free block of the mail volume (fallocate: nothing written) until the burst is over. */
+/** Free bytes on the mail volume below which it counts as full (a few blocks the burst frees and takes again). */
+const FULL_BELOW = 65536;
+
+/**
+ * Takes the mail volume's free blocks (fallocate: nothing written). The burst frees blocks while
+ * this runs (a delivered message's queue file is removed), and a request for every free byte
+ * fails when the burst took some meanwhile; so each round asks for all but 32 KiB and the loop
+ * goes on until df shows less than FULL_BELOW free. Prints the free bytes at the end.
+ */
+const FILL =
+    "for i in $(seq 1 40); do a=$(df -B1 --output=avail /srv/mail | tail -n 1 | tr -dc 0-9); " +
+    `[ "$a" -lt ${FULL_BELOW} ] && break; s=$(stat -c %s /srv/mail/fault-ballast 2>/dev/null || echo 0); ` +
+    'fallocate -o "$s" -l $((a > 65536 ? a - 32768 : a)) /srv/mail/fault-ballast || sleep 0.1; done; ' +
+    "df -B1 --output=avail /srv/mail | tail -n 1";
+
+/**
+ * Takes every free block of the mail volume and keeps it full until the burst is over: every
+ * second, blocks the burst freed (queue files of delivered messages) are taken again.
+ */
 async function fillVolume(): Promise<void> {
-    const over = new Promise<void>((resolve) => (burstOver = resolve));
-    const fill =
-        "for i in 1 2 3 4 5; do a=$(df -B1 --output=avail /srv/mail | tail -n 1 | tr -dc 0-9); " +
-        '[ "$a" -lt 65536 ] && break; s=$(stat -c %s /srv/mail/fault-ballast 2>/dev/null || echo 0); ' +
-        'fallocate -o "$s" -l "$a" /srv/mail/fault-ballast || true; done; df -B1 --output=avail /srv/mail | tail -n 1';
+    let over = false;
+    const ended = new Promise<void>((resolve) => (burstOver = resolve)).then(() => {
+        over = true;
+    });
     try {
-        const r = await sshAsync(fill);
-        assert.ok(Number(r.stdout.trim()) < 65536, `the volume still has ${r.stdout.trim()} bytes free`);
-        await over;
+        const r = await sshAsync(FILL);
+        assert.ok(Number(r.stdout.trim()) < FULL_BELOW, `the volume still has ${r.stdout.trim()} bytes free`);
+        while (!over) {
+            await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 1000))]);
+            if (!over) await sshAsync(FILL, { allowFail: true });
+        }
     } finally {
         await sshAsync("rm -f /srv/mail/fault-ballast", { allowFail: true });
         faultEndedAt = Date.now();
