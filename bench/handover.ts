@@ -1,7 +1,7 @@
 // The backup MX's hand-over (issue 33): with the primary's Postfix stopped, a burst to alice
 // goes to the backup MX (msl-mx2), which queues it; then the primary's Postfix starts again,
-// the backup MX's queue is flushed (`postqueue -f`, lab/backup-mx.ts handOver, as
-// secondary-mx.test.ts does it) and the figure is the time from the primary's first greeting
+// and its start asks the backup MX for the mail (ETRN; lab/backup-mx.ts handOver, as
+// secondary-mx.test.ts does it); the figure is the time from the primary's first greeting
 // to the last message written into alice's Maildir. Only in a lab with the backup MX
 // (`npm run bench -- --secondary`); otherwise recorded as not measured.
 

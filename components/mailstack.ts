@@ -256,6 +256,8 @@ export class MailStack extends pulumi.ComponentResource {
                         provisionalHostKey: secondaryHost.provisionalHostKey,
                         passwordHashes: {},
                         dkimPrivateKeysPem: {},
+                        // The primary asks it for the mail it kept (ETRN), from these only.
+                        primaryAddresses: [host.ipv4, host.ipv6],
                         waitFor: {
                             // Its certificate's one name: its own A/AAAA.
                             "host-dns": dns.flatMap((d) => d.secondaryNameRecords),

@@ -44,6 +44,8 @@ export interface MailProvisioningArgs {
     readonly importPasswords?: pulumi.Input<Record<string, string>>;
     /** The backup MX's addresses, when spec.secondaryMx is set (the primary trusts its Received: lines). */
     readonly secondaryMxAddresses?: pulumi.Input<pulumi.Input<string>[]>;
+    /** The primary's addresses, for the backup MX's plan (it takes ETRN from them only). */
+    readonly primaryAddresses?: pulumi.Input<pulumi.Input<string>[]>;
     /** The steps to run: the mail server's plan (default), or the backup MX's (SECONDARY_PROVISIONING_PLAN). */
     readonly plan?: readonly ProvisioningStep[];
     /** The resources behind each outside condition a step waits for. */
@@ -106,6 +108,7 @@ export class MailProvisioning extends pulumi.ComponentResource {
             backup: args.backup,
             importPasswords: args.importPasswords ?? {},
             secondaryMxAddresses: args.secondaryMxAddresses,
+            primaryAddresses: args.primaryAddresses,
         };
         const plan = args.plan ?? PROVISIONING_PLAN;
         const done = new Map<StepRole, command.remote.Command>();

@@ -37,18 +37,31 @@ export function mx2QueueLength(): number {
     return Number(onMx2("postqueue -j | wc -l").stdout.trim());
 }
 
+/** What the primary's ETRN sender (mailstack-backup-mx-etrn.service) printed since `since` (epoch ms). */
+export function etrnLog(since: number): string[] {
+    return ssh(`journalctl --no-pager -q -o cat -u mailstack-backup-mx-etrn --since=@${Math.floor(since / 1000) - 1}`, {
+        allowFail: true,
+    })
+        .stdout.split("\n")
+        .filter(Boolean);
+}
+
 /**
- * The hand-over: the primary's Postfix is started again (it was stopped), and once it greets
- * on port 25 the backup MX is asked to deliver its queue at once (`postqueue -f`, as an
- * operator would; on its own it retries within its backoff time, see docs/benchmarks.md).
- * Resolves when `count` messages with Subject `<subject> <n>` are in the Maildirs `boxes`:
- * `seconds` from the primary's first greeting to the last of them written.
+ * The hand-over: the primary's Postfix is started again (it was stopped; a no-op when a boot
+ * started it), and its start asks the backup MX for the mail (ETRN, mailstack-backup-mx-etrn
+ * on the primary): nobody flushes the backup MX's queue by hand. Resolves when `count`
+ * messages with Subject `<subject> <n>` are in the Maildirs `boxes`: `seconds` from the
+ * primary's first greeting (`at.answeredAt`, or now) to the last of them written, and what the
+ * primary's ETRN sender printed since `at.since` (default: now; a boot that started Postfix
+ * before the call sets both).
  */
 export async function handOver(
     boxes: readonly string[],
     subject: string,
     count: number,
-): Promise<{ seconds: number; answeredAt: number }> {
+    at: { readonly answeredAt?: number; readonly since?: number } = {},
+): Promise<{ seconds: number; answeredAt: number; etrn: string[] }> {
+    const since = at.since ?? Date.now();
     try {
         ssh("systemctl start postfix");
         // Asked on the server itself: the bench runs outside msl-out, where the checks run.
@@ -61,13 +74,18 @@ export async function handOver(
         // Never leave the primary without its Postfix, whatever failed.
         ssh("systemctl start postfix", { allowFail: true });
     }
-    const answeredAt = Date.now();
-    onMx2("postqueue -f");
+    const answeredAt = at.answeredAt ?? Date.now();
     const done = await eventually(() => {
         const d = deliveredTo(boxes, subject);
         return d.count >= count ? d : undefined;
     }, 60_000).catch((err: Error) => {
-        throw new Error(`${err.message}; the backup MX's way to the primary:\n${relayLog(answeredAt).join("\n")}`);
+        throw new Error(
+            `${err.message}; the primary's ETRN:\n${etrnLog(since).join("\n")}\nthe backup MX's way to the primary:\n${relayLog(answeredAt).join("\n")}`,
+        );
     });
-    return { seconds: (done.lastAt - answeredAt) / 1000, answeredAt };
+    return {
+        seconds: (done.lastAt - answeredAt) / 1000,
+        answeredAt,
+        etrn: etrnLog(since),
+    };
 }

@@ -101,6 +101,8 @@ export function labPlanInputs(spec: MailSpec, passwords: Readonly<Record<string,
             : {}),
         // The backup MX's primary IPs, which the primary's rspamd trusts (mail-data).
         ...(spec.secondaryMx ? { secondaryMxAddresses: [NET.mx2Server4, NET.mx2Server6] } : {}),
+        // The primary's, from which the backup MX takes ETRN (relay-data).
+        ...(spec.secondaryMx ? { primaryAddresses: [NET.server4, NET.server6] } : {}),
     };
 }
 

@@ -323,9 +323,9 @@ journal_cursor() {
 # host-config arrives before its mail-data) starts empty, so lookups do not fail meanwhile.
 ensure_postfix_tables() {
     local table
-    grep -ohE 'texthash:/etc/postfix/mailstack/[A-Za-z0-9._-]+' "$root/etc/postfix/main.cf" "$root/etc/postfix/master.cf" |
+    grep -ohE '(texthash|cidr):/etc/postfix/mailstack/[A-Za-z0-9._-]+' "$root/etc/postfix/main.cf" "$root/etc/postfix/master.cf" |
         sort -u | while IFS= read -r table; do
-        table=$root${table#texthash:}
+        table=$root${table#*:}
         [ -e "$table" ] || install -m 0600 /dev/null "$table"
     done
 }

@@ -214,11 +214,12 @@ describe("the steps a config change re-runs", () => {
         const withMx2 = (extra: Partial<RawConfig> = {}) =>
             spec({ secondaryMx: { hostname: "mx2.nathabee.de", location: "fsn1" }, ...extra });
         const domains = twoDomains().domains as Record<string, any>[];
+        const primaryAddresses = ["192.0.2.25", "2001:db8:25::1"];
         const changed = (after: MailSpec) =>
             stepsChangedBy(
                 SECONDARY_PROVISIONING_PLAN,
-                { spec: withMx2(), inputs: { dkimPrivateKeysPem: {}, passwordHashes: {} } },
-                { spec: after, inputs: { dkimPrivateKeysPem: {}, passwordHashes: {} } },
+                { spec: withMx2(), inputs: { dkimPrivateKeysPem: {}, passwordHashes: {}, primaryAddresses } },
+                { spec: after, inputs: { dkimPrivateKeysPem: {}, passwordHashes: {}, primaryAddresses } },
             );
         expect(changed(withMx2())).toEqual([]);
         expect(

@@ -7,6 +7,7 @@ import { PROVISIONING_PLAN } from "../render/plan/plan";
 import { PHP_FPM_UNIT, WEBMAIL_DATABASE, WEBMAIL_NGINX_CONF } from "../render/host/webmail";
 import { HOST_CONFIG_PRUNE } from "../render/features";
 import { DAV_PRUNE } from "../render/host/dav";
+import { ETRN_PRUNE } from "../render/features/backup-mx";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 import { DEVICE, spec, byPath, userDataFiles } from "./helpers/render";
 
@@ -107,6 +108,7 @@ describe("webmail (mailstack:webmail)", () => {
         expect(HOST_CONFIG_PRUNE).toEqual([
             { dir: "/etc/nginx/conf.d", pattern: "mailstack-*.conf", onChange: ["reload:nginx"] },
             ...DAV_PRUNE,
+            ...ETRN_PRUNE,
         ]);
         const hostConfig = PROVISIONING_PLAN.find((s) => s.role === "host-config")!;
         const rules = parseBundleRules(hostConfig.stdin!(spec({ webmail: false }), {} as never));

@@ -28,6 +28,8 @@ import { configProblems, twoDomains } from "./helpers/fixtures";
 import { TEST_PROVISIONAL_HOST_KEY } from "./helpers/host-key";
 
 const SECONDARY = { hostname: "mx2.nathabee.de", location: "fsn1" };
+/** The primary's addresses, from which the backup MX takes ETRN. */
+const PRIMARY = ["192.0.2.25", "2001:db8:25::1"];
 const withSecondary = (extra: Partial<RawConfig> = {}): RawConfig => ({
     ...twoDomains(),
     secondaryMx: SECONDARY,
@@ -123,7 +125,7 @@ describe("the backup MX's Postfix", () => {
         expect(m.relay_recipient_maps).toBe("texthash:/etc/postfix/mailstack/relay-recipients");
         expect(m.smtpd_recipient_restrictions).toContain("reject_unlisted_recipient");
         expect(m.smtpd_relay_restrictions).toBe("reject_unauth_destination");
-        const data = renderRelayData(spec());
+        const data = renderRelayData(spec(), PRIMARY);
         expect(fileOf(data, "/etc/postfix/mailstack/relay-domains")).toMatch(/^nathabee\.de OK\nexample\.org OK\n$/m);
     });
 
@@ -172,7 +174,7 @@ describe("the backup MX's Postfix", () => {
         expect(m.milter_default_action).toBe("tempfail");
         expect(m.smtpd_sender_restrictions).toBe(primary.smtpd_sender_restrictions);
         expect(m.smtpd_tls_chain_files).toBe(primary.smtpd_tls_chain_files);
-        expect(fileOf(renderRelayData(spec()), "/etc/postfix/mailstack/own-sender-domains")).toContain(
+        expect(fileOf(renderRelayData(spec(), PRIMARY), "/etc/postfix/mailstack/own-sender-domains")).toContain(
             "example.org REJECT 5.7.1",
         );
     });
@@ -235,8 +237,13 @@ describe("the backup MX's first boot and steps", () => {
             "mail-volume",
             "certificate",
         ]);
+        // No step carries a secret; relay-data alone takes a deploy-time value, the primary's addresses.
         for (const s of SECONDARY_PROVISIONING_PLAN) {
-            expect([s.role, s.secret, s.uses]).toEqual([s.role, false, []]);
+            expect([s.role, s.secret, s.uses]).toEqual([
+                s.role,
+                false,
+                s.role === "relay-data" ? ["primaryAddresses"] : [],
+            ]);
         }
         // The same host-key pinning as the primary's.
         const primary = (r: StepRole) => PROVISIONING_PLAN.find((s) => s.role === r)!;
@@ -250,6 +257,7 @@ describe("the backup MX's first boot and steps", () => {
         SECONDARY_PROVISIONING_PLAN.find((x) => x.role === role)!.stdin!(s, {
             dkimPrivateKeysPem: {},
             passwordHashes: {},
+            primaryAddresses: PRIMARY,
         });
 
     test("relay-data runs again after a new mailbox, alias or domain, and its bundle then lists the new address", () => {
@@ -555,6 +563,9 @@ describe("the program with a backup MX (mocks)", () => {
         const relay = find(resources, "command:remote:Command", "bk3-mx2-provision-relay-data");
         expect(relay.inputs.stdin).toContain("relay-recipients");
         expect(relay.inputs.stdin).not.toMatch(/BLF-CRYPT|PRIVATE KEY/);
+        // The primary's own addresses (its server's), from which the backup MX takes ETRN.
+        const etrn = parseBundle(relay.inputs.stdin).find((f) => f.path.endsWith("/etrn-clients"))!;
+        expect(etrn.content).toMatch(/^192\.0\.2\.25\/32 OK\n2001:db8:25::1\/128 OK\n$/m);
         const dns = resources.filter((r) => r.type === "cloudflare:index/dnsRecord:DnsRecord");
         expect(
             dns

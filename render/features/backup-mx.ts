@@ -7,6 +7,7 @@
 // files, packages and units derive as the primary's derive from FEATURES. Its user-data and
 // its provisioning steps (render/plan/plan.ts, SECONDARY_PROVISIONING_PLAN) are rendered here.
 
+import { isIP } from "node:net";
 import { hostPostmaster, type MailSpec, type SecondaryMxSpec } from "../../model";
 import { renderCloudConfig, FIRST_BOOT_ARCHIVE, type UserDataOptions } from "../boot/user-data";
 import { hostRecords, MAIL_DNS_TTL } from "../dns/record";
@@ -16,6 +17,8 @@ import { queueMinFreeBytes } from "../host/limits";
 import { ownSenderDomainsFile } from "../host/mail-data";
 import { renderTemplate } from "../host/template";
 import { hostFile, type HostFile } from "../host/types";
+import type { PruneRule } from "../plan/bundle";
+import { DOVECOT_LMTP_SOCKET } from "../host/accounts";
 import { VOLUME_STATE_UNITS } from "../host/volume";
 import { certificate } from "./certificate";
 import type { Feature } from "./feature";
@@ -46,7 +49,7 @@ export const SECONDARY_DELAY_WARNING = "4h";
 
 /** The relay-data tables, in /etc/postfix/mailstack/ (first boot makes them empty). */
 export const RELAY_DATA_DIR = "/etc/postfix/mailstack";
-export const SECONDARY_TABLES = ["relay-domains", "relay-recipients", "own-sender-domains"] as const;
+export const SECONDARY_TABLES = ["relay-domains", "relay-recipients", "own-sender-domains", "etrn-clients"] as const;
 
 /** The backup MX's spec, or an error: a renderer of it is called only with one configured. */
 export function secondaryOf(spec: MailSpec): SecondaryMxSpec {
@@ -169,10 +172,52 @@ export function renderSecondaryHostFiles(spec: MailSpec, options: { readonly fir
     ]);
 }
 
-/** The registry's entry: the config section it owns, and its records. Its server is BACKUP_MX_FEATURES. */
+/** The primary's ETRN sender: its script, its unit, and the drop-in by which Postfix's start pulls it in. */
+const ETRN_SCRIPT = "/usr/local/sbin/mailstack-backup-mx-etrn";
+const ETRN_UNIT = "/etc/systemd/system/mailstack-backup-mx-etrn.service";
+const ETRN_DROP_IN = "/etc/systemd/system/postfix.service.d/backup-mx-etrn.conf";
+
+/** Once mailstack:secondaryMx is off, host-config removes the primary's ETRN sender. */
+export const ETRN_PRUNE: readonly PruneRule[] = [
+    { dir: "/usr/local/sbin", pattern: "mailstack-backup-mx-*", onChange: [] },
+    { dir: "/etc/systemd/system", pattern: "mailstack-backup-mx-*.service", onChange: ["daemon-reload"] },
+    { dir: "/etc/systemd/system/postfix.service.d", pattern: "backup-mx-*.conf", onChange: ["daemon-reload"] },
+];
+
+/**
+ * The primary's side of the backup MX: each start of its Postfix asks the backup MX for the
+ * mail it kept (ETRN), once the primary takes mail again; none without mailstack:secondaryMx.
+ */
+export function renderEtrnFiles(spec: MailSpec): HostFile[] {
+    if (!spec.secondaryMx) return [];
+    return [
+        hostFile(
+            ETRN_SCRIPT,
+            renderTemplate("mailstack/backup-mx-etrn.py", {
+                backupMx: spec.secondaryMx.hostname,
+                hostname: spec.hostname,
+                domains: spec.domains.map((d) => d.name).join(" "),
+                maximalBackoff: SECONDARY_MAXIMAL_BACKOFF,
+                milterPort: RSPAMD_MILTER.slice(RSPAMD_MILTER.lastIndexOf(":") + 1),
+                lmtpSocket: DOVECOT_LMTP_SOCKET,
+            }),
+            [],
+            "0755",
+        ),
+        hostFile(ETRN_UNIT, renderTemplate("systemd/mailstack-backup-mx-etrn.service"), ["daemon-reload"]),
+        hostFile(ETRN_DROP_IN, renderTemplate("systemd/postfix-backup-mx-etrn.conf"), ["daemon-reload"]),
+    ];
+}
+
+/**
+ * The registry's entry: the config section it owns, its records, and the primary's ETRN
+ * sender. Its server is BACKUP_MX_FEATURES.
+ */
 export const backupMx: Feature = {
     name: "backup-mx",
     config: ["secondaryMx"],
+    laterFiles: (spec) => renderEtrnFiles(spec),
+    prune: ETRN_PRUNE,
     dnsRecords: (spec, domain, facts) => {
         const secondary = spec.secondaryMx;
         if (!secondary) return [];
@@ -240,8 +285,22 @@ function table(name: string, why: string, rows: readonly string[]): HostFile {
     return hostFile(`${RELAY_DATA_DIR}/${name}`, header + rows.map((r) => `${r}\n`).join(""), ["reload:postfix"]);
 }
 
-/** The relay-data step's files: the domains, their valid addresses, and our domains as forged senders. */
-export function renderRelayData(spec: MailSpec): HostFile[] {
+/**
+ * The primary's addresses as a Postfix cidr table: the clients whose ETRN the backup MX
+ * takes (smtpd_etrn_restrictions). Without them, the primary's IPs do not exist yet: an error.
+ */
+function etrnClients(primaryAddresses: readonly string[] | undefined): string[] {
+    const addresses = primaryAddresses ?? [];
+    if (addresses.length === 0 || addresses.some((a) => isIP(a) === 0))
+        throw new Error(`secondary MX: the primary's addresses are not IP addresses: ${JSON.stringify(addresses)}`);
+    return addresses.map((a) => `${a}/${isIP(a) === 4 ? 32 : 128} OK`);
+}
+
+/**
+ * The relay-data step's files: the domains, their valid addresses, our domains as forged
+ * senders, and the primary's addresses (ETRN).
+ */
+export function renderRelayData(spec: MailSpec, primaryAddresses: readonly string[] | undefined): HostFile[] {
     secondaryOf(spec);
     return [
         table(
@@ -255,5 +314,10 @@ export function renderRelayData(spec: MailSpec): HostFile[] {
             relayRecipients(spec).map((a) => `${a} OK`),
         ),
         ownSenderDomainsFile(spec),
+        table(
+            "etrn-clients",
+            `The primary's addresses: only ${spec.hostname} may ask for its mail now (ETRN).`,
+            etrnClients(primaryAddresses),
+        ),
     ];
 }

@@ -38,6 +38,8 @@ export interface PlanInputs {
     readonly importPasswords?: Readonly<Record<string, string>>;
     /** The backup MX's IPv4 and IPv6 address, when spec.secondaryMx is set: the primary trusts its Received: lines. */
     readonly secondaryMxAddresses?: readonly string[];
+    /** The primary's IPv4 and IPv6 address, when spec.secondaryMx is set: the backup MX takes ETRN from them only. */
+    readonly primaryAddresses?: readonly string[];
 }
 
 export type StepRole =
@@ -288,8 +290,8 @@ export const SECONDARY_PROVISIONING_PLAN: readonly ProvisioningStep[] = [
     {
         role: "relay-data",
         command: script("apply-bundle.sh"),
-        uses: [],
-        stdin: (spec) => renderBundle(renderRelayData(spec)),
+        uses: ["primaryAddresses"],
+        stdin: (spec, i) => renderBundle(renderRelayData(spec, i.primaryAddresses)),
         secret: false,
         pin: "replaced",
         after: ["host-config"],

@@ -28,7 +28,12 @@ import {
 } from "../../render";
 import { renderBackupFiles } from "../../render/host/backup";
 import { renderTrustedRelays } from "../../render/host/filter";
-import { renderRelayData, renderSecondaryHostFiles, renderSecondaryUserData } from "../../render/features/backup-mx";
+import {
+    renderEtrnFiles,
+    renderRelayData,
+    renderSecondaryHostFiles,
+    renderSecondaryUserData,
+} from "../../render/features/backup-mx";
 import { TEST_PROVISIONAL_HOST_KEY } from "../helpers/host-key";
 
 const out = process.argv[2];
@@ -203,9 +208,15 @@ const secondarySpec = buildSpec({
     secondaryMx: { hostname: "mx2.example.org", location: "fsn1" },
 });
 fs.mkdirSync(path.join(out, "secondary"), { recursive: true });
-for (const f of [...renderSecondaryHostFiles(secondarySpec), ...renderRelayData(secondarySpec)])
+for (const f of [
+    ...renderSecondaryHostFiles(secondarySpec),
+    ...renderRelayData(secondarySpec, ["192.0.2.25", "2001:db8::25"]),
+])
     if (f.path.startsWith("/etc/postfix/"))
         fs.writeFileSync(path.join(out, "secondary", path.basename(f.path)), f.content);
+// The primary's ETRN sender, for Debian 13's python3 and systemd-analyze.
+for (const f of renderEtrnFiles(secondarySpec))
+    fs.writeFileSync(path.join(out, "secondary", path.basename(f.path)), f.content);
 // The primary's trust in it (mail-data's external_relay.conf), for rspamadm.
 fs.writeFileSync(
     path.join(out, "secondary", "external_relay.conf"),

@@ -6,7 +6,7 @@ dir=/tmp/secondary-postfix
 mkdir -p "$ROOT$dir" "$ROOT/etc/postfix/mailstack"
 cp "$RENDER/secondary/main.cf" "$RENDER/secondary/master.cf" "$ROOT$dir/"
 # Its tables at the paths main.cf names (the primary has none of these names; removed below).
-for table in relay-domains relay-recipients; do
+for table in relay-domains relay-recipients etrn-clients; do
     cp "$RENDER/secondary/$table" "$ROOT/etc/postfix/mailstack/$table"
 done
 quiet "postconf -n accepts the backup MX's main.cf" in_root postconf -n -c "$dir"
@@ -29,6 +29,20 @@ if in_root postmap -q nobody@example.org texthash:/etc/postfix/mailstack/relay-r
 else
     ok "relay-recipients: an unknown address is not found"
 fi
+# ETRN (the primary asks for its mail when its Postfix starts): from the primary's addresses only.
+expect_postconf "the backup MX takes ETRN from the primary's addresses only" smtpd_etrn_restrictions \
+    "check_client_access cidr:/etc/postfix/mailstack/etrn-clients, reject" -c "$dir"
+for a in 192.0.2.25 2001:db8::25; do
+    have=$(in_root postmap -q "$a" cidr:/etc/postfix/mailstack/etrn-clients 2>&1)
+    if [ "$have" = "OK" ]; then ok "etrn-clients: the primary's $a may ask"; else not_ok "etrn-clients: the primary's $a may ask" "$have"; fi
+done
+if in_root postmap -q 198.51.100.9 cidr:/etc/postfix/mailstack/etrn-clients >/dev/null; then
+    not_ok "etrn-clients: any other address is not found (reject)"
+else
+    ok "etrn-clients: any other address is not found (reject)"
+fi
+cp "$RENDER/secondary/mailstack-backup-mx-etrn" "$ROOT/tmp/mailstack-backup-mx-etrn.py"
+check "the primary's ETRN sender compiles with Debian 13's python3" in_root python3 -m py_compile /tmp/mailstack-backup-mx-etrn.py
 # The TLS policy for the primary as smtp(8) looks it up: verified, for the primary's name.
 have=$(in_root postmap -q "[mail.example.org]:25" "$(in_root postconf -h -c "$dir" smtp_tls_policy_maps)" 2>&1)
 if [ "$have" = "secure match=mail.example.org" ]; then ok "mail to the primary needs its verified certificate"; else not_ok "mail to the primary needs its verified certificate" "$have"; fi
@@ -39,7 +53,8 @@ if [[ "$schema" == *"Valid schema"* ]] && ! grep -qi 'deprecat' <<<"$schema"; th
 else
     not_ok "cloud-init schema: the backup MX's user-data is valid, no deprecations" "$schema"
 fi
-rm -f "$ROOT/etc/postfix/mailstack/relay-domains" "$ROOT/etc/postfix/mailstack/relay-recipients"
+rm -f "$ROOT/etc/postfix/mailstack/relay-domains" "$ROOT/etc/postfix/mailstack/relay-recipients" \
+    "$ROOT/etc/postfix/mailstack/etrn-clients" "$ROOT/tmp/mailstack-backup-mx-etrn.py"
 # The primary trusts the backup MX's Received: lines (mail-data's external_relay.conf): rspamd
 # accepts the rule, and greylisting skips what it marks.
 relay_conf=/etc/rspamd/local.d/external_relay.conf
