@@ -18,11 +18,16 @@ limit=/usr/local/sbin/mailstack-submission-limit
 listen=127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$ROOT/tmp/limit-state" "$ROOT/tmp/limit-run"
 control=/tmp/limit-run/control.sock
+# Each start appends to one log: the wait reads only the lines this start added. exec: $! is
+# the service itself (not a subshell around chroot), so kill ends it.
 start_limit() {
-    in_root env STATE_DIRECTORY=/tmp/limit-state RUNTIME_DIRECTORY=/tmp/limit-run python3 "$limit" 3 "$listen" >>"$WORK/limit.log" 2>&1 &
+    local before
+    before=$(wc -l <"$WORK/limit.log" 2>/dev/null || echo 0)
+    (exec chroot "$ROOT" /usr/bin/env PATH="$ROOT_PATH" STATE_DIRECTORY=/tmp/limit-state RUNTIME_DIRECTORY=/tmp/limit-run \
+        python3 "$limit" 3 "$listen" >>"$WORK/limit.log" 2>&1) &
     limit_pid=$!
     for _ in $(seq 1 50); do
-        grep -q "listening on $listen" "$WORK/limit.log" && return 0
+        tail -n +$((before + 1)) "$WORK/limit.log" | grep -q "listening on $listen" && return 0
         sleep 0.1
     done
     return 1
@@ -61,6 +66,11 @@ if start_limit; then
         if [ "$have" = "$want" ]; then ok "mailstack-submission-limit clear LOGIN lets that login send again, and only that one"; else not_ok "mailstack-submission-limit clear LOGIN lets that login send again, and only that one" "$have"; fi
         kill "$limit_pid"
         wait "$limit_pid" 2>/dev/null
+        if pgrep -f "python3 $limit 3 $listen" >/dev/null; then
+            not_ok "mailstack-submission-limit ends with its kill" "$(pgrep -af "python3 $limit")"
+        else
+            ok "mailstack-submission-limit ends with its kill"
+        fi
     else
         not_ok "mailstack-submission-limit starts again" "$(cat "$WORK/limit.log")"
     fi
