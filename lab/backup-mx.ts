@@ -51,7 +51,7 @@ export function etrnLog(since: number): string[] {
  * started it), and its start asks the backup MX for the mail (ETRN, mailstack-backup-mx-etrn
  * on the primary): nobody flushes the backup MX's queue by hand. Resolves when `count`
  * messages with Subject `<subject> <n>` are in the Maildirs `boxes`: `seconds` from the
- * primary's first greeting (`at.answeredAt`, or now) to the last of them written, and what the
+ * primary answering (`at.answeredAt`, or the end of its Postfix's start) to the last of them written, and what the
  * primary's ETRN sender printed since `at.since` (default: now; a boot that started Postfix
  * before the call sets both).
  */
@@ -62,8 +62,12 @@ export async function handOver(
     at: { readonly answeredAt?: number; readonly since?: number } = {},
 ): Promise<{ seconds: number; answeredAt: number; etrn: string[] }> {
     const since = at.since ?? Date.now();
+    let started = 0;
     try {
         ssh("systemctl start postfix");
+        // Its start has ended: the master listens on port 25 (Type=forking, PIDFile). The
+        // ETRN goes out at once, and delivery can end before the greeting check below does.
+        started = Date.now();
         // Asked on the server itself: the bench runs outside msl-out, where the checks run.
         await eventually(
             () => ssh("exec 3<>/dev/tcp/127.0.0.1/25 && timeout 3 head -c 3 <&3", { allowFail: true }).stdout === "220",
@@ -74,7 +78,7 @@ export async function handOver(
         // Never leave the primary without its Postfix, whatever failed.
         ssh("systemctl start postfix", { allowFail: true });
     }
-    const answeredAt = at.answeredAt ?? Date.now();
+    const answeredAt = at.answeredAt ?? started;
     const done = await eventually(() => {
         const d = deliveredTo(boxes, subject);
         return d.count >= count ? d : undefined;

@@ -1,7 +1,7 @@
 // The primary's side of the backup MX (issue 33): each start of its Postfix asks the backup MX
 // for the mail it kept (ETRN), once the primary takes mail again. The files, their removal
 // without a backup MX, and the rendered script run by python3 against a fake backup MX, a
-// fake milter port and a fake LMTP socket.
+// fake milter port.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -36,7 +36,6 @@ describe("the primary asks the backup MX for its mail when Postfix starts", () =
         expect(script.content).toContain('BACKUP_MX = "mx2.nathabee.de"');
         expect(script.content).toContain('DOMAINS = "nathabee.de example.org".split()');
         expect(script.content).toContain('MILTER = ("127.0.0.1", 11332)');
-        expect(script.content).toContain('LMTP_SOCKET = "/var/spool/postfix/private/dovecot-lmtp"');
         const unit = fileOf(spec, UNIT)!.content;
         // Stopped with Postfix (a crash too), so its next start runs it again; after what takes the mail.
         expect(unit).toMatch(/^BindsTo=postfix\.service$/m);
@@ -146,18 +145,14 @@ function fakeBackupMx(
     );
 }
 
-/** A listener that only accepts (the milter's port, or the LMTP socket). */
-function listener(at: number | string): Promise<{ port: number; close: () => void }> {
+/** A listener on 127.0.0.1 that only accepts (the milter's port); 0: any free port. */
+function listener(at: number): Promise<{ port: number; close: () => void }> {
     const server = net.createServer((s) => s.destroy());
-    return new Promise((resolve) => {
-        const done = () =>
-            resolve({
-                port: typeof at === "number" ? (server.address() as net.AddressInfo).port : 0,
-                close: () => server.close(),
-            });
-        if (typeof at === "number") server.listen(at, "127.0.0.1", done);
-        else server.listen(at, done);
-    });
+    return new Promise((resolve) =>
+        server.listen(at, "127.0.0.1", () =>
+            resolve({ port: (server.address() as net.AddressInfo).port, close: () => server.close() }),
+        ),
+    );
 }
 
 /** A port nothing listens on. */
@@ -170,11 +165,9 @@ async function closedPort(): Promise<number> {
 describe("the rendered script, run by python3", () => {
     let dir: string;
     let script: string;
-    let lmtp: string;
     beforeAll(() => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "etrn-"));
         script = path.join(dir, "etrn.py");
-        lmtp = path.join(dir, "lmtp");
         fs.writeFileSync(script, renderEtrnFiles(withBackupMx()).find((f) => f.path === SCRIPT)!.content);
     });
     afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -185,17 +178,9 @@ describe("the rendered script, run by python3", () => {
             "import importlib.util, sys",
             "spec = importlib.util.spec_from_file_location('etrn', sys.argv[1])",
             "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)",
-            "sys.exit(m.main(backup_mx='127.0.0.1', port=int(sys.argv[2]), milter=('127.0.0.1', int(sys.argv[3])), lmtp_socket=sys.argv[4], ready_seconds=int(sys.argv[5])))",
+            "sys.exit(m.main(backup_mx='127.0.0.1', port=int(sys.argv[2]), milter=('127.0.0.1', int(sys.argv[3])), ready_seconds=int(sys.argv[4])))",
         ].join("\n");
-        const child = spawn("python3", [
-            "-c",
-            py,
-            script,
-            String(smtpPort),
-            String(milterPort),
-            lmtp,
-            String(readySeconds),
-        ]);
+        const child = spawn("python3", ["-c", py, script, String(smtpPort), String(milterPort), String(readySeconds)]);
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d) => (stdout += d));
@@ -207,23 +192,21 @@ describe("the rendered script, run by python3", () => {
 
     /**
      * Runs it against a fake backup MX answering each ETRN with `reply` (none: a port nobody
-     * listens on), with rspamd's milter port listening or not, and the LMTP socket listening.
+     * listens on), with rspamd's milter port listening or not.
      */
     async function attempt(reply: string | undefined, milterUp = true, readySeconds = 5) {
         const mx = reply === undefined ? undefined : await fakeBackupMx(() => reply);
         const milter = milterUp ? await listener(0) : undefined;
-        const l = await listener(lmtp);
         try {
             const r = await run(mx?.port ?? (await closedPort()), milter?.port ?? (await closedPort()), readySeconds);
             return { ...r, commands: mx?.commands ?? [] };
         } finally {
             mx?.close();
             milter?.close();
-            l.close();
         }
     }
 
-    test("once the milter and LMTP take connections: EHLO, then ETRN for every domain, exit 0", async () => {
+    test("once rspamd's milter takes connections: EHLO, then ETRN for every domain, exit 0", async () => {
         const r = await attempt("250 Queuing started");
         expect(r.status).toBe(0);
         expect(r.commands.slice(0, 3)).toEqual(["ehlo mail.nathabee.de", "ETRN nathabee.de", "ETRN example.org"]);

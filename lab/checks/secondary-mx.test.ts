@@ -313,7 +313,7 @@ void test(
 );
 
 void test(
-    "The backup MX is no open relay: the primary's relay probes against it (IPv4 and IPv6) are all refused at RCPT",
+    "The backup MX is no open relay: the primary's relay probes against it (IPv4 and IPv6) are all refused at RCPT, and ETRN from anyone but the primary with 554",
     { skip },
     async (t) => {
         const { probes, accepted, relayed } = await relayProbes(
@@ -326,6 +326,13 @@ void test(
         t.diagnostic(`backup MX relay probes: ${probes}, accepted: ${accepted.length}, relayed: ${relayed.length}`);
         assert.deepEqual(accepted, [], "recipients accepted for a foreign destination");
         assert.equal(relayed.length, 0);
+        // Nor does it hand its queue to whoever asks: ETRN is the primary's alone.
+        const etrn = await smtpDialog(25, ["EHLO client.sink.test", "ETRN example.org"], {
+            host: MX2,
+            localAddress: NET.client4,
+            keepGoing: true,
+        });
+        assert.equal(etrn.replies[1]?.code, 554, JSON.stringify(etrn.replies));
     },
 );
 

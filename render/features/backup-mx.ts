@@ -18,7 +18,6 @@ import { ownSenderDomainsFile } from "../host/mail-data";
 import { renderTemplate } from "../host/template";
 import { hostFile, type HostFile } from "../host/types";
 import type { PruneRule } from "../plan/bundle";
-import { DOVECOT_LMTP_SOCKET } from "../host/accounts";
 import { VOLUME_STATE_UNITS } from "../host/volume";
 import { certificate } from "./certificate";
 import type { Feature } from "./feature";
@@ -199,7 +198,6 @@ export function renderEtrnFiles(spec: MailSpec): HostFile[] {
                 domains: spec.domains.map((d) => d.name).join(" "),
                 maximalBackoff: SECONDARY_MAXIMAL_BACKOFF,
                 milterPort: RSPAMD_MILTER.slice(RSPAMD_MILTER.lastIndexOf(":") + 1),
-                lmtpSocket: DOVECOT_LMTP_SOCKET,
             }),
             [],
             "0755",

@@ -19,9 +19,6 @@ export const POSTFIX_SPOOL = "/var/spool/postfix";
 /** Where Postfix's master writes its PID (queue_directory/pid), which systemd reads. */
 export const POSTFIX_MASTER_PID = `${POSTFIX_SPOOL}/pid/master.pid`;
 
-/** Dovecot's LMTP socket, where Postfix delivers (main.cf: lmtp:unix:private/dovecot-lmtp). */
-export const DOVECOT_LMTP_SOCKET = `${POSTFIX_SPOOL}/private/dovecot-lmtp`;
-
 /** OpenDKIM's milter socket: directory and socket of group opendkim, whose one other member is postfix. */
 export const OPENDKIM_SOCKET = `${POSTFIX_SPOOL}/opendkim/opendkim.sock`;
 

@@ -9,8 +9,9 @@
 # said, so no TLS: the domains are in the MX records anyway.
 #
 # First this server must take the mail: rspamd's milter listening (without it Postfix answers
-# 4xx, and the backup MX would wait out its backoff again) and Dovecot's LMTP socket answering
-# (without it the mail would wait in our own queue instead).
+# 4xx, and the backup MX would wait out its backoff again). Dovecot's LMTP is ready before this
+# runs (the unit is ordered after dovecot.service, whose start waits until it is ready); its
+# socket is Postfix's alone, and this root has no capability to open it.
 import smtplib
 import socket
 import sys
@@ -20,13 +21,12 @@ BACKUP_MX = "{{backupMx}}"
 HOSTNAME = "{{hostname}}"
 DOMAINS = "{{domains}}".split()
 MILTER = ("127.0.0.1", {{milterPort}})
-LMTP_SOCKET = "{{lmtpSocket}}"
 READY_SECONDS = 120
 
 
-def accepts(family, address):
+def accepts(address):
     try:
-        with socket.socket(family, socket.SOCK_STREAM) as s:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.settimeout(2)
             s.connect(address)
         return True
@@ -34,10 +34,10 @@ def accepts(family, address):
         return False
 
 
-def ready(milter, lmtp_socket, seconds):
-    """Whether this server takes mail within `seconds`: the milter and LMTP accept connections."""
+def ready(milter, seconds):
+    """Whether this server takes mail within `seconds`: rspamd's milter accepts connections."""
     deadline = time.monotonic() + seconds
-    while not (accepts(socket.AF_INET, milter) and accepts(socket.AF_UNIX, lmtp_socket)):
+    while not accepts(milter):
         if time.monotonic() > deadline:
             return False
         time.sleep(1)
@@ -66,9 +66,9 @@ def etrn(backup_mx, port, domains):
     return 0
 
 
-def main(backup_mx=BACKUP_MX, port=25, milter=MILTER, lmtp_socket=LMTP_SOCKET, ready_seconds=READY_SECONDS):
-    if not ready(milter, lmtp_socket, ready_seconds):
-        print(f"not ready to take mail after {ready_seconds} s (rspamd's milter or Dovecot's LMTP); "
+def main(backup_mx=BACKUP_MX, port=25, milter=MILTER, ready_seconds=READY_SECONDS):
+    if not ready(milter, ready_seconds):
+        print(f"not ready to take mail after {ready_seconds} s (rspamd's milter); "
               f"{backup_mx} hands the mail over on its own next try", file=sys.stderr)
         return 1
     return etrn(backup_mx, port, DOMAINS)
