@@ -8,6 +8,7 @@
 // its provisioning steps (render/plan/plan.ts, SECONDARY_PROVISIONING_PLAN) are rendered here.
 
 import { isIP } from "node:net";
+import * as path from "node:path";
 import { hostPostmaster, type MailSpec, type SecondaryMxSpec } from "../../model";
 import { renderCloudConfig, FIRST_BOOT_ARCHIVE, type UserDataOptions } from "../boot/user-data";
 import { hostRecords, MAIL_DNS_TTL } from "../dns/record";
@@ -178,9 +179,9 @@ const ETRN_DROP_IN = "/etc/systemd/system/postfix.service.d/backup-mx-etrn.conf"
 
 /** Once mailstack:secondaryMx is off, host-config removes the primary's ETRN sender. */
 export const ETRN_PRUNE: readonly PruneRule[] = [
-    { dir: "/usr/local/sbin", pattern: "mailstack-backup-mx-*", onChange: [] },
-    { dir: "/etc/systemd/system", pattern: "mailstack-backup-mx-*.service", onChange: ["daemon-reload"] },
-    { dir: "/etc/systemd/system/postfix.service.d", pattern: "backup-mx-*.conf", onChange: ["daemon-reload"] },
+    { dir: path.posix.dirname(ETRN_SCRIPT), pattern: "mailstack-backup-mx-*", onChange: [] },
+    { dir: path.posix.dirname(ETRN_UNIT), pattern: "mailstack-backup-mx-*.service", onChange: ["daemon-reload"] },
+    { dir: path.posix.dirname(ETRN_DROP_IN), pattern: "backup-mx-*.conf", onChange: ["daemon-reload"] },
 ];
 
 /**
@@ -189,6 +190,8 @@ export const ETRN_PRUNE: readonly PruneRule[] = [
  */
 export function renderEtrnFiles(spec: MailSpec): HostFile[] {
     if (!spec.secondaryMx) return [];
+    // rspamd's milter, whose listening the script waits for: RSPAMD_MILTER's address.
+    const [, milterHost, milterPort] = /^inet:(.+):(\d+)$/.exec(RSPAMD_MILTER)!;
     return [
         hostFile(
             ETRN_SCRIPT,
@@ -197,7 +200,8 @@ export function renderEtrnFiles(spec: MailSpec): HostFile[] {
                 hostname: spec.hostname,
                 domains: spec.domains.map((d) => d.name).join(" "),
                 maximalBackoff: SECONDARY_MAXIMAL_BACKOFF,
-                milterPort: RSPAMD_MILTER.slice(RSPAMD_MILTER.lastIndexOf(":") + 1),
+                milterHost,
+                milterPort,
             }),
             [],
             "0755",

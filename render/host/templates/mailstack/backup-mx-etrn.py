@@ -20,7 +20,7 @@ import time
 BACKUP_MX = "{{backupMx}}"
 HOSTNAME = "{{hostname}}"
 DOMAINS = "{{domains}}".split()
-MILTER = ("127.0.0.1", {{milterPort}})
+MILTER = ("{{milterHost}}", {{milterPort}})
 READY_SECONDS = 120
 
 
