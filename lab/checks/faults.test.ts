@@ -206,14 +206,15 @@ const FULL_BELOW = 65536;
 
 /**
  * Takes the mail volume's free blocks (fallocate: nothing written). The burst frees blocks while
- * this runs (a delivered message's queue file is removed), and a request for every free byte
- * fails when the burst took some meanwhile; so each round asks for all but 32 KiB and the loop
- * goes on until df shows less than FULL_BELOW free. Prints the free bytes at the end.
+ * this runs (a delivered message's queue file is removed) and takes others, and ext4 needs a few
+ * blocks of its own for a large allocation's extents, so a request for every free byte can fail
+ * again and again. Each round asks for all but 32 KiB in a file of its own, halving the request
+ * while it fails, until df shows less than FULL_BELOW free. Prints the free bytes at the end.
  */
 const FILL =
     "for i in $(seq 1 40); do a=$(df -B1 --output=avail /srv/mail | tail -n 1 | tr -dc 0-9); " +
-    `[ "$a" -lt ${FULL_BELOW} ] && break; s=$(stat -c %s /srv/mail/fault-ballast 2>/dev/null || echo 0); ` +
-    'fallocate -o "$s" -l $((a > 65536 ? a - 32768 : a)) /srv/mail/fault-ballast || sleep 0.1; done; ' +
+    `[ "$a" -lt ${FULL_BELOW} ] && break; n=$((a - 32768)); ` +
+    'while [ "$n" -ge 4096 ] && ! fallocate -l "$n" "/srv/mail/fault-ballast.$$.$i" 2>/dev/null; do n=$((n / 2)); done; done; ' +
     "df -B1 --output=avail /srv/mail | tail -n 1";
 
 /**
@@ -233,7 +234,7 @@ async function fillVolume(): Promise<void> {
             if (!over) await sshAsync(FILL, { allowFail: true });
         }
     } finally {
-        await sshAsync("rm -f /srv/mail/fault-ballast", { allowFail: true });
+        await sshAsync("rm -f /srv/mail/fault-ballast.*", { allowFail: true });
         faultEndedAt = Date.now();
     }
 }
@@ -523,7 +524,9 @@ for (const fault of FAULTS) {
             burstOver = () => undefined;
             await strike?.catch(() => undefined);
             await recovery?.catch(() => undefined);
-            ssh(`rm -f /srv/mail/fault-ballast; systemctl start ${UNITS.join(" ")}; postqueue -f`, { allowFail: true });
+            ssh(`rm -f /srv/mail/fault-ballast.*; systemctl start ${UNITS.join(" ")}; postqueue -f`, {
+                allowFail: true,
+            });
         }
     });
 }
