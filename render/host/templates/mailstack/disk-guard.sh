@@ -56,7 +56,7 @@ report() {
 # checked with them): a lock waited for without it (a long import being indexed while its
 # owner searches) is no reason to end anything.
 free_indexer() {
-    local now failures user last checked box
+    local now failures user last checked box status
     local since=(-b) # the first run: this boot
     now=$(date +%s)
     last=$(cat "$indexer_read" 2>/dev/null || true)
@@ -72,14 +72,20 @@ free_indexer() {
         pkill -x indexer-worker || true
         echo "indexer: $(wc -l <<<"$failures") index errors after a full volume; workers ended"
         sed -n 's/^indexer-worker(\([^)]*@[^)]*\)).*/\1/p' <<<"$failures" | sort -u | while read -r user; do
-            checked=$(doveadm fts flatcurve check -u "$user" '*' </dev/null 2>&1 || true)
-            echo "indexer: $user's indexes checked: $(tr '\n' ' ' <<<"$checked")"
-            # An index the check could not repair (seen in CI: "Check failed; DatabaseError: Block
-            # 4294967295: Same block is in freelist more than once") takes no more mail: removed,
-            # it is built again from the mail by the indexing queued below.
-            sed -n 's/.*fts-flatcurve(\(.*\)): Check failed.*/\1/p' <<<"$checked" | while read -r box; do
-                doveadm fts flatcurve remove -u "$user" "$box" </dev/null &&
-                    echo "indexer: $user's index of $box was damaged: removed, to be built again"
+            # Folder by folder, so that a check that dies names its folder.
+            { doveadm mailbox list -u "$user" </dev/null || true; } | while IFS= read -r box; do
+                status=0
+                checked=$(doveadm fts flatcurve check -u "$user" "$box" </dev/null 2>&1) || status=$?
+                echo "indexer: $user's index of $box checked (exit $status): $(tr '\n' ' ' <<<"$checked")"
+                # An index the check could not repair (seen in CI: "Check failed; DatabaseError: Block
+                # 4294967295: Same block is in freelist more than once") takes no more mail, and one
+                # the check itself dies on (a signal: seen with garbage over an index, Xapian's
+                # SIGSEGV) kills every search of the folder: removed, it is built again from the
+                # mail by the indexing queued below.
+                if [ "$status" -ge 128 ] || [[ $checked == *"Check failed"* ]]; then
+                    doveadm fts flatcurve remove -u "$user" "$box" </dev/null &&
+                        echo "indexer: $user's index of $box was damaged: removed, to be built again"
+                fi
             done
             doveadm fts rescan -u "$user" </dev/null && doveadm index -u "$user" -q '*' </dev/null &&
                 echo "indexer: $user's indexes rescanned, what they lack queued for indexing"
