@@ -13,7 +13,7 @@ import type { DoctorOutputs, MailSpec } from "../../model";
 import { pebbleRoot } from "../acme";
 import { labAddressFacts, labDnsRecords, serveDns, type LabDnsRecord } from "../dns";
 import { REPO_DIR, shAsync } from "../harness/processes";
-import { keyPath, pinnedHostKey } from "../harness/ssh";
+import { keyPath, pinnedHostKey, SECONDARY } from "../harness/ssh";
 import { labDkimPublicKeysPem } from "../provision";
 import { NET, STATE_DIR } from "./helpers";
 
@@ -62,6 +62,18 @@ export async function startDoctorLab(spec: MailSpec): Promise<DoctorLab> {
         ),
         deployPrivateKey: fs.readFileSync(keyPath(), "utf8"),
         sshHostKey: pinnedHostKey(),
+        // The backup MX, when this run has one: the lab provisions it with the same deploy key.
+        ...(spec.secondaryMx
+            ? {
+                  secondaryMx: {
+                      hostname: spec.secondaryMx.hostname,
+                      ipv4: NET.mx2Server4,
+                      ipv6: NET.mx2Server6,
+                      sshHostKey: pinnedHostKey(SECONDARY),
+                  },
+                  secondaryMxDeployPrivateKey: fs.readFileSync(keyPath(), "utf8"),
+              }
+            : {}),
     };
     fs.writeFileSync(DOCTOR_OUTPUTS, JSON.stringify(outputs, null, 2), { mode: 0o600 });
     fs.writeFileSync(CA, await pebbleRoot());
@@ -117,5 +129,5 @@ export async function startDoctorLab(spec: MailSpec): Promise<DoctorLab> {
 }
 
 /** The public blocklists, which the lab cannot reach (always unknown there). */
-export const isPublicList = (r: DoctorResult) => /^dnsbl (?!bl\.lab\.test )/.test(r.check);
+export const isPublicList = (r: DoctorResult) => /^(backup MX )?dnsbl (?!bl\.lab\.test )/.test(r.check);
 export const showResults = (rs: DoctorResult[]) => rs.map((r) => `${r.status} ${r.check}: ${r.detail}`).join("\n");

@@ -28,7 +28,8 @@ import {
     type DoctorLab,
     type DoctorResult,
 } from "./doctor-lab";
-import { inWords, NET, ssh, STATE_DIR } from "./helpers";
+import { mx2QueueLength, offerToMx2, onMx2 } from "../backup-mx";
+import { inWords, NET, ssh, STATE_DIR, tag } from "./helpers";
 
 type Result = DoctorResult;
 
@@ -99,8 +100,28 @@ void test("doctor against the lab: every DNS, reverse DNS, port, TLS, relay, lab
         ...["daemons", "outbound 25", "queue", "mail volume", "certificate renewal"].map((c) => `ssh ${c}`),
         ...["security updates", "reboot", "backup", "fail2ban"].map((c) => `ssh ${c}`),
         ...spec.domains.map((d) => `ssh dkim key ${dkimName(d.dkimSelector, d.name)}`),
+        // The backup MX, when this run has one: from outside, port 25 only, and over SSH.
+        ...(spec.secondaryMx
+            ? [
+                  `fcrdns IPv4 ${NET.mx2Server4}`,
+                  `fcrdns IPv6 ${NET.mx2Server6}`,
+                  "port 25 smtp IPv4",
+                  "port 25 smtp IPv6",
+                  `open relay ${NET.mx2Server4} port 25`,
+                  `dnsbl ${BLOCKLIST} ${NET.mx2Server4}`,
+                  `dnsbl ${BLOCKLIST} ${NET.mx2Server6}`,
+                  `ssh login root@${NET.mx2Server4}`,
+                  "ssh daemons",
+                  "ssh queue",
+              ].map((c) => `backup MX ${c}`)
+            : []),
     ])
         assert.ok(checks.includes(c), `no check ${c}`);
+    // Nothing of the backup MX's but its port 25 from outside.
+    assert.deepEqual(
+        checks.filter((c) => c.startsWith("backup MX port ")),
+        spec.secondaryMx ? ["backup MX port 25 smtp IPv4", "backup MX port 25 smtp IPv6"] : [],
+    );
 });
 
 void test("doctor's table: a line per check, a fix under each problem, the counts last", async () => {
@@ -225,6 +246,88 @@ void test(`a stopped Dovecot is named: the daemon, and ${inWords(DOVECOT_PORTS)}
     }
     await healthy();
 });
+
+const noMx2 = spec.secondaryMx ? false : "the lab ran without the backup MX (npm run lab -- --secondary)";
+
+void test(
+    "a stopped Postfix on the backup MX is named: its daemons, its port 25 on both addresses and the relay probe that found no session, nothing of the primary",
+    { skip: noMx2 },
+    async () => {
+        onMx2("systemctl stop postfix");
+        try {
+            const { status, results } = await doctor();
+            const bad = failing(results);
+            assert.deepEqual(
+                names(bad),
+                [
+                    `backup MX open relay ${NET.mx2Server4} port 25`,
+                    "backup MX port 25 smtp IPv4",
+                    "backup MX port 25 smtp IPv6",
+                    "backup MX ssh daemons",
+                ],
+                show(bad),
+            );
+            assert.match(
+                bad.find((r) => r.check === "backup MX ssh daemons")!.detail,
+                /^not active: postfix (inactive|failed)$/,
+            );
+            assert.equal(status, 1);
+        } finally {
+            onMx2("systemctl start postfix");
+            await eventually(async () => (await tcpProbe(25, NET.mx2Server4, NET.client4)) === "open");
+        }
+        await healthy();
+    },
+);
+
+void test(
+    "mail waiting on the backup MX (the primary refusing its connections) is a warning with the count and the primary's name; once delivered, the queue is ok again",
+    { skip: noMx2 },
+    async () => {
+        // The backup MX's connections to the primary's port 25 refused (a reset: deferred at once).
+        const table = "doctor_lab_mx2";
+        onMx2(
+            `nft add table inet ${table}; nft add chain inet ${table} out '{ type filter hook output priority 0; }'; ` +
+                `nft add rule inet ${table} out ip daddr ${NET.server4} tcp dport 25 reject with tcp reset; ` +
+                `nft add rule inet ${table} out ip6 daddr ${NET.server6} tcp dport 25 reject with tcp reset`,
+        );
+        const subject = tag("doctor-mx2");
+        try {
+            const from = "news@shop.test";
+            const to = `alice@${spec.domains[0].name}`;
+            const raw = [
+                `From: <${from}>`,
+                `To: <${to}>`,
+                `Subject: ${subject}`,
+                `Message-ID: <${subject}@client.sink.test>`,
+                `Date: ${new Date().toUTCString()}`,
+                "",
+                "Waiting on the backup MX.",
+            ].join("\r\n");
+            const { replies } = await offerToMx2(from, to, raw);
+            assert.deepEqual(
+                replies.map((r) => r.code),
+                [250, 250, 250, 354, 250],
+                JSON.stringify(replies),
+            );
+            const { status, results } = await doctor();
+            const bad = failing(results);
+            assert.deepEqual(names(bad), ["backup MX ssh queue"], show(bad));
+            assert.equal(bad[0].status, "warn");
+            assert.match(
+                bad[0].detail,
+                new RegExp(
+                    `^1 message\\(s\\) waiting for ${spec.hostname.replace(/\./g, "\\.")}, the oldest for 0\\.0 h`,
+                ),
+            );
+            assert.equal(status, 0, "a warning is not a failure");
+        } finally {
+            onMx2(`nft delete table inet ${table}; postqueue -f`);
+        }
+        await eventually(() => mx2QueueLength() === 0, 60_000, 1000);
+        await healthy();
+    },
+);
 
 void test("a blocked outbound 25 fails: the lab delivers directly to the recipients' MX, so nothing would leave", async () => {
     assert.equal(spec.relay, undefined, "the lab's default config has no relay");

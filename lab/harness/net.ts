@@ -159,6 +159,11 @@ export function createSecondaryNetwork(): void {
     run(o, "addr", "add", `${NET.mx2Gateway4}/24`, "dev", NET.mx2OutsideIf);
     run(o, "-6", "addr", "add", `${NET.mx2Gateway6}/64`, "dev", NET.mx2OutsideIf, "nodad");
     run(o, "link", "set", NET.mx2OutsideIf, "up");
+    // What msl-out itself opens to the backup MX comes from the deployers' address (in
+    // mailstack:sshAllowedCidrs), as for the primary: doctor's SSH to it among them. What msl-out
+    // forwards (the primary's mail and ETRN) keeps its own source.
+    run(o, "route", "add", `${NET.mx2Server4}/32`, "dev", NET.mx2OutsideIf, "src", NET.client4);
+    run(o, "-6", "route", "add", `${NET.mx2Server6}/128`, "dev", NET.mx2OutsideIf, "src", NET.client6);
     // msl-out routes between its two links (its own namespace's sysctls only).
     sh("nsenter", [
         `--net=/run/netns/${o}`,
