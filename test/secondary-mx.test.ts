@@ -155,6 +155,14 @@ describe("the backup MX's Postfix", () => {
         expect(m.delay_notice_recipient).toBe("postmaster@nathabee.de");
     });
 
+    test("it tries the primary again every 5 minutes, its queue scanned every minute, not on Postfix's schedule that grows to over an hour", () => {
+        const m = main();
+        expect(m.maximal_backoff_time).toBe("5m");
+        expect(m.queue_run_delay).toBe("1m");
+        // Postfix's minimal_backoff_time (5m) is left: no shorter than a scan, no longer than the longest wait.
+        expect(m.minimal_backoff_time).toBeUndefined();
+    });
+
     test("it hands mail only to the primary, by name, over TLS verified for the primary's name", () => {
         const m = main();
         expect(m.relay_transport).toBe("relay:[mail.nathabee.de]:25");

@@ -42,8 +42,14 @@ import { volumeState, volumeStateFiles } from "./volume-state";
 export const SECONDARY_QUEUE_LIFETIME = "10d";
 /** Our own bounces to outside senders (Postfix's default). */
 export const SECONDARY_BOUNCE_LIFETIME = "5d";
-/** Tried again at least this often: a primary back from a long outage gets its mail within this. */
-export const SECONDARY_MAXIMAL_BACKOFF = "15m";
+/**
+ * Tried again at least this often (Postfix's default grows to over an hour): a primary that was
+ * only unreachable, its Postfix never restarted (so no ETRN), gets its mail within this and
+ * one scan of the queue (SECONDARY_QUEUE_RUN_DELAY). Postfix's own minimal_backoff_time is the same.
+ */
+export const SECONDARY_MAXIMAL_BACKOFF = "5m";
+/** How often its queue manager looks for deferred mail whose time has come (Postfix's default: 5m). */
+export const SECONDARY_QUEUE_RUN_DELAY = "1m";
 /** The sender is told "delayed, still trying" after this, and the postmaster gets the headers. */
 export const SECONDARY_DELAY_WARNING = "4h";
 
@@ -69,6 +75,7 @@ function secondaryMainCf(spec: MailSpec): string {
         maximalQueueLifetime: SECONDARY_QUEUE_LIFETIME,
         bounceQueueLifetime: SECONDARY_BOUNCE_LIFETIME,
         maximalBackoffTime: SECONDARY_MAXIMAL_BACKOFF,
+        queueRunDelay: SECONDARY_QUEUE_RUN_DELAY,
         delayWarningTime: SECONDARY_DELAY_WARNING,
         postmaster: hostPostmaster(spec),
         smtpdTls: renderTemplate("postfix/smtpd-tls.cf"),

@@ -20,6 +20,8 @@ expect_postconf "the backup MX refuses unknown recipients (relay_recipient_maps)
 expect_postconf "the backup MX keeps mail for 10 days" maximal_queue_lifetime 10d -c "$dir"
 expect_postconf "the backup MX hands mail to the primary by name" relay_transport "relay:[mail.example.org]:25" -c "$dir"
 expect_postconf "the backup MX warns after 4 hours" delay_warning_time 4h -c "$dir"
+expect_postconf "the backup MX tries the primary again every 5 minutes" maximal_backoff_time 5m -c "$dir"
+expect_postconf "the backup MX scans its queue every minute" queue_run_delay 1m -c "$dir"
 expect_postconf "the backup MX filters with rspamd like the primary" smtpd_milters "inet:127.0.0.1:11332" -c "$dir"
 # The tables as Postfix reads them: a listed address is found, an unknown one is not.
 check "relay-recipients: a mailbox is a valid recipient" in_root postmap -q alice@example.org texthash:/etc/postfix/mailstack/relay-recipients
