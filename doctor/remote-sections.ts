@@ -53,21 +53,29 @@ function splitHostPort(value: string): [string, string] {
     return [m[1], m[2]];
 }
 
-interface QueueEntry {
+export interface QueueEntry {
     queue_name: string;
     arrival_time: number;
     recipients?: { address?: string; delay_reason?: string }[];
 }
 
-/** postqueue -j: one JSON object per line (nothing for an empty queue). */
-function queueEntries(lines: readonly string[]): QueueEntry[] {
-    return lines.flatMap((l) => {
+/**
+ * What root's `postqueue -j` says, JSON lines and others apart. With Postfix stopped it reads
+ * the queue directly and says so first ("postqueue: warning: Mail system is down -- accessing
+ * queue directly"): the entries are still all there (the daemons check names the stopped
+ * Postfix), so that line is no problem of the queue's.
+ */
+export function readQueue(lines: readonly string[]): { entries: QueueEntry[]; problems: string[] } {
+    const entries: QueueEntry[] = [];
+    const problems: string[] = [];
+    for (const l of lines) {
         try {
-            return [JSON.parse(l) as QueueEntry];
+            entries.push(JSON.parse(l) as QueueEntry);
         } catch {
-            return [];
+            if (!/^postqueue: warning: Mail system is down -- accessing queue directly/.test(l)) problems.push(l);
         }
-    });
+    }
+    return { entries, problems };
 }
 
 /** A delivery Postfix keeps back because the recipient's TLS policy (MTA-STS, DANE, relay) cannot be met. */
@@ -155,9 +163,9 @@ fi`;
         judge: ({ section, now, add, missing }) => {
             const queue = section("queue");
             if (!queue) return missing("queue", "queue");
-            const entries = queueEntries(queue);
-            if (entries.length === 0 && queue.length > 0 && !queue[0].startsWith("{"))
-                return add("queue", unknown(`postqueue: ${queue.join(" ")}`, "systemctl status postfix"));
+            const { entries, problems } = readQueue(queue);
+            if (entries.length === 0 && problems.length > 0)
+                return add("queue", unknown(`postqueue: ${problems.join(" ")}`, "systemctl status postfix"));
             const deferred = entries.filter((e) => e.queue_name === "deferred");
             const oldest = Math.min(...deferred.map((e) => e.arrival_time));
             const hours = deferred.length ? (now / 1000 - oldest) / 3600 : 0;
@@ -196,7 +204,7 @@ ${t} journalctl -q --no-pager -o cat -t postfix/smtp --since=-7d 2>/dev/null | a
             const tally = ["Verified", "Trusted", "Untrusted", "Anonymous"].map(
                 (k) => `${count(k)} ${k.toLowerCase()}`,
             );
-            const held = queueEntries(section("queue") ?? []).flatMap((e) =>
+            const held = readQueue(section("queue") ?? []).entries.flatMap((e) =>
                 (e.recipients ?? []).filter((r) => TLS_DEFERRAL.test(r.delay_reason ?? "")),
             );
             const detail = `TLS sessions to other servers in 7 days: ${tally.join(", ")}`;

@@ -11,6 +11,7 @@ import { blocklistChecks, type Blocklist } from "./dnsbl";
 import type { Lookup } from "./dns";
 import { portChecks, relayCheck, reverseDnsChecks, type Target } from "./outside";
 import { runRemote, sections } from "./remote";
+import { readQueue } from "./remote-sections";
 import { fail, ok, unknown, warn, type Check, type CheckResult } from "./types";
 
 const PREFIX = "backup MX";
@@ -79,15 +80,9 @@ export function secondaryResults(output: string, primary: string, now = Date.now
     const queue = sec.get("queue");
     if (!queue) add("queue", unknown("the script's output ended before the queue", "run doctor again"));
     else {
-        const entries = queue.flatMap((l) => {
-            try {
-                return [JSON.parse(l) as { queue_name: string; arrival_time: number }];
-            } catch {
-                return [];
-            }
-        });
-        if (entries.length === 0 && queue.length > 0)
-            add("queue", unknown(`postqueue: ${queue.join(" ")}`, "systemctl status postfix"));
+        const { entries, problems } = readQueue(queue);
+        if (entries.length === 0 && problems.length > 0)
+            add("queue", unknown(`postqueue: ${problems.join(" ")}`, "systemctl status postfix"));
         else if (entries.length === 0) add("queue", ok("empty: every message reached the primary"));
         else {
             const hours = (now / 1000 - Math.min(...entries.map((e) => e.arrival_time))) / 3600;

@@ -55,6 +55,24 @@ describe("the checks on the server (the SSH script's output)", () => {
         ]);
     });
 
+    test("the queue of a stopped Postfix is still read (postqueue says so and reads it directly); any other complaint is unknown", () => {
+        const down =
+            "postqueue: warning: Mail system is down -- accessing queue directly (Connect to the Postfix showq service: No such file or directory)";
+        expect(byCheck(healthy({ queue: down }))["ssh queue"]).toMatchObject({
+            status: "ok",
+            detail: "0 message(s) queued, 0 deferred",
+        });
+        const one = JSON.stringify({ queue_name: "deferred", arrival_time: now / 1000 - 3600 });
+        expect(byCheck(healthy({ queue: `${down}\n${one}` }))["ssh queue"]).toMatchObject({
+            status: "ok",
+            detail: "1 message(s) queued, 1 deferred, the oldest for 1.0 h",
+        });
+        expect(byCheck(healthy({ queue: "postqueue: fatal: Queue report unavailable" }))["ssh queue"]).toMatchObject({
+            status: "unknown",
+            detail: "postqueue: postqueue: fatal: Queue report unavailable",
+        });
+    });
+
     test("each problem is named", () => {
         const r = byCheck(
             healthy({

@@ -458,6 +458,12 @@ describe("mailstack doctor checks the backup MX too", () => {
             expect.stringMatching(/^2 message\(s\) waiting for mail\.nathabee\.de, the oldest for 2\.0 h/),
         ]);
         expect(queue([queued(30)]).status).toBe("fail");
+        // Its Postfix stopped: postqueue reads the queue directly and says so; the queue is judged all the same.
+        const down =
+            "postqueue: warning: Mail system is down -- accessing queue directly (Connect to the Postfix showq service: No such file or directory)";
+        expect(queue([down]).status).toBe("ok");
+        expect(queue([down, queued(2)]).status).toBe("warn");
+        expect(queue(["postqueue: fatal: Queue report unavailable"]).status).toBe("unknown");
     });
 
     test("its daemons: one that is not active fails, naming it", () => {

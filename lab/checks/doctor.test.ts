@@ -286,11 +286,12 @@ void test(
     async () => {
         // The backup MX's connections to the primary's port 25 refused (a reset: deferred at once).
         const table = "doctor_lab_mx2";
-        onMx2(
-            `nft add table inet ${table}; nft add chain inet ${table} out '{ type filter hook output priority 0; }'; ` +
-                `nft add rule inet ${table} out ip daddr ${NET.server4} tcp dport 25 reject with tcp reset; ` +
+        const blocked = onMx2(
+            `nft add table inet ${table} && nft add chain inet ${table} out '{ type filter hook output priority 0; }' && ` +
+                `nft add rule inet ${table} out ip daddr ${NET.server4} tcp dport 25 reject with tcp reset && ` +
                 `nft add rule inet ${table} out ip6 daddr ${NET.server6} tcp dport 25 reject with tcp reset`,
         );
+        assert.equal(blocked.status, 0, `the backup MX's block of the primary: ${blocked.stderr}`);
         const subject = tag("doctor-mx2");
         try {
             const from = "news@shop.test";
@@ -301,6 +302,8 @@ void test(
                 `Subject: ${subject}`,
                 `Message-ID: <${subject}@client.sink.test>`,
                 `Date: ${new Date().toUTCString()}`,
+                "MIME-Version: 1.0",
+                "Content-Type: text/plain; charset=utf-8",
                 "",
                 "Waiting on the backup MX.",
             ].join("\r\n");
