@@ -1,13 +1,13 @@
 // The backup MX's hand-over (issue 33): with the primary's Postfix stopped, a burst to alice
 // goes to the backup MX (msl-mx2), which queues it; then the primary's Postfix starts again,
-// and its start asks the backup MX for the mail (ETRN; lab/backup-mx.ts handOver, as
+// and its start asks the backup MX for the mail (ETRN; lab/clients/backup-mx.ts handOver, as
 // secondary-mx.test.ts does it); the figure is the time from the primary's first greeting
 // to the last message written into alice's Maildir. Only in a lab with the backup MX
 // (`npm run bench -- --secondary`); otherwise recorded as not measured.
 
-import type { BurstResult } from "../lab/burst";
+import type { BurstResult } from "../lab/clients/burst";
 import { eventually } from "../lab/clients";
-import { handOver, mx2QueueLength, relayLog } from "../lab/backup-mx";
+import { handOver, mx2QueueLength, relayLog } from "../lab/clients/backup-mx";
 import { NET } from "../lab/harness/net";
 import { ssh } from "../lab/harness/ssh";
 import { labSpec } from "../lab/lab-config";

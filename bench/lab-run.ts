@@ -4,7 +4,7 @@
 import { performance } from "node:perf_hooks";
 import { type Lab, teardown } from "../lab/harness/container";
 import { readPid, STATE_DIR } from "../lab/harness/processes";
-import { standUpLab } from "../lab/harness/standup";
+import { standUpLab } from "../lab/scenarios/standup";
 import { current, MiB, note, put } from "./figures";
 import { logins } from "./logins";
 import { port25, reading, sinkCeiling, submission, withoutSpamFilter } from "./mail-load";

@@ -8,7 +8,7 @@
 //   tsx bench/load.ts logins '{"rounds":10}'   (bench/logins.ts)
 
 import { performance } from "node:perf_hooks";
-import { type BurstOptions, smtpBurst } from "../lab/burst";
+import { type BurstOptions, smtpBurst } from "../lab/clients/burst";
 import { imapFetch, pop3Session } from "../lab/clients";
 import { statCount } from "../wire/pop3";
 import { measureLogins } from "./logins";

@@ -2,13 +2,13 @@
 // over IMAPS and POP3S.
 
 import * as path from "node:path";
-import type { BurstResult } from "../lab/burst";
-import { deliveredTo, mailLogSince, queueLength } from "../lab/delivery";
+import type { BurstResult } from "../lab/clients/burst";
+import { deliveredTo, mailLogSince, queueLength } from "../lab/clients/delivery";
 import { containerCpu } from "../lab/harness/memory";
 import { sleep, STATE_DIR } from "../lab/harness/processes";
 import { ssh } from "../lab/harness/ssh";
 import { LAB_PASSWORDS } from "../lab/lab-config";
-import { sinkMessages } from "../lab/sink";
+import { sinkMessages } from "../lab/world/sink";
 import { port } from "../model";
 import { note, put } from "./figures";
 import type { BurstArgs, ReadResult } from "./load";

@@ -1,5 +1,5 @@
 // Moving in (issue 31): an old Gmail-like account imported from the lab's old provider
-// (lab/oldmail.ts) with mailstack:imports, then SEARCH BODY in a mailbox of 20 000 messages
+// (lab/world/oldmail.ts) with mailstack:imports, then SEARCH BODY in a mailbox of 20 000 messages
 // with and without the full-text index, the index's size beside the mail, and the CPU a
 // delivery costs more with indexing. The lab's checks show search at the issue's size
 // (search.test.ts, short messages) and the import at 300 (import.test.ts); here both are
@@ -25,8 +25,8 @@ import {
     startOldProvider,
     stopOldProvider,
     type OldMessage,
-} from "../lab/oldmail";
-import { provision } from "../lab/provision";
+} from "../lab/world/oldmail";
+import { provision } from "../lab/scenarios/provision";
 import { buildSpec } from "../model";
 import { note, put } from "./figures";
 import { SIZE } from "./options";

@@ -11,7 +11,7 @@
 //                  hand-over (handover.ts); without it that figure is not measured
 //   --out FILE     where the JSON goes
 //
-// Each run stands a fresh lab up exactly as `npm run lab` does (lab/harness/standup.ts),
+// Each run stands a fresh lab up exactly as `npm run lab` does (lab/scenarios/standup.ts),
 // measures, and stops it; a lab left running by `npm run lab -- --keep` is used as it is
 // instead (then the boot time is not measured, and the runs share that server). Every
 // ratio is computed within one run, from figures measured on the same server minutes apart.

@@ -2,7 +2,7 @@
 // idle, the load generator (bench/load.ts) run in msl-out, journald's budget.
 
 import * as path from "node:path";
-import { type Delivered } from "../lab/delivery";
+import { type Delivered } from "../lab/clients/delivery";
 import { containerCpu, cpuSecondsSince, type CpuSnapshot, daemonProcesses } from "../lab/harness/memory";
 import { outside } from "../lab/harness/net";
 import { shAsync, sleep } from "../lab/harness/processes";

@@ -2,13 +2,13 @@
 // lookups and port 25 with the lab's few mailboxes and with many, and with indexed tables.
 
 import { performance } from "node:perf_hooks";
-import type { BurstResult } from "../lab/burst";
-import { deliveredTo } from "../lab/delivery";
+import type { BurstResult } from "../lab/clients/burst";
+import { deliveredTo } from "../lab/clients/delivery";
 import { daemonProcesses } from "../lab/harness/memory";
 import { sleep } from "../lab/harness/processes";
 import { ssh } from "../lab/harness/ssh";
 import { labRawConfig, LAB_RELAY, labSpec } from "../lab/lab-config";
-import { labPlanInputs, runStep } from "../lab/provision";
+import { labPlanInputs, runStep } from "../lab/scenarios/provision";
 import { buildSpec, type MailSpec, port } from "../model";
 import { renderMailData } from "../render/host/mail-data";
 import { renderBundle } from "../render/plan/bundle";

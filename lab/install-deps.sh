@@ -26,13 +26,13 @@ declare -A need=(
     [keymgr]=knot
     [knotc]=knot
     [curl]=curl
-    # The stack's cloud firewall, enforced between the lab server and its outside (lab/firewall.ts).
+    # The stack's cloud firewall, enforced between the lab server and its outside (lab/world/firewall.ts).
     [nft]=nftables
     # The webmail check's browser (driven by playwright-core), and certutil for its trust in
     # the lab's ACME root: Debian's packages, never a downloaded browser.
     [chromium]=chromium
     [certutil]=libnss3-tools
-    # The calendar and contacts check's real clients (lab/dav-clients.py): vdirsyncer for CardDAV.
+    # The calendar and contacts check's real clients (lab/clients/dav_clients.py): vdirsyncer for CardDAV.
     [vdirsyncer]=vdirsyncer
     # The second-factor check's codes (RFC 6238), computed by Debian's tool rather than ours.
     [oathtool]=oathtool

@@ -7,12 +7,12 @@ import { createRequire } from "node:module";
 import { renderUserData } from "../render/boot/user-data";
 import { renderSecondaryUserData } from "../render/features/backup-mx";
 import { buildSpec, MailSpec, RawConfig } from "../model";
-import { ACME_DIRECTORY, ACME_HOST } from "./acme";
-import { daneSignedZone } from "./dane";
+import { ACME_DIRECTORY, ACME_HOST } from "./world/acme";
+import { daneSignedZone } from "./world/dane";
 import { MAIL_VOLUME_DEVICE } from "./harness/container";
 import { NET } from "./harness/net";
 import { provisionalHostKey, SECONDARY } from "./harness/ssh";
-import { labBackupConfig } from "./storagebox";
+import { labBackupConfig } from "./world/storagebox";
 
 /** Lab-only passwords (the lab network is private; these are never used anywhere else). */
 export const LAB_PASSWORDS: Readonly<Record<string, string>> = {
@@ -32,7 +32,7 @@ export const LAB_SENDER_PASSWORDS: Readonly<Record<string, string>> = { [LAB_SEN
 export const LAB_SENDER_LIMIT = 10;
 
 /**
- * The certificate the lab's relay presents (lab/sink.ts): smtp-server's built-in self-signed
+ * The certificate the lab's relay presents (lab/world/sink.ts): smtp-server's built-in self-signed
  * one, read from the package itself (its exports name the file lib/tls-options).
  */
 function sinkCertificate(): string {
@@ -90,7 +90,7 @@ export const LAB_SECONDARY_MX = { hostname: "mx2.example.org", location: "fsn1" 
 const LAB_BASE_CONFIG: RawConfig = {
     hostname: "mail.example.org",
     acmeEmail: "postmaster@example.org",
-    // pebble in the lab (lab/acme.ts), under a reserved .test name: never a real ACME CA.
+    // pebble in the lab (lab/world/acme.ts), under a reserved .test name: never a real ACME CA.
     acmeServer: ACME_DIRECTORY,
     // The CAA records name the lab's CA (pebble itself does not look them up).
     acmeCaaIdentity: ACME_HOST,
@@ -111,7 +111,7 @@ const LAB_BASE_CONFIG: RawConfig = {
     ],
     senders: [LAB_SENDER],
     submissionLimit: { senders: { [LAB_SENDER]: LAB_SENDER_LIMIT } },
-    // Backups to the lab's Storage Box (lab/storagebox.ts), with the password and SSH key as secrets.
+    // Backups to the lab's Storage Box (lab/world/storagebox.ts), with the password and SSH key as secrets.
     backupSecretsSet: ["backupPassword", "backupSshPrivateKey"],
     passwords: { ...LAB_PASSWORDS, ...LAB_SENDER_PASSWORDS },
 };

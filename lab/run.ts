@@ -22,7 +22,7 @@ import { connectHelp, Lab, LabBusyError, teardown } from "./harness/container";
 import { daemonMemory, type DaemonMemory } from "./harness/memory";
 import { outside } from "./harness/net";
 import { LAB_DIR, REPO_DIR, STATE_DIR } from "./harness/processes";
-import { standUpLab } from "./harness/standup";
+import { standUpLab } from "./scenarios/standup";
 
 interface CheckResult {
     name: string;
@@ -33,7 +33,7 @@ interface CheckResult {
 }
 
 /** What the checks can read about this run (written by standUpLab). */
-export type { LabContext } from "./harness/standup";
+export type { LabContext } from "./scenarios/standup";
 
 const keep = process.argv.includes("--keep");
 const onlyArg = process.argv.indexOf("--only");

@@ -20,7 +20,7 @@ import { mailDnsRecords } from "../render/dns/dns-records";
 import { txtValue } from "../render/dns/text";
 import { checkZone } from "../render/dns/zone";
 import { parseBundleRules, renderHostFiles } from "../render";
-import { parsePlist, type PlistValue } from "../lab/plist";
+import { parsePlist, type PlistValue } from "../lab/clients/plist";
 import { PROVISIONING_PLAN } from "../render/plan/plan";
 import { buildSpec, CLIENT_SERVICES, ConfigError, type RawConfig } from "../model";
 import { oneDomain, twoDomains } from "./helpers/fixtures";

@@ -11,7 +11,7 @@ import { HOST_CONFIG_PRUNE, renderHostFiles } from "../render/features";
 import { renderPackageList } from "../render/plan/plan";
 import { PROVISIONING_PLAN } from "../render/plan/plan";
 import { parseBundleRules } from "../render/plan/bundle";
-import { parsePlist, type PlistValue } from "../lab/plist";
+import { parsePlist, type PlistValue } from "../lab/clients/plist";
 import { twoDomains } from "./helpers/fixtures";
 
 const spec = (dav = true): MailSpec => buildSpec({ ...twoDomains(), dav });

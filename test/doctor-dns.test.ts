@@ -9,7 +9,7 @@ import { DnsError, systemLookup, type Lookup } from "../doctor/dns";
 import { runCheck } from "../doctor/doctor";
 import { reverseDnsChecks, type Target } from "../doctor/outside";
 import { compareSet, expectedSets, recordChecks } from "../doctor/records";
-import { labDnsRecords, serveDns } from "../lab/dns";
+import { labDnsRecords, serveDns } from "../lab/world/dns";
 import { spec, keys, facts, published, fakeLookup, publishedAnswers, run } from "./helpers/doctor";
 
 describe("the published records against DNS", () => {

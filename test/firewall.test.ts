@@ -1,8 +1,8 @@
 // The cloud firewall as data (render/boot/firewall.ts) and as the lab enforces it
-// (lab/firewall.ts): every outbound connection the server needs is a rule, and the lab's
+// (lab/world/firewall.ts): every outbound connection the server needs is a rule, and the lab's
 // nftables follow Hetzner's semantics.
 import { firewallRules, type FirewallRuleSpec } from "../render";
-import { renderCloudFirewall } from "../lab/firewall";
+import { renderCloudFirewall } from "../lab/world/firewall";
 import { buildSpec, type RawConfig } from "../model";
 import { oneDomain } from "./helpers/fixtures";
 

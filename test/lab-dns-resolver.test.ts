@@ -1,10 +1,10 @@
-// The lab's DNS server (lab/dns.ts) answers as a recursive resolver would for the stack's
+// The lab's DNS server (lab/world/dns.ts) answers as a recursive resolver would for the stack's
 // records: a CNAME with its target's addresses, CAA as RFC 8659 encodes it. Served on
 // 127.0.0.1 only, and asked with Node's own resolver (c-ares), as the lab checks do.
 import { Resolver } from "node:dns/promises";
 
 import { buildSpec } from "../model";
-import { labDnsRecords, serveDns } from "../lab/dns";
+import { labDnsRecords, serveDns } from "../lab/world/dns";
 import { twoDomains } from "./helpers/fixtures";
 
 const PORT = 25353;

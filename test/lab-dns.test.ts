@@ -1,5 +1,5 @@
 // The lab's DNS server answers like a real authoritative one where the mail daemons notice.
-import { answer, outsideRecords } from "../lab/dns";
+import { answer, outsideRecords } from "../lab/world/dns";
 
 /** A query for `name` of type `qtype`, with an EDNS OPT record as rspamd's resolver sends it. */
 function query(name: string, qtype: number): Buffer {

@@ -6,7 +6,7 @@ import { buildSpec, type MailSpec, type RawConfig } from "../model";
 import { PROVISIONING_PLAN, SECONDARY_PROVISIONING_PLAN, type PlanInputs, type StepRole } from "../render/plan/plan";
 import type { StepWait } from "../render/plan/plan";
 import { oneImport, sftpBackup, twoDomains } from "./helpers/fixtures";
-import { stepsChangedBy } from "../lab/provision";
+import { stepsChangedBy } from "../lab/scenarios/provision";
 
 const HASH = "{BLF-CRYPT}$2b$12$FsG2dsfa7VtRVtJ5nDpC5OXrM8/o1BrWkIzFcMjXgfRPL7Izgzht.";
 const PEM = "-----BEGIN PRIVATE KEY-----\nNOT-A-KEY\n-----END PRIVATE KEY-----\n";
@@ -207,7 +207,7 @@ describe("the provisioning plan", () => {
     });
 });
 
-// What the lab's updateSecondary runs (lab/provision.ts stepsChangedBy): the steps whose command,
+// What the lab's updateSecondary runs (lab/scenarios/provision.ts stepsChangedBy): the steps whose command,
 // stdin or triggers a config change alters, as the engine decides it for MailProvisioning.
 describe("the steps a config change re-runs", () => {
     test("the backup MX's: a new mailbox or alias re-runs relay-data alone there, a new domain relay-data too, never host-key", () => {

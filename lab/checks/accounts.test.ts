@@ -18,7 +18,7 @@ import {
 import { buildSpec, type RawConfig } from "../../model";
 import { imapFetch } from "../clients";
 import { LAB_PASSWORDS, labRawConfig } from "../lab-config";
-import { provision } from "../provision";
+import { provision } from "../scenarios/provision";
 import { browserForChecks, WEBMAIL_URL, webmailLogin } from "./browser";
 import { NET, ssh } from "./helpers";
 import * as logins from "./logins";

@@ -20,12 +20,12 @@ import {
     mtaStsPolicy,
 } from "../../render/host/client-config";
 import { buildSpec, CLIENT_SERVICES, type MailSpec } from "../../model";
-import { pebbleRoot } from "../acme";
+import { pebbleRoot } from "../world/acme";
 import { eventually, imapFetch } from "../clients";
-import { writeLabDnsRecords } from "../harness/standup";
+import { writeLabDnsRecords } from "../scenarios/standup";
 import { LAB_PASSWORDS, labRawConfig, labSpec } from "../lab-config";
-import { parsePlist, type PlistValue } from "../plist";
-import { provision } from "../provision";
+import { parsePlist, type PlistValue } from "../clients/plist";
+import { provision } from "../scenarios/provision";
 import { NET, ssh, tag } from "./helpers";
 
 const resolver = new Resolver();

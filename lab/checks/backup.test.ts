@@ -4,14 +4,14 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { eventually, imapFetch, imapSearch, sendMail } from "../clients";
 import { readPid, sh } from "../harness/processes";
-import { davRequest, keepObjects, objectsMissing } from "../dav";
+import { davRequest, keepObjects, objectsMissing } from "../clients/dav";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";
-import { startStorageBox, storageBoxRepository, stopStorageBox } from "../storagebox";
+import { startStorageBox, storageBoxRepository, stopStorageBox } from "../world/storagebox";
 import { ssh, tag } from "./helpers";
 import { lineDiff, mailboxRecord } from "./mailboxes";
 import { indexedToTheEnd } from "./search";
 
-// Backups to the lab's Storage Box (lab/storagebox.ts: Debian's sshd, SFTP on port 23, its
+// Backups to the lab's Storage Box (lab/world/storagebox.ts: Debian's sshd, SFTP on port 23, its
 // host key pinned in mailstack:backup), set up by the backup provisioning step. Before the
 // reboot check, which then sees the restored mailbox survive a reboot.
 

@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { pebbleRoot } from "../acme";
+import { pebbleRoot } from "../world/acme";
 import { SERVER } from "../clients";
 import { labSpec } from "../lab-config";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { smtpBurst } from "../burst";
+import { smtpBurst } from "../clients/burst";
 import { eventually } from "../clients";
-import { delivered, mailLogSince, queueLength } from "../delivery";
+import { delivered, mailLogSince, queueLength } from "../clients/delivery";
 import { tag } from "./helpers";
 
 // Issue 9: a burst to one mailbox used to be deferred (Postfix opened more LMTP deliveries

@@ -3,11 +3,11 @@ import { X509Certificate } from "node:crypto";
 import { test } from "node:test";
 import type { ConnectionOptions } from "node:tls";
 import { TLS_SERVICES } from "../../model";
-import { pebbleRoot } from "../acme";
+import { pebbleRoot } from "../world/acme";
 import { eventually, starttlsPeer, tlsPeer } from "../clients";
 import { renderCertificateRequests } from "../../render/host/client-config";
 import { labSpec } from "../lab-config";
-import { runStep } from "../provision";
+import { runStep } from "../scenarios/provision";
 import { inWords, ssh } from "./helpers";
 
 const HOSTNAME = "mail.example.org";

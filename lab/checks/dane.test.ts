@@ -1,5 +1,5 @@
 // DANE (RFC 7672, issue 13): dane.test is signed with DNSSEC by the lab's Knot DNS
-// (lab/dane.ts), and its MX has a TLSA record (3 1 1) of the outside MX's key. The server's
+// (lab/world/dane.ts), and its MX has a TLSA record (3 1 1) of the outside MX's key. The server's
 // unbound validates the zone against the DS in mailstack:resolver.signedZones, so Postfix
 // (smtp_tls_security_level = dane) sends to it only over TLS with that key: with the record
 // changed to a digest no key has, the mail waits in the queue and nothing is sent; with the
@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { eventually, sendMail, sinkMessages } from "../clients";
-import { DANE_MX, DANE_TLSA_NAME, DANE_TLSA_TTL, DANE_ZONE, peerTlsa, wrongTlsa, writeDaneZone } from "../dane";
+import { DANE_MX, DANE_TLSA_NAME, DANE_TLSA_TTL, DANE_ZONE, peerTlsa, wrongTlsa, writeDaneZone } from "../world/dane";
 import { LAB_PASSWORDS } from "../lab-config";
 import { deferredLine, dropQueued, NET, smtpLog, ssh, tag } from "./helpers";
 import { sleep } from "../harness/processes";

@@ -3,15 +3,15 @@
 // contact made, read and deleted, nobody else's collections readable, a wrong password and a
 // malformed event refused, the Apple profile's accounts logging in, fail2ban counting a
 // guesser by its own address. First through real client libraries (Debian's python3-caldav
-// and vdirsyncer, lab/dav_clients.py), then through lab/dav.ts's own requests for what a
+// and vdirsyncer, lab/clients/dav_clients.py), then through lab/clients/dav.ts's own requests for what a
 // library hides (status codes, headers, the well-known redirect, a malformed object).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { appleProfileUrl } from "../../render/host/client-config";
 import { DAV_PATH } from "../../model";
-import { account, davRequest, discover, propfind, putObject, realClients, vcard, vevent } from "../dav";
+import { account, davRequest, discover, propfind, putObject, realClients, vcard, vevent } from "../clients/dav";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";
-import { parsePlist, type PlistValue } from "../plist";
+import { parsePlist, type PlistValue } from "../clients/plist";
 import { ssh, tag } from "./helpers";
 
 const ALICE = { user: "alice@example.org", pass: LAB_PASSWORDS["alice@example.org"] };

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { buildSpec, type MailSpec } from "../../model";
 import { eventually, sendMail, sinkMessages } from "../clients";
 import { LAB_PASSWORDS, labRawConfig, labSpec } from "../lab-config";
-import { provision } from "../provision";
+import { provision } from "../scenarios/provision";
 import { publishedDkimTxt, verify } from "./dkim-verify";
 import { ssh, tag } from "./helpers";
 

@@ -4,9 +4,9 @@ import { authenticate } from "mailauth";
 import { mailDnsRecords } from "../../render/dns/dns-records";
 import { txtValue } from "../../render/dns/text";
 import { parseDkimName, publishedRetiredSelectors, type MailSpec } from "../../model";
-import { labAddressFacts } from "../dns";
+import { labAddressFacts } from "../world/dns";
 import { labSpec } from "../lab-config";
-import { labDkimPublicKeyPem } from "../provision";
+import { labDkimPublicKeyPem } from "../scenarios/provision";
 import { NET } from "./helpers";
 
 /**

@@ -10,11 +10,11 @@ import * as path from "node:path";
 import { mailDnsRecords } from "../../render/dns/dns-records";
 import { describeRecord } from "../../render/dns/text";
 import type { DoctorOutputs, MailSpec } from "../../model";
-import { pebbleRoot } from "../acme";
-import { labAddressFacts, labDnsRecords, serveDns, type LabDnsRecord } from "../dns";
+import { pebbleRoot } from "../world/acme";
+import { labAddressFacts, labDnsRecords, serveDns, type LabDnsRecord } from "../world/dns";
 import { REPO_DIR, shAsync } from "../harness/processes";
 import { keyPath, pinnedHostKey, SECONDARY } from "../harness/ssh";
-import { labDkimPublicKeysPem } from "../provision";
+import { labDkimPublicKeysPem } from "../scenarios/provision";
 import { NET, STATE_DIR } from "./helpers";
 
 export interface DoctorResult {

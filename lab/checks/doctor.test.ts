@@ -15,7 +15,7 @@ import { DAV_UNIT } from "../../render/host/dav";
 import { PHP_FPM_UNIT } from "../../render/host/webmail";
 import { dkimName, TLS_SERVICES } from "../../model";
 import { eventually, tcpProbe } from "../clients";
-import type { LabDnsRecord } from "../dns";
+import type { LabDnsRecord } from "../world/dns";
 import { sh } from "../harness/processes";
 import { labSpec } from "../lab-config";
 import {
@@ -28,7 +28,7 @@ import {
     type DoctorLab,
     type DoctorResult,
 } from "./doctor-lab";
-import { mx2QueueLength, offerToMx2, onMx2 } from "../backup-mx";
+import { mx2QueueLength, offerToMx2, onMx2 } from "../clients/backup-mx";
 import { inWords, NET, ssh, STATE_DIR, tag } from "./helpers";
 
 type Result = DoctorResult;

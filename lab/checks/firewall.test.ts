@@ -1,12 +1,12 @@
-// The lab enforces the stack's own cloud firewall (lab/firewall.ts) between the server and
+// The lab enforces the stack's own cloud firewall (lab/world/firewall.ts) between the server and
 // the outside, as Hetzner does: these checks show that it is there, so that every other
 // check has run behind it.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import { tcpProbe, SERVER } from "../clients";
-import { CLOUD_FIREWALL_TABLE } from "../firewall";
-import { STORAGE_BOX } from "../storagebox";
+import { CLOUD_FIREWALL_TABLE } from "../world/firewall";
+import { STORAGE_BOX } from "../world/storagebox";
 import { NET, ssh } from "./helpers";
 
 /** What a TCP connection from the server to host:port ends in: open, refused (a RST) or dropped (no answer in 4 s). */

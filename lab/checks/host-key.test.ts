@@ -4,7 +4,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { test } from "node:test";
 import { HOST_KEY_COMMAND, hostKeyFromReport, PROVISIONING_PLAN } from "../../render/plan/plan";
 import { pinnedHostKey, provisionalHostKey, sshPinnedTo } from "../harness/ssh";
-import type { ProvisionResult } from "../provision";
+import type { ProvisionResult } from "../scenarios/provision";
 import { context, NET, ssh, tag } from "./helpers";
 
 /** A fresh ed25519 public key in OpenSSH form, one the server has never had. */

@@ -1,6 +1,6 @@
 // Moving in from Microsoft 365 (issue 31): carol's old account takes no password over IMAP,
-// only XOAUTH2 (lab/oldmail.ts's Dovecot checks each access token at the lab's OAuth2 provider,
-// lab/oauth2.ts, as Microsoft 365 does at Microsoft's). mailstack:imports with auth: "oauth2":
+// only XOAUTH2 (lab/world/oldmail.ts's Dovecot checks each access token at the lab's OAuth2 provider,
+// lab/world/oauth2.ts, as Microsoft 365 does at Microsoft's). mailstack:imports with auth: "oauth2":
 // before anyone signed in the run fails and says what to do; `mailstack-import authorize` prints
 // where to sign in and the code (RFC 8628), the person signs in, the refresh token is kept on the
 // mail volume (root only) and the import brings Microsoft's folders over XOAUTH2 with mbsync; the
@@ -19,7 +19,7 @@ import {
     startOldProvider,
     stopOldProvider,
     type OldMessage,
-} from "../oldmail";
+} from "../world/oldmail";
 import {
     OAUTH2_CLIENT_ID,
     OAUTH2_DEVICE_URL,
@@ -29,8 +29,8 @@ import {
     oauth2Internal,
     startOAuth2Provider,
     stopOAuth2Provider,
-} from "../oauth2";
-import { provision } from "../provision";
+} from "../world/oauth2";
+import { provision } from "../scenarios/provision";
 import { buildSpec } from "../../model";
 import { runImport, ssh, tag } from "./helpers";
 

@@ -1,4 +1,4 @@
-// Moving in (issue 31): an old account at a Gmail-like provider (lab/oldmail.ts, Debian's own
+// Moving in (issue 31): an old account at a Gmail-like provider (lab/world/oldmail.ts, Debian's own
 // Dovecot in msl-out, behind the stack's cloud firewall), 10 000 messages in Gmail's layout,
 // imported with mailstack:imports. The first run brings every folder to its place here
 // (Gmail's system folders by special-use, All Mail into Archive, Starred left out, labels and
@@ -27,8 +27,8 @@ import {
     startOldProvider,
     stopOldProvider,
     type OldMessage,
-} from "../oldmail";
-import { provision } from "../provision";
+} from "../world/oldmail";
+import { provision } from "../scenarios/provision";
 import { allMailboxes, buildSpec, type MailSpec } from "../../model";
 import { runImport, ssh, tag } from "./helpers";
 

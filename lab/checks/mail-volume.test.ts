@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import { test } from "node:test";
 import { eventually, imapFetch, sendMail } from "../clients";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";
-import { provision, type ProvisionResult } from "../provision";
+import { provision, type ProvisionResult } from "../scenarios/provision";
 import { labLoopDevice, labVolumeImage } from "../harness/container";
 import { context, MAIL_VOLUME_DEVICE, ssh, tag } from "./helpers";
 

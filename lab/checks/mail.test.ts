@@ -67,7 +67,7 @@ void test("Mail from outside on port 25 reaches each mailbox and alias of both d
 });
 
 void test("Plain-text IMAP (143) and POP3 (110) are closed, so no password crosses the network in clear", async () => {
-    // The cloud firewall drops them (lab/firewall.ts), and nothing listens behind it either.
+    // The cloud firewall drops them (lab/world/firewall.ts), and nothing listens behind it either.
     for (const port of [143, 110])
         assert.notEqual(
             await tcpProbe(port, SERVER, undefined, 3_000),

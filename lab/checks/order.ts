@@ -106,13 +106,13 @@ export const CHECK_ORDER = [
     // a folder of 20 000 (deleted again). After the burst (alice's INBOX is large already), before backup and restore,
     // which rebuild her index.
     "search.test.ts",
-    // Moving in (issue 31): an old Gmail-like account of 10 000 messages (lab/oldmail.ts) imported twice into
+    // Moving in (issue 31): an old Gmail-like account of 10 000 messages (lab/world/oldmail.ts) imported twice into
     // movein@example.org, wrong inputs refused with their reason, then switched off; movein@ is the check's own
     // mailbox, removed with its Maildir at the end, so the checks after it (backup, replacement, restore, which
     // compare the lab's mailboxes) carry none of it. It ends on the lab's config (no import, no movein@).
     "import.test.ts",
-    // Moving in from Microsoft 365: carol's XOAUTH2-only old account (lab/oldmail.ts) and the lab's OAuth2 provider
-    // (lab/oauth2.ts): authorized with the device code, imported, the rotated refresh token used, a revoked one
+    // Moving in from Microsoft 365: carol's XOAUTH2-only old account (lab/world/oldmail.ts) and the lab's OAuth2 provider
+    // (lab/world/oauth2.ts): authorized with the device code, imported, the rotated refresh token used, a revoked one
     // refused. A few dozen messages; after import.test.ts (it reuses the old provider), ends on the lab's config.
     "import-oauth2.test.ts",
     // Purges a package (and the milter it runs) for the packages step to bring back; before the reboot, which sees it start.

@@ -1,5 +1,5 @@
 // Outbound mail as a receiving provider sees it (issue 13): direct delivery to the outside
-// MX (lab/peer.ts), which judges SPF, iprev, DKIM and DMARC with mailauth through the lab
+// MX (lab/world/peer.ts), which judges SPF, iprev, DKIM and DMARC with mailauth through the lab
 // DNS; MTA-STS "enforce" honoured (a self-signed certificate or a stripped STARTTLS means the
 // mail waits, never goes in clear); the host's own resolver (unbound) answers; and the relay
 // path, by provisioning with mailstack:relay and back.
@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eventually, sendMail, sinkMessages } from "../clients";
 import { labRelayRawConfig, LAB_PASSWORDS, LAB_RELAY, LAB_SINK_ADDRESS, labSpec } from "../lab-config";
-import { provision } from "../provision";
+import { provision } from "../scenarios/provision";
 import { buildSpec } from "../../model";
 import { deferredLine, dropQueued, NET, smtpLog, ssh, tag } from "./helpers";
 

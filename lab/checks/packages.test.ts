@@ -4,7 +4,7 @@ import { MAIL_PACKAGES } from "../../render";
 import { DAV_PACKAGES, WEBMAIL_PACKAGES } from "../../render/features";
 import { eventually, sendMail } from "../clients";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";
-import { provision } from "../provision";
+import { provision } from "../scenarios/provision";
 import { ssh, tag } from "./helpers";
 
 // The packages step (install-packages.sh) brings a server the packages its user-data did not

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { buildSpec, type RawConfig } from "../../model";
 import { eventually, imapFetch, rawMessage, sendMail, smtpDialog } from "../clients";
 import { LAB_PASSWORDS, labRawConfig } from "../lab-config";
-import { provision } from "../provision";
+import { provision } from "../scenarios/provision";
 import { ssh, tag } from "./helpers";
 
 const CAROL = "carol@example.net";

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eventually, imapFetch, imapSearch, sendMail, sinkMessages } from "../clients";
-import { queueLength } from "../delivery";
+import { queueLength } from "../clients/delivery";
 import { readPid, sleep } from "../harness/processes";
 import { startSink, stopSink } from "./sink-process";
-import { replaceServer } from "../harness/replace";
-import { keepObjects, objectsMissing } from "../dav";
+import { replaceServer } from "../scenarios/replace";
+import { keepObjects, objectsMissing } from "../clients/dav";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";
 import { verify } from "./dkim-verify";
 import { lineDiff, mailboxRecord } from "./mailboxes";

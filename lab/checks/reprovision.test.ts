@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { PROVISIONING_PLAN } from "../../render/plan/plan";
 import { buildSpec } from "../../model";
 import { eventually, imapFetch, sendMail, smtpDialog } from "../clients";
-import { provision } from "../provision";
+import { provision } from "../scenarios/provision";
 import { LAB_PASSWORDS, labRawConfig, labSpec } from "../lab-config";
 import { ssh, tag } from "./helpers";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eventually, imapFetch, imapSearch, sendMail } from "../clients";
-import { replaceServer } from "../harness/replace";
-import { keepObjects, objectsMissing } from "../dav";
+import { replaceServer } from "../scenarios/replace";
+import { keepObjects, objectsMissing } from "../clients/dav";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";
 import { fetchArrived, ssh, tag } from "./helpers";
 import { lineDiff, mailboxRecord } from "./mailboxes";

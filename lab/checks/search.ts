@@ -3,7 +3,7 @@
 // holds, and the messages that contain a word read from the Maildir's files themselves.
 import assert from "node:assert/strict";
 import * as https from "node:https";
-import { pebbleRoot } from "../acme";
+import { pebbleRoot } from "../world/acme";
 import { eventually, SERVER } from "../clients";
 import { labSpec } from "../lab-config";
 import { ssh } from "./helpers";

@@ -1,4 +1,4 @@
-// The lab's sink (lab/sink.ts in msl-out) stopped and started again by a check: the outside
+// The lab's sink (lab/world/sink.ts in msl-out) stopped and started again by a check: the outside
 // destination made unreachable and back, for a message that must wait in a queue meanwhile.
 
 import assert from "node:assert/strict";
@@ -16,7 +16,7 @@ export async function stopSink(): Promise<void> {
 }
 
 export function startSink(): Promise<number> {
-    return startOutsideDaemon("sink", path.join(LAB_DIR, "sink.ts"), [
+    return startOutsideDaemon("sink", path.join(LAB_DIR, "world", "sink.ts"), [
         path.join(STATE_DIR, "sink"),
         NET.outside4,
         String(LAB_RELAY.port),

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { renderHostFiles } from "../../render";
 import { MIGRATE_SCRIPT, STATE_VERSION, STATE_VERSION_FILE } from "../../render/host/migrations";
-import { provision } from "../provision";
+import { provision } from "../scenarios/provision";
 import { LAB_PASSWORDS, labSpec } from "../lab-config";
 import { ssh } from "./helpers";
 

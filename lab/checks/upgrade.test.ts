@@ -12,7 +12,7 @@ import { RSPAMD_CONTROLLER, RSPAMD_CONTROLLER_PASSWORD_FILE } from "../../render
 import { STATE_VERSION, STATE_VERSION_FILE } from "../../render/host/migrations";
 import { PROVISIONING_PLAN } from "../../render/plan/plan";
 import { allMailboxes, buildSpec } from "../../model";
-import { pebbleRoot } from "../acme";
+import { pebbleRoot } from "../world/acme";
 import {
     eventually,
     imapFetch,
@@ -29,9 +29,9 @@ import {
 import { removeEarlierTree, renderEarlierMailstack } from "../harness/earlier";
 import { readPid, sleep } from "../harness/processes";
 import { startSink, stopSink } from "./sink-process";
-import { replaceServer } from "../harness/replace";
+import { replaceServer } from "../scenarios/replace";
 import { LAB_PASSWORDS } from "../lab-config";
-import { provision, runSteps } from "../provision";
+import { provision, runSteps } from "../scenarios/provision";
 import { isPublicList, showResults, startDoctorLab } from "./doctor-lab";
 import { lineDiff, mailboxRecord } from "./mailboxes";
 import { ssh, tag } from "./helpers";
@@ -307,7 +307,7 @@ void test("A server deployed by an earlier mailstack and used for mail, filters,
             60_000,
         );
 
-        // The upgrade: today's plan, the same config, the same code lab/provision.ts runs for every lab.
+        // The upgrade: today's plan, the same config, the same code lab/scenarios/provision.ts runs for every lab.
         const upgrade = await provision(buildSpec(earlier.raw));
         assert.ok(upgrade.ok, `today's plan on the earlier server: ${upgrade.detail}`);
         // Every step but host-key (its inputs are unchanged on this server: it never runs again).

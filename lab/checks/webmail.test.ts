@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { before, test } from "node:test";
 import type { BrowserContext, Page } from "playwright-core";
 import { WEBMAIL_DATABASE, WEBMAIL_DIR } from "../../render/host/webmail";
-import { pebbleRoot } from "../acme";
+import { pebbleRoot } from "../world/acme";
 import { eventually, imapFetch, SERVER, sendMail } from "../clients";
 import { LAB_PASSWORDS } from "../lab-config";
 import { browserForChecks, WEBMAIL_HOST, WEBMAIL_URL, webmailLogin } from "./browser";

@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { acmeLabCa, savedPebbleRoot } from "../acme";
+import { acmeLabCa, savedPebbleRoot } from "../world/acme";
 import { NET } from "./net";
 import { LAB_DIR, readPid, recordPid, sh, shAsync, sleep, startTime, STATE_DIR, writeState } from "./processes";
 import {
@@ -122,7 +122,7 @@ export function unpackRoot(
     // so lookups fail at once instead of timing out; nothing can leave the lab.
     fs.writeFileSync(path.join(root, "etc/resolv.conf"), `nameserver ${NET.client4}\n`);
     // The lab CA stands in for the public CAs: the outside MX and its MTA-STS policy host
-    // (lab/peer.ts) have its certificates. In the system store (and where update-ca-certificates
+    // (lab/world/peer.ts) have its certificates. In the system store (and where update-ca-certificates
     // keeps it), as Postfix and the MTA-STS resolver read it.
     const ca = acmeLabCa();
     fs.writeFileSync(path.join(root, "usr/local/share/ca-certificates/mailstack-lab-ca.crt"), ca);

@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { RawConfig } from "../../model";
-import type { RenderedStep } from "../provision";
+import type { RenderedStep } from "../scenarios/provision";
 import { REPO_DIR, sh, STATE_DIR } from "./processes";
 
 /**

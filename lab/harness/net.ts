@@ -59,11 +59,11 @@ export const NET = {
      * after an earlier failure).
      */
     webmailGuessers4: ["198.51.100.54", "198.51.100.55", "198.51.100.56", "198.51.100.57"],
-    /** The backup target: an SFTP "Storage Box" on port 23 (lab/storagebox.ts). */
+    /** The backup target: an SFTP "Storage Box" on port 23 (lab/world/storagebox.ts). */
     storagebox4: "203.0.113.22",
     /** A sender the lab's DNS lists in a blocklist (Spamhaus ZEN), for the spam filter's checks. */
     listed4: "198.51.100.99",
-    /** The outside MX (lab/sink.ts): port 25 for sink.test and peer.test, which judges what arrives, and their MTA-STS policies on 443. */
+    /** The outside MX (lab/world/sink.ts): port 25 for sink.test and peer.test, which judges what arrives, and their MTA-STS policies on 443. */
     mx4: "198.51.100.25",
     /** The same MX over IPv6 (peer6.test). */
     mx6: "2001:db8::2:25",
@@ -71,13 +71,13 @@ export const NET = {
     badTlsMx4: "198.51.100.26",
     /** An MX that offers no STARTTLS (as if an attacker stripped it), policy enforce. */
     plainMx4: "198.51.100.27",
-    /** Knot DNS with the DNSSEC-signed zone dane.test (lab/dane.ts), the server's stub zone for it. */
+    /** Knot DNS with the DNSSEC-signed zone dane.test (lab/world/dane.ts), the server's stub zone for it. */
     signedDns4: "198.51.100.53",
-    /** The old provider of the import check (lab/oldmail.ts): IMAPS with a lab-CA certificate. */
+    /** The old provider of the import check (lab/world/oldmail.ts): IMAPS with a lab-CA certificate. */
     oldImap4: "203.0.113.143",
     /** The same old provider with a self-signed certificate (a certificate that does not verify). */
     oldImapBadCert4: "203.0.113.144",
-    /** The old provider's OAuth2 login (lab/oauth2.ts), as Microsoft's identity platform is for Microsoft 365. */
+    /** The old provider's OAuth2 login (lab/world/oauth2.ts), as Microsoft's identity platform is for Microsoft 365. */
     oauth4: "203.0.113.146",
     /**
      * The backup MX (mailstack:secondaryMx, `--secondary`): its own namespace, linked to msl-out

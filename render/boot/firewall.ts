@@ -1,6 +1,6 @@
 // The cloud firewall as plain data: Hetzner applies it in front of the server
 // (components/host.ts), and the lab applies the very same rules with nftables between its
-// server and its "outside" (lab/firewall.ts), so every lab check runs behind them.
+// server and its "outside" (lab/world/firewall.ts), so every lab check runs behind them.
 
 import { port, SERVICES, SSH_PORT, type MailSpec } from "../../model";
 

@@ -1,7 +1,7 @@
 // The provisioning plan: the ordered steps that follow the first boot, each a script from
 // scripts/ (or one the user-data installed) with its stdin rendered here. The Pulumi
 // component (components/provisioning.ts) turns each step into a command.remote.Command;
-// the lab (lab/provision.ts) runs the very same steps over SSH in the same order, pinned the
+// the lab (lab/scenarios/provision.ts) runs the very same steps over SSH in the same order, pinned the
 // same way. A step is added here, once.
 
 import { remoteCommand, type ScriptName } from "../../scripts/commands";

@@ -2,10 +2,10 @@
 // mail offered to it from an outside client, what its way to the primary logged, and the
 // hand-over: the primary answers again, and the backup MX's queue reaches the mailboxes.
 
-import { eventually, smtpDialog } from "./clients";
+import { eventually, smtpDialog } from ".";
 import { deliveredTo } from "./delivery";
-import { NET } from "./harness/net";
-import { SECONDARY, ssh } from "./harness/ssh";
+import { NET } from "../harness/net";
+import { SECONDARY, ssh } from "../harness/ssh";
 
 /** Root's shell on the backup MX. */
 export const onMx2 = (command: string) => ssh(command, { allowFail: true, timeoutMs: 60_000 }, SECONDARY);

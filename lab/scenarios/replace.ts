@@ -7,10 +7,17 @@
 // onto a fresh server).
 
 import { labSpec, labUserData } from "../lab-config";
-import { provision, type ProvisionResult } from "../provision";
-import { bootContainer, createVolume, imageTarball, labLoopDevice, unpackRoot, waitForCloudInit } from "./container";
-import { readPid, sh, sleep } from "./processes";
-import { deployKey, ssh, waitForSsh } from "./ssh";
+import { provision, type ProvisionResult } from "./provision";
+import {
+    bootContainer,
+    createVolume,
+    imageTarball,
+    labLoopDevice,
+    unpackRoot,
+    waitForCloudInit,
+} from "../harness/container";
+import { readPid, sh, sleep } from "../harness/processes";
+import { deployKey, ssh, waitForSsh } from "../harness/ssh";
 
 export interface Replacement {
     /** The old server's volume was cleanly unmounted (no ext4 journal left to replay). */

@@ -2,7 +2,7 @@
 // msl-out holding a Gmail-like account, as a user moving in would have at Gmail. It is Debian
 // 13's own Dovecot (2.4), installed from the lab image's offline repository into a copy of
 // the image on the lab's tmpfs and run chrooted in its own mount and PID namespaces, as the
-// Storage Box's sshd is (lab/storagebox.ts): nothing is installed on or listens on the host.
+// Storage Box's sshd is (lab/world/storagebox.ts): nothing is installed on or listens on the host.
 //
 // imap.oldmail.test (NET.oldImap4) has a lab-CA certificate, which the server trusts like a
 // public CA's; badcert.oldmail.test (NET.oldImapBadCert4) the same Dovecot with a self-signed
@@ -13,10 +13,10 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { labCaCertificate } from "./acme";
-import { imageTarball, labTmpfs } from "./harness/container";
-import { NET, startOutsideProcess } from "./harness/net";
+import { imageTarball, labTmpfs } from "../harness/container";
+import { NET, startOutsideProcess } from "../harness/net";
 import { OAUTH2_INTERNAL } from "./oauth2";
-import { readPid, sh, stopRecorded } from "./harness/processes";
+import { readPid, sh, stopRecorded } from "../harness/processes";
 
 /** The old account, as the stack config's mailstack:imports names it. */
 export const OLD_ACCOUNT = {
@@ -29,7 +29,7 @@ const UID = 2002;
 
 /**
  * A Microsoft-365-like account on the same provider: it takes no password over IMAP, only
- * XOAUTH2 with an access token of the lab's OAuth2 provider (lab/oauth2.ts), which Dovecot
+ * XOAUTH2 with an access token of the lab's OAuth2 provider (lab/world/oauth2.ts), which Dovecot
  * checks there (oauth2_introspection_url).
  */
 export const M365_ACCOUNT = { host: "imap.oldmail.test", user: "carol@contoso.test" };
@@ -88,7 +88,7 @@ export function oldProviderConfig(): string {
     const mailbox = (f: OldFolder) =>
         f.specialUse ? [`  mailbox "${f.name}" {`, `    special_use = ${f.specialUse}`, "  }"] : [];
     return [
-        "# The lab's old provider (lab/oldmail.ts): one Gmail-like account over IMAPS.",
+        "# The lab's old provider (lab/world/oldmail.ts): one Gmail-like account over IMAPS.",
         "dovecot_config_version = 2.4.0",
         "dovecot_storage_version = 2.4.0",
         "protocols = imap",

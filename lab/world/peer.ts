@@ -1,15 +1,15 @@
 // The lab's outside MX: what a large provider's receiving server is to our server. Runs in
-// the sink's process (lab/sink.ts) in msl-out, on port 25 of its own addresses:
+// the sink's process (lab/world/sink.ts) in msl-out, on port 25 of its own addresses:
 //
 // - sink.test and peer.test on NET.mx4, peer6.test on NET.mx6 (IPv6 only): STARTTLS with a
 //   certificate of the lab CA (which the container trusts as it would a public CA);
 // - badtls.test on NET.badTlsMx4: a self-signed certificate;
 // - plain.test on NET.plainMx4: no STARTTLS at all, as if an attacker stripped it;
 // - dane.test on NET.mx4, whose records are in the DNSSEC-signed zone with a TLSA record of
-//   this MX's key (lab/dane.ts), not in the lab DNS.
+//   this MX's key (lab/world/dane.ts), not in the lab DNS.
 //
 // peer.test, peer6.test, badtls.test and plain.test publish an MTA-STS policy in mode
-// enforce (RFC 8461): `_mta-sts` TXT in the lab DNS (lab/dns.ts) and the policy over HTTPS on
+// enforce (RFC 8461): `_mta-sts` TXT in the lab DNS (lab/world/dns.ts) and the policy over HTTPS on
 // NET.mx4:443, with a lab-CA certificate for every mta-sts.<domain>.
 //
 // Every message is judged as a provider judges it, by mailauth with the lab DNS as its
@@ -26,8 +26,8 @@ import * as path from "node:path";
 import { authenticate, spf } from "mailauth";
 import { SMTPServer, type SMTPServerSession } from "smtp-server";
 import { labCaCertificate } from "./acme";
-import { NET } from "./harness/net";
-import { sh, STATE_DIR } from "./harness/processes";
+import { NET } from "../harness/net";
+import { sh, STATE_DIR } from "../harness/processes";
 
 export type MxTls = "valid" | "self-signed" | "none";
 
@@ -39,7 +39,7 @@ export interface OutsideMx {
     tls: MxTls;
     /** Publishes an MTA-STS policy with mode enforce. */
     mtaSts: boolean;
-    /** Its records are in the DNSSEC-signed zone (lab/dane.ts), with a TLSA record, not in the lab DNS. */
+    /** Its records are in the DNSSEC-signed zone (lab/world/dane.ts), with a TLSA record, not in the lab DNS. */
     signed?: boolean;
 }
 

@@ -8,9 +8,9 @@ import * as fs from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
 import { XMLParser } from "fast-xml-parser";
-import { pebbleRoot } from "./acme";
-import { NET } from "./harness/net";
-import { LAB_DIR, shAsync, STATE_DIR } from "./harness/processes";
+import { pebbleRoot } from "../world/acme";
+import { NET } from "../harness/net";
+import { LAB_DIR, shAsync, STATE_DIR } from "../harness/processes";
 
 const resolver = new Resolver();
 resolver.setServers([NET.client4]);
@@ -250,7 +250,7 @@ export async function objectsMissing(auth: DavAuth, kept: KeptObjects): Promise<
 /** A request the server had to refuse: the library's error (e.g. `AuthorizationError: Forbidden`), or what it got. */
 export type RefusedOrGot = { readonly refused: string } | { readonly got: string };
 
-/** What lab/dav_clients.py saw through python3-caldav and vdirsyncer (see that script). */
+/** What lab/clients/dav_clients.py saw through python3-caldav and vdirsyncer (see that script). */
 export interface RealClientsSeen {
     /** The URL discovery handed to python3-caldav (SRV host and port, TXT path). */
     readonly caldavContext: string;
@@ -276,7 +276,7 @@ export interface RealClientsSeen {
 
 /**
  * Debian's python3-caldav and vdirsyncer (installed by lab/install-deps.sh) with `user`'s and
- * `other`'s addresses and passwords only: lab/dav_clients.py, in a mount namespace of its own
+ * `other`'s addresses and passwords only: lab/clients/dav_clients.py, in a mount namespace of its own
  * whose /etc/resolv.conf names the lab DNS, so the libraries resolve (SRV, TXT, the host) through
  * the system resolver as on a user's machine; the host's own resolv.conf is left as it is.
  * `steps`: the script's log, each step with its time.
@@ -297,7 +297,7 @@ export async function realClients(user: DavAuth, other: DavAuth): Promise<{ seen
                 "-c",
                 'mount --bind "$0" /etc/resolv.conf && exec env -i PATH=/usr/bin:/bin HOME="$2" /usr/bin/python3 "$1"',
                 resolv,
-                path.join(LAB_DIR, "dav_clients.py"),
+                path.join(LAB_DIR, "clients", "dav_clients.py"),
                 work,
             ],
             {

@@ -1,6 +1,6 @@
 // Provisioning in the lab: the stack's provisioning plan (render/plan/plan.ts), step by
 // step, with the very same scripts and bundles, over SSH with the deploy key. The
-// certificate comes from the lab's ACME CA (lab/acme.ts).
+// certificate comes from the lab's ACME CA (lab/world/acme.ts).
 
 import { createHash, createPublicKey, generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
@@ -12,14 +12,14 @@ import {
     type PlanInputs,
     type ProvisioningStep,
     type StepRole,
-} from "../render/plan/plan";
-import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH, hashPassword } from "../render/plan/passwords";
-import { remoteCommand, type ScriptName } from "../scripts/commands";
-import type { MailSpec } from "../model";
-import { acmeLabCa } from "./acme";
-import { applyCloudFirewall, applySecondaryFirewall } from "./firewall";
-import { STATE_DIR } from "./harness/processes";
-import { NET } from "./harness/net";
+} from "../../render/plan/plan";
+import { BCRYPT_SALT_ALPHABET, BCRYPT_SALT_LENGTH, hashPassword } from "../../render/plan/passwords";
+import { remoteCommand, type ScriptName } from "../../scripts/commands";
+import type { MailSpec } from "../../model";
+import { acmeLabCa } from "../world/acme";
+import { applyCloudFirewall, applySecondaryFirewall } from "../world/firewall";
+import { STATE_DIR } from "../harness/processes";
+import { NET } from "../harness/net";
 import {
     pinHostKey,
     pinnedHostKey,
@@ -28,9 +28,9 @@ import {
     SECONDARY,
     sshAsync,
     type SshTarget,
-} from "./harness/ssh";
-import { LAB_PASSWORDS, LAB_RELAY, LAB_SENDER_PASSWORDS } from "./lab-config";
-import { backupClientKey, LAB_BACKUP_PASSWORD } from "./storagebox";
+} from "../harness/ssh";
+import { LAB_PASSWORDS, LAB_RELAY, LAB_SENDER_PASSWORDS } from "../lab-config";
+import { backupClientKey, LAB_BACKUP_PASSWORD } from "../world/storagebox";
 
 export interface ProvisionResult {
     ran: boolean;

@@ -4,15 +4,15 @@
 // Everything else is NXDOMAIN at once, so nothing in the container waits for a timeout and
 // no name can resolve to anything outside the lab.
 //
-//   node --import tsx lab/dns.ts RECORDS.json    (run by the lab inside msl-out)
+//   node --import tsx lab/world/dns.ts RECORDS.json    (run by the lab inside msl-out)
 
 import * as dgram from "node:dgram";
 import * as fs from "node:fs";
 import * as net from "node:net";
-import { mailDnsRecords, MailDnsRecord } from "../render/dns/dns-records";
-import { reverseName } from "../render/dns/text";
-import type { MailSpec } from "../model";
-import { NET } from "./harness/net";
+import { mailDnsRecords, MailDnsRecord } from "../../render/dns/dns-records";
+import { reverseName } from "../../render/dns/text";
+import type { MailSpec } from "../../model";
+import { NET } from "../harness/net";
 import { outsideMxRecords } from "./peer";
 import { STORAGE_BOX } from "./storagebox";
 
@@ -46,7 +46,7 @@ const TYPES: Record<LabDnsRecord["type"], number> = {
  */
 export function outsideRecords(): LabDnsRecord[] {
     return [
-        // sink.test's MX and the other outside domains (lab/peer.ts): the outside MX in msl-out.
+        // sink.test's MX and the other outside domains (lab/world/peer.ts): the outside MX in msl-out.
         ...outsideMxRecords(),
         { name: "sink.test", type: "TXT", content: '"v=spf1 ip4:198.51.100.0/24 ip4:192.0.2.7 ip6:2001:db8::7 -all"' },
         { name: "relay.sink.test", type: "A", content: NET.outside4 },
@@ -75,14 +75,14 @@ export function outsideRecords(): LabDnsRecord[] {
             type: "A",
             content: "127.0.0.4",
         },
-        // The lab's ACME CA (lab/acme.ts).
+        // The lab's ACME CA (lab/world/acme.ts).
         { name: "acme.lab.test", type: "A", content: NET.outside4 },
-        // The backup target (lab/storagebox.ts), named like a Hetzner Storage Box.
+        // The backup target (lab/world/storagebox.ts), named like a Hetzner Storage Box.
         { name: STORAGE_BOX.host, type: "A", content: NET.storagebox4 },
-        // The import check's old provider (lab/oldmail.ts), and its self-signed twin.
+        // The import check's old provider (lab/world/oldmail.ts), and its self-signed twin.
         { name: "imap.oldmail.test", type: "A", content: NET.oldImap4 },
         { name: "badcert.oldmail.test", type: "A", content: NET.oldImapBadCert4 },
-        // Its OAuth2 login (lab/oauth2.ts), for the Microsoft 365 import check.
+        // Its OAuth2 login (lab/world/oauth2.ts), for the Microsoft 365 import check.
         { name: "login.oldmail.test", type: "A", content: NET.oauth4 },
         { name: reverseName(NET.outside4), type: "PTR", content: "relay.sink.test" },
         { name: "client.sink.test", type: "A", content: NET.client4 },

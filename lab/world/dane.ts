@@ -1,6 +1,6 @@
 // The lab's DNSSEC-signed zone for DANE (RFC 7672): dane.test, served by Debian's Knot DNS
 // (knotd, which signs it itself: `dnssec-signing: on`) on NET.signedDns4:53 in msl-out.
-// Its MX, mx.dane.test, is the outside MX (lab/peer.ts) on NET.mx4, and a TLSA record
+// Its MX, mx.dane.test, is the outside MX (lab/world/peer.ts) on NET.mx4, and a TLSA record
 // `3 1 1` (DANE-EE, the SHA-256 of the MX key's SubjectPublicKeyInfo) says which key it must
 // present. The server's unbound asks knotd for the zone directly (mailstack:resolver.signedZones,
 // a stub zone) and validates it against the DS of the zone's key, which is made here with
@@ -9,8 +9,8 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { NET, startOutsideProcess } from "./harness/net";
-import { readPid, sh, STATE_DIR } from "./harness/processes";
+import { NET, startOutsideProcess } from "../harness/net";
+import { readPid, sh, STATE_DIR } from "../harness/processes";
 import { mxKeyFile } from "./peer";
 
 export const DANE_ZONE = "dane.test";

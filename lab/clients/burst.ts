@@ -1,9 +1,9 @@
 // Bursts: many messages over parallel raw SMTP sessions, the lab's equivalent of Postfix's
 // `smtp-source` (lab/checks/burst.test.ts, and the bench's loads).
 
-import type { PortOf } from "../model/services";
-import { authPlain } from "../wire/smtp";
-import { smtpDialog } from "./clients";
+import type { PortOf } from "../../model/services";
+import { authPlain } from "../../wire/smtp";
+import { smtpDialog } from ".";
 
 export interface BurstOptions {
     port: PortOf["smtp" | "submission"];

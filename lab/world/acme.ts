@@ -2,7 +2,7 @@
 // stack's own scripts/issue-certificate.sh obtains the host's certificate for real: certbot
 // in the container, HTTP-01 through the container's nginx on port 80, validated by pebble
 // through the lab DNS. Nothing leaves the lab: pebble listens on a documentation address
-// and resolves names only through lab/dns.ts.
+// and resolves names only through lab/world/dns.ts.
 //
 // Pebble's own HTTPS endpoint needs a certificate for acme.lab.test: a throwaway lab CA made
 // with openssl here; the container trusts it through /etc/mailstack/acme-ca.pem (the hook
@@ -12,8 +12,8 @@
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
-import { NET, startOutsideProcess } from "./harness/net";
-import { sh, STATE_DIR } from "./harness/processes";
+import { NET, startOutsideProcess } from "../harness/net";
+import { sh, STATE_DIR } from "../harness/processes";
 
 export const ACME_HOST = "acme.lab.test";
 /** The lab spec's acmeServer: pebble's directory on the HTTPS port. */
@@ -90,7 +90,7 @@ function makeCertificates(): void {
 /**
  * A server certificate for `names` signed by the lab CA (the container trusts it in its system
  * store, lab/harness/container.ts): DIR/NAME.key and DIR/NAME.pem. For the outside MX and its
- * MTA-STS policy host (lab/peer.ts), where public CAs' certificates would be on the Internet.
+ * MTA-STS policy host (lab/world/peer.ts), where public CAs' certificates would be on the Internet.
  */
 export function labCaCertificate(outDir: string, name: string, names: readonly string[]): void {
     const d = dir();

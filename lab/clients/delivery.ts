@@ -2,7 +2,7 @@
 // reached a Maildir, what Postfix logged since a moment, and the queue. Used by the checks
 // and by the bench (bench/).
 
-import { ssh } from "./harness/ssh";
+import { ssh } from "../harness/ssh";
 
 export interface Delivered {
     /** Files in the Maildir (new/ and cur/) whose Subject starts with the given subject. */

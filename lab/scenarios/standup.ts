@@ -6,13 +6,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { MailSpec } from "../../model";
-import { savePebbleRoot, startAcmeServer } from "../acme";
-import { startSignedDns } from "../dane";
-import { applyCloudFirewall, applySecondaryFirewall } from "../firewall";
-import { labAddressFacts, labDnsRecords } from "../dns";
+import { savePebbleRoot, startAcmeServer } from "../world/acme";
+import { startSignedDns } from "../world/dane";
+import { applyCloudFirewall, applySecondaryFirewall } from "../world/firewall";
+import { labAddressFacts, labDnsRecords } from "../world/dns";
 import { LAB_RELAY, labSecondaryUserData, labSpec, labUserData } from "../lab-config";
-import { labDkimPublicKeysPem, provision, provisionSecondary } from "../provision";
-import { startStorageBox } from "../storagebox";
+import { labDkimPublicKeysPem, provision, provisionSecondary } from "./provision";
+import { startStorageBox } from "../world/storagebox";
 import {
     bootContainer,
     createVolume,
@@ -22,10 +22,10 @@ import {
     prepareState,
     unpackRoot,
     waitForCloudInit,
-} from "./container";
-import { createNetwork, createSecondaryNetwork, NET, startOutsideDaemon } from "./net";
-import { LAB_DIR, STATE_DIR } from "./processes";
-import { deployKey, SECONDARY, waitForSsh } from "./ssh";
+} from "../harness/container";
+import { createNetwork, createSecondaryNetwork, NET, startOutsideDaemon } from "../harness/net";
+import { LAB_DIR, STATE_DIR } from "../harness/processes";
+import { deployKey, SECONDARY, waitForSsh } from "../harness/ssh";
 
 /** What the checks can read about this run: $MAILSTACK_LAB_STATE/context.json. */
 export interface LabContext {
@@ -84,7 +84,7 @@ export async function standUpLab(lab: Partial<Lab>, timed: Timed): Promise<Stood
     const publicKey = deployKey();
     await timed("lab DNS in msl-out", async () => {
         const file = writeLabDnsRecords(spec);
-        await startOutsideDaemon("dns", path.join(LAB_DIR, "dns.ts"), [file, NET.client4, NET.client6]);
+        await startOutsideDaemon("dns", path.join(LAB_DIR, "world", "dns.ts"), [file, NET.client4, NET.client6]);
     });
     // The CA first: its lab CA signs the outside MX's certificates too.
     await timed("ACME CA (pebble) in msl-out", async () => {
@@ -92,7 +92,7 @@ export async function standUpLab(lab: Partial<Lab>, timed: Timed): Promise<Stood
         await savePebbleRoot();
     });
     await timed("mail sink and outside MX in msl-out", () =>
-        startOutsideDaemon("sink", path.join(LAB_DIR, "sink.ts"), [
+        startOutsideDaemon("sink", path.join(LAB_DIR, "world", "sink.ts"), [
             path.join(STATE_DIR, "sink"),
             NET.outside4,
             String(LAB_RELAY.port),

@@ -1,6 +1,6 @@
 // The lab's mail sink, run inside msl-out: where every outside-bound message of the lab
 // server lands. Two ways in:
-// - the outside MX on port 25 (lab/peer.ts): the MX of sink.test, peer.test and the other
+// - the outside MX on port 25 (lab/world/peer.ts): the MX of sink.test, peer.test and the other
 //   outside domains, where mail arrives by direct delivery (the lab's default: no relay), and
 //   is judged (SPF, iprev, DKIM, DMARC, ARC) as a provider judges it;
 // - the relay on ADDRESS:PORT (198.51.100.7:587, LAB_RELAY), for a config with
@@ -10,12 +10,12 @@
 // Every message is captured as NNNN.eml plus NNNN.json (envelope, client, TLS, the port, the
 // outside MX's verdict) in DIR.
 //
-//   node --import tsx lab/sink.ts DIR ADDRESS PORT    (run by the lab inside msl-out)
+//   node --import tsx lab/world/sink.ts DIR ADDRESS PORT    (run by the lab inside msl-out)
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { SMTPServer, type SMTPServerSession } from "smtp-server";
-import { LAB_RELAY } from "./lab-config";
+import { LAB_RELAY } from "../lab-config";
 import { type PeerVerdict, startOutsideMx } from "./peer";
 
 export interface SinkEnvelope {

@@ -7,28 +7,28 @@
 //   sendMail(opts)                      nodemailer: submission (587 STARTTLS, 465 TLS) or port 25
 //   imapFetch(user, password, opts)     imapflow over 993: messages of INBOX
 //   pop3Retrieve(user, password, opts)  POP3S on 995: STAT + RETR
-//   sinkMessages()                      what reached the lab's sink (lab/sink.ts)
-//   (bursts of many messages over parallel sessions: lab/burst.ts)
+//   sinkMessages()                      what reached the lab's sink (lab/world/sink.ts)
+//   (bursts of many messages over parallel sessions: lab/clients/burst.ts)
 
 import * as path from "node:path";
 import type * as tls from "node:tls";
 import nodemailer from "nodemailer";
 import type { ImapFlow } from "imapflow";
-import { port, type PortOf } from "../model/services";
-import * as imap from "../wire/imap";
-import * as pop3 from "../wire/pop3";
-import type { DialogTarget } from "../wire/session";
-import * as sieve from "../wire/sieve";
-import * as smtp from "../wire/smtp";
-import * as wireTcp from "../wire/tcp";
-import * as wireTls from "../wire/tls";
-import { NET } from "./harness/net";
-import { STATE_DIR } from "./harness/processes";
-import { sinkMessages as readSink } from "./sink";
+import { port, type PortOf } from "../../model/services";
+import * as imap from "../../wire/imap";
+import * as pop3 from "../../wire/pop3";
+import type { DialogTarget } from "../../wire/session";
+import * as sieve from "../../wire/sieve";
+import * as smtp from "../../wire/smtp";
+import * as wireTcp from "../../wire/tcp";
+import * as wireTls from "../../wire/tls";
+import { NET } from "../harness/net";
+import { STATE_DIR } from "../harness/processes";
+import { sinkMessages as readSink } from "../world/sink";
 
-export { authPlain, type SmtpReply } from "../wire/smtp";
-export { sieveAuthPlain, sieveCapabilities, sievePutScript, type SieveReply } from "../wire/sieve";
-export type { FetchedMessage } from "../wire/imap";
+export { authPlain, type SmtpReply } from "../../wire/smtp";
+export { sieveAuthPlain, sieveCapabilities, sievePutScript, type SieveReply } from "../../wire/sieve";
+export type { FetchedMessage } from "../../wire/imap";
 
 export const SERVER = NET.server4;
 export const SINK_DIR = path.join(STATE_DIR, "sink");

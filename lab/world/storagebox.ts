@@ -9,10 +9,10 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { labTmpfs } from "./harness/container";
-import { NET, startOutsideProcess } from "./harness/net";
-import { readPid, sh, sleep, STATE_DIR } from "./harness/processes";
-import { labSshKey } from "./harness/ssh";
+import { labTmpfs } from "../harness/container";
+import { NET, startOutsideProcess } from "../harness/net";
+import { readPid, sh, sleep, STATE_DIR } from "../harness/processes";
+import { labSshKey } from "../harness/ssh";
 
 /** The Storage Box as the stack config names it (`mailstack:backup.sftp`). */
 export const STORAGE_BOX = {

@@ -3,16 +3,16 @@
 // msl-out, on the veth that is the server's only link, so the server's own nftables
 // (fail2ban, the metadata guard) are untouched and every lab check runs behind the rules the
 // real server gets. Applied before the first boot and again by every provisioning of the lab
-// (lab/provision.ts), as `pulumi up` updates the firewall whenever the config changes it.
+// (lab/scenarios/provision.ts), as `pulumi up` updates the firewall whenever the config changes it.
 //
 // Hetzner's semantics (docs.hetzner.com, Cloud > Firewalls > FAQ): stateful; inbound only
 // what a rule allows; outbound everything until the first outbound rule exists, then only
 // what the rules allow; ICMP only as listed.
 
-import { firewallRules, secondaryFirewallRules, type FirewallRuleSpec } from "../render";
-import type { MailSpec } from "../model";
-import { NET } from "./harness/net";
-import { sh } from "./harness/processes";
+import { firewallRules, secondaryFirewallRules, type FirewallRuleSpec } from "../../render";
+import type { MailSpec } from "../../model";
+import { NET } from "../harness/net";
+import { sh } from "../harness/processes";
 
 /** The nftables table in msl-out. */
 export const CLOUD_FIREWALL_TABLE = "mailstack_cloud_firewall";

@@ -15,15 +15,15 @@
 //   POST /revoke      user=              the person (or an admin) revokes the app's sessions
 //   GET  /stats                          what was asked for, for the check
 //
-//   node --import tsx lab/oauth2.ts CERTDIR CLIENT_ID   (run by startOAuth2Provider inside msl-out)
+//   node --import tsx lab/world/oauth2.ts CERTDIR CLIENT_ID   (run by startOAuth2Provider inside msl-out)
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
 import { labCaCertificate } from "./acme";
-import { NET, startOutsideDaemon } from "./harness/net";
-import { LAB_DIR, readPid, STATE_DIR, stopRecorded } from "./harness/processes";
+import { NET, startOutsideDaemon } from "../harness/net";
+import { LAB_DIR, readPid, STATE_DIR, stopRecorded } from "../harness/processes";
 
 export const OAUTH2_HOST = "login.oldmail.test";
 /** The app registered for the lab's server, as a user registers one in Entra ID. */
@@ -227,7 +227,7 @@ export async function startOAuth2Provider(): Promise<number> {
     if (running !== undefined) return running;
     const dir = path.join(STATE_DIR, "oauth2");
     if (!fs.existsSync(path.join(dir, "login.pem"))) labCaCertificate(dir, "login", [OAUTH2_HOST]);
-    return startOutsideDaemon("oauth2", path.join(LAB_DIR, "oauth2.ts"), [dir, OAUTH2_CLIENT_ID]);
+    return startOutsideDaemon("oauth2", path.join(LAB_DIR, "world", "oauth2.ts"), [dir, OAUTH2_CLIENT_ID]);
 }
 
 /** Stop it by its recorded PID. */
