@@ -10,7 +10,7 @@
 import { isIP } from "node:net";
 import * as path from "node:path";
 import { hostPostmaster, type MailSpec, type SecondaryMxSpec } from "../../model";
-import { renderCloudConfig, FIRST_BOOT_ARCHIVE, type UserDataOptions } from "../boot/user-data";
+import { renderCloudConfig, FIRST_BOOT_ARCHIVE, type UserDataOptions } from "../boot/cloud-config";
 import { hostRecords, MAIL_DNS_TTL } from "../dns/record";
 import { SECONDARY_MX_PREFERENCE } from "../dns/text";
 import { renderFilterFiles, RSPAMD_MILTER } from "../host/filter";
