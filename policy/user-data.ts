@@ -39,7 +39,7 @@ export const USER_DATA_ALLOWED_SECRETS: readonly AllowedSecret[] = [
         location: "ssh_keys.ed25519_private",
         kinds: ["private-key"],
         why:
-            "the provisional SSH host key (render/boot/user-data.ts, README 'What is trusted, and when'): the " +
+            "the provisional SSH host key (render/boot/cloud-config.ts, README 'What is trusted, and when'): the " +
             "deploy pins it for the first connection, the host-key step replaces it on the server before any " +
             "secret is sent, and only root may reach the metadata service meanwhile",
     },
