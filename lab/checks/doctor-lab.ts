@@ -52,6 +52,8 @@ export async function startDoctorLab(spec: MailSpec): Promise<DoctorLab> {
     const keys = labDkimPublicKeysPem(spec);
     const zone = labDnsRecords(spec, { ...labAddressFacts(spec), dkimPublicKeysPem: keys });
     zone.push({ name: `2.0.0.127.${BLOCKLIST}`, type: "A", content: "127.0.0.2" });
+    // The lab provisions both servers with one deploy key.
+    const deployPrivateKey = fs.readFileSync(keyPath(), "utf8");
     // What `pulumi stack output --json --show-secrets` prints for the lab's stack (the part the doctor reads).
     const outputs: DoctorOutputs = {
         hostname: spec.hostname,
@@ -60,9 +62,9 @@ export async function startDoctorLab(spec: MailSpec): Promise<DoctorLab> {
         dnsRecords: spec.domains.flatMap((d) =>
             mailDnsRecords(spec, d, { ...labAddressFacts(spec), dkimPublicKeyPem: keys[d.name] }).map(describeRecord),
         ),
-        deployPrivateKey: fs.readFileSync(keyPath(), "utf8"),
+        deployPrivateKey,
         sshHostKey: pinnedHostKey(),
-        // The backup MX, when this run has one: the lab provisions it with the same deploy key.
+        // The backup MX, when this run has one.
         ...(spec.secondaryMx
             ? {
                   secondaryMx: {
@@ -71,7 +73,7 @@ export async function startDoctorLab(spec: MailSpec): Promise<DoctorLab> {
                       ipv6: NET.mx2Server6,
                       sshHostKey: pinnedHostKey(SECONDARY),
                   },
-                  secondaryMxDeployPrivateKey: fs.readFileSync(keyPath(), "utf8"),
+                  secondaryMxDeployPrivateKey: deployPrivateKey,
               }
             : {}),
     };
